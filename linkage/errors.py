@@ -1,0 +1,194 @@
+"""The error tree of the linkage hub and registries, and its one gRPC status table.
+
+    LinkageError                      reason (stable snake_case code), message (Thai / English)
+    ├── InvalidRequest                INVALID_ARGUMENT   caller: malformed ID, unknown type, no purpose …
+    ├── Unauthenticated               UNAUTHENTICATED    caller: no or unknown client certificate
+    ├── PermissionDenied              PERMISSION_DENIED  caller: no right to the document type …
+    ├── NotFound                      NOT_FOUND          caller: a well-formed ID with no record
+    ├── ProviderUnavailable           UNAVAILABLE        provider: down or refusing (retryable)
+    ├── ProviderTimeout               DEADLINE_EXCEEDED  provider: no answer in time (retryable)
+    ├── ProviderFault                 INTERNAL           provider: answered with an error of its own
+    ├── HubUnavailable                UNAVAILABLE        hub: cannot write the log, shutting down (retryable)
+    └── HubFault                      INTERNAL           hub: anything unexpected; generic message
+
+Servicers raise these; ``grpc_errors`` turns them into a gRPC status with a
+``google.rpc.ErrorInfo`` detail (domain ``linkage.go.th``; metadata ``side``,
+``provider``, ``retryable``) in one place. ``from_rpc_error`` reads them back on
+the client side.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Any, ClassVar, TypeVar
+
+import grpc
+from google.rpc import error_details_pb2, status_pb2
+from grpc_status import rpc_status
+
+from linkage.v1 import common_pb2
+
+__all__ = [
+    "DOMAIN",
+    "HubFault",
+    "HubUnavailable",
+    "InvalidRequest",
+    "LinkageError",
+    "NotFound",
+    "PermissionDenied",
+    "ProviderFault",
+    "ProviderTimeout",
+    "ProviderUnavailable",
+    "Unauthenticated",
+    "from_rpc_error",
+    "grpc_errors",
+    "to_problem",
+    "to_status",
+]
+
+DOMAIN = "linkage.go.th"
+_log = logging.getLogger("linkage.errors")
+
+_SIDES = {"caller": common_pb2.FAULT_SIDE_CALLER, "hub": common_pb2.FAULT_SIDE_HUB,
+          "provider": common_pb2.FAULT_SIDE_PROVIDER}
+
+
+class LinkageError(Exception):
+    """Base of every error the project reports across a gRPC boundary."""
+
+    code: ClassVar[grpc.StatusCode] = grpc.StatusCode.INTERNAL
+    side: ClassVar[str] = "hub"
+    retryable: ClassVar[bool] = False
+
+    def __init__(self, reason: str, message: str, *, provider: str = "") -> None:
+        super().__init__(message)
+        self.reason = reason
+        self.message = message
+        self.provider = provider
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.reason!r}, {self.message!r})"
+
+
+class InvalidRequest(LinkageError):
+    code = grpc.StatusCode.INVALID_ARGUMENT
+    side = "caller"
+
+
+class Unauthenticated(LinkageError):
+    code = grpc.StatusCode.UNAUTHENTICATED
+    side = "caller"
+
+
+class PermissionDenied(LinkageError):
+    code = grpc.StatusCode.PERMISSION_DENIED
+    side = "caller"
+
+
+class NotFound(LinkageError):
+    code = grpc.StatusCode.NOT_FOUND
+    side = "caller"
+
+
+class ProviderUnavailable(LinkageError):
+    code = grpc.StatusCode.UNAVAILABLE
+    side = "provider"
+    retryable = True
+
+
+class ProviderTimeout(LinkageError):
+    code = grpc.StatusCode.DEADLINE_EXCEEDED
+    side = "provider"
+    retryable = True
+
+
+class ProviderFault(LinkageError):
+    code = grpc.StatusCode.INTERNAL
+    side = "provider"
+
+
+class HubUnavailable(LinkageError):
+    code = grpc.StatusCode.UNAVAILABLE
+    side = "hub"
+    retryable = True
+
+
+class HubFault(LinkageError):
+    code = grpc.StatusCode.INTERNAL
+    side = "hub"
+
+
+_BY_CODE: dict[tuple[grpc.StatusCode, str], type[LinkageError]] = {
+    (cls.code, cls.side): cls
+    for cls in (InvalidRequest, Unauthenticated, PermissionDenied, NotFound, ProviderUnavailable,
+                ProviderTimeout, ProviderFault, HubUnavailable, HubFault)
+}
+
+
+def to_status(err: LinkageError) -> grpc.Status:
+    """The gRPC status for err, with a google.rpc.ErrorInfo detail."""
+    info = error_details_pb2.ErrorInfo(
+        reason=err.reason,
+        domain=DOMAIN,
+        metadata={"side": err.side, "provider": err.provider, "retryable": str(err.retryable).lower()},
+    )
+    status = status_pb2.Status(code=err.code.value[0], message=err.message)
+    status.details.add().Pack(info)
+    return rpc_status.to_status(status)
+
+
+def to_problem(err: LinkageError) -> common_pb2.Problem:
+    """The same facts as to_status, as a message inside a successful answer."""
+    return common_pb2.Problem(
+        grpc_code=err.code.value[0], reason=err.reason, message=err.message,
+        side=_SIDES[err.side], provider=err.provider, retryable=err.retryable,
+    )
+
+
+def from_rpc_error(exc: grpc.RpcError) -> LinkageError:
+    """Rebuild the LinkageError a server raised from the status it sent.
+
+    A status without our ErrorInfo (e.g. a transport failure) becomes the
+    class for its code, with reason ``transport_<code>``.
+    """
+    code: grpc.StatusCode = exc.code()
+    status = rpc_status.from_call(exc) if hasattr(exc, "trailing_metadata") else None
+    info = error_details_pb2.ErrorInfo()
+    if status is not None:
+        for detail in status.details:
+            if detail.Is(error_details_pb2.ErrorInfo.DESCRIPTOR) and detail.Unpack(info) and info.domain == DOMAIN:
+                side = info.metadata.get("side", "hub")
+                cls = _BY_CODE.get((code, side), HubFault)
+                return cls(info.reason, str(exc.details() or ""), provider=info.metadata.get("provider", ""))
+    sides = [cls for (c, _), cls in _BY_CODE.items() if c == code]
+    cls = sides[0] if sides else HubFault
+    return cls(f"transport_{code.name.lower()}", str(exc.details() or code.name))
+
+
+_F = TypeVar("_F", bound=Callable[..., Awaitable[Any]])
+
+
+def grpc_errors(method: _F) -> _F:
+    """Wrap an async servicer method: LinkageError -> its status; anything else -> INTERNAL.
+
+    Unexpected errors are logged with their traceback and answered with a
+    generic message, never the exception text.
+    """
+
+    @functools.wraps(method)
+    async def wrapper(self: Any, request: Any, context: grpc.aio.ServicerContext) -> Any:
+        try:
+            return await method(self, request, context)
+        except LinkageError as err:
+            await context.abort_with_status(to_status(err))
+        except (grpc.aio.AbortError, grpc.aio.UsageError):
+            raise
+        except Exception:
+            _log.exception("unexpected error in %s", method.__qualname__)
+            err = HubFault("internal", "เกิดข้อผิดพลาดภายในระบบ / internal error: the server log has the details")
+            await context.abort_with_status(to_status(err))
+
+    return wrapper  # type: ignore[return-value]
+
