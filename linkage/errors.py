@@ -187,8 +187,8 @@ def grpc_errors(method: _F) -> _F:
             raise
         except Exception:
             _log.exception("unexpected error in %s", method.__qualname__)
-            err = HubFault("internal", "เกิดข้อผิดพลาดภายในระบบ / internal error: the server log has the details")
-            await context.abort_with_status(to_status(err))
+            fault = HubFault("internal", "เกิดข้อผิดพลาดภายในระบบ / internal error: the server log has the details")
+            await context.abort_with_status(to_status(fault))
 
     return wrapper  # type: ignore[return-value]
 
