@@ -1,0 +1,295 @@
+"""The `linkage` command: one entry point for the sandbox, agencies and auditors.
+
+    linkage init    make a sandbox: CA, certificates, config, seeded registries, personas
+    linkage up      start the registries and the hub; write endpoints.json
+    linkage fetch   fetch one sealed printout as an agency
+    linkage verify  check a printout offline against the linkage CA
+    linkage bench   measure the hub against direct provider reads
+
+Every flag defaults from a LINKAGE_* environment variable where one is named.
+Exit codes: 0 success, 1 the thing checked is invalid or the request was refused,
+2 bad usage or unreadable input.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import logging
+import os
+import sys
+import time
+from pathlib import Path
+
+from linkage.config import ConfigError, Home, load_settings
+from linkage.errors import LinkageError
+
+__all__ = ["main"]
+
+
+def _default_home() -> str:
+    return os.environ.get("LINKAGE_HOME", str(Path.home() / ".linkage"))
+
+
+class _Bar:
+    """A progress bar on stderr with an estimate of the time left."""
+
+    def __init__(self) -> None:
+        self._stage = ""
+        self._start = time.monotonic()
+        self._last = 0.0
+
+    def __call__(self, stage: str, done: int, total: int) -> None:
+        now = time.monotonic()
+        if stage != self._stage:
+            if self._stage:
+                sys.stderr.write("\n")
+            self._stage, self._start = stage, now
+        if now - self._last < 0.1 and done < total:
+            return
+        self._last = now
+        frac = done / total if total else 1.0
+        left = (now - self._start) * (1 - frac) / frac if frac > 0 else 0.0
+        bar = "█" * int(frac * 30) + "░" * (30 - int(frac * 30))
+        sys.stderr.write(f"\r{stage:<18} {bar} {frac:6.1%} {done:>10,}/{total:,}  ~{left:,.0f}s left ")
+        sys.stderr.flush()
+
+    def close(self) -> None:
+        if self._stage:
+            sys.stderr.write("\n")
+
+
+def _cmd_init(args: argparse.Namespace) -> int:
+    from linkage.sandbox import init
+
+    bar = _Bar()
+    try:
+        home = init(Path(args.home), citizens=args.citizens, seed=args.seed, force=args.force, progress=bar)
+    finally:
+        bar.close()
+    print(f"sandbox ready in {home.root}\n  config:   {home.config_file}\n  CA:       {home.ca.cert}\n"
+          f"  personas: {home.personas}\nstart it with: linkage up --home {home.root}")
+    return 0
+
+
+async def _up(home: Home) -> None:
+    import signal
+
+    from linkage.sandbox import start_stack, write_endpoints
+
+    settings = load_settings(home)
+    stack = await start_stack(settings)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    try:
+        path = write_endpoints(stack)
+        print(f"linkage sandbox is up (Ctrl-C to stop)\n  hub: {stack.addresses['hub']}")
+        for name in settings.providers:
+            print(f"  {name}: {stack.addresses[name]}")
+        print(f"  endpoints: {path}", flush=True)
+        waiters = [asyncio.ensure_future(p.wait()) for p in stack.processes.values()]
+        stopper = asyncio.ensure_future(stop.wait())
+        done, _ = await asyncio.wait([stopper, *waiters], return_when=asyncio.FIRST_COMPLETED)
+        if stopper not in done:
+            dead = [n for n, p in stack.processes.items() if p.returncode is not None]
+            print(f"stopping: {', '.join(dead)} exited unexpectedly", file=sys.stderr)
+        stopper.cancel()
+    finally:
+        await stack.stop()
+        home.endpoints.unlink(missing_ok=True)
+        print("linkage sandbox stopped", flush=True)
+
+
+def _cmd_up(args: argparse.Namespace) -> int:
+    home = Home(Path(args.home).resolve())
+    if not home.config_file.exists():
+        print(f"no sandbox in {home.root} yet: making one", file=sys.stderr)
+        _cmd_init(argparse.Namespace(home=args.home, citizens=args.citizens, seed=args.seed, force=False))
+    asyncio.run(_up(home))
+    return 0
+
+
+def _serve_ready(port: int) -> None:
+    print(f"LISTENING 127.0.0.1:{port}", flush=True)
+
+
+def _cmd_serve_hub(args: argparse.Namespace) -> int:
+    from linkage.server import PortInUse, build_server
+
+    async def run() -> None:
+        import signal
+
+        settings = load_settings(Home(Path(args.home).resolve()))
+        running = await build_server(settings, args.port)
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+        _serve_ready(running.port)
+        try:
+            await stop.wait()
+        finally:
+            await running.stop()
+
+    try:
+        asyncio.run(run())
+    except PortInUse as exc:
+        print(f"hub: {exc}", file=sys.stderr)
+        return 3
+    return 0
+
+
+def _cmd_serve_provider(args: argparse.Namespace) -> int:
+    from providers.server import serve
+
+    home = Home(Path(args.home).resolve())
+    settings = load_settings(home)
+    if args.name not in settings.providers:
+        print(f"no provider named {args.name!r}; configured: {', '.join(settings.providers)}", file=sys.stderr)
+        return 2
+    try:
+        asyncio.run(serve(args.name, home.provider_db(args.name), home.ca.cert, home.server_cert(args.name),
+                          port=args.port, ready=_serve_ready))
+    except OSError as exc:
+        print(f"{args.name}: {exc}", file=sys.stderr)
+        return 3
+    return 0
+
+
+def _endpoints(home: Home) -> dict[str, object]:
+    try:
+        data = json.loads(home.endpoints.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ConfigError(f"the sandbox in {home.root} is not running: start it with"
+                          f" `linkage up --home {home.root}`") from None
+    assert isinstance(data, dict)
+    return data
+
+
+def _cmd_fetch(args: argparse.Namespace) -> int:
+    from consumers.client import HubClient
+    from linkage.seal import decode_payload
+
+    home = Home(Path(args.home).resolve())
+    settings = load_settings(home)
+    if args.agency not in settings.agencies:
+        print(f"no agency named {args.agency!r}; known: {', '.join(settings.agencies)}", file=sys.stderr)
+        return 2
+    hub_address = str(_endpoints(home)["hub"])
+
+    async def run() -> int:
+        async with HubClient.connect(hub_address, home.ca.cert, home.client_cert(args.agency)) as hub:
+            try:
+                doc = await hub.fetch_document(args.doc_type, args.id, purpose=args.purpose,
+                                               officer_id=args.officer, case_ref=args.case,
+                                               citizen_present=args.citizen_present)
+            except LinkageError as err:
+                print(f"refused ({err.code.name}, {err.reason}): {err.message}", file=sys.stderr)
+                return 1
+        bundle = {"printout_id": doc.printout_id, "doc_type": doc.doc_type, "log_index": doc.log_index,
+                  "issued_at": doc.issued_at, "jws": doc.jws}
+        print(json.dumps(decode_payload(doc.jws), ensure_ascii=False, indent=2))
+        print(f"printout {doc.printout_id}, exchange log index {doc.log_index}", file=sys.stderr)
+        if args.out:
+            Path(args.out).write_text(json.dumps(bundle, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
+            print(f"written to {args.out}; check it with: linkage verify {args.out} --home {home.root}",
+                  file=sys.stderr)
+        return 0
+
+    return asyncio.run(run())
+
+
+def _cmd_verify(args: argparse.Namespace) -> int:
+    from consumers.auditor.cli import run_verify
+
+    ca = Path(args.ca) if args.ca else Home(Path(args.home).resolve()).ca.cert
+    return run_verify(Path(args.file), ca, as_json=args.json)
+
+
+def _cmd_bench(args: argparse.Namespace) -> int:
+    from linkage.bench import run_bench
+
+    return run_bench(args)
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="linkage", description=__doc__.split("\n\n")[0] if __doc__ else None)
+    parser.add_argument("-v", "--verbose", action="store_true", help="log one line per request to stderr")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    def with_home(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
+        p.add_argument("--home", default=_default_home(),
+                       help="sandbox folder (LINKAGE_HOME, default ~/.linkage)")
+        return p
+
+    p = with_home(sub.add_parser("init", help="make a sandbox: CA, certificates, config, data, personas"))
+    p.add_argument("--citizens", type=int, default=int(os.environ.get("LINKAGE_CITIZENS", "10000")))
+    p.add_argument("--seed", type=int, default=int(os.environ.get("LINKAGE_SEED", "1")))
+    p.add_argument("--force", action="store_true", help="replace an existing sandbox (deletes its data)")
+    p.set_defaults(func=_cmd_init)
+
+    p = with_home(sub.add_parser("up", help="start the registries and the hub (initialises if needed)"))
+    p.add_argument("--citizens", type=int, default=int(os.environ.get("LINKAGE_CITIZENS", "10000")))
+    p.add_argument("--seed", type=int, default=int(os.environ.get("LINKAGE_SEED", "1")))
+    p.set_defaults(func=_cmd_up)
+
+    p = with_home(sub.add_parser("fetch", help="fetch one sealed printout as an agency"))
+    p.add_argument("--agency", required=True, help="agency name, as in the config (its certificate is used)")
+    p.add_argument("--officer", required=True, help="the officer's 13-digit personal ID")
+    p.add_argument("--doc-type", required=True, help="e.g. dopa.person")
+    p.add_argument("--id", required=True, help="13-digit ID of the citizen or company")
+    p.add_argument("--purpose", required=True, help="why the data is needed")
+    p.add_argument("--case", default="", help="case or file reference")
+    p.add_argument("--citizen-present", action="store_true", help="the citizen is at the counter with their card")
+    p.add_argument("--out", help="write the printout bundle (JWS and log index) to this file")
+    p.set_defaults(func=_cmd_fetch)
+
+    p = with_home(sub.add_parser("verify", help="check a printout (bundle or bare JWS) offline"))
+    p.add_argument("file", help="printout bundle (.json) or compact JWS")
+    p.add_argument("--ca", help="trust root (default: the sandbox's CA certificate)")
+    p.add_argument("--json", action="store_true", help="print a machine-readable report")
+    p.set_defaults(func=_cmd_verify)
+
+    p = sub.add_parser("bench", help="measure the hub (mTLS, rights, sealing, durable log) against direct reads")
+    p.add_argument("--calls", type=int, default=4000, help="calls per round (default 4000)")
+    p.add_argument("--rounds", type=int, default=3, help="alternating rounds of hub and direct (default 3)")
+    p.add_argument("--concurrency", type=int, default=64)
+    p.add_argument("--citizens", type=int, default=10_000)
+    p.add_argument("--home", help="use this sandbox instead of a fresh one in a temporary folder")
+    p.set_defaults(func=_cmd_bench)
+
+    for name, helptext in (("serve-hub", "run the hub in the foreground (used by up)"),
+                           ("serve-provider", "run one registry in the foreground (used by up)")):
+        p = with_home(sub.add_parser(name, help=helptext))
+        if name == "serve-provider":
+            p.add_argument("name")
+        p.add_argument("--port", type=int, default=None)
+        p.set_defaults(func=_cmd_serve_hub if name == "serve-hub" else _cmd_serve_provider)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, stream=sys.stderr,
+                        format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    try:
+        return int(args.func(args))
+    except ConfigError as exc:
+        print(f"linkage: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+    except Exception as exc:
+        from linkage.sandbox import SandboxError
+
+        if isinstance(exc, SandboxError):
+            print(f"linkage: {exc}", file=sys.stderr)
+            return 2
+        raise
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,219 @@
+"""The hub's rules, apart from gRPC: who may read what, and how a printout is issued.
+
+A printout is issued in this order, and only in this order:
+  1. the agency (from its certificate) has a right to the document type;
+  2. the subject ID is well formed and of the kind the type is keyed by;
+  3. purpose and officer are given, and the officer is registered with the agency;
+  4. the citizen is present where the type demands it;
+  5. the provider answers with only the fields granted to the agency;
+  6. the hub seals the printout (JWS, ES256);
+  7. the exchange log commits its entry durably;
+only then does the printout leave the hub. A failure at any step issues nothing.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import hashlib
+import logging
+import time
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from linkage.config import ALL_FIELDS, AgencyConfig, Settings
+from linkage.errors import InvalidRequest, LinkageError, PermissionDenied, Unauthenticated
+from linkage.exchange_log import ExchangeLog, LogEntry
+from linkage.ids import IdKind, NationalId, parse_id, parse_officer_id
+from linkage.routing import Router
+from linkage.seal import Sealer, request_hash
+from linkage.v1 import common_pb2, provider_pb2
+
+__all__ = ["MAX_BATCH", "MAX_CASE_REF", "MAX_PURPOSE", "FetchRequest", "Hub", "Issued"]
+
+MAX_PURPOSE = 500
+MAX_CASE_REF = 100
+MAX_BATCH = 16
+
+_log = logging.getLogger("linkage.hub")
+_KINDS = {common_pb2.SUBJECT_KIND_CITIZEN: IdKind.CITIZEN, common_pb2.SUBJECT_KIND_JURISTIC: IdKind.JURISTIC}
+
+
+@dataclass(frozen=True)
+class FetchRequest:
+    doc_type: str
+    subject_id: str
+    purpose: str
+    officer_id: str
+    case_ref: str = ""
+    citizen_present: bool = False
+
+
+@dataclass(frozen=True)
+class Issued:
+    printout_id: str
+    doc_type: str
+    jws: str
+    log_index: int
+    issued_at: str
+
+
+def _now() -> str:
+    return dt.datetime.now(dt.UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+class Hub:
+    """Rights, routing, sealing and logging, for one configuration."""
+
+    def __init__(self, settings: Settings, router: Router, sealer: Sealer, log: ExchangeLog) -> None:
+        self.settings = settings
+        self.router = router
+        self.sealer = sealer
+        self.log = log
+
+    def agency(self, common_name: str | None) -> AgencyConfig:
+        """The agency a certificate's common name names. Raises Unauthenticated."""
+        agency = self.settings.agencies.get(common_name or "")
+        if agency is None:
+            raise Unauthenticated(
+                "unknown_agency",
+                "ใบรับรองนี้ไม่ได้ลงทะเบียนเป็นหน่วยงานผู้ใช้ข้อมูล / this certificate does not belong to a"
+                f" registered agency ({(common_name or 'no common name')[:64]})",
+            )
+        return agency
+
+    async def services(self, agency: AgencyConfig) -> list[tuple[common_pb2.DocumentType, str, str, list[str]]]:
+        """Each type the agency may fetch: description, provider, X-Road service address, granted fields."""
+        out = []
+        for doc_type, fields in sorted(agency.grants.items()):
+            described = await self.router.describe(doc_type)
+            provider = self.router.owner(doc_type).name
+            service = f"{self.router.member(provider)}/{doc_type}/v1"
+            out.append((described, provider, service, _granted(described, fields)))
+        return out
+
+    def check_request(self, agency: AgencyConfig, purpose: str, officer_id: str, case_ref: str) -> None:
+        """Step 3: purpose, case ref and officer. Raises InvalidRequest or PermissionDenied."""
+        if not purpose.strip():
+            raise InvalidRequest("purpose_missing",
+                                 "purpose: ต้องระบุวัตถุประสงค์ของการขอข้อมูล / purpose is required: say why the data"
+                                 " is needed (PDPA: data is used only for its stated purpose)")
+        if len(purpose) > MAX_PURPOSE:
+            raise InvalidRequest("purpose_too_long",
+                                 f"purpose: วัตถุประสงค์ยาวเกิน {MAX_PURPOSE} ตัวอักษร / purpose is {len(purpose)}"
+                                 f" characters long; at most {MAX_PURPOSE} are allowed")
+        if len(case_ref) > MAX_CASE_REF:
+            raise InvalidRequest("case_ref_too_long",
+                                 f"case_ref: เลขที่เรื่องยาวเกิน {MAX_CASE_REF} ตัวอักษร / case_ref is {len(case_ref)}"
+                                 f" characters long; at most {MAX_CASE_REF} are allowed")
+        officer = parse_officer_id(officer_id)
+        if officer not in agency.officers:
+            raise PermissionDenied("officer_not_registered",
+                                   f"officer_id: เจ้าหน้าที่ผู้นี้ไม่ได้ลงทะเบียนกับ {agency.name} / this officer is not"
+                                   f" registered with {agency.name}")
+
+    async def fetch(self, agency: AgencyConfig, req: FetchRequest) -> Issued:
+        """Issue one printout. Raises a LinkageError and issues nothing when any step fails."""
+        self.check_request(agency, req.purpose, req.officer_id, req.case_ref)
+        return await self._fetch_checked(agency, req)
+
+    async def fetch_many(self, agency: AgencyConfig, doc_types: Sequence[str],
+                         req: FetchRequest) -> list[Issued | LinkageError]:
+        """Several types for one subject; each failure is returned in its place, not raised.
+
+        Raises only for what is wrong with the request as a whole.
+        """
+        if not doc_types:
+            raise InvalidRequest("doc_types_missing", "doc_types: ต้องระบุประเภทเอกสารอย่างน้อยหนึ่งประเภท"
+                                 " / name at least one document type")
+        if len(doc_types) > MAX_BATCH:
+            raise InvalidRequest("batch_too_large", f"doc_types: ขอได้ไม่เกิน {MAX_BATCH} ประเภทต่อครั้ง"
+                                 f" / at most {MAX_BATCH} document types per call, got {len(doc_types)}")
+        if len(set(doc_types)) != len(doc_types):
+            raise InvalidRequest("doc_types_repeated", "doc_types: มีประเภทเอกสารซ้ำ / a document type is"
+                                 " named more than once")
+        parse_id(req.subject_id)
+        self.check_request(agency, req.purpose, req.officer_id, req.case_ref)
+
+        async def one(doc_type: str) -> Issued | LinkageError:
+            try:
+                return await self._fetch_checked(agency, FetchRequest(doc_type, req.subject_id, req.purpose,
+                                                                      req.officer_id, req.case_ref,
+                                                                      req.citizen_present))
+            except LinkageError as err:
+                return err
+
+        return list(await asyncio.gather(*(one(t) for t in doc_types)))
+
+    async def _fetch_checked(self, agency: AgencyConfig, req: FetchRequest) -> Issued:
+        started = time.perf_counter()
+        provider = self.router.owner(req.doc_type)  # unknown type -> InvalidRequest
+        fields = agency.grants.get(req.doc_type)
+        if fields is None:
+            allowed = ", ".join(sorted(agency.grants)) or "nothing"
+            raise PermissionDenied("no_right",
+                                   f"doc_type: {agency.name} ไม่มีสิทธิ์ขอ {req.doc_type} / {agency.name} has no right to"
+                                   f" {req.doc_type}; it may read: {allowed}")
+        described = await self.router.describe(req.doc_type)
+        subject = parse_id(req.subject_id, _KINDS.get(described.subject_kind))
+        if described.requires_citizen_present and not req.citizen_present:
+            raise InvalidRequest("citizen_not_present",
+                                 f"citizen_present: {req.doc_type} ให้ได้เฉพาะเมื่อเจ้าของข้อมูลมาแสดงตนพร้อมบัตร"
+                                 f" / {req.doc_type} is served only when the citizen is present with their card")
+        data = await self.router.get_record(req.doc_type, subject, _projection(described, fields))
+        issued = await self._seal_and_log(agency, req, subject, provider.name, data)
+        _log.info("issued agency=%s doc_type=%s provider=%s log_index=%d ms=%.2f", agency.name, req.doc_type,
+                  provider.name, issued.log_index, (time.perf_counter() - started) * 1000)
+        return issued
+
+    async def _seal_and_log(self, agency: AgencyConfig, req: FetchRequest, subject: NationalId,
+                            provider: str, data: dict[str, object]) -> Issued:
+        printout_id = str(uuid.uuid4())
+        issued_at = _now()
+        binding = request_hash({
+            "agency": agency.name, "doc_type": req.doc_type, "subject_id": subject, "purpose": req.purpose,
+            "officer_id": req.officer_id, "case_ref": req.case_ref, "citizen_present": req.citizen_present,
+        })
+        jws = self.sealer.seal({
+            "printout_id": printout_id, "doc_type": req.doc_type, "subject_id": subject, "data": data,
+            "issuer": self.settings.hub.issuer, "provider": provider, "agency": agency.name,
+            "officer_id": req.officer_id, "purpose": req.purpose, "case_ref": req.case_ref,
+            "issued_at": issued_at, "request_hash": binding,
+        })
+        index = await self.log.append(LogEntry(
+            printout_id=printout_id, doc_type=req.doc_type, provider=provider, agency=agency.name,
+            officer_id=req.officer_id, purpose=req.purpose, case_ref=req.case_ref, issued_at=issued_at,
+            subject_hash=self.log.subject_hash(subject), printout_sha256=hashlib.sha256(jws.encode()).hexdigest(),
+        ))
+        return Issued(printout_id, req.doc_type, jws, index, issued_at)
+
+    def agent_available(self, agency: AgencyConfig, officer_id: str) -> bool:
+        return parse_officer_id(officer_id) in agency.officers
+
+    async def check_card(self, agency: AgencyConfig, card: provider_pb2.CheckCardRequest, purpose: str,
+                         officer_id: str) -> bool:
+        """Relay a card check. Needs a right to dopa.card; answers only match / no match."""
+        self.check_request(agency, purpose, officer_id, "")
+        if "dopa.card" not in agency.grants:
+            raise PermissionDenied("no_right", f"{agency.name} ไม่มีสิทธิ์ตรวจบัตร / {agency.name} has no right to"
+                                   " dopa.card, which a card check needs")
+        parse_id(card.subject_id, IdKind.CITIZEN)
+        return await self.router.check_card(card)
+
+
+def _granted(described: common_pb2.DocumentType, fields: Sequence[str]) -> list[str]:
+    names = [f.name for f in described.fields]
+    return names if ALL_FIELDS in fields else [n for n in names if n in fields]
+
+
+def _projection(described: common_pb2.DocumentType, fields: Sequence[str]) -> list[str]:
+    """The fields to ask the provider for: empty means all, so a grant that matches no field is refused."""
+    if ALL_FIELDS in fields:
+        return []
+    granted = _granted(described, fields)
+    if not granted:
+        raise PermissionDenied("no_granted_field",
+                               f"ไม่มีช่องข้อมูลใดของ {described.code} ที่ได้รับอนุญาต / none of the fields granted for"
+                               f" {described.code} exists; ask the sandbox admin to fix the grant")
+    return granted

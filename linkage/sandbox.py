@@ -1,0 +1,209 @@
+"""The one-machine sandbox: ``linkage init`` makes it, ``linkage up`` runs it.
+
+init builds everything in a temporary folder beside DIR and moves it in only
+when complete, so an interrupted init leaves nothing half-written. up starts
+each registry and the hub as its own process (two cores: one GIL each), waits
+until every one listens, writes DIR/endpoints.json, and stops them all on
+Ctrl-C or SIGTERM.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import secrets
+import shutil
+import signal
+import sys
+import tempfile
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import tomli_w
+
+from linkage import pki
+from linkage.config import ALL_FIELDS, Home, Settings, load_settings
+from linkage.routing import HUB_CLIENT
+
+__all__ = [
+    "DEFAULT_PORTS",
+    "SAMPLE_AGENCIES",
+    "SandboxError",
+    "Stack",
+    "init",
+    "start_stack",
+    "write_endpoints",
+]
+
+DEFAULT_PORTS = {"hub": 7443, "dopa": 7451, "dbd": 7452, "edu": 7453}
+
+SAMPLE_AGENCIES: dict[str, dict[str, Any]] = {
+    # A municipal service counter: every document type, every field.
+    "phrae-municipality": {"title": "เทศบาลเมืองแพร่ / Phrae Town Municipality", "grants": ALL_FIELDS},
+    # A hospital's registration desk: who the patient is and that the card is real, nothing else.
+    "phrae-hospital": {
+        "title": "โรงพยาบาลแพร่ / Phrae Hospital",
+        "grants": {
+            "dopa.person": ["title", "first_name_th", "last_name_th", "first_name_en", "last_name_en",
+                            "birth_date", "sex", "nationality", "status"],
+            "dopa.card": [ALL_FIELDS],
+        },
+    },
+    # Reads the log, not people's records.
+    "auditor": {"title": "ผู้ตรวจสอบบันทึกการใช้ข้อมูล / Exchange auditor", "grants": {}},
+}
+
+Progress = Callable[[str, int, int], None]
+
+
+class SandboxError(Exception):
+    """The sandbox cannot be made or started; the message says why and what to do."""
+
+
+def init(root: Path, *, citizens: int = 10_000, seed: int = 1, force: bool = False,
+         progress: Progress | None = None) -> Home:
+    """Make the CA, every certificate, the configuration, the seeded registries and personas.json."""
+    from providers import REGISTRIES
+    from providers.synth import generate
+
+    home = Home(root.resolve())
+    if home.config_file.exists() and not force:
+        raise SandboxError(f"{home.root} already holds a sandbox; add --force to replace it"
+                           " (this deletes its data, certificates and exchange log)")
+    if citizens < 1:
+        raise SandboxError("--citizens must be at least 1")
+    home.root.mkdir(parents=True, exist_ok=True)
+    staging = Home(Path(tempfile.mkdtemp(prefix=".linkage-init-", dir=home.root)))
+    try:
+        ca = pki.create_ca(staging.pki)
+        for name in ("hub", *REGISTRIES):
+            pki.issue(ca, name, pki.Role.SERVER, staging.server_cert(name).cert.parent)
+        for name in (HUB_CLIENT, *SAMPLE_AGENCIES):
+            pki.issue(ca, name, pki.Role.CLIENT, staging.client_cert(name).cert.parent, unit="agency")
+        seal = pki.issue(ca, "hub-seal", pki.Role.SEAL, staging.seal.cert.parent)
+        assert seal == staging.seal
+        _write_secret(staging.subject_key, secrets.token_bytes(32))
+        staging.data.mkdir(parents=True)
+        result = generate(staging.data, citizens=citizens, seed=seed, progress=progress)
+        staging.personas.write_text(json.dumps(result.personas, ensure_ascii=False, indent=2) + "\n",
+                                    encoding="utf-8")
+        doc_types = {name: tuple(reg.doc_types) for name, reg in REGISTRIES.items()}
+        staging.config_file.write_text(_config_text(doc_types, result.officers), encoding="utf-8")
+        load_settings(staging)  # what init writes must load
+        for item in ("pki", "data", "linkage.toml", "personas.json", "endpoints.json"):
+            old = home.root / item
+            if old.is_dir():
+                shutil.rmtree(old)
+            elif old.exists():
+                old.unlink()
+        for item in ("pki", "data", "linkage.toml", "personas.json"):
+            os.replace(staging.root / item, home.root / item)
+    finally:
+        shutil.rmtree(staging.root, ignore_errors=True)
+    return home
+
+
+def _write_secret(path: Path, data: bytes) -> None:
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "wb") as f:
+        f.write(data)
+
+
+def _config_text(doc_types: Mapping[str, Sequence[str]], officers: Mapping[str, Sequence[str]]) -> str:
+    every = [t for types in doc_types.values() for t in types]
+    agencies = {}
+    for name, spec in SAMPLE_AGENCIES.items():
+        grants = {t: [ALL_FIELDS] for t in every} if spec["grants"] == ALL_FIELDS else spec["grants"]
+        agencies[name] = {"title": spec["title"], "officers": list(officers.get(name, ())), "grants": grants}
+    doc = {
+        "hub": {"host": "127.0.0.1", "port": DEFAULT_PORTS["hub"], "provider_timeout_ms": 3000},
+        "providers": {name: {"host": "127.0.0.1", "port": DEFAULT_PORTS.get(name, 0), "doc_types": list(types)}
+                      for name, types in doc_types.items()},
+        "agencies": agencies,
+    }
+    header = (
+        "# linkage sandbox configuration, written by `linkage init`.\n"
+        "# Any [hub] or [providers.NAME] key can be overridden by LINKAGE_HUB_<KEY> or\n"
+        "# LINKAGE_PROVIDERS_<NAME>_<KEY>. Unknown keys are refused.\n"
+        "# [agencies.NAME] is an agency: the common name of its certificate in pki/clients/,\n"
+        "# the officers registered with it, and grants: doc_type = [fields] (\"*\" = every field).\n\n"
+    )
+    return header + tomli_w.dumps(doc)
+
+
+@dataclass
+class Stack:
+    """The running processes of a sandbox and where they listen."""
+
+    settings: Settings
+    processes: dict[str, asyncio.subprocess.Process]
+    addresses: dict[str, str]
+
+    async def stop(self) -> None:
+        for proc in self.processes.values():
+            if proc.returncode is None:
+                proc.send_signal(signal.SIGTERM)
+        for proc in self.processes.values():
+            try:
+                await asyncio.wait_for(proc.wait(), 10)
+            except TimeoutError:
+                proc.kill()
+                await proc.wait()
+
+
+async def _spawn(name: str, args: list[str], env: Mapping[str, str]) -> tuple[asyncio.subprocess.Process, str]:
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "linkage.cli", *args, stdout=asyncio.subprocess.PIPE, env={**os.environ, **env})
+    assert proc.stdout is not None
+    line = await asyncio.wait_for(proc.stdout.readline(), 60)
+    if not line.startswith(b"LISTENING "):
+        code = await proc.wait()
+        raise SandboxError(f"{name} did not start (exit {code}); its message is above")
+    return proc, line.split()[1].decode()
+
+
+async def start_stack(settings: Settings, *, ports: Mapping[str, int] | None = None,
+                      extra_env: Mapping[str, str] | None = None) -> Stack:
+    """Start every registry, then the hub, each in its own process. ports overrides the configured ones."""
+    ports = ports or {}
+    home = str(settings.home.root)
+    processes: dict[str, asyncio.subprocess.Process] = {}
+    addresses: dict[str, str] = {}
+    env: dict[str, str] = dict(extra_env or {})
+    stack = Stack(settings, processes, addresses)
+    try:
+        for name, provider in settings.providers.items():
+            port = ports.get(name, provider.port)
+            proc, addr = await _spawn(name, ["serve-provider", name, "--home", home, "--port", str(port)], env)
+            processes[name], addresses[name] = proc, addr
+            env[f"LINKAGE_PROVIDERS_{name}_PORT".upper()] = addr.rsplit(":", 1)[1]
+        port = ports.get("hub", settings.hub.port)
+        processes["hub"], addresses["hub"] = await _spawn(
+            "hub", ["serve-hub", "--home", home, "--port", str(port)], env)
+    except BaseException:
+        await stack.stop()
+        raise
+    return stack
+
+
+def write_endpoints(stack: Stack) -> Path:
+    """DIR/endpoints.json: where everything listens and where every credential lies; all paths absolute."""
+    home = stack.settings.home
+    doc = {
+        "hub": stack.addresses["hub"],
+        "providers": {name: stack.addresses[name] for name in stack.settings.providers},
+        "ca": str(home.ca.cert),
+        "agencies": {
+            name: {"cert": str(home.client_cert(name).cert), "key": str(home.client_cert(name).key),
+                   "officers": sorted(agency.officers)}
+            for name, agency in stack.settings.agencies.items()
+        },
+        "personas": str(home.personas),
+    }
+    tmp = home.endpoints.with_suffix(".tmp")
+    tmp.write_text(json.dumps(doc, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
+    os.replace(tmp, home.endpoints)
+    return home.endpoints

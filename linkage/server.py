@@ -1,0 +1,92 @@
+"""The hub's gRPC server: built by a factory, with health checking and reflection.
+
+``build_server(settings, port=0)`` returns a started server and its bound port;
+tests use port 0. ``serve(settings)`` runs it until SIGINT/SIGTERM and stops
+gracefully, letting calls in flight finish and their log entries commit.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+from dataclasses import dataclass
+
+import grpc
+from grpc_health.v1 import health, health_pb2, health_pb2_grpc
+from grpc_reflection.v1alpha import reflection
+
+from linkage import pki
+from linkage.config import Settings
+from linkage.exchange_log import ExchangeLog
+from linkage.hub import Hub
+from linkage.routing import Router
+from linkage.seal import Sealer
+from linkage.service import HubServicer
+from linkage.v1 import hub_pb2, hub_pb2_grpc
+
+__all__ = ["HubServer", "PortInUse", "build_server", "serve"]
+
+SERVICE_NAME = hub_pb2.DESCRIPTOR.services_by_name["LinkageHub"].full_name
+MAX_MESSAGE = 4 * 1024 * 1024
+
+
+class PortInUse(Exception):
+    """The address to listen on is taken by another program."""
+
+
+@dataclass
+class HubServer:
+    server: grpc.aio.Server
+    port: int
+    hub: Hub
+
+    async def stop(self, grace: float = 5.0) -> None:
+        await self.server.stop(grace)
+        await self.hub.router.close()
+        await self.hub.log.close()
+
+
+async def build_server(settings: Settings, port: int | None = None) -> HubServer:
+    """Start the hub on settings.hub.host and port (default: the configured one; 0 for any free port)."""
+    home = settings.home
+    log = ExchangeLog(home.exchange_log, home.subject_key.read_bytes())
+    hub = Hub(settings, Router(settings), Sealer.from_files(home.seal.cert, home.seal.key, home.ca.cert), log)
+    server = grpc.aio.server(options=[
+        ("grpc.max_receive_message_length", MAX_MESSAGE),
+        ("grpc.max_send_message_length", MAX_MESSAGE),
+        ("grpc.max_concurrent_streams", 256),
+        ("grpc.so_reuseport", 0),
+    ])
+    hub_pb2_grpc.add_LinkageHubServicer_to_server(HubServicer(hub), server)
+    health_servicer = health.aio.HealthServicer()
+    health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
+    reflection.enable_server_reflection((SERVICE_NAME, health.SERVICE_NAME, reflection.SERVICE_NAME), server)
+    address = f"{settings.hub.host}:{settings.hub.port if port is None else port}"
+    try:
+        bound = server.add_secure_port(address, pki.server_credentials(home.ca.cert, home.server_cert("hub")))
+    except RuntimeError:
+        bound = 0
+    if not bound:
+        await hub.router.close()
+        await log.close()
+        raise PortInUse(f"cannot listen on {address}: the port is taken by another program"
+                        " (stop it, or choose another port with LINKAGE_HUB_PORT)")
+    await server.start()
+    for name in ("", SERVICE_NAME):
+        await health_servicer.set(name, health_pb2.HealthCheckResponse.SERVING)
+    return HubServer(server, bound, hub)
+
+
+async def serve(settings: Settings, port: int | None = None, ready: asyncio.Event | None = None) -> None:
+    """Run the hub until SIGINT or SIGTERM."""
+    running = await build_server(settings, port)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    try:
+        if ready is not None:
+            ready.set()
+        await stop.wait()
+    finally:
+        await running.stop()

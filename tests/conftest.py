@@ -1,0 +1,90 @@
+"""Shared fixtures: one seeded sandbox per session, real servers on port 0 per test."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import grpc
+import pytest
+
+from linkage import pki
+from linkage.config import Home, Settings, load_settings
+from linkage.sandbox import init
+from linkage.server import HubServer, build_server
+from providers.server import build_server as build_provider
+
+
+@pytest.fixture(scope="session")
+def sandbox_home(tmp_path_factory: pytest.TempPathFactory) -> Home:
+    return init(tmp_path_factory.mktemp("sandbox"), citizens=500, seed=1)
+
+
+@pytest.fixture(scope="session")
+def personas(sandbox_home: Home) -> list[dict[str, Any]]:
+    data = json.loads(sandbox_home.personas.read_text(encoding="utf-8"))
+    assert isinstance(data, list)
+    return data
+
+
+@dataclasses.dataclass
+class RunningStack:
+    settings: Settings
+    hub: HubServer
+    providers: dict[str, grpc.aio.Server]
+
+    @property
+    def home(self) -> Home:
+        return self.settings.home
+
+    @property
+    def hub_address(self) -> str:
+        return f"127.0.0.1:{self.hub.port}"
+
+    def channel(self, agency: str | None, ca: Path | None = None) -> grpc.aio.Channel:
+        """A channel to the hub with an agency's certificate (None: no client certificate)."""
+        own = self.home.client_cert(agency) if agency else None
+        return grpc.aio.secure_channel(self.hub_address, pki.channel_credentials(ca or self.home.ca.cert, own))
+
+
+async def start_stack(home: Home, *, provider_timeout_ms: int | None = None,
+                      skip: tuple[str, ...] = ()) -> RunningStack:
+    """Every registry (except those in skip) and the hub, in this event loop, on free ports."""
+    settings = load_settings(home)
+    servers: dict[str, grpc.aio.Server] = {}
+    providers = {}
+    for name, cfg in settings.providers.items():
+        if name in skip:
+            providers[name] = dataclasses.replace(cfg, port=_free_port())
+            continue
+        server, port = await build_provider(name, home.provider_db(name), home.ca.cert, home.server_cert(name))
+        servers[name] = server
+        providers[name] = dataclasses.replace(cfg, port=port)
+    hub_cfg = settings.hub
+    if provider_timeout_ms is not None:
+        hub_cfg = dataclasses.replace(hub_cfg, provider_timeout_ms=provider_timeout_ms)
+    settings = dataclasses.replace(settings, providers=providers, hub=hub_cfg)
+    hub = await build_server(settings, 0)
+    return RunningStack(settings, hub, servers)
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture
+async def stack(sandbox_home: Home) -> AsyncIterator[RunningStack]:
+    running = await start_stack(sandbox_home)
+    try:
+        yield running
+    finally:
+        await running.hub.stop(0)
+        for server in running.providers.values():
+            await server.stop(0)
