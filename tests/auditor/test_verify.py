@@ -1,0 +1,374 @@
+"""consumers.auditor: happy and mutated printouts side by side, as data.
+
+Each case builds the text of a printout file from a throwaway PKI and names
+what verification must conclude: the set of failed check numbers (empty =
+valid) or the one exception type an unreadable input raises.
+"""
+
+from __future__ import annotations
+
+import base64
+import dataclasses
+import datetime as dt
+import hashlib
+import hmac
+import json
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
+from cryptography.hazmat.primitives.serialization import Encoding
+
+from consumers.auditor import (
+    BadTrustRoot,
+    UnreadableInput,
+    VerificationError,
+    load_printout,
+    load_trust_root,
+    run_verify,
+    verify_printout,
+)
+from linkage import pki, seal
+
+NOW = dt.datetime(2026, 1, 15, 3, 0, tzinfo=dt.UTC)  # the frozen clock
+DAY = dt.timedelta(days=1)
+
+
+@dataclass(frozen=True)
+class World:
+    """A throwaway PKI: the trust root and the keys that honest and dishonest parties hold."""
+
+    root: x509.Certificate
+    ca_pem: Path
+    sealer: seal.Sealer
+    seal_key: ec.EllipticCurvePrivateKey
+    seal_cert: x509.Certificate
+    foreign: seal.Sealer  # a seal from another CA
+    foreign_cert: x509.Certificate
+    foreign_key: ec.EllipticCurvePrivateKey
+    expired: seal.Sealer  # our CA, but valid only long before NOW
+    agency_key: ec.EllipticCurvePrivateKey  # a TLS client certificate from our CA
+    agency_cert: x509.Certificate
+
+
+def _cert(path: Path) -> x509.Certificate:
+    return x509.load_pem_x509_certificate(path.read_bytes())
+
+
+@pytest.fixture(scope="module")
+def world(tmp_path_factory: pytest.TempPathFactory) -> World:
+    home = tmp_path_factory.mktemp("pki")
+    ca = pki.create_ca(home / "ca", now=NOW - 400 * DAY)
+    own = pki.issue(ca, "linkage-seal", pki.Role.SEAL, home / "seal", now=NOW - DAY)
+    old = pki.issue(ca, "old-seal", pki.Role.SEAL, home / "old", now=NOW - 300 * DAY, days=30)
+    agency = pki.issue(ca, "TH-GOV-RD-tax", pki.Role.CLIENT, home / "agency", now=NOW - DAY)
+    other_ca = pki.create_ca(home / "other-ca", now=NOW - DAY)
+    other = pki.issue(other_ca, "linkage-seal", pki.Role.SEAL, home / "other", now=NOW - DAY)
+    return World(
+        root=_cert(ca.cert), ca_pem=ca.cert,
+        sealer=seal.Sealer.from_files(own.cert, own.key, ca.cert),
+        seal_key=pki.load_private_key(own.key), seal_cert=_cert(own.cert),
+        foreign=seal.Sealer.from_files(other.cert, other.key, other_ca.cert),
+        foreign_cert=_cert(other.cert), foreign_key=pki.load_private_key(other.key),
+        expired=seal.Sealer.from_files(old.cert, old.key, ca.cert),
+        agency_key=pki.load_private_key(agency.key), agency_cert=_cert(agency.cert),
+    )
+
+
+def printout(**changes: Any) -> dict[str, Any]:
+    body: dict[str, Any] = {
+        "printout_id": str(uuid.UUID(int=42)),
+        "doc_type": "dopa.person",
+        "subject_id": "1101700230708",
+        "data": {"first_name_th": "สมชาย", "last_name_th": "ใจดี"},
+        "issuer": seal.HUB_ISSUER,
+        "provider": "TH/GOV/DOPA/civil-registry",
+        "agency": "TH/GOV/RD/tax",
+        "officer_id": "RD-0042",
+        "purpose": "ตรวจสอบสิทธิ์",
+        "case_ref": "",
+        "issued_at": seal.format_issued_at(NOW - dt.timedelta(minutes=1)),
+        "request_hash": seal.request_hash({"agency": "TH/GOV/RD/tax"}),
+    }
+    body.update(changes)
+    return body
+
+
+# --- forging tools: what an attacker can do without the seal key ---------------------------------
+
+def _b64(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+
+def _der64(*certs: x509.Certificate) -> list[str]:
+    return [base64.b64encode(c.public_bytes(Encoding.DER)).decode() for c in certs]
+
+
+def header(w: World, **changes: Any) -> dict[str, Any]:
+    h: dict[str, Any] = {"alg": "ES256", "typ": seal.TYP, "kid": w.sealer.kid, "x5c": _der64(w.seal_cert, w.root)}
+    h.update(changes)
+    return {k: v for k, v in h.items() if v is not None}
+
+
+def es256(h: dict[str, Any], body: dict[str, Any], key: ec.EllipticCurvePrivateKey) -> str:
+    """A correctly signed token with any header and payload (the signer's own key)."""
+    signing_input = f"{_b64(json.dumps(h).encode())}.{_b64(json.dumps(body).encode())}"
+    r, s = decode_dss_signature(key.sign(signing_input.encode(), ec.ECDSA(hashes.SHA256())))
+    return f"{signing_input}.{_b64(r.to_bytes(32, 'big') + s.to_bytes(32, 'big'))}"
+
+
+def replace_payload(token: str, body: dict[str, Any]) -> str:
+    h, _, sig = token.split(".")
+    return f"{h}.{_b64(json.dumps(body).encode())}.{sig}"
+
+
+def flip_signature_bit(token: str) -> str:
+    h, p, sig = token.split(".")
+    raw = bytearray(seal.b64url_decode(sig))
+    raw[10] ^= 0x01
+    return f"{h}.{p}.{_b64(bytes(raw))}"
+
+
+def alg_hs256(w: World) -> str:
+    # The classic confusion attack: HMAC keyed with the (public) certificate.
+    signing_input = f"{_b64(json.dumps(header(w, alg='HS256')).encode())}.{_b64(json.dumps(printout()).encode())}"
+    mac = hmac.new(w.seal_cert.public_bytes(Encoding.PEM), signing_input.encode(), hashlib.sha256).digest()
+    return f"{signing_input}.{_b64(mac)}"
+
+
+def bundle(token: str, **changes: Any) -> str:
+    b: dict[str, Any] = {"jws": token, "log_index": 7, "printout_id": str(uuid.UUID(int=42))}
+    b.update(changes)
+    return json.dumps({k: v for k, v in b.items() if v is not None})
+
+
+# --- the table -----------------------------------------------------------------------------------
+
+DUPLICATE_ALG = b'{"alg":"ES256","alg":"none"}'
+Expect = frozenset[int] | type[VerificationError]
+VALID: frozenset[int] = frozenset()
+
+
+@dataclass(frozen=True)
+class Case:
+    name: str
+    file_text: Callable[[World], str]
+    expect: Expect  # failed check numbers (empty: valid), or the exception type
+    why: str = ""  # in the detail of the failed check, or in the exception message
+    now: dt.datetime = NOW
+
+
+def _signed(mutate_header: dict[str, Any] | None = None, **payload: Any) -> Callable[[World], str]:
+    """A token properly signed by our seal key, with a changed header or payload."""
+    return lambda w: es256(header(w, **(mutate_header or {})), printout(**payload), w.seal_key)
+
+
+CASES = [
+    # happy
+    Case("bare JWS", lambda w: w.sealer.seal(printout()), VALID),
+    Case("bundle", lambda w: bundle(w.sealer.seal(printout())), VALID),
+    Case("bare JWS with newline and BOM", lambda w: "\ufeff" + w.sealer.seal(printout()) + "\n", VALID),
+    Case("case_ref given", lambda w: w.sealer.seal(printout(case_ref="กค 0702/123")), VALID),
+    Case("forged by hand, same key", _signed(), VALID),
+    # (1) header
+    Case("alg none", lambda w: _signed({"alg": "none"})(w).rsplit(".", 1)[0] + ".", frozenset({1}), "got 'none'"),
+    Case("alg HS256", alg_hs256, frozenset({1}), "got 'HS256'"),
+    Case("typ JWT", _signed({"typ": "JWT"}), frozenset({1}), "typ must be"),
+    Case("crit header", _signed({"crit": ["b64"], "b64": False}), frozenset({1}), "crit"),
+    Case("kid missing", _signed({"kid": None}), frozenset({1, 4}), "kid missing"),
+    Case("x5c missing", _signed({"x5c": None}), frozenset({1}), "x5c missing"),
+    Case("x5c not base64", _signed({"x5c": ["%%%"]}), frozenset({1}), "x5c[0] is not a base64 DER"),
+    # (2) chain
+    Case("x5c from another CA", lambda w: w.foreign.seal(printout()), frozenset({2}), "must end with the trust root"),
+    Case("foreign seal, our root appended",
+         lambda w: es256(header(w, kid=w.foreign.kid, x5c=_der64(w.foreign_cert, w.root)), printout(), w.foreign_key),
+         frozenset({2}), "signature does not match"),
+    Case("x5c chain without the CA", lambda w: es256(header(w, x5c=_der64(w.seal_cert)), printout(), w.seal_key),
+         frozenset({2}), "ends with CN=linkage-seal"),
+    Case("expired seal cert at issued_at", lambda w: w.expired.seal(printout()), frozenset({2}),
+         "printout issued 2026-01-15T02:59:00Z"),
+    Case("agency TLS certificate as seal",
+         lambda w: es256(header(w, kid=seal.jwk_thumbprint(w.agency_key.public_key()),
+                                x5c=_der64(w.agency_cert, w.root)), printout(), w.agency_key),
+         frozenset({2}), "key usage is not a seal's"),
+    # (3) signature
+    Case("flipped payload byte",
+         lambda w: replace_payload(w.sealer.seal(printout()), printout(purpose="ตรวจสอบสิทธิ")),
+         frozenset({3}), "does not match"),
+    Case("flipped signature bit", lambda w: flip_signature_bit(w.sealer.seal(printout())), frozenset({3}),
+         "does not match"),
+    Case("signature truncated", lambda w: w.sealer.seal(printout())[:-4], frozenset({3}), "64 bytes"),
+    Case("signed by another key", lambda w: es256(header(w), printout(), w.foreign_key), frozenset({3})),
+    # (4) payload
+    Case("wrong kid", _signed({"kid": "not-the-thumbprint"}), frozenset({4}), "kid 'not-the-thumbprint'"),
+    Case("missing payload field", lambda w: es256(header(w), {k: v for k, v in printout().items() if k != "purpose"},
+                                                  w.seal_key), frozenset({4}), "purpose missing"),
+    Case("data not an object", _signed(data="x"), frozenset({4}), "data must be an object"),
+    Case("officer_id empty", _signed(officer_id=""), frozenset({4}), "officer_id is empty"),
+    Case("subject_id a number", _signed(subject_id=1101700230708), frozenset({4}), "subject_id must be a string"),
+    Case("issued_at not RFC 3339", _signed(issued_at="15/01/2569"), frozenset({4}), "issued_at is not RFC 3339"),
+    Case("issued_at with offset", _signed(issued_at="2026-01-15T10:00:00+07:00"), frozenset({4}), "RFC 3339 UTC"),
+    Case("issued in the future", lambda w: w.sealer.seal(printout()), frozenset({4}), "is after now", NOW - DAY),
+    Case("printout_id not a UUID", _signed(printout_id="42"), frozenset({4}), "not a UUID"),
+    Case("request_hash not sha256", _signed(request_hash="md5:00"), frozenset({4}), "request_hash"),
+    # unreadable
+    Case("truncated token", lambda w: w.sealer.seal(printout()).rsplit(".", 1)[0], UnreadableInput, "compact JWS"),
+    Case("not base64", lambda w: "ab!c.def.ghi", UnreadableInput, "compact JWS"),
+    Case("payload not JSON", lambda w: f"{_b64(json.dumps(header(w)).encode())}.{_b64(b'{nope')}.AAAA",
+         UnreadableInput, "payload is not UTF-8 JSON"),
+    Case("payload a JSON array", lambda w: f"{_b64(json.dumps(header(w)).encode())}.{_b64(b'[1]')}.AAAA",
+         UnreadableInput, "not an object"),
+    Case("duplicate header member", lambda w: f"{_b64(DUPLICATE_ALG)}.{_b64(b'{}')}.AA", UnreadableInput,
+         "duplicate member 'alg'"),
+    Case("bundle JSON without jws", lambda w: bundle(w.sealer.seal(printout()), jws=None), UnreadableInput,
+         'no "jws"'),
+    Case("bundle without log_index", lambda w: bundle(w.sealer.seal(printout()), log_index=None), UnreadableInput,
+         "log_index"),
+    Case("bundle log_index negative", lambda w: bundle(w.sealer.seal(printout()), log_index=-1), UnreadableInput,
+         "log_index"),
+    Case("bundle jws not a JWS", lambda w: bundle("hello"), UnreadableInput, 'bundle "jws" is not'),
+    Case("bundle not JSON", lambda w: "{jws: 1}", UnreadableInput, "not valid JSON"),
+    Case("empty file", lambda w: "", UnreadableInput, "compact JWS"),
+    Case("PDF", lambda w: "%PDF-1.7\n", UnreadableInput, "compact JWS"),
+]
+
+
+@pytest.mark.parametrize("case", CASES, ids=[c.name for c in CASES])
+def test_case(case: Case, world: World, tmp_path: Path) -> None:
+    path = tmp_path / "printout"
+    path.write_text(case.file_text(world), encoding="utf-8")
+    if isinstance(case.expect, frozenset):
+        report = verify_printout(load_printout(path), world.root, now=case.now)
+        assert {c.number for c in report.failed} == case.expect, report.render()
+        assert report.valid is (case.expect == VALID)
+        assert (report.printout is not None) is report.valid
+        assert [c.number for c in report.checks] == [1, 2, 3, 4]
+        assert case.why in " ".join(c.detail for c in report.failed), report.render()
+    else:
+        with pytest.raises(case.expect) as info:
+            verify_printout(load_printout(path), world.root, now=case.now)
+        assert type(info.value) is case.expect and case.why in info.value.message
+
+
+UNREADABLE_TOKENS = [
+    "",
+    "eyJ9",
+    "a.b",
+    "a.b.c.d",
+    ".e30.",
+    "e30..",
+    "e30.e30!.",
+    "e30.e30.a",  # a base64url part cannot be 4k+1 long
+    "e30=.e30.",  # padding is not base64url
+    "bnVsbA.e30.",  # header `null`
+    "e30.WzFd.",  # payload `[1]`
+    "_w.e30.",  # header not UTF-8
+]
+
+
+@pytest.mark.parametrize("token", UNREADABLE_TOKENS)
+def test_unreadable_token(token: str, world: World) -> None:
+    with pytest.raises(UnreadableInput):
+        verify_printout(token, world.root, now=NOW)
+
+
+def test_readable_but_empty_token_is_a_report(world: World) -> None:
+    report = verify_printout("e30.e30.", world.root, now=NOW)  # {}.{}.
+    assert [c.ok for c in report.checks] == [False, None, None, False]
+
+
+def test_valid_report_renders_and_serialises(world: World) -> None:
+    report = verify_printout(world.sealer.seal(printout()), world.root, now=NOW)
+    assert report.printout == printout()
+    text = report.render()
+    assert text.splitlines()[0].startswith("[1] ✓ well-formed JWS")
+    assert "VALID: printout 00000000-0000-0000-0000-00000000002a" in text
+    as_json = json.loads(report.to_json())
+    assert as_json["valid"] is True and [c["ok"] for c in as_json["checks"]] == [True] * 4
+
+
+def test_skipped_checks_are_shown(world: World) -> None:
+    report = verify_printout(es256(header(world, alg="none", x5c=None), printout(), world.seal_key), world.root,
+                             now=NOW)
+    assert [c.ok for c in report.checks] == [False, None, None, True]
+    assert "[3] - seal signature: skipped" in report.render()
+
+
+def test_now_must_be_aware(world: World) -> None:
+    with pytest.raises(ValueError):
+        verify_printout(world.sealer.seal(printout()), world.root, now=dt.datetime(2026, 1, 15))
+
+
+def test_report_is_frozen(world: World) -> None:
+    report = verify_printout(world.sealer.seal(printout()), world.root, now=NOW)
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        report.valid = False  # type: ignore[misc]
+
+
+def test_load_trust_root(world: World, tmp_path: Path) -> None:
+    (tmp_path / "ca.der").write_bytes(world.root.public_bytes(Encoding.DER))
+    assert load_trust_root(tmp_path / "ca.der") == load_trust_root(world.ca_pem) == world.root
+    (tmp_path / "junk.pem").write_text("-----BEGIN CERTIFICATE-----\nnope\n-----END CERTIFICATE-----\n")
+    for bad in (tmp_path / "missing.pem", tmp_path / "junk.pem", tmp_path):
+        with pytest.raises(BadTrustRoot):
+            load_trust_root(bad)
+
+
+# --- the command's body --------------------------------------------------------------------------
+
+def _run(world: World, tmp_path: Path, text: str, *, ca: Path | None = None, as_json: bool = False,
+         capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
+    path = tmp_path / "printout.json"
+    path.write_text(text, encoding="utf-8")
+    code = run_verify(path, ca or world.ca_pem, as_json=as_json)
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_run_verify_valid(world: World, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, err = _run(world, tmp_path, bundle(world.sealer.seal(printout())), capsys=capsys)
+    assert (code, err) == (0, "")
+    assert "[4] ✓ printout fields" in out and "ถูกต้อง / VALID" in out
+
+
+def test_run_verify_invalid_names_each_failed_check(world: World, tmp_path: Path,
+                                                    capsys: pytest.CaptureFixture[str]) -> None:
+    token = es256(header(world, kid="wrong"), printout(purpose="x"), world.foreign_key)
+    code, out, err = _run(world, tmp_path, token, capsys=capsys)
+    assert (code, err) == (1, "")
+    assert "[3] ✗ seal signature:" in out and "[4] ✗ printout fields: kid 'wrong'" in out
+    assert "INVALID: failed check(s) 3, 4" in out
+
+
+def test_run_verify_json(world: World, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = _run(world, tmp_path, flip_signature_bit(world.sealer.seal(printout())), as_json=True,
+                        capsys=capsys)
+    report = json.loads(out)
+    assert code == 1 and report["valid"] is False and report["printout"] is None
+    assert [c["number"] for c in report["checks"] if c["ok"] is False] == [3]
+
+
+@pytest.mark.parametrize("as_json", [False, True])
+def test_run_verify_unreadable(world: World, tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                               as_json: bool) -> None:
+    code, out, err = _run(world, tmp_path, '{"log_index": 1}', as_json=as_json, capsys=capsys)
+    assert code == 2 and 'no "jws" string' in err
+    if as_json:
+        assert json.loads(out)["error"] == "unreadable_input"
+
+
+def test_run_verify_missing_ca(world: World, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code, _, err = _run(world, tmp_path, world.sealer.seal(printout()), ca=tmp_path / "nope.pem", capsys=capsys)
+    assert code == 2 and "nope.pem" in err and "CA certificate" in err
+
+
+def test_run_verify_missing_printout(world: World, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert run_verify(tmp_path / "absent.jws", world.ca_pem) == 2
+    assert "absent.jws: cannot read" in capsys.readouterr().err
