@@ -10,6 +10,7 @@ the Thai descriptions are short forms written here, not the official titles.
 from __future__ import annotations
 
 __all__ = [
+    "BRAND_WORDS",
     "DEGREES",
     "FOREIGN",
     "GIVEN_FEMALE",
@@ -183,4 +184,14 @@ TSIC: tuple[tuple[str, str, str, str], ...] = (
     ("85499", "การสอนพิเศษและกวดวิชา", "เอ็ดดูเคชั่น", "Education"),
     ("86201", "คลินิกเวชกรรม", "เมดิคอล", "Medical"),
     ("96021", "ร้านเสริมสวยและตัดผม", "บิวตี้", "Beauty"),
+)
+
+# Words companies and shops are named with (Thai, English).
+BRAND_WORDS: tuple[Pair, ...] = (
+    ("สยาม", "Siam"), ("ไทย", "Thai"), ("รุ่งเรือง", "Rungrueang"), ("เจริญ", "Charoen"), ("ทรัพย์", "Sap"),
+    ("มั่นคง", "Mankhong"), ("พัฒนา", "Phatthana"), ("โกลเด้น", "Golden"), ("เอเชีย", "Asia"),
+    ("ล้านนา", "Lanna"), ("อุดม", "Udom"), ("ศรี", "Si"), ("ทองคำ", "Thongkham"), ("รวมใจ", "Ruamchai"),
+    ("สหกิจ", "Sahakit"), ("ยูไนเต็ด", "United"), ("นครา", "Nakhara"), ("เพชรรัตน์", "Phetcharat"),
+    ("ภูเขา", "Phukhao"), ("ธารา", "Thara"), ("อินเตอร์", "Inter"), ("โกลบอล", "Global"), ("ซิตี้", "City"),
+    ("ดาวทอง", "Daothong"), ("แพร่", "Phrae"), ("สุวรรณ", "Suwan"),
 )
