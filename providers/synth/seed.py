@@ -22,16 +22,16 @@ back from a fixed reference day so that the data do not change with the clock.
 
 from __future__ import annotations
 
-import contextlib
 import datetime as dt
 import functools
 import json
+import multiprocessing
 import operator
 import queue
 import sqlite3
-import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from multiprocessing import queues as mp_queues
 from pathlib import Path
 from random import Random
 from typing import Any, TypeVar
@@ -49,7 +49,7 @@ REFERENCE_DAY = dt.date(2025, 1, 1)
 
 _REF = REFERENCE_DAY.toordinal()
 _YEAR = 365.2425
-_BATCH = 20_000  # persons per transaction: big enough for speed, small enough for memory
+_BATCH = 5_000  # persons per transaction: big enough for speed, small enough for memory
 _PHRAE = 54
 _FIRST_PHRAE_HOUSEHOLDS = 12
 _BANGKOK = 10
@@ -454,13 +454,23 @@ def _company(rng: Random, ids: _Ids, geo: _Geo, directors: list[_Person], status
 
 # --- stores --------------------------------------------------------------------------------------
 
-def _open_store(path: Path, name: str, cache_mb: int) -> sqlite3.Connection:
+_CACHE_MB = {"dopa": 24, "dbd": 4, "edu": 4}
+_INSERTS = {
+    "record": "INSERT INTO record VALUES (?, ?, ?)",
+    "house": "INSERT INTO house VALUES (?, ?)",
+    "house_member": "INSERT INTO house_member VALUES (?, ?)",
+    "card_check": "INSERT INTO card_check VALUES (?, ?, ?, ?, ?, ?)",
+}
+Job = tuple[str, str, list[tuple[Any, ...]]]  # store name, table, rows
+
+
+def _open_store(path: Path, name: str) -> sqlite3.Connection:
     for suffix in ("", "-wal", "-shm", "-journal"):
         Path(f"{path}{suffix}").unlink(missing_ok=True)
-    conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+    conn = sqlite3.connect(path, isolation_level=None)
     conn.execute("PRAGMA journal_mode=WAL")
     conn.execute("PRAGMA synchronous=OFF")  # a crash mid-seed means seeding again anyway
-    conn.execute(f"PRAGMA cache_size=-{cache_mb * 1024}")
+    conn.execute(f"PRAGMA cache_size=-{_CACHE_MB[name] * 1024}")
     conn.execute("PRAGMA temp_store=FILE")
     for ddl in REGISTRIES[name].schema:
         conn.execute(ddl)
@@ -478,6 +488,73 @@ def _finish_store(conn: sqlite3.Connection, name: str) -> None:
     conn.close()
 
 
+def _write_stores(data_dir: str, jobs: mp_queues.Queue[list[Job] | None], events: mp_queues.Queue[Any]) -> None:
+    """The writer process: every batch in one transaction per store, then the indexes."""
+    try:
+        conns = {name: _open_store(Path(data_dir) / f"{name}.sqlite", name) for name in REGISTRIES}
+        while (batch := jobs.get()) is not None:
+            for name, table, rows in batch:
+                conn = conns[name]
+                conn.execute("BEGIN")
+                conn.executemany(_INSERTS[table], rows)
+                conn.execute("COMMIT")
+        for i, (name, conn) in enumerate(conns.items()):
+            _finish_store(conn, name)
+            events.put(("indexes", i + 1, len(conns)))
+        events.put(("done",))
+    except BaseException as exc:
+        events.put(("error", f"{type(exc).__name__}: {exc}"))
+        raise
+
+
+class _Writer:
+    """A process of its own writes the stores while this one makes the next batch: SQLite's inserts
+    hold the GIL, so a thread would not help. At most one batch waits, which bounds memory."""
+
+    def __init__(self, data_dir: Path) -> None:
+        # spawn, not fork: the caller may run threads (gRPC, asyncio) that a fork would copy half-way.
+        ctx = multiprocessing.get_context("spawn")
+        self._jobs: mp_queues.Queue[list[Job] | None] = ctx.Queue(maxsize=1)
+        self._events: mp_queues.Queue[Any] = ctx.Queue()
+        self._process = ctx.Process(target=_write_stores, args=(str(data_dir), self._jobs, self._events),
+                                    name="linkage-seed-writer", daemon=True)
+        self._process.start()
+
+    def _check_alive(self) -> None:
+        if not self._process.is_alive():
+            raise RuntimeError(f"the seed writer stopped (exit code {self._process.exitcode})")
+
+    def put(self, batch: list[Job]) -> None:
+        while True:
+            try:
+                self._jobs.put(batch, timeout=1)
+                return
+            except queue.Full:
+                self._check_alive()
+
+    def finish(self, progress: Progress | None) -> None:
+        """Wait until the stores are written and indexed; raises RuntimeError if the writer failed."""
+        self._jobs.put(None)
+        while True:
+            try:
+                event = self._events.get(timeout=1)
+            except queue.Empty:
+                self._check_alive()
+                continue
+            if event[0] == "done":
+                break
+            if event[0] == "error":
+                raise RuntimeError(f"the seed writer failed: {event[1]}")
+            if progress is not None:
+                progress(*event)
+        self._process.join()
+
+    def kill(self) -> None:
+        if self._process.is_alive():
+            self._process.terminate()
+        self._process.join()
+
+
 # --- the run -------------------------------------------------------------------------------------
 
 # Households whose make-up is forced so that every persona exists even in a small data set.
@@ -487,19 +564,19 @@ _FLAGS = {1: frozenset({"trader", "graduate"}), 2: frozenset({"deceased"}), 3: f
 
 def generate(data_dir: Path, *, citizens: int = 10_000, seed: int = 1, progress: Progress | None = None,
              ) -> SeedResult:
-    """Write data_dir/{dopa,dbd,edu}.sqlite with `citizens` persons; see the module docstring."""
+    """Write data_dir/{dopa,dbd,edu}.sqlite with `citizens` persons; see the module docstring.
+
+    Raises ValueError for citizens < 1 and RuntimeError if writing the stores fails.
+    """
     if citizens < 1:
         raise ValueError("citizens must be at least 1")
     data_dir.mkdir(parents=True, exist_ok=True)
     gen = _Generator(seed, citizens)
-    dopa = _open_store(data_dir / "dopa.sqlite", "dopa", 64)
-    dbd = _open_store(data_dir / "dbd.sqlite", "dbd", 16)
-    edu = _open_store(data_dir / "edu.sqlite", "edu", 16)
     counts = dict.fromkeys(("dopa.person", "dopa.house", "dopa.card", "dbd.juristic", "dbd.commerce",
                             "edu.degree"), 0)
     picks = _Picks()
     done = 0
-    writer = _Writer()
+    writer = _Writer(data_dir)
     try:
         while done < citizens:
             batch: list[_Household] = []
@@ -508,30 +585,21 @@ def generate(data_dir: Path, *, citizens: int = 10_000, seed: int = 1, progress:
                 h = gen.household(citizens - done - n, _FLAGS.get(gen.households, frozenset()))
                 batch.append(h)
                 n += len(h.members)
-            _write_batch(gen, batch, done + n, writer, dopa, dbd, edu, counts, picks)
+            writer.put(_make_batch(gen, batch, done + n, counts, picks))
             done += n
             if progress is not None:
                 progress("citizens", done, citizens)
-        writer.close()
-        stores = (("dopa", dopa), ("dbd", dbd), ("edu", edu))
-        for i, (name, conn) in enumerate(stores):
-            _finish_store(conn, name)
-            if progress is not None:
-                progress("indexes", i + 1, len(stores))
+        writer.finish(progress)
     except BaseException:
-        with contextlib.suppress(BaseException):
-            writer.close()
-        for conn in (dopa, dbd, edu):
-            conn.close()
+        writer.kill()
         raise
     personas = picks.personas(data_dir)
     officers = picks.officers()
     return SeedResult(personas=personas, officers=officers, counts=counts)
 
 
-def _write_batch(gen: _Generator, batch: list[_Household], done_after: int, writer: _Writer,
-                 dopa: sqlite3.Connection, dbd: sqlite3.Connection, edu: sqlite3.Connection,
-                 counts: dict[str, int], picks: _Picks) -> None:
+def _make_batch(gen: _Generator, batch: list[_Household], done_after: int, counts: dict[str, int],
+                picks: _Picks) -> list[Job]:
     rng, ids = gen.rng, gen.ids
     records: list[tuple[str, str, str]] = []
     houses: list[tuple[str, str]] = []
@@ -588,49 +656,14 @@ def _write_batch(gen: _Generator, batch: list[_Household], done_after: int, writ
         picks.company(juristic_id, record, directors)
         gen.companies += 1
     counts["dbd.juristic"] += len(companies)
-    writer.put([
-        (dopa, "INSERT INTO record VALUES (?, ?, ?)", records),
-        (dopa, "INSERT INTO house VALUES (?, ?)", houses),
-        (dopa, "INSERT INTO house_member VALUES (?, ?)", house_members),
-        (dopa, "INSERT INTO card_check VALUES (?, ?, ?, ?, ?, ?)", cards),
-        (dbd, "INSERT INTO record VALUES (?, ?, ?)", commerce + companies),
-        (edu, "INSERT INTO record VALUES (?, ?, ?)", degrees),
-    ])
-
-
-class _Writer:
-    """Writes batches in a thread of its own: sqlite3 lets go of the GIL while SQLite works, so the
-    next batch is made meanwhile. At most two batches wait, which bounds memory."""
-
-    def __init__(self) -> None:
-        self._queue: queue.Queue[list[tuple[sqlite3.Connection, str, list[Any]]] | None] = queue.Queue(2)
-        self._error: BaseException | None = None
-        self._thread = threading.Thread(target=self._run, name="seed-writer", daemon=True)
-        self._thread.start()
-
-    def _run(self) -> None:
-        while (jobs := self._queue.get()) is not None:
-            if self._error is not None:
-                continue
-            try:
-                for conn, sql, rows in jobs:
-                    conn.execute("BEGIN")
-                    conn.executemany(sql, rows)
-                    conn.execute("COMMIT")
-            except BaseException as exc:
-                self._error = exc
-
-    def put(self, jobs: list[tuple[sqlite3.Connection, str, list[Any]]]) -> None:
-        if self._error is not None:
-            raise self._error
-        self._queue.put(jobs)
-
-    def close(self) -> None:
-        """Wait for every batch to be written; raises what the writer hit."""
-        self._queue.put(None)
-        self._thread.join()
-        if self._error is not None:
-            raise self._error
+    return [
+        ("dopa", "record", records),
+        ("dopa", "house", houses),
+        ("dopa", "house_member", house_members),
+        ("dopa", "card_check", cards),
+        ("dbd", "record", commerce + companies),
+        ("edu", "record", degrees),
+    ]
 
 
 _LABELS = {
