@@ -15,9 +15,13 @@
 * the first households live in Phrae (the province of the source letter), so that
   the sample agencies there have officers living in their area.
 
-Records are made household by household and written in batches, so memory does not
-grow with ``citizens``. Dates are Buddhist-era "YYYYMMDD" as DOPA serves them, counted
-back from a fixed reference day so that the data do not change with the clock.
+Records are made household by household in this process and written in batches of
+5 000 persons by a spawned writer process (SQLite's inserts hold the GIL, so the two
+cores work in parallel only that way); memory does not grow with ``citizens``
+(about 90 MB here and 150 MB in the writer). One million citizens take about 75 s.
+
+Dates are Buddhist-era "YYYYMMDD" as DOPA serves them, counted back from a fixed
+reference day so that the data do not change with the clock.
 """
 
 from __future__ import annotations
