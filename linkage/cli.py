@@ -171,7 +171,7 @@ def _endpoints(home: Home) -> dict[str, object]:
 
 def _cmd_fetch(args: argparse.Namespace) -> int:
     from consumers.client import HubClient
-    from linkage.seal import decode_payload
+    from linkage.seal import unverified_payload
 
     home = Home(Path(args.home).resolve())
     settings = load_settings(home)
@@ -191,7 +191,7 @@ def _cmd_fetch(args: argparse.Namespace) -> int:
                 return 1
         bundle = {"printout_id": doc.printout_id, "doc_type": doc.doc_type, "log_index": doc.log_index,
                   "issued_at": doc.issued_at, "jws": doc.jws}
-        print(json.dumps(decode_payload(doc.jws), ensure_ascii=False, indent=2))
+        print(json.dumps(unverified_payload(doc.jws), ensure_ascii=False, indent=2))
         print(f"printout {doc.printout_id}, exchange log index {doc.log_index}", file=sys.stderr)
         if args.out:
             Path(args.out).write_text(json.dumps(bundle, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")

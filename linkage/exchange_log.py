@@ -57,7 +57,7 @@ class LogEntry:
     case_ref: str
     issued_at: str
     subject_hash: str
-    printout_sha256: str  # hex SHA-256 of the compact JWS
+    printout_sha256: str  # seal.printout_digest: hex SHA-256 of the JWS signing input
 
     def leaf(self) -> bytes:
         return canonical_json({"kind": "printout", **asdict(self)})

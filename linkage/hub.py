@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
-import hashlib
 import logging
 import time
 import uuid
@@ -27,7 +26,7 @@ from linkage.errors import InvalidRequest, LinkageError, PermissionDenied, Unaut
 from linkage.exchange_log import ExchangeLog, LogEntry
 from linkage.ids import IdKind, NationalId, parse_id, parse_officer_id
 from linkage.routing import Router
-from linkage.seal import Sealer, request_hash
+from linkage.seal import Sealer, format_issued_at, printout_digest, request_hash
 from linkage.v1 import common_pb2, provider_pb2
 
 __all__ = ["MAX_BATCH", "MAX_CASE_REF", "MAX_PURPOSE", "FetchRequest", "Hub", "Issued"]
@@ -57,10 +56,6 @@ class Issued:
     jws: str
     log_index: int
     issued_at: str
-
-
-def _now() -> str:
-    return dt.datetime.now(dt.UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 class Hub:
@@ -170,7 +165,7 @@ class Hub:
     async def _seal_and_log(self, agency: AgencyConfig, req: FetchRequest, subject: NationalId,
                             provider: str, data: dict[str, object]) -> Issued:
         printout_id = str(uuid.uuid4())
-        issued_at = _now()
+        issued_at = format_issued_at(dt.datetime.now(dt.UTC))
         binding = request_hash({
             "agency": agency.name, "doc_type": req.doc_type, "subject_id": subject, "purpose": req.purpose,
             "officer_id": req.officer_id, "case_ref": req.case_ref, "citizen_present": req.citizen_present,
@@ -184,7 +179,7 @@ class Hub:
         index = await self.log.append(LogEntry(
             printout_id=printout_id, doc_type=req.doc_type, provider=provider, agency=agency.name,
             officer_id=req.officer_id, purpose=req.purpose, case_ref=req.case_ref, issued_at=issued_at,
-            subject_hash=self.log.subject_hash(subject), printout_sha256=hashlib.sha256(jws.encode()).hexdigest(),
+            subject_hash=self.log.subject_hash(subject), printout_sha256=printout_digest(jws),
         ))
         return Issued(printout_id, req.doc_type, jws, index, issued_at)
 

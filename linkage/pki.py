@@ -34,6 +34,8 @@ __all__ = [
 ]
 
 _ORG = "Linkage Sandbox"
+# id-kp-documentSigning (RFC 9336): the seal signs documents, never TLS.
+_DOCUMENT_SIGNING = x509.ObjectIdentifier("1.3.6.1.5.5.7.3.36")
 CA_DAYS = 3650
 LEAF_DAYS = 825
 
@@ -113,7 +115,7 @@ def issue(ca: CertPaths, common_name: str, role: Role, out_dir: Path, *,
     usage = {
         Role.SERVER: [ExtendedKeyUsageOID.SERVER_AUTH],
         Role.CLIENT: [ExtendedKeyUsageOID.CLIENT_AUTH],
-        Role.SEAL: [ExtendedKeyUsageOID.EMAIL_PROTECTION],
+        Role.SEAL: [_DOCUMENT_SIGNING],
     }[role]
     builder = (
         x509.CertificateBuilder()

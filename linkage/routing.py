@@ -93,7 +93,7 @@ class Router:
         answer = await self._call(provider.name, "GetRecord",
                                   provider_pb2.GetRecordRequest(doc_type=doc_type, subject_id=subject_id,
                                                                 fields=list(fields)))
-        return json_format.MessageToDict(answer.data)  # type: ignore[no-any-return]
+        return json_format.MessageToDict(answer.data)
 
     async def check_card(self, card: provider_pb2.CheckCardRequest) -> bool:
         provider = self.owner("dopa.card")

@@ -44,7 +44,9 @@ __all__ = [
     "canonical_json",
     "format_issued_at",
     "jwk_thumbprint",
+    "printout_digest",
     "request_hash",
+    "unverified_payload",
 ]
 
 CompactJWS = NewType("CompactJWS", str)
@@ -193,3 +195,28 @@ class Sealer:
         r, s = decode_dss_signature(self._key.sign(signing_input, self._sign_algo))
         signature = r.to_bytes(_P256_BYTES, "big") + s.to_bytes(_P256_BYTES, "big")
         return CompactJWS(signing_input.decode("ascii") + "." + b64url_encode(signature))
+
+
+def unverified_payload(jws: str) -> dict[str, Any]:
+    """The payload of a compact JWS, decoded WITHOUT checking the seal: for display only.
+
+    Use ``consumers.auditor.verify_printout`` to trust it. Raises ValueError if
+    the token or its payload is malformed.
+    """
+    parts = jws.split(".")
+    if len(parts) != 3:
+        raise ValueError("a compact JWS has three parts separated by dots")
+    payload = json.loads(b64url_decode(parts[1]))
+    if not isinstance(payload, dict):
+        raise ValueError("the JWS payload is not a JSON object")
+    return payload
+
+
+def printout_digest(jws: str) -> str:
+    """Hex SHA-256 of the JWS signing input (header.payload).
+
+    The signature is left out on purpose: an ECDSA signature can be altered
+    into another valid one for the same content, so it cannot name a printout.
+    """
+    signing_input, _, _ = jws.rpartition(".")
+    return hashlib.sha256(signing_input.encode("ascii")).hexdigest()

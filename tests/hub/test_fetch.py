@@ -13,7 +13,7 @@ from cryptography import x509
 from consumers.auditor.verify import verify_printout
 from linkage.errors import from_rpc_error
 from linkage.ids import with_check_digit
-from linkage.seal import decode_payload
+from linkage.seal import unverified_payload
 from linkage.v1 import hub_pb2, hub_pb2_grpc
 from tests.conftest import RunningStack
 
@@ -32,7 +32,8 @@ def officer(stack: RunningStack, agency: str) -> str:
     return sorted(stack.settings.agencies[agency].officers)[0]
 
 
-def request(stack: RunningStack, agency: str, doc_type: str, subject_id: str, **kw: Any) -> hub_pb2.FetchDocumentRequest:
+def request(stack: RunningStack, agency: str, doc_type: str, subject_id: str,
+            **kw: Any) -> hub_pb2.FetchDocumentRequest:
     fields: dict[str, Any] = {"doc_type": doc_type, "subject_id": subject_id, "purpose": "ขึ้นทะเบียนผู้สูงอายุ",
                               "officer_id": officer(stack, agency), "case_ref": "PHR-2569-0001"}
     fields.update(kw)
@@ -57,7 +58,7 @@ async def test_printout_is_sealed_logged_and_verifies(stack: RunningStack, perso
     citizen = subject(personas, "dopa.person")
     before = stack.hub.hub.log.size
     doc = await fetch(stack, MUNI, request(stack, MUNI, "dopa.person", citizen))
-    payload = decode_payload(doc.jws)
+    payload = unverified_payload(doc.jws)
     assert payload["subject_id"] == citizen
     assert payload["printout_id"] == doc.printout_id
     assert payload["agency"] == MUNI and payload["purpose"] == "ขึ้นทะเบียนผู้สูงอายุ"
@@ -69,7 +70,7 @@ async def test_printout_is_sealed_logged_and_verifies(stack: RunningStack, perso
     assert doc.log_index == before and stack.hub.hub.log.size == before + 1
     leaf = json.loads(stack.hub.hub.log.read(doc.log_index, doc.log_index + 1)[0])
     assert leaf["printout_id"] == doc.printout_id
-    assert leaf["printout_sha256"] == hashlib.sha256(doc.jws.encode()).hexdigest()
+    assert leaf["printout_sha256"] == hashlib.sha256(doc.jws.rpartition(".")[0].encode()).hexdigest()
     assert citizen not in json.dumps(leaf) and leaf["subject_hash"] == stack.hub.hub.log.subject_hash(citizen)
     # Anyone holding the CA certificate can verify it.
     root = x509.load_pem_x509_certificate(stack.home.ca.cert.read_bytes())
@@ -79,8 +80,8 @@ async def test_printout_is_sealed_logged_and_verifies(stack: RunningStack, perso
 
 async def test_agency_gets_only_granted_fields(stack: RunningStack, personas: list[dict[str, Any]]) -> None:
     citizen = subject(personas, "dopa.person")
-    full = decode_payload((await fetch(stack, MUNI, request(stack, MUNI, "dopa.person", citizen))).jws)["data"]
-    narrow = decode_payload((await fetch(stack, HOSPITAL, request(stack, HOSPITAL, "dopa.person", citizen))).jws)
+    full = unverified_payload((await fetch(stack, MUNI, request(stack, MUNI, "dopa.person", citizen))).jws)["data"]
+    narrow = unverified_payload((await fetch(stack, HOSPITAL, request(stack, HOSPITAL, "dopa.person", citizen))).jws)
     granted = set(stack.settings.agencies[HOSPITAL].grants["dopa.person"])
     assert set(narrow["data"]) == granted & set(full)
     assert "address" in full and "address" not in narrow["data"]
@@ -90,7 +91,7 @@ async def test_agency_gets_only_granted_fields(stack: RunningStack, personas: li
 async def test_juristic_document(stack: RunningStack, personas: list[dict[str, Any]]) -> None:
     company = subject(personas, "dbd.juristic", kind="juristic")
     doc = await fetch(stack, MUNI, request(stack, MUNI, "dbd.juristic", company))
-    assert decode_payload(doc.jws)["subject_id"] == company
+    assert unverified_payload(doc.jws)["subject_id"] == company
 
 
 def _with_wrong_check_digit(national_id: str) -> tuple[str, str]:
@@ -156,7 +157,8 @@ async def test_well_formed_unknown_id_is_not_found(stack: RunningStack) -> None:
 async def test_bad_request_fields(stack: RunningStack, personas: list[dict[str, Any]], change: dict[str, Any],
                                   code: grpc.StatusCode, reason: str, hint: str) -> None:
     before = stack.hub.hub.log.size
-    err = await refused(stack, MUNI, request(stack, MUNI, "dopa.person", subject(personas, "dopa.card"), **change))
+    change = {"doc_type": "dopa.person", **change}
+    err = await refused(stack, MUNI, request(stack, MUNI, subject_id=subject(personas, "dopa.card"), **change))
     assert err.code() == code
     assert from_rpc_error(err).reason == reason
     assert hint in (err.details() or "")
@@ -166,7 +168,7 @@ async def test_bad_request_fields(stack: RunningStack, personas: list[dict[str, 
 async def test_card_is_served_when_citizen_present(stack: RunningStack, personas: list[dict[str, Any]]) -> None:
     citizen = subject(personas, "dopa.card")
     doc = await fetch(stack, MUNI, request(stack, MUNI, "dopa.card", citizen, citizen_present=True))
-    data = decode_payload(doc.jws)["data"]
+    data = unverified_payload(doc.jws)["data"]
     assert "laser_code" not in data  # the laser code is only ever compared, never returned
 
 

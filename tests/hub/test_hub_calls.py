@@ -13,7 +13,7 @@ from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
 from linkage.config import Home
 from linkage.errors import from_rpc_error
 from linkage.ids import with_check_digit
-from linkage.seal import decode_payload
+from linkage.seal import unverified_payload
 from linkage.server import build_server
 from linkage.v1 import hub_pb2, hub_pb2_grpc
 from tests.conftest import RunningStack, start_stack
@@ -30,8 +30,8 @@ async def test_fetch_documents_reports_each_failure_on_its_own(stack: RunningSta
             purpose="ตรวจสอบคุณสมบัติผู้สมัคร", officer_id=officer(stack, MUNI)))
     outcomes = {r.doc_type: r for r in answer.results}
     assert [r.doc_type for r in answer.results] == ["dopa.person", "dbd.juristic", "edu.degree", "dopa.card"]
-    assert decode_payload(outcomes["dopa.person"].document.jws)["subject_id"] == citizen
-    assert decode_payload(outcomes["edu.degree"].document.jws)["doc_type"] == "edu.degree"
+    assert unverified_payload(outcomes["dopa.person"].document.jws)["subject_id"] == citizen
+    assert unverified_payload(outcomes["edu.degree"].document.jws)["doc_type"] == "edu.degree"
     assert outcomes["dbd.juristic"].problem.reason == "id_wrong_kind"
     assert outcomes["dbd.juristic"].problem.grpc_code == grpc.StatusCode.INVALID_ARGUMENT.value[0]
     assert outcomes["dopa.card"].problem.reason == "citizen_not_present"
