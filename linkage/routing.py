@@ -93,7 +93,7 @@ class Router:
         answer = await self._call(provider.name, "GetRecord",
                                   provider_pb2.GetRecordRequest(doc_type=doc_type, subject_id=subject_id,
                                                                 fields=list(fields)))
-        return json_format.MessageToDict(answer.data)
+        return _integral(json_format.MessageToDict(answer.data))  # type: ignore[no-any-return]
 
     async def check_card(self, card: provider_pb2.CheckCardRequest) -> bool:
         provider = self.owner("dopa.card")
@@ -108,6 +108,17 @@ class Router:
 
     async def close(self) -> None:
         await asyncio.gather(*(ch.close() for ch in self._channels.values()))
+
+
+def _integral(value: Any) -> Any:
+    """Struct carries every number as a double: give whole numbers back as integers (moo 7, not 7.0)."""
+    if isinstance(value, float) and value.is_integer() and abs(value) < 2**53:
+        return int(value)
+    if isinstance(value, dict):
+        return {k: _integral(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_integral(v) for v in value]
+    return value
 
 
 def _translate(provider: str, exc: grpc.aio.AioRpcError) -> LinkageError:
