@@ -28,6 +28,7 @@ from google.protobuf import descriptor as _descriptor
 from google.protobuf import message as _message
 from google.protobuf.internal import containers as _containers
 from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper
+from linkage.v1 import audit_pb2 as _audit_pb2
 from linkage.v1 import common_pb2 as _common_pb2
 from linkage.v1 import provider_pb2 as _provider_pb2
 import builtins as _builtins
@@ -194,6 +195,9 @@ class FetchDocumentResponse(_message.Message):
     LOG_INDEX_FIELD_NUMBER: _builtins.int
     DOC_TYPE_FIELD_NUMBER: _builtins.int
     ISSUED_AT_FIELD_NUMBER: _builtins.int
+    INCLUSION_PROOF_FIELD_NUMBER: _builtins.int
+    CHECKPOINT_FIELD_NUMBER: _builtins.int
+    LOG_LEAF_FIELD_NUMBER: _builtins.int
     printout_id: _builtins.str
     """Unique id of the printout (UUID)."""
     jws: _builtins.str
@@ -208,6 +212,19 @@ class FetchDocumentResponse(_message.Message):
     doc_type: _builtins.str
     issued_at: _builtins.str
     """RFC 3339 UTC time of issue, as in the payload."""
+    log_leaf: _builtins.bytes
+    """The printout's log entry as the tree holds it (canonical JSON): its
+    printout_sha256 is the SHA-256 of the JWS signing input, and its leaf
+    hash SHA-256(0x00 || log_leaf) is what inclusion_proof proves.
+    """
+    @_builtins.property
+    def inclusion_proof(self) -> _audit_pb2.InclusionProof:
+        """Proof that the printout's log entry is in the tree of checkpoint.size."""
+
+    @_builtins.property
+    def checkpoint(self) -> _audit_pb2.SignedCheckpoint:
+        """The signed checkpoint the proof is made against."""
+
     def __init__(
         self,
         *,
@@ -216,10 +233,13 @@ class FetchDocumentResponse(_message.Message):
         log_index: _builtins.int = ...,
         doc_type: _builtins.str = ...,
         issued_at: _builtins.str = ...,
+        inclusion_proof: _audit_pb2.InclusionProof | None = ...,
+        checkpoint: _audit_pb2.SignedCheckpoint | None = ...,
+        log_leaf: _builtins.bytes = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["checkpoint", b"checkpoint", "inclusion_proof", b"inclusion_proof"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["doc_type", b"doc_type", "issued_at", b"issued_at", "jws", b"jws", "log_index", b"log_index", "printout_id", b"printout_id"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["checkpoint", b"checkpoint", "doc_type", b"doc_type", "inclusion_proof", b"inclusion_proof", "issued_at", b"issued_at", "jws", b"jws", "log_index", b"log_index", "log_leaf", b"log_leaf", "printout_id", b"printout_id"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
