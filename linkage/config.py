@@ -87,6 +87,16 @@ class Home:
         return self.pki / "subject-hash.key"
 
     @property
+    def log_note_key(self) -> Path:
+        """Ed25519 key (PEM) that signs the log's checkpoints."""
+        return self.pki / "log-note.key"
+
+    @property
+    def log_note_vkey(self) -> Path:
+        """The checkpoints' verifier key, in the C2SP note format: what auditors pin."""
+        return self.pki / "log-note.vkey"
+
+    @property
     def personas(self) -> Path:
         return self.root / "personas.json"
 
@@ -101,6 +111,8 @@ class HubConfig:
     port: int = 7443
     issuer: str = "TH/GOV/DOPA/linkage-hub"
     provider_timeout_ms: int = 3000
+    # The log's name in its checkpoints (C2SP origin); unique per log.
+    log_origin: str = "linkage.sandbox/exchange-log"
 
 
 @dataclass(frozen=True)
@@ -119,6 +131,8 @@ class ProviderConfig:
 class AgencyConfig:
     name: str
     title: str = ""
+    # An auditor agency may list who read a subject's data (AuditLog.ListAccesses).
+    auditor: bool = False
     officers: frozenset[str] = frozenset()
     # doc_type -> granted field names; ("*",) grants every field.
     grants: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
@@ -176,7 +190,8 @@ def load_settings(home: Home) -> Settings:
     if unknown:
         raise ConfigError(f"{path}: unknown section [{unknown[0]}]; allowed: [hub], [providers.*], [agencies.*]")
     hub = HubConfig(**_take(raw.get("hub", {}), f"{path} [hub]",
-                            {"host": str, "port": int, "issuer": str, "provider_timeout_ms": int}, "LINKAGE_HUB"))
+                            {"host": str, "port": int, "issuer": str, "provider_timeout_ms": int,
+                             "log_origin": str}, "LINKAGE_HUB"))
     providers = {
         name: ProviderConfig(name=name, **_take(table, f"{path} [providers.{name}]",
                                                 {"host": str, "port": int, "doc_types": tuple},
@@ -193,7 +208,7 @@ def load_settings(home: Home) -> Settings:
     for name, table in raw.get("agencies", {}).items():
         where = f"{path} [agencies.{name}]"
         values = _take({k: v for k, v in table.items() if k != "grants"}, where,
-                       {"title": str, "officers": tuple}, None)
+                       {"title": str, "auditor": bool, "officers": tuple}, None)
         grants_raw = table.get("grants", {})
         if not isinstance(grants_raw, dict):
             raise ConfigError(f"{where}: grants must be a table of doc_type = [fields]")
@@ -205,6 +220,6 @@ def load_settings(home: Home) -> Settings:
             if not isinstance(fields, list) or not fields or not all(isinstance(f, str) for f in fields):
                 raise ConfigError(f"{where}: grants.{doc_type} must be a non-empty list of field names or [\"*\"]")
             grants[doc_type] = tuple(fields)
-        agencies[name] = AgencyConfig(name=name, title=values.get("title", ""),
+        agencies[name] = AgencyConfig(name=name, title=values.get("title", ""), auditor=values.get("auditor", False),
                                       officers=frozenset(values.get("officers", ())), grants=grants)
     return Settings(home=home, hub=hub, providers=providers, agencies=agencies)

@@ -22,8 +22,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from linkage.config import ALL_FIELDS, AgencyConfig, Settings
-from linkage.errors import InvalidRequest, LinkageError, PermissionDenied, Unauthenticated
-from linkage.exchange_log import ExchangeLog, LogEntry
+from linkage.errors import InvalidRequest, LinkageError, NotFound, PermissionDenied, Unauthenticated
+from linkage.exchange_log import Appended, ExchangeLog, LogEntry, RevocationEntry
 from linkage.ids import IdKind, NationalId, parse_id, parse_officer_id
 from linkage.routing import Router
 from linkage.seal import Sealer, format_issued_at, printout_digest, request_hash
@@ -54,8 +54,8 @@ class Issued:
     printout_id: str
     doc_type: str
     jws: str
-    log_index: int
     issued_at: str
+    logged: Appended
 
 
 class Hub:
@@ -66,6 +66,7 @@ class Hub:
         self.router = router
         self.sealer = sealer
         self.log = log
+        self._revoke_lock = asyncio.Lock()
 
     def agency(self, common_name: str | None) -> AgencyConfig:
         """The agency a certificate's common name names. Raises Unauthenticated."""
@@ -159,7 +160,7 @@ class Hub:
         data = await self.router.get_record(req.doc_type, subject, _projection(described, fields))
         issued = await self._seal_and_log(agency, req, subject, provider.name, data)
         _log.info("issued agency=%s doc_type=%s provider=%s log_index=%d ms=%.2f", agency.name, req.doc_type,
-                  provider.name, issued.log_index, (time.perf_counter() - started) * 1000)
+                  provider.name, issued.logged.index, (time.perf_counter() - started) * 1000)
         return issued
 
     async def _seal_and_log(self, agency: AgencyConfig, req: FetchRequest, subject: NationalId,
@@ -176,12 +177,30 @@ class Hub:
             "officer_id": req.officer_id, "purpose": req.purpose, "case_ref": req.case_ref,
             "issued_at": issued_at, "request_hash": binding,
         })
-        index = await self.log.append(LogEntry(
+        logged = await self.log.append(LogEntry(
             printout_id=printout_id, doc_type=req.doc_type, provider=provider, agency=agency.name,
             officer_id=req.officer_id, purpose=req.purpose, case_ref=req.case_ref, issued_at=issued_at,
             subject_hash=self.log.subject_hash(subject), printout_sha256=printout_digest(jws),
         ))
-        return Issued(printout_id, req.doc_type, jws, index, issued_at)
+        return Issued(printout_id, req.doc_type, jws, issued_at, logged)
+
+    async def revoke(self, agency: AgencyConfig, printout_id: str, reason: str, officer_id: str) -> Appended:
+        """Revoke a printout issued to this agency; the revocation is logged. Raises on anything else."""
+        if not reason.strip():
+            raise InvalidRequest("reason_missing", "reason: ต้องระบุเหตุผลที่เพิกถอน / say why the printout is revoked")
+        self.check_request(agency, reason, officer_id, "")
+        async with self._revoke_lock:  # one revocation per printout, even when two race
+            leaf = await self.log.printout(printout_id)
+            if leaf is None or leaf.get("agency") != agency.name:
+                raise NotFound("printout_not_found",
+                               f"ไม่พบเอกสาร {printout_id[:40]!r} ที่ออกให้ {agency.name} / no printout"
+                               f" {printout_id[:40]!r} was issued to {agency.name}")
+            if await self.log.revocation(printout_id) is not None:
+                raise InvalidRequest("already_revoked", f"เอกสารนี้ถูกเพิกถอนแล้ว / printout {printout_id} is"
+                                     " already revoked")
+            return await self.log.append(RevocationEntry(
+                printout_id=printout_id, agency=agency.name, officer_id=officer_id, reason=reason,
+                revoked_at=format_issued_at(dt.datetime.now(dt.UTC))))
 
     def agent_available(self, agency: AgencyConfig, officer_id: str) -> bool:
         return parse_officer_id(officer_id) in agency.officers

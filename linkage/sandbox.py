@@ -23,8 +23,11 @@ from pathlib import Path
 from typing import Any
 
 import tomli_w
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from linkage import pki
+from linkage.checkpoint import NoteSigner
 from linkage.config import ALL_FIELDS, Home, Settings, load_settings
 from linkage.routing import HUB_CLIENT
 
@@ -53,7 +56,7 @@ SAMPLE_AGENCIES: dict[str, dict[str, Any]] = {
         },
     },
     # Reads the log, not people's records.
-    "auditor": {"title": "ผู้ตรวจสอบบันทึกการใช้ข้อมูล / Exchange auditor", "grants": {}},
+    "auditor": {"title": "ผู้ตรวจสอบบันทึกการใช้ข้อมูล / Exchange auditor", "grants": {}, "auditor": True},
 }
 
 Progress = Callable[[str, int, int], None]
@@ -86,12 +89,17 @@ def init(root: Path, *, citizens: int = 10_000, seed: int = 1, force: bool = Fal
         seal = pki.issue(ca, "hub-seal", pki.Role.SEAL, staging.seal.cert.parent)
         assert seal == staging.seal
         _write_secret(staging.subject_key, secrets.token_bytes(32))
+        origin = f"linkage.sandbox/{secrets.token_hex(4)}/exchange-log"
+        note_key = Ed25519PrivateKey.generate()
+        _write_secret(staging.log_note_key, note_key.private_bytes(
+            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()))
+        staging.log_note_vkey.write_text(NoteSigner(origin, note_key).vkey() + "\n", encoding="ascii")
         staging.data.mkdir(parents=True)
         result = generate(staging.data, citizens=citizens, seed=seed, progress=progress)
         staging.personas.write_text(json.dumps(result.personas, ensure_ascii=False, indent=2) + "\n",
                                     encoding="utf-8")
         doc_types = {name: tuple(reg.doc_types) for name, reg in REGISTRIES.items()}
-        staging.config_file.write_text(_config_text(doc_types, result.officers), encoding="utf-8")
+        staging.config_file.write_text(_config_text(doc_types, result.officers, origin), encoding="utf-8")
         load_settings(staging)  # what init writes must load
         for item in ("pki", "data", "linkage.toml", "personas.json", "endpoints.json"):
             old = home.root / item
@@ -112,14 +120,17 @@ def _write_secret(path: Path, data: bytes) -> None:
         f.write(data)
 
 
-def _config_text(doc_types: Mapping[str, Sequence[str]], officers: Mapping[str, Sequence[str]]) -> str:
+def _config_text(doc_types: Mapping[str, Sequence[str]], officers: Mapping[str, Sequence[str]],
+                 log_origin: str) -> str:
     every = [t for types in doc_types.values() for t in types]
     agencies = {}
     for name, spec in SAMPLE_AGENCIES.items():
         grants = {t: [ALL_FIELDS] for t in every} if spec["grants"] == ALL_FIELDS else spec["grants"]
-        agencies[name] = {"title": spec["title"], "officers": list(officers.get(name, ())), "grants": grants}
+        agencies[name] = {"title": spec["title"], "auditor": spec.get("auditor", False),
+                          "officers": list(officers.get(name, ())), "grants": grants}
     doc = {
-        "hub": {"host": "127.0.0.1", "port": DEFAULT_PORTS["hub"], "provider_timeout_ms": 3000},
+        "hub": {"host": "127.0.0.1", "port": DEFAULT_PORTS["hub"], "provider_timeout_ms": 3000,
+                "log_origin": log_origin},
         "providers": {name: {"host": "127.0.0.1", "port": DEFAULT_PORTS.get(name, 0), "doc_types": list(types)}
                       for name, types in doc_types.items()},
         "agencies": agencies,
@@ -202,6 +213,8 @@ def write_endpoints(stack: Stack) -> Path:
             for name, agency in stack.settings.agencies.items()
         },
         "personas": str(home.personas),
+        "log": {"origin": stack.settings.hub.log_origin, "vkey": home.log_note_vkey.read_text().strip(),
+                "vkey_file": str(home.log_note_vkey)},
     }
     tmp = home.endpoints.with_suffix(".tmp")
     tmp.write_text(json.dumps(doc, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")

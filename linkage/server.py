@@ -10,23 +10,28 @@ from __future__ import annotations
 import asyncio
 import signal
 from dataclasses import dataclass
+from pathlib import Path
 
 import grpc
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
 from linkage import pki
+from linkage.checkpoint import NoteSigner
 from linkage.config import Settings
 from linkage.exchange_log import ExchangeLog
 from linkage.hub import Hub
 from linkage.routing import Router
 from linkage.seal import Sealer
-from linkage.service import HubServicer
-from linkage.v1 import hub_pb2, hub_pb2_grpc
+from linkage.service import AuditServicer, HubServicer
+from linkage.v1 import audit_pb2, audit_pb2_grpc, hub_pb2, hub_pb2_grpc
 
 __all__ = ["HubServer", "PortInUse", "build_server", "serve"]
 
 SERVICE_NAME = hub_pb2.DESCRIPTOR.services_by_name["LinkageHub"].full_name
+AUDIT_SERVICE_NAME = audit_pb2.DESCRIPTOR.services_by_name["AuditLog"].full_name
 MAX_MESSAGE = 4 * 1024 * 1024
 
 
@@ -49,7 +54,8 @@ class HubServer:
 async def build_server(settings: Settings, port: int | None = None) -> HubServer:
     """Start the hub on settings.hub.host and port (default: the configured one; 0 for any free port)."""
     home = settings.home
-    log = ExchangeLog(home.exchange_log, home.subject_key.read_bytes())
+    log = ExchangeLog(home.exchange_log, home.subject_key.read_bytes(),
+                      NoteSigner(settings.hub.log_origin, _load_note_key(home.log_note_key)), settings.hub.log_origin)
     hub = Hub(settings, Router(settings), Sealer.from_files(home.seal.cert, home.seal.key, home.ca.cert), log)
     server = grpc.aio.server(options=[
         ("grpc.max_receive_message_length", MAX_MESSAGE),
@@ -58,9 +64,11 @@ async def build_server(settings: Settings, port: int | None = None) -> HubServer
         ("grpc.so_reuseport", 0),
     ])
     hub_pb2_grpc.add_LinkageHubServicer_to_server(HubServicer(hub), server)
+    audit_pb2_grpc.add_AuditLogServicer_to_server(AuditServicer(hub), server)
     health_servicer = health.aio.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
-    reflection.enable_server_reflection((SERVICE_NAME, health.SERVICE_NAME, reflection.SERVICE_NAME), server)
+    reflection.enable_server_reflection(
+        (SERVICE_NAME, AUDIT_SERVICE_NAME, health.SERVICE_NAME, reflection.SERVICE_NAME), server)
     address = f"{settings.hub.host}:{settings.hub.port if port is None else port}"
     try:
         bound = server.add_secure_port(address, pki.server_credentials(home.ca.cert, home.server_cert("hub")))
@@ -72,9 +80,16 @@ async def build_server(settings: Settings, port: int | None = None) -> HubServer
         raise PortInUse(f"cannot listen on {address}: the port is taken by another program"
                         " (stop it, or choose another port with LINKAGE_HUB_PORT)")
     await server.start()
-    for name in ("", SERVICE_NAME):
+    for name in ("", SERVICE_NAME, AUDIT_SERVICE_NAME):
         await health_servicer.set(name, health_pb2.HealthCheckResponse.SERVING)
     return HubServer(server, bound, hub)
+
+
+def _load_note_key(path: Path) -> Ed25519PrivateKey:
+    key = serialization.load_pem_private_key(path.read_bytes(), password=None)
+    if not isinstance(key, Ed25519PrivateKey):
+        raise ValueError(f"{path}: the log's note key must be an Ed25519 private key")
+    return key
 
 
 async def serve(settings: Settings, port: int | None = None, ready: asyncio.Event | None = None) -> None:

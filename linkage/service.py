@@ -6,20 +6,40 @@ handshake verified against the linkage CA; no request field can change it.
 
 from __future__ import annotations
 
+import json
+
 import grpc
 
+from linkage import merkle
 from linkage.config import AgencyConfig
-from linkage.errors import LinkageError, grpc_errors, to_problem
+from linkage.errors import InvalidRequest, LinkageError, NotFound, PermissionDenied, grpc_errors, to_problem
+from linkage.exchange_log import SignedTree
 from linkage.hub import FetchRequest, Hub, Issued
 from linkage.ids import IdKind, parse_id
-from linkage.v1 import hub_pb2, hub_pb2_grpc
+from linkage.v1 import audit_pb2, audit_pb2_grpc, hub_pb2, hub_pb2_grpc
 
-__all__ = ["HubServicer"]
+__all__ = ["AuditServicer", "HubServicer"]
+
+MAX_ENTRIES = 1000
+
+
+def _signed(tree: SignedTree) -> audit_pb2.SignedCheckpoint:
+    cp = tree.checkpoint
+    return audit_pb2.SignedCheckpoint(note=tree.note, origin=cp.origin, size=cp.size, root_hash=cp.root_hash)
 
 
 def _issued(issued: Issued) -> hub_pb2.FetchDocumentResponse:
-    return hub_pb2.FetchDocumentResponse(printout_id=issued.printout_id, jws=issued.jws, log_index=issued.log_index,
-                                         doc_type=issued.doc_type, issued_at=issued.issued_at)
+    logged = issued.logged
+    return hub_pb2.FetchDocumentResponse(
+        printout_id=issued.printout_id, jws=issued.jws, log_index=logged.index, doc_type=issued.doc_type,
+        issued_at=issued.issued_at, log_leaf=logged.leaf, checkpoint=_signed(logged.tree),
+        inclusion_proof=audit_pb2.InclusionProof(leaf_index=logged.index, tree_size=logged.tree.checkpoint.size,
+                                                 hashes=logged.proof))
+
+
+def _agency(hub: Hub, context: grpc.aio.ServicerContext) -> AgencyConfig:
+    names = context.auth_context().get("x509_common_name") or [b""]
+    return hub.agency(names[0].decode("utf-8", "replace"))
 
 
 class HubServicer(hub_pb2_grpc.LinkageHubServicer):
@@ -27,8 +47,7 @@ class HubServicer(hub_pb2_grpc.LinkageHubServicer):
         self._hub = hub
 
     def _agency(self, context: grpc.aio.ServicerContext) -> AgencyConfig:
-        names = context.auth_context().get("x509_common_name") or [b""]
-        return self._hub.agency(names[0].decode("utf-8", "replace"))
+        return _agency(self._hub, context)
 
     @grpc_errors
     async def ListServices(self, request: hub_pb2.ListServicesRequest,
@@ -82,3 +101,94 @@ class HubServicer(hub_pb2_grpc.LinkageHubServicer):
         agency = self._agency(context)
         match = await self._hub.check_card(agency, request.card, request.purpose, request.officer_id)
         return hub_pb2.HubCheckCardResponse(match=match)
+
+
+def _proof_error(err: merkle.MerkleError) -> InvalidRequest:
+    return InvalidRequest(getattr(err, "code", "bad_proof_request"), f"ขอหลักฐานไม่ได้ / {err}")
+
+
+class AuditServicer(audit_pb2_grpc.AuditLogServicer):
+    """Checkpoints, proofs and entries for any agency; access lists for auditor agencies only."""
+
+    def __init__(self, hub: Hub) -> None:
+        self._hub = hub
+        self._log = hub.log
+
+    @grpc_errors
+    async def GetCheckpoint(self, request: audit_pb2.GetCheckpointRequest,
+                            context: grpc.aio.ServicerContext) -> audit_pb2.SignedCheckpoint:
+        _agency(self._hub, context)
+        return _signed(self._log.latest)
+
+    @grpc_errors
+    async def GetInclusionProof(self, request: audit_pb2.GetInclusionProofRequest,
+                                context: grpc.aio.ServicerContext) -> audit_pb2.InclusionProof:
+        _agency(self._hub, context)
+        size = request.tree_size or self._log.size
+        if request.WhichOneof("leaf") == "leaf_hash":
+            found = await self._log.index_of_leaf_hash(request.leaf_hash)
+            if found is None:
+                raise NotFound("leaf_not_found", "ไม่พบรายการนี้ในบันทึก / no log entry has this leaf hash")
+            index = found
+        else:
+            index = request.index
+        try:
+            hashes = await self._log.inclusion_proof(index, size)
+        except merkle.MerkleError as err:
+            raise _proof_error(err) from None
+        return audit_pb2.InclusionProof(leaf_index=index, tree_size=size, hashes=hashes)
+
+    @grpc_errors
+    async def GetConsistencyProof(self, request: audit_pb2.GetConsistencyProofRequest,
+                                  context: grpc.aio.ServicerContext) -> audit_pb2.ConsistencyProof:
+        _agency(self._hub, context)
+        new_size = request.new_size or self._log.size
+        try:
+            hashes = await self._log.consistency_proof(request.old_size, new_size)
+        except merkle.MerkleError as err:
+            raise _proof_error(err) from None
+        return audit_pb2.ConsistencyProof(old_size=request.old_size, new_size=new_size, hashes=hashes)
+
+    @grpc_errors
+    async def GetEntries(self, request: audit_pb2.GetEntriesRequest,
+                         context: grpc.aio.ServicerContext) -> audit_pb2.GetEntriesResponse:
+        _agency(self._hub, context)
+        if request.end <= request.start or request.end - request.start > MAX_ENTRIES:
+            raise InvalidRequest("bad_range", f"ช่วงรายการไม่ถูกต้อง / ask for 1 to {MAX_ENTRIES} entries with"
+                                 f" start < end (got start={request.start}, end={request.end})")
+        rows = await self._log.entries(request.start, request.end)
+        return audit_pb2.GetEntriesResponse(entries=[audit_pb2.LogLeaf(index=i, leaf=leaf) for i, leaf in rows])
+
+    @grpc_errors
+    async def ListAccesses(self, request: audit_pb2.ListAccessesRequest,
+                           context: grpc.aio.ServicerContext) -> audit_pb2.ListAccessesResponse:
+        agency = _agency(self._hub, context)
+        if not agency.auditor:
+            raise PermissionDenied("not_an_auditor", f"{agency.name} ไม่ใช่หน่วยตรวจสอบ / only auditor agencies"
+                                   f" may list who read a subject's data; {agency.name} is not one")
+        subject = parse_id(request.subject_id)
+        rows = await self._log.accesses(subject)
+        return audit_pb2.ListAccessesResponse(accesses=[
+            audit_pb2.Access(log_index=i, printout_id=e["printout_id"], doc_type=e["doc_type"], agency=e["agency"],
+                             officer_id=e["officer_id"], purpose=e["purpose"], case_ref=e["case_ref"],
+                             issued_at=e["issued_at"], revoked=revoked)
+            for i, e, revoked in rows])
+
+    @grpc_errors
+    async def RevokePrintout(self, request: audit_pb2.RevokePrintoutRequest,
+                             context: grpc.aio.ServicerContext) -> audit_pb2.RevokePrintoutResponse:
+        agency = _agency(self._hub, context)
+        logged = await self._hub.revoke(agency, request.printout_id, request.reason, request.officer_id)
+        revoked_at = json.loads(logged.leaf)["revoked_at"]
+        return audit_pb2.RevokePrintoutResponse(log_index=logged.index, revoked_at=revoked_at)
+
+    @grpc_errors
+    async def GetRevocation(self, request: audit_pb2.GetRevocationRequest,
+                            context: grpc.aio.ServicerContext) -> audit_pb2.Revocation:
+        _agency(self._hub, context)
+        found = await self._log.revocation(request.printout_id)
+        if found is None:
+            return audit_pb2.Revocation(revoked=False)
+        index, entry = found
+        return audit_pb2.Revocation(revoked=True, reason=entry["reason"], revoked_at=entry["revoked_at"],
+                                    log_index=index)

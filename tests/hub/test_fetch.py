@@ -68,7 +68,9 @@ async def test_printout_is_sealed_logged_and_verifies(stack: RunningStack, perso
     assert payload["data"]["first_name_th"]  # Thai name came through intact
     # The log holds it, at the index the answer names, with the printout's digest and no subject in clear.
     assert doc.log_index == before and stack.hub.hub.log.size == before + 1
-    leaf = json.loads(stack.hub.hub.log.read(doc.log_index, doc.log_index + 1)[0])
+    [(index, raw)] = await stack.hub.hub.log.entries(doc.log_index, doc.log_index + 1)
+    assert index == doc.log_index and raw == doc.log_leaf
+    leaf = json.loads(raw)
     assert leaf["printout_id"] == doc.printout_id
     assert leaf["printout_sha256"] == hashlib.sha256(doc.jws.rpartition(".")[0].encode()).hexdigest()
     assert citizen not in json.dumps(leaf) and leaf["subject_hash"] == stack.hub.hub.log.subject_hash(citizen)

@@ -88,7 +88,8 @@ async def test_node_fetches_and_jose_verifies(stack: RunningStack, personas: lis
     assert isinstance(answer["log_index"], int) and answer["log_index"] >= 0
     assert answer["log_index"] == before
     assert stack.hub.hub.log.size == before + 1
-    leaf = json.loads(stack.hub.hub.log.read(answer["log_index"], answer["log_index"] + 1)[0])
+    [(_, raw)] = await stack.hub.hub.log.entries(answer["log_index"], answer["log_index"] + 1)
+    leaf = json.loads(raw)
     assert leaf["printout_id"] == answer["printout_id"]
 
 

@@ -1,0 +1,113 @@
+"""The audit log served by the hub: every answer carries a proof an auditor can check alone."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import grpc
+import pytest
+
+from linkage import merkle
+from linkage.checkpoint import open_checkpoint, parse_verifier_key
+from linkage.errors import from_rpc_error
+from linkage.seal import printout_digest
+from linkage.v1 import audit_pb2, audit_pb2_grpc, hub_pb2_grpc
+from tests.conftest import RunningStack
+from tests.hub.test_fetch import MUNI, fetch, officer, request, subject
+
+
+def verifier(stack: RunningStack) -> Any:
+    return parse_verifier_key(stack.home.log_note_vkey.read_text().strip())
+
+
+async def test_answer_carries_a_proof_against_a_signed_checkpoint(stack: RunningStack,
+                                                                  personas: list[dict[str, Any]]) -> None:
+    doc = await fetch(stack, MUNI, request(stack, MUNI, "dopa.person", subject(personas, "dopa.person")))
+    cp = open_checkpoint(doc.checkpoint.note, [verifier(stack)], stack.settings.hub.log_origin)
+    assert cp.size == doc.inclusion_proof.tree_size and doc.inclusion_proof.leaf_index == doc.log_index
+    merkle.verify_inclusion(merkle.leaf_hash(doc.log_leaf), doc.log_index, cp.size,
+                            list(doc.inclusion_proof.hashes), cp.root_hash)
+    leaf = json.loads(doc.log_leaf)
+    assert leaf["printout_id"] == doc.printout_id and leaf["printout_sha256"] == printout_digest(doc.jws)
+    # A tampered leaf does not prove.
+    forged = doc.log_leaf.replace(b'"purpose":"', b'"purpose":"x')
+    with pytest.raises(merkle.RootMismatch):
+        merkle.verify_inclusion(merkle.leaf_hash(forged), doc.log_index, cp.size,
+                                list(doc.inclusion_proof.hashes), cp.root_hash)
+
+
+async def test_proofs_entries_and_consistency(stack: RunningStack, personas: list[dict[str, Any]]) -> None:
+    first = await fetch(stack, MUNI, request(stack, MUNI, "dopa.person", subject(personas, "dopa.person")))
+    old = open_checkpoint(first.checkpoint.note, [verifier(stack)], stack.settings.hub.log_origin)
+    for _ in range(3):
+        await fetch(stack, MUNI, request(stack, MUNI, "dopa.house", subject(personas, "dopa.house")))
+    async with stack.channel("auditor") as channel:
+        log = audit_pb2_grpc.AuditLogStub(channel)
+        signed = await log.GetCheckpoint(audit_pb2.GetCheckpointRequest())
+        new = open_checkpoint(signed.note, [verifier(stack)], stack.settings.hub.log_origin)
+        assert new.size == old.size + 3
+        proof = await log.GetConsistencyProof(audit_pb2.GetConsistencyProofRequest(old_size=old.size))
+        merkle.verify_consistency(old.size, new.size, list(proof.hashes), old.root_hash, new.root_hash)
+        entries = await log.GetEntries(audit_pb2.GetEntriesRequest(start=0, end=new.size))
+        assert [e.index for e in entries.entries] == list(range(new.size))
+        assert merkle.root([merkle.leaf_hash(e.leaf) for e in entries.entries]) == new.root_hash
+        by_hash = await log.GetInclusionProof(audit_pb2.GetInclusionProofRequest(
+            leaf_hash=merkle.leaf_hash(first.log_leaf)))
+        assert by_hash.leaf_index == first.log_index
+        merkle.verify_inclusion(merkle.leaf_hash(first.log_leaf), first.log_index, by_hash.tree_size,
+                                list(by_hash.hashes), new.root_hash)
+        with pytest.raises(grpc.aio.AioRpcError) as info:
+            await log.GetConsistencyProof(audit_pb2.GetConsistencyProofRequest(old_size=new.size + 5,
+                                                                               new_size=new.size))
+        assert info.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+
+
+async def test_accesses_for_auditors_only_and_revocation(stack: RunningStack,
+                                                         personas: list[dict[str, Any]]) -> None:
+    citizen = subject(personas, "edu.degree")
+    doc = await fetch(stack, MUNI, request(stack, MUNI, "edu.degree", citizen, purpose="ตรวจวุฒิการศึกษา"))
+    async with stack.channel(MUNI) as channel:
+        log = audit_pb2_grpc.AuditLogStub(channel)
+        with pytest.raises(grpc.aio.AioRpcError) as info:
+            await log.ListAccesses(audit_pb2.ListAccessesRequest(subject_id=citizen))
+        assert info.value.code() == grpc.StatusCode.PERMISSION_DENIED
+        assert from_rpc_error(info.value).reason == "not_an_auditor"
+        revoked = await log.RevokePrintout(audit_pb2.RevokePrintoutRequest(
+            printout_id=doc.printout_id, reason="ออกผิดคน / issued for the wrong case", officer_id=officer(stack, MUNI)))
+        assert revoked.log_index == doc.log_index + 1
+        with pytest.raises(grpc.aio.AioRpcError) as info:
+            await log.RevokePrintout(audit_pb2.RevokePrintoutRequest(
+                printout_id=doc.printout_id, reason="again", officer_id=officer(stack, MUNI)))
+        assert from_rpc_error(info.value).reason == "already_revoked"
+    async with stack.channel("auditor") as channel:
+        log = audit_pb2_grpc.AuditLogStub(channel)
+        status = await log.GetRevocation(audit_pb2.GetRevocationRequest(printout_id=doc.printout_id))
+        assert status.revoked and status.reason.startswith("ออกผิดคน") and status.log_index == revoked.log_index
+        accesses = (await log.ListAccesses(audit_pb2.ListAccessesRequest(subject_id=citizen))).accesses
+        mine = [a for a in accesses if a.printout_id == doc.printout_id]
+        assert len(mine) == 1 and mine[0].agency == MUNI and mine[0].purpose == "ตรวจวุฒิการศึกษา" and mine[0].revoked
+        # Another agency cannot revoke what it was not issued.
+        with pytest.raises(grpc.aio.AioRpcError) as info:
+            await log.RevokePrintout(audit_pb2.RevokePrintoutRequest(
+                printout_id=doc.printout_id, reason="x", officer_id=officer(stack, "auditor")))
+        assert info.value.code() == grpc.StatusCode.NOT_FOUND
+
+
+async def test_log_survives_restart_with_the_same_tree(stack: RunningStack, personas: list[dict[str, Any]]) -> None:
+    await fetch(stack, MUNI, request(stack, MUNI, "dopa.person", subject(personas, "dopa.person")))
+    before = stack.hub.hub.log.latest.checkpoint
+    await stack.hub.stop(0)
+    from linkage.server import build_server
+
+    stack.hub = await build_server(stack.settings, 0)
+    assert stack.hub.hub.log.latest.checkpoint == before
+    async with stack.channel(MUNI) as channel:
+        doc = await hub_pb2_grpc.LinkageHubStub(channel).FetchDocument(
+            request(stack, MUNI, "dopa.person", subject(personas, "dopa.person")))
+    assert doc.log_index == before.size
+    proof = await stack.hub.hub.log.consistency_proof(before.size, doc.checkpoint.size)
+    merkle.verify_consistency(before.size, doc.checkpoint.size, proof, before.root_hash,
+                              stack.hub.hub.log.latest.checkpoint.root_hash)
+
+
