@@ -153,7 +153,8 @@ class ExchangeLog:
 
     def _open(self) -> sqlite3.Connection:
         self._path.parent.mkdir(parents=True, exist_ok=True)
-        db = sqlite3.connect(self._path, isolation_level=None)
+        # A commit that waits two seconds for the file is a fault: refuse to issue rather than hang.
+        db = sqlite3.connect(self._path, isolation_level=None, timeout=2.0)
         db.execute("PRAGMA journal_mode=WAL")
         db.execute("PRAGMA synchronous=FULL")
         db.executescript(_SCHEMA)

@@ -1,33 +1,74 @@
-"""Reading a printout from a file: a bare compact JWS or a JSON bundle.
+"""Reading a printout from a file: a bundle, a bare compact JWS; later a signed PDF or a QR code.
 
-A bundle is what ``linkage fetch --out`` writes: a JSON object with at least
-``{"jws": "...", "log_index": N, "printout_id": "..."}``; later it also carries
-the inclusion proof and the signed checkpoint.
+A bundle is what ``linkage fetch --out`` writes, a JSON object::
+
+    {"printout_id": "...", "doc_type": "...", "log_index": N, "issued_at": "...",
+     "jws": "<compact JWS>",
+     "log_leaf": "<the log entry's canonical JSON, as a string>",
+     "inclusion_proof": {"leaf_index": N, "tree_size": M, "hashes": ["<base64>", ...]},
+     "checkpoint": "<signed note text>"}
+
+The last three (the log proof) come together or not at all: a bundle without
+them is examined like a bare JWS, and its verification says the log checks
+were skipped.
+
+Adding a form: ``_detect`` names the form from the file's first bytes and
+``_READERS`` maps the name to a reader returning a ``Printout``; forms without
+a reader (``pdf``, ``image``) raise ``UnsupportedInput``.
 """
 
 from __future__ import annotations
 
+import binascii
 import json
 import re
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Final
+from typing import Any, Final, Literal
 
-from consumers.auditor.errors import UnreadableInput
+from consumers.auditor.errors import UnreadableInput, UnsupportedInput
 from linkage.seal import CompactJWS
 
-__all__ = ["MAX_PRINTOUT_BYTES", "load_printout"]
+__all__ = ["MAX_PRINTOUT_BYTES", "LogProof", "Printout", "PrintoutForm", "load_printout", "parse_printout"]
 
 MAX_PRINTOUT_BYTES: Final = 16 * 1024 * 1024
 # The signature may be empty (alg "none"): let the verifier say why that is wrong.
 _COMPACT = re.compile(r"[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*")
+_MAX_PROOF_HASHES: Final = 64  # a tree of 2**64 leaves needs no more
+_PROOF_KEYS: Final = ("log_leaf", "inclusion_proof", "checkpoint")
+
+PrintoutForm = Literal["bundle", "jws", "pdf", "image"]
 
 
-def load_printout(path: Path) -> CompactJWS:
-    """The compact JWS held in ``path``, shape-checked but not verified.
+@dataclass(frozen=True)
+class LogProof:
+    """What a bundle carries to prove its printout is in the log: the leaf, its audit path, the checkpoint."""
 
-    Raises UnreadableInput when the file cannot be read, is not UTF-8, or is
-    neither a compact JWS nor a bundle object with ``jws`` (string),
-    ``log_index`` (integer >= 0) and ``printout_id`` (string).
+    leaf: bytes
+    leaf_index: int
+    tree_size: int
+    hashes: tuple[bytes, ...]
+    checkpoint: str  # the signed note, not yet verified
+
+
+@dataclass(frozen=True)
+class Printout:
+    """A printout as read from a file, shape-checked but not verified."""
+
+    form: PrintoutForm
+    jws: CompactJWS
+    log_index: int | None = None  # as the bundle claims it; check 4 compares it with the proof
+    proof: LogProof | None = None
+
+
+def load_printout(path: Path) -> Printout:
+    """The printout held in ``path``, shape-checked but not verified.
+
+    Raises UnreadableInput when the file cannot be read or is no printout
+    form at all, or the bundle is malformed (``jws`` string, ``log_index``
+    integer >= 0, ``printout_id`` string, and the log proof complete and
+    typed when present); UnsupportedInput for a PDF or a picture.
     """
     try:
         with path.open("rb") as f:
@@ -36,32 +77,99 @@ def load_printout(path: Path) -> CompactJWS:
         raise UnreadableInput(f"{path}: cannot read ({exc.strerror or exc})") from exc
     if len(raw) > MAX_PRINTOUT_BYTES:
         raise UnreadableInput(f"{path}: larger than {MAX_PRINTOUT_BYTES} bytes, not a printout")
+    return parse_printout(raw, str(path))
+
+
+def parse_printout(raw: bytes, name: str = "printout") -> Printout:
+    """The printout in ``raw`` (a file's bytes); raises as ``load_printout`` does, naming it ``name``."""
+    form = _detect(raw)
+    reader = _READERS.get(form)
+    if reader is None:
+        raise UnsupportedInput(f"{name}: PDF/QR printouts are not supported yet (this looks like a {form}); "
+                               "verify the printout's bundle (.json) or JWS instead")
+    return reader(raw, name)
+
+
+def _detect(raw: bytes) -> PrintoutForm:
+    head = raw.lstrip(b"\xef\xbb\xbf \t\r\n")[:8]
+    if head.startswith(b"%PDF-"):
+        return "pdf"
+    if head.startswith((b"\x89PNG", b"\xff\xd8\xff", b"GIF8")):
+        return "image"  # a photo of the paper: its QR code will be read here
+    if head.startswith(b"{"):
+        return "bundle"
+    return "jws"
+
+
+def _text(raw: bytes, name: str) -> str:
     try:
-        text = raw.decode("utf-8-sig").strip()
+        return raw.decode("utf-8-sig").strip()
     except UnicodeDecodeError as exc:
-        raise UnreadableInput(f"{path}: not UTF-8 text (a PDF or image is not a printout file)") from exc
-    if text.startswith("{"):
-        return _from_bundle(path, text)
-    if _COMPACT.fullmatch(text):
-        return CompactJWS(text)
-    raise UnreadableInput(f"{path}: neither a compact JWS (three base64url parts joined by '.') nor a JSON bundle")
+        raise UnreadableInput(f"{name}: not UTF-8 text, nor a PDF or picture") from exc
 
 
-def _from_bundle(path: Path, text: str) -> CompactJWS:
+def _read_jws(raw: bytes, name: str) -> Printout:
+    text = _text(raw, name)
+    if not _COMPACT.fullmatch(text):
+        raise UnreadableInput(f"{name}: neither a compact JWS (three base64url parts joined by '.') "
+                              "nor a JSON bundle")
+    return Printout("jws", CompactJWS(text))
+
+
+def _read_bundle(raw: bytes, name: str) -> Printout:
     try:
-        bundle = json.loads(text)
+        bundle = json.loads(_text(raw, name))
     except json.JSONDecodeError as exc:
-        raise UnreadableInput(f"{path}: bundle is not valid JSON ({exc.msg}, line {exc.lineno})") from exc
+        raise UnreadableInput(f"{name}: bundle is not valid JSON ({exc.msg}, line {exc.lineno})") from exc
     if not isinstance(bundle, dict):
-        raise UnreadableInput(f"{path}: bundle must be a JSON object")
+        raise UnreadableInput(f"{name}: bundle must be a JSON object")
     jws = bundle.get("jws")
     if not isinstance(jws, str):
-        raise UnreadableInput(f"{path}: bundle has no \"jws\" string")
+        raise UnreadableInput(f"{name}: bundle has no \"jws\" string")
     log_index = bundle.get("log_index")
-    if not isinstance(log_index, int) or isinstance(log_index, bool) or log_index < 0:
-        raise UnreadableInput(f"{path}: bundle has no \"log_index\" (an integer >= 0)")
+    if not _is_index(log_index):
+        raise UnreadableInput(f"{name}: bundle has no \"log_index\" (an integer >= 0)")
     if not isinstance(bundle.get("printout_id"), str):
-        raise UnreadableInput(f"{path}: bundle has no \"printout_id\" string")
+        raise UnreadableInput(f"{name}: bundle has no \"printout_id\" string")
     if not _COMPACT.fullmatch(jws):
-        raise UnreadableInput(f"{path}: bundle \"jws\" is not a compact JWS (three base64url parts joined by '.')")
-    return CompactJWS(jws)
+        raise UnreadableInput(f"{name}: bundle \"jws\" is not a compact JWS (three base64url parts joined by '.')")
+    present = [k for k in _PROOF_KEYS if bundle.get(k) is not None]
+    if not present:
+        return Printout("bundle", CompactJWS(jws), log_index)
+    if len(present) != len(_PROOF_KEYS):
+        missing = ", ".join(k for k in _PROOF_KEYS if k not in present)
+        raise UnreadableInput(f"{name}: bundle has a partial log proof: {missing} missing")
+    return Printout("bundle", CompactJWS(jws), log_index, _log_proof(bundle, name))
+
+
+def _is_index(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value >= 0
+
+
+def _log_proof(bundle: dict[str, Any], name: str) -> LogProof:
+    leaf, proof, note = bundle["log_leaf"], bundle["inclusion_proof"], bundle["checkpoint"]
+    if not isinstance(leaf, str):
+        raise UnreadableInput(f"{name}: bundle \"log_leaf\" must be the leaf's JSON as a string")
+    if not isinstance(note, str):
+        raise UnreadableInput(f"{name}: bundle \"checkpoint\" must be the signed note as a string")
+    if not isinstance(proof, dict):
+        raise UnreadableInput(f"{name}: bundle \"inclusion_proof\" must be an object")
+    leaf_index, tree_size, hashes = proof.get("leaf_index"), proof.get("tree_size"), proof.get("hashes")
+    if not _is_index(leaf_index) or not _is_index(tree_size):
+        raise UnreadableInput(f"{name}: inclusion_proof needs \"leaf_index\" and \"tree_size\" (integers >= 0)")
+    if not isinstance(hashes, list) or len(hashes) > _MAX_PROOF_HASHES or not all(isinstance(h, str) for h in hashes):
+        raise UnreadableInput(f"{name}: inclusion_proof \"hashes\" must be a list of at most "
+                              f"{_MAX_PROOF_HASHES} base64 strings")
+    decoded: list[bytes] = []
+    for i, h in enumerate(hashes):
+        try:
+            decoded.append(binascii.a2b_base64(h, strict_mode=True))
+        except binascii.Error as exc:
+            raise UnreadableInput(f"{name}: inclusion_proof hashes[{i}] is not base64") from exc
+    return LogProof(leaf.encode("utf-8"), leaf_index, tree_size, tuple(decoded), note)
+
+
+_READERS: Final[dict[PrintoutForm, Callable[[bytes, str], Printout]]] = {
+    "bundle": _read_bundle,
+    "jws": _read_jws,
+}

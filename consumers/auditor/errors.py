@@ -1,19 +1,38 @@
-"""The auditor's error tree: the only exceptions its parsers and verifier raise.
+"""The auditor's error tree: the only exceptions its parsers, verifier and monitor raise.
 
     VerificationError          code (stable snake_case), message (English; the CLI shows it as is)
-    ├── UnreadableInput        unreadable_input   not a printout at all: not a JWS, not JSON, no file
-    └── BadTrustRoot           bad_trust_root     the CA certificate file is missing or not a certificate
+    ├── UnreadableInput        unreadable_input    not a printout at all: not a JWS, not JSON, no file
+    ├── UnsupportedInput       unsupported_input   a printout form this verifier cannot read yet (PDF, QR)
+    ├── BadTrustRoot           bad_trust_root      a trust input is missing or unusable: the CA
+    │                                              certificate, the log's verifier key, its origin
+    ├── BadState               bad_state           the auditor's state file cannot be read or written
+    ├── HubUnreachable         hub_unreachable     an online check could not ask the hub
+    ├── HubRefused             hub_refused         the hub answered with an error (no such printout,
+                                                   cannot prove that, not allowed)
+    └── Alarm                  fork, rollback, rewritten_entry, bad_checkpoint
+                                                   the monitor caught the log misbehaving
 
-A printout that can be read but is wrong (bad signature, foreign CA, missing
-field, ...) is not an error: ``verify_printout`` returns a ``Report`` with
-``valid=False`` naming each failed check.
+A printout that can be read but is wrong (bad signature, foreign CA, a proof
+that leads elsewhere, ...) is not an error: ``verify_printout`` returns a
+``Report`` with ``valid=False`` naming each failed check. Exit codes: an
+``Alarm`` or an invalid report is 1, every other error here is 2.
 """
 
 from __future__ import annotations
 
-from typing import ClassVar
+from typing import ClassVar, Literal
 
-__all__ = ["BadTrustRoot", "UnreadableInput", "VerificationError"]
+__all__ = [
+    "Alarm",
+    "AlarmCode",
+    "BadState",
+    "BadTrustRoot",
+    "HubRefused",
+    "HubUnreachable",
+    "UnreadableInput",
+    "UnsupportedInput",
+    "VerificationError",
+]
 
 
 class VerificationError(Exception):
@@ -32,7 +51,48 @@ class UnreadableInput(VerificationError):
     code = "unreadable_input"
 
 
+class UnsupportedInput(VerificationError):
+    """The input looks like a printout form this verifier does not read yet (a PDF, a QR picture)."""
+
+    code = "unsupported_input"
+
+
 class BadTrustRoot(VerificationError):
-    """The trust root (the linkage CA certificate) cannot be loaded."""
+    """A trust input (the linkage CA certificate, the log's note key or origin) cannot be loaded."""
 
     code = "bad_trust_root"
+
+
+class BadState(VerificationError):
+    """The auditor's state file (the checkpoints it has seen) is unreadable or cannot be written."""
+
+    code = "bad_state"
+
+
+class HubUnreachable(VerificationError):
+    """An online check needed the hub and could not get an answer from it."""
+
+    code = "hub_unreachable"
+
+
+class HubRefused(VerificationError):
+    """The hub answered an online check with an error; ``reason`` is its stable reason code."""
+
+    code = "hub_refused"
+
+    def __init__(self, reason: str, message: str) -> None:
+        super().__init__(message)
+        self.reason = reason
+
+
+AlarmCode = Literal["fork", "rollback", "rewritten_entry", "bad_checkpoint"]
+
+
+class Alarm(VerificationError):
+    """The log contradicts itself or what this auditor saw before; ``kind`` says how."""
+
+    code = "log_alarm"
+
+    def __init__(self, kind: AlarmCode, message: str) -> None:
+        super().__init__(message)
+        self.kind: AlarmCode = kind

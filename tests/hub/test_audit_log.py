@@ -111,3 +111,29 @@ async def test_log_survives_restart_with_the_same_tree(stack: RunningStack, pers
                               stack.hub.hub.log.latest.checkpoint.root_hash)
 
 
+
+
+async def test_no_printout_when_the_log_cannot_be_written(stack: RunningStack,
+                                                          personas: list[dict[str, Any]]) -> None:
+    import sqlite3
+
+    log = stack.hub.hub.log
+    before = log.size
+    # Another writer holds the log file: the hub's commit cannot happen, so it must not issue.
+    blocker = sqlite3.connect(stack.home.exchange_log, isolation_level=None)
+    blocker.execute("BEGIN EXCLUSIVE")
+    try:
+        async with stack.channel(MUNI) as channel:
+            with pytest.raises(grpc.aio.AioRpcError) as info:
+                await hub_pb2_grpc.LinkageHubStub(channel).FetchDocument(
+                    request(stack, MUNI, "dopa.person", subject(personas, "dopa.person")))
+        assert info.value.code() == grpc.StatusCode.UNAVAILABLE
+        parsed = from_rpc_error(info.value)
+        assert parsed.reason == "log_unavailable" and parsed.side == "hub" and "no printout was issued" in parsed.message
+    finally:
+        blocker.execute("ROLLBACK")
+        blocker.close()
+    assert log.size == before
+    # The hub recovers by itself once the file is free.
+    doc = await fetch(stack, MUNI, request(stack, MUNI, "dopa.person", subject(personas, "dopa.person")))
+    assert doc.log_index == before
