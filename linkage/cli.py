@@ -3,7 +3,9 @@
     linkage init    make a sandbox: CA, certificates, config, seeded registries, personas
     linkage up      start the registries and the hub; write endpoints.json
     linkage fetch   fetch one sealed printout as an agency
-    linkage verify  check a printout offline against the linkage CA
+    linkage verify  check a printout: seal, log proof, consistency, revocation (= linkage audit verify)
+    linkage audit   auditors: verify, watch the log, list who read a subject's data
+    linkage revoke  revoke a printout, with a reason
     linkage bench   measure the hub against direct provider reads
 
 Every flag defaults from a LINKAGE_* environment variable where one is named.
@@ -22,9 +24,13 @@ import os
 import sys
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from linkage.config import ConfigError, Home, load_settings
 from linkage.errors import LinkageError
+
+if TYPE_CHECKING:
+    from consumers.auditor.cli import HubInputs, TrustInputs
 
 __all__ = ["main"]
 
@@ -209,11 +215,122 @@ def _cmd_fetch(args: argparse.Namespace) -> int:
     return asyncio.run(run())
 
 
+def _auditor_inputs(args: argparse.Namespace) -> tuple[TrustInputs, HubInputs]:
+    from consumers.auditor.cli import HubInputs, TrustInputs
+
+    home = Path(args.home)
+    trust = TrustInputs(home=home, ca=_path(args.ca), log_key=getattr(args, "log_key", None),
+                        origin=getattr(args, "origin", None))
+    hub = HubInputs(home=home, hub=args.hub, cert=_path(args.cert), key=_path(args.key), agency=args.agency)
+    return trust, hub
+
+
+def _path(value: str | None) -> Path | None:
+    return Path(value) if value else None
+
+
+def _state(args: argparse.Namespace) -> Path:
+    from consumers.auditor.state import DEFAULT_STATE
+
+    return Path(args.state) if args.state else DEFAULT_STATE
+
+
 def _cmd_verify(args: argparse.Namespace) -> int:
     from consumers.auditor.cli import run_verify
 
-    ca = Path(args.ca) if args.ca else Home(Path(args.home).resolve()).ca.cert
-    return run_verify(Path(args.file), ca, as_json=args.json)
+    trust, hub = _auditor_inputs(args)
+    return run_verify(Path(args.file), trust, hub=None if args.offline else hub, state=_state(args),
+                      as_json=args.json)
+
+
+def _cmd_audit_watch(args: argparse.Namespace) -> int:
+    from consumers.auditor.cli import run_watch
+
+    if args.interval <= 0 or args.sample < 0:
+        print("linkage audit watch: --interval must be > 0 and --sample >= 0", file=sys.stderr)
+        return 2
+    trust, hub = _auditor_inputs(args)
+    return run_watch(trust, hub, state=_state(args), interval=args.interval, once=args.once, sample=args.sample)
+
+
+def _cmd_audit_accesses(args: argparse.Namespace) -> int:
+    from consumers.auditor.cli import run_accesses
+
+    trust, hub = _auditor_inputs(args)
+    return run_accesses(trust, hub, args.id, as_json=args.json)
+
+
+def _cmd_revoke(args: argparse.Namespace) -> int:
+    from consumers.auditor.cli import run_revoke
+
+    trust, hub = _auditor_inputs(args)
+    return run_revoke(trust, hub, args.printout_id, reason=args.reason, officer_id=args.officer)
+
+
+def _add_audit_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """``linkage verify`` (= ``linkage audit verify``), ``linkage audit watch|accesses``, ``linkage revoke``."""
+    env = os.environ.get
+
+    def hub_flags(p: argparse.ArgumentParser, agency: str | None) -> None:
+        p.add_argument("--home", default=_default_home(), help="sandbox folder (LINKAGE_HOME, default ~/.linkage)")
+        p.add_argument("--ca", default=env("LINKAGE_CA"), help="trust root (LINKAGE_CA; default DIR/pki/ca.pem)")
+        p.add_argument("--hub", default=env("LINKAGE_HUB"), help="hub HOST:PORT (LINKAGE_HUB; default from "
+                                                                  "DIR/endpoints.json)")
+        p.add_argument("--cert", default=env("LINKAGE_CERT"), help="agency TLS certificate (LINKAGE_CERT)")
+        p.add_argument("--key", default=env("LINKAGE_KEY"), help="agency TLS key (LINKAGE_KEY)")
+        if agency is None:
+            p.add_argument("--agency", required=True, help="the agency acting (its certificate is used)")
+        else:
+            p.add_argument("--agency", default=env("LINKAGE_AGENCY", agency),
+                           help=f"agency whose certificate is used (LINKAGE_AGENCY, default {agency})")
+
+    def log_flags(p: argparse.ArgumentParser) -> None:
+        p.add_argument("--log-key", default=env("LINKAGE_LOG_KEY"),
+                       help="the log's note verifier key, a file or the key text (LINKAGE_LOG_KEY; "
+                            "default DIR/pki/log-note.vkey)")
+        p.add_argument("--origin", default=env("LINKAGE_LOG_ORIGIN"),
+                       help="the log's origin (LINKAGE_LOG_ORIGIN; default [hub] log_origin in DIR/linkage.toml)")
+        p.add_argument("--state", default=env("LINKAGE_AUDITOR_STATE"),
+                       help="checkpoints seen before (LINKAGE_AUDITOR_STATE, default ~/.linkage-auditor/state.json)")
+
+    def verify_parser(p: argparse.ArgumentParser) -> None:
+        p.add_argument("file", help="printout bundle (.json) or compact JWS")
+        hub_flags(p, "auditor")
+        log_flags(p)
+        p.add_argument("--offline", action="store_true",
+                       help="do not ask the hub: skip consistency with other sizes (6) and revocation (7)")
+        p.add_argument("--json", action="store_true", help="print a machine-readable report")
+        p.set_defaults(func=_cmd_verify)
+
+    verify_help = "check a printout (bundle or bare JWS): seal, log proof, consistency, revocation"
+    verify_parser(sub.add_parser("verify", help=verify_help + " (= audit verify)"))
+
+    audit = sub.add_parser("audit", help="auditors' tools: verify printouts, watch the log, list accesses")
+    audit_sub = audit.add_subparsers(dest="audit_command", required=True, metavar="AUDIT_COMMAND")
+    verify_parser(audit_sub.add_parser("verify", help=verify_help))
+
+    p = audit_sub.add_parser("watch", help="monitor the log: alarm on a fork, rollback or rewritten entry")
+    hub_flags(p, "auditor")
+    log_flags(p)
+    p.add_argument("--interval", type=float, default=float(env("LINKAGE_WATCH_INTERVAL", "5")),
+                   help="seconds between checkpoints (LINKAGE_WATCH_INTERVAL, default 5)")
+    p.add_argument("--sample", type=int, default=int(env("LINKAGE_WATCH_SAMPLE", "16")),
+                   help="entries proved per round, new ones first (LINKAGE_WATCH_SAMPLE, default 16)")
+    p.add_argument("--once", action="store_true", help="one round, then exit")
+    p.set_defaults(func=_cmd_audit_watch)
+
+    p = audit_sub.add_parser("accesses", help="who read a person's or company's data, when and why")
+    hub_flags(p, "auditor")
+    p.add_argument("--id", required=True, help="13-digit ID of the citizen or company")
+    p.add_argument("--json", action="store_true", help="print JSON")
+    p.set_defaults(func=_cmd_audit_accesses)
+
+    p = sub.add_parser("revoke", help="revoke a printout your agency was issued, with a reason")
+    hub_flags(p, None)
+    p.add_argument("printout_id", help="the printout's ID (printout_id)")
+    p.add_argument("--officer", required=True, help="the officer revoking it (registered with the agency)")
+    p.add_argument("--reason", required=True, help="why, in plain words")
+    p.set_defaults(func=_cmd_revoke)
 
 
 def _cmd_bench(args: argparse.Namespace) -> int:
@@ -254,11 +371,7 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--out", help="write the printout bundle (JWS and log index) to this file")
     p.set_defaults(func=_cmd_fetch)
 
-    p = with_home(sub.add_parser("verify", help="check a printout (bundle or bare JWS) offline"))
-    p.add_argument("file", help="printout bundle (.json) or compact JWS")
-    p.add_argument("--ca", help="trust root (default: the sandbox's CA certificate)")
-    p.add_argument("--json", action="store_true", help="print a machine-readable report")
-    p.set_defaults(func=_cmd_verify)
+    _add_audit_commands(sub)
 
     p = sub.add_parser("bench", help="measure the hub (mTLS, rights, sealing, durable log) against direct reads")
     p.add_argument("--calls", type=int, default=4000, help="calls per round (default 4000)")

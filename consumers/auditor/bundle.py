@@ -25,7 +25,7 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Final, Literal
+from typing import Any, Final, Literal, TypeGuard
 
 from consumers.auditor.errors import UnreadableInput, UnsupportedInput
 from linkage.seal import CompactJWS
@@ -142,7 +142,7 @@ def _read_bundle(raw: bytes, name: str) -> Printout:
     return Printout("bundle", CompactJWS(jws), log_index, _log_proof(bundle, name))
 
 
-def _is_index(value: object) -> bool:
+def _is_index(value: object) -> TypeGuard[int]:
     return isinstance(value, int) and not isinstance(value, bool) and value >= 0
 
 

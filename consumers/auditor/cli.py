@@ -1,45 +1,322 @@
-"""The ``linkage verify`` command's body; the argparse main lives in ``linkage.cli``.
+"""The bodies of ``linkage audit verify|watch|accesses`` and ``linkage revoke``; argparse lives in ``linkage.cli``.
 
-Exit codes: 0 the printout is valid, 1 it is readable but invalid (each failed
-check is named), 2 the printout or the CA certificate cannot be read.
+Exit codes: 0 valid / all well, 1 invalid printout or a log alarm or a
+refusal, 2 unreadable input, missing trust input, unreachable hub or bad usage.
+
+Trust inputs come from a sandbox folder (``--home DIR``: DIR/pki/ca.pem,
+DIR/pki/log-note.vkey, ``[hub] log_origin`` in DIR/linkage.toml or ``log.origin``
+in DIR/endpoints.json) unless given one by one; explicit inputs win.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import json
+import random
 import sys
+import time
+import tomllib
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Final, TextIO
+from typing import Any, Final, TextIO
 
 from consumers.auditor.bundle import load_printout
-from consumers.auditor.errors import VerificationError
-from consumers.auditor.verify import load_trust_root, verify_printout
+from consumers.auditor.client import AuditClient
+from consumers.auditor.errors import Alarm, BadTrustRoot, HubRefused, HubUnreachable, VerificationError
+from consumers.auditor.log import LogSource
+from consumers.auditor.state import AuditorState
+from consumers.auditor.verify import Trust, load_trust_root, verify_printout
+from consumers.auditor.watch import watch_round
+from linkage.checkpoint import CheckpointError, NoteVerifier, parse_verifier_key
+from linkage.config import Home
+from linkage.pki import CertPaths
 
-__all__ = ["EXIT_INVALID", "EXIT_UNREADABLE", "EXIT_VALID", "run_verify"]
+__all__ = [
+    "EXIT_INVALID",
+    "EXIT_UNREADABLE",
+    "EXIT_VALID",
+    "HubInputs",
+    "TrustInputs",
+    "run_accesses",
+    "run_revoke",
+    "run_verify",
+    "run_watch",
+]
 
 EXIT_VALID: Final = 0
 EXIT_INVALID: Final = 1
 EXIT_UNREADABLE: Final = 2
 
+Connect = Callable[[], LogSource]
 
-def run_verify(path: Path, ca_cert: Path, *, as_json: bool = False,
-               out: TextIO | None = None, err: TextIO | None = None) -> int:
-    """Verify the printout file at ``path`` against the CA certificate ``ca_cert``.
 
-    Writes the report to ``out`` (stdout), as JSON if ``as_json``; writes why the
-    input was unreadable to ``err`` (stderr). Returns the exit code; raises nothing
-    about its inputs.
+@dataclass(frozen=True)
+class TrustInputs:
+    """Where the trust comes from: a sandbox folder, or each input explicitly (explicit wins)."""
+
+    home: Path | None = None
+    ca: Path | None = None
+    log_key: str | None = None  # a file holding the verifier key, or the key text itself
+    origin: str | None = None
+
+    def load(self) -> Trust:
+        """The trust inputs; raises BadTrustRoot. The log key and origin may be None (a bare JWS needs neither)."""
+        home = Home(self.home.resolve()) if self.home else None
+        if self.ca is None and home is None:
+            raise BadTrustRoot("no trust root: pass --ca FILE or --home DIR")
+        ca = load_trust_root(self.ca or home.ca.cert)  # type: ignore[union-attr]
+        return Trust(ca, self._log_key(home), self.origin or (_home_origin(home) if home else None))
+
+    def _log_key(self, home: Home | None) -> NoteVerifier | None:
+        if self.log_key is not None:
+            path = Path(self.log_key)
+            try:
+                text = path.read_text(encoding="utf-8") if path.is_file() else self.log_key
+            except (OSError, UnicodeDecodeError) as exc:
+                raise BadTrustRoot(f"{path}: cannot read the log's verifier key ({exc})") from exc
+            return _parse_vkey(text, str(path))
+        if home is None:
+            return None
+        path = home.pki / "log-note.vkey"
+        try:
+            return _parse_vkey(path.read_text(encoding="utf-8"), str(path))
+        except FileNotFoundError:
+            return None
+        except (OSError, UnicodeDecodeError) as exc:
+            raise BadTrustRoot(f"{path}: cannot read the log's verifier key ({exc})") from exc
+
+
+def _parse_vkey(text: str, where: str) -> NoteVerifier:
+    try:
+        return parse_verifier_key(text.strip())
+    except CheckpointError as exc:
+        raise BadTrustRoot(f"{where}: not a note verifier key ({exc})") from exc
+
+
+def _home_origin(home: Home) -> str | None:
+    try:
+        with home.config_file.open("rb") as f:
+            hub = tomllib.load(f).get("hub", {})
+        if isinstance(hub, dict) and isinstance(hub.get("log_origin"), str):
+            return str(hub["log_origin"])
+    except (OSError, tomllib.TOMLDecodeError):
+        pass
+    log = _endpoints(home).get("log")
+    return str(log["origin"]) if isinstance(log, dict) and isinstance(log.get("origin"), str) else None
+
+
+def _endpoints(home: Home) -> dict[str, Any]:
+    try:
+        doc = json.loads(home.endpoints.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return doc if isinstance(doc, dict) else {}
+
+
+@dataclass(frozen=True)
+class HubInputs:
+    """Where the hub is and which agency certificate to show it (default: the ``auditor`` agency's)."""
+
+    home: Path | None = None
+    hub: str | None = None
+    cert: Path | None = None
+    key: Path | None = None
+    agency: str = "auditor"
+
+    def connect(self, ca: Path) -> AuditClient:
+        """An ``AuditClient``; raises HubUnreachable when the address or the certificate is unknown."""
+        home = Home(self.home.resolve()) if self.home else None
+        endpoints = _endpoints(home) if home else {}
+        address = self.hub or endpoints.get("hub")
+        if not isinstance(address, str):
+            where = f"the sandbox in {home.root} is not running (no endpoints.json)" if home else "no --hub given"
+            raise HubUnreachable(f"online checks need the hub: {where}; pass --hub HOST:PORT, or --offline")
+        own = self._certificate(home, endpoints)
+        return AuditClient.connect(address, ca, own)
+
+    def _certificate(self, home: Home | None, endpoints: dict[str, Any]) -> CertPaths:
+        if self.cert and self.key:
+            return CertPaths(self.cert, self.key)
+        agency = endpoints.get("agencies", {}).get(self.agency)
+        if isinstance(agency, dict) and isinstance(agency.get("cert"), str) and isinstance(agency.get("key"), str):
+            return CertPaths(Path(agency["cert"]), Path(agency["key"]))
+        if home is not None:
+            return home.client_cert(self.agency)
+        raise HubUnreachable("online checks need an agency certificate: pass --cert and --key, or --home DIR")
+
+
+def _ca_path(trust: TrustInputs) -> Path:
+    if trust.ca:
+        return trust.ca
+    if trust.home is None:
+        raise BadTrustRoot("no trust root: pass --ca FILE or --home DIR")
+    return Home(trust.home.resolve()).ca.cert
+
+
+@contextmanager
+def _client(trust: TrustInputs, hub: HubInputs) -> Iterator[AuditClient]:
+    client = hub.connect(_ca_path(trust))
+    try:
+        yield client
+    finally:
+        client.close()
+
+
+@contextmanager
+def _online(trust: TrustInputs, hub: HubInputs | None, log: LogSource | None) -> Iterator[LogSource | None]:
+    if log is not None or hub is None:
+        yield log
+        return
+    with _client(trust, hub) as client:
+        yield client
+
+
+def _fail(command: str, exc: VerificationError, err: TextIO, out: TextIO, as_json: bool) -> int:
+    print(f"linkage {command}: อ่านไม่ได้ / cannot check: {exc.message}", file=err)
+    if as_json:
+        print(json.dumps({"valid": False, "error": exc.code, "message": exc.message},
+                         ensure_ascii=False, indent=2), file=out)
+    return EXIT_UNREADABLE
+
+
+def run_verify(path: Path, trust: TrustInputs | Path, *, hub: HubInputs | None = None,
+               state: Path | None = None, as_json: bool = False, now: dt.datetime | None = None,
+               log: LogSource | None = None, out: TextIO | None = None, err: TextIO | None = None) -> int:
+    """Verify the printout file at ``path``; return the exit code, raising nothing about the inputs.
+
+    ``trust`` is the trust inputs (a bare Path: just the CA certificate).
+    Online when ``hub`` or ``log`` (a ready log, for tests) is given, offline
+    otherwise. ``state`` is the auditor's state file (None: none kept); it is
+    updated only when the printout is valid. Writes the report to ``out``
+    (stdout), as JSON if ``as_json``; why nothing could be checked to ``err``.
+    """
+    out = out if out is not None else sys.stdout
+    err = err if err is not None else sys.stderr
+    inputs = trust if isinstance(trust, TrustInputs) else TrustInputs(ca=trust)
+    try:
+        printout = load_printout(path)
+        loaded = inputs.load()
+        memory = AuditorState.load(state) if state else None
+        with _online(inputs, hub, log) as source:
+            report = verify_printout(printout, loaded, now=now, state=memory, log=source)
+        if report.valid and memory is not None:
+            memory.save()
+    except VerificationError as exc:
+        return _fail("verify", exc, err, out, as_json)
+    print(report.to_json() if as_json else report.render(), file=out)
+    return EXIT_VALID if report.valid else EXIT_INVALID
+
+
+def run_watch(trust: TrustInputs, hub: HubInputs, *, state: Path | None, interval: float = 5.0, once: bool = False,
+              sample: int = 16, log: LogSource | None = None, rounds: int | None = None,
+              out: TextIO | None = None, err: TextIO | None = None) -> int:
+    """Poll the log until an alarm (exit 1) or, with ``once``, for one round (exit 0).
+
+    An unreachable hub is exit 2 with ``once``; otherwise a warning, and the
+    next round tries again. ``rounds`` bounds the loop (for tests).
     """
     out = out if out is not None else sys.stdout
     err = err if err is not None else sys.stderr
     try:
-        root = load_trust_root(ca_cert)
-        report = verify_printout(load_printout(path), root)
+        loaded = trust.load()
+        if loaded.log_key is None or not loaded.origin:
+            raise BadTrustRoot("watching the log needs its verifier key and origin: --log-key and --origin, "
+                               "or --home DIR of a sandbox with a log")
+        memory = AuditorState.load(state) if state else AuditorState()
     except VerificationError as exc:
-        print(f"linkage verify: อ่านไม่ได้ / unreadable: {exc.message}", file=err)
-        if as_json:
-            print(json.dumps({"valid": False, "error": exc.code, "message": exc.message},
-                             ensure_ascii=False, indent=2), file=out)
+        return _fail("audit watch", exc, err, out, False)
+    rng = random.Random()
+    done = 0
+    while True:
+        try:
+            with _online(trust, hub, log) as source:
+                assert source is not None
+                result = watch_round(source, loaded.log_key, loaded.origin, memory, sample=sample, rng=rng)
+            memory.save()
+            print(result.render(), file=out, flush=True)
+        except Alarm as alarm:
+            print(f"แจ้งเตือน / ALARM ({alarm.kind}): {alarm.message}", file=err, flush=True)
+            print(f"ALARM {alarm.kind}: {alarm.message}", file=out, flush=True)
+            return EXIT_INVALID
+        except HubUnreachable as exc:
+            if once:
+                return _fail("audit watch", exc, err, out, False)
+            print(f"linkage audit watch: {exc.message}; trying again in {interval:g}s", file=err, flush=True)
+        except VerificationError as exc:
+            return _fail("audit watch", exc, err, out, False)
+        done += 1
+        if once or (rounds is not None and done >= rounds):
+            return EXIT_VALID
+        time.sleep(interval)
+
+
+_ACCESS_COLUMNS: Final = (
+    ("issued_at", "เวลา / time"), ("agency", "หน่วยงาน / agency"), ("officer_id", "เจ้าหน้าที่ / officer"),
+    ("doc_type", "เอกสาร / document"), ("purpose", "วัตถุประสงค์ / purpose"), ("case_ref", "เรื่อง / case"),
+    ("revoked", "เพิกถอน / revoked"),
+)
+
+
+def run_accesses(trust: TrustInputs, hub: HubInputs, subject_id: str, *, as_json: bool = False,
+                 out: TextIO | None = None, err: TextIO | None = None) -> int:
+    """Print who read ``subject_id``'s data; exit 1 when the hub refuses (e.g. not an auditor agency)."""
+    out = out if out is not None else sys.stdout
+    err = err if err is not None else sys.stderr
+    try:
+        with _client(trust, hub) as client:
+            accesses = client.list_accesses(subject_id)
+    except HubRefused as exc:
+        print(f"linkage audit accesses: ถูกปฏิเสธ / refused: {exc.message}", file=err)
+        return EXIT_INVALID
+    except VerificationError as exc:
+        return _fail("audit accesses", exc, err, out, as_json)
+    rows = [{name: (("ใช่ / yes" if a.revoked else "-") if name == "revoked" else getattr(a, name))
+             for name, _ in _ACCESS_COLUMNS} | {"log_index": a.log_index, "printout_id": a.printout_id}
+            for a in accesses]
+    if as_json:
+        for row, a in zip(rows, accesses, strict=True):
+            row["revoked"] = a.revoked
+        print(json.dumps({"subject_id": subject_id, "accesses": rows}, ensure_ascii=False, indent=2), file=out)
+        return EXIT_VALID
+    print(f"ประวัติการเข้าถึงข้อมูล / access history of {subject_id}: {len(rows)} record(s)", file=out)
+    if rows:
+        print(_table([title for _, title in _ACCESS_COLUMNS],
+                     [[str(row[name]) or "-" for name, _ in _ACCESS_COLUMNS] for row in rows]), file=out)
+    return EXIT_VALID
+
+
+def _table(header: list[str], rows: list[list[str]]) -> str:
+    import unicodedata
+
+    def width(text: str) -> int:  # Thai vowel and tone marks take no column
+        return sum(0 if unicodedata.combining(ch) or unicodedata.category(ch) == "Mn" else
+                   2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in text)
+
+    widths = [max(width(r[i]) for r in [header, *rows]) for i in range(len(header))]
+    lines = []
+    for r in [header, ["-" * w for w in widths], *rows]:
+        lines.append("  ".join(cell + " " * (w - width(cell)) for cell, w in zip(r, widths, strict=True)).rstrip())
+    return "\n".join(lines)
+
+
+def run_revoke(trust: TrustInputs, hub: HubInputs, printout_id: str, *, reason: str, officer_id: str,
+               out: TextIO | None = None, err: TextIO | None = None) -> int:
+    """Revoke a printout as ``hub.agency``; exit 1 when the hub refuses, 2 when it cannot be asked."""
+    out = out if out is not None else sys.stdout
+    err = err if err is not None else sys.stderr
+    if not reason.strip():
+        print("linkage revoke: a reason is required (--reason)", file=err)
         return EXIT_UNREADABLE
-    print(report.to_json() if as_json else report.render(), file=out)
-    return EXIT_VALID if report.valid else EXIT_INVALID
+    try:
+        with _client(trust, hub) as client:
+            answer = client.revoke(printout_id, reason, officer_id)
+    except HubRefused as exc:
+        print(f"linkage revoke: ถูกปฏิเสธ / refused: {exc.message}", file=err)
+        return EXIT_INVALID
+    except VerificationError as exc:
+        return _fail("revoke", exc, err, out, False)
+    print(f"เพิกถอนแล้ว / revoked: printout {printout_id} at {answer.revoked_at}, log index {answer.log_index}",
+          file=out)
+    return EXIT_VALID

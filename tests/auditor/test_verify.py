@@ -29,6 +29,7 @@ from cryptography.hazmat.primitives.serialization import Encoding
 from consumers.auditor import (
     BadTrustRoot,
     UnreadableInput,
+    UnsupportedInput,
     VerificationError,
     load_printout,
     load_trust_root,
@@ -178,46 +179,46 @@ CASES = [
     Case("case_ref given", lambda w: w.sealer.seal(printout(case_ref="กค 0702/123")), VALID),
     Case("forged by hand, same key", _signed(), VALID),
     # (1) header
-    Case("alg none", lambda w: _signed({"alg": "none"})(w).rsplit(".", 1)[0] + ".", frozenset({1}), "got 'none'"),
-    Case("alg HS256", alg_hs256, frozenset({1}), "got 'HS256'"),
-    Case("typ JWT", _signed({"typ": "JWT"}), frozenset({1}), "typ must be"),
-    Case("crit header", _signed({"crit": ["b64"], "b64": False}), frozenset({1}), "crit"),
-    Case("kid missing", _signed({"kid": None}), frozenset({1, 4}), "kid missing"),
+    Case("alg none", lambda w: _signed({"alg": "none"})(w).rsplit(".", 1)[0] + ".", frozenset({2}), "got 'none'"),
+    Case("alg HS256", alg_hs256, frozenset({2}), "got 'HS256'"),
+    Case("typ JWT", _signed({"typ": "JWT"}), frozenset({2}), "typ must be"),
+    Case("crit header", _signed({"crit": ["b64"], "b64": False}), frozenset({2}), "crit"),
+    Case("kid missing", _signed({"kid": None}), frozenset({2}), "kid missing"),
     Case("x5c missing", _signed({"x5c": None}), frozenset({1}), "x5c missing"),
     Case("x5c not base64", _signed({"x5c": ["%%%"]}), frozenset({1}), "x5c[0] is not a base64 DER"),
     # (2) chain
-    Case("x5c from another CA", lambda w: w.foreign.seal(printout()), frozenset({2}), "must end with the trust root"),
+    Case("x5c from another CA", lambda w: w.foreign.seal(printout()), frozenset({1}), "must end with the trust root"),
     Case("foreign seal, our root appended",
          lambda w: es256(header(w, kid=w.foreign.kid, x5c=_der64(w.foreign_cert, w.root)), printout(), w.foreign_key),
-         frozenset({2}), "signature does not match"),
+         frozenset({1}), "signature does not match"),
     Case("x5c chain without the CA", lambda w: es256(header(w, x5c=_der64(w.seal_cert)), printout(), w.seal_key),
-         frozenset({2}), "ends with CN=linkage-seal"),
-    Case("expired seal cert at issued_at", lambda w: w.expired.seal(printout()), frozenset({2}),
+         frozenset({1}), "ends with CN=linkage-seal"),
+    Case("expired seal cert at issued_at", lambda w: w.expired.seal(printout()), frozenset({1}),
          "printout issued 2026-01-15T02:59:00Z"),
     Case("agency TLS certificate as seal",
          lambda w: es256(header(w, kid=seal.jwk_thumbprint(w.agency_key.public_key()),
                                 x5c=_der64(w.agency_cert, w.root)), printout(), w.agency_key),
-         frozenset({2}), "key usage is not a seal's"),
+         frozenset({1}), "key usage is not a seal's"),
     # (3) signature
     Case("flipped payload byte",
          lambda w: replace_payload(w.sealer.seal(printout()), printout(purpose="ตรวจสอบสิทธิ")),
-         frozenset({3}), "does not match"),
-    Case("flipped signature bit", lambda w: flip_signature_bit(w.sealer.seal(printout())), frozenset({3}),
+         frozenset({2}), "does not match"),
+    Case("flipped signature bit", lambda w: flip_signature_bit(w.sealer.seal(printout())), frozenset({2}),
          "does not match"),
-    Case("signature truncated", lambda w: w.sealer.seal(printout())[:-4], frozenset({3}), "64 bytes"),
-    Case("signed by another key", lambda w: es256(header(w), printout(), w.foreign_key), frozenset({3})),
+    Case("signature truncated", lambda w: w.sealer.seal(printout())[:-4], frozenset({2}), "64 bytes"),
+    Case("signed by another key", lambda w: es256(header(w), printout(), w.foreign_key), frozenset({2})),
     # (4) payload
-    Case("wrong kid", _signed({"kid": "not-the-thumbprint"}), frozenset({4}), "kid 'not-the-thumbprint'"),
+    Case("wrong kid", _signed({"kid": "not-the-thumbprint"}), frozenset({2}), "kid 'not-the-thumbprint'"),
     Case("missing payload field", lambda w: es256(header(w), {k: v for k, v in printout().items() if k != "purpose"},
-                                                  w.seal_key), frozenset({4}), "purpose missing"),
-    Case("data not an object", _signed(data="x"), frozenset({4}), "data must be an object"),
-    Case("officer_id empty", _signed(officer_id=""), frozenset({4}), "officer_id is empty"),
-    Case("subject_id a number", _signed(subject_id=1101700230708), frozenset({4}), "subject_id must be a string"),
-    Case("issued_at not RFC 3339", _signed(issued_at="15/01/2569"), frozenset({4}), "issued_at is not RFC 3339"),
-    Case("issued_at with offset", _signed(issued_at="2026-01-15T10:00:00+07:00"), frozenset({4}), "RFC 3339 UTC"),
-    Case("issued in the future", lambda w: w.sealer.seal(printout()), frozenset({4}), "is after now", NOW - DAY),
-    Case("printout_id not a UUID", _signed(printout_id="42"), frozenset({4}), "not a UUID"),
-    Case("request_hash not sha256", _signed(request_hash="md5:00"), frozenset({4}), "request_hash"),
+                                                  w.seal_key), frozenset({2}), "purpose missing"),
+    Case("data not an object", _signed(data="x"), frozenset({2}), "data must be an object"),
+    Case("officer_id empty", _signed(officer_id=""), frozenset({2}), "officer_id is empty"),
+    Case("subject_id a number", _signed(subject_id=1101700230708), frozenset({2}), "subject_id must be a string"),
+    Case("issued_at not RFC 3339", _signed(issued_at="15/01/2569"), frozenset({2}), "issued_at is not RFC 3339"),
+    Case("issued_at with offset", _signed(issued_at="2026-01-15T10:00:00+07:00"), frozenset({2}), "RFC 3339 UTC"),
+    Case("issued in the future", lambda w: w.sealer.seal(printout()), frozenset({2}), "is after now", NOW - DAY),
+    Case("printout_id not a UUID", _signed(printout_id="42"), frozenset({2}), "not a UUID"),
+    Case("request_hash not sha256", _signed(request_hash="md5:00"), frozenset({2}), "request_hash"),
     # unreadable
     Case("truncated token", lambda w: w.sealer.seal(printout()).rsplit(".", 1)[0], UnreadableInput, "compact JWS"),
     Case("not base64", lambda w: "ab!c.def.ghi", UnreadableInput, "compact JWS"),
@@ -236,7 +237,7 @@ CASES = [
     Case("bundle jws not a JWS", lambda w: bundle("hello"), UnreadableInput, 'bundle "jws" is not'),
     Case("bundle not JSON", lambda w: "{jws: 1}", UnreadableInput, "not valid JSON"),
     Case("empty file", lambda w: "", UnreadableInput, "compact JWS"),
-    Case("PDF", lambda w: "%PDF-1.7\n", UnreadableInput, "compact JWS"),
+    Case("PDF", lambda w: "%PDF-1.7\n", UnsupportedInput, "PDF/QR printouts are not supported yet"),
 ]
 
 
@@ -249,7 +250,7 @@ def test_case(case: Case, world: World, tmp_path: Path) -> None:
         assert {c.number for c in report.failed} == case.expect, report.render()
         assert report.valid is (case.expect == VALID)
         assert (report.printout is not None) is report.valid
-        assert [c.number for c in report.checks] == [1, 2, 3, 4]
+        assert [c.number for c in report.checks] == [1, 2, 3, 4, 5, 6, 7]
         assert case.why in " ".join(c.detail for c in report.failed), report.render()
     else:
         with pytest.raises(case.expect) as info:
@@ -281,24 +282,37 @@ def test_unreadable_token(token: str, world: World) -> None:
 
 def test_readable_but_empty_token_is_a_report(world: World) -> None:
     report = verify_printout("e30.e30.", world.root, now=NOW)  # {}.{}.
-    assert [c.ok for c in report.checks] == [False, None, None, False]
+    assert [c.ok for c in report.checks] == [False, False, None, None, None, None, None]
 
 
 def test_valid_report_renders_and_serialises(world: World) -> None:
     report = verify_printout(world.sealer.seal(printout()), world.root, now=NOW)
     assert report.printout == printout()
     text = report.render()
-    assert text.splitlines()[0].startswith("[1] ✓ well-formed JWS")
-    assert "VALID: printout 00000000-0000-0000-0000-00000000002a" in text
+    assert text.splitlines()[0].startswith("[1] ✓ certificate chain")
+    assert "VALID: printout 00000000-0000-0000-0000-00000000002a (ข้าม / skipped: 3, 4, 5, 6, 7)" in text
+    assert "[4] - log inclusion: skipped: a bare JWS carries no log proof" in text
     as_json = json.loads(report.to_json())
-    assert as_json["valid"] is True and [c["ok"] for c in as_json["checks"]] == [True] * 4
+    assert as_json["valid"] is True and [c["ok"] for c in as_json["checks"]] == [True, True] + [None] * 5
+    assert as_json["skipped"] == [3, 4, 5, 6, 7] and as_json["failed"] == []
 
 
 def test_skipped_checks_are_shown(world: World) -> None:
     report = verify_printout(es256(header(world, alg="none", x5c=None), printout(), world.seal_key), world.root,
                              now=NOW)
-    assert [c.ok for c in report.checks] == [False, None, None, True]
-    assert "[3] - seal signature: skipped" in report.render()
+    assert [c.ok for c in report.checks] == [False, False, None, None, None, None, None]
+    assert "[3] - officer's signature: skipped: not a PDF (a jws)" in report.render()
+
+
+@pytest.mark.parametrize("magic", [b"\x89PNG\r\n\x1a\n", b"\xff\xd8\xff\xe0", b"%PDF-1.7\n%\xe2\xe3"])
+def test_pdf_and_pictures_are_not_supported_yet(magic: bytes, world: World, tmp_path: Path,
+                                                capsys: pytest.CaptureFixture[str]) -> None:
+    path = tmp_path / "paper"
+    path.write_bytes(magic + b"\x00" * 64)
+    with pytest.raises(UnsupportedInput, match="PDF/QR printouts are not supported yet"):
+        load_printout(path)
+    assert run_verify(path, world.ca_pem) == 2
+    assert "not supported yet" in capsys.readouterr().err
 
 
 def test_now_must_be_aware(world: World) -> None:
@@ -335,7 +349,7 @@ def _run(world: World, tmp_path: Path, text: str, *, ca: Path | None = None, as_
 def test_run_verify_valid(world: World, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     code, out, err = _run(world, tmp_path, bundle(world.sealer.seal(printout())), capsys=capsys)
     assert (code, err) == (0, "")
-    assert "[4] ✓ printout fields" in out and "ถูกต้อง / VALID" in out
+    assert "[2] ✓ hub's seal" in out and "ถูกต้อง / VALID" in out
 
 
 def test_run_verify_invalid_names_each_failed_check(world: World, tmp_path: Path,
@@ -343,8 +357,8 @@ def test_run_verify_invalid_names_each_failed_check(world: World, tmp_path: Path
     token = es256(header(world, kid="wrong"), printout(purpose="x"), world.foreign_key)
     code, out, err = _run(world, tmp_path, token, capsys=capsys)
     assert (code, err) == (1, "")
-    assert "[3] ✗ seal signature:" in out and "[4] ✗ printout fields: kid 'wrong'" in out
-    assert "INVALID: failed check(s) 3, 4" in out
+    assert "[2] ✗ hub's seal: the signature does not match" in out and "kid 'wrong'" in out
+    assert "INVALID: failed check(s) 2" in out
 
 
 def test_run_verify_json(world: World, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -352,7 +366,7 @@ def test_run_verify_json(world: World, tmp_path: Path, capsys: pytest.CaptureFix
                         capsys=capsys)
     report = json.loads(out)
     assert code == 1 and report["valid"] is False and report["printout"] is None
-    assert [c["number"] for c in report["checks"] if c["ok"] is False] == [3]
+    assert [c["number"] for c in report["checks"] if c["ok"] is False] == [2] == report["failed"]
 
 
 @pytest.mark.parametrize("as_json", [False, True])

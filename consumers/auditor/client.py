@@ -1,0 +1,101 @@
+"""The auditor's blocking gRPC client of ``linkage.v1.AuditLog``: a ``LogSource`` plus the auditor-only calls.
+
+    with AuditClient.connect("127.0.0.1:7443", ca_pem, CertPaths(cert, key)) as log:
+        note = log.checkpoint()
+
+Transport failures raise ``HubUnreachable``; the hub's refusals raise
+``HubRefused`` carrying its reason code.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+import grpc
+
+from consumers.auditor.errors import HubRefused, HubUnreachable
+from consumers.auditor.log import Entry, InclusionProof, Revocation
+from linkage import pki
+from linkage.errors import from_rpc_error
+from linkage.v1 import audit_pb2, audit_pb2_grpc
+
+__all__ = ["AuditClient"]
+
+_TRANSPORT = frozenset({grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED})
+
+
+class AuditClient:
+    """One mTLS channel to the hub's AuditLog service. Use ``with`` or call ``close``."""
+
+    def __init__(self, channel: grpc.Channel, address: str, timeout: float = 10.0) -> None:
+        self._channel = channel
+        self._stub = audit_pb2_grpc.AuditLogStub(channel)
+        self.address = address
+        self.timeout = timeout
+
+    @classmethod
+    def connect(cls, address: str, ca_cert: Path, agency: pki.CertPaths, timeout: float = 10.0) -> AuditClient:
+        """A client of the hub at ``address``; raises HubUnreachable if the credentials cannot be read."""
+        try:
+            creds = pki.channel_credentials(ca_cert, agency)
+        except OSError as exc:
+            raise HubUnreachable(f"cannot read the agency certificate or key ({exc})") from exc
+        return cls(grpc.secure_channel(address, creds), address, timeout)
+
+    def __enter__(self) -> AuditClient:
+        return self
+
+    def __exit__(self, et: type[BaseException] | None, e: BaseException | None, tb: TracebackType | None) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self._channel.close()
+
+    def _call(self, method: str, request: Any) -> Any:
+        try:
+            return getattr(self._stub, method)(request, timeout=self.timeout)
+        except grpc.RpcError as exc:
+            err = from_rpc_error(exc)
+            if exc.code() in _TRANSPORT and err.reason.startswith("transport_"):
+                raise HubUnreachable(f"the hub at {self.address} did not answer {method}: {err.message}") from None
+            raise HubRefused(err.reason, f"{method}: {err.message} ({err.reason})") from None
+
+    def checkpoint(self) -> str:
+        answer: audit_pb2.SignedCheckpoint = self._call("GetCheckpoint", audit_pb2.GetCheckpointRequest())
+        return answer.note
+
+    def inclusion_proof(self, index: int, tree_size: int) -> InclusionProof:
+        answer: audit_pb2.InclusionProof = self._call(
+            "GetInclusionProof", audit_pb2.GetInclusionProofRequest(index=index, tree_size=tree_size))
+        return InclusionProof(answer.leaf_index, answer.tree_size, tuple(answer.hashes))
+
+    def consistency_proof(self, old_size: int, new_size: int) -> tuple[bytes, ...]:
+        answer: audit_pb2.ConsistencyProof = self._call(
+            "GetConsistencyProof", audit_pb2.GetConsistencyProofRequest(old_size=old_size, new_size=new_size))
+        if answer.old_size != old_size or answer.new_size != new_size:
+            raise HubRefused("wrong_sizes", f"asked for a proof {old_size} -> {new_size}, got "
+                                            f"{answer.old_size} -> {answer.new_size}")
+        return tuple(answer.hashes)
+
+    def entries(self, start: int, end: int) -> list[Entry]:
+        answer: audit_pb2.GetEntriesResponse = self._call(
+            "GetEntries", audit_pb2.GetEntriesRequest(start=start, end=end))
+        return [Entry(e.index, e.leaf) for e in answer.entries]
+
+    def revocation(self, printout_id: str) -> Revocation:
+        answer: audit_pb2.Revocation = self._call(
+            "GetRevocation", audit_pb2.GetRevocationRequest(printout_id=printout_id))
+        return Revocation(answer.revoked, answer.reason, answer.revoked_at, answer.log_index)
+
+    def list_accesses(self, subject_id: str) -> list[audit_pb2.Access]:
+        answer: audit_pb2.ListAccessesResponse = self._call(
+            "ListAccesses", audit_pb2.ListAccessesRequest(subject_id=subject_id))
+        return list(answer.accesses)
+
+    def revoke(self, printout_id: str, reason: str, officer_id: str) -> audit_pb2.RevokePrintoutResponse:
+        answer: audit_pb2.RevokePrintoutResponse = self._call(
+            "RevokePrintout",
+            audit_pb2.RevokePrintoutRequest(printout_id=printout_id, reason=reason, officer_id=officer_id))
+        return answer

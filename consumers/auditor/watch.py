@@ -1,0 +1,114 @@
+"""The log monitor: each round fetches the newest checkpoint and holds the log to what it said before.
+
+One ``watch_round``, in numbered steps:
+
+    1  the checkpoint is signed by the pinned log key, for the pinned origin   else Alarm bad_checkpoint
+    2  its size is not smaller than the newest checkpoint seen before           else Alarm rollback
+    3  at a size seen before, its root is the root seen then                    else Alarm fork
+    4  it extends the newest seen before (consistency proof from the log)       else Alarm fork
+    5  a sample of entries (new ones first, then older ones) is in the tree:
+       each leaf from GetEntries has an inclusion proof to the root             else Alarm rewritten_entry
+
+Only then is the checkpoint remembered. Raises ``Alarm``, or ``HubUnreachable``
+when the log cannot be asked; nothing else.
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass
+
+from consumers.auditor.errors import Alarm, HubRefused
+from consumers.auditor.log import LogSource
+from consumers.auditor.state import AuditorState
+from linkage import merkle
+from linkage.checkpoint import Checkpoint, CheckpointError, NoteVerifier, open_checkpoint
+
+__all__ = ["RoundResult", "choose_sample", "watch_round"]
+
+
+@dataclass(frozen=True)
+class RoundResult:
+    """What one round saw: the checkpoint, the size it was proved to extend (None: first), the entries checked."""
+
+    checkpoint: Checkpoint
+    previous_size: int | None
+    checked: tuple[int, ...]
+
+    def render(self) -> str:
+        cp = self.checkpoint
+        since = ("first checkpoint seen" if self.previous_size is None
+                 else f"consistent with size {self.previous_size}")
+        return (f"ตรวจแล้ว / OK: {cp.origin} size {cp.size} root {cp.root_hash.hex()}; {since}; "
+                f"{len(self.checked)} entr{'y' if len(self.checked) == 1 else 'ies'} proved in the tree")
+
+
+def choose_sample(old_size: int, new_size: int, sample: int, rng: random.Random) -> tuple[int, ...]:
+    """Up to ``sample`` distinct indices below ``new_size``: new entries (from ``old_size``) first, then older."""
+    new = range(old_size, new_size)
+    picked = rng.sample(new, min(sample, len(new)))
+    rest = sample - len(picked)
+    if rest > 0 and old_size > 0:
+        picked += rng.sample(range(old_size), min(rest, old_size))
+    return tuple(sorted(picked))
+
+
+def watch_round(log: LogSource, key: NoteVerifier, origin: str, state: AuditorState, *, sample: int = 16,
+                rng: random.Random | None = None) -> RoundResult:
+    """One round of the monitor; remembers the checkpoint in ``state`` (in memory) when nothing is wrong."""
+    rng = rng or random.Random()
+    note = log.checkpoint()
+    # 1. Signed by the log we pinned.
+    try:
+        cp = open_checkpoint(note, [key], origin)
+    except CheckpointError as exc:
+        raise Alarm("bad_checkpoint", f"the log's newest checkpoint does not verify: {exc} ({exc.code})") from exc
+    newest = state.newest(origin)
+    if newest is not None:
+        # 2. Logs only grow.
+        if cp.size < newest.size:
+            raise Alarm("rollback", f"rollback: the log's checkpoint is of size {cp.size} (root {cp.root_hash.hex()}), "
+                                    f"smaller than size {newest.size} (root {newest.root_hash.hex()}) seen before")
+        # 3. One size, one root.
+        known = state.root_at(origin, cp.size)
+        if known is not None and known != cp.root_hash:
+            raise Alarm("fork", f"fork: at size {cp.size} the log's root is now {cp.root_hash.hex()}, "
+                                f"it was {known.hex()} before")
+        # 4. The new tree extends the old one.
+        if newest.size < cp.size and newest.size > 0:
+            _prove_extends(log, newest.size, newest.root_hash, cp)
+    # 5. The log serves the entries the root commits to.
+    checked = choose_sample(newest.size if newest else 0, cp.size, sample, rng)
+    for index in checked:
+        _prove_entry(log, index, cp)
+    state.remember(cp, note)
+    return RoundResult(cp, newest.size if newest else None, checked)
+
+
+def _prove_extends(log: LogSource, old_size: int, old_root: bytes, cp: Checkpoint) -> None:
+    what = (f"size {old_size} (root {old_root.hex()}) seen before and size {cp.size} (root {cp.root_hash.hex()}) "
+            f"now")
+    try:
+        proof = log.consistency_proof(old_size, cp.size)
+        merkle.verify_consistency(old_size, cp.size, proof, old_root, cp.root_hash)
+    except HubRefused as exc:
+        raise Alarm("fork", f"fork? the log will not prove {what} one history: {exc.message}") from exc
+    except merkle.MerkleError as exc:
+        raise Alarm("fork", f"fork: {what} are not one history: {exc.message}") from exc
+
+
+def _prove_entry(log: LogSource, index: int, cp: Checkpoint) -> None:
+    where = f"entry {index} of size {cp.size} (root {cp.root_hash.hex()})"
+    try:
+        entries = log.entries(index, index + 1)
+        if len(entries) != 1 or entries[0].index != index:
+            raise Alarm("rewritten_entry", f"rewritten or dropped entry: the log did not return {where}")
+        proof = log.inclusion_proof(index, cp.size)
+        if (proof.leaf_index, proof.tree_size) != (index, cp.size):
+            raise Alarm("rewritten_entry", f"{where}: the log proved leaf {proof.leaf_index} of size "
+                                           f"{proof.tree_size} instead")
+        merkle.verify_inclusion(merkle.leaf_hash(entries[0].leaf), index, cp.size, proof.hashes, cp.root_hash)
+    except HubRefused as exc:
+        raise Alarm("rewritten_entry", f"rewritten or dropped entry? the log refused {where}: {exc.message}") from exc
+    except merkle.MerkleError as exc:
+        raise Alarm("rewritten_entry", f"rewritten entry: {where} is not in the tree: {exc.message}") from exc
