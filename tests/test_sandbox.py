@@ -1,0 +1,102 @@
+"""`linkage init` and `linkage up` as a user runs them: real processes, real ports, real signals."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+FREE_PORTS = {"LINKAGE_HUB_PORT": "0", "LINKAGE_PROVIDERS_DOPA_PORT": "0", "LINKAGE_PROVIDERS_DBD_PORT": "0",
+              "LINKAGE_PROVIDERS_EDU_PORT": "0"}
+
+
+def linkage(*args: str, env: dict[str, str] | None = None, timeout: float = 120) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "linkage.cli", *args], capture_output=True, text=True,
+                          timeout=timeout, env={**os.environ, **(env or {})})
+
+
+def test_init_refuses_to_overwrite_without_force(tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    first = linkage("init", "--home", str(home), "--citizens", "200")
+    assert first.returncode == 0, first.stderr
+    ca = (home / "pki" / "ca.pem").read_bytes()
+    again = linkage("init", "--home", str(home), "--citizens", "200")
+    assert again.returncode == 2 and "--force" in again.stderr
+    assert (home / "pki" / "ca.pem").read_bytes() == ca  # nothing touched
+    forced = linkage("init", "--home", str(home), "--citizens", "200", "--force")
+    assert forced.returncode == 0 and (home / "pki" / "ca.pem").read_bytes() != ca
+    personas = json.loads((home / "personas.json").read_text(encoding="utf-8"))
+    kinds = {p["kind"] for p in personas}
+    assert kinds == {"citizen", "juristic"} and all({"id", "label", "doc_types"} <= set(p) for p in personas)
+    assert not [p for p in home.iterdir() if p.name.startswith(".linkage-init-")]  # no staging left behind
+
+
+def _wait_for(path: Path, proc: subprocess.Popen[str], seconds: float = 60) -> None:
+    deadline = time.monotonic() + seconds
+    while not path.exists():
+        if proc.poll() is not None:
+            raise AssertionError(f"linkage up exited early: {proc.stderr.read() if proc.stderr else ''}")
+        if time.monotonic() > deadline:
+            raise AssertionError("linkage up did not write endpoints.json in time")
+        time.sleep(0.1)
+
+
+def test_up_fetch_verify_and_stop(tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    proc = subprocess.Popen([sys.executable, "-m", "linkage.cli", "up", "--home", str(home), "--citizens", "200"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            env={**os.environ, **FREE_PORTS})
+    try:
+        _wait_for(home / "endpoints.json", proc)
+        endpoints = json.loads((home / "endpoints.json").read_text(encoding="utf-8"))
+        assert set(endpoints["providers"]) == {"dopa", "dbd", "edu"}
+        assert all(Path(p).is_absolute() for p in (endpoints["ca"], endpoints["personas"]))
+        muni = endpoints["agencies"]["phrae-municipality"]
+        assert Path(muni["cert"]).exists() and muni["officers"]
+        personas = json.loads(Path(endpoints["personas"]).read_text(encoding="utf-8"))
+        citizen = next(p["id"] for p in personas if "dopa.person" in p["doc_types"])
+        out = tmp_path / "printout.json"
+        fetched = linkage("fetch", "--home", str(home), "--agency", "phrae-municipality", "--officer",
+                          muni["officers"][0], "--doc-type", "dopa.person", "--id", citizen, "--purpose",
+                          "ทดสอบ", "--out", str(out))
+        assert fetched.returncode == 0, fetched.stderr
+        assert json.loads(fetched.stdout)["subject_id"] == citizen
+        verified = linkage("verify", str(out), "--home", str(home))
+        assert verified.returncode == 0, verified.stdout + verified.stderr
+        refused = linkage("fetch", "--home", str(home), "--agency", "phrae-hospital", "--officer",
+                          endpoints["agencies"]["phrae-hospital"]["officers"][0], "--doc-type", "dopa.house",
+                          "--id", citizen, "--purpose", "ทดสอบ")
+        assert refused.returncode == 1 and "no_right" in refused.stderr
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        stdout, stderr = proc.communicate(timeout=30)
+    assert proc.returncode == 0, stderr
+    assert "stopped" in stdout and not (home / "endpoints.json").exists()
+
+
+def test_up_says_when_a_port_is_taken(tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    assert linkage("init", "--home", str(home), "--citizens", "200").returncode == 0
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        result = linkage("up", "--home", str(home), env={**FREE_PORTS, "LINKAGE_HUB_PORT": str(port)}, timeout=60)
+    assert result.returncode != 0
+    assert f"127.0.0.1:{port}" in result.stderr and "taken" in result.stderr
+
+
+@pytest.mark.parametrize("args", [["fetch", "--agency", "nobody", "--officer", "1", "--doc-type", "x", "--id", "1",
+                                   "--purpose", "x"]])
+def test_cli_bad_usage_exits_2(tmp_path: Path, args: list[str]) -> None:
+    home = tmp_path / "home"
+    assert linkage("init", "--home", str(home), "--citizens", "200").returncode == 0
+    result = linkage(*args, "--home", str(home))
+    assert result.returncode == 2 and "nobody" in result.stderr
