@@ -132,7 +132,7 @@ class HubInputs:
         address = self.hub or endpoints.get("hub")
         if not isinstance(address, str):
             where = f"the sandbox in {home.root} is not running (no endpoints.json)" if home else "no --hub given"
-            raise HubUnreachable(f"online checks need the hub: {where}; pass --hub HOST:PORT, or --offline")
+            raise HubUnreachable(f"online checks need the hub: {where}; pass --hub HOST:PORT (verify: or --offline)")
         own = self._certificate(home, endpoints)
         return AuditClient.connect(address, ca, own)
 
