@@ -196,9 +196,13 @@ def _machine_seconds() -> tuple[float, float]:
     return (user + nice + system + irq + softirq) / hz, steal / hz
 
 
-def _own_seconds(children: Sequence[_Child]) -> float:
+def _client_seconds() -> float:
     t = os.times()
-    return t.user + t.system + sum(_cpu_seconds(c.pid) for c in children)
+    return t.user + t.system
+
+
+def _own_seconds(children: Sequence[_Child]) -> float:
+    return _client_seconds() + sum(_cpu_seconds(c.pid) for c in children)
 
 
 def _cpu_seconds(pid: int) -> float:
@@ -270,15 +274,15 @@ async def _measure(targets: dict[str, str], watched: Sequence[_Child], calls: in
                 names = list(stubs)
                 names = names[r % len(names):] + names[:r % len(names)]
                 for name in names:
-                    before = {c.name: _cpu_seconds(c.pid) for c in watched}
+                    before = {c.name: _cpu_seconds(c.pid) for c in watched} | {"client": _client_seconds()}
                     rate, latencies = await _drive(stubs[name], n, in_flight)
-                    after = {c.name: _cpu_seconds(c.pid) for c in watched}
+                    after = {c.name: _cpu_seconds(c.pid) for c in watched} | {"client": _client_seconds()}
                     series = results.setdefault((name, in_flight), Series())
                     series.calls_per_s.append(rate)
                     series.latencies_ms.extend(latencies)
                     series.calls += n
-                    for c in watched:
-                        series.cpu_s[c.name] = series.cpu_s.get(c.name, 0.0) + after[c.name] - before[c.name]
+                    for key in after:
+                        series.cpu_s[key] = series.cpu_s.get(key, 0.0) + after[key] - before[key]
     finally:
         for ch in channels.values():
             await ch.close()
@@ -315,8 +319,10 @@ def _report(results: dict[tuple[str, int], Series], relays: dict[str, _Child], a
           f" {args.calls_one} at 1 in flight; warm-up {args.warmup}; insecure channels (TLS: see `linkage bench`)")
     print("processes: load client (this, grpc.aio, one channel per target), provider (grpc.aio), one per relay")
     print()
+    print("CPU µs/call: user+system CPU time of that process per call (relay, provider, load client)")
+    print()
     header = (f"{'target':<20}{'in flight':>10}{'calls/s':>9}{'spread':>8}{'p50 ms':>8}{'p99 ms':>8}"
-              f"{'relay/direct':>14}{'relay µs CPU/call':>19}{'prov. µs CPU/call':>19}")
+              f"{'relay/direct':>14}{'CPU µs/call: relay':>20}{'provider':>10}{'client':>8}")
     print(header)
     print("-" * len(header))
     for in_flight in (HIGH, 1):
@@ -331,7 +337,7 @@ def _report(results: dict[tuple[str, int], Series], relays: dict[str, _Child], a
                 relay_cpu = f"{s.cpu_us_per_call(name):.0f}"
             print(f"{name:<20}{in_flight:>10}{s.throughput():>9.0f}{s.spread():>8.0%}{s.pct(0.5):>8.2f}"
                   f"{s.pct(0.99):>8.2f}"
-                  f"{ratio:>14}{relay_cpu:>19}{s.cpu_us_per_call('provider'):>19.0f}")
+                  f"{ratio:>14}{relay_cpu:>20}{s.cpu_us_per_call('provider'):>10.0f}{s.cpu_us_per_call('client'):>8.0f}")
         print()
     print("relay-added p50 at 1 in flight: " + ", ".join(
         f"{name} {results[(name, 1)].pct(0.5) - results[('direct', 1)].pct(0.5):+.2f} ms" for name in relays))
