@@ -1,0 +1,725 @@
+"""The counter desk: an aiohttp app where an officer fetches documents instead of asking for copies.
+
+    create_app(settings)          the Application; raises ManualError / ConfigError at start
+    serve(home, port, ready)      run it until cancelled (``linkage up`` calls this)
+
+State lives under typed ``web.AppKey``s; the hub client and the SQLite store are
+opened and closed in ``cleanup_ctx``; every route is listed in ``_routes``; one
+middleware turns every failure into a Thai / English page, never exception text.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import csv
+import datetime as dt
+import hmac
+import io
+import logging
+import os
+import secrets
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+import fontpkg_sarabun
+import jinja2
+from aiohttp import web
+from cryptography import x509
+
+from consumers.auditor.verify import verify_printout
+from consumers.client import HubClient
+from consumers.counter.errors import (
+    CounterError,
+    CsrfRejected,
+    PageNotFound,
+    ServiceUnavailable,
+    TooManyAttempts,
+)
+from consumers.counter.manuals import DEFAULT_FOLDER, Manual, load_manuals
+from consumers.counter.sessions import Case, CaseStore, DocSlot, Limiter, Session, SessionStore
+from consumers.counter.store import CaseRow, CounterStore
+from consumers.counter.views import field_rows, issued_text
+from linkage.config import AgencyConfig, ConfigError, Home, load_settings
+from linkage.errors import InvalidRequest, LinkageError
+from linkage.ids import parse_id, parse_officer_id
+from linkage.seal import unverified_payload
+from linkage.v1 import common_pb2, hub_pb2
+
+__all__ = ["HUB", "STATE", "STORE", "CounterSettings", "CounterState", "create_app", "serve"]
+
+_log = logging.getLogger("consumers.counter")
+_HERE = Path(__file__).resolve().parent
+_FONTS = Path(fontpkg_sarabun.ROOT) / "files"
+_FONT_FILES = frozenset({"Sarabun-Regular.ttf", "Sarabun-Bold.ttf", "Sarabun-SemiBold.ttf"})
+_BANGKOK = dt.timezone(dt.timedelta(hours=7))
+
+SESSION_COOKIE = "counter_session"
+ANON_COOKIE = "counter_csrf"
+LANG_COOKIE = "counter_lang"
+SIGNIN_PURPOSE = "ลงชื่อเข้าใช้งานเคาน์เตอร์"
+_MAX_FIELD = 2000
+# The cabinet's target (26 Sep 2017): cut documents, steps and time by 30-50 %.
+TARGET_LOW, TARGET_HIGH = 30.0, 50.0
+
+
+@dataclass(frozen=True)
+class CounterSettings:
+    """What one counter needs; read once. ``office_head`` None: the first of the agency's officers (sorted)."""
+
+    home: Home
+    hub_address: str
+    agency: str = "phrae-municipality"
+    manuals: Path = DEFAULT_FOLDER
+    session_ttl: float = 30 * 60.0
+    database: Path | None = None
+    office_head: str | None = None
+    host: str = "127.0.0.1"
+    # Set only behind HTTPS: marks cookies Secure.
+    secure_cookies: bool = False
+    signin_attempts: int = 5
+
+    @classmethod
+    def from_env(cls, home: Home) -> CounterSettings:
+        """Defaults from LINKAGE_COUNTER_* variables; the hub address from the configuration
+        (which honours LINKAGE_HUB_HOST / LINKAGE_HUB_PORT) unless LINKAGE_COUNTER_HUB names one."""
+        env = os.environ
+        hub = env.get("LINKAGE_COUNTER_HUB")
+        if not hub:
+            cfg = load_settings(home).hub
+            hub = f"{cfg.host}:{cfg.port}"
+        try:
+            ttl = float(env.get("LINKAGE_COUNTER_SESSION_TTL", "1800"))
+        except ValueError:
+            raise ConfigError("LINKAGE_COUNTER_SESSION_TTL must be a number of seconds") from None
+        return cls(home=home, hub_address=hub, agency=env.get("LINKAGE_COUNTER_AGENCY", "phrae-municipality"),
+                   manuals=Path(env.get("LINKAGE_COUNTER_MANUALS", str(DEFAULT_FOLDER))), session_ttl=ttl,
+                   office_head=env.get("LINKAGE_COUNTER_OFFICE_HEAD") or None,
+                   host=env.get("LINKAGE_COUNTER_HOST", "127.0.0.1"),
+                   secure_cookies=env.get("LINKAGE_COUNTER_SECURE_COOKIES", "") == "1")
+
+
+@dataclass
+class CounterState:
+    settings: CounterSettings
+    agency: AgencyConfig
+    manuals: dict[str, Manual]
+    templates: jinja2.Environment
+    ca_root: x509.Certificate
+    sessions: SessionStore
+    cases: CaseStore
+    limiter: Limiter
+    doc_types: dict[str, common_pb2.DocumentType] = field(default_factory=dict)
+
+
+STATE = web.AppKey("counter_state", CounterState)
+HUB = web.AppKey("counter_hub", HubClient)
+STORE = web.AppKey("counter_store", CounterStore)
+_SESSION = web.RequestKey("counter_session", Session)
+_ANON = web.RequestKey("counter_anon_csrf", str)
+_SET_ANON = web.RequestKey("counter_set_anon", bool)
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+def create_app(settings: CounterSettings) -> web.Application:
+    """The counter app. Raises ManualError for a bad manual file and ConfigError for an unknown agency."""
+    manuals = load_manuals(settings.manuals)
+    linkage_settings = load_settings(settings.home)
+    agency = linkage_settings.agencies.get(settings.agency)
+    if agency is None:
+        raise ConfigError(f"{settings.home.config_file}: no agency {settings.agency!r};"
+                          f" known: {', '.join(sorted(linkage_settings.agencies))}")
+    templates = jinja2.Environment(loader=jinja2.FileSystemLoader(_HERE / "templates"),
+                                   autoescape=True, undefined=jinja2.StrictUndefined)
+    state = CounterState(
+        settings=settings, agency=agency, manuals=manuals, templates=templates,
+        ca_root=x509.load_pem_x509_certificate(settings.home.ca.cert.read_bytes()),
+        sessions=SessionStore(settings.session_ttl), cases=CaseStore(),
+        limiter=Limiter(settings.signin_attempts),
+    )
+    app = web.Application(middlewares=[_errors, _sessions, _csrf], client_max_size=64 * 1024)
+    app[STATE] = state
+    app.cleanup_ctx.append(_hub_ctx)
+    app.cleanup_ctx.append(_store_ctx)
+    app.on_response_prepare.append(_security_headers)
+    _routes(app)
+    return app
+
+
+def _routes(app: web.Application) -> None:
+    """Every route of the counter. Names in _PUBLIC need no sign-in."""
+    r = app.router
+    r.add_get("/", _index, name="index")
+    r.add_get("/signin", _signin_form, name="signin")
+    r.add_post("/signin", _signin, name="signin_post")
+    r.add_post("/signout", _signout, name="signout")
+    r.add_get("/lang/{code}", _switch_lang, name="lang")
+    r.add_get("/manuals", _manuals, name="manuals")
+    r.add_get("/manuals/{service}", _manual, name="manual")
+    r.add_get("/cases/new/{service}", _case_form, name="case_form")
+    r.add_post("/cases/new/{service}", _case_open, name="case_open")
+    r.add_get("/cases/{case_id}", _case, name="case")
+    r.add_post("/cases/{case_id}/retry/{doc_type}", _case_retry, name="case_retry")
+    r.add_post("/cases/{case_id}/certify", _case_certify, name="case_certify")
+    r.add_get("/reports", _reports, name="reports")
+    r.add_get("/reports.csv", _reports_csv, name="reports_csv")
+    r.add_get("/reports/{service}", _report_service, name="report_service")
+    r.add_get("/complaints/new", _complaint_form, name="complaint_form")
+    r.add_post("/complaints/new", _complaint_post, name="complaint_post")
+    r.add_get("/complaints", _complaints, name="complaints")
+    r.add_get("/fonts/{name}", _font, name="font")
+    r.add_static("/static", _HERE / "static", name="static")
+
+
+_PUBLIC = frozenset({"index", "signin", "signin_post", "lang", "manuals", "manual", "complaint_form",
+                     "complaint_post", "font", "static"})
+
+
+# --- resources -------------------------------------------------------------------------------------------------
+
+async def _hub_ctx(app: web.Application) -> AsyncIterator[None]:
+    settings = app[STATE].settings
+    hub = HubClient.connect(settings.hub_address, settings.home.ca.cert, settings.home.client_cert(settings.agency))
+    app[HUB] = hub
+    try:
+        yield
+    finally:
+        await hub.close()
+
+
+async def _store_ctx(app: web.Application) -> AsyncIterator[None]:
+    settings = app[STATE].settings
+    store = CounterStore(settings.database or settings.home.data / "counter.sqlite")
+    app[STORE] = store
+    try:
+        yield
+    finally:
+        store.close()
+
+
+async def _doc_types(app: web.Application) -> Mapping[str, common_pb2.DocumentType]:
+    """The document types the agency may fetch (field titles for labels), asked of the hub once."""
+    state = app[STATE]
+    if not state.doc_types:
+        try:
+            answer = await app[HUB].list_services()
+        except LinkageError as err:
+            _log.warning("ListServices failed: %s", err.reason)
+            return {}
+        state.doc_types = {s.doc_type.code: s.doc_type for s in answer.services}
+    return state.doc_types
+
+
+# --- middleware --------------------------------------------------------------------------------------------------
+
+_HTTP_TEXT = {
+    404: ("ไม่พบหน้าที่ต้องการ", "Page not found."),
+    405: ("ไม่รองรับวิธีเรียกหน้านี้", "Method not allowed."),
+    413: ("ข้อมูลที่ส่งมามีขนาดใหญ่เกินไป", "The request is too large."),
+}
+
+
+@web.middleware
+async def _errors(request: web.Request, handler: Handler) -> web.StreamResponse:
+    try:
+        return await handler(request)
+    except web.HTTPException as exc:
+        if exc.status < 400:
+            raise
+        th, en = _HTTP_TEXT.get(exc.status, ("คำขอไม่ถูกต้อง", "Bad request."))
+        return _error_page(request, exc.status, th, en)
+    except CounterError as err:
+        return _error_page(request, err.status, err.message_th, err.message_en)
+    except LinkageError as err:
+        _log.warning("hub refused %s: %s %s", request.path, type(err).__name__, err.reason)
+        return _error_page(request, 502, "ระบบเชื่อมโยงข้อมูลไม่สามารถให้บริการได้ในขณะนี้ กรุณาลองใหม่",
+                           f"The linkage hub could not serve this request ({err.reason}); please try again.")
+    except Exception:
+        _log.exception("unexpected error on %s %s", request.method, request.path)
+        return _error_page(request, 500, "เกิดข้อผิดพลาดภายในระบบ เจ้าหน้าที่ดูรายละเอียดได้ในบันทึกของระบบ",
+                           "Internal error; the server log has the details.")
+
+
+@web.middleware
+async def _sessions(request: web.Request, handler: Handler) -> web.StreamResponse:
+    state = request.app[STATE]
+    cookie = request.cookies.get(SESSION_COOKIE)
+    session = state.sessions.get(cookie)
+    if session is not None:
+        request[_SESSION] = session
+    anon = request.cookies.get(ANON_COOKIE, "")
+    request[_SET_ANON] = not anon
+    request[_ANON] = anon or secrets.token_urlsafe(32)
+    route = request.match_info.route.name
+    if session is None and request.match_info.http_exception is None and route not in _PUBLIC:
+        target = f"/signin?next={quote(request.path_qs, safe='')}" + ("&expired=1" if cookie else "")
+        raise web.HTTPSeeOther(target)
+    response = await handler(request)
+    if request[_SET_ANON]:
+        _cookie(request, response, ANON_COOKIE, request[_ANON])
+    return response
+
+
+@web.middleware
+async def _csrf(request: web.Request, handler: Handler) -> web.StreamResponse:
+    if request.method == "POST":
+        form = await request.post()
+        sent = form.get("csrf")
+        expected = _csrf_token(request)
+        if not isinstance(sent, str) or not sent or not hmac.compare_digest(sent.encode(), expected.encode()):
+            raise CsrfRejected()
+    return await handler(request)
+
+
+_CSP = ("default-src 'none'; style-src 'self'; font-src 'self'; img-src 'self'; form-action 'self';"
+        " frame-ancestors 'none'; base-uri 'none'")
+
+
+async def _security_headers(request: web.Request, response: web.StreamResponse) -> None:
+    h = response.headers
+    h["Content-Security-Policy"] = _CSP
+    h["X-Content-Type-Options"] = "nosniff"
+    h["Referrer-Policy"] = "no-referrer"
+    h["X-Frame-Options"] = "DENY"
+    h["Cross-Origin-Opener-Policy"] = "same-origin"
+    h["Permissions-Policy"] = "camera=(), microphone=(), geolocation=()"
+    if not request.path.startswith(("/static/", "/fonts/")):
+        h["Cache-Control"] = "no-store"
+
+
+# --- helpers -----------------------------------------------------------------------------------------------------
+
+def _session(request: web.Request) -> Session:
+    session: Session | None = request.get(_SESSION)
+    if session is None:  # the middleware redirects first; this guards against a route left out of it
+        raise web.HTTPSeeOther("/signin")
+    return session
+
+
+def _csrf_token(request: web.Request) -> str:
+    session: Session | None = request.get(_SESSION)
+    return session.csrf if session is not None else request[_ANON]
+
+
+def _lang(request: web.Request) -> str:
+    return "en" if request.cookies.get(LANG_COOKIE) == "en" else "th"
+
+
+def _cookie(request: web.Request, response: web.StreamResponse, name: str, value: str,
+            max_age: int | None = None) -> None:
+    response.set_cookie(name, value, httponly=True, samesite="Strict", path="/", max_age=max_age,
+                        secure=request.app[STATE].settings.secure_cookies)
+
+
+def _local(target: str | None, default: str = "/") -> str:
+    """target if it is a path on this site, else default (no open redirects)."""
+    if not target or not target.startswith("/") or target.startswith("//") or "\\" in target:
+        return default
+    return target
+
+
+def _render(request: web.Request, template: str, status: int = 200, **context: Any) -> web.Response:
+    lang = _lang(request)
+    state = request.app[STATE]
+
+    def tr(th: str, en: str) -> str:
+        return th if lang == "th" else en
+
+    html = state.templates.get_template(template).render(
+        lang=lang, tr=tr, session=request.get(_SESSION), csrf=_csrf_token(request), here=request.path_qs,
+        agency_title=state.agency.title or state.agency.name, **context)
+    return web.Response(text=html, content_type="text/html", charset="utf-8", status=status)
+
+
+def _error_page(request: web.Request, status: int, th: str, en: str) -> web.Response:
+    if _ANON not in request:
+        request[_ANON] = request.cookies.get(ANON_COOKIE, "") or secrets.token_urlsafe(32)
+    return _render(request, "error.html", status=status, status_code=status, message_th=th, message_en=en)
+
+
+def _manual_or_404(request: web.Request) -> Manual:
+    service = request.match_info["service"]
+    manual = request.app[STATE].manuals.get(service)
+    if manual is None:
+        raise PageNotFound("service_not_found", f"ไม่พบบริการ “{service}” ในคู่มือสำหรับประชาชนของหน่วยงานนี้",
+                           f"There is no service “{service}” in this office's citizen's manuals.")
+    return manual
+
+
+def _case_or_404(request: web.Request) -> Case:
+    case = request.app[STATE].cases.get(request.match_info["case_id"], _session(request).officer_id)
+    if case is None:
+        raise PageNotFound("case_not_found", "ไม่พบเรื่องนี้ หรือเรื่องนี้ไม่ได้เปิดโดยท่าน",
+                           "No such case, or it was not opened by you.")
+    return case
+
+
+def _field(form: Mapping[str, Any], name: str) -> str:
+    value = form.get(name, "")
+    return value[:_MAX_FIELD] if isinstance(value, str) else ""
+
+
+# --- sign-in -----------------------------------------------------------------------------------------------------
+
+async def _index(request: web.Request) -> web.StreamResponse:
+    state = request.app[STATE]
+    return _render(request, "index.html", manuals=list(state.manuals.values()))
+
+
+async def _signin_form(request: web.Request) -> web.StreamResponse:
+    if request.get(_SESSION) is not None:
+        raise web.HTTPSeeOther("/")
+    return _render(request, "signin.html", next=_local(request.query.get("next")), error=None, value="",
+                   expired=request.query.get("expired") == "1")
+
+
+async def _signin(request: web.Request) -> web.StreamResponse:
+    state = request.app[STATE]
+    form = await request.post()
+    key = request.remote or "unknown"
+    if state.limiter.blocked(key):
+        raise TooManyAttempts("signin_limited", "ลงชื่อเข้าใช้ไม่สำเร็จหลายครั้งเกินไป กรุณารอ 10 นาทีแล้วลองใหม่",
+                              "Too many failed sign-ins; wait 10 minutes and try again.")
+    raw = _field(form, "officer_id")
+    target = _local(_field(form, "next"))
+    try:
+        officer_id = parse_officer_id(raw)
+    except InvalidRequest as err:
+        state.limiter.fail(key)
+        return _render(request, "signin.html", status=400, next=target, value=raw, expired=False,
+                       error=_id_message(err))
+    if officer_id not in state.agency.officers:
+        state.limiter.fail(key)
+        return _render(request, "signin.html", status=403, next=target, value=raw, expired=False,
+                       error=(f"เลขประจำตัวนี้ไม่อยู่ในรายชื่อเจ้าหน้าที่ของ{state.agency.title or state.agency.name}",
+                              "This ID is not on the office's list of officers."))
+    state.limiter.reset(key)
+    name = await _officer_name(request.app, officer_id)
+    head = state.settings.office_head or min(state.agency.officers)
+    is_head = officer_id == head
+    session = state.sessions.open(officer_id, name, "หัวหน้าสำนักงาน" if is_head else "เจ้าหน้าที่เคาน์เตอร์บริการ",
+                                  "Office head" if is_head else "Counter officer", is_head)
+    response = web.HTTPSeeOther(target)
+    _cookie(request, response, SESSION_COOKIE, session.id)
+    raise response
+
+
+async def _officer_name(app: web.Application, officer_id: str) -> str:
+    """The officer's name from the civil registry, through the hub (the fetch is logged like any other).
+
+    Empty when it cannot be had: sign-in does not depend on the registry being up.
+    """
+    try:
+        doc = await app[HUB].fetch_document("dopa.person", officer_id, purpose=SIGNIN_PURPOSE,
+                                            officer_id=officer_id)
+    except LinkageError as err:
+        _log.warning("officer name lookup failed: %s", err.reason)
+        return ""
+    data = unverified_payload(doc.jws).get("data", {})
+    return f"{data.get('title', '')}{data.get('first_name_th', '')} {data.get('last_name_th', '')}".strip()
+
+
+async def _signout(request: web.Request) -> web.StreamResponse:
+    request.app[STATE].sessions.close(_session(request).id)
+    response = web.HTTPSeeOther("/signin")
+    response.del_cookie(SESSION_COOKIE, path="/")
+    raise response
+
+
+async def _switch_lang(request: web.Request) -> web.StreamResponse:
+    code = request.match_info["code"]
+    if code not in ("th", "en"):
+        raise web.HTTPNotFound()
+    response = web.HTTPSeeOther(_local(request.query.get("next")))
+    _cookie(request, response, LANG_COOKIE, code, max_age=365 * 86400)
+    raise response
+
+
+def _id_message(err: InvalidRequest) -> tuple[str, str]:
+    """parse_id's "what: Thai / English" message as (Thai, English), without the field-name prefix."""
+    text = err.message.split(": ", 1)[1] if ": " in err.message else err.message
+    th, _, en = text.partition(" / ")
+    return th, en or th
+
+
+# --- manuals -----------------------------------------------------------------------------------------------------
+
+async def _manuals(request: web.Request) -> web.StreamResponse:
+    return _render(request, "manuals.html", manuals=list(request.app[STATE].manuals.values()))
+
+
+async def _manual(request: web.Request) -> web.StreamResponse:
+    manual = _manual_or_404(request)
+    return _render(request, "manual.html", m=manual, doc_types=await _doc_types(request.app))
+
+
+# --- cases -------------------------------------------------------------------------------------------------------
+
+async def _case_form(request: web.Request) -> web.StreamResponse:
+    manual = _manual_or_404(request)
+    return _render(request, "case_form.html", m=manual, value="", present=False, error=None)
+
+
+async def _case_open(request: web.Request) -> web.StreamResponse:
+    manual = _manual_or_404(request)
+    session = _session(request)
+    state = request.app[STATE]
+    form = await request.post()
+    raw = _field(form, "subject_id")
+    present = form.get("citizen_present") == "1"
+    try:
+        subject = parse_id(raw, manual.subject)
+    except InvalidRequest as err:
+        # Answered here, before anything is sent to the hub.
+        return _render(request, "case_form.html", status=400, m=manual, value=raw, present=present,
+                       error=_id_message(err))
+    store = request.app[STORE]
+    now = dt.datetime.now(_BANGKOK)
+    prefix = f"PHR-{now.year + 543}-"
+    case = Case(id=state.cases.new_id(), ref=f"{prefix}{store.next_case_number(prefix):05d}",
+                service_id=manual.id, subject_id=subject, citizen_present=present, officer_id=session.officer_id,
+                created=time.monotonic(), opened_at=now.isoformat(timespec="seconds"))
+    started = time.perf_counter()
+    doc_types = list(manual.linked_doc_types)
+    try:
+        answer = await request.app[HUB].fetch_documents(
+            doc_types, subject, purpose=manual.purpose, officer_id=session.officer_id, case_ref=case.ref,
+            citizen_present=present)
+        for result in answer.results:
+            case.slots[result.doc_type] = _slot(state, result)
+    except LinkageError as err:
+        # The whole call failed (e.g. the hub is down): keep the case, every document can be retried.
+        _log.warning("FetchDocuments failed for case %s: %s", case.ref, err.reason)
+        for doc_type in doc_types:
+            case.slots[doc_type] = _problem_slot(doc_type, err.reason, err.message, err.retryable, err.provider)
+    case.fetch_ms = (time.perf_counter() - started) * 1000
+    state.cases.put(case)
+    _record(request.app, case, manual)
+    raise web.HTTPSeeOther(f"/cases/{case.id}")
+
+
+def _slot(state: CounterState, result: hub_pb2.DocumentResult) -> DocSlot:
+    if result.WhichOneof("outcome") == "document":
+        return _document_slot(state, result.doc_type, result.document)
+    p = result.problem
+    return _problem_slot(result.doc_type, p.reason, p.message, p.retryable, p.provider)
+
+
+def _document_slot(state: CounterState, doc_type: str, doc: hub_pb2.FetchDocumentResponse) -> DocSlot:
+    report = verify_printout(doc.jws, state.ca_root)
+    failed = ", ".join(f"[{c.number}] {c.name}" for c in report.failed)
+    return DocSlot(doc_type=doc_type, printout_id=doc.printout_id, jws=doc.jws,
+                   payload=unverified_payload(doc.jws), issued_at=doc.issued_at, log_index=doc.log_index,
+                   seal_valid=report.valid,
+                   seal_detail=", ".join(f"[{c.number}] {c.name}" for c in report.checks if c.ok) if report.valid
+                   else f"failed: {failed}")
+
+
+def _problem_slot(doc_type: str, reason: str, message: str, retryable: bool, provider: str) -> DocSlot:
+    return DocSlot(doc_type=doc_type, problem_reason=reason, problem_message=message,
+                   problem_retryable=retryable, problem_provider=provider)
+
+
+def _record(app: web.Application, case: Case, manual: Manual) -> None:
+    app[STORE].record_case(CaseRow(
+        case_ref=case.ref, service_id=manual.id, day=case.opened_at[:10], required=len(manual.documents),
+        linked=sum(1 for d in manual.documents if d.linked),
+        fetched=sum(1 for d in manual.documents if d.doc_type and case.slots.get(d.doc_type, DocSlot("")).fetched),
+        brought=len(manual.brought)))
+
+
+async def _case(request: web.Request) -> web.StreamResponse:
+    case = _case_or_404(request)
+    state = request.app[STATE]
+    manual = state.manuals[case.service_id]
+    lang = _lang(request)
+    types = await _doc_types(request.app)
+    cards = []
+    for doc_type, slot in case.slots.items():
+        spec = types.get(doc_type)
+        names = [d.name for d in manual.documents if d.doc_type == doc_type]
+        cards.append({
+            "slot": slot, "names": names,
+            "title": (spec.title_th if lang == "th" else spec.title_en) if spec is not None else doc_type,
+            "rows": field_rows(spec, slot.payload.get("data", {}), lang) if slot.fetched else [],
+            "issued": issued_text(slot.issued_at, lang) if slot.fetched else "",
+        })
+    return _render(request, "case.html", case=case, m=manual, cards=cards,
+                   fetched=sum(1 for s in case.slots.values() if s.fetched))
+
+
+async def _case_retry(request: web.Request) -> web.StreamResponse:
+    case = _case_or_404(request)
+    session = _session(request)
+    state = request.app[STATE]
+    manual = state.manuals[case.service_id]
+    doc_type = request.match_info["doc_type"]
+    if doc_type not in case.slots:
+        raise PageNotFound("document_not_in_case", "เรื่องนี้ไม่มีเอกสารประเภทนี้",
+                           "This case has no document of that type.")
+    try:
+        doc = await request.app[HUB].fetch_document(
+            doc_type, case.subject_id, purpose=manual.purpose, officer_id=session.officer_id, case_ref=case.ref,
+            citizen_present=case.citizen_present)
+        case.slots[doc_type] = _document_slot(state, doc_type, doc)
+    except LinkageError as err:
+        case.slots[doc_type] = _problem_slot(doc_type, err.reason, err.message, err.retryable, err.provider)
+    _record(request.app, case, manual)
+    raise web.HTTPSeeOther(f"/cases/{case.id}#doc-{doc_type.replace('.', '-')}")
+
+
+async def _case_certify(request: web.Request) -> web.StreamResponse:
+    case = _case_or_404(request)
+    session = _session(request)
+    state = request.app[STATE]
+    if not any(s.fetched for s in case.slots.values()):
+        raise ServiceUnavailable("nothing_to_certify", "ยังไม่มีเอกสารที่ดึงได้ในเรื่องนี้ จึงยังรับรองสำเนาไม่ได้",
+                                 "No document of this case has been fetched yet; there is nothing to certify.")
+    pdf = await make_certified_pdf(state, case, session)
+    return web.Response(body=pdf, content_type="application/pdf", headers={
+        "Content-Disposition": f'attachment; filename="{case.ref}.pdf"'})
+
+
+async def make_certified_pdf(state: CounterState, case: Case, session: Session) -> bytes:
+    """The case's certified printout (A4 PDF, PAdES-signed), from consumers.counter.printout.
+
+    Raises ServiceUnavailable until that library is installed in this tree.
+    """
+    raise ServiceUnavailable("certify_unavailable",
+                             "ระบบพิมพ์สำเนารับรองยังไม่พร้อมใช้งานในรุ่นนี้",
+                             "Certified printouts are not available in this build yet.")
+
+
+# --- reports -----------------------------------------------------------------------------------------------------
+
+def _report_rows(app: web.Application) -> tuple[list[dict[str, Any]], dict[str, Any], list[tuple[str, int]]]:
+    """Per-service rows, the office-wide row and cases per day."""
+    state = app[STATE]
+    cases = app[STORE].cases()
+    rows = []
+    for m in state.manuals.values():
+        mine = [c for c in cases if c.service_id == m.id]
+        required = len(m.documents)
+        linked = sum(1 for d in m.documents if d.linked)
+        rows.append(_figures(m.id, m.name_th, m.name_en, required, linked, mine))
+    office = _figures("", "ทั้งสำนักงาน", "Whole office", sum(r["required"] for r in rows),
+                      sum(r["linked"] for r in rows), cases)
+    days: dict[str, int] = {}
+    for c in cases:
+        days[c.day] = days.get(c.day, 0) + 1
+    return rows, office, sorted(days.items())
+
+
+def _figures(service: str, name_th: str, name_en: str, required: int, linked: int,
+             cases: list[CaseRow]) -> dict[str, Any]:
+    reduction = 100.0 * linked / required if required else 0.0
+    days = {c.day for c in cases}
+    return {
+        "service": service, "name_th": name_th, "name_en": name_en, "required": required, "linked": linked,
+        "brought": required - linked, "reduction": reduction,
+        "target": "above" if reduction >= TARGET_HIGH else "met" if reduction >= TARGET_LOW else "below",
+        "cases": len(cases), "fetched": sum(c.fetched for c in cases),
+        "copies_avoided": sum(c.fetched for c in cases),
+        "per_day": len(cases) / len(days) if days else 0.0,
+    }
+
+
+async def _reports(request: web.Request) -> web.StreamResponse:
+    rows, office, days = _report_rows(request.app)
+    return _render(request, "reports.html", rows=rows, office=office, days=days, low=TARGET_LOW, high=TARGET_HIGH)
+
+
+async def _report_service(request: web.Request) -> web.StreamResponse:
+    manual = _manual_or_404(request)
+    rows, _, _ = _report_rows(request.app)
+    row = next(r for r in rows if r["service"] == manual.id)
+    days: dict[str, int] = {}
+    for c in request.app[STORE].cases():
+        if c.service_id == manual.id:
+            days[c.day] = days.get(c.day, 0) + 1
+    return _render(request, "report_service.html", m=manual, row=row, days=sorted(days.items()),
+                   low=TARGET_LOW, high=TARGET_HIGH)
+
+
+async def _reports_csv(request: web.Request) -> web.StreamResponse:
+    rows, office, days = _report_rows(request.app)
+    out = io.StringIO()
+    w = csv.writer(out)
+    w.writerow(["service", "name_th", "name_en", "documents_required", "fetched_through_linkage",
+                "still_brought", "reduction_percent", "cabinet_target_30_50", "cases", "documents_fetched_in_cases",
+                "cases_per_day"])
+    for r in [*rows, office]:
+        w.writerow([r["service"] or "*", r["name_th"], r["name_en"], r["required"], r["linked"], r["brought"],
+                    f"{r['reduction']:.1f}", r["target"], r["cases"], r["fetched"], f"{r['per_day']:.2f}"])
+    w.writerow([])
+    w.writerow(["day", "cases"])
+    for day, count in days:
+        w.writerow([day, count])
+    # A BOM so that spreadsheet programs read the Thai as UTF-8.
+    return web.Response(body=("\ufeff" + out.getvalue()).encode("utf-8"), content_type="text/csv",
+                        charset="utf-8", headers={"Content-Disposition": 'attachment; filename="counter-report.csv"'})
+
+
+# --- complaints --------------------------------------------------------------------------------------------------
+
+async def _complaint_form(request: web.Request) -> web.StreamResponse:
+    return _render(request, "complaint_form.html", manuals=list(request.app[STATE].manuals.values()),
+                   values={}, errors={}, done=None)
+
+
+async def _complaint_post(request: web.Request) -> web.StreamResponse:
+    state = request.app[STATE]
+    form = await request.post()
+    values = {k: _field(form, k) for k in ("office", "service", "demanded", "details", "contact")}
+    errors: dict[str, tuple[str, str]] = {}
+    if not values["details"].strip():
+        errors["details"] = ("กรุณาเล่าเหตุการณ์ที่เกิดขึ้น", "Please say what happened.")
+    if not values["office"].strip():
+        errors["office"] = ("กรุณาระบุหน่วยงานหรือจุดบริการ", "Please name the office or counter.")
+    if values["service"] and values["service"] not in state.manuals and values["service"] != "other":
+        errors["service"] = ("กรุณาเลือกบริการจากรายการ", "Please choose a service from the list.")
+    if errors:
+        return _render(request, "complaint_form.html", status=400, manuals=list(state.manuals.values()),
+                       values=values, errors=errors, done=None)
+    number = request.app[STORE].add_complaint(dt.datetime.now(_BANGKOK).isoformat(timespec="seconds"),
+                                              values["office"], values["service"], values["demanded"],
+                                              values["details"], values["contact"])
+    return _render(request, "complaint_form.html", manuals=list(state.manuals.values()), values={}, errors={},
+                   done=number)
+
+
+async def _complaints(request: web.Request) -> web.StreamResponse:
+    state = request.app[STATE]
+    names = {m.id: m.name_th for m in state.manuals.values()}
+    return _render(request, "complaints.html", complaints=request.app[STORE].complaints(), names=names)
+
+
+# --- assets ------------------------------------------------------------------------------------------------------
+
+async def _font(request: web.Request) -> web.StreamResponse:
+    name = request.match_info["name"]
+    if name not in _FONT_FILES:
+        raise web.HTTPNotFound()
+    return web.FileResponse(_FONTS / name, headers={"Cache-Control": "public, max-age=86400",
+                                                    "Content-Type": "font/ttf"})
+
+
+# --- running -----------------------------------------------------------------------------------------------------
+
+async def serve(home: Home, port: int, ready: Callable[[int], None]) -> None:
+    """Run the counter for home on port (0: any free one) until cancelled; ready(bound_port) once listening."""
+    settings = CounterSettings.from_env(home)
+    app = create_app(settings)
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    try:
+        site = web.TCPSite(runner, settings.host, port)
+        await site.start()
+        ready(int(runner.addresses[0][1]))
+        await asyncio.Event().wait()
+    finally:
+        await runner.cleanup()
