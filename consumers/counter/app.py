@@ -471,10 +471,13 @@ async def _case_open(request: web.Request) -> web.StreamResponse:
     form = await request.post()
     raw = _field(form, "subject_id")
     present = form.get("citizen_present") == "1"
+    # A malformed ID is answered here, next to the field, before anything is sent to the hub.
+    if not raw.strip():
+        return _render(request, "case_form.html", status=400, m=manual, value=raw, present=present,
+                       error=("กรุณากรอกเลขประจำตัว 13 หลัก", "Please enter the 13-digit ID."))
     try:
         subject = parse_id(raw, manual.subject)
     except InvalidRequest as err:
-        # Answered here, before anything is sent to the hub.
         return _render(request, "case_form.html", status=400, m=manual, value=raw, present=present,
                        error=_id_message(err))
     store = request.app[STORE]

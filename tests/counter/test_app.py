@@ -1,0 +1,304 @@
+"""The counter's forms against bad input, over HTTP, with the real hub behind them (aiohttp test client)."""
+
+from __future__ import annotations
+
+import asyncio
+import csv
+import io
+from pathlib import Path
+from typing import Any
+
+import pytest
+from aiohttp.test_utils import TestClient, TestServer
+
+from consumers.counter.app import create_app
+from linkage.ids import with_check_digit
+from providers.server import build_server as build_provider
+from tests.conftest import RunningStack, start_stack
+from tests.counter.conftest import Counter, counter_settings, csrf_of, persona
+
+SERVICE = "health-hazard-business"  # five linked document types
+
+
+def _wrong_check_digit(good: str) -> str:
+    return good[:12] + str((int(good[12]) + 1) % 10)
+
+
+async def test_sign_in_shows_name_and_role(counter: Counter) -> None:
+    await counter.sign_in(counter.officers[0])
+    page = await (await counter.client.get("/")).text()
+    assert "หัวหน้าสำนักงาน" in page and counter.officers[0] in page
+    # The name came from the civil registry through the hub: Thai letters, not the ID again.
+    officer_span = page.split('data-testid="officer">', 1)[1].split("<", 1)[0]
+    assert officer_span != counter.officers[0] and any("\u0e00" <= ch <= "\u0e7f" for ch in officer_span)
+    await counter.sign_in(counter.officers[1])
+    assert "เจ้าหน้าที่เคาน์เตอร์บริการ" in await (await counter.client.get("/")).text()
+
+
+async def test_cookies_are_httponly_and_strict(counter: Counter) -> None:
+    token = await counter.csrf("/signin")
+    resp = await counter.client.post("/signin", data={"csrf": token, "officer_id": counter.officers[0]},
+                                     allow_redirects=False)
+    cookie = resp.headers["Set-Cookie"]
+    assert "HttpOnly" in cookie and "SameSite=Strict" in cookie
+
+
+async def test_officer_not_on_the_list_is_refused(counter: Counter, personas: list[dict[str, Any]]) -> None:
+    outsider = persona(personas, "dopa.person")
+    assert outsider not in counter.officers
+    token = await counter.csrf("/signin")
+    resp = await counter.client.post("/signin", data={"csrf": token, "officer_id": outsider})
+    page = await resp.text()
+    assert resp.status == 403
+    assert "ไม่อยู่ในรายชื่อเจ้าหน้าที่" in page and 'id="officer_id-error"' in page
+    assert (await counter.client.get("/reports", allow_redirects=False)).status == 303  # still not signed in
+
+
+async def test_malformed_officer_id_is_answered_next_to_the_field(counter: Counter) -> None:
+    token = await counter.csrf("/signin")
+    resp = await counter.client.post("/signin", data={"csrf": token, "officer_id": "12345"})
+    page = await resp.text()
+    assert resp.status == 400
+    error = page.split('id="officer_id-error"', 1)[1].split("</p>", 1)[0]
+    assert "13 หลัก" in error
+
+
+async def test_sign_in_attempts_are_limited(counter: Counter) -> None:
+    token = await counter.csrf("/signin")
+    for _ in range(5):
+        resp = await counter.client.post("/signin", data={"csrf": token, "officer_id": "1"})
+        assert resp.status == 400
+    resp = await counter.client.post("/signin", data={"csrf": token, "officer_id": counter.officers[0]})
+    assert resp.status == 429 and "10 นาที" in await resp.text()
+
+
+def _bad_ids(citizen: str) -> list[tuple[str, str]]:
+    return [
+        ("110170023070", "13 หลัก"),
+        ("11017002307088", "13 หลัก"),
+        ("1101700a30708", "0-9"),
+        ("9101700230705", "ขึ้นต้นด้วย 9"),
+        (_wrong_check_digit(citizen), "เลขตรวจสอบ"),
+        (with_check_digit("010553611201"), "ต้องใช้เลขประจำตัวประชาชน"),  # a company's ID for a citizen's service
+        ("", "13 หลัก"),
+    ]
+
+
+async def test_malformed_ids_are_answered_next_to_the_field_and_nothing_is_sent(
+        counter: Counter, personas: list[dict[str, Any]]) -> None:
+    await counter.sign_in()
+    citizen = persona(personas, "dbd.commerce")
+    for bad, hint in _bad_ids(citizen):
+        before = counter.stack.hub.hub.log.size
+        token = await counter.csrf(f"/cases/new/{SERVICE}")
+        resp = await counter.client.post(f"/cases/new/{SERVICE}", data={"csrf": token, "subject_id": bad,
+                                                                         "citizen_present": "1"})
+        page = await resp.text()
+        assert resp.status == 400, bad
+        error = page.split('id="subject_id-error"', 1)[1].split("</p>", 1)[0]
+        assert hint in error, (bad, error)
+        assert 'aria-invalid="true"' in page
+        assert counter.stack.hub.hub.log.size == before, f"{bad!r} reached the hub"
+
+
+async def test_company_service_wants_a_juristic_id(counter: Counter, personas: list[dict[str, Any]]) -> None:
+    await counter.sign_in()
+    token = await counter.csrf("/cases/new/food-premises")
+    resp = await counter.client.post("/cases/new/food-premises",
+                                     data={"csrf": token, "subject_id": persona(personas, "dopa.person")})
+    assert resp.status == 400 and "ต้องใช้เลขทะเบียนนิติบุคคล" in await resp.text()
+
+
+@pytest.mark.parametrize("token", [None, "", "wrong-token"])
+async def test_missing_or_wrong_csrf_is_403(counter: Counter, personas: list[dict[str, Any]],
+                                            token: str | None) -> None:
+    await counter.sign_in()
+    before = counter.stack.hub.hub.log.size
+    forms = [
+        (f"/cases/new/{SERVICE}", {"subject_id": persona(personas, "dbd.commerce"), "citizen_present": "1"}),
+        ("/complaints/new", {"office": "x", "details": "y"}),
+        ("/signout", {}),
+    ]
+    for path, data in forms:
+        if token is not None:
+            data = {**data, "csrf": token}
+        resp = await counter.client.post(path, data=data, allow_redirects=False)
+        assert resp.status == 403, path
+        assert "แบบฟอร์มนี้หมดอายุหรือไม่ได้มาจากระบบเคาน์เตอร์" in await resp.text()
+    assert counter.stack.hub.hub.log.size == before
+    # Anonymous forms too: sign-in and the public complaint form.
+    counter.client.session.cookie_jar.clear()
+    await counter.client.get("/signin")
+    for path, data in [("/signin", {"officer_id": counter.officers[0]}), ("/complaints/new", {"office": "x",
+                                                                                               "details": "y"})]:
+        if token is not None:
+            data = {**data, "csrf": token}
+        resp = await counter.client.post(path, data=data, allow_redirects=False)
+        assert resp.status == 403, path
+    assert (await counter.client.get("/reports", allow_redirects=False)).status == 303
+
+
+async def test_expired_session_redirects_to_sign_in(stack: RunningStack, tmp_path: Path) -> None:
+    settings = counter_settings(stack, tmp_path, session_ttl=0.3)
+    async with TestClient(TestServer(create_app(settings))) as client:
+        c = Counter(client, settings, stack)
+        await c.sign_in()
+        assert (await client.get("/reports", allow_redirects=False)).status == 200
+        await asyncio.sleep(0.5)
+        resp = await client.get(f"/cases/new/{SERVICE}", allow_redirects=False)
+        assert resp.status == 303
+        assert resp.headers["Location"] == f"/signin?next=/cases/new/{SERVICE}&expired=1"
+        page = await (await client.get(resp.headers["Location"])).text()
+        assert "หมดเวลาการใช้งาน" in page
+        # A form posted with the dead session goes to sign-in too, and nothing is fetched.
+        resp = await client.post(f"/cases/new/{SERVICE}", data={"csrf": "x", "subject_id": "1"},
+                                 allow_redirects=False)
+        assert resp.status == 303 and resp.headers["Location"].startswith("/signin")
+
+
+async def test_service_that_does_not_exist_is_404_in_thai(counter: Counter) -> None:
+    for path in ("/manuals/no-such-service", "/reports/no-such-service"):
+        if path.startswith("/reports"):
+            await counter.sign_in()
+        resp = await counter.client.get(path)
+        assert resp.status == 404
+        assert "ไม่พบบริการ" in await resp.text()
+    resp = await counter.client.get("/cases/new/no-such-service")
+    assert resp.status == 404 and "ไม่พบบริการ" in await resp.text()
+    resp = await counter.client.get("/cases/not-a-case")
+    assert resp.status == 404 and "ไม่พบเรื่องนี้" in await resp.text()
+    resp = await counter.client.get("/nowhere")
+    assert resp.status == 404 and "ไม่พบหน้าที่ต้องการ" in await resp.text()
+
+
+MARKUP = '<script>alert("x")</script><img src=x onerror=alert(1)>'
+
+
+async def test_script_and_markup_come_back_escaped(counter: Counter) -> None:
+    # Sign-in and case forms echo the value next to the error.
+    token = await counter.csrf("/signin")
+    page = await (await counter.client.post("/signin", data={"csrf": token, "officer_id": MARKUP,
+                                                             "next": MARKUP})).text()
+    assert "<script>" not in page and "<img src=x" not in page and "&lt;script&gt;" in page
+    await counter.sign_in()
+    token = await counter.csrf(f"/cases/new/{SERVICE}")
+    page = await (await counter.client.post(f"/cases/new/{SERVICE}", data={"csrf": token,
+                                                                          "subject_id": MARKUP})).text()
+    assert "<script>" not in page and "&lt;script&gt;" in page
+    # Every complaint field, stored and listed for the office head.
+    token = await counter.csrf("/complaints/new")
+    fields = {"office": MARKUP, "demanded": MARKUP, "details": MARKUP, "contact": MARKUP}
+    resp = await counter.client.post("/complaints/new", data={"csrf": token, **fields})
+    assert resp.status == 200
+    page = await (await counter.client.get("/complaints")).text()
+    assert "<script>" not in page and "<img src=x" not in page and page.count("&lt;script&gt;") == 4
+    # A bad service value is refused and echoed escaped.
+    resp = await counter.client.post("/complaints/new", data={"csrf": token, **fields, "service": MARKUP})
+    page = await resp.text()
+    assert resp.status == 400 and "<script>" not in page
+    # The language switch does not redirect off the site.
+    resp = await counter.client.get("/lang/en?next=//evil.example/", allow_redirects=False)
+    assert resp.headers["Location"] == "/"
+
+
+async def test_security_headers(counter: Counter) -> None:
+    resp = await counter.client.get("/signin")
+    csp = resp.headers["Content-Security-Policy"]
+    assert "frame-ancestors 'none'" in csp and "unsafe-inline" not in csp and "script-src" not in csp
+    assert resp.headers["X-Content-Type-Options"] == "nosniff"
+    assert resp.headers["Referrer-Policy"] == "no-referrer"
+    assert "<script" not in await resp.text()
+    font = await counter.client.get("/fonts/Sarabun-Regular.ttf")
+    assert font.status == 200 and len(await font.read()) > 10_000
+    assert (await counter.client.get("/fonts/..%2Flinkage.toml")).status == 404
+
+
+async def _open_case(counter: Counter, subject: str, service: str = SERVICE) -> str:
+    token = await counter.csrf(f"/cases/new/{service}")
+    resp = await counter.client.post(f"/cases/new/{service}", data={"csrf": token, "subject_id": subject,
+                                                                     "citizen_present": "1"}, allow_redirects=False)
+    assert resp.status == 303, await resp.text()
+    return resp.headers["Location"]
+
+
+async def test_case_fetches_in_one_call_and_reports(counter: Counter, personas: list[dict[str, Any]]) -> None:
+    await counter.sign_in()
+    citizen = persona(personas, "dbd.commerce")
+    before = counter.stack.hub.hub.log.size
+    where = await _open_case(counter, citizen)
+    page = await (await counter.client.get(where)).text()
+    fetched = sum(1 for p in personas if p["id"] == citizen for t in p["doc_types"]
+                  if t in ("dopa.card", "dopa.house", "dopa.person", "dbd.commerce", "edu.degree"))
+    assert counter.stack.hub.hub.log.size == before + fetched
+    assert page.count("ตราประทับอิเล็กทรอนิกส์ถูกต้อง") == fetched
+    assert "เอกสารที่ผู้ยื่นยังต้องนำมา" in page and "แผนที่ตั้ง" in page
+    # A reload shows the same case; another officer cannot open it.
+    assert (await counter.client.get(where)).status == 200
+    await counter.sign_in(counter.officers[1])
+    assert (await counter.client.get(where)).status == 404
+    # Reports and the CSV count it.
+    report = await (await counter.client.get("/reports")).text()
+    assert "ต่ำกว่าเป้าหมาย" in report and "เกินเป้าหมาย" in report
+    rows = list(csv.reader(io.StringIO((await (await counter.client.get("/reports.csv")).read()).decode("utf-8-sig"))))
+    mine = next(r for r in rows if r and r[0] == SERVICE)
+    assert mine[3:6] == ["7", "5", "2"] and mine[6] == "71.4" and mine[8] == "1"
+    assert rows[1][0] != "*" and any(r and r[0] == "*" for r in rows)
+
+
+async def test_provider_down_then_retry_just_that_document(sandbox_home: Any, personas: list[dict[str, Any]],
+                                                           tmp_path: Path) -> None:
+    stack = await start_stack(sandbox_home, skip=("edu",))
+    try:
+        settings = counter_settings(stack, tmp_path)
+        async with TestClient(TestServer(create_app(settings))) as client:
+            c = Counter(client, settings, stack)
+            await c.sign_in()
+            graduate = persona(personas, "edu.degree")
+            where = await _open_case(c, graduate)
+            page = await (await client.get(where)).text()
+            assert "ดึงเอกสารนี้ไม่ได้" in page and 'data-testid="retry-edu.degree"' in page
+            assert "edu" in page.split('id="doc-edu-degree"', 1)[1].split("</article>", 1)[0]  # names the provider
+            assert page.count("ตราประทับอิเล็กทรอนิกส์ถูกต้อง") >= 3  # the others were fetched
+            # The registry comes back on its configured port; the retry fetches just that one.
+            server, _ = await build_provider("edu", sandbox_home.provider_db("edu"), sandbox_home.ca.cert,
+                                             sandbox_home.server_cert("edu"), port=stack.settings.providers["edu"].port)
+            stack.providers["edu"] = server
+            token = csrf_of(page)
+            # The hub's channel to the registry may still be backing off: the officer presses again.
+            for _ in range(40):
+                before = stack.hub.hub.log.size
+                resp = await client.post(f"{where}/retry/edu.degree", data={"csrf": token})
+                page = await resp.text()
+                assert resp.status == 200 and stack.hub.hub.log.size - before in (0, 1)
+                if stack.hub.hub.log.size == before + 1:
+                    break
+                assert 'data-testid="retry-edu.degree"' in page  # still failing, case still there
+                await asyncio.sleep(0.25)
+            assert 'data-testid="retry-edu.degree"' not in page
+            assert "ข้อมูลวุฒิการศึกษา" in page and page.count("ตราประทับอิเล็กทรอนิกส์ถูกต้อง") >= 1
+    finally:
+        await stack.hub.stop(0)
+        for server in stack.providers.values():
+            await server.stop(0)
+
+
+async def test_complaints_list_needs_sign_in(counter: Counter) -> None:
+    resp = await counter.client.get("/complaints", allow_redirects=False)
+    assert resp.status == 303 and resp.headers["Location"].startswith("/signin")
+    token = await counter.csrf("/complaints/new")
+    resp = await counter.client.post("/complaints/new", data={"csrf": token, "office": "", "details": ""})
+    page = await resp.text()
+    assert resp.status == 400 and 'id="details-error"' in page and 'id="office-error"' in page
+    resp = await counter.client.post("/complaints/new", data={
+        "csrf": token, "office": "กองช่าง", "service": "building-permit", "demanded": "สำเนาทะเบียนบ้าน",
+        "details": "เจ้าหน้าที่ขอสำเนาทะเบียนบ้าน 2 ชุด"})
+    assert resp.status == 200 and 'data-testid="complaint-done"' in await resp.text()
+    await counter.sign_in()
+    page = await (await counter.client.get("/complaints")).text()
+    assert "เจ้าหน้าที่ขอสำเนาทะเบียนบ้าน 2 ชุด" in page and "การขออนุญาตก่อสร้างอาคาร" in page
+
+
+async def test_english_switch(counter: Counter) -> None:
+    resp = await counter.client.get("/lang/en?next=/signin")
+    page = await resp.text()
+    assert 'lang="en"' in page and "Officer sign-in" in page
