@@ -302,3 +302,19 @@ async def test_english_switch(counter: Counter) -> None:
     resp = await counter.client.get("/lang/en?next=/signin")
     page = await resp.text()
     assert 'lang="en"' in page and "Officer sign-in" in page
+
+
+async def test_serve_reports_its_port_and_stops_when_cancelled(stack: RunningStack, monkeypatch: Any) -> None:
+    import aiohttp
+
+    from consumers.counter.app import serve
+
+    monkeypatch.setenv("LINKAGE_COUNTER_HUB", stack.hub_address)
+    bound: asyncio.Future[int] = asyncio.get_running_loop().create_future()
+    task = asyncio.create_task(serve(stack.home, 0, bound.set_result))
+    port = await asyncio.wait_for(bound, 10)
+    async with aiohttp.ClientSession() as http, http.get(f"http://127.0.0.1:{port}/manuals") as resp:
+        assert resp.status == 200 and "คู่มือสำหรับประชาชน" in await resp.text()
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
