@@ -441,7 +441,13 @@ async def _switch_lang(request: web.Request) -> web.StreamResponse:
 
 def _id_message(err: InvalidRequest) -> tuple[str, str]:
     """parse_id's "what: Thai / English" message as (Thai, English), without the field-name prefix."""
-    text = err.message.split(": ", 1)[1] if ": " in err.message else err.message
+    return _split_message(err.message)
+
+
+def _split_message(message: str) -> tuple[str, str]:
+    """The hub's "field: Thai / English" message as (Thai, English), without the field-name prefix."""
+    head, sep, rest = message.partition(": ")
+    text = rest if sep and head.isidentifier() else message
     th, _, en = text.partition(" / ")
     return th, en or th
 
@@ -550,6 +556,7 @@ async def _case(request: web.Request) -> web.StreamResponse:
             "title": (spec.title_th if lang == "th" else spec.title_en) if spec is not None else doc_type,
             "rows": field_rows(spec, slot.payload.get("data", {}), lang) if slot.fetched else [],
             "issued": issued_text(slot.issued_at, lang) if slot.fetched else "",
+            "problem": _split_message(slot.problem_message),
         })
     return _render(request, "case.html", case=case, m=manual, cards=cards,
                    fetched=sum(1 for s in case.slots.values() if s.fetched))
@@ -561,6 +568,9 @@ async def _case_retry(request: web.Request) -> web.StreamResponse:
     state = request.app[STATE]
     manual = state.manuals[case.service_id]
     doc_type = request.match_info["doc_type"]
+    form = await request.post()
+    if form.get("citizen_present") == "1":
+        case.citizen_present = True
     if doc_type not in case.slots:
         raise PageNotFound("document_not_in_case", "เรื่องนี้ไม่มีเอกสารประเภทนี้",
                            "This case has no document of that type.")

@@ -318,3 +318,18 @@ async def test_serve_reports_its_port_and_stops_when_cancelled(stack: RunningSta
     task.cancel()
     with pytest.raises(asyncio.CancelledError):
         await task
+
+
+async def test_card_needs_the_citizen_and_can_be_retried_once_they_come(
+        counter: Counter, personas: list[dict[str, Any]]) -> None:
+    await counter.sign_in()
+    token = await counter.csrf("/cases/new/elderly-allowance")
+    resp = await counter.client.post("/cases/new/elderly-allowance", data={
+        "csrf": token, "subject_id": persona(personas, "dopa.card")}, allow_redirects=False)
+    where = resp.headers["Location"]
+    page = await (await counter.client.get(where)).text()
+    card = page.split('id="doc-dopa-card"', 1)[1].split("</article>", 1)[0]
+    assert "ให้ได้เฉพาะเมื่อเจ้าของข้อมูลมาแสดงตนพร้อมบัตร" in card and "is served only" not in card
+    resp = await counter.client.post(f"{where}/retry/dopa.card", data={"csrf": token, "citizen_present": "1"})
+    card = (await resp.text()).split('id="doc-dopa-card"', 1)[1].split("</article>", 1)[0]
+    assert "ตราประทับอิเล็กทรอนิกส์ถูกต้อง" in card
