@@ -1,0 +1,467 @@
+"""The certified printout: one A4 PDF per case, in Thai, signed PAdES by the counter agency for the officer.
+
+``certify(case, signer)`` = ``sign_pdf(render_case_pdf(case, signer), signer, ...)``. The page carries the
+agency, the title, the case, every printout's fields as label/value rows (Sarabun, text shaped by
+HarfBuzz, Buddhist-era dates), each printout's id and seal status, the documents the citizen must still
+bring, the certification sentence naming the officer, and the QR summary of ``consumers.counter.paper``.
+Every printout's JWS is attached inside the PDF as ``<printout_id>.jws``, byte for byte.
+
+``CounterSigner`` loads the agency key and certificate once (pyHanko ``SimpleSigner`` for the PDF, the
+same key for the QR summary) and reserves the signature's room so signing is one pass.
+
+Error tree (what ``render_case_pdf``, ``certify`` and ``CounterSigner.load`` raise)::
+
+    PrintoutError         code (stable snake_case), message (English), message_th
+    ├── BadCase           bad_case        the case cannot be printed: no printout, a printout that is
+    │                                     not a JWS, printouts about another subject
+    ├── SealInvalid       seal_invalid    a printout's hub seal does not verify against the linkage CA:
+    │                                     the officer must not certify it
+    └── SignerUnavailable signer_unavailable  the agency's certificate or key cannot be loaded
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import io
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, ClassVar, Final
+
+import fontpkg_sarabun
+from cryptography import x509
+from fpdf import FPDF
+from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
+from pyhanko.sign import fields, signers
+from pyhanko.sign.general import SigningError
+
+from consumers.auditor.verify import verify_printout
+from consumers.counter.paper import CompactSummary, draw_qr, make_summary
+from consumers.counter.views import THAI_MONTHS, field_rows
+from linkage.config import Home
+from linkage.pki import load_private_key
+from linkage.seal import unverified_payload
+from linkage.v1 import common_pb2
+from providers import owner_of
+
+__all__ = [
+    "SIGNATURE_FIELD",
+    "BadCase",
+    "CounterSigner",
+    "PrintCase",
+    "PrintoutError",
+    "SealInvalid",
+    "SignerUnavailable",
+    "be_datetime",
+    "certify",
+    "render_case_pdf",
+    "sign_pdf",
+]
+
+SIGNATURE_FIELD: Final = "CounterCertification"
+TITLE_TH: Final = "สำเนาเอกสารจากระบบเชื่อมโยงข้อมูล"
+TITLE_EN: Final = "Certified printout from the government data linkage system"
+_BANGKOK: Final = dt.timezone(dt.timedelta(hours=7))
+# A P-256 CMS with the agency certificate, the CA and signed attributes is ~1.9 kB; room to spare.
+_SIG_BYTES: Final = 8192
+_FONT_DIR: Final = Path(fontpkg_sarabun.ROOT) / "files"
+_FAMILY: Final = str(fontpkg_sarabun.FAMILY)
+_MARGIN: Final = 15.0
+_LABEL_W: Final = 38.0
+_QR_MM: Final = 60.0  # quiet zone included: a version-23 code gets 0.45 mm a module, 2.7 px at 150 dpi
+
+
+# --- errors ------------------------------------------------------------------------------------------------------
+
+class PrintoutError(Exception):
+    """Base of everything this module raises about a case or the signer."""
+
+    code: ClassVar[str] = "printout_error"
+
+    def __init__(self, message: str, message_th: str = "") -> None:
+        super().__init__(message)
+        self.message = message
+        self.message_th = message_th or message
+
+
+class BadCase(PrintoutError):
+    code = "bad_case"
+
+
+class SealInvalid(PrintoutError):
+    code = "seal_invalid"
+
+
+class SignerUnavailable(PrintoutError):
+    code = "signer_unavailable"
+
+
+# --- inputs ------------------------------------------------------------------------------------------------------
+
+def _now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+@dataclass(frozen=True)
+class PrintCase:
+    """Everything one certified printout shows. ``printouts`` are the hub's compact JWS strings."""
+
+    service_name: str
+    subject_id: str
+    subject_name: str
+    officer_name: str
+    officer_id: str
+    agency_title: str
+    case_ref: str
+    printouts: Sequence[str]
+    still_to_bring: Sequence[str] = ()
+    printed_at: dt.datetime = field(default_factory=_now)
+
+
+class CounterSigner:
+    """The counter agency's signing key and certificate, loaded once; cheap to use for every case."""
+
+    def __init__(self, cert: Path, key: Path, ca: Path) -> None:
+        """Load PEM files; raises SignerUnavailable if any is missing or they do not belong together."""
+        try:
+            self.cert = x509.load_pem_x509_certificate(cert.read_bytes())
+            self.ca_root = x509.load_pem_x509_certificate(ca.read_bytes())
+            self.key = load_private_key(key)
+            loaded = signers.SimpleSigner.load(str(key), str(cert),  # type: ignore[no-untyped-call]
+                                               ca_chain_files=(str(ca),))
+        except (OSError, ValueError) as exc:
+            raise SignerUnavailable(f"cannot load the counter's signing certificate {cert}: {exc}",
+                                    "ไม่สามารถโหลดใบรับรองสำหรับลงนามของหน่วยงานได้") from exc
+        if not isinstance(loaded, signers.SimpleSigner) or self.cert.public_key() != self.key.public_key():
+            raise SignerUnavailable(f"{key} does not belong to {cert}",
+                                    "กุญแจลงนามไม่ตรงกับใบรับรองของหน่วยงาน")
+        self._pdf_signer: signers.SimpleSigner = loaded
+        try:
+            self.cert.verify_directly_issued_by(self.ca_root)
+        except Exception as exc:
+            raise SignerUnavailable(f"{cert} is not issued by the CA {ca}",
+                                    "ใบรับรองของหน่วยงานไม่ได้ออกโดยผู้ออกใบรับรองของระบบ") from exc
+
+    @classmethod
+    def from_home(cls, home: Home, agency: str) -> CounterSigner:
+        """The agency's client certificate and key in a sandbox, with the sandbox CA."""
+        paths = home.client_cert(agency)
+        return cls(paths.cert, paths.key, home.ca.cert)
+
+    @property
+    def pdf_signer(self) -> signers.SimpleSigner:
+        return self._pdf_signer
+
+
+# --- Thai text helpers -------------------------------------------------------------------------------------------
+
+def be_datetime(when: dt.datetime) -> str:
+    """A time in Thailand (UTC+7) with the Buddhist-era year: "25 พฤศจิกายน 2569 เวลา 14:05 น."."""
+    local = when.astimezone(_BANGKOK)
+    return f"{local.day} {THAI_MONTHS[local.month - 1]} {local.year + 543} เวลา {local:%H:%M} น."
+
+
+def _doc_type(code: str) -> common_pb2.DocumentType | None:
+    registry = owner_of(code)
+    return registry.doc_types.get(code) if registry is not None else None
+
+
+# --- rendering ---------------------------------------------------------------------------------------------------
+
+class _Page(FPDF):  # fpdf2 ships no type information: FPDF is Any here
+    footer_text = ""
+    shaping = False
+
+    def __init__(self, *args: Any, **kw: Any) -> None:
+        super().__init__(*args, **kw)
+        self.widths: dict[tuple[str, float], float] = {}
+
+    def footer(self) -> None:
+        self.set_y(-12)
+        _font(self, 8)
+        self.set_text_color(90, 90, 90)
+        _cell(self, 0, 5, f"{self.footer_text}  ·  หน้า {self.page_no()}/{{nb}}", align="C")
+        self.set_text_color(0, 0, 0)
+
+
+def _new_pdf(case: PrintCase) -> _Page:
+    pdf = _Page(orientation="P", unit="mm", format="A4")
+    pdf.set_margins(_MARGIN, 12, _MARGIN)
+    pdf.set_auto_page_break(True, margin=16)
+    # One font file only: every extra face costs a font subset (~15 ms) at output; bold is drawn as
+    # filled-and-stroked text instead.
+    pdf.add_font(_FAMILY, "", _FONT_DIR / f"{_FAMILY}-Regular.ttf")
+    pdf.set_title(f"{TITLE_TH} {case.case_ref}")
+    pdf.set_author(f"{case.officer_name} ({case.agency_title})")
+    pdf.set_subject(case.service_name)
+    pdf.set_creator("linkage counter")
+    pdf.set_lang("th")
+    pdf.set_creation_date(case.printed_at)
+    pdf.footer_text = f"{TITLE_TH} · {case.case_ref} · {case.subject_id}"
+    return pdf
+
+
+def _font(pdf: _Page, size: float, *, bold: bool = False) -> None:
+    pdf.set_font(_FAMILY, "", size)
+    pdf.text_mode = "FILL_STROKE" if bold else "FILL"
+    pdf.set_line_width(0.18 if bold else 0.2)
+
+
+def _shape_for(pdf: _Page, text: str) -> None:
+    # HarfBuzz shaping for anything not plain ASCII (Thai above all: vowels and tone marks must be
+    # positioned); plain ASCII (ids, digits, English) needs none and skips its per-character cost.
+    want = not text.isascii()
+    if want != pdf.shaping:
+        pdf.set_text_shaping(want)
+        pdf.shaping = want
+
+
+def _cell(pdf: _Page, w: float, h: float, text: str, **kw: Any) -> None:
+    _shape_for(pdf, text)
+    pdf.cell(w, h, text, **kw)
+
+
+def _width(pdf: _Page, text: str) -> float:
+    # Shaping and fpdf2's bidi pass cost ~0.3 ms a call: measure each (text, size) once per page.
+    key = (text, pdf.font_size_pt)
+    found = pdf.widths.get(key)
+    if found is None:
+        _shape_for(pdf, text)
+        found = pdf.widths[key] = pdf.get_string_width(text)
+    return float(found)
+
+
+def _wrap(pdf: _Page, w: float, text: str) -> list[str]:
+    """Lines of ``text`` no wider than ``w``, broken at newlines and spaces. fpdf2's ``multi_cell``
+    shapes once per character while breaking; this shapes once per word. Thai writes no spaces
+    between words, so a Thai phrase stays whole and only overflows if it alone is wider than ``w``."""
+    room = w - 2 * pdf.c_margin
+    space = _width(pdf, " ")
+    lines: list[str] = []
+    for para in text.split("\n"):
+        if _width(pdf, para) <= room:
+            lines.append(para)
+            continue
+        line, used = "", 0.0
+        for word in para.split(" "):
+            ww = _width(pdf, word)
+            if line and used + space + ww > room:
+                lines.append(line)
+                line, used = word, ww
+            else:
+                line, used = (f"{line} {word}", used + space + ww) if line else (word, ww)
+        lines.append(line)
+    return lines
+
+
+def _text(pdf: _Page, w: float, h: float, text: str, *, align: str = "L") -> None:
+    """``text`` in a box ``w`` wide (0: to the right margin) at the current position, wrapped if it must;
+    leaves the cursor at the left margin below it."""
+    x = pdf.get_x()
+    width = w or (pdf.l_margin + pdf.epw - x)
+    for line in _wrap(pdf, width, text):
+        pdf.set_x(x)
+        _cell(pdf, width, h, line, align=align, new_x="LMARGIN", new_y="NEXT")
+
+
+def _rows(pdf: _Page, rows: Sequence[tuple[str, str]], *, size: float = 10) -> None:
+    """Label/value rows; short ones two to a line, long ones across the page."""
+    line = size * 0.46
+    half = pdf.epw / 2
+    label_w, value_w, wide_w = _LABEL_W, half - _LABEL_W, pdf.epw - _LABEL_W
+    _font(pdf, size)
+    pending: list[tuple[str, str]] = []
+
+    def put(pairs: list[tuple[str, str]], full: bool) -> None:
+        height = line * max(max(len(_wrap(pdf, label_w, lab)), len(_wrap(pdf, wide_w if full else value_w, val)))
+                            for lab, val in pairs)
+        if pdf.get_y() + height > pdf.page_break_trigger:
+            pdf.add_page()
+        y = pdf.get_y()
+        for i, (lab, val) in enumerate(pairs):
+            x = pdf.l_margin + i * half
+            pdf.set_xy(x, y)
+            pdf.set_text_color(85, 85, 85)
+            _text(pdf, label_w, line, lab)
+            pdf.set_text_color(0, 0, 0)
+            pdf.set_xy(x + label_w, y)
+            _text(pdf, wide_w if full else value_w, line, val)
+        pdf.set_y(y + height)
+
+    for label, value in rows:
+        if len(_wrap(pdf, label_w, label)) == 1 and len(_wrap(pdf, value_w, value)) == 1:
+            pending.append((label, value))
+            if len(pending) == 2:
+                put(pending, False)
+                pending = []
+        else:
+            if pending:
+                put(pending, False)
+                pending = []
+            put([(label, value)], True)
+    if pending:
+        put(pending, False)
+
+
+def _check_case(case: PrintCase) -> list[dict[str, Any]]:
+    if not case.printouts:
+        raise BadCase("a certified printout needs at least one fetched document",
+                      "ยังไม่มีเอกสารที่ดึงได้ จึงพิมพ์สำเนารับรองไม่ได้")
+    payloads = []
+    for jws in case.printouts:
+        try:
+            payload = unverified_payload(jws)
+        except (ValueError, UnicodeDecodeError) as exc:
+            raise BadCase("a printout is not a compact JWS", "เอกสารฉบับหนึ่งไม่อยู่ในรูปแบบที่ระบบออกให้") from exc
+        if payload.get("subject_id") != case.subject_id:
+            raise BadCase(f"printout {payload.get('printout_id')} is about another subject",
+                          "เอกสารฉบับหนึ่งเป็นของบุคคลอื่น ไม่ใช่ของผู้ยื่นคำขอ")
+        payloads.append(payload)
+    return payloads
+
+
+def _check_seals(case: PrintCase, ca_root: x509.Certificate, payloads: list[dict[str, Any]]) -> None:
+    for jws, payload in zip(case.printouts, payloads, strict=True):
+        report = verify_printout(jws, ca_root)
+        if not report.valid:
+            failed = ", ".join(f"[{c.number}] {c.name}" for c in report.failed)
+            raise SealInvalid(f"the hub's seal on printout {payload.get('printout_id')} does not verify: {failed}",
+                              "ตราประทับของศูนย์กลางบนเอกสารฉบับหนึ่งไม่ถูกต้อง จึงรับรองสำเนาไม่ได้")
+
+
+def render_case_pdf(case: PrintCase, signer: CounterSigner, *,
+                    summary: CompactSummary | None = None) -> bytes:
+    """The unsigned PDF of ``case``: A4, one page unless the data overflows.
+
+    Every printout's hub seal is verified against the signer's CA first (a broken seal is
+    never certified); the QR code holds ``summary`` (default: ``make_summary`` signed with
+    the signer's key at ``case.printed_at``). Raises BadCase or SealInvalid.
+    """
+    payloads = _check_case(case)
+    _check_seals(case, signer.ca_root, payloads)
+    if summary is None:
+        summary = make_summary(case.printouts, case.subject_name, signer.key, signer.cert, at=case.printed_at,
+                               officer_id=case.officer_id, case_ref=case.case_ref)
+    pdf = _new_pdf(case)
+    pdf.add_page()
+    # Header: agency, title, the case.
+    _font(pdf, 12, bold=True)
+    _cell(pdf, 0, 6, case.agency_title, new_x="LMARGIN", new_y="NEXT", align="C")
+    _font(pdf, 16, bold=True)
+    _cell(pdf, 0, 8, TITLE_TH, new_x="LMARGIN", new_y="NEXT", align="C")
+    _font(pdf, 9)
+    _cell(pdf, 0, 4.5, TITLE_EN, new_x="LMARGIN", new_y="NEXT", align="C")
+    pdf.ln(1.5)
+    _rows(pdf, [
+        ("งานบริการ", case.service_name),
+        ("เลขที่เรื่อง", case.case_ref),
+        ("ผู้ยื่นคำขอ", case.subject_name),
+        ("เลขประจำตัวประชาชน", case.subject_id),
+        ("วันเวลาที่พิมพ์", be_datetime(case.printed_at)),
+        ("เจ้าหน้าที่ผู้รับรอง", f"{case.officer_name} ({case.officer_id})"),
+    ], size=10.5)
+    # The documents, one section each.
+    for n, (jws, payload) in enumerate(zip(case.printouts, payloads, strict=True), 1):
+        spec = _doc_type(str(payload.get("doc_type", "")))
+        title = spec.title_th if spec is not None else str(payload.get("doc_type"))
+        if pdf.get_y() > pdf.page_break_trigger - 25:
+            pdf.add_page()
+        pdf.ln(1.5)
+        pdf.set_draw_color(140, 140, 140)
+        pdf.line(pdf.l_margin, pdf.get_y(), pdf.l_margin + pdf.epw, pdf.get_y())
+        pdf.set_draw_color(0, 0, 0)
+        pdf.ln(1)
+        _font(pdf, 12, bold=True)
+        _text(pdf, 0, 6, f"{n}. {title} ({payload.get('doc_type')})")
+        _font(pdf, 8.5)
+        pdf.set_text_color(60, 60, 60)
+        _text(pdf, 0, 4, f"เลขที่ {payload.get('printout_id')} · ออกโดยศูนย์กลาง {_issued(payload)} · "
+                         f"ตราประทับอิเล็กทรอนิกส์: ถูกต้อง (ตรวจแล้ว) · แนบไฟล์ .jws ไว้ในเอกสาร")
+        pdf.set_text_color(0, 0, 0)
+        data = payload.get("data")
+        _rows(pdf, field_rows(spec, data if isinstance(data, Mapping) else {}, "th"))
+        pdf.embed_file(bytes=jws.encode("ascii"), basename=f"{payload.get('printout_id')}.jws",
+                       mime_type="application/jose", desc=f"{payload.get('doc_type')} sealed printout (JWS)",
+                       creation_date=case.printed_at, modification_date=case.printed_at)
+    # What the citizen must still bring.
+    pdf.ln(1.5)
+    pdf.set_draw_color(140, 140, 140)
+    pdf.line(pdf.l_margin, pdf.get_y(), pdf.l_margin + pdf.epw, pdf.get_y())
+    pdf.ln(1)
+    _font(pdf, 11, bold=True)
+    _text(pdf, 0, 5.5, "เอกสารที่ผู้ยื่นคำขอยังต้องนำมาแสดง")
+    _font(pdf, 10)
+    for item in case.still_to_bring or ("ไม่มี (ใช้เอกสารจากระบบเชื่อมโยงข้อมูลแทนทั้งหมด)",):
+        _text(pdf, 0, 4.8, f"•  {item}")
+    _certification(pdf, case, summary)
+    return bytes(pdf.output())
+
+
+def _issued(payload: Mapping[str, Any]) -> str:
+    try:
+        when = dt.datetime.fromisoformat(str(payload.get("issued_at")).replace("Z", "+00:00"))
+    except ValueError:
+        return str(payload.get("issued_at"))
+    return be_datetime(when)
+
+
+def _certification(pdf: _Page, case: PrintCase, summary: str) -> None:
+    text_w = pdf.epw - _QR_MM - 4
+    if pdf.get_y() + _QR_MM + 4 > pdf.page_break_trigger:
+        pdf.add_page()
+    pdf.ln(2)
+    top = pdf.get_y()
+    _font(pdf, 12, bold=True)
+    _text(pdf, text_w, 6, "คำรับรองของเจ้าหน้าที่")
+    _font(pdf, 10.5)
+    # Thai has no spaces between words: the sentence is written in phrases so that lines break cleanly.
+    for phrase in (f"ข้าพเจ้า {case.officer_name} เลขประจำตัว {case.officer_id}",
+                   f"เจ้าหน้าที่ของ{case.agency_title}",
+                   "ขอรับรองว่าเอกสารนี้พิมพ์จากระบบเชื่อมโยงข้อมูลของทางราชการ",
+                   "และข้อมูลข้างต้นตรงกับที่หน่วยงานเจ้าของข้อมูลส่งมา",
+                   "โดยมีตราประทับอิเล็กทรอนิกส์ของศูนย์กลางกำกับทุกฉบับ",
+                   f"ให้ไว้ ณ วันที่ {be_datetime(case.printed_at)}"):
+        _text(pdf, text_w, 5.2, phrase)
+    pdf.ln(5)
+    _text(pdf, text_w, 5.5, "(ลงชื่อ) ........................................ ผู้รับรอง", align="C")
+    _text(pdf, text_w, 5.5, f"({case.officer_name})", align="C")
+    pdf.ln(2)
+    _font(pdf, 8)
+    pdf.set_text_color(60, 60, 60)
+    for phrase in ("ลงลายมือชื่ออิเล็กทรอนิกส์แบบ PAdES ด้วยใบรับรองของหน่วยงาน ในนามของเจ้าหน้าที่ข้างต้น",
+                   "คิวอาร์โค้ด: สรุปที่ลงนามแล้ว (เลขประจำตัว ชื่อ ประเภทเอกสาร เวลา เลขที่และค่าแฮชของแต่ละฉบับ)",
+                   "Signed (PAdES) with the agency certificate for the officer; the QR code holds a signed",
+                   "summary (subject, name, document types, time, printout ids and digests) to check offline."):
+        _text(pdf, text_w, 3.8, phrase)
+    pdf.set_text_color(0, 0, 0)
+    draw_qr(pdf, summary, pdf.l_margin + pdf.epw - _QR_MM, top, _QR_MM)
+    pdf.set_y(max(pdf.get_y(), top + _QR_MM))
+
+
+# --- signing -----------------------------------------------------------------------------------------------------
+
+def sign_pdf(pdf: bytes, signer: CounterSigner, *, officer_name: str, officer_id: str, location: str = "") -> bytes:
+    """PAdES-sign ``pdf`` (an incremental update) with the agency's key, naming the officer.
+
+    Raises SignerUnavailable if pyHanko cannot sign (e.g. a PDF it cannot read).
+    """
+    meta = signers.PdfSignatureMetadata(
+        field_name=SIGNATURE_FIELD, md_algorithm="sha256", subfilter=fields.SigSeedSubFilter.PADES,
+        reason=f"certified copy / รับรองสำเนาถูกต้อง: {officer_name} ({officer_id})",
+        name=officer_name, location=location or None)
+    try:
+        writer = IncrementalPdfFileWriter(io.BytesIO(pdf), strict=False)
+        out = signers.sign_pdf(writer, meta, signer=signer.pdf_signer, bytes_reserved=_SIG_BYTES)
+    except (SigningError, ValueError) as exc:
+        raise SignerUnavailable(f"signing failed: {exc}", "ลงนามเอกสารไม่สำเร็จ") from exc
+    signed: bytes = out.getvalue()
+    return signed
+
+
+def certify(case: PrintCase, signer: CounterSigner) -> bytes:
+    """The signed, certified PDF for ``case``: ``render_case_pdf`` then ``sign_pdf``.
+
+    Raises BadCase, SealInvalid or SignerUnavailable (all PrintoutError).
+    """
+    return sign_pdf(render_case_pdf(case, signer), signer, officer_name=case.officer_name,
+                    officer_id=case.officer_id, location=case.agency_title)
