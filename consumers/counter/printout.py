@@ -1,6 +1,8 @@
 """The certified printout: one A4 PDF per case, in Thai, signed PAdES by the counter agency for the officer.
 
-``certify(case, signer)`` = ``sign_pdf(render_case_pdf(case, signer), signer, ...)``. The page carries the
+``certify(case, signer)`` = ``sign_pdf(render_case_pdf(case, signer), signer, ...)``; from event-loop
+code call ``await certify_async(case, signer)`` (a worker thread: pyHanko's synchronous signing refuses
+to run inside a loop, and rendering is CPU-bound). The page carries the
 agency, the title, the case, every printout's fields as label/value rows (Sarabun, text shaped by
 HarfBuzz, Buddhist-era dates), each printout's id and seal status, the documents the citizen must still
 bring, the certification sentence naming the officer, and the QR summary of ``consumers.counter.paper``.
@@ -21,6 +23,7 @@ Error tree (what ``render_case_pdf``, ``certify`` and ``CounterSigner.load`` rai
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import io
 from collections.abc import Mapping, Sequence
@@ -54,6 +57,7 @@ __all__ = [
     "SignerUnavailable",
     "be_datetime",
     "certify",
+    "certify_async",
     "render_case_pdf",
     "sign_pdf",
 ]
@@ -68,7 +72,7 @@ _FONT_DIR: Final = Path(fontpkg_sarabun.ROOT) / "files"
 _FAMILY: Final = str(fontpkg_sarabun.FAMILY)
 _MARGIN: Final = 15.0
 _LABEL_W: Final = 38.0
-_QR_MM: Final = 60.0  # quiet zone included: a version-23 code gets 0.45 mm a module, 2.7 px at 150 dpi
+_QR_MM: Final = 58.0  # quiet zone included: a version-23 code gets 0.45 mm a module, 2.7 px at 150 dpi
 
 
 # --- errors ------------------------------------------------------------------------------------------------------
@@ -171,6 +175,7 @@ def _doc_type(code: str) -> common_pb2.DocumentType | None:
 class _Page(FPDF):  # fpdf2 ships no type information: FPDF is Any here
     footer_text = ""
     shaping = False
+    bold = False
 
     def __init__(self, *args: Any, **kw: Any) -> None:
         super().__init__(*args, **kw)
@@ -203,8 +208,16 @@ def _new_pdf(case: PrintCase) -> _Page:
 
 def _font(pdf: _Page, size: float, *, bold: bool = False) -> None:
     pdf.set_font(_FAMILY, "", size)
-    pdf.text_mode = "FILL_STROKE" if bold else "FILL"
-    pdf.set_line_width(0.18 if bold else 0.2)
+    if bold:
+        pdf.set_draw_color(0, 0, 0)
+        pdf.set_line_width(0.18)
+        pdf.text_mode = "FILL_STROKE"
+    elif pdf.bold:
+        # fpdf2 writes "Tr" only for modes other than fill, and the mode outlives BT/ET: reset it here.
+        pdf.text_mode = "FILL"
+        pdf.set_line_width(0.2)
+        pdf._out("0 Tr")
+    pdf.bold = bold
 
 
 def _shape_for(pdf: _Page, text: str) -> None:
@@ -254,6 +267,10 @@ def _wrap(pdf: _Page, w: float, text: str) -> list[str]:
     return lines
 
 
+def _fits(pdf: _Page, w: float, text: str) -> bool:
+    return "\n" not in text and _width(pdf, text) <= w - 2 * pdf.c_margin
+
+
 def _text(pdf: _Page, w: float, h: float, text: str, *, align: str = "L") -> None:
     """``text`` in a box ``w`` wide (0: to the right margin) at the current position, wrapped if it must;
     leaves the cursor at the left margin below it."""
@@ -264,9 +281,9 @@ def _text(pdf: _Page, w: float, h: float, text: str, *, align: str = "L") -> Non
         _cell(pdf, width, h, line, align=align, new_x="LMARGIN", new_y="NEXT")
 
 
-def _rows(pdf: _Page, rows: Sequence[tuple[str, str]], *, size: float = 10) -> None:
+def _rows(pdf: _Page, rows: Sequence[tuple[str, str]], *, size: float = 9.5) -> None:
     """Label/value rows; short ones two to a line, long ones across the page."""
-    line = size * 0.46
+    line = size * 0.45
     half = pdf.epw / 2
     label_w, value_w, wide_w = _LABEL_W, half - _LABEL_W, pdf.epw - _LABEL_W
     _font(pdf, size)
@@ -289,7 +306,7 @@ def _rows(pdf: _Page, rows: Sequence[tuple[str, str]], *, size: float = 10) -> N
         pdf.set_y(y + height)
 
     for label, value in rows:
-        if len(_wrap(pdf, label_w, label)) == 1 and len(_wrap(pdf, value_w, value)) == 1:
+        if _fits(pdf, label_w, label) and _fits(pdf, value_w, value):
             pending.append((label, value))
             if len(pending) == 2:
                 put(pending, False)
@@ -373,10 +390,10 @@ def render_case_pdf(case: PrintCase, signer: CounterSigner, *,
         pdf.ln(1)
         _font(pdf, 12, bold=True)
         _text(pdf, 0, 6, f"{n}. {title} ({payload.get('doc_type')})")
-        _font(pdf, 8.5)
+        _font(pdf, 8)
         pdf.set_text_color(60, 60, 60)
-        _text(pdf, 0, 4, f"เลขที่ {payload.get('printout_id')} · ออกโดยศูนย์กลาง {_issued(payload)} · "
-                         f"ตราประทับอิเล็กทรอนิกส์: ถูกต้อง (ตรวจแล้ว) · แนบไฟล์ .jws ไว้ในเอกสาร")
+        _text(pdf, 0, 3.8, f"เลขที่ {payload.get('printout_id')} · ออกโดยศูนย์กลาง {_issued(payload)} · "
+                           f"ตราประทับ: ถูกต้อง (ตรวจแล้ว) · แนบ .jws ในไฟล์นี้")
         pdf.set_text_color(0, 0, 0)
         data = payload.get("data")
         _rows(pdf, field_rows(spec, data if isinstance(data, Mapping) else {}, "th"))
@@ -406,33 +423,39 @@ def _issued(payload: Mapping[str, Any]) -> str:
 
 
 def _certification(pdf: _Page, case: PrintCase, summary: str) -> None:
+    """The officer's certification beside the QR code, kept together on one page."""
     text_w = pdf.epw - _QR_MM - 4
-    if pdf.get_y() + _QR_MM + 4 > pdf.page_break_trigger:
+    phrases = (f"ข้าพเจ้า {case.officer_name} เลขประจำตัว {case.officer_id}",
+               f"เจ้าหน้าที่ของ{case.agency_title}",
+               "ขอรับรองว่าเอกสารนี้พิมพ์จากระบบเชื่อมโยงข้อมูลของทางราชการ",
+               "และข้อมูลข้างต้นตรงกับที่หน่วยงานเจ้าของข้อมูลส่งมา",
+               "โดยมีตราประทับอิเล็กทรอนิกส์ของศูนย์กลางกำกับทุกฉบับ",
+               f"ให้ไว้ ณ วันที่ {be_datetime(case.printed_at)}")
+    notes = ("ลงลายมือชื่ออิเล็กทรอนิกส์ (PAdES) ด้วยใบรับรองของหน่วยงานในนามของเจ้าหน้าที่ข้างต้น",
+             "คิวอาร์โค้ด: สรุปที่ลงนามแล้วสำหรับตรวจสอบแบบออฟไลน์ / QR: signed summary, checkable offline")
+    _font(pdf, 10)
+    lines = sum(len(_wrap(pdf, text_w, p)) for p in phrases)
+    _font(pdf, 7.5)
+    lines_small = sum(len(_wrap(pdf, text_w, p)) for p in notes)
+    height = max(_QR_MM, 6 + lines * 4.8 + 4 + 2 * 5.2 + 1.5 + lines_small * 3.4)
+    if pdf.get_y() + 2 + height > pdf.page_break_trigger:
         pdf.add_page()
     pdf.ln(2)
     top = pdf.get_y()
-    _font(pdf, 12, bold=True)
+    _font(pdf, 11.5, bold=True)
     _text(pdf, text_w, 6, "คำรับรองของเจ้าหน้าที่")
-    _font(pdf, 10.5)
+    _font(pdf, 10)
     # Thai has no spaces between words: the sentence is written in phrases so that lines break cleanly.
-    for phrase in (f"ข้าพเจ้า {case.officer_name} เลขประจำตัว {case.officer_id}",
-                   f"เจ้าหน้าที่ของ{case.agency_title}",
-                   "ขอรับรองว่าเอกสารนี้พิมพ์จากระบบเชื่อมโยงข้อมูลของทางราชการ",
-                   "และข้อมูลข้างต้นตรงกับที่หน่วยงานเจ้าของข้อมูลส่งมา",
-                   "โดยมีตราประทับอิเล็กทรอนิกส์ของศูนย์กลางกำกับทุกฉบับ",
-                   f"ให้ไว้ ณ วันที่ {be_datetime(case.printed_at)}"):
-        _text(pdf, text_w, 5.2, phrase)
-    pdf.ln(5)
-    _text(pdf, text_w, 5.5, "(ลงชื่อ) ........................................ ผู้รับรอง", align="C")
-    _text(pdf, text_w, 5.5, f"({case.officer_name})", align="C")
-    pdf.ln(2)
-    _font(pdf, 8)
+    for phrase in phrases:
+        _text(pdf, text_w, 4.8, phrase)
+    pdf.ln(4)
+    _text(pdf, text_w, 5.2, "(ลงชื่อ) ........................................ ผู้รับรอง", align="C")
+    _text(pdf, text_w, 5.2, f"({case.officer_name})", align="C")
+    pdf.ln(1.5)
+    _font(pdf, 7.5)
     pdf.set_text_color(60, 60, 60)
-    for phrase in ("ลงลายมือชื่ออิเล็กทรอนิกส์แบบ PAdES ด้วยใบรับรองของหน่วยงาน ในนามของเจ้าหน้าที่ข้างต้น",
-                   "คิวอาร์โค้ด: สรุปที่ลงนามแล้ว (เลขประจำตัว ชื่อ ประเภทเอกสาร เวลา เลขที่และค่าแฮชของแต่ละฉบับ)",
-                   "Signed (PAdES) with the agency certificate for the officer; the QR code holds a signed",
-                   "summary (subject, name, document types, time, printout ids and digests) to check offline."):
-        _text(pdf, text_w, 3.8, phrase)
+    for note in notes:
+        _text(pdf, text_w, 3.4, note)
     pdf.set_text_color(0, 0, 0)
     draw_qr(pdf, summary, pdf.l_margin + pdf.epw - _QR_MM, top, _QR_MM)
     pdf.set_y(max(pdf.get_y(), top + _QR_MM))
@@ -465,3 +488,12 @@ def certify(case: PrintCase, signer: CounterSigner) -> bytes:
     """
     return sign_pdf(render_case_pdf(case, signer), signer, officer_name=case.officer_name,
                     officer_id=case.officer_id, location=case.agency_title)
+
+
+async def certify_async(case: PrintCase, signer: CounterSigner) -> bytes:
+    """``certify`` in a worker thread, for event-loop code (the aiohttp app).
+
+    Rendering is ~0.2 s of CPU that would stall every other request, and pyHanko's synchronous
+    ``sign_pdf`` refuses to run inside an event loop. Same errors as ``certify``.
+    """
+    return await asyncio.to_thread(certify, case, signer)

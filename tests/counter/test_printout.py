@@ -1,0 +1,202 @@
+"""The certified printout from REAL printouts fetched through the hub, checked by pyHanko, poppler and zxing-cpp."""
+
+from __future__ import annotations
+
+import datetime as dt
+import io
+import shutil
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import pytest
+import zxingcpp
+from PIL import Image
+from pyhanko.keys import load_cert_from_pemder
+from pyhanko.pdf_utils.reader import PdfFileReader
+from pyhanko.sign.validation import async_validate_pdf_signature
+from pyhanko.sign.validation.settings import KeyUsageConstraints
+from pyhanko_certvalidator import ValidationContext
+from pypdf import PdfReader
+
+from consumers.client import HubClient
+from consumers.counter.paper import SummaryTrust, verify_summary
+from consumers.counter.printout import (
+    SIGNATURE_FIELD,
+    BadCase,
+    CounterSigner,
+    PrintCase,
+    SealInvalid,
+    certify_async,
+    render_case_pdf,
+)
+from linkage.seal import printout_digest, unverified_payload
+from tests.conftest import RunningStack
+from tests.counter.conftest import MUNI
+
+DOC_TYPES = ("dopa.person", "dopa.house", "edu.degree")
+INSTALL = "apt-get install poppler-utils libnss3-tools"
+
+
+def _tool(name: str) -> str:
+    path = shutil.which(name)
+    if path is None:
+        pytest.skip(f"{name} is missing: {INSTALL}")
+    return path
+
+
+def _persona(personas: list[dict[str, Any]]) -> dict[str, Any]:
+    for p in personas:
+        if p["kind"] == "citizen" and set(DOC_TYPES) <= set(p["doc_types"]):
+            return p
+    raise AssertionError("no citizen persona with " + ", ".join(DOC_TYPES))
+
+
+async def _fetch(stack: RunningStack, subject_id: str, officer_id: str) -> list[str]:
+    async with HubClient.connect(stack.hub_address, stack.home.ca.cert, stack.home.client_cert(MUNI)) as hub:
+        answer = await hub.fetch_documents(DOC_TYPES, subject_id, purpose="ขึ้นทะเบียนผู้สูงอายุ",
+                                           officer_id=officer_id, case_ref="PHR-2569-0042", citizen_present=True)
+    kinds = [r.WhichOneof("outcome") for r in answer.results]
+    assert kinds == ["document"] * len(DOC_TYPES), answer
+    return [r.document.jws for r in answer.results]
+
+
+class Certified:
+    def __init__(self, case: PrintCase, pdf: bytes, tmp: Path, stack: RunningStack, name: str) -> None:
+        self.case, self.pdf, self.tmp, self.stack, self.name = case, pdf, tmp, stack, name
+        self.path = tmp / "case.pdf"
+        self.path.write_bytes(pdf)
+
+
+@pytest.fixture
+async def certified(stack: RunningStack, personas: list[dict[str, Any]], tmp_path: Path) -> Certified:
+    person = _persona(personas)
+    officer_id = sorted(stack.settings.agencies[MUNI].officers)[0]
+    printouts = await _fetch(stack, str(person["id"]), officer_id)
+    data = unverified_payload(printouts[0])["data"]
+    name = f"{data['title']}{data['first_name_th']} {data['last_name_th']}"
+    case = PrintCase(service_name="ขึ้นทะเบียนรับเงินเบี้ยยังชีพผู้สูงอายุ", subject_id=str(person["id"]),
+                     subject_name=name, officer_name="นางสาวสุดารัตน์ ทองดี", officer_id=officer_id,
+                     agency_title=stack.settings.agencies[MUNI].title, case_ref="PHR-2569-0042",
+                     printouts=tuple(printouts), still_to_bring=("สมุดบัญชีเงินฝากธนาคาร (หน้าแรก)",))
+    signer = CounterSigner.from_home(stack.home, MUNI)
+    return Certified(case, await certify_async(case, signer), tmp_path, stack, name)
+
+
+async def _pyhanko_status(pdf: bytes, ca: Path) -> Any:
+    reader = PdfFileReader(io.BytesIO(pdf))
+    [sig] = reader.embedded_signatures
+    context = ValidationContext(trust_roots=[load_cert_from_pemder(str(ca))])  # type: ignore[no-untyped-call]
+    # An agency certificate is a TLS client certificate: digitalSignature, not nonRepudiation.
+    usage = KeyUsageConstraints(key_usage={"digital_signature"})
+    return await async_validate_pdf_signature(sig, context, key_usage_settings=usage)
+
+
+def _pdfsig(path: Path, ca: Path, tmp: Path) -> str:
+    certutil = _tool("certutil")
+    pdfsig = _tool("pdfsig")
+    nss = tmp / "nss"
+    if not nss.exists():
+        nss.mkdir()
+        subprocess.run([certutil, "-N", "--empty-password", "-d", f"sql:{nss}"], check=True, capture_output=True)
+        subprocess.run([certutil, "-A", "-n", "linkage-ca", "-t", "CT,C,C", "-i", str(ca), "-d", f"sql:{nss}"],
+                       check=True, capture_output=True)
+    # pdfsig exits 0 even for a broken signature: only its text says.
+    done = subprocess.run([pdfsig, "-nssdir", f"sql:{nss}", str(path)], capture_output=True, text=True, timeout=60)
+    return done.stdout + done.stderr
+
+
+async def test_signature_valid_for_pyhanko(certified: Certified) -> None:
+    status = await _pyhanko_status(certified.pdf, certified.stack.home.ca.cert)
+    assert status.intact and status.valid and status.trusted, status.pretty_print_details()
+    assert status.coverage.name in ("ENTIRE_FILE", "ENTIRE_REVISION")
+    assert status.signing_cert.subject.native["common_name"] == MUNI
+    reader = PdfFileReader(io.BytesIO(certified.pdf))
+    [sig] = reader.embedded_signatures
+    assert sig.field_name == SIGNATURE_FIELD
+    assert sig.sig_object["/Name"] == certified.case.officer_name
+    assert certified.case.officer_id in sig.sig_object["/Reason"]
+
+
+async def test_signature_valid_for_pdfsig(certified: Certified) -> None:
+    out = _pdfsig(certified.path, certified.stack.home.ca.cert, certified.tmp)
+    assert "Signature is Valid" in out, out
+    # The certificate line is not asserted: NSS judges an agency's TLS client certificate (extended key
+    # usage clientAuth only) unfit for signing email/documents and says "Unknown issue with Certificate".
+    assert f"Signer Certificate Common Name: {MUNI}" in out, out
+    assert "Total document signed" in out, out
+
+
+async def test_thai_text_extracts_and_is_one_page(certified: Certified) -> None:
+    tool = _tool("pdftotext")
+    text = subprocess.run([tool, "-layout", str(certified.path), "-"], capture_output=True, text=True,
+                          check=True).stdout
+    # Shaped Thai extracts to the same characters (the name and, e.g., the certification sentence's words).
+    assert certified.name in text, text[:2000]
+    assert "ขอรับรองว่าเอกสารนี้พิมพ์จากระบบเชื่อมโยงข้อมูลของทางราชการ" in text
+    assert certified.case.officer_name in text and certified.case.officer_id in text
+    for jws in certified.case.printouts:
+        assert unverified_payload(jws)["printout_id"] in text
+    # Buddhist-era dates: the birth date and the print time in Thai words with a BE year.
+    birth = unverified_payload(certified.case.printouts[0])["data"]["birth_date"]
+    assert f"{int(birth[:4])}" in text and any(m in text for m in ("มกราคม", "กุมภาพันธ์", "มีนาคม", "เมษายน",
+                                                                  "พฤษภาคม", "มิถุนายน", "กรกฎาคม", "สิงหาคม",
+                                                                  "กันยายน", "ตุลาคม", "พฤศจิกายน", "ธันวาคม"))
+    printed = certified.case.printed_at.astimezone(dt.timezone(dt.timedelta(hours=7)))
+    assert str(printed.year + 543) in text
+    assert len(PdfReader(io.BytesIO(certified.pdf)).pages) == 1
+
+
+async def test_every_jws_is_attached_byte_for_byte(certified: Certified) -> None:
+    attached = PdfReader(io.BytesIO(certified.pdf)).attachments
+    expected = {f"{unverified_payload(j)['printout_id']}.jws": j.encode("ascii") for j in certified.case.printouts}
+    assert set(attached) == set(expected)
+    for name, data in expected.items():
+        assert attached[name] == [data]
+
+
+async def test_qr_decodes_from_the_rendered_page_and_verifies(certified: Certified) -> None:
+    tool = _tool("pdftoppm")
+    subprocess.run([tool, "-r", "150", "-png", str(certified.path), str(certified.tmp / "page")],
+                   check=True, capture_output=True)
+    found = [f for png in sorted(certified.tmp.glob("page*.png")) for f in zxingcpp.read_barcodes(Image.open(png))]
+    [qr] = [f for f in found if f.format == zxingcpp.BarcodeFormat.QRCode]
+    report = verify_summary(qr.text, SummaryTrust.from_pki_dir(certified.stack.home.pki))
+    assert report.signer == MUNI and report.subject_id == certified.case.subject_id
+    assert report.subject_name == certified.name
+    assert report.printout_ids == tuple(unverified_payload(j)["printout_id"] for j in certified.case.printouts)
+    assert [d.doc_type for d in report.documents] == list(DOC_TYPES)
+    for jws, doc in zip(certified.case.printouts, report.documents, strict=True):
+        assert doc.matches(jws) and bytes.fromhex(printout_digest(jws))[:16].hex() != ""
+    assert abs(report.printed_at - certified.case.printed_at) < dt.timedelta(seconds=1)
+
+
+async def test_tampered_pdf_fails_both_checkers(certified: Certified) -> None:
+    # Flip one byte inside the signed range, in the page's content (not in the signature's hole).
+    pdf = bytearray(certified.pdf)
+    at = pdf.index(b"stream", 2000) + 40
+    pdf[at] ^= 0x01
+    tampered = bytes(pdf)
+    status = await _pyhanko_status(tampered, certified.stack.home.ca.cert)
+    assert not (status.intact and status.valid)
+    path = certified.tmp / "tampered.pdf"
+    path.write_bytes(tampered)
+    out = _pdfsig(path, certified.stack.home.ca.cert, certified.tmp)
+    assert "Signature Validation:" in out and "Signature is Valid" not in out, out
+
+
+async def test_a_broken_seal_is_never_certified(certified: Certified) -> None:
+    signer = CounterSigner.from_home(certified.stack.home, MUNI)
+    first = certified.case.printouts[0]
+    head, payload, sig = first.split(".")
+    forged = f"{head}.{payload}.{sig[:-4]}{'AAAA' if sig[-4:] != 'AAAA' else 'BBBB'}"
+    case = PrintCase(**{**certified.case.__dict__, "printouts": (forged, *certified.case.printouts[1:])})
+    with pytest.raises(SealInvalid) as info:
+        render_case_pdf(case, signer)
+    assert info.value.code == "seal_invalid" and info.value.message_th
+    with pytest.raises(BadCase):
+        render_case_pdf(PrintCase(**{**certified.case.__dict__, "printouts": ()}), signer)
+    with pytest.raises(BadCase):
+        render_case_pdf(PrintCase(**{**certified.case.__dict__, "subject_id": "1540477440880"}), signer)
+    with pytest.raises(BadCase):
+        render_case_pdf(PrintCase(**{**certified.case.__dict__, "printouts": ("not.a-jws",)}), signer)
