@@ -1,0 +1,111 @@
+"""Certified printout cost: render and PAdES-sign one A4 PDF for a three-document case.
+
+    python scripts/bench_printout.py [--home DIR] [--citizens N] [-n N] [--warmup W]
+
+Without --home it makes a throwaway sandbox (``linkage init``) in a temporary folder.
+The registries and the hub run as ``linkage up`` runs them; the script fetches
+dopa.person, dopa.house and edu.degree for one citizen through the hub (one
+FetchDocuments, real seals) as phrae-municipality, then, with the agency's
+``CounterSigner`` loaded once, times N rounds of ``render_case_pdf`` (seal checks,
+QR summary, layout with HarfBuzz shaping, font subset) and ``sign_pdf`` (PAdES,
+signature size reserved). Prints p50 / p95 / max of render, sign and total.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import datetime as dt
+import json
+import os
+import platform
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from consumers.client import HubClient
+from consumers.counter.printout import CounterSigner, PrintCase, render_case_pdf, sign_pdf
+from linkage import pki
+from linkage.config import Home, load_settings
+from linkage.sandbox import init, start_stack
+from linkage.seal import unverified_payload
+
+AGENCY = "phrae-municipality"
+DOC_TYPES = ("dopa.person", "dopa.house", "edu.degree")
+
+
+async def _printouts(home: Home) -> tuple[list[str], str]:
+    settings = load_settings(home)
+    personas = json.loads(home.personas.read_text(encoding="utf-8"))
+    subject = next(p["id"] for p in personas if p["kind"] == "citizen" and set(DOC_TYPES) <= set(p["doc_types"]))
+    officer = sorted(settings.agencies[AGENCY].officers)[0]
+    names = [*settings.providers, "hub"]
+    stack = await start_stack(settings, ports=dict.fromkeys(names, 0))
+    try:
+        own = pki.CertPaths(home.client_cert(AGENCY).cert, home.client_cert(AGENCY).key)
+        async with HubClient.connect(stack.addresses["hub"], home.ca.cert, own) as hub:
+            answer = await hub.fetch_documents(DOC_TYPES, subject, purpose="ขึ้นทะเบียนผู้สูงอายุ",
+                                               officer_id=officer, case_ref="PHR-2569-0001", citizen_present=True)
+    finally:
+        await stack.stop()
+    jws = [r.document.jws for r in answer.results if r.WhichOneof("outcome") == "document"]
+    if len(jws) != len(DOC_TYPES):
+        raise SystemExit(f"fetched {len(jws)} of {len(DOC_TYPES)} documents: {answer}")
+    return jws, officer
+
+
+def _pct(xs: list[float], q: float) -> float:
+    return statistics.quantiles(xs, n=100, method="inclusive")[int(q) - 1] if len(xs) > 1 else xs[0]
+
+
+def _bench(home: Home, args: argparse.Namespace) -> None:
+    jws, officer = asyncio.run(_printouts(home))
+    data = unverified_payload(jws[0])["data"]
+    case = PrintCase(service_name="ขึ้นทะเบียนรับเงินเบี้ยยังชีพผู้สูงอายุ", subject_id=str(data["personal_id"]),
+                     subject_name=f"{data['title']}{data['first_name_th']} {data['last_name_th']}",
+                     officer_name="นางสาวสุดารัตน์ ทองดี", officer_id=officer, agency_title="เทศบาลเมืองแพร่",
+                     case_ref="PHR-2569-0001", printouts=tuple(jws),
+                     still_to_bring=("สมุดบัญชีเงินฝากธนาคาร (หน้าแรก)",), printed_at=dt.datetime.now(dt.UTC))
+    signer = CounterSigner.from_home(home, AGENCY)
+    render, sign, total = [], [], []
+    size = 0
+    for i in range(args.warmup + args.n):
+        t0 = time.perf_counter()
+        pdf = render_case_pdf(case, signer)
+        t1 = time.perf_counter()
+        signed = sign_pdf(pdf, signer, officer_name=case.officer_name, officer_id=case.officer_id)
+        t2 = time.perf_counter()
+        if i >= args.warmup:
+            render.append((t1 - t0) * 1000)
+            sign.append((t2 - t1) * 1000)
+            total.append((t2 - t0) * 1000)
+            size = len(signed)
+    cpu = platform.processor() or platform.machine()
+    print(f"linkage bench_printout — {os.cpu_count()} cores, {cpu}, {platform.system()} {platform.release()}, "
+          f"Python {platform.python_version()}")
+    print(f"{args.n} certified PDFs (3 documents, 1 page, {size / 1024:.0f} KiB), after {args.warmup} warm-up")
+    for name, xs in (("render", render), ("sign", sign), ("total", total)):
+        print(f"  {name:7s} p50 {statistics.median(xs):7.1f} ms   p95 {_pct(xs, 95):7.1f} ms   max {max(xs):7.1f} ms")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--home", type=Path, default=None, help="an existing sandbox (default: a throwaway one)")
+    parser.add_argument("--citizens", type=int, default=200)
+    parser.add_argument("-n", type=int, default=100)
+    parser.add_argument("--warmup", type=int, default=5)
+    args = parser.parse_args(argv)
+    if args.home is not None:
+        _bench(Home(args.home), args)
+        return 0
+    with tempfile.TemporaryDirectory() as tmp:
+        _bench(init(Path(tmp) / "sandbox", citizens=args.citizens, seed=1), args)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
