@@ -129,7 +129,8 @@ async def test_no_printout_when_the_log_cannot_be_written(stack: RunningStack,
                     request(stack, MUNI, "dopa.person", subject(personas, "dopa.person")))
         assert info.value.code() == grpc.StatusCode.UNAVAILABLE
         parsed = from_rpc_error(info.value)
-        assert parsed.reason == "log_unavailable" and parsed.side == "hub" and "no printout was issued" in parsed.message
+        assert parsed.reason == "log_unavailable" and parsed.side == "hub"
+        assert "no printout was issued" in parsed.message
     finally:
         blocker.execute("ROLLBACK")
         blocker.close()
