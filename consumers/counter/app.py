@@ -40,6 +40,7 @@ from consumers.counter.errors import (
     TooManyAttempts,
 )
 from consumers.counter.manuals import DEFAULT_FOLDER, Manual, load_manuals
+from consumers.counter.printout import CounterSigner, PrintCase, PrintoutError, certify_async
 from consumers.counter.sessions import Case, CaseStore, DocSlot, Limiter, Session, SessionStore
 from consumers.counter.store import CaseRow, CounterStore
 from consumers.counter.views import field_rows, issued_text
@@ -112,6 +113,7 @@ class CounterState:
     sessions: SessionStore
     cases: CaseStore
     limiter: Limiter
+    signer: CounterSigner
     doc_types: dict[str, common_pb2.DocumentType] = field(default_factory=dict)
 
 
@@ -126,7 +128,8 @@ Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
 def create_app(settings: CounterSettings) -> web.Application:
-    """The counter app. Raises ManualError for a bad manual file and ConfigError for an unknown agency."""
+    """The counter app. Raises ManualError for a bad manual file, ConfigError for an unknown agency and
+    SignerUnavailable when the agency's signing certificate cannot be loaded."""
     manuals = load_manuals(settings.manuals)
     linkage_settings = load_settings(settings.home)
     agency = linkage_settings.agencies.get(settings.agency)
@@ -140,6 +143,7 @@ def create_app(settings: CounterSettings) -> web.Application:
         ca_root=x509.load_pem_x509_certificate(settings.home.ca.cert.read_bytes()),
         sessions=SessionStore(settings.session_ttl), cases=CaseStore(),
         limiter=Limiter(settings.signin_attempts),
+        signer=CounterSigner.from_home(settings.home, settings.agency),
     )
     app = web.Application(middlewares=[_errors, _sessions, _csrf], client_max_size=64 * 1024)
     app[STATE] = state
@@ -597,14 +601,35 @@ async def _case_certify(request: web.Request) -> web.StreamResponse:
         "Content-Disposition": f'attachment; filename="{case.ref}.pdf"'})
 
 
-async def make_certified_pdf(state: CounterState, case: Case, session: Session) -> bytes:
-    """The case's certified printout (A4 PDF, PAdES-signed), from consumers.counter.printout.
+def _subject_name(case: Case) -> str:
+    """The citizen's or company's Thai name, from the first fetched document that carries one."""
+    for slot in case.slots.values():
+        data = slot.payload.get("data", {})
+        if data.get("first_name_th"):
+            return f"{data.get('title', '')}{data['first_name_th']} {data.get('last_name_th', '')}".strip()
+        if data.get("name_th"):
+            return str(data["name_th"])
+    return ""
 
-    Raises ServiceUnavailable until that library is installed in this tree.
+
+async def make_certified_pdf(state: CounterState, case: Case, session: Session) -> bytes:
+    """The case's certified printout: one A4 PDF, PAdES-signed with the counter agency's certificate.
+
+    Every seal is checked again before anything is printed; a broken seal or a missing signing key
+    becomes a Thai / English page (ServiceUnavailable), never a half-made PDF.
     """
-    raise ServiceUnavailable("certify_unavailable",
-                             "ระบบพิมพ์สำเนารับรองยังไม่พร้อมใช้งานในรุ่นนี้",
-                             "Certified printouts are not available in this build yet.")
+    manual = state.manuals[case.service_id]
+    fetched = [slot for slot in case.slots.values() if slot.fetched]
+    print_case = PrintCase(
+        service_name=manual.name_th, subject_id=case.subject_id, subject_name=_subject_name(case),
+        officer_name=session.name or session.officer_id, officer_id=session.officer_id,
+        agency_title=state.agency.title, case_ref=case.ref, printouts=[slot.jws for slot in fetched],
+        still_to_bring=[d.name for d in manual.brought])
+    try:
+        return await certify_async(print_case, state.signer)
+    except PrintoutError as err:
+        _log.warning("certified printout refused for case %s: %s", case.ref, err.code)
+        raise ServiceUnavailable(err.code, err.message_th, err.message) from err
 
 
 # --- reports -----------------------------------------------------------------------------------------------------

@@ -10,12 +10,15 @@ from typing import Any
 
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
+from pypdf import PdfReader
 
 from consumers.counter.app import create_app
 from linkage.ids import with_check_digit
+from linkage.seal import unverified_payload
 from providers.server import build_server as build_provider
 from tests.conftest import RunningStack, start_stack
-from tests.counter.conftest import Counter, counter_settings, csrf_of, persona
+from tests.counter.conftest import MUNI, Counter, counter_settings, csrf_of, persona
+from tests.counter.pdfcheck import pyhanko_status
 
 SERVICE = "health-hazard-business"  # five linked document types
 
@@ -335,13 +338,35 @@ async def test_card_needs_the_citizen_and_can_be_retried_once_they_come(
     assert "ตราประทับอิเล็กทรอนิกส์ถูกต้อง" in card
 
 
-async def test_certify_button_until_the_printout_library_lands(counter: Counter,
-                                                                personas: list[dict[str, Any]]) -> None:
-    # consumers.counter.printout.certify is being written; until app.make_certified_pdf calls it, the
-    # button answers 503 in Thai and the case stays open. Replace this test when it is wired.
+async def test_certify_downloads_one_signed_pdf_with_every_fetched_printout(
+        counter: Counter, personas: list[dict[str, Any]], tmp_path: Path) -> None:
+    await counter.sign_in()
+    citizen = persona(personas, "dbd.commerce")
+    where = await _open_case(counter, citizen)
+    page = await (await counter.client.get(where)).text()
+    token = csrf_of(page)
+    resp = await counter.client.post(f"{where}/certify", data={"csrf": token})
+    assert resp.status == 200, await resp.text()
+    assert resp.content_type == "application/pdf"
+    ref = resp.headers["Content-Disposition"].split('filename="', 1)[1].rstrip('"')
+    assert ref.endswith(".pdf") and ref[:-4] in page
+    pdf = await resp.read()
+    status = await pyhanko_status(pdf, counter.stack.home.ca.cert)
+    assert status.intact and status.valid and status.trusted, status.pretty_print_details()
+    assert status.signing_cert.subject.native["common_name"] == MUNI
+    # Every document shown as sealed is attached, as the hub issued it, and is about this citizen.
+    attached = PdfReader(io.BytesIO(pdf)).attachments
+    assert len(attached) == page.count("ตราประทับอิเล็กทรอนิกส์ถูกต้อง") > 0
+    for name, [jws] in attached.items():
+        payload = unverified_payload(jws.decode("ascii"))
+        assert name == f"{payload['printout_id']}.jws" and payload["subject_id"] == citizen
+        assert payload["officer_id"] == counter.officers[0] and payload["printout_id"] in page
+    # Certifying does not close the case.
+    assert (await counter.client.get(where)).status == 200
+
+
+async def test_certify_needs_the_csrf_token(counter: Counter, personas: list[dict[str, Any]]) -> None:
     await counter.sign_in()
     where = await _open_case(counter, persona(personas, "dbd.commerce"))
-    token = await counter.csrf(where)
-    resp = await counter.client.post(f"{where}/certify", data={"csrf": token})
-    assert resp.status == 503 and "ระบบพิมพ์สำเนารับรองยังไม่พร้อมใช้งาน" in await resp.text()
-    assert (await counter.client.get(where)).status == 200
+    resp = await counter.client.post(f"{where}/certify", data={})
+    assert resp.status == 403 and "แบบฟอร์มนี้หมดอายุหรือไม่ได้มาจากระบบเคาน์เตอร์" in await resp.text()

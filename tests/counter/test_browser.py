@@ -1,22 +1,29 @@
 """The counter in a real browser: Debian's chromium driven by Playwright (no browser download).
 
 Signs in by keyboard, opens a case for a persona, fetches, sees the Thai name and the seal
-status, checks the Sarabun web font is in use and that the page fits 1366x768 and a tablet.
+status, checks the Sarabun web font is in use and that the page fits 1366x768 and a tablet,
+then certifies and downloads the PDF and checks it with pyHanko, pdfsig, pdftotext and its QR code.
 """
 
 from __future__ import annotations
 
+import io
 import shutil
+import subprocess
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 from aiohttp import web
+from pypdf import PdfReader
 
 from consumers.counter.app import create_app
+from consumers.counter.paper import SummaryTrust, verify_summary
+from linkage.seal import unverified_payload
 from tests.conftest import RunningStack
 from tests.counter.conftest import counter_settings, persona
+from tests.counter.pdfcheck import pdfsig, pyhanko_status, read_qr, tool
 
 CHROMIUM = Path("/usr/bin/chromium")
 ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking",
@@ -51,7 +58,7 @@ async def browser() -> AsyncIterator[Any]:
 
 
 async def test_officer_opens_a_case_and_sees_sealed_documents(
-        browser: Any, base_url: str, stack: RunningStack, personas: list[dict[str, Any]]) -> None:
+        browser: Any, base_url: str, stack: RunningStack, personas: list[dict[str, Any]], tmp_path: Path) -> None:
     officer = sorted(stack.settings.agencies["phrae-municipality"].officers)[0]
     citizen = persona(personas, "dbd.commerce")
     ctx = await browser.new_context(viewport={"width": 1366, "height": 768}, accept_downloads=True)
@@ -102,13 +109,40 @@ async def test_officer_opens_a_case_and_sees_sealed_documents(
     await page.set_viewport_size({"width": 768, "height": 1024})
     assert await page.evaluate("document.documentElement.scrollWidth") <= 768
 
-    # The certified printout button is there and reachable by keyboard.
+    # The certified printout: reached by keyboard, one key press, one signed PDF downloaded.
     certify = page.get_by_test_id("certify")
     assert await certify.is_visible()
     await certify.focus()
     assert await page.evaluate("document.activeElement.dataset.testid") == "certify"
+    async with page.expect_download() as info:
+        await page.keyboard.press("Enter")
+    download = await info.value
+    pdf_path = tmp_path / "certified.pdf"
+    await download.save_as(pdf_path)
+    await _check_certified_pdf(pdf_path, stack, citizen, len(linked), tmp_path)
 
     # English switch.
     await page.get_by_role("link", name="English").click()
     assert await page.get_by_test_id("certify").inner_text() == "Print certified copy (PDF)"
     await ctx.close()
+
+
+async def _check_certified_pdf(path: Path, stack: RunningStack, citizen: str, documents: int, tmp: Path) -> None:
+    """The downloaded PDF as an auditor would check it: pyHanko, pdfsig, its Thai text, its QR code."""
+    pdf = path.read_bytes()
+    status = await pyhanko_status(pdf, stack.home.ca.cert)
+    assert status.intact and status.valid and status.trusted, status.pretty_print_details()
+    out = pdfsig(path, stack.home.ca.cert, tmp)
+    assert "Signature is Valid" in out and "Signer Certificate Common Name: phrae-municipality" in out, out
+    text = subprocess.run([tool("pdftotext"), "-layout", str(path), "-"], capture_output=True, text=True,
+                          check=True).stdout
+    jws = [j.decode("ascii") for [j] in PdfReader(io.BytesIO(pdf)).attachments.values()]
+    assert len(jws) == documents
+    data = next(unverified_payload(j)["data"] for j in jws if unverified_payload(j)["doc_type"] == "dopa.person")
+    name = f"{data['title']}{data['first_name_th']} {data['last_name_th']}"
+    assert name in text and citizen in text, text[:1500]
+    report = verify_summary(read_qr(path, tmp), SummaryTrust.from_pki_dir(stack.home.pki))
+    assert report.subject_id == citizen and report.subject_name == name and report.signer == "phrae-municipality"
+    assert sorted(report.printout_ids) == sorted(unverified_payload(j)["printout_id"] for j in jws)
+    for doc in report.documents:
+        assert any(doc.matches(j) for j in jws)

@@ -4,19 +4,12 @@ from __future__ import annotations
 
 import datetime as dt
 import io
-import shutil
 import subprocess
 from pathlib import Path
 from typing import Any
 
 import pytest
-import zxingcpp
-from PIL import Image
-from pyhanko.keys import load_cert_from_pemder
 from pyhanko.pdf_utils.reader import PdfFileReader
-from pyhanko.sign.validation import async_validate_pdf_signature
-from pyhanko.sign.validation.settings import KeyUsageConstraints
-from pyhanko_certvalidator import ValidationContext
 from pypdf import PdfReader
 
 from consumers.client import HubClient
@@ -33,16 +26,9 @@ from consumers.counter.printout import (
 from linkage.seal import printout_digest, unverified_payload
 from tests.conftest import RunningStack
 from tests.counter.conftest import MUNI
+from tests.counter.pdfcheck import pdfsig, pyhanko_status, read_qr, tool
 
 DOC_TYPES = ("dopa.person", "dopa.house", "edu.degree")
-INSTALL = "apt-get install poppler-utils libnss3-tools"
-
-
-def _tool(name: str) -> str:
-    path = shutil.which(name)
-    if path is None:
-        pytest.skip(f"{name} is missing: {INSTALL}")
-    return path
 
 
 def _persona(personas: list[dict[str, Any]]) -> dict[str, Any]:
@@ -83,31 +69,8 @@ async def certified(stack: RunningStack, personas: list[dict[str, Any]], tmp_pat
     return Certified(case, await certify_async(case, signer), tmp_path, stack, name)
 
 
-async def _pyhanko_status(pdf: bytes, ca: Path) -> Any:
-    reader = PdfFileReader(io.BytesIO(pdf))
-    [sig] = reader.embedded_signatures
-    context = ValidationContext(trust_roots=[load_cert_from_pemder(str(ca))])  # type: ignore[no-untyped-call]
-    # An agency certificate is a TLS client certificate: digitalSignature, not nonRepudiation.
-    usage = KeyUsageConstraints(key_usage={"digital_signature"})
-    return await async_validate_pdf_signature(sig, context, key_usage_settings=usage)
-
-
-def _pdfsig(path: Path, ca: Path, tmp: Path) -> str:
-    certutil = _tool("certutil")
-    pdfsig = _tool("pdfsig")
-    nss = tmp / "nss"
-    if not nss.exists():
-        nss.mkdir()
-        subprocess.run([certutil, "-N", "--empty-password", "-d", f"sql:{nss}"], check=True, capture_output=True)
-        subprocess.run([certutil, "-A", "-n", "linkage-ca", "-t", "CT,C,C", "-i", str(ca), "-d", f"sql:{nss}"],
-                       check=True, capture_output=True)
-    # pdfsig exits 0 even for a broken signature: only its text says.
-    done = subprocess.run([pdfsig, "-nssdir", f"sql:{nss}", str(path)], capture_output=True, text=True, timeout=60)
-    return done.stdout + done.stderr
-
-
 async def test_signature_valid_for_pyhanko(certified: Certified) -> None:
-    status = await _pyhanko_status(certified.pdf, certified.stack.home.ca.cert)
+    status = await pyhanko_status(certified.pdf, certified.stack.home.ca.cert)
     assert status.intact and status.valid and status.trusted, status.pretty_print_details()
     assert status.coverage.name in ("ENTIRE_FILE", "ENTIRE_REVISION")
     assert status.signing_cert.subject.native["common_name"] == MUNI
@@ -118,8 +81,8 @@ async def test_signature_valid_for_pyhanko(certified: Certified) -> None:
     assert certified.case.officer_id in sig.sig_object["/Reason"]
 
 
-async def test_signature_valid_for_pdfsig(certified: Certified) -> None:
-    out = _pdfsig(certified.path, certified.stack.home.ca.cert, certified.tmp)
+async def test_signature_valid_forpdfsig(certified: Certified) -> None:
+    out = pdfsig(certified.path, certified.stack.home.ca.cert, certified.tmp)
     assert "Signature is Valid" in out, out
     # The certificate line is not asserted: NSS judges an agency's TLS client certificate (extended key
     # usage clientAuth only) unfit for signing email/documents and says "Unknown issue with Certificate".
@@ -128,8 +91,8 @@ async def test_signature_valid_for_pdfsig(certified: Certified) -> None:
 
 
 async def test_thai_text_extracts_and_is_one_page(certified: Certified) -> None:
-    tool = _tool("pdftotext")
-    text = subprocess.run([tool, "-layout", str(certified.path), "-"], capture_output=True, text=True,
+    pdftotext = tool("pdftotext")
+    text = subprocess.run([pdftotext, "-layout", str(certified.path), "-"], capture_output=True, text=True,
                           check=True).stdout
     # Shaped Thai extracts to the same characters (the name and, e.g., the certification sentence's words).
     assert certified.name in text, text[:2000]
@@ -156,12 +119,7 @@ async def test_every_jws_is_attached_byte_for_byte(certified: Certified) -> None
 
 
 async def test_qr_decodes_from_the_rendered_page_and_verifies(certified: Certified) -> None:
-    tool = _tool("pdftoppm")
-    subprocess.run([tool, "-r", "150", "-png", str(certified.path), str(certified.tmp / "page")],
-                   check=True, capture_output=True)
-    found = [f for png in sorted(certified.tmp.glob("page*.png")) for f in zxingcpp.read_barcodes(Image.open(png))]
-    [qr] = [f for f in found if f.format == zxingcpp.BarcodeFormat.QRCode]
-    report = verify_summary(qr.text, SummaryTrust.from_pki_dir(certified.stack.home.pki))
+    report = verify_summary(read_qr(certified.path, certified.tmp), SummaryTrust.from_pki_dir(certified.stack.home.pki))
     assert report.signer == MUNI and report.subject_id == certified.case.subject_id
     assert report.subject_name == certified.name
     assert report.printout_ids == tuple(unverified_payload(j)["printout_id"] for j in certified.case.printouts)
@@ -177,11 +135,11 @@ async def test_tampered_pdf_fails_both_checkers(certified: Certified) -> None:
     at = pdf.index(b"stream", 2000) + 40
     pdf[at] ^= 0x01
     tampered = bytes(pdf)
-    status = await _pyhanko_status(tampered, certified.stack.home.ca.cert)
+    status = await pyhanko_status(tampered, certified.stack.home.ca.cert)
     assert not (status.intact and status.valid)
     path = certified.tmp / "tampered.pdf"
     path.write_bytes(tampered)
-    out = _pdfsig(path, certified.stack.home.ca.cert, certified.tmp)
+    out = pdfsig(path, certified.stack.home.ca.cert, certified.tmp)
     assert "Signature Validation:" in out and "Signature is Valid" not in out, out
 
 
