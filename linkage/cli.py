@@ -1,7 +1,7 @@
 """The `linkage` command: one entry point for the sandbox, agencies and auditors.
 
     linkage init    make a sandbox: CA, certificates, config, seeded registries, personas
-    linkage up      start the registries and the hub; write endpoints.json
+    linkage up      start the registries, the hub and the counter; write endpoints.json
     linkage fetch   fetch one sealed printout as an agency
     linkage verify  check a printout: seal, log proof, consistency, revocation (= linkage audit verify)
     linkage audit   auditors: verify, watch the log, list who read a subject's data
@@ -23,8 +23,9 @@ import logging
 import os
 import sys
 import time
+from collections.abc import Coroutine
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from linkage.config import ConfigError, Home, load_settings
 from linkage.errors import LinkageError
@@ -96,6 +97,7 @@ async def _up(home: Home) -> None:
         print(f"linkage sandbox is up (Ctrl-C to stop)\n  hub: {stack.addresses['hub']}")
         for name in settings.providers:
             print(f"  {name}: {stack.addresses[name]}")
+        print(f"  counter: http://{stack.addresses['counter']}/")
         print(f"  endpoints: {path}", flush=True)
         waiters = [asyncio.ensure_future(p.wait()) for p in stack.processes.values()]
         stopper = asyncio.ensure_future(stop.wait())
@@ -164,6 +166,35 @@ def _cmd_serve_provider(args: argparse.Namespace) -> int:
         print(f"{args.name}: {exc}", file=sys.stderr)
         return 3
     return 0
+
+
+def _cmd_serve_counter(args: argparse.Namespace) -> int:
+    from consumers.counter.app import serve
+
+    home = Home(Path(args.home).resolve())
+    try:
+        asyncio.run(_until_signal(serve(home, args.port, _serve_ready)))
+    except OSError as exc:
+        host = os.environ.get("LINKAGE_COUNTER_HOST", "127.0.0.1")
+        print(f"counter: cannot listen on {host}:{args.port}: the port is taken by another program"
+              f" ({exc.strerror or exc})", file=sys.stderr)
+        return 3
+    return 0
+
+
+async def _until_signal(coro: Coroutine[Any, Any, None]) -> None:
+    """Run coro until SIGINT or SIGTERM, then cancel it so its finally blocks close what it opened."""
+    import signal
+
+    task = asyncio.ensure_future(coro)
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, task.cancel)
+    try:
+        await task
+    except asyncio.CancelledError:
+        if not task.cancelled():
+            raise
 
 
 def _endpoints(home: Home) -> dict[str, object]:
@@ -355,7 +386,7 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--force", action="store_true", help="replace an existing sandbox (deletes its data)")
     p.set_defaults(func=_cmd_init)
 
-    p = with_home(sub.add_parser("up", help="start the registries and the hub (initialises if needed)"))
+    p = with_home(sub.add_parser("up", help="start the registries, the hub and the counter (initialises if needed)"))
     p.add_argument("--citizens", type=int, default=int(os.environ.get("LINKAGE_CITIZENS", "10000")))
     p.add_argument("--seed", type=int, default=int(os.environ.get("LINKAGE_SEED", "1")))
     p.set_defaults(func=_cmd_up)
@@ -388,6 +419,10 @@ def _parser() -> argparse.ArgumentParser:
             p.add_argument("name")
         p.add_argument("--port", type=int, default=None)
         p.set_defaults(func=_cmd_serve_hub if name == "serve-hub" else _cmd_serve_provider)
+    p = with_home(sub.add_parser("serve-counter", help="run the counter web app in the foreground (used by up);"
+                                 " LINKAGE_COUNTER_* variables configure it"))
+    p.add_argument("--port", type=int, default=int(os.environ.get("LINKAGE_COUNTER_PORT", "8080")))
+    p.set_defaults(func=_cmd_serve_counter)
     return parser
 
 

@@ -2,7 +2,7 @@
 
 init builds everything in a temporary folder beside DIR and moves it in only
 when complete, so an interrupted init leaves nothing half-written. up starts
-each registry and the hub as its own process (two cores: one GIL each), waits
+each registry, the hub and the counter as its own process (two cores: one GIL each), waits
 until every one listens, writes DIR/endpoints.json, and stops them all on
 Ctrl-C or SIGTERM.
 """
@@ -41,7 +41,7 @@ __all__ = [
     "write_endpoints",
 ]
 
-DEFAULT_PORTS = {"hub": 7443, "dopa": 7451, "dbd": 7452, "edu": 7453}
+DEFAULT_PORTS = {"hub": 7443, "dopa": 7451, "dbd": 7452, "edu": 7453, "counter": 8080}
 
 SAMPLE_AGENCIES: dict[str, dict[str, Any]] = {
     # A municipal service counter: every document type, every field.
@@ -178,7 +178,10 @@ async def _spawn(name: str, args: list[str], env: Mapping[str, str]) -> tuple[as
 
 async def start_stack(settings: Settings, *, ports: Mapping[str, int] | None = None,
                       extra_env: Mapping[str, str] | None = None) -> Stack:
-    """Start every registry, then the hub, each in its own process. ports overrides the configured ones."""
+    """Start every registry, then the hub, then the counter, each in its own process.
+
+    ports overrides the configured ones (and the counter's default, 8080).
+    """
     ports = ports or {}
     home = str(settings.home.root)
     processes: dict[str, asyncio.subprocess.Process] = {}
@@ -194,6 +197,10 @@ async def start_stack(settings: Settings, *, ports: Mapping[str, int] | None = N
         port = ports.get("hub", settings.hub.port)
         processes["hub"], addresses["hub"] = await _spawn(
             "hub", ["serve-hub", "--home", home, "--port", str(port)], env)
+        env["LINKAGE_COUNTER_HUB"] = addresses["hub"]
+        port = ports.get("counter", int(os.environ.get("LINKAGE_COUNTER_PORT", DEFAULT_PORTS["counter"])))
+        processes["counter"], addresses["counter"] = await _spawn(
+            "counter", ["serve-counter", "--home", home, "--port", str(port)], env)
     except BaseException:
         await stack.stop()
         raise
@@ -205,6 +212,7 @@ def write_endpoints(stack: Stack) -> Path:
     home = stack.settings.home
     doc = {
         "hub": stack.addresses["hub"],
+        "counter": f"http://{stack.addresses['counter']}",
         "providers": {name: stack.addresses[name] for name in stack.settings.providers},
         "ca": str(home.ca.cert),
         "agencies": {

@@ -9,12 +9,13 @@ import socket
 import subprocess
 import sys
 import time
+import urllib.request
 from pathlib import Path
 
 import pytest
 
 FREE_PORTS = {"LINKAGE_HUB_PORT": "0", "LINKAGE_PROVIDERS_DOPA_PORT": "0", "LINKAGE_PROVIDERS_DBD_PORT": "0",
-              "LINKAGE_PROVIDERS_EDU_PORT": "0"}
+              "LINKAGE_PROVIDERS_EDU_PORT": "0", "LINKAGE_COUNTER_PORT": "0"}
 
 
 def linkage(*args: str, env: dict[str, str] | None = None, timeout: float = 120) -> subprocess.CompletedProcess[str]:
@@ -68,12 +69,17 @@ def test_up_fetch_verify_and_stop(tmp_path: Path) -> None:
                           "ทดสอบ", "--out", str(out))
         assert fetched.returncode == 0, fetched.stderr
         assert json.loads(fetched.stdout)["subject_id"] == citizen
-        verified = linkage("verify", str(out), "--home", str(home))
+        verified = linkage("verify", str(out), "--home", str(home), "--state", str(tmp_path / "auditor.json"))
         assert verified.returncode == 0, verified.stdout + verified.stderr
         refused = linkage("fetch", "--home", str(home), "--agency", "phrae-hospital", "--officer",
                           endpoints["agencies"]["phrae-hospital"]["officers"][0], "--doc-type", "dopa.house",
                           "--id", citizen, "--purpose", "ทดสอบ")
         assert refused.returncode == 1 and "no_right" in refused.stderr
+        # The counter is up too, in Thai, serving its own font.
+        with urllib.request.urlopen(f"{endpoints['counter']}/signin", timeout=10) as page:
+            assert page.status == 200 and "ลงชื่อเข้าใช้" in page.read().decode("utf-8")
+        with urllib.request.urlopen(f"{endpoints['counter']}/fonts/Sarabun-Regular.ttf", timeout=10) as font:
+            assert font.headers["Content-Type"] == "font/ttf"
     finally:
         proc.send_signal(signal.SIGTERM)
         stdout, stderr = proc.communicate(timeout=30)
@@ -81,14 +87,15 @@ def test_up_fetch_verify_and_stop(tmp_path: Path) -> None:
     assert "stopped" in stdout and not (home / "endpoints.json").exists()
 
 
-def test_up_says_when_a_port_is_taken(tmp_path: Path) -> None:
+@pytest.mark.parametrize("variable", ["LINKAGE_HUB_PORT", "LINKAGE_COUNTER_PORT"])
+def test_up_says_when_a_port_is_taken(tmp_path: Path, variable: str) -> None:
     home = tmp_path / "home"
     assert linkage("init", "--home", str(home), "--citizens", "200").returncode == 0
     with socket.socket() as taken:
         taken.bind(("127.0.0.1", 0))
         taken.listen()
         port = taken.getsockname()[1]
-        result = linkage("up", "--home", str(home), env={**FREE_PORTS, "LINKAGE_HUB_PORT": str(port)}, timeout=60)
+        result = linkage("up", "--home", str(home), env={**FREE_PORTS, variable: str(port)}, timeout=60)
     assert result.returncode != 0
     assert f"127.0.0.1:{port}" in result.stderr and "taken" in result.stderr
 
