@@ -8,11 +8,19 @@ Every scalar key of ``[hub]`` and ``[providers.<name>]`` can be overridden by an
 environment variable ``LINKAGE_HUB_<KEY>`` / ``LINKAGE_PROVIDERS_<NAME>_<KEY>``
 (upper case). Unknown keys are rejected with the file and key named: a typo must
 not silently fall back to a default. Raises only ``ConfigError``.
+
+``[agencies.*]`` and ``[revoked.*]`` are the rights table: ``LiveSettings`` lets a
+running server follow them (one stat() per call; a file that does not load is
+refused and the previous table kept). ``[hub]`` and ``[providers.*]`` take effect on
+restart. ``write_config`` replaces the file atomically, and only with text that loads.
 """
 
 from __future__ import annotations
 
+import dataclasses
+import logging
 import os
+import tempfile
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -27,10 +35,16 @@ __all__ = [
     "ConfigError",
     "Home",
     "HubConfig",
+    "LiveSettings",
     "ProviderConfig",
+    "RevokedAgency",
     "Settings",
     "load_settings",
+    "settings_from_text",
+    "write_config",
 ]
+
+_log = logging.getLogger("linkage.config")
 
 ALL_FIELDS = "*"
 """A grant of every field of a document type."""
@@ -136,6 +150,20 @@ class AgencyConfig:
     officers: frozenset[str] = frozenset()
     # doc_type -> granted field names; ("*",) grants every field.
     grants: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    # Why the agency links, as stated when it was onboarded (`linkage agency add`).
+    purpose: str = ""
+    # SHA-256 (hex) of the DER of the one certificate that speaks for the agency; empty: any the CA issued to it.
+    cert_sha256: str = ""
+
+
+@dataclass(frozen=True)
+class RevokedAgency:
+    """An agency whose access was revoked: its certificates are refused though they still chain to the CA."""
+
+    name: str
+    revoked_at: str
+    # SHA-256 (hex) of the DER of each certificate it held.
+    certs: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -144,11 +172,21 @@ class Settings:
     hub: HubConfig
     providers: Mapping[str, ProviderConfig]
     agencies: Mapping[str, AgencyConfig]
+    revoked: Mapping[str, RevokedAgency] = field(default_factory=dict)
+    # (inode, mtime, size) of the file when it was read: LiveSettings reloads when it changes.
+    stamp: tuple[int, int, int] | None = field(default=None, compare=False)
 
     def provider_of(self, doc_type: str) -> ProviderConfig | None:
         for provider in self.providers.values():
             if doc_type in provider.doc_types:
                 return provider
+        return None
+
+    def revocation_of(self, cert_sha256: str) -> RevokedAgency | None:
+        """The revocation that names this certificate, if any."""
+        for revoked in self.revoked.values():
+            if cert_sha256 in revoked.certs:
+                return revoked
         return None
 
 
@@ -177,18 +215,38 @@ def _take(table: Mapping[str, Any], where: str, allowed: Mapping[str, type], env
     return out
 
 
+def _stamp(path: Path) -> tuple[int, int, int] | None:
+    try:
+        st = path.stat()
+    except OSError:
+        return None
+    return st.st_ino, st.st_mtime_ns, st.st_size
+
+
 def load_settings(home: Home) -> Settings:
     """Read DIR/linkage.toml. Raises ConfigError naming the file and the problem."""
     path = home.config_file
+    stamp = _stamp(path)  # before reading: a change while reading is seen as a change
     try:
-        raw = tomllib.loads(path.read_text(encoding="utf-8"))
+        text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
         raise ConfigError(f"{path}: no configuration; run `linkage init --home {home.root}` first") from None
-    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
+    except (OSError, UnicodeDecodeError) as exc:
         raise ConfigError(f"{path}: cannot read: {exc}") from exc
-    unknown = sorted(set(raw) - {"hub", "providers", "agencies"})
+    return dataclasses.replace(settings_from_text(home, text), stamp=stamp)
+
+
+def settings_from_text(home: Home, text: str) -> Settings:
+    """Settings from the text of a linkage.toml for home. Raises ConfigError naming the file and the problem."""
+    path = home.config_file
+    try:
+        raw = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: cannot read: {exc}") from exc
+    unknown = sorted(set(raw) - {"hub", "providers", "agencies", "revoked"})
     if unknown:
-        raise ConfigError(f"{path}: unknown section [{unknown[0]}]; allowed: [hub], [providers.*], [agencies.*]")
+        raise ConfigError(f"{path}: unknown section [{unknown[0]}];"
+                          " allowed: [hub], [providers.*], [agencies.*], [revoked.*]")
     hub = HubConfig(**_take(raw.get("hub", {}), f"{path} [hub]",
                             {"host": str, "port": int, "issuer": str, "provider_timeout_ms": int,
                              "log_origin": str}, "LINKAGE_HUB"))
@@ -205,10 +263,10 @@ def load_settings(home: Home) -> Settings:
                 raise ConfigError(f"{path}: {doc_type} is claimed by both {owners[doc_type]} and {provider.name}")
             owners[doc_type] = provider.name
     agencies = {}
-    for name, table in raw.get("agencies", {}).items():
+    for name, table in _tables(raw, "agencies", path).items():
         where = f"{path} [agencies.{name}]"
         values = _take({k: v for k, v in table.items() if k != "grants"}, where,
-                       {"title": str, "auditor": bool, "officers": tuple}, None)
+                       {"title": str, "auditor": bool, "officers": tuple, "purpose": str, "cert_sha256": str}, None)
         grants_raw = table.get("grants", {})
         if not isinstance(grants_raw, dict):
             raise ConfigError(f"{where}: grants must be a table of doc_type = [fields]")
@@ -221,5 +279,89 @@ def load_settings(home: Home) -> Settings:
                 raise ConfigError(f"{where}: grants.{doc_type} must be a non-empty list of field names or [\"*\"]")
             grants[doc_type] = tuple(fields)
         agencies[name] = AgencyConfig(name=name, title=values.get("title", ""), auditor=values.get("auditor", False),
-                                      officers=frozenset(values.get("officers", ())), grants=grants)
-    return Settings(home=home, hub=hub, providers=providers, agencies=agencies)
+                                      officers=frozenset(values.get("officers", ())), grants=grants,
+                                      purpose=values.get("purpose", ""),
+                                      cert_sha256=_fingerprint(values.get("cert_sha256", ""), f"{where} cert_sha256"))
+    revoked = {}
+    for name, table in _tables(raw, "revoked", path).items():
+        where = f"{path} [revoked.{name}]"
+        values = _take(table, where, {"revoked_at": str, "certs": tuple}, None)
+        if "revoked_at" not in values:
+            raise ConfigError(f"{where}: revoked_at is missing (when the access was revoked, ISO 8601)")
+        certs = tuple(_fingerprint(c, f"{where} certs") for c in values.get("certs", ()))
+        revoked[name] = RevokedAgency(name=name, revoked_at=values["revoked_at"], certs=certs)
+    return Settings(home=home, hub=hub, providers=providers, agencies=agencies, revoked=revoked)
+
+
+def _tables(raw: Mapping[str, Any], section: str, path: Path) -> dict[str, Mapping[str, Any]]:
+    tables = raw.get(section, {})
+    if not isinstance(tables, dict) or not all(isinstance(t, dict) for t in tables.values()):
+        raise ConfigError(f"{path}: [{section}] must hold only tables [{section}.NAME]")
+    return tables
+
+
+def _fingerprint(value: str, where: str) -> str:
+    if value and (len(value) != 64 or any(c not in "0123456789abcdef" for c in value)):
+        raise ConfigError(f"{where}: {value[:80]!r} is not a SHA-256 fingerprint (64 lower-case hex digits)")
+    return value
+
+
+def write_config(home: Home, text: str) -> Settings:
+    """Replace DIR/linkage.toml with text, atomically, only if text loads; returns what it loads to.
+
+    Written to a temporary file beside it, flushed to disk, then renamed over it: a
+    reader sees the old file or the new one, never part of one. Raises ConfigError
+    (and leaves the file as it was) when text does not load.
+    """
+    settings = settings_from_text(home, text)
+    path = home.config_file
+    fd, tmp = tempfile.mkstemp(prefix=".linkage.toml.", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(text)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    dir_fd = os.open(path.parent, os.O_RDONLY)
+    try:
+        os.fsync(dir_fd)  # the rename itself survives a crash
+    finally:
+        os.close(dir_fd)
+    return settings
+
+
+class LiveSettings:
+    """The settings of a running server, following the agencies and revocations in linkage.toml.
+
+    ``current()`` costs one stat() of the file; when the file changed it is read
+    again and, if it loads, its ``[agencies.*]`` and ``[revoked.*]`` replace the old
+    ones in one assignment (everything else is kept: ports and addresses change on
+    restart). A file that does not load is refused with an error in the log, and
+    the previous rights stay in force.
+    """
+
+    def __init__(self, settings: Settings) -> None:
+        self._settings = settings
+        self._seen = settings.stamp
+
+    def current(self) -> Settings:
+        home = self._settings.home
+        stamp = _stamp(home.config_file)
+        if stamp is None or stamp == self._seen:
+            return self._settings
+        self._seen = stamp
+        try:
+            fresh = load_settings(home)
+        except ConfigError as exc:
+            _log.error("CONFIGURATION REFUSED, still serving the agencies loaded before: %s", exc)
+            return self._settings
+        if fresh.stamp != stamp:
+            self._seen = fresh.stamp  # changed again while being read: this is the newer version
+        self._settings = dataclasses.replace(self._settings, agencies=fresh.agencies, revoked=fresh.revoked,
+                                             stamp=fresh.stamp)
+        _log.warning("reloaded %s: %d agencies, %d revoked", home.config_file, len(fresh.agencies),
+                     len(fresh.revoked))
+        return self._settings

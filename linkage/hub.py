@@ -1,5 +1,10 @@
 """The hub's rules, apart from gRPC: who may read what, and how a printout is issued.
 
+Before anything, the caller's certificate is checked against the rights table as
+it is now (linkage.toml is followed while the hub runs, see ``LiveSettings``): a
+revoked agency is refused on its next call although its certificate still chains
+to the CA.
+
 A printout is issued in this order, and only in this order:
   1. the agency (from its certificate) has a right to the document type;
   2. the subject ID is well formed and of the kind the type is keyed by;
@@ -21,7 +26,7 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from linkage.config import ALL_FIELDS, AgencyConfig, Settings
+from linkage.config import ALL_FIELDS, AgencyConfig, LiveSettings, Settings
 from linkage.errors import InvalidRequest, LinkageError, NotFound, PermissionDenied, Unauthenticated
 from linkage.exchange_log import Appended, ExchangeLog, LogEntry, RevocationEntry
 from linkage.ids import IdKind, NationalId, parse_id, parse_officer_id
@@ -62,20 +67,47 @@ class Hub:
     """Rights, routing, sealing and logging, for one configuration."""
 
     def __init__(self, settings: Settings, router: Router, sealer: Sealer, log: ExchangeLog) -> None:
-        self.settings = settings
+        self._live = LiveSettings(settings)
         self.router = router
         self.sealer = sealer
         self.log = log
         self._revoke_lock = asyncio.Lock()
 
-    def agency(self, common_name: str | None) -> AgencyConfig:
-        """The agency a certificate's common name names. Raises Unauthenticated."""
-        agency = self.settings.agencies.get(common_name or "")
+    @property
+    def settings(self) -> Settings:
+        """The settings now in force: agencies and revocations follow linkage.toml."""
+        return self._live.current()
+
+    def agency(self, common_name: str | None, cert_sha256: str | None = None) -> AgencyConfig:
+        """The agency a client certificate speaks for, by its common name and SHA-256 fingerprint.
+
+        Raises Unauthenticated: ``agency_revoked`` for a certificate or agency whose access
+        was revoked, ``unknown_agency`` for a name not in the configuration,
+        ``certificate_not_registered`` when the agency is pinned to another certificate.
+        """
+        settings = self.settings
+        name = common_name or ""
+        revoked = settings.revocation_of(cert_sha256) if cert_sha256 else None
+        agency = settings.agencies.get(name)
+        if revoked is None and agency is None:
+            revoked = settings.revoked.get(name)
+        if revoked is not None:
+            raise Unauthenticated(
+                "agency_revoked",
+                f"สิทธิ์เข้าถึงข้อมูลของ {revoked.name} ถูกเพิกถอนแล้วเมื่อ {revoked.revoked_at} / the access of agency"
+                f" {revoked.name} was revoked at {revoked.revoked_at}; this certificate is no longer accepted",
+            )
         if agency is None:
             raise Unauthenticated(
                 "unknown_agency",
                 "ใบรับรองนี้ไม่ได้ลงทะเบียนเป็นหน่วยงานผู้ใช้ข้อมูล / this certificate does not belong to a"
-                f" registered agency ({(common_name or 'no common name')[:64]})",
+                f" registered agency ({(name or 'no common name')[:64]})",
+            )
+        if agency.cert_sha256 and cert_sha256 != agency.cert_sha256:
+            raise Unauthenticated(
+                "certificate_not_registered",
+                f"ใบรับรองนี้ไม่ใช่ใบที่ลงทะเบียนไว้สำหรับ {agency.name} / this is not the certificate registered for"
+                f" {agency.name}; use the one `linkage agency add` issued",
             )
         return agency
 

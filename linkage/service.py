@@ -1,12 +1,15 @@
 """gRPC servicer of the LinkageHub: proto <-> domain translation, nothing more.
 
 The calling agency is the common name of the client certificate that the TLS
-handshake verified against the linkage CA; no request field can change it.
+handshake verified against the linkage CA; no request field can change it. The
+certificate's fingerprint goes along so that a revoked one is refused.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
+import ssl
 
 import grpc
 
@@ -38,8 +41,12 @@ def _issued(issued: Issued) -> hub_pb2.FetchDocumentResponse:
 
 
 def _agency(hub: Hub, context: grpc.aio.ServicerContext) -> AgencyConfig:
-    names = context.auth_context().get("x509_common_name") or [b""]
-    return hub.agency(names[0].decode("utf-8", "replace"))
+    """Checked on every call against the rights now in force, so a revocation refuses the very next call."""
+    auth = context.auth_context()
+    names = auth.get("x509_common_name") or [b""]
+    pems = auth.get("x509_pem_cert")
+    fingerprint = hashlib.sha256(ssl.PEM_cert_to_DER_cert(pems[0].decode("ascii"))).hexdigest() if pems else None
+    return hub.agency(names[0].decode("utf-8", "replace"), fingerprint)
 
 
 class HubServicer(hub_pb2_grpc.LinkageHubServicer):
