@@ -36,6 +36,7 @@ __all__ = [
     "SAMPLE_AGENCIES",
     "SandboxError",
     "Stack",
+    "agency_endpoints",
     "init",
     "start_stack",
     "write_endpoints",
@@ -207,6 +208,16 @@ async def start_stack(settings: Settings, *, ports: Mapping[str, int] | None = N
     return stack
 
 
+def agency_endpoints(settings: Settings) -> dict[str, dict[str, Any]]:
+    """endpoints.json's "agencies": each agency's certificate, key and officers (`linkage agency` rewrites it)."""
+    home = settings.home
+    return {
+        name: {"cert": str(home.client_cert(name).cert), "key": str(home.client_cert(name).key),
+               "officers": sorted(agency.officers)}
+        for name, agency in settings.agencies.items()
+    }
+
+
 def write_endpoints(stack: Stack) -> Path:
     """DIR/endpoints.json: where everything listens and where every credential lies; all paths absolute."""
     home = stack.settings.home
@@ -215,11 +226,7 @@ def write_endpoints(stack: Stack) -> Path:
         "counter": f"http://{stack.addresses['counter']}",
         "providers": {name: stack.addresses[name] for name in stack.settings.providers},
         "ca": str(home.ca.cert),
-        "agencies": {
-            name: {"cert": str(home.client_cert(name).cert), "key": str(home.client_cert(name).key),
-                   "officers": sorted(agency.officers)}
-            for name, agency in stack.settings.agencies.items()
-        },
+        "agencies": agency_endpoints(stack.settings),
         "personas": str(home.personas),
         "log": {"origin": stack.settings.hub.log_origin, "vkey": home.log_note_vkey.read_text().strip(),
                 "vkey_file": str(home.log_note_vkey)},
