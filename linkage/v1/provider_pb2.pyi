@@ -185,3 +185,172 @@ class CheckCardResponse(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___CheckCardResponse: _TypeAlias = CheckCardResponse  # noqa: Y015
+
+@_typing.final
+class FaultSettings(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    LATENCY_MS_FIELD_NUMBER: _builtins.int
+    JITTER_MS_FIELD_NUMBER: _builtins.int
+    ERROR_RATE_FIELD_NUMBER: _builtins.int
+    ERROR_FIELD_NUMBER: _builtins.int
+    OUTAGE_MS_FIELD_NUMBER: _builtins.int
+    SEED_FIELD_NUMBER: _builtins.int
+    latency_ms: _builtins.int
+    """Added to every call before it is answered, in milliseconds: 0 to 600000."""
+    jitter_ms: _builtins.int
+    """Each call's delay is latency_ms plus or minus up to jitter_ms (never
+    below zero), uniformly drawn: 0 to 600000.
+    """
+    error_rate: _builtins.float
+    """Share of calls that fail with `error`, from 0 (none) to 1 (every one)."""
+    error: _builtins.str
+    """The gRPC status code of injected failures, by name: UNAVAILABLE (the
+    default when empty), DEADLINE_EXCEEDED, INTERNAL, RESOURCE_EXHAUSTED,
+    UNKNOWN, ABORTED or DATA_LOSS.
+    """
+    outage_ms: _builtins.int
+    """An outage starting now and lasting this long, in milliseconds (0 to
+    86400000): every call fails with `error` until it ends by itself.
+    """
+    seed: _builtins.int
+    """Seed of the draws (jitter, which calls fail), so a run can be repeated
+    call for call; 0 picks one at random.
+    """
+    def __init__(
+        self,
+        *,
+        latency_ms: _builtins.int = ...,
+        jitter_ms: _builtins.int = ...,
+        error_rate: _builtins.float = ...,
+        error: _builtins.str = ...,
+        outage_ms: _builtins.int = ...,
+        seed: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["error", b"error", "error_rate", b"error_rate", "jitter_ms", b"jitter_ms", "latency_ms", b"latency_ms", "outage_ms", b"outage_ms", "seed", b"seed"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___FaultSettings: _TypeAlias = FaultSettings  # noqa: Y015
+
+@_typing.final
+class SetFaultsRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    FAULTS_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def faults(self) -> Global___FaultSettings: ...
+    def __init__(
+        self,
+        *,
+        faults: Global___FaultSettings | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["faults", b"faults"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["faults", b"faults"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___SetFaultsRequest: _TypeAlias = SetFaultsRequest  # noqa: Y015
+
+@_typing.final
+class ClearFaultsRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    def __init__(
+        self,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ClearFaultsRequest: _TypeAlias = ClearFaultsRequest  # noqa: Y015
+
+@_typing.final
+class GetFaultsRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    def __init__(
+        self,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___GetFaultsRequest: _TypeAlias = GetFaultsRequest  # noqa: Y015
+
+@_typing.final
+class FaultStats(_message.Message):
+    """What the faults did since the registry started (counts only grow)."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    CALLS_FIELD_NUMBER: _builtins.int
+    DELAYED_FIELD_NUMBER: _builtins.int
+    ERRORS_INJECTED_FIELD_NUMBER: _builtins.int
+    REFUSED_IN_OUTAGE_FIELD_NUMBER: _builtins.int
+    calls: _builtins.int
+    """Describe, GetRecord and CheckCard calls received."""
+    delayed: _builtins.int
+    """Calls held back by latency or jitter."""
+    errors_injected: _builtins.int
+    """Calls failed by error_rate."""
+    refused_in_outage: _builtins.int
+    """Calls failed because of an outage."""
+    def __init__(
+        self,
+        *,
+        calls: _builtins.int = ...,
+        delayed: _builtins.int = ...,
+        errors_injected: _builtins.int = ...,
+        refused_in_outage: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["calls", b"calls", "delayed", b"delayed", "errors_injected", b"errors_injected", "refused_in_outage", b"refused_in_outage"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___FaultStats: _TypeAlias = FaultStats  # noqa: Y015
+
+@_typing.final
+class FaultState(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    PROVIDER_FIELD_NUMBER: _builtins.int
+    FAULTS_FIELD_NUMBER: _builtins.int
+    OUTAGE_REMAINING_MS_FIELD_NUMBER: _builtins.int
+    STATS_FIELD_NUMBER: _builtins.int
+    provider: _builtins.str
+    """Registry name, e.g. "dopa"."""
+    outage_remaining_ms: _builtins.int
+    """Time left of the outage, in milliseconds; 0 when none is in progress."""
+    @_builtins.property
+    def faults(self) -> Global___FaultSettings:
+        """The faults in force (all zero when none); `error` is always named, and
+        outage_ms is what SetFaults asked for.
+        """
+
+    @_builtins.property
+    def stats(self) -> Global___FaultStats: ...
+    def __init__(
+        self,
+        *,
+        provider: _builtins.str = ...,
+        faults: Global___FaultSettings | None = ...,
+        outage_remaining_ms: _builtins.int = ...,
+        stats: Global___FaultStats | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["faults", b"faults", "stats", b"stats"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["faults", b"faults", "outage_remaining_ms", b"outage_remaining_ms", "provider", b"provider", "stats", b"stats"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___FaultState: _TypeAlias = FaultState  # noqa: Y015

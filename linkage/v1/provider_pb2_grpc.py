@@ -190,3 +190,212 @@ class ProviderService:
             timeout,
             metadata,
             _registered_method=True)
+
+
+class ProviderAdminStub:
+    """ProviderAdmin sets faults on a mock registry while it runs, so that
+    agencies can watch the hub (and their own systems) cope with a provider
+    that is slow, failing or down. Every mock registry serves it on the port of
+    its ProviderService; `linkage faults` is its command line.
+
+    Only the sandbox administrator may call it: the client certificate with
+    common name "sandbox-admin" and organisational unit "admin" that
+    `linkage init` issues (DIR/pki/clients/sandbox-admin.pem). Any other
+    certificate, the hub's and the agencies' included, is PERMISSION_DENIED
+    (reason "not_admin").
+
+    Faults apply to Describe, GetRecord and CheckCard, in this order: during an
+    outage the call fails at once; otherwise it waits latency ± jitter, then
+    fails with probability error_rate; otherwise it is served as usual. They
+    never apply to health checking, reflection or this service.
+    """
+
+    def __init__(self, channel):
+        """Constructor.
+
+        Args:
+            channel: A grpc.Channel.
+        """
+        self.SetFaults = channel.unary_unary(
+                '/linkage.v1.ProviderAdmin/SetFaults',
+                request_serializer=linkage_dot_v1_dot_provider__pb2.SetFaultsRequest.SerializeToString,
+                response_deserializer=linkage_dot_v1_dot_provider__pb2.FaultState.FromString,
+                _registered_method=True)
+        self.ClearFaults = channel.unary_unary(
+                '/linkage.v1.ProviderAdmin/ClearFaults',
+                request_serializer=linkage_dot_v1_dot_provider__pb2.ClearFaultsRequest.SerializeToString,
+                response_deserializer=linkage_dot_v1_dot_provider__pb2.FaultState.FromString,
+                _registered_method=True)
+        self.GetFaults = channel.unary_unary(
+                '/linkage.v1.ProviderAdmin/GetFaults',
+                request_serializer=linkage_dot_v1_dot_provider__pb2.GetFaultsRequest.SerializeToString,
+                response_deserializer=linkage_dot_v1_dot_provider__pb2.FaultState.FromString,
+                _registered_method=True)
+
+
+class ProviderAdminServicer:
+    """ProviderAdmin sets faults on a mock registry while it runs, so that
+    agencies can watch the hub (and their own systems) cope with a provider
+    that is slow, failing or down. Every mock registry serves it on the port of
+    its ProviderService; `linkage faults` is its command line.
+
+    Only the sandbox administrator may call it: the client certificate with
+    common name "sandbox-admin" and organisational unit "admin" that
+    `linkage init` issues (DIR/pki/clients/sandbox-admin.pem). Any other
+    certificate, the hub's and the agencies' included, is PERMISSION_DENIED
+    (reason "not_admin").
+
+    Faults apply to Describe, GetRecord and CheckCard, in this order: during an
+    outage the call fails at once; otherwise it waits latency ± jitter, then
+    fails with probability error_rate; otherwise it is served as usual. They
+    never apply to health checking, reflection or this service.
+    """
+
+    def SetFaults(self, request, context):
+        """SetFaults replaces the registry's faults with these, at once. Settings
+        out of range change nothing and are INVALID_ARGUMENT: reason
+        "fault_out_of_range" (negative or too long a duration, error_rate outside
+        0..1) or "unknown_error_code" (error not one of FaultSettings.error's).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ClearFaults(self, request, context):
+        """ClearFaults removes every fault, an outage in progress included.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetFaults(self, request, context):
+        """GetFaults tells the faults in force and counts what they did.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+
+def add_ProviderAdminServicer_to_server(servicer, server):
+    rpc_method_handlers = {
+            'SetFaults': grpc.unary_unary_rpc_method_handler(
+                    servicer.SetFaults,
+                    request_deserializer=linkage_dot_v1_dot_provider__pb2.SetFaultsRequest.FromString,
+                    response_serializer=linkage_dot_v1_dot_provider__pb2.FaultState.SerializeToString,
+            ),
+            'ClearFaults': grpc.unary_unary_rpc_method_handler(
+                    servicer.ClearFaults,
+                    request_deserializer=linkage_dot_v1_dot_provider__pb2.ClearFaultsRequest.FromString,
+                    response_serializer=linkage_dot_v1_dot_provider__pb2.FaultState.SerializeToString,
+            ),
+            'GetFaults': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetFaults,
+                    request_deserializer=linkage_dot_v1_dot_provider__pb2.GetFaultsRequest.FromString,
+                    response_serializer=linkage_dot_v1_dot_provider__pb2.FaultState.SerializeToString,
+            ),
+    }
+    generic_handler = grpc.method_handlers_generic_handler(
+            'linkage.v1.ProviderAdmin', rpc_method_handlers)
+    server.add_generic_rpc_handlers((generic_handler,))
+    server.add_registered_method_handlers('linkage.v1.ProviderAdmin', rpc_method_handlers)
+
+
+ # This class is part of an EXPERIMENTAL API.
+class ProviderAdmin:
+    """ProviderAdmin sets faults on a mock registry while it runs, so that
+    agencies can watch the hub (and their own systems) cope with a provider
+    that is slow, failing or down. Every mock registry serves it on the port of
+    its ProviderService; `linkage faults` is its command line.
+
+    Only the sandbox administrator may call it: the client certificate with
+    common name "sandbox-admin" and organisational unit "admin" that
+    `linkage init` issues (DIR/pki/clients/sandbox-admin.pem). Any other
+    certificate, the hub's and the agencies' included, is PERMISSION_DENIED
+    (reason "not_admin").
+
+    Faults apply to Describe, GetRecord and CheckCard, in this order: during an
+    outage the call fails at once; otherwise it waits latency ± jitter, then
+    fails with probability error_rate; otherwise it is served as usual. They
+    never apply to health checking, reflection or this service.
+    """
+
+    @staticmethod
+    def SetFaults(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/linkage.v1.ProviderAdmin/SetFaults',
+            linkage_dot_v1_dot_provider__pb2.SetFaultsRequest.SerializeToString,
+            linkage_dot_v1_dot_provider__pb2.FaultState.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ClearFaults(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/linkage.v1.ProviderAdmin/ClearFaults',
+            linkage_dot_v1_dot_provider__pb2.ClearFaultsRequest.SerializeToString,
+            linkage_dot_v1_dot_provider__pb2.FaultState.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetFaults(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/linkage.v1.ProviderAdmin/GetFaults',
+            linkage_dot_v1_dot_provider__pb2.GetFaultsRequest.SerializeToString,
+            linkage_dot_v1_dot_provider__pb2.FaultState.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)

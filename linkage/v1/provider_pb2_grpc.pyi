@@ -105,3 +105,115 @@ class ProviderServiceServicer(metaclass=_abc_1.ABCMeta):
         """
 
 def add_ProviderServiceServicer_to_server(servicer: ProviderServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...
+
+class ProviderAdminStub:
+    """ProviderAdmin sets faults on a mock registry while it runs, so that
+    agencies can watch the hub (and their own systems) cope with a provider
+    that is slow, failing or down. Every mock registry serves it on the port of
+    its ProviderService; `linkage faults` is its command line.
+
+    Only the sandbox administrator may call it: the client certificate with
+    common name "sandbox-admin" and organisational unit "admin" that
+    `linkage init` issues (DIR/pki/clients/sandbox-admin.pem). Any other
+    certificate, the hub's and the agencies' included, is PERMISSION_DENIED
+    (reason "not_admin").
+
+    Faults apply to Describe, GetRecord and CheckCard, in this order: during an
+    outage the call fails at once; otherwise it waits latency ± jitter, then
+    fails with probability error_rate; otherwise it is served as usual. They
+    never apply to health checking, reflection or this service.
+    """
+
+    @_typing.overload
+    def __new__(cls, channel: _grpc.Channel) -> _Self: ...
+    @_typing.overload
+    def __new__(cls, channel: _aio.Channel) -> ProviderAdminAsyncStub: ...
+    SetFaults: _grpc.UnaryUnaryMultiCallable[_provider_pb2.SetFaultsRequest, _provider_pb2.FaultState]
+    """SetFaults replaces the registry's faults with these, at once. Settings
+    out of range change nothing and are INVALID_ARGUMENT: reason
+    "fault_out_of_range" (negative or too long a duration, error_rate outside
+    0..1) or "unknown_error_code" (error not one of FaultSettings.error's).
+    """
+    ClearFaults: _grpc.UnaryUnaryMultiCallable[_provider_pb2.ClearFaultsRequest, _provider_pb2.FaultState]
+    """ClearFaults removes every fault, an outage in progress included."""
+    GetFaults: _grpc.UnaryUnaryMultiCallable[_provider_pb2.GetFaultsRequest, _provider_pb2.FaultState]
+    """GetFaults tells the faults in force and counts what they did."""
+
+@_typing.type_check_only
+class ProviderAdminAsyncStub(ProviderAdminStub):
+    """ProviderAdmin sets faults on a mock registry while it runs, so that
+    agencies can watch the hub (and their own systems) cope with a provider
+    that is slow, failing or down. Every mock registry serves it on the port of
+    its ProviderService; `linkage faults` is its command line.
+
+    Only the sandbox administrator may call it: the client certificate with
+    common name "sandbox-admin" and organisational unit "admin" that
+    `linkage init` issues (DIR/pki/clients/sandbox-admin.pem). Any other
+    certificate, the hub's and the agencies' included, is PERMISSION_DENIED
+    (reason "not_admin").
+
+    Faults apply to Describe, GetRecord and CheckCard, in this order: during an
+    outage the call fails at once; otherwise it waits latency ± jitter, then
+    fails with probability error_rate; otherwise it is served as usual. They
+    never apply to health checking, reflection or this service.
+    """
+
+    def __init__(self, channel: _aio.Channel) -> None: ...
+    SetFaults: _aio.UnaryUnaryMultiCallable[_provider_pb2.SetFaultsRequest, _provider_pb2.FaultState]  # type: ignore[assignment]
+    """SetFaults replaces the registry's faults with these, at once. Settings
+    out of range change nothing and are INVALID_ARGUMENT: reason
+    "fault_out_of_range" (negative or too long a duration, error_rate outside
+    0..1) or "unknown_error_code" (error not one of FaultSettings.error's).
+    """
+    ClearFaults: _aio.UnaryUnaryMultiCallable[_provider_pb2.ClearFaultsRequest, _provider_pb2.FaultState]  # type: ignore[assignment]
+    """ClearFaults removes every fault, an outage in progress included."""
+    GetFaults: _aio.UnaryUnaryMultiCallable[_provider_pb2.GetFaultsRequest, _provider_pb2.FaultState]  # type: ignore[assignment]
+    """GetFaults tells the faults in force and counts what they did."""
+
+class ProviderAdminServicer(metaclass=_abc_1.ABCMeta):
+    """ProviderAdmin sets faults on a mock registry while it runs, so that
+    agencies can watch the hub (and their own systems) cope with a provider
+    that is slow, failing or down. Every mock registry serves it on the port of
+    its ProviderService; `linkage faults` is its command line.
+
+    Only the sandbox administrator may call it: the client certificate with
+    common name "sandbox-admin" and organisational unit "admin" that
+    `linkage init` issues (DIR/pki/clients/sandbox-admin.pem). Any other
+    certificate, the hub's and the agencies' included, is PERMISSION_DENIED
+    (reason "not_admin").
+
+    Faults apply to Describe, GetRecord and CheckCard, in this order: during an
+    outage the call fails at once; otherwise it waits latency ± jitter, then
+    fails with probability error_rate; otherwise it is served as usual. They
+    never apply to health checking, reflection or this service.
+    """
+
+    @_abc_1.abstractmethod
+    def SetFaults(
+        self,
+        request: _provider_pb2.SetFaultsRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_provider_pb2.FaultState, _abc.Awaitable[_provider_pb2.FaultState]]:
+        """SetFaults replaces the registry's faults with these, at once. Settings
+        out of range change nothing and are INVALID_ARGUMENT: reason
+        "fault_out_of_range" (negative or too long a duration, error_rate outside
+        0..1) or "unknown_error_code" (error not one of FaultSettings.error's).
+        """
+
+    @_abc_1.abstractmethod
+    def ClearFaults(
+        self,
+        request: _provider_pb2.ClearFaultsRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_provider_pb2.FaultState, _abc.Awaitable[_provider_pb2.FaultState]]:
+        """ClearFaults removes every fault, an outage in progress included."""
+
+    @_abc_1.abstractmethod
+    def GetFaults(
+        self,
+        request: _provider_pb2.GetFaultsRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_provider_pb2.FaultState, _abc.Awaitable[_provider_pb2.FaultState]]:
+        """GetFaults tells the faults in force and counts what they did."""
+
+def add_ProviderAdminServicer_to_server(servicer: ProviderAdminServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...
