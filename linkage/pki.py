@@ -114,7 +114,9 @@ def issue(ca: CertPaths, common_name: str, role: Role, out_dir: Path, *,
     key = ec.generate_private_key(ec.SECP256R1())
     usage = {
         Role.SERVER: [ExtendedKeyUsageOID.SERVER_AUTH],
-        Role.CLIENT: [ExtendedKeyUsageOID.CLIENT_AUTH],
+        # An agency also signs what its officers certify (the counter's PAdES printouts): NSS, and so poppler's
+        # pdfsig, trusts a document signature only from a certificate fit for emailProtection.
+        Role.CLIENT: [ExtendedKeyUsageOID.CLIENT_AUTH, ExtendedKeyUsageOID.EMAIL_PROTECTION, _DOCUMENT_SIGNING],
         Role.SEAL: [_DOCUMENT_SIGNING],
     }[role]
     builder = (
@@ -126,7 +128,7 @@ def issue(ca: CertPaths, common_name: str, role: Role, out_dir: Path, *,
         .not_valid_before(now - dt.timedelta(minutes=5))
         .not_valid_after(now + dt.timedelta(days=days))
         .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
-        .add_extension(x509.KeyUsage(digital_signature=True, content_commitment=role is Role.SEAL,
+        .add_extension(x509.KeyUsage(digital_signature=True, content_commitment=role is not Role.SERVER,
                                      key_encipherment=False, data_encipherment=False, key_agreement=False,
                                      key_cert_sign=False, crl_sign=False, encipher_only=False,
                                      decipher_only=False), critical=True)

@@ -38,8 +38,8 @@ async def pyhanko_status(pdf: bytes, ca: Path) -> Any:
     reader = PdfFileReader(io.BytesIO(pdf))
     [sig] = reader.embedded_signatures
     context = ValidationContext(trust_roots=[load_cert_from_pemder(str(ca))])  # type: ignore[no-untyped-call]
-    # An agency certificate is a TLS client certificate: digitalSignature, not nonRepudiation.
-    usage = KeyUsageConstraints(key_usage={"digital_signature"})
+    # What an agency's certificate must allow to sign a certified printout.
+    usage = KeyUsageConstraints(key_usage={"digital_signature", "non_repudiation"})
     return await async_validate_pdf_signature(sig, context, key_usage_settings=usage)
 
 

@@ -133,7 +133,8 @@ async def _check_certified_pdf(path: Path, stack: RunningStack, citizen: str, do
     status = await pyhanko_status(pdf, stack.home.ca.cert)
     assert status.intact and status.valid and status.trusted, status.pretty_print_details()
     out = pdfsig(path, stack.home.ca.cert, tmp)
-    assert "Signature is Valid" in out and "Signer Certificate Common Name: phrae-municipality" in out, out
+    assert "Signature is Valid" in out and "Certificate is Trusted" in out
+    assert "Signer Certificate Common Name: phrae-municipality" in out, out
     text = subprocess.run([tool("pdftotext"), "-layout", str(path), "-"], capture_output=True, text=True,
                           check=True).stdout
     jws = [j.decode("ascii") for [j] in PdfReader(io.BytesIO(pdf)).attachments.values()]
