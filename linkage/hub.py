@@ -248,6 +248,25 @@ class Hub:
         return await self.router.check_card(card)
 
 
+    async def check_access_listing(self, agency: AgencyConfig, subject: str,
+                                   card: provider_pb2.CheckCardRequest | None) -> None:
+        """May agency list who read subject's data? Auditors may; anyone else only on the citizen's own behalf,
+        proved by the citizen's card details matching an active card in the civil registry."""
+        if agency.auditor:
+            return
+        if card is None:
+            raise PermissionDenied("not_an_auditor", f"{agency.name} ไม่ใช่หน่วยตรวจสอบ / only auditor agencies, or"
+                                   " the citizen with their own card details, may list who read a subject's data;"
+                                   f" {agency.name} is not an auditor")
+        if card.subject_id != subject:
+            raise PermissionDenied("not_own_id", "ดูประวัติได้เฉพาะของตนเองเท่านั้น / a citizen may list accesses"
+                                   " to their own ID only; the card's ID differs from the one asked about")
+        parse_id(subject, IdKind.CITIZEN)
+        if not await self.router.check_card(card):
+            raise PermissionDenied("citizen_not_verified", "ข้อมูลบัตรไม่ตรงกับทะเบียนราษฎร / the card details do"
+                                   " not match an active card of this person in the civil registry")
+
+
 def _granted(described: common_pb2.DocumentType, fields: Sequence[str]) -> list[str]:
     names = [f.name for f in described.fields]
     return names if ALL_FIELDS in fields else [n for n in names if n in fields]

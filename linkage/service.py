@@ -15,7 +15,7 @@ import grpc
 
 from linkage import merkle
 from linkage.config import AgencyConfig
-from linkage.errors import InvalidRequest, LinkageError, NotFound, PermissionDenied, grpc_errors, to_problem
+from linkage.errors import InvalidRequest, LinkageError, NotFound, grpc_errors, to_problem
 from linkage.exchange_log import SignedTree
 from linkage.hub import FetchRequest, Hub, Issued
 from linkage.ids import IdKind, parse_id
@@ -170,10 +170,9 @@ class AuditServicer(audit_pb2_grpc.AuditLogServicer):
     async def ListAccesses(self, request: audit_pb2.ListAccessesRequest,
                            context: grpc.aio.ServicerContext) -> audit_pb2.ListAccessesResponse:
         agency = _agency(self._hub, context)
-        if not agency.auditor:
-            raise PermissionDenied("not_an_auditor", f"{agency.name} ไม่ใช่หน่วยตรวจสอบ / only auditor agencies"
-                                   f" may list who read a subject's data; {agency.name} is not one")
         subject = parse_id(request.subject_id)
+        card = request.citizen_card if request.HasField("citizen_card") else None
+        await self._hub.check_access_listing(agency, subject, card)
         rows = await self._log.accesses(subject)
         return audit_pb2.ListAccessesResponse(accesses=[
             audit_pb2.Access(log_index=i, printout_id=e["printout_id"], doc_type=e["doc_type"], agency=e["agency"],

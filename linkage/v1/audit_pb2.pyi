@@ -16,13 +16,15 @@ with an Ed25519 note key) after every commit of new entries. Auditors pin
 the note verifier key (DIR/pki/log-note.vkey) and the log origin.
 
 Any agency holding a linkage certificate may read checkpoints, proofs and
-entries. ListAccesses is for auditor agencies only.
+entries. ListAccesses is for auditor agencies, and for a citizen's own
+history when the citizen proves who they are with their card.
 """
 
 from collections import abc as _abc
 from google.protobuf import descriptor as _descriptor
 from google.protobuf import message as _message
 from google.protobuf.internal import containers as _containers
+from linkage.v1 import provider_pb2 as _provider_pb2
 import builtins as _builtins
 import sys
 import typing as _typing
@@ -256,16 +258,24 @@ class ListAccessesRequest(_message.Message):
     DESCRIPTOR: _descriptor.Descriptor
 
     SUBJECT_ID_FIELD_NUMBER: _builtins.int
+    CITIZEN_CARD_FIELD_NUMBER: _builtins.int
     subject_id: _builtins.str
     """13-digit ID of the citizen or company."""
+    @_builtins.property
+    def citizen_card(self) -> _provider_pb2.CheckCardRequest:
+        """The citizen's own card, for a citizen asking about themself; its
+        subject_id must equal the one above. Not needed by auditor agencies.
+        """
+
     def __init__(
         self,
         *,
         subject_id: _builtins.str = ...,
+        citizen_card: _provider_pb2.CheckCardRequest | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["citizen_card", b"citizen_card"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["subject_id", b"subject_id"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["citizen_card", b"citizen_card", "subject_id", b"subject_id"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

@@ -104,7 +104,11 @@ class AuditLogServicer:
         raise NotImplementedError('Method not implemented!')
 
     def ListAccesses(self, request, context):
-        """Who read this person's or company's data, when and why. Auditor agencies only.
+        """Who read this person's or company's data, when and why. Auditor agencies
+        may ask about anyone. Any other agency (e.g. the counter's citizen page)
+        may ask only on a citizen's behalf, passing the citizen's own card details
+        in citizen_card: the hub checks them with the civil registry (the
+        sandbox's stand-in for a ThaiD login) and answers for that ID only.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')

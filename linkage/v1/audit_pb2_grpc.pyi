@@ -16,7 +16,8 @@ with an Ed25519 note key) after every commit of new entries. Auditors pin
 the note verifier key (DIR/pki/log-note.vkey) and the log origin.
 
 Any agency holding a linkage certificate may read checkpoints, proofs and
-entries. ListAccesses is for auditor agencies only.
+entries. ListAccesses is for auditor agencies, and for a citizen's own
+history when the citizen proves who they are with their card.
 """
 
 from collections import abc as _abc
@@ -58,7 +59,12 @@ class AuditLogStub:
     GetEntries: _grpc.UnaryUnaryMultiCallable[_audit_pb2.GetEntriesRequest, _audit_pb2.GetEntriesResponse]
     """Entries [start, end), at most 1000 per call."""
     ListAccesses: _grpc.UnaryUnaryMultiCallable[_audit_pb2.ListAccessesRequest, _audit_pb2.ListAccessesResponse]
-    """Who read this person's or company's data, when and why. Auditor agencies only."""
+    """Who read this person's or company's data, when and why. Auditor agencies
+    may ask about anyone. Any other agency (e.g. the counter's citizen page)
+    may ask only on a citizen's behalf, passing the citizen's own card details
+    in citizen_card: the hub checks them with the civil registry (the
+    sandbox's stand-in for a ThaiD login) and answers for that ID only.
+    """
     RevokePrintout: _grpc.UnaryUnaryMultiCallable[_audit_pb2.RevokePrintoutRequest, _audit_pb2.RevokePrintoutResponse]
     """Revoke a printout, with a reason. Only the agency it was issued to may
     revoke it. The revocation is itself a log entry.
@@ -80,7 +86,12 @@ class AuditLogAsyncStub(AuditLogStub):
     GetEntries: _aio.UnaryUnaryMultiCallable[_audit_pb2.GetEntriesRequest, _audit_pb2.GetEntriesResponse]  # type: ignore[assignment]
     """Entries [start, end), at most 1000 per call."""
     ListAccesses: _aio.UnaryUnaryMultiCallable[_audit_pb2.ListAccessesRequest, _audit_pb2.ListAccessesResponse]  # type: ignore[assignment]
-    """Who read this person's or company's data, when and why. Auditor agencies only."""
+    """Who read this person's or company's data, when and why. Auditor agencies
+    may ask about anyone. Any other agency (e.g. the counter's citizen page)
+    may ask only on a citizen's behalf, passing the citizen's own card details
+    in citizen_card: the hub checks them with the civil registry (the
+    sandbox's stand-in for a ThaiD login) and answers for that ID only.
+    """
     RevokePrintout: _aio.UnaryUnaryMultiCallable[_audit_pb2.RevokePrintoutRequest, _audit_pb2.RevokePrintoutResponse]  # type: ignore[assignment]
     """Revoke a printout, with a reason. Only the agency it was issued to may
     revoke it. The revocation is itself a log entry.
@@ -129,7 +140,12 @@ class AuditLogServicer(metaclass=_abc_1.ABCMeta):
         request: _audit_pb2.ListAccessesRequest,
         context: _ServicerContext,
     ) -> _typing.Union[_audit_pb2.ListAccessesResponse, _abc.Awaitable[_audit_pb2.ListAccessesResponse]]:
-        """Who read this person's or company's data, when and why. Auditor agencies only."""
+        """Who read this person's or company's data, when and why. Auditor agencies
+        may ask about anyone. Any other agency (e.g. the counter's citizen page)
+        may ask only on a citizen's behalf, passing the citizen's own card details
+        in citizen_card: the hub checks them with the civil registry (the
+        sandbox's stand-in for a ThaiD login) and answers for that ID only.
+        """
 
     @_abc_1.abstractmethod
     def RevokePrintout(

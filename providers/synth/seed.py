@@ -76,7 +76,8 @@ _ROLES = {"owner": "เจ้าบ้าน (เจ้าของบ้าน)
 class SeedResult:
     """What a seeding made: personas to try the system with, officers for the sample agencies, counts.
 
-    personas: ``{"id", "kind": "citizen"|"juristic", "label": "Thai — English", "doc_types": [...]}``,
+    personas: ``{"id", "kind": "citizen"|"juristic", "label": "Thai — English", "doc_types": [...]}``, and for
+    a person with a card, ``"card": {first_name_th, last_name_th, birth_date, laser_code}`` as printed on it,
     each doc type listed having a record for that subject. officers: agency name → personal IDs
     of living adults (those of the Phrae agencies live in Phrae).
     """
@@ -736,8 +737,16 @@ class _Picks:
                     if registry.id_kind(code).value == ("juristic" if juristic else "citizen")
                     and stores[name].execute(registry.queries[code], (subject,)).fetchone() is not None
                 ]
-                out.append({"id": subject, "kind": "juristic" if juristic else "citizen", "label": label,
-                            "doc_types": doc_types})
+                persona: dict[str, Any] = {"id": subject, "kind": "juristic" if juristic else "citizen",
+                                           "label": label, "doc_types": doc_types}
+                card = stores["dopa"].execute(
+                    "SELECT first_name_th, last_name_th, birth_date, laser_code FROM card_check WHERE subject_id = ?",
+                    (subject,)).fetchone()
+                if card is not None:
+                    # What is printed on the card: how the sandbox's citizen signs in to see who read their data.
+                    persona["card"] = dict(zip(("first_name_th", "last_name_th", "birth_date", "laser_code"), card,
+                                               strict=True))
+                out.append(persona)
             return out
         finally:
             for conn in stores.values():

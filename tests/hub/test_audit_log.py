@@ -12,7 +12,7 @@ from linkage import merkle
 from linkage.checkpoint import open_checkpoint, parse_verifier_key
 from linkage.errors import from_rpc_error
 from linkage.seal import printout_digest
-from linkage.v1 import audit_pb2, audit_pb2_grpc, hub_pb2_grpc
+from linkage.v1 import audit_pb2, audit_pb2_grpc, hub_pb2_grpc, provider_pb2
 from tests.conftest import RunningStack
 from tests.hub.test_fetch import MUNI, fetch, officer, request, subject
 
@@ -138,3 +138,28 @@ async def test_no_printout_when_the_log_cannot_be_written(stack: RunningStack,
     # The hub recovers by itself once the file is free.
     doc = await fetch(stack, MUNI, request(stack, MUNI, "dopa.person", subject(personas, "dopa.person")))
     assert doc.log_index == before
+
+
+def _card(persona: dict[str, Any], **change: str) -> provider_pb2.CheckCardRequest:
+    return provider_pb2.CheckCardRequest(subject_id=persona["id"], **{**persona["card"], **change})
+
+
+async def test_a_citizen_lists_their_own_accesses_with_their_card(stack: RunningStack,
+                                                                  personas: list[dict[str, Any]]) -> None:
+    me = next(p for p in personas if p["kind"] == "citizen" and "card" in p and "edu.degree" in p["doc_types"])
+    other = next(p for p in personas if p["kind"] == "citizen" and "card" in p and p["id"] != me["id"])
+    doc = await fetch(stack, MUNI, request(stack, MUNI, "edu.degree", me["id"], purpose="ตรวจวุฒิการศึกษา"))
+    async with stack.channel(MUNI) as channel:
+        log = audit_pb2_grpc.AuditLogStub(channel)
+        own = await log.ListAccesses(audit_pb2.ListAccessesRequest(subject_id=me["id"], citizen_card=_card(me)))
+        assert doc.printout_id in [a.printout_id for a in own.accesses]
+        refusals = [
+            (me["id"], _card(me, laser_code="ZZ9-9999999-99"), "citizen_not_verified"),
+            (me["id"], _card(me, birth_date="25000101"), "citizen_not_verified"),
+            (me["id"], _card(other), "not_own_id"),  # someone else's card cannot open my history
+        ]
+        for subject_id, card, reason in refusals:
+            with pytest.raises(grpc.aio.AioRpcError) as info:
+                await log.ListAccesses(audit_pb2.ListAccessesRequest(subject_id=subject_id, citizen_card=card))
+            assert info.value.code() == grpc.StatusCode.PERMISSION_DENIED
+            assert from_rpc_error(info.value).reason == reason, card
