@@ -71,6 +71,7 @@ def init(root: Path, *, citizens: int = 10_000, seed: int = 1, force: bool = Fal
          progress: Progress | None = None) -> Home:
     """Make the CA, every certificate, the configuration, the seeded registries and personas.json."""
     from providers import REGISTRIES
+    from providers.faults import ADMIN_CLIENT, ADMIN_UNIT
     from providers.synth import generate
 
     home = Home(root.resolve())
@@ -87,6 +88,8 @@ def init(root: Path, *, citizens: int = 10_000, seed: int = 1, force: bool = Fal
             pki.issue(ca, name, pki.Role.SERVER, staging.server_cert(name).cert.parent)
         for name in (HUB_CLIENT, *SAMPLE_AGENCIES):
             pki.issue(ca, name, pki.Role.CLIENT, staging.client_cert(name).cert.parent, unit="agency")
+        # The sandbox administrator: the only certificate the registries' ProviderAdmin (faults) accepts.
+        pki.issue(ca, ADMIN_CLIENT, pki.Role.CLIENT, staging.client_cert(ADMIN_CLIENT).cert.parent, unit=ADMIN_UNIT)
         seal = pki.issue(ca, "hub-seal", pki.Role.SEAL, staging.seal.cert.parent)
         assert seal == staging.seal
         _write_secret(staging.subject_key, secrets.token_bytes(32))

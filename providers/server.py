@@ -2,7 +2,8 @@
 
 ``build_server(name, db_path, ca_cert, own, port=0)`` returns a started server and its
 bound port; it demands a client certificate from the linkage CA and serves gRPC health
-checking (SERVING for "" and ``linkage.v1.ProviderService``) and server reflection.
+checking (SERVING for "" and ``linkage.v1.ProviderService``), server reflection and
+``ProviderAdmin``, which sets faults (``providers.faults``) for the sandbox administrator only.
 ``serve(...)`` runs one until SIGINT/SIGTERM or cancellation and stops it gracefully.
 
 Errors (through ``linkage.errors.grpc_errors``), with their ErrorInfo reason:
@@ -12,6 +13,9 @@ Errors (through ``linkage.errors.grpc_errors``), with their ErrorInfo reason:
                       id_wrong_kind)
     NOT_FOUND         record_not_found
     UNIMPLEMENTED     CheckCard on a registry that serves no cards (no ErrorInfo)
+    PERMISSION_DENIED not_admin: ProviderAdmin called with any certificate but the administrator's
+    INVALID_ARGUMENT  fault_out_of_range, unknown_error_code: SetFaults with settings out of range
+    any of providers.faults.ERROR_CODES, without ErrorInfo: a fault injected by ProviderAdmin
 
 Each request is logged as one JSON line (provider, method, doc_type, code, ms): never the
 subject ID, names or any other personal data.
@@ -20,6 +24,7 @@ subject ID, names or any other personal data.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import functools
 import json
 import logging
@@ -30,21 +35,26 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import grpc
+from cryptography import x509
+from cryptography.x509.oid import NameOID
 from google.protobuf import struct_pb2
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
 from linkage import pki
-from linkage.errors import InvalidRequest, NotFound, grpc_errors
+from linkage.errors import InvalidRequest, NotFound, PermissionDenied, grpc_errors
 from linkage.ids import IdKind, parse_id
 from linkage.v1 import provider_pb2, provider_pb2_grpc
 from providers import REGISTRIES
+from providers.faults import ADMIN_CLIENT, ADMIN_UNIT, FaultPlan, Faults
 from providers.registry import Registry
 from providers.store import RecordStore
 
-__all__ = ["SERVICE_NAME", "PortInUse", "ProviderServicer", "build_server", "serve"]
+__all__ = ["ADMIN_SERVICE_NAME", "SERVICE_NAME", "PortInUse", "ProviderAdminServicer", "ProviderServicer",
+           "build_server", "serve"]
 
 SERVICE_NAME: str = provider_pb2.DESCRIPTOR.services_by_name["ProviderService"].full_name
+ADMIN_SERVICE_NAME: str = provider_pb2.DESCRIPTOR.services_by_name["ProviderAdmin"].full_name
 _log = logging.getLogger("providers.server")
 _F = TypeVar("_F", bound=Callable[..., Awaitable[Any]])
 
@@ -79,23 +89,39 @@ def _logged(method: _F) -> _F:
     return wrapper  # type: ignore[return-value]
 
 
+def _faulted(method: _F) -> _F:
+    """Make the call suffer the registry's faults (providers.faults) before it is served."""
+
+    @functools.wraps(method)
+    async def wrapper(self: ProviderServicer, request: Any, context: grpc.aio.ServicerContext) -> Any:
+        failure = await self.faults.suffer()
+        if failure is not None:
+            await context.abort(*failure)
+        return await method(self, request, context)
+
+    return wrapper  # type: ignore[return-value]
+
+
 class ProviderServicer(provider_pb2_grpc.ProviderServiceServicer):
     """Translates ProviderService calls to store lookups for one registry."""
 
-    def __init__(self, registry: Registry, store: RecordStore) -> None:
+    def __init__(self, registry: Registry, store: RecordStore, faults: Faults | None = None) -> None:
         self.registry = registry
         self.store = store
+        self.faults = faults or Faults(registry.name)
         self._describe = provider_pb2.DescribeResponse(provider=registry.name, member=registry.member,
                                                        doc_types=list(registry.doc_types.values()))
         self._fields = {code: [f.name for f in t.fields] for code, t in registry.doc_types.items()}
 
     @_logged
+    @_faulted
     @grpc_errors
     async def Describe(self, request: provider_pb2.DescribeRequest, context: grpc.aio.ServicerContext,
                        ) -> provider_pb2.DescribeResponse:
         return self._describe
 
     @_logged
+    @_faulted
     @grpc_errors
     async def GetRecord(self, request: provider_pb2.GetRecordRequest, context: grpc.aio.ServicerContext,
                         ) -> provider_pb2.GetRecordResponse:
@@ -132,6 +158,7 @@ class ProviderServicer(provider_pb2_grpc.ProviderServiceServicer):
         return provider_pb2.GetRecordResponse(doc_type=code, subject_id=subject_id, data=data)
 
     @_logged
+    @_faulted
     @grpc_errors
     async def CheckCard(self, request: provider_pb2.CheckCardRequest, context: grpc.aio.ServicerContext,
                         ) -> provider_pb2.CheckCardResponse:
@@ -145,6 +172,57 @@ class ProviderServicer(provider_pb2_grpc.ProviderServiceServicer):
         return provider_pb2.CheckCardResponse(match=match)
 
 
+def _require_admin(context: grpc.aio.ServicerContext) -> None:
+    """Raise PermissionDenied unless the client certificate is the sandbox administrator's (name and unit)."""
+    pem = (context.auth_context().get("x509_pem_cert") or [b""])[0]
+    try:
+        subject = x509.load_pem_x509_certificate(pem).subject
+    except ValueError:
+        subject = x509.Name([])
+    names = [a.value for a in subject.get_attributes_for_oid(NameOID.COMMON_NAME)]
+    units = [a.value for a in subject.get_attributes_for_oid(NameOID.ORGANIZATIONAL_UNIT_NAME)]
+    if names != [ADMIN_CLIENT] or units != [ADMIN_UNIT]:
+        who = str(names[0])[:64] if names else "no common name"
+        raise PermissionDenied(
+            "not_admin",
+            f"เฉพาะผู้ดูแลระบบทดสอบเท่านั้นที่ตั้งค่าความขัดข้องได้ / only the sandbox administrator may set faults"
+            f" (the {ADMIN_CLIENT!r} certificate that `linkage init` issues); this certificate is {who!r}")
+
+
+class ProviderAdminServicer(provider_pb2_grpc.ProviderAdminServicer):
+    """Sets, clears and reports a registry's faults; answers the sandbox administrator only."""
+
+    def __init__(self, registry: Registry, faults: Faults) -> None:
+        self.registry = registry
+        self.faults = faults
+
+    @_logged
+    @grpc_errors
+    async def SetFaults(self, request: provider_pb2.SetFaultsRequest, context: grpc.aio.ServicerContext,
+                        ) -> provider_pb2.FaultState:
+        _require_admin(context)
+        self.faults.set(FaultPlan.from_proto(request.faults))
+        _log.warning(json.dumps({"event": "faults_set", "provider": self.registry.name,
+                                 **dataclasses.asdict(self.faults.plan)}))
+        return self.faults.state()
+
+    @_logged
+    @grpc_errors
+    async def ClearFaults(self, request: provider_pb2.ClearFaultsRequest, context: grpc.aio.ServicerContext,
+                          ) -> provider_pb2.FaultState:
+        _require_admin(context)
+        self.faults.clear()
+        _log.warning(json.dumps({"event": "faults_cleared", "provider": self.registry.name}))
+        return self.faults.state()
+
+    @_logged
+    @grpc_errors
+    async def GetFaults(self, request: provider_pb2.GetFaultsRequest, context: grpc.aio.ServicerContext,
+                        ) -> provider_pb2.FaultState:
+        _require_admin(context)
+        return self.faults.state()
+
+
 async def _build(name: str, db_path: Path, ca_cert: Path, own: pki.CertPaths, port: int, host: str,
                  ) -> tuple[grpc.aio.Server, int, RecordStore]:
     registry = REGISTRIES.get(name)
@@ -155,10 +233,13 @@ async def _build(name: str, db_path: Path, ca_cert: Path, own: pki.CertPaths, po
         ("grpc.max_concurrent_streams", 256),
         ("grpc.so_reuseport", 0),
     ])
-    provider_pb2_grpc.add_ProviderServiceServicer_to_server(ProviderServicer(registry, store), server)
+    faults = Faults(registry.name)
+    provider_pb2_grpc.add_ProviderServiceServicer_to_server(ProviderServicer(registry, store, faults), server)
+    provider_pb2_grpc.add_ProviderAdminServicer_to_server(ProviderAdminServicer(registry, faults), server)
     health_servicer = health.aio.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
-    reflection.enable_server_reflection((SERVICE_NAME, health.SERVICE_NAME, reflection.SERVICE_NAME), server)
+    reflection.enable_server_reflection(
+        (SERVICE_NAME, ADMIN_SERVICE_NAME, health.SERVICE_NAME, reflection.SERVICE_NAME), server)
     address = f"{host}:{port}"
     try:
         bound = server.add_secure_port(address, pki.server_credentials(ca_cert, own))
