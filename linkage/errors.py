@@ -13,8 +13,8 @@
 
 Servicers raise these; ``grpc_errors`` turns them into a gRPC status with a
 ``google.rpc.ErrorInfo`` detail (domain ``linkage.go.th``; metadata ``side``,
-``provider``, ``retryable``) in one place. ``from_rpc_error`` reads them back on
-the client side.
+``provider``, ``retryable`` and, when there is advice, ``retry_after_ms``) in one
+place. ``from_rpc_error`` reads them back on the client side.
 """
 
 from __future__ import annotations
@@ -62,11 +62,13 @@ class LinkageError(Exception):
     side: ClassVar[str] = "hub"
     retryable: ClassVar[bool] = False
 
-    def __init__(self, reason: str, message: str, *, provider: str = "") -> None:
+    def __init__(self, reason: str, message: str, *, provider: str = "", retry_after_ms: int = 0) -> None:
         super().__init__(message)
         self.reason = reason
         self.message = message
         self.provider = provider
+        # How long the caller should wait before retrying (e.g. a provider's open circuit); 0: no advice.
+        self.retry_after_ms = retry_after_ms
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.reason!r}, {self.message!r})"
@@ -132,7 +134,8 @@ def to_status(err: LinkageError) -> grpc.Status:
     info = error_details_pb2.ErrorInfo(
         reason=err.reason,
         domain=DOMAIN,
-        metadata={"side": err.side, "provider": err.provider, "retryable": str(err.retryable).lower()},
+        metadata={"side": err.side, "provider": err.provider, "retryable": str(err.retryable).lower(),
+                  **({"retry_after_ms": str(err.retry_after_ms)} if err.retry_after_ms else {})},
     )
     status = status_pb2.Status(code=err.code.value[0], message=err.message)
     status.details.add().Pack(info)
@@ -161,7 +164,9 @@ def from_rpc_error(exc: grpc.RpcError) -> LinkageError:
             if detail.Is(error_details_pb2.ErrorInfo.DESCRIPTOR) and detail.Unpack(info) and info.domain == DOMAIN:
                 side = info.metadata.get("side", "hub")
                 cls = _BY_CODE.get((code, side), HubFault)
-                return cls(info.reason, str(exc.details() or ""), provider=info.metadata.get("provider", ""))
+                wait = info.metadata.get("retry_after_ms", "")
+                return cls(info.reason, str(exc.details() or ""), provider=info.metadata.get("provider", ""),
+                           retry_after_ms=int(wait) if wait.isdigit() else 0)
     sides = [cls for (c, _), cls in _BY_CODE.items() if c == code]
     cls = sides[0] if sides else HubFault
     return cls(f"transport_{code.name.lower()}", str(exc.details() or code.name))
