@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import base64
 import json
 import logging
 import os
@@ -228,14 +227,7 @@ def _cmd_fetch(args: argparse.Namespace) -> int:
             except LinkageError as err:
                 print(f"refused ({err.code.name}, {err.reason}): {err.message}", file=sys.stderr)
                 return 1
-        bundle = {
-            "printout_id": doc.printout_id, "doc_type": doc.doc_type, "log_index": doc.log_index,
-            "issued_at": doc.issued_at, "jws": doc.jws, "log_leaf": doc.log_leaf.decode("utf-8"),
-            "inclusion_proof": {"leaf_index": doc.inclusion_proof.leaf_index,
-                                "tree_size": doc.inclusion_proof.tree_size,
-                                "hashes": [base64.b64encode(h).decode("ascii") for h in doc.inclusion_proof.hashes]},
-            "checkpoint": doc.checkpoint.note,
-        }
+        bundle = doc.bundle()
         print(json.dumps(unverified_payload(doc.jws), ensure_ascii=False, indent=2))
         print(f"printout {doc.printout_id}, exchange log index {doc.log_index}", file=sys.stderr)
         if args.out:

@@ -42,6 +42,7 @@ __all__ = [
     "ProviderTimeout",
     "ProviderUnavailable",
     "Unauthenticated",
+    "from_problem",
     "from_rpc_error",
     "grpc_errors",
     "to_problem",
@@ -167,9 +168,21 @@ def from_rpc_error(exc: grpc.RpcError) -> LinkageError:
                 wait = info.metadata.get("retry_after_ms", "")
                 return cls(info.reason, str(exc.details() or ""), provider=info.metadata.get("provider", ""),
                            retry_after_ms=int(wait) if wait.isdigit() else 0)
-    sides = [cls for (c, _), cls in _BY_CODE.items() if c == code]
+    # No word from our servers (e.g. the hub cannot be reached): the hub's side, not a provider's.
+    sides = sorted((cls for (c, _), cls in _BY_CODE.items() if c == code), key=lambda cls: cls.side != "hub")
     cls = sides[0] if sides else HubFault
     return cls(f"transport_{code.name.lower()}", str(exc.details() or code.name))
+
+
+_CODES = {c.value[0]: c for c in grpc.StatusCode}
+_SIDE_NAMES = {v: k for k, v in _SIDES.items()}
+
+
+def from_problem(problem: common_pb2.Problem) -> LinkageError:
+    """Rebuild the LinkageError a ``Problem`` reports (the inverse of ``to_problem``)."""
+    code = _CODES.get(problem.grpc_code, grpc.StatusCode.UNKNOWN)
+    cls = _BY_CODE.get((code, _SIDE_NAMES.get(problem.side, "hub")), HubFault)
+    return cls(problem.reason, problem.message, provider=problem.provider)
 
 
 _F = TypeVar("_F", bound=Callable[..., Awaitable[Any]])

@@ -31,7 +31,7 @@ from linkage.errors import InvalidRequest, LinkageError, NotFound, PermissionDen
 from linkage.exchange_log import Appended, ExchangeLog, LogEntry, RevocationEntry
 from linkage.ids import IdKind, NationalId, parse_id, parse_officer_id
 from linkage.routing import Router
-from linkage.seal import Sealer, format_issued_at, printout_digest, request_hash
+from linkage.seal import RequestHash, Sealer, format_issued_at, printout_digest, request_hash
 from linkage.v1 import common_pb2, provider_pb2
 
 __all__ = ["MAX_BATCH", "MAX_CASE_REF", "MAX_PURPOSE", "FetchRequest", "Hub", "Issued"]
@@ -52,6 +52,17 @@ class FetchRequest:
     officer_id: str
     case_ref: str = ""
     citizen_present: bool = False
+
+    def binding(self, agency: str, subject: str) -> RequestHash:
+        """The ``request_hash`` sealed into the printout that answers this request from ``agency``.
+
+        ``subject`` is the normalised ID (``parse_id``). Clients recompute it to check that a printout
+        answers the request they sent.
+        """
+        return request_hash({
+            "agency": agency, "doc_type": self.doc_type, "subject_id": subject, "purpose": self.purpose,
+            "officer_id": self.officer_id, "case_ref": self.case_ref, "citizen_present": self.citizen_present,
+        })
 
 
 @dataclass(frozen=True)
@@ -199,10 +210,7 @@ class Hub:
                             provider: str, data: dict[str, object]) -> Issued:
         printout_id = str(uuid.uuid4())
         issued_at = format_issued_at(dt.datetime.now(dt.UTC))
-        binding = request_hash({
-            "agency": agency.name, "doc_type": req.doc_type, "subject_id": subject, "purpose": req.purpose,
-            "officer_id": req.officer_id, "case_ref": req.case_ref, "citizen_present": req.citizen_present,
-        })
+        binding = req.binding(agency.name, subject)
         jws = self.sealer.seal({
             "printout_id": printout_id, "doc_type": req.doc_type, "subject_id": subject, "data": data,
             "issuer": self.settings.hub.issuer, "provider": provider, "agency": agency.name,

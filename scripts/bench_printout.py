@@ -27,7 +27,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from consumers.client import HubClient
+from consumers.client import HubClient, Printout
 from consumers.counter.printout import CounterSigner, PrintCase, render_case_pdf, sign_pdf
 from linkage import pki
 from linkage.config import Home, load_settings
@@ -52,7 +52,7 @@ async def _printouts(home: Home) -> tuple[list[str], str]:
                                                officer_id=officer, case_ref="PHR-2569-0001", citizen_present=True)
     finally:
         await stack.stop()
-    jws = [r.document.jws for r in answer.results if r.WhichOneof("outcome") == "document"]
+    jws = [r.jws for r in answer.values() if isinstance(r, Printout)]
     if len(jws) != len(DOC_TYPES):
         raise SystemExit(f"fetched {len(jws)} of {len(DOC_TYPES)} documents: {answer}")
     return jws, officer

@@ -31,7 +31,7 @@ from aiohttp import web
 from cryptography import x509
 
 from consumers.auditor.verify import verify_printout
-from consumers.client import HubClient
+from consumers.client import HubClient, Printout
 from consumers.counter.errors import (
     CounterError,
     CsrfRejected,
@@ -47,8 +47,7 @@ from consumers.counter.views import field_rows, issued_text
 from linkage.config import AgencyConfig, ConfigError, Home, load_settings
 from linkage.errors import InvalidRequest, LinkageError
 from linkage.ids import parse_id, parse_officer_id
-from linkage.seal import unverified_payload
-from linkage.v1 import common_pb2, hub_pb2
+from linkage.v1 import common_pb2
 
 __all__ = ["HUB", "STATE", "STORE", "CounterSettings", "CounterState", "create_app", "serve"]
 
@@ -423,7 +422,7 @@ async def _officer_name(app: web.Application, officer_id: str) -> str:
     except LinkageError as err:
         _log.warning("officer name lookup failed: %s", err.reason)
         return ""
-    data = unverified_payload(doc.jws).get("data", {})
+    data = doc.data
     return f"{data.get('title', '')}{data.get('first_name_th', '')} {data.get('last_name_th', '')}".strip()
 
 
@@ -502,8 +501,8 @@ async def _case_open(request: web.Request) -> web.StreamResponse:
         answer = await request.app[HUB].fetch_documents(
             doc_types, subject, purpose=manual.purpose, officer_id=session.officer_id, case_ref=case.ref,
             citizen_present=present)
-        for result in answer.results:
-            case.slots[result.doc_type] = _slot(state, result)
+        for doc_type, outcome in answer.items():
+            case.slots[doc_type] = _slot(state, doc_type, outcome)
     except LinkageError as err:
         # The whole call failed (e.g. the hub is down): keep the case, every document can be retried.
         _log.warning("FetchDocuments failed for case %s: %s", case.ref, err.reason)
@@ -515,18 +514,18 @@ async def _case_open(request: web.Request) -> web.StreamResponse:
     raise web.HTTPSeeOther(f"/cases/{case.id}")
 
 
-def _slot(state: CounterState, result: hub_pb2.DocumentResult) -> DocSlot:
-    if result.WhichOneof("outcome") == "document":
-        return _document_slot(state, result.doc_type, result.document)
-    p = result.problem
-    return _problem_slot(result.doc_type, p.reason, p.message, p.retryable, p.provider)
+def _slot(state: CounterState, doc_type: str, outcome: Printout | LinkageError) -> DocSlot:
+    if isinstance(outcome, Printout):
+        return _document_slot(state, doc_type, outcome)
+    return _problem_slot(doc_type, outcome.reason, outcome.message, outcome.retryable, outcome.provider)
 
 
-def _document_slot(state: CounterState, doc_type: str, doc: hub_pb2.FetchDocumentResponse) -> DocSlot:
-    report = verify_printout(doc.jws, state.ca_root)
+def _document_slot(state: CounterState, doc_type: str, doc: Printout) -> DocSlot:
+    # The client verified it on receipt; a printout that failed arrives as a PrintoutRejected problem instead.
+    report = doc.report if doc.report is not None else verify_printout(doc.jws, state.ca_root)
     failed = ", ".join(f"[{c.number}] {c.name}" for c in report.failed)
     return DocSlot(doc_type=doc_type, printout_id=doc.printout_id, jws=doc.jws,
-                   payload=unverified_payload(doc.jws), issued_at=doc.issued_at, log_index=doc.log_index,
+                   payload=doc.payload, issued_at=doc.issued_at, log_index=doc.log_index,
                    seal_valid=report.valid,
                    seal_detail=", ".join(f"[{c.number}] {c.name}" for c in report.checks if c.ok) if report.valid
                    else f"failed: {failed}")

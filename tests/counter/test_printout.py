@@ -12,7 +12,7 @@ import pytest
 from pyhanko.pdf_utils.reader import PdfFileReader
 from pypdf import PdfReader
 
-from consumers.client import HubClient
+from consumers.client import HubClient, Printout
 from consumers.counter.paper import SummaryTrust, verify_summary
 from consumers.counter.printout import (
     SIGNATURE_FIELD,
@@ -42,9 +42,9 @@ async def _fetch(stack: RunningStack, subject_id: str, officer_id: str) -> list[
     async with HubClient.connect(stack.hub_address, stack.home.ca.cert, stack.home.client_cert(MUNI)) as hub:
         answer = await hub.fetch_documents(DOC_TYPES, subject_id, purpose="ขึ้นทะเบียนผู้สูงอายุ",
                                            officer_id=officer_id, case_ref="PHR-2569-0042", citizen_present=True)
-    kinds = [r.WhichOneof("outcome") for r in answer.results]
-    assert kinds == ["document"] * len(DOC_TYPES), answer
-    return [r.document.jws for r in answer.results]
+    assert list(answer) == list(DOC_TYPES), answer
+    assert all(isinstance(r, Printout) for r in answer.values()), answer
+    return [r.jws for r in answer.values() if isinstance(r, Printout)]
 
 
 class Certified:
