@@ -33,7 +33,7 @@ from linkage.checkpoint import CheckpointError, NoteVerifier, parse_verifier_key
 from linkage.config import Home
 from linkage.errors import LinkageError, from_problem, from_rpc_error
 from linkage.hub import FetchRequest
-from linkage.v1 import audit_pb2, audit_pb2_grpc, hub_pb2, hub_pb2_grpc
+from linkage.v1 import audit_pb2, audit_pb2_grpc, hub_pb2, hub_pb2_grpc, provider_pb2
 
 __all__ = ["HUB_TLS_NAME", "HubClient"]
 
@@ -250,10 +250,12 @@ class HubClient:
                                   audit_pb2.GetRevocationRequest(printout_id=printout_id), timeout, unavailable)
         return Revocation(answer.revoked, answer.reason, answer.revoked_at, answer.log_index)
 
-    async def list_accesses(self, subject_id: str, *, timeout: float | None = None) -> list[audit_pb2.Access]:
-        """Who read this subject's data (auditor agencies only). Retried."""
-        answer = await self._call("ListAccesses", self._audit.ListAccesses,
-                                  audit_pb2.ListAccessesRequest(subject_id=subject_id), timeout, unavailable)
+    async def list_accesses(self, subject_id: str, *, citizen_card: provider_pb2.CheckCardRequest | None = None,
+                            timeout: float | None = None) -> list[audit_pb2.Access]:
+        """Who read this subject's data: auditor agencies about anyone; others only for a citizen who proves
+        their card (citizen_card, checked with the civil registry by the hub). Retried."""
+        request = audit_pb2.ListAccessesRequest(subject_id=subject_id, citizen_card=citizen_card)
+        answer = await self._call("ListAccesses", self._audit.ListAccesses, request, timeout, unavailable)
         return list(answer.accesses)
 
     async def revoke(self, printout_id: str, reason: str, officer_id: str, *,

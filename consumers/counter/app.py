@@ -46,8 +46,8 @@ from consumers.counter.store import CaseRow, CounterStore
 from consumers.counter.views import field_rows, issued_text
 from linkage.config import AgencyConfig, ConfigError, Home, load_settings
 from linkage.errors import InvalidRequest, LinkageError
-from linkage.ids import parse_id, parse_officer_id
-from linkage.v1 import common_pb2
+from linkage.ids import IdKind, parse_id, parse_officer_id
+from linkage.v1 import common_pb2, provider_pb2
 
 __all__ = ["HUB", "STATE", "STORE", "CounterSettings", "CounterState", "create_app", "serve"]
 
@@ -113,6 +113,7 @@ class CounterState:
     cases: CaseStore
     limiter: Limiter
     signer: CounterSigner
+    agency_titles: dict[str, str]
     doc_types: dict[str, common_pb2.DocumentType] = field(default_factory=dict)
 
 
@@ -143,6 +144,7 @@ def create_app(settings: CounterSettings) -> web.Application:
         sessions=SessionStore(settings.session_ttl), cases=CaseStore(),
         limiter=Limiter(settings.signin_attempts),
         signer=CounterSigner.from_home(settings.home, settings.agency),
+        agency_titles={name: a.title or name for name, a in linkage_settings.agencies.items()},
     )
     app = web.Application(middlewares=[_errors, _sessions, _csrf], client_max_size=64 * 1024)
     app[STATE] = state
@@ -174,12 +176,14 @@ def _routes(app: web.Application) -> None:
     r.add_get("/complaints/new", _complaint_form, name="complaint_form")
     r.add_post("/complaints/new", _complaint_post, name="complaint_post")
     r.add_get("/complaints", _complaints, name="complaints")
+    r.add_get("/me", _me_form, name="me")
+    r.add_post("/me", _me, name="me_post")
     r.add_get("/fonts/{name}", _font, name="font")
     r.add_static("/static", _HERE / "static", name="static")
 
 
 _PUBLIC = frozenset({"index", "signin", "signin_post", "lang", "manuals", "manual", "complaint_form",
-                     "complaint_post", "font", "static"})
+                     "complaint_post", "me", "me_post", "font", "static"})
 
 
 # --- resources -------------------------------------------------------------------------------------------------
@@ -743,6 +747,71 @@ async def _font(request: web.Request) -> web.StreamResponse:
         raise web.HTTPNotFound()
     return web.FileResponse(_FONTS / name, headers={"Cache-Control": "public, max-age=86400",
                                                     "Content-Type": "font/ttf"})
+
+
+# --- the citizen's own history ----------------------------------------------------------------------------------
+
+_CARD_FIELDS = ("first_name_th", "last_name_th", "birth_date", "laser_code")
+
+
+async def _me_form(request: web.Request) -> web.StreamResponse:
+    return _render(request, "me.html", values={}, errors={}, accesses=None, subject="")
+
+
+async def _me(request: web.Request) -> web.StreamResponse:
+    """Who read my data: the citizen types what is printed on their card; the hub checks it with the civil
+    registry (the sandbox's stand-in for a ThaiD login) and lists the accesses. Answered on this page, never by
+    redirect, so the ID stays out of URLs; the laser code is never echoed back."""
+    state = request.app[STATE]
+    form = await request.post()
+    values = {name: _field(form, name).strip() for name in ("subject_id", *_CARD_FIELDS)}
+    shown = {k: v for k, v in values.items() if k != "laser_code"}
+    errors: dict[str, tuple[str, str]] = {}
+    subject = ""
+    try:
+        subject = parse_id(values["subject_id"], IdKind.CITIZEN)
+    except InvalidRequest as err:
+        errors["subject_id"] = _id_message(err)
+    for name in ("first_name_th", "last_name_th", "laser_code"):
+        if not values[name]:
+            errors[name] = ("กรุณากรอกช่องนี้ตามที่พิมพ์บนบัตร", "Please fill this in as printed on the card.")
+    birth = values["birth_date"]
+    if not (len(birth) == 8 and birth.isdigit()):
+        errors["birth_date"] = ("วันเกิดต้องเป็นตัวเลข 8 หลัก คือ ปี พ.ศ. เดือน วัน เช่น 25300115",
+                                "The date of birth must be 8 digits: BE year, month, day, e.g. 25300115.")
+    if errors:
+        return _render(request, "me.html", status=400, values=shown, errors=errors, accesses=None, subject="")
+    # Guessing a laser code is limited per address and per ID, whichever runs out first.
+    keys = (f"me:{request.remote or 'unknown'}", f"me-id:{subject}")
+    if any(state.limiter.blocked(k) for k in keys):
+        raise TooManyAttempts("card_check_limited", "ตรวจข้อมูลบัตรไม่ผ่านหลายครั้งเกินไป กรุณารอ 10 นาทีแล้วลองใหม่",
+                              "Too many card checks failed; wait 10 minutes and try again.")
+    card = provider_pb2.CheckCardRequest(subject_id=subject, **{k: values[k] for k in _CARD_FIELDS})
+    try:
+        found = await request.app[HUB].list_accesses(subject, citizen_card=card)
+    except LinkageError as err:
+        if err.reason != "citizen_not_verified":
+            raise
+        for k in keys:
+            state.limiter.fail(k)
+        return _render(request, "me.html", status=403, values=shown, accesses=None, subject="", errors={"form": (
+            "ข้อมูลบนบัตรไม่ตรงกับทะเบียนราษฎร หรือบัตรถูกยกเลิกแล้ว กรุณาตรวจสอบแล้วลองใหม่",
+            "The card details do not match the civil registry, or the card was voided; check them and try again.")})
+    lang = _lang(request)
+    titles = state.agency_titles
+    doc_types = await _doc_types(request.app)
+    accesses = [{
+        "when": issued_text(a.issued_at, lang), "agency": titles.get(a.agency, a.agency),
+        "doc_type": _doc_title(doc_types.get(a.doc_type), a.doc_type, lang), "purpose": a.purpose,
+        "case_ref": a.case_ref, "printout_id": a.printout_id, "revoked": a.revoked,
+    } for a in sorted(found, key=lambda a: a.log_index, reverse=True)]
+    return _render(request, "me.html", values={}, errors={}, accesses=accesses, subject=subject)
+
+
+def _doc_title(doc_type: common_pb2.DocumentType | None, code: str, lang: str) -> str:
+    if doc_type is None:
+        return code
+    return (doc_type.title_th if lang == "th" else doc_type.title_en) or code
 
 
 # --- running -----------------------------------------------------------------------------------------------------
