@@ -127,6 +127,20 @@ class HubConfig:
     provider_timeout_ms: int = 3000
     # The log's name in its checkpoints (C2SP origin); unique per log.
     log_origin: str = "linkage.sandbox/exchange-log"
+    # Resilience of the hub -> provider hop (linkage/routing.py): retries of idempotent reads on
+    # UNAVAILABLE, at most retry_budget_percent extra calls; a provider's circuit opens after
+    # breaker_failures consecutive failures and lets a probe through after breaker_cooldown_ms.
+    provider_retries: int = 2
+    retry_budget_percent: int = 10
+    breaker_failures: int = 5
+    breaker_cooldown_ms: int = 5000
+
+    def __post_init__(self) -> None:
+        for key, low, high in (("provider_timeout_ms", 1, 600_000), ("provider_retries", 0, 5),
+                               ("retry_budget_percent", 0, 100), ("breaker_failures", 1, 1_000_000),
+                               ("breaker_cooldown_ms", 1, 3_600_000)):
+            if not low <= getattr(self, key) <= high:
+                raise ConfigError(f"[hub] {key} must be between {low} and {high}, got {getattr(self, key)}")
 
 
 @dataclass(frozen=True)
@@ -249,7 +263,8 @@ def settings_from_text(home: Home, text: str) -> Settings:
                           " allowed: [hub], [providers.*], [agencies.*], [revoked.*]")
     hub = HubConfig(**_take(raw.get("hub", {}), f"{path} [hub]",
                             {"host": str, "port": int, "issuer": str, "provider_timeout_ms": int,
-                             "log_origin": str}, "LINKAGE_HUB"))
+                             "log_origin": str, "provider_retries": int, "retry_budget_percent": int,
+                             "breaker_failures": int, "breaker_cooldown_ms": int}, "LINKAGE_HUB"))
     providers = {
         name: ProviderConfig(name=name, **_take(table, f"{path} [providers.{name}]",
                                                 {"host": str, "port": int, "doc_types": tuple},

@@ -4,12 +4,51 @@ Knows which provider owns each document type (from the configuration) and
 what each type looks like (from the provider's own ``Describe``, asked once and
 kept). Translates the provider's failures into the hub's error tree so the
 consumer can tell a provider fault from its own mistake.
+
+How the hop behaves when a provider is slow, failing or down (``[hub]`` keys in
+linkage.toml; ``linkage faults`` injects such faults in the sandbox):
+
+1. **Deadline.** The whole hop (every attempt and every pause) ends by the
+   earlier of ``provider_timeout_ms`` from now and the caller's own deadline,
+   less a reserve (10 %, at least 20 ms) that the hub keeps to seal, log and
+   answer. So the caller hears DEADLINE_EXCEEDED from the hub, naming the
+   provider, before its own deadline fires. ``CallerDeadline`` (a server
+   interceptor) is how the caller's deadline reaches here.
+2. **Retries.** Describe and GetRecord are idempotent reads: when the provider
+   answers UNAVAILABLE they are tried again, at most ``provider_retries`` times,
+   after a pause of 50 ms, 100 ms, … (each drawn between half and all of it),
+   and only if the pause and a useful attempt still fit in the deadline. CheckCard
+   is not retried: a registry may count card checks. Other codes are not retried:
+   a timeout has used the time up, and a provider that is overloaded
+   (RESOURCE_EXHAUSTED) is not helped by more calls.
+3. **Retry budget.** Each provider has a budget: each call earns
+   ``retry_budget_percent``/100 of a retry, each retry spends one, and a quiet
+   provider holds at most 10 in reserve. Over any run of N calls the hub makes at
+   most N·percent/100 + 10 retries, so retries cannot amplify an outage.
+4. **Circuit breaker.** Each provider has one. ``breaker_failures`` failures in a
+   row (UNAVAILABLE, DEADLINE_EXCEEDED, INTERNAL, UNKNOWN, RESOURCE_EXHAUSTED,
+   ABORTED, DATA_LOSS; an answer such as NOT_FOUND shows the provider works) open
+   it: calls then fail at once, without reaching the provider, with UNAVAILABLE
+   ``provider_circuit_open`` naming the provider and ``retry_after_ms``. After
+   ``breaker_cooldown_ms`` one call goes through as a probe: success closes the
+   circuit, failure opens it for another cool-down. A probe that never reports
+   back frees its place after ``provider_timeout_ms``.
+5. **Error details.** Every failure of the hop is a LinkageError with the
+   provider's name and whether retrying may help (ErrorInfo ``provider``,
+   ``retryable``, ``retry_after_ms``). The hub issues nothing when the hop fails,
+   so nothing is logged as issued.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
+import enum
+import logging
+import math
+import random
+import time
+from collections.abc import Awaitable, Callable, Sequence
+from contextvars import ContextVar
 from typing import Any
 
 import grpc
@@ -28,10 +67,123 @@ from linkage.errors import (
 )
 from linkage.v1 import common_pb2, provider_pb2, provider_pb2_grpc
 
-__all__ = ["Router"]
+__all__ = ["CallerDeadline", "Circuit", "CircuitBreaker", "RetryBudget", "Router"]
 
 # The hub's client certificate to call providers is issued under this name.
 HUB_CLIENT = "linkage-hub"
+
+_log = logging.getLogger("linkage.routing")
+_CALLER_DEADLINE: ContextVar[float | None] = ContextVar("linkage_caller_deadline", default=None)
+_HUB_RESERVE_S = 0.02  # at least this much of the caller's time is kept for sealing, logging and answering
+_BACKOFF_S = 0.05
+_MIN_ATTEMPT_S = 0.05  # a retry with less time than this left would only time out
+_RETRY_RESERVE = 10.0
+# Answers that show the provider is unwell; any other (NOT_FOUND, INVALID_ARGUMENT, …) shows it works.
+_FAILURES = frozenset({
+    grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED, grpc.StatusCode.INTERNAL,
+    grpc.StatusCode.UNKNOWN, grpc.StatusCode.RESOURCE_EXHAUSTED, grpc.StatusCode.ABORTED,
+    grpc.StatusCode.DATA_LOSS,
+})
+
+
+class CallerDeadline(grpc.aio.ServerInterceptor):  # type: ignore[misc]  # grpc.aio has no type stubs
+    """Server interceptor: makes each unary call's deadline known to the Router that serves it."""
+
+    async def intercept_service(
+        self, continuation: Callable[[grpc.HandlerCallDetails], Awaitable[grpc.RpcMethodHandler]],
+        handler_call_details: grpc.HandlerCallDetails,
+    ) -> grpc.RpcMethodHandler:
+        handler = await continuation(handler_call_details)
+        if handler is None or handler.unary_unary is None:
+            return handler
+        inner = handler.unary_unary
+
+        async def behaviour(request: Any, context: grpc.aio.ServicerContext) -> Any:
+            left = context.time_remaining()
+            token = _CALLER_DEADLINE.set(None if left is None else time.monotonic() + left)
+            try:
+                return await inner(request, context)
+            finally:
+                _CALLER_DEADLINE.reset(token)
+
+        return grpc.unary_unary_rpc_method_handler(behaviour, request_deserializer=handler.request_deserializer,
+                                                   response_serializer=handler.response_serializer)
+
+
+class RetryBudget:
+    """Retries a provider may be sent: ratio of one per call made, at most reserve saved up."""
+
+    def __init__(self, ratio: float, reserve: float = _RETRY_RESERVE) -> None:
+        # Counted in thousandths of a retry: ten calls at 10 % earn exactly one, with no rounding drift.
+        self._earn = round(ratio * 1000)
+        self._cap = round(reserve * 1000) if self._earn > 0 else 0
+        self._milli = self._cap
+
+    def earn(self) -> None:
+        """A call was made: it earns ratio of a retry."""
+        self._milli = min(self._cap, self._milli + self._earn)
+
+    def spend(self) -> bool:
+        """Take one retry from the budget; False when there is none left."""
+        if self._milli < 1000:
+            return False
+        self._milli -= 1000
+        return True
+
+
+class Circuit(enum.Enum):
+    CLOSED = "closed"
+    OPEN = "open"
+    HALF_OPEN = "half_open"
+
+
+class CircuitBreaker:
+    """One provider's circuit: closed, open after `failures` in a row, half open (one probe) after `cooldown`."""
+
+    def __init__(self, name: str, failures: int, cooldown: float, probe_timeout: float,
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        self.name = name
+        self._threshold = failures
+        self._cooldown = cooldown
+        self._probe_timeout = probe_timeout
+        self._clock = clock
+        self._state = Circuit.CLOSED
+        self._failures = 0
+        self._since = 0.0  # when it opened, or when the probe went out
+
+    @property
+    def state(self) -> Circuit:
+        return self._state
+
+    def admit(self) -> float | None:
+        """None when a call may go to the provider now; otherwise the seconds until one may."""
+        now = self._clock()
+        if self._state is Circuit.CLOSED:
+            return None
+        if self._state is Circuit.OPEN:
+            if now - self._since < self._cooldown:
+                return self._since + self._cooldown - now
+            self._state = Circuit.HALF_OPEN
+        elif now - self._since < self._probe_timeout:  # half open, a probe is out
+            return self._since + self._probe_timeout - now
+        self._since = now
+        _log.warning("provider %s: circuit half open, one call goes through as a probe", self.name)
+        return None
+
+    def record(self, ok: bool) -> None:
+        """The outcome of a call that admit() let through."""
+        if self._state is Circuit.OPEN:
+            return  # a call sent before it opened says nothing about the provider now
+        if ok:
+            if self._state is Circuit.HALF_OPEN:
+                _log.warning("provider %s: circuit closed, the probe succeeded", self.name)
+            self._state, self._failures = Circuit.CLOSED, 0
+            return
+        self._failures += 1
+        if self._state is Circuit.HALF_OPEN or self._failures >= self._threshold:
+            _log.warning("provider %s: circuit open after %d failures in a row; calls fail fast for %.1f s",
+                         self.name, self._failures, self._cooldown)
+            self._state, self._since = Circuit.OPEN, self._clock()
 
 
 class Router:
@@ -39,13 +191,18 @@ class Router:
 
     def __init__(self, settings: Settings) -> None:
         self._settings = settings
-        self._timeout = settings.hub.provider_timeout_ms / 1000
+        hub = settings.hub
+        self._timeout = hub.provider_timeout_ms / 1000
+        self._retries = hub.provider_retries
         creds = pki.channel_credentials(settings.home.ca.cert, settings.home.client_cert(HUB_CLIENT))
         options = [("grpc.keepalive_time_ms", 30_000), ("grpc.max_receive_message_length", 8 * 1024 * 1024)]
         self._channels = {
             name: grpc.aio.secure_channel(p.address, creds, options=options) for name, p in settings.providers.items()
         }
         self._stubs = {name: provider_pb2_grpc.ProviderServiceStub(ch) for name, ch in self._channels.items()}
+        self._breakers = {name: CircuitBreaker(name, hub.breaker_failures, hub.breaker_cooldown_ms / 1000,
+                                               self._timeout) for name in self._channels}
+        self._budgets = {name: RetryBudget(hub.retry_budget_percent / 100) for name in self._channels}
         self._doc_types: dict[str, common_pb2.DocumentType] = {}
         self._members: dict[str, str] = {}
         self._describe_lock = asyncio.Lock()
@@ -97,14 +254,52 @@ class Router:
 
     async def check_card(self, card: provider_pb2.CheckCardRequest) -> bool:
         provider = self.owner("dopa.card")
-        answer = await self._call(provider.name, "CheckCard", card)
+        answer = await self._call(provider.name, "CheckCard", card, idempotent=False)
         return bool(answer.match)
 
-    async def _call(self, provider: str, method: str, request: Any) -> Any:
-        try:
-            return await getattr(self._stubs[provider], method)(request, timeout=self._timeout)
-        except grpc.aio.AioRpcError as exc:
-            raise _translate(provider, exc) from None
+    def circuits(self) -> dict[str, Circuit]:
+        """The state of each provider's circuit breaker."""
+        return {name: breaker.state for name, breaker in self._breakers.items()}
+
+    def _end(self) -> float:
+        """When the hop must be over (time.monotonic()): step 1 of the module docstring."""
+        now = time.monotonic()
+        end = now + self._timeout
+        caller = _CALLER_DEADLINE.get()
+        if caller is not None:
+            left = caller - now
+            end = min(end, now + left - max(_HUB_RESERVE_S, left * 0.1))
+        return end
+
+    async def _call(self, provider: str, method: str, request: Any, *, idempotent: bool = True) -> Any:
+        """One call to the provider under its deadline, retries, budget and breaker (the module docstring)."""
+        breaker, budget = self._breakers[provider], self._budgets[provider]
+        end = self._end()
+        budget.earn()
+        retries = 0
+        while True:
+            wait = breaker.admit()
+            if wait is not None:
+                raise _circuit_open(provider, wait)
+            left = end - time.monotonic()
+            if left <= 0:
+                raise _timeout(provider)
+            try:
+                answer = await getattr(self._stubs[provider], method)(request, timeout=left)
+            except grpc.aio.AioRpcError as exc:
+                code = exc.code()
+                breaker.record(ok=code not in _FAILURES)
+                if idempotent and code == grpc.StatusCode.UNAVAILABLE and retries < self._retries:
+                    pause = _BACKOFF_S * 2**retries * random.uniform(0.5, 1.0)
+                    if time.monotonic() + pause + _MIN_ATTEMPT_S < end and budget.spend():
+                        retries += 1
+                        _log.info("provider %s: %s UNAVAILABLE, retry %d in %.0f ms", provider, method, retries,
+                                  pause * 1000)
+                        await asyncio.sleep(pause)
+                        continue
+                raise _translate(provider, exc) from None
+            breaker.record(ok=True)
+            return answer
 
     async def close(self) -> None:
         await asyncio.gather(*(ch.close() for ch in self._channels.values()))
@@ -130,15 +325,32 @@ def _translate(provider: str, exc: grpc.aio.AioRpcError) -> LinkageError:
         inner = from_rpc_error(exc)
         return InvalidRequest(inner.reason, inner.message, provider=provider)
     if code == grpc.StatusCode.DEADLINE_EXCEEDED:
-        return ProviderTimeout(
-            "provider_timeout",
-            f"ผู้ให้ข้อมูล {provider} ไม่ตอบภายในเวลาที่กำหนด / provider {provider} did not answer in time;"
-            " try again later", provider=provider)
+        return _timeout(provider)
     if code == grpc.StatusCode.UNAVAILABLE:
         return ProviderUnavailable(
             "provider_unavailable",
             f"ผู้ให้ข้อมูล {provider} ไม่พร้อมให้บริการ / provider {provider} is unavailable; try again later",
             provider=provider)
+    if code == grpc.StatusCode.RESOURCE_EXHAUSTED:
+        return ProviderUnavailable(
+            "provider_overloaded",
+            f"ผู้ให้ข้อมูล {provider} มีงานล้น / provider {provider} is overloaded; try again later", provider=provider)
     return ProviderFault(
         "provider_error",
         f"ผู้ให้ข้อมูล {provider} ตอบกลับผิดพลาด / provider {provider} failed ({code.name})", provider=provider)
+
+
+def _timeout(provider: str) -> ProviderTimeout:
+    return ProviderTimeout(
+        "provider_timeout",
+        f"ผู้ให้ข้อมูล {provider} ไม่ตอบภายในเวลาที่กำหนด / provider {provider} did not answer in time;"
+        " try again later", provider=provider)
+
+
+def _circuit_open(provider: str, wait: float) -> ProviderUnavailable:
+    ms = max(1, math.ceil(wait * 1000))
+    return ProviderUnavailable(
+        "provider_circuit_open",
+        f"ผู้ให้ข้อมูล {provider} ขัดข้องต่อเนื่อง ศูนย์กลางงดเรียกชั่วคราว ลองใหม่ใน {ms / 1000:.1f} วินาที"
+        f" / provider {provider} failed repeatedly and the hub has stopped calling it for a while;"
+        f" retry after {ms / 1000:.1f} s", provider=provider, retry_after_ms=ms)

@@ -23,7 +23,7 @@ from linkage.checkpoint import NoteSigner
 from linkage.config import Settings
 from linkage.exchange_log import ExchangeLog
 from linkage.hub import Hub
-from linkage.routing import Router
+from linkage.routing import CallerDeadline, Router
 from linkage.seal import Sealer
 from linkage.service import AuditServicer, HubServicer
 from linkage.v1 import audit_pb2, audit_pb2_grpc, hub_pb2, hub_pb2_grpc
@@ -57,7 +57,8 @@ async def build_server(settings: Settings, port: int | None = None) -> HubServer
     log = ExchangeLog(home.exchange_log, home.subject_key.read_bytes(),
                       NoteSigner(settings.hub.log_origin, _load_note_key(home.log_note_key)), settings.hub.log_origin)
     hub = Hub(settings, Router(settings), Sealer.from_files(home.seal.cert, home.seal.key, home.ca.cert), log)
-    server = grpc.aio.server(options=[
+    # CallerDeadline: the hub's calls to providers end before the caller's deadline (linkage/routing.py).
+    server = grpc.aio.server(interceptors=[CallerDeadline()], options=[
         ("grpc.max_receive_message_length", MAX_MESSAGE),
         ("grpc.max_send_message_length", MAX_MESSAGE),
         ("grpc.max_concurrent_streams", 256),

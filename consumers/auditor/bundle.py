@@ -1,4 +1,4 @@
-"""Reading a printout from a file: a bundle, a bare compact JWS; later a signed PDF or a QR code.
+"""Reading a printout from a file: a bundle, a bare compact JWS, a signed PDF, or a QR summary (text or picture).
 
 A bundle is what ``linkage fetch --out`` writes, a JSON object::
 
@@ -10,11 +10,16 @@ A bundle is what ``linkage fetch --out`` writes, a JSON object::
 
 The last three (the log proof) come together or not at all: a bundle without
 them is examined like a bare JWS, and its verification says the log checks
-were skipped.
+were skipped (or, online, fetches them).
 
-Adding a form: ``_detect`` names the form from the file's first bytes and
-``_READERS`` maps the name to a reader returning a ``Printout``; forms without
-a reader (``pdf``, ``image``) raise ``UnsupportedInput``.
+The paper forms: a signed PDF (``PdfFile``, opened by ``consumers.auditor.pdf``)
+and the QR summary of a certified printout (``QrSummary``: a compact JWS of type
+``linkage-summary+jws``, given as text or as a picture of the paper, PNG, JPEG
+or GIF, whose QR code ``consumers.auditor.qr`` decodes).
+
+``load_input`` reads any form; ``load_printout`` only the single-printout forms
+(bundle, JWS) and raises ``UnsupportedInput`` for a paper form. ``_detect``
+names the form from the file's first bytes.
 """
 
 from __future__ import annotations
@@ -28,9 +33,22 @@ from pathlib import Path
 from typing import Any, Final, Literal, TypeGuard
 
 from consumers.auditor.errors import UnreadableInput, UnsupportedInput
-from linkage.seal import CompactJWS
+from consumers.counter.paper import SUMMARY_TYP
+from linkage.seal import CompactJWS, b64url_decode
 
-__all__ = ["MAX_PRINTOUT_BYTES", "LogProof", "Printout", "PrintoutForm", "load_printout", "parse_printout"]
+__all__ = [
+    "MAX_PRINTOUT_BYTES",
+    "AuditInput",
+    "LogProof",
+    "PdfFile",
+    "Printout",
+    "PrintoutForm",
+    "QrSummary",
+    "load_input",
+    "load_printout",
+    "parse_input",
+    "parse_printout",
+]
 
 MAX_PRINTOUT_BYTES: Final = 16 * 1024 * 1024
 # The signature may be empty (alg "none"): let the verifier say why that is wrong.
@@ -38,7 +56,9 @@ _COMPACT = re.compile(r"[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*")
 _MAX_PROOF_HASHES: Final = 64  # a tree of 2**64 leaves needs no more
 _PROOF_KEYS: Final = ("log_leaf", "inclusion_proof", "checkpoint")
 
-PrintoutForm = Literal["bundle", "jws", "pdf", "image"]
+PrintoutForm = Literal["bundle", "jws", "pdf"]
+"""Where a single printout came from: a bundle, a bare JWS, or a signed PDF's attachment."""
+_FileForm = Literal["bundle", "jws", "pdf", "image"]
 
 
 @dataclass(frozen=True)
@@ -62,14 +82,28 @@ class Printout:
     proof: LogProof | None = None
 
 
-def load_printout(path: Path) -> Printout:
-    """The printout held in ``path``, shape-checked but not verified.
+@dataclass(frozen=True)
+class PdfFile:
+    """A file that says it is a PDF, not yet opened (pyHanko reads it in ``consumers.auditor.pdf``)."""
 
-    Raises UnreadableInput when the file cannot be read or is no printout
-    form at all, or the bundle is malformed (``jws`` string, ``log_index``
-    integer >= 0, ``printout_id`` string, and the log proof complete and
-    typed when present); UnsupportedInput for a PDF or a picture.
-    """
+    data: bytes
+    name: str
+
+
+@dataclass(frozen=True)
+class QrSummary:
+    """The text of a certified printout's QR code, shape-checked as a summary JWS but not verified."""
+
+    text: str
+    source: Literal["text", "image"]
+    name: str
+
+
+AuditInput = Printout | PdfFile | QrSummary
+"""Anything ``linkage audit verify`` accepts."""
+
+
+def _read(path: Path) -> bytes:
     try:
         with path.open("rb") as f:
             raw = f.read(MAX_PRINTOUT_BYTES + 1)
@@ -77,21 +111,89 @@ def load_printout(path: Path) -> Printout:
         raise UnreadableInput(f"{path}: cannot read ({exc.strerror or exc})") from exc
     if len(raw) > MAX_PRINTOUT_BYTES:
         raise UnreadableInput(f"{path}: larger than {MAX_PRINTOUT_BYTES} bytes, not a printout")
-    return parse_printout(raw, str(path))
+    return raw
+
+
+def load_input(path: Path) -> AuditInput:
+    """What ``path`` holds: a printout (bundle or JWS), a PDF, or a QR summary (text, or decoded from a picture).
+
+    Raises UnreadableInput when the file cannot be read, is empty or is none
+    of these (a picture without a QR code, a QR code that is not a printout
+    summary, a malformed bundle, ...). A PDF is not opened here.
+    """
+    return parse_input(_read(path), str(path))
+
+
+def parse_input(raw: bytes, name: str = "printout") -> AuditInput:
+    """What ``raw`` (a file's bytes) holds; raises as ``load_input`` does, naming it ``name``."""
+    form = _detect(raw, name)
+    if form == "pdf":
+        return PdfFile(raw, name)
+    if form == "image":
+        from consumers.auditor.qr import decode_picture  # Pillow and zxing-cpp: only for pictures
+
+        return _from_qr(decode_picture(raw, name), name)
+    if form == "jws":
+        summary = _summary_text(raw, name)
+        if summary is not None:
+            return QrSummary(summary, "text", name)
+    return _READERS[form](raw, name)
+
+
+def _from_qr(texts: list[str], name: str) -> AuditInput:
+    for text in texts:
+        stripped = text.strip()
+        if _COMPACT.fullmatch(stripped) and _is_summary(stripped):
+            return QrSummary(stripped, "image", name)
+    preview = texts[0].strip()[:60]
+    raise UnreadableInput(f"{name}: the QR code in this picture is not a linkage printout summary "
+                          f"(it holds {preview!r}); scan the QR code printed beside the officer's certification")
+
+
+def load_printout(path: Path) -> Printout:
+    """The single printout held in ``path`` (a bundle or a JWS), shape-checked but not verified.
+
+    Raises UnreadableInput when the file cannot be read or is no printout
+    form at all, or the bundle is malformed (``jws`` string, ``log_index``
+    integer >= 0, ``printout_id`` string, and the log proof complete and
+    typed when present); UnsupportedInput for a paper form (a PDF, a picture,
+    a QR summary), which ``load_input`` reads.
+    """
+    return parse_printout(_read(path), str(path))
 
 
 def parse_printout(raw: bytes, name: str = "printout") -> Printout:
     """The printout in ``raw`` (a file's bytes); raises as ``load_printout`` does, naming it ``name``."""
-    form = _detect(raw)
-    reader = _READERS.get(form)
-    if reader is None:
-        raise UnsupportedInput(f"{name}: PDF/QR printouts are not supported yet (this looks like a {form}); "
-                               "verify the printout's bundle (.json) or JWS instead")
-    return reader(raw, name)
+    form = _detect(raw, name)
+    if form in ("pdf", "image") or (form == "jws" and _summary_text(raw, name) is not None):
+        what = {"pdf": "a PDF", "image": "a picture"}.get(form, "a QR summary")
+        raise UnsupportedInput(f"{name}: this is {what}, which holds more than one printout: read it with "
+                               "load_input and verify it with verify_input (as linkage audit verify does)")
+    return _READERS[form](raw, name)
 
 
-def _detect(raw: bytes) -> PrintoutForm:
+def _summary_text(raw: bytes, name: str) -> str | None:
+    """The text, if ``raw`` is a compact JWS whose header says it is a QR summary."""
+    try:
+        text = raw.decode("utf-8-sig").strip()
+    except UnicodeDecodeError:
+        return None
+    return text if _COMPACT.fullmatch(text) and _is_summary(text) else None
+
+
+def _is_summary(compact: str) -> bool:
+    try:
+        header = json.loads(b64url_decode(compact.split(".", 1)[0]))
+    except (ValueError, UnicodeDecodeError, binascii.Error, RecursionError):
+        return False
+    return isinstance(header, dict) and header.get("typ") == SUMMARY_TYP
+
+
+def _detect(raw: bytes, name: str) -> _FileForm:
     head = raw.lstrip(b"\xef\xbb\xbf \t\r\n")[:8]
+    if not head:
+        raise UnreadableInput(f"{name}: the file is empty: a printout is a bundle (.json), a compact JWS, a signed "
+                              "PDF, or the QR summary of a certified printout (text or picture)")
     if head.startswith(b"%PDF-"):
         return "pdf"
     if head.startswith((b"\x89PNG", b"\xff\xd8\xff", b"GIF8")):
@@ -169,7 +271,7 @@ def _log_proof(bundle: dict[str, Any], name: str) -> LogProof:
     return LogProof(leaf.encode("utf-8"), leaf_index, tree_size, tuple(decoded), note)
 
 
-_READERS: Final[dict[PrintoutForm, Callable[[bytes, str], Printout]]] = {
+_READERS: Final[dict[str, Callable[[bytes, str], Printout]]] = {
     "bundle": _read_bundle,
     "jws": _read_jws,
 }

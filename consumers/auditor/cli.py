@@ -5,7 +5,8 @@ refusal, 2 unreadable input, missing trust input, unreachable hub or bad usage.
 
 Trust inputs come from a sandbox folder (``--home DIR``: DIR/pki/ca.pem,
 DIR/pki/log-note.vkey, ``[hub] log_origin`` in DIR/linkage.toml or ``log.origin``
-in DIR/endpoints.json) unless given one by one; explicit inputs win.
+in DIR/endpoints.json, and for QR summaries the agency certificates
+DIR/pki/clients/*.pem) unless given one by one; explicit inputs win.
 """
 
 from __future__ import annotations
@@ -22,12 +23,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final, TextIO
 
-from consumers.auditor.bundle import load_printout
+from cryptography import x509
+
+from consumers.auditor.bundle import QrSummary, load_input
 from consumers.auditor.client import AuditClient
+from consumers.auditor.dispatch import verify_input
 from consumers.auditor.errors import Alarm, BadTrustRoot, HubRefused, HubUnreachable, VerificationError
 from consumers.auditor.log import LogSource
 from consumers.auditor.state import AuditorState
-from consumers.auditor.verify import Trust, load_trust_root, verify_printout
+from consumers.auditor.verify import Trust, load_trust_root
 from consumers.auditor.watch import watch_round
 from linkage.checkpoint import CheckpointError, NoteVerifier, parse_verifier_key
 from linkage.config import Home
@@ -60,14 +64,31 @@ class TrustInputs:
     ca: Path | None = None
     log_key: str | None = None  # a file holding the verifier key, or the key text itself
     origin: str | None = None
+    agencies: Path | None = None  # a folder of agency certificates (*.pem), for QR summaries
 
-    def load(self) -> Trust:
-        """The trust inputs; raises BadTrustRoot. The log key and origin may be None (a bare JWS needs neither)."""
+    def load(self, *, agencies: bool = False) -> Trust:
+        """The trust inputs; raises BadTrustRoot. The log key and origin may be None (a bare JWS needs neither).
+
+        With ``agencies``, the agency certificates too (a QR summary names its signer by fingerprint only).
+        """
         home = Home(self.home.resolve()) if self.home else None
         if self.ca is None and home is None:
             raise BadTrustRoot("no trust root: pass --ca FILE or --home DIR")
         ca = load_trust_root(self.ca or home.ca.cert)  # type: ignore[union-attr]
-        return Trust(ca, self._log_key(home), self.origin or (_home_origin(home) if home else None))
+        certs = self._agencies(home) if agencies else ()
+        return Trust(ca, self._log_key(home), self.origin or (_home_origin(home) if home else None), certs)
+
+    def _agencies(self, home: Home | None) -> tuple[x509.Certificate, ...]:
+        folder = self.agencies or (home.pki / "clients" if home else None)
+        if folder is None:
+            return ()
+        try:
+            paths = sorted(folder.glob("*.pem"))
+        except OSError as exc:
+            raise BadTrustRoot(f"{folder}: cannot list the agency certificates ({exc})") from exc
+        if not paths:
+            raise BadTrustRoot(f"{folder}: no agency certificates (*.pem) there")
+        return tuple(load_trust_root(p) for p in paths)
 
     def _log_key(self, home: Home | None) -> NoteVerifier | None:
         if self.log_key is not None:
@@ -184,7 +205,8 @@ def _fail(command: str, exc: VerificationError, err: TextIO, out: TextIO, as_jso
 def run_verify(path: Path, trust: TrustInputs | Path, *, hub: HubInputs | None = None,
                state: Path | None = None, as_json: bool = False, now: dt.datetime | None = None,
                log: LogSource | None = None, out: TextIO | None = None, err: TextIO | None = None) -> int:
-    """Verify the printout file at ``path``; return the exit code, raising nothing about the inputs.
+    """Verify the file at ``path`` (bundle, JWS, signed PDF, QR summary as text or picture); return the exit
+    code, raising nothing about the inputs.
 
     ``trust`` is the trust inputs (a bare Path: just the CA certificate).
     Online when ``hub`` or ``log`` (a ready log, for tests) is given, offline
@@ -196,11 +218,11 @@ def run_verify(path: Path, trust: TrustInputs | Path, *, hub: HubInputs | None =
     err = err if err is not None else sys.stderr
     inputs = trust if isinstance(trust, TrustInputs) else TrustInputs(ca=trust)
     try:
-        printout = load_printout(path)
-        loaded = inputs.load()
+        item = load_input(path)
+        loaded = inputs.load(agencies=isinstance(item, QrSummary))
         memory = AuditorState.load(state) if state else None
         with _online(inputs, hub, log) as source:
-            report = verify_printout(printout, loaded, now=now, state=memory, log=source)
+            report = verify_input(item, loaded, now=now, state=memory, log=source)
         if report.valid and memory is not None:
             memory.save()
     except VerificationError as exc:

@@ -89,6 +89,14 @@ class AuditClient:
             "GetRevocation", audit_pb2.GetRevocationRequest(printout_id=printout_id))
         return Revocation(answer.revoked, answer.reason, answer.revoked_at, answer.log_index)
 
+    def locate(self, printout_id: str, subject_id: str) -> int | None:
+        # The log is indexed by subject (a keyed hash only the hub can compute), not by printout id: the
+        # subject's access list names every printout about them with its index. Auditor agencies only.
+        for access in self.list_accesses(subject_id):
+            if access.printout_id == printout_id:
+                return int(access.log_index)
+        return None
+
     def list_accesses(self, subject_id: str) -> list[audit_pb2.Access]:
         answer: audit_pb2.ListAccessesResponse = self._call(
             "ListAccesses", audit_pb2.ListAccessesRequest(subject_id=subject_id))

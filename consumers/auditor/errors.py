@@ -1,8 +1,11 @@
 """The auditor's error tree: the only exceptions its parsers, verifier and monitor raise.
 
     VerificationError          code (stable snake_case), message (English; the CLI shows it as is)
-    ├── UnreadableInput        unreadable_input    not a printout at all: not a JWS, not JSON, no file
-    ├── UnsupportedInput       unsupported_input   a printout form this verifier cannot read yet (PDF, QR)
+    ├── UnreadableInput        unreadable_input    not a printout at all: not a JWS, not JSON, no file, an
+    │                                              empty file, a PDF pyHanko cannot parse, a picture without
+    │                                              a QR code, a QR code that is not a printout summary
+    ├── UnsupportedInput       unsupported_input   a paper form (PDF, QR) handed to a reader of single
+    │                                              printouts (``load_printout``); ``load_input`` reads it
     ├── BadTrustRoot           bad_trust_root      a trust input is missing or unusable: the CA
     │                                              certificate, the log's verifier key, its origin
     ├── BadState               bad_state           the auditor's state file cannot be read or written
@@ -13,8 +16,10 @@
                                                    the monitor caught the log misbehaving
 
 A printout that can be read but is wrong (bad signature, foreign CA, a proof
-that leads elsewhere, ...) is not an error: ``verify_printout`` returns a
-``Report`` with ``valid=False`` naming each failed check. Exit codes: an
+that leads elsewhere, a PDF changed after signing or with its signature
+stripped, a QR summary signed by a stranger, ...) is not an error: the
+verifier returns a ``Report`` (or a ``PaperReport``) with ``valid=False``
+naming each failed check. Exit codes: an
 ``Alarm`` or an invalid report is 1, every other error here is 2.
 """
 
@@ -52,7 +57,7 @@ class UnreadableInput(VerificationError):
 
 
 class UnsupportedInput(VerificationError):
-    """The input looks like a printout form this verifier does not read yet (a PDF, a QR picture)."""
+    """A paper form (a PDF, a QR summary or its picture) given to ``load_printout``, which reads one printout."""
 
     code = "unsupported_input"
 

@@ -53,3 +53,7 @@ class LogSource(Protocol):
     def revocation(self, printout_id: str) -> Revocation:
         """Whether the printout was revoked."""
         ...
+
+    def locate(self, printout_id: str, subject_id: str) -> int | None:
+        """Where the log says the printout's entry is (None: it holds none); a hint, proved by the caller."""
+        ...

@@ -1,4 +1,4 @@
-"""Verification of a printout in seven numbered checks, against trust and time given as inputs.
+"""Verification of one printout in seven numbered checks, against trust and time given as inputs.
 
 ``verify_printout`` takes the trust inputs (``Trust``: the linkage CA
 certificate, the log's note verifier key and origin), the time (``now``), the
@@ -10,7 +10,8 @@ auditor's memory of checkpoints (``AuditorState``) and, online, the log
     2  hub's seal           header (alg ES256 only, typ, no crit, kid); ECDSA P-256 / SHA-256
                             over header.payload; every printout field, typed; kid is the
                             seal key's thumbprint
-    3  officer's signature  the counter officer's PAdES certification (PDF only)
+    3  officer's signature  the counter's PAdES certification of the PDF the printout was found in
+                            (``consumers.auditor.pdf`` makes it; other forms skip it)
     4  log inclusion        the log leaf is this printout's (id, SHA-256 of the signing input,
                             document type, agency, ...) and the audit path leads from its leaf
                             hash to the checkpoint's root
@@ -19,10 +20,16 @@ auditor's memory of checkpoints (``AuditorState``) and, online, the log
                             same tree or one extends the other (offline: only equal sizes)
     7  not revoked          the hub says the printout was not revoked (online only)
 
+Checks 4-7 live in ``consumers.auditor.logcheck``. A printout that carries
+no log proof (a bare JWS, a bundle without one, a PDF attachment) gets one
+from the hub when online (its entry, the newest checkpoint and an inclusion
+proof, all checked as a bundle's would be); offline, 4-6 are skipped.
+
 A check is passed (✓), failed (✗) or skipped (-, with the reason). The report
-is ``valid`` when nothing failed, checks 1 and 2 passed and, when the printout
-carries a log proof, 4 and 5 passed too. A bare JWS (or a bundle without a
-log proof) can be valid, but its report says the log checks were skipped.
+is ``valid`` when nothing failed, checks 1 and 2 passed, 3 passed when the
+printout came from a PDF and, when a log proof was carried or fetched, 4 and
+5 passed too. A printout without a log proof can be valid offline, but its
+report says the log checks were skipped.
 
 Input that is not a printout at all raises ``UnreadableInput``; a log proof
 without a log key or origin to check it against raises ``BadTrustRoot``;
@@ -37,11 +44,11 @@ but not into a checkpoint that auditors already hold.
 from __future__ import annotations
 
 import binascii
-import dataclasses
 import datetime as dt
 import json
 import re
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final
@@ -54,106 +61,52 @@ from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
 from cryptography.x509 import verification as xv
 from cryptography.x509.oid import ExtendedKeyUsageOID
 
-from consumers.auditor.bundle import LogProof, Printout
-from consumers.auditor.errors import BadTrustRoot, HubRefused, UnreadableInput
+from consumers.auditor.bundle import LogProof, Printout, PrintoutForm
+from consumers.auditor.errors import BadTrustRoot, UnreadableInput
 from consumers.auditor.log import LogSource
+from consumers.auditor.logcheck import (
+    check_checkpoint,
+    check_consistency,
+    check_inclusion,
+    check_revocation,
+    fetch_proof,
+    leaf_problems,
+)
+from consumers.auditor.report import NAMES, Check, Report, failed, passed, skipped
 from consumers.auditor.state import AuditorState
-from linkage import merkle
-from linkage.checkpoint import Checkpoint, CheckpointError, NoteVerifier, open_checkpoint
+from linkage.checkpoint import NoteVerifier
 from linkage.seal import ALG, PRINTOUT_FIELDS, TYP, CompactJWS, b64url_decode, jwk_thumbprint, printout_digest
 
-__all__ = ["CLOCK_SKEW", "NAMES", "Check", "Report", "Trust", "load_trust_root", "verify_printout"]
+__all__ = ["CLOCK_SKEW", "NAMES", "Certification", "Check", "Report", "Trust", "load_trust_root", "verify_printout"]
 
 CLOCK_SKEW: Final = dt.timedelta(minutes=5)
 """How far ``issued_at`` may lie after the verifier's ``now`` (clocks differ)."""
 
-NAMES: Final = {
-    1: "certificate chain",
-    2: "hub's seal",
-    3: "officer's signature",
-    4: "log inclusion",
-    5: "checkpoint signature",
-    6: "log consistency",
-    7: "not revoked",
-}
+Certification = Callable[[dict[str, Any]], Check]
+"""Check 3 for one printout of a signed PDF, given its (unverified) payload: see ``consumers.auditor.pdf``."""
+
 _ISSUED_AT = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,9})?Z")
 _REQUEST_HASH = re.compile(r"sha256:[0-9a-f]{64}")
 _SUBJECT_ID = re.compile(r"\d{13}")
 _MAY_BE_EMPTY: Final = frozenset({"case_ref"})
 _TLS_USAGES: Final = frozenset({ExtendedKeyUsageOID.SERVER_AUTH, ExtendedKeyUsageOID.CLIENT_AUTH})
 _P256_BYTES = 32
-# Leaf fields that must equal the payload's; the first four must be present.
-_LEAF_REQUIRED: Final = ("printout_id", "doc_type", "agency")
-_LEAF_OPTIONAL: Final = ("provider", "officer_id", "purpose", "case_ref", "issued_at")
+_NO_PROOF: Final[dict[PrintoutForm, str]] = {
+    "jws": "a bare JWS carries no log proof",
+    "bundle": "the bundle carries no log proof",
+    "pdf": "the PDF attaches the sealed JWS only, not its log proof",
+}
 
 
 @dataclass(frozen=True)
 class Trust:
-    """What the auditor trusts: the linkage CA, and the audit log's note key and origin."""
+    """What the auditor trusts: the linkage CA, the audit log's note key and origin, and (for QR summaries,
+    which name their signer by fingerprint only) the agency certificates."""
 
     ca: x509.Certificate
     log_key: NoteVerifier | None = None
     origin: str | None = None
-
-
-@dataclass(frozen=True)
-class Check:
-    """One numbered step: ``ok`` is True (passed), False (failed) or None (skipped)."""
-
-    number: int
-    name: str
-    ok: bool | None
-    detail: str
-
-    def render(self) -> str:
-        mark = {True: "✓", False: "✗", None: "-"}[self.ok]
-        return f"[{self.number}] {mark} {self.name}: {self.detail}"
-
-
-def _check(number: int, ok: bool | None, detail: str) -> Check:
-    return Check(number, NAMES[number], ok, detail)
-
-
-def _skip(number: int, why: str) -> Check:
-    return Check(number, NAMES[number], None, f"skipped: {why}")
-
-
-@dataclass(frozen=True)
-class Report:
-    """The outcome of ``verify_printout``; ``printout`` is the payload only when ``valid``."""
-
-    valid: bool
-    checks: tuple[Check, ...]
-    printout: dict[str, Any] | None
-
-    @property
-    def failed(self) -> tuple[Check, ...]:
-        return tuple(c for c in self.checks if c.ok is False)
-
-    @property
-    def skipped(self) -> tuple[Check, ...]:
-        return tuple(c for c in self.checks if c.ok is None)
-
-    def render(self) -> str:
-        """Human form: one line per check, then the verdict (Thai first, English beside it)."""
-        lines = [c.render() for c in self.checks]
-        skipped = ", ".join(str(c.number) for c in self.skipped)
-        if self.valid and self.printout is not None:
-            lines.append(f"ถูกต้อง / VALID: printout {self.printout['printout_id']}"
-                         + (f" (ข้าม / skipped: {skipped})" if skipped else ""))
-        else:
-            numbers = ", ".join(str(c.number) for c in self.failed) or f"none (skipped: {skipped})"
-            lines.append(f"ไม่ถูกต้อง / INVALID: failed check(s) {numbers}")
-        return "\n".join(lines)
-
-    def to_json(self) -> str:
-        return json.dumps({
-            "valid": self.valid,
-            "checks": [dataclasses.asdict(c) for c in self.checks],
-            "failed": [c.number for c in self.failed],
-            "skipped": [c.number for c in self.skipped],
-            "printout": self.printout,
-        }, ensure_ascii=False, indent=2)
+    agencies: tuple[x509.Certificate, ...] = ()
 
 
 def load_trust_root(path: Path) -> x509.Certificate:
@@ -171,13 +124,16 @@ def load_trust_root(path: Path) -> x509.Certificate:
 
 
 def verify_printout(printout: Printout | str, trust: Trust | x509.Certificate, *, now: dt.datetime | None = None,
-                    state: AuditorState | None = None, log: LogSource | None = None) -> Report:
+                    state: AuditorState | None = None, log: LogSource | None = None,
+                    certification: Certification | None = None) -> Report:
     """Check ``printout`` against ``trust`` as of ``now`` (default: the clock), in seven numbered checks.
 
     ``state`` is what this auditor saw of the log before (check 6); a valid
     printout's checkpoint is remembered in it (in memory: the caller saves
-    it). ``log`` is the hub's audit log for the online checks (6 for other
-    sizes, 7); None means offline.
+    it). ``log`` is the hub's audit log for the online checks (4 and 5 for a
+    printout without a log proof, 6 for other sizes, 7); None means offline.
+    ``certification`` is check 3 for a printout found in a signed PDF; it
+    must then pass too.
 
     Raises UnreadableInput if the JWS is not three base64url parts whose header
     and payload are JSON objects; BadTrustRoot if the printout carries a log
@@ -207,28 +163,56 @@ def verify_printout(printout: Printout | str, trust: Trust | x509.Certificate, *
     # (2) The header asks for what we verify, the seal key signed header.payload, the payload is whole.
     check2 = _check_seal(header, payload, certs, signing_input, signature, issued_at, now)
     # (3) The officer's certification lives in the PDF; other forms have none.
-    check3 = _skip(3, f"not a PDF (a {printout.form})")
+    check3 = certification(payload) if certification else skipped(3, f"not a PDF (a {printout.form})")
+    # No proof carried: online, ask the hub for one (and check it as if carried); offline, say what is missing.
+    no_proof: Check | None = None
+    fetched = False
     if proof is None:
-        why = "a bare JWS carries no log proof" if printout.form == "jws" else "the bundle carries no log proof"
-        check4, check5 = _skip(4, why), _skip(5, why)
-        check6, checkpoint = _skip(6, why), None
+        proof, no_proof = _proof_online(printout.form, payload, trust, log)
+        fetched = proof is not None
+    if proof is None:
+        assert no_proof is not None
+        after = "no log proof (see check 4)"
+        check4, check5, check6, checkpoint = no_proof, skipped(5, after), skipped(6, after), None
     else:
         assert trust.log_key is not None and trust.origin is not None
         # (5) first in the code: check 4 needs the checkpoint's root, and says whether it was signed.
-        check5, checkpoint = _check_checkpoint(proof, trust.log_key, trust.origin)
+        check5, checkpoint = check_checkpoint(proof, trust.log_key, trust.origin)
         # (4) The leaf is this printout's entry and the audit path leads from it to the checkpoint's root.
-        check4 = _check_inclusion(proof, printout.log_index, printout.jws, payload, checkpoint)
+        check4 = check_inclusion(proof, printout.log_index, leaf_problems(proof.leaf, payload,
+                                                                          printout_digest(printout.jws)),
+                                 checkpoint, fetched=fetched)
         # (6) The checkpoint and the newest one seen before are one history.
-        check6 = _check_consistency(checkpoint, state, log)
+        check6 = check_consistency(checkpoint, state, log)
     # (7) The hub has not revoked it.
-    check7 = _check_revocation(payload.get("printout_id"), log)
+    check7 = check_revocation(payload.get("printout_id"), log)
 
     checks = (check1, check2, check3, check4, check5, check6, check7)
-    required = (check1, check2) if proof is None else (check1, check2, check4, check5)
+    required = [check1, check2]
+    if certification is not None:
+        required.append(check3)
+    if proof is not None:
+        required += [check4, check5]
     valid = all(c.ok is not False for c in checks) and all(c.ok is True for c in required)
-    if valid and state is not None and checkpoint is not None:
-        state.remember(checkpoint, proof.checkpoint if proof else "")
+    if valid and state is not None and checkpoint is not None and proof is not None:
+        state.remember(checkpoint, proof.checkpoint)
     return Report(valid=valid, checks=checks, printout=payload if valid else None)
+
+
+def _proof_online(form: PrintoutForm, payload: dict[str, Any], trust: Trust,
+                  log: LogSource | None) -> tuple[LogProof | None, Check | None]:
+    """A printout without a log proof: the hub's, fetched (to be checked), or check 4 skipped/failed saying why."""
+    why = _NO_PROOF.get(form, f"a {form} carries no log proof")
+    if log is None:
+        return None, skipped(4, f"{why}; online, it is fetched from the hub")
+    if trust.log_key is None or not trust.origin:
+        return None, skipped(4, f"{why}, and the log's verifier key and origin to check one from the hub are not "
+                                "given (--log-key and --origin, or --home DIR)")
+    printout_id, subject_id = payload.get("printout_id"), payload.get("subject_id")
+    if not isinstance(printout_id, str) or not isinstance(subject_id, str):
+        return None, skipped(4, f"{why}, and it has no printout_id and subject_id to find it in the log by "
+                                "(see check 2)")
+    return fetch_proof(log, printout_id, subject_id)
 
 
 def _parse(jws: str) -> tuple[str, str, dict[str, Any], dict[str, Any], bytes]:
@@ -308,16 +292,16 @@ def _seal_ext_key_usage(_policy: xv.Policy, _cert: x509.Certificate, eku: x509.E
 def _check_chain(certs: list[x509.Certificate] | None, x5c_problems: list[str], root: x509.Certificate,
                  issued_at: dt.datetime | None) -> Check:
     if certs is None:
-        return _check(1, False, "; ".join(x5c_problems))
+        return failed(1, "; ".join(x5c_problems))
     if issued_at is None:
-        return _skip(1, "issued_at unreadable, no time to judge the chain at (see check 2)")
+        return skipped(1, "issued_at unreadable, no time to judge the chain at (see check 2)")
     seal = certs[0]
     if len(certs) < 2 or certs[-1] != root:
         # Sandbox CAs all share one name: tell them apart by fingerprint.
-        return _check(1, False, f"x5c must end with the trust root ({_describe(root)}), "
+        return failed(1, f"x5c must end with the trust root ({_describe(root)}), "
                                 f"ends with {_describe(certs[-1])}")
     if not seal.not_valid_before_utc <= issued_at <= seal.not_valid_after_utc:
-        return _check(1, False,
+        return failed(1,
                       f"seal certificate valid {seal.not_valid_before_utc:%Y-%m-%dT%H:%M:%SZ} to "
                       f"{seal.not_valid_after_utc:%Y-%m-%dT%H:%M:%SZ}, printout issued {issued_at:%Y-%m-%dT%H:%M:%SZ}")
     ee_policy = (xv.ExtensionPolicy.permit_all()
@@ -331,8 +315,8 @@ def _check_chain(certs: list[x509.Certificate] | None, x5c_problems: list[str], 
     try:
         verifier.verify(seal, certs[1:-1])
     except xv.VerificationError as exc:
-        return _check(1, False, str(exc))
-    return _check(1, True, f"{seal.subject.rfc4514_string()} issued by {root.subject.rfc4514_string()}, "
+        return failed(1, str(exc))
+    return passed(1, f"{seal.subject.rfc4514_string()} issued by {root.subject.rfc4514_string()}, "
                            f"valid at issued_at")
 
 
@@ -346,10 +330,10 @@ def _check_seal(header: dict[str, Any], payload: dict[str, Any], certs: list[x50
     signed = _signature_problem(header, certs, signing_input, signature, problems)
     problems += _payload_problems(payload, header, certs, issued_at, now)
     if problems:
-        return _check(2, False, "; ".join(problems))
+        return failed(2, "; ".join(problems))
     if not signed:
-        return _skip(2, "no seal certificate to check the signature with (see check 1)")
-    return _check(2, True, f"{ALG} by the seal certificate's key; {payload['doc_type']} "
+        return skipped(2, "no seal certificate to check the signature with (see check 1)")
+    return passed(2, f"{ALG} by the seal certificate's key; {payload['doc_type']} "
                            f"{payload['printout_id']} issued {payload['issued_at']}")
 
 
@@ -425,120 +409,3 @@ def _payload_problems(payload: dict[str, Any], header: dict[str, Any], certs: li
     return problems
 
 
-def _short(h: bytes) -> str:
-    return h.hex()[:16] + "…"
-
-
-def _unsigned_checkpoint(note: str) -> Checkpoint | None:
-    text, sep, _ = note.partition("\n\n")
-    try:
-        return Checkpoint.from_text(text + "\n") if sep else None
-    except CheckpointError:
-        return None
-
-
-def _check_checkpoint(proof: LogProof, key: NoteVerifier, origin: str) -> tuple[Check, Checkpoint | None]:
-    try:
-        checkpoint = open_checkpoint(proof.checkpoint, [key], origin)
-    except CheckpointError as exc:
-        return _check(5, False, f"{exc} ({exc.code})"), None
-    return _check(5, True, f"signed by {key.name} for {origin}: size {checkpoint.size}, "
-                           f"root {_short(checkpoint.root_hash)}"), checkpoint
-
-
-def _check_inclusion(proof: LogProof, log_index: int | None, jws: str, payload: dict[str, Any],
-                     checkpoint: Checkpoint | None) -> Check:
-    problems = _leaf_problems(proof.leaf, jws, payload)
-    if log_index is not None and log_index != proof.leaf_index:
-        problems.append(f"the bundle says log index {log_index}, the proof is for leaf {proof.leaf_index}")
-    # Against the signed root if check 5 passed; else against the note's unsigned root, so both get reported.
-    against = checkpoint or _unsigned_checkpoint(proof.checkpoint)
-    unsigned = "" if checkpoint else " (unsigned, see check 5)"
-    if against is None:
-        problems.append("no checkpoint to prove against (see check 5)")
-    elif proof.tree_size != against.size:
-        problems.append(f"the proof is for tree size {proof.tree_size}, the checkpoint{unsigned} "
-                        f"is of size {against.size}")
-    else:
-        try:
-            merkle.verify_inclusion(merkle.leaf_hash(proof.leaf), proof.leaf_index, proof.tree_size,
-                                    proof.hashes, against.root_hash)
-        except merkle.RootMismatch as exc:
-            problems.append(f"the audit path leads to root {_short(exc.calculated)}, not the checkpoint's"
-                            f"{unsigned} {_short(exc.expected)}")
-        except merkle.MerkleError as exc:
-            problems.append(f"the audit path is malformed: {exc.message} ({exc.code})")
-    if problems:
-        return _check(4, False, "; ".join(problems))
-    return _check(4, True, f"leaf {proof.leaf_index} of {proof.tree_size} is this printout's entry "
-                           f"and chains to the checkpoint's root")
-
-
-def _leaf_problems(leaf: bytes, jws: str, payload: dict[str, Any]) -> list[str]:
-    try:
-        entry = json.loads(leaf.decode("utf-8"))
-    except (UnicodeDecodeError, ValueError):
-        return ["the log leaf is not UTF-8 JSON"]
-    if not isinstance(entry, dict):
-        return ["the log leaf is not a JSON object"]
-    problems: list[str] = []
-    if entry.get("kind") != "printout":
-        problems.append(f"the log leaf is a {entry.get('kind')!r} entry, not a printout's")
-    digest = printout_digest(jws)
-    if entry.get("printout_sha256") != digest:
-        problems.append(f"the log leaf's printout_sha256 {str(entry.get('printout_sha256'))[:16]}… is not "
-                        f"the SHA-256 of this JWS's signing input {digest[:16]}…")
-    for name in (*_LEAF_REQUIRED, *_LEAF_OPTIONAL):
-        if name not in entry and name in _LEAF_OPTIONAL:
-            continue
-        if entry.get(name) != payload.get(name):
-            problems.append(f"the log leaf's {name} {entry.get(name)!r} is not the printout's {payload.get(name)!r}")
-    return problems
-
-
-def _check_consistency(checkpoint: Checkpoint | None, state: AuditorState | None, log: LogSource | None) -> Check:
-    if checkpoint is None:
-        return _skip(6, "the checkpoint is not trusted (see check 5)")
-    if state is None:
-        return _skip(6, "no auditor state given")
-    origin, size, root = checkpoint.origin, checkpoint.size, checkpoint.root_hash
-    newest = state.newest(origin)
-    if newest is None:
-        return _skip(6, f"the first checkpoint this auditor sees of {origin} (size {size}): nothing to compare")
-    known = state.root_at(origin, size)
-    if known is not None:
-        if known != root:
-            return _check(6, False, f"fork: at size {size} the checkpoint's root is {root.hex()}, "
-                                    f"this auditor saw {known.hex()} before")
-        return _check(6, True, f"size {size}: the same root this auditor saw before")
-    (old_size, old_root), (new_size, new_root) = sorted([(size, root), (newest.size, newest.root_hash)])
-    if log is None:
-        return _skip(6, f"offline: the checkpoint (size {size}) and the newest seen before (size {newest.size}) "
-                        f"differ in size, and proving them one history needs the hub")
-    if old_size == 0:
-        return _check(6, True, f"the newest checkpoint seen before was of the empty tree; now size {size}")
-    try:
-        hashes = log.consistency_proof(old_size, new_size)
-        merkle.verify_consistency(old_size, new_size, hashes, old_root, new_root)
-    except HubRefused as exc:
-        return _check(6, False, f"the hub cannot prove size {old_size} -> {new_size} consistent: {exc.message}")
-    except merkle.MerkleError as exc:
-        return _check(6, False, f"fork or rewritten log: size {old_size} (root {old_root.hex()}) and size "
-                                f"{new_size} (root {new_root.hex()}) are not one history: {exc.message}")
-    return _check(6, True, f"consistent with the newest checkpoint seen before (size {newest.size}); "
-                           f"proof {old_size} -> {new_size} from the hub")
-
-
-def _check_revocation(printout_id: object, log: LogSource | None) -> Check:
-    if log is None:
-        return _skip(7, "offline: only the hub knows revocations")
-    if not isinstance(printout_id, str):
-        return _skip(7, "no printout_id to ask about (see check 2)")
-    try:
-        revocation = log.revocation(printout_id)
-    except HubRefused as exc:
-        return _check(7, False, f"the hub has no revocation status for it: {exc.message}")
-    if revocation.revoked:
-        return _check(7, False, f"ถูกเพิกถอน / REVOKED at {revocation.revoked_at}: {revocation.reason} "
-                                f"(log index {revocation.log_index})")
-    return _check(7, True, "the hub says it is not revoked")

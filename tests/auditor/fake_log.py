@@ -8,6 +8,7 @@ forked, rolled-back and rewritten logs side by side.
 from __future__ import annotations
 
 import dataclasses
+import json
 from dataclasses import dataclass, field
 
 from consumers.auditor.errors import HubRefused
@@ -26,6 +27,7 @@ class FakeLog:
     size: int | None = None  # the size it claims as newest (None: all leaves)
     served: dict[int, bytes] = field(default_factory=dict)  # GetEntries answers that differ from the tree
     revoked: dict[str, Revocation] = field(default_factory=dict)
+    refuse_locate: bool = False  # answer locate as the hub answers an agency that is not an auditor
 
     @property
     def tree_size(self) -> int:
@@ -64,3 +66,12 @@ class FakeLog:
 
     def revocation(self, printout_id: str) -> Revocation:
         return self.revoked.get(printout_id, Revocation(False))
+
+    def locate(self, printout_id: str, subject_id: str) -> int | None:
+        if self.refuse_locate:
+            raise HubRefused("not_an_auditor", "ListAccesses: only auditor agencies may list accesses")
+        for i, leaf in enumerate(self.leaves[:self.tree_size]):
+            entry = json.loads(leaf)
+            if entry.get("kind") == "printout" and entry.get("printout_id") == printout_id:
+                return i
+        return None

@@ -211,7 +211,47 @@ def test_bare_jws_online_still_asks_about_revocation(logs: Logs) -> None:
     log = revoking_log(logs)
     report = verify_printout(logs.tokens[OURS], logs.trust, now=NOW, log=log)
     assert [c.number for c in report.failed] == [7]
-    assert [c.number for c in report.skipped] == [3, 4, 5, 6]
+    assert [c.number for c in report.skipped] == [3, 6]  # 6: no state given
+
+
+def test_bare_jws_online_gets_its_proof_from_the_log(logs: Logs) -> None:
+    state = AuditorState()
+    report = verify_printout(logs.tokens[OURS], logs.trust, now=NOW, state=state, log=logs.honest)
+    assert report.valid, report.render()
+    assert [c.number for c in report.skipped] == [3, 6]
+    assert "leaf 5 of 12 is this printout's entry" in report.checks[3].detail
+    assert "fetched from the hub" in report.checks[3].detail
+    newest = state.newest(ORIGIN)
+    assert newest is not None and newest.size == 12  # the fetched checkpoint is remembered
+
+
+def test_bare_jws_online_a_log_that_never_logged_it(logs: Logs, world: World) -> None:
+    unlogged = world.sealer.seal(printout(printout_id=pid(99)))
+    report = verify_printout(unlogged, logs.trust, now=NOW, log=logs.honest)
+    assert not report.valid and [c.number for c in report.failed] == [4]
+    assert f"the log holds no entry for printout {pid(99)}" in report.checks[3].detail
+
+
+def test_bare_jws_online_the_log_serves_another_entry(logs: Logs) -> None:
+    # The hub points at entry 5, but what it serves there is another officer's version of it.
+    log = logs.honest.with_leaf(OURS, leaf_of(logs.tokens[OURS], officer_id="RD-9999"))
+    report = verify_printout(logs.tokens[OURS], logs.trust, now=NOW, log=log)
+    assert [c.number for c in report.failed] == [4]
+    assert "the log leaf's officer_id 'RD-9999'" in report.checks[3].detail
+
+
+def test_bare_jws_online_not_an_auditor(logs: Logs) -> None:
+    log = FakeLog(list(logs.honest.leaves), logs.honest.signer, refuse_locate=True)
+    report = verify_printout(logs.tokens[OURS], logs.trust, now=NOW, log=log)
+    assert report.valid and [c.number for c in report.skipped] == [3, 4, 5, 6]
+    assert "the hub will not say where printout" in report.checks[3].detail
+    assert "--agency auditor" in report.checks[3].detail
+
+
+def test_bare_jws_online_without_a_log_key(logs: Logs) -> None:
+    report = verify_printout(logs.tokens[OURS], Trust(logs.world.root), now=NOW, log=logs.honest)
+    assert report.valid and [c.number for c in report.skipped] == [3, 4, 5, 6]
+    assert "the log's verifier key and origin" in report.checks[3].detail
 
 
 def test_a_log_proof_needs_a_log_key(logs: Logs) -> None:

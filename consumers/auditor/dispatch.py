@@ -1,0 +1,28 @@
+"""One entry for every form ``linkage audit verify`` accepts: a printout (bundle, JWS), a signed PDF, a QR summary."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from consumers.auditor.bundle import AuditInput, PdfFile, Printout
+from consumers.auditor.log import LogSource
+from consumers.auditor.pdf import verify_pdf
+from consumers.auditor.qr import verify_qr
+from consumers.auditor.report import PaperReport, Report
+from consumers.auditor.state import AuditorState
+from consumers.auditor.verify import Trust, verify_printout
+
+__all__ = ["verify_input"]
+
+
+def verify_input(item: AuditInput, trust: Trust, *, now: dt.datetime | None = None,
+                 state: AuditorState | None = None, log: LogSource | None = None) -> Report | PaperReport:
+    """``verify_printout``, ``verify_pdf`` or ``verify_qr``, as ``item`` (from ``load_input``) needs.
+
+    Raises what they raise, all ``VerificationError``: UnreadableInput, BadTrustRoot, HubUnreachable.
+    """
+    if isinstance(item, Printout):
+        return verify_printout(item, trust, now=now, state=state, log=log)
+    if isinstance(item, PdfFile):
+        return verify_pdf(item, trust, now=now, state=state, log=log)
+    return verify_qr(item, trust, now=now, state=state, log=log)

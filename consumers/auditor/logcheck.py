@@ -1,0 +1,197 @@
+"""Checks 4-7, about the audit log: shared by every form of printout (bundle, JWS, PDF attachment, QR line).
+
+    fetch_proof       online, for a printout that carries no log proof: where the hub says its entry is
+                      (``LogSource.locate``), the entry, the newest checkpoint and an inclusion proof against
+                      it, as a ``LogProof`` to be checked like a bundle's; or the check 4 that says why not
+    check_checkpoint  (5) the checkpoint is signed by the pinned log key for the pinned origin
+    check_inclusion   (4) the leaf is the printout's (the caller lists what is wrong with it) and the audit
+                      path leads from it to the checkpoint's root
+    check_consistency (6) the checkpoint and the newest one this auditor saw before are one history
+    check_revocation  (7) the hub has not revoked the printout
+
+Nothing here trusts what the hub says: a fetched entry and proof are
+checked exactly as a bundle's are, against the pinned key. Raises only
+``HubUnreachable`` (from the ``LogSource``); every other outcome is a Check.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from typing import Any, Final
+
+from consumers.auditor.bundle import LogProof
+from consumers.auditor.errors import HubRefused
+from consumers.auditor.log import LogSource
+from consumers.auditor.report import Check, failed, passed, skipped
+from consumers.auditor.state import AuditorState
+from linkage import merkle
+from linkage.checkpoint import Checkpoint, CheckpointError, NoteVerifier, open_checkpoint
+
+__all__ = [
+    "check_checkpoint",
+    "check_consistency",
+    "check_inclusion",
+    "check_revocation",
+    "fetch_proof",
+    "leaf_problems",
+]
+
+# Leaf fields that must equal the printout's; the required ones must be present.
+_LEAF_REQUIRED: Final = ("printout_id", "doc_type", "agency")
+_LEAF_OPTIONAL: Final = ("provider", "officer_id", "purpose", "case_ref", "issued_at")
+
+
+def _short(h: bytes) -> str:
+    return h.hex()[:16] + "…"
+
+
+def _unsigned_checkpoint(note: str) -> Checkpoint | None:
+    """The checkpoint a note claims, without checking its signature (check 5 does)."""
+    text, sep, _ = note.partition("\n\n")
+    try:
+        return Checkpoint.from_text(text + "\n") if sep else None
+    except CheckpointError:
+        return None
+
+
+def fetch_proof(log: LogSource, printout_id: str, subject_id: str) -> tuple[LogProof | None, Check | None]:
+    """The log proof of ``printout_id`` as the hub serves it, or (None, check 4 failed or skipped) saying why."""
+    try:
+        index = log.locate(printout_id, subject_id)
+    except HubRefused as exc:
+        return None, skipped(4, f"the hub will not say where printout {printout_id} is in its log: {exc.message} "
+                                "(an auditor agency may ask: --agency auditor)")
+    if index is None:
+        return None, failed(4, f"the log holds no entry for printout {printout_id}: the hub never logged it")
+    try:
+        entries = log.entries(index, index + 1)
+        note = log.checkpoint()
+    except HubRefused as exc:
+        return None, failed(4, f"the hub says printout {printout_id} is entry {index} but will not serve it: "
+                               f"{exc.message}")
+    if len(entries) != 1 or entries[0].index != index:
+        return None, failed(4, f"the hub says printout {printout_id} is entry {index} but did not return it")
+    claimed = _unsigned_checkpoint(note)
+    if claimed is None:
+        # No size to ask a proof for: check 5 reports the note, check 4 that there is nothing to prove against.
+        return LogProof(entries[0].leaf, index, 0, (), note), None
+    try:
+        proof = log.inclusion_proof(index, claimed.size)
+    except HubRefused as exc:
+        return None, failed(4, f"the hub cannot prove entry {index} in its tree of size {claimed.size}: "
+                               f"{exc.message}")
+    if (proof.leaf_index, proof.tree_size) != (index, claimed.size):
+        return None, failed(4, f"asked to prove entry {index} in size {claimed.size}, the hub proved leaf "
+                               f"{proof.leaf_index} in size {proof.tree_size}")
+    return LogProof(entries[0].leaf, index, claimed.size, proof.hashes, note), None
+
+
+def check_checkpoint(proof: LogProof, key: NoteVerifier, origin: str) -> tuple[Check, Checkpoint | None]:
+    try:
+        checkpoint = open_checkpoint(proof.checkpoint, [key], origin)
+    except CheckpointError as exc:
+        return failed(5, f"{exc} ({exc.code})"), None
+    return passed(5, f"signed by {key.name} for {origin}: size {checkpoint.size}, "
+                     f"root {_short(checkpoint.root_hash)}"), checkpoint
+
+
+def leaf_problems(leaf: bytes, expected: Mapping[str, Any], digest: str, *, prefix: bool = False) -> list[str]:
+    """What is wrong with ``leaf`` as the entry of the printout whose fields are ``expected`` and whose
+    ``printout_digest`` is ``digest`` (hex; with ``prefix``, only its first characters are known)."""
+    try:
+        entry = json.loads(leaf.decode("utf-8"))
+    except (UnicodeDecodeError, ValueError):
+        return ["the log leaf is not UTF-8 JSON"]
+    if not isinstance(entry, dict):
+        return ["the log leaf is not a JSON object"]
+    problems: list[str] = []
+    if entry.get("kind") != "printout":
+        problems.append(f"the log leaf is a {entry.get('kind')!r} entry, not a printout's")
+    logged = entry.get("printout_sha256")
+    if not isinstance(logged, str) or not (logged.startswith(digest) if prefix else logged == digest):
+        what = "begin with this summary's digest" if prefix else "the SHA-256 of this JWS's signing input"
+        problems.append(f"the log leaf's printout_sha256 {str(logged)[:16]}… is not {what} {digest[:16]}…")
+    for name in (*_LEAF_REQUIRED, *_LEAF_OPTIONAL):
+        if name not in expected or (name not in entry and name in _LEAF_OPTIONAL):
+            continue
+        if entry.get(name) != expected.get(name):
+            problems.append(f"the log leaf's {name} {entry.get(name)!r} is not the printout's {expected.get(name)!r}")
+    return problems
+
+
+def check_inclusion(proof: LogProof, log_index: int | None, problems: list[str], checkpoint: Checkpoint | None,
+                    *, fetched: bool = False) -> Check:
+    """(4) ``problems`` (from ``leaf_problems``) plus whether the audit path leads to the checkpoint's root."""
+    problems = list(problems)
+    if log_index is not None and log_index != proof.leaf_index:
+        problems.append(f"the bundle says log index {log_index}, the proof is for leaf {proof.leaf_index}")
+    # Against the signed root if check 5 passed; else against the note's unsigned root, so both get reported.
+    against = checkpoint or _unsigned_checkpoint(proof.checkpoint)
+    unsigned = "" if checkpoint else " (unsigned, see check 5)"
+    if against is None:
+        problems.append("no checkpoint to prove against (see check 5)")
+    elif proof.tree_size != against.size:
+        problems.append(f"the proof is for tree size {proof.tree_size}, the checkpoint{unsigned} "
+                        f"is of size {against.size}")
+    else:
+        try:
+            merkle.verify_inclusion(merkle.leaf_hash(proof.leaf), proof.leaf_index, proof.tree_size,
+                                    proof.hashes, against.root_hash)
+        except merkle.RootMismatch as exc:
+            problems.append(f"the audit path leads to root {_short(exc.calculated)}, not the checkpoint's"
+                            f"{unsigned} {_short(exc.expected)}")
+        except merkle.MerkleError as exc:
+            problems.append(f"the audit path is malformed: {exc.message} ({exc.code})")
+    if problems:
+        return failed(4, "; ".join(problems))
+    return passed(4, f"leaf {proof.leaf_index} of {proof.tree_size} is this printout's entry and chains to the "
+                     f"checkpoint's root" + ("; entry and proof fetched from the hub" if fetched else ""))
+
+
+def check_consistency(checkpoint: Checkpoint | None, state: AuditorState | None, log: LogSource | None) -> Check:
+    if checkpoint is None:
+        return skipped(6, "the checkpoint is not trusted (see check 5)")
+    if state is None:
+        return skipped(6, "no auditor state given")
+    origin, size, root = checkpoint.origin, checkpoint.size, checkpoint.root_hash
+    newest = state.newest(origin)
+    if newest is None:
+        return skipped(6, f"the first checkpoint this auditor sees of {origin} (size {size}): nothing to compare")
+    known = state.root_at(origin, size)
+    if known is not None:
+        if known != root:
+            return failed(6, f"fork: at size {size} the checkpoint's root is {root.hex()}, "
+                             f"this auditor saw {known.hex()} before")
+        return passed(6, f"size {size}: the same root this auditor saw before")
+    (old_size, old_root), (new_size, new_root) = sorted([(size, root), (newest.size, newest.root_hash)])
+    if log is None:
+        return skipped(6, f"offline: the checkpoint (size {size}) and the newest seen before (size {newest.size}) "
+                          f"differ in size, and proving them one history needs the hub")
+    if old_size == 0:
+        return passed(6, f"the newest checkpoint seen before was of the empty tree; now size {size}")
+    try:
+        hashes = log.consistency_proof(old_size, new_size)
+        merkle.verify_consistency(old_size, new_size, hashes, old_root, new_root)
+    except HubRefused as exc:
+        return failed(6, f"the hub cannot prove size {old_size} -> {new_size} consistent: {exc.message}")
+    except merkle.MerkleError as exc:
+        return failed(6, f"fork or rewritten log: size {old_size} (root {old_root.hex()}) and size "
+                         f"{new_size} (root {new_root.hex()}) are not one history: {exc.message}")
+    return passed(6, f"consistent with the newest checkpoint seen before (size {newest.size}); "
+                     f"proof {old_size} -> {new_size} from the hub")
+
+
+def check_revocation(printout_id: object, log: LogSource | None) -> Check:
+    if log is None:
+        return skipped(7, "offline: only the hub knows revocations")
+    if not isinstance(printout_id, str):
+        return skipped(7, "no printout_id to ask about (see check 2)")
+    try:
+        revocation = log.revocation(printout_id)
+    except HubRefused as exc:
+        return failed(7, f"the hub has no revocation status for it: {exc.message}")
+    if revocation.revoked:
+        return failed(7, f"ถูกเพิกถอน / REVOKED at {revocation.revoked_at}: {revocation.reason} "
+                         f"(log index {revocation.log_index})")
+    return passed(7, "the hub says it is not revoked")
