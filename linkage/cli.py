@@ -244,7 +244,7 @@ def _auditor_inputs(args: argparse.Namespace) -> tuple[TrustInputs, HubInputs]:
 
     home = Path(args.home)
     trust = TrustInputs(home=home, ca=_path(args.ca), log_key=getattr(args, "log_key", None),
-                        origin=getattr(args, "origin", None))
+                        origin=getattr(args, "origin", None), agencies=_path(getattr(args, "agency_certs", None)))
     hub = HubInputs(home=home, hub=args.hub, cert=_path(args.cert), key=_path(args.key), agency=args.agency)
     return trust, hub
 
@@ -318,15 +318,21 @@ def _add_audit_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]
                        help="checkpoints seen before (LINKAGE_AUDITOR_STATE, default ~/.linkage-auditor/state.json)")
 
     def verify_parser(p: argparse.ArgumentParser) -> None:
-        p.add_argument("file", help="printout bundle (.json) or compact JWS")
+        p.add_argument("file", help="printout bundle (.json), compact JWS, signed PDF, or the QR summary of a "
+                                    "certified printout as text or as a picture (PNG/JPEG) of the paper")
         hub_flags(p, "auditor")
         log_flags(p)
+        p.add_argument("--agency-certs", default=env("LINKAGE_AGENCY_CERTS"),
+                       help="folder of agency certificates (*.pem) that may sign QR summaries "
+                            "(LINKAGE_AGENCY_CERTS; default DIR/pki/clients)")
         p.add_argument("--offline", action="store_true",
-                       help="do not ask the hub: skip consistency with other sizes (6) and revocation (7)")
+                       help="do not ask the hub: skip fetching log proofs for printouts that carry none (4-6), "
+                            "consistency with other sizes (6) and revocation (7); the report says which")
         p.add_argument("--json", action="store_true", help="print a machine-readable report")
         p.set_defaults(func=_cmd_verify)
 
-    verify_help = "check a printout (bundle or bare JWS): seal, log proof, consistency, revocation"
+    verify_help = ("check a printout (bundle, JWS, signed PDF, QR text or picture): seal, officer's certification, "
+                   "log proof, consistency, revocation")
     verify_parser(sub.add_parser("verify", help=verify_help + " (= audit verify)"))
 
     audit = sub.add_parser("audit", help="auditors' tools: verify printouts, watch the log, list accesses")
