@@ -3,6 +3,7 @@
     DIR/linkage.toml      hub and provider settings, agencies with their officers and grants
     DIR/pki/              the linkage CA and every certificate (see Home)
     DIR/data/             one SQLite file per registry, and the hub's exchange log
+                          (or all of it in PostgreSQL: top-level ``database`` or LINKAGE_DATABASE)
 
 Every scalar key of ``[hub]`` and ``[providers.<name>]`` can be overridden by an
 environment variable ``LINKAGE_HUB_<KEY>`` / ``LINKAGE_PROVIDERS_<NAME>_<KEY>``
@@ -28,6 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from linkage.pki import CertPaths
+from linkage.storage import Database, StorageError, parse_database
 
 __all__ = [
     "ALL_FIELDS",
@@ -187,6 +189,8 @@ class Settings:
     providers: Mapping[str, ProviderConfig]
     agencies: Mapping[str, AgencyConfig]
     revoked: Mapping[str, RevokedAgency] = field(default_factory=dict)
+    # PostgreSQL for the registries and the exchange log; None: SQLite files in home.data (see linkage.storage).
+    database: Database | None = None
     # (inode, mtime, size) of the file when it was read: LiveSettings reloads when it changes.
     stamp: tuple[int, int, int] | None = field(default=None, compare=False)
 
@@ -257,7 +261,7 @@ def settings_from_text(home: Home, text: str) -> Settings:
         raw = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{path}: cannot read: {exc}") from exc
-    unknown = sorted(set(raw) - {"hub", "providers", "agencies", "revoked"})
+    unknown = sorted(set(raw) - {"hub", "providers", "agencies", "revoked", "database"})
     if unknown:
         raise ConfigError(f"{path}: unknown section [{unknown[0]}];"
                           " allowed: [hub], [providers.*], [agencies.*], [revoked.*]")
@@ -305,7 +309,21 @@ def settings_from_text(home: Home, text: str) -> Settings:
             raise ConfigError(f"{where}: revoked_at is missing (when the access was revoked, ISO 8601)")
         certs = tuple(_fingerprint(c, f"{where} certs") for c in values.get("certs", ()))
         revoked[name] = RevokedAgency(name=name, revoked_at=values["revoked_at"], certs=certs)
-    return Settings(home=home, hub=hub, providers=providers, agencies=agencies, revoked=revoked)
+    return Settings(home=home, hub=hub, providers=providers, agencies=agencies, revoked=revoked,
+                    database=_database(raw.get("database"), path))
+
+
+def _database(value: Any, path: Path) -> Database | None:
+    """LINKAGE_DATABASE, else the top-level ``database`` key: a postgresql:// URL, or empty for SQLite files."""
+    where = f"{path} database"
+    if "LINKAGE_DATABASE" in os.environ:
+        value, where = os.environ["LINKAGE_DATABASE"], "LINKAGE_DATABASE"
+    if value is not None and not isinstance(value, str):
+        raise ConfigError(f"{where} must be a string: a postgresql:// URL, or empty for SQLite files")
+    try:
+        return parse_database(value, where=where)
+    except StorageError as exc:
+        raise ConfigError(str(exc)) from None
 
 
 def _tables(raw: Mapping[str, Any], section: str, path: Path) -> dict[str, Mapping[str, Any]]:

@@ -54,7 +54,7 @@ class HubServer:
 async def build_server(settings: Settings, port: int | None = None) -> HubServer:
     """Start the hub on settings.hub.host and port (default: the configured one; 0 for any free port)."""
     home = settings.home
-    log = ExchangeLog(home.exchange_log, home.subject_key.read_bytes(),
+    log = ExchangeLog(settings.database or home.exchange_log, home.subject_key.read_bytes(),
                       NoteSigner(settings.hub.log_origin, _load_note_key(home.log_note_key)), settings.hub.log_origin)
     hub = Hub(settings, Router(settings), Sealer.from_files(home.seal.cert, home.seal.key, home.ca.cert), log)
     # CallerDeadline: the hub's calls to providers end before the caller's deadline (linkage/routing.py).

@@ -1,8 +1,14 @@
-"""The audit log served by the hub: every answer carries a proof an auditor can check alone."""
+"""The audit log served by the hub: every answer carries a proof an auditor can check alone.
+
+Every test here runs twice: with the log in SQLite and in a real PostgreSQL (tests/backends.py).
+"""
 
 from __future__ import annotations
 
+import contextlib
+import dataclasses
 import json
+from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
 import grpc
@@ -10,11 +16,58 @@ import pytest
 
 from linkage import merkle
 from linkage.checkpoint import open_checkpoint, parse_verifier_key
+from linkage.config import Home
 from linkage.errors import from_rpc_error
 from linkage.seal import printout_digest
+from linkage.server import build_server
 from linkage.v1 import audit_pb2, audit_pb2_grpc, hub_pb2_grpc, provider_pb2
-from tests.conftest import RunningStack
+from tests.backends import backend, fresh_database, postgres
+from tests.conftest import RunningStack, start_stack
 from tests.hub.test_fetch import MUNI, fetch, officer, request, subject
+
+__all__ = ["backend", "postgres"]  # fixtures
+
+
+@pytest.fixture
+async def stack(sandbox_home: Home, backend: str, request: pytest.FixtureRequest) -> AsyncIterator[RunningStack]:
+    """The session's sandbox, its hub's log in SQLite or in a schema of its own on PostgreSQL."""
+    running = await start_stack(sandbox_home)
+    try:
+        if backend == "postgresql":
+            await running.hub.stop(0)
+            running.settings = dataclasses.replace(
+                running.settings, database=fresh_database(request.getfixturevalue("postgres")))
+            running.hub = await build_server(running.settings, 0)
+        yield running
+    finally:
+        await running.hub.stop(0)
+        for server in running.providers.values():
+            await server.stop(0)
+
+
+@contextlib.contextmanager
+def log_held_by_another_writer(stack: RunningStack) -> Iterator[None]:
+    """Another writer holds the log's tables: the hub's commit cannot happen until it lets go."""
+    database = stack.settings.database
+    if database is None:
+        import sqlite3
+
+        blocker = sqlite3.connect(stack.home.exchange_log, isolation_level=None)
+        blocker.execute("BEGIN EXCLUSIVE")
+        try:
+            yield
+        finally:
+            blocker.execute("ROLLBACK")
+            blocker.close()
+        return
+    import psycopg
+    from psycopg import sql
+
+    with psycopg.connect(database.url) as conn:
+        conn.execute(sql.SQL("LOCK TABLE {}.entries IN ACCESS EXCLUSIVE MODE").format(
+            sql.Identifier(database.schema("log"))))
+        yield
+        conn.rollback()
 
 
 def verifier(stack: RunningStack) -> Any:
@@ -98,8 +151,6 @@ async def test_log_survives_restart_with_the_same_tree(stack: RunningStack, pers
     await fetch(stack, MUNI, request(stack, MUNI, "dopa.person", subject(personas, "dopa.person")))
     before = stack.hub.hub.log.latest.checkpoint
     await stack.hub.stop(0)
-    from linkage.server import build_server
-
     stack.hub = await build_server(stack.settings, 0)
     assert stack.hub.hub.log.latest.checkpoint == before
     async with stack.channel(MUNI) as channel:
@@ -115,14 +166,10 @@ async def test_log_survives_restart_with_the_same_tree(stack: RunningStack, pers
 
 async def test_no_printout_when_the_log_cannot_be_written(stack: RunningStack,
                                                           personas: list[dict[str, Any]]) -> None:
-    import sqlite3
-
     log = stack.hub.hub.log
     before = log.size
-    # Another writer holds the log file: the hub's commit cannot happen, so it must not issue.
-    blocker = sqlite3.connect(stack.home.exchange_log, isolation_level=None)
-    blocker.execute("BEGIN EXCLUSIVE")
-    try:
+    # The hub's commit cannot happen, so it must not issue.
+    with log_held_by_another_writer(stack):
         async with stack.channel(MUNI) as channel:
             with pytest.raises(grpc.aio.AioRpcError) as info:
                 await hub_pb2_grpc.LinkageHubStub(channel).FetchDocument(
@@ -131,11 +178,8 @@ async def test_no_printout_when_the_log_cannot_be_written(stack: RunningStack,
         parsed = from_rpc_error(info.value)
         assert parsed.reason == "log_unavailable" and parsed.side == "hub"
         assert "no printout was issued" in parsed.message
-    finally:
-        blocker.execute("ROLLBACK")
-        blocker.close()
     assert log.size == before
-    # The hub recovers by itself once the file is free.
+    # The hub recovers by itself once the log is free.
     doc = await fetch(stack, MUNI, request(stack, MUNI, "dopa.person", subject(personas, "dopa.person")))
     assert doc.log_index == before
 

@@ -1,0 +1,77 @@
+"""Fixtures that run a test on each storage backend: SQLite files and a real PostgreSQL.
+
+``postgres`` (session): a database made for this test session on the server named by
+LINKAGE_TEST_DATABASE (default postgresql://postgres@127.0.0.1:5432/test), dropped at the end.
+When that server cannot be reached the PostgreSQL cases are skipped, saying how to run them,
+or fail when LINKAGE_REQUIRE_POSTGRES=1 (CI sets it).
+
+``backend`` is parametrised "sqlite" / "postgresql"; ``fresh_database(postgres)`` gives a
+namespace of its own inside the session's database, so tests do not see each other's data.
+Import the fixtures into a conftest or test module: ``from tests.backends import backend, postgres``.
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+import uuid
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from linkage.storage import Database
+
+__all__ = ["BACKENDS", "backend", "fresh_database", "postgres"]
+
+BACKENDS = ("sqlite", "postgresql")
+DEFAULT_SERVER = "postgresql://postgres@127.0.0.1:5432/test"
+_counter = itertools.count()
+
+
+def _unavailable(url: str, why: str) -> None:
+    message = (f"PostgreSQL is not reachable at {Database(url).redacted} ({why}); to run these cases start"
+               " PostgreSQL there (trust auth) or set LINKAGE_TEST_DATABASE=postgresql://USER@HOST:PORT/DBNAME")
+    if os.environ.get("LINKAGE_REQUIRE_POSTGRES") == "1":
+        pytest.fail(f"LINKAGE_REQUIRE_POSTGRES=1 but {message}", pytrace=False)
+    pytest.skip(message)
+
+
+@pytest.fixture(scope="session")
+def postgres() -> Iterator[Database]:
+    """A database of this session's own on the test server; dropped afterwards."""
+    import psycopg
+    from psycopg import conninfo, sql
+
+    url = os.environ.get("LINKAGE_TEST_DATABASE", DEFAULT_SERVER)
+    try:
+        admin = psycopg.connect(url, autocommit=True, connect_timeout=3)
+    except psycopg.Error as exc:
+        _unavailable(url, str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__)
+        raise AssertionError("unreachable") from exc  # skip/fail above raised already
+    name = f"linkage_test_{uuid.uuid4().hex[:12]}"
+    with admin:
+        admin.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+        try:
+            yield Database(conninfo.make_conninfo(url, dbname=name) if "://" not in url else _with_db(url, name))
+        finally:
+            admin.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+
+
+def _with_db(url: str, name: str) -> str:
+    from urllib.parse import urlsplit, urlunsplit
+
+    return urlunsplit(urlsplit(url)._replace(path=f"/{name}"))
+
+
+def fresh_database(server: Database) -> Database:
+    """A namespace no other test uses, in the session's database."""
+    return Database(server.url, namespace=f"t{next(_counter)}_{uuid.uuid4().hex[:6]}")
+
+
+@pytest.fixture(params=BACKENDS)
+def backend(request: Any) -> str:
+    """ "sqlite" or "postgresql"; the PostgreSQL case is skipped (or fails) without a server."""
+    if request.param == "postgresql":
+        request.getfixturevalue("postgres")
+    return str(request.param)
