@@ -115,8 +115,9 @@ def issue(ca: CertPaths, common_name: str, role: Role, out_dir: Path, *,
     usage = {
         Role.SERVER: [ExtendedKeyUsageOID.SERVER_AUTH],
         # An agency also signs what its officers certify (the counter's PAdES printouts): NSS, and so poppler's
-        # pdfsig, trusts a document signature only from a certificate fit for emailProtection.
-        Role.CLIENT: [ExtendedKeyUsageOID.CLIENT_AUTH, ExtendedKeyUsageOID.EMAIL_PROTECTION, _DOCUMENT_SIGNING],
+        # pdfsig, trusts a PDF signature only from a certificate fit for emailProtection. Never documentSigning:
+        # that marks the hub's seal, and a verifier must not take an agency's printout for the hub's.
+        Role.CLIENT: [ExtendedKeyUsageOID.CLIENT_AUTH, ExtendedKeyUsageOID.EMAIL_PROTECTION],
         Role.SEAL: [_DOCUMENT_SIGNING],
     }[role]
     builder = (
