@@ -12,8 +12,8 @@ reports per document:
                             c. coverage: the signature covers the whole file (nothing added after)
                             d. chain: the signer's certificate chains to the linkage CA, judged at the
                                signing time the signature states (not after ``now``)
-                            e. the signer is an agency: a TLS client certificate (clientAuth), not a
-                               server's, not the hub's seal, not a CA
+                            e. the signer is an agency: its certificate has clientAuth (an agency's TLS
+                               identity), not serverAuth, and is no CA; the hub's seal has no clientAuth
                             and, per printout: the signer is the agency the printout was issued to, and
                             it was not certified before the hub issued it
     1, 2, 4-7               each attached JWS as ``verify_printout`` checks any printout; the
@@ -62,7 +62,6 @@ __all__ = ["MAX_ATTACHMENTS", "verify_pdf"]
 
 MAX_ATTACHMENTS: Final = 64
 _MAX_DEPTH: Final = 8  # of the EmbeddedFiles name tree
-_DOCUMENT_SIGNING = x509.ObjectIdentifier("1.3.6.1.5.5.7.3.36")  # the hub's seal: never a counter's
 
 
 @dataclass(frozen=True)
@@ -170,7 +169,7 @@ def _certify(reader: PdfFileReader, size: int, ca: x509.Certificate, now: dt.dat
     try:
         signatures = reader.embedded_signatures
     except Exception as exc:
-        return _Certification(failed(3, f"the signature cannot be read ({type(exc).__name__}: {exc})"))
+        return _unreadable(exc)
     # a. One signature, the counter's.
     if not signatures:
         return _Certification(failed(3, "the PDF carries no signature: it was never certified, or its signature "
@@ -183,8 +182,7 @@ def _certify(reader: PdfFileReader, size: int, ca: x509.Certificate, now: dt.dat
         signer = x509.load_der_x509_certificate(sig.signer_cert.dump())
         signed_at = sig.self_reported_timestamp
     except Exception as exc:
-        return _Certification(failed(3, f"the signature is unreadable, damaged or stripped ({type(exc).__name__}: "
-                                        f"{exc})"))
+        return _unreadable(exc)
     if signed_at is None or signed_at.tzinfo is None:
         return _Certification(failed(3, "the signature states no signing time"))
     if signed_at > now + CLOCK_SKEW:
@@ -227,6 +225,12 @@ def _certify(reader: PdfFileReader, size: int, ca: x509.Certificate, now: dt.dat
         agency, officer, signed_at)
 
 
+def _unreadable(exc: Exception) -> _Certification:
+    # pyHanko parses the signature dictionary and the CMS lazily: hostile bytes surface as any exception.
+    return _Certification(failed(3, f"the signature is unreadable, damaged or stripped ({type(exc).__name__}: "
+                                    f"{exc})"))
+
+
 def _validate(sig: Any, ca: x509.Certificate, moment: dt.datetime) -> Any:
     from pyhanko.keys import load_certs_from_pemder_data
     from pyhanko.sign.validation import validate_pdf_signature
@@ -235,7 +239,7 @@ def _validate(sig: Any, ca: x509.Certificate, moment: dt.datetime) -> Any:
 
     roots = list(load_certs_from_pemder_data(ca.public_bytes(Encoding.DER)))
     context = ValidationContext(trust_roots=roots, moment=moment, allow_fetching=False, revocation_mode="soft-fail")
-    # An agency certificate is a TLS client certificate: digitalSignature, not nonRepudiation.
+    # digitalSignature is what every agency certificate has (nonRepudiation only those issued since 687c028).
     usage = KeyUsageConstraints(key_usage={"digital_signature"})
     return validate_pdf_signature(sig, context, key_usage_settings=usage, skip_diff=True)
 
@@ -252,10 +256,12 @@ def _not_an_agency(cert: x509.Certificate) -> list[str]:
         usages = set(cert.extensions.get_extension_for_class(x509.ExtendedKeyUsage).value)
     except x509.ExtensionNotFound:
         usages = set()
-    if ExtendedKeyUsageOID.CLIENT_AUTH not in usages or ExtendedKeyUsageOID.SERVER_AUTH in usages \
-            or _DOCUMENT_SIGNING in usages:
-        return [f"the signer {who} is not an agency's certificate (extended key usage clientAuth only; this has "
-                f"{', '.join(sorted(getattr(u, '_name', u.dotted_string) for u in usages)) or 'none'})"]
+    # An agency's certificate is its TLS client identity (and may sign documents too); the hub's seal has no
+    # clientAuth, the servers have serverAuth.
+    if ExtendedKeyUsageOID.CLIENT_AUTH not in usages or ExtendedKeyUsageOID.SERVER_AUTH in usages:
+        names = sorted(u._name if u._name != "Unknown OID" else u.dotted_string for u in usages)
+        return [f"the signer {who} is not an agency's certificate (extended key usage clientAuth, not serverAuth; "
+                f"this has {', '.join(names) or 'none'})"]
     return []
 
 
