@@ -26,6 +26,7 @@ from collections.abc import Coroutine
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from linkage import conformance
 from linkage.config import ConfigError, Home, load_settings
 from linkage.errors import LinkageError
 from linkage.faults_cli import add_commands as _add_faults_commands
@@ -403,6 +404,7 @@ def _parser() -> argparse.ArgumentParser:
 
     _add_audit_commands(sub)
     _add_faults_commands(sub)
+    conformance.add_commands(sub)
 
     p = sub.add_parser("bench", help="measure the hub (mTLS, rights, sealing, durable log) against direct reads")
     p.add_argument("--calls", type=int, default=4000, help="calls per round (default 4000)")
