@@ -41,8 +41,8 @@ from consumers.counter.errors import (
 )
 from consumers.counter.manuals import DEFAULT_FOLDER, Manual, load_manuals
 from consumers.counter.printout import CounterSigner, PrintCase, PrintoutError, certify_async
-from consumers.counter.sessions import Case, CaseStore, DocSlot, Limiter, Session, SessionStore
-from consumers.counter.store import CaseRow, CounterStore
+from consumers.counter.sessions import Limiter, Session, SessionStore
+from consumers.counter.store import Case, CaseRow, CounterStore, DocSlot, Report, new_case_id
 from consumers.counter.views import field_rows, issued_text
 from linkage.config import AgencyConfig, ConfigError, Home, load_settings
 from linkage.errors import InvalidRequest, LinkageError
@@ -75,6 +75,8 @@ class CounterSettings:
     agency: str = "phrae-municipality"
     manuals: Path = DEFAULT_FOLDER
     session_ttl: float = 30 * 60.0
+    # Open cases (on disk, with the applicant's ID and printouts) are deleted this long after they were opened.
+    case_ttl: float = 12 * 3600.0
     database: Path | None = None
     office_head: str | None = None
     host: str = "127.0.0.1"
@@ -95,8 +97,10 @@ class CounterSettings:
             ttl = float(env.get("LINKAGE_COUNTER_SESSION_TTL", "1800"))
         except ValueError:
             raise ConfigError("LINKAGE_COUNTER_SESSION_TTL must be a number of seconds") from None
+        database = env.get("LINKAGE_COUNTER_DATABASE")
         return cls(home=home, hub_address=hub, agency=env.get("LINKAGE_COUNTER_AGENCY", "phrae-municipality"),
                    manuals=Path(env.get("LINKAGE_COUNTER_MANUALS", str(DEFAULT_FOLDER))), session_ttl=ttl,
+                   database=Path(database) if database else None,
                    office_head=env.get("LINKAGE_COUNTER_OFFICE_HEAD") or None,
                    host=env.get("LINKAGE_COUNTER_HOST", "127.0.0.1"),
                    secure_cookies=env.get("LINKAGE_COUNTER_SECURE_COOKIES", "") == "1")
@@ -110,7 +114,6 @@ class CounterState:
     templates: jinja2.Environment
     ca_root: x509.Certificate
     sessions: SessionStore
-    cases: CaseStore
     limiter: Limiter
     signer: CounterSigner
     agency_titles: dict[str, str]
@@ -141,7 +144,7 @@ def create_app(settings: CounterSettings) -> web.Application:
     state = CounterState(
         settings=settings, agency=agency, manuals=manuals, templates=templates,
         ca_root=x509.load_pem_x509_certificate(settings.home.ca.cert.read_bytes()),
-        sessions=SessionStore(settings.session_ttl), cases=CaseStore(),
+        sessions=SessionStore(settings.session_ttl),
         limiter=Limiter(settings.signin_attempts),
         signer=CounterSigner.from_home(settings.home, settings.agency),
         agency_titles={name: a.title or name for name, a in linkage_settings.agencies.items()},
@@ -200,7 +203,7 @@ async def _hub_ctx(app: web.Application) -> AsyncIterator[None]:
 
 async def _store_ctx(app: web.Application) -> AsyncIterator[None]:
     settings = app[STATE].settings
-    store = CounterStore(settings.database or settings.home.data / "counter.sqlite")
+    store = CounterStore(settings.database or settings.home.data / "counter.sqlite", case_ttl=settings.case_ttl)
     app[STORE] = store
     try:
         yield
@@ -358,7 +361,7 @@ def _manual_or_404(request: web.Request) -> Manual:
 
 
 def _case_or_404(request: web.Request) -> Case:
-    case = request.app[STATE].cases.get(request.match_info["case_id"], _session(request).officer_id)
+    case = request.app[STORE].case(request.match_info["case_id"], _session(request).officer_id)
     if case is None:
         raise PageNotFound("case_not_found", "ไม่พบเรื่องนี้ หรือเรื่องนี้ไม่ได้เปิดโดยท่าน",
                            "No such case, or it was not opened by you.")
@@ -374,7 +377,11 @@ def _field(form: Mapping[str, Any], name: str) -> str:
 
 async def _index(request: web.Request) -> web.StreamResponse:
     state = request.app[STATE]
-    return _render(request, "index.html", manuals=list(state.manuals.values()))
+    session: Session | None = request.get(_SESSION)
+    mine = request.app[STORE].open_cases(session.officer_id) if session is not None else []
+    open_cases = [{"case": c, "manual": state.manuals.get(c.service_id),
+                   "fetched": sum(1 for s in c.slots.values() if s.fetched)} for c in mine]
+    return _render(request, "index.html", manuals=list(state.manuals.values()), open_cases=open_cases)
 
 
 async def _signin_form(request: web.Request) -> web.StreamResponse:
@@ -495,27 +502,31 @@ async def _case_open(request: web.Request) -> web.StreamResponse:
                        error=_id_message(err))
     store = request.app[STORE]
     now = dt.datetime.now(_BANGKOK)
-    prefix = f"PHR-{now.year + 543}-"
-    case = Case(id=state.cases.new_id(), ref=f"{prefix}{store.next_case_number(prefix):05d}",
-                service_id=manual.id, subject_id=subject, citizen_present=present, officer_id=session.officer_id,
-                created=time.monotonic(), opened_at=now.isoformat(timespec="seconds"))
-    started = time.perf_counter()
     doc_types = list(manual.linked_doc_types)
+    report = _report_row(manual)
+    # On disk before anything is asked of the hub: a counter killed during the fetch comes back with the case
+    # and every document marked "interrupted, retry".
+    case = store.open_case(Case(
+        id=new_case_id(), ref="", service_id=manual.id, subject_id=subject, citizen_present=present,
+        officer_id=session.officer_id, created=time.time(), opened_at=now.isoformat(timespec="seconds"),
+        slots={t: _problem_slot(t, *_INTERRUPTED) for t in doc_types}), f"PHR-{now.year + 543}-", report)
+    started = time.perf_counter()
     try:
         answer = await request.app[HUB].fetch_documents(
             doc_types, subject, purpose=manual.purpose, officer_id=session.officer_id, case_ref=case.ref,
             citizen_present=present)
-        for doc_type, outcome in answer.items():
-            case.slots[doc_type] = _slot(state, doc_type, outcome)
+        slots = [_slot(state, doc_type, outcome) for doc_type, outcome in answer.items()]
     except LinkageError as err:
         # The whole call failed (e.g. the hub is down): keep the case, every document can be retried.
         _log.warning("FetchDocuments failed for case %s: %s", case.ref, err.reason)
-        for doc_type in doc_types:
-            case.slots[doc_type] = _problem_slot(doc_type, err.reason, err.message, err.retryable, err.provider)
-    case.fetch_ms = (time.perf_counter() - started) * 1000
-    state.cases.put(case)
-    _record(request.app, case, manual)
+        slots = [_problem_slot(t, err.reason, err.message, err.retryable, err.provider) for t in doc_types]
+    store.update_case(case.id, slots, report, fetch_ms=(time.perf_counter() - started) * 1000)
     raise web.HTTPSeeOther(f"/cases/{case.id}")
+
+
+# What a document shows when the counter stopped between asking the hub and storing its answer.
+_INTERRUPTED = ("fetch_interrupted", "ระบบเคาน์เตอร์หยุดทำงานก่อนได้รับเอกสารฉบับนี้ กรุณากดลองดึงอีกครั้ง"
+                " / The counter stopped before this document arrived; press retry.", True, "")
 
 
 def _slot(state: CounterState, doc_type: str, outcome: Printout | LinkageError) -> DocSlot:
@@ -540,12 +551,16 @@ def _problem_slot(doc_type: str, reason: str, message: str, retryable: bool, pro
                    problem_retryable=retryable, problem_provider=provider)
 
 
-def _record(app: web.Application, case: Case, manual: Manual) -> None:
-    app[STORE].record_case(CaseRow(
-        case_ref=case.ref, service_id=manual.id, day=case.opened_at[:10], required=len(manual.documents),
-        linked=sum(1 for d in manual.documents if d.linked),
-        fetched=sum(1 for d in manual.documents if d.doc_type and case.slots.get(d.doc_type, DocSlot("")).fetched),
-        brought=len(manual.brought)))
+def _report_row(manual: Manual) -> Report:
+    """How a case of this service is counted in the reports (no personal data: service, day and counts)."""
+    def row(case: Case) -> CaseRow:
+        return CaseRow(
+            case_ref=case.ref, service_id=manual.id, day=case.opened_at[:10], required=len(manual.documents),
+            linked=sum(1 for d in manual.documents if d.linked),
+            fetched=sum(1 for d in manual.documents if d.doc_type and d.doc_type in case.slots
+                        and case.slots[d.doc_type].fetched),
+            brought=len(manual.brought))
+    return row
 
 
 async def _case(request: web.Request) -> web.StreamResponse:
@@ -576,19 +591,19 @@ async def _case_retry(request: web.Request) -> web.StreamResponse:
     manual = state.manuals[case.service_id]
     doc_type = request.match_info["doc_type"]
     form = await request.post()
-    if form.get("citizen_present") == "1":
-        case.citizen_present = True
+    present = case.citizen_present or form.get("citizen_present") == "1"
     if doc_type not in case.slots:
         raise PageNotFound("document_not_in_case", "เรื่องนี้ไม่มีเอกสารประเภทนี้",
                            "This case has no document of that type.")
     try:
         doc = await request.app[HUB].fetch_document(
             doc_type, case.subject_id, purpose=manual.purpose, officer_id=session.officer_id, case_ref=case.ref,
-            citizen_present=case.citizen_present)
-        case.slots[doc_type] = _document_slot(state, doc_type, doc)
+            citizen_present=present)
+        slot = _document_slot(state, doc_type, doc)
     except LinkageError as err:
-        case.slots[doc_type] = _problem_slot(doc_type, err.reason, err.message, err.retryable, err.provider)
-    _record(request.app, case, manual)
+        slot = _problem_slot(doc_type, err.reason, err.message, err.retryable, err.provider)
+    # Only this slot is written: a retry of another document of the same case running alongside keeps its own.
+    request.app[STORE].update_case(case.id, [slot], _report_row(manual), citizen_present=present)
     raise web.HTTPSeeOther(f"/cases/{case.id}#doc-{doc_type.replace('.', '-')}")
 
 

@@ -1,9 +1,14 @@
-"""Server-side state kept in memory: officers' sessions, open cases, and the sign-in attempt limiter.
+"""Server-side state kept in memory: officers' sessions and the sign-in attempt limiter.
 
 Nothing here is sent to the browser except a session's random id (in an HttpOnly,
 SameSite=Strict cookie) and its CSRF token (in the forms). A session ends after
-``ttl`` seconds without a request; a case lives as long as ``case_ttl`` so that
-a page reload or a retry never loses it.
+``ttl`` seconds without a request.
+
+Sessions are deliberately not written to disk: after a crash or restart every officer signs in
+again (one field and Enter), and a stolen copy of the counter's data holds no live session.
+Open cases, which an officer must not lose, are on disk (store.py) and reappear after sign-in.
+The limiter forgets its failures on restart too; the counter is restarted by its operator, not
+by whoever is guessing.
 """
 
 from __future__ import annotations
@@ -12,10 +17,9 @@ import secrets
 import time
 from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass, field
-from typing import Any
+from dataclasses import dataclass
 
-__all__ = ["Case", "CaseStore", "DocSlot", "Limiter", "Session", "SessionStore"]
+__all__ = ["Limiter", "Session", "SessionStore"]
 
 Clock = Callable[[], float]
 
@@ -68,69 +72,6 @@ class SessionStore:
         now = self._clock()
         for sid in [sid for sid, s in self._by_id.items() if s.expires <= now]:
             del self._by_id[sid]
-
-
-@dataclass
-class DocSlot:
-    """One linked document of a case: a sealed printout, or the problem that kept it from being fetched."""
-
-    doc_type: str
-    printout_id: str = ""
-    jws: str = ""
-    payload: dict[str, Any] = field(default_factory=dict)
-    issued_at: str = ""
-    log_index: int = -1
-    seal_valid: bool = False
-    seal_detail: str = ""
-    problem_reason: str = ""
-    problem_message: str = ""
-    problem_retryable: bool = False
-    problem_provider: str = ""
-
-    @property
-    def fetched(self) -> bool:
-        return bool(self.jws)
-
-
-@dataclass
-class Case:
-    id: str
-    ref: str
-    service_id: str
-    subject_id: str
-    citizen_present: bool
-    officer_id: str
-    created: float
-    opened_at: str
-    slots: dict[str, DocSlot] = field(default_factory=dict)
-    fetch_ms: float = 0.0
-
-
-class CaseStore:
-    """Open cases by id (random, unguessable); a case is shown only to the officer who opened it."""
-
-    def __init__(self, ttl: float = 12 * 3600, limit: int = 10_000, clock: Clock = time.monotonic) -> None:
-        self._ttl = ttl
-        self._limit = limit
-        self._clock = clock
-        self._by_id: dict[str, Case] = {}
-
-    def new_id(self) -> str:
-        return secrets.token_urlsafe(12)
-
-    def put(self, case: Case) -> None:
-        now = self._clock()
-        for cid in [cid for cid, c in self._by_id.items() if c.created + self._ttl <= now]:
-            del self._by_id[cid]
-        while len(self._by_id) >= self._limit:
-            del self._by_id[next(iter(self._by_id))]
-        self._by_id[case.id] = case
-
-    def get(self, case_id: str, officer_id: str) -> Case | None:
-        case = self._by_id.get(case_id)
-        if case is None or case.officer_id != officer_id or case.created + self._ttl <= self._clock():
-            return None
-        return case
 
 
 class Limiter:
