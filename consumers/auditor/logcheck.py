@@ -8,6 +8,8 @@
                       path leads from it to the checkpoint's root
     check_consistency (6) the checkpoint and the newest one this auditor saw before are one history
     check_revocation  (7) the hub has not revoked the printout
+    check_log         4-7 together, from a proof (carried or fetched) or the check 4 saying why there is none
+    conclude          whether a report of checks 1-7 is valid, and what a valid one teaches the auditor's state
 
 Nothing here trusts what the hub says: a fetched entry and proof are
 checked exactly as a bundle's are, against the pinned key. Raises only
@@ -17,7 +19,8 @@ checked exactly as a bundle's are, against the pinned key. Raises only
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from typing import Any, Final
 
 from consumers.auditor.bundle import LogProof
@@ -29,10 +32,13 @@ from linkage import merkle
 from linkage.checkpoint import Checkpoint, CheckpointError, NoteVerifier, open_checkpoint
 
 __all__ = [
+    "LogChecks",
     "check_checkpoint",
     "check_consistency",
     "check_inclusion",
+    "check_log",
     "check_revocation",
+    "conclude",
     "fetch_proof",
     "leaf_problems",
 ]
@@ -195,3 +201,45 @@ def check_revocation(printout_id: object, log: LogSource | None) -> Check:
         return failed(7, f"ถูกเพิกถอน / REVOKED at {revocation.revoked_at}: {revocation.reason} "
                          f"(log index {revocation.log_index})")
     return passed(7, "the hub says it is not revoked")
+
+
+@dataclass(frozen=True)
+class LogChecks:
+    """Checks 4-7 of one printout; ``proved``: a log proof was checked, so 4 and 5 must pass."""
+
+    checks: tuple[Check, Check, Check, Check]
+    proved: bool
+    checkpoint: Checkpoint | None
+    note: str
+
+
+def check_log(proof: LogProof | None, no_proof: Check | None, expected: Mapping[str, Any], digest: str, *,
+              key: NoteVerifier | None, origin: str | None, state: AuditorState | None, log: LogSource | None,
+              prefix: bool = False, log_index: int | None = None, fetched: bool = False) -> LogChecks:
+    """Checks 4-7 for the printout whose fields are ``expected`` and whose digest is ``digest`` (see
+    ``leaf_problems``): from ``proof``, or, without one, ``no_proof`` (check 4 saying why) and 5-6 skipped."""
+    revoked = check_revocation(expected.get("printout_id"), log)
+    if proof is None:
+        assert no_proof is not None
+        after = "no log proof (see check 4)"
+        return LogChecks((no_proof, skipped(5, after), skipped(6, after), revoked), False, None, "")
+    assert key is not None and origin is not None
+    # (5) first: check 4 needs the checkpoint's root, and says whether it was signed.
+    check5, checkpoint = check_checkpoint(proof, key, origin)
+    # (4) The leaf is this printout's entry and the audit path leads from it to the checkpoint's root.
+    problems = leaf_problems(proof.leaf, expected, digest, prefix=prefix)
+    check4 = check_inclusion(proof, log_index, problems, checkpoint, fetched=fetched)
+    # (6) The checkpoint and the newest one seen before are one history.
+    check6 = check_consistency(checkpoint, state, log)
+    return LogChecks((check4, check5, check6, revoked), True, checkpoint, proof.checkpoint)
+
+
+def conclude(checks: Iterable[Check], required: Iterable[Check], logged: LogChecks,
+             state: AuditorState | None) -> bool:
+    """Valid: nothing failed, ``required`` passed (and 4, 5 when a proof was checked). A valid printout's
+    checkpoint is remembered in ``state``; an invalid one teaches nothing."""
+    must = [*required, *(logged.checks[:2] if logged.proved else ())]
+    valid = all(c.ok is not False for c in checks) and all(c.ok is True for c in must)
+    if valid and state is not None and logged.checkpoint is not None:
+        state.remember(logged.checkpoint, logged.note)
+    return valid

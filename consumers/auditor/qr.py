@@ -31,14 +31,7 @@ from typing import Any, Final
 from consumers.auditor.bundle import QrSummary
 from consumers.auditor.errors import BadTrustRoot, UnreadableInput
 from consumers.auditor.log import LogSource
-from consumers.auditor.logcheck import (
-    check_checkpoint,
-    check_consistency,
-    check_inclusion,
-    check_revocation,
-    fetch_proof,
-    leaf_problems,
-)
+from consumers.auditor.logcheck import check_log, conclude, fetch_proof
 from consumers.auditor.report import Check, DocumentReport, PaperReport, Report, failed, passed, skipped
 from consumers.auditor.state import AuditorState
 from consumers.auditor.verify import Trust
@@ -141,7 +134,6 @@ def _refused(summary: QrSummary, check1: Check, check3: Check) -> PaperReport:
 def _document(doc: SummaryDoc, said: SummaryReport, check1: Check, check3: Check, trust: Trust,
               state: AuditorState | None, log: LogSource | None) -> Report:
     check2 = skipped(2, _NO_SEAL)
-    checkpoint = None
     proof, no_proof = None, None
     if log is None:
         no_proof = skipped(4, "a QR summary carries no log proof; online, the printout's entry is fetched from "
@@ -150,23 +142,13 @@ def _document(doc: SummaryDoc, said: SummaryReport, check1: Check, check3: Check
         no_proof = skipped(4, "the log's verifier key and origin are not given (--log-key and --origin, or --home)")
     else:
         proof, no_proof = fetch_proof(log, doc.printout_id, said.subject_id)
-    if proof is None:
-        assert no_proof is not None
-        after = "no log proof (see check 4)"
-        check4, check5, check6 = no_proof, skipped(5, after), skipped(6, after)
-    else:
-        assert trust.log_key is not None and trust.origin is not None
-        check5, checkpoint = check_checkpoint(proof, trust.log_key, trust.origin)
-        expected = {"printout_id": doc.printout_id, "doc_type": doc.doc_type, "agency": said.signer}
-        problems = leaf_problems(proof.leaf, expected, b64url_decode(doc.digest).hex(), prefix=True)
-        check4 = check_inclusion(proof, None, problems, checkpoint, fetched=True)
-        check6 = check_consistency(checkpoint, state, log)
-    check7 = check_revocation(doc.printout_id, log)
-    checks = (check1, check2, check3, check4, check5, check6, check7)
-    required = [check1, check3] + ([check4, check5] if proof is not None else [])
-    valid = all(c.ok is not False for c in checks) and all(c.ok is True for c in required)
-    if valid and state is not None and checkpoint is not None and proof is not None:
-        state.remember(checkpoint, proof.checkpoint)
+    # The log leaf must name this printout, its type and the agency that signed the paper; the paper holds only
+    # the first 128 bits of the printout's digest.
+    expected = {"printout_id": doc.printout_id, "doc_type": doc.doc_type, "agency": said.signer}
+    logged = check_log(proof, no_proof, expected, b64url_decode(doc.digest).hex(), prefix=True, key=trust.log_key,
+                       origin=trust.origin, state=state, log=log, fetched=True)
+    checks = (check1, check2, check3, *logged.checks)
+    valid = conclude(checks, [check1, check3], logged, state)
     printout = {"printout_id": doc.printout_id, "doc_type": doc.doc_type, "digest": doc.digest,
                 "subject_id": said.subject_id, "agency": said.signer} if valid else None
     return Report(valid, checks, printout)

@@ -64,14 +64,7 @@ from cryptography.x509.oid import ExtendedKeyUsageOID
 from consumers.auditor.bundle import LogProof, Printout, PrintoutForm
 from consumers.auditor.errors import BadTrustRoot, UnreadableInput
 from consumers.auditor.log import LogSource
-from consumers.auditor.logcheck import (
-    check_checkpoint,
-    check_consistency,
-    check_inclusion,
-    check_revocation,
-    fetch_proof,
-    leaf_problems,
-)
+from consumers.auditor.logcheck import check_log, conclude, fetch_proof
 from consumers.auditor.report import NAMES, Check, Report, failed, passed, skipped
 from consumers.auditor.state import AuditorState
 from linkage.checkpoint import NoteVerifier
@@ -170,32 +163,12 @@ def verify_printout(printout: Printout | str, trust: Trust | x509.Certificate, *
     if proof is None:
         proof, no_proof = _proof_online(printout.form, payload, trust, log)
         fetched = proof is not None
-    if proof is None:
-        assert no_proof is not None
-        after = "no log proof (see check 4)"
-        check4, check5, check6, checkpoint = no_proof, skipped(5, after), skipped(6, after), None
-    else:
-        assert trust.log_key is not None and trust.origin is not None
-        # (5) first in the code: check 4 needs the checkpoint's root, and says whether it was signed.
-        check5, checkpoint = check_checkpoint(proof, trust.log_key, trust.origin)
-        # (4) The leaf is this printout's entry and the audit path leads from it to the checkpoint's root.
-        check4 = check_inclusion(proof, printout.log_index, leaf_problems(proof.leaf, payload,
-                                                                          printout_digest(printout.jws)),
-                                 checkpoint, fetched=fetched)
-        # (6) The checkpoint and the newest one seen before are one history.
-        check6 = check_consistency(checkpoint, state, log)
-    # (7) The hub has not revoked it.
-    check7 = check_revocation(payload.get("printout_id"), log)
-
-    checks = (check1, check2, check3, check4, check5, check6, check7)
-    required = [check1, check2]
-    if certification is not None:
-        required.append(check3)
-    if proof is not None:
-        required += [check4, check5]
-    valid = all(c.ok is not False for c in checks) and all(c.ok is True for c in required)
-    if valid and state is not None and checkpoint is not None and proof is not None:
-        state.remember(checkpoint, proof.checkpoint)
+    # (4)-(7) The log holds it, the log is one history, the hub has not revoked it.
+    logged = check_log(proof, no_proof, payload, printout_digest(printout.jws), key=trust.log_key,
+                       origin=trust.origin, state=state, log=log, log_index=printout.log_index, fetched=fetched)
+    checks = (check1, check2, check3, *logged.checks)
+    required = [check1, check2, *([check3] if certification is not None else [])]
+    valid = conclude(checks, required, logged, state)
     return Report(valid=valid, checks=checks, printout=payload if valid else None)
 
 
