@@ -88,7 +88,10 @@ class TrustInputs:
             raise BadTrustRoot(f"{folder}: cannot list the agency certificates ({exc})") from exc
         if not paths:
             raise BadTrustRoot(f"{folder}: no agency certificates (*.pem) there")
-        return tuple(load_trust_root(p) for p in paths)
+        try:
+            return tuple(load_trust_root(p) for p in paths)
+        except BadTrustRoot as exc:
+            raise BadTrustRoot(f"agency certificates in {folder}: {exc.message}") from exc
 
     def _log_key(self, home: Home | None) -> NoteVerifier | None:
         if self.log_key is not None:

@@ -40,6 +40,7 @@ from consumers.counter.paper import (
     BadSummaryTrust,
     SignerNotValid,
     SummaryDoc,
+    SummaryError,
     SummaryReport,
     SummaryTrust,
     UnknownSigner,
@@ -117,6 +118,8 @@ def verify_qr(summary: QrSummary, trust: Trust, *, now: dt.datetime | None = Non
                                             "trusted (see check 3)"), failed(3, exc.message))
     except SignerNotValid as exc:
         return _refused(summary, failed(1, exc.message), passed(3, "ES256 by the named agency certificate's key"))
+    except SummaryError as exc:  # a kind added to the counter's tree later: still ours to report, not a crash
+        raise UnreadableInput(f"{summary.name}: the summary cannot be checked: {exc.message} ({exc.code})") from exc
     check1 = passed(1, f"{said.signer}, an agency certificate issued by {trust.ca.subject.rfc4514_string()}, "
                        f"valid when the paper was printed ({said.printed_at:%Y-%m-%dT%H:%M:%SZ})")
     check3 = passed(3, f"ES256 by {said.signer}'s key: {said.subject_id} {said.subject_name}, case "

@@ -476,3 +476,17 @@ async def test_online_a_sealed_printout_the_hub_never_logged(stack: RunningStack
     assert not report["valid"] and report["failed"] == [4], report
     assert "the log holds no entry for printout 00000000-0000-4000-8000-000000000077" in \
         checks_of(report["documents"][0])[4]["detail"]
+
+
+def test_qr_with_a_bad_agency_certificate_folder(paper: Paper, page_png: bytes, tmp_path: Path) -> None:
+    folder = tmp_path / "agencies"
+    folder.mkdir()
+    (folder / "junk.pem").write_text("-----BEGIN CERTIFICATE-----\nnope\n-----END CERTIFICATE-----\n")
+    code, _, err = verify(paper, page_png, tmp_path, name="page.png",
+                          trust=TrustInputs(ca=paper.home.ca.cert, agencies=folder))
+    assert code == 2 and f"agency certificates in {folder}" in err and "junk.pem" in err
+    empty = tmp_path / "none"
+    empty.mkdir()
+    code, _, err = verify(paper, page_png, tmp_path, name="page.png",
+                          trust=TrustInputs(ca=paper.home.ca.cert, agencies=empty))
+    assert code == 2 and "no agency certificates (*.pem)" in err
