@@ -18,7 +18,7 @@ import signal
 import sys
 import tempfile
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -156,6 +156,25 @@ class Stack:
     settings: Settings
     processes: dict[str, asyncio.subprocess.Process]
     addresses: dict[str, str]
+    # How each process was started (its command without --port, and its environment), for restart.
+    commands: dict[str, tuple[list[str], dict[str, str]]] = field(default_factory=dict)
+
+    async def restart(self, name: str) -> str:
+        """Start a process that has exited again, with its command and environment, on the port it had.
+
+        Returns its address. Raises SandboxError if it is still running or does not start.
+        """
+        if self.processes[name].returncode is None:
+            raise SandboxError(f"{name} is still running (pid {self.processes[name].pid}); stop it first")
+        args, env = self.commands[name]
+        self.processes[name], self.addresses[name] = await _spawn(
+            name, [*args, "--port", self.addresses[name].rsplit(":", 1)[1]], env)
+        return self.addresses[name]
+
+    async def _start(self, name: str, args: list[str], port: int, env: Mapping[str, str]) -> str:
+        self.commands[name] = (args, dict(env))
+        self.processes[name], self.addresses[name] = await _spawn(name, [*args, "--port", str(port)], env)
+        return self.addresses[name]
 
     async def stop(self) -> None:
         for proc in self.processes.values():
@@ -188,23 +207,17 @@ async def start_stack(settings: Settings, *, ports: Mapping[str, int] | None = N
     """
     ports = ports or {}
     home = str(settings.home.root)
-    processes: dict[str, asyncio.subprocess.Process] = {}
-    addresses: dict[str, str] = {}
     env: dict[str, str] = dict(extra_env or {})
-    stack = Stack(settings, processes, addresses)
+    stack = Stack(settings, {}, {})
     try:
         for name, provider in settings.providers.items():
-            port = ports.get(name, provider.port)
-            proc, addr = await _spawn(name, ["serve-provider", name, "--home", home, "--port", str(port)], env)
-            processes[name], addresses[name] = proc, addr
+            addr = await stack._start(name, ["serve-provider", name, "--home", home],
+                                      ports.get(name, provider.port), env)
             env[f"LINKAGE_PROVIDERS_{name}_PORT".upper()] = addr.rsplit(":", 1)[1]
-        port = ports.get("hub", settings.hub.port)
-        processes["hub"], addresses["hub"] = await _spawn(
-            "hub", ["serve-hub", "--home", home, "--port", str(port)], env)
-        env["LINKAGE_COUNTER_HUB"] = addresses["hub"]
+        env["LINKAGE_COUNTER_HUB"] = await stack._start("hub", ["serve-hub", "--home", home],
+                                                        ports.get("hub", settings.hub.port), env)
         port = ports.get("counter", int(os.environ.get("LINKAGE_COUNTER_PORT", DEFAULT_PORTS["counter"])))
-        processes["counter"], addresses["counter"] = await _spawn(
-            "counter", ["serve-counter", "--home", home, "--port", str(port)], env)
+        await stack._start("counter", ["serve-counter", "--home", home], port, env)
     except BaseException:
         await stack.stop()
         raise
