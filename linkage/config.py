@@ -28,6 +28,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from linkage.limits import DEFAULT_LIMITS, AgencyLimits
 from linkage.pki import CertPaths
 from linkage.storage import Database, StorageError, parse_database
 
@@ -170,6 +171,8 @@ class AgencyConfig:
     purpose: str = ""
     # SHA-256 (hex) of the DER of the one certificate that speaks for the agency; empty: any the CA issued to it.
     cert_sha256: str = ""
+    # rate_per_s, burst, daily_quota: how much it may call the hub (linkage/limits.py).
+    limits: AgencyLimits = DEFAULT_LIMITS
 
 
 @dataclass(frozen=True)
@@ -285,7 +288,12 @@ def settings_from_text(home: Home, text: str) -> Settings:
     for name, table in _tables(raw, "agencies", path).items():
         where = f"{path} [agencies.{name}]"
         values = _take({k: v for k, v in table.items() if k != "grants"}, where,
-                       {"title": str, "auditor": bool, "officers": tuple, "purpose": str, "cert_sha256": str}, None)
+                       {"title": str, "auditor": bool, "officers": tuple, "purpose": str, "cert_sha256": str,
+                        "rate_per_s": int, "burst": int, "daily_quota": int}, None)
+        try:
+            limits = AgencyLimits(**{k: values[k] for k in ("rate_per_s", "burst", "daily_quota") if k in values})
+        except ValueError as exc:
+            raise ConfigError(f"{where}: {exc}") from None
         grants_raw = table.get("grants", {})
         if not isinstance(grants_raw, dict):
             raise ConfigError(f"{where}: grants must be a table of doc_type = [fields]")
@@ -300,7 +308,8 @@ def settings_from_text(home: Home, text: str) -> Settings:
         agencies[name] = AgencyConfig(name=name, title=values.get("title", ""), auditor=values.get("auditor", False),
                                       officers=frozenset(values.get("officers", ())), grants=grants,
                                       purpose=values.get("purpose", ""),
-                                      cert_sha256=_fingerprint(values.get("cert_sha256", ""), f"{where} cert_sha256"))
+                                      cert_sha256=_fingerprint(values.get("cert_sha256", ""), f"{where} cert_sha256"),
+                                      limits=limits)
     revoked = {}
     for name, table in _tables(raw, "revoked", path).items():
         where = f"{path} [revoked.{name}]"

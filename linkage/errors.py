@@ -5,6 +5,7 @@
     ├── Unauthenticated               UNAUTHENTICATED    caller: no or unknown client certificate
     ├── PermissionDenied              PERMISSION_DENIED  caller: no right to the document type …
     ├── NotFound                      NOT_FOUND          caller: a well-formed ID with no record
+    ├── LimitExceeded                 RESOURCE_EXHAUSTED caller: over its rate limit or daily quota (retryable)
     ├── ProviderUnavailable           UNAVAILABLE        provider: down or refusing (retryable)
     ├── ProviderTimeout               DEADLINE_EXCEEDED  provider: no answer in time (retryable)
     ├── ProviderFault                 INTERNAL           provider: answered with an error of its own
@@ -13,8 +14,8 @@
 
 Servicers raise these; ``grpc_errors`` turns them into a gRPC status with a
 ``google.rpc.ErrorInfo`` detail (domain ``linkage.go.th``; metadata ``side``,
-``provider``, ``retryable`` and, when there is advice, ``retry_after_ms``) in one
-place. ``from_rpc_error`` reads them back on the client side.
+``provider``, ``retryable`` and, when there is advice, ``retry_after_ms``, which a
+``google.rpc.RetryInfo`` detail repeats) in one place. ``from_rpc_error`` reads them back on the client side.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any, ClassVar, TypeVar
 
 import grpc
+from google.protobuf import duration_pb2
 from google.rpc import error_details_pb2, status_pb2
 from grpc_status import rpc_status
 
@@ -35,6 +37,7 @@ __all__ = [
     "HubFault",
     "HubUnavailable",
     "InvalidRequest",
+    "LimitExceeded",
     "LinkageError",
     "NotFound",
     "PermissionDenied",
@@ -95,6 +98,14 @@ class NotFound(LinkageError):
     side = "caller"
 
 
+class LimitExceeded(LinkageError):
+    """The calling agency is over its rate limit or daily quota (linkage/limits.py); retry after retry_after_ms."""
+
+    code = grpc.StatusCode.RESOURCE_EXHAUSTED
+    side = "caller"
+    retryable = True
+
+
 class ProviderUnavailable(LinkageError):
     code = grpc.StatusCode.UNAVAILABLE
     side = "provider"
@@ -125,13 +136,13 @@ class HubFault(LinkageError):
 
 _BY_CODE: dict[tuple[grpc.StatusCode, str], type[LinkageError]] = {
     (cls.code, cls.side): cls
-    for cls in (InvalidRequest, Unauthenticated, PermissionDenied, NotFound, ProviderUnavailable,
+    for cls in (InvalidRequest, Unauthenticated, PermissionDenied, NotFound, LimitExceeded, ProviderUnavailable,
                 ProviderTimeout, ProviderFault, HubUnavailable, HubFault)
 }
 
 
 def to_status(err: LinkageError) -> grpc.Status:
-    """The gRPC status for err, with a google.rpc.ErrorInfo detail."""
+    """The gRPC status for err, with a google.rpc.ErrorInfo detail (and RetryInfo when it advises a wait)."""
     info = error_details_pb2.ErrorInfo(
         reason=err.reason,
         domain=DOMAIN,
@@ -140,6 +151,9 @@ def to_status(err: LinkageError) -> grpc.Status:
     )
     status = status_pb2.Status(code=err.code.value[0], message=err.message)
     status.details.add().Pack(info)
+    if err.retry_after_ms:
+        delay = duration_pb2.Duration(seconds=err.retry_after_ms // 1000, nanos=err.retry_after_ms % 1000 * 1_000_000)
+        status.details.add().Pack(error_details_pb2.RetryInfo(retry_delay=delay))
     return rpc_status.to_status(status)
 
 
