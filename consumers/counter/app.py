@@ -49,7 +49,7 @@ from linkage.errors import InvalidRequest, LinkageError
 from linkage.ids import IdKind, parse_id, parse_officer_id
 from linkage.v1 import common_pb2, provider_pb2
 
-__all__ = ["HUB", "STATE", "STORE", "CounterSettings", "CounterState", "create_app", "serve"]
+__all__ = ["CSP", "HUB", "STATE", "STORE", "CounterSettings", "CounterState", "create_app", "serve"]
 
 _log = logging.getLogger("consumers.counter")
 _HERE = Path(__file__).resolve().parent
@@ -285,19 +285,29 @@ async def _csrf(request: web.Request, handler: Handler) -> web.StreamResponse:
     return await handler(request)
 
 
-_CSP = ("default-src 'none'; style-src 'self'; font-src 'self'; img-src 'self'; form-action 'self';"
-        " frame-ancestors 'none'; base-uri 'none'")
+# The pages run no script at all, so everything starts from 'none' (stricter than default-src 'self') and only
+# the stylesheet, the font and images from this site are allowed; no 'unsafe-inline': no style or script is
+# written into a page (templates/ has none, a test keeps it so). Objects, <base>, framing by any site and forms
+# posting elsewhere are refused outright.
+CSP = ("default-src 'none'; script-src 'none'; style-src 'self'; font-src 'self'; img-src 'self';"
+       " connect-src 'none'; object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'")
+# Only these carry nothing personal and may be kept by the browser.
+_CACHEABLE = ("/static/", "/fonts/")
 
 
 async def _security_headers(request: web.Request, response: web.StreamResponse) -> None:
+    """On every response the app makes: pages, redirects, error pages, the PDF, the CSV, static files, the font.
+    (aiohttp's own 400 for a request it cannot parse is made before the app is reached and goes without.)"""
     h = response.headers
-    h["Content-Security-Policy"] = _CSP
+    h["Content-Security-Policy"] = CSP
     h["X-Content-Type-Options"] = "nosniff"
     h["Referrer-Policy"] = "no-referrer"
     h["X-Frame-Options"] = "DENY"
     h["Cross-Origin-Opener-Policy"] = "same-origin"
+    h["Cross-Origin-Resource-Policy"] = "same-origin"
     h["Permissions-Policy"] = "camera=(), microphone=(), geolocation=()"
-    if not request.path.startswith(("/static/", "/fonts/")):
+    if not request.path.startswith(_CACHEABLE):
+        # Pages, the certified PDF and the CSV may hold personal data: never on disk, never in the back button.
         h["Cache-Control"] = "no-store"
 
 
@@ -326,8 +336,10 @@ def _cookie(request: web.Request, response: web.StreamResponse, name: str, value
 
 
 def _local(target: str | None, default: str = "/") -> str:
-    """target if it is a path on this site, else default (no open redirects)."""
-    if not target or not target.startswith("/") or target.startswith("//") or "\\" in target:
+    """target if it is a path on this site, else default (no open redirects). Browsers drop tabs and newlines
+    from URLs and read a backslash as a slash, so "/<tab>/evil.example" would be "//evil.example": refused too."""
+    if (not target or not target.startswith("/") or target.startswith("//") or "\\" in target
+            or any(ch.isspace() or not ch.isprintable() for ch in target)):
         return default
     return target
 

@@ -63,7 +63,12 @@ async def test_officer_opens_a_case_and_sees_sealed_documents(
     citizen = persona(personas, "dbd.commerce")
     ctx = await browser.new_context(viewport={"width": 1366, "height": 768}, accept_downloads=True)
     page = await ctx.new_page()
+    # Whatever the Content-Security-Policy blocks is reported on the console; nothing may be.
+    console: list[str] = []
+    page.on("console", lambda msg: console.append(msg.text) if msg.type in ("error", "warning") else None)
     await page.goto(f"{base_url}/signin")
+    assert "frame-ancestors 'none'" in (await page.request.get(f"{base_url}/signin")).headers[
+        "content-security-policy"]
     # Keyboard only: the ID field has focus, Enter submits.
     assert await page.evaluate("document.activeElement.id") == "officer_id"
     await page.keyboard.type(officer)
@@ -124,6 +129,7 @@ async def test_officer_opens_a_case_and_sees_sealed_documents(
     # English switch.
     await page.get_by_role("link", name="English").click()
     assert await page.get_by_test_id("certify").inner_text() == "Print certified copy (PDF)"
+    assert not [m for m in console if "Content Security Policy" in m], console
     await ctx.close()
 
 
