@@ -3,7 +3,8 @@
 Before anything, the caller's certificate is checked against the rights table as
 it is now (linkage.toml is followed while the hub runs, see ``LiveSettings``): a
 revoked agency is refused on its next call although its certificate still chains
-to the CA.
+to the CA. Then the call is charged to the agency's rate limit and daily quota
+(``Hub.admit``, linkage/limits.py): a refused call goes no further.
 
 A printout is issued in this order, and only in this order:
   1. the agency (from its certificate) has a right to the document type;
@@ -30,15 +31,12 @@ from linkage.config import ALL_FIELDS, AgencyConfig, LiveSettings, Settings
 from linkage.errors import InvalidRequest, LinkageError, NotFound, PermissionDenied, Unauthenticated
 from linkage.exchange_log import Appended, ExchangeLog, LogEntry, RevocationEntry
 from linkage.ids import IdKind, NationalId, parse_id, parse_officer_id
+from linkage.limits import MAX_BATCH, AgencyLimiter, check_length
 from linkage.routing import Router
 from linkage.seal import RequestHash, Sealer, format_issued_at, printout_digest, request_hash
 from linkage.v1 import common_pb2, provider_pb2
 
-__all__ = ["MAX_BATCH", "MAX_CASE_REF", "MAX_PURPOSE", "FetchRequest", "Hub", "Issued"]
-
-MAX_PURPOSE = 500
-MAX_CASE_REF = 100
-MAX_BATCH = 16
+__all__ = ["FetchRequest", "Hub", "Issued"]
 
 _log = logging.getLogger("linkage.hub")
 _KINDS = {common_pb2.SUBJECT_KIND_CITIZEN: IdKind.CITIZEN, common_pb2.SUBJECT_KIND_JURISTIC: IdKind.JURISTIC}
@@ -83,6 +81,7 @@ class Hub:
         self.sealer = sealer
         self.log = log
         self._revoke_lock = asyncio.Lock()
+        self.limiter = AgencyLimiter()
 
     @property
     def settings(self) -> Settings:
@@ -122,6 +121,10 @@ class Hub:
             )
         return agency
 
+    def admit(self, agency: AgencyConfig, cost: int = 1) -> None:
+        """Charge a call of cost units to the agency's rate limit and daily quota. Raises LimitExceeded."""
+        self.limiter.admit(agency.name, agency.limits, cost)
+
     async def services(self, agency: AgencyConfig) -> list[tuple[common_pb2.DocumentType, str, str, list[str]]]:
         """Each type the agency may fetch: description, provider, X-Road service address, granted fields."""
         out = []
@@ -138,14 +141,8 @@ class Hub:
             raise InvalidRequest("purpose_missing",
                                  "purpose: ต้องระบุวัตถุประสงค์ของการขอข้อมูล / purpose is required: say why the data"
                                  " is needed (PDPA: data is used only for its stated purpose)")
-        if len(purpose) > MAX_PURPOSE:
-            raise InvalidRequest("purpose_too_long",
-                                 f"purpose: วัตถุประสงค์ยาวเกิน {MAX_PURPOSE} ตัวอักษร / purpose is {len(purpose)}"
-                                 f" characters long; at most {MAX_PURPOSE} are allowed")
-        if len(case_ref) > MAX_CASE_REF:
-            raise InvalidRequest("case_ref_too_long",
-                                 f"case_ref: เลขที่เรื่องยาวเกิน {MAX_CASE_REF} ตัวอักษร / case_ref is {len(case_ref)}"
-                                 f" characters long; at most {MAX_CASE_REF} are allowed")
+        check_length("purpose", purpose)
+        check_length("case_ref", case_ref)
         officer = parse_officer_id(officer_id)
         if officer not in agency.officers:
             raise PermissionDenied("officer_not_registered",

@@ -44,9 +44,12 @@ __all__ = [
 
 DEFAULT_PORTS = {"hub": 7443, "dopa": 7451, "dbd": 7452, "edu": 7453, "counter": 8080}
 
+# rate_per_s, burst, daily_quota of each sample agency (linkage/limits.py; an agency without them gets DEFAULT_LIMITS).
 SAMPLE_AGENCIES: dict[str, dict[str, Any]] = {
-    # A municipal service counter: every document type, every field.
-    "phrae-municipality": {"title": "เทศบาลเมืองแพร่ / Phrae Town Municipality", "grants": ALL_FIELDS},
+    # A municipal service counter: every document type, every field. `linkage bench` and the soak call as it,
+    # hundreds of calls a second, so its limits are high.
+    "phrae-municipality": {"title": "เทศบาลเมืองแพร่ / Phrae Town Municipality", "grants": ALL_FIELDS,
+                           "limits": {"rate_per_s": 2000, "burst": 4000, "daily_quota": 50_000_000}},
     # A hospital's registration desk: who the patient is and that the card is real, nothing else.
     "phrae-hospital": {
         "title": "โรงพยาบาลแพร่ / Phrae Hospital",
@@ -55,9 +58,11 @@ SAMPLE_AGENCIES: dict[str, dict[str, Any]] = {
                             "birth_date", "sex", "nationality", "status"],
             "dopa.card": [ALL_FIELDS],
         },
+        "limits": {"rate_per_s": 50, "burst": 100, "daily_quota": 100_000},
     },
-    # Reads the log, not people's records.
-    "auditor": {"title": "ผู้ตรวจสอบบันทึกการใช้ข้อมูล / Exchange auditor", "grants": {}, "auditor": True},
+    # Reads the log, not people's records, in bursts: every printout it verifies online costs a few calls.
+    "auditor": {"title": "ผู้ตรวจสอบบันทึกการใช้ข้อมูล / Exchange auditor", "grants": {}, "auditor": True,
+                "limits": {"rate_per_s": 200, "burst": 1000, "daily_quota": 1_000_000}},
 }
 
 Progress = Callable[[str, int, int], None]
@@ -131,7 +136,7 @@ def _config_text(doc_types: Mapping[str, Sequence[str]], officers: Mapping[str, 
     for name, spec in SAMPLE_AGENCIES.items():
         grants = {t: [ALL_FIELDS] for t in every} if spec["grants"] == ALL_FIELDS else spec["grants"]
         agencies[name] = {"title": spec["title"], "auditor": spec.get("auditor", False),
-                          "officers": list(officers.get(name, ())), "grants": grants}
+                          "officers": list(officers.get(name, ())), **spec.get("limits", {}), "grants": grants}
     doc = {
         "hub": {"host": "127.0.0.1", "port": DEFAULT_PORTS["hub"], "provider_timeout_ms": 3000,
                 "log_origin": log_origin},
@@ -144,7 +149,9 @@ def _config_text(doc_types: Mapping[str, Sequence[str]], officers: Mapping[str, 
         "# Any [hub] or [providers.NAME] key can be overridden by LINKAGE_HUB_<KEY> or\n"
         "# LINKAGE_PROVIDERS_<NAME>_<KEY>. Unknown keys are refused.\n"
         "# [agencies.NAME] is an agency: the common name of its certificate in pki/clients/,\n"
-        "# the officers registered with it, and grants: doc_type = [fields] (\"*\" = every field).\n\n"
+        "# the officers registered with it, how much it may call the hub (a burst of `burst` calls,\n"
+        "# then rate_per_s a second; daily_quota calls a Bangkok day; see README \"Limits\"),\n"
+        "# and grants: doc_type = [fields] (\"*\" = every field).\n\n"
     )
     return header + tomli_w.dumps(doc)
 

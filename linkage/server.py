@@ -1,7 +1,9 @@
 """The hub's gRPC server: built by a factory, with health checking and reflection.
 
 ``build_server(settings, port=0)`` returns a started server and its bound port;
-tests use port 0. ``serve(settings)`` runs it until SIGINT/SIGTERM and stops
+tests use port 0. The server holds the limits of linkage/limits.py: requests of at most
+HUB_MAX_RECEIVE bytes, answers of at most HUB_MAX_SEND, MAX_CONCURRENT_STREAMS calls in
+flight per connection. ``serve(settings)`` runs it until SIGINT/SIGTERM and stops
 gracefully, letting calls in flight finish and their log entries commit.
 """
 
@@ -23,6 +25,7 @@ from linkage.checkpoint import NoteSigner
 from linkage.config import Settings
 from linkage.exchange_log import ExchangeLog
 from linkage.hub import Hub
+from linkage.limits import HUB_MAX_RECEIVE, HUB_MAX_SEND, server_options
 from linkage.routing import CallerDeadline, Router
 from linkage.seal import Sealer
 from linkage.service import AuditServicer, HubServicer
@@ -32,7 +35,8 @@ __all__ = ["HubServer", "PortInUse", "build_server", "serve"]
 
 SERVICE_NAME = hub_pb2.DESCRIPTOR.services_by_name["LinkageHub"].full_name
 AUDIT_SERVICE_NAME = audit_pb2.DESCRIPTOR.services_by_name["AuditLog"].full_name
-MAX_MESSAGE = 4 * 1024 * 1024
+# The largest answer the hub sends (the conformance kit sizes records by it).
+MAX_MESSAGE = HUB_MAX_SEND
 
 
 class PortInUse(Exception):
@@ -59,9 +63,7 @@ async def build_server(settings: Settings, port: int | None = None) -> HubServer
     hub = Hub(settings, Router(settings), Sealer.from_files(home.seal.cert, home.seal.key, home.ca.cert), log)
     # CallerDeadline: the hub's calls to providers end before the caller's deadline (linkage/routing.py).
     server = grpc.aio.server(interceptors=[CallerDeadline()], options=[
-        ("grpc.max_receive_message_length", MAX_MESSAGE),
-        ("grpc.max_send_message_length", MAX_MESSAGE),
-        ("grpc.max_concurrent_streams", 256),
+        *server_options(HUB_MAX_RECEIVE, HUB_MAX_SEND),
         ("grpc.so_reuseport", 0),
     ])
     hub_pb2_grpc.add_LinkageHubServicer_to_server(HubServicer(hub), server)

@@ -2,7 +2,9 @@
 
 The calling agency is the common name of the client certificate that the TLS
 handshake verified against the linkage CA; no request field can change it. The
-certificate's fingerprint goes along so that a revoked one is refused.
+certificate's fingerprint goes along so that a revoked one is refused. Every call
+is then charged to that agency's rate limit and daily quota, and every string field
+of its request checked against its length limit (linkage/limits.py), before anything else.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ import json
 import ssl
 
 import grpc
+from google.protobuf.message import Message
 
 from linkage import merkle
 from linkage.config import AgencyConfig
@@ -19,12 +22,10 @@ from linkage.errors import InvalidRequest, LinkageError, NotFound, grpc_errors, 
 from linkage.exchange_log import SignedTree
 from linkage.hub import FetchRequest, Hub, Issued
 from linkage.ids import IdKind, parse_id
+from linkage.limits import MAX_BATCH, MAX_ENTRIES, check_fields
 from linkage.v1 import audit_pb2, audit_pb2_grpc, hub_pb2, hub_pb2_grpc
 
 __all__ = ["AuditServicer", "HubServicer"]
-
-MAX_ENTRIES = 1000
-
 
 def _signed(tree: SignedTree) -> audit_pb2.SignedCheckpoint:
     cp = tree.checkpoint
@@ -49,17 +50,25 @@ def _agency(hub: Hub, context: grpc.aio.ServicerContext) -> AgencyConfig:
     return hub.agency(names[0].decode("utf-8", "replace"), fingerprint)
 
 
+def _admitted(hub: Hub, context: grpc.aio.ServicerContext, request: Message, cost: int = 1) -> AgencyConfig:
+    """The calling agency, once the call is charged to its limits and the request's fields are of allowed length.
+
+    Raises Unauthenticated, LimitExceeded (nothing else is looked at) or InvalidRequest.
+    """
+    agency = _agency(hub, context)
+    hub.admit(agency, cost)
+    check_fields(request)
+    return agency
+
+
 class HubServicer(hub_pb2_grpc.LinkageHubServicer):
     def __init__(self, hub: Hub) -> None:
         self._hub = hub
 
-    def _agency(self, context: grpc.aio.ServicerContext) -> AgencyConfig:
-        return _agency(self._hub, context)
-
     @grpc_errors
     async def ListServices(self, request: hub_pb2.ListServicesRequest,
                            context: grpc.aio.ServicerContext) -> hub_pb2.ListServicesResponse:
-        agency = self._agency(context)
+        agency = _admitted(self._hub, context, request)
         grants = [
             hub_pb2.ServiceGrant(doc_type=described, provider=provider, service=service, granted_fields=fields)
             for described, provider, service, fields in await self._hub.services(agency)
@@ -69,7 +78,7 @@ class HubServicer(hub_pb2_grpc.LinkageHubServicer):
     @grpc_errors
     async def FetchDocument(self, request: hub_pb2.FetchDocumentRequest,
                             context: grpc.aio.ServicerContext) -> hub_pb2.FetchDocumentResponse:
-        agency = self._agency(context)
+        agency = _admitted(self._hub, context, request)
         issued = await self._hub.fetch(agency, FetchRequest(
             request.doc_type, request.subject_id, request.purpose, request.officer_id, request.case_ref,
             request.citizen_present))
@@ -78,7 +87,8 @@ class HubServicer(hub_pb2_grpc.LinkageHubServicer):
     @grpc_errors
     async def FetchDocuments(self, request: hub_pb2.FetchDocumentsRequest,
                              context: grpc.aio.ServicerContext) -> hub_pb2.FetchDocumentsResponse:
-        agency = self._agency(context)
+        # A batch costs one call per document type (MAX_BATCH at most: a longer one is refused as a whole).
+        agency = _admitted(self._hub, context, request, min(len(request.doc_types), MAX_BATCH))
         outcomes = await self._hub.fetch_many(agency, list(request.doc_types), FetchRequest(
             "", request.subject_id, request.purpose, request.officer_id, request.case_ref, request.citizen_present))
         results = []
@@ -92,7 +102,7 @@ class HubServicer(hub_pb2_grpc.LinkageHubServicer):
     @grpc_errors
     async def GetAgentStatus(self, request: hub_pb2.GetAgentStatusRequest,
                              context: grpc.aio.ServicerContext) -> hub_pb2.GetAgentStatusResponse:
-        agency = self._agency(context)
+        agency = _admitted(self._hub, context, request)
         if not self._hub.agent_available(agency, request.officer_id):
             status = hub_pb2.AGENT_NOT_AVAILABLE
         elif request.citizen_id:
@@ -105,7 +115,7 @@ class HubServicer(hub_pb2_grpc.LinkageHubServicer):
     @grpc_errors
     async def CheckCard(self, request: hub_pb2.HubCheckCardRequest,
                         context: grpc.aio.ServicerContext) -> hub_pb2.HubCheckCardResponse:
-        agency = self._agency(context)
+        agency = _admitted(self._hub, context, request)
         match = await self._hub.check_card(agency, request.card, request.purpose, request.officer_id)
         return hub_pb2.HubCheckCardResponse(match=match)
 
@@ -124,13 +134,13 @@ class AuditServicer(audit_pb2_grpc.AuditLogServicer):
     @grpc_errors
     async def GetCheckpoint(self, request: audit_pb2.GetCheckpointRequest,
                             context: grpc.aio.ServicerContext) -> audit_pb2.SignedCheckpoint:
-        _agency(self._hub, context)
+        _admitted(self._hub, context, request)
         return _signed(self._log.latest)
 
     @grpc_errors
     async def GetInclusionProof(self, request: audit_pb2.GetInclusionProofRequest,
                                 context: grpc.aio.ServicerContext) -> audit_pb2.InclusionProof:
-        _agency(self._hub, context)
+        _admitted(self._hub, context, request)
         size = request.tree_size or self._log.size
         if request.WhichOneof("leaf") == "leaf_hash":
             found = await self._log.index_of_leaf_hash(request.leaf_hash)
@@ -148,7 +158,7 @@ class AuditServicer(audit_pb2_grpc.AuditLogServicer):
     @grpc_errors
     async def GetConsistencyProof(self, request: audit_pb2.GetConsistencyProofRequest,
                                   context: grpc.aio.ServicerContext) -> audit_pb2.ConsistencyProof:
-        _agency(self._hub, context)
+        _admitted(self._hub, context, request)
         new_size = request.new_size or self._log.size
         try:
             hashes = await self._log.consistency_proof(request.old_size, new_size)
@@ -159,7 +169,7 @@ class AuditServicer(audit_pb2_grpc.AuditLogServicer):
     @grpc_errors
     async def GetEntries(self, request: audit_pb2.GetEntriesRequest,
                          context: grpc.aio.ServicerContext) -> audit_pb2.GetEntriesResponse:
-        _agency(self._hub, context)
+        _admitted(self._hub, context, request)
         if request.end <= request.start or request.end - request.start > MAX_ENTRIES:
             raise InvalidRequest("bad_range", f"ช่วงรายการไม่ถูกต้อง / ask for 1 to {MAX_ENTRIES} entries with"
                                  f" start < end (got start={request.start}, end={request.end})")
@@ -169,7 +179,7 @@ class AuditServicer(audit_pb2_grpc.AuditLogServicer):
     @grpc_errors
     async def ListAccesses(self, request: audit_pb2.ListAccessesRequest,
                            context: grpc.aio.ServicerContext) -> audit_pb2.ListAccessesResponse:
-        agency = _agency(self._hub, context)
+        agency = _admitted(self._hub, context, request)
         subject = parse_id(request.subject_id)
         card = request.citizen_card if request.HasField("citizen_card") else None
         await self._hub.check_access_listing(agency, subject, card)
@@ -183,7 +193,7 @@ class AuditServicer(audit_pb2_grpc.AuditLogServicer):
     @grpc_errors
     async def RevokePrintout(self, request: audit_pb2.RevokePrintoutRequest,
                              context: grpc.aio.ServicerContext) -> audit_pb2.RevokePrintoutResponse:
-        agency = _agency(self._hub, context)
+        agency = _admitted(self._hub, context, request)
         logged = await self._hub.revoke(agency, request.printout_id, request.reason, request.officer_id)
         revoked_at = json.loads(logged.leaf)["revoked_at"]
         return audit_pb2.RevokePrintoutResponse(log_index=logged.index, revoked_at=revoked_at)
@@ -191,7 +201,7 @@ class AuditServicer(audit_pb2_grpc.AuditLogServicer):
     @grpc_errors
     async def GetRevocation(self, request: audit_pb2.GetRevocationRequest,
                             context: grpc.aio.ServicerContext) -> audit_pb2.Revocation:
-        _agency(self._hub, context)
+        _admitted(self._hub, context, request)
         found = await self._log.revocation(request.printout_id)
         if found is None:
             return audit_pb2.Revocation(revoked=False)

@@ -44,6 +44,7 @@ from grpc_reflection.v1alpha import reflection
 from linkage import pki
 from linkage.errors import InvalidRequest, NotFound, PermissionDenied, grpc_errors
 from linkage.ids import IdKind, parse_id
+from linkage.limits import PROVIDER_MAX_RECEIVE, PROVIDER_MAX_SEND, server_options
 from linkage.v1 import provider_pb2, provider_pb2_grpc
 from providers import REGISTRIES
 from providers.faults import ADMIN_CLIENT, ADMIN_UNIT, FaultPlan, Faults
@@ -229,8 +230,9 @@ async def _build(name: str, db_path: Path, ca_cert: Path, own: pki.CertPaths, po
     if registry is None:
         raise ValueError(f"no registry named {name!r}; known: {', '.join(REGISTRIES)}")
     store = RecordStore(registry, db_path)
+    # Requests of at most PROVIDER_MAX_RECEIVE bytes, answers up to what the hub reads (linkage/limits.py).
     server = grpc.aio.server(options=[
-        ("grpc.max_concurrent_streams", 256),
+        *server_options(PROVIDER_MAX_RECEIVE, PROVIDER_MAX_SEND),
         ("grpc.so_reuseport", 0),
     ])
     faults = Faults(registry.name)
