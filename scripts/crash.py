@@ -1,31 +1,39 @@
 """Crash safety: kill -9 the hub, a registry or the counter in the middle of a load, restart it, prove nothing was lost.
 
-    python scripts/crash.py [--rounds 10] [--targets hub,registry] [--seconds 3] [--workers 4]
-                            [--citizens 2000] [--home DIR] [--seed S]
+    python scripts/crash.py [--rounds 10] [--targets hub,registry,counter] [--seconds 3] [--workers 4]
+                            [--counter-workers 2] [--citizens 2000] [--home DIR] [--seed S]
 
 The sandbox runs as ``linkage up`` runs it (each registry, the hub and the counter in a
-process of its own, real mTLS, the exchange log in SQLite with WAL and synchronous=FULL).
-Each round starts a load of concurrent FetchDocument and FetchDocuments calls (one
-``HubClient``, every printout verified on receipt, every request with a case_ref of its
-own), kills one process with SIGKILL in the middle of it, starts it again on the same
-port, waits until a call through it succeeds, lets the load run a little longer, stops
-the load, and checks, through the restarted hub's AuditLog service:
+process of its own, real mTLS, the exchange log and the counter's cases in SQLite with WAL
+and synchronous=FULL). Each round starts a load: concurrent FetchDocument and
+FetchDocuments calls (one ``HubClient``, every printout verified on receipt, every request
+with a case_ref of its own) and officers at the counter (HTTP, as a browser: sign in, open
+cases, file complaints). It kills one process with SIGKILL in the middle of it, starts it
+again on the same port, waits until a call through it succeeds, lets the load run a little
+longer, stops the load, and checks, through the restarted hub's AuditLog service and the
+counter's file:
 
   1. the log's tree, recomputed from every entry, has the root of the newest signed checkpoint;
   2. every checkpoint any client saw before (in a printout's proof or from GetCheckpoint) is a
      prefix of it: same root at its size, no size beyond the log (no rollback), and the hub's
      consistency proof from the newest one seen to the new head verifies;
   3. every printout a client received is in the log exactly once, found by its digest
-     (``seal.printout_digest``, the leaf's ``printout_sha256``), at the index it was told;
+     (``seal.printout_digest``, the leaf's ``printout_sha256``), at the index it was told; the
+     counter is a client too: every printout its cases hold;
   4. no entry for a document the hub refused (it said it issued nothing), none twice for one
      request, none for a request that was never sent; entries for requests whose answer was lost
-     in the crash are allowed: they are counted as orphans, per round;
+     in the crash are allowed: they are counted as orphans, per round (the counter's too: a case
+     document marked interrupted, or lost on the way from the hub);
   5. the log file passes ``PRAGMA integrity_check``; the registries' files are byte-for-byte what
-     they were and answer the same records as before.
+     they were and answer the same records as before;
+  6. the counter's file passes ``integrity_check``; every case an officer saw opened is there
+     with the printouts the page showed, and opens again after sign-in; every case has one
+     document slot per linked type of its service and its report row agrees with them; every
+     complaint whose number was shown is there as filed.
 
-Targets are cycled over the rounds: ``hub``, ``registry`` (dopa, dbd, edu in turn), a registry by
-name. Prints one row per round and exits 1 on any violation. ``tests/test_crash.py`` runs a short
-version of this in the default suite.
+Targets are cycled over the rounds: ``hub``, ``registry`` (dopa, dbd, edu in turn), a registry
+by name, ``counter``. Prints one row per round and exits 1 on any violation.
+``tests/test_crash.py`` runs a short version of this in the default suite.
 """
 
 from __future__ import annotations
@@ -38,6 +46,7 @@ import hashlib
 import json
 import platform
 import random
+import re
 import shutil
 import sqlite3
 import sys
@@ -47,24 +56,35 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+import aiohttp
+
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from consumers.client import HubClient, Printout, PrintoutRejected, RetryPolicy
+from consumers.counter.manuals import DEFAULT_FOLDER, Manual, load_manuals
 from linkage import merkle
 from linkage.checkpoint import CheckpointError, NoteVerifier, open_checkpoint, parse_verifier_key
 from linkage.config import Home, Settings, load_settings
 from linkage.errors import LinkageError
+from linkage.ids import IdKind
 from linkage.sandbox import Stack, init, start_stack, write_endpoints
 from linkage.seal import printout_digest
 
-__all__ = ["Crash", "Ledger", "LogCheck", "Options", "RoundRow", "main", "run"]
+__all__ = ["Counter", "CounterDisk", "Crash", "Ledger", "LogCheck", "Options", "RoundRow", "check_log", "main", "run"]
 
 PURPOSE = "ทดสอบความทนทาน / crash test"
 AGENCY = "phrae-municipality"
 REGISTRY_TARGETS = ("dopa", "dbd", "edu")
 FREE_PORTS = {"hub": 0, "dopa": 0, "dbd": 0, "edu": 0, "counter": 0}
+# A counter document whose answer never reached the counter's store: the hub may have logged it.
+COUNTER_LOST = ("fetch_interrupted", "transport_")
 
 Key = tuple[str, str]  # (case_ref, doc_type): one document asked for once
+
+_CSRF = re.compile(r'name="csrf" value="([^"]+)"')
+_CASE_REF = re.compile(r"PHR-\d{4}-\d{5}")
+_UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
+_COMPLAINT = re.compile(r'data-testid="complaint-done">[^<]*?(\d+)\s*</p>')
 
 
 @dataclasses.dataclass(frozen=True)
@@ -73,6 +93,16 @@ class Received:
     digest: str
     log_index: int
     provider: str
+
+
+@dataclasses.dataclass
+class Counter:
+    """What the officers' browsers saw: cases opened (id -> case ref and the printout ids shown) and
+    complaints filed (number -> details); ``lost`` counts requests that got no answer."""
+
+    cases: dict[str, tuple[str, frozenset[str]]] = dataclasses.field(default_factory=dict)
+    complaints: dict[int, str] = dataclasses.field(default_factory=dict)
+    lost: int = 0
 
 
 @dataclasses.dataclass
@@ -90,6 +120,7 @@ class Ledger:
     # Every checkpoint seen: tree size -> root; two roots for one size is a fork.
     checkpoints: dict[int, bytes] = dataclasses.field(default_factory=dict)
     forks: list[str] = dataclasses.field(default_factory=list)
+    counter: Counter = dataclasses.field(default_factory=Counter)
     _notes: dict[str, int] = dataclasses.field(default_factory=dict)
 
     def got(self, key: Key, printout: Printout) -> None:
@@ -124,19 +155,84 @@ class Ledger:
                               f" {known.hex()[:16]}… and {cp.root_hash.hex()[:16]}…")
 
 
+@dataclasses.dataclass(frozen=True)
+class CounterSlot:
+    case_id: str
+    printout_id: str
+    digest: str  # "" when the slot holds a problem
+    log_index: int
+    problem: str
+
+
+@dataclasses.dataclass
+class CounterDisk:
+    """The counter's SQLite file as it is, read beside the running counter; ``problems`` is what is wrong in it."""
+
+    slots: dict[Key, CounterSlot] = dataclasses.field(default_factory=dict)
+    cases: dict[str, tuple[str, frozenset[str]]] = dataclasses.field(default_factory=dict)
+    complaints: dict[int, str] = dataclasses.field(default_factory=dict)
+    problems: list[str] = dataclasses.field(default_factory=list)
+
+    @classmethod
+    def read(cls, path: Path, manuals: dict[str, Manual]) -> CounterDisk:
+        out = cls()
+        if not path.exists():
+            return out
+        out.problems += [f"{path}: {p}" for p in _integrity_problems(path)]
+        db = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+        try:
+            db.execute("BEGIN")  # one snapshot
+            refs = {r[0]: r[1] for r in db.execute("SELECT id, ref FROM open_case")}
+            service = {r[0]: r[1] for r in db.execute("SELECT id, service_id FROM open_case")}
+            reports = {r[0]: r[1:] for r in db.execute("SELECT case_ref, service_id, fetched FROM counter_case")}
+            by_case: dict[str, dict[str, CounterSlot]] = collections.defaultdict(dict)
+            for case_id, doc_type, printout_id, jws, log_index, reason in db.execute(
+                    "SELECT case_id, doc_type, printout_id, jws, log_index, problem_reason FROM case_slot"):
+                slot = CounterSlot(case_id, printout_id, printout_digest(jws) if jws else "", log_index, reason)
+                by_case[case_id][doc_type] = slot
+                if case_id not in refs:
+                    out.problems.append(f"counter: a {doc_type} slot of case {case_id} whose case is not there")
+                else:
+                    out.slots[refs[case_id], doc_type] = slot
+            out.complaints = {int(r[0]): str(r[1]) for r in db.execute("SELECT id, details FROM complaint")}
+            db.execute("COMMIT")
+        finally:
+            db.close()
+        for case_id, ref in refs.items():
+            slots = by_case.get(case_id, {})
+            out.cases[case_id] = (ref, frozenset(s.printout_id for s in slots.values() if s.digest))
+            manual = manuals.get(service[case_id])
+            if manual is None:
+                out.problems.append(f"counter: case {ref} is of an unknown service {service[case_id]!r}")
+                continue
+            if set(slots) != set(manual.linked_doc_types):
+                out.problems.append(f"counter: case {ref} holds documents {sorted(slots)}, its service links"
+                                    f" {sorted(manual.linked_doc_types)}")
+            fetched = sum(1 for d in manual.documents if d.doc_type in slots and slots[d.doc_type].digest)
+            if reports.get(ref) != (manual.id, fetched):
+                out.problems.append(f"counter: the report row of case {ref} is {reports.get(ref)}, its documents"
+                                    f" say ({manual.id!r}, {fetched})")
+        return out
+
+
 @dataclasses.dataclass
 class LogCheck:
-    """The log as the restarted hub serves it, checked against the ledger."""
+    """The log as the restarted hub serves it, checked against the ledger and the counter's file."""
 
     size: int = 0
     matched: int = 0
+    counter_matched: int = 0
     orphans: collections.Counter[str] = dataclasses.field(default_factory=collections.Counter)  # per round tag
+    counter_orphans: int = 0
     other: int = 0
     violations: list[str] = dataclasses.field(default_factory=list)
 
 
-async def check_log(auditor: HubClient, ledger: Ledger, prefix: str, log_file: Path | None) -> LogCheck:
-    """Checks 1-5 of the module docstring, except the registries' (see ``Crash.check_registries``)."""
+async def check_log(auditor: HubClient, ledger: Ledger, prefix: str, log_file: Path | None,
+                    counter: CounterDisk | None = None) -> LogCheck:
+    """Checks 1-5 of the module docstring, except the registries' (see ``Crash.check_registry``), and the part
+    of 6 that needs the log: every printout in the counter's file is logged once, every entry for a counter
+    case is in its file or was lost on the way."""
     out = LogCheck()
     bad = out.violations
     bad.extend(ledger.forks)
@@ -152,7 +248,7 @@ async def check_log(auditor: HubClient, ledger: Ledger, prefix: str, log_file: P
         leaves.extend(e.leaf for e in batch)
     # (1) The tree recomputed from the entries has the newest checkpoint's root; (2) so has every older one seen.
     tree = merkle.CompactRange()
-    roots = {0: tree.root()} if 0 in ledger.checkpoints else {}
+    roots = {0: tree.root()}
     for leaf in leaves:
         tree.append(merkle.leaf_hash(leaf))
         if tree.size in ledger.checkpoints:
@@ -177,6 +273,7 @@ async def check_log(auditor: HubClient, ledger: Ledger, prefix: str, log_file: P
     # (3) Every printout received is there once, where the hub said; (4) every entry is accounted for.
     by_digest: dict[str, list[int]] = collections.defaultdict(list)
     by_key: dict[Key, list[int]] = collections.defaultdict(list)
+    digest_at: dict[int, str] = {}
     for index, raw in enumerate(leaves):
         try:
             leaf = json.loads(raw)
@@ -186,19 +283,37 @@ async def check_log(auditor: HubClient, ledger: Ledger, prefix: str, log_file: P
         if leaf.get("kind") == "printout":
             by_digest[leaf["printout_sha256"]].append(index)
             by_key[leaf["case_ref"], leaf["doc_type"]].append(index)
+            digest_at[index] = leaf["printout_sha256"]
         elif leaf.get("kind") != "revocation":
             bad.append(f"entry {index} is of kind {leaf.get('kind')!r}")
-    for key, got in ledger.received.items():
-        found = by_digest.get(got.digest, [])
+    received = [(key, got.printout_id, got.digest, got.log_index) for key, got in ledger.received.items()]
+    if counter is not None:
+        received += [(key, slot.printout_id, slot.digest, slot.log_index)
+                     for key, slot in counter.slots.items() if slot.digest]
+    for key, printout_id, digest, log_index in received:
+        found = by_digest.get(digest, [])
         if len(found) != 1:
-            bad.append(f"printout {got.printout_id} ({key[0]} {key[1]}) was received; the log holds it"
+            bad.append(f"printout {printout_id} ({key[0]} {key[1]}) was received; the log holds it"
                        f" {len(found)} times")
-        elif found[0] != got.log_index:
-            bad.append(f"printout {got.printout_id} was received with log index {got.log_index}; it is at {found[0]}")
+        elif found[0] != log_index:
+            bad.append(f"printout {printout_id} was received with log index {log_index}; it is at {found[0]}")
+    counter_slots = counter.slots if counter is not None else {}
     for key, indexes in by_key.items():
-        if len(indexes) > 1:
+        ours = key[0].startswith(prefix)
+        if len(indexes) > 1 and (ours or key in counter_slots):
             bad.append(f"{key[0]} {key[1]} was asked for once and is in the log {len(indexes)} times: {indexes}")
-        if not key[0].startswith(prefix):
+        if key in counter_slots:
+            slot = counter_slots[key]
+            if slot.digest and slot.digest in (digest_at[i] for i in indexes):
+                out.counter_matched += 1
+            elif slot.problem.startswith(COUNTER_LOST):
+                out.counter_orphans += len(indexes)
+            else:
+                bad.append(f"counter case {key[0]} {key[1]} holds {slot.problem or 'another printout'}, yet the log"
+                           f" holds a printout for it at {indexes}")
+        elif _CASE_REF.fullmatch(key[0]) and counter is not None:
+            bad.append(f"entry {indexes} is for counter case {key[0]} {key[1]}, which the counter does not hold")
+        elif not ours:
             out.other += len(indexes)
         elif key in ledger.received:
             out.matched += 1
@@ -212,6 +327,22 @@ async def check_log(auditor: HubClient, ledger: Ledger, prefix: str, log_file: P
     if log_file is not None:
         bad.extend(f"{log_file}: {p}" for p in _integrity_problems(log_file))
     return out
+
+
+def check_counter(seen: Counter, disk: CounterDisk) -> list[str]:
+    """Check 6: what the officers were shown is on disk, as shown."""
+    bad = list(disk.problems)
+    for case_id, (ref, printouts) in seen.cases.items():
+        stored = disk.cases.get(case_id)
+        if stored is None:
+            bad.append(f"counter: case {ref} was shown opened and is gone")
+        elif stored[0] != ref or not printouts <= stored[1]:
+            bad.append(f"counter: case {ref} was shown with printouts {sorted(printouts)}; the file holds {stored}")
+    for number, details in seen.complaints.items():
+        if disk.complaints.get(number) != details:
+            bad.append(f"counter: complaint {number} was acknowledged as {details!r}; the file holds"
+                       f" {disk.complaints.get(number)!r}")
+    return bad
 
 
 def _round_tag(case_ref: str) -> str:
@@ -234,11 +365,13 @@ def _file_digest(path: Path) -> str:
 @dataclasses.dataclass(frozen=True)
 class Options:
     rounds: int = 10
-    targets: tuple[str, ...] = ("hub", "registry")
+    targets: tuple[str, ...] = ("hub", "registry", "counter")
     seconds: float = 3.0       # load before the kill is 0.3-0.7 of this, after recovery 0.5 of it
     down: float = 0.3          # how long the process stays dead before it is started again
-    workers: int = 4
+    workers: int = 4           # gRPC calls in flight
+    counter_workers: int = 2   # officers at the counter
     batch_share: float = 0.4   # the share of calls that are FetchDocuments of every type the subject has
+    complaint_share: float = 0.2  # the share of the officers' requests that file a complaint
     timeout: float = 5.0       # per call
     recover_timeout: float = 60.0
     seed: int = 1
@@ -259,11 +392,17 @@ class RoundRow:
     received: int
     refused: int
     lost: int
+    cases: int
+    complaints: int
     log_size: int
     orphans: int
     restart_s: float
     recover_s: float
     violations: list[str]
+
+
+class _SignedOut(Exception):
+    """The counter sent the officer to the sign-in page (it was restarted: sessions are not kept)."""
 
 
 class Crash:
@@ -284,10 +423,18 @@ class Crash:
                                                        if p.get("doc_types")]
         self.officer = sorted(self.settings.agencies[AGENCY].officers)[0]
         self.owner = {t: name for name, p in self.settings.providers.items() for t in p.doc_types}
+        self.manuals = load_manuals(DEFAULT_FOLDER)
+        kinds = {s: IdKind.JURISTIC if s.startswith("0") else IdKind.CITIZEN for s, _ in self.subjects}
+        self.services = [(m.id, s) for m in self.manuals.values() for s in kinds if kinds[s] is m.subject]
         self.samples: dict[str, dict[Key, dict[str, Any]]] = {}
         self.registry_files: dict[str, str] = {}
         self._seq = 0
+        self._counter_orphans = 0
         self.rows: list[RoundRow] = []
+
+    @property
+    def counter_db(self) -> Path:
+        return self.home.data / "counter.sqlite"
 
     # -- the stack -------------------------------------------------------------------------------------------------
 
@@ -313,7 +460,7 @@ class Crash:
         self._seq += 1
         return f"{self.prefix}-{tag}-{self._seq:07d}"
 
-    # -- the load ---------------------------------------------------------------------------------------------------
+    # -- the load: agencies' systems ----------------------------------------------------------------------------------
 
     async def _fetch_one(self, tag: str, doc_type: str, subject: str) -> Printout | None:
         assert self.client is not None
@@ -367,17 +514,96 @@ class Crash:
                 self.ledger.errors[f"checkpoint_{err.reason}"] += 1
             await asyncio.sleep(0.1)
 
+    # -- the load: officers at the counter ----------------------------------------------------------------------------
+
+    @property
+    def _counter_url(self) -> str:
+        assert self.stack is not None
+        return f"http://{self.stack.addresses['counter']}"
+
+    async def _page(self, http: aiohttp.ClientSession, method: str, path: str,
+                    data: dict[str, str] | None = None) -> tuple[str, str]:
+        """(final path, page) of a request that ends in 200; raises _SignedOut, or aiohttp's errors."""
+        async with http.request(method, self._counter_url + path, data=data) as resp:
+            text = await resp.text()
+            if resp.url.path == "/signin" and path != "/signin":
+                raise _SignedOut()
+            if resp.status != 200:
+                raise aiohttp.ClientResponseError(resp.request_info, (), status=resp.status,
+                                                  message=f"{method} {path} answered {resp.status}")
+            return resp.url.path, text
+
+    async def _sign_in(self, http: aiohttp.ClientSession) -> str:
+        """Sign in as the officer; the session's CSRF token."""
+        _, page = await self._page(http, "GET", "/signin")
+        await self._page(http, "POST", "/signin", {"csrf": _token(page), "officer_id": self.officer, "next": "/"})
+        return _token((await self._page(http, "GET", "/complaints/new"))[1])
+
+    async def _open_case(self, http: aiohttp.ClientSession, csrf: str) -> None:
+        service, subject = self.rng.choice(self.services)
+        where, page = await self._page(http, "POST", f"/cases/new/{service}",
+                                       {"csrf": csrf, "subject_id": subject, "citizen_present": "1"})
+        ref = _CASE_REF.search(page)
+        if not where.startswith("/cases/") or ref is None:
+            raise RuntimeError(f"opening a {service} case ended at {where} without a case number")
+        self.ledger.counter.cases[where.rsplit("/", 1)[1]] = (ref.group(0), frozenset(_UUID.findall(page)))
+
+    async def _complain(self, http: aiohttp.ClientSession, csrf: str, tag: str) -> None:
+        details = f"{self.prefix} {tag} {self.rng.getrandbits(40):010x}: ขอสำเนาบัตรประชาชน"
+        _, page = await self._page(http, "POST", "/complaints/new", {
+            "csrf": csrf, "office": "ทดสอบ / crash test", "service": "other", "demanded": "สำเนาบัตรประชาชน",
+            "details": details, "contact": ""})
+        number = _COMPLAINT.search(page)
+        if number is None:
+            raise RuntimeError("the complaint form answered without a complaint number")
+        self.ledger.counter.complaints[int(number.group(1))] = details
+
+    async def _officer(self, tag: str, stop: asyncio.Event) -> None:
+        jar = aiohttp.CookieJar(unsafe=True)
+        timeout = aiohttp.ClientTimeout(total=2 * self.options.timeout)
+        async with aiohttp.ClientSession(cookie_jar=jar, timeout=timeout) as http:
+            csrf = ""
+            while not stop.is_set():
+                try:
+                    if not csrf:
+                        csrf = await self._sign_in(http)
+                    if self.rng.random() < self.options.complaint_share:
+                        await self._complain(http, csrf, tag)
+                    else:
+                        await self._open_case(http, csrf)
+                except _SignedOut:
+                    csrf = ""
+                except (aiohttp.ClientError, TimeoutError):
+                    self.ledger.counter.lost += 1
+                    csrf = ""
+                    await asyncio.sleep(0.05)
+
+    # -- recovery -----------------------------------------------------------------------------------------------------
+
     async def _probe(self, target: str, tag: str) -> None:
-        """Until one call through target succeeds: for a registry, a document it owns."""
+        """Until one call through target succeeds: for a registry, a document it owns; for the counter, a case."""
         deadline = time.monotonic() + self.options.recover_timeout
         while True:
-            subject, doc_types = self.rng.choice(self.subjects)
-            mine = [t for t in doc_types if target == "hub" or self.owner[t] == target]
-            if mine and await self._fetch_one(tag, self.rng.choice(mine), subject) is not None:
-                return
+            if target == "counter":
+                if await self._counter_probe():
+                    return
+            else:
+                subject, doc_types = self.rng.choice(self.subjects)
+                mine = [t for t in doc_types if target == "hub" or self.owner[t] == target]
+                if mine and await self._fetch_one(tag, self.rng.choice(mine), subject) is not None:
+                    return
             if time.monotonic() > deadline:
                 raise TimeoutError(f"{target} did not come back within {self.options.recover_timeout:.0f} s")
             await asyncio.sleep(0.02)
+
+    async def _counter_probe(self) -> bool:
+        async with aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True),
+                                         timeout=aiohttp.ClientTimeout(total=self.options.timeout)) as http:
+            try:
+                await self._open_case(http, await self._sign_in(http))
+            except (aiohttp.ClientError, TimeoutError, _SignedOut):
+                return False
+        return True
 
     async def _sample(self, registry: str) -> dict[Key, dict[str, Any]]:
         """One record of every type the registry owns, for the subjects that have it."""
@@ -396,9 +622,12 @@ class Crash:
         assert self.stack is not None and self.auditor is not None
         target = self.options.target(round_no)
         tag = f"r{round_no:02d}"
-        received, refused, lost = len(self.ledger.received), len(self.ledger.refused), len(self.ledger.lost)
+        ledger = self.ledger
+        before = (len(ledger.received), len(ledger.refused), len(ledger.lost), len(ledger.counter.cases),
+                  len(ledger.counter.complaints))
         stop = asyncio.Event()
         tasks = [asyncio.create_task(self._worker(tag, stop)) for _ in range(self.options.workers)]
+        tasks += [asyncio.create_task(self._officer(tag, stop)) for _ in range(self.options.counter_workers)]
         tasks.append(asyncio.create_task(self._poll_checkpoints(stop)))
         try:
             await asyncio.sleep(self.options.seconds * self.rng.uniform(0.3, 0.7))
@@ -415,13 +644,22 @@ class Crash:
         finally:
             stop.set()
             await asyncio.gather(*tasks)
-        check = await check_log(self.auditor, self.ledger, self.prefix,
-                                None if self.settings.database else self.home.exchange_log)
-        violations = check.violations
+        counter = CounterDisk.read(self.counter_db, self.manuals)
+        check = await check_log(self.auditor, ledger, self.prefix,
+                                None if self.settings.database else self.home.exchange_log, counter)
+        violations = check.violations + check_counter(ledger.counter, counter)
         if target in self.settings.providers:
             violations += await self.check_registry(target)
-        row = RoundRow(round_no, target, len(self.ledger.received) - received, len(self.ledger.refused) - refused,
-                       len(self.ledger.lost) - lost, check.size, check.orphans[tag], restart_s, recover_s, violations)
+        if target == "counter":
+            violations += await self.check_cases_reopen(list(ledger.counter.cases)[before[3]:])
+        # The counter's orphans carry no round in their case number: the growth since the last round is this one's.
+        orphans = check.orphans[tag] + check.counter_orphans - self._counter_orphans
+        self._counter_orphans = check.counter_orphans
+        after = (len(ledger.received), len(ledger.refused), len(ledger.lost), len(ledger.counter.cases),
+                 len(ledger.counter.complaints))
+        d = [a - b for a, b in zip(after, before, strict=True)]
+        row = RoundRow(round_no, target, d[0], d[1], d[2], d[3], d[4], check.size, orphans, restart_s, recover_s,
+                       violations)
         self.rows.append(row)
         return row
 
@@ -437,25 +675,48 @@ class Crash:
                 problems.append(f"{name} answers {key[1]} of {key[0]} differently after the restart")
         return problems
 
+    async def check_cases_reopen(self, case_ids: Sequence[str]) -> list[str]:
+        """After a restart of the counter the officer signs in again and every case shown before opens."""
+        problems = []
+        async with aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True),
+                                         timeout=aiohttp.ClientTimeout(total=30)) as http:
+            await self._sign_in(http)
+            for case_id in case_ids:
+                ref, printouts = self.ledger.counter.cases[case_id]
+                _, page = await self._page(http, "GET", f"/cases/{case_id}")
+                if ref not in page or not printouts <= set(_UUID.findall(page)):
+                    problems.append(f"counter: case {ref} opens after the restart without what it showed before")
+        return problems
+
+
+def _token(page: str) -> str:
+    found = _CSRF.search(page)
+    if found is None:
+        raise RuntimeError("the counter's page has no CSRF field")
+    return found.group(1)
+
 
 async def run(home: Home, options: Options, out: Any = sys.stdout) -> list[RoundRow]:
     """Start the sandbox in home, run options.rounds rounds printing a row each, stop it; return the rows."""
     crash = Crash(home, options)
     try:
         await crash.start()
-        print(f"{'round':>5}  {'killed':<7} {'received':>8} {'refused':>7} {'lost':>5} {'log size':>8}"
-              f" {'orphans':>7} {'restart s':>9} {'recover s':>9}  violations", file=out, flush=True)
+        print(f"{'round':>5}  {'killed':<7} {'received':>8} {'refused':>7} {'lost':>5} {'cases':>5} {'compl.':>6}"
+              f" {'log size':>8} {'orphans':>7} {'restart s':>9} {'recover s':>9}  violations", file=out, flush=True)
         for round_no in range(1, options.rounds + 1):
             row = await crash.round(round_no)
-            print(f"{row.round:>5}  {row.killed:<7} {row.received:>8} {row.refused:>7} {row.lost:>5}"
-                  f" {row.log_size:>8} {row.orphans:>7} {row.restart_s:>9.2f} {row.recover_s:>9.2f}"
-                  f"  {len(row.violations)}", file=out, flush=True)
+            print(f"{row.round:>5}  {row.killed:<7} {row.received:>8} {row.refused:>7} {row.lost:>5} {row.cases:>5}"
+                  f" {row.complaints:>6} {row.log_size:>8} {row.orphans:>7} {row.restart_s:>9.2f}"
+                  f" {row.recover_s:>9.2f}  {len(row.violations)}", file=out, flush=True)
             for problem in row.violations[:20]:
                 print(f"       ! {problem}", file=out, flush=True)
         ledger = crash.ledger
-        print(f"total: {len(ledger.received)} printouts received, {len(ledger.refused)} refused, {len(ledger.lost)}"
-              f" lost in a crash ({sum(r.orphans for r in crash.rows)} of them logged: orphans),"
-              f" {len(ledger.checkpoints)} checkpoints seen; refusals by reason: "
+        print(f"total: {len(ledger.received)} printouts received by agencies' systems and"
+              f" {sum(len(p) for _, p in ledger.counter.cases.values())} in {len(ledger.counter.cases)} counter cases,"
+              f" {len(ledger.counter.complaints)} complaints; {len(ledger.refused)} documents refused,"
+              f" {len(ledger.lost) + ledger.counter.lost} requests lost in a crash"
+              f" ({sum(r.orphans for r in crash.rows)} log entries without a receiver: orphans);"
+              f" {len(ledger.checkpoints)} checkpoints seen; reasons: "
               + ", ".join(f"{k} {v}" for k, v in ledger.errors.most_common()), file=out, flush=True)
     finally:
         await crash.stop()
@@ -465,20 +726,23 @@ async def run(home: Home, options: Options, out: Any = sys.stdout) -> list[Round
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0] if __doc__ else None)
     parser.add_argument("--rounds", type=int, default=10)
-    parser.add_argument("--targets", default="hub,registry",
-                        help="processes to kill, cycled over the rounds: hub, registry (each in turn), dopa, dbd, edu")
+    parser.add_argument("--targets", default="hub,registry,counter",
+                        help="processes to kill, cycled over the rounds: hub, registry (each in turn), dopa, dbd, edu,"
+                             " counter (default hub,registry,counter)")
     parser.add_argument("--seconds", type=float, default=3.0, help="load per round, seconds (default 3)")
-    parser.add_argument("--workers", type=int, default=4, help="calls in flight (default 4)")
+    parser.add_argument("--workers", type=int, default=4, help="gRPC calls in flight (default 4)")
+    parser.add_argument("--counter-workers", type=int, default=2, help="officers at the counter (default 2)")
     parser.add_argument("--citizens", type=int, default=2000, help="citizens in a new sandbox (default 2000)")
     parser.add_argument("--home", type=Path, help="a sandbox to use (made if absent); default a temporary one")
     parser.add_argument("--seed", type=int, default=1)
     args = parser.parse_args(argv)
     targets = tuple(t.strip() for t in args.targets.split(",") if t.strip())
-    unknown = [t for t in targets if t not in ("hub", "registry", *REGISTRY_TARGETS)]
-    if not targets or unknown or args.rounds < 1 or args.workers < 1 or args.seconds <= 0:
-        parser.error(f"--targets: choose from hub, registry, {', '.join(REGISTRY_TARGETS)} (got {unknown or '-'});"
-                     " --rounds, --workers and --seconds must be positive")
-    options = Options(rounds=args.rounds, targets=targets, seconds=args.seconds, workers=args.workers, seed=args.seed)
+    unknown = [t for t in targets if t not in ("hub", "registry", "counter", *REGISTRY_TARGETS)]
+    if not targets or unknown or args.rounds < 1 or args.workers < 1 or args.counter_workers < 0 or args.seconds <= 0:
+        parser.error(f"--targets: choose from hub, registry, counter, {', '.join(REGISTRY_TARGETS)}"
+                     f" (got {unknown or '-'}); --rounds, --workers and --seconds must be positive")
+    options = Options(rounds=args.rounds, targets=targets, seconds=args.seconds, workers=args.workers,
+                      counter_workers=args.counter_workers, seed=args.seed)
     tmp = None if args.home else Path(tempfile.mkdtemp(prefix="linkage-crash-"))
     root = args.home or tmp
     assert root is not None
@@ -486,8 +750,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         home = Home(root.resolve())
         if not home.config_file.exists():
             init(home.root, citizens=args.citizens, seed=args.seed)
-        print(f"crash test: {options.rounds} rounds killing {', '.join(targets)}; {options.workers} calls in flight;"
-              f" {platform.processor() or platform.machine()}, Python {platform.python_version()}", flush=True)
+        print(f"crash test: {options.rounds} rounds killing {', '.join(targets)}; {options.workers} calls in flight,"
+              f" {options.counter_workers} officers; {platform.machine()}, Python {platform.python_version()}",
+              flush=True)
         rows = asyncio.run(run(home, options))
     finally:
         if tmp is not None:
@@ -495,7 +760,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     failed = [r for r in rows if r.violations]
     print("FAILED: see the violations above" if failed else
           "OK: every printout received is in the log exactly once, the log verifies against its newest checkpoint"
-          " and every checkpoint seen before, and every process came back with its data")
+          " and every checkpoint seen before, every case and complaint shown is on disk, and every process came"
+          " back with its data")
     return 1 if failed else 0
 
 

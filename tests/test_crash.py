@@ -1,9 +1,10 @@
-"""Crash safety, short: scripts/crash.py kills the hub and a registry with SIGKILL in the middle of a load.
+"""Crash safety, short: scripts/crash.py kills the hub, a registry and the counter with SIGKILL mid-load.
 
 Three rounds of a second or two each, on a sandbox of its own (real processes, real mTLS,
-the SQLite log): every printout a client received is in the log exactly once, the log
-verifies against its newest checkpoint and every checkpoint seen before, nothing refused
-was logged, the registries' data is intact. The long run is ``python scripts/crash.py``.
+the SQLite log and counter file): every printout a client or the counter received is in the
+log exactly once, the log verifies against its newest checkpoint and every checkpoint seen
+before, nothing refused was logged, the registries' data is intact, every case and complaint
+the counter acknowledged is on disk whole. The long run is ``python scripts/crash.py``.
 """
 
 from __future__ import annotations
@@ -35,22 +36,30 @@ def _crash_script() -> ModuleType:
 async def test_kill_9_loses_no_printout_and_no_record(tmp_path: Path) -> None:
     crash = _crash_script()
     home = init(tmp_path / "home", citizens=200, seed=3)
-    run = crash.Crash(home, crash.Options(rounds=3, targets=("hub", "dopa"), seconds=1.5, workers=3, seed=3))
+    options = crash.Options(rounds=3, targets=("hub", "dopa", "counter"), seconds=1.5, workers=3, counter_workers=2,
+                            seed=3)
+    run = crash.Crash(home, options)
     try:
         await run.start()
         rows = [await run.round(n) for n in (1, 2, 3)]
-        assert [r.killed for r in rows] == ["hub", "dopa", "hub"]
+        assert [r.killed for r in rows] == ["hub", "dopa", "counter"]
         for row in rows:
             assert row.violations == [], row.violations
-            assert row.received > 0  # the load got through before the kill or after the restart
+            assert row.received > 0 and row.cases > 0  # the load got through before the kill or after the restart
         ledger = run.ledger
-        # The dead hub lost answers; every entry that no client received is one of them.
-        assert ledger.lost and sum(r.orphans for r in rows) <= len(ledger.lost)
-        assert not ledger.rejected and ledger.checkpoints
-        check = await crash.check_log(run.auditor, ledger, run.prefix, home.exchange_log)
-        assert check.violations == []
-        assert check.matched == len(ledger.received) and check.other == 0
-        assert check.size == check.matched + sum(check.orphans.values())
+        assert ledger.lost and not ledger.rejected and ledger.checkpoints and ledger.counter.complaints
+        disk = crash.CounterDisk.read(run.counter_db, run.manuals)
+        check = await crash.check_log(run.auditor, ledger, run.prefix, home.exchange_log, disk)
+        assert check.violations == [] and crash.check_counter(ledger.counter, disk) == []
+        # The dead hub lost answers; every entry that no one received is one of them.
+        assert sum(check.orphans.values()) <= len(ledger.lost)
+        assert check.counter_orphans <= sum(1 for s in disk.slots.values() if s.problem.startswith(crash.COUNTER_LOST))
+        assert sum(r.orphans for r in rows) == sum(check.orphans.values()) + check.counter_orphans
+        assert check.matched == len(ledger.received)
+        assert check.counter_matched == sum(1 for slot in disk.slots.values() if slot.digest) > 0
+        # Every entry is a printout someone received, one whose answer was lost, or an officer's sign-in.
+        assert check.size == (check.matched + sum(check.orphans.values()) + check.counter_matched
+                              + check.counter_orphans + check.other)
 
         # The checks are not blind: each of these ledgers describes a log that lost or rewrote something.
         key, got = next(iter(ledger.received.items()))
@@ -71,7 +80,18 @@ async def test_kill_9_loses_no_printout_and_no_record(tmp_path: Path) -> None:
                 ledger, received={k: v for k, v in ledger.received.items() if k != key}),
         }
         for expected, lie in lies.items():
-            found = (await crash.check_log(run.auditor, lie, run.prefix, home.exchange_log)).violations
+            found = (await crash.check_log(run.auditor, lie, run.prefix, home.exchange_log, disk)).violations
+            assert any(expected in v for v in found), (expected, found)
+        case_id, (ref, printouts) = next(iter(ledger.counter.cases.items()))
+        number, details = next(iter(ledger.counter.complaints.items()))
+        counter_lies = {
+            "was shown opened and is gone": crash.Counter(cases={"no-such-case": (ref, printouts)}),
+            f"case {ref} was shown with printouts": crash.Counter(
+                cases={case_id: (ref, printouts | {"00000000-0000-0000-0000-000000000000"})}),
+            f"complaint {number} was acknowledged": crash.Counter(complaints={number: details + "!"}),
+        }
+        for expected, seen in counter_lies.items():
+            found = crash.check_counter(seen, disk)
             assert any(expected in v for v in found), (expected, found)
         assert await run.check_registry("dbd") == []
     finally:
