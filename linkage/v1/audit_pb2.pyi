@@ -18,6 +18,11 @@ the note verifier key (DIR/pki/log-note.vkey) and the log origin.
 Any agency holding a linkage certificate may read checkpoints, proofs and
 entries. ListAccesses is for auditor agencies, and for a citizen's own
 history when the citizen proves who they are with their card.
+
+Every call is charged to the calling agency's rate limit and daily quota,
+as LinkageHub's are (RESOURCE_EXHAUSTED "rate_limited" / "quota_exhausted"
+with retry_after_ms); string fields longer than their limit are
+INVALID_ARGUMENT "<field>_too_long".
 """
 
 from collections import abc as _abc
@@ -92,6 +97,7 @@ class GetInclusionProofRequest(_message.Message):
     TREE_SIZE_FIELD_NUMBER: _builtins.int
     index: _builtins.int
     leaf_hash: _builtins.bytes
+    """SHA-256 leaf hash: at most 32 bytes."""
     tree_size: _builtins.int
     """0 means the newest tree size."""
     def __init__(
@@ -260,11 +266,12 @@ class ListAccessesRequest(_message.Message):
     SUBJECT_ID_FIELD_NUMBER: _builtins.int
     CITIZEN_CARD_FIELD_NUMBER: _builtins.int
     subject_id: _builtins.str
-    """13-digit ID of the citizen or company."""
+    """13-digit ID of the citizen or company. At most 32 characters."""
     @_builtins.property
     def citizen_card(self) -> _provider_pb2.CheckCardRequest:
         """The citizen's own card, for a citizen asking about themself; its
         subject_id must equal the one above. Not needed by auditor agencies.
+        Field limits as in HubCheckCardRequest.card.
         """
 
     def __init__(
@@ -352,10 +359,13 @@ class RevokePrintoutRequest(_message.Message):
     REASON_FIELD_NUMBER: _builtins.int
     OFFICER_ID_FIELD_NUMBER: _builtins.int
     printout_id: _builtins.str
+    """At most 64 characters."""
     reason: _builtins.str
-    """Why, in plain words. Required."""
+    """Why, in plain words. Required, at most 500 characters."""
     officer_id: _builtins.str
-    """The officer revoking it; registered with the calling agency."""
+    """The officer revoking it; registered with the calling agency. At most
+    32 characters.
+    """
     def __init__(
         self,
         *,
@@ -399,6 +409,7 @@ class GetRevocationRequest(_message.Message):
 
     PRINTOUT_ID_FIELD_NUMBER: _builtins.int
     printout_id: _builtins.str
+    """At most 64 characters."""
     def __init__(
         self,
         *,

@@ -18,6 +18,11 @@ the note verifier key (DIR/pki/log-note.vkey) and the log origin.
 Any agency holding a linkage certificate may read checkpoints, proofs and
 entries. ListAccesses is for auditor agencies, and for a citizen's own
 history when the citizen proves who they are with their card.
+
+Every call is charged to the calling agency's rate limit and daily quota,
+as LinkageHub's are (RESOURCE_EXHAUSTED "rate_limited" / "quota_exhausted"
+with retry_after_ms); string fields longer than their limit are
+INVALID_ARGUMENT "<field>_too_long".
 """
 
 from collections import abc as _abc

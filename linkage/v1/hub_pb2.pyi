@@ -11,9 +11,15 @@ only the document types, and only the fields, granted to it.
 Errors travel as gRPC status codes with a google.rpc.ErrorInfo detail:
 reason is a stable snake_case code, domain is "linkage.go.th", and
 metadata carries "side" (caller, hub or provider), "provider" when a
-provider failed, and "retryable" ("true" or "false").
+provider failed, "retryable" ("true" or "false") and, when waiting
+helps, "retry_after_ms" (also sent as a google.rpc.RetryInfo detail).
   INVALID_ARGUMENT   malformed ID, unknown doc_type, missing purpose or
-                     officer_id, citizen not present where required
+                     officer_id, citizen not present where required, a
+                     field longer than its limit ("<field>_too_long")
+  RESOURCE_EXHAUSTED the calling agency is over its rate limit
+                     ("rate_limited") or its daily quota
+                     ("quota_exhausted"); retry after retry_after_ms.
+                     Also a request over 64 KiB (from gRPC itself).
   UNAUTHENTICATED    no or unknown client certificate
   PERMISSION_DENIED  the agency has no right to the document type, or the
                      officer is not registered with the agency
@@ -21,6 +27,13 @@ provider failed, and "retryable" ("true" or "false").
   UNAVAILABLE        the provider (or the hub's log) is down
   DEADLINE_EXCEEDED  the provider did not answer in time
   INTERNAL           a hub fault; the message is generic, the log has more
+
+Limits: every call (of this service and of AuditLog) is charged to the
+calling agency's token bucket (rate_per_s after a burst) and daily quota,
+set per agency in the hub's configuration, before the request is read; a
+FetchDocuments call costs one per document type. String fields have the
+maximum lengths given below (characters). At most 256 calls are in flight
+per connection; an answer is at most 4 MiB.
 """
 
 from collections import abc as _abc
@@ -149,16 +162,19 @@ class FetchDocumentRequest(_message.Message):
     CASE_REF_FIELD_NUMBER: _builtins.int
     CITIZEN_PRESENT_FIELD_NUMBER: _builtins.int
     doc_type: _builtins.str
-    """Document type, e.g. "dopa.person"."""
+    """Document type, e.g. "dopa.person". At most 64 characters."""
     subject_id: _builtins.str
-    """13-digit ID of the citizen or juristic person."""
+    """13-digit ID of the citizen or juristic person (dashes and spaces
+    allowed). At most 32 characters.
+    """
     purpose: _builtins.str
     """Why the data is needed, in plain words (PDPA: purpose limitation).
     Required, at most 500 characters. Recorded in the printout and the log.
     """
     officer_id: _builtins.str
     """13-digit personal ID of the officer making the request (the Linkage
-    Center's AgentID). Required; must be registered with the agency.
+    Center's AgentID). Required; must be registered with the agency. At
+    most 32 characters.
     """
     case_ref: _builtins.str
     """The agency's case or file reference (X-Road's "issue"). Optional, at
@@ -256,13 +272,16 @@ class FetchDocumentsRequest(_message.Message):
     CASE_REF_FIELD_NUMBER: _builtins.int
     CITIZEN_PRESENT_FIELD_NUMBER: _builtins.int
     subject_id: _builtins.str
+    """As in FetchDocumentRequest, with the same limits."""
     purpose: _builtins.str
     officer_id: _builtins.str
     case_ref: _builtins.str
     citizen_present: _builtins.bool
     @_builtins.property
     def doc_types(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
-        """Document types to fetch, each at most once."""
+        """Document types to fetch: 1 to 16, each at most once, each at most 64
+        characters.
+        """
 
     def __init__(
         self,
@@ -340,9 +359,13 @@ class GetAgentStatusRequest(_message.Message):
     OFFICER_ID_FIELD_NUMBER: _builtins.int
     CITIZEN_ID_FIELD_NUMBER: _builtins.int
     officer_id: _builtins.str
-    """Personal ID of the officer (from their smart card)."""
+    """Personal ID of the officer (from their smart card). At most 32
+    characters.
+    """
     citizen_id: _builtins.str
-    """Personal ID from the citizen's card, when one is inserted."""
+    """Personal ID from the citizen's card, when one is inserted. At most 32
+    characters.
+    """
     def __init__(
         self,
         *,
@@ -388,9 +411,15 @@ class HubCheckCardRequest(_message.Message):
     PURPOSE_FIELD_NUMBER: _builtins.int
     OFFICER_ID_FIELD_NUMBER: _builtins.int
     purpose: _builtins.str
+    """As in FetchDocumentRequest: required, at most 500 characters."""
     officer_id: _builtins.str
+    """As in FetchDocumentRequest."""
     @_builtins.property
-    def card(self) -> _provider_pb2.CheckCardRequest: ...
+    def card(self) -> _provider_pb2.CheckCardRequest:
+        """The card: subject_id at most 32 characters, first_name_th and
+        last_name_th 100, birth_date 16, laser_code 32.
+        """
+
     def __init__(
         self,
         *,

@@ -11,9 +11,15 @@ only the document types, and only the fields, granted to it.
 Errors travel as gRPC status codes with a google.rpc.ErrorInfo detail:
 reason is a stable snake_case code, domain is "linkage.go.th", and
 metadata carries "side" (caller, hub or provider), "provider" when a
-provider failed, and "retryable" ("true" or "false").
+provider failed, "retryable" ("true" or "false") and, when waiting
+helps, "retry_after_ms" (also sent as a google.rpc.RetryInfo detail).
   INVALID_ARGUMENT   malformed ID, unknown doc_type, missing purpose or
-                     officer_id, citizen not present where required
+                     officer_id, citizen not present where required, a
+                     field longer than its limit ("<field>_too_long")
+  RESOURCE_EXHAUSTED the calling agency is over its rate limit
+                     ("rate_limited") or its daily quota
+                     ("quota_exhausted"); retry after retry_after_ms.
+                     Also a request over 64 KiB (from gRPC itself).
   UNAUTHENTICATED    no or unknown client certificate
   PERMISSION_DENIED  the agency has no right to the document type, or the
                      officer is not registered with the agency
@@ -21,6 +27,13 @@ provider failed, and "retryable" ("true" or "false").
   UNAVAILABLE        the provider (or the hub's log) is down
   DEADLINE_EXCEEDED  the provider did not answer in time
   INTERNAL           a hub fault; the message is generic, the log has more
+
+Limits: every call (of this service and of AuditLog) is charged to the
+calling agency's token bucket (rate_per_s after a burst) and daily quota,
+set per agency in the hub's configuration, before the request is read; a
+FetchDocuments call costs one per document type. String fields have the
+maximum lengths given below (characters). At most 256 calls are in flight
+per connection; an answer is at most 4 MiB.
 """
 
 from collections import abc as _abc

@@ -8,6 +8,10 @@ registry). It serves one or more document types and answers only the
 linkage hub (and test clients) holding a certificate from the linkage CA.
 A real agency can replace any mock registry with its own server that
 implements this service.
+
+Limits: the hub reads answers of at most 8 MiB (a record must fit a
+printout: 3 MiB of JSON at most). The sandbox registries accept requests
+of at most 64 KiB and at most 256 calls in flight per connection.
 """
 
 from collections import abc as _abc
