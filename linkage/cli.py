@@ -26,7 +26,7 @@ from collections.abc import Coroutine
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from linkage import conformance
+from linkage import agencies, conformance
 from linkage.config import ConfigError, Home, load_settings
 from linkage.errors import LinkageError
 from linkage.faults_cli import add_commands as _add_faults_commands
@@ -403,6 +403,7 @@ def _parser() -> argparse.ArgumentParser:
     p.set_defaults(func=_cmd_fetch)
 
     _add_audit_commands(sub)
+    agencies.add_commands(sub)
     _add_faults_commands(sub)
     conformance.add_commands(sub)
 
