@@ -375,6 +375,10 @@ def _refused(err: AgencyError) -> int:
     return 2
 
 
+def _fields_text(granted: Sequence[str]) -> str:
+    return "every field" if ALL_FIELDS in granted else ", ".join(granted)
+
+
 def _cmd_add(args: argparse.Namespace) -> int:
     home = _home(args)
     try:
@@ -387,7 +391,7 @@ def _cmd_add(args: argparse.Namespace) -> int:
     print(f"agency {agency.name} onboarded; the running hub accepts it now\n"
           f"  certificate: {paths.cert}\n  key:         {paths.key}\n  CA:          {home.ca.cert}")
     for doc_type, granted in agency.grants.items():
-        print(f"  may read {doc_type}: {', '.join(granted)}")
+        print(f"  may read {doc_type}: {_fields_text(granted)}")
     print(f"  officers:    {', '.join(sorted(agency.officers))}")
     return 0
 
@@ -417,7 +421,7 @@ def _cmd_list(args: argparse.Namespace) -> int:
         if s.purpose:
             print(f"  purpose: {s.purpose}")
         for doc_type, granted in s.grants.items():
-            print(f"  {doc_type}: {'every field' if ALL_FIELDS in granted else ', '.join(granted)}")
+            print(f"  {doc_type}: {_fields_text(granted)}")
         if not s.grants:
             print("  no document types")
     for name, revoked in sorted(settings.revoked.items()):
