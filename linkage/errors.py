@@ -16,6 +16,8 @@ Servicers raise these; ``grpc_errors`` turns them into a gRPC status with a
 ``google.rpc.ErrorInfo`` detail (domain ``linkage.go.th``; metadata ``side``,
 ``provider``, ``retryable`` and, when there is advice, ``retry_after_ms``, which a
 ``google.rpc.RetryInfo`` detail repeats) in one place. ``from_rpc_error`` reads them back on the client side.
+``MalformedRequests``, a server interceptor, answers a request whose bytes are no message of
+the method's type as InvalidRequest ``malformed_request`` before any servicer sees it.
 """
 
 from __future__ import annotations
@@ -39,6 +41,7 @@ __all__ = [
     "InvalidRequest",
     "LimitExceeded",
     "LinkageError",
+    "MalformedRequests",
     "NotFound",
     "PermissionDenied",
     "ProviderFault",
@@ -224,3 +227,39 @@ def grpc_errors(method: _F) -> _F:
 
     return wrapper  # type: ignore[return-value]
 
+
+class _Unparsed:
+    """Stands for a request whose bytes did not parse: the servicer is never called with it."""
+
+
+_UNPARSED = _Unparsed()
+
+
+class MalformedRequests(grpc.aio.ServerInterceptor):  # type: ignore[misc]  # grpc.aio has no type stubs
+    """Server interceptor: bytes that are no message of the method's request type are INVALID_ARGUMENT
+    ``malformed_request`` with ErrorInfo, not grpc's own UNKNOWN carrying the parser's exception text."""
+
+    async def intercept_service(
+        self, continuation: Callable[[grpc.HandlerCallDetails], Awaitable[grpc.RpcMethodHandler]],
+        handler_call_details: grpc.HandlerCallDetails,
+    ) -> grpc.RpcMethodHandler:
+        handler = await continuation(handler_call_details)
+        if handler is None or handler.unary_unary is None or handler.request_deserializer is None:
+            return handler
+        parse, inner, method = handler.request_deserializer, handler.unary_unary, handler_call_details.method
+
+        def deserialize(raw: bytes) -> Any:
+            try:
+                return parse(raw)
+            except Exception:  # DecodeError, or whatever else a parser makes of hostile bytes
+                return _UNPARSED
+
+        async def behaviour(request: Any, context: grpc.aio.ServicerContext) -> Any:
+            if request is _UNPARSED:
+                await context.abort_with_status(to_status(InvalidRequest(
+                    "malformed_request", f"คำขออ่านไม่ได้ / the request to {method} is not a valid protobuf message"
+                    " of its request type (see the .proto files in proto/linkage/v1)")))
+            return await inner(request, context)
+
+        return grpc.unary_unary_rpc_method_handler(behaviour, request_deserializer=deserialize,
+                                                   response_serializer=handler.response_serializer)

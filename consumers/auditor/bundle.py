@@ -223,6 +223,8 @@ def _read_bundle(raw: bytes, name: str) -> Printout:
         bundle = json.loads(_text(raw, name))
     except json.JSONDecodeError as exc:
         raise UnreadableInput(f"{name}: bundle is not valid JSON ({exc.msg}, line {exc.lineno})") from exc
+    except RecursionError as exc:
+        raise UnreadableInput(f"{name}: bundle is JSON nested too deeply to be a printout bundle") from exc
     if not isinstance(bundle, dict):
         raise UnreadableInput(f"{name}: bundle must be a JSON object")
     jws = bundle.get("jws")

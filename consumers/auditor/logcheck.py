@@ -107,7 +107,7 @@ def leaf_problems(leaf: bytes, expected: Mapping[str, Any], digest: str, *, pref
     ``printout_digest`` is ``digest`` (hex; with ``prefix``, only its first characters are known)."""
     try:
         entry = json.loads(leaf.decode("utf-8"))
-    except (UnicodeDecodeError, ValueError):
+    except (UnicodeDecodeError, ValueError, RecursionError):  # RecursionError: nested past the stack
         return ["the log leaf is not UTF-8 JSON"]
     if not isinstance(entry, dict):
         return ["the log leaf is not a JSON object"]

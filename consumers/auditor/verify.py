@@ -220,7 +220,7 @@ def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
 def _json_object(name: str, data: bytes) -> dict[str, Any]:
     try:
         obj = json.loads(data.decode("utf-8"), object_pairs_hook=_no_duplicates)
-    except (UnicodeDecodeError, ValueError) as exc:  # JSONDecodeError is a ValueError
+    except (UnicodeDecodeError, ValueError, RecursionError) as exc:  # JSONDecodeError is a ValueError
         raise UnreadableInput(f"the JWS {name} is not UTF-8 JSON ({exc})") from exc
     if not isinstance(obj, dict):
         raise UnreadableInput(f"the JWS {name} is JSON but not an object")
