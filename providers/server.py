@@ -1,8 +1,10 @@
 """The registry gRPC server: one generic ``ProviderService`` over any registry of ``providers.REGISTRIES``.
 
-``build_server(name, db_path, ca_cert, own, port=0)`` returns a started server and its
-bound port; it demands a client certificate from the linkage CA and serves gRPC health
-checking (SERVING for "" and ``linkage.v1.ProviderService``), server reflection and
+``build_server(name, where, ca_cert, own, port=0)`` returns a started server and its
+bound port (``where``: the registry's SQLite file, or a PostgreSQL ``linkage.storage.Database``;
+``start_server`` also returns the store, to close it with the server). It demands a client
+certificate from the linkage CA and serves gRPC health checking (SERVING for "" and
+``linkage.v1.ProviderService``), server reflection and
 ``ProviderAdmin``, which sets faults (``providers.faults``) for the sandbox administrator only.
 ``serve(...)`` runs one until SIGINT/SIGTERM or cancellation and stops it gracefully.
 
@@ -31,6 +33,7 @@ import logging
 import signal
 import time
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -45,14 +48,15 @@ from linkage import pki
 from linkage.errors import InvalidRequest, NotFound, PermissionDenied, grpc_errors
 from linkage.ids import IdKind, parse_id
 from linkage.limits import PROVIDER_MAX_RECEIVE, PROVIDER_MAX_SEND, server_options
+from linkage.storage import Database
 from linkage.v1 import provider_pb2, provider_pb2_grpc
 from providers import REGISTRIES
 from providers.faults import ADMIN_CLIENT, ADMIN_UNIT, FaultPlan, Faults
 from providers.registry import Registry
-from providers.store import RecordStore
+from providers.store import RecordStore, open_record_store
 
-__all__ = ["ADMIN_SERVICE_NAME", "SERVICE_NAME", "PortInUse", "ProviderAdminServicer", "ProviderServicer",
-           "build_server", "serve"]
+__all__ = ["ADMIN_SERVICE_NAME", "SERVICE_NAME", "PortInUse", "ProviderAdminServicer", "ProviderServer",
+           "ProviderServicer", "build_server", "serve", "start_server"]
 
 SERVICE_NAME: str = provider_pb2.DESCRIPTOR.services_by_name["ProviderService"].full_name
 ADMIN_SERVICE_NAME: str = provider_pb2.DESCRIPTOR.services_by_name["ProviderAdmin"].full_name
@@ -145,7 +149,7 @@ class ProviderServicer(provider_pb2_grpc.ProviderServiceServicer):
                 f" / {code} has no field {unknown[0][:60]!r}; its fields are: {', '.join(names)}",
             )
         # Synchronous on purpose: an indexed SQLite lookup takes tens of µs, less than a thread hop.
-        record = self.store.get(code, subject_id)
+        record = await self.store.get(code, subject_id)
         if record is None:
             raise NotFound(
                 "record_not_found",
@@ -168,7 +172,7 @@ class ProviderServicer(provider_pb2_grpc.ProviderServiceServicer):
                                 f"ทะเบียน {self.registry.name} ไม่ได้ให้บริการตรวจสอบบัตร"
                                 f" / registry {self.registry.name} does not check ID cards")
         subject_id = parse_id(request.subject_id, IdKind.CITIZEN)
-        match = self.store.check_card(subject_id, request.first_name_th, request.last_name_th, request.birth_date,
+        match = await self.store.check_card(subject_id, request.first_name_th, request.last_name_th, request.birth_date,
                                       request.laser_code)
         return provider_pb2.CheckCardResponse(match=match)
 
@@ -224,12 +228,29 @@ class ProviderAdminServicer(provider_pb2_grpc.ProviderAdminServicer):
         return self.faults.state()
 
 
-async def _build(name: str, db_path: Path, ca_cert: Path, own: pki.CertPaths, port: int, host: str,
-                 ) -> tuple[grpc.aio.Server, int, RecordStore]:
+@dataclass
+class ProviderServer:
+    server: grpc.aio.Server
+    port: int
+    store: RecordStore
+
+    async def stop(self, grace: float | None = None) -> None:
+        await self.server.stop(grace)
+        await self.store.close()
+
+
+async def start_server(name: str, where: Path | Database, ca_cert: Path, own: pki.CertPaths, *, port: int = 0,
+                       host: str = "127.0.0.1") -> ProviderServer:
+    """Start registry `name` over its store at where, with mutual TLS; ``stop()`` closes server and store.
+
+    Raises ValueError for an unknown registry, FileNotFoundError for a missing store, PortInUse
+    (an OSError) when the address is taken, and linkage.storage's DatabaseUnavailable or
+    SchemaMismatch for a PostgreSQL store that cannot be read.
+    """
     registry = REGISTRIES.get(name)
     if registry is None:
         raise ValueError(f"no registry named {name!r}; known: {', '.join(REGISTRIES)}")
-    store = RecordStore(registry, db_path)
+    store = await open_record_store(registry, where)
     # Requests of at most PROVIDER_MAX_RECEIVE bytes, answers up to what the hub reads (linkage/limits.py).
     server = grpc.aio.server(options=[
         *server_options(PROVIDER_MAX_RECEIVE, PROVIDER_MAX_SEND),
@@ -248,31 +269,28 @@ async def _build(name: str, db_path: Path, ca_cert: Path, own: pki.CertPaths, po
     except RuntimeError:
         bound = 0
     if not bound:
-        store.close()
+        await store.close()
         raise PortInUse(f"cannot listen on {address}: the port is taken by another program")
     await server.start()
     for service in ("", SERVICE_NAME):
         await health_servicer.set(service, health_pb2.HealthCheckResponse.SERVING)
-    return server, bound, store
+    return ProviderServer(server, bound, store)
 
 
-async def build_server(name: str, db_path: Path, ca_cert: Path, own: pki.CertPaths, *, port: int = 0,
+async def build_server(name: str, where: Path | Database, ca_cert: Path, own: pki.CertPaths, *, port: int = 0,
                        host: str = "127.0.0.1") -> tuple[grpc.aio.Server, int]:
-    """Start registry `name` over its store at db_path, with mutual TLS; return the server and its port.
-
-    Raises ValueError for an unknown registry, FileNotFoundError for a missing store and PortInUse
-    (an OSError) when the address is taken. The store closes with the process; ``serve`` closes it.
-    """
-    server, bound, _ = await _build(name, db_path, ca_cert, own, port, host)
-    return server, bound
+    """``start_server`` returning the server and its port; the store closes with the process."""
+    running = await start_server(name, where, ca_cert, own, port=port, host=host)
+    return running.server, running.port
 
 
-async def serve(name: str, db_path: Path, ca_cert: Path, own: pki.CertPaths, port: int = 0,
+async def serve(name: str, where: Path | Database, ca_cert: Path, own: pki.CertPaths, port: int = 0,
                 host: str = "127.0.0.1", ready: Callable[[int], None] | None = None, grace: float = 5.0) -> None:
     """Run registry `name` until SIGINT/SIGTERM or cancellation; calls ready(bound_port) once listening."""
     if not logging.getLogger().handlers:
         logging.basicConfig(level=logging.INFO, format="%(message)s")
-    server, bound, store = await _build(name, db_path, ca_cert, own, port, host)
+    running = await start_server(name, where, ca_cert, own, port=port, host=host)
+    bound = running.port
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -285,5 +303,4 @@ async def serve(name: str, db_path: Path, ca_cert: Path, own: pki.CertPaths, por
     finally:
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.remove_signal_handler(sig)
-        await server.stop(grace)
-        store.close()
+        await running.stop(grace)

@@ -30,20 +30,22 @@ if TYPE_CHECKING:
     import psycopg
 
 __all__ = [
+    "PG_OPTIONS",
     "BadDatabaseUrl",
     "Database",
     "DatabaseUnavailable",
     "SchemaMismatch",
     "StorageError",
+    "cannot_connect",
     "parse_database",
     "pg_connect",
+    "set_search_path",
 ]
 
 _NAMESPACE = re.compile(r"^[a-z_][a-z0-9_]{0,40}$")
 # libpq settings of every connection: fail fast when the server is gone rather than hang a commit.
-PG_CONNECT_TIMEOUT_S = 3
-_PG_OPTIONS: dict[str, Any] = {
-    "connect_timeout": PG_CONNECT_TIMEOUT_S,
+PG_OPTIONS: dict[str, Any] = {
+    "connect_timeout": 3,
     "keepalives": 1,
     "keepalives_idle": 5,
     "keepalives_interval": 2,
@@ -148,13 +150,19 @@ def pg_connect(database: Database, schema: str | None = None, *, autocommit: boo
     import psycopg
 
     try:
-        conn = psycopg.connect(database.url, autocommit=autocommit, **_PG_OPTIONS)
+        conn = psycopg.connect(database.url, autocommit=autocommit, **PG_OPTIONS)
     except psycopg.Error as exc:
-        raise DatabaseUnavailable(f"cannot connect to PostgreSQL at {database.redacted}: {_first_line(exc)}"
-                                  " (is it running? check with pg_isready)") from exc
+        raise cannot_connect(database, exc) from exc
     if schema is not None:
         set_search_path(conn, schema)
     return conn
+
+
+def cannot_connect(database: Database, exc: BaseException | None = None) -> DatabaseUnavailable:
+    """The error for a server that does not answer: names it (never its password) and the first line of why."""
+    why = f": {_first_line(exc)}" if exc is not None else ""
+    return DatabaseUnavailable(f"cannot connect to PostgreSQL at {database.redacted}{why}"
+                               " (is it running? check with pg_isready)")
 
 
 def set_search_path(conn: psycopg.Connection[Any], schema: str) -> None:

@@ -27,7 +27,8 @@ from linkage.storage import SchemaMismatch
 if TYPE_CHECKING:
     import psycopg
 
-__all__ = ["Migration", "check_chain", "migrate_postgres", "migrate_sqlite", "postgres_version", "sqlite_version"]
+__all__ = ["Migration", "check_chain", "migrate_postgres", "migrate_sqlite", "postgres_version", "sqlite_version",
+           "stamp_postgres", "stamp_sqlite"]
 
 _VERSION_TABLE = ("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER PRIMARY KEY,"
                   " description TEXT NOT NULL, applied_at TEXT NOT NULL)")
@@ -85,6 +86,18 @@ def migrate_sqlite(conn: sqlite3.Connection, migrations: Sequence[Migration], wh
             conn.execute("ROLLBACK")
         raise
     return max(current, latest)
+
+
+def stamp_sqlite(conn: sqlite3.Connection, version: int, description: str) -> None:
+    """Record a store written whole at version (by a bulk load rather than by migrations)."""
+    conn.execute(_VERSION_TABLE)
+    conn.execute("INSERT INTO schema_version VALUES (?, ?, ?)", (version, description, _now()))
+
+
+def stamp_postgres(conn: psycopg.Connection[Any], version: int, description: str) -> None:
+    """stamp_sqlite for PostgreSQL: in the schema first on conn's search_path."""
+    conn.execute(_VERSION_TABLE)
+    conn.execute("INSERT INTO schema_version VALUES (%s, %s, %s)", (version, description, _now()))
 
 
 def postgres_version(conn: psycopg.Connection[Any], schema: str) -> int | None:

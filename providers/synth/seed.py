@@ -15,6 +15,9 @@
 * the first households live in Phrae (the province of the source letter), so that
   the sample agencies there have officers living in their area.
 
+With ``database=`` the same records go to the registries' schemas on PostgreSQL, loaded
+with COPY and swapped in whole at the end (``providers.synth.bulk``).
+
 Records are made household by household in this process and written in batches of
 5 000 persons by a spawned writer process (SQLite's inserts hold the GIL, so the two
 cores work in parallel only that way); memory does not grow with ``citizens``
@@ -41,8 +44,10 @@ from pathlib import Path
 from random import Random
 from typing import Any, TypeVar
 
+from linkage.storage import Database
 from providers import REGISTRIES
 from providers.synth import vocab
+from providers.synth.bulk import drop_loading, open_reader, open_target
 
 __all__ = ["REFERENCE_DAY", "Progress", "SeedResult", "generate", "load_geography", "sample_ids"]
 
@@ -460,53 +465,21 @@ def _company(rng: Random, ids: _Ids, geo: _Geo, directors: list[_Person], status
 
 # --- stores --------------------------------------------------------------------------------------
 
-_CACHE_MB = {"dopa": 24, "dbd": 4, "edu": 4}
-_INSERTS = {
-    "record": "INSERT INTO record VALUES (?, ?, ?)",
-    "house": "INSERT INTO house VALUES (?, ?)",
-    "house_member": "INSERT INTO house_member VALUES (?, ?)",
-    "card_check": "INSERT INTO card_check VALUES (?, ?, ?, ?, ?, ?)",
-}
 Job = tuple[str, str, list[tuple[Any, ...]]]  # store name, table, rows
 
 
-def _open_store(path: Path, name: str) -> sqlite3.Connection:
-    for suffix in ("", "-wal", "-shm", "-journal"):
-        Path(f"{path}{suffix}").unlink(missing_ok=True)
-    conn = sqlite3.connect(path, isolation_level=None)
-    conn.execute("PRAGMA journal_mode=WAL")
-    conn.execute("PRAGMA synchronous=OFF")  # a crash mid-seed means seeding again anyway
-    conn.execute(f"PRAGMA cache_size=-{_CACHE_MB[name] * 1024}")
-    conn.execute("PRAGMA temp_store=FILE")
-    for ddl in REGISTRIES[name].schema:
-        conn.execute(ddl)
-    return conn
-
-
-def _finish_store(conn: sqlite3.Connection, name: str) -> None:
-    conn.execute("BEGIN")
-    for ddl in REGISTRIES[name].indexes:
-        conn.execute(ddl)
-    conn.execute("COMMIT")
-    conn.execute("PRAGMA synchronous=NORMAL")
-    # Back to a rollback journal: a store opened read-only then needs no -wal/-shm files beside it.
-    conn.execute("PRAGMA journal_mode=DELETE")
-    conn.close()
-
-
-def _write_stores(data_dir: str, jobs: mp_queues.Queue[list[Job] | None], events: mp_queues.Queue[Any]) -> None:
-    """The writer process: every batch in one transaction per store, then the indexes."""
+def _write_stores(where: Path | Database, jobs: mp_queues.Queue[list[Job] | None],
+                  events: mp_queues.Queue[Any]) -> None:
+    """The writer process: every batch in one transaction per store, then the indexes (providers.synth.bulk)."""
     try:
-        conns = {name: _open_store(Path(data_dir) / f"{name}.sqlite", name) for name in REGISTRIES}
-        while (batch := jobs.get()) is not None:
-            for name, table, rows in batch:
-                conn = conns[name]
-                conn.execute("BEGIN")
-                conn.executemany(_INSERTS[table], rows)
-                conn.execute("COMMIT")
-        for i, (name, conn) in enumerate(conns.items()):
-            _finish_store(conn, name)
-            events.put(("indexes", i + 1, len(conns)))
+        target = open_target(where)
+        try:
+            while (batch := jobs.get()) is not None:
+                for name, table, rows in batch:
+                    target.write(name, table, rows)
+            target.finish(lambda *event: events.put(event))
+        finally:
+            target.close()
         events.put(("done",))
     except BaseException as exc:
         events.put(("error", f"{type(exc).__name__}: {exc}"))
@@ -515,14 +488,15 @@ def _write_stores(data_dir: str, jobs: mp_queues.Queue[list[Job] | None], events
 
 class _Writer:
     """A process of its own writes the stores while this one makes the next batch: SQLite's inserts
-    hold the GIL, so a thread would not help. At most one batch waits, which bounds memory."""
+    (and psycopg's COPY rows) hold the GIL, so a thread would not help. At most one batch waits,
+    which bounds memory."""
 
-    def __init__(self, data_dir: Path) -> None:
+    def __init__(self, where: Path | Database) -> None:
         # spawn, not fork: the caller may run threads (gRPC, asyncio) that a fork would copy half-way.
         ctx = multiprocessing.get_context("spawn")
         self._jobs: mp_queues.Queue[list[Job] | None] = ctx.Queue(maxsize=1)
         self._events: mp_queues.Queue[Any] = ctx.Queue()
-        self._process = ctx.Process(target=_write_stores, args=(str(data_dir), self._jobs, self._events),
+        self._process = ctx.Process(target=_write_stores, args=(where, self._jobs, self._events),
                                     name="linkage-seed-writer", daemon=True)
         self._process.start()
 
@@ -569,20 +543,24 @@ _FLAGS = {1: frozenset({"trader", "graduate"}), 2: frozenset({"deceased"}), 3: f
 
 
 def generate(data_dir: Path, *, citizens: int = 10_000, seed: int = 1, progress: Progress | None = None,
-             ) -> SeedResult:
+             database: Database | None = None) -> SeedResult:
     """Write data_dir/{dopa,dbd,edu}.sqlite with `citizens` persons; see the module docstring.
 
-    Raises ValueError for citizens < 1 and RuntimeError if writing the stores fails.
+    With a database, write the registries' schemas there instead (COPY; swapped in whole at the end)
+    and leave data_dir alone. Raises ValueError for citizens < 1 and RuntimeError if writing the
+    stores fails; nothing half-written is left in place.
     """
     if citizens < 1:
         raise ValueError("citizens must be at least 1")
-    data_dir.mkdir(parents=True, exist_ok=True)
+    where: Path | Database = data_dir if database is None else database
+    if database is None:
+        data_dir.mkdir(parents=True, exist_ok=True)
     gen = _Generator(seed, citizens)
     counts = dict.fromkeys(("dopa.person", "dopa.house", "dopa.card", "dbd.juristic", "dbd.commerce",
                             "edu.degree"), 0)
     picks = _Picks()
     done = 0
-    writer = _Writer(data_dir)
+    writer = _Writer(where)
     try:
         while done < citizens:
             batch: list[_Household] = []
@@ -598,8 +576,10 @@ def generate(data_dir: Path, *, citizens: int = 10_000, seed: int = 1, progress:
         writer.finish(progress)
     except BaseException:
         writer.kill()
+        if database is not None:
+            drop_loading(database)
         raise
-    personas = picks.personas(data_dir)
+    personas = picks.personas(where)
     officers = picks.officers()
     return SeedResult(personas=personas, officers=officers, counts=counts)
 
@@ -722,9 +702,8 @@ class _Picks:
             for d in directors:
                 self.pick("director", d.pid)
 
-    def personas(self, data_dir: Path) -> list[dict[str, Any]]:
-        stores = {name: sqlite3.connect(f"file:{data_dir / f'{name}.sqlite'}?mode=ro", uri=True)
-                  for name in REGISTRIES}
+    def personas(self, where: Path | Database) -> list[dict[str, Any]]:
+        stores = open_reader(where)
         try:
             out = []
             for kind, label in _LABELS.items():
@@ -735,13 +714,13 @@ class _Picks:
                 doc_types = [
                     code for name, registry in REGISTRIES.items() for code in registry.doc_types
                     if registry.id_kind(code).value == ("juristic" if juristic else "citizen")
-                    and stores[name].execute(registry.queries[code], (subject,)).fetchone() is not None
+                    and stores.one(name, registry.queries[code], (subject,)) is not None
                 ]
                 persona: dict[str, Any] = {"id": subject, "kind": "juristic" if juristic else "citizen",
                                            "label": label, "doc_types": doc_types}
-                card = stores["dopa"].execute(
-                    "SELECT first_name_th, last_name_th, birth_date, laser_code FROM card_check WHERE subject_id = ?",
-                    (subject,)).fetchone()
+                card = stores.one(
+                    "dopa", "SELECT first_name_th, last_name_th, birth_date, laser_code FROM card_check"
+                    " WHERE subject_id = ?", (subject,))
                 if card is not None:
                     # What is printed on the card: how the sandbox's citizen signs in to see who read their data.
                     persona["card"] = dict(zip(("first_name_th", "last_name_th", "birth_date", "laser_code"), card,
@@ -749,8 +728,7 @@ class _Picks:
                 out.append(persona)
             return out
         finally:
-            for conn in stores.values():
-                conn.close()
+            stores.close()
 
     def officers(self) -> dict[str, list[str]]:
         taken = set(self.chosen.values())

@@ -1,4 +1,8 @@
-"""Fixtures of the registry tests: one seeded data set and one throwaway PKI per session."""
+"""Fixtures of the registry tests: one seeded data set and one throwaway PKI per session.
+
+The data set is seeded twice, into SQLite files and into a real PostgreSQL (tests/backends.py),
+from the same seed; ``running`` serves it from each backend in turn.
+"""
 
 from __future__ import annotations
 
@@ -11,10 +15,14 @@ import grpc
 import pytest
 
 from linkage import pki
+from linkage.storage import Database
 from linkage.v1 import provider_pb2_grpc
 from providers import REGISTRIES
-from providers.server import build_server
+from providers.server import start_server
 from providers.synth import SeedResult, generate
+from tests.backends import backend, fresh_database, postgres
+
+__all__ = ["CITIZENS", "Pki", "Running", "Seeded", "backend", "postgres"]
 
 CITIZENS = 2000
 
@@ -23,6 +31,11 @@ CITIZENS = 2000
 class Seeded:
     data_dir: Path
     result: SeedResult
+    database: Database | None = None  # set when the stores are on PostgreSQL
+
+    def where(self, name: str) -> Path | Database:
+        """Where registry name's store is."""
+        return self.database or self.data_dir / f"{name}.sqlite"
 
     def persona(self, label_en: str) -> dict[str, Any]:
         found = [p for p in self.result.personas if label_en in p["label"]]
@@ -41,6 +54,23 @@ class Pki:
 def seeded(tmp_path_factory: pytest.TempPathFactory) -> Seeded:
     data_dir = tmp_path_factory.mktemp("registries")
     return Seeded(data_dir, generate(data_dir, citizens=CITIZENS, seed=7))
+
+
+@pytest.fixture(scope="session")
+def seeded_pg(postgres: Database, tmp_path_factory: pytest.TempPathFactory) -> Seeded:
+    """The same data set (same seed) in PostgreSQL schemas."""
+    database = fresh_database(postgres)
+    return Seeded(tmp_path_factory.mktemp("unused"), generate(tmp_path_factory.mktemp("unused"), citizens=CITIZENS,
+                                                                seed=7, database=database), database)
+
+
+@pytest.fixture
+def stores(backend: str, seeded: Seeded, request: pytest.FixtureRequest) -> Seeded:
+    """The seeded data set on the backend of this run of the test."""
+    if backend == "sqlite":
+        return seeded
+    found: Seeded = request.getfixturevalue("seeded_pg")
+    return found
 
 
 @pytest.fixture(scope="session")
@@ -65,14 +95,13 @@ class Running:
 
 
 @pytest.fixture
-async def running(seeded: Seeded, test_pki: Pki) -> AsyncIterator[Running]:
+async def running(stores: Seeded, test_pki: Pki) -> AsyncIterator[Running]:
     """Every registry on port 0 over mTLS, with a channel holding the hub's client certificate."""
     servers = {}
     ports = {}
     for name in REGISTRIES:
-        server, port = await build_server(name, seeded.data_dir / f"{name}.sqlite", test_pki.ca.cert,
-                                          test_pki.servers[name])
-        servers[name], ports[name] = server, port
+        servers[name] = await start_server(name, stores.where(name), test_pki.ca.cert, test_pki.servers[name])
+        ports[name] = servers[name].port
     creds = pki.channel_credentials(test_pki.ca.cert, test_pki.client)
     channels = {name: grpc.aio.secure_channel(f"localhost:{port}", creds) for name, port in ports.items()}
     try:

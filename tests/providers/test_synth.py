@@ -10,7 +10,7 @@ from typing import Any
 
 from linkage.ids import IdKind, parse_id
 from providers import REGISTRIES
-from providers.store import RecordStore
+from providers.store import open_record_store
 from providers.synth import generate, load_geography
 from tests.providers.conftest import CITIZENS, Seeded
 
@@ -119,7 +119,8 @@ def test_geography_has_every_province() -> None:
                 assert name and len(postal) == 5 and postal.isdigit()
 
 
-def test_personas_have_their_records(seeded: Seeded) -> None:
+async def test_personas_have_their_records(stores: Seeded) -> None:
+    seeded = stores
     wanted = ("ordinary adult", "minor", "deceased", "voided", "foreigner", "director", "graduate",
               "sole trader", "active company", "dissolved company")
     for label in wanted:
@@ -131,11 +132,11 @@ def test_personas_have_their_records(seeded: Seeded) -> None:
         assert persona["kind"] == ("juristic" if persona["id"].startswith("0") else "citizen")
         for code in persona["doc_types"]:
             owner = next(r for r in REGISTRIES.values() if code in r.doc_types)
-            store = RecordStore(owner, seeded.data_dir / f"{owner.name}.sqlite")
+            store = await open_record_store(owner, seeded.where(owner.name))
             try:
-                assert store.get(code, persona["id"]) is not None, (persona["label"], code)
+                assert await store.get(code, persona["id"]) is not None, (persona["label"], code)
             finally:
-                store.close()
+                await store.close()
     assert seeded.persona("foreigner")["id"].startswith("6")
     assert "dbd.commerce" in seeded.persona("sole trader")["doc_types"]
     assert "edu.degree" in seeded.persona("graduate")["doc_types"]
