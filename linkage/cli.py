@@ -161,7 +161,8 @@ def _cmd_serve_provider(args: argparse.Namespace) -> int:
         print(f"no provider named {args.name!r}; configured: {', '.join(settings.providers)}", file=sys.stderr)
         return 2
     try:
-        asyncio.run(serve(args.name, home.provider_db(args.name), home.ca.cert, home.server_cert(args.name),
+        asyncio.run(serve(args.name, settings.database or home.provider_db(args.name), home.ca.cert,
+                          home.server_cert(args.name),
                           port=args.port, ready=_serve_ready))
     except OSError as exc:
         print(f"{args.name}: {exc}", file=sys.stderr)
