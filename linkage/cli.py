@@ -30,6 +30,7 @@ from linkage import agencies, conformance
 from linkage.config import ConfigError, Home, load_settings
 from linkage.errors import LinkageError
 from linkage.faults_cli import add_commands as _add_faults_commands
+from linkage.status import add_commands as _add_status_commands
 
 if TYPE_CHECKING:
     from consumers.auditor.cli import HubInputs, TrustInputs
@@ -122,8 +123,9 @@ def _cmd_up(args: argparse.Namespace) -> int:
     return 0
 
 
-def _serve_ready(port: int) -> None:
-    print(f"LISTENING 127.0.0.1:{port}", flush=True)
+def _serve_ready(port: int, metrics: str = "") -> None:
+    """The line `linkage up` waits for: the address, and where the metrics are served (if apart)."""
+    print(f"LISTENING 127.0.0.1:{port}" + (f" metrics={metrics}" if metrics else ""), flush=True)
 
 
 def _cmd_serve_hub(args: argparse.Namespace) -> int:
@@ -133,12 +135,12 @@ def _cmd_serve_hub(args: argparse.Namespace) -> int:
         import signal
 
         settings = load_settings(Home(Path(args.home).resolve()))
-        running = await build_server(settings, args.port)
+        running = await build_server(settings, args.port, args.metrics_port)
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, stop.set)
-        _serve_ready(running.port)
+        _serve_ready(running.port, running.exporter.url if running.exporter else "")
         try:
             await stop.wait()
         finally:
@@ -407,6 +409,7 @@ def _parser() -> argparse.ArgumentParser:
     agencies.add_commands(sub)
     _add_faults_commands(sub)
     conformance.add_commands(sub)
+    _add_status_commands(sub)
 
     p = sub.add_parser("bench", help="measure the hub (mTLS, rights, sealing, durable log) against direct reads")
     p.add_argument("--calls", type=int, default=4000, help="calls per round (default 4000)")
@@ -422,6 +425,7 @@ def _parser() -> argparse.ArgumentParser:
         if name == "serve-provider":
             p.add_argument("name")
         p.add_argument("--port", type=int, default=None)
+        p.add_argument("--metrics-port", type=int, default=0, help="serve GET /metrics here (default 0: any free port)")
         p.set_defaults(func=_cmd_serve_hub if name == "serve-hub" else _cmd_serve_provider)
     p = with_home(sub.add_parser("serve-counter", help="run the counter web app in the foreground (used by up);"
                                  " LINKAGE_COUNTER_* variables configure it"))

@@ -21,6 +21,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import tomli_w
 from cryptography.hazmat.primitives import serialization
@@ -28,7 +29,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from linkage import pki
 from linkage.checkpoint import NoteSigner
-from linkage.config import ALL_FIELDS, Home, Settings, load_settings
+from linkage.config import ALL_FIELDS, ConfigError, Home, Settings, load_settings
 from linkage.routing import HUB_CLIENT
 
 __all__ = [
@@ -38,6 +39,7 @@ __all__ = [
     "Stack",
     "agency_endpoints",
     "init",
+    "read_endpoints",
     "start_stack",
     "write_endpoints",
 ]
@@ -165,6 +167,8 @@ class Stack:
     addresses: dict[str, str]
     # How each process was started (its command without --port, and its environment), for restart.
     commands: dict[str, tuple[list[str], dict[str, str]]] = field(default_factory=dict)
+    # Where the hub and each registry serve their metrics (GET URL); the counter serves them at its own /metrics.
+    metrics: dict[str, str] = field(default_factory=dict)
 
     async def restart(self, name: str) -> str:
         """Start a process that has exited again, with its command and environment, on the port it had.
@@ -174,14 +178,23 @@ class Stack:
         if self.processes[name].returncode is None:
             raise SandboxError(f"{name} is still running (pid {self.processes[name].pid}); stop it first")
         args, env = self.commands[name]
-        self.processes[name], self.addresses[name] = await _spawn(
-            name, [*args, "--port", self.addresses[name].rsplit(":", 1)[1]], env)
+        same = ["--metrics-port", str(urlsplit(self.metrics[name]).port)] if name in self.metrics else []
+        self.processes[name], self.addresses[name] = await self._spawn(
+            name, [*args, "--port", self.addresses[name].rsplit(":", 1)[1], *same], env)
         return self.addresses[name]
 
     async def _start(self, name: str, args: list[str], port: int, env: Mapping[str, str]) -> str:
         self.commands[name] = (args, dict(env))
-        self.processes[name], self.addresses[name] = await _spawn(name, [*args, "--port", str(port)], env)
+        self.processes[name], self.addresses[name] = await self._spawn(name, [*args, "--port", str(port)], env)
         return self.addresses[name]
+
+    async def _spawn(self, name: str, args: list[str], env: Mapping[str, str]) -> tuple[
+            asyncio.subprocess.Process, str]:
+        proc, line = await _spawn(name, args, env)
+        words = line.split()
+        if len(words) > 2 and words[2].startswith("metrics="):
+            self.metrics[name] = words[2].removeprefix("metrics=")
+        return proc, words[1]
 
     async def stop(self) -> None:
         for proc in self.processes.values():
@@ -203,7 +216,7 @@ async def _spawn(name: str, args: list[str], env: Mapping[str, str]) -> tuple[as
     if not line.startswith(b"LISTENING "):
         code = await proc.wait()
         raise SandboxError(f"{name} did not start (exit {code}); its message is above")
-    return proc, line.split()[1].decode()
+    return proc, line.decode()
 
 
 async def start_stack(settings: Settings, *, ports: Mapping[str, int] | None = None,
@@ -248,6 +261,7 @@ def write_endpoints(stack: Stack) -> Path:
         "hub": stack.addresses["hub"],
         "counter": f"http://{stack.addresses['counter']}",
         "providers": {name: stack.addresses[name] for name in stack.settings.providers},
+        "metrics": {**stack.metrics, "counter": f"http://{stack.addresses['counter']}/metrics"},
         "ca": str(home.ca.cert),
         "agencies": agency_endpoints(stack.settings),
         "personas": str(home.personas),
@@ -258,3 +272,20 @@ def write_endpoints(stack: Stack) -> Path:
     tmp.write_text(json.dumps(doc, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
     os.replace(tmp, home.endpoints)
     return home.endpoints
+
+
+def read_endpoints(home: Home) -> dict[str, Any]:
+    """What write_endpoints wrote. Raises ConfigError naming the command that starts the sandbox when it is
+    not running, or what is wrong with the file."""
+    try:
+        data = json.loads(home.endpoints.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ConfigError(f"the sandbox in {home.root} is not running (no {home.endpoints}): start it with"
+                          f" `linkage up --home {home.root}`") from None
+    except (OSError, ValueError) as exc:
+        raise ConfigError(f"{home.endpoints}: cannot read it ({exc}); restart the sandbox with"
+                          f" `linkage up --home {home.root}`") from exc
+    if not isinstance(data, dict):
+        raise ConfigError(f"{home.endpoints}: not what `linkage up` writes; restart the sandbox with"
+                          f" `linkage up --home {home.root}`")
+    return data

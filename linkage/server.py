@@ -3,7 +3,8 @@
 ``build_server(settings, port=0)`` returns a started server and its bound port;
 tests use port 0. The server holds the limits of linkage/limits.py: requests of at most
 HUB_MAX_RECEIVE bytes, answers of at most HUB_MAX_SEND, MAX_CONCURRENT_STREAMS calls in
-flight per connection. ``serve(settings)`` runs it until SIGINT/SIGTERM and stops
+flight per connection. Its metrics (linkage/metrics.py) are served on a port of their own.
+``serve(settings)`` runs it until SIGINT/SIGTERM and stops
 gracefully, letting calls in flight finish and their log entries commit.
 """
 
@@ -26,6 +27,7 @@ from linkage.config import Settings
 from linkage.exchange_log import ExchangeLog
 from linkage.hub import Hub
 from linkage.limits import HUB_MAX_RECEIVE, HUB_MAX_SEND, server_options
+from linkage.metrics import MetricsExporter, MetricsPortInUse, ServerMetrics, hub_metrics
 from linkage.routing import CallerDeadline, Router
 from linkage.seal import Sealer
 from linkage.service import AuditServicer, HubServicer
@@ -48,21 +50,27 @@ class HubServer:
     server: grpc.aio.Server
     port: int
     hub: Hub
+    metrics: ServerMetrics | None = None
+    exporter: MetricsExporter | None = None  # GET /metrics (linkage/metrics.py)
 
     async def stop(self, grace: float = 5.0) -> None:
+        if self.exporter is not None:
+            await self.exporter.close()
         await self.server.stop(grace)
         await self.hub.router.close()
         await self.hub.log.close()
 
 
-async def build_server(settings: Settings, port: int | None = None) -> HubServer:
-    """Start the hub on settings.hub.host and port (default: the configured one; 0 for any free port)."""
+async def build_server(settings: Settings, port: int | None = None, metrics_port: int | None = 0) -> HubServer:
+    """Start the hub on settings.hub.host and port (default: the configured one; 0 for any free port), and its
+    metrics on metrics_port of the same host (0: any free port; None: none)."""
     home = settings.home
     log = ExchangeLog(settings.database or home.exchange_log, home.subject_key.read_bytes(),
                       NoteSigner(settings.hub.log_origin, _load_note_key(home.log_note_key)), settings.hub.log_origin)
     hub = Hub(settings, Router(settings), Sealer.from_files(home.seal.cert, home.seal.key, home.ca.cert), log)
+    metrics = hub_metrics(hub)
     # CallerDeadline: the hub's calls to providers end before the caller's deadline (linkage/routing.py).
-    server = grpc.aio.server(interceptors=[CallerDeadline()], options=[
+    server = grpc.aio.server(interceptors=[metrics.interceptor(), CallerDeadline()], options=[
         *server_options(HUB_MAX_RECEIVE, HUB_MAX_SEND),
         ("grpc.so_reuseport", 0),
     ])
@@ -83,9 +91,16 @@ async def build_server(settings: Settings, port: int | None = None) -> HubServer
         raise PortInUse(f"cannot listen on {address}: the port is taken by another program"
                         " (stop it, or choose another port with LINKAGE_HUB_PORT)")
     await server.start()
+    running = HubServer(server, bound, hub, metrics)
+    if metrics_port is not None:
+        try:
+            running.exporter = await MetricsExporter.start(metrics.registry, settings.hub.host, metrics_port)
+        except MetricsPortInUse as exc:
+            await running.stop(0)
+            raise PortInUse(str(exc)) from None
     for name in ("", SERVICE_NAME, AUDIT_SERVICE_NAME):
         await health_servicer.set(name, health_pb2.HealthCheckResponse.SERVING)
-    return HubServer(server, bound, hub)
+    return running
 
 
 def _load_note_key(path: Path) -> Ed25519PrivateKey:

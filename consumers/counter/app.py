@@ -47,6 +47,7 @@ from consumers.counter.views import field_rows, issued_text
 from linkage.config import AgencyConfig, ConfigError, Home, load_settings
 from linkage.errors import InvalidRequest, LinkageError
 from linkage.ids import IdKind, parse_id, parse_officer_id
+from linkage.metrics import add_http_metrics
 from linkage.v1 import common_pb2, provider_pb2
 
 __all__ = ["CSP", "HUB", "STATE", "STORE", "CounterSettings", "CounterState", "create_app", "serve"]
@@ -154,6 +155,7 @@ def create_app(settings: CounterSettings) -> web.Application:
     app.cleanup_ctx.append(_hub_ctx)
     app.cleanup_ctx.append(_store_ctx)
     app.on_response_prepare.append(_security_headers)
+    add_http_metrics(app)  # GET /metrics: requests by route name and status, nothing about a person
     _routes(app)
     return app
 
@@ -185,7 +187,7 @@ def _routes(app: web.Application) -> None:
     r.add_static("/static", _HERE / "static", name="static")
 
 
-_PUBLIC = frozenset({"index", "signin", "signin_post", "lang", "manuals", "manual", "complaint_form",
+_PUBLIC = frozenset({"metrics", "index", "signin", "signin_post", "lang", "manuals", "manual", "complaint_form",
                      "complaint_post", "me", "me_post", "font", "static"})
 
 

@@ -1,0 +1,371 @@
+"""Operational monitoring in the spirit of X-Road's: what each server did, for whom and how fast, for Prometheus.
+
+Every server object owns one ``ServerMetrics`` with a ``CollectorRegistry`` of its own (never the
+process-wide default), so several servers in one process keep their figures apart:
+
+    linkage_requests_total{method, agency, doc_type, code}           calls answered, by gRPC status code
+    linkage_errors_total{method, agency, doc_type, code, reason}     the calls among them that did not succeed,
+                                                                     with their ErrorInfo reason ("" if none)
+    linkage_request_duration_seconds{method, agency, doc_type}       latency histogram (BUCKETS)
+
+``agency`` is the common name of the caller's certificate when the server knows that name (the hub: an
+agency in its configuration, revoked ones included; a registry: the hub or the sandbox administrator),
+else ``unknown``; ``doc_type`` is a document type the server serves, ``other`` for any other text, ``""``
+for a call without one; a batch (``FetchDocuments``) counts once per document type in it. Label values
+come only from these closed lists, status codes and snake_case reasons, never from what a caller typed:
+no ID or name of a person can appear, and a caller cannot grow the number of series.
+
+``hub_metrics`` makes the hub's, with its own gauges: each provider's circuit breaker, the exchange log's size and the
+age of its newest checkpoint. gRPC servers install ``ServerMetrics.interceptor()`` and serve the registry
+with a ``MetricsExporter`` (``GET /metrics`` on a port of its own); the counter, an aiohttp app, calls
+``add_http_metrics`` (requests per route name and status, latency per route) and serves /metrics itself.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import time
+from collections.abc import Awaitable, Callable, Collection, Iterable, Iterator
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import grpc
+from aiohttp import web
+from google.protobuf.message import DecodeError
+from google.rpc import error_details_pb2, status_pb2
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram, generate_latest
+from prometheus_client.core import GaugeMetricFamily, Metric
+from prometheus_client.registry import Collector
+
+from linkage.errors import DOMAIN
+from linkage.limits import MAX_BATCH
+
+if TYPE_CHECKING:
+    from linkage.hub import Hub
+
+__all__ = [
+    "BUCKETS",
+    "HttpMetrics",
+    "MetricsExporter",
+    "MetricsPortInUse",
+    "ServerMetrics",
+    "add_http_metrics",
+    "hub_metrics",
+    "metrics_handler",
+]
+
+# Seconds: from an in-memory registry lookup (~1 ms) to a provider's deadline (3 s by default) and beyond.
+BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
+UNKNOWN_AGENCY = "unknown"
+OTHER_DOC_TYPE = "other"
+_NAME = re.compile(r"[A-Za-z][A-Za-z0-9._-]{0,63}")
+# Reasons are the project's snake_case codes; no digits, so nothing number-like can pass as one.
+_REASON = re.compile(r"[a-z][a-z_]{0,63}")
+_CODES = {c.value[0]: c.name for c in grpc.StatusCode}
+_DETAILS_KEY = "grpc-status-details-bin"
+
+
+def _label(value: str, known: bool, other: str) -> str:
+    if not value:
+        return ""
+    return value if known and _NAME.fullmatch(value) else other
+
+
+class MetricsPortInUse(OSError):
+    """The metrics endpoint's address is taken by another program."""
+
+
+class _Callback(Collector):
+    def __init__(self, collect: Callable[[], Iterable[Metric]]) -> None:
+        self._collect = collect
+
+    def collect(self) -> Iterable[Metric]:
+        return self._collect()
+
+
+class ServerMetrics:
+    """The request metrics of one server (module docstring), in ``self.registry``.
+
+    Only names that ``known_caller`` accepts and ``doc_types`` holds appear as labels; known_caller is
+    asked on every call, so agencies added or revoked while the server runs are followed.
+    """
+
+    def __init__(self, *, known_caller: Callable[[str], bool], doc_types: Collection[str]) -> None:
+        self.registry = CollectorRegistry()
+        self._known_caller = known_caller
+        self._doc_types = doc_types
+        self._after: list[Callable[[], None]] = []
+        labels = ("method", "agency", "doc_type")
+        self.requests = Counter("linkage_requests", "Calls answered, by gRPC status code.",
+                                (*labels, "code"), registry=self.registry)
+        self.errors = Counter("linkage_errors", "Calls that did not succeed, by status code and ErrorInfo reason.",
+                              (*labels, "code", "reason"), registry=self.registry)
+        self.latency = Histogram("linkage_request_duration_seconds", "Time from call to answer, in seconds.",
+                                 labels, buckets=BUCKETS, registry=self.registry)
+
+    def observe(self, method: str, caller: str, outcomes: Iterable[tuple[str, str, str]], seconds: float) -> None:
+        """One call by the certificate named caller: (doc_type, code, reason) per document type it asked for."""
+        agency = _label(caller, self._known_caller(caller), UNKNOWN_AGENCY) or UNKNOWN_AGENCY
+        for doc_type, code, reason in outcomes:
+            labels = (method, agency, _label(doc_type, doc_type in self._doc_types, OTHER_DOC_TYPE))
+            self.requests.labels(*labels, code).inc()
+            if code != "OK":
+                self.errors.labels(*labels, code, reason if _REASON.fullmatch(reason) else "other").inc()
+            self.latency.labels(*labels).observe(seconds)
+        for hook in self._after:
+            hook()
+
+    def after_call(self, hook: Callable[[], None]) -> None:
+        """Run hook after every call is counted (e.g. to note that the log's checkpoint moved)."""
+        self._after.append(hook)
+
+    def add_collector(self, collect: Callable[[], Iterable[Metric]]) -> None:
+        """Metrics read at each scrape (gauges of state the server keeps elsewhere)."""
+        self.registry.register(_Callback(collect))
+
+    def interceptor(self) -> grpc.aio.ServerInterceptor:
+        """A server interceptor that counts and times every unary call."""
+        return _Interceptor(self)
+
+    def exposition(self) -> bytes:
+        """The registry in Prometheus' text format."""
+        return generate_latest(self.registry)
+
+
+class _Interceptor(grpc.aio.ServerInterceptor):  # type: ignore[misc]  # grpc.aio has no type stubs
+    def __init__(self, metrics: ServerMetrics) -> None:
+        self._metrics = metrics
+
+    async def intercept_service(
+        self, continuation: Callable[[grpc.HandlerCallDetails], Awaitable[grpc.RpcMethodHandler]],
+        handler_call_details: grpc.HandlerCallDetails,
+    ) -> grpc.RpcMethodHandler:
+        handler = await continuation(handler_call_details)
+        if handler is None or handler.unary_unary is None:
+            return handler
+        inner = handler.unary_unary
+        # A registered method's path ("/linkage.v1.LinkageHub/FetchDocument"): a closed set.
+        service, _, name = str(handler_call_details.method).strip("/").partition("/")
+        method = f"{service.rsplit('.', 1)[-1]}/{name}"
+        metrics = self._metrics
+
+        async def behaviour(request: Any, context: grpc.aio.ServicerContext) -> Any:
+            start = time.perf_counter()
+            response = None
+            code = "OK"
+            try:
+                response = await inner(request, context)
+                return response
+            except grpc.aio.AbortError:
+                code = _status_name(context.code())
+                raise
+            except asyncio.CancelledError:
+                code = "CANCELLED"
+                raise
+            except BaseException:
+                code = "UNKNOWN"
+                raise
+            finally:
+                if code == "OK":
+                    code = _status_name(context.code())
+                reason = _reason(context) if code != "OK" else ""
+                metrics.observe(method, _caller(context), _outcomes(request, response, code, reason),
+                                time.perf_counter() - start)
+
+        return grpc.unary_unary_rpc_method_handler(behaviour, request_deserializer=handler.request_deserializer,
+                                                   response_serializer=handler.response_serializer)
+
+
+def _status_name(code: Any) -> str:
+    if isinstance(code, grpc.StatusCode):
+        return str(code.name)
+    if isinstance(code, int):
+        return str(_CODES.get(code, "UNKNOWN"))
+    return "OK"  # no code set: the call succeeded
+
+
+def _caller(context: grpc.aio.ServicerContext) -> str:
+    names = context.auth_context().get("x509_common_name") or [b""]
+    return bytes(names[0]).decode("utf-8", "replace")
+
+
+def _reason(context: grpc.aio.ServicerContext) -> str:
+    """The ErrorInfo reason the servicer sent with its status (linkage.errors.to_status), or ""."""
+    try:
+        trailing = context.trailing_metadata() or ()
+    except (AttributeError, NotImplementedError):
+        return ""
+    for key, value in trailing:
+        if key == _DETAILS_KEY and isinstance(value, bytes):
+            return _info_reason(value)
+    return ""
+
+
+def _info_reason(details: bytes) -> str:
+    status = status_pb2.Status()
+    try:
+        status.ParseFromString(details)
+    except DecodeError:  # a malformed detail is no reason to fail a call that is already over
+        return ""
+    info = error_details_pb2.ErrorInfo()
+    for detail in status.details:
+        if detail.Is(error_details_pb2.ErrorInfo.DESCRIPTOR) and detail.Unpack(info) and info.domain == DOMAIN:
+            return str(info.reason)
+    return ""
+
+
+def _outcomes(request: Any, response: Any, code: str, reason: str) -> list[tuple[str, str, str]]:
+    """(doc_type, code, reason) per document type the call asked for: a batch's problems are in its answer."""
+    batch = getattr(request, "doc_types", None)
+    if batch is None:
+        return [(str(getattr(request, "doc_type", "")), code, reason)]
+    results = getattr(response, "results", None) if response is not None else None
+    if results:
+        return [(r.doc_type, _CODES.get(r.problem.grpc_code, "UNKNOWN"), r.problem.reason) if r.HasField("problem")
+                else (r.doc_type, "OK", "") for r in results]
+    # Refused whole (e.g. too many types): once per type asked for, or once in all for an oversized list.
+    distinct = list(dict.fromkeys(str(t) for t in batch))
+    return [(t, code, reason) for t in distinct] if 0 < len(distinct) <= MAX_BATCH else [("", code, reason)]
+
+
+def hub_metrics(hub: Hub) -> ServerMetrics:
+    """The hub's metrics: calls by agency and document type, circuit breaker per provider, the exchange log's
+    size and the age of its newest checkpoint.
+
+    The age counts from when this process first saw that checkpoint (every checkpoint is signed inside
+    a call, so from that call's end; one restored at start counts from the start).
+    """
+
+    def known_caller(name: str) -> bool:
+        settings = hub.settings  # the rights in force: one stat() of linkage.toml
+        return name in settings.agencies or name in settings.revoked
+
+    # Providers and their document types are fixed until the hub restarts (LiveSettings follows agencies only).
+    doc_types = frozenset(t for provider in hub.settings.providers.values() for t in provider.doc_types)
+    metrics = ServerMetrics(known_caller=known_caller, doc_types=doc_types)
+    clock = _CheckpointClock(hub)
+    metrics.after_call(clock.touch)
+
+    def collect() -> Iterator[Metric]:
+        states = GaugeMetricFamily("linkage_provider_circuit_state",
+                                   "1 for the state each provider's circuit breaker is in (closed, open, half_open).",
+                                   labels=("provider", "state"))
+        from linkage.routing import Circuit
+
+        for provider, state in sorted(hub.router.circuits().items()):
+            for each in Circuit:
+                states.add_metric((provider, each.value), 1.0 if each is state else 0.0)
+        yield states
+        yield GaugeMetricFamily("linkage_log_size", "Entries in the exchange log.", value=hub.log.size)
+        clock.touch()
+        yield GaugeMetricFamily("linkage_log_checkpoint_age_seconds",
+                                "Seconds since the exchange log's newest checkpoint was signed (or the hub started).",
+                                value=round(time.time() - clock.at, 3))
+
+    metrics.add_collector(collect)
+    return metrics
+
+
+@dataclass
+class _CheckpointClock:
+    hub: Hub
+    at: float = 0.0
+    seen: object = None
+
+    def __post_init__(self) -> None:
+        self.seen, self.at = self.hub.log.latest, time.time()
+
+    def touch(self) -> None:
+        latest = self.hub.log.latest
+        if latest is not self.seen:
+            self.seen, self.at = latest, time.time()
+
+
+def metrics_handler(registry: CollectorRegistry) -> Callable[[web.Request], Awaitable[web.Response]]:
+    """An aiohttp handler answering the registry in Prometheus' text format."""
+
+    async def handler(request: web.Request) -> web.Response:
+        return web.Response(body=generate_latest(registry), headers={"Content-Type": CONTENT_TYPE_LATEST})
+
+    return handler
+
+
+class MetricsExporter:
+    """``GET /metrics`` on a port of its own, served in the running event loop; ``close()`` when done."""
+
+    def __init__(self, runner: web.AppRunner, host: str, port: int) -> None:
+        self._runner = runner
+        self.host = host
+        self.port = port
+
+    @property
+    def url(self) -> str:
+        return f"http://{self.host}:{self.port}/metrics"
+
+    @classmethod
+    async def start(cls, registry: CollectorRegistry, host: str = "127.0.0.1", port: int = 0) -> MetricsExporter:
+        """Listen on host:port (0: any free port). Raises MetricsPortInUse when the address is taken."""
+        app = web.Application()
+        app.router.add_get("/metrics", metrics_handler(registry))
+        runner = web.AppRunner(app, access_log=None)
+        await runner.setup()
+        try:
+            site = web.TCPSite(runner, host, port)
+            await site.start()
+        except OSError as exc:
+            await runner.cleanup()
+            raise MetricsPortInUse(f"cannot serve metrics on {host}:{port}: the port is taken by another program"
+                                   f" ({exc.strerror or exc}); choose another with --metrics-port") from None
+        return cls(runner, host, int(runner.addresses[0][1]))
+
+    async def close(self) -> None:
+        await self._runner.cleanup()
+
+
+@dataclass(frozen=True)
+class HttpMetrics:
+    registry: CollectorRegistry
+    requests: Counter
+    latency: Histogram
+
+
+_HTTP_METHODS = frozenset({"GET", "HEAD", "POST"})
+
+
+def add_http_metrics(app: web.Application) -> HttpMetrics:
+    """Count and time every request of app by route name (never its path, which may hold a case's ID) and
+    status, and serve them at ``GET /metrics`` (route name ``metrics``). Call before the app starts."""
+    registry = CollectorRegistry()
+    found = HttpMetrics(
+        registry,
+        Counter("linkage_http_requests", "HTTP requests answered, by route name, method and status.",
+                ("route", "method", "status"), registry=registry),
+        Histogram("linkage_http_request_duration_seconds", "Time to answer an HTTP request, in seconds.",
+                  ("route",), buckets=BUCKETS, registry=registry),
+    )
+
+    @web.middleware
+    async def count(request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]],
+                    ) -> web.StreamResponse:
+        start = time.perf_counter()
+        status = 500
+        try:
+            response = await handler(request)
+            status = response.status
+            return response
+        except web.HTTPException as exc:
+            status = exc.status
+            raise
+        finally:
+            info = request.match_info
+            name = info.route.name if info.http_exception is None else None
+            route = name if name and _NAME.fullmatch(name) else "unmatched"
+            method = request.method if request.method in _HTTP_METHODS else "other"
+            found.requests.labels(route, method, str(status)).inc()
+            found.latency.labels(route).observe(time.perf_counter() - start)
+
+    # First, so that it sees the answer every other middleware settled on.
+    app.middlewares.insert(0, count)
+    app.router.add_get("/metrics", metrics_handler(registry), name="metrics")
+    return found
