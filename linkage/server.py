@@ -24,6 +24,7 @@ from grpc_reflection.v1alpha import reflection
 from linkage import pki
 from linkage.checkpoint import NoteSigner
 from linkage.config import Settings
+from linkage.errors import MalformedRequests
 from linkage.exchange_log import ExchangeLog
 from linkage.hub import Hub
 from linkage.limits import HUB_MAX_RECEIVE, HUB_MAX_SEND, server_options
@@ -70,7 +71,8 @@ async def build_server(settings: Settings, port: int | None = None, metrics_port
     hub = Hub(settings, Router(settings), Sealer.from_files(home.seal.cert, home.seal.key, home.ca.cert), log)
     metrics = hub_metrics(hub)
     # CallerDeadline: the hub's calls to providers end before the caller's deadline (linkage/routing.py).
-    server = grpc.aio.server(interceptors=[metrics.interceptor(), CallerDeadline()], options=[
+    # MalformedRequests: bytes that are no request message are INVALID_ARGUMENT (linkage/errors.py).
+    server = grpc.aio.server(interceptors=[metrics.interceptor(), CallerDeadline(), MalformedRequests()], options=[
         *server_options(HUB_MAX_RECEIVE, HUB_MAX_SEND),
         ("grpc.so_reuseport", 0),
     ])

@@ -45,7 +45,7 @@ from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
 from linkage import pki
-from linkage.errors import InvalidRequest, NotFound, PermissionDenied, grpc_errors
+from linkage.errors import InvalidRequest, MalformedRequests, NotFound, PermissionDenied, grpc_errors
 from linkage.ids import IdKind, parse_id
 from linkage.limits import PROVIDER_MAX_RECEIVE, PROVIDER_MAX_SEND, server_options
 from linkage.storage import Database
@@ -252,7 +252,7 @@ async def start_server(name: str, where: Path | Database, ca_cert: Path, own: pk
         raise ValueError(f"no registry named {name!r}; known: {', '.join(REGISTRIES)}")
     store = await open_record_store(registry, where)
     # Requests of at most PROVIDER_MAX_RECEIVE bytes, answers up to what the hub reads (linkage/limits.py).
-    server = grpc.aio.server(options=[
+    server = grpc.aio.server(interceptors=[MalformedRequests()], options=[
         *server_options(PROVIDER_MAX_RECEIVE, PROVIDER_MAX_SEND),
         ("grpc.so_reuseport", 0),
     ])
