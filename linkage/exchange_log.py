@@ -39,7 +39,7 @@ from pathlib import Path
 from typing import Any, Protocol, TypeVar
 
 from linkage import merkle
-from linkage.checkpoint import Checkpoint, NoteSigner, sign_checkpoint
+from linkage.checkpoint import Checkpoint, CheckpointSigner, NoteSigner, sign_checkpoint
 from linkage.errors import HubUnavailable
 from linkage.seal import canonical_json
 from linkage.storage import Database
@@ -130,7 +130,8 @@ class ExchangeLog:
     ``linkage.storage.StorageError`` (DatabaseUnavailable, SchemaMismatch) or ``sqlite3.Error``.
     """
 
-    def __init__(self, where: Path | Database, subject_key: bytes, signer: NoteSigner, origin: str) -> None:
+    def __init__(self, where: Path | Database, subject_key: bytes, signer: NoteSigner | CheckpointSigner,
+                 origin: str) -> None:
         if len(subject_key) < 32:
             raise ValueError("subject_key must be at least 32 bytes")
         self._key = subject_key

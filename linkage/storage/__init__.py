@@ -22,6 +22,7 @@ Error tree (``code`` is stable, the message says what is wrong and what would be
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar
 from urllib.parse import urlsplit, urlunsplit
@@ -37,8 +38,10 @@ __all__ = [
     "SchemaMismatch",
     "StorageError",
     "cannot_connect",
+    "drop_schemas",
     "parse_database",
     "pg_connect",
+    "sandbox_schemas",
     "set_search_path",
 ]
 
@@ -102,6 +105,10 @@ class Database:
         """The schema that holds one part: "log" or a registry's name."""
         return f"{self.namespace}_{part}"
 
+    def staging_schema(self, part: str) -> str:
+        """Where a bulk load of a part is written before it is swapped in (see providers.synth.bulk)."""
+        return f"{self.schema(part)}__load"
+
     @property
     def redacted(self) -> str:
         """The URL with its password replaced by ***."""
@@ -163,6 +170,25 @@ def cannot_connect(database: Database, exc: BaseException | None = None) -> Data
     why = f": {_first_line(exc)}" if exc is not None else ""
     return DatabaseUnavailable(f"cannot connect to PostgreSQL at {database.redacted}{why}"
                                " (is it running? check with pg_isready)")
+
+
+def sandbox_schemas(database: Database, parts: Sequence[str]) -> list[str]:
+    """Which schemas of these parts ("log", a registry's name) exist, loaded or half-loaded, sorted."""
+    wanted = [n for p in parts for n in (database.schema(p), database.staging_schema(p))]
+    with pg_connect(database) as conn:
+        rows = conn.execute("SELECT nspname FROM pg_namespace WHERE nspname = ANY(%s) ORDER BY nspname",
+                            (wanted,)).fetchall()
+    return [str(name) for (name,) in rows]
+
+
+def drop_schemas(database: Database, parts: Sequence[str]) -> None:
+    """Drop the schemas of these parts (and any half-loaded ones) in one transaction."""
+    from psycopg import sql
+
+    names = sandbox_schemas(database, parts)
+    with pg_connect(database) as conn, conn.transaction():
+        for name in names:
+            conn.execute(sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(sql.Identifier(name)))
 
 
 def set_search_path(conn: psycopg.Connection[Any], schema: str) -> None:

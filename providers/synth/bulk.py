@@ -7,9 +7,9 @@ A target lives in the seeder's writer process::
     target.finish(progress)            # indexes, statistics, schema_version; then the stores are in place
 
 SQLite: each file is written with the journal off and indexed after the load (sorting once is much
-faster than inserting into a B-tree in random order). PostgreSQL: each registry is loaded into a
-schema ``<schema>__load`` with ``COPY`` and ``synchronous_commit=off`` (a crash mid-seed means
-seeding again), indexed, analysed, then ``finish`` swaps every new schema in and drops the old
+faster than inserting into a B-tree in random order). PostgreSQL: each registry is loaded into
+its ``Database.staging_schema`` with ``COPY`` and ``synchronous_commit=off`` (a crash mid-seed
+means seeding again), indexed, analysed, then ``finish`` swaps every new schema in and drops the old
 ones in one transaction: readers see the old data or the new, never half of it.
 ``drop_loading(database)`` removes what an interrupted load left.
 
@@ -96,17 +96,14 @@ class _SqliteTarget:
             conn.close()
 
 
-def _loading(database: Database, name: str) -> str:
-    return f"{database.schema(name)}__load"
-
-
 def drop_loading(database: Database) -> None:
     """Drop the half-loaded schemas that an interrupted seeding left (none: nothing happens)."""
     from psycopg import sql
 
     with pg_connect(database) as conn:
         for name in REGISTRIES:
-            conn.execute(sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(sql.Identifier(_loading(database, name))))
+            staging = sql.Identifier(database.staging_schema(name))
+            conn.execute(sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(staging))
 
 
 class _PostgresTarget:
@@ -118,9 +115,9 @@ class _PostgresTarget:
         self._conn.execute("SET synchronous_commit = off")
         drop_loading(database)
         for name in REGISTRIES:
-            schema = sql.Identifier(_loading(database, name))
+            schema = sql.Identifier(database.staging_schema(name))
             self._conn.execute(sql.SQL("CREATE SCHEMA {}").format(schema))
-            set_search_path(self._conn, _loading(database, name))
+            set_search_path(self._conn, database.staging_schema(name))
             for ddl in REGISTRIES[name].schema:
                 self._conn.execute(ddl.encode())
 
@@ -129,7 +126,7 @@ class _PostgresTarget:
 
         if not rows:
             return
-        copy = sql.SQL("COPY {}.{} FROM STDIN").format(sql.Identifier(_loading(self._database, name)),
+        copy = sql.SQL("COPY {}.{} FROM STDIN").format(sql.Identifier(self._database.staging_schema(name)),
                                                       sql.Identifier(table))
         with self._conn.transaction(), self._conn.cursor() as cur, cur.copy(copy) as cp:
             for row in rows:
@@ -140,7 +137,7 @@ class _PostgresTarget:
 
         conn = self._conn
         for i, name in enumerate(REGISTRIES):
-            set_search_path(conn, _loading(self._database, name))
+            set_search_path(conn, self._database.staging_schema(name))
             with conn.transaction():
                 for ddl in REGISTRIES[name].indexes:
                     conn.execute(ddl.encode())
@@ -153,7 +150,7 @@ class _PostgresTarget:
                 final = self._database.schema(name)
                 conn.execute(sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(sql.Identifier(final)))
                 conn.execute(sql.SQL("ALTER SCHEMA {} RENAME TO {}").format(
-                    sql.Identifier(_loading(self._database, name)), sql.Identifier(final)))
+                    sql.Identifier(self._database.staging_schema(name)), sql.Identifier(final)))
 
     def close(self) -> None:
         self._conn.close()
