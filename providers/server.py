@@ -48,6 +48,8 @@ from linkage import pki
 from linkage.errors import InvalidRequest, MalformedRequests, NotFound, PermissionDenied, grpc_errors
 from linkage.ids import IdKind, parse_id
 from linkage.limits import PROVIDER_MAX_RECEIVE, PROVIDER_MAX_SEND, server_options
+from linkage.metrics import MetricsExporter, MetricsPortInUse, ServerMetrics
+from linkage.routing import HUB_CLIENT
 from linkage.storage import Database
 from linkage.v1 import provider_pb2, provider_pb2_grpc
 from providers import REGISTRIES
@@ -233,15 +235,20 @@ class ProviderServer:
     server: grpc.aio.Server
     port: int
     store: RecordStore
+    metrics: ServerMetrics | None = None
+    exporter: MetricsExporter | None = None  # GET /metrics (linkage/metrics.py)
 
     async def stop(self, grace: float | None = None) -> None:
+        if self.exporter is not None:
+            await self.exporter.close()
         await self.server.stop(grace)
         await self.store.close()
 
 
 async def start_server(name: str, where: Path | Database, ca_cert: Path, own: pki.CertPaths, *, port: int = 0,
-                       host: str = "127.0.0.1") -> ProviderServer:
+                       host: str = "127.0.0.1", metrics_port: int | None = None) -> ProviderServer:
     """Start registry `name` over its store at where, with mutual TLS; ``stop()`` closes server and store.
+    Its metrics (calls by the hub, per document type) are served on metrics_port (0: any free one; None: none).
 
     Raises ValueError for an unknown registry, FileNotFoundError for a missing store, PortInUse
     (an OSError) when the address is taken, and linkage.storage's DatabaseUnavailable or
@@ -251,8 +258,9 @@ async def start_server(name: str, where: Path | Database, ca_cert: Path, own: pk
     if registry is None:
         raise ValueError(f"no registry named {name!r}; known: {', '.join(REGISTRIES)}")
     store = await open_record_store(registry, where)
+    metrics = ServerMetrics(known_caller=(HUB_CLIENT, ADMIN_CLIENT).__contains__, doc_types=registry.doc_types.keys())
     # Requests of at most PROVIDER_MAX_RECEIVE bytes, answers up to what the hub reads (linkage/limits.py).
-    server = grpc.aio.server(interceptors=[MalformedRequests()], options=[
+    server = grpc.aio.server(interceptors=[metrics.interceptor(), MalformedRequests()], options=[
         *server_options(PROVIDER_MAX_RECEIVE, PROVIDER_MAX_SEND),
         ("grpc.so_reuseport", 0),
     ])
@@ -272,9 +280,16 @@ async def start_server(name: str, where: Path | Database, ca_cert: Path, own: pk
         await store.close()
         raise PortInUse(f"cannot listen on {address}: the port is taken by another program")
     await server.start()
+    running = ProviderServer(server, bound, store, metrics)
+    if metrics_port is not None:
+        try:
+            running.exporter = await MetricsExporter.start(metrics.registry, host, metrics_port)
+        except MetricsPortInUse as exc:
+            await running.stop(0)
+            raise PortInUse(str(exc)) from None
     for service in ("", SERVICE_NAME):
         await health_servicer.set(service, health_pb2.HealthCheckResponse.SERVING)
-    return ProviderServer(server, bound, store)
+    return running
 
 
 async def build_server(name: str, where: Path | Database, ca_cert: Path, own: pki.CertPaths, *, port: int = 0,
@@ -285,11 +300,13 @@ async def build_server(name: str, where: Path | Database, ca_cert: Path, own: pk
 
 
 async def serve(name: str, where: Path | Database, ca_cert: Path, own: pki.CertPaths, port: int = 0,
-                host: str = "127.0.0.1", ready: Callable[[int], None] | None = None, grace: float = 5.0) -> None:
-    """Run registry `name` until SIGINT/SIGTERM or cancellation; calls ready(bound_port) once listening."""
+                host: str = "127.0.0.1", ready: Callable[[int, str], None] | None = None, grace: float = 5.0,
+                metrics_port: int | None = None) -> None:
+    """Run registry `name` until SIGINT/SIGTERM or cancellation; calls ready(bound_port, metrics_url or "")
+    once listening."""
     if not logging.getLogger().handlers:
         logging.basicConfig(level=logging.INFO, format="%(message)s")
-    running = await start_server(name, where, ca_cert, own, port=port, host=host)
+    running = await start_server(name, where, ca_cert, own, port=port, host=host, metrics_port=metrics_port)
     bound = running.port
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -298,7 +315,7 @@ async def serve(name: str, where: Path | Database, ca_cert: Path, own: pki.CertP
     try:
         _log.info(json.dumps({"event": "listening", "provider": name, "port": bound}))
         if ready is not None:
-            ready(bound)
+            ready(bound, running.exporter.url if running.exporter is not None else "")
         await stop.wait()
     finally:
         for sig in (signal.SIGINT, signal.SIGTERM):
