@@ -1,4 +1,4 @@
-"""Self-service onboarding: ``linkage agency add | revoke | list``.
+"""Self-service onboarding: ``linkage agency add | revoke | renew | list``.
 
 The cabinet measure lets an agency link without an MoU, so joining the sandbox
 takes one command. ``add`` issues the agency a client certificate from the
@@ -25,7 +25,8 @@ Error tree::
       unknown_field      a field the document type does not have
       bad_officer        an --officer that is not a valid personal ID; bad_officer_count
       officers_unavailable  --officers N cannot be drawn from the civil registry
-      no_such_agency     revoke of a name that is not an agency
+      no_such_agency     revoke or renew of a name that is not an agency
+      bad_days           renew --days outside 1 .. pki.LEAF_DAYS
 """
 
 from __future__ import annotations
@@ -66,6 +67,7 @@ __all__ = [
     "add_commands",
     "cert_sha256",
     "list_agencies",
+    "renew_agency",
     "revoke_agency",
 ]
 
@@ -333,6 +335,45 @@ def revoke_agency(home: Home, name: str) -> Settings:
         return now
 
 
+def renew_agency(home: Home, name: str, *, days: int = pki.LEAF_DAYS) -> Settings:
+    """Issue the agency a new certificate (its certificate expires) and pin it: the old one is refused from now on.
+
+    Returns the settings now in force. Raises AgencyError and then has written nothing.
+    """
+    if not 1 <= days <= pki.LEAF_DAYS:
+        raise AgencyError("bad_days", f"--days {days}: a certificate lasts 1 to {pki.LEAF_DAYS} days")
+    with _locked(home):
+        settings = load_settings(home)
+        if name not in settings.agencies:
+            known = ", ".join(sorted(settings.agencies)) or "none"
+            raise AgencyError("no_such_agency", f"no agency named {name[:80]!r} to renew; agencies: {known}")
+        header, doc = _config_doc(home)
+        staging = Path(tempfile.mkdtemp(prefix=".agency-renew-", dir=home.pki))
+        target = home.client_cert(name)
+        kept: list[tuple[Path, Path]] = []
+        try:
+            issued = pki.issue(home.ca, name, pki.Role.CLIENT, staging / "new", unit="agency", days=days)
+            doc["agencies"][name]["cert_sha256"] = cert_sha256(issued.cert.read_bytes())
+            text = header + tomli_w.dumps(doc)
+            settings_from_text(home, text)  # refused here, before a file moves
+            for path in (target.key, target.cert):
+                if path.exists():
+                    shutil.copy2(path, staging / path.name)
+                    kept.append((staging / path.name, path))
+            target.cert.parent.mkdir(parents=True, exist_ok=True)
+            os.replace(issued.key, target.key)
+            os.replace(issued.cert, target.cert)
+            now = write_config(home, text)
+        except BaseException:
+            for old, path in kept:  # the agency keeps the certificate it had
+                os.replace(old, path)
+            raise
+        finally:
+            shutil.rmtree(staging, ignore_errors=True)
+        _refresh_endpoints(now)
+        return now
+
+
 def list_agencies(settings: Settings) -> list[AgencySummary]:
     out = []
     for name, agency in sorted(settings.agencies.items()):
@@ -406,6 +447,18 @@ def _cmd_revoke(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_renew(args: argparse.Namespace) -> int:
+    try:
+        renew_agency(_home(args), args.name, days=args.days)
+    except AgencyError as err:
+        return _refused(err)
+    paths = _home(args).client_cert(args.name)
+    expires = x509.load_pem_x509_certificate(paths.cert.read_bytes()).not_valid_after_utc
+    print(f"agency {args.name} has a new certificate, valid until {expires:%Y-%m-%d}; the hub accepts only it"
+          f" from now on\n  certificate: {paths.cert}\n  key:         {paths.key}")
+    return 0
+
+
 def _cmd_list(args: argparse.Namespace) -> int:
     settings = load_settings(_home(args))
     summaries = list_agencies(settings)
@@ -459,6 +512,11 @@ def add_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> No
     p = with_home(agency_sub.add_parser("revoke", help="remove an agency; the hub refuses its certificate at once"))
     p.add_argument("name")
     p.set_defaults(func=_cmd_revoke)
+
+    p = with_home(agency_sub.add_parser("renew", help="a new certificate for an agency; the old one is refused"))
+    p.add_argument("name")
+    p.add_argument("--days", type=int, default=pki.LEAF_DAYS, help=f"validity (default {pki.LEAF_DAYS} days)")
+    p.set_defaults(func=_cmd_renew)
 
     p = with_home(agency_sub.add_parser("list", help="each agency: document types, fields, officers, expiry"))
     p.add_argument("--json", action="store_true", help="print JSON")

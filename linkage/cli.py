@@ -26,7 +26,7 @@ from collections.abc import Coroutine
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from linkage import agencies, conformance
+from linkage import agencies, conformance, keys
 from linkage.config import ConfigError, Home, load_settings
 from linkage.errors import LinkageError
 from linkage.faults_cli import add_commands as _add_faults_commands
@@ -407,6 +407,7 @@ def _parser() -> argparse.ArgumentParser:
 
     _add_audit_commands(sub)
     agencies.add_commands(sub)
+    keys.add_commands(sub)
     _add_faults_commands(sub)
     conformance.add_commands(sub)
     _add_status_commands(sub)

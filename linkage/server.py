@@ -13,24 +13,20 @@ from __future__ import annotations
 import asyncio
 import signal
 from dataclasses import dataclass
-from pathlib import Path
 
 import grpc
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
 from linkage import pki
-from linkage.checkpoint import NoteSigner
 from linkage.config import Settings
 from linkage.errors import MalformedRequests
 from linkage.exchange_log import ExchangeLog
 from linkage.hub import Hub
+from linkage.keys import LiveSealer, LogSigner
 from linkage.limits import HUB_MAX_RECEIVE, HUB_MAX_SEND, server_options
 from linkage.metrics import MetricsExporter, MetricsPortInUse, ServerMetrics, hub_metrics
 from linkage.routing import CallerDeadline, Router
-from linkage.seal import Sealer
 from linkage.service import AuditServicer, HubServicer
 from linkage.v1 import audit_pb2, audit_pb2_grpc, hub_pb2, hub_pb2_grpc
 
@@ -66,9 +62,10 @@ async def build_server(settings: Settings, port: int | None = None, metrics_port
     """Start the hub on settings.hub.host and port (default: the configured one; 0 for any free port), and its
     metrics on metrics_port of the same host (0: any free port; None: none)."""
     home = settings.home
-    log = ExchangeLog(settings.database or home.exchange_log, home.subject_key.read_bytes(),
-                      NoteSigner(settings.hub.log_origin, _load_note_key(home.log_note_key)), settings.hub.log_origin)
-    hub = Hub(settings, Router(settings), Sealer.from_files(home.seal.cert, home.seal.key, home.ca.cert), log)
+    # Seal and log keys follow DIR/pki/seal-keys.json and log-keys.json while the hub runs (linkage/keys.py).
+    log = ExchangeLog(settings.database or home.exchange_log, home.subject_key.read_bytes(), LogSigner(home),
+                      settings.hub.log_origin)
+    hub = Hub(settings, Router(settings), LiveSealer(home), log)
     metrics = hub_metrics(hub)
     # CallerDeadline: the hub's calls to providers end before the caller's deadline (linkage/routing.py).
     # MalformedRequests: bytes that are no request message are INVALID_ARGUMENT (linkage/errors.py).
@@ -103,13 +100,6 @@ async def build_server(settings: Settings, port: int | None = None, metrics_port
     for name in ("", SERVICE_NAME, AUDIT_SERVICE_NAME):
         await health_servicer.set(name, health_pb2.HealthCheckResponse.SERVING)
     return running
-
-
-def _load_note_key(path: Path) -> Ed25519PrivateKey:
-    key = serialization.load_pem_private_key(path.read_bytes(), password=None)
-    if not isinstance(key, Ed25519PrivateKey):
-        raise ValueError(f"{path}: the log's note key must be an Ed25519 private key")
-    return key
 
 
 async def serve(settings: Settings, port: int | None = None, ready: asyncio.Event | None = None) -> None:

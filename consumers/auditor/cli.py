@@ -6,7 +6,10 @@ refusal, 2 unreadable input, missing trust input, unreachable hub or bad usage.
 Trust inputs come from a sandbox folder (``--home DIR``: DIR/pki/ca.pem,
 DIR/pki/log-note.vkey, ``[hub] log_origin`` in DIR/linkage.toml or ``log.origin``
 in DIR/endpoints.json, and for QR summaries the agency certificates
-DIR/pki/clients/*.pem) unless given one by one; explicit inputs win.
+DIR/pki/clients/*.pem) unless given one by one; explicit inputs win. Once the
+hub's keys were rotated (``linkage keys rotate``), the key sets with their
+windows are pinned too: DIR/pki/log-keys.json (``--log-key`` may name such a
+file instead of one key) and DIR/pki/seal-keys.json.
 """
 
 from __future__ import annotations
@@ -21,7 +24,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Final, TextIO
+from typing import Any, Final, TextIO, TypeVar
 
 from cryptography import x509
 
@@ -33,8 +36,9 @@ from consumers.auditor.log import LogSource
 from consumers.auditor.state import AuditorState
 from consumers.auditor.verify import Trust, load_trust_root
 from consumers.auditor.watch import watch_round
-from linkage.checkpoint import CheckpointError, NoteVerifier, parse_verifier_key
+from linkage.checkpoint import CheckpointError, KeyWindow, NoteVerifier, parse_verifier_key
 from linkage.config import Home
+from linkage.keys import LOG_KEYS, SEAL_KEYS, KeySetError, SealKey, load_log_keys, load_seal_keys
 from linkage.pki import CertPaths
 
 __all__ = [
@@ -54,6 +58,7 @@ EXIT_INVALID: Final = 1
 EXIT_UNREADABLE: Final = 2
 
 Connect = Callable[[], LogSource]
+_K = TypeVar("_K")
 
 
 @dataclass(frozen=True)
@@ -65,6 +70,7 @@ class TrustInputs:
     log_key: str | None = None  # a file holding the verifier key, or the key text itself
     origin: str | None = None
     agencies: Path | None = None  # a folder of agency certificates (*.pem), for QR summaries
+    seal_keys: Path | None = None  # a seal-keys.json to pin (default DIR/pki/seal-keys.json when it exists)
 
     def load(self, *, agencies: bool = False) -> Trust:
         """The trust inputs; raises BadTrustRoot. The log key and origin may be None (a bare JWS needs neither).
@@ -76,7 +82,29 @@ class TrustInputs:
             raise BadTrustRoot("no trust root: pass --ca FILE or --home DIR")
         ca = load_trust_root(self.ca or home.ca.cert)  # type: ignore[union-attr]
         certs = self._agencies(home) if agencies else ()
-        return Trust(ca, self._log_key(home), self.origin or (_home_origin(home) if home else None), certs)
+        log_keys = self._log_keys(home)
+        log_key = log_keys[-1].verifier if log_keys else self._log_key(home)
+        return Trust(ca, log_key, self.origin or (_home_origin(home) if home else None), certs, log_keys,
+                     self._seal_keys(home))
+
+    def _log_keys(self, home: Home | None) -> tuple[KeyWindow, ...]:
+        """A pinned log key set: --log-key naming a log-keys.json, else DIR/pki/log-keys.json when it exists."""
+        if self.log_key is not None:
+            path = Path(self.log_key)
+            try:
+                is_set = path.is_file() and path.read_text(encoding="utf-8").lstrip().startswith("{")
+            except (OSError, UnicodeDecodeError):
+                is_set = False  # _log_key says why it cannot be read
+            return _key_set(load_log_keys, path) if is_set else ()
+        if home is not None and (home.pki / LOG_KEYS).exists():
+            return _key_set(load_log_keys, home.pki / LOG_KEYS)
+        return ()
+
+    def _seal_keys(self, home: Home | None) -> tuple[SealKey, ...]:
+        path = self.seal_keys or (home.pki / SEAL_KEYS if home else None)
+        if path is None or (self.seal_keys is None and not path.exists()):
+            return ()
+        return _key_set(load_seal_keys, path)
 
     def _agencies(self, home: Home | None) -> tuple[x509.Certificate, ...]:
         folder = self.agencies or (home.pki / "clients" if home else None)
@@ -110,6 +138,13 @@ class TrustInputs:
             return None
         except (OSError, UnicodeDecodeError) as exc:
             raise BadTrustRoot(f"{path}: cannot read the log's verifier key ({exc})") from exc
+
+
+def _key_set(load: Callable[[Path], tuple[_K, ...]], path: Path) -> tuple[_K, ...]:
+    try:
+        return load(path)
+    except KeySetError as exc:
+        raise BadTrustRoot(exc.message) from exc
 
 
 def _parse_vkey(text: str, where: str) -> NoteVerifier:
@@ -258,7 +293,8 @@ def run_watch(trust: TrustInputs, hub: HubInputs, *, state: Path | None, interva
         try:
             with _online(trust, hub, log) as source:
                 assert source is not None
-                result = watch_round(source, loaded.log_key, loaded.origin, memory, sample=sample, rng=rng)
+                result = watch_round(source, loaded.log_trust or loaded.log_key, loaded.origin, memory,
+                                     sample=sample, rng=rng)
             memory.save()
             print(result.render(), file=out, flush=True)
         except Alarm as alarm:

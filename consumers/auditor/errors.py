@@ -12,7 +12,7 @@
     ├── HubUnreachable         hub_unreachable     an online check could not ask the hub
     ├── HubRefused             hub_refused         the hub answered with an error (no such printout,
                                                    cannot prove that, not allowed)
-    └── Alarm                  fork, rollback, rewritten_entry, bad_checkpoint
+    └── Alarm                  fork, rollback, rewritten_entry, bad_checkpoint, backdated
                                                    the monitor caught the log misbehaving
 
 A printout that can be read but is wrong (bad signature, foreign CA, a proof
@@ -90,7 +90,7 @@ class HubRefused(VerificationError):
         self.reason = reason
 
 
-AlarmCode = Literal["fork", "rollback", "rewritten_entry", "bad_checkpoint"]
+AlarmCode = Literal["fork", "rollback", "rewritten_entry", "bad_checkpoint", "backdated"]
 
 
 class Alarm(VerificationError):

@@ -3,7 +3,8 @@
     fetch_proof       online, for a printout that carries no log proof: where the hub says its entry is
                       (``LogSource.locate``), the entry, the newest checkpoint and an inclusion proof against
                       it, as a ``LogProof`` to be checked like a bundle's; or the check 4 that says why not
-    check_checkpoint  (5) the checkpoint is signed by the pinned log key for the pinned origin
+    check_checkpoint  (5) the checkpoint is signed by the pinned log key for the pinned origin (with a pinned
+                      key set: by a key in force at the checkpoint's signed-at time)
     check_inclusion   (4) the leaf is the printout's (the caller lists what is wrong with it) and the audit
                       path leads from it to the checkpoint's root
     check_consistency (6) the checkpoint and the newest one this auditor saw before are one history
@@ -19,7 +20,7 @@ checked exactly as a bundle's are, against the pinned key. Raises only
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Final
 
@@ -29,10 +30,11 @@ from consumers.auditor.log import LogSource
 from consumers.auditor.report import Check, failed, passed, skipped
 from consumers.auditor.state import AuditorState
 from linkage import merkle
-from linkage.checkpoint import Checkpoint, CheckpointError, NoteVerifier, open_checkpoint
+from linkage.checkpoint import Checkpoint, CheckpointError, KeyWindow, NoteVerifier, open_checkpoint
 
 __all__ = [
     "LogChecks",
+    "LogTrust",
     "check_checkpoint",
     "check_consistency",
     "check_inclusion",
@@ -42,6 +44,9 @@ __all__ = [
     "fetch_proof",
     "leaf_problems",
 ]
+
+LogTrust = NoteVerifier | Sequence[KeyWindow]
+"""The pinned log key, or a pinned key set whose keys have windows (``linkage.keys``)."""
 
 # Leaf fields that must equal the printout's; the required ones must be present.
 _LEAF_REQUIRED: Final = ("printout_id", "doc_type", "agency")
@@ -93,12 +98,14 @@ def fetch_proof(log: LogSource, printout_id: str, subject_id: str) -> tuple[LogP
     return LogProof(entries[0].leaf, index, claimed.size, proof.hashes, note), None
 
 
-def check_checkpoint(proof: LogProof, key: NoteVerifier, origin: str) -> tuple[Check, Checkpoint | None]:
+def check_checkpoint(proof: LogProof, key: LogTrust, origin: str) -> tuple[Check, Checkpoint | None]:
+    trusted = [key] if isinstance(key, NoteVerifier) else list(key)
     try:
-        checkpoint = open_checkpoint(proof.checkpoint, [key], origin)
+        checkpoint = open_checkpoint(proof.checkpoint, trusted, origin)
     except CheckpointError as exc:
         return failed(5, f"{exc} ({exc.code})"), None
-    return passed(5, f"signed by {key.name} for {origin}: size {checkpoint.size}, "
+    by = key.name if isinstance(key, NoteVerifier) else f"a key of the pinned set ({len(trusted)}) in force then"
+    return passed(5, f"signed by {by} for {origin}: size {checkpoint.size}, "
                      f"root {_short(checkpoint.root_hash)}"), checkpoint
 
 
@@ -214,7 +221,7 @@ class LogChecks:
 
 
 def check_log(proof: LogProof | None, no_proof: Check | None, expected: Mapping[str, Any], digest: str, *,
-              key: NoteVerifier | None, origin: str | None, state: AuditorState | None, log: LogSource | None,
+              key: LogTrust | None, origin: str | None, state: AuditorState | None, log: LogSource | None,
               prefix: bool = False, log_index: int | None = None, fetched: bool = False) -> LogChecks:
     """Checks 4-7 for the printout whose fields are ``expected`` and whose digest is ``digest`` (see
     ``leaf_problems``): from ``proof``, or, without one, ``no_proof`` (check 4 saying why) and 5-6 skipped."""

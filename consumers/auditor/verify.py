@@ -6,7 +6,9 @@ auditor's memory of checkpoints (``AuditorState``) and, online, the log
 (``LogSource``), and checks in numbered steps, each a line in the ``Report``:
 
     1  certificate chain    x5c = [seal, ..., trust root]; signatures; the seal certificate
-                            valid at issued_at; key usage of a seal, not of a TLS key
+                            valid at issued_at; key usage of a seal, not of a TLS key; with a
+                            pinned seal key set (DIR/pki/seal-keys.json), the seal key listed and
+                            in force at issued_at: not retired before it (``linkage keys rotate``)
     2  hub's seal           header (alg ES256 only, typ, no crit, kid); ECDSA P-256 / SHA-256
                             over header.payload; every printout field, typed; kid is the
                             seal key's thumbprint
@@ -15,7 +17,8 @@ auditor's memory of checkpoints (``AuditorState``) and, online, the log
     4  log inclusion        the log leaf is this printout's (id, SHA-256 of the signing input,
                             document type, agency, ...) and the audit path leads from its leaf
                             hash to the checkpoint's root
-    5  checkpoint           signed by the pinned log key, for the pinned origin
+    5  checkpoint           signed by the pinned log key, for the pinned origin; with a pinned key
+                            set (DIR/pki/log-keys.json), by a key in force at its signed-at time
     6  consistency          the checkpoint and the newest one this auditor saw before are the
                             same tree or one extends the other (offline: only equal sizes)
     7  not revoked          the hub says the printout was not revoked (online only)
@@ -67,7 +70,8 @@ from consumers.auditor.log import LogSource
 from consumers.auditor.logcheck import check_log, conclude, fetch_proof
 from consumers.auditor.report import NAMES, Check, Report, failed, passed, skipped
 from consumers.auditor.state import AuditorState
-from linkage.checkpoint import NoteVerifier
+from linkage.checkpoint import KeyWindow, NoteVerifier
+from linkage.keys import SealKey, seal_key_problem
 from linkage.seal import ALG, PRINTOUT_FIELDS, TYP, CompactJWS, b64url_decode, jwk_thumbprint, printout_digest
 
 __all__ = ["CLOCK_SKEW", "NAMES", "Certification", "Check", "Report", "Trust", "load_trust_root", "verify_printout"]
@@ -94,12 +98,23 @@ _NO_PROOF: Final[dict[PrintoutForm, str]] = {
 @dataclass(frozen=True)
 class Trust:
     """What the auditor trusts: the linkage CA, the audit log's note key and origin, and (for QR summaries,
-    which name their signer by fingerprint only) the agency certificates."""
+    which name their signer by fingerprint only) the agency certificates.
+
+    ``log_keys`` and ``seal_keys`` are pinned key sets with windows (``linkage.keys``): when given, a
+    checkpoint must be signed by a log key in force when it was signed (``log_key`` is then the newest),
+    and a printout sealed by a seal key of the set in force at its ``issued_at``."""
 
     ca: x509.Certificate
     log_key: NoteVerifier | None = None
     origin: str | None = None
     agencies: tuple[x509.Certificate, ...] = ()
+    log_keys: tuple[KeyWindow, ...] = ()
+    seal_keys: tuple[SealKey, ...] = ()
+
+    @property
+    def log_trust(self) -> NoteVerifier | tuple[KeyWindow, ...] | None:
+        """What checkpoints are opened with: the pinned key set if any, else the one pinned key."""
+        return self.log_keys or self.log_key
 
 
 def load_trust_root(path: Path) -> x509.Certificate:
@@ -152,7 +167,8 @@ def verify_printout(printout: Printout | str, trust: Trust | x509.Certificate, *
     certs, x5c_problems = _decode_x5c(header.get("x5c"))
 
     # (1) The chain ends at the trust root and the seal certificate was a seal's, valid at issued_at.
-    check1 = _check_chain(certs, x5c_problems, trust.ca, issued_at)
+    check1 = _check_seal_key(_check_chain(certs, x5c_problems, trust.ca, issued_at), certs, trust.seal_keys,
+                             issued_at)
     # (2) The header asks for what we verify, the seal key signed header.payload, the payload is whole.
     check2 = _check_seal(header, payload, certs, signing_input, signature, issued_at, now)
     # (3) The officer's certification lives in the PDF; other forms have none.
@@ -164,7 +180,7 @@ def verify_printout(printout: Printout | str, trust: Trust | x509.Certificate, *
         proof, no_proof = _proof_online(printout.form, payload, trust, log)
         fetched = proof is not None
     # (4)-(7) The log holds it, the log is one history, the hub has not revoked it.
-    logged = check_log(proof, no_proof, payload, printout_digest(printout.jws), key=trust.log_key,
+    logged = check_log(proof, no_proof, payload, printout_digest(printout.jws), key=trust.log_trust,
                        origin=trust.origin, state=state, log=log, log_index=printout.log_index, fetched=fetched)
     checks = (check1, check2, check3, *logged.checks)
     required = [check1, check2, *([check3] if certification is not None else [])]
@@ -291,6 +307,21 @@ def _check_chain(certs: list[x509.Certificate] | None, x5c_problems: list[str], 
         return failed(1, str(exc))
     return passed(1, f"{seal.subject.rfc4514_string()} issued by {root.subject.rfc4514_string()}, "
                            f"valid at issued_at")
+
+
+def _check_seal_key(check1: Check, certs: list[x509.Certificate] | None, keys: tuple[SealKey, ...],
+                    issued_at: dt.datetime | None) -> Check:
+    """(1, continued) With a pinned seal key set: the seal key is in it and was in force at issued_at."""
+    if not keys or check1.ok is not True or not certs or issued_at is None:
+        return check1
+    key = certs[0].public_key()
+    if not isinstance(key, ec.EllipticCurvePublicKey) or not isinstance(key.curve, ec.SECP256R1):
+        return check1  # check 2 says the key is not a seal's
+    kid = jwk_thumbprint(key)
+    problem = seal_key_problem(keys, kid, issued_at)
+    if problem is not None:
+        return failed(1, problem)
+    return passed(1, f"{check1.detail}; seal key {kid[:12]}… in force then (pinned seal key set)")
 
 
 def _describe(cert: x509.Certificate) -> str:

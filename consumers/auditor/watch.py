@@ -3,7 +3,10 @@
 One ``watch_round``, in numbered steps:
 
     1  the checkpoint is signed by the pinned log key, for the pinned origin   else Alarm bad_checkpoint
+       (with a pinned key set: by a key in force at its signed-at time; a
+       retired key's new signature is named in the alarm)
     2  its size is not smaller than the newest checkpoint seen before           else Alarm rollback
+       and, when both say when they were signed, not signed before it          else Alarm backdated
     3  at a size seen before, its root is the root seen then                    else Alarm fork
     4  it extends the newest seen before (consistency proof from the log)       else Alarm fork
     5  a sample of entries (new ones first, then older ones) is in the tree:
@@ -20,9 +23,10 @@ from dataclasses import dataclass
 
 from consumers.auditor.errors import Alarm, HubRefused
 from consumers.auditor.log import LogSource
+from consumers.auditor.logcheck import LogTrust
 from consumers.auditor.state import AuditorState
 from linkage import merkle
-from linkage.checkpoint import Checkpoint, CheckpointError, NoteVerifier, open_checkpoint
+from linkage.checkpoint import Checkpoint, CheckpointError, NoteVerifier, open_checkpoint, signed_at
 
 __all__ = ["RoundResult", "choose_sample", "watch_round"]
 
@@ -53,14 +57,17 @@ def choose_sample(old_size: int, new_size: int, sample: int, rng: random.Random)
     return tuple(sorted(picked))
 
 
-def watch_round(log: LogSource, key: NoteVerifier, origin: str, state: AuditorState, *, sample: int = 16,
+def watch_round(log: LogSource, key: LogTrust, origin: str, state: AuditorState, *, sample: int = 16,
                 rng: random.Random | None = None) -> RoundResult:
-    """One round of the monitor; remembers the checkpoint in ``state`` (in memory) when nothing is wrong."""
+    """One round of the monitor; remembers the checkpoint in ``state`` (in memory) when nothing is wrong.
+
+    ``key`` is the pinned log key, or a pinned key set whose keys have windows (``linkage.keys``).
+    """
     rng = rng or random.Random()
     note = log.checkpoint()
-    # 1. Signed by the log we pinned.
+    # 1. Signed by the log we pinned, with a key in force when it signed.
     try:
-        cp = open_checkpoint(note, [key], origin)
+        cp = open_checkpoint(note, [key] if isinstance(key, NoteVerifier) else key, origin)
     except CheckpointError as exc:
         raise Alarm("bad_checkpoint", f"the log's newest checkpoint does not verify: {exc} ({exc.code})") from exc
     newest = state.newest(origin)
@@ -69,6 +76,7 @@ def watch_round(log: LogSource, key: NoteVerifier, origin: str, state: AuditorSt
         if cp.size < newest.size:
             raise Alarm("rollback", f"rollback: the log's checkpoint is of size {cp.size} (root {cp.root_hash.hex()}), "
                                     f"smaller than size {newest.size} (root {newest.root_hash.hex()}) seen before")
+        _not_backdated(cp, newest.note)
         # 3. One size, one root.
         known = state.root_at(origin, cp.size)
         if known is not None and known != cp.root_hash:
@@ -83,6 +91,21 @@ def watch_round(log: LogSource, key: NoteVerifier, origin: str, state: AuditorSt
         _prove_entry(log, index, cp)
     state.remember(cp, note)
     return RoundResult(cp, newest.size if newest else None, checked)
+
+
+def _not_backdated(cp: Checkpoint, before: str) -> None:
+    """A bigger tree signed earlier than one seen before: a key signing with a false time (a retired key dodging
+    its retirement), or a hub clock gone backwards."""
+    text, sep, _ = before.partition("\n\n")
+    try:
+        old = Checkpoint.from_text(text + "\n") if sep else None
+        now, then = signed_at(cp), signed_at(old) if old else None
+    except CheckpointError:
+        return  # the one seen before was verified when it was seen; an unreadable time there decides nothing
+    if old is not None and now is not None and then is not None and cp.size > old.size and now < then:
+        raise Alarm("backdated", f"backdated checkpoint: size {cp.size} says it was signed at "
+                                 f"{now:%Y-%m-%dT%H:%M:%SZ}, before size {old.size} seen before, signed at "
+                                 f"{then:%Y-%m-%dT%H:%M:%SZ}")
 
 
 def _prove_extends(log: LogSource, old_size: int, old_root: bytes, cp: Checkpoint) -> None:
