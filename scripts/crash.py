@@ -41,6 +41,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import collections
+import contextlib
 import dataclasses
 import hashlib
 import json
@@ -52,7 +53,7 @@ import sqlite3
 import sys
 import tempfile
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -70,7 +71,10 @@ from linkage.ids import IdKind
 from linkage.sandbox import Stack, init, start_stack, write_endpoints
 from linkage.seal import printout_digest
 
-__all__ = ["Counter", "CounterDisk", "Crash", "Ledger", "LogCheck", "Options", "RoundRow", "check_log", "main", "run"]
+__all__ = [
+    "Counter", "CounterDisk", "Crash", "Ledger", "LogCheck", "Options", "RoundRow", "add_sandbox_arguments",
+    "check_counter", "check_log", "csrf_token", "main", "run", "sandbox_home",
+]
 
 PURPOSE = "ทดสอบความทนทาน / crash test"
 AGENCY = "phrae-municipality"
@@ -536,8 +540,8 @@ class Crash:
     async def _sign_in(self, http: aiohttp.ClientSession) -> str:
         """Sign in as the officer; the session's CSRF token."""
         _, page = await self._page(http, "GET", "/signin")
-        await self._page(http, "POST", "/signin", {"csrf": _token(page), "officer_id": self.officer, "next": "/"})
-        return _token((await self._page(http, "GET", "/complaints/new"))[1])
+        await self._page(http, "POST", "/signin", {"csrf": csrf_token(page), "officer_id": self.officer, "next": "/"})
+        return csrf_token((await self._page(http, "GET", "/complaints/new"))[1])
 
     async def _open_case(self, http: aiohttp.ClientSession, csrf: str) -> None:
         service, subject = self.rng.choice(self.services)
@@ -689,7 +693,8 @@ class Crash:
         return problems
 
 
-def _token(page: str) -> str:
+def csrf_token(page: str) -> str:
+    """The CSRF token in a counter page's forms."""
     found = _CSRF.search(page)
     if found is None:
         raise RuntimeError("the counter's page has no CSRF field")
@@ -723,6 +728,29 @@ async def run(home: Home, options: Options, out: Any = sys.stdout) -> list[Round
     return crash.rows
 
 
+def add_sandbox_arguments(parser: argparse.ArgumentParser) -> None:
+    """--home, --citizens, --seed: which sandbox a script runs (see ``sandbox_home``)."""
+    parser.add_argument("--home", type=Path, help="a sandbox to use (made if absent); default a temporary one")
+    parser.add_argument("--citizens", type=int, default=2000, help="citizens in a new sandbox (default 2000)")
+    parser.add_argument("--seed", type=int, default=1)
+
+
+@contextlib.contextmanager
+def sandbox_home(args: argparse.Namespace, prefix: str) -> Iterator[Home]:
+    """The sandbox in --home (made there if absent), or a new one in a temporary folder deleted afterwards."""
+    tmp = None if args.home else Path(tempfile.mkdtemp(prefix=prefix))
+    root = args.home or tmp
+    assert root is not None
+    try:
+        home = Home(root.resolve())
+        if not home.config_file.exists():
+            init(home.root, citizens=args.citizens, seed=args.seed)
+        yield home
+    finally:
+        if tmp is not None:
+            shutil.rmtree(tmp, ignore_errors=True)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0] if __doc__ else None)
     parser.add_argument("--rounds", type=int, default=10)
@@ -732,9 +760,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--seconds", type=float, default=3.0, help="load per round, seconds (default 3)")
     parser.add_argument("--workers", type=int, default=4, help="gRPC calls in flight (default 4)")
     parser.add_argument("--counter-workers", type=int, default=2, help="officers at the counter (default 2)")
-    parser.add_argument("--citizens", type=int, default=2000, help="citizens in a new sandbox (default 2000)")
-    parser.add_argument("--home", type=Path, help="a sandbox to use (made if absent); default a temporary one")
-    parser.add_argument("--seed", type=int, default=1)
+    add_sandbox_arguments(parser)
     args = parser.parse_args(argv)
     targets = tuple(t.strip() for t in args.targets.split(",") if t.strip())
     unknown = [t for t in targets if t not in ("hub", "registry", "counter", *REGISTRY_TARGETS)]
@@ -743,20 +769,11 @@ def main(argv: Sequence[str] | None = None) -> int:
                      f" (got {unknown or '-'}); --rounds, --workers and --seconds must be positive")
     options = Options(rounds=args.rounds, targets=targets, seconds=args.seconds, workers=args.workers,
                       counter_workers=args.counter_workers, seed=args.seed)
-    tmp = None if args.home else Path(tempfile.mkdtemp(prefix="linkage-crash-"))
-    root = args.home or tmp
-    assert root is not None
-    try:
-        home = Home(root.resolve())
-        if not home.config_file.exists():
-            init(home.root, citizens=args.citizens, seed=args.seed)
+    with sandbox_home(args, "linkage-crash-") as home:
         print(f"crash test: {options.rounds} rounds killing {', '.join(targets)}; {options.workers} calls in flight,"
               f" {options.counter_workers} officers; {platform.machine()}, Python {platform.python_version()}",
               flush=True)
         rows = asyncio.run(run(home, options))
-    finally:
-        if tmp is not None:
-            shutil.rmtree(tmp, ignore_errors=True)
     failed = [r for r in rows if r.violations]
     print("FAILED: see the violations above" if failed else
           "OK: every printout received is in the log exactly once, the log verifies against its newest checkpoint"
