@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import importlib.util
+import sqlite3
 import sys
 from pathlib import Path
 from types import ModuleType
@@ -94,5 +95,12 @@ async def test_kill_9_loses_no_printout_and_no_record(tmp_path: Path) -> None:
             found = crash.check_counter(seen, disk)
             assert any(expected in v for v in found), (expected, found)
         assert await run.check_registry("dbd") == []
+        # Both files that must not lose a commit are in WAL mode (synchronous=FULL is per connection: see README).
+        for path in (home.exchange_log, run.counter_db):
+            db = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+            try:
+                assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal", path
+            finally:
+                db.close()
     finally:
         await run.stop()
