@@ -18,7 +18,8 @@ counter's file:
      prefix of it: same root at its size, no size beyond the log (no rollback), and the hub's
      consistency proof from the newest one seen to the new head verifies;
   3. every printout a client received is in the log exactly once, found by its digest
-     (``seal.printout_digest``, the leaf's ``printout_sha256``), at the index it was told; the
+     (``seal.printout_digest``, the leaf's ``printout_sha256``), at the index it was told, and the
+     entry names what its sealed payload says (agency, officer, type, purpose, case, time); the
      counter is a client too: every printout its cases hold;
   4. no entry for a document the hub refused (it said it issued nothing), none twice for one
      request, none for a request that was never sent; entries for requests whose answer was lost
@@ -61,6 +62,7 @@ import aiohttp
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from consumers.auditor.logcheck import leaf_problems
 from consumers.client import HubClient, Printout, PrintoutRejected, RetryPolicy
 from consumers.counter.manuals import DEFAULT_FOLDER, Manual, load_manuals
 from linkage import merkle
@@ -69,7 +71,7 @@ from linkage.config import Home, Settings, load_settings
 from linkage.errors import LinkageError
 from linkage.ids import IdKind
 from linkage.sandbox import Stack, init, start_stack, write_endpoints
-from linkage.seal import printout_digest
+from linkage.seal import printout_digest, unverified_payload
 
 __all__ = [
     "Counter", "CounterDisk", "Crash", "Ledger", "LogCheck", "Options", "RoundRow", "add_sandbox_arguments",
@@ -97,6 +99,7 @@ class Received:
     digest: str
     log_index: int
     provider: str
+    jws: str
 
 
 @dataclasses.dataclass
@@ -129,7 +132,7 @@ class Ledger:
 
     def got(self, key: Key, printout: Printout) -> None:
         self.received[key] = Received(printout.printout_id, printout_digest(printout.jws), printout.log_index,
-                                      str(printout.payload.get("provider", "")))
+                                      str(printout.payload.get("provider", "")), printout.jws)
         if printout.checkpoint:
             self.saw(printout.checkpoint)
 
@@ -166,6 +169,7 @@ class CounterSlot:
     digest: str  # "" when the slot holds a problem
     log_index: int
     problem: str
+    jws: str
 
 
 @dataclasses.dataclass
@@ -192,7 +196,7 @@ class CounterDisk:
             by_case: dict[str, dict[str, CounterSlot]] = collections.defaultdict(dict)
             for case_id, doc_type, printout_id, jws, log_index, reason in db.execute(
                     "SELECT case_id, doc_type, printout_id, jws, log_index, problem_reason FROM case_slot"):
-                slot = CounterSlot(case_id, printout_id, printout_digest(jws) if jws else "", log_index, reason)
+                slot = CounterSlot(case_id, printout_id, printout_digest(jws) if jws else "", log_index, reason, jws)
                 by_case[case_id][doc_type] = slot
                 if case_id not in refs:
                     out.problems.append(f"counter: a {doc_type} slot of case {case_id} whose case is not there")
@@ -290,17 +294,21 @@ async def check_log(auditor: HubClient, ledger: Ledger, prefix: str, log_file: P
             digest_at[index] = leaf["printout_sha256"]
         elif leaf.get("kind") != "revocation":
             bad.append(f"entry {index} is of kind {leaf.get('kind')!r}")
-    received = [(key, got.printout_id, got.digest, got.log_index) for key, got in ledger.received.items()]
+    received = [(key, got.printout_id, got.digest, got.log_index, got.jws) for key, got in ledger.received.items()]
     if counter is not None:
-        received += [(key, slot.printout_id, slot.digest, slot.log_index)
+        received += [(key, slot.printout_id, slot.digest, slot.log_index, slot.jws)
                      for key, slot in counter.slots.items() if slot.digest]
-    for key, printout_id, digest, log_index in received:
+    for key, printout_id, digest, log_index, jws in received:
         found = by_digest.get(digest, [])
         if len(found) != 1:
             bad.append(f"printout {printout_id} ({key[0]} {key[1]}) was received; the log holds it"
                        f" {len(found)} times")
         elif found[0] != log_index:
             bad.append(f"printout {printout_id} was received with log index {log_index}; it is at {found[0]}")
+        else:
+            # The entry names this printout's who, what, when and why, as its sealed payload does.
+            bad.extend(f"entry {log_index} (printout {printout_id}): {p}"
+                       for p in leaf_problems(leaves[log_index], unverified_payload(jws), digest))
     counter_slots = counter.slots if counter is not None else {}
     for key, indexes in by_key.items():
         ours = key[0].startswith(prefix)

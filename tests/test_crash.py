@@ -9,8 +9,10 @@ the counter acknowledged is on disk whole. The long run is ``python scripts/cras
 
 from __future__ import annotations
 
+import base64
 import dataclasses
 import importlib.util
+import json
 import sqlite3
 import sys
 from pathlib import Path
@@ -30,6 +32,14 @@ def _crash_script() -> ModuleType:
     sys.modules["crash"] = module  # dataclasses look their module up by name
     spec.loader.exec_module(module)
     return module
+
+
+def _other_payload(jws: str) -> str:
+    """The JWS with another purpose in its payload (the signature no longer matters: only the leaf is compared)."""
+    header, payload, signature = jws.split(".")
+    data = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
+    data["purpose"] = "another purpose"
+    return ".".join([header, base64.urlsafe_b64encode(json.dumps(data).encode()).rstrip(b"=").decode(), signature])
 
 
 @pytest.mark.slow
@@ -77,6 +87,8 @@ async def test_kill_9_loses_no_printout_and_no_record(tmp_path: Path) -> None:
             "rollback": dataclasses.replace(ledger, checkpoints={**ledger.checkpoints, check.size + 5: root}),
             f"was received with log index {got.log_index + 1}": dataclasses.replace(
                 ledger, received={**ledger.received, key: dataclasses.replace(got, log_index=got.log_index + 1)}),
+            f"entry {got.log_index} (printout {got.printout_id})": dataclasses.replace(
+                ledger, received={**ledger.received, key: dataclasses.replace(got, jws=_other_payload(got.jws))}),
             "which no client asked for": dataclasses.replace(
                 ledger, received={k: v for k, v in ledger.received.items() if k != key}),
         }
