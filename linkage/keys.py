@@ -436,7 +436,7 @@ def rotate(home: Home, overlap: dt.timedelta = DEFAULT_OVERLAP, *, now: dt.datet
         finish_pending(home)
         done = stage_rotation(home, overlap, now=now)
         finish_pending(home)
-        pruned = _prune(home, _second(now or _now()))
+        pruned = _prune(home, _now())
     _refresh_endpoints(home)
     return dataclasses.replace(done, pruned=pruned)
 

@@ -10,6 +10,7 @@ on receipt are described in ``consumers.client``.
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import ipaddress
 import json
 import logging
@@ -92,10 +93,16 @@ class HubClient:
         try:
             creds = pki.channel_credentials(ca_cert, agency)
             ca = x509.load_pem_x509_certificate(ca_cert.read_bytes())
-            name = _common_name(x509.load_pem_x509_certificate(agency.cert.read_bytes()))
+            own = x509.load_pem_x509_certificate(agency.cert.read_bytes())
+            name = _common_name(own)
         except (OSError, ValueError) as exc:
             raise ClientSetupError(f"cannot read the CA certificate {ca_cert} or the agency certificate"
                                    f" {agency.cert} / key {agency.key}: {exc}") from exc
+        if own.not_valid_after_utc < dt.datetime.now(dt.UTC):
+            # The hub refuses it in the TLS handshake, where no message can reach the caller: say it here.
+            raise ClientSetupError(f"ใบรับรองหมดอายุ / the agency certificate {agency.cert} expired at"
+                                   f" {own.not_valid_after_utc:%Y-%m-%dT%H:%M:%SZ} and the hub refuses it; renew it:"
+                                   f" linkage agency renew {name}")
         trust = None if insecure_skip_verification else Trust(ca, log_key, log_origin)
         options = (*_CHANNEL_OPTIONS, ("grpc.ssl_target_name_override", server_name))
         return cls(grpc.aio.secure_channel(target, creds, options=options), agency=name, trust=trust,
