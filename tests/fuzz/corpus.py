@@ -188,7 +188,7 @@ def _file_inputs(c: Corpus) -> st.SearchStrategy[bytes]:
     docs = st.sampled_from(list(c.docs))
     return st.one_of(
         st.binary(max_size=512),
-        docs.map(lambda d: json.dumps(d).encode()).flatmap(mutated_bytes),
+        st.one_of([mutated_bytes(json.dumps(d).encode()) for d in c.docs]),
         mutated_json(doc).map(str.encode),
         # The nested documents: the leaf's JSON, the checkpoint note, the JWS, each altered inside the bundle.
         mutated_json(leaf).map(lambda text: _with(doc, "log_leaf", text)),

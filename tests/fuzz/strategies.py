@@ -28,7 +28,6 @@ from hypothesis import strategies as st
 __all__ = [
     "MAX_DEPTH",
     "Vocabulary",
-    "field_values",
     "messages",
     "mutated",
     "mutated_bytes",
@@ -71,130 +70,119 @@ class Vocabulary:
         return sorted({t for values in self.text.values() for t in values})
 
 
-def _integers(fd: FieldDescriptor, vocab: Vocabulary) -> st.SearchStrategy[int]:
-    low, high = _INT_RANGES[fd.type]
-    edges = sorted({v for v in (low, high, -1, 0, 1, 2, 2**31 - 1, 2**31, 2**32 - 1, 2**53 + 1, 2**63 - 1, 2**63,
-                                *vocab.numbers) if low <= v <= high})
-    return st.one_of(st.sampled_from(edges), st.integers(low, min(high, 4096)), st.integers(low, high))
+_OVER_LIMITS = st.builds(lambda c, n: c * n, st.sampled_from("9aก "), st.sampled_from((13, 17, 33, 65, 101, 501)))
+"""Just over any length limit the project sets (FIELD_LIMITS: 16 .. 500 characters)."""
+_FLOATS = {width: st.one_of(st.sampled_from((0.0, -0.0, 0.5, 1.0, 1.0000001, -1.0, float("nan"), float("inf"))),
+                            st.floats(width=width)) for width in (32, 64)}
 
 
-def _texts(fd: FieldDescriptor, vocab: Vocabulary) -> st.SearchStrategy[str]:
-    known = list(vocab.text.get(fd.name, ()))
-    anything = vocab.all_text()
-    parts: list[st.SearchStrategy[str]] = [st.sampled_from(_NASTY_TEXT), st.text(max_size=40)]
-    if anything:
-        parts.append(st.sampled_from(anything))
-    if known:
-        seeds = st.sampled_from(known)
-        parts = [seeds, seeds, seeds.flatmap(mutated_text), *parts]
-    # Just over any length limit the project sets (FIELD_LIMITS: 16 .. 500 characters).
-    parts.append(st.builds(lambda c, n: c * n, st.sampled_from("9aก "), st.sampled_from((13, 17, 33, 65, 101, 501))))
-    return st.one_of(parts)
+class _Builder:
+    """The strategies of one vocabulary, each made once: hypothesis draws from them thousands of times."""
 
+    def __init__(self, vocab: Vocabulary) -> None:
+        self.vocab = vocab
+        self._anything = vocab.all_text()
+        self._cache: dict[tuple[str, str, int], st.SearchStrategy[Any]] = {}
 
-def _blobs(fd: FieldDescriptor, vocab: Vocabulary) -> st.SearchStrategy[bytes]:
-    known = list(vocab.blobs.get(fd.name, ()))
-    parts: list[st.SearchStrategy[bytes]] = [st.binary(max_size=48), st.binary(min_size=32, max_size=32)]
-    if known:
-        seeds = st.sampled_from(known)
-        parts = [seeds, seeds.flatmap(mutated_bytes), *parts]
-    return st.one_of(parts)
+    def _cached(self, key: tuple[str, str, int], make: Callable[[], st.SearchStrategy[Any]]) -> st.SearchStrategy[Any]:
+        if key not in self._cache:
+            self._cache[key] = make()
+        return self._cache[key]
 
+    def value(self, fd: FieldDescriptor, depth: int) -> st.SearchStrategy[Any]:
+        """Values of one (non-repeated) field of type ``fd.type``: known-good, nearly good and arbitrary."""
+        return self._cached(("value", fd.full_name, depth), lambda: self._value(fd, depth))
 
-def field_values(fd: FieldDescriptor, vocab: Vocabulary, depth: int = 0) -> st.SearchStrategy[Any]:
-    """Values of one (non-repeated) field of type ``fd.type``: known-good, nearly good and arbitrary."""
-    if fd.type == _F.TYPE_MESSAGE:
-        return messages(fd.message_type, vocab, depth + 1)
-    if fd.type == _F.TYPE_STRING:
-        return _texts(fd, vocab)
-    if fd.type == _F.TYPE_BYTES:
-        return _blobs(fd, vocab)
-    if fd.type == _F.TYPE_BOOL:
-        return st.booleans()
-    if fd.type in (_F.TYPE_DOUBLE, _F.TYPE_FLOAT):
-        width = 64 if fd.type == _F.TYPE_DOUBLE else 32
-        return st.one_of(st.sampled_from((0.0, -0.0, 0.5, 1.0, 1.0000001, -1.0, float("nan"), float("inf"))),
-                         st.floats(width=width))
-    if fd.type == _F.TYPE_ENUM:
-        # proto3 enums are open: numbers no value names arrive too.
-        named = [v.number for v in list(fd.enum_type.values)]
-        return st.one_of(st.sampled_from(named), st.integers(-(2**31), 2**31 - 1))
-    return _integers(fd, vocab)
+    def _value(self, fd: FieldDescriptor, depth: int) -> st.SearchStrategy[Any]:
+        if fd.type == _F.TYPE_MESSAGE:
+            return self.message(fd.message_type, depth + 1)
+        if fd.type == _F.TYPE_STRING:
+            known = list(self.vocab.text.get(fd.name, ()))
+            parts: list[st.SearchStrategy[Any]] = [st.sampled_from(_NASTY_TEXT), st.text(max_size=40), _OVER_LIMITS]
+            if self._anything:
+                parts.append(st.sampled_from(self._anything))
+            if known:
+                parts = [st.sampled_from(known), st.sampled_from(known), _mutated_choice(known, _mutate_text), *parts]
+            return st.one_of(parts)
+        if fd.type == _F.TYPE_BYTES:
+            blobs = list(self.vocab.blobs.get(fd.name, ()))
+            parts = [st.binary(max_size=48), st.binary(min_size=32, max_size=32)]
+            if blobs:
+                parts = [st.sampled_from(blobs), _mutated_choice(blobs, _mutate_bytes), *parts]
+            return st.one_of(parts)
+        if fd.type == _F.TYPE_BOOL:
+            return st.booleans()
+        if fd.type in (_F.TYPE_DOUBLE, _F.TYPE_FLOAT):
+            return _FLOATS[64 if fd.type == _F.TYPE_DOUBLE else 32]
+        if fd.type == _F.TYPE_ENUM:
+            # proto3 enums are open: numbers no value names arrive too.
+            named = [v.number for v in list(fd.enum_type.values)]
+            return st.one_of(st.sampled_from(named), st.integers(-(2**31), 2**31 - 1))
+        low, high = _INT_RANGES[fd.type]
+        edges = sorted({v for v in (low, high, -1, 0, 1, 2, 2**31 - 1, 2**31, 2**32 - 1, 2**53 + 1, 2**63 - 1,
+                                    2**63, *self.vocab.numbers) if low <= v <= high})
+        return st.one_of(st.sampled_from(edges), st.integers(low, min(high, 4096)), st.integers(low, high))
 
-
-def _set(msg: Message, fd: FieldDescriptor, value: Any) -> None:
-    if fd.type == _F.TYPE_MESSAGE:
-        getattr(msg, fd.name).CopyFrom(value)
-    else:
-        setattr(msg, fd.name, value)
-
-
-def _is_map(fd: FieldDescriptor) -> bool:
-    return fd.type == _F.TYPE_MESSAGE and fd.message_type.GetOptions().map_entry
-
-
-def _is_repeated(fd: FieldDescriptor) -> bool:
-    return bool(fd.is_repeated)
-
-
-def _fill(draw: st.DrawFn, msg: Message, fd: FieldDescriptor, vocab: Vocabulary, depth: int) -> None:
-    """Give ``fd`` of ``msg`` a drawn value (a list for a repeated field, entries for a map)."""
-    if _is_map(fd):
-        key_fd, value_fd = fd.message_type.fields_by_name["key"], fd.message_type.fields_by_name["value"]
-        for _ in range(draw(st.integers(0, 3))):
-            key = draw(field_values(key_fd, vocab, depth))
+    def fill(self, draw: st.DrawFn, msg: Message, fd: FieldDescriptor, depth: int) -> None:
+        """Give ``fd`` of ``msg`` a drawn value (a list for a repeated field, entries for a map)."""
+        if _is_map(fd):
+            key_fd, value_fd = fd.message_type.fields_by_name["key"], fd.message_type.fields_by_name["value"]
             target = getattr(msg, fd.name)
-            value = draw(field_values(value_fd, vocab, depth))
-            if value_fd.type == _F.TYPE_MESSAGE:
-                target[key].CopyFrom(value)
-            else:
-                target[key] = value
-    elif _is_repeated(fd):
-        values = draw(st.lists(field_values(fd, vocab, depth), max_size=4 if depth else 18))
-        target = getattr(msg, fd.name)
-        for value in values:
-            if fd.type == _F.TYPE_MESSAGE:
-                target.add().CopyFrom(value)
-            else:
-                target.append(value)
-    else:
-        _set(msg, fd, draw(field_values(fd, vocab, depth)))
+            for _ in range(draw(st.integers(0, 3))):
+                key, value = draw(self.value(key_fd, depth)), draw(self.value(value_fd, depth))
+                if value_fd.type == _F.TYPE_MESSAGE:
+                    target[key].CopyFrom(value)
+                else:
+                    target[key] = value
+        elif _is_repeated(fd):
+            values = draw(self._cached(("list", fd.full_name, depth),
+                                       lambda: st.lists(self.value(fd, depth), max_size=4 if depth else 18)))
+            target = getattr(msg, fd.name)
+            for value in values:
+                if fd.type == _F.TYPE_MESSAGE:
+                    target.add().CopyFrom(value)
+                else:
+                    target.append(value)
+        elif fd.type == _F.TYPE_MESSAGE:
+            getattr(msg, fd.name).CopyFrom(draw(self.value(fd, depth)))
+        else:
+            setattr(msg, fd.name, draw(self.value(fd, depth)))
 
+    def message(self, descriptor: Descriptor, depth: int = 0) -> st.SearchStrategy[Message]:
+        return self._cached(("message", descriptor.full_name, depth), lambda: self._message(descriptor, depth))
 
-def messages(descriptor: Descriptor, vocab: Vocabulary, depth: int = 0) -> st.SearchStrategy[Message]:
-    """Arbitrary messages of ``descriptor``'s type: each field present or not, one member of each oneof at most."""
-    cls = message_factory.GetMessageClass(descriptor)
-
-    @st.composite
-    def build(draw: st.DrawFn) -> Message:
-        msg = cls()
+    def _message(self, descriptor: Descriptor, depth: int) -> st.SearchStrategy[Message]:
+        cls = message_factory.GetMessageClass(descriptor)
         if depth > MAX_DEPTH:
+            return st.builds(cls)
+        oneofs = [(o.name, st.sampled_from([None, *list(o.fields)])) for o in descriptor.oneofs
+                  if not o.name.startswith("_")]  # "_name": a proto3 optional field's synthetic oneof
+        fields = list(descriptor.fields)
+
+        @st.composite
+        def build(draw: st.DrawFn) -> Message:
+            msg = cls()
+            chosen = {name: draw(choice) for name, choice in oneofs}
+            for fd in fields:
+                oneof = fd.containing_oneof
+                if oneof is not None and oneof.name in chosen and chosen[oneof.name] is not fd:
+                    continue
+                if draw(st.integers(0, 3)) == 0:  # absent a quarter of the time
+                    continue
+                self.fill(draw, msg, fd, depth)
             return msg
-        chosen = {o.name: draw(st.sampled_from([None, *list(o.fields)])) for o in descriptor.oneofs}
-        for fd in descriptor.fields:
-            oneof = fd.containing_oneof
-            if oneof is not None and not oneof.name.startswith("_") and chosen.get(oneof.name) is not fd:
-                continue
-            if draw(st.integers(0, 3)) == 0:  # absent a quarter of the time
-                continue
-            _fill(draw, msg, fd, vocab, depth)
-        return msg
 
-    return build()
+        return build()
 
-
-def mutated(valid: Message, vocab: Vocabulary) -> st.SearchStrategy[Message]:
-    """``valid`` with one to three fields changed: cleared, redrawn, or (text) slightly altered."""
-    descriptor = valid.DESCRIPTOR
-    if not descriptor.fields:
-        return st.just(valid)
-
-    numbers = [fd for fd in descriptor.fields if fd.type in _INT_RANGES and not _is_repeated(fd)]
-
-    @st.composite
-    def build(draw: st.DrawFn) -> Message:
+    def mutate(self, draw: st.DrawFn, valid: Message) -> Message:
+        """``valid`` with one to three fields cleared, redrawn or slightly altered, or its integers moved."""
+        descriptor = valid.DESCRIPTOR
         msg = type(valid)()
         msg.CopyFrom(valid)
+        fields = list(descriptor.fields)
+        if not fields:
+            return msg
+        numbers = [fd for fd in fields if fd.type in _INT_RANGES and not _is_repeated(fd)]
         if numbers and draw(st.integers(0, 2)) == 0:
             # Every integer moved by one offset that brings the largest to an edge of the integer types, so
             # that their relations (start < end, index < size) hold where storage and arithmetic overflow.
@@ -204,12 +192,12 @@ def mutated(valid: Message, vocab: Vocabulary) -> st.SearchStrategy[Message]:
                 low, high = _INT_RANGES[fd.type]
                 setattr(msg, fd.name, min(high, max(low, getattr(msg, fd.name) + edge - top)))
             return msg
-        for fd in draw(st.lists(st.sampled_from(list(descriptor.fields)), min_size=1, max_size=3, unique=True)):
+        for fd in draw(st.lists(st.sampled_from(fields), min_size=1, max_size=3, unique=True)):
             how = draw(st.sampled_from(("clear", "redraw", "alter")))
             if how == "clear":
                 msg.ClearField(fd.name)
             elif how == "alter" and fd.type == _F.TYPE_STRING and not _is_repeated(fd):
-                setattr(msg, fd.name, draw(mutated_text(getattr(msg, fd.name))))
+                setattr(msg, fd.name, _mutate_text(draw, getattr(msg, fd.name)))
             elif how == "alter" and fd.type in _INT_RANGES and not _is_repeated(fd):
                 low, high = _INT_RANGES[fd.type]
                 setattr(msg, fd.name, min(high, max(low, getattr(msg, fd.name) + draw(st.sampled_from((-1, 1))))))
@@ -221,48 +209,79 @@ def mutated(valid: Message, vocab: Vocabulary) -> st.SearchStrategy[Message]:
                     target.append(target[0])
             else:
                 msg.ClearField(fd.name)
-                _fill(draw, msg, fd, vocab, 0)
+                self.fill(draw, msg, fd, 0)
         return msg
 
-    return build()
+
+def _is_map(fd: FieldDescriptor) -> bool:
+    return fd.type == _F.TYPE_MESSAGE and fd.message_type.GetOptions().map_entry
+
+
+def _is_repeated(fd: FieldDescriptor) -> bool:
+    return bool(fd.is_repeated)
+
+
+def messages(descriptor: Descriptor, vocab: Vocabulary) -> st.SearchStrategy[Message]:
+    """Arbitrary messages of ``descriptor``'s type: each field present or not, one member of each oneof at most."""
+    return _Builder(vocab).message(descriptor)
+
+
+def mutated(valid: Message, vocab: Vocabulary) -> st.SearchStrategy[Message]:
+    """``valid`` with one to three fields cleared, redrawn or (text, numbers, lists) slightly altered, or all
+    its integers moved together to an edge of their types."""
+    builder = _Builder(vocab)
+    return st.composite(lambda draw: builder.mutate(draw, valid))()
 
 
 def requests(descriptor: Descriptor, valid: Sequence[Message], vocab: Vocabulary) -> st.SearchStrategy[Message]:
     """Requests for one method: arbitrary ones, mutations of the valid ones, and the valid ones themselves."""
-    parts: list[st.SearchStrategy[Message]] = [messages(descriptor, vocab)]
+    builder = _Builder(vocab)
+    parts: list[st.SearchStrategy[Message]] = [builder.message(descriptor)]
     if valid:
-        parts += [st.sampled_from(list(valid)).flatmap(lambda m: mutated(m, vocab)), st.sampled_from(list(valid))]
+        seeds = st.sampled_from(list(valid))
+        parts += [st.composite(lambda draw: builder.mutate(draw, draw(seeds)))(), seeds]
     return st.one_of(parts)
 
 
 # --- bytes, text and JSON ---------------------------------------------------------------------------------------
 
-def _flip(data: bytes, positions: list[int], bits: list[int]) -> bytes:
-    out = bytearray(data)
-    for p, b in zip(positions, bits, strict=False):
-        out[p % len(out)] ^= 1 << b
-    return bytes(out)
+def _mutated_choice(seeds: Sequence[Any], mutate: Callable[[st.DrawFn, Any], Any]) -> st.SearchStrategy[Any]:
+    """One of ``seeds``, mutated: drawn in one composite, no strategy made per draw."""
+    choice = st.sampled_from(list(seeds))
+    return st.composite(lambda draw: mutate(draw, draw(choice)))()
+
+
+def _mutate_bytes(draw: st.DrawFn, data: bytes) -> bytes:
+    if not data:
+        return draw(st.binary(max_size=64))
+    n = len(data)
+    at = draw(st.integers(0, n - 1))
+    op = draw(st.integers(0, 7))
+    if op == 0:  # bits flipped
+        out = bytearray(data)
+        for _ in range(draw(st.integers(1, 8))):
+            out[draw(st.integers(0, n - 1))] ^= 1 << draw(st.integers(0, 7))
+        return bytes(out)
+    if op == 1:
+        return data[:at]
+    if op == 2:
+        return data[at:]
+    if op == 3:
+        return data[:at] + draw(st.binary(min_size=1, max_size=16)) + data[at:]
+    if op == 4:
+        return data[:at] + data[at + draw(st.integers(1, 64)):]
+    if op == 5:  # a slice repeated
+        length = draw(st.integers(1, 32))
+        return data[:at] + data[at:at + length] * draw(st.integers(2, 50)) + data[at + length:]
+    if op == 6:  # bytes overwritten
+        junk = draw(st.binary(min_size=1, max_size=8))
+        return data[:at] + junk + data[at + len(junk):]
+    return data + draw(st.binary(min_size=1, max_size=64))
 
 
 def mutated_bytes(data: bytes) -> st.SearchStrategy[bytes]:
     """``data`` with bits flipped, cut short, grown, a slice repeated or removed, or bytes overwritten."""
-    if not data:
-        return st.binary(max_size=64)
-    n = len(data)
-    index = st.integers(0, n - 1)
-    return st.one_of(
-        st.builds(_flip, st.just(data), st.lists(index, min_size=1, max_size=8),
-                  st.lists(st.integers(0, 7), min_size=8, max_size=8)),
-        st.builds(lambda cut: data[:cut], index),
-        st.builds(lambda cut: data[cut:], index),
-        st.builds(lambda at, junk: data[:at] + junk + data[at:], index, st.binary(min_size=1, max_size=16)),
-        st.builds(lambda at, length: data[:at] + data[at + length:], index, st.integers(1, 64)),
-        st.builds(lambda at, length, times: data[:at] + data[at:at + length] * times + data[at + length:],
-                  index, st.integers(1, 32), st.integers(2, 50)),
-        st.builds(lambda at, junk: data[:at] + junk + data[at + len(junk):], index,
-                  st.binary(min_size=1, max_size=8)),
-        st.builds(lambda tail: data + tail, st.binary(min_size=1, max_size=64)),
-    )
+    return _mutated_choice([data], _mutate_bytes)
 
 
 def _swap_segments(text: str, i: int, j: int, sep: str) -> str:
@@ -274,7 +293,7 @@ def _swap_segments(text: str, i: int, j: int, sep: str) -> str:
 
 
 def _reencode(text: str, i: int, how: str) -> str:
-    """Segment i of a compact JWS re-encoded another way: padded, standard alphabet, decoded and re-encoded."""
+    """Segment i of a compact JWS re-encoded another way: padded, standard alphabet, split by whitespace."""
     parts = text.split(".")
     i %= len(parts)
     seg = parts[i]
@@ -282,37 +301,48 @@ def _reencode(text: str, i: int, how: str) -> str:
         seg += "=" * (-len(seg) % 4 or 4)
     elif how == "std":
         seg = seg.replace("-", "+").replace("_", "/")
-    elif how == "space":
+    else:
         seg = seg[: len(seg) // 2] + " \n" + seg[len(seg) // 2:]
     parts[i] = seg
     return ".".join(parts)
 
 
+def _mutate_text(draw: st.DrawFn, text: str) -> str:
+    if not text:
+        return draw(st.text(max_size=16))
+    n = len(text)
+    at = draw(st.integers(0, n - 1))
+    op = draw(st.integers(0, 11))
+    if op == 0:
+        return text[:at] + draw(st.characters()) + text[at + 1:]
+    if op == 1:
+        return text[:at] + text[at + 1:]
+    if op == 2:
+        return text[:at] + draw(st.sampled_from(_NASTY_TEXT[1:]) | st.text(min_size=1, max_size=4)) + text[at:]
+    if op == 3:
+        return text[:at]
+    if op == 4:  # base64 segments of a JWS swapped
+        return _swap_segments(text, draw(st.integers(0, 2)), draw(st.integers(0, 2)), ".")
+    if op == 5:  # lines of a note swapped
+        return _swap_segments(text, draw(st.integers(0, 8)), draw(st.integers(0, 8)), "\n")
+    if op == 6:
+        return _reencode(text, draw(st.integers(0, 2)), draw(st.sampled_from(("pad", "std", "space"))))
+    if op == 7:  # a line dropped
+        drop = draw(st.integers(0, 8))
+        return "\n".join(line for k, line in enumerate(text.split("\n")) if k != drop)
+    if op == 8:
+        return text * draw(st.integers(2, 4))
+    if op == 9:
+        return text.upper()
+    if op == 10:
+        return text.strip() + draw(st.sampled_from(("", " ", "\n", "\r\n", "\n\n")))
+    return _mutate_bytes(draw, text.encode("utf-8")).decode("utf-8", "replace")
+
+
 def mutated_text(text: str) -> st.SearchStrategy[str]:
     """``text`` with characters changed, removed or added, its ``.``-segments swapped or re-encoded, its lines
-    swapped, repeated or dropped, or its bytes mutated (kept only when still UTF-8)."""
-    if not text:
-        return st.text(max_size=16)
-    n = len(text)
-    index = st.integers(0, n - 1)
-
-    def from_bytes(data: bytes) -> str:
-        return data.decode("utf-8", "replace")
-
-    return st.one_of(
-        st.builds(lambda at, c: text[:at] + c + text[at + 1:], index, st.characters()),
-        st.builds(lambda at: text[:at] + text[at + 1:], index),
-        st.builds(lambda at, s: text[:at] + s + text[at:], index, st.sampled_from(_NASTY_TEXT[1:]) | st.text(
-            min_size=1, max_size=4)),
-        st.builds(lambda cut: text[:cut], index),
-        st.builds(lambda i, j: _swap_segments(text, i, j, "."), st.integers(0, 2), st.integers(0, 2)),
-        st.builds(lambda i, j: _swap_segments(text, i, j, "\n"), st.integers(0, 8), st.integers(0, 8)),
-        st.builds(lambda i, how: _reencode(text, i, how), st.integers(0, 2), st.sampled_from(("pad", "std", "space"))),
-        st.builds(lambda i: "\n".join(line for k, line in enumerate(text.split("\n")) if k != i), st.integers(0, 8)),
-        st.builds(lambda times: text * times, st.integers(2, 4)),
-        st.builds(str.upper, st.just(text)), st.builds(str.strip, st.just(text)),
-        mutated_bytes(text.encode("utf-8")).map(from_bytes),
-    )
+    swapped or dropped, repeated, or its UTF-8 bytes mutated (invalid sequences replaced)."""
+    return _mutated_choice([text], _mutate_text)
 
 
 _JSON_LEAVES = st.one_of(st.none(), st.booleans(), st.integers(-(2**70), 2**70), st.floats(allow_nan=False),
