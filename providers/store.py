@@ -73,6 +73,14 @@ def _check_version(found: int | None, what: str) -> None:
                              " `linkage init`")
 
 
+def _document(row: tuple[Any, ...] | None) -> dict[str, Any] | None:
+    """The document a registry query found (its one column is JSON text), or None."""
+    if row is None:
+        return None
+    data: dict[str, Any] = json.loads(row[0])
+    return data
+
+
 def _card_matches(row: tuple[Any, ...] | None, first_name_th: str, last_name_th: str, birth_date: str,
                   laser_code: str) -> bool:
     if row is None:
@@ -101,11 +109,7 @@ class SqliteRecordStore:
             raise
 
     async def get(self, doc_type: str, subject_id: str) -> dict[str, Any] | None:
-        row = self._conn.execute(self.registry.queries[doc_type], (subject_id,)).fetchone()
-        if row is None:
-            return None
-        data: dict[str, Any] = json.loads(row[0])
-        return data
+        return _document(self._conn.execute(self.registry.queries[doc_type], (subject_id,)).fetchone())
 
     async def check_card(self, subject_id: str, first_name_th: str, last_name_th: str, birth_date: str,
                          laser_code: str) -> bool:
@@ -160,11 +164,7 @@ class PostgresRecordStore:
     async def get(self, doc_type: str, subject_id: str) -> dict[str, Any] | None:
         async with self._pool.connection() as conn:
             cur = await conn.execute(self._queries[doc_type].encode(), (subject_id,), prepare=True)
-            row = await cur.fetchone()
-        if row is None:
-            return None
-        data: dict[str, Any] = json.loads(row[0])
-        return data
+            return _document(await cur.fetchone())
 
     async def check_card(self, subject_id: str, first_name_th: str, last_name_th: str, birth_date: str,
                          laser_code: str) -> bool:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import contextlib
 import dataclasses
 import datetime as dt
 import hashlib
@@ -51,25 +52,31 @@ MINUTE = dt.timedelta(minutes=1)
 
 
 @pytest.fixture
-def home(tmp_path: Path) -> Home:
-    """A sandbox of its own: rotation changes its keys."""
+def sandbox_home(tmp_path: Path) -> Home:
+    """A sandbox for each test (conftest's ``stack`` runs it): rotation changes its keys."""
     return init(tmp_path / "sandbox", citizens=30, seed=7)
 
 
 @pytest.fixture
-def personas(home: Home) -> list[dict[str, Any]]:
-    data: list[dict[str, Any]] = json.loads(home.personas.read_text(encoding="utf-8"))
-    return data
+def home(sandbox_home: Home) -> Home:
+    return sandbox_home
 
 
 @pytest.fixture
-async def stack(home: Home) -> AsyncIterator[RunningStack]:
-    running = await start_stack(home)
+def personas(sandbox_home: Home) -> list[dict[str, Any]]:
+    data: list[dict[str, Any]] = json.loads(sandbox_home.personas.read_text(encoding="utf-8"))
+    return data
+
+
+@contextlib.asynccontextmanager
+async def running(home: Home) -> AsyncIterator[RunningStack]:
+    """The registries and the hub of ``home`` started now (after the test changed its keys)."""
+    started = await start_stack(home)
     try:
-        yield running
+        yield started
     finally:
-        await running.hub.stop(0)
-        for server in running.providers.values():
+        await started.hub.stop(0)
+        for server in started.providers.values():
             await server.stop(0)
 
 
@@ -179,12 +186,11 @@ async def test_a_retired_key_that_signs_after_its_retirement_is_refused(home: Ho
     retired = done.retired_at
     assert retired < now and done.pruned == (done.log_old,)  # its private key is gone from the sandbox
 
-    running = await start_stack(home)
-    try:
-        doc = await printout(running, personas)
+    async with running(home) as stack:
+        doc = await printout(stack, personas)
         # Only the new key signs now; the new seal key sealed.
         assert len(signature_lines(doc.checkpoint.note)) == 1 and kid(doc.jws) == done.seal_new
-        origin = running.settings.hub.log_origin
+        origin = stack.settings.hub.log_origin
         checkpoint = open_checkpoint(doc.checkpoint.note, keys.log_key_set(home), origin)
 
         # A checkpoint the retired log key signs now: refused, naming the key.
@@ -193,7 +199,7 @@ async def test_a_retired_key_that_signs_after_its_retirement_is_refused(home: Ho
             open_checkpoint(forged, keys.log_key_set(home), origin)
         # ... and the monitor raises the alarm.
         own = home.client_cert("auditor")
-        with AuditClient.connect(running.hub_address, home.ca.cert, own) as client:
+        with AuditClient.connect(stack.hub_address, home.ca.cert, own) as client:
             log_trust = TrustInputs(home=home.root).load().log_trust
             assert log_trust is not None
             with pytest.raises(Alarm, match="retired") as alarm:
@@ -226,10 +232,6 @@ async def test_a_retired_key_that_signs_after_its_retirement_is_refused(home: Ho
         # Without the pinned key set only the CA chain speaks: say so by showing the set is what refuses.
         assert verify_printout(old_sealer.seal(payload | {"issued_at": format_issued_at(now)}), trust.ca,
                                now=now).valid
-    finally:
-        await running.hub.stop(0)
-        for server in running.providers.values():
-            await server.stop(0)
 
 
 async def test_an_interrupted_rotation_is_finished_when_the_hub_starts(home: Home,
@@ -238,15 +240,10 @@ async def test_an_interrupted_rotation_is_finished_when_the_hub_starts(home: Hom
     staged = keys.stage_rotation(home, dt.timedelta(days=1))
     # Committed but not in force: the files in place are the old ones.
     assert home.seal.cert.read_bytes() == seal_before and not (home.pki / keys.SEAL_KEYS).exists()
-    running = await start_stack(home)
-    try:
-        doc = await printout(running, personas)
-        assert kid(doc.jws) == staged.seal_new and len(signature_lines(doc.checkpoint.note)) == 2
-        assert not (home.pki / "rotation-pending").exists()
-    finally:
-        await running.hub.stop(0)
-        for server in running.providers.values():
-            await server.stop(0)
+    async with running(home) as stack:
+        doc = await printout(stack, personas)
+    assert kid(doc.jws) == staged.seal_new and len(signature_lines(doc.checkpoint.note)) == 2
+    assert not (home.pki / "rotation-pending").exists()
 
 
 def _pki_digest(home: Home) -> dict[str, str]:
