@@ -57,7 +57,7 @@ from pathlib import Path
 from typing import Any, Final
 
 from cryptography import x509
-from cryptography.exceptions import InvalidSignature
+from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
@@ -261,9 +261,12 @@ def _decode_x5c(x5c: object) -> tuple[list[x509.Certificate] | None, list[str]]:
     for i, text in enumerate(x5c):
         try:
             # x5c is standard base64 with padding (RFC 7515 s4.1.6), unlike the rest of the JWS.
-            certs.append(x509.load_der_x509_certificate(binascii.a2b_base64(text, strict_mode=True)))
-        except (binascii.Error, ValueError) as exc:
+            cert = x509.load_der_x509_certificate(binascii.a2b_base64(text, strict_mode=True))
+            # DER is parsed lazily: reach the key and names checks 1 and 2 use, so a damaged one fails here.
+            _ = (cert.public_key(), cert.subject, cert.issuer)
+        except (binascii.Error, ValueError, UnsupportedAlgorithm) as exc:
             return None, [f"x5c[{i}] is not a base64 DER certificate ({exc})"]
+        certs.append(cert)
     return certs, []
 
 

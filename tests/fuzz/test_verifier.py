@@ -14,6 +14,7 @@ import json
 import os
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -23,6 +24,7 @@ from consumers.auditor.bundle import parse_input
 from consumers.auditor.dispatch import verify_input
 from consumers.counter.paper import verify_summary
 from linkage import checkpoint as cp
+from linkage.seal import b64url_decode, b64url_encode
 from tests.fuzz.corpus import DEEP_JSON, Corpus, Target, targets
 from tests.fuzz.surface import Surface
 
@@ -79,6 +81,44 @@ def test_deeply_nested_json_is_unreadable_input(corpus: Corpus) -> None:
     assert run(json.dumps({**corpus.bundle, "log_leaf": DEEP_JSON}).encode()) == ("invalid", None)
     assert _target(corpus, "summary").run(corpus.summary_signed(DEEP_JSON, "{}")) == ("UnreadableSummary", None)
     assert _target(corpus, "checkpoint").run(("note", corpus.note_signed(DEEP_JSON + "\n") or ""))[1] is None
+
+
+def _with_cert(jws: str, index: int, edit: Callable[[bytearray], None]) -> bytes:
+    """``jws`` with the DER of its ``x5c[index]`` changed by ``edit`` (payload and signature as they were)."""
+    header_b64, payload, signature = jws.split(".")
+    header = json.loads(b64url_decode(header_b64))
+    der = bytearray(base64.b64decode(header["x5c"][index]))
+    edit(der)
+    header["x5c"][index] = base64.b64encode(bytes(der)).decode()
+    return f"{b64url_encode(json.dumps(header).encode())}.{payload}.{signature}".encode()
+
+
+def _replace(old: bytes, new: bytes, *, last: bool = False) -> Callable[[bytearray], None]:
+    def edit(der: bytearray) -> None:
+        at = der.rfind(old) if last else der.find(old)
+        assert at >= 0 and len(new) == len(old), old
+        der[at:at + len(old)] = new
+
+    return edit
+
+
+P256 = b"\x06\x08\x2a\x86\x48\xce\x3d\x03\x01\x07"  # OID 1.2.840.10045.3.1.7
+POINT = b"\x03\x42\x00\x04"  # BIT STRING of an uncompressed P-256 point
+
+
+@pytest.mark.parametrize(("index", "edit"), [
+    (0, _replace(P256, P256[:-1] + b"\x2d")),  # the seal key on another curve: UnsupportedAlgorithm
+    (0, _replace(POINT, POINT[:-1] + b"\x00")),  # no longer an uncompressed point: ValueError "Invalid key"
+    (-1, _replace(b"\x13\x02TH", b"\x02\x02TH", last=True)),  # an INTEGER in the CA's name: ValueError on .subject
+], ids=["curve", "point", "subject"])
+def test_damaged_certificate_is_an_invalid_report(corpus: Corpus, index: int,
+                                                  edit: Callable[[bytearray], None]) -> None:
+    """Found by scripts/fuzz.py: cryptography parses a certificate's DER lazily, so a damaged x5c certificate
+    loaded, then raised ValueError or UnsupportedAlgorithm from inside checks 1 and 2."""
+    raw = _with_cert(corpus.jws, index, edit)
+    assert _target(corpus, "audit:file").run(raw) == ("invalid", None)
+    report = verify_input(parse_input(raw), corpus.trust)
+    assert "is not a base64 DER certificate" in report.render()
 
 
 def _damaged(corpus: Corpus) -> dict[str, bytes]:
