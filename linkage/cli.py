@@ -6,6 +6,11 @@
     linkage verify  check a printout: seal, log proof, consistency, revocation (= linkage audit verify)
     linkage audit   auditors: verify, watch the log, list who read a subject's data
     linkage revoke  revoke a printout, with a reason
+    linkage agency  onboard, renew, revoke and list agencies (the running hub follows)
+    linkage keys    rotate the hub's sealing and checkpoint keys, with an overlap
+    linkage faults  inject latency, errors and outages into a running registry
+    linkage conformance   check any ProviderService implementation before the hub relies on it
+    linkage status  health of every component, the last checkpoint, each provider's breaker
     linkage bench   measure the hub against direct provider reads
 
 Every flag defaults from a LINKAGE_* environment variable where one is named.
