@@ -187,7 +187,7 @@ def _time(value: Any, where: str) -> dt.datetime | None:
 def _entries(path: Path) -> list[Mapping[str, Any]]:
     try:
         doc = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, ValueError) as exc:
+    except (OSError, UnicodeDecodeError, ValueError, RecursionError) as exc:  # RecursionError: nested too deep
         raise KeySetError("bad_key_set", f"{path}: cannot read the key set ({exc})") from exc
     if not isinstance(doc, dict) or doc.get("version") != _VERSION or not isinstance(doc.get("keys"), list) \
             or not doc["keys"] or not all(isinstance(k, dict) for k in doc["keys"]):

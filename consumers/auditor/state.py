@@ -70,7 +70,7 @@ class AuditorState:
                 raise ValueError(f"not a version {_VERSION} state document")
             for origin, log in doc["logs"].items():
                 state._logs[origin] = _parse_log(log)
-        except (ValueError, TypeError, KeyError, binascii.Error) as exc:
+        except (ValueError, TypeError, KeyError, binascii.Error, RecursionError) as exc:  # Recursion: nested too deep
             raise BadState(f"{path}: not an auditor state file ({exc}); move it away to start afresh") from exc
         return state
 

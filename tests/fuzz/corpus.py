@@ -13,9 +13,11 @@ its own error family):
 
     audit:file        parse_input + verify_input (offline): bundle, JWS, QR text, anything
     audit:paper       the same on mutated certified PDFs and QR pictures (slow: pyHanko, zxing)
-    checkpoint        linkage.checkpoint: open_checkpoint, open_note, Checkpoint.from_text,
-                      parse_verifier_key
+    checkpoint        linkage.checkpoint: open_checkpoint (bare keys and key windows, signed-at
+                      lines), open_note, Checkpoint.from_text, parse_verifier_key
     summary           consumers.counter.paper.verify_summary
+    keys              linkage.keys: the pinned key sets an auditor reads (log-keys.json, seal-keys.json)
+    state             consumers.auditor.state: the checkpoints an auditor saw before (--state FILE)
 """
 
 from __future__ import annotations
@@ -39,11 +41,14 @@ from consumers.auditor.bundle import parse_input
 from consumers.auditor.cli import TrustInputs
 from consumers.auditor.dispatch import verify_input
 from consumers.auditor.errors import VerificationError
+from consumers.auditor.state import AuditorState
 from consumers.auditor.verify import Trust
 from consumers.counter.paper import SummaryError, SummaryTrust, make_summary, qr_png, verify_summary
 from consumers.counter.printout import CounterSigner, PrintCase, render_case_pdf, sign_pdf
 from linkage import checkpoint as cp
+from linkage.checkpoint import SIGNED_AT
 from linkage.config import Home
+from linkage.keys import KeySetError, load_log_keys, load_seal_keys, log_key_set, seal_key_set
 from linkage.pki import load_private_key
 from linkage.seal import b64url_encode
 from linkage.v1 import hub_pb2
@@ -218,12 +223,16 @@ def _paper_inputs(c: Corpus) -> st.SearchStrategy[bytes]:
 def _checkpoint_inputs(c: Corpus) -> st.SearchStrategy[tuple[str, str | bytes]]:
     body, _, _ = c.note.partition("\n\n")
     vkey = c.note_signer.vkey()
-    resigned = mutated_text(body + "\n").map(c.note_signed).filter(lambda note: note is not None)
+    kinds = st.sampled_from(("note", "windowed"))
+    # A body changed and signed again: the checkpoint parser behind the signature, with and without a
+    # signed-at line (which only a key with a window reads).
+    resigned = st.one_of(mutated_text(body + "\n"), mutated_text(f"{body}\n{SIGNED_AT}2026-11-26T01:02:03Z\n")).map(
+        c.note_signed).filter(lambda note: note is not None)
     return st.one_of(
-        st.tuples(st.just("note"), mutated_text(c.note)),
+        st.tuples(kinds, mutated_text(c.note)),
         st.tuples(st.just("note"), st.binary(max_size=256)),
         st.tuples(st.just("note"), mutated_bytes(c.note.encode())),
-        st.tuples(st.just("note"), resigned),  # a body changed and signed again: the checkpoint parser behind it
+        st.tuples(kinds, resigned),
         st.tuples(st.just("text"), mutated_text(body + "\n")),
         st.tuples(st.just("vkey"), mutated_text(vkey)),
     )
@@ -231,6 +240,7 @@ def _checkpoint_inputs(c: Corpus) -> st.SearchStrategy[tuple[str, str | bytes]]:
 
 def _open_checkpoint(c: Corpus) -> Callable[[tuple[str, str | bytes]], tuple[str, str | None]]:
     verifier = c.note_signer.verifier()
+    window = cp.KeyWindow(verifier, dt.datetime(2020, 1, 1, tzinfo=dt.UTC), dt.datetime(2036, 1, 1, tzinfo=dt.UTC))
     origin = c.note_signer.name
 
     def run(item: tuple[str, str | bytes]) -> tuple[str, str | None]:
@@ -239,8 +249,35 @@ def _open_checkpoint(c: Corpus) -> Callable[[tuple[str, str | bytes]], tuple[str
             return _only((cp.CheckpointError,), lambda: cp.Checkpoint.from_text(str(value)))
         if kind == "vkey":
             return _only((cp.CheckpointError,), lambda: cp.parse_verifier_key(str(value)))
+        if kind == "windowed":
+            return _only((cp.CheckpointError,), lambda: cp.open_checkpoint(value, [window], origin))
         return _only((cp.CheckpointError,), lambda: (cp.open_checkpoint(value, [verifier], origin),
                                                      cp.open_note(value, [verifier])))
+
+    return run
+
+
+def _key_set_inputs(c: Corpus) -> st.SearchStrategy[tuple[str, bytes]]:
+    """The documents ``linkage keys rotate`` publishes, for the sandbox's keys as they are, then mutated."""
+    log = {"version": 1, "keys": [{"vkey": k.verifier.vkey(), "not_before": "2026-01-01T00:00:00Z",
+                                   "retired_at": None} for k in log_key_set(c.home)]}
+    seal = {"version": 1, "keys": [{"kid": k.kid, "cert_sha256": k.cert_sha256, "not_before": None,
+                                    "retired_at": "2036-01-01T00:00:00Z"} for k in seal_key_set(c.home)]}
+    return st.one_of(
+        st.tuples(st.just("log"), mutated_json(log).map(str.encode)),
+        st.tuples(st.just("seal"), mutated_json(seal).map(str.encode)),
+        st.tuples(st.sampled_from(("log", "seal")), mutated_bytes(json.dumps(log).encode()) | st.binary(max_size=64)),
+    )
+
+
+def _load_key_set(c: Corpus) -> Callable[[tuple[str, bytes]], tuple[str, str | None]]:
+    path = c.home.root / "fuzz-keys.json"
+
+    def run(item: tuple[str, bytes]) -> tuple[str, str | None]:
+        kind, data = item
+        path.write_bytes(data)
+        load = load_log_keys if kind == "log" else load_seal_keys
+        return _only((KeySetError,), lambda: load(path))
 
     return run
 
@@ -270,11 +307,36 @@ def _verify_summary(c: Corpus) -> Callable[[str], tuple[str, str | None]]:
     return run
 
 
+def _state_inputs(c: Corpus) -> st.SearchStrategy[bytes]:
+    """The state file an auditor keeps after verifying the corpus's printouts, then mutated."""
+    path = c.home.root / "fuzz-state-seed.json"
+    state = AuditorState(path)
+    signer = c.note_signer
+    for doc in c.docs:
+        note = str(doc["checkpoint"])
+        state.remember(cp.open_checkpoint(note, [signer.verifier()], signer.name), note)
+    state.save()
+    data = path.read_bytes()
+    return st.one_of(mutated_json(json.loads(data)).map(str.encode), mutated_bytes(data))
+
+
+def _load_state(c: Corpus) -> Callable[[bytes], tuple[str, str | None]]:
+    path = c.home.root / "fuzz-state.json"
+
+    def run(data: bytes) -> tuple[str, str | None]:
+        path.write_bytes(data)
+        return _only((VerificationError,), lambda: AuditorState.load(path))
+
+    return run
+
+
 def targets(c: Corpus) -> list[Target]:
     return [
         Target("audit:file", _file_inputs(c), _verify_file(c)),
         Target("audit:paper", _paper_inputs(c), _verify_file(c)),
         Target("checkpoint", _checkpoint_inputs(c), _open_checkpoint(c)),
         Target("summary", _summary_inputs(c), _verify_summary(c)),
+        Target("keys", _key_set_inputs(c), _load_key_set(c)),
+        Target("state", _state_inputs(c), _load_state(c)),
     ]
 

@@ -28,7 +28,7 @@ from linkage.seal import b64url_decode, b64url_encode
 from tests.fuzz.corpus import DEEP_JSON, Corpus, Target, targets
 from tests.fuzz.surface import Surface
 
-EXAMPLES = {"audit:file": 150, "audit:paper": 25, "checkpoint": 150, "summary": 150}
+EXAMPLES = {"audit:file": 150, "audit:paper": 25, "checkpoint": 150, "summary": 150, "keys": 100, "state": 100}
 _SETTINGS = settings(deadline=None, derandomize=True, database=None, print_blob=True,
                      suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large,
                                             HealthCheck.filter_too_much, HealthCheck.large_base_example])
@@ -80,6 +80,9 @@ def test_deeply_nested_json_is_unreadable_input(corpus: Corpus) -> None:
     # The leaf is examined inside check 4: an invalid report, not an error.
     assert run(json.dumps({**corpus.bundle, "log_leaf": DEEP_JSON}).encode()) == ("invalid", None)
     assert _target(corpus, "summary").run(corpus.summary_signed(DEEP_JSON, "{}")) == ("UnreadableSummary", None)
+    assert _target(corpus, "keys").run(("log", DEEP_JSON.encode())) == ("KeySetError", None)
+    assert _target(corpus, "keys").run(("seal", DEEP_JSON.encode())) == ("KeySetError", None)
+    assert _target(corpus, "state").run(DEEP_JSON.encode()) == ("BadState", None)
     assert _target(corpus, "checkpoint").run(("note", corpus.note_signed(DEEP_JSON + "\n") or ""))[1] is None
 
 
