@@ -33,7 +33,8 @@ import hashlib
 import hmac
 import json
 import logging
-from collections.abc import Callable, Mapping
+import time
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any, Protocol, TypeVar
@@ -43,7 +44,7 @@ from linkage.checkpoint import Checkpoint, CheckpointSigner, NoteSigner, sign_ch
 from linkage.errors import HubUnavailable
 from linkage.seal import canonical_json
 from linkage.storage import Database
-from linkage.storage.log import EntryRow, LogStore, open_log_store
+from linkage.storage.log import EntryRow, Key, LogStore, open_log_store
 
 __all__ = ["Appended", "ExchangeLog", "LogEntry", "Record", "RevocationEntry", "SignedTree"]
 
@@ -103,6 +104,23 @@ class RevocationEntry:
         return canonical_json({name: getattr(self, name) for name in _REVOCATION_FIELDS})
 
 
+TICK_S = 0.01
+"""On a shared log: how often the writer looks for others' queued entries (integrator) or its own (others)."""
+CAMPAIGN_S = 0.5
+"""On a shared log: how often a hub that does not integrate tries to take over (the integrator died)."""
+PENDING_TIMEOUT_S = 10.0
+"""How long a queued entry's caller waits for the integrator before it is told UNAVAILABLE."""
+_QUEUE_TAKE = 5000  # queued entries integrated per commit at most
+
+
+def _unavailable() -> HubUnavailable:
+    return HubUnavailable(
+        "log_unavailable",
+        "บันทึกการให้ข้อมูลไม่ได้ จึงไม่ออกเอกสาร / the hub cannot write its exchange log,"
+        " so no printout was issued; try again later",
+    )
+
+
 _ENTRY_FIELDS = tuple(f.name for f in fields(LogEntry))
 _REVOCATION_FIELDS = tuple(f.name for f in fields(RevocationEntry))
 
@@ -151,8 +169,21 @@ class ExchangeLog:
             raise
         # True after a failed commit: the store may hold more than this process knows.
         self._stale = False
+        # Several hubs on one PostgreSQL log: one integrates (leading), the others queue and wait.
+        self._replicated = self._db.replicated
+        self._leading = not self._replicated
+        self._campaigned = 0.0
+        # Entries this hub queued, waiting for the integrator: key -> (leaf, caller's future, give up at).
+        self._pending: dict[Key, tuple[bytes, asyncio.Future[Appended], float]] = {}
         self._queue: asyncio.Queue[tuple[Record, asyncio.Future[Appended]]] | None = None
         self._writer: asyncio.Task[None] | None = None
+        try:
+            asyncio.get_running_loop()
+        except RuntimeError:
+            pass  # made outside an event loop: the writer starts with the first append
+        else:
+            # A replica must integrate (or learn of) others' entries even before it is asked anything.
+            self._start_writer()
 
     @property
     def _db(self) -> LogStore:
@@ -260,39 +291,119 @@ class ExchangeLog:
 
     # -- writes ----------------------------------------------------------------------
 
+    @property
+    def leading(self) -> bool:
+        """Whether this hub integrates entries and signs checkpoints (always, unless several share the log)."""
+        return self._leading
+
     async def append(self, record: Record) -> Appended:
-        """Commit record durably; return its index and inclusion proof. Raises HubUnavailable if it cannot."""
+        """Commit record durably; return its index and inclusion proof. Raises HubUnavailable if it cannot.
+
+        On a log shared by several hubs, a hub that does not integrate queues the record durably and
+        waits (at most PENDING_TIMEOUT_S) until the integrator has put it in the tree.
+        """
+        queue = self._start_writer()
+        done: asyncio.Future[Appended] = asyncio.get_running_loop().create_future()
+        queue.put_nowait((record, done))
+        return await done
+
+    def _start_writer(self) -> asyncio.Queue[tuple[Record, asyncio.Future[Appended]]]:
         if self._queue is None:
             self._queue = asyncio.Queue()
             self._writer = asyncio.create_task(self._write_loop(self._queue))
-        done: asyncio.Future[Appended] = asyncio.get_running_loop().create_future()
-        self._queue.put_nowait((record, done))
-        return await done
+        return self._queue
 
     async def _write_loop(self, queue: asyncio.Queue[tuple[Record, asyncio.Future[Appended]]]) -> None:
         loop = asyncio.get_running_loop()
         while True:
-            batch = [await queue.get()]
+            batch = []
+            if self._replicated:
+                # Work may come from other hubs too: look at the log every tick even without callers.
+                try:
+                    batch.append(await asyncio.wait_for(queue.get(), TICK_S))
+                except TimeoutError:
+                    pass
+            else:
+                batch.append(await queue.get())
             while not queue.empty():
                 batch.append(queue.get_nowait())
+            records = [r for r, _ in batch]
+            pending = {key: leaf for key, (leaf, _, _) in self._pending.items()}
             try:
-                results = await loop.run_in_executor(self._executor, self._commit, [r for r, _ in batch])
+                results, resolved = await loop.run_in_executor(self._executor, self._cycle, records, pending)
             except Exception as exc:
                 _log.error("exchange log write failed: %s", exc)
-                err = HubUnavailable(
-                    "log_unavailable",
-                    "บันทึกการให้ข้อมูลไม่ได้ จึงไม่ออกเอกสาร / the hub cannot write its exchange log,"
-                    " so no printout was issued; try again later",
-                )
                 for _, done in batch:
                     if not done.done():
-                        done.set_exception(err)
+                        done.set_exception(_unavailable())
+                self._give_up_late()
                 continue
-            for result, (_, done) in zip(results, batch, strict=True):
-                if not done.done():
+            for result, (record, done) in zip(results, batch, strict=True):
+                if result is None:  # queued for the integrator
+                    self._pending[record.kind, record.printout_id] = (record.leaf(), done,
+                                                                      loop.time() + PENDING_TIMEOUT_S)
+                elif not done.done():
                     done.set_result(result)
+            for key, outcome in resolved.items():
+                _, done, _ = self._pending.pop(key)
+                if done.done():
+                    continue
+                if outcome is None:
+                    done.set_exception(_unavailable())  # another entry took its key (a second revocation)
+                else:
+                    done.set_result(outcome)
+            self._give_up_late()
 
-    def _commit(self, records: list[Record]) -> list[Appended]:
+    def _give_up_late(self) -> None:
+        """Queued entries not integrated in time: their callers get UNAVAILABLE (the entry may still be logged)."""
+        now = asyncio.get_running_loop().time()
+        for key in [k for k, (_, _, deadline) in self._pending.items() if deadline < now]:
+            _, done, _ = self._pending.pop(key)
+            if not done.done():
+                done.set_exception(_unavailable())
+
+    def _cycle(self, records: list[Record], pending: dict[Key, bytes],
+               ) -> tuple[list[Appended | None], dict[Key, Appended | None]]:
+        """One turn of the writer thread: commit (or queue) records, integrate others' queue, settle pending."""
+        now = time.monotonic()
+        campaign = not self._leading and now - self._campaigned >= CAMPAIGN_S
+        if self._replicated and (self._leading or records or campaign):
+            if campaign:
+                self._campaigned = now
+            # No query while this hub's connection holds the lock; a new connection has to win it again.
+            leading = self._db.try_lead()
+            if leading and not self._leading:
+                self._stale = True  # the tree was written by another hub until now
+                _log.info("exchange log: this hub now integrates entries and signs checkpoints")
+            self._leading = leading
+        results: list[Appended | None]
+        if self._leading:
+            queued = self._db.peek_queue(_QUEUE_TAKE) if self._replicated else []
+            results = list(self._commit(records, queued)) if records or queued else []
+        else:
+            if records:
+                self._db.enqueue([EntryRow(-1, r.kind, r.printout_id, r.subject_hash, r.leaf()) for r in records])
+            results = [None] * len(records)
+            if pending or campaign:  # keep what GetCheckpoint and proofs see close to the integrator's tree
+                self._tree, self._latest = self._restore()
+        return results, self._settle(pending) if pending else {}
+
+    def _settle(self, pending: dict[Key, bytes]) -> dict[Key, Appended | None]:
+        """Proofs for the pending entries that are in the tree now (None: its key holds another entry)."""
+        if self._stale:
+            self._tree, self._latest = self._restore()
+            self._stale = False
+        found = self._db.find(pending)
+        signed, size = self._latest, self._tree.size
+        ready = {key: (idx, leaf) for key, (idx, leaf) in found.items() if idx < size}
+        proofs = self._from_store(lambda at: [merkle.inclusion_proof(at, idx, size) for idx, _ in ready.values()])
+        out: dict[Key, Appended | None] = {}
+        for (key, (idx, leaf)), proof in zip(ready.items(), proofs, strict=True):
+            out[key] = Appended(idx, leaf, proof, signed) if leaf == pending[key] else None
+        return out
+
+    def _commit(self, records: list[Record], queued: Sequence[tuple[int, EntryRow]] = ()) -> list[Appended]:
+        """Integrate records, and the queued entries of other hubs, in one transaction; proofs for records."""
         if self._stale:
             self._tree, self._latest = self._restore()
             self._stale = False
@@ -300,23 +411,31 @@ class ExchangeLog:
         first = tree.size
         # Every node the batch's proofs need: the peaks before it, and the nodes it completes.
         known = dict(zip(_peak_coords(first), tree.peaks, strict=True))
-        leaves = [r.leaf() for r in records]
+        taken = [(r.kind, r.printout_id, r.subject_hash, r.leaf()) for r in records]
+        if queued:
+            # A queued entry whose key is logged already (or comes twice) is dropped, never logged twice.
+            seen = set(self._db.find([(row.kind, row.printout_id) for _, row in queued]))
+            seen.update((kind, pid) for kind, pid, _, _ in taken)
+            for _, row in queued:
+                if (row.kind, row.printout_id) not in seen:
+                    seen.add((row.kind, row.printout_id))
+                    taken.append((row.kind, row.printout_id, row.subject_hash, row.leaf))
         nodes: list[merkle.Node] = []
-        for leaf in leaves:
+        for _, _, _, leaf in taken:
             for node in tree.append(merkle.leaf_hash(leaf)):
                 nodes.append(node)
                 known[node.level, node.index] = node.hash
         signed = self._sign(tree)
-        proofs = _batch_proofs(first, tree.size, known)
-        rows = [EntryRow(first + i, r.kind, r.printout_id, r.subject_hash, leaf)
-                for i, (r, leaf) in enumerate(zip(records, leaves, strict=True))]
+        rows = [EntryRow(first + i, kind, pid, subject, leaf) for i, (kind, pid, subject, leaf) in enumerate(taken)]
         try:
-            self._db.write_batch(rows, nodes, tree.size, signed.note)
+            self._db.write_batch(rows, nodes, tree.size, signed.note, [seq for seq, _ in queued])
         except BaseException:
             self._stale = True
             raise
         self._tree, self._latest = tree, signed
-        return [Appended(row.idx, row.leaf, proof, signed) for row, proof in zip(rows, proofs, strict=True)]
+        # Proofs for this hub's own entries only: the queued ones are settled by the hubs that queued them.
+        proofs = _batch_proofs(first, tree.size, known, count=len(records))
+        return [Appended(row.idx, row.leaf, proof, signed) for row, proof in zip(rows, proofs, strict=False)]
 
     async def close(self) -> None:
         if self._writer is not None:
@@ -337,8 +456,9 @@ def _peak_coords(size: int) -> list[tuple[int, int]]:
     return [(level, (size >> level) - 1) for level in reversed(range(size.bit_length())) if size >> level & 1]
 
 
-def _batch_proofs(first: int, size: int, node: Mapping[tuple[int, int], bytes]) -> list[list[bytes]]:
-    """Inclusion proofs of leaves first..size-1 in the tree of size leaves, from the nodes in ``node``.
+def _batch_proofs(first: int, size: int, node: Mapping[tuple[int, int], bytes], count: int | None = None,
+                  ) -> list[list[bytes]]:
+    """Inclusion proofs of leaves first..size-1 (or the first count of them) in the tree of size leaves.
 
     Equal to ``merkle.inclusion_proof`` (a test compares them) but made from node positions, as in
     transparency-dev/merkle's ``proof.Inclusion``: below level ``inner`` (where the leaf's path and the
@@ -366,7 +486,7 @@ def _batch_proofs(first: int, size: int, node: Mapping[tuple[int, int], bytes]) 
 
     top = size.bit_length()
     proofs = []
-    for index in range(first, size):
+    for index in range(first, size if count is None else first + count):
         inner = (index ^ (size - 1)).bit_length()
         path = [node[level, (index >> level) ^ 1] for level in range(inner - 1)]
         if inner:

@@ -1,10 +1,16 @@
 """The exchange log's storage: one interface, a SQLite file or a PostgreSQL schema behind it.
 
-Three tables, the same on both backends::
+Four tables, the same on both backends::
 
     entries(idx, kind, printout_id, subject_hash, leaf)   one row per leaf; unique (kind, printout_id)
     nodes(level, idx, hash)                               every perfect subtree root (level 0: leaf hashes)
     checkpoints(size, note)                               the signed note of every size committed
+    queue(seq, kind, printout_id, subject_hash, leaf)     entries written by hub replicas that do not
+                                                          integrate, waiting for the one that does
+
+On PostgreSQL several hubs share one log: the one whose connection holds an advisory lock
+(``try_lead``) integrates, the others ``enqueue``; the integrator takes queued rows into a
+``write_batch`` that deletes them in the same transaction, and fails if any was already taken.
 
 A store is used by one thread at a time (the log's writer thread). ``write_batch`` is one
 transaction that is durable when it returns: SQLite in WAL mode with ``synchronous=FULL``;
@@ -30,7 +36,7 @@ from linkage.storage.migrations import Migration, migrate_postgres, migrate_sqli
 if TYPE_CHECKING:
     import psycopg
 
-__all__ = ["LOG_MIGRATIONS", "EntryRow", "LogStore", "PostgresLogStore", "SqliteLogStore", "open_log_store"]
+__all__ = ["LOG_MIGRATIONS", "EntryRow", "Key", "LogStore", "PostgresLogStore", "SqliteLogStore", "open_log_store"]
 
 Coord = tuple[int, int]
 
@@ -56,7 +62,21 @@ LOG_MIGRATIONS: tuple[Migration, ...] = (
             "CREATE TABLE checkpoints (size BIGINT PRIMARY KEY, note TEXT NOT NULL)",
         ),
     ),
+    Migration(
+        2, "queue of entries written by hub replicas that do not integrate",
+        sqlite=(
+            "CREATE TABLE IF NOT EXISTS queue (seq INTEGER PRIMARY KEY AUTOINCREMENT, kind TEXT NOT NULL,"
+            " printout_id TEXT NOT NULL, subject_hash TEXT NOT NULL, leaf BLOB NOT NULL)",
+            "CREATE UNIQUE INDEX IF NOT EXISTS queue_printout ON queue(kind, printout_id)",
+        ),
+        postgres=(
+            "CREATE TABLE queue (seq BIGSERIAL PRIMARY KEY, kind TEXT NOT NULL, printout_id TEXT NOT NULL,"
+            " subject_hash TEXT NOT NULL, leaf BYTEA NOT NULL, UNIQUE (kind, printout_id))",
+        ),
+    ),
 )
+
+Key = tuple[str, str]  # (kind, printout_id): what names an entry before it has an index
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,6 +91,9 @@ class EntryRow:
 class LogStore(Protocol):
     """What the exchange log needs from a database. One thread at a time; see the module docstring."""
 
+    # True when other hubs may write to the same log (PostgreSQL): entries of theirs may arrive at any time.
+    replicated: bool
+
     def size(self) -> int:
         """Number of entries stored."""
 
@@ -82,8 +105,27 @@ class LogStore(Protocol):
     def save_checkpoint(self, size: int, note: str) -> None:
         """Store (or replace) the note of a size that has no entries to add (a new log)."""
 
-    def write_batch(self, rows: Sequence[EntryRow], nodes: Sequence[Node], size: int, note: str) -> None:
-        """Entries, the nodes they complete and the checkpoint of the new size, in one durable transaction."""
+    def write_batch(self, rows: Sequence[EntryRow], nodes: Sequence[Node], size: int, note: str,
+                    dequeued: Sequence[int] = ()) -> None:
+        """Entries, the nodes they complete and the checkpoint of the new size, in one durable transaction.
+
+        ``dequeued``: queue rows (by seq) the batch takes; it fails if any of them is no longer there.
+        """
+
+    def try_lead(self) -> bool:
+        """True when this store may integrate: SQLite always; PostgreSQL when its connection holds the lock."""
+
+    def enqueue(self, rows: Sequence[EntryRow]) -> None:
+        """Durably queue entries for the integrator (their idx is ignored)."""
+
+    def peek_queue(self, limit: int) -> list[tuple[int, EntryRow]]:
+        """The oldest queued entries, as (seq, row with idx -1)."""
+
+    def find(self, keys: Collection[Key]) -> dict[Key, tuple[int, bytes]]:
+        """(index, leaf) of the entries with these keys."""
+
+    def latest_size(self) -> int:
+        """The size of the newest checkpoint stored."""
 
     def entries(self, start: int, end: int) -> list[tuple[int, bytes]]: ...
 
@@ -108,6 +150,8 @@ def open_log_store(where: Path | Database) -> LogStore:
 
 
 class SqliteLogStore:
+    replicated = False
+
     def __init__(self, path: Path) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         # A commit that waits two seconds for the file is a fault: refuse to issue rather than hang.
@@ -138,10 +182,14 @@ class SqliteLogStore:
     def save_checkpoint(self, size: int, note: str) -> None:
         self._db.execute("INSERT OR REPLACE INTO checkpoints(size, note) VALUES (?, ?)", (size, note))
 
-    def write_batch(self, rows: Sequence[EntryRow], nodes: Sequence[Node], size: int, note: str) -> None:
+    def write_batch(self, rows: Sequence[EntryRow], nodes: Sequence[Node], size: int, note: str,
+                    dequeued: Sequence[int] = ()) -> None:
         db = self._db
         try:
             db.execute("BEGIN IMMEDIATE")
+            for seq in dequeued:
+                if db.execute("DELETE FROM queue WHERE seq = ?", (seq,)).rowcount != 1:
+                    raise LookupError(f"queued entry {seq} was taken by another writer")
             db.executemany("INSERT INTO entries(idx, kind, printout_id, subject_hash, leaf) VALUES (?,?,?,?,?)",
                            [(r.idx, r.kind, r.printout_id, r.subject_hash, r.leaf) for r in rows])
             db.executemany("INSERT INTO nodes(level, idx, hash) VALUES (?,?,?)",
@@ -152,6 +200,37 @@ class SqliteLogStore:
             if db.in_transaction:
                 db.execute("ROLLBACK")
             raise
+
+    def try_lead(self) -> bool:
+        return True
+
+    def enqueue(self, rows: Sequence[EntryRow]) -> None:
+        db = self._db
+        try:
+            db.execute("BEGIN IMMEDIATE")
+            db.executemany("INSERT INTO queue(kind, printout_id, subject_hash, leaf) VALUES (?,?,?,?)",
+                           [(r.kind, r.printout_id, r.subject_hash, r.leaf) for r in rows])
+            db.execute("COMMIT")
+        except BaseException:
+            if db.in_transaction:
+                db.execute("ROLLBACK")
+            raise
+
+    def peek_queue(self, limit: int) -> list[tuple[int, EntryRow]]:
+        rows = self._db.execute("SELECT seq, kind, printout_id, subject_hash, leaf FROM queue ORDER BY seq LIMIT ?",
+                                (limit,)).fetchall()
+        return [(int(seq), EntryRow(-1, kind, pid, subject, bytes(leaf))) for seq, kind, pid, subject, leaf in rows]
+
+    def find(self, keys: Collection[Key]) -> dict[Key, tuple[int, bytes]]:
+        out = {}
+        for kind, printout_id in keys:
+            found = self.leaf(kind, printout_id)
+            if found is not None:
+                out[kind, printout_id] = found
+        return out
+
+    def latest_size(self) -> int:
+        return int(self._db.execute("SELECT COALESCE(MAX(size), 0) FROM checkpoints").fetchone()[0])
 
     def entries(self, start: int, end: int) -> list[tuple[int, bytes]]:
         rows = self._db.execute("SELECT idx, leaf FROM entries WHERE idx >= ? AND idx < ? ORDER BY idx",
@@ -197,10 +276,13 @@ _COPY_FROM = 32
 class PostgresLogStore:
     """The log in schema ``<namespace>_log``. One connection (one writer thread), reopened after a failure."""
 
+    replicated = True
+
     def __init__(self, database: Database) -> None:
         self._database = database
         self._schema = database.schema("log")
         self._conn: psycopg.Connection[Any] | None = None
+        self._leading = False  # this connection holds the integrator's advisory lock
         conn = pg_connect(database)
         try:
             migrate_postgres(conn, self._schema, LOG_MIGRATIONS, f"exchange log in schema {self._schema}")
@@ -219,6 +301,7 @@ class PostgresLogStore:
             conn.execute("SET synchronous_commit = on")
             conn.execute("SET lock_timeout = '2s'")
             self._conn = conn
+            self._leading = False  # a session-level lock dies with its connection
         return conn
 
     def _one(self, query: Any, params: Sequence[Any] = ()) -> tuple[Any, ...] | None:
@@ -249,8 +332,16 @@ class PostgresLogStore:
             "INSERT INTO checkpoints (size, note) VALUES (%s, %s)"
             " ON CONFLICT (size) DO UPDATE SET note = excluded.note", (size, note))
 
-    def write_batch(self, rows: Sequence[EntryRow], nodes: Sequence[Node], size: int, note: str) -> None:
+    def write_batch(self, rows: Sequence[EntryRow], nodes: Sequence[Node], size: int, note: str,
+                    dequeued: Sequence[int] = ()) -> None:
         conn = self._connection()
+        if dequeued:
+            with conn.transaction():
+                taken = conn.execute("DELETE FROM queue WHERE seq = ANY(%s::bigint[])", (list(dequeued),)).rowcount
+                if taken != len(dequeued):
+                    raise LookupError(f"{len(dequeued) - taken} queued entries were taken by another writer")
+                self._copy(conn, rows, nodes, size, note)
+            return
         if len(rows) < _COPY_FROM:
             # One statement in autocommit mode is one transaction: one round trip for a small batch.
             conn.execute(_PG_WRITE, (
@@ -259,8 +350,14 @@ class PostgresLogStore:
                 [n.level for n in nodes], [n.index for n in nodes], [n.hash for n in nodes],
                 size, note), prepare=True)
             return
+        with conn.transaction():
+            self._copy(conn, rows, nodes, size, note)
+
+    @staticmethod
+    def _copy(conn: psycopg.Connection[Any], rows: Sequence[EntryRow], nodes: Sequence[Node], size: int,
+              note: str) -> None:
         # A big batch: binary COPY costs the server half as much per row as unnest() of arrays.
-        with conn.transaction(), conn.cursor() as cur:
+        with conn.cursor() as cur:
             with cur.copy("COPY entries (idx, kind, printout_id, subject_hash, leaf) FROM STDIN (FORMAT BINARY)") as cp:
                 cp.set_types(["int8", "text", "text", "text", "bytea"])
                 for r in rows:
@@ -270,6 +367,40 @@ class PostgresLogStore:
                 for n in nodes:
                     cp.write_row((n.level, n.index, n.hash))
             cur.execute("INSERT INTO checkpoints (size, note) VALUES (%s, %s)", (size, note))
+
+    def try_lead(self) -> bool:
+        self._connection()  # a broken connection is replaced here, and its lock is known to be gone
+        if not self._leading:
+            row = self._one("SELECT pg_try_advisory_lock(hashtextextended('linkage.log.' || %s, 0))", (self._schema,))
+            self._leading = bool(row and row[0])
+        return self._leading
+
+    def enqueue(self, rows: Sequence[EntryRow]) -> None:
+        self._connection().execute(
+            "INSERT INTO queue (kind, printout_id, subject_hash, leaf)"
+            " SELECT * FROM unnest(%s::text[], %s::text[], %s::text[], %s::bytea[])",
+            ([r.kind for r in rows], [r.printout_id for r in rows], [r.subject_hash for r in rows],
+             [r.leaf for r in rows]), prepare=True)
+
+    def peek_queue(self, limit: int) -> list[tuple[int, EntryRow]]:
+        rows = self._connection().execute(
+            "SELECT seq, kind, printout_id, subject_hash, leaf FROM queue ORDER BY seq LIMIT %s", (limit,),
+            prepare=True).fetchall()
+        return [(int(seq), EntryRow(-1, kind, pid, subject, bytes(leaf))) for seq, kind, pid, subject, leaf in rows]
+
+    def find(self, keys: Collection[Key]) -> dict[Key, tuple[int, bytes]]:
+        if not keys:
+            return {}
+        rows = self._connection().execute(
+            "SELECT e.kind, e.printout_id, e.idx, e.leaf FROM entries e"
+            " JOIN unnest(%s::text[], %s::text[]) AS k(kind, printout_id)"
+            " ON e.kind = k.kind AND e.printout_id = k.printout_id",
+            ([k[0] for k in keys], [k[1] for k in keys]), prepare=True).fetchall()
+        return {(kind, pid): (int(idx), bytes(leaf)) for kind, pid, idx, leaf in rows}
+
+    def latest_size(self) -> int:
+        row = self._one("SELECT COALESCE(MAX(size), 0) FROM checkpoints")
+        return int(row[0]) if row else 0
 
     def entries(self, start: int, end: int) -> list[tuple[int, bytes]]:
         rows = self._connection().execute(

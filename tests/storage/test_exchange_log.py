@@ -165,7 +165,7 @@ async def test_migrations_are_versioned_and_a_newer_store_is_refused(where: Wher
     await log.close()
     log = ExchangeLog(where, KEY, SIGNER, ORIGIN)  # opening again applies nothing twice
     await log.close()
-    assert _versions(where) == [1]
+    assert _versions(where) == [1, 2]
     _bump_version(where)
     with pytest.raises(SchemaMismatch) as info:
         ExchangeLog(where, KEY, SIGNER, ORIGIN)
@@ -182,13 +182,16 @@ async def test_a_log_made_before_versioning_is_adopted(tmp_path: Path) -> None:
         conn.execute("DROP TABLE schema_version")  # as the hub left it before migrations existed
     log = ExchangeLog(path, KEY, SIGNER, ORIGIN)
     try:
-        assert log.latest == before and _versions(path) == [1]
+        assert log.latest == before and _versions(path) == [1, 2]
     finally:
         await log.close()
 
 
-async def test_a_second_writer_makes_a_commit_fail_then_the_log_reloads(where: Where) -> None:
-    """A commit that fails leaves nothing behind; the next one reloads the tree, so nothing is lost or doubled."""
+async def test_a_second_writer_makes_a_commit_fail_then_the_log_reloads(tmp_path: Path) -> None:
+    """A commit that fails leaves nothing behind; the next one reloads the tree, so nothing is lost or doubled.
+
+    (SQLite: two writers on one file. On PostgreSQL hubs share a log by design: test_replicas_….)"""
+    where = tmp_path / "exchange-log.sqlite"
     one = ExchangeLog(where, KEY, SIGNER, ORIGIN)
     two = ExchangeLog(where, KEY, SIGNER, ORIGIN)
     try:
@@ -248,3 +251,83 @@ def test_unreachable_postgres_names_the_server_not_the_password() -> None:
     assert info.value.code == "database_unavailable"
     assert "127.0.0.1:1" in str(info.value) and "s3cret" not in str(info.value) and "pg_isready" in str(info.value)
 
+
+
+async def _one_leads(*logs: ExchangeLog) -> tuple[ExchangeLog, ExchangeLog]:
+    """Wait until exactly one of two logs integrates; return (integrator, the other)."""
+    for _ in range(300):
+        if sum(log.leading for log in logs) == 1:
+            leader = next(log for log in logs if log.leading)
+            return leader, next(log for log in logs if log is not leader)
+        await asyncio.sleep(0.01)
+    raise AssertionError(f"leading: {[log.leading for log in logs]}")
+
+
+def _advisory_holders(where: Database) -> list[int]:
+    import psycopg
+
+    with psycopg.connect(where.url, autocommit=True) as conn:
+        rows = conn.execute("SELECT pid FROM pg_locks WHERE locktype = 'advisory' AND granted"
+                            " AND database = (SELECT oid FROM pg_database WHERE datname = current_database())"
+                            ).fetchall()
+    return [int(p) for (p,) in rows]
+
+
+def _check_log(entries: list[tuple[int, bytes]], results: list[Any]) -> None:
+    """Every answered entry is in the log exactly once, at the index it was told, and nothing else is."""
+    assert [i for i, _ in entries] == list(range(len(entries)))
+    by_leaf = {leaf: i for i, leaf in entries}
+    assert len(by_leaf) == len(entries)  # no leaf twice
+    for r in results:
+        assert by_leaf[r.leaf] == r.index
+        check(r)
+
+
+async def test_replicas_share_one_log_and_one_of_them_integrates(postgres: Database) -> None:
+    where = fresh_database(postgres)
+    a = ExchangeLog(where, KEY, SIGNER, ORIGIN)
+    b = ExchangeLog(where, KEY, SIGNER, ORIGIN)
+    try:
+        leader, other = await _one_leads(a, b)
+        results = await asyncio.gather(*(a.append(entry(n)) for n in range(0, 150)),
+                                       *(b.append(entry(n)) for n in range(150, 300)))
+        assert leader.leading and not other.leading
+        _check_log(await a.entries(0, 1000), results)
+        assert len(_advisory_holders(where)) == 1
+        # The other hub answers for the log too: its checkpoint catches up with the integrator's.
+        for _ in range(100):
+            if other.latest == leader.latest:
+                break
+            await asyncio.sleep(0.02)
+        assert other.latest == leader.latest and other.size == 300
+        proof = await other.inclusion_proof(7, 300)
+        merkle.verify_inclusion(merkle.leaf_hash(results[7].leaf), 7, 300, proof, leader.latest.checkpoint.root_hash)
+    finally:
+        await a.close()
+        await b.close()
+
+
+async def test_when_the_integrator_dies_another_takes_over_and_loses_nothing(postgres: Database) -> None:
+    where = fresh_database(postgres)
+    a = ExchangeLog(where, KEY, SIGNER, ORIGIN)
+    b = ExchangeLog(where, KEY, SIGNER, ORIGIN)
+    try:
+        leader, other = await _one_leads(a, b)
+        first = [await leader.append(entry(0)), await other.append(entry(1))]
+        # The integrator hangs (its writer stops) while still holding the lock: entries queue up unanswered.
+        assert leader._writer is not None
+        leader._writer.cancel()
+        waiting = [asyncio.ensure_future(other.append(entry(n))) for n in range(2, 40)]
+        await asyncio.sleep(0.2)
+        assert not any(w.done() for w in waiting)
+        # Then it dies: its session ends and its lock with it; the other takes over within a campaign or two.
+        holders = _advisory_holders(where)
+        assert len(holders) == 1
+        _terminate(where, holders)
+        done = await asyncio.wait_for(asyncio.gather(*waiting), timeout=5)
+        assert other.leading
+        _check_log(await other.entries(0, 1000), first + done)
+        assert len(await other.entries(0, 1000)) == 40
+    finally:
+        await a.close()
+        await b.close()
