@@ -533,6 +533,10 @@ class _Writer:
         if self._process.is_alive():
             self._process.terminate()
         self._process.join()
+        # A batch may still sit in a queue's feeder thread, blocked on a pipe nobody reads now: without
+        # this, the interpreter waits for it at exit forever (a failed seeding hung pytest after its run).
+        self._jobs.cancel_join_thread()
+        self._events.cancel_join_thread()
 
 
 # --- the run -------------------------------------------------------------------------------------
