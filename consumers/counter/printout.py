@@ -179,7 +179,6 @@ class _Page(FPDF):  # fpdf2 ships no type information: FPDF is Any here
 
     def __init__(self, *args: Any, **kw: Any) -> None:
         super().__init__(*args, **kw)
-        self.widths: dict[tuple[str, float], float] = {}
 
     def footer(self) -> None:
         self.set_y(-12)
@@ -234,14 +233,22 @@ def _cell(pdf: _Page, w: float, h: float, text: str, **kw: Any) -> None:
     pdf.cell(w, h, text, **kw)
 
 
+# Widths of shaped text by (text, size): one font family, so they hold across pages, and labels, dates and
+# place names repeat from case to case. Shaping and fpdf2's bidi pass cost ~0.3 ms a measurement.
+_WIDTHS: dict[tuple[str, float], float] = {}
+_WIDTHS_MAX = 20_000
+
+
 def _width(pdf: _Page, text: str) -> float:
-    # Shaping and fpdf2's bidi pass cost ~0.3 ms a call: measure each (text, size) once per page.
     key = (text, pdf.font_size_pt)
-    found = pdf.widths.get(key)
+    found = _WIDTHS.get(key)
     if found is None:
         _shape_for(pdf, text)
-        found = pdf.widths[key] = pdf.get_string_width(text)
-    return float(found)
+        found = float(pdf.get_string_width(text))
+        if len(_WIDTHS) >= _WIDTHS_MAX:
+            _WIDTHS.clear()
+        _WIDTHS[key] = found
+    return found
 
 
 def _wrap(pdf: _Page, w: float, text: str) -> list[str]:
