@@ -22,19 +22,24 @@ import pytest
 
 from linkage.storage import Database
 
-__all__ = ["BACKENDS", "backend", "fresh_database", "postgres"]
+__all__ = ["BACKENDS", "backend", "fresh_database", "postgres", "skip_without_postgres"]
 
 BACKENDS = ("sqlite", "postgresql")
 DEFAULT_SERVER = "postgresql://postgres@127.0.0.1:5432/test"
 _counter = itertools.count()
 
 
-def _unavailable(url: str, why: str) -> None:
-    message = (f"PostgreSQL is not reachable at {Database(url).redacted} ({why}); to run these cases start"
-               " PostgreSQL there (trust auth) or set LINKAGE_TEST_DATABASE=postgresql://USER@HOST:PORT/DBNAME")
+def skip_without_postgres(message: str) -> None:
+    """Skip with message; fail instead when LINKAGE_REQUIRE_POSTGRES=1 (CI)."""
     if os.environ.get("LINKAGE_REQUIRE_POSTGRES") == "1":
         pytest.fail(f"LINKAGE_REQUIRE_POSTGRES=1 but {message}", pytrace=False)
     pytest.skip(message)
+
+
+def _unavailable(url: str, why: str) -> None:
+    skip_without_postgres(f"PostgreSQL is not reachable at {Database(url).redacted} ({why}); to run these cases"
+                          " start PostgreSQL there (trust auth) or set"
+                          " LINKAGE_TEST_DATABASE=postgresql://USER@HOST:PORT/DBNAME")
 
 
 @pytest.fixture(scope="session")

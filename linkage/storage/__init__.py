@@ -149,7 +149,8 @@ def parse_database(text: str | None, *, where: str = "--database / LINKAGE_DATAB
     return Database(value)
 
 
-def pg_connect(database: Database, schema: str | None = None, *, autocommit: bool = True) -> psycopg.Connection[Any]:
+def pg_connect(database: Database, schema: str | None = None, *, autocommit: bool = True,
+               application_name: str = "linkage") -> psycopg.Connection[Any]:
     """A connection that fails fast when the server is gone; search_path set to schema when given.
 
     Raises DatabaseUnavailable naming the server (never its password).
@@ -157,7 +158,8 @@ def pg_connect(database: Database, schema: str | None = None, *, autocommit: boo
     import psycopg
 
     try:
-        conn = psycopg.connect(database.url, autocommit=autocommit, **PG_OPTIONS)
+        conn = psycopg.connect(database.url, autocommit=autocommit,
+                               **{**PG_OPTIONS, "application_name": application_name})
     except psycopg.Error as exc:
         raise cannot_connect(database, exc) from exc
     if schema is not None:

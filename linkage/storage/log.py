@@ -23,6 +23,7 @@ the caller decides what that means.
 
 from __future__ import annotations
 
+import os
 import sqlite3
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
@@ -296,7 +297,8 @@ class PostgresLogStore:
             if conn is not None:
                 conn.close()
             self._conn = None
-            conn = pg_connect(self._database, self._schema)
+            # Named after the process: an operator (or a test) can tell which hub holds the integrator's lock.
+            conn = pg_connect(self._database, self._schema, application_name=f"linkage-log-{os.getpid()}")
             # Durable before the answer, whatever the server's default.
             conn.execute("SET synchronous_commit = on")
             conn.execute("SET lock_timeout = '2s'")

@@ -216,7 +216,7 @@ def _backend_pids(where: Database) -> list[int]:
     import psycopg
 
     with psycopg.connect(where.url, autocommit=True) as conn:
-        rows = conn.execute("SELECT pid FROM pg_stat_activity WHERE application_name = 'linkage'"
+        rows = conn.execute("SELECT pid FROM pg_stat_activity WHERE application_name LIKE 'linkage%'"
                             " AND datname = current_database() AND pid <> pg_backend_pid()").fetchall()
     return [int(p) for (p,) in rows]
 
