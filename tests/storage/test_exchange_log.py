@@ -283,51 +283,55 @@ def _check_log(entries: list[tuple[int, bytes]], results: list[Any]) -> None:
         check(r)
 
 
-async def test_replicas_share_one_log_and_one_of_them_integrates(postgres: Database) -> None:
+@pytest.fixture
+async def replicas(postgres: Database) -> AsyncIterator[tuple[Database, ExchangeLog, ExchangeLog]]:
+    """Two hubs' logs on one PostgreSQL log: (where, a, b)."""
     where = fresh_database(postgres)
     a = ExchangeLog(where, KEY, SIGNER, ORIGIN)
     b = ExchangeLog(where, KEY, SIGNER, ORIGIN)
     try:
-        leader, other = await _one_leads(a, b)
-        results = await asyncio.gather(*(a.append(entry(n)) for n in range(0, 150)),
-                                       *(b.append(entry(n)) for n in range(150, 300)))
-        assert leader.leading and not other.leading
-        _check_log(await a.entries(0, 1000), results)
-        assert len(_advisory_holders(where)) == 1
-        # The other hub answers for the log too: its checkpoint catches up with the integrator's.
-        for _ in range(100):
-            if other.latest == leader.latest:
-                break
-            await asyncio.sleep(0.02)
-        assert other.latest == leader.latest and other.size == 300
-        proof = await other.inclusion_proof(7, 300)
-        merkle.verify_inclusion(merkle.leaf_hash(results[7].leaf), 7, 300, proof, leader.latest.checkpoint.root_hash)
+        yield where, a, b
     finally:
         await a.close()
         await b.close()
 
 
-async def test_when_the_integrator_dies_another_takes_over_and_loses_nothing(postgres: Database) -> None:
-    where = fresh_database(postgres)
-    a = ExchangeLog(where, KEY, SIGNER, ORIGIN)
-    b = ExchangeLog(where, KEY, SIGNER, ORIGIN)
-    try:
-        leader, other = await _one_leads(a, b)
-        first = [await leader.append(entry(0)), await other.append(entry(1))]
-        # The integrator hangs (its writer stops) while still holding the lock: entries queue up unanswered.
-        assert leader._writer is not None
-        leader._writer.cancel()
-        waiting = [asyncio.ensure_future(other.append(entry(n))) for n in range(2, 40)]
-        await asyncio.sleep(0.2)
-        assert not any(w.done() for w in waiting)
-        # Then it dies: its session ends and its lock with it; the other takes over within a campaign or two.
-        holders = _advisory_holders(where)
-        assert len(holders) == 1
-        _terminate(where, holders)
-        done = await asyncio.wait_for(asyncio.gather(*waiting), timeout=5)
-        assert other.leading
-        _check_log(await other.entries(0, 1000), first + done)
-        assert len(await other.entries(0, 1000)) == 40
-    finally:
-        await a.close()
-        await b.close()
+async def test_replicas_share_one_log_and_one_of_them_integrates(
+        replicas: tuple[Database, ExchangeLog, ExchangeLog]) -> None:
+    where, a, b = replicas
+    leader, other = await _one_leads(a, b)
+    results = await asyncio.gather(*(a.append(entry(n)) for n in range(0, 150)),
+                                   *(b.append(entry(n)) for n in range(150, 300)))
+    assert leader.leading and not other.leading
+    _check_log(await a.entries(0, 1000), results)
+    assert len(_advisory_holders(where)) == 1
+    # The other hub answers for the log too: its checkpoint catches up with the integrator's.
+    for _ in range(100):
+        if other.latest == leader.latest:
+            break
+        await asyncio.sleep(0.02)
+    assert other.latest == leader.latest and other.size == 300
+    some = results[7]
+    proof = await other.inclusion_proof(some.index, 300)
+    merkle.verify_inclusion(merkle.leaf_hash(some.leaf), some.index, 300, proof, leader.latest.checkpoint.root_hash)
+
+
+async def test_when_the_integrator_dies_another_takes_over_and_loses_nothing(
+        replicas: tuple[Database, ExchangeLog, ExchangeLog]) -> None:
+    where, a, b = replicas
+    leader, other = await _one_leads(a, b)
+    first = [await leader.append(entry(0)), await other.append(entry(1))]
+    # The integrator hangs (its writer stops) while still holding the lock: entries queue up unanswered.
+    assert leader._writer is not None
+    leader._writer.cancel()
+    waiting = [asyncio.ensure_future(other.append(entry(n))) for n in range(2, 40)]
+    await asyncio.sleep(0.2)
+    assert not any(w.done() for w in waiting)
+    # Then it dies: its session ends and its lock with it; the other takes over within a campaign or two.
+    holders = _advisory_holders(where)
+    assert len(holders) == 1
+    _terminate(where, holders)
+    done = await asyncio.wait_for(asyncio.gather(*waiting), timeout=5)
+    assert other.leading
+    _check_log(await other.entries(0, 1000), first + done)
+    assert len(await other.entries(0, 1000)) == 40
