@@ -173,6 +173,7 @@ class ExchangeLog:
         self._replicated = self._db.replicated
         self._leading = not self._replicated
         self._campaigned = 0.0
+        self._failing = False  # the last turn of the writer failed (logged once until one succeeds)
         # Entries this hub queued, waiting for the integrator: key -> (leaf, caller's future, give up at).
         self._pending: dict[Key, tuple[bytes, asyncio.Future[Appended], float]] = {}
         self._queue: asyncio.Queue[tuple[Record, asyncio.Future[Appended]]] | None = None
@@ -332,12 +333,20 @@ class ExchangeLog:
             try:
                 results, resolved = await loop.run_in_executor(self._executor, self._cycle, records, pending)
             except Exception as exc:
-                _log.error("exchange log write failed: %s", exc)
+                # Once per outage, not once per tick: a replica looks at the log a hundred times a second.
+                if not self._failing:
+                    _log.error("exchange log write failed: %s", exc)
+                self._failing = True
                 for _, done in batch:
                     if not done.done():
                         done.set_exception(_unavailable())
                 self._give_up_late()
+                if not batch:
+                    await asyncio.sleep(CAMPAIGN_S)  # nobody waits: try again calmly
                 continue
+            if self._failing:
+                self._failing = False
+                _log.warning("exchange log writable again")
             for result, (record, done) in zip(results, batch, strict=True):
                 if result is None:  # queued for the integrator
                     self._pending[record.kind, record.printout_id] = (record.leaf(), done,
