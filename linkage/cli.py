@@ -36,6 +36,7 @@ from linkage.config import ConfigError, Home, load_settings
 from linkage.errors import LinkageError
 from linkage.faults_cli import add_commands as _add_faults_commands
 from linkage.status import add_commands as _add_status_commands
+from linkage.storage import Database, StorageError, parse_database
 
 if TYPE_CHECKING:
     from consumers.auditor.cli import HubInputs, TrustInputs
@@ -78,9 +79,11 @@ class _Bar:
 def _cmd_init(args: argparse.Namespace) -> int:
     from linkage.sandbox import init
 
+    database = _database(args.database)
     bar = _Bar()
     try:
-        home = init(Path(args.home), citizens=args.citizens, seed=args.seed, force=args.force, progress=bar)
+        home = init(Path(args.home), citizens=args.citizens, seed=args.seed, force=args.force, progress=bar,
+                    database=database)
     finally:
         bar.close()
     print(f"sandbox ready in {home.root}\n  config:   {home.config_file}\n  CA:       {home.ca.cert}\n"
@@ -88,13 +91,13 @@ def _cmd_init(args: argparse.Namespace) -> int:
     return 0
 
 
-async def _up(home: Home) -> None:
+async def _up(home: Home, replicas: int = 1) -> None:
     import signal
 
     from linkage.sandbox import start_stack, write_endpoints
 
     settings = load_settings(home)
-    stack = await start_stack(settings)
+    stack = await start_stack(settings, replicas=replicas)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -102,6 +105,8 @@ async def _up(home: Home) -> None:
     try:
         path = write_endpoints(stack)
         print(f"linkage sandbox is up (Ctrl-C to stop)\n  hub: {stack.addresses['hub']}")
+        for i in range(2, replicas + 1):
+            print(f"  hub-{i}: {stack.addresses[f'hub-{i}']}")
         for name in settings.providers:
             print(f"  {name}: {stack.addresses[name]}")
         print(f"  counter: http://{stack.addresses['counter']}/")
@@ -119,12 +124,24 @@ async def _up(home: Home) -> None:
         print("linkage sandbox stopped", flush=True)
 
 
+def _database(text: str) -> Database | None:
+    """--database: a postgresql:// URL, or empty for SQLite files. Raises ConfigError saying what would be right."""
+    try:
+        return parse_database(text)
+    except StorageError as exc:
+        raise ConfigError(str(exc)) from None
+
+
 def _cmd_up(args: argparse.Namespace) -> int:
     home = Home(Path(args.home).resolve())
+    if args.database:
+        _database(args.database)
+        os.environ["LINKAGE_DATABASE"] = args.database  # for this process's settings and every server it starts
     if not home.config_file.exists():
         print(f"no sandbox in {home.root} yet: making one", file=sys.stderr)
-        _cmd_init(argparse.Namespace(home=args.home, citizens=args.citizens, seed=args.seed, force=False))
-    asyncio.run(_up(home))
+        _cmd_init(argparse.Namespace(home=args.home, citizens=args.citizens, seed=args.seed, force=False,
+                                     database=args.database))
+    asyncio.run(_up(home, args.replicas))
     return 0
 
 
@@ -170,7 +187,7 @@ def _cmd_serve_provider(args: argparse.Namespace) -> int:
     try:
         asyncio.run(serve(args.name, settings.database or home.provider_db(args.name), home.ca.cert,
                           home.server_cert(args.name),
-                          port=args.port, ready=_serve_ready, metrics_port=args.metrics_port))
+                          port=args.port, ready=_serve_ready))
     except OSError as exc:
         print(f"{args.name}: {exc}", file=sys.stderr)
         return 3
@@ -378,6 +395,10 @@ def _cmd_bench(args: argparse.Namespace) -> int:
     return run_bench(args)
 
 
+_DATABASE_HELP = ("postgresql://USER@HOST:PORT/DBNAME: keep the registries and the exchange log there"
+                  " (LINKAGE_DATABASE; default: SQLite files in DIR/data)")
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="linkage", description=__doc__.split("\n\n")[0] if __doc__ else None)
     parser.add_argument("-v", "--verbose", action="store_true", help="log one line per request to stderr")
@@ -392,11 +413,15 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--citizens", type=int, default=int(os.environ.get("LINKAGE_CITIZENS", "10000")))
     p.add_argument("--seed", type=int, default=int(os.environ.get("LINKAGE_SEED", "1")))
     p.add_argument("--force", action="store_true", help="replace an existing sandbox (deletes its data)")
+    p.add_argument("--database", default=os.environ.get("LINKAGE_DATABASE", ""), help=_DATABASE_HELP)
     p.set_defaults(func=_cmd_init)
 
     p = with_home(sub.add_parser("up", help="start the registries, the hub and the counter (initialises if needed)"))
     p.add_argument("--citizens", type=int, default=int(os.environ.get("LINKAGE_CITIZENS", "10000")))
     p.add_argument("--seed", type=int, default=int(os.environ.get("LINKAGE_SEED", "1")))
+    p.add_argument("--database", default=os.environ.get("LINKAGE_DATABASE", ""), help=_DATABASE_HELP)
+    p.add_argument("--replicas", type=int, default=int(os.environ.get("LINKAGE_REPLICAS", "1")),
+                   help="hub processes sharing one log (LINKAGE_REPLICAS, default 1; more need --database)")
     p.set_defaults(func=_cmd_up)
 
     p = with_home(sub.add_parser("fetch", help="fetch one sealed printout as an agency"))
@@ -454,7 +479,7 @@ def main(argv: list[str] | None = None) -> int:
     except Exception as exc:
         from linkage.sandbox import SandboxError
 
-        if isinstance(exc, SandboxError):
+        if isinstance(exc, SandboxError | StorageError):  # StorageError: PostgreSQL down, or a newer schema
             print(f"linkage: {exc}", file=sys.stderr)
             return 2
         raise

@@ -31,6 +31,7 @@ from linkage import pki
 from linkage.checkpoint import NoteSigner
 from linkage.config import ALL_FIELDS, ConfigError, Home, Settings, load_settings
 from linkage.routing import HUB_CLIENT
+from linkage.storage import Database, drop_schemas, sandbox_schemas
 
 __all__ = [
     "DEFAULT_PORTS",
@@ -75,8 +76,12 @@ class SandboxError(Exception):
 
 
 def init(root: Path, *, citizens: int = 10_000, seed: int = 1, force: bool = False,
-         progress: Progress | None = None) -> Home:
-    """Make the CA, every certificate, the configuration, the seeded registries and personas.json."""
+         progress: Progress | None = None, database: Database | None = None) -> Home:
+    """Make the CA, every certificate, the configuration, the seeded registries and personas.json.
+
+    With a database, the registries (and later the exchange log) live there, in the schemas of its
+    namespace, and linkage.toml names it; a database that already holds them is refused unless force.
+    """
     from providers import REGISTRIES
     from providers.faults import ADMIN_CLIENT, ADMIN_UNIT
     from providers.synth import generate
@@ -87,6 +92,10 @@ def init(root: Path, *, citizens: int = 10_000, seed: int = 1, force: bool = Fal
                            " (this deletes its data, certificates and exchange log)")
     if citizens < 1:
         raise SandboxError("--citizens must be at least 1")
+    parts = ["log", *REGISTRIES]
+    if database is not None and not force and (held := sandbox_schemas(database, parts)):
+        raise SandboxError(f"{database.redacted} already holds a sandbox (schemas {', '.join(held)}); add --force"
+                           " to replace it (this deletes its data and exchange log), or use another database")
     home.root.mkdir(parents=True, exist_ok=True)
     staging = Home(Path(tempfile.mkdtemp(prefix=".linkage-init-", dir=home.root)))
     try:
@@ -106,11 +115,11 @@ def init(root: Path, *, citizens: int = 10_000, seed: int = 1, force: bool = Fal
             serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()))
         staging.log_note_vkey.write_text(NoteSigner(origin, note_key).vkey() + "\n", encoding="ascii")
         staging.data.mkdir(parents=True)
-        result = generate(staging.data, citizens=citizens, seed=seed, progress=progress)
+        result = generate(staging.data, citizens=citizens, seed=seed, progress=progress, database=database)
         staging.personas.write_text(json.dumps(result.personas, ensure_ascii=False, indent=2) + "\n",
                                     encoding="utf-8")
         doc_types = {name: tuple(reg.doc_types) for name, reg in REGISTRIES.items()}
-        staging.config_file.write_text(_config_text(doc_types, result.officers, origin), encoding="utf-8")
+        staging.config_file.write_text(_config_text(doc_types, result.officers, origin, database), encoding="utf-8")
         load_settings(staging)  # what init writes must load
         for item in ("pki", "data", "linkage.toml", "personas.json", "endpoints.json"):
             old = home.root / item
@@ -120,6 +129,8 @@ def init(root: Path, *, citizens: int = 10_000, seed: int = 1, force: bool = Fal
                 old.unlink()
         for item in ("pki", "data", "linkage.toml", "personas.json"):
             os.replace(staging.root / item, home.root / item)
+        if database is not None:
+            drop_schemas(database, ["log"])  # the old sandbox's log: its keys are gone with its pki/
     finally:
         shutil.rmtree(staging.root, ignore_errors=True)
     return home
@@ -132,7 +143,7 @@ def _write_secret(path: Path, data: bytes) -> None:
 
 
 def _config_text(doc_types: Mapping[str, Sequence[str]], officers: Mapping[str, Sequence[str]],
-                 log_origin: str) -> str:
+                 log_origin: str, database: Database | None = None) -> str:
     every = [t for types in doc_types.values() for t in types]
     agencies = {}
     for name, spec in SAMPLE_AGENCIES.items():
@@ -146,6 +157,8 @@ def _config_text(doc_types: Mapping[str, Sequence[str]], officers: Mapping[str, 
                       for name, types in doc_types.items()},
         "agencies": agencies,
     }
+    if database is not None:
+        doc = {"database": database.url, **doc}  # registries and exchange log on PostgreSQL
     header = (
         "# linkage sandbox configuration, written by `linkage init`.\n"
         "# Any [hub] or [providers.NAME] key can be overridden by LINKAGE_HUB_<KEY> or\n"
@@ -220,11 +233,16 @@ async def _spawn(name: str, args: list[str], env: Mapping[str, str]) -> tuple[as
 
 
 async def start_stack(settings: Settings, *, ports: Mapping[str, int] | None = None,
-                      extra_env: Mapping[str, str] | None = None) -> Stack:
-    """Start every registry, then the hub, then the counter, each in its own process.
-
-    ports overrides the configured ones (and the counter's default, 8080).
+                      extra_env: Mapping[str, str] | None = None, replicas: int = 1) -> Stack:
+    """Start every registry, then the hub (replicas of it: "hub", "hub-2", …), then the counter, each in its own
+    process. ports overrides the configured ones (and the counter's default, 8080); the replicas after the
+    first listen on any free port. Several replicas share one log, so they need settings.database.
     """
+    if replicas < 1:
+        raise SandboxError("--replicas must be at least 1")
+    if replicas > 1 and settings.database is None:
+        raise SandboxError("--replicas needs --database postgresql://…: hub replicas share their exchange log"
+                           " only on PostgreSQL (SQLite is for one hub on one machine)")
     ports = ports or {}
     home = str(settings.home.root)
     env: dict[str, str] = dict(extra_env or {})
@@ -234,8 +252,10 @@ async def start_stack(settings: Settings, *, ports: Mapping[str, int] | None = N
             addr = await stack._start(name, ["serve-provider", name, "--home", home],
                                       ports.get(name, provider.port), env)
             env[f"LINKAGE_PROVIDERS_{name}_PORT".upper()] = addr.rsplit(":", 1)[1]
-        env["LINKAGE_COUNTER_HUB"] = await stack._start("hub", ["serve-hub", "--home", home],
-                                                        ports.get("hub", settings.hub.port), env)
+        hubs = [await stack._start("hub", ["serve-hub", "--home", home], ports.get("hub", settings.hub.port), env)]
+        for i in range(2, replicas + 1):
+            hubs.append(await stack._start(f"hub-{i}", ["serve-hub", "--home", home], ports.get(f"hub-{i}", 0), env))
+        env["LINKAGE_COUNTER_HUB"] = ",".join(hubs)  # the counter spreads its calls over every replica
         port = ports.get("counter", int(os.environ.get("LINKAGE_COUNTER_PORT", DEFAULT_PORTS["counter"])))
         await stack._start("counter", ["serve-counter", "--home", home], port, env)
     except BaseException:
@@ -259,6 +279,8 @@ def write_endpoints(stack: Stack) -> Path:
     home = stack.settings.home
     doc = {
         "hub": stack.addresses["hub"],
+        # Every hub replica, the first included: clients spread their calls over them.
+        "hubs": [stack.addresses[n] for n in stack.addresses if n == "hub" or n.startswith("hub-")],
         "counter": f"http://{stack.addresses['counter']}",
         "providers": {name: stack.addresses[name] for name in stack.settings.providers},
         "metrics": {**stack.metrics, "counter": f"http://{stack.addresses['counter']}/metrics"},

@@ -127,7 +127,8 @@ class HubClient:
             own = pki.CertPaths(Path(agencies[agency]["cert"]), Path(agencies[agency]["key"]))
             log_key = parse_verifier_key(doc["log"]["vkey"])
             origin = str(doc["log"]["origin"])
-            hub, ca = doc["hub"], Path(doc["ca"])
+            # Every hub replica when there are several (`linkage up --replicas N`): round-robin over them.
+            hub, ca = doc.get("hubs") or doc["hub"], Path(doc["ca"])
         except FileNotFoundError:
             raise ClientSetupError(f"the sandbox in {root} is not running ({path} is missing): start it with"
                                    f" `linkage up --home {root}`") from None

@@ -195,7 +195,9 @@ _PUBLIC = frozenset({"metrics", "index", "signin", "signin_post", "lang", "manua
 
 async def _hub_ctx(app: web.Application) -> AsyncIterator[None]:
     settings = app[STATE].settings
-    hub = HubClient.connect(settings.hub_address, settings.home.ca.cert, settings.home.client_cert(settings.agency))
+    # LINKAGE_COUNTER_HUB may name several hub replicas, comma-separated: calls are spread round-robin.
+    addresses = [a.strip() for a in settings.hub_address.split(",") if a.strip()]
+    hub = HubClient.connect(addresses, settings.home.ca.cert, settings.home.client_cert(settings.agency))
     app[HUB] = hub
     try:
         yield

@@ -1,0 +1,84 @@
+"""`linkage init --database` and `linkage up --replicas`: the sandbox on PostgreSQL."""
+
+from __future__ import annotations
+
+import json
+import urllib.request
+import uuid
+from pathlib import Path
+
+import psycopg
+import pytest
+
+from consumers.client import HubClient
+from linkage.cli import main
+from linkage.config import load_settings
+from linkage.sandbox import SandboxError, init, start_stack, write_endpoints
+from linkage.storage import Database, sandbox_schemas
+from providers import REGISTRIES
+from tests.backends import fresh_database
+
+PARTS = ["log", *REGISTRIES]
+
+
+def test_init_on_postgresql_writes_the_database_and_refuses_to_overwrite(postgres: Database, tmp_path: Path,
+                                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("LINKAGE_DATABASE", raising=False)
+    db = fresh_database(postgres)
+    home = init(tmp_path / "one", citizens=80, seed=2, database=db)
+    assert load_settings(home).database == Database(db.url)  # linkage.toml names it (namespace: the default)
+    assert list(home.data.glob("*.sqlite")) == []  # nothing in SQLite files
+    assert sandbox_schemas(db, PARTS) == sorted(db.schema(n) for n in REGISTRIES)
+    with pytest.raises(SandboxError, match=r"already holds a sandbox \(schemas t\w+_dbd.*--force"):
+        init(tmp_path / "two", citizens=80, database=db)
+    init(tmp_path / "two", citizens=80, seed=3, database=db, force=True)  # replaces the data
+    assert main(["init", "--home", str(tmp_path / "three"), "--citizens", "5", "--database", "mysql://x"]) == 2
+
+
+async def test_replicas_need_postgresql(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("LINKAGE_DATABASE", raising=False)
+    home = init(tmp_path / "sqlite", citizens=20)
+    with pytest.raises(SandboxError, match="--replicas needs --database postgresql://"):
+        await start_stack(load_settings(home), replicas=2)
+
+
+async def test_two_replicas_share_one_log_and_endpoints_list_both(postgres: Database, tmp_path: Path,
+                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("LINKAGE_DATABASE", raising=False)
+    # linkage.toml names a database, not a namespace: the replicas' processes need a database of their own.
+    name = f"linkage_replicas_{uuid.uuid4().hex[:8]}"
+    with psycopg.connect(postgres.url, autocommit=True) as conn:
+        conn.execute(f"CREATE DATABASE {name}")
+    try:
+        await _two_replicas(Database(postgres.url.rsplit("/", 1)[0] + "/" + name), tmp_path)
+    finally:
+        with psycopg.connect(postgres.url, autocommit=True) as conn:
+            conn.execute(f"DROP DATABASE {name} WITH (FORCE)")
+
+
+async def _two_replicas(db: Database, tmp_path: Path) -> None:
+    home = init(tmp_path / "pg", citizens=80, seed=4, database=db)
+    settings = load_settings(home)
+    names = [*settings.providers, "hub", "hub-2", "counter"]
+    stack = await start_stack(settings, ports=dict.fromkeys(names, 0), replicas=2)
+    try:
+        write_endpoints(stack)
+        endpoints = json.loads(home.endpoints.read_text(encoding="utf-8"))
+        assert endpoints["hub"] == endpoints["hubs"][0] and len(set(endpoints["hubs"])) == 2
+        personas = json.loads(home.personas.read_text(encoding="utf-8"))
+        subject = next(p["id"] for p in personas if "dopa.person" in p["doc_types"])
+        officer = sorted(settings.agencies["phrae-municipality"].officers)[0]
+        indexes = []
+        for address in endpoints["hubs"]:  # each replica issues, into the one log
+            async with HubClient.from_home(home, "phrae-municipality", addresses=address) as hub:
+                doc = await hub.fetch_document("dopa.person", subject, purpose="ทดสอบ", officer_id=officer)
+                indexes.append(doc.log_index)
+        assert len(set(indexes)) == 2
+        async with HubClient.from_home(home, "phrae-municipality") as hub:  # round-robin over both
+            for _ in range(4):
+                assert (await hub.fetch_document("dopa.person", subject, purpose="ทดสอบ",
+                                                 officer_id=officer)).log_index > max(indexes)
+        with urllib.request.urlopen(f"{endpoints['counter']}/signin", timeout=10) as page:
+            assert page.status == 200
+    finally:
+        await stack.stop()
