@@ -6,6 +6,11 @@ One run, alternating rounds so that drift of the machine hits both sides alike:
 certificate. Each round keeps ``concurrency`` calls in flight. Then both again
 at one call in flight, for latency. Prints throughput, p50 and p99 of each and
 the ratio a/b; the hub-added p50 is p50(a) - p50(b) at one call in flight.
+
+With ``--database postgresql://…`` the registries and the log live in PostgreSQL (a database of
+the bench's own, made on that server and dropped afterwards, unless ``--home`` names a sandbox);
+``--replicas N`` starts N hubs sharing that log and spreads (a) over them with gRPC's round-robin.
+Run it with ``--replicas 1`` and ``--replicas 2`` to compare.
 """
 
 from __future__ import annotations
@@ -19,7 +24,9 @@ import random
 import statistics
 import tempfile
 import time
-from collections.abc import Awaitable, Callable, Sequence
+import uuid
+from collections.abc import Awaitable, Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -31,8 +38,9 @@ from linkage.checkpoint import NoteSigner
 from linkage.config import Home, load_settings
 from linkage.exchange_log import ExchangeLog, LogEntry
 from linkage.routing import HUB_CLIENT
-from linkage.sandbox import init, start_stack
+from linkage.sandbox import SandboxError, init, start_stack
 from linkage.seal import PRINTOUT_FIELDS, Sealer
+from linkage.storage import Database, parse_database, pg_connect
 from linkage.v1 import hub_pb2, hub_pb2_grpc, provider_pb2, provider_pb2_grpc
 
 __all__ = ["Result", "run_bench"]
@@ -81,23 +89,34 @@ def _merge(results: Sequence[Result]) -> Result:
                   tuple(x for r in results for x in r.latencies_ms))
 
 
-def _citizen_ids(home: Home, limit: int = 2000) -> list[str]:
+def _citizen_ids(home: Home, database: Database | None, limit: int = 2000) -> list[str]:
     personas = json.loads(home.personas.read_text(encoding="utf-8"))
-    from providers.synth import sample_ids
+    if database is not None:
+        with pg_connect(database, database.schema("dopa")) as conn:
+            rows = conn.execute("SELECT subject_id FROM record WHERE doc_type = %s LIMIT %s",
+                                (DOC_TYPE, limit)).fetchall()
+        ids = [str(r[0]) for r in rows]
+    else:
+        from providers.synth import sample_ids
 
-    ids = sample_ids(home.provider_db("dopa"), DOC_TYPE, limit)
+        ids = sample_ids(home.provider_db("dopa"), DOC_TYPE, limit)
     return ids or [p["id"] for p in personas if DOC_TYPE in p["doc_types"]]
 
 
 async def _bench(home: Home, args: argparse.Namespace) -> None:
     settings = load_settings(home)
-    stack = await start_stack(settings, ports={name: 0 for name in ("hub", *settings.providers)})
+    replicas = args.replicas
+    hub_names = ["hub", *(f"hub-{i}" for i in range(2, replicas + 1))]
+    stack = await start_stack(settings, ports=dict.fromkeys((*hub_names, *settings.providers, "counter"), 0),
+                              replicas=replicas)
     try:
-        ids = _citizen_ids(home)
+        ids = _citizen_ids(home, settings.database)
         random.Random(7).shuffle(ids)
         officer = sorted(settings.agencies[AGENCY].officers)[0]
+        hubs = [stack.addresses[n] for n in hub_names]
         hub_channel = grpc.aio.secure_channel(
-            stack.addresses["hub"], pki.channel_credentials(home.ca.cert, home.client_cert(AGENCY)))
+            "ipv4:" + ",".join(hubs), pki.channel_credentials(home.ca.cert, home.client_cert(AGENCY)),
+            options=[("grpc.lb_policy_name", "round_robin"), ("grpc.ssl_target_name_override", "hub")])
         direct_channel = grpc.aio.secure_channel(
             stack.addresses["dopa"], pki.channel_credentials(home.ca.cert, home.client_cert(HUB_CLIENT)))
         hub = hub_pb2_grpc.LinkageHubStub(hub_channel)
@@ -125,7 +144,8 @@ async def _bench(home: Home, args: argparse.Namespace) -> None:
     finally:
         await stack.stop()
     stages = await _stages(home, ids[0])
-    _report(_merge(hub_rounds), _merge(direct_rounds), hub_one, direct_one, args)
+    storage = "PostgreSQL" if settings.database else "SQLite"
+    _report(_merge(hub_rounds), _merge(direct_rounds), hub_one, direct_one, args, storage)
     added = statistics.median(hub_one.latencies_ms) - statistics.median(direct_one.latencies_ms)
     hop = statistics.median(direct_one.latencies_ms)
     print("where the hub-added time goes, at 1 in flight (medians):")
@@ -158,12 +178,13 @@ async def _stages(home: Home, subject: str, n: int = 300) -> dict[str, float]:
             "durable log commit + tree + checkpoint (fsync)": statistics.median(log_ms)}
 
 
-def _report(hub: Result, direct: Result, hub_one: Result, direct_one: Result, args: argparse.Namespace) -> None:
+def _report(hub: Result, direct: Result, hub_one: Result, direct_one: Result, args: argparse.Namespace,
+            storage: str) -> None:
     cpu = platform.processor() or platform.machine()
     print(f"linkage bench — {os.cpu_count()} cores, {cpu}, Python {platform.python_version()},"
           f" grpcio {grpc.__version__}")
     print(f"{args.rounds} alternating rounds of {args.calls} calls, {args.concurrency} in flight,"
-          f" doc_type {DOC_TYPE}")
+          f" doc_type {DOC_TYPE}; {args.replicas} hub replica(s), log and registries on {storage}")
     print(f"{'':<28}{'calls/s':>10}{'p50 ms':>10}{'p99 ms':>10}")
     for label, r in ((f"(a) hub, {args.concurrency} in flight", hub),
                      (f"(b) direct, {args.concurrency} in flight", direct),
@@ -176,11 +197,30 @@ def _report(hub: Result, direct: Result, hub_one: Result, direct_one: Result, ar
     print(f"hub-added p50 at 1 in flight: {added:.2f} ms   (target <= 1 ms)")
 
 
+@contextmanager
+def _own_database(server: Database) -> Iterator[Database]:
+    """A database of the bench's own on server's PostgreSQL, dropped afterwards."""
+    name = f"linkage_bench_{uuid.uuid4().hex[:8]}"
+    with pg_connect(server) as conn:
+        conn.execute(f"CREATE DATABASE {name}")
+    try:
+        yield Database(server.url.split("?", 1)[0].rsplit("/", 1)[0] + "/" + name)
+    finally:
+        with pg_connect(server) as conn:
+            conn.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+
+
 def run_bench(args: argparse.Namespace) -> int:
+    if args.replicas < 1:
+        raise SandboxError("--replicas must be at least 1")
     if args.home:
         asyncio.run(_bench(Home(Path(args.home).resolve()), args))
         return 0
+    server = parse_database(args.database)
     with tempfile.TemporaryDirectory(prefix="linkage-bench-") as tmp:
-        home = init(Path(tmp), citizens=args.citizens)
-        asyncio.run(_bench(home, args))
+        if server is None:
+            asyncio.run(_bench(init(Path(tmp), citizens=args.citizens), args))
+            return 0
+        with _own_database(server) as database:
+            asyncio.run(_bench(init(Path(tmp), citizens=args.citizens, database=database), args))
     return 0

@@ -448,6 +448,10 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--concurrency", type=int, default=64)
     p.add_argument("--citizens", type=int, default=10_000)
     p.add_argument("--home", help="use this sandbox instead of a fresh one in a temporary folder")
+    p.add_argument("--replicas", type=int, default=1, help="hub replicas sharing one log (needs --database)")
+    p.add_argument("--database", default=os.environ.get("LINKAGE_DATABASE"),
+                   help="postgresql://USER@HOST:PORT/DBNAME: bench on PostgreSQL, in a database of its own made"
+                        " there and dropped afterwards (LINKAGE_DATABASE; default SQLite)")
     p.set_defaults(func=_cmd_bench)
 
     for name, helptext in (("serve-hub", "run the hub in the foreground (used by up)"),
