@@ -119,7 +119,12 @@ def init(root: Path, *, citizens: int = 10_000, seed: int = 1, force: bool = Fal
         staging.personas.write_text(json.dumps(result.personas, ensure_ascii=False, indent=2) + "\n",
                                     encoding="utf-8")
         doc_types = {name: tuple(reg.doc_types) for name, reg in REGISTRIES.items()}
-        staging.config_file.write_text(_config_text(doc_types, result.officers, origin, database), encoding="utf-8")
+        from linkage.agencies import cert_sha256
+
+        # Each sample agency is pinned to the one certificate issued here, as `linkage agency add` pins its own.
+        pins = {name: cert_sha256(staging.client_cert(name).cert.read_bytes()) for name in SAMPLE_AGENCIES}
+        staging.config_file.write_text(_config_text(doc_types, result.officers, origin, database, pins),
+                                       encoding="utf-8")
         load_settings(staging)  # what init writes must load
         for item in ("pki", "data", "linkage.toml", "personas.json", "endpoints.json"):
             old = home.root / item
@@ -143,13 +148,15 @@ def _write_secret(path: Path, data: bytes) -> None:
 
 
 def _config_text(doc_types: Mapping[str, Sequence[str]], officers: Mapping[str, Sequence[str]],
-                 log_origin: str, database: Database | None = None) -> str:
+                 log_origin: str, database: Database | None = None, pins: Mapping[str, str] | None = None) -> str:
     every = [t for types in doc_types.values() for t in types]
     agencies = {}
     for name, spec in SAMPLE_AGENCIES.items():
         grants = {t: [ALL_FIELDS] for t in every} if spec["grants"] == ALL_FIELDS else spec["grants"]
         agencies[name] = {"title": spec["title"], "auditor": spec.get("auditor", False),
                           "officers": list(officers.get(name, ())), **spec.get("limits", {}), "grants": grants}
+        if pins and name in pins:
+            agencies[name]["cert_sha256"] = pins[name]
     doc = {
         "hub": {"host": "127.0.0.1", "port": DEFAULT_PORTS["hub"], "provider_timeout_ms": 3000,
                 "log_origin": log_origin},

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from pathlib import Path
 from typing import Any
 
 import grpc
@@ -11,6 +12,7 @@ import pytest
 from cryptography import x509
 
 from consumers.auditor.verify import verify_printout
+from linkage import pki
 from linkage.errors import from_rpc_error
 from linkage.ids import with_check_digit
 from linkage.seal import unverified_payload
@@ -218,3 +220,17 @@ async def test_certificate_of_no_agency_is_unauthenticated(stack: RunningStack,
     err = await refused(stack, "linkage-hub", request(stack, MUNI, "dopa.person", subject(personas, "dopa.person")))
     assert err.code() == grpc.StatusCode.UNAUTHENTICATED
     assert from_rpc_error(err).reason == "unknown_agency"
+
+
+async def test_a_second_certificate_in_a_sample_agencys_name_is_refused(stack: RunningStack, tmp_path: Path,
+                                                                         personas: list[dict[str, Any]]) -> None:
+    # `linkage init` pins each sample agency to its one certificate: the CA issuing another in the same name
+    # (a stolen CA key, a clerical mistake) does not make a second phrae-municipality.
+    clone = pki.issue(stack.home.ca, MUNI, pki.Role.CLIENT, tmp_path, unit="agency")
+    creds = pki.channel_credentials(stack.home.ca.cert, clone)
+    async with grpc.aio.secure_channel(stack.hub_address, creds) as channel:
+        with pytest.raises(grpc.aio.AioRpcError) as info:
+            await hub_pb2_grpc.LinkageHubStub(channel).FetchDocument(
+                request(stack, MUNI, "dopa.person", subject(personas, "dopa.person")))
+    assert info.value.code() == grpc.StatusCode.UNAUTHENTICATED
+    assert from_rpc_error(info.value).reason == "certificate_not_registered"
