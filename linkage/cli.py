@@ -187,7 +187,7 @@ def _cmd_serve_provider(args: argparse.Namespace) -> int:
     try:
         asyncio.run(serve(args.name, settings.database or home.provider_db(args.name), home.ca.cert,
                           home.server_cert(args.name),
-                          port=args.port, ready=_serve_ready))
+                          port=args.port, ready=_serve_ready, metrics_port=args.metrics_port))
     except OSError as exc:
         print(f"{args.name}: {exc}", file=sys.stderr)
         return 3
