@@ -42,6 +42,7 @@ __all__ = [
     "ProviderConfig",
     "RevokedAgency",
     "Settings",
+    "file_stamp",
     "load_settings",
     "settings_from_text",
     "write_config",
@@ -236,7 +237,9 @@ def _take(table: Mapping[str, Any], where: str, allowed: Mapping[str, type], env
     return out
 
 
-def _stamp(path: Path) -> tuple[int, int, int] | None:
+def file_stamp(path: Path) -> tuple[int, int, int] | None:
+    """(inode, mtime ns, size) of a file, or None when it is missing: a changed stamp means a changed file
+    (a rename over it changes the inode even within one mtime tick). One stat; the hub calls it per request."""
     try:
         st = path.stat()
     except OSError:
@@ -247,7 +250,7 @@ def _stamp(path: Path) -> tuple[int, int, int] | None:
 def load_settings(home: Home) -> Settings:
     """Read DIR/linkage.toml. Raises ConfigError naming the file and the problem."""
     path = home.config_file
-    stamp = _stamp(path)  # before reading: a change while reading is seen as a change
+    stamp = file_stamp(path)  # before reading: a change while reading is seen as a change
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
@@ -391,7 +394,7 @@ class LiveSettings:
 
     def current(self) -> Settings:
         home = self._settings.home
-        stamp = _stamp(home.config_file)
+        stamp = file_stamp(home.config_file)
         if stamp is None or stamp == self._seen:
             return self._settings
         self._seen = stamp

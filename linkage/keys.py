@@ -67,7 +67,7 @@ from linkage.checkpoint import (
     parse_verifier_key,
     sign_note,
 )
-from linkage.config import Home
+from linkage.config import Home, file_stamp
 from linkage.seal import CompactJWS, Sealer, jwk_thumbprint
 
 __all__ = [
@@ -444,14 +444,6 @@ def rotate(home: Home, overlap: dt.timedelta = DEFAULT_OVERLAP, *, now: dt.datet
 # --- the running hub ----------------------------------------------------------------------------------------------
 
 
-def _stamp(path: Path) -> tuple[int, int, int] | None:
-    try:
-        st = path.stat()
-    except OSError:
-        return None
-    return st.st_ino, st.st_mtime_ns, st.st_size
-
-
 def _seal_material(home: Home) -> tuple[ec.EllipticCurvePrivateKey, list[x509.Certificate]]:
     return pki.load_private_key(home.seal.key), [_read_cert(home.seal.cert), _read_cert(home.ca.cert)]
 
@@ -467,12 +459,12 @@ class LiveSealer(Sealer):
     def __init__(self, home: Home) -> None:
         finish_pending(home)
         self._home = home
-        self._seen = _stamp(home.pki / SEAL_KEYS)
+        self._seen = file_stamp(home.pki / SEAL_KEYS)
         key, chain = _seal_material(home)
         super().__init__(key, chain)
 
     def seal(self, payload: Mapping[str, Any]) -> CompactJWS:
-        stamp = _stamp(self._home.pki / SEAL_KEYS)
+        stamp = file_stamp(self._home.pki / SEAL_KEYS)
         if stamp != self._seen:
             self._seen = stamp
             old = self.kid
@@ -499,7 +491,7 @@ class LogSigner:
         finish_pending(home)
         self._home = home
         self._clock = clock
-        self._seen = _stamp(home.pki / LOG_KEYS)
+        self._seen = file_stamp(home.pki / LOG_KEYS)
         self._signers = self._load()
 
     def _load(self) -> list[tuple[KeyWindow, NoteSigner]]:
@@ -524,7 +516,7 @@ class LogSigner:
         return tuple(w for w, _ in self._signers)
 
     def sign_checkpoint(self, checkpoint: Checkpoint) -> str:
-        stamp = _stamp(self._home.pki / LOG_KEYS)
+        stamp = file_stamp(self._home.pki / LOG_KEYS)
         if stamp != self._seen:
             self._seen = stamp
             try:
