@@ -32,6 +32,7 @@ from google.protobuf import duration_pb2
 from google.rpc import error_details_pb2, status_pb2
 from grpc_status import rpc_status
 
+from linkage.interceptors import UnaryWrapper
 from linkage.v1 import common_pb2
 
 __all__ = [
@@ -235,18 +236,14 @@ class _Unparsed:
 _UNPARSED = _Unparsed()
 
 
-class MalformedRequests(grpc.aio.ServerInterceptor):  # type: ignore[misc]  # grpc.aio has no type stubs
+class MalformedRequests(UnaryWrapper):
     """Server interceptor: bytes that are no message of the method's request type are INVALID_ARGUMENT
     ``malformed_request`` with ErrorInfo, not grpc's own UNKNOWN carrying the parser's exception text."""
 
-    async def intercept_service(
-        self, continuation: Callable[[grpc.HandlerCallDetails], Awaitable[grpc.RpcMethodHandler]],
-        handler_call_details: grpc.HandlerCallDetails,
-    ) -> grpc.RpcMethodHandler:
-        handler = await continuation(handler_call_details)
-        if handler is None or handler.unary_unary is None or handler.request_deserializer is None:
+    def wrap(self, handler: grpc.RpcMethodHandler, method: str) -> grpc.RpcMethodHandler:
+        if handler.request_deserializer is None:
             return handler
-        parse, inner, method = handler.request_deserializer, handler.unary_unary, handler_call_details.method
+        parse, inner = handler.request_deserializer, handler.unary_unary
 
         def deserialize(raw: bytes) -> Any:
             try:

@@ -39,6 +39,7 @@ from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
 from linkage.errors import DOMAIN
+from linkage.interceptors import UnaryWrapper
 from linkage.limits import MAX_BATCH
 
 if TYPE_CHECKING:
@@ -133,20 +134,15 @@ class ServerMetrics:
         return generate_latest(self.registry)
 
 
-class _Interceptor(grpc.aio.ServerInterceptor):  # type: ignore[misc]  # grpc.aio has no type stubs
+class _Interceptor(UnaryWrapper):
     def __init__(self, metrics: ServerMetrics) -> None:
+        super().__init__()
         self._metrics = metrics
 
-    async def intercept_service(
-        self, continuation: Callable[[grpc.HandlerCallDetails], Awaitable[grpc.RpcMethodHandler]],
-        handler_call_details: grpc.HandlerCallDetails,
-    ) -> grpc.RpcMethodHandler:
-        handler = await continuation(handler_call_details)
-        if handler is None or handler.unary_unary is None:
-            return handler
+    def wrap(self, handler: grpc.RpcMethodHandler, path: str) -> grpc.RpcMethodHandler:
         inner = handler.unary_unary
         # A registered method's path ("/linkage.v1.LinkageHub/FetchDocument"): a closed set.
-        service, _, name = str(handler_call_details.method).strip("/").partition("/")
+        service, _, name = path.strip("/").partition("/")
         method = f"{service.rsplit('.', 1)[-1]}/{name}"
         metrics = self._metrics
 

@@ -47,7 +47,7 @@ import logging
 import math
 import random
 import time
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Callable, Sequence
 from contextvars import ContextVar
 from typing import Any
 
@@ -65,6 +65,7 @@ from linkage.errors import (
     ProviderUnavailable,
     from_rpc_error,
 )
+from linkage.interceptors import UnaryWrapper
 from linkage.v1 import common_pb2, provider_pb2, provider_pb2_grpc
 
 __all__ = ["CallerDeadline", "Circuit", "CircuitBreaker", "RetryBudget", "Router"]
@@ -86,16 +87,10 @@ _FAILURES = frozenset({
 })
 
 
-class CallerDeadline(grpc.aio.ServerInterceptor):  # type: ignore[misc]  # grpc.aio has no type stubs
+class CallerDeadline(UnaryWrapper):
     """Server interceptor: makes each unary call's deadline known to the Router that serves it."""
 
-    async def intercept_service(
-        self, continuation: Callable[[grpc.HandlerCallDetails], Awaitable[grpc.RpcMethodHandler]],
-        handler_call_details: grpc.HandlerCallDetails,
-    ) -> grpc.RpcMethodHandler:
-        handler = await continuation(handler_call_details)
-        if handler is None or handler.unary_unary is None:
-            return handler
+    def wrap(self, handler: grpc.RpcMethodHandler, method: str) -> grpc.RpcMethodHandler:
         inner = handler.unary_unary
 
         async def behaviour(request: Any, context: grpc.aio.ServicerContext) -> Any:
