@@ -481,9 +481,11 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         return 130
     except Exception as exc:
+        from consumers.client.errors import ClientSetupError
         from linkage.sandbox import SandboxError
 
-        if isinstance(exc, SandboxError | StorageError):  # StorageError: PostgreSQL down, or a newer schema
+        # StorageError: PostgreSQL down, or a newer schema; ClientSetupError: e.g. an expired agency certificate.
+        if isinstance(exc, SandboxError | StorageError | ClientSetupError):
             print(f"linkage: {exc}", file=sys.stderr)
             return 2
         raise

@@ -107,3 +107,16 @@ def test_cli_bad_usage_exits_2(tmp_path: Path, args: list[str]) -> None:
     assert linkage("init", "--home", str(home), "--citizens", "200").returncode == 0
     result = linkage(*args, "--home", str(home))
     assert result.returncode == 2 and "nobody" in result.stderr
+
+
+def test_fetch_with_a_missing_agency_certificate_says_so_without_a_traceback(tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    assert linkage("init", "--home", str(home), "--citizens", "200").returncode == 0
+    (home / "pki" / "clients" / "phrae-hospital.pem").unlink()
+    endpoints = {"hub": "127.0.0.1:1", "ca": str(home / "pki" / "ca.pem"), "agencies": {},
+                 "log": {"origin": "x", "vkey": "x"}}
+    (home / "endpoints.json").write_text(json.dumps(endpoints), encoding="utf-8")
+    result = linkage("fetch", "--home", str(home), "--agency", "phrae-hospital", "--officer", "1", "--doc-type",
+                     "dopa.person", "--id", "1", "--purpose", "x")
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert "phrae-hospital.pem" in result.stderr
