@@ -485,14 +485,10 @@ def _cmd_list(args: argparse.Namespace) -> int:
 
 def add_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """``linkage agency add | revoke | list``."""
-    from linkage.cli import _default_home
+    from linkage.cli import with_home
 
     agency = sub.add_parser("agency", help="onboard an agency, revoke it, list who may read what")
     agency_sub = agency.add_subparsers(dest="agency_command", required=True, metavar="AGENCY_COMMAND")
-
-    def with_home(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
-        p.add_argument("--home", default=_default_home(), help="sandbox folder (LINKAGE_HOME, default ~/.linkage)")
-        return p
 
     p = with_home(agency_sub.add_parser(
         "add", help="issue a certificate, register officers, grant document types; the running hub follows"))

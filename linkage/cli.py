@@ -41,11 +41,14 @@ from linkage.storage import Database, StorageError, parse_database
 if TYPE_CHECKING:
     from consumers.auditor.cli import HubInputs, TrustInputs
 
-__all__ = ["main"]
+__all__ = ["main", "with_home"]
 
 
-def _default_home() -> str:
-    return os.environ.get("LINKAGE_HOME", str(Path.home() / ".linkage"))
+def with_home(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
+    """The one ``--home DIR`` flag every command takes (LINKAGE_HOME, default ~/.linkage)."""
+    p.add_argument("--home", default=os.environ.get("LINKAGE_HOME", str(Path.home() / ".linkage")),
+                   help="sandbox folder (LINKAGE_HOME, default ~/.linkage)")
+    return p
 
 
 class _Bar:
@@ -322,7 +325,7 @@ def _add_audit_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]
     env = os.environ.get
 
     def hub_flags(p: argparse.ArgumentParser, agency: str | None) -> None:
-        p.add_argument("--home", default=_default_home(), help="sandbox folder (LINKAGE_HOME, default ~/.linkage)")
+        with_home(p)
         p.add_argument("--ca", default=env("LINKAGE_CA"), help="trust root (LINKAGE_CA; default DIR/pki/ca.pem)")
         p.add_argument("--hub", default=env("LINKAGE_HUB"), help="hub HOST:PORT (LINKAGE_HUB; default from "
                                                                   "DIR/endpoints.json)")
@@ -403,11 +406,6 @@ def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="linkage", description=__doc__.split("\n\n")[0] if __doc__ else None)
     parser.add_argument("-v", "--verbose", action="store_true", help="log one line per request to stderr")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-
-    def with_home(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
-        p.add_argument("--home", default=_default_home(),
-                       help="sandbox folder (LINKAGE_HOME, default ~/.linkage)")
-        return p
 
     p = with_home(sub.add_parser("init", help="make a sandbox: CA, certificates, config, data, personas"))
     p.add_argument("--citizens", type=int, default=int(os.environ.get("LINKAGE_CITIZENS", "10000")))

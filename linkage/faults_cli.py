@@ -177,12 +177,13 @@ def _cmd_show(args: argparse.Namespace) -> int:
 
 def add_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """``linkage faults set|clear|show``."""
+    from linkage.cli import with_home  # cli imports this module: at call time it is complete
+
     faults = sub.add_parser("faults", help="inject faults in the sandbox's registries: latency, errors, outages")
     faults_sub = faults.add_subparsers(dest="faults_command", required=True, metavar="FAULTS_COMMAND")
 
     def common(p: argparse.ArgumentParser) -> None:
-        p.add_argument("--home", default=os.environ.get("LINKAGE_HOME", str(Path.home() / ".linkage")),
-                       help="sandbox folder (LINKAGE_HOME, default ~/.linkage)")
+        with_home(p)
         p.add_argument("--address", default=os.environ.get("LINKAGE_FAULTS_ADDRESS"),
                        help="HOST:PORT of the registry (LINKAGE_FAULTS_ADDRESS; default from DIR/endpoints.json)")
 

@@ -595,14 +595,10 @@ def _cmd_list(args: argparse.Namespace) -> int:
 
 def add_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """``linkage keys rotate | list``."""
-    from linkage.cli import _default_home
+    from linkage.cli import with_home
 
     keys = sub.add_parser("keys", help="rotate the hub's seal key and the log's checkpoint key; list them")
     keys_sub = keys.add_subparsers(dest="keys_command", required=True, metavar="KEYS_COMMAND")
-
-    def with_home(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
-        p.add_argument("--home", default=_default_home(), help="sandbox folder (LINKAGE_HOME, default ~/.linkage)")
-        return p
 
     p = with_home(keys_sub.add_parser(
         "rotate", help="new seal and log keys, in force at once; the old ones retire after --overlap"))

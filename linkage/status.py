@@ -236,8 +236,9 @@ def add_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> No
     """``linkage status``."""
     p = sub.add_parser("status", help="health of every component of the running sandbox, its last checkpoint and"
                                       " each provider's circuit breaker")
-    p.add_argument("--home", default=os.environ.get("LINKAGE_HOME", str(Path.home() / ".linkage")),
-                   help="sandbox folder (LINKAGE_HOME, default ~/.linkage)")
+    from linkage.cli import with_home
+
+    with_home(p)
     p.add_argument("--json", action="store_true", help="print a machine-readable report")
     # A string default goes through type= only when this command is parsed.
     p.add_argument("--timeout", type=float, default=os.environ.get("LINKAGE_STATUS_TIMEOUT", str(DEFAULT_TIMEOUT_S)),
