@@ -45,6 +45,7 @@ __all__ = [
     "file_stamp",
     "load_settings",
     "settings_from_text",
+    "split_address",
     "write_config",
 ]
 
@@ -235,6 +236,15 @@ def _take(table: Mapping[str, Any], where: str, allowed: Mapping[str, type], env
             raise ConfigError(f"{where}: {key} must be {typ.__name__}, got {value!r}")
         out[key] = value
     return out
+
+
+def split_address(address: str) -> tuple[str, int]:
+    """"host:port" (or "[v6]:port") as (host, port); raises ValueError when it is not that, port 1-65535."""
+    host, sep, port = address.rpartition(":")
+    host = host[1:-1] if host.startswith("[") and host.endswith("]") else host
+    if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
+        raise ValueError(f"{address!r} is not HOST:PORT")
+    return host, int(port)
 
 
 def file_stamp(path: Path) -> tuple[int, int, int] | None:

@@ -70,7 +70,7 @@ from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
 from grpc_status import rpc_status
 
 from linkage import pki
-from linkage.config import Home
+from linkage.config import Home, split_address
 from linkage.errors import DOMAIN, InvalidRequest
 from linkage.ids import IdKind, parse_id, with_check_digit
 from linkage.v1 import common_pb2, provider_pb2, provider_pb2_grpc
@@ -249,11 +249,11 @@ def _size(n: int) -> str:
 
 
 def _split_target(target: str) -> tuple[str, int]:
-    host, sep, port_text = target.rpartition(":")
-    host = host[1:-1] if host.startswith("[") and host.endswith("]") else host
-    if not sep or not host or not port_text.isdigit() or not 0 < int(port_text) < 65536:
-        raise UsageError(f"--provider must be HOST:PORT (e.g. 127.0.0.1:7451 or [::1]:7451), got {target!r}")
-    return host, int(port_text)
+    try:
+        return split_address(target)
+    except ValueError:
+        raise UsageError(f"--provider must be HOST:PORT (e.g. 127.0.0.1:7451 or [::1]:7451), got {target!r}"
+                         ) from None
 
 
 async def _probe(target: str, creds: Credentials, timeout: float) -> None:

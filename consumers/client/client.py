@@ -31,7 +31,7 @@ from consumers.client.printout import Printout, receive
 from consumers.client.retry import DEFAULT_RETRY, RetryPolicy, nothing_issued, unavailable
 from linkage import pki
 from linkage.checkpoint import CheckpointError, NoteVerifier, parse_verifier_key
-from linkage.config import Home
+from linkage.config import Home, split_address
 from linkage.errors import LinkageError, from_problem, from_rpc_error
 from linkage.hub import FetchRequest
 from linkage.v1 import audit_pb2, audit_pb2_grpc, hub_pb2, hub_pb2_grpc, provider_pb2
@@ -304,8 +304,8 @@ def _target(addresses: list[str]) -> str:
 
 
 def _split(address: str) -> tuple[str, int]:
-    host, sep, port = address.rpartition(":")
-    host = host[1:-1] if host.startswith("[") and host.endswith("]") else host
-    if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
-        raise ClientSetupError(f"hub address {address!r} is not \"host:port\" (port 1-65535), e.g. 127.0.0.1:7443")
-    return host, int(port)
+    try:
+        return split_address(address)
+    except ValueError:
+        raise ClientSetupError(f"hub address {address!r} is not \"host:port\" (port 1-65535), e.g. 127.0.0.1:7443"
+                               ) from None
