@@ -107,8 +107,7 @@ async def _bench(home: Home, args: argparse.Namespace) -> None:
     settings = load_settings(home)
     replicas = args.replicas
     hub_names = ["hub", *(f"hub-{i}" for i in range(2, replicas + 1))]
-    stack = await start_stack(settings, ports=dict.fromkeys((*hub_names, *settings.providers, "counter"), 0),
-                              replicas=replicas)
+    stack = await start_stack(settings, replicas=replicas, any_port=True)
     try:
         ids = _citizen_ids(home, settings.database)
         random.Random(7).shuffle(ids)

@@ -240,31 +240,36 @@ async def _spawn(name: str, args: list[str], env: Mapping[str, str]) -> tuple[as
 
 
 async def start_stack(settings: Settings, *, ports: Mapping[str, int] | None = None,
-                      extra_env: Mapping[str, str] | None = None, replicas: int = 1) -> Stack:
+                      extra_env: Mapping[str, str] | None = None, replicas: int = 1, any_port: bool = False) -> Stack:
     """Start every registry, then the hub (replicas of it: "hub", "hub-2", …), then the counter, each in its own
     process. ports overrides the configured ones (and the counter's default, 8080); the replicas after the
-    first listen on any free port. Several replicas share one log, so they need settings.database.
+    first listen on any free port; any_port puts every component on a free port (benchmarks, scripts, tests).
+    Several replicas share one log, so they need settings.database.
     """
     if replicas < 1:
         raise SandboxError("--replicas must be at least 1")
     if replicas > 1 and settings.database is None:
         raise SandboxError("--replicas needs --database postgresql://…: hub replicas share their exchange log"
                            " only on PostgreSQL (SQLite is for one hub on one machine)")
-    ports = ports or {}
+    given = ports or {}
+
+    def port(name: str, configured: int) -> int:
+        return 0 if any_port else given.get(name, configured)
+
     home = str(settings.home.root)
     env: dict[str, str] = dict(extra_env or {})
     stack = Stack(settings, {}, {})
     try:
         for name, provider in settings.providers.items():
             addr = await stack._start(name, ["serve-provider", name, "--home", home],
-                                      ports.get(name, provider.port), env)
+                                      port(name, provider.port), env)
             env[f"LINKAGE_PROVIDERS_{name}_PORT".upper()] = addr.rsplit(":", 1)[1]
-        hubs = [await stack._start("hub", ["serve-hub", "--home", home], ports.get("hub", settings.hub.port), env)]
+        hubs = [await stack._start("hub", ["serve-hub", "--home", home], port("hub", settings.hub.port), env)]
         for i in range(2, replicas + 1):
-            hubs.append(await stack._start(f"hub-{i}", ["serve-hub", "--home", home], ports.get(f"hub-{i}", 0), env))
+            hubs.append(await stack._start(f"hub-{i}", ["serve-hub", "--home", home], port(f"hub-{i}", 0), env))
         env["LINKAGE_COUNTER_HUB"] = ",".join(hubs)  # the counter spreads its calls over every replica
-        port = ports.get("counter", int(os.environ.get("LINKAGE_COUNTER_PORT", DEFAULT_PORTS["counter"])))
-        await stack._start("counter", ["serve-counter", "--home", home], port, env)
+        counter = int(os.environ.get("LINKAGE_COUNTER_PORT", DEFAULT_PORTS["counter"]))
+        await stack._start("counter", ["serve-counter", "--home", home], port("counter", counter), env)
     except BaseException:
         await stack.stop()
         raise

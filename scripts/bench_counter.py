@@ -71,8 +71,7 @@ def _pct(values: list[float], q: float) -> float:
 
 async def _run(home: Home, cases: int, warmup: int) -> int:
     settings = load_settings(home)
-    names = [*settings.providers, "hub"]
-    stack = await start_stack(settings, ports=dict.fromkeys(names, 0))
+    stack = await start_stack(settings, any_port=True)
     runner: web.AppRunner | None = None
     try:
         db = Path(tempfile.mkdtemp(prefix="counter-bench-")) / "counter.sqlite"

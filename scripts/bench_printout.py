@@ -38,13 +38,13 @@ AGENCY = "phrae-municipality"
 DOC_TYPES = ("dopa.person", "dopa.house", "edu.degree")
 
 
-async def _printouts(home: Home) -> tuple[list[str], str]:
+async def printouts_for_a_case(home: Home) -> tuple[list[Printout], str]:
+    """Real printouts of DOC_TYPES for one citizen, fetched through a stack started for the purpose; the officer."""
     settings = load_settings(home)
     personas = json.loads(home.personas.read_text(encoding="utf-8"))
     subject = next(p["id"] for p in personas if p["kind"] == "citizen" and set(DOC_TYPES) <= set(p["doc_types"]))
     officer = sorted(settings.agencies[AGENCY].officers)[0]
-    names = [*settings.providers, "hub"]
-    stack = await start_stack(settings, ports=dict.fromkeys(names, 0))
+    stack = await start_stack(settings, any_port=True)
     try:
         own = pki.CertPaths(home.client_cert(AGENCY).cert, home.client_cert(AGENCY).key)
         async with HubClient.connect(stack.addresses["hub"], home.ca.cert, own) as hub:
@@ -52,18 +52,19 @@ async def _printouts(home: Home) -> tuple[list[str], str]:
                                                officer_id=officer, case_ref="PHR-2569-0001", citizen_present=True)
     finally:
         await stack.stop()
-    jws = [r.jws for r in answer.values() if isinstance(r, Printout)]
-    if len(jws) != len(DOC_TYPES):
-        raise SystemExit(f"fetched {len(jws)} of {len(DOC_TYPES)} documents: {answer}")
-    return jws, officer
+    printouts = [r for r in answer.values() if isinstance(r, Printout)]
+    if len(printouts) != len(DOC_TYPES):
+        raise SystemExit(f"fetched {len(printouts)} of {len(DOC_TYPES)} documents: {answer}")
+    return printouts, officer
 
 
-def _pct(xs: list[float], q: float) -> float:
+def pct(xs: list[float], q: float) -> float:
     return statistics.quantiles(xs, n=100, method="inclusive")[int(q) - 1] if len(xs) > 1 else xs[0]
 
 
 def _bench(home: Home, args: argparse.Namespace) -> None:
-    jws, officer = asyncio.run(_printouts(home))
+    printouts, officer = asyncio.run(printouts_for_a_case(home))
+    jws = [p.jws for p in printouts]
     data = unverified_payload(jws[0])["data"]
     case = PrintCase(service_name="ขึ้นทะเบียนรับเงินเบี้ยยังชีพผู้สูงอายุ", subject_id=str(data["personal_id"]),
                      subject_name=f"{data['title']}{data['first_name_th']} {data['last_name_th']}",
@@ -89,7 +90,7 @@ def _bench(home: Home, args: argparse.Namespace) -> None:
           f"Python {platform.python_version()}")
     print(f"{args.n} certified PDFs (3 documents, 1 page, {size / 1024:.0f} KiB), after {args.warmup} warm-up")
     for name, xs in (("render", render), ("sign", sign), ("total", total)):
-        print(f"  {name:7s} p50 {statistics.median(xs):7.1f} ms   p95 {_pct(xs, 95):7.1f} ms   max {max(xs):7.1f} ms")
+        print(f"  {name:7s} p50 {statistics.median(xs):7.1f} ms   p95 {pct(xs, 95):7.1f} ms   max {max(xs):7.1f} ms")
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -37,43 +37,18 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from bench_printout import AGENCY, pct, printouts_for_a_case
+
 from consumers.auditor import Trust, TrustInputs, parse_input, verify_input, verify_printout
 from consumers.auditor import pdf as auditor_pdf
 from consumers.auditor.bundle import PdfFile
-from consumers.client import HubClient, Printout
 from consumers.counter.paper import make_summary, qr_png
 from consumers.counter.printout import CounterSigner, PrintCase, render_case_pdf, sign_pdf
-from linkage import pki
-from linkage.config import Home, load_settings
-from linkage.sandbox import init, start_stack
+from linkage.config import Home
+from linkage.sandbox import init
 from linkage.seal import unverified_payload
 
-AGENCY = "phrae-municipality"
-DOC_TYPES = ("dopa.person", "dopa.house", "edu.degree")
 TARGETS = {"bundle": 5.0, "pdf": 30.0}
-
-
-async def _printouts(home: Home) -> tuple[list[Printout], str]:
-    settings = load_settings(home)
-    personas = json.loads(home.personas.read_text(encoding="utf-8"))
-    subject = next(p["id"] for p in personas if p["kind"] == "citizen" and set(DOC_TYPES) <= set(p["doc_types"]))
-    officer = sorted(settings.agencies[AGENCY].officers)[0]
-    stack = await start_stack(settings, ports=dict.fromkeys([*settings.providers, "hub"], 0))
-    try:
-        own = pki.CertPaths(home.client_cert(AGENCY).cert, home.client_cert(AGENCY).key)
-        async with HubClient.connect(stack.addresses["hub"], home.ca.cert, own) as hub:
-            answer = await hub.fetch_documents(DOC_TYPES, subject, purpose="ขึ้นทะเบียนผู้สูงอายุ",
-                                               officer_id=officer, case_ref="PHR-2569-0001", citizen_present=True)
-    finally:
-        await stack.stop()
-    printouts = [r for r in answer.values() if isinstance(r, Printout)]
-    if len(printouts) != len(DOC_TYPES):
-        raise SystemExit(f"fetched {len(printouts)} of {len(DOC_TYPES)} documents: {answer}")
-    return printouts, officer
-
-
-def _pct(xs: list[float], q: int) -> float:
-    return statistics.quantiles(xs, n=100, method="inclusive")[q - 1] if len(xs) > 1 else xs[0]
 
 
 def _time(fn: Callable[[], object], n: int, warmup: int) -> list[float]:
@@ -88,7 +63,7 @@ def _time(fn: Callable[[], object], n: int, warmup: int) -> list[float]:
 
 
 def _inputs(home: Home) -> tuple[dict[str, bytes], Trust]:
-    printouts, officer = asyncio.run(_printouts(home))
+    printouts, officer = asyncio.run(printouts_for_a_case(home))
     jws = [p.jws for p in printouts]
     data = unverified_payload(jws[0])["data"]
     case = PrintCase(service_name="ขึ้นทะเบียนรับเงินเบี้ยยังชีพผู้สูงอายุ", subject_id=str(data["personal_id"]),
@@ -147,11 +122,11 @@ def _bench(home: Home, args: argparse.Namespace) -> int:
             raise SystemExit(f"{name} does not verify:\n{report.render()}")
         xs = _time(lambda raw=raw, name=name: verify_input(parse_input(raw, name), trust), args.n, args.warmup)
         target = TARGETS.get(name)
-        mark = "" if target is None else f"   target {target:g} ms {'ok' if _pct(xs, 95) <= target else 'MISSED'}"
-        if target is not None and _pct(xs, 95) > target:
+        mark = "" if target is None else f"   target {target:g} ms {'ok' if pct(xs, 95) <= target else 'MISSED'}"
+        if target is not None and pct(xs, 95) > target:
             missed.append(name)
         print(f"  {name:10s} {len(raw) / 1024:6.1f} KiB   p50 {statistics.median(xs):7.2f} ms   "
-              f"p95 {_pct(xs, 95):7.2f} ms   max {max(xs):7.2f} ms{mark}")
+              f"p95 {pct(xs, 95):7.2f} ms   max {max(xs):7.2f} ms{mark}")
     print("a signed PDF, stage by stage (p50):")
     for stage, xs in _stages(files["pdf"], trust, max(args.n // 3, 20), args.warmup):
         print(f"  {stage:32s} {statistics.median(xs):7.2f} ms")

@@ -46,7 +46,7 @@ import aiohttp
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from crash import AGENCY, FREE_PORTS, PURPOSE, add_sandbox_arguments, csrf_token, sandbox_home
+from crash import AGENCY, PURPOSE, add_sandbox_arguments, csrf_token, sandbox_home
 
 from consumers.auditor.bundle import parse_printout
 from consumers.auditor.client import AuditClient
@@ -115,7 +115,7 @@ class Soak:
     # -- setting up ---------------------------------------------------------------------------------------------------
 
     async def start(self) -> None:
-        self.stack = await start_stack(self.settings, ports=FREE_PORTS)
+        self.stack = await start_stack(self.settings, any_port=True)
         write_endpoints(self.stack)
         self.client = HubClient.from_home(self.home, AGENCY, timeout=10)
         self.audit = AuditClient.connect(self.stack.addresses["hub"], self.home.ca.cert,

@@ -32,6 +32,7 @@ from linkage.sandbox import init
 from linkage.seal import unverified_payload
 from linkage.v1 import hub_pb2, hub_pb2_grpc
 from tests.conftest import RunningStack, start_stack
+from tests.test_sandbox import FREE_PORTS
 
 NEW = "chiangmai-land-office"
 PURPOSE = "ตรวจสอบตัวผู้ขอออกโฉนดที่ดิน / checking who applies for a land title deed"
@@ -249,8 +250,6 @@ def test_a_draw_the_registry_cannot_meet_changes_nothing(tmp_path: Path, capsys:
 
 # --- as a user runs it: `linkage up` in its own processes, the CLI in others ---------------------------------------
 
-FREE_PORTS = {"LINKAGE_HUB_PORT": "0", "LINKAGE_PROVIDERS_DOPA_PORT": "0", "LINKAGE_PROVIDERS_DBD_PORT": "0",
-              "LINKAGE_PROVIDERS_EDU_PORT": "0", "LINKAGE_COUNTER_PORT": "0"}
 
 
 def _linkage(*args: str) -> subprocess.CompletedProcess[str]:
