@@ -332,7 +332,7 @@ class KeyWindow:
 
 
 class CheckpointSigner(Protocol):
-    """What signs a log's checkpoints when it is more than one ``NoteSigner`` (``linkage.keys.LogSigner``)."""
+    """What signs a log's checkpoints when it is more than one ``NoteSigner`` (``linkage.hub.keys.LogSigner``)."""
 
     def sign_checkpoint(self, checkpoint: Checkpoint) -> str:
         """Return the signed note of ``checkpoint`` (the signer may add extension lines such as ``signed-at``)."""

@@ -132,7 +132,7 @@ class HubConfig:
     provider_timeout_ms: int = 3000
     # The log's name in its checkpoints (C2SP origin); unique per log.
     log_origin: str = "linkage.sandbox/exchange-log"
-    # Resilience of the hub -> provider hop (linkage/routing.py): retries of idempotent reads on
+    # Resilience of the hub -> provider hop (linkage/hub/routing.py): retries of idempotent reads on
     # UNAVAILABLE, at most retry_budget_percent extra calls; a provider's circuit opens after
     # breaker_failures consecutive failures and lets a probe through after breaker_cooldown_ms.
     provider_retries: int = 2

@@ -55,7 +55,7 @@ _log = logging.getLogger("linkage.limits")
 HUB_MAX_RECEIVE = 64 * 1024
 HUB_MAX_SEND = 4 * 1024 * 1024
 PROVIDER_MAX_RECEIVE = 64 * 1024
-# What the hub reads from a registry (linkage/routing.py, and the conformance kit's PROVIDER_ANSWER_LIMIT).
+# What the hub reads from a registry (linkage/hub/routing.py, and the conformance kit's PROVIDER_ANSWER_LIMIT).
 PROVIDER_MAX_SEND = 8 * 1024 * 1024
 # Calls in flight on one HTTP/2 connection (grpc.max_concurrent_streams); more wait for a free stream.
 MAX_CONCURRENT_STREAMS = 256

@@ -15,10 +15,10 @@ for a call without one; a batch (``FetchDocuments``) counts once per document ty
 come only from these closed lists, status codes and snake_case reasons, never from what a caller typed:
 no ID or name of a person can appear, and a caller cannot grow the number of series.
 
-``hub_metrics`` makes the hub's, with its own gauges: each provider's circuit breaker, the exchange log's size and the
-age of its newest checkpoint. gRPC servers install ``ServerMetrics.interceptor()`` and serve the registry
-with a ``MetricsExporter`` (``GET /metrics`` on a port of its own); the counter, an aiohttp app, calls
-``add_http_metrics`` (requests per route name and status, latency per route) and serves /metrics itself.
+The hub adds gauges of its own (linkage/hub/metrics.py). gRPC servers install ``ServerMetrics.interceptor()``
+and serve the registry with a ``MetricsExporter`` (``GET /metrics`` on a port of its own); the counter, an
+aiohttp app, calls ``add_http_metrics`` (requests per route name and status, latency per route) and serves
+/metrics itself.
 """
 
 from __future__ import annotations
@@ -26,33 +26,29 @@ from __future__ import annotations
 import asyncio
 import re
 import time
-from collections.abc import Awaitable, Callable, Collection, Iterable, Iterator
+from collections.abc import Awaitable, Callable, Collection, Iterable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import grpc
 from aiohttp import web
 from google.protobuf.message import DecodeError
 from google.rpc import error_details_pb2, status_pb2
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram, generate_latest
-from prometheus_client.core import GaugeMetricFamily, Metric
+from prometheus_client.core import Metric
 from prometheus_client.registry import Collector
 
 from linkage.errors import DOMAIN
 from linkage.interceptors import UnaryWrapper
 from linkage.limits import MAX_BATCH
-
-if TYPE_CHECKING:
-    from linkage.hub import Hub
+from linkage.ports import PortInUse
 
 __all__ = [
     "BUCKETS",
     "HttpMetrics",
     "MetricsExporter",
-    "MetricsPortInUse",
     "ServerMetrics",
     "add_http_metrics",
-    "hub_metrics",
     "metrics_handler",
 ]
 
@@ -71,10 +67,6 @@ def _label(value: str, known: bool, other: str) -> str:
     if not value:
         return ""
     return value if known and _NAME.fullmatch(value) else other
-
-
-class MetricsPortInUse(OSError):
-    """The metrics endpoint's address is taken by another program."""
 
 
 class _Callback(Collector):
@@ -225,59 +217,6 @@ def _outcomes(request: Any, response: Any, code: str, reason: str) -> list[tuple
     return [(t, code, reason) for t in distinct] if 0 < len(distinct) <= MAX_BATCH else [("", code, reason)]
 
 
-def hub_metrics(hub: Hub) -> ServerMetrics:
-    """The hub's metrics: calls by agency and document type, circuit breaker per provider, the exchange log's
-    size and the age of its newest checkpoint.
-
-    The age counts from when this process first saw that checkpoint (every checkpoint is signed inside
-    a call, so from that call's end; one restored at start counts from the start).
-    """
-
-    def known_caller(name: str) -> bool:
-        settings = hub.settings  # the rights in force: one stat() of linkage.toml
-        return name in settings.agencies or name in settings.revoked
-
-    # Providers and their document types are fixed until the hub restarts (LiveSettings follows agencies only).
-    doc_types = frozenset(t for provider in hub.settings.providers.values() for t in provider.doc_types)
-    metrics = ServerMetrics(known_caller=known_caller, doc_types=doc_types)
-    clock = _CheckpointClock(hub)
-    metrics.after_call(clock.touch)
-
-    def collect() -> Iterator[Metric]:
-        states = GaugeMetricFamily("linkage_provider_circuit_state",
-                                   "1 for the state each provider's circuit breaker is in (closed, open, half_open).",
-                                   labels=("provider", "state"))
-        from linkage.routing import Circuit
-
-        for provider, state in sorted(hub.router.circuits().items()):
-            for each in Circuit:
-                states.add_metric((provider, each.value), 1.0 if each is state else 0.0)
-        yield states
-        yield GaugeMetricFamily("linkage_log_size", "Entries in the exchange log.", value=hub.log.size)
-        clock.touch()
-        yield GaugeMetricFamily("linkage_log_checkpoint_age_seconds",
-                                "Seconds since the exchange log's newest checkpoint was signed (or the hub started).",
-                                value=round(time.time() - clock.at, 3))
-
-    metrics.add_collector(collect)
-    return metrics
-
-
-@dataclass
-class _CheckpointClock:
-    hub: Hub
-    at: float = 0.0
-    seen: object = None
-
-    def __post_init__(self) -> None:
-        self.seen, self.at = self.hub.log.latest, time.time()
-
-    def touch(self) -> None:
-        latest = self.hub.log.latest
-        if latest is not self.seen:
-            self.seen, self.at = latest, time.time()
-
-
 def metrics_handler(registry: CollectorRegistry) -> Callable[[web.Request], Awaitable[web.Response]]:
     """An aiohttp handler answering the registry in Prometheus' text format."""
 
@@ -301,7 +240,7 @@ class MetricsExporter:
 
     @classmethod
     async def start(cls, registry: CollectorRegistry, host: str = "127.0.0.1", port: int = 0) -> MetricsExporter:
-        """Listen on host:port (0: any free port). Raises MetricsPortInUse when the address is taken."""
+        """Listen on host:port (0: any free port). Raises PortInUse when the address is taken."""
         app = web.Application()
         app.router.add_get("/metrics", metrics_handler(registry))
         runner = web.AppRunner(app, access_log=None)
@@ -311,8 +250,8 @@ class MetricsExporter:
             await site.start()
         except OSError as exc:
             await runner.cleanup()
-            raise MetricsPortInUse(f"cannot serve metrics on {host}:{port}: the port is taken by another program"
-                                   f" ({exc.strerror or exc}); choose another with --metrics-port") from None
+            raise PortInUse(f"{host}:{port} (metrics)", "choose another with --metrics-port",
+                            str(exc.strerror or exc)) from None
         return cls(runner, host, int(runner.addresses[0][1]))
 
     async def close(self) -> None:

@@ -24,6 +24,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 __all__ = [
+    "HUB_CLIENT",
     "CertPaths",
     "Role",
     "channel_credentials",
@@ -33,6 +34,8 @@ __all__ = [
     "server_credentials",
 ]
 
+# The hub's client certificate to call providers is issued under this name.
+HUB_CLIENT = "linkage-hub"
 _ORG = "Linkage Sandbox"
 # id-kp-documentSigning (RFC 9336): the seal signs documents, never TLS.
 _DOCUMENT_SIGNING = x509.ObjectIdentifier("1.3.6.1.5.5.7.3.36")

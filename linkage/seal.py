@@ -20,6 +20,7 @@ import itertools
 import json
 import re
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final, NewType
 
@@ -37,6 +38,7 @@ __all__ = [
     "PRINTOUT_FIELDS",
     "TYP",
     "CompactJWS",
+    "FetchRequest",
     "RequestHash",
     "Sealer",
     "b64url_decode",
@@ -110,6 +112,29 @@ def request_hash(fields: Mapping[str, object]) -> RequestHash:
     """Digest binding a printout to the request it answers (the hub passes agency,
     doc_type, subject_id, purpose, officer_id, case_ref, citizen_present)."""
     return RequestHash("sha256:" + hashlib.sha256(canonical_json(dict(fields))).hexdigest())
+
+
+@dataclass(frozen=True)
+class FetchRequest:
+    """What an agency asks the hub for; ``binding`` is the hash that ties the printout to it."""
+
+    doc_type: str
+    subject_id: str
+    purpose: str
+    officer_id: str
+    case_ref: str = ""
+    citizen_present: bool = False
+
+    def binding(self, agency: str, subject: str) -> RequestHash:
+        """The ``request_hash`` sealed into the printout that answers this request from ``agency``.
+
+        ``subject`` is the normalised ID (``parse_id``). Clients recompute it to check that a printout
+        answers the request they sent.
+        """
+        return request_hash({
+            "agency": agency, "doc_type": self.doc_type, "subject_id": subject, "purpose": self.purpose,
+            "officer_id": self.officer_id, "case_ref": self.case_ref, "citizen_present": self.citizen_present,
+        })
 
 
 def format_issued_at(when: dt.datetime) -> str:

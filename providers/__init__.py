@@ -7,14 +7,20 @@ document types keyed by code, how to read its SQLite store); iterating a registr
 
 from __future__ import annotations
 
+from linkage.v1 import common_pb2
 from providers.dbd import REGISTRY as _DBD
 from providers.dopa import REGISTRY as _DOPA
 from providers.edu import REGISTRY as _EDU
 from providers.registry import Registry
 
-__all__ = ["REGISTRIES", "Registry", "owner_of"]
+__all__ = ["REGISTRIES", "Registry", "document_types", "owner_of"]
 
 REGISTRIES: dict[str, Registry] = {r.name: r for r in (_DOPA, _DBD, _EDU)}
+
+
+def document_types() -> dict[str, common_pb2.DocumentType]:
+    """Every document type of every registry, by code (what the hub's ListServices describes)."""
+    return {code: spec for registry in REGISTRIES.values() for code, spec in registry.doc_types.items()}
 
 
 def owner_of(code: str) -> Registry | None:

@@ -48,8 +48,9 @@ from linkage import pki
 from linkage.errors import InvalidRequest, MalformedRequests, NotFound, PermissionDenied, grpc_errors
 from linkage.ids import IdKind, parse_id
 from linkage.limits import PROVIDER_MAX_RECEIVE, PROVIDER_MAX_SEND, server_options
-from linkage.metrics import MetricsExporter, MetricsPortInUse, ServerMetrics
-from linkage.routing import HUB_CLIENT
+from linkage.metrics import MetricsExporter, ServerMetrics
+from linkage.pki import HUB_CLIENT
+from linkage.ports import PortInUse
 from linkage.storage import Database
 from linkage.v1 import provider_pb2, provider_pb2_grpc
 from providers import REGISTRIES
@@ -57,17 +58,13 @@ from providers.faults import ADMIN_CLIENT, ADMIN_UNIT, FaultPlan, Faults
 from providers.registry import Registry
 from providers.store import RecordStore, open_record_store
 
-__all__ = ["ADMIN_SERVICE_NAME", "SERVICE_NAME", "PortInUse", "ProviderAdminServicer", "ProviderServer",
+__all__ = ["ADMIN_SERVICE_NAME", "SERVICE_NAME", "ProviderAdminServicer", "ProviderServer",
            "ProviderServicer", "build_server", "serve", "start_server"]
 
 SERVICE_NAME: str = provider_pb2.DESCRIPTOR.services_by_name["ProviderService"].full_name
 ADMIN_SERVICE_NAME: str = provider_pb2.DESCRIPTOR.services_by_name["ProviderAdmin"].full_name
 _log = logging.getLogger("providers.server")
 _F = TypeVar("_F", bound=Callable[..., Awaitable[Any]])
-
-
-class PortInUse(OSError):
-    """The address to listen on is taken by another program."""
 
 
 def _logged(method: _F) -> _F:
@@ -278,15 +275,15 @@ async def start_server(name: str, where: Path | Database, ca_cert: Path, own: pk
         bound = 0
     if not bound:
         await store.close()
-        raise PortInUse(f"cannot listen on {address}: the port is taken by another program")
+        raise PortInUse(address, "choose another port: [providers.NAME] port in linkage.toml, or --port")
     await server.start()
     running = ProviderServer(server, bound, store, metrics)
     if metrics_port is not None:
         try:
             running.exporter = await MetricsExporter.start(metrics.registry, host, metrics_port)
-        except MetricsPortInUse as exc:
+        except PortInUse:
             await running.stop(0)
-            raise PortInUse(str(exc)) from None
+            raise
     for service in ("", SERVICE_NAME):
         await health_servicer.set(service, health_pb2.HealthCheckResponse.SERVING)
     return running

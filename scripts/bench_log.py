@@ -37,7 +37,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from linkage import merkle
 from linkage.checkpoint import NoteSigner
-from linkage.exchange_log import ExchangeLog, LogEntry
+from linkage.hub.log import ExchangeLog, LogEntry
 from linkage.storage import Database, parse_database
 
 ORIGIN = "bench.linkage/exchange-log"

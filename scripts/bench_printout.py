@@ -30,9 +30,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from consumers.client import HubClient, Printout
 from consumers.counter.printout import CounterSigner, PrintCase, render_case_pdf, sign_pdf
 from linkage import pki
+from linkage.cli.sandbox import init, start_stack
 from linkage.config import Home, load_settings
-from linkage.sandbox import init, start_stack
 from linkage.seal import unverified_payload
+from providers import document_types
 
 AGENCY = "phrae-municipality"
 DOC_TYPES = ("dopa.person", "dopa.house", "edu.degree")
@@ -66,7 +67,8 @@ def _bench(home: Home, args: argparse.Namespace) -> None:
     printouts, officer = asyncio.run(printouts_for_a_case(home))
     jws = [p.jws for p in printouts]
     data = unverified_payload(jws[0])["data"]
-    case = PrintCase(service_name="ขึ้นทะเบียนรับเงินเบี้ยยังชีพผู้สูงอายุ", subject_id=str(data["personal_id"]),
+    case = PrintCase(service_name="ขึ้นทะเบียนรับเงินเบี้ยยังชีพผู้สูงอายุ", doc_types=document_types(),
+                     subject_id=str(data["personal_id"]),
                      subject_name=f"{data['title']}{data['first_name_th']} {data['last_name_th']}",
                      officer_name="นางสาวสุดารัตน์ ทองดี", officer_id=officer, agency_title="เทศบาลเมืองแพร่",
                      case_ref="PHR-2569-0001", printouts=tuple(jws),

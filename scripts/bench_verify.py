@@ -42,11 +42,13 @@ from bench_printout import AGENCY, pct, printouts_for_a_case
 from consumers.auditor import Trust, TrustInputs, parse_input, verify_input, verify_printout
 from consumers.auditor import pdf as auditor_pdf
 from consumers.auditor.bundle import PdfFile
-from consumers.counter.paper import make_summary, qr_png
+from consumers.auditor.summary import make_summary
+from consumers.counter.paper import qr_png
 from consumers.counter.printout import CounterSigner, PrintCase, render_case_pdf, sign_pdf
+from linkage.cli.sandbox import init
 from linkage.config import Home
-from linkage.sandbox import init
 from linkage.seal import unverified_payload
+from providers import document_types
 
 TARGETS = {"bundle": 5.0, "pdf": 30.0}
 
@@ -66,7 +68,8 @@ def _inputs(home: Home) -> tuple[dict[str, bytes], Trust]:
     printouts, officer = asyncio.run(printouts_for_a_case(home))
     jws = [p.jws for p in printouts]
     data = unverified_payload(jws[0])["data"]
-    case = PrintCase(service_name="ขึ้นทะเบียนรับเงินเบี้ยยังชีพผู้สูงอายุ", subject_id=str(data["personal_id"]),
+    case = PrintCase(service_name="ขึ้นทะเบียนรับเงินเบี้ยยังชีพผู้สูงอายุ", doc_types=document_types(),
+                     subject_id=str(data["personal_id"]),
                      subject_name=f"{data['title']}{data['first_name_th']} {data['last_name_th']}",
                      officer_name="นางสาวสุดารัตน์ ทองดี", officer_id=officer, agency_title="เทศบาลเมืองแพร่",
                      case_ref="PHR-2569-0001", printouts=tuple(jws), printed_at=dt.datetime.now(dt.UTC))

@@ -67,10 +67,10 @@ from consumers.client import HubClient, Printout, PrintoutRejected, RetryPolicy
 from consumers.counter.manuals import DEFAULT_FOLDER, Manual, load_manuals
 from linkage import merkle
 from linkage.checkpoint import CheckpointError, NoteVerifier, open_checkpoint, parse_verifier_key
+from linkage.cli.sandbox import Stack, init, start_stack, write_endpoints
 from linkage.config import Home, Settings, load_settings
 from linkage.errors import LinkageError
 from linkage.ids import IdKind
-from linkage.sandbox import Stack, init, start_stack, write_endpoints
 from linkage.seal import printout_digest, unverified_payload
 
 __all__ = [

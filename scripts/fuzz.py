@@ -42,7 +42,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from hypothesis import HealthCheck, Phase, given, seed, settings
 from hypothesis import strategies as st
 
-from linkage.sandbox import init
+from linkage.cli.sandbox import init
 from tests.fuzz.corpus import Corpus, targets
 from tests.fuzz.strategies import mutated_bytes, requests
 from tests.fuzz.surface import CALLERS, Surface, ThreadedStack, unlimit

@@ -57,9 +57,9 @@ from consumers.auditor.watch import watch_round
 from consumers.client import HubClient, Printout
 from consumers.counter.manuals import DEFAULT_FOLDER, load_manuals
 from linkage.checkpoint import parse_verifier_key
+from linkage.cli.sandbox import Stack, start_stack, write_endpoints
 from linkage.config import Home, load_settings
 from linkage.errors import LinkageError
-from linkage.sandbox import Stack, start_stack, write_endpoints
 
 __all__ = ["Soak", "main"]
 

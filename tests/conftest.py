@@ -12,9 +12,9 @@ import grpc
 import pytest
 
 from linkage import pki
+from linkage.cli.sandbox import init
 from linkage.config import Home, Settings, load_settings
-from linkage.sandbox import init
-from linkage.server import HubServer, build_server
+from linkage.hub.server import HubServer, build_server
 from providers.server import build_server as build_provider
 
 

@@ -24,11 +24,11 @@ import pytest
 import tomli_w
 
 from linkage import pki
-from linkage.agencies import cert_sha256
-from linkage.cli import main
+from linkage.cli.agencies import cert_sha256
+from linkage.cli.main import main
+from linkage.cli.sandbox import init
 from linkage.config import Home, load_settings
 from linkage.errors import from_rpc_error
-from linkage.sandbox import init
 from linkage.seal import unverified_payload
 from linkage.v1 import hub_pb2, hub_pb2_grpc
 from tests.conftest import RunningStack, start_stack

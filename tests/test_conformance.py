@@ -20,7 +20,9 @@ import pytest
 from google.protobuf import json_format, struct_pb2
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 
-from linkage import cli, conformance, pki
+from linkage import pki
+from linkage.cli import conformance
+from linkage.cli import main as cli
 from linkage.config import Home
 from linkage.ids import with_check_digit
 from linkage.v1 import common_pb2, provider_pb2, provider_pb2_grpc
@@ -114,7 +116,7 @@ async def test_every_registry_passes(sandbox_home: Home, registries: dict[str, i
         suite = ET.parse(junit).getroot()
         assert suite.get("tests") == str(len(CHECK_NAMES)) and suite.get("failures") == "0"
         assert [c.get("name") for c in suite.iter("testcase")] == CHECK_NAMES
-        assert all(c.get("classname") == f"linkage.conformance.{name}" for c in suite.iter("testcase"))
+        assert all(c.get("classname") == f"linkage.cli.conformance.{name}" for c in suite.iter("testcase"))
 
 
 async def test_only_explicit_ids_with_ca_cert_key(sandbox_home: Home, registries: dict[str, int],

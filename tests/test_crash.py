@@ -20,7 +20,7 @@ from types import ModuleType
 
 import pytest
 
-from linkage.sandbox import init
+from linkage.cli.sandbox import init
 
 ROOT = Path(__file__).resolve().parent.parent
 

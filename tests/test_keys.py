@@ -26,8 +26,7 @@ from consumers.auditor.client import AuditClient
 from consumers.auditor.watch import watch_round
 from consumers.client import HubClient
 from consumers.client.errors import ClientSetupError
-from linkage import keys, pki
-from linkage.agencies import cert_sha256, renew_agency, revoke_agency
+from linkage import keyset, pki
 from linkage.checkpoint import (
     SIGNED_AT,
     Checkpoint,
@@ -37,10 +36,12 @@ from linkage.checkpoint import (
     parse_verifier_key,
     sign_note,
 )
-from linkage.cli import main
+from linkage.cli import keys
+from linkage.cli.agencies import cert_sha256, renew_agency, revoke_agency
+from linkage.cli.main import main
+from linkage.cli.sandbox import init
 from linkage.config import Home
 from linkage.errors import from_rpc_error
-from linkage.sandbox import init
 from linkage.seal import Sealer, format_issued_at, unverified_payload
 from linkage.v1 import hub_pb2, hub_pb2_grpc
 from tests.auditor.test_online import write_bundle
@@ -150,9 +151,9 @@ async def test_rotation_while_the_hub_runs(stack: RunningStack, personas: list[d
     for pinned in (old_vkey, new_vkey):
         assert open_checkpoint(after.checkpoint.note, [pinned], origin).size == after.inclusion_proof.tree_size
     # The key sets say who is in force when.
-    log_keys = keys.load_log_keys(home.pki / keys.LOG_KEYS)
+    log_keys = keyset.load_log_keys(home.pki / keyset.LOG_KEYS)
     assert [(k.verifier, k.retired_at) for k in log_keys] == [(old_vkey, done.retired_at), (new_vkey, None)]
-    assert [(k.kid, k.retired_at) for k in keys.load_seal_keys(home.pki / keys.SEAL_KEYS)] == [
+    assert [(k.kid, k.retired_at) for k in keyset.load_seal_keys(home.pki / keyset.SEAL_KEYS)] == [
         (done.seal_old, done.retired_at), (done.seal_new, None)]
 
     # Both printouts verify against the pinned key sets, now and long after the old keys retired.
@@ -177,7 +178,7 @@ async def test_a_retired_key_that_signs_after_its_retirement_is_refused(home: Ho
                                                                        tmp_path: Path) -> None:
     # What a thief (or a forgotten replica) holds: the keys in force before the rotation.
     old_note = NoteSigner(parse_verifier_key(home.log_note_vkey.read_text().strip()).name,
-                          keys._load_note_key(home.log_note_key))
+                          keyset.load_note_key(home.log_note_key))
     old_sealer = Sealer.from_files(home.seal.cert, home.seal.key, home.ca.cert)
     now = dt.datetime.now(dt.UTC)
     # Rotated three minutes ago with a one-minute overlap: the old keys retired two minutes ago (and the sandbox's
@@ -191,12 +192,12 @@ async def test_a_retired_key_that_signs_after_its_retirement_is_refused(home: Ho
         # Only the new key signs now; the new seal key sealed.
         assert len(signature_lines(doc.checkpoint.note)) == 1 and kid(doc.jws) == done.seal_new
         origin = stack.settings.hub.log_origin
-        checkpoint = open_checkpoint(doc.checkpoint.note, keys.log_key_set(home), origin)
+        checkpoint = open_checkpoint(doc.checkpoint.note, keyset.log_key_set(home), origin)
 
         # A checkpoint the retired log key signs now: refused, naming the key.
         forged = forge(old_note, origin, checkpoint.size, checkpoint.root_hash, now)
         with pytest.raises(RetiredKey, match=f"{done.log_old.replace('+', '[+]')} was retired at"):
-            open_checkpoint(forged, keys.log_key_set(home), origin)
+            open_checkpoint(forged, keyset.log_key_set(home), origin)
         # ... and the monitor raises the alarm.
         own = home.client_cert("auditor")
         with AuditClient.connect(stack.hub_address, home.ca.cert, own) as client:
@@ -239,7 +240,7 @@ async def test_an_interrupted_rotation_is_finished_when_the_hub_starts(home: Hom
     seal_before = home.seal.cert.read_bytes()
     staged = keys.stage_rotation(home, dt.timedelta(days=1))
     # Committed but not in force: the files in place are the old ones.
-    assert home.seal.cert.read_bytes() == seal_before and not (home.pki / keys.SEAL_KEYS).exists()
+    assert home.seal.cert.read_bytes() == seal_before and not (home.pki / keyset.SEAL_KEYS).exists()
     async with running(home) as stack:
         doc = await printout(stack, personas)
     assert kid(doc.jws) == staged.seal_new and len(signature_lines(doc.checkpoint.note)) == 2
@@ -271,17 +272,17 @@ def test_rotate_from_the_command_line_and_a_broken_key_set(home: Home, tmp_path:
     assert "the old keys retire at" in out and "no restart needed" in out
     assert main(["keys", "rotate", "--home", str(home.root), "--overlap", "0"]) == 0
     # Three seal keys: the first retired 12 hours after the first rotation, the second at once.
-    seals = keys.load_seal_keys(home.pki / keys.SEAL_KEYS)
+    seals = keyset.load_seal_keys(home.pki / keyset.SEAL_KEYS)
     assert len(seals) == 3 and seals[1].retired_at == seals[2].not_before and seals[2].retired_at is None
     assert main(["keys", "list", "--home", str(home.root)]) == 0
     assert "RETIRED at" in capsys.readouterr().out
     # An auditor refuses a key set it cannot read, naming the file.
-    (home.pki / keys.LOG_KEYS).write_text('{"version": 1, "keys": [{"vkey": "nonsense"}]}', encoding="utf-8")
+    (home.pki / keyset.LOG_KEYS).write_text('{"version": 1, "keys": [{"vkey": "nonsense"}]}', encoding="utf-8")
     path = tmp_path / "x.jws"
     path.write_text("a.b.c", encoding="utf-8")
     err = io.StringIO()
     code = run_verify(path, TrustInputs(home=home.root), err=err, out=io.StringIO())
-    assert code == 2 and keys.LOG_KEYS in err.getvalue() and "keys[0]" in err.getvalue()
+    assert code == 2 and keyset.LOG_KEYS in err.getvalue() and "keys[0]" in err.getvalue()
 
 
 async def _list_services(stack: RunningStack, own: pki.CertPaths) -> hub_pb2.ListServicesResponse:

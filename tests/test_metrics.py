@@ -18,7 +18,7 @@ from consumers.counter.app import create_app
 from linkage import pki
 from linkage.config import Home
 from linkage.metrics import MetricsExporter
-from linkage.routing import HUB_CLIENT
+from linkage.pki import HUB_CLIENT
 from linkage.v1 import hub_pb2, hub_pb2_grpc, provider_pb2, provider_pb2_grpc
 from providers.server import start_server
 from tests.conftest import RunningStack

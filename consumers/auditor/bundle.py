@@ -33,7 +33,7 @@ from pathlib import Path
 from typing import Any, Final, Literal, TypeGuard
 
 from consumers.auditor.errors import UnreadableInput, UnsupportedInput
-from consumers.counter.paper import SUMMARY_TYP
+from consumers.auditor.summary import SUMMARY_TYP
 from linkage.seal import CompactJWS, b64url_decode
 
 __all__ = [

@@ -38,7 +38,7 @@ from consumers.auditor.verify import Trust, load_trust_root
 from consumers.auditor.watch import watch_round
 from linkage.checkpoint import CheckpointError, KeyWindow, NoteVerifier, parse_verifier_key
 from linkage.config import Home
-from linkage.keys import LOG_KEYS, SEAL_KEYS, KeySetError, SealKey, load_log_keys, load_seal_keys
+from linkage.keyset import LOG_KEYS, SEAL_KEYS, KeySetError, SealKey, load_log_keys, load_seal_keys
 from linkage.pki import CertPaths
 
 __all__ = [

@@ -46,7 +46,7 @@ __all__ = [
 ]
 
 LogTrust = NoteVerifier | Sequence[KeyWindow]
-"""The pinned log key, or a pinned key set whose keys have windows (``linkage.keys``)."""
+"""The pinned log key, or a pinned key set whose keys have windows (``linkage.keyset``)."""
 
 # Leaf fields that must equal the printout's; the required ones must be present.
 _LEAF_REQUIRED: Final = ("printout_id", "doc_type", "agency")

@@ -1,6 +1,6 @@
 """The paper alone: the QR summary printed on a certified printout, as text or read from a picture of the page.
 
-The summary (``consumers.counter.paper``) is a compact JWS signed by the counter
+The summary (``consumers.auditor.summary``) is a compact JWS signed by the counter
 agency's key, naming its certificate by fingerprint, and listing the case's
 printouts as ``[doc_type, printout_id, first 128 bits of the printout's digest]``.
 ``verify_qr`` reports it as a ``PaperReport``:
@@ -34,8 +34,7 @@ from consumers.auditor.log import LogSource
 from consumers.auditor.logcheck import check_log, conclude, fetch_proof
 from consumers.auditor.report import Check, DocumentReport, PaperReport, Report, failed, passed, skipped
 from consumers.auditor.state import AuditorState
-from consumers.auditor.verify import Trust
-from consumers.counter.paper import (
+from consumers.auditor.summary import (
     BadSignature,
     BadSummaryTrust,
     SignerNotValid,
@@ -47,6 +46,7 @@ from consumers.counter.paper import (
     UnreadableSummary,
     verify_summary,
 )
+from consumers.auditor.verify import Trust
 from linkage.seal import b64url_decode
 
 __all__ = ["MAX_PIXELS", "decode_picture", "verify_qr"]

@@ -71,7 +71,7 @@ from consumers.auditor.logcheck import check_log, conclude, fetch_proof
 from consumers.auditor.report import NAMES, Check, Report, failed, passed, skipped
 from consumers.auditor.state import AuditorState
 from linkage.checkpoint import KeyWindow, NoteVerifier
-from linkage.keys import SealKey, seal_key_problem
+from linkage.keyset import SealKey, seal_key_problem
 from linkage.seal import ALG, PRINTOUT_FIELDS, TYP, CompactJWS, b64url_decode, jwk_thumbprint, printout_digest
 
 __all__ = ["CLOCK_SKEW", "NAMES", "Certification", "Check", "Report", "Trust", "load_trust_root", "verify_printout"]

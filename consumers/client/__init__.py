@@ -26,7 +26,7 @@ from consumers.client.client import HUB_TLS_NAME, HubClient
 from consumers.client.errors import ClientSetupError, PrintoutRejected
 from consumers.client.printout import Printout, receive
 from consumers.client.retry import DEFAULT_RETRY, NO_RETRY, RetryPolicy
-from linkage.hub import FetchRequest
+from linkage.seal import FetchRequest
 
 __all__ = [
     "DEFAULT_RETRY",

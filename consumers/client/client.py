@@ -33,7 +33,7 @@ from linkage import pki
 from linkage.checkpoint import CheckpointError, NoteVerifier, parse_verifier_key
 from linkage.config import Home, split_address
 from linkage.errors import LinkageError, from_problem, from_rpc_error
-from linkage.hub import FetchRequest
+from linkage.seal import FetchRequest
 from linkage.v1 import audit_pb2, audit_pb2_grpc, hub_pb2, hub_pb2_grpc, provider_pb2
 
 __all__ = ["HUB_TLS_NAME", "HubClient"]

@@ -28,9 +28,8 @@ from consumers.auditor.errors import VerificationError
 from consumers.auditor.verify import Report, Trust, verify_printout
 from consumers.client.errors import PrintoutRejected
 from linkage.errors import InvalidRequest
-from linkage.hub import FetchRequest
 from linkage.ids import parse_id
-from linkage.seal import CompactJWS, unverified_payload
+from linkage.seal import CompactJWS, FetchRequest, unverified_payload
 from linkage.v1 import hub_pb2
 
 __all__ = ["Printout", "receive"]

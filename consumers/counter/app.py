@@ -630,6 +630,7 @@ async def _case_certify(request: web.Request) -> web.StreamResponse:
     if not any(s.fetched for s in case.slots.values()):
         raise ServiceUnavailable("nothing_to_certify", "ยังไม่มีเอกสารที่ดึงได้ในเรื่องนี้ จึงยังรับรองสำเนาไม่ได้",
                                  "No document of this case has been fetched yet; there is nothing to certify.")
+    await _doc_types(request.app)  # titles of the document types, from the hub
     pdf = await make_certified_pdf(state, case, session)
     return web.Response(body=pdf, content_type="application/pdf", headers={
         "Content-Disposition": f'attachment; filename="{case.ref}.pdf"'})
@@ -658,7 +659,7 @@ async def make_certified_pdf(state: CounterState, case: Case, session: Session) 
         service_name=manual.name_th, subject_id=case.subject_id, subject_name=_subject_name(case),
         officer_name=session.name or session.officer_id, officer_id=session.officer_id,
         agency_title=state.agency.title, case_ref=case.ref, printouts=[slot.jws for slot in fetched],
-        still_to_bring=[d.name for d in manual.brought])
+        still_to_bring=[d.name for d in manual.brought], doc_types=state.doc_types)
     try:
         return await certify_async(print_case, state.signer)
     except PrintoutError as err:

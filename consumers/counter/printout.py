@@ -5,7 +5,7 @@ code call ``await certify_async(case, signer)`` (a worker thread: pyHanko's sync
 to run inside a loop, and rendering is CPU-bound). The page carries the
 agency, the title, the case, every printout's fields as label/value rows (Sarabun, text shaped by
 HarfBuzz, Buddhist-era dates), each printout's id and seal status, the documents the citizen must still
-bring, the certification sentence naming the officer, and the QR summary of ``consumers.counter.paper``.
+bring, the certification sentence naming the officer, and the QR summary of ``consumers.auditor.summary``.
 Every printout's JWS is attached inside the PDF as ``<printout_id>.jws``, byte for byte.
 
 ``CounterSigner`` loads the agency key and certificate once (pyHanko ``SimpleSigner`` for the PDF, the
@@ -38,14 +38,14 @@ from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
 from pyhanko.sign import fields, signers
 from pyhanko.sign.general import SigningError
 
+from consumers.auditor.summary import CompactSummary, make_summary
 from consumers.auditor.verify import verify_printout
-from consumers.counter.paper import CompactSummary, draw_qr, make_summary
+from consumers.counter.paper import draw_qr
 from consumers.counter.views import THAI_MONTHS, field_rows
 from linkage.config import Home
 from linkage.pki import load_private_key
 from linkage.seal import unverified_payload
 from linkage.v1 import common_pb2
-from providers import owner_of
 
 __all__ = [
     "SIGNATURE_FIELD",
@@ -120,6 +120,8 @@ class PrintCase:
     printouts: Sequence[str]
     still_to_bring: Sequence[str] = ()
     printed_at: dt.datetime = field(default_factory=_now)
+    # Titles of the document types as the hub describes them (ListServices); a type not here is shown by code.
+    doc_types: Mapping[str, common_pb2.DocumentType] = field(default_factory=dict)
 
 
 class CounterSigner:
@@ -163,11 +165,6 @@ def be_datetime(when: dt.datetime) -> str:
     """A time in Thailand (UTC+7) with the Buddhist-era year: "25 พฤศจิกายน 2569 เวลา 14:05 น."."""
     local = when.astimezone(_BANGKOK)
     return f"{local.day} {THAI_MONTHS[local.month - 1]} {local.year + 543} เวลา {local:%H:%M} น."
-
-
-def _doc_type(code: str) -> common_pb2.DocumentType | None:
-    registry = owner_of(code)
-    return registry.doc_types.get(code) if registry is not None else None
 
 
 # --- rendering ---------------------------------------------------------------------------------------------------
@@ -386,7 +383,7 @@ def render_case_pdf(case: PrintCase, signer: CounterSigner, *,
     ], size=10.5)
     # The documents, one section each.
     for n, (jws, payload) in enumerate(zip(case.printouts, payloads, strict=True), 1):
-        spec = _doc_type(str(payload.get("doc_type", "")))
+        spec = case.doc_types.get(str(payload.get("doc_type", "")))
         title = spec.title_th if spec is not None else str(payload.get("doc_type"))
         if pdf.get_y() > pdf.page_break_trigger - 25:
             pdf.add_page()

@@ -3,7 +3,7 @@
 Each concern has one storage interface with two backends, chosen by the same setting
 (``--database postgresql://…`` or ``LINKAGE_DATABASE``; empty means SQLite):
 
-    the exchange log     linkage.storage.log.LogStore        entries, tree nodes, checkpoints
+    the exchange log     linkage.hub.logstore.LogStore        entries, tree nodes, checkpoints
     a registry's data    providers.store.RecordStore         documents, houses, card checks
 
 On PostgreSQL every part lives in a schema of its own, ``<namespace>_<part>``

@@ -43,12 +43,14 @@ from consumers.auditor import (
     run_verify,
     verify_pdf,
 )
-from consumers.counter.paper import make_summary, qr_png
+from consumers.auditor.summary import make_summary
+from consumers.counter.paper import qr_png
 from consumers.counter.printout import CounterSigner, PrintCase, render_case_pdf, sign_pdf
 from linkage import pki, seal
-from linkage.cli import main as linkage_main
+from linkage.cli.main import main as linkage_main
 from linkage.config import Home
 from linkage.seal import unverified_payload
+from providers import document_types
 from tests.auditor.test_online import hub_inputs
 from tests.conftest import RunningStack, start_stack
 from tests.hub.test_fetch import HOSPITAL, MUNI, fetch, officer, request
@@ -90,7 +92,8 @@ async def _fetch_case(home: Home, personas: list[dict[str, Any]]) -> PrintCase:
         for server in stack.providers.values():
             await server.stop(0)
     data = unverified_payload(docs[0].jws)["data"]
-    return PrintCase(service_name="ขึ้นทะเบียนรับเงินเบี้ยยังชีพผู้สูงอายุ", subject_id=str(person["id"]),
+    return PrintCase(service_name="ขึ้นทะเบียนรับเงินเบี้ยยังชีพผู้สูงอายุ", doc_types=document_types(),
+                     subject_id=str(person["id"]),
                      subject_name=f"{data['title']}{data['first_name_th']} {data['last_name_th']}",
                      officer_name=OFFICER_NAME, officer_id=officer_id, agency_title=title, case_ref=CASE_REF,
                      printouts=tuple(d.jws for d in docs))

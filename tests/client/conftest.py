@@ -9,8 +9,8 @@ from typing import Any
 
 import pytest
 
+from linkage.cli.sandbox import Stack, write_endpoints
 from linkage.config import Home
-from linkage.sandbox import Stack, write_endpoints
 from tests.conftest import RunningStack
 
 MUNI = "phrae-municipality"

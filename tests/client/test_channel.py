@@ -13,7 +13,7 @@ import pytest
 from consumers.client import NO_RETRY, ClientSetupError, HubClient, RetryPolicy
 from linkage.config import Home
 from linkage.errors import HubUnavailable, ProviderUnavailable
-from linkage.server import build_server
+from linkage.hub.server import build_server
 from tests.client.conftest import HOSPITAL, MUNI, PURPOSE, officer, subject
 from tests.conftest import RunningStack, start_stack
 

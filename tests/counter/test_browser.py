@@ -18,8 +18,8 @@ import pytest
 from aiohttp import web
 from pypdf import PdfReader
 
+from consumers.auditor.summary import SummaryTrust, verify_summary
 from consumers.counter.app import create_app
-from consumers.counter.paper import SummaryTrust, verify_summary
 from linkage.seal import unverified_payload
 from tests.conftest import RunningStack
 from tests.counter.conftest import counter_settings, persona

@@ -12,8 +12,8 @@ import pytest
 from pyhanko.pdf_utils.reader import PdfFileReader
 from pypdf import PdfReader
 
+from consumers.auditor.summary import SummaryTrust, verify_summary
 from consumers.client import HubClient, Printout
-from consumers.counter.paper import SummaryTrust, verify_summary
 from consumers.counter.printout import (
     SIGNATURE_FIELD,
     BadCase,
@@ -24,6 +24,7 @@ from consumers.counter.printout import (
     render_case_pdf,
 )
 from linkage.seal import printout_digest, unverified_payload
+from providers import document_types
 from tests.conftest import RunningStack
 from tests.counter.conftest import MUNI
 from tests.counter.pdfcheck import pdfsig, pyhanko_status, read_qr, tool
@@ -61,7 +62,8 @@ async def certified(stack: RunningStack, personas: list[dict[str, Any]], tmp_pat
     printouts = await _fetch(stack, str(person["id"]), officer_id)
     data = unverified_payload(printouts[0])["data"]
     name = f"{data['title']}{data['first_name_th']} {data['last_name_th']}"
-    case = PrintCase(service_name="ขึ้นทะเบียนรับเงินเบี้ยยังชีพผู้สูงอายุ", subject_id=str(person["id"]),
+    case = PrintCase(service_name="ขึ้นทะเบียนรับเงินเบี้ยยังชีพผู้สูงอายุ", doc_types=document_types(),
+                     subject_id=str(person["id"]),
                      subject_name=name, officer_name="นางสาวสุดารัตน์ ทองดี", officer_id=officer_id,
                      agency_title=stack.settings.agencies[MUNI].title, case_ref="PHR-2569-0042",
                      printouts=tuple(printouts), still_to_bring=("สมุดบัญชีเงินฝากธนาคาร (หน้าแรก)",))

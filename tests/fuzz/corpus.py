@@ -15,7 +15,7 @@ its own error family):
     audit:paper       the same on mutated certified PDFs and QR pictures (slow: pyHanko, zxing)
     checkpoint        linkage.checkpoint: open_checkpoint (bare keys and key windows, signed-at
                       lines), open_note, Checkpoint.from_text, parse_verifier_key
-    summary           consumers.counter.paper.verify_summary
+    summary           consumers.auditor.summary.verify_summary
     keys              linkage.keys: the pinned key sets an auditor reads (log-keys.json, seal-keys.json)
     state             consumers.auditor.state: the checkpoints an auditor saw before (--state FILE)
 """
@@ -42,16 +42,18 @@ from consumers.auditor.cli import TrustInputs
 from consumers.auditor.dispatch import verify_input
 from consumers.auditor.errors import VerificationError
 from consumers.auditor.state import AuditorState
+from consumers.auditor.summary import SummaryError, SummaryTrust, make_summary, verify_summary
 from consumers.auditor.verify import Trust
-from consumers.counter.paper import SummaryError, SummaryTrust, make_summary, qr_png, verify_summary
+from consumers.counter.paper import qr_png
 from consumers.counter.printout import CounterSigner, PrintCase, render_case_pdf, sign_pdf
 from linkage import checkpoint as cp
 from linkage.checkpoint import SIGNED_AT
 from linkage.config import Home
-from linkage.keys import KeySetError, load_log_keys, load_seal_keys, log_key_set, seal_key_set
+from linkage.keyset import KeySetError, load_log_keys, load_seal_keys, log_key_set, seal_key_set
 from linkage.pki import load_private_key
 from linkage.seal import b64url_encode
 from linkage.v1 import hub_pb2
+from providers import document_types
 from tests.fuzz.strategies import mutated_bytes, mutated_json, mutated_text
 from tests.fuzz.surface import MUNI, Surface
 
@@ -106,7 +108,8 @@ class Corpus:
         docs = tuple(_bundle(a) for a in answers)
         signer = CounterSigner.from_home(home, MUNI)
         name = f"{person['card']['first_name_th']} {person['card']['last_name_th']}"
-        case = PrintCase(service_name="ขึ้นทะเบียนรับเงินเบี้ยยังชีพผู้สูงอายุ", subject_id=str(person["id"]),
+        case = PrintCase(service_name="ขึ้นทะเบียนรับเงินเบี้ยยังชีพผู้สูงอายุ", doc_types=document_types(),
+                         subject_id=str(person["id"]),
                          subject_name=name, officer_name="นางสาวสุดารัตน์ ทองดี", officer_id=officer,
                          agency_title=settings.agencies[MUNI].title, case_ref="PHR-2569-0099",
                          printouts=tuple(a.jws for a in answers))

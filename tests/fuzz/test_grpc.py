@@ -32,7 +32,7 @@ REGRESSIONS = [
     # MalformedRequests now answers INVALID_ARGUMENT malformed_request).
     ("LinkageHub/FetchDocument", MUNI, b"\x0a\x05ab"),
     ("ProviderService/GetRecord", "linkage-hub", b"\xff\xff\xff"),
-    # A range past 2**63: SQLite's OverflowError became INTERNAL (linkage/service.py GetEntries).
+    # A range past 2**63: SQLite's OverflowError became INTERNAL (linkage/hub/service.py GetEntries).
     ("AuditLog/GetEntries", MUNI, audit_pb2.GetEntriesRequest(start=2**63 - 3, end=2**63).SerializeToString()),
     ("AuditLog/GetEntries", MUNI, audit_pb2.GetEntriesRequest(start=2**64 - 2, end=2**64 - 1).SerializeToString()),
 ]

@@ -22,7 +22,7 @@ from hypothesis import HealthCheck, given, settings
 
 from consumers.auditor.bundle import parse_input
 from consumers.auditor.dispatch import verify_input
-from consumers.counter.paper import verify_summary
+from consumers.auditor.summary import verify_summary
 from linkage import checkpoint as cp
 from linkage.seal import b64url_decode, b64url_encode
 from tests.fuzz.corpus import DEEP_JSON, Corpus, Target, targets

@@ -18,8 +18,8 @@ from linkage import merkle
 from linkage.checkpoint import open_checkpoint, parse_verifier_key
 from linkage.config import Home
 from linkage.errors import from_rpc_error
+from linkage.hub.server import build_server
 from linkage.seal import printout_digest
-from linkage.server import build_server
 from linkage.v1 import audit_pb2, audit_pb2_grpc, hub_pb2_grpc, provider_pb2
 from tests.backends import backend, fresh_database, postgres
 from tests.conftest import RunningStack, start_stack

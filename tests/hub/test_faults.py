@@ -3,7 +3,7 @@
 Real registries and hub on port 0 with real mTLS; faults are set with the sandbox's
 administrator certificate, and what reached a registry is counted there (GetFaults
 stats), never timed. The deadline, retry, budget and breaker rules are those of
-linkage/routing.py's docstring.
+linkage/hub/routing.py's docstring.
 """
 
 from __future__ import annotations
@@ -20,12 +20,12 @@ import grpc
 import pytest
 
 from linkage import pki
-from linkage.cli import main
+from linkage.cli.faults import parse_duration
+from linkage.cli.main import main
 from linkage.config import ConfigError, Home, HubConfig
 from linkage.errors import LinkageError, from_rpc_error
-from linkage.faults_cli import parse_duration
-from linkage.routing import Circuit, CircuitBreaker, RetryBudget
-from linkage.server import build_server
+from linkage.hub.routing import Circuit, CircuitBreaker, RetryBudget
+from linkage.hub.server import build_server
 from linkage.v1 import hub_pb2, hub_pb2_grpc, provider_pb2, provider_pb2_grpc
 from providers.faults import ADMIN_CLIENT
 from tests.conftest import RunningStack, start_stack

@@ -12,9 +12,9 @@ from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
 
 from linkage.config import Home
 from linkage.errors import from_rpc_error
+from linkage.hub.server import build_server
 from linkage.ids import with_check_digit
 from linkage.seal import unverified_payload
-from linkage.server import build_server
 from linkage.v1 import hub_pb2, hub_pb2_grpc
 from tests.conftest import RunningStack, start_stack
 from tests.hub.test_fetch import HOSPITAL, MUNI, officer, refused, request, subject

@@ -25,6 +25,7 @@ from google.rpc import error_details_pb2
 from grpc_status import rpc_status
 
 from linkage import pki
+from linkage.cli.sandbox import init
 from linkage.config import ConfigError, Home, load_settings, settings_from_text, write_config
 from linkage.errors import LimitExceeded, from_rpc_error
 from linkage.limits import (
@@ -37,8 +38,7 @@ from linkage.limits import (
     AgencyLimiter,
     AgencyLimits,
 )
-from linkage.routing import HUB_CLIENT
-from linkage.sandbox import init
+from linkage.pki import HUB_CLIENT
 from linkage.v1 import audit_pb2, audit_pb2_grpc, hub_pb2, hub_pb2_grpc, provider_pb2, provider_pb2_grpc
 from tests.conftest import RunningStack, start_stack
 

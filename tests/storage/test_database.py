@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
+from linkage.cli.sandbox import init
 from linkage.config import ConfigError, Home, load_settings
-from linkage.sandbox import init
 from linkage.storage import BadDatabaseUrl, Database, drop_schemas, parse_database, sandbox_schemas
 from providers import REGISTRIES
 from providers.synth import generate

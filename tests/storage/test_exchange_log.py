@@ -14,7 +14,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from linkage import merkle
 from linkage.checkpoint import NoteSigner, open_checkpoint, parse_verifier_key
 from linkage.errors import HubUnavailable
-from linkage.exchange_log import ExchangeLog, LogEntry, RevocationEntry, _batch_proofs
+from linkage.hub.log import ExchangeLog, LogEntry, RevocationEntry, _batch_proofs
 from linkage.storage import Database, DatabaseUnavailable, SchemaMismatch
 from tests.backends import fresh_database
 

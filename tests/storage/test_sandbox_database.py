@@ -11,9 +11,9 @@ import psycopg
 import pytest
 
 from consumers.client import HubClient
-from linkage.cli import main
+from linkage.cli.main import main
+from linkage.cli.sandbox import SandboxError, init, start_stack, write_endpoints
 from linkage.config import load_settings
-from linkage.sandbox import SandboxError, init, start_stack, write_endpoints
 from linkage.storage import Database, sandbox_schemas
 from providers import REGISTRIES
 from tests.backends import fresh_database

@@ -389,7 +389,7 @@ def list_agencies(settings: Settings) -> list[AgencySummary]:
 
 def _refresh_endpoints(settings: Settings) -> None:
     """Rewrite endpoints.json's agencies when the sandbox is up (the file exists only then)."""
-    from linkage.sandbox import agency_endpoints
+    from linkage.cli.sandbox import agency_endpoints
 
     path = settings.home.endpoints
     try:
@@ -485,7 +485,7 @@ def _cmd_list(args: argparse.Namespace) -> int:
 
 def add_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """``linkage agency add | revoke | list``."""
-    from linkage.cli import with_home
+    from linkage.cli.common import with_home
 
     agency = sub.add_parser("agency", help="onboard an agency, revoke it, list who may read what")
     agency_sub = agency.add_subparsers(dest="agency_command", required=True, metavar="AGENCY_COMMAND")

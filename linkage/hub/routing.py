@@ -70,10 +70,8 @@ from linkage.v1 import common_pb2, provider_pb2, provider_pb2_grpc
 
 __all__ = ["CallerDeadline", "Circuit", "CircuitBreaker", "RetryBudget", "Router"]
 
-# The hub's client certificate to call providers is issued under this name.
-HUB_CLIENT = "linkage-hub"
 
-_log = logging.getLogger("linkage.routing")
+_log = logging.getLogger("linkage.hub.routing")
 _CALLER_DEADLINE: ContextVar[float | None] = ContextVar("linkage_caller_deadline", default=None)
 _HUB_RESERVE_S = 0.02  # at least this much of the caller's time is kept for sealing, logging and answering
 _BACKOFF_S = 0.05
@@ -189,7 +187,7 @@ class Router:
         hub = settings.hub
         self._timeout = hub.provider_timeout_ms / 1000
         self._retries = hub.provider_retries
-        creds = pki.channel_credentials(settings.home.ca.cert, settings.home.client_cert(HUB_CLIENT))
+        creds = pki.channel_credentials(settings.home.ca.cert, settings.home.client_cert(pki.HUB_CLIENT))
         options = [("grpc.keepalive_time_ms", 30_000), ("grpc.max_receive_message_length", 8 * 1024 * 1024)]
         self._channels = {
             name: grpc.aio.secure_channel(p.address, creds, options=options) for name, p in settings.providers.items()

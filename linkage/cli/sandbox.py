@@ -30,7 +30,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from linkage import pki
 from linkage.checkpoint import NoteSigner
 from linkage.config import ALL_FIELDS, ConfigError, Home, Settings, load_settings
-from linkage.routing import HUB_CLIENT
+from linkage.pki import HUB_CLIENT
 from linkage.storage import Database, drop_schemas, sandbox_schemas
 
 __all__ = [
@@ -119,7 +119,7 @@ def init(root: Path, *, citizens: int = 10_000, seed: int = 1, force: bool = Fal
         staging.personas.write_text(json.dumps(result.personas, ensure_ascii=False, indent=2) + "\n",
                                     encoding="utf-8")
         doc_types = {name: tuple(reg.doc_types) for name, reg in REGISTRIES.items()}
-        from linkage.agencies import cert_sha256
+        from linkage.cli.agencies import cert_sha256
 
         # Each sample agency is pinned to the one certificate issued here, as `linkage agency add` pins its own.
         pins = {name: cert_sha256(staging.client_cert(name).cert.read_bytes()) for name in SAMPLE_AGENCIES}

@@ -35,10 +35,10 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from linkage import pki
 from linkage.checkpoint import NoteSigner
+from linkage.cli.sandbox import SandboxError, init, start_stack
 from linkage.config import Home, load_settings
-from linkage.exchange_log import ExchangeLog, LogEntry
-from linkage.routing import HUB_CLIENT
-from linkage.sandbox import SandboxError, init, start_stack
+from linkage.hub.log import ExchangeLog, LogEntry
+from linkage.pki import HUB_CLIENT
 from linkage.seal import PRINTOUT_FIELDS, Sealer
 from linkage.storage import Database, parse_database, pg_connect
 from linkage.v1 import hub_pb2, hub_pb2_grpc, provider_pb2, provider_pb2_grpc

@@ -30,8 +30,8 @@ import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from linkage import pki
+from linkage.cli.sandbox import read_endpoints
 from linkage.config import ConfigError, Home
-from linkage.sandbox import read_endpoints
 from linkage.v1 import audit_pb2, audit_pb2_grpc
 from providers.faults import ADMIN_CLIENT
 
@@ -236,7 +236,7 @@ def add_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> No
     """``linkage status``."""
     p = sub.add_parser("status", help="health of every component of the running sandbox, its last checkpoint and"
                                       " each provider's circuit breaker")
-    from linkage.cli import with_home
+    from linkage.cli.common import with_home
 
     with_home(p)
     p.add_argument("--json", action="store_true", help="print a machine-readable report")

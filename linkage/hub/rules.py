@@ -29,38 +29,17 @@ from dataclasses import dataclass
 
 from linkage.config import ALL_FIELDS, AgencyConfig, LiveSettings, Settings
 from linkage.errors import InvalidRequest, LinkageError, NotFound, PermissionDenied, Unauthenticated
-from linkage.exchange_log import Appended, ExchangeLog, LogEntry, RevocationEntry
+from linkage.hub.log import Appended, ExchangeLog, LogEntry, RevocationEntry
+from linkage.hub.routing import Router
 from linkage.ids import IdKind, NationalId, parse_id, parse_officer_id
 from linkage.limits import MAX_BATCH, AgencyLimiter, check_length
-from linkage.routing import Router
-from linkage.seal import RequestHash, Sealer, format_issued_at, printout_digest, request_hash
+from linkage.seal import FetchRequest, Sealer, format_issued_at, printout_digest
 from linkage.v1 import common_pb2, provider_pb2
 
-__all__ = ["FetchRequest", "Hub", "Issued"]
+__all__ = ["Hub", "Issued"]
 
 _log = logging.getLogger("linkage.hub")
 _KINDS = {common_pb2.SUBJECT_KIND_CITIZEN: IdKind.CITIZEN, common_pb2.SUBJECT_KIND_JURISTIC: IdKind.JURISTIC}
-
-
-@dataclass(frozen=True)
-class FetchRequest:
-    doc_type: str
-    subject_id: str
-    purpose: str
-    officer_id: str
-    case_ref: str = ""
-    citizen_present: bool = False
-
-    def binding(self, agency: str, subject: str) -> RequestHash:
-        """The ``request_hash`` sealed into the printout that answers this request from ``agency``.
-
-        ``subject`` is the normalised ID (``parse_id``). Clients recompute it to check that a printout
-        answers the request they sent.
-        """
-        return request_hash({
-            "agency": agency, "doc_type": self.doc_type, "subject_id": subject, "purpose": self.purpose,
-            "officer_id": self.officer_id, "case_ref": self.case_ref, "citizen_present": self.citizen_present,
-        })
 
 
 @dataclass(frozen=True)

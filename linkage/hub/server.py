@@ -21,25 +21,23 @@ from grpc_reflection.v1alpha import reflection
 from linkage import pki
 from linkage.config import Settings
 from linkage.errors import MalformedRequests
-from linkage.exchange_log import ExchangeLog
-from linkage.hub import Hub
-from linkage.keys import LiveSealer, LogSigner
+from linkage.hub.keys import LiveSealer, LogSigner
+from linkage.hub.log import ExchangeLog
+from linkage.hub.metrics import hub_metrics
+from linkage.hub.routing import CallerDeadline, Router
+from linkage.hub.rules import Hub
+from linkage.hub.service import AuditServicer, HubServicer
 from linkage.limits import HUB_MAX_RECEIVE, HUB_MAX_SEND, server_options
-from linkage.metrics import MetricsExporter, MetricsPortInUse, ServerMetrics, hub_metrics
-from linkage.routing import CallerDeadline, Router
-from linkage.service import AuditServicer, HubServicer
+from linkage.metrics import MetricsExporter, ServerMetrics
+from linkage.ports import PortInUse
 from linkage.v1 import audit_pb2, audit_pb2_grpc, hub_pb2, hub_pb2_grpc
 
-__all__ = ["HubServer", "PortInUse", "build_server", "serve"]
+__all__ = ["HubServer", "build_server", "serve"]
 
 SERVICE_NAME = hub_pb2.DESCRIPTOR.services_by_name["LinkageHub"].full_name
 AUDIT_SERVICE_NAME = audit_pb2.DESCRIPTOR.services_by_name["AuditLog"].full_name
 # The largest answer the hub sends (the conformance kit sizes records by it).
 MAX_MESSAGE = HUB_MAX_SEND
-
-
-class PortInUse(Exception):
-    """The address to listen on is taken by another program."""
 
 
 @dataclass
@@ -62,12 +60,12 @@ async def build_server(settings: Settings, port: int | None = None, metrics_port
     """Start the hub on settings.hub.host and port (default: the configured one; 0 for any free port), and its
     metrics on metrics_port of the same host (0: any free port; None: none)."""
     home = settings.home
-    # Seal and log keys follow DIR/pki/seal-keys.json and log-keys.json while the hub runs (linkage/keys.py).
+    # Seal and log keys follow DIR/pki/seal-keys.json and log-keys.json while the hub runs (linkage/hub/keys.py).
     log = ExchangeLog(settings.database or home.exchange_log, home.subject_key.read_bytes(), LogSigner(home),
                       settings.hub.log_origin)
     hub = Hub(settings, Router(settings), LiveSealer(home), log)
     metrics = hub_metrics(hub)
-    # CallerDeadline: the hub's calls to providers end before the caller's deadline (linkage/routing.py).
+    # CallerDeadline: the hub's calls to providers end before the caller's deadline (linkage/hub/routing.py).
     # MalformedRequests: bytes that are no request message are INVALID_ARGUMENT (linkage/errors.py).
     server = grpc.aio.server(interceptors=[metrics.interceptor(), CallerDeadline(), MalformedRequests()], options=[
         *server_options(HUB_MAX_RECEIVE, HUB_MAX_SEND),
@@ -87,16 +85,15 @@ async def build_server(settings: Settings, port: int | None = None, metrics_port
     if not bound:
         await hub.router.close()
         await log.close()
-        raise PortInUse(f"cannot listen on {address}: the port is taken by another program"
-                        " (stop it, or choose another port with LINKAGE_HUB_PORT)")
+        raise PortInUse(address, f"choose another port: [hub] port in {home.config_file}, --port or LINKAGE_HUB_PORT")
     await server.start()
     running = HubServer(server, bound, hub, metrics)
     if metrics_port is not None:
         try:
             running.exporter = await MetricsExporter.start(metrics.registry, settings.hub.host, metrics_port)
-        except MetricsPortInUse as exc:
+        except PortInUse:
             await running.stop(0)
-            raise PortInUse(str(exc)) from None
+            raise
     for name in ("", SERVICE_NAME, AUDIT_SERVICE_NAME):
         await health_servicer.set(name, health_pb2.HealthCheckResponse.SERVING)
     return running

@@ -94,7 +94,7 @@ __all__ = [
 
 SERVICE = provider_pb2.DESCRIPTOR.services_by_name["ProviderService"]
 _METHODS = tuple(m.name for m in SERVICE.methods)
-# The hub reads provider answers up to this size (linkage/routing.py); the kit's channel uses the same.
+# The hub reads provider answers up to this size (linkage/hub/routing.py); the kit's channel uses the same.
 PROVIDER_ANSWER_LIMIT = 8 * 1024 * 1024
 # What a hub answer holds besides the record: the JWS header (x5c chain), the log proof, the checkpoint.
 _PRINTOUT_OVERHEAD = 64 * 1024
@@ -741,8 +741,8 @@ async def _check_thai_text(suite: _Suite) -> tuple[str, list[str]]:
 
 @_needs_doc_types
 async def _check_large_records(suite: _Suite) -> tuple[str, list[str]]:
+    from linkage.hub.server import MAX_MESSAGE
     from linkage.seal import canonical_json
-    from linkage.server import MAX_MESSAGE
 
     # A printout carries the record base64url-encoded inside its JWS, in a hub answer of at most MAX_MESSAGE.
     budget = (MAX_MESSAGE - _PRINTOUT_OVERHEAD) * 3 // 4
@@ -848,13 +848,13 @@ async def run_suite(target: str, credentials: Credentials, samples: Sequence[Sam
 
 def write_junit(report: Report, path: Path) -> None:
     """Write report as JUnit XML at path, atomically (a temporary file renamed into place)."""
-    suite = ET.Element("testsuite", name="linkage.conformance", tests=str(len(report.results)),
+    suite = ET.Element("testsuite", name="linkage.cli.conformance", tests=str(len(report.results)),
                        failures=str(len(report.failed())), errors="0",
                        time=f"{sum(r.seconds for r in report.results):.3f}")
     props = ET.SubElement(suite, "properties")
     for key, value in (("target", report.target), ("provider", report.provider), ("member", report.member)):
         ET.SubElement(props, "property", name=key, value=value)
-    classname = f"linkage.conformance.{report.provider or 'provider'}"
+    classname = f"linkage.cli.conformance.{report.provider or 'provider'}"
     for r in report.results:
         case = ET.SubElement(suite, "testcase", classname=classname, name=r.name, time=f"{r.seconds:.3f}")
         if r.passed:
@@ -866,8 +866,8 @@ def write_junit(report: Report, path: Path) -> None:
 
 
 def _write_junit_error(target: str, err: ConformanceError, path: Path) -> None:
-    suite = ET.Element("testsuite", name="linkage.conformance", tests="1", failures="0", errors="1", time="0")
-    case = ET.SubElement(suite, "testcase", classname="linkage.conformance", name="connect", time="0")
+    suite = ET.Element("testsuite", name="linkage.cli.conformance", tests="1", failures="0", errors="1", time="0")
+    case = ET.SubElement(suite, "testcase", classname="linkage.cli.conformance", name="connect", time="0")
     ET.SubElement(case, "error", message=err.message, type=err.code).text = f"{target}: {err.message}"
     _write_atomic(path, ET.tostring(suite, encoding="unicode", xml_declaration=True) + "\n")
 
@@ -884,7 +884,7 @@ def _write_atomic(path: Path, text: str) -> None:
 def _credentials(args: argparse.Namespace) -> tuple[Credentials, Home | None, float]:
     """Credentials, the sandbox home (for personas.json) and the default call deadline in seconds."""
     from linkage.config import ConfigError, HubConfig, load_settings
-    from linkage.routing import HUB_CLIENT
+    from linkage.pki import HUB_CLIENT
 
     given = {flag: getattr(args, flag) for flag in ("ca", "cert", "key")}
     env = {flag: os.environ.get(f"LINKAGE_{flag.upper()}") for flag in given}

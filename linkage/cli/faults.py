@@ -177,7 +177,7 @@ def _cmd_show(args: argparse.Namespace) -> int:
 
 def add_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """``linkage faults set|clear|show``."""
-    from linkage.cli import with_home  # cli imports this module: at call time it is complete
+    from linkage.cli.common import with_home  # cli imports this module: at call time it is complete
 
     faults = sub.add_parser("faults", help="inject faults in the sandbox's registries: latency, errors, outages")
     faults_sub = faults.add_subparsers(dest="faults_command", required=True, metavar="FAULTS_COMMAND")

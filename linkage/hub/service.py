@@ -19,10 +19,11 @@ from google.protobuf.message import Message
 from linkage import merkle
 from linkage.config import AgencyConfig
 from linkage.errors import InvalidRequest, LinkageError, NotFound, grpc_errors, to_problem
-from linkage.exchange_log import SignedTree
-from linkage.hub import FetchRequest, Hub, Issued
+from linkage.hub.log import SignedTree
+from linkage.hub.rules import Hub, Issued
 from linkage.ids import IdKind, parse_id
 from linkage.limits import MAX_BATCH, MAX_ENTRIES, check_fields
+from linkage.seal import FetchRequest
 from linkage.v1 import audit_pb2, audit_pb2_grpc, hub_pb2, hub_pb2_grpc
 
 __all__ = ["AuditServicer", "HubServicer"]

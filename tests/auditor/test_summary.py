@@ -15,8 +15,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
 from PIL import Image
 
-from consumers.counter import paper
-from consumers.counter.paper import (
+from consumers.auditor.summary import (
     BadSignature,
     BadSummaryTrust,
     SignerNotValid,
@@ -28,6 +27,7 @@ from consumers.counter.paper import (
     make_summary,
     verify_summary,
 )
+from consumers.counter import paper
 from linkage import pki
 from linkage.seal import Sealer, b64url_decode, b64url_encode, canonical_json, printout_digest
 

@@ -42,13 +42,13 @@ from typing import Any, Protocol, TypeVar
 from linkage import merkle
 from linkage.checkpoint import Checkpoint, CheckpointSigner, NoteSigner, sign_checkpoint
 from linkage.errors import HubUnavailable
+from linkage.hub.logstore import EntryRow, Key, LogStore, open_log_store
 from linkage.seal import canonical_json
 from linkage.storage import Database
-from linkage.storage.log import EntryRow, Key, LogStore, open_log_store
 
 __all__ = ["Appended", "ExchangeLog", "LogEntry", "Record", "RevocationEntry", "SignedTree"]
 
-_log = logging.getLogger("linkage.exchange_log")
+_log = logging.getLogger("linkage.hub.log")
 _T = TypeVar("_T")
 
 class Record(Protocol):

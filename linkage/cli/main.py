@@ -31,24 +31,18 @@ from collections.abc import Coroutine
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from linkage import agencies, conformance, keys
+from linkage.cli import agencies, conformance, keys
+from linkage.cli.common import with_home
+from linkage.cli.faults import add_commands as _add_faults_commands
+from linkage.cli.status import add_commands as _add_status_commands
 from linkage.config import ConfigError, Home, load_settings
 from linkage.errors import LinkageError
-from linkage.faults_cli import add_commands as _add_faults_commands
-from linkage.status import add_commands as _add_status_commands
 from linkage.storage import Database, StorageError, parse_database
 
 if TYPE_CHECKING:
     from consumers.auditor.cli import HubInputs, TrustInputs
 
-__all__ = ["main", "with_home"]
-
-
-def with_home(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
-    """The one ``--home DIR`` flag every command takes (LINKAGE_HOME, default ~/.linkage)."""
-    p.add_argument("--home", default=os.environ.get("LINKAGE_HOME", str(Path.home() / ".linkage")),
-                   help="sandbox folder (LINKAGE_HOME, default ~/.linkage)")
-    return p
+__all__ = ["main"]
 
 
 class _Bar:
@@ -80,7 +74,7 @@ class _Bar:
 
 
 def _cmd_init(args: argparse.Namespace) -> int:
-    from linkage.sandbox import init
+    from linkage.cli.sandbox import init
 
     database = _database(args.database)
     bar = _Bar()
@@ -97,7 +91,7 @@ def _cmd_init(args: argparse.Namespace) -> int:
 async def _up(home: Home, replicas: int = 1) -> None:
     import signal
 
-    from linkage.sandbox import start_stack, write_endpoints
+    from linkage.cli.sandbox import start_stack, write_endpoints
 
     settings = load_settings(home)
     stack = await start_stack(settings, replicas=replicas)
@@ -154,7 +148,8 @@ def _serve_ready(port: int, metrics: str = "") -> None:
 
 
 def _cmd_serve_hub(args: argparse.Namespace) -> int:
-    from linkage.server import PortInUse, build_server
+    from linkage.hub.server import build_server
+    from linkage.ports import PortInUse
 
     async def run() -> None:
         import signal
@@ -393,7 +388,7 @@ def _add_audit_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]
 
 
 def _cmd_bench(args: argparse.Namespace) -> int:
-    from linkage.bench import run_bench
+    from linkage.cli.bench import run_bench
 
     return run_bench(args)
 
@@ -480,7 +475,7 @@ def main(argv: list[str] | None = None) -> int:
         return 130
     except Exception as exc:
         from consumers.client.errors import ClientSetupError
-        from linkage.sandbox import SandboxError
+        from linkage.cli.sandbox import SandboxError
 
         # StorageError: PostgreSQL down, or a newer schema; ClientSetupError: e.g. an expired agency certificate.
         if isinstance(exc, SandboxError | StorageError | ClientSetupError):
