@@ -1,4 +1,4 @@
-"""Known-answer vectors of transparency-dev/merkle, read from ../shared/vectors/merkle (never copied in).
+"""Known-answer vectors of transparency-dev/merkle, carried in tests/merkle/vectors (Apache-2.0; see its README.md).
 
 One test per vector file. A vector with ``wantErr: false`` must verify; one
 with ``wantErr: true`` must be rejected with a ``MerkleError`` (and nothing
@@ -16,7 +16,7 @@ import pytest
 
 from linkage.merkle import MerkleError, verify_consistency, verify_inclusion
 
-VECTORS = Path(__file__).resolve().parents[2] / ".." / "shared" / "vectors" / "merkle"
+VECTORS = Path(__file__).resolve().parent / "vectors"
 
 
 def _cases(kind: str) -> list[Any]:
@@ -32,7 +32,7 @@ def _load(path: Path | None) -> dict[str, Any]:
     if path is None:
         pytest.fail(
             f"Merkle known-answer vectors not found: expected inclusion/ and consistency/ JSON files under "
-            f"{VECTORS.resolve()} (the shared folder beside the repository root)"
+            f"{VECTORS}"
         )
     data: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
     return data
