@@ -16,7 +16,7 @@ import itertools
 import os
 import uuid
 from collections.abc import Iterator
-from typing import Any
+from typing import Any, NoReturn
 
 import pytest
 
@@ -29,7 +29,7 @@ DEFAULT_SERVER = "postgresql://postgres@127.0.0.1:5432/test"
 _counter = itertools.count()
 
 
-def skip_without_postgres(message: str) -> None:
+def skip_without_postgres(message: str) -> NoReturn:
     """Skip with message; fail instead when LINKAGE_REQUIRE_POSTGRES=1 (CI)."""
     if os.environ.get("LINKAGE_REQUIRE_POSTGRES") == "1":
         pytest.fail(f"LINKAGE_REQUIRE_POSTGRES=1 but {message}", pytrace=False)

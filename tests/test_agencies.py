@@ -80,9 +80,10 @@ def _agency(home: Home, args: list[str]) -> int:
 async def _fetch(channel: grpc.aio.Channel, doc_type: str, subject: str, officer: str,
                  citizen_present: bool = False) -> hub_pb2.FetchDocumentResponse:
     stub = hub_pb2_grpc.LinkageHubStub(channel)
-    return await stub.FetchDocument(hub_pb2.FetchDocumentRequest(  # type: ignore[no-any-return]
+    response: hub_pb2.FetchDocumentResponse = await stub.FetchDocument(hub_pb2.FetchDocumentRequest(
         doc_type=doc_type, subject_id=subject, purpose="ออกโฉนด", officer_id=officer,
         citizen_present=citizen_present))
+    return response
 
 
 async def _refused(channel: grpc.aio.Channel, doc_type: str, subject: str, officer: str) -> tuple[grpc.StatusCode,

@@ -204,6 +204,8 @@ class SloppyProvider(provider_pb2_grpc.ProviderServiceServicer):
     comes back whole, far too large for a printout. No reflection, no CheckCard.
     """
 
+    CheckCard = provider_pb2_grpc.ProviderServiceServicer.CheckCard  # the generated UNIMPLEMENTED, kept on purpose
+
     def __init__(self, upstream: provider_pb2_grpc.ProviderServiceStub, fallback: str, big_house: str) -> None:
         self.upstream = upstream
         self.fallback = fallback
@@ -318,6 +320,8 @@ async def test_sloppy_provider_fails_with_useful_messages(sandbox_home: Home, sl
 
 class HangingProvider(provider_pb2_grpc.ProviderServiceServicer):
     """Describes itself, then never answers GetRecord: a lock never released, a pool exhausted."""
+
+    CheckCard = provider_pb2_grpc.ProviderServiceServicer.CheckCard  # the generated UNIMPLEMENTED, kept on purpose
 
     async def Describe(self, request: Any, context: Any) -> provider_pb2.DescribeResponse:
         edu = REGISTRIES["edu"]

@@ -107,7 +107,7 @@ async def test_hub_counts_calls_errors_and_latency_per_agency_and_doc_type(
     buckets = sorted((float(dict(labels)["le"]), value) for (name, labels), value in got.items()
                      if name == "linkage_request_duration_seconds_bucket"
                      and dict(labels).items() >= series.items())
-    assert len(buckets) == 14 and buckets[-1] == (float("inf"), 2)
+    assert len(buckets) == 14 and buckets[-1] == (float("inf"), 2.0)
     assert [v for _, v in buckets] == sorted(v for _, v in buckets)
     assert _value(got, "linkage_request_duration_seconds_sum", **series) > 0
     # The hub's own state: breakers, log size, checkpoint age.

@@ -44,7 +44,7 @@ class Logs:
     """The honest log of 12 printouts, its key, another key, and the sealed tokens."""
 
     world: World
-    tokens: list[str]
+    tokens: list[seal.CompactJWS]
     honest: FakeLog
     other_key: NoteSigner
 

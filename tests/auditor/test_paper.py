@@ -210,7 +210,7 @@ def add_attachment_after_signing(p: Paper) -> bytes:
                                                    mime_type="application/jose")
     embed.embed_file(writer, embed.FileSpec(file_spec_string="extra.jws", embedded_data=data))
     out = io.BytesIO()
-    writer.write(out)
+    writer.write(out)  # type: ignore[no-untyped-call]  # pyhanko leaves write() unannotated
     return out.getvalue()
 
 

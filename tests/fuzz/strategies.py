@@ -95,6 +95,7 @@ class _Builder:
 
     def _value(self, fd: FieldDescriptor, depth: int) -> st.SearchStrategy[Any]:
         if fd.type == _F.TYPE_MESSAGE:
+            assert fd.message_type is not None
             return self.message(fd.message_type, depth + 1)
         if fd.type == _F.TYPE_STRING:
             known = list(self.vocab.text.get(fd.name, ()))
@@ -116,6 +117,7 @@ class _Builder:
             return _FLOATS[64 if fd.type == _F.TYPE_DOUBLE else 32]
         if fd.type == _F.TYPE_ENUM:
             # proto3 enums are open: numbers no value names arrive too.
+            assert fd.enum_type is not None
             named = [v.number for v in list(fd.enum_type.values)]
             return st.one_of(st.sampled_from(named), st.integers(-(2**31), 2**31 - 1))
         low, high = _INT_RANGES[fd.type]
@@ -126,6 +128,7 @@ class _Builder:
     def fill(self, draw: st.DrawFn, msg: Message, fd: FieldDescriptor, depth: int) -> None:
         """Give ``fd`` of ``msg`` a drawn value (a list for a repeated field, entries for a map)."""
         if _is_map(fd):
+            assert fd.message_type is not None
             key_fd, value_fd = fd.message_type.fields_by_name["key"], fd.message_type.fields_by_name["value"]
             target = getattr(msg, fd.name)
             for _ in range(draw(st.integers(0, 3))):
@@ -177,6 +180,7 @@ class _Builder:
     def mutate(self, draw: st.DrawFn, valid: Message) -> Message:
         """``valid`` with one to three fields cleared, redrawn or slightly altered, or its integers moved."""
         descriptor = valid.DESCRIPTOR
+        assert isinstance(descriptor, Descriptor)  # upb's descriptors pass: Descriptor's metaclass admits them
         msg = type(valid)()
         msg.CopyFrom(valid)
         fields = list(descriptor.fields)
@@ -214,7 +218,7 @@ class _Builder:
 
 
 def _is_map(fd: FieldDescriptor) -> bool:
-    return fd.type == _F.TYPE_MESSAGE and fd.message_type.GetOptions().map_entry
+    return fd.type == _F.TYPE_MESSAGE and fd.message_type is not None and fd.message_type.GetOptions().map_entry
 
 
 def _is_repeated(fd: FieldDescriptor) -> bool:

@@ -329,7 +329,7 @@ def _method(all_methods: Sequence[Method], service: str, name: str) -> Method:
 
 def _error_info(err: grpc.RpcError) -> error_details_pb2.ErrorInfo | None:
     try:
-        status = rpc_status.from_call(err)  # type: ignore[arg-type]
+        status = rpc_status.from_call(err)
     except ValueError:
         return None  # details that contradict the status line: not ours
     if status is None:

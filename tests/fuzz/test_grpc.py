@@ -11,6 +11,7 @@ fetch. ``scripts/fuzz.py`` is the long run of the same checks.
 from __future__ import annotations
 
 import pytest
+from google.protobuf.message import Message
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
@@ -60,8 +61,8 @@ def test_messages_get_proper_answers(surface: Surface, method: Method) -> None:
     @_SETTINGS
     @given(caller=st.sampled_from(CALLERS[method.server]),
            request=requests(method.request, valid, surface.vocab))
-    def run(caller: str, request: object) -> None:
-        problems = surface.exercise(method, caller, request.SerializeToString())  # type: ignore[attr-defined]
+    def run(caller: str, request: Message) -> None:
+        problems = surface.exercise(method, caller, request.SerializeToString())
         assert not problems, f"{method.name} as {caller}: {request!r}: {problems}"
 
     run()

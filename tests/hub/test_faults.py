@@ -259,6 +259,10 @@ async def test_breaker_opens_fails_fast_and_closes_when_the_provider_recovers(
 def test_breaker_states() -> None:
     now = [0.0]
     breaker = CircuitBreaker("dopa", failures=3, cooldown=10.0, probe_timeout=2.0, clock=lambda: now[0])
+
+    def state() -> Circuit:
+        return breaker.state  # read afresh: mypy would carry a narrowed breaker.state past the calls that change it
+
     for _ in range(2):
         assert breaker.admit() is None
         breaker.record(ok=False)
@@ -266,21 +270,21 @@ def test_breaker_states() -> None:
     for _ in range(3):
         assert breaker.admit() is None
         breaker.record(ok=False)
-    assert breaker.state is Circuit.OPEN and breaker.admit() == 10.0
+    assert state() is Circuit.OPEN and breaker.admit() == 10.0
     breaker.record(ok=True)  # a late answer of a call sent before it opened changes nothing
     now[0] = 9.5
-    assert breaker.state is Circuit.OPEN and breaker.admit() == pytest.approx(0.5)
+    assert state() is Circuit.OPEN and breaker.admit() == pytest.approx(0.5)
     now[0] = 10.0
-    assert breaker.admit() is None and breaker.state is Circuit.HALF_OPEN  # the probe
+    assert breaker.admit() is None and state() is Circuit.HALF_OPEN  # the probe
     assert breaker.admit() == 2.0  # one probe at a time
     breaker.record(ok=False)  # the probe failed: open for another cool-down
-    assert breaker.state is Circuit.OPEN and breaker.admit() == 10.0
+    assert state() is Circuit.OPEN and breaker.admit() == 10.0
     now[0] = 20.0
     assert breaker.admit() is None
     now[0] = 22.0  # that probe never reported back: it frees its place after probe_timeout
     assert breaker.admit() is None
     breaker.record(ok=True)
-    assert breaker.state is Circuit.CLOSED and breaker.admit() is None
+    assert state() is Circuit.CLOSED and breaker.admit() is None
 
 
 def test_retry_budget() -> None:
@@ -303,8 +307,9 @@ def test_retry_budget() -> None:
                                             ("breaker_failures", 0), ("breaker_cooldown_ms", 0),
                                             ("provider_timeout_ms", 0)])
 def test_resilience_settings_out_of_range_are_refused(key: str, value: int) -> None:
+    settings: dict[str, Any] = {key: value}
     with pytest.raises(ConfigError, match=f"\\[hub\\] {key} must be between"):
-        HubConfig(**{key: value})
+        HubConfig(**settings)
 
 
 # --- outages and the admin service ---------------------------------------------------------------------------
@@ -403,7 +408,7 @@ async def test_cli_refuses_settings_out_of_range_and_changes_nothing(
     dopa = admins(stack)
     before = await dopa.set(latency_ms=1, seed=3)
     try:
-        code = main(["faults", "set", "dopa", *args, "--home", str(cli_home(stack, tmp_path))])
+        code: int | str | None = main(["faults", "set", "dopa", *args, "--home", str(cli_home(stack, tmp_path))])
     except SystemExit as exc:  # argparse's own refusals
         code = exc.code
     assert code == 2

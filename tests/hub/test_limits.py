@@ -154,6 +154,7 @@ def _string_fields(descriptor: Descriptor, seen: set[str]) -> set[str]:
         if field.type in (FieldDescriptor.TYPE_STRING, FieldDescriptor.TYPE_BYTES):
             names.add(field.name)
         elif field.type == FieldDescriptor.TYPE_MESSAGE:
+            assert field.message_type is not None
             names |= _string_fields(field.message_type, seen)
     return names
 

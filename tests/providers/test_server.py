@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
+from typing import Any
 
 import grpc
 import pytest
@@ -12,7 +13,7 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
 
 from linkage import pki
-from linkage.errors import InvalidRequest, NotFound, from_rpc_error
+from linkage.errors import InvalidRequest, LinkageError, NotFound, from_rpc_error
 from linkage.ids import with_check_digit
 from linkage.v1 import common_pb2, provider_pb2, provider_pb2_grpc
 from providers import REGISTRIES
@@ -21,7 +22,7 @@ from tests.providers.conftest import Pki, Running, Seeded
 
 
 async def _get(running: Running, name: str, doc_type: str, subject_id: str,
-               fields: tuple[str, ...] = ()) -> dict[str, object]:
+               fields: tuple[str, ...] = ()) -> dict[str, Any]:
     answer = await running.stub(name).GetRecord(
         provider_pb2.GetRecordRequest(doc_type=doc_type, subject_id=subject_id, fields=fields))
     assert answer.doc_type == doc_type and answer.subject_id == subject_id
@@ -29,7 +30,7 @@ async def _get(running: Running, name: str, doc_type: str, subject_id: str,
 
 
 async def _fails(running: Running, name: str, doc_type: str, subject_id: str,
-                 fields: tuple[str, ...] = ()) -> tuple[grpc.StatusCode, Exception]:
+                 fields: tuple[str, ...] = ()) -> tuple[grpc.StatusCode, LinkageError]:
     with pytest.raises(grpc.aio.AioRpcError) as info:
         await _get(running, name, doc_type, subject_id, fields)
     return info.value.code(), from_rpc_error(info.value)
@@ -54,11 +55,11 @@ async def test_get_record_whole_and_projected(running: Running, seeded: Seeded) 
     fields = [f.name for f in REGISTRIES["dopa"].doc_types["dopa.person"].fields]
     assert sorted(person) == sorted(fields)
     assert person["personal_id"] == adult and person["status"] == "alive" and person["death_date"] is None
-    assert person["address"]["postal_code"] == person["address_text"][-5:]  # type: ignore[index]
+    assert person["address"]["postal_code"] == person["address_text"][-5:]
     projected = await _get(running, "dopa", "dopa.person", adult, ("birth_date", "first_name_th"))
     assert projected == {"birth_date": person["birth_date"], "first_name_th": person["first_name_th"]}
     house = await _get(running, "dopa", "dopa.house", adult)
-    assert adult in [m["personal_id"] for m in house["members"]]  # type: ignore[attr-defined, index]
+    assert adult in [m["personal_id"] for m in house["members"]]
     card = await _get(running, "dopa", "dopa.card", adult)
     assert card["card_id"] == adult and card["status"] == "active" and "laser_code" not in card
     company = seeded.persona("active company")["id"]
@@ -67,7 +68,7 @@ async def test_get_record_whole_and_projected(running: Running, seeded: Seeded) 
     assert isinstance(registered["capital"], float) and registered["directors"]
     graduate = seeded.persona("graduate")["id"]
     degrees = await _get(running, "edu", "edu.degree", graduate, ("degrees",))
-    assert degrees["degrees"][0]["degree_th"]  # type: ignore[index]
+    assert degrees["degrees"][0]["degree_th"]
 
 
 async def test_not_found(running: Running, seeded: Seeded) -> None:
@@ -76,7 +77,7 @@ async def test_not_found(running: Running, seeded: Seeded) -> None:
     assert code == grpc.StatusCode.NOT_FOUND and isinstance(err, NotFound) and err.reason == "record_not_found"
     deceased = seeded.persona("deceased")["id"]
     code, err = await _fails(running, "dopa", "dopa.house", deceased)  # no longer in any house
-    assert code == grpc.StatusCode.NOT_FOUND and err.reason == "record_not_found"  # type: ignore[attr-defined]
+    assert code == grpc.StatusCode.NOT_FOUND and err.reason == "record_not_found"
     code, err = await _fails(running, "dbd", "dbd.juristic", with_check_digit("010555999999"))
     assert code == grpc.StatusCode.NOT_FOUND
 
@@ -99,7 +100,7 @@ async def test_invalid_requests(running: Running, doc_type: str, subject_id: str
 
 async def test_juristic_type_wants_a_juristic_id(running: Running, seeded: Seeded) -> None:
     code, err = await _fails(running, "dbd", "dbd.juristic", seeded.persona("director")["id"])
-    assert code == grpc.StatusCode.INVALID_ARGUMENT and err.reason == "id_wrong_kind"  # type: ignore[attr-defined]
+    assert code == grpc.StatusCode.INVALID_ARGUMENT and err.reason == "id_wrong_kind"
 
 
 def _card_facts(seeded: Seeded, subject_id: str) -> provider_pb2.CheckCardRequest:

@@ -25,7 +25,7 @@ def _sqlite_rows(seeded: Seeded, name: str, table: str) -> list[tuple[Any, ...]]
         return sorted(conn.execute(f"SELECT * FROM {table}").fetchall())
 
 
-def _pg(database: Database, query: sql.Composable, params: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
+def _pg(database: Database, query: sql.SQL | sql.Composed, params: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
     with psycopg.connect(database.url, autocommit=True) as conn:
         return conn.execute(query, params).fetchall()
 

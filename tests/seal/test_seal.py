@@ -119,7 +119,9 @@ def test_joserfc_verifies_with_the_x5c_certificate(sealer: seal.Sealer) -> None:
     token = sealer.seal(printout())
     header = json.loads(_b64url(token.split(".")[0]))
     cert = x509.load_der_x509_certificate(base64.b64decode(header["x5c"][0]))
-    key = ECKey.import_key(cert.public_key())  # type: ignore[arg-type]
+    public = cert.public_key()
+    assert isinstance(public, ec.EllipticCurvePublicKey)  # ES256
+    key = ECKey.import_key(public)
     registry = jws.JWSRegistry(algorithms=["ES256"])
     # joserfc caps headers at 512 bytes against abuse; a two-certificate x5c is ~2 kB.
     registry.max_header_length = 8192
