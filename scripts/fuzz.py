@@ -150,25 +150,25 @@ def _run(surface: Surface, corpus: Corpus | None, surfaces: list[str], examples:
                 valid = [m.SerializeToString() for m in surface.valid[method.path]]
                 inputs = st.tuples(callers, st.one_of(st.binary(max_size=256), *[mutated_bytes(v) for v in valid]))
 
-            def check(item: tuple[str, bytes], method: Any = method, kind: str = kind) -> None:
+            def check_call(item: tuple[str, bytes], method: Any = method, kind: str = kind) -> None:
                 caller, raw = item
                 for problem in surface.exercise(method, caller, raw):
                     tally.fail(f"{method.name}: {problem}", f"{kind} as {caller}: {raw!r:.300}")
 
-            jobs.append((f"{kind} {method.name}", share, inputs, check))
+            jobs.append((f"{kind} {method.name}", share, inputs, check_call))
     if "verifier" in surfaces and corpus is not None:
         parsers = targets(corpus)
         weights = {t.name: (PAPER_SHARE if t.name == "audit:paper" else 1.0) for t in parsers}
         for target in parsers:
             share = SHARES["verifier"] / total_share * weights[target.name] / sum(weights.values())
 
-            def check(value: Any, target: Any = target) -> None:
+            def check_parser(value: Any, target: Any = target) -> None:
                 outcome, problem = target.run(value)
                 tally.outcomes[f"{target.name} {outcome}"] += 1
                 if problem is not None:
                     tally.fail(f"{target.name}: {problem}", f"{value!r:.300}")
 
-            jobs.append((f"verifier {target.name}", share, target.inputs, check))
+            jobs.append((f"verifier {target.name}", share, target.inputs, check_parser))
 
     started = time.perf_counter()
     share_left = sum(share for _, share, _, _ in jobs)
