@@ -107,7 +107,8 @@ async def test_kill_9_loses_no_printout_and_no_record(tmp_path: Path) -> None:
             found = crash.check_counter(seen, disk)
             assert any(expected in v for v in found), (expected, found)
         assert await run.check_registry("dbd") == []
-        # Both files that must not lose a commit are in WAL mode (synchronous=FULL is per connection: see README).
+        # Both files that must not lose a commit are in WAL mode
+        # (synchronous=FULL is per connection: see docs/reliability.md).
         for path in (home.exchange_log, run.counter_db):
             db = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
             try:

@@ -172,7 +172,7 @@ def _config_text(doc_types: Mapping[str, Sequence[str]], officers: Mapping[str, 
         "# LINKAGE_PROVIDERS_<NAME>_<KEY>. Unknown keys are refused.\n"
         "# [agencies.NAME] is an agency: the common name of its certificate in pki/clients/,\n"
         "# the officers registered with it, how much it may call the hub (a burst of `burst` calls,\n"
-        "# then rate_per_s a second; daily_quota calls a Bangkok day; see README \"Limits\"),\n"
+        "# then rate_per_s a second; daily_quota calls a Bangkok day; see docs/operations.md \"Limits\"),\n"
         "# and grants: doc_type = [fields] (\"*\" = every field).\n\n"
     )
     return header + tomli_w.dumps(doc)
