@@ -19,11 +19,17 @@ The hub adds gauges of its own (linkage/hub/metrics.py). gRPC servers install ``
 and serve the registry with a ``MetricsExporter`` (``GET /metrics`` on a port of its own); the counter, an
 aiohttp app, calls ``add_http_metrics`` (requests per route name and status, latency per route) and serves
 /metrics itself.
+
+Where a call is counted, its request line is written too (linkage/logs.py), one per call, successes and
+failures alike, with the same closed label values: ``method, agency, doc_type, code, reason, duration_ms``
+(a batch: the call's code and reason, and ``results``, one ``{doc_type, code, reason}`` per type asked for);
+the counter's: ``method, route, status, reason, duration_ms``.
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
 import re
 import time
 from collections.abc import Awaitable, Callable, Collection, Iterable
@@ -41,10 +47,12 @@ from prometheus_client.registry import Collector
 from linkage.errors import DOMAIN
 from linkage.interceptors import UnaryWrapper
 from linkage.limits import MAX_BATCH
+from linkage.logs import RequestLog, server_failed
 from linkage.ports import PortInUse
 
 __all__ = [
     "BUCKETS",
+    "REASON",
     "HttpMetrics",
     "MetricsExporter",
     "ServerMetrics",
@@ -84,10 +92,12 @@ class ServerMetrics:
     asked on every call, so agencies added or revoked while the server runs are followed.
     """
 
-    def __init__(self, *, known_caller: Callable[[str], bool], doc_types: Collection[str]) -> None:
+    def __init__(self, *, known_caller: Callable[[str], bool], doc_types: Collection[str],
+                 log: RequestLog | None = None) -> None:
         self.registry = CollectorRegistry()
         self._known_caller = known_caller
         self._doc_types = doc_types
+        self._log = log
         self._after: list[Callable[[], None]] = []
         labels = ("method", "agency", "doc_type")
         self.requests = Counter("linkage_requests", "Calls answered, by gRPC status code.",
@@ -97,17 +107,39 @@ class ServerMetrics:
         self.latency = Histogram("linkage_request_duration_seconds", "Time from call to answer, in seconds.",
                                  labels, buckets=BUCKETS, registry=self.registry)
 
-    def observe(self, method: str, caller: str, outcomes: Iterable[tuple[str, str, str]], seconds: float) -> None:
-        """One call by the certificate named caller: (doc_type, code, reason) per document type it asked for."""
+    def observe(self, method: str, caller: str, outcomes: Iterable[tuple[str, str, str]], seconds: float, *,
+                batch: tuple[str, str] | None = None) -> None:
+        """One call by the certificate named caller: (doc_type, code, reason) per document type it asked for;
+        batch: the call's own (code, reason) when it asked for several types at once. Writes its request line
+        if the server has a RequestLog."""
         agency = _label(caller, self._known_caller(caller), UNKNOWN_AGENCY) or UNKNOWN_AGENCY
+        said: list[tuple[str, str, str]] = []
         for doc_type, code, reason in outcomes:
             labels = (method, agency, _label(doc_type, doc_type in self._doc_types, OTHER_DOC_TYPE))
             self.requests.labels(*labels, code).inc()
             if code != "OK":
                 self.errors.labels(*labels, code, reason if _REASON.fullmatch(reason) else "other").inc()
             self.latency.labels(*labels).observe(seconds)
+            said.append((labels[2], code, _said_reason(reason)))
+        if self._log is not None:
+            self._write(self._log, method, agency, said, seconds, batch)
         for hook in self._after:
             hook()
+
+    @staticmethod
+    def _write(log: RequestLog, method: str, agency: str, said: list[tuple[str, str, str]], seconds: float,
+               batch: tuple[str, str] | None) -> None:
+        if batch is None and len(said) == 1:
+            doc_type, code, reason = said[0]
+            fields: dict[str, object] = {"method": method, "agency": agency, "doc_type": doc_type, "code": code,
+                                         "reason": reason, "duration_ms": round(seconds * 1000, 3)}
+        else:
+            code, reason = batch or ("OK", "")
+            fields = {"method": method, "agency": agency, "doc_type": "", "code": code,
+                      "reason": _said_reason(reason), "duration_ms": round(seconds * 1000, 3),
+                      "results": [{"doc_type": d, "code": c, "reason": r} for d, c, r in said]}
+        failed = server_failed(code) or any(server_failed(c) for _, c, _ in said)
+        log.write(f"{method} {code}", fields, failed=failed)
 
     def after_call(self, hook: Callable[[], None]) -> None:
         """Run hook after every call is counted (e.g. to note that the log's checkpoint moved)."""
@@ -158,11 +190,17 @@ class _Interceptor(UnaryWrapper):
                 if code == "OK":
                     code = _status_name(context.code())
                 reason = _reason(context) if code != "OK" else ""
+                batch = (code, reason) if getattr(request, "doc_types", None) is not None else None
                 metrics.observe(method, _caller(context), _outcomes(request, response, code, reason),
-                                time.perf_counter() - start)
+                                time.perf_counter() - start, batch=batch)
 
         return grpc.unary_unary_rpc_method_handler(behaviour, request_deserializer=handler.request_deserializer,
                                                    response_serializer=handler.response_serializer)
+
+
+def _said_reason(reason: str) -> str:
+    """A reason as a request line shows it: "" for none, a snake_case code, or "other"."""
+    return "" if not reason else reason if _REASON.fullmatch(reason) else "other"
 
 
 def _status_name(code: Any) -> str:
@@ -266,11 +304,18 @@ class HttpMetrics:
 
 
 _HTTP_METHODS = frozenset({"GET", "HEAD", "POST"})
+# A handler or middleware that turns a failure into a page sets its snake_case code here, for the request line.
+REASON = web.RequestKey("linkage_reason", str)
 
 
-def add_http_metrics(app: web.Application) -> HttpMetrics:
+def add_http_metrics(app: web.Application, log: RequestLog | None = None) -> HttpMetrics:
     """Count and time every request of app by route name (never its path, which may hold a case's ID) and
-    status, and serve them at ``GET /metrics`` (route name ``metrics``). Call before the app starts."""
+    status, and serve them at ``GET /metrics`` (route name ``metrics``). Call before the app starts.
+
+    Each request is also written as one line to log (default: the ``aiohttp.access`` logger, which the
+    app's runner leaves unused when started with ``access_log=None``): method, route, status, the reason set
+    under ``REASON`` (else ""), duration_ms."""
+    requests = log if log is not None else RequestLog(logging.getLogger("aiohttp.access"))
     registry = CollectorRegistry()
     found = HttpMetrics(
         registry,
@@ -297,8 +342,12 @@ def add_http_metrics(app: web.Application) -> HttpMetrics:
             name = info.route.name if info.http_exception is None else None
             route = name if name and _NAME.fullmatch(name) else "unmatched"
             method = request.method if request.method in _HTTP_METHODS else "other"
+            seconds = time.perf_counter() - start
             found.requests.labels(route, method, str(status)).inc()
-            found.latency.labels(route).observe(time.perf_counter() - start)
+            found.latency.labels(route).observe(seconds)
+            requests.write(f"{method} {route} {status}", {
+                "method": method, "route": route, "status": status, "reason": _said_reason(request.get(REASON, "")),
+                "duration_ms": round(seconds * 1000, 3)}, failed=server_failed(status))
 
     # First, so that it sees the answer every other middleware settled on.
     app.middlewares.insert(0, count)

@@ -19,8 +19,9 @@ Errors (through ``linkage.errors.grpc_errors``), with their ErrorInfo reason:
     INVALID_ARGUMENT  fault_out_of_range, unknown_error_code: SetFaults with settings out of range
     any of providers.faults.ERROR_CODES, without ErrorInfo: a fault injected by ProviderAdmin
 
-Each request is logged as one JSON line (provider, method, doc_type, code, ms): never the
-subject ID, names or any other personal data.
+Each call is one line of the ``providers.server`` log (linkage/logs.py), written where the metrics
+count it: provider, method, agency, doc_type, code, reason, duration_ms; never the subject ID, names or
+any other personal data. Logging is configured by the command line (``linkage serve-provider``), not here.
 """
 
 from __future__ import annotations
@@ -28,10 +29,8 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import functools
-import json
 import logging
 import signal
-import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -48,6 +47,7 @@ from linkage import pki
 from linkage.errors import InvalidRequest, MalformedRequests, NotFound, PermissionDenied, grpc_errors
 from linkage.ids import IdKind, parse_id
 from linkage.limits import PROVIDER_MAX_RECEIVE, PROVIDER_MAX_SEND, server_options
+from linkage.logs import RequestLog
 from linkage.metrics import MetricsExporter, ServerMetrics
 from linkage.pki import HUB_CLIENT
 from linkage.ports import PortInUse
@@ -65,32 +65,6 @@ SERVICE_NAME: str = provider_pb2.DESCRIPTOR.services_by_name["ProviderService"].
 ADMIN_SERVICE_NAME: str = provider_pb2.DESCRIPTOR.services_by_name["ProviderAdmin"].full_name
 _log = logging.getLogger("providers.server")
 _F = TypeVar("_F", bound=Callable[..., Awaitable[Any]])
-
-
-def _logged(method: _F) -> _F:
-    """Log one line per call: what was asked and how it ended, without personal data."""
-
-    @functools.wraps(method)
-    async def wrapper(self: ProviderServicer, request: Any, context: grpc.aio.ServicerContext) -> Any:
-        start = time.perf_counter()
-        code = "OK"
-        try:
-            return await method(self, request, context)
-        except grpc.aio.AbortError:
-            status = context.code()
-            code = status.name if isinstance(status, grpc.StatusCode) else "UNKNOWN"
-            raise
-        except asyncio.CancelledError:
-            code = "CANCELLED"
-            raise
-        finally:
-            _log.info(json.dumps({
-                "event": "request", "provider": self.registry.name, "method": method.__name__,
-                "doc_type": getattr(request, "doc_type", "")[:40], "code": code,
-                "ms": round((time.perf_counter() - start) * 1000, 3),
-            }, ensure_ascii=False))
-
-    return wrapper  # type: ignore[return-value]
 
 
 def _faulted(method: _F) -> _F:
@@ -117,14 +91,12 @@ class ProviderServicer(provider_pb2_grpc.ProviderServiceServicer):
                                                        doc_types=list(registry.doc_types.values()))
         self._fields = {code: [f.name for f in t.fields] for code, t in registry.doc_types.items()}
 
-    @_logged
     @_faulted
     @grpc_errors
     async def Describe(self, request: provider_pb2.DescribeRequest, context: grpc.aio.ServicerContext,
                        ) -> provider_pb2.DescribeResponse:
         return self._describe
 
-    @_logged
     @_faulted
     @grpc_errors
     async def GetRecord(self, request: provider_pb2.GetRecordRequest, context: grpc.aio.ServicerContext,
@@ -161,7 +133,6 @@ class ProviderServicer(provider_pb2_grpc.ProviderServiceServicer):
         data.update({name: record[name] for name in (wanted or names) if name in record})
         return provider_pb2.GetRecordResponse(doc_type=code, subject_id=subject_id, data=data)
 
-    @_logged
     @_faulted
     @grpc_errors
     async def CheckCard(self, request: provider_pb2.CheckCardRequest, context: grpc.aio.ServicerContext,
@@ -200,26 +171,22 @@ class ProviderAdminServicer(provider_pb2_grpc.ProviderAdminServicer):
         self.registry = registry
         self.faults = faults
 
-    @_logged
     @grpc_errors
     async def SetFaults(self, request: provider_pb2.SetFaultsRequest, context: grpc.aio.ServicerContext,
                         ) -> provider_pb2.FaultState:
         _require_admin(context)
         self.faults.set(FaultPlan.from_proto(request.faults))
-        _log.warning(json.dumps({"event": "faults_set", "provider": self.registry.name,
-                                 **dataclasses.asdict(self.faults.plan)}))
+        _log.warning("faults set", extra={"provider": self.registry.name, **dataclasses.asdict(self.faults.plan)})
         return self.faults.state()
 
-    @_logged
     @grpc_errors
     async def ClearFaults(self, request: provider_pb2.ClearFaultsRequest, context: grpc.aio.ServicerContext,
                           ) -> provider_pb2.FaultState:
         _require_admin(context)
         self.faults.clear()
-        _log.warning(json.dumps({"event": "faults_cleared", "provider": self.registry.name}))
+        _log.warning("faults cleared", extra={"provider": self.registry.name})
         return self.faults.state()
 
-    @_logged
     @grpc_errors
     async def GetFaults(self, request: provider_pb2.GetFaultsRequest, context: grpc.aio.ServicerContext,
                         ) -> provider_pb2.FaultState:
@@ -255,7 +222,8 @@ async def start_server(name: str, where: Path | Database, ca_cert: Path, own: pk
     if registry is None:
         raise ValueError(f"no registry named {name!r}; known: {', '.join(REGISTRIES)}")
     store = await open_record_store(registry, where)
-    metrics = ServerMetrics(known_caller=(HUB_CLIENT, ADMIN_CLIENT).__contains__, doc_types=registry.doc_types.keys())
+    metrics = ServerMetrics(known_caller=(HUB_CLIENT, ADMIN_CLIENT).__contains__, doc_types=registry.doc_types.keys(),
+                            log=RequestLog(_log, {"provider": registry.name}))
     # Requests of at most PROVIDER_MAX_RECEIVE bytes, answers up to what the hub reads (linkage/limits.py).
     server = grpc.aio.server(interceptors=[metrics.interceptor(), MalformedRequests()], options=[
         *server_options(PROVIDER_MAX_RECEIVE, PROVIDER_MAX_SEND),
@@ -301,8 +269,6 @@ async def serve(name: str, where: Path | Database, ca_cert: Path, own: pki.CertP
                 metrics_port: int | None = None) -> None:
     """Run registry `name` until SIGINT/SIGTERM or cancellation; calls ready(bound_port, metrics_url or "")
     once listening."""
-    if not logging.getLogger().handlers:
-        logging.basicConfig(level=logging.INFO, format="%(message)s")
     running = await start_server(name, where, ca_cert, own, port=port, host=host, metrics_port=metrics_port)
     bound = running.port
     stop = asyncio.Event()
@@ -310,7 +276,6 @@ async def serve(name: str, where: Path | Database, ca_cert: Path, own: pki.CertP
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
     try:
-        _log.info(json.dumps({"event": "listening", "provider": name, "port": bound}))
         if ready is not None:
             ready(bound, running.exporter.url if running.exporter is not None else "")
         await stop.wait()

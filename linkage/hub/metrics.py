@@ -3,10 +3,13 @@
     linkage_provider_circuit_state{provider, state}   1 for the state each provider's circuit breaker is in
     linkage_log_size                                  entries in the exchange log
     linkage_log_checkpoint_age_seconds                seconds since the newest checkpoint was signed
+
+Each call is also one line of the ``linkage.hub.requests`` log (linkage/logs.py).
 """
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -15,6 +18,7 @@ from prometheus_client.core import GaugeMetricFamily, Metric
 
 from linkage.hub.routing import Circuit
 from linkage.hub.rules import Hub
+from linkage.logs import RequestLog
 from linkage.metrics import ServerMetrics
 
 __all__ = ["hub_metrics"]
@@ -34,7 +38,9 @@ def hub_metrics(hub: Hub) -> ServerMetrics:
 
     # Providers and their document types are fixed until the hub restarts (LiveSettings follows agencies only).
     doc_types = frozenset(t for provider in hub.settings.providers.values() for t in provider.doc_types)
-    metrics = ServerMetrics(known_caller=known_caller, doc_types=doc_types)
+    # One line per call, in the format of linkage/logs.py.
+    metrics = ServerMetrics(known_caller=known_caller, doc_types=doc_types,
+                            log=RequestLog(logging.getLogger("linkage.hub.requests")))
     clock = _CheckpointClock(hub)
     metrics.after_call(clock.touch)
 

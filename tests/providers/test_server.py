@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import sqlite3
 from typing import Any
 
@@ -15,6 +14,8 @@ from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
 from linkage import pki
 from linkage.errors import InvalidRequest, LinkageError, NotFound, from_rpc_error
 from linkage.ids import with_check_digit
+from linkage.logs import JsonLines
+from linkage.pki import HUB_CLIENT
 from linkage.v1 import common_pb2, provider_pb2, provider_pb2_grpc
 from providers import REGISTRIES
 from providers.server import SERVICE_NAME
@@ -161,9 +162,11 @@ async def test_one_log_line_per_request_without_personal_data(running: Running, 
         await _get(running, "dopa", "dopa.person", adult)
         await _fails(running, "dopa", "dopa.person", absent)
         await _fails(running, "dopa", "dopa.person", "1234567890120")
-    lines = [json.loads(r.getMessage()) for r in caplog.records if r.name == "providers.server"]
-    assert [(x["method"], x["doc_type"], x["code"]) for x in lines] == [
-        ("GetRecord", "dopa.person", "OK"), ("GetRecord", "dopa.person", "NOT_FOUND"),
-        ("GetRecord", "dopa.person", "INVALID_ARGUMENT")]
-    assert all(x["provider"] == "dopa" and x["ms"] >= 0 for x in lines)
-    assert not any(s in caplog.text for s in (adult, absent, "1234567890120"))
+    lines = [r.__dict__ for r in caplog.records if r.name == "providers.server"]
+    assert [(x["method"], x["doc_type"], x["code"], x["reason"]) for x in lines] == [
+        ("ProviderService/GetRecord", "dopa.person", "OK", ""),
+        ("ProviderService/GetRecord", "dopa.person", "NOT_FOUND", "record_not_found"),
+        ("ProviderService/GetRecord", "dopa.person", "INVALID_ARGUMENT", "check_digit_mismatch")]
+    assert all(x["provider"] == "dopa" and x["agency"] == HUB_CLIENT and x["duration_ms"] >= 0 for x in lines)
+    text = "\n".join(JsonLines().format(r) for r in caplog.records)
+    assert not any(s in text for s in (adult, absent, "1234567890120"))
