@@ -13,3 +13,11 @@
 This package is the only one that imports ``providers`` and ``consumers``
 (tests/test_layers.py keeps it so).
 """
+
+import os
+
+# grpc's C core writes lines of its own to stderr, outside Python's logging (one for every failed TLS
+# handshake, for a start), which would break the servers' JSON lines (linkage/logs.py). It reads
+# GRPC_VERBOSITY once, when grpc is first imported, so this is set before any import of it; ERROR keeps
+# its real errors. An operator's own GRPC_VERBOSITY wins.
+os.environ.setdefault("GRPC_VERBOSITY", "ERROR")

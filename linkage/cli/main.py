@@ -37,12 +37,17 @@ from linkage.cli.faults import add_commands as _add_faults_commands
 from linkage.cli.status import add_commands as _add_status_commands
 from linkage.config import ConfigError, Home, load_settings
 from linkage.errors import LinkageError
+from linkage.logs import LEVELS, configure_logging
 from linkage.storage import Database, StorageError, parse_database
 
 if TYPE_CHECKING:
     from consumers.auditor.cli import HubInputs, TrustInputs
 
 __all__ = ["main"]
+
+_log = logging.getLogger("linkage.cli")
+# The commands that run a server: what they write to stderr is JSON lines (linkage/logs.py), requests included.
+_SERVERS = {"serve-hub": "hub", "serve-counter": "counter", "up": "sandbox"}
 
 
 class _Bar:
@@ -88,13 +93,13 @@ def _cmd_init(args: argparse.Namespace) -> int:
     return 0
 
 
-async def _up(home: Home, replicas: int = 1) -> None:
+async def _up(home: Home, replicas: int = 1, log_level: str = "info") -> None:
     import signal
 
     from linkage.cli.sandbox import start_stack, write_endpoints
 
     settings = load_settings(home)
-    stack = await start_stack(settings, replicas=replicas)
+    stack = await start_stack(settings, replicas=replicas, log_level=log_level)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -138,12 +143,13 @@ def _cmd_up(args: argparse.Namespace) -> int:
         print(f"no sandbox in {home.root} yet: making one", file=sys.stderr)
         _cmd_init(argparse.Namespace(home=args.home, citizens=args.citizens, seed=args.seed, force=False,
                                      database=args.database))
-    asyncio.run(_up(home, args.replicas))
+    asyncio.run(_up(home, args.replicas, _level(args)))
     return 0
 
 
 def _serve_ready(port: int, metrics: str = "") -> None:
-    """The line `linkage up` waits for: the address, and where the metrics are served (if apart)."""
+    """The line `linkage up` waits for: the address, and where the metrics are served (if apart); and its log line."""
+    _log.info("listening", extra={"port": port, **({"metrics": metrics} if metrics else {})})
     print(f"LISTENING 127.0.0.1:{port}" + (f" metrics={metrics}" if metrics else ""), flush=True)
 
 
@@ -169,7 +175,7 @@ def _cmd_serve_hub(args: argparse.Namespace) -> int:
     try:
         asyncio.run(run())
     except PortInUse as exc:
-        print(f"hub: {exc}", file=sys.stderr)
+        _log.error("hub: %s", exc)
         return 3
     return 0
 
@@ -180,14 +186,14 @@ def _cmd_serve_provider(args: argparse.Namespace) -> int:
     home = Home(Path(args.home).resolve())
     settings = load_settings(home)
     if args.name not in settings.providers:
-        print(f"no provider named {args.name!r}; configured: {', '.join(settings.providers)}", file=sys.stderr)
+        _log.error("no provider named %r; configured: %s", args.name, ", ".join(settings.providers))
         return 2
     try:
         asyncio.run(serve(args.name, settings.database or home.provider_db(args.name), home.ca.cert,
                           home.server_cert(args.name),
                           port=args.port, ready=_serve_ready, metrics_port=args.metrics_port))
     except OSError as exc:
-        print(f"{args.name}: {exc}", file=sys.stderr)
+        _log.error("%s: %s", args.name, exc)
         return 3
     return 0
 
@@ -200,8 +206,8 @@ def _cmd_serve_counter(args: argparse.Namespace) -> int:
         asyncio.run(_until_signal(serve(home, args.port, _serve_ready)))
     except OSError as exc:
         host = os.environ.get("LINKAGE_COUNTER_HOST", "127.0.0.1")
-        print(f"counter: cannot listen on {host}:{args.port}: the port is taken by another program"
-              f" ({exc.strerror or exc})", file=sys.stderr)
+        _log.error("counter: cannot listen on %s:%s: the port is taken by another program (%s)", host, args.port,
+                   exc.strerror or exc)
         return 3
     return 0
 
@@ -399,7 +405,12 @@ _DATABASE_HELP = ("postgresql://USER@HOST:PORT/DBNAME: keep the registries and t
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="linkage", description=__doc__.split("\n\n")[0] if __doc__ else None)
-    parser.add_argument("-v", "--verbose", action="store_true", help="log one line per request to stderr")
+    parser.add_argument("-v", "--verbose", action="store_true",
+                        help="log at info level (what servers do anyway: one line per request)")
+    parser.add_argument("--log-level", type=str.lower, default=os.environ.get("LINKAGE_LOG_LEVEL"),
+                        metavar="|".join(LEVELS),
+                        help="what goes to stderr, as JSON lines (LINKAGE_LOG_LEVEL; default info for serve-*"
+                             " and up, which passes it to the servers it starts; warning for the other commands)")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     p = with_home(sub.add_parser("init", help="make a sandbox: CA, certificates, config, data, personas"))
@@ -462,14 +473,39 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _level(args: argparse.Namespace) -> str:
+    """The log level asked for: --log-level (LINKAGE_LOG_LEVEL), else -v's info, else the command's default."""
+    if args.log_level:
+        return str(args.log_level)
+    return "info" if args.verbose or _server(args) else "warning"
+
+
+def _server(args: argparse.Namespace) -> str:
+    """The name a server command's log lines carry ("hub", a registry's name, "counter", "sandbox"), or ""."""
+    if args.command == "serve-provider":
+        return str(args.name)
+    return _SERVERS.get(args.command, "")
+
+
 def main(argv: list[str] | None = None) -> int:
-    args = _parser().parse_args(argv)
-    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, stream=sys.stderr,
-                        format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    parser = _parser()
+    args = parser.parse_args(argv)
+    if args.log_level is not None and args.log_level not in LEVELS:
+        parser.error(f"--log-level (LINKAGE_LOG_LEVEL) {args.log_level!r}: use one of {', '.join(LEVELS)}")
+    # The one place logging is configured: every record this process writes is a JSON line on stderr.
+    configure_logging(_level(args), server=_server(args))
+    server = bool(_server(args)) and args.command != "up"
+
+    def refuse(message: str) -> None:
+        if server:  # a server's stderr holds JSON lines only
+            _log.error(message)
+        else:
+            print(message, file=sys.stderr)
+
     try:
         return int(args.func(args))
     except ConfigError as exc:
-        print(f"linkage: {exc}", file=sys.stderr)
+        refuse(f"linkage: {exc}")
         return 2
     except KeyboardInterrupt:
         return 130
@@ -479,8 +515,11 @@ def main(argv: list[str] | None = None) -> int:
 
         # StorageError: PostgreSQL down, or a newer schema; ClientSetupError: e.g. an expired agency certificate.
         if isinstance(exc, SandboxError | StorageError | ClientSetupError):
-            print(f"linkage: {exc}", file=sys.stderr)
+            refuse(f"linkage: {exc}")
             return 2
+        if server:
+            _log.critical("stopped by an unexpected error", exc_info=True)
+            return 1
         raise
 
 

@@ -240,11 +240,16 @@ async def _spawn(name: str, args: list[str], env: Mapping[str, str]) -> tuple[as
 
 
 async def start_stack(settings: Settings, *, ports: Mapping[str, int] | None = None,
-                      extra_env: Mapping[str, str] | None = None, replicas: int = 1, any_port: bool = False) -> Stack:
+                      extra_env: Mapping[str, str] | None = None, replicas: int = 1, any_port: bool = False,
+                      log_level: str | None = None) -> Stack:
     """Start every registry, then the hub (replicas of it: "hub", "hub-2", …), then the counter, each in its own
     process. ports overrides the configured ones (and the counter's default, 8080); the replicas after the
     first listen on any free port; any_port puts every component on a free port (benchmarks, scripts, tests).
     Several replicas share one log, so they need settings.database.
+
+    Each process writes its log to this process's stderr as JSON lines (linkage/logs.py) at log_level
+    (default: LINKAGE_LOG_LEVEL, else warning, so that the tools that start a stack keep their terminal;
+    `linkage up` passes info: one line per request).
     """
     if replicas < 1:
         raise SandboxError("--replicas must be at least 1")
@@ -258,6 +263,7 @@ async def start_stack(settings: Settings, *, ports: Mapping[str, int] | None = N
 
     home = str(settings.home.root)
     env: dict[str, str] = dict(extra_env or {})
+    env.setdefault("LINKAGE_LOG_LEVEL", log_level or os.environ.get("LINKAGE_LOG_LEVEL", "warning"))
     stack = Stack(settings, {}, {})
     try:
         for name, provider in settings.providers.items():
