@@ -176,8 +176,8 @@ class AgencyLimiter:
     def _refused(self, agency: str, account: _Account, moment: float, reason: str) -> None:
         account.refused += 1
         if moment - account.logged >= REFUSAL_LOG_INTERVAL_S:
-            _log.warning("agency=%s refused=%d reason=%s (calls refused since the last such line)", agency,
-                         account.refused, reason)
+            _log.warning("calls refused since the last such line", extra={"agency": agency, "refused": account.refused,
+                                                                           "reason": reason})
             account.refused, account.logged = 0, moment
 
 

@@ -178,8 +178,9 @@ class Hub:
                                  f" / {req.doc_type} is served only when the citizen is present with their card")
         data = await self.router.get_record(req.doc_type, subject, _projection(described, fields))
         issued = await self._seal_and_log(agency, req, subject, provider.name, data)
-        _log.info("issued agency=%s doc_type=%s provider=%s log_index=%d ms=%.2f", agency.name, req.doc_type,
-                  provider.name, issued.logged.index, (time.perf_counter() - started) * 1000)
+        _log.debug("issued", extra={"agency": agency.name, "doc_type": req.doc_type, "provider": provider.name,
+                                    "log_index": issued.logged.index,
+                                    "duration_ms": round((time.perf_counter() - started) * 1000, 3)})
         return issued
 
     async def _seal_and_log(self, agency: AgencyConfig, req: FetchRequest, subject: NationalId,
