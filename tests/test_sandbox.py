@@ -85,6 +85,12 @@ def test_up_fetch_verify_and_stop(tmp_path: Path) -> None:
         stdout, stderr = proc.communicate(timeout=30)
     assert proc.returncode == 0, stderr
     assert "stopped" in stdout and not (home / "endpoints.json").exists()
+    # Each server's log came out through up's stderr as JSON lines (linkage/logs.py): every request, failures too.
+    lines = [json.loads(line) for line in stderr.splitlines() if line.startswith("{")]
+    said = {(x.get("server"), x.get("method"), x.get("code", x.get("status"))) for x in lines}
+    assert {("hub", "LinkageHub/FetchDocument", "OK"), ("hub", "LinkageHub/FetchDocument", "PERMISSION_DENIED"),
+            ("dopa", "ProviderService/GetRecord", "OK"), ("counter", "GET", 200)} <= said, stderr
+    assert citizen not in stderr
 
 
 @pytest.mark.parametrize("variable", ["LINKAGE_HUB_PORT", "LINKAGE_COUNTER_PORT"])
