@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import logging
 import platform
 import sys
 import tempfile
@@ -43,6 +42,7 @@ from hypothesis import HealthCheck, Phase, given, seed, settings
 from hypothesis import strategies as st
 
 from linkage.cli.sandbox import init
+from linkage.logs import configure_logging
 from tests.fuzz.corpus import Corpus, targets
 from tests.fuzz.strategies import mutated_bytes, requests
 from tests.fuzz.surface import CALLERS, Surface, ThreadedStack, unlimit
@@ -98,7 +98,7 @@ def main(argv: list[str] | None = None) -> int:
         parser.error("--examples must be at least 1")
 
     # The servers' request lines and the fault warnings the fuzzer causes would drown the figures; errors still show.
-    logging.basicConfig(level=logging.ERROR, format="%(levelname)s %(name)s: %(message)s")
+    configure_logging("error")
     with tempfile.TemporaryDirectory(prefix="linkage-fuzz-") as tmp:
         home = unlimit(init(Path(tmp) / "sandbox", citizens=args.citizens, seed=args.seed))
         personas = json.loads(home.personas.read_text(encoding="utf-8"))
