@@ -3,6 +3,7 @@
     main.py         the entry point: the parser, init/up/serve-*, fetch/verify/audit/revoke
     common.py       what every command shares (the --home flag)
     sandbox.py      make a sandbox and start its stack (registries, hub replicas, counter)
+    serve.py        linkage serve-hub | serve-provider | serve-counter (one server in the foreground)
     agencies.py     linkage agency add | revoke | list | renew
     keys.py         linkage keys rotate | list
     faults.py       linkage faults (fault injection into a running registry)

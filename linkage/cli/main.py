@@ -27,11 +27,10 @@ import logging
 import os
 import sys
 import time
-from collections.abc import Coroutine
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
-from linkage.cli import agencies, conformance, keys
+from linkage.cli import agencies, conformance, keys, serve
 from linkage.cli.common import with_home
 from linkage.cli.faults import add_commands as _add_faults_commands
 from linkage.cli.status import add_commands as _add_status_commands
@@ -46,8 +45,6 @@ if TYPE_CHECKING:
 __all__ = ["main"]
 
 _log = logging.getLogger("linkage.cli")
-# The commands that run a server: what they write to stderr is JSON lines (linkage/logs.py), requests included.
-_SERVERS = {"serve-hub": "hub", "serve-counter": "counter", "up": "sandbox"}
 
 
 class _Bar:
@@ -145,86 +142,6 @@ def _cmd_up(args: argparse.Namespace) -> int:
                                      database=args.database))
     asyncio.run(_up(home, args.replicas, _level(args)))
     return 0
-
-
-def _serve_ready(port: int, metrics: str = "") -> None:
-    """The line `linkage up` waits for: the address, and where the metrics are served (if apart); and its log line."""
-    _log.info("listening", extra={"port": port, **({"metrics": metrics} if metrics else {})})
-    print(f"LISTENING 127.0.0.1:{port}" + (f" metrics={metrics}" if metrics else ""), flush=True)
-
-
-def _cmd_serve_hub(args: argparse.Namespace) -> int:
-    from linkage.hub.server import build_server
-    from linkage.ports import PortInUse
-
-    async def run() -> None:
-        import signal
-
-        settings = load_settings(Home(Path(args.home).resolve()))
-        running = await build_server(settings, args.port, args.metrics_port)
-        stop = asyncio.Event()
-        loop = asyncio.get_running_loop()
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            loop.add_signal_handler(sig, stop.set)
-        _serve_ready(running.port, running.exporter.url if running.exporter else "")
-        try:
-            await stop.wait()
-        finally:
-            await running.stop()
-
-    try:
-        asyncio.run(run())
-    except PortInUse as exc:
-        _log.error("hub: %s", exc)
-        return 3
-    return 0
-
-
-def _cmd_serve_provider(args: argparse.Namespace) -> int:
-    from providers.server import serve
-
-    home = Home(Path(args.home).resolve())
-    settings = load_settings(home)
-    if args.name not in settings.providers:
-        _log.error("no provider named %r; configured: %s", args.name, ", ".join(settings.providers))
-        return 2
-    try:
-        asyncio.run(serve(args.name, settings.database or home.provider_db(args.name), home.ca.cert,
-                          home.server_cert(args.name),
-                          port=args.port, ready=_serve_ready, metrics_port=args.metrics_port))
-    except OSError as exc:
-        _log.error("%s: %s", args.name, exc)
-        return 3
-    return 0
-
-
-def _cmd_serve_counter(args: argparse.Namespace) -> int:
-    from consumers.counter.app import serve
-
-    home = Home(Path(args.home).resolve())
-    try:
-        asyncio.run(_until_signal(serve(home, args.port, _serve_ready)))
-    except OSError as exc:
-        host = os.environ.get("LINKAGE_COUNTER_HOST", "127.0.0.1")
-        _log.error("counter: cannot listen on %s:%s: the port is taken by another program (%s)", host, args.port,
-                   exc.strerror or exc)
-        return 3
-    return 0
-
-
-async def _until_signal(coro: Coroutine[Any, Any, None]) -> None:
-    """Run coro until SIGINT or SIGTERM, then cancel it so its finally blocks close what it opened."""
-    import signal
-
-    task = asyncio.ensure_future(coro)
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, task.cancel)
-    try:
-        await task
-    except asyncio.CancelledError:
-        if not task.cancelled():
-            raise
 
 
 def _endpoints(home: Home) -> dict[str, object]:
@@ -458,18 +375,7 @@ def _parser() -> argparse.ArgumentParser:
                         " there and dropped afterwards (LINKAGE_DATABASE; default SQLite)")
     p.set_defaults(func=_cmd_bench)
 
-    for name, helptext in (("serve-hub", "run the hub in the foreground (used by up)"),
-                           ("serve-provider", "run one registry in the foreground (used by up)")):
-        p = with_home(sub.add_parser(name, help=helptext))
-        if name == "serve-provider":
-            p.add_argument("name")
-        p.add_argument("--port", type=int, default=None)
-        p.add_argument("--metrics-port", type=int, default=0, help="serve GET /metrics here (default 0: any free port)")
-        p.set_defaults(func=_cmd_serve_hub if name == "serve-hub" else _cmd_serve_provider)
-    p = with_home(sub.add_parser("serve-counter", help="run the counter web app in the foreground (used by up);"
-                                 " LINKAGE_COUNTER_* variables configure it"))
-    p.add_argument("--port", type=int, default=int(os.environ.get("LINKAGE_COUNTER_PORT", "8080")))
-    p.set_defaults(func=_cmd_serve_counter)
+    serve.add_commands(sub)
     return parser
 
 
@@ -481,10 +387,9 @@ def _level(args: argparse.Namespace) -> str:
 
 
 def _server(args: argparse.Namespace) -> str:
-    """The name a server command's log lines carry ("hub", a registry's name, "counter", "sandbox"), or ""."""
-    if args.command == "serve-provider":
-        return str(args.name)
-    return _SERVERS.get(args.command, "")
+    """The name the log lines of a command that runs servers carry ("hub", a registry's name, "counter",
+    "sandbox" for up), or ""."""
+    return "sandbox" if args.command == "up" else serve.server_name(args)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -494,10 +399,10 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(f"--log-level (LINKAGE_LOG_LEVEL) {args.log_level!r}: use one of {', '.join(LEVELS)}")
     # The one place logging is configured: every record this process writes is a JSON line on stderr.
     configure_logging(_level(args), server=_server(args))
-    server = bool(_server(args)) and args.command != "up"
+    server = bool(serve.server_name(args))
 
     def refuse(message: str) -> None:
-        if server:  # a server's stderr holds JSON lines only
+        if server:  # a server's stderr holds JSON lines only (up's is the console's)
             _log.error(message)
         else:
             print(message, file=sys.stderr)

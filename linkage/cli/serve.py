@@ -1,0 +1,133 @@
+"""The commands that run one server in the foreground, as `linkage up` starts them (linkage/cli/sandbox.py).
+
+    linkage serve-hub [--port P] [--metrics-port M]            the hub
+    linkage serve-provider NAME [--port P] [--metrics-port M]  one registry
+    linkage serve-counter [--port P]                           the counter web app
+
+Each prints ``LISTENING 127.0.0.1:PORT [metrics=URL]`` on stdout once it listens (what `linkage up` waits
+for) and runs until SIGINT or SIGTERM. Everything it writes to stderr is a JSON line (linkage/logs.py;
+``main`` configures that): one per request, its refusals to start (exit 2: no such registry; 3: the port is
+taken) and a crash's traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import os
+from collections.abc import Coroutine
+from pathlib import Path
+from typing import Any
+
+from linkage.cli.common import with_home
+from linkage.config import Home, load_settings
+
+__all__ = ["add_commands", "server_name"]
+
+_log = logging.getLogger("linkage.cli")
+_NAMES = {"serve-hub": "hub", "serve-counter": "counter"}
+
+
+def server_name(args: argparse.Namespace) -> str:
+    """The name a server command's log lines carry ("hub", the registry's name, "counter"), or "" for any
+    other command."""
+    if args.command == "serve-provider":
+        return str(args.name)
+    return _NAMES.get(args.command, "")
+
+
+def _serve_ready(port: int, metrics: str = "") -> None:
+    """The line `linkage up` waits for: the address, and where the metrics are served (if apart); and its log line."""
+    _log.info("listening", extra={"port": port, **({"metrics": metrics} if metrics else {})})
+    print(f"LISTENING 127.0.0.1:{port}" + (f" metrics={metrics}" if metrics else ""), flush=True)
+
+
+def _cmd_serve_hub(args: argparse.Namespace) -> int:
+    from linkage.hub.server import build_server
+    from linkage.ports import PortInUse
+
+    async def run() -> None:
+        import signal
+
+        settings = load_settings(Home(Path(args.home).resolve()))
+        running = await build_server(settings, args.port, args.metrics_port)
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+        _serve_ready(running.port, running.exporter.url if running.exporter else "")
+        try:
+            await stop.wait()
+        finally:
+            await running.stop()
+
+    try:
+        asyncio.run(run())
+    except PortInUse as exc:
+        _log.error("hub: %s", exc)
+        return 3
+    return 0
+
+
+def _cmd_serve_provider(args: argparse.Namespace) -> int:
+    from providers.server import serve
+
+    home = Home(Path(args.home).resolve())
+    settings = load_settings(home)
+    if args.name not in settings.providers:
+        _log.error("no provider named %r; configured: %s", args.name, ", ".join(settings.providers))
+        return 2
+    try:
+        asyncio.run(serve(args.name, settings.database or home.provider_db(args.name), home.ca.cert,
+                          home.server_cert(args.name),
+                          port=args.port, ready=_serve_ready, metrics_port=args.metrics_port))
+    except OSError as exc:
+        _log.error("%s: %s", args.name, exc)
+        return 3
+    return 0
+
+
+def _cmd_serve_counter(args: argparse.Namespace) -> int:
+    from consumers.counter.app import serve
+
+    home = Home(Path(args.home).resolve())
+    try:
+        asyncio.run(_until_signal(serve(home, args.port, _serve_ready)))
+    except OSError as exc:
+        host = os.environ.get("LINKAGE_COUNTER_HOST", "127.0.0.1")
+        _log.error("counter: cannot listen on %s:%s: the port is taken by another program (%s)", host, args.port,
+                   exc.strerror or exc)
+        return 3
+    return 0
+
+
+async def _until_signal(coro: Coroutine[Any, Any, None]) -> None:
+    """Run coro until SIGINT or SIGTERM, then cancel it so its finally blocks close what it opened."""
+    import signal
+
+    task = asyncio.ensure_future(coro)
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, task.cancel)
+    try:
+        await task
+    except asyncio.CancelledError:
+        if not task.cancelled():
+            raise
+
+
+def add_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """``linkage serve-hub``, ``serve-provider`` and ``serve-counter``."""
+    for name, helptext in (("serve-hub", "run the hub in the foreground (used by up)"),
+                           ("serve-provider", "run one registry in the foreground (used by up)")):
+        p = with_home(sub.add_parser(name, help=helptext))
+        if name == "serve-provider":
+            p.add_argument("name")
+        p.add_argument("--port", type=int, default=None)
+        p.add_argument("--metrics-port", type=int, default=0, help="serve GET /metrics here (default 0: any free port)")
+        p.set_defaults(func=_cmd_serve_hub if name == "serve-hub" else _cmd_serve_provider)
+    p = with_home(sub.add_parser("serve-counter", help="run the counter web app in the foreground (used by up);"
+                                 " LINKAGE_COUNTER_* variables configure it"))
+    p.add_argument("--port", type=int, default=int(os.environ.get("LINKAGE_COUNTER_PORT", "8080")))
+    p.set_defaults(func=_cmd_serve_counter)
