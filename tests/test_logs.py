@@ -306,3 +306,11 @@ async def test_http_requests_are_written_with_route_and_status(caplog: pytest.Lo
         ("GET", "unmatched", 404, "", "INFO")]
     assert all(x["server"] == "counter" and x["duration_ms"] > 0 for x in lines)
     assert not [r for r in caplog.records if r.name == "test.http" and "1234567890121" in JsonLines().format(r)]
+
+
+def test_a_server_that_cannot_start_says_so_in_a_json_line(own_home: Home) -> None:
+    done = subprocess.run([sys.executable, "-m", "linkage.cli", "serve-provider", "nosuch", "--home",
+                           str(own_home.root)], capture_output=True, text=True, timeout=60, env=_without_log_settings())
+    assert done.returncode == 2 and done.stdout == ""
+    [line] = _lines(done.stderr)
+    assert line["level"] == "ERROR" and line["server"] == "nosuch" and "no provider named 'nosuch'" in line["message"]
