@@ -1,6 +1,6 @@
 """The `linkage` command and the operator tools: one module per command group.
 
-    main.py         the entry point: the parser, init/up/serve-*, fetch/verify/audit/revoke
+    main.py         the entry point: the parser, logging, init/up, fetch/verify/audit/revoke
     common.py       what every command shares (the --home flag)
     sandbox.py      make a sandbox and start its stack (registries, hub replicas, counter)
     serve.py        linkage serve-hub | serve-provider | serve-counter (one server in the foreground)
