@@ -8,7 +8,7 @@
     faults.py       linkage faults (fault injection into a running registry)
     status.py       linkage status
     bench.py        linkage bench
-    conformance.py  linkage conformance (the kit that checks a ProviderService)
+    conformance/    linkage conformance (the kit that checks a ProviderService)
 
 This package is the only one that imports ``providers`` and ``consumers``
 (tests/test_layers.py keeps it so).
