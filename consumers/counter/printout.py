@@ -40,8 +40,8 @@ from pyhanko.sign.general import SigningError
 
 from consumers.auditor.summary import CompactSummary, make_summary
 from consumers.auditor.verify import verify_printout
+from consumers.counter.display import THAI_MONTHS, field_rows
 from consumers.counter.paper import draw_qr
-from consumers.counter.views import THAI_MONTHS, field_rows
 from linkage.config import Home
 from linkage.pki import load_private_key
 from linkage.seal import unverified_payload
