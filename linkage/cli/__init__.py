@@ -3,7 +3,7 @@
     main.py         the entry point: the parser, init/up/serve-*, fetch/verify/audit/revoke
     common.py       what every command shares (the --home flag)
     sandbox.py      make a sandbox and start its stack (registries, hub replicas, counter)
-    agencies.py     linkage agency add | revoke | list | renew
+    agencies.py     linkage agency add | revoke | list | renew (onboarding.py: what they do)
     keys.py         linkage keys rotate | list
     faults.py       linkage faults (fault injection into a running registry)
     status.py       linkage status
