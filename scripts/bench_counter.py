@@ -33,7 +33,8 @@ from aiohttp import web
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from consumers.counter.app import STATE, CounterSettings, create_app
+from consumers.counter.app import CounterSettings, create_app
+from consumers.counter.state import STATE
 from linkage.cli.sandbox import init, start_stack
 from linkage.config import Home, load_settings
 

@@ -44,9 +44,6 @@ from pathlib import Path
 import aiohttp
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-
-from crash import AGENCY, PURPOSE, add_sandbox_arguments, csrf_token, sandbox_home
 
 from consumers.auditor.bundle import parse_printout
 from consumers.auditor.client import AuditClient
@@ -60,6 +57,7 @@ from linkage.checkpoint import parse_verifier_key
 from linkage.cli.sandbox import Stack, start_stack, write_endpoints
 from linkage.config import Home, load_settings
 from linkage.errors import LinkageError
+from tests.crash import AGENCY, PURPOSE, add_sandbox_arguments, csrf_token, sandbox_home
 
 __all__ = ["Soak", "main"]
 

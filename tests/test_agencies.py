@@ -24,8 +24,8 @@ import pytest
 import tomli_w
 
 from linkage import pki
-from linkage.cli.agencies import cert_sha256
 from linkage.cli.main import main
+from linkage.cli.onboarding import cert_sha256
 from linkage.cli.sandbox import init
 from linkage.config import Home, load_settings
 from linkage.errors import from_rpc_error

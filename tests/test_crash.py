@@ -1,4 +1,4 @@
-"""Crash safety, short: scripts/crash.py kills the hub, a registry and the counter with SIGKILL mid-load.
+"""Crash safety, short: tests.crash kills the hub, a registry and the counter with SIGKILL mid-load.
 
 Three rounds of a second or two each, on a sandbox of its own (real processes, real mTLS,
 the SQLite log and counter file): every printout a client or the counter received is in the
@@ -11,27 +11,14 @@ from __future__ import annotations
 
 import base64
 import dataclasses
-import importlib.util
 import json
 import sqlite3
-import sys
 from pathlib import Path
-from types import ModuleType
 
 import pytest
 
 from linkage.cli.sandbox import init
-
-ROOT = Path(__file__).resolve().parent.parent
-
-
-def _crash_script() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("crash", ROOT / "scripts" / "crash.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules["crash"] = module  # dataclasses look their module up by name
-    spec.loader.exec_module(module)
-    return module
+from tests import crash
 
 
 def _other_payload(jws: str) -> str:
@@ -45,7 +32,6 @@ def _other_payload(jws: str) -> str:
 @pytest.mark.slow
 @pytest.mark.timeout(300)
 async def test_kill_9_loses_no_printout_and_no_record(tmp_path: Path) -> None:
-    crash = _crash_script()
     home = init(tmp_path / "home", citizens=200, seed=3)
     options = crash.Options(rounds=3, targets=("hub", "dopa", "counter"), seconds=1.5, workers=3, counter_workers=2,
                             seed=3)
@@ -60,6 +46,7 @@ async def test_kill_9_loses_no_printout_and_no_record(tmp_path: Path) -> None:
         ledger = run.ledger
         assert ledger.lost and not ledger.rejected and ledger.checkpoints and ledger.counter.complaints
         disk = crash.CounterDisk.read(run.counter_db, run.manuals)
+        assert run.auditor is not None  # start() made it
         check = await crash.check_log(run.auditor, ledger, run.prefix, home.exchange_log, disk)
         assert check.violations == [] and crash.check_counter(ledger.counter, disk) == []
         # The dead hub lost answers; every entry that no one received is one of them.

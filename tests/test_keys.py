@@ -37,8 +37,8 @@ from linkage.checkpoint import (
     sign_note,
 )
 from linkage.cli import keys
-from linkage.cli.agencies import cert_sha256, renew_agency, revoke_agency
 from linkage.cli.main import main
+from linkage.cli.onboarding import cert_sha256, renew_agency, revoke_agency
 from linkage.cli.sandbox import init
 from linkage.config import Home
 from linkage.errors import from_rpc_error

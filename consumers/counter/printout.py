@@ -31,17 +31,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar, Final
 
-import fontpkg_sarabun
 from cryptography import x509
-from fpdf import FPDF
 from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
 from pyhanko.sign import fields, signers
 from pyhanko.sign.general import SigningError
 
 from consumers.auditor.summary import CompactSummary, make_summary
 from consumers.auditor.verify import verify_printout
+from consumers.counter.display import BANGKOK, THAI_MONTHS, field_rows
 from consumers.counter.paper import draw_qr
-from consumers.counter.views import THAI_MONTHS, field_rows
+from consumers.counter.typeset import FAMILY, FONT_DIR, Page, cell, use_font, wrap, write_rows, write_text
 from linkage.config import Home
 from linkage.pki import load_private_key
 from linkage.seal import unverified_payload
@@ -65,17 +64,11 @@ __all__ = [
 SIGNATURE_FIELD: Final = "CounterCertification"
 TITLE_TH: Final = "สำเนาเอกสารจากระบบเชื่อมโยงข้อมูล"
 TITLE_EN: Final = "Certified printout from the government data linkage system"
-_BANGKOK: Final = dt.timezone(dt.timedelta(hours=7))
 # A P-256 CMS with the agency certificate, the CA and signed attributes is ~1.9 kB; room to spare.
 _SIG_BYTES: Final = 8192
-_FONT_DIR: Final = Path(fontpkg_sarabun.ROOT) / "files"
-_FAMILY: Final = str(fontpkg_sarabun.FAMILY)
 _MARGIN: Final = 15.0
-_LABEL_W: Final = 38.0
 _QR_MM: Final = 58.0  # quiet zone included: a version-23 code gets 0.45 mm a module, 2.7 px at 150 dpi
 
-
-# --- errors ------------------------------------------------------------------------------------------------------
 
 class PrintoutError(Exception):
     """Base of everything this module raises about a case or the signer."""
@@ -99,8 +92,6 @@ class SealInvalid(PrintoutError):
 class SignerUnavailable(PrintoutError):
     code = "signer_unavailable"
 
-
-# --- inputs ------------------------------------------------------------------------------------------------------
 
 def _now() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
@@ -159,39 +150,19 @@ class CounterSigner:
         return self._pdf_signer
 
 
-# --- Thai text helpers -------------------------------------------------------------------------------------------
-
 def be_datetime(when: dt.datetime) -> str:
     """A time in Thailand (UTC+7) with the Buddhist-era year: "25 พฤศจิกายน 2569 เวลา 14:05 น."."""
-    local = when.astimezone(_BANGKOK)
+    local = when.astimezone(BANGKOK)
     return f"{local.day} {THAI_MONTHS[local.month - 1]} {local.year + 543} เวลา {local:%H:%M} น."
 
 
-# --- rendering ---------------------------------------------------------------------------------------------------
-
-class _Page(FPDF):  # fpdf2 ships no type information: FPDF is Any here
-    footer_text = ""
-    shaping = False
-    bold = False
-
-    def __init__(self, *args: Any, **kw: Any) -> None:
-        super().__init__(*args, **kw)
-
-    def footer(self) -> None:
-        self.set_y(-12)
-        _font(self, 8)
-        self.set_text_color(90, 90, 90)
-        _cell(self, 0, 5, f"{self.footer_text}  ·  หน้า {self.page_no()}/{{nb}}", align="C")
-        self.set_text_color(0, 0, 0)
-
-
-def _new_pdf(case: PrintCase) -> _Page:
-    pdf = _Page(orientation="P", unit="mm", format="A4")
+def _new_pdf(case: PrintCase) -> Page:
+    pdf = Page(orientation="P", unit="mm", format="A4")
     pdf.set_margins(_MARGIN, 12, _MARGIN)
     pdf.set_auto_page_break(True, margin=16)
     # One font file only: every extra face costs a font subset (~15 ms) at output; bold is drawn as
     # filled-and-stroked text instead.
-    pdf.add_font(_FAMILY, "", _FONT_DIR / f"{_FAMILY}-Regular.ttf")
+    pdf.add_font(FAMILY, "", FONT_DIR / f"{FAMILY}-Regular.ttf")
     pdf.set_title(f"{TITLE_TH} {case.case_ref}")
     pdf.set_author(f"{case.officer_name} ({case.agency_title})")
     pdf.set_subject(case.service_name)
@@ -200,128 +171,6 @@ def _new_pdf(case: PrintCase) -> _Page:
     pdf.set_creation_date(case.printed_at)
     pdf.footer_text = f"{TITLE_TH} · {case.case_ref} · {case.subject_id}"
     return pdf
-
-
-def _font(pdf: _Page, size: float, *, bold: bool = False) -> None:
-    pdf.set_font(_FAMILY, "", size)
-    if bold:
-        pdf.set_draw_color(0, 0, 0)
-        pdf.set_line_width(0.18)
-        pdf.text_mode = "FILL_STROKE"
-    elif pdf.bold:
-        # fpdf2 writes "Tr" only for modes other than fill, and the mode outlives BT/ET: reset it here.
-        pdf.text_mode = "FILL"
-        pdf.set_line_width(0.2)
-        pdf._out("0 Tr")
-    pdf.bold = bold
-
-
-def _shape_for(pdf: _Page, text: str) -> None:
-    # HarfBuzz shaping for anything not plain ASCII (Thai above all: vowels and tone marks must be
-    # positioned); plain ASCII (ids, digits, English) needs none and skips its per-character cost.
-    want = not text.isascii()
-    if want != pdf.shaping:
-        pdf.set_text_shaping(want)
-        pdf.shaping = want
-
-
-def _cell(pdf: _Page, w: float, h: float, text: str, **kw: Any) -> None:
-    _shape_for(pdf, text)
-    pdf.cell(w, h, text, **kw)
-
-
-# Widths of shaped text by (text, size): one font family, so they hold across pages, and labels, dates and
-# place names repeat from case to case. Shaping and fpdf2's bidi pass cost ~0.3 ms a measurement.
-_WIDTHS: dict[tuple[str, float], float] = {}
-_WIDTHS_MAX = 20_000
-
-
-def _width(pdf: _Page, text: str) -> float:
-    key = (text, pdf.font_size_pt)
-    found = _WIDTHS.get(key)
-    if found is None:
-        _shape_for(pdf, text)
-        found = float(pdf.get_string_width(text))
-        if len(_WIDTHS) >= _WIDTHS_MAX:
-            _WIDTHS.clear()
-        _WIDTHS[key] = found
-    return found
-
-
-def _wrap(pdf: _Page, w: float, text: str) -> list[str]:
-    """Lines of ``text`` no wider than ``w``, broken at newlines and spaces. fpdf2's ``multi_cell``
-    shapes once per character while breaking; this shapes once per word. Thai writes no spaces
-    between words, so a Thai phrase stays whole and only overflows if it alone is wider than ``w``."""
-    room = w - 2 * pdf.c_margin
-    space = _width(pdf, " ")
-    lines: list[str] = []
-    for para in text.split("\n"):
-        if _width(pdf, para) <= room:
-            lines.append(para)
-            continue
-        line, used = "", 0.0
-        for word in para.split(" "):
-            ww = _width(pdf, word)
-            if line and used + space + ww > room:
-                lines.append(line)
-                line, used = word, ww
-            else:
-                line, used = (f"{line} {word}", used + space + ww) if line else (word, ww)
-        lines.append(line)
-    return lines
-
-
-def _fits(pdf: _Page, w: float, text: str) -> bool:
-    return "\n" not in text and _width(pdf, text) <= w - 2 * pdf.c_margin
-
-
-def _text(pdf: _Page, w: float, h: float, text: str, *, align: str = "L") -> None:
-    """``text`` in a box ``w`` wide (0: to the right margin) at the current position, wrapped if it must;
-    leaves the cursor at the left margin below it."""
-    x = pdf.get_x()
-    width = w or (pdf.l_margin + pdf.epw - x)
-    for line in _wrap(pdf, width, text):
-        pdf.set_x(x)
-        _cell(pdf, width, h, line, align=align, new_x="LMARGIN", new_y="NEXT")
-
-
-def _rows(pdf: _Page, rows: Sequence[tuple[str, str]], *, size: float = 9.5) -> None:
-    """Label/value rows; short ones two to a line, long ones across the page."""
-    line = size * 0.45
-    half = pdf.epw / 2
-    label_w, value_w, wide_w = _LABEL_W, half - _LABEL_W, pdf.epw - _LABEL_W
-    _font(pdf, size)
-    pending: list[tuple[str, str]] = []
-
-    def put(pairs: list[tuple[str, str]], full: bool) -> None:
-        height = line * max(max(len(_wrap(pdf, label_w, lab)), len(_wrap(pdf, wide_w if full else value_w, val)))
-                            for lab, val in pairs)
-        if pdf.get_y() + height > pdf.page_break_trigger:
-            pdf.add_page()
-        y = pdf.get_y()
-        for i, (lab, val) in enumerate(pairs):
-            x = pdf.l_margin + i * half
-            pdf.set_xy(x, y)
-            pdf.set_text_color(85, 85, 85)
-            _text(pdf, label_w, line, lab)
-            pdf.set_text_color(0, 0, 0)
-            pdf.set_xy(x + label_w, y)
-            _text(pdf, wide_w if full else value_w, line, val)
-        pdf.set_y(y + height)
-
-    for label, value in rows:
-        if _fits(pdf, label_w, label) and _fits(pdf, value_w, value):
-            pending.append((label, value))
-            if len(pending) == 2:
-                put(pending, False)
-                pending = []
-        else:
-            if pending:
-                put(pending, False)
-                pending = []
-            put([(label, value)], True)
-    if pending:
-        put(pending, False)
 
 
 def _check_case(case: PrintCase) -> list[dict[str, Any]]:
@@ -366,14 +215,14 @@ def render_case_pdf(case: PrintCase, signer: CounterSigner, *,
     pdf = _new_pdf(case)
     pdf.add_page()
     # Header: agency, title, the case.
-    _font(pdf, 12, bold=True)
-    _cell(pdf, 0, 6, case.agency_title, new_x="LMARGIN", new_y="NEXT", align="C")
-    _font(pdf, 16, bold=True)
-    _cell(pdf, 0, 8, TITLE_TH, new_x="LMARGIN", new_y="NEXT", align="C")
-    _font(pdf, 9)
-    _cell(pdf, 0, 4.5, TITLE_EN, new_x="LMARGIN", new_y="NEXT", align="C")
+    use_font(pdf, 12, bold=True)
+    cell(pdf, 0, 6, case.agency_title, new_x="LMARGIN", new_y="NEXT", align="C")
+    use_font(pdf, 16, bold=True)
+    cell(pdf, 0, 8, TITLE_TH, new_x="LMARGIN", new_y="NEXT", align="C")
+    use_font(pdf, 9)
+    cell(pdf, 0, 4.5, TITLE_EN, new_x="LMARGIN", new_y="NEXT", align="C")
     pdf.ln(1.5)
-    _rows(pdf, [
+    write_rows(pdf, [
         ("งานบริการ", case.service_name),
         ("เลขที่เรื่อง", case.case_ref),
         ("ผู้ยื่นคำขอ", case.subject_name),
@@ -392,15 +241,15 @@ def render_case_pdf(case: PrintCase, signer: CounterSigner, *,
         pdf.line(pdf.l_margin, pdf.get_y(), pdf.l_margin + pdf.epw, pdf.get_y())
         pdf.set_draw_color(0, 0, 0)
         pdf.ln(1)
-        _font(pdf, 12, bold=True)
-        _text(pdf, 0, 6, f"{n}. {title} ({payload.get('doc_type')})")
-        _font(pdf, 8)
+        use_font(pdf, 12, bold=True)
+        write_text(pdf, 0, 6, f"{n}. {title} ({payload.get('doc_type')})")
+        use_font(pdf, 8)
         pdf.set_text_color(60, 60, 60)
-        _text(pdf, 0, 3.8, f"เลขที่ {payload.get('printout_id')} · ออกโดยศูนย์กลาง {_issued(payload)} · "
-                           f"ตราประทับ: ถูกต้อง (ตรวจแล้ว) · แนบ .jws ในไฟล์นี้")
+        write_text(pdf, 0, 3.8, f"เลขที่ {payload.get('printout_id')} · ออกโดยศูนย์กลาง {_issued(payload)} · "
+                                f"ตราประทับ: ถูกต้อง (ตรวจแล้ว) · แนบ .jws ในไฟล์นี้")
         pdf.set_text_color(0, 0, 0)
         data = payload.get("data")
-        _rows(pdf, field_rows(spec, data if isinstance(data, Mapping) else {}, "th"))
+        write_rows(pdf, field_rows(spec, data if isinstance(data, Mapping) else {}, "th"))
         pdf.embed_file(bytes=jws.encode("ascii"), basename=f"{payload.get('printout_id')}.jws",
                        mime_type="application/jose", desc=f"{payload.get('doc_type')} sealed printout (JWS)",
                        creation_date=case.printed_at, modification_date=case.printed_at)
@@ -409,11 +258,11 @@ def render_case_pdf(case: PrintCase, signer: CounterSigner, *,
     pdf.set_draw_color(140, 140, 140)
     pdf.line(pdf.l_margin, pdf.get_y(), pdf.l_margin + pdf.epw, pdf.get_y())
     pdf.ln(1)
-    _font(pdf, 11, bold=True)
-    _text(pdf, 0, 5.5, "เอกสารที่ผู้ยื่นคำขอยังต้องนำมาแสดง")
-    _font(pdf, 10)
+    use_font(pdf, 11, bold=True)
+    write_text(pdf, 0, 5.5, "เอกสารที่ผู้ยื่นคำขอยังต้องนำมาแสดง")
+    use_font(pdf, 10)
     for item in case.still_to_bring or ("ไม่มี (ใช้เอกสารจากระบบเชื่อมโยงข้อมูลแทนทั้งหมด)",):
-        _text(pdf, 0, 4.8, f"•  {item}")
+        write_text(pdf, 0, 4.8, f"•  {item}")
     _certification(pdf, case, summary)
     return bytes(pdf.output())
 
@@ -426,7 +275,7 @@ def _issued(payload: Mapping[str, Any]) -> str:
     return be_datetime(when)
 
 
-def _certification(pdf: _Page, case: PrintCase, summary: str) -> None:
+def _certification(pdf: Page, case: PrintCase, summary: str) -> None:
     """The officer's certification beside the QR code, kept together on one page."""
     text_w = pdf.epw - _QR_MM - 4
     phrases = (f"ข้าพเจ้า {case.officer_name} เลขประจำตัว {case.officer_id}",
@@ -437,35 +286,33 @@ def _certification(pdf: _Page, case: PrintCase, summary: str) -> None:
                f"ให้ไว้ ณ วันที่ {be_datetime(case.printed_at)}")
     notes = ("ลงลายมือชื่ออิเล็กทรอนิกส์ (PAdES) ด้วยใบรับรองของหน่วยงานในนามของเจ้าหน้าที่ข้างต้น",
              "คิวอาร์โค้ด: สรุปที่ลงนามแล้วสำหรับตรวจสอบแบบออฟไลน์ / QR: signed summary, checkable offline")
-    _font(pdf, 10)
-    lines = sum(len(_wrap(pdf, text_w, p)) for p in phrases)
-    _font(pdf, 7.5)
-    lines_small = sum(len(_wrap(pdf, text_w, p)) for p in notes)
+    use_font(pdf, 10)
+    lines = sum(len(wrap(pdf, text_w, p)) for p in phrases)
+    use_font(pdf, 7.5)
+    lines_small = sum(len(wrap(pdf, text_w, p)) for p in notes)
     height = max(_QR_MM, 6 + lines * 4.8 + 4 + 2 * 5.2 + 1.5 + lines_small * 3.4)
     if pdf.get_y() + 2 + height > pdf.page_break_trigger:
         pdf.add_page()
     pdf.ln(2)
     top = pdf.get_y()
-    _font(pdf, 11.5, bold=True)
-    _text(pdf, text_w, 6, "คำรับรองของเจ้าหน้าที่")
-    _font(pdf, 10)
+    use_font(pdf, 11.5, bold=True)
+    write_text(pdf, text_w, 6, "คำรับรองของเจ้าหน้าที่")
+    use_font(pdf, 10)
     # Thai has no spaces between words: the sentence is written in phrases so that lines break cleanly.
     for phrase in phrases:
-        _text(pdf, text_w, 4.8, phrase)
+        write_text(pdf, text_w, 4.8, phrase)
     pdf.ln(4)
-    _text(pdf, text_w, 5.2, "(ลงชื่อ) ........................................ ผู้รับรอง", align="C")
-    _text(pdf, text_w, 5.2, f"({case.officer_name})", align="C")
+    write_text(pdf, text_w, 5.2, "(ลงชื่อ) ........................................ ผู้รับรอง", align="C")
+    write_text(pdf, text_w, 5.2, f"({case.officer_name})", align="C")
     pdf.ln(1.5)
-    _font(pdf, 7.5)
+    use_font(pdf, 7.5)
     pdf.set_text_color(60, 60, 60)
     for note in notes:
-        _text(pdf, text_w, 3.4, note)
+        write_text(pdf, text_w, 3.4, note)
     pdf.set_text_color(0, 0, 0)
     draw_qr(pdf, summary, pdf.l_margin + pdf.epw - _QR_MM, top, _QR_MM)
     pdf.set_y(max(pdf.get_y(), top + _QR_MM))
 
-
-# --- signing -----------------------------------------------------------------------------------------------------
 
 def sign_pdf(pdf: bytes, signer: CounterSigner, *, officer_name: str, officer_id: str, location: str = "") -> bytes:
     """PAdES-sign ``pdf`` (an incremental update) with the agency's key, naming the officer.

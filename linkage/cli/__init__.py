@@ -4,12 +4,12 @@
     common.py       what every command shares (the --home flag)
     sandbox.py      make a sandbox and start its stack (registries, hub replicas, counter)
     serve.py        linkage serve-hub | serve-provider | serve-counter (one server in the foreground)
-    agencies.py     linkage agency add | revoke | list | renew
+    agencies.py     linkage agency add | revoke | list | renew (onboarding.py: what they do)
     keys.py         linkage keys rotate | list
     faults.py       linkage faults (fault injection into a running registry)
     status.py       linkage status
     bench.py        linkage bench
-    conformance.py  linkage conformance (the kit that checks a ProviderService)
+    conformance/    linkage conformance (the kit that checks a ProviderService)
 
 This package is the only one that imports ``providers`` and ``consumers``
 (tests/test_layers.py keeps it so).

@@ -119,7 +119,7 @@ def init(root: Path, *, citizens: int = 10_000, seed: int = 1, force: bool = Fal
         staging.personas.write_text(json.dumps(result.personas, ensure_ascii=False, indent=2) + "\n",
                                     encoding="utf-8")
         doc_types = {name: tuple(reg.doc_types) for name, reg in REGISTRIES.items()}
-        from linkage.cli.agencies import cert_sha256
+        from linkage.cli.onboarding import cert_sha256
 
         # Each sample agency is pinned to the one certificate issued here, as `linkage agency add` pins its own.
         pins = {name: cert_sha256(staging.client_cert(name).cert.read_bytes()) for name in SAMPLE_AGENCIES}

@@ -12,14 +12,14 @@ schema (``synchronous_commit=on``); see ``linkage.storage.log``.
 
 The inclusion proofs of a batch are made in memory, without reading the store:
 every node they need is either a peak of the tree before the batch or a node the
-batch completes. Proofs asked for later read the nodes they need in one query.
+batch completes (``linkage.hub.logproofs``). Proofs asked for later read the nodes they need in one query.
 After a failed commit the writer reloads the tree from the store before the next
 one, so a commit whose outcome was unknown (a connection lost during COMMIT) is
 never written twice.
 
 A leaf is canonical JSON. A printout's leaf holds who, what, when and why, and
 the digest of the printout's signing input, but the subject only as a keyed
-hash (HMAC-SHA256 with a secret of the hub): no personal data in clear.
+hash (HMAC-SHA256 with a secret of the hub): no personal data in clear (``linkage.hub.logentries``).
 
 Raises ``HubUnavailable`` (reason ``log_unavailable``) when the log cannot be
 written; then nothing was recorded and the printout must not be issued.
@@ -34,75 +34,23 @@ import hmac
 import json
 import logging
 import time
-from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, fields
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Protocol, TypeVar
+from typing import Any, TypeVar
 
 from linkage import merkle
 from linkage.checkpoint import Checkpoint, CheckpointSigner, NoteSigner, sign_checkpoint
 from linkage.errors import HubUnavailable
+from linkage.hub.logentries import LogEntry, Record, RevocationEntry
+from linkage.hub.logproofs import PLACEHOLDER, batch_proofs, peak_coords
 from linkage.hub.logstore import EntryRow, Key, LogStore, open_log_store
-from linkage.seal import canonical_json
 from linkage.storage import Database
 
 __all__ = ["Appended", "ExchangeLog", "LogEntry", "Record", "RevocationEntry", "SignedTree"]
 
 _log = logging.getLogger("linkage.hub.log")
 _T = TypeVar("_T")
-
-class Record(Protocol):
-    """Anything the log can hold: it knows its kind, its printout and its leaf."""
-
-    @property
-    def kind(self) -> str: ...
-
-    @property
-    def printout_id(self) -> str: ...
-
-    @property
-    def subject_hash(self) -> str: ...
-
-    def leaf(self) -> bytes: ...
-
-
-@dataclass(frozen=True)
-class LogEntry:
-    """What the log keeps of one printout. Its canonical JSON is the Merkle leaf."""
-
-    printout_id: str
-    doc_type: str
-    provider: str
-    agency: str
-    officer_id: str
-    purpose: str
-    case_ref: str
-    issued_at: str
-    subject_hash: str
-    printout_sha256: str  # seal.printout_digest: hex SHA-256 of the JWS signing input
-    kind: str = "printout"
-
-    def leaf(self) -> bytes:
-        # Not dataclasses.asdict: it deep-copies every value, a third of an append's cost.
-        return canonical_json({name: getattr(self, name) for name in _ENTRY_FIELDS})
-
-
-@dataclass(frozen=True)
-class RevocationEntry:
-    printout_id: str
-    agency: str
-    officer_id: str
-    reason: str
-    revoked_at: str
-    kind: str = "revocation"
-
-    @property
-    def subject_hash(self) -> str:
-        return ""
-
-    def leaf(self) -> bytes:
-        return canonical_json({name: getattr(self, name) for name in _REVOCATION_FIELDS})
-
 
 TICK_S = 0.01
 """On a shared log: how often the writer looks for others' queued entries (integrator) or its own (others)."""
@@ -119,10 +67,6 @@ def _unavailable() -> HubUnavailable:
         "บันทึกการให้ข้อมูลไม่ได้ จึงไม่ออกเอกสาร / the hub cannot write its exchange log,"
         " so no printout was issued; try again later",
     )
-
-
-_ENTRY_FIELDS = tuple(f.name for f in fields(LogEntry))
-_REVOCATION_FIELDS = tuple(f.name for f in fields(RevocationEntry))
 
 
 @dataclass(frozen=True)
@@ -195,7 +139,7 @@ class ExchangeLog:
 
     def _restore(self) -> tuple[merkle.CompactRange, SignedTree]:
         size = self._db.size()
-        coords = _peak_coords(size)
+        coords = peak_coords(size)
         found = self._db.node_hashes(coords)
         missing = [c for c in coords if c not in found]
         if missing:
@@ -219,7 +163,7 @@ class ExchangeLog:
 
         def record(level: int, index: int) -> bytes:
             wanted.add((level, index))
-            return _PLACEHOLDER
+            return PLACEHOLDER
 
         compute(record)
         table = self._db.node_hashes(wanted)
@@ -419,7 +363,7 @@ class ExchangeLog:
         tree = merkle.CompactRange.from_peaks(self._tree.size, self._tree.peaks)
         first = tree.size
         # Every node the batch's proofs need: the peaks before it, and the nodes it completes.
-        known = dict(zip(_peak_coords(first), tree.peaks, strict=True))
+        known = dict(zip(peak_coords(first), tree.peaks, strict=True))
         taken = [(r.kind, r.printout_id, r.subject_hash, r.leaf()) for r in records]
         if queued:
             # A queued entry whose key is logged already (or comes twice) is dropped, never logged twice.
@@ -443,7 +387,7 @@ class ExchangeLog:
             raise
         self._tree, self._latest = tree, signed
         # Proofs for this hub's own entries only: the queued ones are settled by the hubs that queued them.
-        proofs = _batch_proofs(first, tree.size, known, count=len(records))
+        proofs = batch_proofs(first, tree.size, known, count=len(records))
         return [Appended(row.idx, row.leaf, proof, signed) for row, proof in zip(rows, proofs, strict=False)]
 
     async def close(self) -> None:
@@ -455,54 +399,3 @@ class ExchangeLog:
                 pass
         self._executor.submit(self._db.close).result()
         self._executor.shutdown()
-
-
-_PLACEHOLDER = bytes(merkle.HASH_SIZE)
-
-
-def _peak_coords(size: int) -> list[tuple[int, int]]:
-    """(level, index) of the perfect subtrees that make up a tree of size leaves, largest first."""
-    return [(level, (size >> level) - 1) for level in reversed(range(size.bit_length())) if size >> level & 1]
-
-
-def _batch_proofs(first: int, size: int, node: Mapping[tuple[int, int], bytes], count: int | None = None,
-                  ) -> list[list[bytes]]:
-    """Inclusion proofs of leaves first..size-1 (or the first count of them) in the tree of size leaves.
-
-    Equal to ``merkle.inclusion_proof`` (a test compares them) but made from node positions, as in
-    transparency-dev/merkle's ``proof.Inclusion``: below level ``inner`` (where the leaf's path and the
-    last leaf's path meet) the siblings are whole subtrees except the one at ``inner - 1``, which may be
-    the ragged right border and is hashed from its perfect parts once per batch; above it, the
-    siblings are the left ones, whole. ``merkle.inclusion_proof`` costs ~20 µs at a million entries,
-    this ~3 µs: the difference is half of a group commit's time per entry.
-    """
-    borders: dict[int, bytes] = {}
-
-    def border(start: int) -> bytes:
-        found = borders.get(start)
-        if found is None:
-            parts = []
-            begin = start
-            while begin < size:
-                level = (size - begin).bit_length() - 1
-                parts.append(node[level, begin >> level])
-                begin += 1 << level
-            found = parts[-1]
-            for part in reversed(parts[:-1]):
-                found = merkle.node_hash(part, found)
-            borders[start] = found
-        return found
-
-    top = size.bit_length()
-    proofs = []
-    for index in range(first, size if count is None else first + count):
-        inner = (index ^ (size - 1)).bit_length()
-        path = [node[level, (index >> level) ^ 1] for level in range(inner - 1)]
-        if inner:
-            level = inner - 1
-            sibling = (index >> level) ^ 1
-            start = sibling << level
-            path.append(node[level, sibling] if start + (1 << level) <= size else border(start))
-        path.extend(node[level, (index >> level) ^ 1] for level in range(inner, top) if index >> level & 1)
-        proofs.append(path)
-    return proofs

@@ -12,7 +12,7 @@ import pytest
 from aiohttp import ClientResponse
 from markupsafe import escape
 
-from consumers.counter.app import CSP
+from consumers.counter.middlewares import CSP
 from linkage.ids import with_check_digit
 from tests.counter.conftest import Counter, csrf_of, persona
 

@@ -14,7 +14,8 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from linkage import merkle
 from linkage.checkpoint import NoteSigner, open_checkpoint, parse_verifier_key
 from linkage.errors import HubUnavailable
-from linkage.hub.log import ExchangeLog, LogEntry, RevocationEntry, _batch_proofs
+from linkage.hub.log import ExchangeLog, LogEntry, RevocationEntry
+from linkage.hub.logproofs import batch_proofs
 from linkage.storage import Database, DatabaseUnavailable, SchemaMismatch
 from tests.backends import fresh_database
 
@@ -55,19 +56,19 @@ def check(appended: Any) -> merkle.Node:
 
 
 @pytest.mark.parametrize("size", range(1, 70))
-def test_batch_proofs_equal_the_rfc_definition(size: int) -> None:
+def testbatch_proofs_equal_the_rfc_definition(size: int) -> None:
     leaves = [merkle.leaf_hash(str(i).encode()) for i in range(size)]
     for first in sorted({0, size // 3, size // 2, size - 1}):
         tree = merkle.CompactRange()
         nodes: dict[tuple[int, int], bytes] = {}
         for leaf in leaves[:first]:
             tree.append(leaf)
-        # Only what the log gives _batch_proofs: the peaks before the batch and the nodes the batch completes.
+        # Only what the log gives batch_proofs: the peaks before the batch and the nodes the batch completes.
         peaks = [(lvl, (first >> lvl) - 1) for lvl in reversed(range(first.bit_length())) if first >> lvl & 1]
         nodes.update(zip(peaks, tree.peaks, strict=True))
         for leaf in leaves[first:]:
             nodes.update(((n.level, n.index), n.hash) for n in tree.append(leaf))
-        assert _batch_proofs(first, size, nodes) == [merkle.inclusion_proof(leaves, i, size)
+        assert batch_proofs(first, size, nodes) == [merkle.inclusion_proof(leaves, i, size)
                                                       for i in range(first, size)]
 
 

@@ -8,13 +8,13 @@ from typing import Any
 
 from linkage.v1 import common_pb2
 
-__all__ = ["THAI_MONTHS", "be_date", "field_rows", "issued_text", "value_text"]
+__all__ = ["BANGKOK", "THAI_MONTHS", "be_date", "field_rows", "issued_text", "value_text"]
 
 THAI_MONTHS = ("มกราคม", "กุมภาพันธ์", "มีนาคม", "เมษายน", "พฤษภาคม", "มิถุนายน", "กรกฎาคม", "สิงหาคม",
                "กันยายน", "ตุลาคม", "พฤศจิกายน", "ธันวาคม")
 _EN_MONTHS = ("January", "February", "March", "April", "May", "June", "July", "August", "September",
               "October", "November", "December")
-_BANGKOK = dt.timezone(dt.timedelta(hours=7))
+BANGKOK = dt.timezone(dt.timedelta(hours=7))
 # Registry codes shown in Thai on the Thai page.
 _CODES_TH = {"male": "ชาย", "female": "หญิง", "alive": "มีชีวิต", "deceased": "ถึงแก่กรรม", "active": "ใช้งาน",
              "voided": "ยกเลิก", "cancelled": "ยกเลิก", "dissolved": "เลิกกิจการ", "bankrupt": "ล้มละลาย"}
@@ -37,7 +37,7 @@ def be_date(value: str, lang: str) -> str:
 def issued_text(rfc3339: str, lang: str) -> str:
     """An RFC 3339 UTC time as Bangkok time, with a Buddhist-era year in Thai."""
     try:
-        when = dt.datetime.fromisoformat(rfc3339.replace("Z", "+00:00")).astimezone(_BANGKOK)
+        when = dt.datetime.fromisoformat(rfc3339.replace("Z", "+00:00")).astimezone(BANGKOK)
     except ValueError:
         return rfc3339
     if lang == "th":

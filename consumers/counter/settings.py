@@ -1,0 +1,52 @@
+"""What one counter needs, read once: ``CounterSettings``, with defaults from LINKAGE_COUNTER_* variables."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from consumers.counter.manuals import DEFAULT_FOLDER
+from linkage.config import ConfigError, Home, load_settings
+
+__all__ = ["CounterSettings"]
+
+
+@dataclass(frozen=True)
+class CounterSettings:
+    """What one counter needs; read once. ``office_head`` None: the first of the agency's officers (sorted)."""
+
+    home: Home
+    hub_address: str
+    agency: str = "phrae-municipality"
+    manuals: Path = DEFAULT_FOLDER
+    session_ttl: float = 30 * 60.0
+    # Open cases (on disk, with the applicant's ID and printouts) are deleted this long after they were opened.
+    case_ttl: float = 12 * 3600.0
+    database: Path | None = None
+    office_head: str | None = None
+    host: str = "127.0.0.1"
+    # Set only behind HTTPS: marks cookies Secure.
+    secure_cookies: bool = False
+    signin_attempts: int = 5
+
+    @classmethod
+    def from_env(cls, home: Home) -> CounterSettings:
+        """Defaults from LINKAGE_COUNTER_* variables; the hub address from the configuration
+        (which honours LINKAGE_HUB_HOST / LINKAGE_HUB_PORT) unless LINKAGE_COUNTER_HUB names one."""
+        env = os.environ
+        hub = env.get("LINKAGE_COUNTER_HUB")
+        if not hub:
+            cfg = load_settings(home).hub
+            hub = f"{cfg.host}:{cfg.port}"
+        try:
+            ttl = float(env.get("LINKAGE_COUNTER_SESSION_TTL", "1800"))
+        except ValueError:
+            raise ConfigError("LINKAGE_COUNTER_SESSION_TTL must be a number of seconds") from None
+        database = env.get("LINKAGE_COUNTER_DATABASE")
+        return cls(home=home, hub_address=hub, agency=env.get("LINKAGE_COUNTER_AGENCY", "phrae-municipality"),
+                   manuals=Path(env.get("LINKAGE_COUNTER_MANUALS", str(DEFAULT_FOLDER))), session_ttl=ttl,
+                   database=Path(database) if database else None,
+                   office_head=env.get("LINKAGE_COUNTER_OFFICE_HEAD") or None,
+                   host=env.get("LINKAGE_COUNTER_HOST", "127.0.0.1"),
+                   secure_cookies=env.get("LINKAGE_COUNTER_SECURE_COOKIES", "") == "1")

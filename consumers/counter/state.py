@@ -1,0 +1,61 @@
+"""The app's state under typed keys: ``STATE`` (CounterState), ``HUB`` (the hub client), ``STORE`` (the
+SQLite store), and per request the officer's ``SESSION`` and the anonymous CSRF token (``ANON``)."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+import jinja2
+from aiohttp import web
+from cryptography import x509
+
+from consumers.client import HubClient
+from consumers.counter.manuals import Manual
+from consumers.counter.printout import CounterSigner
+from consumers.counter.sessions import Limiter, Session, SessionStore
+from consumers.counter.settings import CounterSettings
+from consumers.counter.store import CounterStore
+from linkage.config import AgencyConfig
+from linkage.errors import LinkageError
+from linkage.v1 import common_pb2
+
+__all__ = ["ANON", "HUB", "SESSION", "SET_ANON", "STATE", "STORE", "CounterState", "hub_doc_types"]
+
+_log = logging.getLogger("consumers.counter")
+
+
+@dataclass
+class CounterState:
+    settings: CounterSettings
+    agency: AgencyConfig
+    manuals: dict[str, Manual]
+    templates: jinja2.Environment
+    ca_root: x509.Certificate
+    sessions: SessionStore
+    limiter: Limiter
+    signer: CounterSigner
+    agency_titles: dict[str, str]
+    doc_types: dict[str, common_pb2.DocumentType] = field(default_factory=dict)
+
+
+STATE = web.AppKey("counter_state", CounterState)
+HUB = web.AppKey("counter_hub", HubClient)
+STORE = web.AppKey("counter_store", CounterStore)
+SESSION = web.RequestKey("counter_session", Session)
+ANON = web.RequestKey("counter_anon_csrf", str)
+SET_ANON = web.RequestKey("counter_set_anon", bool)
+
+
+async def hub_doc_types(app: web.Application) -> Mapping[str, common_pb2.DocumentType]:
+    """The document types the agency may fetch (field titles for labels), asked of the hub once."""
+    state = app[STATE]
+    if not state.doc_types:
+        try:
+            answer = await app[HUB].list_services()
+        except LinkageError as err:
+            _log.warning("ListServices failed: %s", err.reason)
+            return {}
+        state.doc_types = {s.doc_type.code: s.doc_type for s in answer.services}
+    return state.doc_types

@@ -1,0 +1,208 @@
+"""Cases: open one (every linked document fetched in one call, the case on disk first), show it, retry one
+document, and certify the fetched printouts as one signed PDF."""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import time
+
+from aiohttp import web
+
+from consumers.auditor.verify import verify_printout
+from consumers.client import Printout
+from consumers.counter.display import BANGKOK, field_rows, issued_text
+from consumers.counter.errors import PageNotFound, ServiceUnavailable
+from consumers.counter.manuals import Manual
+from consumers.counter.pages import (
+    case_or_404,
+    current_session,
+    form_field,
+    id_message,
+    language,
+    manual_or_404,
+    render,
+    split_message,
+)
+from consumers.counter.printout import PrintCase, PrintoutError, certify_async
+from consumers.counter.sessions import Session
+from consumers.counter.state import HUB, STATE, STORE, CounterState, hub_doc_types
+from consumers.counter.store import Case, CaseRow, DocSlot, Report, new_case_id
+from linkage.errors import InvalidRequest, LinkageError
+from linkage.ids import parse_id
+
+__all__ = ["case_certify", "case_form", "case_open", "case_page", "case_retry", "make_certified_pdf"]
+
+_log = logging.getLogger("consumers.counter")
+
+
+async def case_form(request: web.Request) -> web.StreamResponse:
+    manual = manual_or_404(request)
+    return render(request, "case_form.html", m=manual, value="", present=False, error=None)
+
+
+async def case_open(request: web.Request) -> web.StreamResponse:
+    manual = manual_or_404(request)
+    session = current_session(request)
+    state = request.app[STATE]
+    form = await request.post()
+    raw = form_field(form, "subject_id")
+    present = form.get("citizen_present") == "1"
+    # A malformed ID is answered here, next to the field, before anything is sent to the hub.
+    if not raw.strip():
+        return render(request, "case_form.html", status=400, m=manual, value=raw, present=present,
+                      error=("กรุณากรอกเลขประจำตัว 13 หลัก", "Please enter the 13-digit ID."))
+    try:
+        subject = parse_id(raw, manual.subject)
+    except InvalidRequest as err:
+        return render(request, "case_form.html", status=400, m=manual, value=raw, present=present,
+                      error=id_message(err))
+    store = request.app[STORE]
+    now = dt.datetime.now(BANGKOK)
+    doc_types = list(manual.linked_doc_types)
+    report = _report_row(manual)
+    # On disk before anything is asked of the hub: a counter killed during the fetch comes back with the case
+    # and every document marked "interrupted, retry".
+    case = store.open_case(Case(
+        id=new_case_id(), ref="", service_id=manual.id, subject_id=subject, citizen_present=present,
+        officer_id=session.officer_id, created=time.time(), opened_at=now.isoformat(timespec="seconds"),
+        slots={t: _problem_slot(t, *_INTERRUPTED) for t in doc_types}), f"PHR-{now.year + 543}-", report)
+    started = time.perf_counter()
+    try:
+        answer = await request.app[HUB].fetch_documents(
+            doc_types, subject, purpose=manual.purpose, officer_id=session.officer_id, case_ref=case.ref,
+            citizen_present=present)
+        slots = [_slot(state, doc_type, outcome) for doc_type, outcome in answer.items()]
+    except LinkageError as err:
+        # The whole call failed (e.g. the hub is down): keep the case, every document can be retried.
+        _log.warning("FetchDocuments failed for case %s: %s", case.ref, err.reason)
+        slots = [_problem_slot(t, err.reason, err.message, err.retryable, err.provider) for t in doc_types]
+    store.update_case(case.id, slots, report, fetch_ms=(time.perf_counter() - started) * 1000)
+    raise web.HTTPSeeOther(f"/cases/{case.id}")
+
+
+# What a document shows when the counter stopped between asking the hub and storing its answer.
+_INTERRUPTED = ("fetch_interrupted", "ระบบเคาน์เตอร์หยุดทำงานก่อนได้รับเอกสารฉบับนี้ กรุณากดลองดึงอีกครั้ง"
+                " / The counter stopped before this document arrived; press retry.", True, "")
+
+
+def _slot(state: CounterState, doc_type: str, outcome: Printout | LinkageError) -> DocSlot:
+    if isinstance(outcome, Printout):
+        return _document_slot(state, doc_type, outcome)
+    return _problem_slot(doc_type, outcome.reason, outcome.message, outcome.retryable, outcome.provider)
+
+
+def _document_slot(state: CounterState, doc_type: str, doc: Printout) -> DocSlot:
+    # The client verified it on receipt; a printout that failed arrives as a PrintoutRejected problem instead.
+    report = doc.report if doc.report is not None else verify_printout(doc.jws, state.ca_root)
+    failed = ", ".join(f"[{c.number}] {c.name}" for c in report.failed)
+    return DocSlot(doc_type=doc_type, printout_id=doc.printout_id, jws=doc.jws,
+                   payload=doc.payload, issued_at=doc.issued_at, log_index=doc.log_index,
+                   seal_valid=report.valid,
+                   seal_detail=", ".join(f"[{c.number}] {c.name}" for c in report.checks if c.ok) if report.valid
+                   else f"failed: {failed}")
+
+
+def _problem_slot(doc_type: str, reason: str, message: str, retryable: bool, provider: str) -> DocSlot:
+    return DocSlot(doc_type=doc_type, problem_reason=reason, problem_message=message,
+                   problem_retryable=retryable, problem_provider=provider)
+
+
+def _report_row(manual: Manual) -> Report:
+    """How a case of this service is counted in the reports (no personal data: service, day and counts)."""
+    def row(case: Case) -> CaseRow:
+        return CaseRow(
+            case_ref=case.ref, service_id=manual.id, day=case.opened_at[:10], required=len(manual.documents),
+            linked=sum(1 for d in manual.documents if d.linked),
+            fetched=sum(1 for d in manual.documents if d.doc_type and d.doc_type in case.slots
+                        and case.slots[d.doc_type].fetched),
+            brought=len(manual.brought))
+    return row
+
+
+async def case_page(request: web.Request) -> web.StreamResponse:
+    case = case_or_404(request)
+    state = request.app[STATE]
+    manual = state.manuals[case.service_id]
+    lang = language(request)
+    types = await hub_doc_types(request.app)
+    cards = []
+    for doc_type, slot in case.slots.items():
+        spec = types.get(doc_type)
+        names = [d.name for d in manual.documents if d.doc_type == doc_type]
+        cards.append({
+            "slot": slot, "names": names,
+            "title": (spec.title_th if lang == "th" else spec.title_en) if spec is not None else doc_type,
+            "rows": field_rows(spec, slot.payload.get("data", {}), lang) if slot.fetched else [],
+            "issued": issued_text(slot.issued_at, lang) if slot.fetched else "",
+            "problem": split_message(slot.problem_message),
+        })
+    return render(request, "case.html", case=case, m=manual, cards=cards,
+                  fetched=sum(1 for s in case.slots.values() if s.fetched))
+
+
+async def case_retry(request: web.Request) -> web.StreamResponse:
+    case = case_or_404(request)
+    session = current_session(request)
+    state = request.app[STATE]
+    manual = state.manuals[case.service_id]
+    doc_type = request.match_info["doc_type"]
+    form = await request.post()
+    present = case.citizen_present or form.get("citizen_present") == "1"
+    if doc_type not in case.slots:
+        raise PageNotFound("document_not_in_case", "เรื่องนี้ไม่มีเอกสารประเภทนี้",
+                           "This case has no document of that type.")
+    try:
+        doc = await request.app[HUB].fetch_document(
+            doc_type, case.subject_id, purpose=manual.purpose, officer_id=session.officer_id, case_ref=case.ref,
+            citizen_present=present)
+        slot = _document_slot(state, doc_type, doc)
+    except LinkageError as err:
+        slot = _problem_slot(doc_type, err.reason, err.message, err.retryable, err.provider)
+    # Only this slot is written: a retry of another document of the same case running alongside keeps its own.
+    request.app[STORE].update_case(case.id, [slot], _report_row(manual), citizen_present=present)
+    raise web.HTTPSeeOther(f"/cases/{case.id}#doc-{doc_type.replace('.', '-')}")
+
+
+async def case_certify(request: web.Request) -> web.StreamResponse:
+    case = case_or_404(request)
+    session = current_session(request)
+    state = request.app[STATE]
+    if not any(s.fetched for s in case.slots.values()):
+        raise ServiceUnavailable("nothing_to_certify", "ยังไม่มีเอกสารที่ดึงได้ในเรื่องนี้ จึงยังรับรองสำเนาไม่ได้",
+                                 "No document of this case has been fetched yet; there is nothing to certify.")
+    await hub_doc_types(request.app)  # titles of the document types, from the hub
+    pdf = await make_certified_pdf(state, case, session)
+    return web.Response(body=pdf, content_type="application/pdf", headers={
+        "Content-Disposition": f'attachment; filename="{case.ref}.pdf"'})
+
+
+def _subject_name(case: Case) -> str:
+    """The citizen's or company's Thai name, from the first fetched document that carries one."""
+    for slot in case.slots.values():
+        data = slot.payload.get("data", {})
+        if data.get("first_name_th"):
+            return f"{data.get('title', '')}{data['first_name_th']} {data.get('last_name_th', '')}".strip()
+        if data.get("name_th"):
+            return str(data["name_th"])
+    return ""
+
+
+async def make_certified_pdf(state: CounterState, case: Case, session: Session) -> bytes:
+    """The case's certified printout: one A4 PDF, PAdES-signed with the counter agency's certificate.
+
+    Every seal is checked again before anything is printed; a broken seal or a missing signing key
+    becomes a Thai / English page (ServiceUnavailable), never a half-made PDF.
+    """
+    manual = state.manuals[case.service_id]
+    fetched = [slot for slot in case.slots.values() if slot.fetched]
+    print_case = PrintCase(
+        service_name=manual.name_th, subject_id=case.subject_id, subject_name=_subject_name(case),
+        officer_name=session.name or session.officer_id, officer_id=session.officer_id,
+        agency_title=state.agency.title, case_ref=case.ref, printouts=[slot.jws for slot in fetched],
+        still_to_bring=[d.name for d in manual.brought], doc_types=state.doc_types)
+    try:
+        return await certify_async(print_case, state.signer)
+    except PrintoutError as err:
+        _log.warning("certified printout refused for case %s: %s", case.ref, err.code)
+        raise ServiceUnavailable(err.code, err.message_th, err.message) from err

@@ -1,0 +1,69 @@
+"""What the exchange log holds: one entry per printout issued (``LogEntry``) or revoked (``RevocationEntry``),
+whose canonical JSON is the Merkle leaf. A printout's entry names who, what, when and why, and the digest
+of the printout's signing input, but the subject only as a keyed hash: no personal data in clear."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, fields
+from typing import Protocol
+
+from linkage.seal import canonical_json
+
+__all__ = ["LogEntry", "Record", "RevocationEntry"]
+
+
+class Record(Protocol):
+    """Anything the log can hold: it knows its kind, its printout and its leaf."""
+
+    @property
+    def kind(self) -> str: ...
+
+    @property
+    def printout_id(self) -> str: ...
+
+    @property
+    def subject_hash(self) -> str: ...
+
+    def leaf(self) -> bytes: ...
+
+
+@dataclass(frozen=True)
+class LogEntry:
+    """What the log keeps of one printout. Its canonical JSON is the Merkle leaf."""
+
+    printout_id: str
+    doc_type: str
+    provider: str
+    agency: str
+    officer_id: str
+    purpose: str
+    case_ref: str
+    issued_at: str
+    subject_hash: str
+    printout_sha256: str  # seal.printout_digest: hex SHA-256 of the JWS signing input
+    kind: str = "printout"
+
+    def leaf(self) -> bytes:
+        # Not dataclasses.asdict: it deep-copies every value, a third of an append's cost.
+        return canonical_json({name: getattr(self, name) for name in _ENTRY_FIELDS})
+
+
+@dataclass(frozen=True)
+class RevocationEntry:
+    printout_id: str
+    agency: str
+    officer_id: str
+    reason: str
+    revoked_at: str
+    kind: str = "revocation"
+
+    @property
+    def subject_hash(self) -> str:
+        return ""
+
+    def leaf(self) -> bytes:
+        return canonical_json({name: getattr(self, name) for name in _REVOCATION_FIELDS})
+
+
+_ENTRY_FIELDS = tuple(f.name for f in fields(LogEntry))
+_REVOCATION_FIELDS = tuple(f.name for f in fields(RevocationEntry))
