@@ -1,4 +1,4 @@
-"""Abuse limits of the hub and the registries: every number in one place, and the per-agency limiter.
+"""Abuse limits of the hub and the registries: every number in one place.
 
 Per agency, from ``[agencies.NAME]`` in linkage.toml (followed while the hub runs):
 
@@ -11,7 +11,8 @@ before the request is checked or any provider is called, so malformed calls coun
 too. A refused call is RESOURCE_EXHAUSTED ``rate_limited`` or ``quota_exhausted``
 (``LimitExceeded``) with ``retry_after_ms``; it issues nothing and logs nothing but a
 warning, at most one per agency every ``REFUSAL_LOG_INTERVAL_S``. Counts live in the
-hub process: each replica counts its own, and a restart starts afresh.
+hub process: each replica counts its own, and a restart starts afresh. The hub admits
+a call in one place, ``Hub.admit`` in linkage/hub/rules.py, which holds the limiter.
 
 Per server, fixed: message sizes, concurrent streams per connection, the length of
 every string field of a request (``FIELD_LIMITS``), the batch of FetchDocuments and the
@@ -20,17 +21,7 @@ range of GetEntries.
 
 from __future__ import annotations
 
-import datetime as dt
-import logging
-import math
-import time
-from collections.abc import Callable
 from dataclasses import dataclass
-
-from google.protobuf.descriptor import FieldDescriptor
-from google.protobuf.message import Message
-
-from linkage.errors import InvalidRequest, LimitExceeded
 
 __all__ = [
     "DEFAULT_LIMITS",
@@ -40,16 +31,13 @@ __all__ = [
     "MAX_BATCH",
     "MAX_CONCURRENT_STREAMS",
     "MAX_ENTRIES",
+    "OTHER_FIELD_LIMIT",
     "PROVIDER_MAX_RECEIVE",
     "PROVIDER_MAX_SEND",
-    "AgencyLimiter",
+    "REFUSAL_LOG_INTERVAL_S",
     "AgencyLimits",
-    "check_fields",
-    "check_length",
     "server_options",
 ]
-
-_log = logging.getLogger("linkage.limits")
 
 # Message sizes (bytes). Requests are a few hundred bytes; answers carry a sealed record.
 HUB_MAX_RECEIVE = 64 * 1024
@@ -83,11 +71,11 @@ FIELD_LIMITS: dict[str, int] = {
     "laser_code": 32,
     "leaf_hash": 32,
 }
-_OTHER_FIELD = 100  # a field added later without its own line above (tests/hub/test_limits.py keeps this unused)
+# A field added later without its own line above (tests/hub/test_limits.py keeps this unused).
+OTHER_FIELD_LIMIT = 100
 
+# At most one warning per agency this often about its refused calls.
 REFUSAL_LOG_INTERVAL_S = 10.0
-_TEXT = (FieldDescriptor.TYPE_STRING, FieldDescriptor.TYPE_BYTES)
-_BANGKOK = dt.timezone(dt.timedelta(hours=7), "ICT")
 
 
 @dataclass(frozen=True)
@@ -107,113 +95,6 @@ class AgencyLimits:
 
 DEFAULT_LIMITS = AgencyLimits()
 """The limits of an agency whose table in linkage.toml names none."""
-
-
-@dataclass
-class _Account:
-    tokens: float
-    refilled: float  # monotonic seconds
-    day: dt.date
-    used_today: int = 0
-    refused: int = 0
-    logged: float = -math.inf
-
-
-class AgencyLimiter:
-    """Token bucket and daily quota per agency name. Not thread-safe: the hub serves from one event loop.
-
-    ``clock`` (monotonic seconds) and ``now`` (aware datetime) are inputs so that tests can move time.
-    """
-
-    def __init__(self, clock: Callable[[], float] = time.monotonic,
-                 now: Callable[[], dt.datetime] = lambda: dt.datetime.now(dt.UTC)) -> None:
-        self._clock = clock
-        self._now = now
-        self._accounts: dict[str, _Account] = {}
-
-    def admit(self, agency: str, limits: AgencyLimits, cost: int = 1) -> None:
-        """Charge ``cost`` calls (at least 1, at most ``limits.burst``) to agency, or raise LimitExceeded.
-
-        A refused call charges nothing. Reasons: ``quota_exhausted`` (retry after the
-        next Bangkok midnight), ``rate_limited`` (retry when the bucket holds ``cost``).
-        """
-        cost = max(1, min(cost, limits.burst))
-        moment, today = self._clock(), self._now().astimezone(_BANGKOK)
-        account = self._accounts.get(agency)
-        if account is None:
-            account = self._accounts[agency] = _Account(float(limits.burst), moment, today.date())
-        account.tokens = min(float(limits.burst), account.tokens + (moment - account.refilled) * limits.rate_per_s)
-        account.refilled = moment
-        if account.day != today.date():
-            account.day, account.used_today = today.date(), 0
-        if account.used_today + cost > limits.daily_quota:
-            midnight = dt.datetime.combine(today.date() + dt.timedelta(days=1), dt.time(), _BANGKOK)
-            wait_ms = max(1, math.ceil((midnight - today).total_seconds() * 1000))
-            self._refused(agency, account, moment, "quota_exhausted")
-            raise LimitExceeded(
-                "quota_exhausted",
-                f"{agency} ใช้โควตาการขอข้อมูลของวันนี้ครบ {limits.daily_quota:,} ครั้งแล้ว ขอใหม่ได้หลังเที่ยงคืน"
-                f" / {agency} has used its daily quota of {limits.daily_quota:,} calls; it resets at midnight"
-                f" Bangkok time, in {_duration(wait_ms)} (daily_quota in [agencies.{agency}])",
-                retry_after_ms=wait_ms)
-        if account.tokens < cost:
-            wait_ms = max(1, math.ceil((cost - account.tokens) / limits.rate_per_s * 1000))
-            self._refused(agency, account, moment, "rate_limited")
-            raise LimitExceeded(
-                "rate_limited",
-                f"{agency} ขอข้อมูลถี่เกินกำหนด กรุณารอ {_duration(wait_ms)} แล้วลองใหม่"
-                f" / {agency} is over its rate limit of {limits.rate_per_s} calls/s (burst {limits.burst});"
-                f" retry after {_duration(wait_ms)} (rate_per_s, burst in [agencies.{agency}])",
-                retry_after_ms=wait_ms)
-        account.tokens -= cost
-        account.used_today += cost
-
-    def used_today(self, agency: str) -> int:
-        """Calls charged to agency since Bangkok's last midnight (as of its last call)."""
-        account = self._accounts.get(agency)
-        return 0 if account is None else account.used_today
-
-    def _refused(self, agency: str, account: _Account, moment: float, reason: str) -> None:
-        account.refused += 1
-        if moment - account.logged >= REFUSAL_LOG_INTERVAL_S:
-            _log.warning("calls refused since the last such line", extra={"agency": agency, "refused": account.refused,
-                                                                           "reason": reason})
-            account.refused, account.logged = 0, moment
-
-
-def _duration(ms: int) -> str:
-    if ms < 10_000:
-        return f"{ms / 1000:.1f} s"
-    minutes = math.ceil(ms / 60_000)
-    return f"{minutes // 60} h {minutes % 60} min" if minutes >= 60 else f"{minutes} min"
-
-
-def check_length(name: str, value: str | bytes, limit: int | None = None, *, path: str | None = None) -> None:
-    """Raise InvalidRequest ``<name>_too_long`` when value is longer than its limit (FIELD_LIMITS by default)."""
-    limit = FIELD_LIMITS.get(name, _OTHER_FIELD) if limit is None else limit
-    if len(value) <= limit:
-        return
-    where = path or name
-    unit_th, unit_en = ("ไบต์", "bytes") if isinstance(value, bytes) else ("ตัวอักษร", "characters")
-    raise InvalidRequest(f"{name}_too_long", f"{where}: ยาวเกิน {limit} {unit_th} / {where} is {len(value)} {unit_en}"
-                         f" long; at most {limit} are allowed")
-
-
-def check_fields(message: Message, prefix: str = "") -> None:
-    """Check every string and bytes field of a request, nested and repeated ones too, against FIELD_LIMITS.
-
-    Raises InvalidRequest ``<field>_too_long`` naming the first field over its limit (``card.laser_code``,
-    ``doc_types[2]``). How many items a list may hold is the rule of its method (e.g. MAX_BATCH).
-    """
-    for field, value in message.ListFields():
-        path = f"{prefix}{field.name}"
-        items = list(enumerate(value)) if field.is_repeated else [(None, value)]
-        for i, item in items:
-            where = path if i is None else f"{path}[{i}]"
-            if field.type in _TEXT:
-                check_length(field.name, item, path=where)
-            elif field.type == FieldDescriptor.TYPE_MESSAGE:
-                check_fields(item, f"{where}.")
 
 
 def server_options(max_receive: int, max_send: int) -> list[tuple[str, int]]:

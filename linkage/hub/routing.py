@@ -1,7 +1,8 @@
 """The hub's side of the hub → provider hop: one mTLS channel per provider, kept for the hub's life.
 
-Knows which provider owns each document type (from the configuration) and
-what each type looks like (from the provider's own ``Describe``, asked once and
+Knows which provider owns each document type (from the configuration: ``owner``,
+which the rules call once per request and hand back to ``describe`` and ``get_record``)
+and what each type looks like (from the provider's own ``Describe``, asked once and
 kept). Translates the provider's failures into the hub's error tree so the
 consumer can tell a provider fault from its own mistake.
 
@@ -183,7 +184,6 @@ class Router:
     """Channels to every provider and the catalogue of document types."""
 
     def __init__(self, settings: Settings) -> None:
-        self._settings = settings
         hub = settings.hub
         self._timeout = hub.provider_timeout_ms / 1000
         self._retries = hub.provider_retries
@@ -196,15 +196,20 @@ class Router:
         self._breakers = {name: CircuitBreaker(name, hub.breaker_failures, hub.breaker_cooldown_ms / 1000,
                                                self._timeout) for name in self._channels}
         self._budgets = {name: RetryBudget(hub.retry_budget_percent / 100) for name in self._channels}
+        # Providers and their document types are fixed until the hub restarts (only agencies are followed).
+        self._owners: dict[str, ProviderConfig] = {}
+        for provider in settings.providers.values():
+            for doc_type in provider.doc_types:
+                self._owners.setdefault(doc_type, provider)
         self._doc_types: dict[str, common_pb2.DocumentType] = {}
         self._members: dict[str, str] = {}
         self._describe_lock = asyncio.Lock()
 
     def owner(self, doc_type: str) -> ProviderConfig:
         """The provider that owns doc_type. Raises InvalidRequest for an unknown type."""
-        provider = self._settings.provider_of(doc_type)
+        provider = self._owners.get(doc_type)
         if provider is None:
-            known = ", ".join(sorted(t for p in self._settings.providers.values() for t in p.doc_types))
+            known = ", ".join(sorted(self._owners))
             raise InvalidRequest(
                 "unknown_doc_type",
                 f"doc_type: ไม่มีเอกสารประเภท {doc_type[:60]!r} / unknown document type {doc_type[:60]!r};"
@@ -212,18 +217,17 @@ class Router:
             )
         return provider
 
-    async def describe(self, doc_type: str) -> common_pb2.DocumentType:
-        """The document type as its provider describes it (asked once, then kept)."""
+    async def describe(self, provider: ProviderConfig, doc_type: str) -> common_pb2.DocumentType:
+        """The document type as its provider (``owner(doc_type)``) describes it: asked once, then kept."""
         known = self._doc_types.get(doc_type)
         if known is not None:
             return known
-        provider = self.owner(doc_type)
         async with self._describe_lock:
             if doc_type not in self._doc_types:
                 answer = await self._call(provider.name, "Describe", provider_pb2.DescribeRequest())
                 self._members[provider.name] = answer.member
                 for t in answer.doc_types:
-                    if self._settings.provider_of(t.code) is provider:
+                    if self._owners.get(t.code) is provider:
                         self._doc_types[t.code] = t
         found = self._doc_types.get(doc_type)
         if found is None:
@@ -237,9 +241,9 @@ class Router:
         """The provider's X-Road member/subsystem, known once describe() has reached it."""
         return self._members.get(provider, provider)
 
-    async def get_record(self, doc_type: str, subject_id: str, fields: Sequence[str]) -> dict[str, Any]:
-        """The record's data, only the given fields (all when empty)."""
-        provider = self.owner(doc_type)
+    async def get_record(self, provider: ProviderConfig, doc_type: str, subject_id: str,
+                         fields: Sequence[str]) -> dict[str, Any]:
+        """The record's data from its provider (``owner(doc_type)``), only the given fields (all when empty)."""
         answer = await self._call(provider.name, "GetRecord",
                                   provider_pb2.GetRecordRequest(doc_type=doc_type, subject_id=subject_id,
                                                                 fields=list(fields)))

@@ -1,44 +1,58 @@
-"""The hub's rules, apart from gRPC: who may read what, and how a printout is issued.
+"""The hub's rules, apart from gRPC: who may call, who may read what, and how a printout is issued.
 
-Before anything, the caller's certificate is checked against the rights table as
-it is now (linkage.toml is followed while the hub runs, see ``LiveSettings``): a
-revoked agency is refused on its next call although its certificate still chains
-to the CA. Then the call is charged to the agency's rate limit and daily quota
-(``Hub.admit``, linkage/limits.py): a refused call goes no further.
+Every call is admitted first, in ``Hub.admit`` and nowhere else, in this order:
+  1. the caller is the agency its client certificate names (common name and SHA-256 fingerprint) under
+     the rights in force now: linkage.toml is followed while the hub runs (``LiveSettings``), so a revoked
+     agency is refused on its very next call although its certificate still chains to the CA;
+  2. the call is charged to the agency's rate limit and daily quota (``AgencyLimiter``; the numbers in
+     linkage/limits.py): a refused call goes no further;
+  3. every string field of the request is within its length (``FIELD_LIMITS`` in linkage/limits.py).
 
-A printout is issued in this order, and only in this order:
-  1. the agency (from its certificate) has a right to the document type;
-  2. the subject ID is well formed and of the kind the type is keyed by;
-  3. purpose and officer are given, and the officer is registered with the agency;
-  4. the citizen is present where the type demands it;
-  5. the provider answers with only the fields granted to the agency;
-  6. the hub seals the printout (JWS, ES256);
-  7. the exchange log commits its entry durably;
-only then does the printout leave the hub. A failure at any step issues nothing.
+A printout is then issued (``Hub.fetch``) in this order, and only in this order:
+  4. a purpose is given, and the officer is registered with the agency;
+  5. the document type is known: its provider is resolved, once for the request;
+  6. the agency has a right to the document type;
+  7. the subject ID is well formed and of the kind the type is keyed by (as its provider describes it);
+  8. the citizen is present where the type demands it;
+  9. the provider answers with only the fields granted to the agency;
+  10. the hub seals the printout (JWS, ES256, with the seal key in force now);
+  11. the exchange log commits its entry durably;
+only then does the printout leave the hub. A failure at any step issues nothing. FetchDocuments checks
+the batch (at least one type, at most MAX_BATCH, none twice) and the subject ID, then step 4 once and
+steps 5-11 for each type: a type that fails is that type's answer.
 """
 
 from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import hashlib
 import logging
+import math
+import ssl
 import time
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
+from google.protobuf.descriptor import FieldDescriptor
+from google.protobuf.message import Message
+
 from linkage.config import ALL_FIELDS, AgencyConfig, LiveSettings, Settings
-from linkage.errors import InvalidRequest, LinkageError, NotFound, PermissionDenied, Unauthenticated
+from linkage.errors import InvalidRequest, LimitExceeded, LinkageError, NotFound, PermissionDenied, Unauthenticated
 from linkage.hub.log import Appended, ExchangeLog, LogEntry, RevocationEntry
 from linkage.hub.routing import Router
-from linkage.ids import IdKind, NationalId, parse_id, parse_officer_id
-from linkage.limits import MAX_BATCH, AgencyLimiter, check_length
+from linkage.ids import IdKind, parse_id, parse_officer_id
+from linkage.limits import FIELD_LIMITS, MAX_BATCH, OTHER_FIELD_LIMIT, REFUSAL_LOG_INTERVAL_S, AgencyLimits
 from linkage.seal import FetchRequest, Sealer, format_issued_at, printout_digest
 from linkage.v1 import common_pb2, provider_pb2
 
-__all__ = ["Hub", "Issued"]
+__all__ = ["AgencyLimiter", "Hub", "Issued", "check_fields"]
 
 _log = logging.getLogger("linkage.hub")
+_limits_log = logging.getLogger("linkage.limits")  # the limiter's warnings keep the name operators filter on
+_TEXT = (FieldDescriptor.TYPE_STRING, FieldDescriptor.TYPE_BYTES)
+_BANGKOK = dt.timezone(dt.timedelta(hours=7), "ICT")
 _KINDS = {common_pb2.SUBJECT_KIND_CITIZEN: IdKind.CITIZEN, common_pb2.SUBJECT_KIND_JURISTIC: IdKind.JURISTIC}
 
 
@@ -52,10 +66,11 @@ class Issued:
 
 
 class Hub:
-    """Rights, routing, sealing and logging, for one configuration."""
+    """Admission, rights, routing, sealing and logging, for one configuration."""
 
     def __init__(self, settings: Settings, router: Router, sealer: Sealer, log: ExchangeLog) -> None:
         self._live = LiveSettings(settings)
+        self._issuer = settings.hub.issuer  # [hub] is fixed until a restart; only agencies are followed
         self.router = router
         self.sealer = sealer
         self.log = log
@@ -67,15 +82,32 @@ class Hub:
         """The settings now in force: agencies and revocations follow linkage.toml."""
         return self._live.current()
 
-    def agency(self, common_name: str | None, cert_sha256: str | None = None) -> AgencyConfig:
+    def admit(self, peer: Mapping[str, Sequence[bytes]], request: Message, cost: int = 1) -> AgencyConfig:
+        """Steps 1-3: the calling agency, once the call is charged to its limits and the request's fields are
+        of allowed length. ``peer`` is the TLS auth context (``ServicerContext.auth_context()``).
+
+        Raises Unauthenticated, LimitExceeded (nothing else is looked at) or InvalidRequest.
+        """
+        # 1. Who calls: the certificate, against the rights now in force.
+        agency = self.caller(peer)
+        # 2. Rate limit and daily quota: a FetchDocuments call costs one per document type.
+        self.limiter.admit(agency.name, agency.limits, cost)
+        # 3. Field lengths.
+        check_fields(request)
+        return agency
+
+    def caller(self, peer: Mapping[str, Sequence[bytes]]) -> AgencyConfig:
         """The agency a client certificate speaks for, by its common name and SHA-256 fingerprint.
 
         Raises Unauthenticated: ``agency_revoked`` for a certificate or agency whose access
         was revoked, ``unknown_agency`` for a name not in the configuration,
         ``certificate_not_registered`` when the agency is pinned to another certificate.
         """
+        names = peer.get("x509_common_name") or [b""]
+        pems = peer.get("x509_pem_cert")
+        cert_sha256 = hashlib.sha256(ssl.PEM_cert_to_DER_cert(pems[0].decode("ascii"))).hexdigest() if pems else None
+        name = names[0].decode("utf-8", "replace")
         settings = self.settings
-        name = common_name or ""
         revoked = settings.revocation_of(cert_sha256) if cert_sha256 else None
         agency = settings.agencies.get(name)
         if revoked is None and agency is None:
@@ -100,28 +132,25 @@ class Hub:
             )
         return agency
 
-    def admit(self, agency: AgencyConfig, cost: int = 1) -> None:
-        """Charge a call of cost units to the agency's rate limit and daily quota. Raises LimitExceeded."""
-        self.limiter.admit(agency.name, agency.limits, cost)
-
     async def services(self, agency: AgencyConfig) -> list[tuple[common_pb2.DocumentType, str, str, list[str]]]:
         """Each type the agency may fetch: description, provider, X-Road service address, granted fields."""
         out = []
         for doc_type, fields in sorted(agency.grants.items()):
-            described = await self.router.describe(doc_type)
-            provider = self.router.owner(doc_type).name
-            service = f"{self.router.member(provider)}/{doc_type}/v1"
-            out.append((described, provider, service, _granted(described, fields)))
+            provider = self.router.owner(doc_type)
+            described = await self.router.describe(provider, doc_type)
+            service = f"{self.router.member(provider.name)}/{doc_type}/v1"
+            out.append((described, provider.name, service, _granted(described, fields)))
         return out
 
-    def check_request(self, agency: AgencyConfig, purpose: str, officer_id: str, case_ref: str) -> None:
-        """Step 3: purpose, case ref and officer. Raises InvalidRequest or PermissionDenied."""
+    def check_request(self, agency: AgencyConfig, purpose: str, officer_id: str) -> None:
+        """Step 4: a purpose, and an officer registered with the agency. Raises InvalidRequest or PermissionDenied.
+
+        (Their lengths, and the case ref's, were checked on admission.)
+        """
         if not purpose.strip():
             raise InvalidRequest("purpose_missing",
                                  "purpose: ต้องระบุวัตถุประสงค์ของการขอข้อมูล / purpose is required: say why the data"
                                  " is needed (PDPA: data is used only for its stated purpose)")
-        check_length("purpose", purpose)
-        check_length("case_ref", case_ref)
         officer = parse_officer_id(officer_id)
         if officer not in agency.officers:
             raise PermissionDenied("officer_not_registered",
@@ -129,9 +158,11 @@ class Hub:
                                    f" registered with {agency.name}")
 
     async def fetch(self, agency: AgencyConfig, req: FetchRequest) -> Issued:
-        """Issue one printout. Raises a LinkageError and issues nothing when any step fails."""
-        self.check_request(agency, req.purpose, req.officer_id, req.case_ref)
-        return await self._fetch_checked(agency, req)
+        """Steps 4-11: issue one printout to an admitted agency. Raises a LinkageError and issues nothing when
+        any step fails."""
+        # 4. Purpose and officer.
+        self.check_request(agency, req.purpose, req.officer_id)
+        return await self._issue(agency, req)
 
     async def fetch_many(self, agency: AgencyConfig, doc_types: Sequence[str],
                          req: FetchRequest) -> list[Issued | LinkageError]:
@@ -149,63 +180,64 @@ class Hub:
             raise InvalidRequest("doc_types_repeated", "doc_types: มีประเภทเอกสารซ้ำ / a document type is"
                                  " named more than once")
         parse_id(req.subject_id)
-        self.check_request(agency, req.purpose, req.officer_id, req.case_ref)
+        self.check_request(agency, req.purpose, req.officer_id)
 
         async def one(doc_type: str) -> Issued | LinkageError:
             try:
-                return await self._fetch_checked(agency, FetchRequest(doc_type, req.subject_id, req.purpose,
-                                                                      req.officer_id, req.case_ref,
-                                                                      req.citizen_present))
+                return await self._issue(agency, FetchRequest(doc_type, req.subject_id, req.purpose, req.officer_id,
+                                                              req.case_ref, req.citizen_present))
             except LinkageError as err:
                 return err
 
         return list(await asyncio.gather(*(one(t) for t in doc_types)))
 
-    async def _fetch_checked(self, agency: AgencyConfig, req: FetchRequest) -> Issued:
+    async def _issue(self, agency: AgencyConfig, req: FetchRequest) -> Issued:
+        """Steps 5-11 for a request whose purpose and officer passed step 4."""
         started = time.perf_counter()
-        provider = self.router.owner(req.doc_type)  # unknown type -> InvalidRequest
+        # 5. The document type is known; its provider, resolved here, serves the rest of the request.
+        provider = self.router.owner(req.doc_type)
+        # 6. The agency's right to it.
         fields = agency.grants.get(req.doc_type)
         if fields is None:
             allowed = ", ".join(sorted(agency.grants)) or "nothing"
             raise PermissionDenied("no_right",
                                    f"doc_type: {agency.name} ไม่มีสิทธิ์ขอ {req.doc_type} / {agency.name} has no right to"
                                    f" {req.doc_type}; it may read: {allowed}")
-        described = await self.router.describe(req.doc_type)
+        # 7. The subject ID, of the kind the type is keyed by (the provider's description, asked once, then kept).
+        described = await self.router.describe(provider, req.doc_type)
         subject = parse_id(req.subject_id, _KINDS.get(described.subject_kind))
+        # 8. The citizen's presence.
         if described.requires_citizen_present and not req.citizen_present:
             raise InvalidRequest("citizen_not_present",
                                  f"citizen_present: {req.doc_type} ให้ได้เฉพาะเมื่อเจ้าของข้อมูลมาแสดงตนพร้อมบัตร"
                                  f" / {req.doc_type} is served only when the citizen is present with their card")
-        data = await self.router.get_record(req.doc_type, subject, _projection(described, fields))
-        issued = await self._seal_and_log(agency, req, subject, provider.name, data)
-        _log.debug("issued", extra={"agency": agency.name, "doc_type": req.doc_type, "provider": provider.name,
-                                    "log_index": issued.logged.index,
-                                    "duration_ms": round((time.perf_counter() - started) * 1000, 3)})
-        return issued
-
-    async def _seal_and_log(self, agency: AgencyConfig, req: FetchRequest, subject: NationalId,
-                            provider: str, data: dict[str, object]) -> Issued:
+        # 9. The provider's record, only the granted fields.
+        data = await self.router.get_record(provider, req.doc_type, subject, _projection(described, fields))
+        # 10. The seal.
         printout_id = str(uuid.uuid4())
         issued_at = format_issued_at(dt.datetime.now(dt.UTC))
-        binding = req.binding(agency.name, subject)
         jws = self.sealer.seal({
             "printout_id": printout_id, "doc_type": req.doc_type, "subject_id": subject, "data": data,
-            "issuer": self.settings.hub.issuer, "provider": provider, "agency": agency.name,
+            "issuer": self._issuer, "provider": provider.name, "agency": agency.name,
             "officer_id": req.officer_id, "purpose": req.purpose, "case_ref": req.case_ref,
-            "issued_at": issued_at, "request_hash": binding,
+            "issued_at": issued_at, "request_hash": req.binding(agency.name, subject),
         })
+        # 11. The log entry, durable before the printout leaves.
         logged = await self.log.append(LogEntry(
-            printout_id=printout_id, doc_type=req.doc_type, provider=provider, agency=agency.name,
+            printout_id=printout_id, doc_type=req.doc_type, provider=provider.name, agency=agency.name,
             officer_id=req.officer_id, purpose=req.purpose, case_ref=req.case_ref, issued_at=issued_at,
             subject_hash=self.log.subject_hash(subject), printout_sha256=printout_digest(jws),
         ))
+        _log.debug("issued", extra={"agency": agency.name, "doc_type": req.doc_type, "provider": provider.name,
+                                    "log_index": logged.index,
+                                    "duration_ms": round((time.perf_counter() - started) * 1000, 3)})
         return Issued(printout_id, req.doc_type, jws, issued_at, logged)
 
     async def revoke(self, agency: AgencyConfig, printout_id: str, reason: str, officer_id: str) -> Appended:
         """Revoke a printout issued to this agency; the revocation is logged. Raises on anything else."""
         if not reason.strip():
             raise InvalidRequest("reason_missing", "reason: ต้องระบุเหตุผลที่เพิกถอน / say why the printout is revoked")
-        self.check_request(agency, reason, officer_id, "")
+        self.check_request(agency, reason, officer_id)
         async with self._revoke_lock:  # one revocation per printout, even when two race
             leaf = await self.log.printout(printout_id)
             if leaf is None or leaf.get("agency") != agency.name:
@@ -225,13 +257,12 @@ class Hub:
     async def check_card(self, agency: AgencyConfig, card: provider_pb2.CheckCardRequest, purpose: str,
                          officer_id: str) -> bool:
         """Relay a card check. Needs a right to dopa.card; answers only match / no match."""
-        self.check_request(agency, purpose, officer_id, "")
+        self.check_request(agency, purpose, officer_id)
         if "dopa.card" not in agency.grants:
             raise PermissionDenied("no_right", f"{agency.name} ไม่มีสิทธิ์ตรวจบัตร / {agency.name} has no right to"
                                    " dopa.card, which a card check needs")
         parse_id(card.subject_id, IdKind.CITIZEN)
         return await self.router.check_card(card)
-
 
     async def check_access_listing(self, agency: AgencyConfig, subject: str,
                                    card: provider_pb2.CheckCardRequest | None) -> None:
@@ -267,3 +298,112 @@ def _projection(described: common_pb2.DocumentType, fields: Sequence[str]) -> li
                                f"ไม่มีช่องข้อมูลใดของ {described.code} ที่ได้รับอนุญาต / none of the fields granted for"
                                f" {described.code} exists; ask the sandbox admin to fix the grant")
     return granted
+
+
+# -- admission: the limiter of step 2, the field lengths of step 3 ----------------------------------
+
+
+@dataclass
+class _Account:
+    tokens: float
+    refilled: float  # monotonic seconds
+    day: dt.date
+    used_today: int = 0
+    refused: int = 0
+    logged: float = -math.inf
+
+
+class AgencyLimiter:
+    """Token bucket and daily quota per agency name. Not thread-safe: the hub serves from one event loop.
+
+    ``clock`` (monotonic seconds) and ``now`` (aware datetime) are inputs so that tests can move time.
+    """
+
+    def __init__(self, clock: Callable[[], float] = time.monotonic,
+                 now: Callable[[], dt.datetime] = lambda: dt.datetime.now(dt.UTC)) -> None:
+        self._clock = clock
+        self._now = now
+        self._accounts: dict[str, _Account] = {}
+
+    def admit(self, agency: str, limits: AgencyLimits, cost: int = 1) -> None:
+        """Charge ``cost`` calls (at least 1, at most ``limits.burst``) to agency, or raise LimitExceeded.
+
+        A refused call charges nothing. Reasons: ``quota_exhausted`` (retry after the
+        next Bangkok midnight), ``rate_limited`` (retry when the bucket holds ``cost``).
+        """
+        cost = max(1, min(cost, limits.burst))
+        moment, today = self._clock(), self._now().astimezone(_BANGKOK)
+        account = self._accounts.get(agency)
+        if account is None:
+            account = self._accounts[agency] = _Account(float(limits.burst), moment, today.date())
+        account.tokens = min(float(limits.burst), account.tokens + (moment - account.refilled) * limits.rate_per_s)
+        account.refilled = moment
+        if account.day != today.date():
+            account.day, account.used_today = today.date(), 0
+        if account.used_today + cost > limits.daily_quota:
+            midnight = dt.datetime.combine(today.date() + dt.timedelta(days=1), dt.time(), _BANGKOK)
+            wait_ms = max(1, math.ceil((midnight - today).total_seconds() * 1000))
+            self._refused(agency, account, moment, "quota_exhausted")
+            raise LimitExceeded(
+                "quota_exhausted",
+                f"{agency} ใช้โควตาการขอข้อมูลของวันนี้ครบ {limits.daily_quota:,} ครั้งแล้ว ขอใหม่ได้หลังเที่ยงคืน"
+                f" / {agency} has used its daily quota of {limits.daily_quota:,} calls; it resets at midnight"
+                f" Bangkok time, in {_duration(wait_ms)} (daily_quota in [agencies.{agency}])",
+                retry_after_ms=wait_ms)
+        if account.tokens < cost:
+            wait_ms = max(1, math.ceil((cost - account.tokens) / limits.rate_per_s * 1000))
+            self._refused(agency, account, moment, "rate_limited")
+            raise LimitExceeded(
+                "rate_limited",
+                f"{agency} ขอข้อมูลถี่เกินกำหนด กรุณารอ {_duration(wait_ms)} แล้วลองใหม่"
+                f" / {agency} is over its rate limit of {limits.rate_per_s} calls/s (burst {limits.burst});"
+                f" retry after {_duration(wait_ms)} (rate_per_s, burst in [agencies.{agency}])",
+                retry_after_ms=wait_ms)
+        account.tokens -= cost
+        account.used_today += cost
+
+    def used_today(self, agency: str) -> int:
+        """Calls charged to agency since Bangkok's last midnight (as of its last call)."""
+        account = self._accounts.get(agency)
+        return 0 if account is None else account.used_today
+
+    def _refused(self, agency: str, account: _Account, moment: float, reason: str) -> None:
+        account.refused += 1
+        if moment - account.logged >= REFUSAL_LOG_INTERVAL_S:
+            _limits_log.warning("calls refused since the last such line",
+                                extra={"agency": agency, "refused": account.refused, "reason": reason})
+            account.refused, account.logged = 0, moment
+
+
+def _duration(ms: int) -> str:
+    if ms < 10_000:
+        return f"{ms / 1000:.1f} s"
+    minutes = math.ceil(ms / 60_000)
+    return f"{minutes // 60} h {minutes % 60} min" if minutes >= 60 else f"{minutes} min"
+
+
+def _check_length(name: str, value: str | bytes, where: str) -> None:
+    """Raise InvalidRequest ``<name>_too_long`` when value is longer than its limit in FIELD_LIMITS."""
+    limit = FIELD_LIMITS.get(name, OTHER_FIELD_LIMIT)
+    if len(value) <= limit:
+        return
+    unit_th, unit_en = ("ไบต์", "bytes") if isinstance(value, bytes) else ("ตัวอักษร", "characters")
+    raise InvalidRequest(f"{name}_too_long", f"{where}: ยาวเกิน {limit} {unit_th} / {where} is {len(value)} {unit_en}"
+                         f" long; at most {limit} are allowed")
+
+
+def check_fields(message: Message, prefix: str = "") -> None:
+    """Check every string and bytes field of a request, nested and repeated ones too, against FIELD_LIMITS.
+
+    Raises InvalidRequest ``<field>_too_long`` naming the first field over its limit (``card.laser_code``,
+    ``doc_types[2]``). How many items a list may hold is the rule of its method (e.g. MAX_BATCH).
+    """
+    for field, value in message.ListFields():
+        path = f"{prefix}{field.name}"
+        items = list(enumerate(value)) if field.is_repeated else [(None, value)]
+        for i, item in items:
+            where = path if i is None else f"{path}[{i}]"
+            if field.type in _TEXT:
+                _check_length(field.name, item, where)
+            elif field.type == FieldDescriptor.TYPE_MESSAGE:
+                check_fields(item, f"{where}.")

@@ -1,32 +1,30 @@
-"""gRPC servicer of the LinkageHub: proto <-> domain translation, nothing more.
+"""gRPC servicers of the hub: proto <-> domain translation, nothing more.
 
-The calling agency is the common name of the client certificate that the TLS
-handshake verified against the linkage CA; no request field can change it. The
-certificate's fingerprint goes along so that a revoked one is refused. Every call
-is then charged to that agency's rate limit and daily quota, and every string field
-of its request checked against its length limit (linkage/limits.py), before anything else.
+Every method first has its call admitted by ``Hub.admit`` (linkage/hub/rules.py, steps 1-3): the
+calling agency is the one its client certificate names, under the rights in force now (no
+request field can change it), the call is charged to the agency's rate limit and daily quota,
+and every string field of the request is checked against its length, before anything else.
+The rules then do the work; the answer is built here. Errors become gRPC statuses in
+``grpc_errors`` (linkage/errors.py).
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
-import ssl
 
 import grpc
-from google.protobuf.message import Message
 
 from linkage import merkle
-from linkage.config import AgencyConfig
 from linkage.errors import InvalidRequest, LinkageError, NotFound, grpc_errors, to_problem
 from linkage.hub.log import SignedTree
 from linkage.hub.rules import Hub, Issued
 from linkage.ids import IdKind, parse_id
-from linkage.limits import MAX_BATCH, MAX_ENTRIES, check_fields
+from linkage.limits import MAX_BATCH, MAX_ENTRIES
 from linkage.seal import FetchRequest
 from linkage.v1 import audit_pb2, audit_pb2_grpc, hub_pb2, hub_pb2_grpc
 
 __all__ = ["AuditServicer", "HubServicer"]
+
 
 def _signed(tree: SignedTree) -> audit_pb2.SignedCheckpoint:
     cp = tree.checkpoint
@@ -42,26 +40,6 @@ def _issued(issued: Issued) -> hub_pb2.FetchDocumentResponse:
                                                  hashes=logged.proof))
 
 
-def _agency(hub: Hub, context: grpc.aio.ServicerContext) -> AgencyConfig:
-    """Checked on every call against the rights now in force, so a revocation refuses the very next call."""
-    auth = context.auth_context()
-    names = auth.get("x509_common_name") or [b""]
-    pems = auth.get("x509_pem_cert")
-    fingerprint = hashlib.sha256(ssl.PEM_cert_to_DER_cert(pems[0].decode("ascii"))).hexdigest() if pems else None
-    return hub.agency(names[0].decode("utf-8", "replace"), fingerprint)
-
-
-def _admitted(hub: Hub, context: grpc.aio.ServicerContext, request: Message, cost: int = 1) -> AgencyConfig:
-    """The calling agency, once the call is charged to its limits and the request's fields are of allowed length.
-
-    Raises Unauthenticated, LimitExceeded (nothing else is looked at) or InvalidRequest.
-    """
-    agency = _agency(hub, context)
-    hub.admit(agency, cost)
-    check_fields(request)
-    return agency
-
-
 class HubServicer(hub_pb2_grpc.LinkageHubServicer):
     def __init__(self, hub: Hub) -> None:
         self._hub = hub
@@ -69,7 +47,7 @@ class HubServicer(hub_pb2_grpc.LinkageHubServicer):
     @grpc_errors
     async def ListServices(self, request: hub_pb2.ListServicesRequest,
                            context: grpc.aio.ServicerContext) -> hub_pb2.ListServicesResponse:
-        agency = _admitted(self._hub, context, request)
+        agency = self._hub.admit(context.auth_context(), request)
         grants = [
             hub_pb2.ServiceGrant(doc_type=described, provider=provider, service=service, granted_fields=fields)
             for described, provider, service, fields in await self._hub.services(agency)
@@ -79,7 +57,7 @@ class HubServicer(hub_pb2_grpc.LinkageHubServicer):
     @grpc_errors
     async def FetchDocument(self, request: hub_pb2.FetchDocumentRequest,
                             context: grpc.aio.ServicerContext) -> hub_pb2.FetchDocumentResponse:
-        agency = _admitted(self._hub, context, request)
+        agency = self._hub.admit(context.auth_context(), request)
         issued = await self._hub.fetch(agency, FetchRequest(
             request.doc_type, request.subject_id, request.purpose, request.officer_id, request.case_ref,
             request.citizen_present))
@@ -89,7 +67,7 @@ class HubServicer(hub_pb2_grpc.LinkageHubServicer):
     async def FetchDocuments(self, request: hub_pb2.FetchDocumentsRequest,
                              context: grpc.aio.ServicerContext) -> hub_pb2.FetchDocumentsResponse:
         # A batch costs one call per document type (MAX_BATCH at most: a longer one is refused as a whole).
-        agency = _admitted(self._hub, context, request, min(len(request.doc_types), MAX_BATCH))
+        agency = self._hub.admit(context.auth_context(), request, min(len(request.doc_types), MAX_BATCH))
         outcomes = await self._hub.fetch_many(agency, list(request.doc_types), FetchRequest(
             "", request.subject_id, request.purpose, request.officer_id, request.case_ref, request.citizen_present))
         results = []
@@ -103,7 +81,7 @@ class HubServicer(hub_pb2_grpc.LinkageHubServicer):
     @grpc_errors
     async def GetAgentStatus(self, request: hub_pb2.GetAgentStatusRequest,
                              context: grpc.aio.ServicerContext) -> hub_pb2.GetAgentStatusResponse:
-        agency = _admitted(self._hub, context, request)
+        agency = self._hub.admit(context.auth_context(), request)
         if not self._hub.agent_available(agency, request.officer_id):
             status = hub_pb2.AGENT_NOT_AVAILABLE
         elif request.citizen_id:
@@ -116,7 +94,7 @@ class HubServicer(hub_pb2_grpc.LinkageHubServicer):
     @grpc_errors
     async def CheckCard(self, request: hub_pb2.HubCheckCardRequest,
                         context: grpc.aio.ServicerContext) -> hub_pb2.HubCheckCardResponse:
-        agency = _admitted(self._hub, context, request)
+        agency = self._hub.admit(context.auth_context(), request)
         match = await self._hub.check_card(agency, request.card, request.purpose, request.officer_id)
         return hub_pb2.HubCheckCardResponse(match=match)
 
@@ -135,13 +113,13 @@ class AuditServicer(audit_pb2_grpc.AuditLogServicer):
     @grpc_errors
     async def GetCheckpoint(self, request: audit_pb2.GetCheckpointRequest,
                             context: grpc.aio.ServicerContext) -> audit_pb2.SignedCheckpoint:
-        _admitted(self._hub, context, request)
+        self._hub.admit(context.auth_context(), request)
         return _signed(self._log.latest)
 
     @grpc_errors
     async def GetInclusionProof(self, request: audit_pb2.GetInclusionProofRequest,
                                 context: grpc.aio.ServicerContext) -> audit_pb2.InclusionProof:
-        _admitted(self._hub, context, request)
+        self._hub.admit(context.auth_context(), request)
         size = request.tree_size or self._log.size
         if request.WhichOneof("leaf") == "leaf_hash":
             found = await self._log.index_of_leaf_hash(request.leaf_hash)
@@ -159,7 +137,7 @@ class AuditServicer(audit_pb2_grpc.AuditLogServicer):
     @grpc_errors
     async def GetConsistencyProof(self, request: audit_pb2.GetConsistencyProofRequest,
                                   context: grpc.aio.ServicerContext) -> audit_pb2.ConsistencyProof:
-        _admitted(self._hub, context, request)
+        self._hub.admit(context.auth_context(), request)
         new_size = request.new_size or self._log.size
         try:
             hashes = await self._log.consistency_proof(request.old_size, new_size)
@@ -170,7 +148,7 @@ class AuditServicer(audit_pb2_grpc.AuditLogServicer):
     @grpc_errors
     async def GetEntries(self, request: audit_pb2.GetEntriesRequest,
                          context: grpc.aio.ServicerContext) -> audit_pb2.GetEntriesResponse:
-        _admitted(self._hub, context, request)
+        self._hub.admit(context.auth_context(), request)
         if request.end <= request.start or request.end - request.start > MAX_ENTRIES:
             raise InvalidRequest("bad_range", f"ช่วงรายการไม่ถูกต้อง / ask for 1 to {MAX_ENTRIES} entries with"
                                  f" start < end (got start={request.start}, end={request.end})")
@@ -182,7 +160,7 @@ class AuditServicer(audit_pb2_grpc.AuditLogServicer):
     @grpc_errors
     async def ListAccesses(self, request: audit_pb2.ListAccessesRequest,
                            context: grpc.aio.ServicerContext) -> audit_pb2.ListAccessesResponse:
-        agency = _admitted(self._hub, context, request)
+        agency = self._hub.admit(context.auth_context(), request)
         subject = parse_id(request.subject_id)
         card = request.citizen_card if request.HasField("citizen_card") else None
         await self._hub.check_access_listing(agency, subject, card)
@@ -196,7 +174,7 @@ class AuditServicer(audit_pb2_grpc.AuditLogServicer):
     @grpc_errors
     async def RevokePrintout(self, request: audit_pb2.RevokePrintoutRequest,
                              context: grpc.aio.ServicerContext) -> audit_pb2.RevokePrintoutResponse:
-        agency = _admitted(self._hub, context, request)
+        agency = self._hub.admit(context.auth_context(), request)
         logged = await self._hub.revoke(agency, request.printout_id, request.reason, request.officer_id)
         revoked_at = json.loads(logged.leaf)["revoked_at"]
         return audit_pb2.RevokePrintoutResponse(log_index=logged.index, revoked_at=revoked_at)
@@ -204,7 +182,7 @@ class AuditServicer(audit_pb2_grpc.AuditLogServicer):
     @grpc_errors
     async def GetRevocation(self, request: audit_pb2.GetRevocationRequest,
                             context: grpc.aio.ServicerContext) -> audit_pb2.Revocation:
-        _admitted(self._hub, context, request)
+        self._hub.admit(context.auth_context(), request)
         found = await self._log.revocation(request.printout_id)
         if found is None:
             return audit_pb2.Revocation(revoked=False)

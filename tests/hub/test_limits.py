@@ -28,6 +28,7 @@ from linkage import pki
 from linkage.cli.sandbox import init
 from linkage.config import ConfigError, Home, load_settings, settings_from_text, write_config
 from linkage.errors import LimitExceeded, from_rpc_error
+from linkage.hub.rules import AgencyLimiter
 from linkage.limits import (
     DEFAULT_LIMITS,
     FIELD_LIMITS,
@@ -35,7 +36,6 @@ from linkage.limits import (
     MAX_BATCH,
     MAX_ENTRIES,
     PROVIDER_MAX_RECEIVE,
-    AgencyLimiter,
     AgencyLimits,
 )
 from linkage.pki import HUB_CLIENT
