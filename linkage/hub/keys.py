@@ -90,17 +90,18 @@ class LiveSealer(Sealer):
     A key that does not load is refused with an error in the log, and the previous one kept.
     """
 
-    __slots__ = ("_home", "_seen")
+    __slots__ = ("_home", "_keys", "_seen")
 
     def __init__(self, home: Home) -> None:
         finish_pending(home)
         self._home = home
-        self._seen = file_stamp(home.pki / SEAL_KEYS)
+        self._keys = home.pki / SEAL_KEYS
+        self._seen = file_stamp(self._keys)
         key, chain = _seal_material(home)
         super().__init__(key, chain)
 
     def seal(self, payload: Mapping[str, Any]) -> CompactJWS:
-        stamp = file_stamp(self._home.pki / SEAL_KEYS)
+        stamp = file_stamp(self._keys)
         if stamp != self._seen:
             self._seen = stamp
             old = self.kid
@@ -127,7 +128,8 @@ class LogSigner:
         finish_pending(home)
         self._home = home
         self._clock = clock
-        self._seen = file_stamp(home.pki / LOG_KEYS)
+        self._keys = home.pki / LOG_KEYS
+        self._seen = file_stamp(self._keys)
         self._signers = self._load()
 
     def _load(self) -> list[tuple[KeyWindow, NoteSigner]]:
@@ -152,7 +154,7 @@ class LogSigner:
         return tuple(w for w, _ in self._signers)
 
     def sign_checkpoint(self, checkpoint: Checkpoint) -> str:
-        stamp = file_stamp(self._home.pki / LOG_KEYS)
+        stamp = file_stamp(self._keys)
         if stamp != self._seen:
             self._seen = stamp
             try:

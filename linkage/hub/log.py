@@ -40,11 +40,12 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from linkage import merkle
-from linkage.checkpoint import Checkpoint, CheckpointSigner, NoteSigner, sign_checkpoint
+from linkage.checkpoint import Checkpoint, CheckpointSigner
 from linkage.errors import HubUnavailable
 from linkage.hub.logentries import LogEntry, Record, RevocationEntry
 from linkage.hub.logproofs import PLACEHOLDER, batch_proofs, peak_coords
 from linkage.hub.logstore import EntryRow, Key, LogStore, open_log_store
+from linkage.note import NoteSigner, sign_note
 from linkage.storage import Database
 
 __all__ = ["Appended", "ExchangeLog", "LogEntry", "Record", "RevocationEntry", "SignedTree"]
@@ -88,7 +89,8 @@ class Appended:
 class ExchangeLog:
     """The log, its Merkle tree and its single writer. Call ``close`` when done.
 
-    ``where`` is a SQLite file (created if absent) or a PostgreSQL ``Database``. Opening raises
+    ``where`` is a SQLite file (created if absent) or a PostgreSQL ``Database``. ``signer`` signs each
+    checkpoint: the hub's live log keys (``linkage.hub.keys.LogSigner``), or one ``NoteSigner``. Opening raises
     ``linkage.storage.StorageError`` (DatabaseUnavailable, SchemaMismatch) or ``sqlite3.Error``.
     """
 
@@ -97,7 +99,9 @@ class ExchangeLog:
         if len(subject_key) < 32:
             raise ValueError("subject_key must be at least 32 bytes")
         self._key = subject_key
-        self._signer = signer
+        # Called directly for every checkpoint: the hub's LogSigner signs with the log keys in force itself.
+        self._sign_checkpoint: Callable[[Checkpoint], str] = (
+            (lambda cp: sign_note(cp.text(), [signer])) if isinstance(signer, NoteSigner) else signer.sign_checkpoint)
         self.origin = origin
         # One thread owns the store: a SQLite connection is not shared across threads, and one writer
         # needs one PostgreSQL connection.
@@ -155,7 +159,7 @@ class ExchangeLog:
 
     def _sign(self, tree: merkle.CompactRange) -> SignedTree:
         cp = Checkpoint(self.origin, tree.size, tree.root())
-        return SignedTree(sign_checkpoint(cp, self._signer), cp)
+        return SignedTree(self._sign_checkpoint(cp), cp)
 
     def _from_store(self, compute: Callable[[merkle.HashAt], _T]) -> _T:
         """Run compute twice: once to learn which nodes it reads, then over those nodes read in one query."""
