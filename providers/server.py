@@ -90,6 +90,7 @@ class ProviderServicer(provider_pb2_grpc.ProviderServiceServicer):
         self._describe = provider_pb2.DescribeResponse(provider=registry.name, member=registry.member,
                                                        doc_types=list(registry.doc_types.values()))
         self._fields = {code: [f.name for f in t.fields] for code, t in registry.doc_types.items()}
+        self._kinds = {code: registry.id_kind(code) for code in registry.doc_types}
 
     @_faulted
     @grpc_errors
@@ -110,7 +111,7 @@ class ProviderServicer(provider_pb2_grpc.ProviderServiceServicer):
                 f" / registry {self.registry.name} serves no document type {code[:60]!r};"
                 f" it serves: {', '.join(self._fields)}",
             )
-        subject_id = parse_id(request.subject_id, self.registry.id_kind(code))
+        subject_id = parse_id(request.subject_id, self._kinds[code])
         wanted = list(dict.fromkeys(request.fields))
         unknown = [f for f in wanted if f not in names]
         if unknown:
