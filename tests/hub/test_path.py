@@ -100,7 +100,7 @@ def _profiled(trace: Trace) -> Iterator[None]:
         yield
     finally:
         sys.setprofile(None)
-        threading.setprofile(None)  # type: ignore[arg-type]
+        threading.setprofile(None)
 
 
 async def test_one_fetch_document_passes_through_at_most_8_files(sandbox_home: Home,
