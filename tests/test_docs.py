@@ -100,8 +100,6 @@ def test_every_relative_link_resolves(page: Path) -> None:
 def test_every_path_of_the_repository_mentioned_exists(page: Path) -> None:
     for mention in sorted(set(_REPO_PATH.findall(page.read_text(encoding="utf-8")))):
         path = mention.rstrip(".,")
-        if path in {"docs/architecture.md"}:  # written on its own branch for issue 10; see the README's index
-            continue
         # a module may be named without .py (linkage/cli/conformance: a module or a package)
         found = list(ROOT.glob(path)) if "*" in path else [p for p in (ROOT / path, ROOT / f"{path}.py") if p.exists()]
         assert found, f"{_name(page)} mentions {path}, which does not exist: fix the path"
