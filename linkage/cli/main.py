@@ -35,7 +35,7 @@ from linkage.cli import agencies, conformance, keys
 from linkage.cli.common import with_home
 from linkage.cli.faults import add_commands as _add_faults_commands
 from linkage.cli.status import add_commands as _add_status_commands
-from linkage.config import ConfigError, Home, load_settings
+from linkage.config import ConfigError, Home, join_address, load_settings
 from linkage.errors import LinkageError
 from linkage.storage import Database, StorageError, parse_database
 
@@ -73,18 +73,23 @@ class _Bar:
             sys.stderr.write("\n")
 
 
-def _cmd_init(args: argparse.Namespace) -> int:
-    from linkage.cli.sandbox import init
+def _cmd_init(args: argparse.Namespace, *, starting: bool = False) -> int:
+    """Make the sandbox; starting: `linkage up` is making it and starts it next (so no "start it with")."""
+    from linkage.cli.sandbox import choose_ports, init
 
     database = _database(args.database)
+    ports = choose_ports(args.ports)
     bar = _Bar()
     try:
         home = init(Path(args.home), citizens=args.citizens, seed=args.seed, force=args.force, progress=bar,
-                    database=database)
+                    database=database, ports=ports)
     finally:
         bar.close()
-    print(f"sandbox ready in {home.root}\n  config:   {home.config_file}\n  CA:       {home.ca.cert}\n"
-          f"  personas: {home.personas}\nstart it with: linkage up --home {home.root}")
+    print(f"sandbox made in {home.root}\n  config:   {home.config_file}\n  CA:       {home.ca.cert}\n"
+          f"  personas: {home.personas}\n  ports:    {', '.join(f'{n} {p}' for n, p in ports.items())}",
+          file=sys.stderr if starting else sys.stdout)
+    if not starting:
+        print(f"start it with: linkage up --home {home.root}")
     return 0
 
 
@@ -137,14 +142,14 @@ def _cmd_up(args: argparse.Namespace) -> int:
     if not home.config_file.exists():
         print(f"no sandbox in {home.root} yet: making one", file=sys.stderr)
         _cmd_init(argparse.Namespace(home=args.home, citizens=args.citizens, seed=args.seed, force=False,
-                                     database=args.database))
+                                     database=args.database, ports=args.ports), starting=True)
     asyncio.run(_up(home, args.replicas))
     return 0
 
 
-def _serve_ready(port: int, metrics: str = "") -> None:
+def _serve_ready(host: str, port: int, metrics: str = "") -> None:
     """The line `linkage up` waits for: the address, and where the metrics are served (if apart)."""
-    print(f"LISTENING 127.0.0.1:{port}" + (f" metrics={metrics}" if metrics else ""), flush=True)
+    print(f"LISTENING {join_address(host, port)}" + (f" metrics={metrics}" if metrics else ""), flush=True)
 
 
 def _cmd_serve_hub(args: argparse.Namespace) -> int:
@@ -160,7 +165,7 @@ def _cmd_serve_hub(args: argparse.Namespace) -> int:
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, stop.set)
-        _serve_ready(running.port, running.exporter.url if running.exporter else "")
+        _serve_ready(settings.hub.host, running.port, running.exporter.url if running.exporter else "")
         try:
             await stop.wait()
         finally:
@@ -175,6 +180,7 @@ def _cmd_serve_hub(args: argparse.Namespace) -> int:
 
 
 def _cmd_serve_provider(args: argparse.Namespace) -> int:
+    from linkage.ports import PortInUse, choose_port
     from providers.server import serve
 
     home = Home(Path(args.home).resolve())
@@ -182,10 +188,19 @@ def _cmd_serve_provider(args: argparse.Namespace) -> int:
     if args.name not in settings.providers:
         print(f"no provider named {args.name!r}; configured: {', '.join(settings.providers)}", file=sys.stderr)
         return 2
+    config = settings.providers[args.name]
+    port = config.port if args.port is None else args.port
     try:
         asyncio.run(serve(args.name, settings.database or home.provider_db(args.name), home.ca.cert,
-                          home.server_cert(args.name),
-                          port=args.port, ready=_serve_ready, metrics_port=args.metrics_port))
+                          home.server_cert(args.name), port=port, host=config.host,
+                          ready=lambda bound, metrics: _serve_ready(config.host, bound, metrics),
+                          metrics_port=args.metrics_port))
+    except PortInUse as exc:
+        if exc.address == join_address(config.host, port):  # its own port, not its metrics'
+            exc = PortInUse(exc.address, choose_port(f"providers.{args.name}",
+                                                     f"LINKAGE_PROVIDERS_{args.name.upper()}_PORT", home.config_file))
+        print(f"{args.name}: {exc}", file=sys.stderr)
+        return 3
     except OSError as exc:
         print(f"{args.name}: {exc}", file=sys.stderr)
         return 3
@@ -194,14 +209,20 @@ def _cmd_serve_provider(args: argparse.Namespace) -> int:
 
 def _cmd_serve_counter(args: argparse.Namespace) -> int:
     from consumers.counter.app import serve
+    from linkage.ports import PortInUse, choose_port
 
     home = Home(Path(args.home).resolve())
+    config = load_settings(home).counter
+    port = config.port if args.port is None else args.port
+    # The app reads its host from the environment (CounterSettings.from_env); [counter] host is its default.
+    os.environ.setdefault("LINKAGE_COUNTER_HOST", config.host)
     try:
-        asyncio.run(_until_signal(serve(home, args.port, _serve_ready)))
+        asyncio.run(_until_signal(serve(home, port, lambda bound: _serve_ready(config.host, bound))))
     except OSError as exc:
-        host = os.environ.get("LINKAGE_COUNTER_HOST", "127.0.0.1")
-        print(f"counter: cannot listen on {host}:{args.port}: the port is taken by another program"
-              f" ({exc.strerror or exc})", file=sys.stderr)
+        taken = PortInUse(join_address(config.host, port), choose_port("counter", "LINKAGE_COUNTER_PORT",
+                                                                       home.config_file),
+                          exc.strerror or str(exc))
+        print(f"counter: {taken}", file=sys.stderr)
         return 3
     return 0
 
@@ -397,6 +418,11 @@ _DATABASE_HELP = ("postgresql://USER@HOST:PORT/DBNAME: keep the registries and t
                   " (LINKAGE_DATABASE; default: SQLite files in DIR/data)")
 
 
+_PORTS_HELP = ("ports written into DIR/linkage.toml (LINKAGE_PORTS): default (hub 7443, registries 7451-7453,"
+               " counter 8080), auto (free ones, so that several sandboxes run on one machine) or a base port"
+               " BASE (hub BASE, then BASE+1, … for the registries and the counter)")
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="linkage", description=__doc__.split("\n\n")[0] if __doc__ else None)
     parser.add_argument("-v", "--verbose", action="store_true", help="log one line per request to stderr")
@@ -407,6 +433,7 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=int(os.environ.get("LINKAGE_SEED", "1")))
     p.add_argument("--force", action="store_true", help="replace an existing sandbox (deletes its data)")
     p.add_argument("--database", default=os.environ.get("LINKAGE_DATABASE", ""), help=_DATABASE_HELP)
+    p.add_argument("--ports", default=os.environ.get("LINKAGE_PORTS", "default"), help=_PORTS_HELP)
     p.set_defaults(func=_cmd_init)
 
     p = with_home(sub.add_parser("up", help="start the registries, the hub and the counter (initialises if needed)"))
@@ -415,6 +442,8 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--database", default=os.environ.get("LINKAGE_DATABASE", ""), help=_DATABASE_HELP)
     p.add_argument("--replicas", type=int, default=int(os.environ.get("LINKAGE_REPLICAS", "1")),
                    help="hub processes sharing one log (LINKAGE_REPLICAS, default 1; more need --database)")
+    p.add_argument("--ports", default=os.environ.get("LINKAGE_PORTS", "default"),
+                   help=_PORTS_HELP + "; only when up makes the sandbox")
     p.set_defaults(func=_cmd_up)
 
     p = with_home(sub.add_parser("fetch", help="fetch one sealed printout as an agency"))
@@ -457,7 +486,8 @@ def _parser() -> argparse.ArgumentParser:
         p.set_defaults(func=_cmd_serve_hub if name == "serve-hub" else _cmd_serve_provider)
     p = with_home(sub.add_parser("serve-counter", help="run the counter web app in the foreground (used by up);"
                                  " LINKAGE_COUNTER_* variables configure it"))
-    p.add_argument("--port", type=int, default=int(os.environ.get("LINKAGE_COUNTER_PORT", "8080")))
+    p.add_argument("--port", type=int, default=None,
+                   help="port to listen on (default: [counter] port in DIR/linkage.toml, or LINKAGE_COUNTER_PORT)")
     p.set_defaults(func=_cmd_serve_counter)
     return parser
 
