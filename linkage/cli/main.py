@@ -1,7 +1,9 @@
 """The `linkage` command: one entry point for the sandbox, agencies and auditors.
 
     linkage init    make a sandbox: CA, certificates, config, seeded registries, personas
-    linkage up      start the registries, the hub and the counter; write endpoints.json
+    linkage up      start the registries, the hub and the counter; write endpoints.json (--detach: in the background)
+    linkage down    stop what `linkage up` started
+    linkage env     export lines for a shell: LINKAGE_HOME, addresses, officers, persona IDs
     linkage fetch   fetch one sealed printout as an agency
     linkage verify  check a printout: seal, log proof, consistency, revocation (= linkage audit verify)
     linkage audit   auditors: verify, watch the log, list who read a subject's data
@@ -33,6 +35,7 @@ from typing import TYPE_CHECKING, Any
 
 from linkage.cli import agencies, conformance, keys
 from linkage.cli.common import with_home
+from linkage.cli.env import add_commands as _add_env_commands
 from linkage.cli.faults import add_commands as _add_faults_commands
 from linkage.cli.status import add_commands as _add_status_commands
 from linkage.config import ConfigError, Home, join_address, load_settings
@@ -96,6 +99,7 @@ def _cmd_init(args: argparse.Namespace, *, starting: bool = False) -> int:
 async def _up(home: Home, replicas: int = 1) -> None:
     import signal
 
+    from linkage.cli.env import counter_officer
     from linkage.cli.sandbox import start_stack, write_endpoints
 
     settings = load_settings(home)
@@ -112,6 +116,8 @@ async def _up(home: Home, replicas: int = 1) -> None:
         for name in settings.providers:
             print(f"  {name}: {stack.addresses[name]}")
         print(f"  counter: http://{stack.addresses['counter']}/")
+        if (officer := counter_officer(settings)) is not None:
+            print(f"  sign in at the counter as officer {officer[1]} ({officer[0]})")
         print(f"  endpoints: {path}", flush=True)
         waiters = [asyncio.ensure_future(p.wait()) for p in stack.processes.values()]
         stopper = asyncio.ensure_future(stop.wait())
@@ -135,16 +141,30 @@ def _database(text: str) -> Database | None:
 
 
 def _cmd_up(args: argparse.Namespace) -> int:
+    from linkage.cli import background
+
     home = Home(Path(args.home).resolve())
     if args.database:
         _database(args.database)
         os.environ["LINKAGE_DATABASE"] = args.database  # for this process's settings and every server it starts
-    if not home.config_file.exists():
-        print(f"no sandbox in {home.root} yet: making one", file=sys.stderr)
-        _cmd_init(argparse.Namespace(home=args.home, citizens=args.citizens, seed=args.seed, force=False,
-                                     database=args.database, ports=args.ports), starting=True)
-    asyncio.run(_up(home, args.replicas))
+    if args.timeout <= 0:
+        print(f"linkage up: --timeout must be a number of seconds above 0, got {args.timeout:g}", file=sys.stderr)
+        return 2
+    if args.detach:
+        return background.detach(home, background.up_arguments(args), args.timeout)
+    with background.holding_up_lock(home):
+        if not home.config_file.exists():
+            print(f"no sandbox in {home.root} yet: making one", file=sys.stderr)
+            _cmd_init(argparse.Namespace(home=args.home, citizens=args.citizens, seed=args.seed, force=False,
+                                         database=args.database, ports=args.ports), starting=True)
+        asyncio.run(_up(home, args.replicas))
     return 0
+
+
+def _cmd_down(args: argparse.Namespace) -> int:
+    from linkage.cli.background import down
+
+    return down(Home(Path(args.home).resolve()), args.timeout)
 
 
 def _serve_ready(host: str, port: int, metrics: str = "") -> None:
@@ -242,26 +262,19 @@ async def _until_signal(coro: Coroutine[Any, Any, None]) -> None:
             raise
 
 
-def _endpoints(home: Home) -> dict[str, object]:
-    try:
-        data = json.loads(home.endpoints.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise ConfigError(f"the sandbox in {home.root} is not running: start it with"
-                          f" `linkage up --home {home.root}`") from None
-    assert isinstance(data, dict)
-    return data
-
-
 def _cmd_fetch(args: argparse.Namespace) -> int:
     from consumers.client import HubClient
+    from linkage.cli.sandbox import read_endpoints
     from linkage.seal import unverified_payload
 
     home = Home(Path(args.home).resolve())
+    if not home.config_file.exists():
+        read_endpoints(home)  # raises, saying that `linkage up` is still making it, or how to make it
     settings = load_settings(home)
     if args.agency not in settings.agencies:
         print(f"no agency named {args.agency!r}; known: {', '.join(settings.agencies)}", file=sys.stderr)
         return 2
-    hub_address = str(_endpoints(home)["hub"])
+    hub_address = str(read_endpoints(home)["hub"])
 
     async def run() -> int:
         async with HubClient.connect(hub_address, home.ca.cert, home.client_cert(args.agency)) as hub:
@@ -444,7 +457,17 @@ def _parser() -> argparse.ArgumentParser:
                    help="hub processes sharing one log (LINKAGE_REPLICAS, default 1; more need --database)")
     p.add_argument("--ports", default=os.environ.get("LINKAGE_PORTS", "default"),
                    help=_PORTS_HELP + "; only when up makes the sandbox")
+    p.add_argument("--detach", action="store_true",
+                   help="run in the background (output in DIR/up.log); return once every server answers its health"
+                        " check, saying where things are; `linkage down` stops it")
+    p.add_argument("--timeout", type=float, default=os.environ.get("LINKAGE_UP_TIMEOUT", "600"),
+                   help="with --detach: seconds to wait for the sandbox to be ready (LINKAGE_UP_TIMEOUT, default 600)")
     p.set_defaults(func=_cmd_up)
+
+    p = with_home(sub.add_parser("down", help="stop the sandbox that `linkage up` runs (detached or not)"))
+    p.add_argument("--timeout", type=float, default=60.0, help="seconds to wait for it to stop (default 60)")
+    p.set_defaults(func=_cmd_down)
+    _add_env_commands(sub)
 
     p = with_home(sub.add_parser("fetch", help="fetch one sealed printout as an agency"))
     p.add_argument("--agency", required=True, help="agency name, as in the config (its certificate is used)")

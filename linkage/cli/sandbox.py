@@ -369,8 +369,13 @@ def read_endpoints(home: Home) -> dict[str, Any]:
     try:
         data = json.loads(home.endpoints.read_text(encoding="utf-8"))
     except FileNotFoundError:
+        from linkage.cli.background import running_pid
+
+        if (pid := running_pid(home)) is not None:
+            raise ConfigError(f"the sandbox in {home.root} is starting (linkage up, pid {pid}): wait for it with"
+                              f" `linkage status --wait --home {home.root}`") from None
         raise ConfigError(f"the sandbox in {home.root} is not running (no {home.endpoints}): start it with"
-                          f" `linkage up --home {home.root}`") from None
+                          f" `linkage up --home {home.root}` (add --detach to run it in the background)") from None
     except (OSError, ValueError) as exc:
         raise ConfigError(f"{home.endpoints}: cannot read it ({exc}); restart the sandbox with"
                           f" `linkage up --home {home.root}`") from exc

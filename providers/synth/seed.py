@@ -81,7 +81,8 @@ _ROLES = {"owner": "เจ้าบ้าน (เจ้าของบ้าน)
 class SeedResult:
     """What a seeding made: personas to try the system with, officers for the sample agencies, counts.
 
-    personas: ``{"id", "kind": "citizen"|"juristic", "label": "Thai — English", "doc_types": [...]}``, and for
+    personas: ``{"id", "name": "ordinary"|"minor"|…, "kind": "citizen"|"juristic", "label": "Thai — English",
+    "doc_types": [...]}``, and for
     a person with a card, ``"card": {first_name_th, last_name_th, birth_date, laser_code}`` as printed on it,
     each doc type listed having a record for that subject. officers: agency name → personal IDs
     of living adults (those of the Phrae agencies live in Phrae).
@@ -720,7 +721,8 @@ class _Picks:
                     if registry.id_kind(code).value == ("juristic" if juristic else "citizen")
                     and stores.one(name, registry.queries[code], (subject,)) is not None
                 ]
-                persona: dict[str, Any] = {"id": subject, "kind": "juristic" if juristic else "citizen",
+                persona: dict[str, Any] = {"id": subject, "name": kind,
+                                           "kind": "juristic" if juristic else "citizen",
                                            "label": label, "doc_types": doc_types}
                 card = stores.one(
                     "dopa", "SELECT first_name_th, last_name_th, birth_date, laser_code FROM card_check"
