@@ -69,8 +69,17 @@ def test_up_fetch_verify_and_stop(tmp_path: Path) -> None:
                           "ทดสอบ", "--out", str(out))
         assert fetched.returncode == 0, fetched.stderr
         assert json.loads(fetched.stdout)["subject_id"] == citizen
-        verified = linkage("verify", str(out), "--home", str(home), "--state", str(tmp_path / "auditor.json"))
+        verified = linkage("verify", str(out), "--home", str(home))
         assert verified.returncode == 0, verified.stdout + verified.stderr
+        assert (home / "auditor-state.json").exists()  # the auditor's memory lives in the home given
+        # fetch reaches the hub as the auditor commands do: --ca, --hub, --cert, --key, no sandbox folder needed.
+        clients = home / "pki" / "clients"
+        elsewhere = linkage("fetch", "--home", str(tmp_path / "no-sandbox"), "--ca", endpoints["ca"],
+                            "--hub", endpoints["hub"], "--cert", str(clients / "phrae-municipality.pem"),
+                            "--key", str(clients / "phrae-municipality.key"), "--agency", "phrae-municipality",
+                            "--officer", muni["officers"][0], "--doc-type", "dopa.person", "--id", citizen,
+                            "--purpose", "ทดสอบ")
+        assert elsewhere.returncode == 0 and json.loads(elsewhere.stdout)["subject_id"] == citizen, elsewhere.stderr
         refused = linkage("fetch", "--home", str(home), "--agency", "phrae-hospital", "--officer",
                           endpoints["agencies"]["phrae-hospital"]["officers"][0], "--doc-type", "dopa.house",
                           "--id", citizen, "--purpose", "ทดสอบ")
@@ -85,6 +94,11 @@ def test_up_fetch_verify_and_stop(tmp_path: Path) -> None:
         stdout, stderr = proc.communicate(timeout=30)
     assert proc.returncode == 0, stderr
     assert "stopped" in stdout and not (home / "endpoints.json").exists()
+    # With the hub stopped, verify says what to do in plain words; --offline checks what needs no hub.
+    stopped = linkage("verify", str(out), "--home", str(home))
+    assert stopped.returncode == 2 and "linkage up --detach --home" in stopped.stderr
+    assert "pass --hub HOST:PORT; or check without asking the hub: --offline" in stopped.stderr, stopped.stderr
+    assert linkage("verify", str(out), "--home", str(home), "--offline").returncode == 0
 
 
 @pytest.mark.parametrize(("variable", "section"), [("LINKAGE_HUB_PORT", "[hub]"),

@@ -190,8 +190,9 @@ class HubInputs:
         endpoints = _endpoints(home) if home else {}
         address = self.hub or endpoints.get("hub")
         if not isinstance(address, str):
-            where = f"the sandbox in {home.root} is not running (no endpoints.json)" if home else "no --hub given"
-            raise HubUnreachable(f"online checks need the hub: {where}; pass --hub HOST:PORT (verify: or --offline)")
+            where = (f"the sandbox in {home.root} is not running (no endpoints.json): start it with `linkage up"
+                     f" --detach --home {home.root}`, or" if home else "no hub address:")
+            raise HubUnreachable(f"online checks need the hub; {where} pass --hub HOST:PORT")
         own = self._certificate(home, endpoints)
         return AuditClient.connect(address, ca, own)
 
@@ -263,6 +264,9 @@ def run_verify(path: Path, trust: TrustInputs | Path, *, hub: HubInputs | None =
             report = verify_input(item, loaded, now=now, state=memory, log=source)
         if report.valid and memory is not None:
             memory.save()
+    except HubUnreachable as exc:
+        return _fail("verify", HubUnreachable(f"{exc.message}; or check without asking the hub: --offline"), err,
+                     out, as_json)
     except VerificationError as exc:
         return _fail("verify", exc, err, out, as_json)
     print(report.to_json() if as_json else report.render(), file=out)

@@ -34,7 +34,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from linkage.cli import agencies, conformance, keys
-from linkage.cli.common import with_home
+from linkage.cli.common import home_given, with_home
 from linkage.cli.env import add_commands as _add_env_commands
 from linkage.cli.faults import add_commands as _add_faults_commands
 from linkage.cli.status import add_commands as _add_status_commands
@@ -45,7 +45,10 @@ from linkage.storage import Database, StorageError, parse_database
 if TYPE_CHECKING:
     from consumers.auditor.cli import HubInputs, TrustInputs
 
-__all__ = ["main"]
+__all__ = ["AUDITOR_STATE", "main"]
+
+AUDITOR_STATE = "auditor-state.json"
+"""The auditor's state file in a sandbox folder given with --home or LINKAGE_HOME."""
 
 
 class _Bar:
@@ -265,19 +268,29 @@ async def _until_signal(coro: Coroutine[Any, Any, None]) -> None:
 def _cmd_fetch(args: argparse.Namespace) -> int:
     from consumers.client import HubClient
     from linkage.cli.sandbox import read_endpoints
+    from linkage.pki import CertPaths
     from linkage.seal import unverified_payload
 
     home = Home(Path(args.home).resolve())
-    if not home.config_file.exists():
-        read_endpoints(home)  # raises, saying that `linkage up` is still making it, or how to make it
-    settings = load_settings(home)
-    if args.agency not in settings.agencies:
-        print(f"no agency named {args.agency!r}; known: {', '.join(settings.agencies)}", file=sys.stderr)
+    if bool(args.cert) != bool(args.key):
+        print("linkage fetch: --cert and --key go together (the agency's TLS certificate and its key)",
+              file=sys.stderr)
         return 2
-    hub_address = str(read_endpoints(home)["hub"])
+    if args.cert:  # an agency outside this sandbox's folder: its own certificate and the CA; no linkage.toml
+        own = CertPaths(Path(args.cert), Path(args.key))
+    else:
+        if not home.config_file.exists():
+            read_endpoints(home)  # raises, saying that `linkage up` is still making it, or how to make it
+        settings = load_settings(home)
+        if args.agency not in settings.agencies:
+            print(f"no agency named {args.agency!r}; known: {', '.join(settings.agencies)}", file=sys.stderr)
+            return 2
+        own = home.client_cert(args.agency)
+    ca = Path(args.ca) if args.ca else home.ca.cert
+    hub_address = args.hub or str(read_endpoints(home)["hub"])
 
     async def run() -> int:
-        async with HubClient.connect(hub_address, home.ca.cert, home.client_cert(args.agency)) as hub:
+        async with HubClient.connect(hub_address, ca, own) as hub:
             try:
                 doc = await hub.fetch_document(args.doc_type, args.id, purpose=args.purpose,
                                                officer_id=args.officer, case_ref=args.case,
@@ -290,8 +303,8 @@ def _cmd_fetch(args: argparse.Namespace) -> int:
         print(f"printout {doc.printout_id}, exchange log index {doc.log_index}", file=sys.stderr)
         if args.out:
             Path(args.out).write_text(json.dumps(bundle, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
-            print(f"written to {args.out}; check it with: linkage verify {args.out} --home {home.root}",
-                  file=sys.stderr)
+            trust = f"--ca {ca}" if args.ca else f"--home {home.root}"
+            print(f"written to {args.out}; check it with: linkage verify {args.out} {trust}", file=sys.stderr)
         return 0
 
     return asyncio.run(run())
@@ -312,9 +325,12 @@ def _path(value: str | None) -> Path | None:
 
 
 def _state(args: argparse.Namespace) -> Path:
+    """--state, else the state file in --home when one is given (or LINKAGE_HOME), else ~/.linkage-auditor."""
     from consumers.auditor.state import DEFAULT_STATE
 
-    return Path(args.state) if args.state else DEFAULT_STATE
+    if args.state:
+        return Path(args.state)
+    return Path(args.home) / AUDITOR_STATE if home_given(args.home) else DEFAULT_STATE
 
 
 def _cmd_verify(args: argparse.Namespace) -> int:
@@ -349,22 +365,35 @@ def _cmd_revoke(args: argparse.Namespace) -> int:
     return run_revoke(trust, hub, args.printout_id, reason=args.reason, officer_id=args.officer)
 
 
+_OFFLINE_HELP = ("never ask the hub: checks 1-3 as always; 4 and 5 only from a log proof the file carries (a bundle"
+                 " from fetch --out does; a bare JWS, a PDF's attachments and a QR's printouts do not, so they skip"
+                 " 4-6); 6 only against a checkpoint of the same size seen before; 7 (revocation) skipped. The"
+                 " report says which checks were skipped and why")
+
+
+def _connection_flags(p: argparse.ArgumentParser, agency: str | None) -> None:
+    """--home, and how to reach the hub as an agency: --ca, --hub, --cert/--key, --agency (fetch, verify, audit,
+    revoke alike). agency: the default agency, or None when --agency is required."""
+    env = os.environ.get
+    with_home(p)
+    p.add_argument("--ca", default=env("LINKAGE_CA"), help="trust root (LINKAGE_CA; default DIR/pki/ca.pem)")
+    p.add_argument("--hub", default=env("LINKAGE_HUB"), help="hub HOST:PORT (LINKAGE_HUB; default from "
+                                                              "DIR/endpoints.json)")
+    p.add_argument("--cert", default=env("LINKAGE_CERT"),
+                   help="agency TLS certificate (LINKAGE_CERT; default DIR/pki/clients/AGENCY.pem)")
+    p.add_argument("--key", default=env("LINKAGE_KEY"),
+                   help="agency TLS key (LINKAGE_KEY; default DIR/pki/clients/AGENCY.key)")
+    if agency is None:
+        p.add_argument("--agency", required=True, help="the agency acting (its certificate is used)")
+    else:
+        p.add_argument("--agency", default=env("LINKAGE_AGENCY", agency),
+                       help=f"agency whose certificate is used (LINKAGE_AGENCY, default {agency})")
+
+
 def _add_audit_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """``linkage verify`` (= ``linkage audit verify``), ``linkage audit watch|accesses``, ``linkage revoke``."""
     env = os.environ.get
-
-    def hub_flags(p: argparse.ArgumentParser, agency: str | None) -> None:
-        with_home(p)
-        p.add_argument("--ca", default=env("LINKAGE_CA"), help="trust root (LINKAGE_CA; default DIR/pki/ca.pem)")
-        p.add_argument("--hub", default=env("LINKAGE_HUB"), help="hub HOST:PORT (LINKAGE_HUB; default from "
-                                                                  "DIR/endpoints.json)")
-        p.add_argument("--cert", default=env("LINKAGE_CERT"), help="agency TLS certificate (LINKAGE_CERT)")
-        p.add_argument("--key", default=env("LINKAGE_KEY"), help="agency TLS key (LINKAGE_KEY)")
-        if agency is None:
-            p.add_argument("--agency", required=True, help="the agency acting (its certificate is used)")
-        else:
-            p.add_argument("--agency", default=env("LINKAGE_AGENCY", agency),
-                           help=f"agency whose certificate is used (LINKAGE_AGENCY, default {agency})")
+    hub_flags = _connection_flags
 
     def log_flags(p: argparse.ArgumentParser) -> None:
         p.add_argument("--log-key", default=env("LINKAGE_LOG_KEY"),
@@ -373,7 +402,8 @@ def _add_audit_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]
         p.add_argument("--origin", default=env("LINKAGE_LOG_ORIGIN"),
                        help="the log's origin (LINKAGE_LOG_ORIGIN; default [hub] log_origin in DIR/linkage.toml)")
         p.add_argument("--state", default=env("LINKAGE_AUDITOR_STATE"),
-                       help="checkpoints seen before (LINKAGE_AUDITOR_STATE, default ~/.linkage-auditor/state.json)")
+                       help=f"checkpoints seen before (LINKAGE_AUDITOR_STATE; default DIR/{AUDITOR_STATE} when"
+                            " --home or LINKAGE_HOME is given, else ~/.linkage-auditor/state.json)")
 
     def verify_parser(p: argparse.ArgumentParser) -> None:
         p.add_argument("file", help="printout bundle (.json), compact JWS, signed PDF, or the QR summary of a "
@@ -383,9 +413,7 @@ def _add_audit_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]
         p.add_argument("--agency-certs", default=env("LINKAGE_AGENCY_CERTS"),
                        help="folder of agency certificates (*.pem) that may sign QR summaries "
                             "(LINKAGE_AGENCY_CERTS; default DIR/pki/clients)")
-        p.add_argument("--offline", action="store_true",
-                       help="do not ask the hub: skip fetching log proofs for printouts that carry none (4-6), "
-                            "consistency with other sizes (6) and revocation (7); the report says which")
+        p.add_argument("--offline", action="store_true", help=_OFFLINE_HELP)
         p.add_argument("--json", action="store_true", help="print a machine-readable report")
         p.set_defaults(func=_cmd_verify)
 
@@ -431,27 +459,43 @@ _DATABASE_HELP = ("postgresql://USER@HOST:PORT/DBNAME: keep the registries and t
                   " (LINKAGE_DATABASE; default: SQLite files in DIR/data)")
 
 
+_CITIZENS_HELP = "how many citizens the civil registry holds (LINKAGE_CITIZENS, default 10000)"
+_SEED_HELP = "seed of the synthetic data: the same seed makes the same people (LINKAGE_SEED, default 1)"
 _PORTS_HELP = ("ports written into DIR/linkage.toml (LINKAGE_PORTS): default (hub 7443, registries 7451-7453,"
                " counter 8080), auto (free ones, so that several sandboxes run on one machine) or a base port"
                " BASE (hub BASE, then BASE+1, … for the registries and the counter)")
 
 
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("linkage")
+    except PackageNotFoundError:
+        return "(not installed: run scripts/sandbox or pip install -e .)"
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="linkage", description=__doc__.split("\n\n")[0] if __doc__ else None)
     parser.add_argument("-v", "--verbose", action="store_true", help="log one line per request to stderr")
+    parser.add_argument("--version", action="version", version=f"linkage {_version()}",
+                        help="print the version and exit")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     p = with_home(sub.add_parser("init", help="make a sandbox: CA, certificates, config, data, personas"))
-    p.add_argument("--citizens", type=int, default=int(os.environ.get("LINKAGE_CITIZENS", "10000")))
-    p.add_argument("--seed", type=int, default=int(os.environ.get("LINKAGE_SEED", "1")))
+    p.add_argument("--citizens", type=int, default=int(os.environ.get("LINKAGE_CITIZENS", "10000")),
+                   help=_CITIZENS_HELP)
+    p.add_argument("--seed", type=int, default=int(os.environ.get("LINKAGE_SEED", "1")), help=_SEED_HELP)
     p.add_argument("--force", action="store_true", help="replace an existing sandbox (deletes its data)")
     p.add_argument("--database", default=os.environ.get("LINKAGE_DATABASE", ""), help=_DATABASE_HELP)
     p.add_argument("--ports", default=os.environ.get("LINKAGE_PORTS", "default"), help=_PORTS_HELP)
     p.set_defaults(func=_cmd_init)
 
     p = with_home(sub.add_parser("up", help="start the registries, the hub and the counter (initialises if needed)"))
-    p.add_argument("--citizens", type=int, default=int(os.environ.get("LINKAGE_CITIZENS", "10000")))
-    p.add_argument("--seed", type=int, default=int(os.environ.get("LINKAGE_SEED", "1")))
+    p.add_argument("--citizens", type=int, default=int(os.environ.get("LINKAGE_CITIZENS", "10000")),
+                   help=_CITIZENS_HELP + "; only when up makes the sandbox")
+    p.add_argument("--seed", type=int, default=int(os.environ.get("LINKAGE_SEED", "1")),
+                   help=_SEED_HELP + "; only when up makes the sandbox")
     p.add_argument("--database", default=os.environ.get("LINKAGE_DATABASE", ""), help=_DATABASE_HELP)
     p.add_argument("--replicas", type=int, default=int(os.environ.get("LINKAGE_REPLICAS", "1")),
                    help="hub processes sharing one log (LINKAGE_REPLICAS, default 1; more need --database)")
@@ -469,8 +513,8 @@ def _parser() -> argparse.ArgumentParser:
     p.set_defaults(func=_cmd_down)
     _add_env_commands(sub)
 
-    p = with_home(sub.add_parser("fetch", help="fetch one sealed printout as an agency"))
-    p.add_argument("--agency", required=True, help="agency name, as in the config (its certificate is used)")
+    p = sub.add_parser("fetch", help="fetch one sealed printout as an agency")
+    _connection_flags(p, None)
     p.add_argument("--officer", required=True, help="the officer's 13-digit personal ID")
     p.add_argument("--doc-type", required=True, help="e.g. dopa.person")
     p.add_argument("--id", required=True, help="13-digit ID of the citizen or company")
@@ -490,9 +534,14 @@ def _parser() -> argparse.ArgumentParser:
     p = sub.add_parser("bench", help="measure the hub (mTLS, rights, sealing, durable log) against direct reads")
     p.add_argument("--calls", type=int, default=4000, help="calls per round (default 4000)")
     p.add_argument("--rounds", type=int, default=3, help="alternating rounds of hub and direct (default 3)")
-    p.add_argument("--concurrency", type=int, default=64)
-    p.add_argument("--citizens", type=int, default=10_000)
-    p.add_argument("--home", help="use this sandbox instead of a fresh one in a temporary folder")
+    p.add_argument("--concurrency", type=int, default=64, help="calls kept in flight (default 64)")
+    p.add_argument("--citizens", type=int, default=10_000,
+                   help="citizens in the fresh sandbox the bench makes (default 10000; not with --home)")
+    p.add_argument("--home", default=os.environ.get("LINKAGE_HOME"),
+                   help="sandbox folder, as everywhere (LINKAGE_HOME): bench that sandbox, which must not be"
+                        " running (the bench starts its own servers on its files); without it, or with --fresh,"
+                        " a fresh sandbox in a temporary folder")
+    p.add_argument("--fresh", action="store_true", help="bench a fresh sandbox even when LINKAGE_HOME is set")
     p.add_argument("--replicas", type=int, default=1, help="hub replicas sharing one log (needs --database)")
     p.add_argument("--database", default=os.environ.get("LINKAGE_DATABASE"),
                    help="postgresql://USER@HOST:PORT/DBNAME: bench on PostgreSQL, in a database of its own made"
@@ -502,9 +551,12 @@ def _parser() -> argparse.ArgumentParser:
     for name, helptext in (("serve-hub", "run the hub in the foreground (used by up)"),
                            ("serve-provider", "run one registry in the foreground (used by up)")):
         p = with_home(sub.add_parser(name, help=helptext))
+        section = "hub"
         if name == "serve-provider":
-            p.add_argument("name")
-        p.add_argument("--port", type=int, default=None)
+            p.add_argument("name", help="the registry: a [providers.NAME] of DIR/linkage.toml (dopa, dbd, edu)")
+            section = "providers.NAME"
+        p.add_argument("--port", type=int, default=None,
+                       help=f"port to listen on (default: [{section}] port in DIR/linkage.toml; 0: any free port)")
         p.add_argument("--metrics-port", type=int, default=0, help="serve GET /metrics here (default 0: any free port)")
         p.set_defaults(func=_cmd_serve_hub if name == "serve-hub" else _cmd_serve_provider)
     p = with_home(sub.add_parser("serve-counter", help="run the counter web app in the foreground (used by up);"
