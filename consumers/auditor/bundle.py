@@ -51,8 +51,10 @@ __all__ = [
 ]
 
 MAX_PRINTOUT_BYTES: Final = 16 * 1024 * 1024
-# The signature may be empty (alg "none"): let the verifier say why that is wrong.
-_COMPACT = re.compile(r"[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*")
+# Three parts joined by '.': base64url when intact. Any other character is let through to the verifier, which
+# reports a damaged part as a failed check (a changed printout is invalid, not unreadable). The signature may be
+# empty (alg "none"): the verifier says why that is wrong too.
+_COMPACT = re.compile(r"[^.\s]+\.[^.\s]+\.[^.\s]*")
 _MAX_PROOF_HASHES: Final = 64  # a tree of 2**64 leaves needs no more
 _PROOF_KEYS: Final = ("log_leaf", "inclusion_proof", "checkpoint")
 
@@ -203,15 +205,13 @@ def _detect(raw: bytes, name: str) -> _FileForm:
     return "jws"
 
 
-def _text(raw: bytes, name: str) -> str:
-    try:
-        return raw.decode("utf-8-sig").strip()
-    except UnicodeDecodeError as exc:
-        raise UnreadableInput(f"{name}: not UTF-8 text, nor a PDF or picture") from exc
+def _text(raw: bytes) -> str:
+    """The file as text; a byte that is not UTF-8 is kept as a lone surrogate, for the verifier to report."""
+    return raw.removeprefix(b"\xef\xbb\xbf").decode("utf-8", "surrogateescape").strip()
 
 
 def _read_jws(raw: bytes, name: str) -> Printout:
-    text = _text(raw, name)
+    text = _text(raw)
     if not _COMPACT.fullmatch(text):
         raise UnreadableInput(f"{name}: neither a compact JWS (three base64url parts joined by '.') "
                               "nor a JSON bundle")
@@ -220,7 +220,7 @@ def _read_jws(raw: bytes, name: str) -> Printout:
 
 def _read_bundle(raw: bytes, name: str) -> Printout:
     try:
-        bundle = json.loads(_text(raw, name))
+        bundle = json.loads(_text(raw))
     except json.JSONDecodeError as exc:
         raise UnreadableInput(f"{name}: bundle is not valid JSON ({exc.msg}, line {exc.lineno})") from exc
     except RecursionError as exc:
