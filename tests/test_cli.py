@@ -57,3 +57,21 @@ def test_auditor_state_lives_in_the_home_given(tmp_path: Path) -> None:
     if "LINKAGE_HOME" not in os.environ:
         default = _parser().parse_args(["verify", "x"])
         assert _state(default) == Path.home() / ".linkage-auditor" / "state.json"
+
+
+def test_a_reader_that_stops_reading_ends_verify_quietly(tmp_path: Path) -> None:
+    """`linkage verify a b c … | head -1`: no BrokenPipeError traceback."""
+    import subprocess
+    import sys
+
+    files = []
+    for i in range(50):
+        files.append(tmp_path / f"{i}.jws")
+        files[-1].write_text("not a printout", encoding="utf-8")
+    with subprocess.Popen([sys.executable, "-m", "linkage.cli", "verify", "--ca", str(tmp_path / "ca.pem"),
+                           *map(str, files)], stdout=subprocess.PIPE, stderr=subprocess.PIPE) as proc:
+        assert proc.stdout is not None and proc.stderr is not None
+        proc.stdout.close()  # as `head` does once it has what it wants
+        err = proc.stderr.read().decode()
+        assert proc.wait(timeout=60) == 141
+    assert "Traceback" not in err and "BrokenPipe" not in err, err

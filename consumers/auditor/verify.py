@@ -69,7 +69,7 @@ from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
 from cryptography.x509 import verification as xv
 from cryptography.x509.oid import ExtendedKeyUsageOID
 
-from consumers.auditor.bundle import LogProof, Printout, PrintoutForm
+from consumers.auditor.bundle import ACCEPTED, LogProof, Printout, PrintoutForm
 from consumers.auditor.errors import BadTrustRoot, UnreadableInput
 from consumers.auditor.log import LogSource
 from consumers.auditor.logcheck import check_log, conclude, fetch_proof
@@ -236,7 +236,7 @@ def _parse(jws: str) -> _Token:
         raise UnreadableInput(f"a printout is a string, not {type(jws).__name__}")
     parts = jws.split(".")
     if len(parts) != 3:
-        raise UnreadableInput(f"a compact JWS has three parts joined by '.', this has {len(parts)}")
+        raise UnreadableInput(f"a compact JWS has three parts joined by '.', this has {len(parts)}; {ACCEPTED}")
     damage: dict[str, str] = {}
     header = _json_part("header", parts[0], damage)
     payload = _json_part("payload", parts[1], damage)
@@ -247,8 +247,8 @@ def _parse(jws: str) -> _Token:
         damage["signature"] = "the JWS signature is not base64url"
     ours = (header is not None and "alg" in header) or (payload is not None and "printout_id" in payload)
     if (header is None and payload is None) or ((header is None or payload is None) and not ours):
-        raise UnreadableInput("not a printout: " + "; ".join(damage[k] for k in ("header", "payload") if k in damage)
-                              + (" (a compact JWS has a JSON header and payload)" if header is None else ""))
+        raise UnreadableInput("not a printout (" + "; ".join(damage[k] for k in ("header", "payload") if k in damage)
+                              + f"); {ACCEPTED}")
     # Bytes as they are (a damaged part may hold any character): ASCII when intact, as the signer saw them.
     signing_input = f"{parts[0]}.{parts[1]}".encode("utf-8", "surrogateescape")
     return _Token(signing_input, header, payload, signature, damage)

@@ -337,7 +337,7 @@ def _cmd_verify(args: argparse.Namespace) -> int:
     from consumers.auditor.cli import run_verify
 
     trust, hub = _auditor_inputs(args)
-    return run_verify(Path(args.file), trust, hub=None if args.offline else hub, state=_state(args),
+    return run_verify([Path(f) for f in args.files], trust, hub=None if args.offline else hub, state=_state(args),
                       as_json=args.json)
 
 
@@ -406,8 +406,10 @@ def _add_audit_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]
                             " --home or LINKAGE_HOME is given, else ~/.linkage-auditor/state.json)")
 
     def verify_parser(p: argparse.ArgumentParser) -> None:
-        p.add_argument("file", help="printout bundle (.json), compact JWS, signed PDF, or the QR summary of a "
-                                    "certified printout as text or as a picture (PNG/JPEG) of the paper")
+        p.add_argument("files", nargs="+", metavar="FILE",
+                       help="printout bundle (.json), compact JWS, signed PDF, or the QR summary of a certified"
+                            " printout as text or as a picture (PNG/JPEG) of the paper; with several, one line per"
+                            " file (--json: a list) and the exit status of the worst")
         hub_flags(p, "auditor")
         log_flags(p)
         p.add_argument("--agency-certs", default=env("LINKAGE_AGENCY_CERTS"),
@@ -572,7 +574,13 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, stream=sys.stderr,
                         format="%(asctime)s %(name)s %(levelname)s %(message)s")
     try:
-        return int(args.func(args))
+        code = int(args.func(args))
+        sys.stdout.flush()  # here, so that a reader gone away (`| head`) is met below, not at exit
+        return code
+    except BrokenPipeError:
+        # The reader of stdout stopped reading: stop too, quietly, as other command-line tools do.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 141  # 128 + SIGPIPE
     except ConfigError as exc:
         print(f"linkage: {exc}", file=sys.stderr)
         return 2

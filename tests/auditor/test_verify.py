@@ -369,3 +369,34 @@ def test_any_change_to_a_sealed_printout_is_invalid_not_unreadable(form: str, wo
             assert code == 1 and err == "", (at, replacement, out, err)
             # A change inside x5c leaves no certificate to check the seal with: check 1 fails, 2 is skipped.
             assert "INVALID: failed check(s) 1" in out or "INVALID: failed check(s) 2" in out, (at, out)
+
+
+def test_run_verify_several_files(world: World, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    files = {"valid.json": bundle(world.sealer.seal(printout())),
+             "changed.jws": flip_signature_bit(world.sealer.seal(printout())),
+             "notes.txt": "hello"}
+    for name, text in files.items():
+        (tmp_path / name).write_text(text, encoding="utf-8")
+    paths = [tmp_path / name for name in files]
+    # One line per file, the exit status of the worst.
+    assert run_verify(paths, world.ca_pem) == 2
+    lines = capsys.readouterr().out.splitlines()
+    assert len(lines) == 3 and [line.split(": ", 1)[0] for line in lines] == [str(p) for p in paths]
+    assert "VALID: printout" in lines[0] and "INVALID: failed check(s) 2" in lines[1]
+    assert "cannot check" in lines[2]
+    assert run_verify(paths[:2], world.ca_pem) == 1
+    capsys.readouterr()
+    # --json: a list, each report naming its file.
+    assert run_verify(paths, world.ca_pem, as_json=True) == 2
+    reports = json.loads(capsys.readouterr().out)
+    assert [r["file"] for r in reports] == [str(p) for p in paths]
+    assert [r["valid"] for r in reports] == [True, False, False] and reports[2]["error"] == "unreadable_input"
+
+
+@pytest.mark.parametrize("text", ["hello", "", "{}", "[1, 2]", "a.b.c"])
+def test_an_unknown_file_is_told_every_kind_that_can_be_checked(text: str, world: World, tmp_path: Path,
+                                                                 capsys: pytest.CaptureFixture[str]) -> None:
+    code, _, err = _run(world, tmp_path, text, capsys=capsys)
+    assert code == 2
+    for kind in ("bundle", "compact JWS", "PDF", "QR summary", "PNG", "JPEG"):
+        assert kind in err, err
