@@ -21,7 +21,9 @@ auditor's memory of checkpoints (``AuditorState``) and, online, the log
                             set (DIR/pki/log-keys.json), by a key in force at its signed-at time
     6  consistency          the checkpoint and the newest one this auditor saw before are the
                             same tree or one extends the other (offline: only equal sizes)
-    7  not revoked          the hub says the printout was not revoked (online only)
+    7  not revoked          the hub says the printout was not revoked (online only; skipped when
+                            the printout is known not to be in that hub's log: check 4 failed, or
+                            its seal does not chain to the trusted CA)
 
 Checks 4-7 live in ``consumers.auditor.logcheck``. A printout that carries
 no log proof (a bare JWS, a bundle without one, a PDF attachment) gets one
@@ -189,7 +191,8 @@ def verify_printout(printout: Printout | str, trust: Trust | x509.Certificate, *
         fetched = proof is not None
     # (4)-(7) The log holds it, the log is one history, the hub has not revoked it.
     logged = check_log(proof, no_proof, payload, printout_digest(printout.jws), key=trust.log_trust,
-                       origin=trust.origin, state=state, log=log, log_index=printout.log_index, fetched=fetched)
+                       origin=trust.origin, state=state, log=log, log_index=printout.log_index, fetched=fetched,
+                       issued_here=check1.ok is True)
     checks = (check1, check2, check3, *logged.checks)
     required = [check1, check2, *([check3] if certification is not None else [])]
     valid = conclude(checks, required, logged, state)
