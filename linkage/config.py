@@ -1,18 +1,18 @@
 """Configuration: one TOML file in the home folder, read once into frozen objects.
 
-    DIR/linkage.toml      hub and provider settings, agencies with their officers and grants
+    DIR/linkage.toml      hub, provider and counter addresses and settings, agencies with their officers and grants
     DIR/pki/              the linkage CA and every certificate (see Home)
     DIR/data/             one SQLite file per registry, and the hub's exchange log
                           (or all of it in PostgreSQL: top-level ``database`` or LINKAGE_DATABASE)
 
-Every scalar key of ``[hub]`` and ``[providers.<name>]`` can be overridden by an
-environment variable ``LINKAGE_HUB_<KEY>`` / ``LINKAGE_PROVIDERS_<NAME>_<KEY>``
-(upper case). Unknown keys are rejected with the file and key named: a typo must
+Every scalar key of ``[hub]``, ``[providers.<name>]`` and ``[counter]`` can be overridden by an
+environment variable ``LINKAGE_HUB_<KEY>`` / ``LINKAGE_PROVIDERS_<NAME>_<KEY>`` /
+``LINKAGE_COUNTER_<KEY>`` (upper case). Unknown keys are rejected with the file and key named: a typo must
 not silently fall back to a default. Raises only ``ConfigError``.
 
 ``[agencies.*]`` and ``[revoked.*]`` are the rights table: ``LiveSettings`` lets a
 running server follow them (one stat() per call; a file that does not load is
-refused and the previous table kept). ``[hub]`` and ``[providers.*]`` take effect on
+refused and the previous table kept). ``[hub]``, ``[providers.*]`` and ``[counter]`` take effect on
 restart. ``write_config`` replaces the file atomically, and only with text that loads.
 """
 
@@ -36,6 +36,7 @@ __all__ = [
     "ALL_FIELDS",
     "AgencyConfig",
     "ConfigError",
+    "CounterConfig",
     "Home",
     "HubConfig",
     "LiveSettings",
@@ -43,6 +44,7 @@ __all__ = [
     "RevokedAgency",
     "Settings",
     "file_stamp",
+    "join_address",
     "load_settings",
     "settings_from_text",
     "split_address",
@@ -161,6 +163,18 @@ class ProviderConfig:
 
 
 @dataclass(frozen=True)
+class CounterConfig:
+    """Where `linkage up` starts the counter web app (its other settings are LINKAGE_COUNTER_* variables)."""
+
+    host: str = "127.0.0.1"
+    port: int = 8080
+
+    @property
+    def address(self) -> str:
+        return join_address(self.host, self.port)
+
+
+@dataclass(frozen=True)
 class AgencyConfig:
     name: str
     title: str = ""
@@ -196,6 +210,7 @@ class Settings:
     revoked: Mapping[str, RevokedAgency] = field(default_factory=dict)
     # PostgreSQL for the registries and the exchange log; None: SQLite files in home.data (see linkage.storage).
     database: Database | None = None
+    counter: CounterConfig = field(default_factory=CounterConfig)
     # (inode, mtime, size) of the file when it was read: LiveSettings reloads when it changes.
     stamp: tuple[int, int, int] | None = field(default=None, compare=False)
 
@@ -247,6 +262,11 @@ def split_address(address: str) -> tuple[str, int]:
     return host, int(port)
 
 
+def join_address(host: str, port: int) -> str:
+    """HOST:PORT, with an IPv6 host in brackets: the inverse of split_address."""
+    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+
+
 def file_stamp(path: Path) -> tuple[int, int, int] | None:
     """(inode, mtime ns, size) of a file, or None when it is missing: a changed stamp means a changed file
     (a rename over it changes the inode even within one mtime tick). One stat; the hub calls it per request."""
@@ -277,10 +297,10 @@ def settings_from_text(home: Home, text: str) -> Settings:
         raw = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{path}: cannot read: {exc}") from exc
-    unknown = sorted(set(raw) - {"hub", "providers", "agencies", "revoked", "database"})
+    unknown = sorted(set(raw) - {"hub", "providers", "counter", "agencies", "revoked", "database"})
     if unknown:
         raise ConfigError(f"{path}: unknown section [{unknown[0]}];"
-                          " allowed: [hub], [providers.*], [agencies.*], [revoked.*]")
+                          " allowed: [hub], [providers.*], [counter], [agencies.*], [revoked.*]")
     hub = HubConfig(**_take(raw.get("hub", {}), f"{path} [hub]",
                             {"host": str, "port": int, "issuer": str, "provider_timeout_ms": int,
                              "log_origin": str, "provider_retries": int, "retry_budget_percent": int,
@@ -291,6 +311,8 @@ def settings_from_text(home: Home, text: str) -> Settings:
                                                 f"LINKAGE_PROVIDERS_{name}"))
         for name, table in raw.get("providers", {}).items()
     }
+    counter = CounterConfig(**_take(raw.get("counter", {}), f"{path} [counter]", {"host": str, "port": int},
+                                    "LINKAGE_COUNTER"))
     owners: dict[str, str] = {}
     for provider in providers.values():
         for doc_type in provider.doc_types:
@@ -332,7 +354,7 @@ def settings_from_text(home: Home, text: str) -> Settings:
         certs = tuple(_fingerprint(c, f"{where} certs") for c in values.get("certs", ()))
         revoked[name] = RevokedAgency(name=name, revoked_at=values["revoked_at"], certs=certs)
     return Settings(home=home, hub=hub, providers=providers, agencies=agencies, revoked=revoked,
-                    database=_database(raw.get("database"), path))
+                    database=_database(raw.get("database"), path), counter=counter)
 
 
 def _database(value: Any, path: Path) -> Database | None:

@@ -222,13 +222,15 @@ class LogChecks:
 
 def check_log(proof: LogProof | None, no_proof: Check | None, expected: Mapping[str, Any], digest: str, *,
               key: LogTrust | None, origin: str | None, state: AuditorState | None, log: LogSource | None,
-              prefix: bool = False, log_index: int | None = None, fetched: bool = False) -> LogChecks:
+              prefix: bool = False, log_index: int | None = None, fetched: bool = False,
+              issued_here: bool = True) -> LogChecks:
     """Checks 4-7 for the printout whose fields are ``expected`` and whose digest is ``digest`` (see
-    ``leaf_problems``): from ``proof``, or, without one, ``no_proof`` (check 4 saying why) and 5-6 skipped."""
-    revoked = check_revocation(expected.get("printout_id"), log)
+    ``leaf_problems``): from ``proof``, or, without one, ``no_proof`` (check 4 saying why) and 5-6 skipped.
+    ``issued_here``: its seal chains to the trusted CA (check 1), so the hub asked may be the one that issued it."""
     if proof is None:
         assert no_proof is not None
         after = "no log proof (see check 4)"
+        revoked = _revocation_if_ours(no_proof, issued_here, expected.get("printout_id"), log)
         return LogChecks((no_proof, skipped(5, after), skipped(6, after), revoked), False, None, "")
     assert key is not None and origin is not None
     # (5) first: check 4 needs the checkpoint's root, and says whether it was signed.
@@ -238,7 +240,20 @@ def check_log(proof: LogProof | None, no_proof: Check | None, expected: Mapping[
     check4 = check_inclusion(proof, log_index, problems, checkpoint, fetched=fetched)
     # (6) The checkpoint and the newest one seen before are one history.
     check6 = check_consistency(checkpoint, state, log)
+    # (7) Asked of the hub only when the printout is in its log: another log's hub says "not revoked" of anything.
+    revoked = _revocation_if_ours(check4, issued_here, expected.get("printout_id"), log)
     return LogChecks((check4, check5, check6, revoked), True, checkpoint, proof.checkpoint)
+
+
+def _revocation_if_ours(check4: Check, issued_here: bool, printout_id: object, log: LogSource | None) -> Check:
+    """Check 7, unless the printout is known not to be this hub's: a revocation answer counts only from the log
+    the printout belongs to, and a hub says "not revoked" of anything it never issued. Known not to be: check 4
+    failed (not in this log), or, with check 4 not made, a seal that does not chain to the trusted CA."""
+    if log is not None and (check4.ok is False or (check4.ok is None and not issued_here)):
+        why = "is not in this hub's log (see check 4)" if check4.ok is False else \
+            "was not sealed by a hub of the trusted CA (see check 1)"
+        return skipped(7, f"a hub answers only for the printouts of its own log, and this printout {why}")
+    return check_revocation(printout_id, log)
 
 
 def conclude(checks: Iterable[Check], required: Iterable[Check], logged: LogChecks,
