@@ -4,6 +4,7 @@ start is given up on, saying so."""
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import shutil
 import signal
@@ -14,8 +15,9 @@ from pathlib import Path
 import pytest
 
 from linkage.cli import supervisor
-from linkage.cli.sandbox import start_stack
+from linkage.cli.sandbox import start_stack, write_endpoints
 from linkage.config import Home, load_settings
+from tests.test_sandbox import linkage
 
 
 async def _until(what: str, ok: object, seconds: float = 30) -> None:
@@ -48,6 +50,13 @@ async def test_a_killed_component_comes_back_and_one_that_cannot_start_stops_the
         assert entry["last_exit"]["status"] == "killed by SIGKILL"  # type: ignore[index]
         said = capsys.readouterr().err
         assert f"dbd (pid {killed}) exited: killed by SIGKILL" in said and "dbd serves again on" in said
+        write_endpoints(stack)
+        status = linkage("status", "--home", str(home.root))
+        assert status.returncode == 0, status.stdout + status.stderr
+        assert "restarts  1, last exit: killed by SIGKILL at" in status.stdout
+        report = json.loads(linkage("status", "--home", str(home.root), "--json").stdout)
+        assert {c["name"]: c["restarts"] for c in report["components"]} == {
+            "hub": 0, "dopa": 0, "dbd": 1, "edu": 0, "counter": 0}
         # The counter exits and its port is taken meanwhile: it cannot start, and after two tries in a row the
         # supervisor gives up, saying which component, how often, and why.
         port = int(stack.addresses["counter"].rsplit(":", 1)[1])
