@@ -50,13 +50,20 @@ async def test_a_killed_component_comes_back_and_one_that_cannot_start_stops_the
         assert entry["last_exit"]["status"] == "killed by SIGKILL"  # type: ignore[index]
         said = capsys.readouterr().err
         assert f"dbd (pid {killed}) exited: killed by SIGKILL" in said and "dbd serves again on" in said
+        # Killed again at once: more than GIVE_UP_AFTER short runs in a row lengthen the back-off, never stop it.
+        for restarts in (2, 3):
+            os.kill(stack.processes["dbd"].pid, signal.SIGKILL)
+            await _until(f"dbd restarted {restarts} times", lambda n=restarts: state()["dbd"]["restarts"] == n
+                         and state()["dbd"]["state"] == "serving")
+        said = capsys.readouterr().err
+        assert "starting dbd again in 0.2 s" in said and "starting dbd again in 0.4 s" in said
         write_endpoints(stack)
         status = linkage("status", "--home", str(home.root))
         assert status.returncode == 0, status.stdout + status.stderr
-        assert "restarts  1, last exit: killed by SIGKILL at" in status.stdout
+        assert "restarts  3, last exit: killed by SIGKILL at" in status.stdout
         report = json.loads(linkage("status", "--home", str(home.root), "--json").stdout)
         assert {c["name"]: c["restarts"] for c in report["components"]} == {
-            "hub": 0, "dopa": 0, "dbd": 1, "edu": 0, "counter": 0}
+            "hub": 0, "dopa": 0, "dbd": 3, "edu": 0, "counter": 0}
         # The counter exits and its port is taken meanwhile: it cannot start, and after two tries in a row the
         # supervisor gives up, saying which component, how often, and why.
         port = int(stack.addresses["counter"].rsplit(":", 1)[1])

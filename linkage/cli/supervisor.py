@@ -2,10 +2,12 @@
 
 Every component (each registry, each hub replica, the counter) is watched on its own. When one
 exits, `linkage up` says which, its exit status and the last lines it wrote to stderr, and starts
-it again on the same ports after a back-off (FIRST_BACKOFF_S, doubling up to MAX_BACKOFF_S) while
-the others go on serving. A start without a LISTENING line, or a run shorter than STABLE_S, is a
-failure; after GIVE_UP_AFTER failures of one component in a row the sandbox stops, saying so.
-Otherwise only Ctrl-C or SIGTERM stops it.
+it again on the same ports while the others go on serving. The back-off before a start is
+FIRST_BACKOFF_S, doubled for every failed start or run shorter than STABLE_S before it (a crash loop
+does not spin), up to MAX_BACKOFF_S. A start that fails (no LISTENING line: a port taken, a
+database gone) GIVE_UP_AFTER times in a row stops the sandbox, saying so; a process that listened
+is always started again, however it ended (kill -9 included). Otherwise only Ctrl-C or SIGTERM
+stops the sandbox.
 
 DIR/supervisor.json holds what `linkage status` reports of it: each component's pid, state
 (serving, restarting, failed), restarts and last exit (status, time, run time, last stderr lines).
@@ -30,8 +32,9 @@ __all__ = ["FIRST_BACKOFF_S", "GIVE_UP_AFTER", "MAX_BACKOFF_S", "STABLE_S", "rea
 FIRST_BACKOFF_S = 0.25
 MAX_BACKOFF_S = 8.0
 STABLE_S = 10.0
-"""A component that exits sooner than this after starting failed to start (a crash loop, not a crash)."""
+"""A run shorter than this lengthens the next back-off (a crash loop, not a crash)."""
 GIVE_UP_AFTER = 5
+"""Failed starts of one component in a row that stop the sandbox."""
 
 
 @dataclass
@@ -48,6 +51,7 @@ class _Component:
     state: str = "serving"  # serving, restarting, failed
     restarts: int = 0
     failures: int = 0  # failed starts in a row
+    short: int = 0  # runs shorter than STABLE_S in a row
     last_exit: _Exit | None = None
 
 
@@ -94,7 +98,8 @@ async def supervise(stack: Stack, stop: asyncio.Event) -> str | None:
 
 
 async def _keep(stack: Stack, name: str, state: _State, stop: asyncio.Event) -> str:
-    """Restart name whenever it exits; return why not when it has failed GIVE_UP_AFTER times in a row."""
+    """Start name again whenever it exits; return why not once it has failed to start GIVE_UP_AFTER times in a
+    row."""
     me = state.components[name]
     started = time.monotonic()
     while True:
@@ -104,18 +109,12 @@ async def _keep(stack: Stack, name: str, state: _State, stop: asyncio.Event) -> 
         ran = time.monotonic() - started
         lines = await stack.stderr[name].lines()
         me.last_exit = _Exit(exit_status(code), _now(), round(ran, 3), lines)
-        me.failures = me.failures + 1 if ran < STABLE_S else 0
+        me.short = me.short + 1 if ran < STABLE_S else 0
         last = "".join(f"\n    {line}" for line in lines) if lines else " (nothing)"
         _say(f"{name} (pid {me.pid}) exited: {me.last_exit.status}, after {ran:.1f} s; the last lines it wrote to"
              f" stderr:{last}")
-        why = f"{me.last_exit.status} {ran:.1f} s after starting"
         while True:
-            if me.failures >= GIVE_UP_AFTER:
-                me.state = "failed"
-                state.save()
-                return (f"{name} failed to start {me.failures} times in a row (a start fails when it does not"
-                        f" listen, or exits within {STABLE_S:g} s); the last time: {why}")
-            delay = min(MAX_BACKOFF_S, FIRST_BACKOFF_S * 2 ** me.failures)
+            delay = min(MAX_BACKOFF_S, FIRST_BACKOFF_S * 2 ** (me.failures + me.short))
             me.state = "restarting"
             state.save()
             _say(f"starting {name} again in {delay:g} s; the others go on serving")
@@ -124,12 +123,15 @@ async def _keep(stack: Stack, name: str, state: _State, stop: asyncio.Event) -> 
                 address = await stack.restart(name)
             except SandboxError as exc:
                 me.failures += 1
-                why = str(exc)
-                _say(f"{why} (failure {me.failures} of {GIVE_UP_AFTER} in a row)")
+                _say(f"{exc} (failed start {me.failures} of {GIVE_UP_AFTER} in a row)")
+                if me.failures >= GIVE_UP_AFTER:
+                    me.state = "failed"
+                    state.save()
+                    return f"{name} failed to start {me.failures} times in a row; the last time: {exc}"
                 continue
             break
         started = time.monotonic()
-        me.pid, me.state = stack.processes[name].pid, "serving"
+        me.pid, me.state, me.failures = stack.processes[name].pid, "serving", 0
         me.restarts += 1
         state.save()
         _say(f"{name} serves again on {address} (pid {me.pid}, restart {me.restarts})")
