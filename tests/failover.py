@@ -198,7 +198,8 @@ async def kill_integrator(home: Path, url: str, load: Load) -> Kill:
     with psycopg.connect(url, autocommit=True) as conn:  # one connection: a poll costs a query, not a login
         integrator = holders(conn)[0]
         pids = {name: entry["pid"] for name, entry in supervised(home).items() if name in replicas}
-        victim = next(name for name, pid in pids.items() if pid == integrator)
+        victim = next((name for name, pid in pids.items() if pid == integrator), "")
+        assert victim, f"the lock's holder (pid {integrator}) is none of the replicas {pids}: {holders(conn)}"
         survivor = next(name for name in replicas if name != victim)
         restarts = supervised(home)[victim]["restarts"]
         calls, lost = len(load.calls), len(load.lost)
