@@ -1,6 +1,13 @@
 """The error tree of the linkage hub and registries, and its one gRPC status table.
 
-    LinkageError                      reason (stable snake_case code), message (Thai / English)
+One vocabulary for every error of the project (this tree and every other one: ``KeySetError``,
+``StorageError``, ``MerkleError``, ``CheckpointError``, the auditor's ``VerificationError``, the
+counter's ``CounterError`` …): ``code`` is always the stable snake_case string a program branches
+on; ``status`` is the ``grpc.StatusCode`` wherever there is one (the counter's ``status`` is its
+HTTP status). On the wire ``code`` travels as ``google.rpc.ErrorInfo.reason`` (the protobuf's name
+for it), and so it is ``reason`` in the metrics labels and log lines, beside ``code``, the status name.
+
+    LinkageError                      code (stable snake_case), status, message (Thai / English)
     ├── InvalidRequest                INVALID_ARGUMENT   caller: malformed ID, unknown type, no purpose …
     ├── Unauthenticated               UNAUTHENTICATED    caller: no or unknown client certificate
     ├── PermissionDenied              PERMISSION_DENIED  caller: no right to the document type …
@@ -13,7 +20,7 @@
     └── HubFault                      INTERNAL           hub: anything unexpected; generic message
 
 Servicers raise these; ``grpc_errors`` turns them into a gRPC status with a
-``google.rpc.ErrorInfo`` detail (domain ``linkage.go.th``; metadata ``side``,
+``google.rpc.ErrorInfo`` detail (``reason`` the code, domain ``linkage.go.th``; metadata ``side``,
 ``provider``, ``retryable`` and, when there is advice, ``retry_after_ms``, which a
 ``google.rpc.RetryInfo`` detail repeats) in one place. ``from_rpc_error`` reads them back on the client side.
 ``MalformedRequests``, a server interceptor, answers a request whose bytes are no message of
@@ -66,80 +73,80 @@ _SIDES = {"caller": common_pb2.FAULT_SIDE_CALLER, "hub": common_pb2.FAULT_SIDE_H
 class LinkageError(Exception):
     """Base of every error the project reports across a gRPC boundary."""
 
-    code: ClassVar[grpc.StatusCode] = grpc.StatusCode.INTERNAL
+    status: ClassVar[grpc.StatusCode] = grpc.StatusCode.INTERNAL
     side: ClassVar[str] = "hub"
     retryable: ClassVar[bool] = False
 
-    def __init__(self, reason: str, message: str, *, provider: str = "", retry_after_ms: int = 0) -> None:
+    def __init__(self, code: str, message: str, *, provider: str = "", retry_after_ms: int = 0) -> None:
         super().__init__(message)
-        self.reason = reason
+        self.code = code
         self.message = message
         self.provider = provider
         # How long the caller should wait before retrying (e.g. a provider's open circuit); 0: no advice.
         self.retry_after_ms = retry_after_ms
 
     def __repr__(self) -> str:
-        return f"{type(self).__name__}({self.reason!r}, {self.message!r})"
+        return f"{type(self).__name__}({self.code!r}, {self.message!r})"
 
 
 class InvalidRequest(LinkageError):
-    code = grpc.StatusCode.INVALID_ARGUMENT
+    status = grpc.StatusCode.INVALID_ARGUMENT
     side = "caller"
 
 
 class Unauthenticated(LinkageError):
-    code = grpc.StatusCode.UNAUTHENTICATED
+    status = grpc.StatusCode.UNAUTHENTICATED
     side = "caller"
 
 
 class PermissionDenied(LinkageError):
-    code = grpc.StatusCode.PERMISSION_DENIED
+    status = grpc.StatusCode.PERMISSION_DENIED
     side = "caller"
 
 
 class NotFound(LinkageError):
-    code = grpc.StatusCode.NOT_FOUND
+    status = grpc.StatusCode.NOT_FOUND
     side = "caller"
 
 
 class LimitExceeded(LinkageError):
     """The calling agency is over its rate limit or daily quota (linkage/limits.py); retry after retry_after_ms."""
 
-    code = grpc.StatusCode.RESOURCE_EXHAUSTED
+    status = grpc.StatusCode.RESOURCE_EXHAUSTED
     side = "caller"
     retryable = True
 
 
 class ProviderUnavailable(LinkageError):
-    code = grpc.StatusCode.UNAVAILABLE
+    status = grpc.StatusCode.UNAVAILABLE
     side = "provider"
     retryable = True
 
 
 class ProviderTimeout(LinkageError):
-    code = grpc.StatusCode.DEADLINE_EXCEEDED
+    status = grpc.StatusCode.DEADLINE_EXCEEDED
     side = "provider"
     retryable = True
 
 
 class ProviderFault(LinkageError):
-    code = grpc.StatusCode.INTERNAL
+    status = grpc.StatusCode.INTERNAL
     side = "provider"
 
 
 class HubUnavailable(LinkageError):
-    code = grpc.StatusCode.UNAVAILABLE
+    status = grpc.StatusCode.UNAVAILABLE
     side = "hub"
     retryable = True
 
 
 class HubFault(LinkageError):
-    code = grpc.StatusCode.INTERNAL
+    status = grpc.StatusCode.INTERNAL
     side = "hub"
 
 
-_BY_CODE: dict[tuple[grpc.StatusCode, str], type[LinkageError]] = {
-    (cls.code, cls.side): cls
+_BY_STATUS: dict[tuple[grpc.StatusCode, str], type[LinkageError]] = {
+    (cls.status, cls.side): cls
     for cls in (InvalidRequest, Unauthenticated, PermissionDenied, NotFound, LimitExceeded, ProviderUnavailable,
                 ProviderTimeout, ProviderFault, HubUnavailable, HubFault)
 }
@@ -148,12 +155,12 @@ _BY_CODE: dict[tuple[grpc.StatusCode, str], type[LinkageError]] = {
 def to_status(err: LinkageError) -> grpc.Status:
     """The gRPC status for err, with a google.rpc.ErrorInfo detail (and RetryInfo when it advises a wait)."""
     info = error_details_pb2.ErrorInfo(
-        reason=err.reason,
+        reason=err.code,
         domain=DOMAIN,
         metadata={"side": err.side, "provider": err.provider, "retryable": str(err.retryable).lower(),
                   **({"retry_after_ms": str(err.retry_after_ms)} if err.retry_after_ms else {})},
     )
-    status = status_pb2.Status(code=err.code.value[0], message=err.message)
+    status = status_pb2.Status(code=err.status.value[0], message=err.message)
     status.details.add().Pack(info)
     if err.retry_after_ms:
         delay = duration_pb2.Duration(seconds=err.retry_after_ms // 1000, nanos=err.retry_after_ms % 1000 * 1_000_000)
@@ -164,7 +171,7 @@ def to_status(err: LinkageError) -> grpc.Status:
 def to_problem(err: LinkageError) -> common_pb2.Problem:
     """The same facts as to_status, as a message inside a successful answer."""
     return common_pb2.Problem(
-        grpc_code=err.code.value[0], reason=err.reason, message=err.message,
+        grpc_code=err.status.value[0], reason=err.code, message=err.message,
         side=_SIDES[err.side], provider=err.provider, retryable=err.retryable,
     )
 
@@ -173,33 +180,33 @@ def from_rpc_error(exc: grpc.RpcError) -> LinkageError:
     """Rebuild the LinkageError a server raised from the status it sent.
 
     A status without our ErrorInfo (e.g. a transport failure) becomes the
-    class for its code, with reason ``transport_<code>``.
+    class for its status, with code ``transport_<status>``.
     """
-    code: grpc.StatusCode = exc.code()
-    status = rpc_status.from_call(exc) if hasattr(exc, "trailing_metadata") else None
+    status: grpc.StatusCode = exc.code()
+    rich = rpc_status.from_call(exc) if hasattr(exc, "trailing_metadata") else None
     info = error_details_pb2.ErrorInfo()
-    if status is not None:
-        for detail in status.details:
+    if rich is not None:
+        for detail in rich.details:
             if detail.Is(error_details_pb2.ErrorInfo.DESCRIPTOR) and detail.Unpack(info) and info.domain == DOMAIN:
                 side = info.metadata.get("side", "hub")
-                cls = _BY_CODE.get((code, side), HubFault)
+                cls = _BY_STATUS.get((status, side), HubFault)
                 wait = info.metadata.get("retry_after_ms", "")
                 return cls(info.reason, str(exc.details() or ""), provider=info.metadata.get("provider", ""),
                            retry_after_ms=int(wait) if wait.isdigit() else 0)
     # No word from our servers (e.g. the hub cannot be reached): the hub's side, not a provider's.
-    sides = sorted((cls for (c, _), cls in _BY_CODE.items() if c == code), key=lambda cls: cls.side != "hub")
+    sides = sorted((cls for (s, _), cls in _BY_STATUS.items() if s == status), key=lambda cls: cls.side != "hub")
     cls = sides[0] if sides else HubFault
-    return cls(f"transport_{code.name.lower()}", str(exc.details() or code.name))
+    return cls(f"transport_{status.name.lower()}", str(exc.details() or status.name))
 
 
-_CODES = {c.value[0]: c for c in grpc.StatusCode}
+_STATUSES = {s.value[0]: s for s in grpc.StatusCode}
 _SIDE_NAMES = {v: k for k, v in _SIDES.items()}
 
 
 def from_problem(problem: common_pb2.Problem) -> LinkageError:
     """Rebuild the LinkageError a ``Problem`` reports (the inverse of ``to_problem``)."""
-    code = _CODES.get(problem.grpc_code, grpc.StatusCode.UNKNOWN)
-    cls = _BY_CODE.get((code, _SIDE_NAMES.get(problem.side, "hub")), HubFault)
+    status = _STATUSES.get(problem.grpc_code, grpc.StatusCode.UNKNOWN)
+    cls = _BY_STATUS.get((status, _SIDE_NAMES.get(problem.side, "hub")), HubFault)
     return cls(problem.reason, problem.message, provider=problem.provider)
 
 

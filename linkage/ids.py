@@ -2,7 +2,7 @@
 
 The last digit is a check digit: (11 - sum_{i=1..12} d_i * (14 - i) mod 11) mod 10.
 Every parser here raises only ``InvalidRequest`` (from ``linkage.errors``), with a
-stable reason code and a message in Thai and English that says what would be right.
+stable code and a message in Thai and English that says what would be right.
 """
 
 from __future__ import annotations
@@ -55,7 +55,7 @@ def id_kind(national_id: NationalId) -> IdKind:
 def parse_id(raw: str, expected: IdKind | None = None, *, what: str = "subject_id") -> NationalId:
     """Verify a 13-digit ID and, when given, that it is of the expected kind.
 
-    Raises InvalidRequest with reason ``id_wrong_length``, ``id_not_digits``,
+    Raises InvalidRequest with code ``id_wrong_length``, ``id_not_digits``,
     ``id_bad_first_digit``, ``check_digit_mismatch`` or ``id_wrong_kind``.
     """
     value = raw.strip().replace("-", "").replace(" ", "")

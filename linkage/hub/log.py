@@ -21,7 +21,7 @@ A leaf is canonical JSON. A printout's leaf holds who, what, when and why, and
 the digest of the printout's signing input, but the subject only as a keyed
 hash (HMAC-SHA256 with a secret of the hub): no personal data in clear (``linkage.hub.logentries``).
 
-Raises ``HubUnavailable`` (reason ``log_unavailable``) when the log cannot be
+Raises ``HubUnavailable`` (code ``log_unavailable``) when the log cannot be
 written; then nothing was recorded and the printout must not be issued.
 """
 

@@ -317,10 +317,10 @@ def _translate(provider: str, exc: grpc.aio.AioRpcError) -> LinkageError:
     code = exc.code()
     if code == grpc.StatusCode.NOT_FOUND:
         inner = from_rpc_error(exc)
-        return NotFound(inner.reason, inner.message, provider=provider)
+        return NotFound(inner.code, inner.message, provider=provider)
     if code == grpc.StatusCode.INVALID_ARGUMENT:
         inner = from_rpc_error(exc)
-        return InvalidRequest(inner.reason, inner.message, provider=provider)
+        return InvalidRequest(inner.code, inner.message, provider=provider)
     if code == grpc.StatusCode.DEADLINE_EXCEEDED:
         return _timeout(provider)
     if code == grpc.StatusCode.UNAVAILABLE:

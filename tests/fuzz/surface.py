@@ -106,7 +106,7 @@ def methods() -> list[Method]:
 
 @dataclass(frozen=True)
 class Outcome:
-    code: grpc.StatusCode
+    status: grpc.StatusCode
     details: str
     info: error_details_pb2.ErrorInfo | None  # ours (domain linkage.go.th), when the status carries one
     response: bytes | None
@@ -208,20 +208,20 @@ class Surface:
         before = self.log_size
         outcome = self.call(method, caller, request)
         after = self.log_size
-        self.codes[outcome.code.name] += 1
+        self.codes[outcome.status.name] += 1
         if outcome.info is not None:
-            self.reasons[f"{outcome.code.name}/{outcome.info.reason}"] += 1
+            self.reasons[f"{outcome.status.name}/{outcome.info.reason}"] += 1
         problems = _problems(method, outcome)
         if method.server == "hub":
-            issued = _issued(method, outcome.response) if outcome.code == grpc.StatusCode.OK else 0
+            issued = _issued(method, outcome.response) if outcome.status == grpc.StatusCode.OK else 0
             if after - before != issued:
-                problems.append(f"the log grew by {after - before} but the answer ({outcome.code.name}) reports"
+                problems.append(f"the log grew by {after - before} but the answer ({outcome.status.name}) reports"
                                 f" {issued} entries issued")
-        if method.path.endswith("/SetFaults") and outcome.code == grpc.StatusCode.OK:
+        if method.path.endswith("/SetFaults") and outcome.status == grpc.StatusCode.OK:
             # The faults just set would fail the next calls on purpose: the fuzzer's own, not the server's doing.
             cleared = self.call(_method(self.methods, "ProviderAdmin", "ClearFaults"), "sandbox-admin", b"")
-            if cleared.code != grpc.StatusCode.OK:
-                problems.append(f"ClearFaults after SetFaults answered {cleared.code.name}")
+            if cleared.status != grpc.StatusCode.OK:
+                problems.append(f"ClearFaults after SetFaults answered {cleared.status.name}")
         return problems
 
     def alive(self) -> list[str]:
@@ -241,8 +241,8 @@ class Surface:
             method = next(m for m in self.methods if m.path == path)
             before = self.log_size
             outcome = self.call(method, caller, self.valid[path][0].SerializeToString())
-            if outcome.code != grpc.StatusCode.OK:
-                problems.append(f"known-good {method.name}: {outcome.code.name} {outcome.details}")
+            if outcome.status != grpc.StatusCode.OK:
+                problems.append(f"known-good {method.name}: {outcome.status.name} {outcome.details}")
             elif method.server == "hub" and self.log_size != before + 1:
                 problems.append(f"known-good {method.name}: the log grew by {self.log_size - before}, not 1")
         return problems
@@ -280,7 +280,7 @@ class Surface:
         fetch_method = _method(self.methods, "LinkageHub", "FetchDocument")
         for _ in range(4):
             outcome = self.call(fetch_method, MUNI, fetch.SerializeToString())
-            assert outcome.code == grpc.StatusCode.OK and outcome.response is not None, outcome
+            assert outcome.status == grpc.StatusCode.OK and outcome.response is not None, outcome
             issued.append(hub_pb2.FetchDocumentResponse.FromString(outcome.response))
         size = self.log_size
         text["printout_id"] = [d.printout_id for d in issued]
@@ -342,7 +342,7 @@ def _error_info(err: grpc.RpcError) -> error_details_pb2.ErrorInfo | None:
 
 
 def _problems(method: Method, outcome: Outcome) -> list[str]:
-    if outcome.code == grpc.StatusCode.OK:
+    if outcome.status == grpc.StatusCode.OK:
         if outcome.response is not None:
             try:
                 message_factory.GetMessageClass(method.response).FromString(outcome.response)
@@ -350,10 +350,10 @@ def _problems(method: Method, outcome: Outcome) -> list[str]:
                 return [f"OK, but the answer is not a {method.response.full_name}"]
         return []
     problems = []
-    if outcome.code not in ALLOWED:
-        problems.append(f"status {outcome.code.name} ({outcome.details[:200]!r}) is not in the error table")
+    if outcome.status not in ALLOWED:
+        problems.append(f"status {outcome.status.name} ({outcome.details[:200]!r}) is not in the error table")
     if outcome.info is None:
-        problems.append(f"{outcome.code.name} without a google.rpc.ErrorInfo of domain {DOMAIN}"
+        problems.append(f"{outcome.status.name} without a google.rpc.ErrorInfo of domain {DOMAIN}"
                         f" ({outcome.details[:200]!r})")
     return problems
 

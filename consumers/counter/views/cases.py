@@ -75,8 +75,8 @@ async def case_open(request: web.Request) -> web.StreamResponse:
         slots = [_slot(state, doc_type, outcome) for doc_type, outcome in answer.items()]
     except LinkageError as err:
         # The whole call failed (e.g. the hub is down): keep the case, every document can be retried.
-        _log.warning("FetchDocuments failed for case %s: %s", case.ref, err.reason)
-        slots = [_problem_slot(t, err.reason, err.message, err.retryable, err.provider) for t in doc_types]
+        _log.warning("FetchDocuments failed for case %s: %s", case.ref, err.code)
+        slots = [_problem_slot(t, err.code, err.message, err.retryable, err.provider) for t in doc_types]
     store.update_case(case.id, slots, report, fetch_ms=(time.perf_counter() - started) * 1000)
     raise web.HTTPSeeOther(f"/cases/{case.id}")
 
@@ -89,7 +89,7 @@ _INTERRUPTED = ("fetch_interrupted", "ระบบเคาน์เตอร์
 def _slot(state: CounterState, doc_type: str, outcome: Printout | LinkageError) -> DocSlot:
     if isinstance(outcome, Printout):
         return _document_slot(state, doc_type, outcome)
-    return _problem_slot(doc_type, outcome.reason, outcome.message, outcome.retryable, outcome.provider)
+    return _problem_slot(doc_type, outcome.code, outcome.message, outcome.retryable, outcome.provider)
 
 
 def _document_slot(state: CounterState, doc_type: str, doc: Printout) -> DocSlot:
@@ -158,7 +158,7 @@ async def case_retry(request: web.Request) -> web.StreamResponse:
             citizen_present=present)
         slot = _document_slot(state, doc_type, doc)
     except LinkageError as err:
-        slot = _problem_slot(doc_type, err.reason, err.message, err.retryable, err.provider)
+        slot = _problem_slot(doc_type, err.code, err.message, err.retryable, err.provider)
     # Only this slot is written: a retry of another document of the same case running alongside keeps its own.
     request.app[STORE].update_case(case.id, [slot], _report_row(manual), citizen_present=present)
     raise web.HTTPSeeOther(f"/cases/{case.id}#doc-{doc_type.replace('.', '-')}")

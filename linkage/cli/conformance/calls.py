@@ -27,9 +27,9 @@ WATCHDOG_SLACK = 1.0  # a call may outlive its deadline by this much before the 
 
 @dataclass(frozen=True)
 class Outcome:
-    """How one call ended: a status code (None when it outlived its deadline), the answer or the refusal."""
+    """How one call ended: its gRPC status (None when it outlived its deadline), the answer or the refusal."""
 
-    code: grpc.StatusCode | None
+    status: grpc.StatusCode | None
     answer: Any = None
     message: str = ""
     info: error_details_pb2.ErrorInfo | None = None
@@ -37,14 +37,14 @@ class Outcome:
 
     @property
     def ok(self) -> bool:
-        return bool(self.code == grpc.StatusCode.OK)
+        return bool(self.status == grpc.StatusCode.OK)
 
     def shown(self) -> str:
-        if self.code is None:
+        if self.status is None:
             return "no status at all: the call outlived its deadline"
         if self.ok:
             return "OK"
-        return f"{self.code.name} {clip(self.message, 100)!r}" if self.message else self.code.name
+        return f"{self.status.name} {clip(self.message, 100)!r}" if self.message else self.status.name
 
 
 async def call(rpc: Any, request: Any, timeout: float) -> Outcome:
