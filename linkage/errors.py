@@ -31,11 +31,12 @@ from __future__ import annotations
 
 import functools
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
 from typing import Any, ClassVar, TypeVar
 
 import grpc
 from google.protobuf import duration_pb2
+from google.protobuf.message import DecodeError
 from google.rpc import error_details_pb2, status_pb2
 from grpc_status import rpc_status
 
@@ -43,6 +44,7 @@ from linkage.interceptors import UnaryWrapper
 from linkage.v1 import common_pb2
 
 __all__ = [
+    "DETAILS_KEY",
     "DOMAIN",
     "HubFault",
     "HubUnavailable",
@@ -56,6 +58,7 @@ __all__ = [
     "ProviderTimeout",
     "ProviderUnavailable",
     "Unauthenticated",
+    "error_info",
     "from_problem",
     "from_rpc_error",
     "grpc_errors",
@@ -64,6 +67,8 @@ __all__ = [
 ]
 
 DOMAIN = "linkage.go.th"
+DETAILS_KEY = "grpc-status-details-bin"
+"""The trailing metadata key that carries a status's google.rpc.Status, details and all."""
 _log = logging.getLogger("linkage.errors")
 
 _SIDES = {"caller": common_pb2.FAULT_SIDE_CALLER, "hub": common_pb2.FAULT_SIDE_HUB,
@@ -176,23 +181,55 @@ def to_problem(err: LinkageError) -> common_pb2.Problem:
     )
 
 
+def error_info(trailing_metadata: Iterable[tuple[str, str | bytes]] | None, status: grpc.StatusCode | None = None,
+               message: str | None = None) -> error_details_pb2.ErrorInfo | None:
+    """The google.rpc.ErrorInfo among a status's details (``grpc-status-details-bin`` in the trailing metadata):
+    the first one, of any domain (compare ``domain`` with ``DOMAIN`` before taking it for ours); None when
+    there are no details or no ErrorInfo among them.
+
+    The project's one reader of ErrorInfo: ``from_rpc_error``, the servers' metrics and the conformance kit
+    use it. Raises ValueError when the details do not parse, or contradict the ``status`` or ``message``
+    the call ended with, when those are given.
+    """
+    for key, value in trailing_metadata or ():
+        if key != DETAILS_KEY:
+            continue
+        try:
+            rich = status_pb2.Status.FromString(value if isinstance(value, bytes) else value.encode())
+            if status is not None and rich.code != status.value[0]:
+                raise ValueError(f"its code {rich.code} does not match the status {status.name}")
+            if message is not None and rich.message != message:
+                raise ValueError(f"its message {rich.message[:80]!r} does not match the status message"
+                                 f" {message[:80]!r}")
+            for detail in rich.details:
+                info = error_details_pb2.ErrorInfo()
+                if detail.Is(info.DESCRIPTOR) and detail.Unpack(info):
+                    return info
+        except DecodeError as exc:
+            raise ValueError(f"it is not a google.rpc.Status with readable details ({exc})") from None
+        return None
+    return None
+
+
 def from_rpc_error(exc: grpc.RpcError) -> LinkageError:
     """Rebuild the LinkageError a server raised from the status it sent.
 
-    A status without our ErrorInfo (e.g. a transport failure) becomes the
-    class for its status, with code ``transport_<status>``.
+    A status without our ErrorInfo (e.g. a transport failure), or with details that contradict it,
+    becomes the class for its status, with code ``transport_<status>``.
     """
     status: grpc.StatusCode = exc.code()
-    rich = rpc_status.from_call(exc) if hasattr(exc, "trailing_metadata") else None
-    info = error_details_pb2.ErrorInfo()
-    if rich is not None:
-        for detail in rich.details:
-            if detail.Is(error_details_pb2.ErrorInfo.DESCRIPTOR) and detail.Unpack(info) and info.domain == DOMAIN:
-                side = info.metadata.get("side", "hub")
-                cls = _BY_STATUS.get((status, side), HubFault)
-                wait = info.metadata.get("retry_after_ms", "")
-                return cls(info.reason, str(exc.details() or ""), provider=info.metadata.get("provider", ""),
-                           retry_after_ms=int(wait) if wait.isdigit() else 0)
+    info = None
+    if hasattr(exc, "trailing_metadata"):
+        try:
+            info = error_info(exc.trailing_metadata(), status, exc.details() or "")
+        except ValueError:
+            pass  # details that contradict the status are no word from our servers
+    if info is not None and info.domain == DOMAIN:
+        side = info.metadata.get("side", "hub")
+        cls = _BY_STATUS.get((status, side), HubFault)
+        wait = info.metadata.get("retry_after_ms", "")
+        return cls(info.reason, str(exc.details() or ""), provider=info.metadata.get("provider", ""),
+                   retry_after_ms=int(wait) if wait.isdigit() else 0)
     # No word from our servers (e.g. the hub cannot be reached): the hub's side, not a provider's.
     sides = sorted((cls for (s, _), cls in _BY_STATUS.items() if s == status), key=lambda cls: cls.side != "hub")
     cls = sides[0] if sides else HubFault

@@ -3,7 +3,8 @@
 Every module of ``linkage/``, ``providers/`` and ``consumers/`` is imported and each exception class it
 defines is read: ``code`` is always the stable snake_case string, a ``grpc.StatusCode`` is only ever
 called ``status``, and no error has a ``reason`` (the name ``google.rpc.ErrorInfo`` gives the code on
-the wire, never a Python attribute).
+the wire, never a Python attribute). ``linkage.errors.error_info`` is the one reader of ErrorInfo, and
+a LinkageError comes back whole through a real gRPC server.
 """
 
 from __future__ import annotations
@@ -16,13 +17,17 @@ import re
 import textwrap
 import types
 import typing
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
 from typing import Any, ClassVar, Literal
 
 import grpc
 import pytest
+from google.rpc import error_details_pb2, status_pb2
 
 from linkage import errors
+
+ROOT = Path(__file__).resolve().parents[1]
 
 PACKAGES = ("linkage", "providers", "consumers")
 _SNAKE = re.compile(r"[a-z][a-z0-9]*(_[a-z0-9]+)*")
@@ -125,3 +130,108 @@ def test_a_linkage_error_carries_its_code_and_its_status_apart() -> None:
 def test_one_port_in_use() -> None:
     assert [n for n, cls in CLASSES.items() if cls.__name__.lower().replace("_", "").endswith("inuse")] == [
         "linkage.ports.PortInUse"]
+
+
+# -- one reader of ErrorInfo -------------------------------------------------------------------------------------
+
+_READS_ERROR_INFO = ("ErrorInfo()", "ErrorInfo.DESCRIPTOR", "Status.FromString", "Status()")
+
+
+def test_error_info_is_read_in_one_place() -> None:
+    readers = sorted(
+        f"{path.relative_to(ROOT)}: {needle}"
+        for folder in ("linkage", "providers", "consumers", "scripts", "tests")
+        for path in (ROOT / folder).rglob("*.py")
+        if "node_modules" not in path.parts and path.parent != ROOT / "linkage" / "v1"
+        and path not in (ROOT / "linkage" / "errors.py", Path(__file__).resolve())
+        for needle in _READS_ERROR_INFO if needle in path.read_text(encoding="utf-8"))
+    assert not readers, f"read google.rpc.ErrorInfo with linkage.errors.error_info, not again: {readers}"
+
+
+def _trailers(status: grpc.Status) -> tuple[tuple[str, str | bytes], ...]:
+    return tuple(status.trailing_metadata)
+
+
+def test_error_info_reads_what_to_status_wrote() -> None:
+    err = errors.LimitExceeded("rate_limited", "ช้าลง / slow down", retry_after_ms=1500)
+    status = errors.to_status(err)
+    info = errors.error_info(_trailers(status), grpc.StatusCode.RESOURCE_EXHAUSTED, status.details)
+    assert info is not None and info.reason == "rate_limited" and info.domain == errors.DOMAIN
+    assert info.metadata["retry_after_ms"] == "1500" and info.metadata["side"] == "caller"
+    assert errors.error_info(None) is None and errors.error_info((("other-bin", b"x"),)) is None
+
+
+def test_error_info_refuses_details_that_contradict_the_status_or_do_not_parse() -> None:
+    trailers = _trailers(errors.to_status(errors.NotFound("record_not_found", "ไม่พบ / none")))
+    with pytest.raises(ValueError, match="its code 5 does not match the status INTERNAL"):
+        errors.error_info(trailers, grpc.StatusCode.INTERNAL)
+    with pytest.raises(ValueError, match="does not match the status message"):
+        errors.error_info(trailers, grpc.StatusCode.NOT_FOUND, "something else")
+    with pytest.raises(ValueError, match=r"not a google\.rpc\.Status"):
+        errors.error_info(((errors.DETAILS_KEY, b"\xff\xff\xff"),))
+
+
+def test_error_info_of_another_domain_is_not_taken_for_ours() -> None:
+    foreign = status_pb2.Status(code=grpc.StatusCode.NOT_FOUND.value[0], message="gone")
+    foreign.details.add().Pack(error_details_pb2.ErrorInfo(reason="NOT_THERE", domain="example.com"))
+    trailers = ((errors.DETAILS_KEY, foreign.SerializeToString()),)
+    info = errors.error_info(trailers)
+    assert info is not None and info.domain == "example.com"  # read, and its domain says whose it is
+
+
+# -- a LinkageError through a real gRPC server ----------------------------------------------------------------------
+
+_RAISED: list[Exception] = [
+    errors.InvalidRequest("check_digit_mismatch", "เลขตรวจสอบผิด / check digit should be 3"),
+    errors.NotFound("record_not_found", "ไม่พบข้อมูล / no record", provider="dopa"),
+    errors.LimitExceeded("rate_limited", "ช้าลง / slow down", retry_after_ms=250),
+    errors.ProviderUnavailable("provider_circuit_open", "ผู้ให้ข้อมูลขัดข้อง / provider down", provider="dbd",
+                               retry_after_ms=1000),
+    errors.HubUnavailable("log_unavailable", "บันทึกไม่ได้ / cannot log"),
+    RuntimeError("a bug whose text must not leave the server"),
+]
+
+
+class _Raiser:
+    @errors.grpc_errors
+    async def Raise(self, request: bytes, context: grpc.aio.ServicerContext) -> bytes:
+        raise _RAISED[request[0]]
+
+
+@pytest.fixture
+async def raiser() -> AsyncIterator[grpc.aio.Channel]:
+    server = grpc.aio.server()
+    server.add_generic_rpc_handlers((grpc.method_handlers_generic_handler(
+        "test.Errors", {"Raise": grpc.unary_unary_rpc_method_handler(_Raiser().Raise)}),))
+    port = server.add_insecure_port("127.0.0.1:0")
+    await server.start()
+    try:
+        async with grpc.aio.insecure_channel(f"127.0.0.1:{port}") as channel:
+            yield channel
+    finally:
+        await server.stop(0)
+
+
+async def _refusal(channel: grpc.aio.Channel, which: int) -> grpc.aio.AioRpcError:
+    with pytest.raises(grpc.aio.AioRpcError) as info:
+        await channel.unary_unary("/test.Errors/Raise")(bytes([which]), timeout=5)
+    return info.value
+
+
+@pytest.mark.parametrize("which", range(len(_RAISED) - 1))
+async def test_a_linkage_error_comes_back_whole(raiser: grpc.aio.Channel, which: int) -> None:
+    sent = _RAISED[which]
+    assert isinstance(sent, errors.LinkageError)
+    got = await _refusal(raiser, which)
+    assert got.code() == sent.status and got.details() == sent.message  # grpcurl users read the combined text
+    back = errors.from_rpc_error(got)
+    assert type(back) is type(sent)
+    assert (back.code, back.status, back.message, back.provider, back.retry_after_ms, back.retryable) == (
+        sent.code, sent.status, sent.message, sent.provider, sent.retry_after_ms, sent.retryable)
+
+
+async def test_an_unexpected_error_comes_back_as_a_generic_hub_fault(raiser: grpc.aio.Channel) -> None:
+    got = await _refusal(raiser, len(_RAISED) - 1)
+    back = errors.from_rpc_error(got)
+    assert got.code() == grpc.StatusCode.INTERNAL and type(back) is errors.HubFault and back.code == "internal"
+    assert "a bug" not in (got.details() or "")

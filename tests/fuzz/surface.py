@@ -37,11 +37,10 @@ from google.protobuf.descriptor import Descriptor
 from google.protobuf.message import DecodeError, Message
 from google.rpc import error_details_pb2
 from grpc_health.v1 import health_pb2, health_pb2_grpc
-from grpc_status import rpc_status
 
 from linkage import merkle, pki
 from linkage.config import Home
-from linkage.errors import DOMAIN
+from linkage.errors import DOMAIN, error_info
 from linkage.ids import with_check_digit
 from linkage.v1 import audit_pb2, hub_pb2, provider_pb2
 from providers.faults import ERROR_CODES
@@ -201,7 +200,7 @@ class Surface:
         try:
             return Outcome(grpc.StatusCode.OK, "", None, stub(request, timeout=timeout))
         except grpc.RpcError as err:
-            return Outcome(err.code(), err.details() or "", _error_info(err), None)
+            return Outcome(err.code(), err.details() or "", _ours(err), None)
 
     def exercise(self, method: Method, caller: str, request: bytes) -> list[str]:
         """Send one request and return what is wrong with the answer (nothing: an empty list)."""
@@ -327,18 +326,13 @@ def _method(all_methods: Sequence[Method], service: str, name: str) -> Method:
     return next(m for m in all_methods if m.path == f"/linkage.v1.{service}/{name}")
 
 
-def _error_info(err: grpc.RpcError) -> error_details_pb2.ErrorInfo | None:
+def _ours(err: grpc.RpcError) -> error_details_pb2.ErrorInfo | None:
+    """The refusal's ErrorInfo of domain linkage.go.th, as linkage.errors reads it; None for none or garbage."""
     try:
-        status = rpc_status.from_call(err)
+        info = error_info(err.trailing_metadata(), err.code(), err.details() or "")
     except ValueError:
         return None  # details that contradict the status line: not ours
-    if status is None:
-        return None
-    for detail in status.details:
-        info = error_details_pb2.ErrorInfo()
-        if detail.Is(info.DESCRIPTOR) and detail.Unpack(info) and info.domain == DOMAIN:
-            return info
-    return None
+    return info if info is not None and info.domain == DOMAIN else None
 
 
 def _problems(method: Method, outcome: Outcome) -> list[str]:

@@ -27,7 +27,7 @@ from grpc_status import rpc_status
 from linkage import pki
 from linkage.cli.sandbox import init
 from linkage.config import ConfigError, Home, load_settings, settings_from_text, write_config
-from linkage.errors import LimitExceeded, from_rpc_error
+from linkage.errors import LimitExceeded, error_info, from_rpc_error
 from linkage.hub.rules import AgencyLimiter
 from linkage.limits import (
     DEFAULT_LIMITS,
@@ -226,13 +226,12 @@ def fetch_request(stack: RunningStack, **kw: Any) -> hub_pb2.FetchDocumentReques
 
 
 def details(err: grpc.aio.AioRpcError) -> tuple[error_details_pb2.ErrorInfo, error_details_pb2.RetryInfo | None]:
+    info = error_info(err.trailing_metadata(), err.code(), err.details() or "")
     status = rpc_status.from_call(err)
-    assert status is not None, "no status details"
-    info, retry = error_details_pb2.ErrorInfo(), None
+    assert info is not None and status is not None, "no status details"
+    retry = None
     for detail in status.details:
-        if detail.Is(error_details_pb2.ErrorInfo.DESCRIPTOR):
-            detail.Unpack(info)
-        elif detail.Is(error_details_pb2.RetryInfo.DESCRIPTOR):
+        if detail.Is(error_details_pb2.RetryInfo.DESCRIPTOR):
             retry = error_details_pb2.RetryInfo()
             detail.Unpack(retry)
     return info, retry
