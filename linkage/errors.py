@@ -7,7 +7,7 @@ on; ``status`` is the ``grpc.StatusCode`` wherever there is one (the counter's `
 HTTP status). On the wire ``code`` travels as ``google.rpc.ErrorInfo.reason`` (the protobuf's name
 for it), and so it is ``reason`` in the metrics labels and log lines, beside ``code``, the status name.
 
-    LinkageError                      code (stable snake_case), status, message (Thai / English)
+    LinkageError                      code (stable snake_case), status, message_th, message_en, field
     ├── InvalidRequest                INVALID_ARGUMENT   caller: malformed ID, unknown type, no purpose …
     ├── Unauthenticated               UNAUTHENTICATED    caller: no or unknown client certificate
     ├── PermissionDenied              PERMISSION_DENIED  caller: no right to the document type …
@@ -19,10 +19,17 @@ for it), and so it is ``reason`` in the metrics labels and log lines, beside ``c
     ├── HubUnavailable                UNAVAILABLE        hub: cannot write the log, shutting down (retryable)
     └── HubFault                      INTERNAL           hub: anything unexpected; generic message
 
+Thai and English are two fields, ``message_th`` and ``message_en``, from the ``raise`` to the page
+that shows them, never one string split apart; ``field`` names the request field they are about.
+``message`` is only the combined text for people (``field: Thai / English``), the status message
+grpcurl shows.
+
 Servicers raise these; ``grpc_errors`` turns them into a gRPC status with a
 ``google.rpc.ErrorInfo`` detail (``reason`` the code, domain ``linkage.go.th``; metadata ``side``,
-``provider``, ``retryable`` and, when there is advice, ``retry_after_ms``, which a
-``google.rpc.RetryInfo`` detail repeats) in one place. ``from_rpc_error`` reads them back on the client side.
+``provider``, ``retryable``, ``message_th``, ``message_en``, ``field`` when there is one and, when there
+is advice, ``retry_after_ms``, which a ``google.rpc.RetryInfo`` detail repeats) in one place.
+``from_rpc_error`` reads them back on the client side; ``to_problem`` and ``from_problem`` do the same
+for the ``Problem`` a batch answers with. ``error_info`` is the one reader of ErrorInfo.
 ``MalformedRequests``, a server interceptor, answers a request whose bytes are no message of
 the method's type as InvalidRequest ``malformed_request`` before any servicer sees it.
 """
@@ -82,16 +89,26 @@ class LinkageError(Exception):
     side: ClassVar[str] = "hub"
     retryable: ClassVar[bool] = False
 
-    def __init__(self, code: str, message: str, *, provider: str = "", retry_after_ms: int = 0) -> None:
-        super().__init__(message)
+    def __init__(self, code: str, message_th: str, message_en: str, *, field: str = "", provider: str = "",
+                 retry_after_ms: int = 0) -> None:
         self.code = code
-        self.message = message
+        self.message_th = message_th
+        self.message_en = message_en
+        # The request field the message is about ("subject_id", "purpose" …), or "".
+        self.field = field
         self.provider = provider
         # How long the caller should wait before retrying (e.g. a provider's open circuit); 0: no advice.
         self.retry_after_ms = retry_after_ms
+        super().__init__(self.message)
+
+    @property
+    def message(self) -> str:
+        """The combined human text, the gRPC status message: ``field: Thai / English`` (each part when present)."""
+        text = " / ".join(m for m in (self.message_th, self.message_en) if m)
+        return f"{self.field}: {text}" if self.field else text
 
     def __repr__(self) -> str:
-        return f"{type(self).__name__}({self.code!r}, {self.message!r})"
+        return f"{type(self).__name__}({self.code!r}, {self.message_th!r}, {self.message_en!r})"
 
 
 class InvalidRequest(LinkageError):
@@ -163,6 +180,8 @@ def to_status(err: LinkageError) -> grpc.Status:
         reason=err.code,
         domain=DOMAIN,
         metadata={"side": err.side, "provider": err.provider, "retryable": str(err.retryable).lower(),
+                  "message_th": err.message_th, "message_en": err.message_en,
+                  **({"field": err.field} if err.field else {}),
                   **({"retry_after_ms": str(err.retry_after_ms)} if err.retry_after_ms else {})},
     )
     status = status_pb2.Status(code=err.status.value[0], message=err.message)
@@ -176,8 +195,9 @@ def to_status(err: LinkageError) -> grpc.Status:
 def to_problem(err: LinkageError) -> common_pb2.Problem:
     """The same facts as to_status, as a message inside a successful answer."""
     return common_pb2.Problem(
-        grpc_code=err.status.value[0], reason=err.code, message=err.message,
-        side=_SIDES[err.side], provider=err.provider, retryable=err.retryable,
+        grpc_code=err.status.value[0], reason=err.code, message=err.message, message_th=err.message_th,
+        message_en=err.message_en, field=err.field, side=_SIDES[err.side], provider=err.provider,
+        retryable=err.retryable,
     )
 
 
@@ -227,13 +247,17 @@ def from_rpc_error(exc: grpc.RpcError) -> LinkageError:
     if info is not None and info.domain == DOMAIN:
         side = info.metadata.get("side", "hub")
         cls = _BY_STATUS.get((status, side), HubFault)
-        wait = info.metadata.get("retry_after_ms", "")
-        return cls(info.reason, str(exc.details() or ""), provider=info.metadata.get("provider", ""),
+        meta, wait = info.metadata, info.metadata.get("retry_after_ms", "")
+        if "message_th" in meta or "message_en" in meta:
+            th, en = meta.get("message_th", ""), meta.get("message_en", "")
+        else:  # a server older than message_th and message_en: its one message, as it is
+            th, en = "", str(exc.details() or "")
+        return cls(info.reason, th, en, field=meta.get("field", ""), provider=meta.get("provider", ""),
                    retry_after_ms=int(wait) if wait.isdigit() else 0)
     # No word from our servers (e.g. the hub cannot be reached): the hub's side, not a provider's.
     sides = sorted((cls for (s, _), cls in _BY_STATUS.items() if s == status), key=lambda cls: cls.side != "hub")
     cls = sides[0] if sides else HubFault
-    return cls(f"transport_{status.name.lower()}", str(exc.details() or status.name))
+    return cls(f"transport_{status.name.lower()}", "", str(exc.details() or status.name))
 
 
 _STATUSES = {s.value[0]: s for s in grpc.StatusCode}
@@ -244,7 +268,11 @@ def from_problem(problem: common_pb2.Problem) -> LinkageError:
     """Rebuild the LinkageError a ``Problem`` reports (the inverse of ``to_problem``)."""
     status = _STATUSES.get(problem.grpc_code, grpc.StatusCode.UNKNOWN)
     cls = _BY_STATUS.get((status, _SIDE_NAMES.get(problem.side, "hub")), HubFault)
-    return cls(problem.reason, problem.message, provider=problem.provider)
+    if problem.message_th or problem.message_en:
+        th, en = problem.message_th, problem.message_en
+    else:  # a hub older than message_th and message_en: its one message, as it is
+        th, en = "", problem.message
+    return cls(problem.reason, th, en, field=problem.field, provider=problem.provider)
 
 
 _F = TypeVar("_F", bound=Callable[..., Awaitable[Any]])
@@ -267,7 +295,7 @@ def grpc_errors(method: _F) -> _F:
             raise
         except Exception:
             _log.exception("unexpected error in %s", method.__qualname__)
-            fault = HubFault("internal", "เกิดข้อผิดพลาดภายในระบบ / internal error: the server log has the details")
+            fault = HubFault("internal", "เกิดข้อผิดพลาดภายในระบบ", "internal error: the server log has the details")
             await context.abort_with_status(to_status(fault))
 
     return wrapper  # type: ignore[return-value]
@@ -298,7 +326,7 @@ class MalformedRequests(UnaryWrapper):
         async def behaviour(request: Any, context: grpc.aio.ServicerContext) -> Any:
             if request is _UNPARSED:
                 await context.abort_with_status(to_status(InvalidRequest(
-                    "malformed_request", f"คำขออ่านไม่ได้ / the request to {method} is not a valid protobuf message"
+                    "malformed_request", "คำขออ่านไม่ได้", f"the request to {method} is not a valid protobuf message"
                     " of its request type (see the .proto files in proto/linkage/v1)")))
             return await inner(request, context)
 

@@ -88,19 +88,18 @@ class FaultPlan:
                                    ("outage", self.outage_ms, MAX_OUTAGE_MS)):
             if not 0 <= value <= limit:
                 raise InvalidRequest(
-                    "fault_out_of_range",
-                    f"{name}: ต้องอยู่ระหว่าง 0 ถึง {_ms(limit)} / {name} must be between 0 and {_ms(limit)},"
-                    f" got {value} ms" + (" (a negative duration)" if value < 0 else ""))
+                    "fault_out_of_range", f"ต้องอยู่ระหว่าง 0 ถึง {_ms(limit)}",
+                    f"{name} must be between 0 and {_ms(limit)}, got {value} ms"
+                    + (" (a negative duration)" if value < 0 else ""), field=name)
         if not (math.isfinite(self.error_rate) and 0.0 <= self.error_rate <= 1.0):
             raise InvalidRequest(
-                "fault_out_of_range",
-                f"error_rate: ต้องอยู่ระหว่าง 0 ถึง 1 / error_rate is a share of calls, from 0 (none) to 1"
-                f" (every call); got {self.error_rate}")
+                "fault_out_of_range", "ต้องอยู่ระหว่าง 0 ถึง 1",
+                f"error_rate is a share of calls, from 0 (none) to 1 (every call); got {self.error_rate}",
+                field="error_rate")
         if self.error not in ERROR_CODES:
             raise InvalidRequest(
-                "unknown_error_code",
-                f"error: ไม่รู้จักรหัส {self.error[:40]!r} / {self.error[:40]!r} is not a fault code;"
-                f" use one of: {', '.join(ERROR_CODES)}")
+                "unknown_error_code", f"ไม่รู้จักรหัส {self.error[:40]!r}",
+                f"{self.error[:40]!r} is not a fault code; use one of: {', '.join(ERROR_CODES)}", field="error")
 
 
 class Faults:

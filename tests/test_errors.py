@@ -119,12 +119,39 @@ def test_code_is_the_snake_case_string_and_status_the_grpc_status(name: str) -> 
 
 
 def test_a_linkage_error_carries_its_code_and_its_status_apart() -> None:
-    err = errors.NotFound("record_not_found", "ไม่พบข้อมูล / no record")
+    err = errors.NotFound("record_not_found", "ไม่พบข้อมูล", "no record", field="subject_id", provider="dopa")
     assert err.code == "record_not_found" and err.status == grpc.StatusCode.NOT_FOUND
     problem = errors.to_problem(err)
     assert problem.reason == "record_not_found" and problem.grpc_code == grpc.StatusCode.NOT_FOUND.value[0]
     back = errors.from_problem(problem)
     assert type(back) is errors.NotFound and back.code == err.code and back.status == err.status
+    assert (back.message_th, back.message_en, back.field, back.provider) == ("ไม่พบข้อมูล", "no record", "subject_id",
+                                                                            "dopa")
+
+
+def test_thai_and_english_are_two_fields_and_the_message_only_joins_them() -> None:
+    err = errors.InvalidRequest("purpose_missing", "ต้องระบุวัตถุประสงค์", "purpose is required", field="purpose")
+    assert (err.message_th, err.message_en, err.field) == ("ต้องระบุวัตถุประสงค์", "purpose is required", "purpose")
+    assert err.message == str(err) == "purpose: ต้องระบุวัตถุประสงค์ / purpose is required"
+    assert errors.HubFault("x", "", "only English").message == "only English"
+    problem = errors.to_problem(err)
+    assert (problem.message_th, problem.message_en, problem.field, problem.message) == (
+        err.message_th, err.message_en, err.field, err.message)
+
+
+def test_a_problem_from_an_older_hub_keeps_its_one_message_whole() -> None:
+    old = errors.to_problem(errors.NotFound("record_not_found", "ไม่พบ", "none"))
+    old.ClearField("message_th")
+    old.ClearField("message_en")
+    back = errors.from_problem(old)
+    assert (back.message_th, back.message_en, back.message) == ("", "ไม่พบ / none", "ไม่พบ / none")
+
+
+def test_no_message_is_split_apart() -> None:
+    splits = sorted(f"{path.relative_to(ROOT)}" for folder in ("linkage", "providers", "consumers")
+                    for path in (ROOT / folder).rglob("*.py")
+                    if re.search(r"""(split|partition)\(\s*["'] / ["']""", path.read_text(encoding="utf-8")))
+    assert not splits, f"carry message_th and message_en as two fields instead of splitting one: {splits}"
 
 
 def test_one_port_in_use() -> None:
@@ -153,16 +180,18 @@ def _trailers(status: grpc.Status) -> tuple[tuple[str, str | bytes], ...]:
 
 
 def test_error_info_reads_what_to_status_wrote() -> None:
-    err = errors.LimitExceeded("rate_limited", "ช้าลง / slow down", retry_after_ms=1500)
+    err = errors.LimitExceeded("rate_limited", "ช้าลง", "slow down", retry_after_ms=1500)
     status = errors.to_status(err)
     info = errors.error_info(_trailers(status), grpc.StatusCode.RESOURCE_EXHAUSTED, status.details)
     assert info is not None and info.reason == "rate_limited" and info.domain == errors.DOMAIN
     assert info.metadata["retry_after_ms"] == "1500" and info.metadata["side"] == "caller"
+    assert info.metadata["message_th"] == "ช้าลง" and info.metadata["message_en"] == "slow down"
+    assert status.details == "ช้าลง / slow down"  # the status message stays the combined text grpcurl shows
     assert errors.error_info(None) is None and errors.error_info((("other-bin", b"x"),)) is None
 
 
 def test_error_info_refuses_details_that_contradict_the_status_or_do_not_parse() -> None:
-    trailers = _trailers(errors.to_status(errors.NotFound("record_not_found", "ไม่พบ / none")))
+    trailers = _trailers(errors.to_status(errors.NotFound("record_not_found", "ไม่พบ", "none")))
     with pytest.raises(ValueError, match="its code 5 does not match the status INTERNAL"):
         errors.error_info(trailers, grpc.StatusCode.INTERNAL)
     with pytest.raises(ValueError, match="does not match the status message"):
@@ -182,12 +211,12 @@ def test_error_info_of_another_domain_is_not_taken_for_ours() -> None:
 # -- a LinkageError through a real gRPC server ----------------------------------------------------------------------
 
 _RAISED: list[Exception] = [
-    errors.InvalidRequest("check_digit_mismatch", "เลขตรวจสอบผิด / check digit should be 3"),
-    errors.NotFound("record_not_found", "ไม่พบข้อมูล / no record", provider="dopa"),
-    errors.LimitExceeded("rate_limited", "ช้าลง / slow down", retry_after_ms=250),
-    errors.ProviderUnavailable("provider_circuit_open", "ผู้ให้ข้อมูลขัดข้อง / provider down", provider="dbd",
+    errors.InvalidRequest("check_digit_mismatch", "เลขตรวจสอบผิด", "check digit should be 3", field="subject_id"),
+    errors.NotFound("record_not_found", "ไม่พบข้อมูล", "no record", provider="dopa"),
+    errors.LimitExceeded("rate_limited", "ช้าลง", "slow down / really", retry_after_ms=250),
+    errors.ProviderUnavailable("provider_circuit_open", "ผู้ให้ข้อมูลขัดข้อง", "provider down", provider="dbd",
                                retry_after_ms=1000),
-    errors.HubUnavailable("log_unavailable", "บันทึกไม่ได้ / cannot log"),
+    errors.HubUnavailable("log_unavailable", "บันทึกไม่ได้", "cannot log"),
     RuntimeError("a bug whose text must not leave the server"),
 ]
 
@@ -226,8 +255,10 @@ async def test_a_linkage_error_comes_back_whole(raiser: grpc.aio.Channel, which:
     assert got.code() == sent.status and got.details() == sent.message  # grpcurl users read the combined text
     back = errors.from_rpc_error(got)
     assert type(back) is type(sent)
-    assert (back.code, back.status, back.message, back.provider, back.retry_after_ms, back.retryable) == (
-        sent.code, sent.status, sent.message, sent.provider, sent.retry_after_ms, sent.retryable)
+    assert (back.code, back.status, back.message_th, back.message_en, back.field, back.message, back.provider,
+            back.retry_after_ms, back.retryable) == (
+        sent.code, sent.status, sent.message_th, sent.message_en, sent.field, sent.message, sent.provider,
+        sent.retry_after_ms, sent.retryable)
 
 
 async def test_an_unexpected_error_comes_back_as_a_generic_hub_fault(raiser: grpc.aio.Channel) -> None:
@@ -235,3 +266,5 @@ async def test_an_unexpected_error_comes_back_as_a_generic_hub_fault(raiser: grp
     back = errors.from_rpc_error(got)
     assert got.code() == grpc.StatusCode.INTERNAL and type(back) is errors.HubFault and back.code == "internal"
     assert "a bug" not in (got.details() or "")
+    assert (back.message_th, back.message_en) == ("เกิดข้อผิดพลาดภายในระบบ",
+                                                  "internal error: the server log has the details")

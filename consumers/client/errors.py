@@ -31,8 +31,8 @@ class PrintoutRejected(LinkageError):
     side: ClassVar[str] = "hub"
     retryable: ClassVar[bool] = False
 
-    def __init__(self, code: str, message: str, *, report: Report | None = None) -> None:
-        super().__init__(code, message)
+    def __init__(self, code: str, message_th: str, message_en: str, *, report: Report | None = None) -> None:
+        super().__init__(code, message_th, message_en)
         self.report = report
 
 

@@ -64,9 +64,8 @@ _QUEUE_TAKE = 5000  # queued entries integrated per commit at most
 
 def _unavailable() -> HubUnavailable:
     return HubUnavailable(
-        "log_unavailable",
-        "บันทึกการให้ข้อมูลไม่ได้ จึงไม่ออกเอกสาร / the hub cannot write its exchange log,"
-        " so no printout was issued; try again later",
+        "log_unavailable", "บันทึกการให้ข้อมูลไม่ได้ จึงไม่ออกเอกสาร",
+        "the hub cannot write its exchange log, so no printout was issued; try again later",
     )
 
 
