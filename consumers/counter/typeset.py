@@ -1,5 +1,11 @@
 """Thai text on an A4 page of fpdf2: one Sarabun font (bold drawn as stroked text), HarfBuzz shaping only
-for text that needs it, widths measured once, lines wrapped at spaces, and label/value rows two to a line."""
+for text that needs it, widths measured once, lines wrapped at spaces, and label/value rows two to a line.
+
+Every shaped run is written inside a marked-content span whose /ActualText is the run's own text
+(ISO 32000-1 14.9.4): HarfBuzz reorders and substitutes Thai glyphs (SARA AM becomes NIKHAHIT and
+SARA AA, tone marks move to lowered forms), and no ToUnicode map of single glyphs can give those back
+in their order. With the span, copying, searching and screen readers get exactly the Thai that was set.
+"""
 
 from __future__ import annotations
 
@@ -29,7 +35,15 @@ class Page(FPDF):  # fpdf2 ships no type information: FPDF is Any here
         self.set_y(-12)
         use_font(self, 8)
         self.set_text_color(90, 90, 90)
-        cell(self, 0, 5, f"{self.footer_text}  ·  หน้า {self.page_no()}/{{nb}}", align="C")
+        # Two runs, centred together: the page count is filled in by fpdf2 only when the file is written, so it
+        # cannot be inside the Thai run's /ActualText; as plain digits it needs none.
+        text, count = f"{self.footer_text}  ·  หน้า ", f"{self.page_no()}/{{nb}}"
+        text_w, count_w = _width(self, text), _width(self, count)
+        margin, self.c_margin = self.c_margin, 0
+        self.set_x(self.l_margin + (self.epw - text_w - count_w) / 2)
+        cell(self, text_w, 5, text)
+        cell(self, count_w, 5, count)
+        self.c_margin = margin
         self.set_text_color(0, 0, 0)
 
 
@@ -57,8 +71,19 @@ def _shape_for(pdf: Page, text: str) -> None:
 
 
 def cell(pdf: Page, w: float, h: float, text: str, **kw: Any) -> None:
+    """fpdf2's ``cell``; a shaped run goes inside a span whose /ActualText is ``text``."""
     _shape_for(pdf, text)
+    if not pdf.shaping:
+        pdf.cell(w, h, text, **kw)
+        return
+    if pdf.will_page_break(h):
+        # Break here rather than inside the cell, so that the span opens and closes on the same page.
+        x = pdf.get_x()
+        pdf.add_page(same=True)
+        pdf.set_x(x)
+    pdf._out(f"/Span <</ActualText <FEFF{text.encode('utf-16-be').hex().upper()}>>> BDC")
     pdf.cell(w, h, text, **kw)
+    pdf._out("EMC")
 
 
 # Widths of shaped text by (text, size): one font family, so they hold across pages, and labels, dates and
