@@ -1,4 +1,5 @@
-"""A certified PDF as poppler reads it: its text layer gives back every printed field exactly.
+"""A certified PDF as poppler reads it: its text layer gives back every printed field exactly, and no two
+words on a page overlap.
 
 The case's printouts are real ones fetched through the hub, their data then replaced by names and
 addresses rich in what Thai shaping rearranges (SARA AM, stacked tone marks, ฤ and ฦ with LAKKHANGYAO)
@@ -8,8 +9,11 @@ and sealed again with the sandbox's own hub seal, so the counter checks and prin
 from __future__ import annotations
 
 import dataclasses
+import os
 import re
 import subprocess
+import sys
+import xml.etree.ElementTree as ET
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -19,6 +23,7 @@ import pytest
 from consumers.client import HubClient, Printout
 from consumers.counter.display import field_rows
 from consumers.counter.printout import CounterSigner, PrintCase, certify_async
+from consumers.counter.typeset import thai_words
 from linkage.seal import Sealer, unverified_payload
 from providers import document_types
 from tests.conftest import RunningStack
@@ -26,6 +31,9 @@ from tests.counter.conftest import MUNI
 from tests.counter.pdfcheck import tool
 
 DOC_TYPES = ("dopa.card", "dopa.house", "dopa.person", "dbd.commerce", "edu.degree")
+# pdftotext's word boxes run from the font's ascent to its descent (1.3 em for Sarabun); lines set a little
+# closer than that share no ink. Anything more is an overlap.
+_TOLERANCE_PT = 0.5
 NAME = ("นางสาว", "ลำดวน", "อำนาจเจริญฤทธิ์")
 OFFICER = "นางน้ำผึ้ง ฦๅชาคำ"
 ADDRESS = "99/9 หมู่ที่ 4 ตำบลน้ำชำ อำเภอสูงเม่น จังหวัดแพร่"
@@ -115,3 +123,55 @@ def test_every_printed_field_extracts_exactly(printed: Printed) -> None:
     # What the shaping rearranges, once more by name: SARA AM, stacked tone marks, ฤ and ฦ with LAKKHANGYAO.
     for word in ("ลำดวน", "อำนาจเจริญฤทธิ์", "หมู่ที่ 4", "น้ำชำ", "ผู้ใหญ่ยิ่ง", "ฤๅษีรักษ์", "ฦๅชาคำ", "ป้าคำปุ๊ก"):
         assert word in text, word
+
+
+def _words(path: Path) -> list[list[tuple[str, float, float, float, float]]]:
+    """Every page's words with their boxes (points), as pdftotext -bbox finds them."""
+    html = subprocess.run([tool("pdftotext"), "-bbox", str(path), "-"], capture_output=True, text=True,
+                          check=True).stdout
+    ns = {"x": "http://www.w3.org/1999/xhtml"}
+    pages = []
+    for page in ET.fromstring(html).iter(f"{{{ns['x']}}}page"):
+        pages.append([(w.text or "", float(w.get("xMin", 0)), float(w.get("yMin", 0)), float(w.get("xMax", 0)),
+                       float(w.get("yMax", 0))) for w in page.iter(f"{{{ns['x']}}}word")])
+    return pages
+
+
+def test_no_two_words_overlap_on_any_page(printed: Printed) -> None:
+    pages = _words(printed.path)
+    assert pages and all(pages)
+    overlaps = []
+    for n, words in enumerate(pages, 1):
+        for i, a in enumerate(words):
+            for b in words[i + 1:]:
+                if (min(a[3], b[3]) - max(a[1], b[1]) > _TOLERANCE_PT
+                        and min(a[4], b[4]) - max(a[2], b[2]) > _TOLERANCE_PT):
+                    overlaps.append((n, a, b))
+    assert not overlaps, "\n".join(f"page {n}: {a} overlaps {b}" for n, a, b in overlaps)
+    # The label that ran into its value before: whole, on the card's section.
+    text = " ".join(w[0] for words in pages for w in words)
+    assert "เลขประจำตัวประชาชนบนบัตร" in text
+
+
+def test_thai_breaks_between_words_and_never_inside_latin_or_numbers() -> None:
+    assert thai_words("เลขประจำตัวประชาชนผู้ประกอบพาณิชยกิจ")[:2] == ("เลขประจำตัว", "ประชาชน")
+    assert "".join(thai_words("ที่อยู่ตามทะเบียนบ้าน")) == "ที่อยู่ตามทะเบียนบ้าน"
+    for whole in ("12/3", "(TSIC)", "ISO-3166"):
+        assert thai_words(whole) == (whole,)
+    # Never a piece that starts with a vowel or a mark that belongs to the character before it.
+    for piece in thai_words("ผู้ยื่นคำขอน้ำค้างกำลังเดินทางไปที่ว่าการอำเภอ"):
+        assert piece[0] not in "\u0e31\u0e33\u0e34\u0e35\u0e36\u0e37\u0e38\u0e39\u0e47\u0e48\u0e49\u0e4a\u0e4b\u0e4c"
+
+
+def test_the_segmenter_uses_its_bundled_dictionary_and_writes_nothing(tmp_path: Path) -> None:
+    # A fresh process with an empty home and no network: PyThaiNLP must neither fetch nor create anything.
+    code = ("import socket\n"
+            "def refuse(*a, **k): raise OSError('no network in this test')\n"
+            "socket.socket.connect = refuse; socket.create_connection = refuse\n"
+            "from consumers.counter.typeset import thai_words\n"
+            "print('|'.join(thai_words('ที่อยู่ตามทะเบียนบ้าน')))\n")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PYTHAINLP_")} | {"HOME": str(tmp_path)}
+    done = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "ที่อยู่|ตาม|ทะเบียนบ้าน"
+    assert not list(tmp_path.iterdir())
