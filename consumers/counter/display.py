@@ -57,10 +57,19 @@ def value_text(name: str, value: Any, lang: str) -> str:
     if isinstance(value, int | float):
         return f"{value:,}"
     if isinstance(value, Mapping):
-        return " · ".join(value_text(k, v, lang) for k, v in value.items() if not isinstance(v, Mapping | list))
+        return " · ".join(value_text(k, v, lang) for k, v in value.items()
+                          if not isinstance(v, Mapping | list) and not _coded(k, value, lang))
     if isinstance(value, list):
         return "\n".join(value_text(name, v, lang) for v in value)
     return str(value)
+
+
+def _coded(name: str, data: Mapping[str, Any], lang: str) -> bool:
+    """True for a registry code that has its Thai form beside it (``role`` and ``role_th``, ``type`` and
+    ``type_th``): the Thai page shows only the Thai form, the English page only the code's."""
+    if lang == "th":
+        return f"{name}_th" in data
+    return name.endswith("_th") and name[:-3] in data
 
 
 def field_rows(doc_type: common_pb2.DocumentType | None, data: Mapping[str, Any], lang: str) -> list[tuple[str, str]]:
@@ -69,7 +78,7 @@ def field_rows(doc_type: common_pb2.DocumentType | None, data: Mapping[str, Any]
     order = [name for name in specs if name in data] + [name for name in data if name not in specs]
     rows = []
     for name in order:
-        if name in _HIDDEN and "address_text" in data:
+        if (name in _HIDDEN and "address_text" in data) or _coded(name, data, lang):
             continue
         spec = specs.get(name)
         label = (spec.title_th if lang == "th" else spec.title_en) if spec is not None else name
