@@ -30,6 +30,7 @@ from aiohttp import web
 from cryptography import x509
 
 from consumers.client import HubClient
+from consumers.counter.display import masked_id
 from consumers.counter.manuals import load_manuals
 from consumers.counter.middlewares import csrf_middleware, error_middleware, security_headers, session_middleware
 from consumers.counter.printout import CounterSigner
@@ -57,6 +58,7 @@ def create_app(settings: CounterSettings) -> web.Application:
                           f" known: {', '.join(sorted(linkage_settings.agencies))}")
     templates = jinja2.Environment(loader=jinja2.FileSystemLoader(_TEMPLATES),
                                    autoescape=True, undefined=jinja2.StrictUndefined)
+    templates.filters["masked_id"] = masked_id
     state = CounterState(
         settings=settings, agency=agency, manuals=manuals, templates=templates,
         ca_root=x509.load_pem_x509_certificate(settings.home.ca.cert.read_bytes()),

@@ -8,7 +8,7 @@ from typing import Any
 
 from linkage.v1 import common_pb2
 
-__all__ = ["BANGKOK", "THAI_MONTHS", "be_date", "field_rows", "issued_text", "value_text"]
+__all__ = ["BANGKOK", "THAI_MONTHS", "be_date", "field_rows", "issued_text", "masked_id", "value_text"]
 
 THAI_MONTHS = ("มกราคม", "กุมภาพันธ์", "มีนาคม", "เมษายน", "พฤษภาคม", "มิถุนายน", "กรกฎาคม", "สิงหาคม",
                "กันยายน", "ตุลาคม", "พฤศจิกายน", "ธันวาคม")
@@ -20,6 +20,14 @@ _CODES_TH = {"male": "ชาย", "female": "หญิง", "alive": "มีช�
              "voided": "ยกเลิก", "cancelled": "ยกเลิก", "dissolved": "เลิกกิจการ", "bankrupt": "ล้มละลาย"}
 # Shown by their one-line form instead.
 _HIDDEN = {"address"}
+
+
+def masked_id(value: str) -> str:
+    """A 13-digit ID as Thai systems show it on screen, its middle five digits hidden: "1-4601-xxxxx-65-4".
+    Anything else is hidden whole."""
+    if len(value) != 13 or not value.isdigit():
+        return "x" * len(value)
+    return f"{value[0]}-{value[1:5]}-xxxxx-{value[10:12]}-{value[12]}"
 
 
 def be_date(value: str, lang: str) -> str:
