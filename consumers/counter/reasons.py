@@ -1,9 +1,14 @@
-"""Why a document of a case could not be fetched, as the officer reads it.
+"""Why a document of a case could not be fetched, as the officer reads it, and whether trying again can help.
 
 The hub answers with a stable reason code (``no_right``, ``citizen_not_present``, ``record_not_found``, …)
 and a message written for developers, which names codes: the document type, the agency, the registry.
 ``explain`` turns the code into a Thai and an English sentence naming the document and the registry by
 their titles; the code and the hub's own message stay for the auditor's detail on the page.
+
+A retry is offered only where it can help: the hub marks a failure retryable (a registry down, a
+rate limit), the citizen can still come with their card, the counter stopped mid-fetch, or the answer
+failed the checks on receipt. Anything else (no right to the type, no such record) the applicant must
+bring on paper, and the case lists it with what they still bring.
 """
 
 from __future__ import annotations
@@ -56,16 +61,21 @@ _PROVIDER_DOWN: Final = ("{p_th}ไม่พร้อมให้บริกา
                          "{p_en} cannot serve this right now; retry later.")
 _RETRYABLE: Final = ("ระบบเชื่อมโยงข้อมูลไม่สามารถให้บริการได้ในขณะนี้ กรุณาลองดึงอีกครั้ง",
                      "The linkage could not serve this right now; retry.")
+# Not retryable by the hub's word, but a retry can still help: once the citizen is here, after a crash, or
+# when the answer that came failed the checks on receipt.
+_FIXABLE: Final = frozenset({INTERRUPTED, "citizen_not_present", "printout_invalid", "printout_not_requested"})
 _REFUSED: Final = ("ระบบเชื่อมโยงไม่ส่งเอกสารนี้ให้ ผู้ยื่นต้องนำเอกสารนี้มาเอง (รายละเอียดสำหรับผู้ตรวจสอบอยู่ด้านล่าง)",
                    "The linkage refused this document: the applicant must bring it (details for auditors below).")
 
 
 @dataclass(frozen=True)
 class Explained:
-    """A problem as the officer reads it, in Thai and in English."""
+    """A problem as the officer reads it, in Thai and in English; ``retry`` when trying again can help (else
+    the applicant must bring the document)."""
 
     th: str
     en: str
+    retry: bool
 
 
 def provider_name(provider: str) -> tuple[str, str]:
@@ -74,7 +84,8 @@ def provider_name(provider: str) -> tuple[str, str]:
 
 
 def explain(reason: str, *, retryable: bool, provider: str, title_th: str, title_en: str) -> Explained:
-    """The officer's sentence for ``reason`` about the document titled ``title_th`` / ``title_en``; never a code."""
+    """The officer's sentence for ``reason`` about the document titled ``title_th`` / ``title_en`` (never a
+    code), and whether a retry can help."""
     texts = _TEXTS.get(reason)
     if texts is None:
         if reason.startswith("provider_") or (provider and retryable):
@@ -83,4 +94,5 @@ def explain(reason: str, *, retryable: bool, provider: str, title_th: str, title
             texts = _RETRYABLE if retryable else _REFUSED
     p_th, p_en = provider_name(provider)
     th, en = texts
-    return Explained(th.format(th=title_th, p_th=p_th), en.format(en=title_en, p_en=p_en[:1].upper() + p_en[1:]))
+    return Explained(th.format(th=title_th, p_th=p_th), en.format(en=title_en, p_en=p_en[:1].upper() + p_en[1:]),
+                     retry=retryable or reason in _FIXABLE)

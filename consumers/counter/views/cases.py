@@ -142,21 +142,24 @@ async def case_page(request: web.Request) -> web.StreamResponse:
     manual = state.manuals[case.service_id]
     lang = language(request)
     types = await hub_doc_types(request.app)
-    cards = []
+    cards, unfetchable = [], []
     for doc_type, slot in case.slots.items():
         spec = types.get(doc_type)
         names = [d.name for d in manual.documents if d.doc_type == doc_type]
+        problem = explain(slot.problem_reason, retryable=slot.problem_retryable, provider=slot.problem_provider,
+                          title_th=spec.title_th if spec is not None else "เอกสารนี้",
+                          title_en=spec.title_en if spec is not None else "document")
+        if not slot.fetched and not problem.retry:
+            # What a retry cannot bring (no right to the type, no such record) the applicant brings on paper.
+            unfetchable.extend(names)
         cards.append({
             "slot": slot, "names": names, "title": _title(types, manual, doc_type, lang),
             "rows": field_rows(spec, slot.payload.get("data", {}), lang) if slot.fetched else [],
             "issued": issued_text(slot.issued_at, lang) if slot.fetched else "",
-            "problem": explain(slot.problem_reason, retryable=slot.problem_retryable, provider=slot.problem_provider,
-                               title_th=spec.title_th if spec is not None else "เอกสารนี้",
-                               title_en=spec.title_en if spec is not None else "document"),
-            "provider": provider_name(slot.problem_provider),
+            "problem": problem, "provider": provider_name(slot.problem_provider),
         })
-    return render(request, "case.html", case=case, m=manual, cards=cards,
-                  fetched=sum(1 for s in case.slots.values() if s.fetched))
+    return render(request, "case.html", case=case, m=manual, cards=cards, applicant=_subject_name(case),
+                  unfetchable=unfetchable, fetched=sum(1 for s in case.slots.values() if s.fetched))
 
 
 async def case_retry(request: web.Request) -> web.StreamResponse:
@@ -206,6 +209,13 @@ def _subject_name(case: Case) -> str:
     return ""
 
 
+def _still_to_bring(manual: Manual, case: Case) -> list[str]:
+    """What the paper lists as still to bring: what the manual says the applicant brings, and every linked
+    document this certified copy does not carry."""
+    missing = [d.name for d in manual.documents if d.doc_type in case.slots and not case.slots[d.doc_type].fetched]
+    return [*(d.name for d in manual.brought), *missing]
+
+
 async def make_certified_pdf(state: CounterState, case: Case, session: Session) -> bytes:
     """The case's certified printout: one A4 PDF, PAdES-signed with the counter agency's certificate.
 
@@ -218,7 +228,7 @@ async def make_certified_pdf(state: CounterState, case: Case, session: Session) 
         service_name=manual.name_th, subject_id=case.subject_id, subject_name=_subject_name(case),
         officer_name=session.name or session.officer_id, officer_id=session.officer_id,
         agency_title=state.agency.title, case_ref=case.ref, printouts=[slot.jws for slot in fetched],
-        still_to_bring=[d.name for d in manual.brought], doc_types=state.doc_types)
+        still_to_bring=_still_to_bring(manual, case), doc_types=state.doc_types)
     try:
         return await certify_async(print_case, state.signer)
     except PrintoutError as err:
