@@ -14,9 +14,10 @@ middleware turns every failure into a Thai / English page, never exception text.
     middlewares.py   error pages, sessions, CSRF, security headers
     pages.py         what every view shares: rendering, language, session, cookies, 404s
     views/           the views, one module per group: signin, manuals, cases, reports, complaints, me, fonts
-    display.py       printout data as the counter shows it: labelled rows, Thai dates
-    printout.py      the certified PDF (paper.py: its QR code); store.py the SQLite store; sessions.py,
-                     manuals.py, errors.py
+    display.py       printout data as the counter shows it: labelled rows, Thai dates, masked IDs
+    reasons.py       why a document could not be fetched, in Thai and English, and whether a retry helps
+    printout.py      the certified PDF (typeset.py: its Thai text; paper.py: its QR code); store.py the
+                     SQLite store; sessions.py, throttle.py (failed sign-ins), manuals.py, errors.py
 """
 
 from __future__ import annotations
@@ -39,6 +40,7 @@ from consumers.counter.sessions import Limiter, SessionStore
 from consumers.counter.settings import CounterSettings
 from consumers.counter.state import HUB, STATE, STORE, CounterState
 from consumers.counter.store import CounterStore
+from consumers.counter.throttle import SigninThrottle
 from linkage.config import ConfigError, Home, load_settings
 from linkage.metrics import add_http_metrics
 
@@ -63,7 +65,8 @@ def create_app(settings: CounterSettings) -> web.Application:
         settings=settings, agency=agency, manuals=manuals, templates=templates,
         ca_root=x509.load_pem_x509_certificate(settings.home.ca.cert.read_bytes()),
         sessions=SessionStore(settings.session_ttl),
-        limiter=Limiter(settings.signin_attempts),
+        limiter=Limiter(settings.card_check_attempts),
+        throttle=SigninThrottle(settings.signin_per_id, settings.signin_per_address),
         signer=CounterSigner.from_home(settings.home, settings.agency),
         agency_titles={name: a.title or name for name, a in linkage_settings.agencies.items()},
     )

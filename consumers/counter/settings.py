@@ -28,7 +28,12 @@ class CounterSettings:
     host: str = "127.0.0.1"
     # Set only behind HTTPS: marks cookies Secure.
     secure_cookies: bool = False
-    signin_attempts: int = 5
+    # Failed sign-ins with one officer ID before it waits, growing delays after (throttle.py); and from one
+    # address, a threshold no office's typos reach.
+    signin_per_id: int = 3
+    signin_per_address: int = 50
+    # Failed card checks on /me per address and per ID before 10 minutes' wait.
+    card_check_attempts: int = 5
 
     @classmethod
     def from_env(cls, home: Home) -> CounterSettings:
