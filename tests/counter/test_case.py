@@ -3,6 +3,7 @@ bring, and pages that lead back to the case."""
 
 from __future__ import annotations
 
+import re
 import subprocess
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -78,3 +79,30 @@ async def test_no_right_is_not_retried_and_is_still_to_bring(hospital: Counter, 
     for doc_type in NO_RIGHT:
         assert names[doc_type].split(" ")[0] in listed, (doc_type, listed)
 
+
+
+async def test_print_only_what_was_fetched_and_every_error_leads_back_to_the_case(counter: Counter) -> None:
+    await counter.sign_in()
+    # A company the registry does not know: nothing fetched, so no print button.
+    where, page = await _open(counter, "0105500000011", service="food-premises")
+    assert 'data-testid="certify"' not in page and 'data-testid="nothing-to-certify"' in page
+    token = csrf_of(page)
+    errors = {
+        "certify with nothing fetched": await counter.client.post(f"{where}/certify", data={"csrf": token}),
+        "retry of a type not in the case": await counter.client.post(f"{where}/retry/dopa.card",
+                                                                    data={"csrf": token}),
+        "a form without its token": await counter.client.post(f"{where}/retry/dbd.juristic", data={}),
+    }
+    for what, resp in errors.items():
+        assert resp.status in (403, 404, 503), (what, resp.status)
+        back = re.search(r'<a class="button" href="([^"]+)" data-testid="back">([^<]*)</a>', await resp.text())
+        assert back is not None, what
+        assert back.group(1) == where and back.group(2).startswith("กลับไปที่เรื่อง PHR-"), (what, back.groups())
+    # The case is as it was: the ID entered, the citizen marked present, the document's reason.
+    page = await (await counter.client.get(where)).text()
+    assert "0105500000011" in page and _between(page, "ผู้ยื่นมาแสดงตน</dt><dd>", "<") == "ใช่"
+    assert "กรมพัฒนาธุรกิจการค้าไม่มีข้อมูล" in page
+    # Another officer's error page for this case does not lead into it.
+    await counter.sign_in(counter.officers[1])
+    resp = await counter.client.post(f"{where}/certify", data={"csrf": await counter.csrf("/")})
+    assert resp.status == 404 and 'data-testid="back"' not in await resp.text()
