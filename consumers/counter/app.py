@@ -7,7 +7,7 @@ State lives under typed ``web.AppKey``s; the hub client and the SQLite store are
 opened and closed in ``cleanup_ctx``; every route is listed in routes.py; one
 middleware turns every failure into a Thai / English page, never exception text.
 
-    settings.py      CounterSettings, read once (LINKAGE_COUNTER_* variables)
+    settings.py      CounterSettings, read once ([counter] of linkage.toml, LINKAGE_COUNTER_* variables)
     state.py         CounterState and the typed keys of app and request state
     app.py           the factory and serve
     routes.py        every route, and which need no sign-in
@@ -103,9 +103,12 @@ async def _store_ctx(app: web.Application) -> AsyncIterator[None]:
         store.close()
 
 
-async def serve(home: Home, port: int, ready: Callable[[int], None]) -> None:
-    """Run the counter for home on port (0: any free one) until cancelled; ready(bound_port) once listening."""
+async def serve(home: Home, port: int | None, ready: Callable[[int], None]) -> None:
+    """Run the counter for home until cancelled, on its settings' host and on ``port`` (None: the settings' port,
+    0: any free one); ready(bound_port) once listening."""
     settings = CounterSettings.from_env(home)
+    if port is None:
+        port = settings.port
     app = create_app(settings)
     runner = web.AppRunner(app, access_log=None)
     await runner.setup()
