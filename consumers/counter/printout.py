@@ -247,7 +247,7 @@ def render_case_pdf(case: PrintCase, signer: CounterSigner, *,
         use_font(pdf, 8)
         pdf.set_text_color(60, 60, 60)
         write_text(pdf, 0, 3.8, f"เลขที่ {payload.get('printout_id')} · ออกโดยศูนย์กลาง {_issued(payload)} · "
-                                f"ตราประทับ: ถูกต้อง (ตรวจแล้ว) · ต้นฉบับที่มีตราประทับแนบอยู่ในไฟล์นี้")
+                                f"ตราประทับถูกต้อง · แนบต้นฉบับในไฟล์นี้")
         pdf.set_text_color(0, 0, 0)
         data = payload.get("data")
         write_rows(pdf, field_rows(spec, data if isinstance(data, Mapping) else {}, "th"))
