@@ -3,7 +3,8 @@
 README.md stays under 20 000 bytes and indexes every page of docs/; every relative link in README.md
 and docs/*.md reaches a file (and, for a Markdown file, the heading it names); every path of the
 repository they mention exists; docs/cli.md names every command, flag and LINKAGE_* variable the code
-has; the README's table of errors names every class of the error tree with its gRPC status.
+has; the README's table of errors names every class of the error tree with its gRPC status; every 13-digit
+Thai ID an example uses has a right check digit.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ import pytest
 
 from linkage import errors
 from linkage.cli.main import _parser
+from linkage.ids import with_check_digit
 
 ROOT = Path(__file__).resolve().parent.parent
 README = ROOT / "README.md"
@@ -33,6 +35,8 @@ _ANCHOR = re.compile(r"""<a\s+(?:id|name)=["']([^"']+)["']""")
 # A path of this repository written in prose or code: it starts with a top-level folder of the repository.
 _REPO_PATH = re.compile(r"(?<![\w/.~$<-])((?:linkage|providers|consumers|tests|scripts|proto|docs|\.ci)/[\w./*-]*)")
 _ENV = re.compile(r"LINKAGE_[A-Z0-9_]+")
+# A 13-digit personal or juristic ID, bare or dashed as printed on a card (1-4601-00000-00-1).
+_THAI_ID = re.compile(r"(?<![0-9-])([0-9]{13}|[0-9]-[0-9]{4}-[0-9]{5}-[0-9]{2}-[0-9])(?![0-9-])")
 
 
 def _name(path: Path) -> str:
@@ -163,3 +167,11 @@ def test_the_readme_error_table_names_every_error_with_its_status() -> None:
         cells = [c.strip() for c in row.strip("|").split("|")]
         assert cells[0] == _status(cls).name, f"{cls.__name__} is {_status(cls).name}, the README says {cells[0]}"
         assert cells[2] == cls.side, f"{cls.__name__} is on the {cls.side} side, the README says {cells[2]}"
+
+
+@pytest.mark.parametrize("page", PAGES, ids=_name)
+def test_every_thai_id_in_an_example_has_its_check_digit(page: Path) -> None:
+    # A pasted example with a wrong check digit is refused before it reaches the hub: it teaches nothing.
+    found = {m.group(1) for m in _THAI_ID.finditer(page.read_text(encoding="utf-8"))}
+    wrong = sorted(i for i in found if with_check_digit(i.replace("-", "")[:12]) != i.replace("-", ""))
+    assert not wrong, f"{_name(page)}: IDs with a wrong check digit: {wrong}"

@@ -7,16 +7,17 @@ State lives under typed ``web.AppKey``s; the hub client and the SQLite store are
 opened and closed in ``cleanup_ctx``; every route is listed in routes.py; one
 middleware turns every failure into a Thai / English page, never exception text.
 
-    settings.py      CounterSettings, read once (LINKAGE_COUNTER_* variables)
+    settings.py      CounterSettings, read once ([counter] of linkage.toml, LINKAGE_COUNTER_* variables)
     state.py         CounterState and the typed keys of app and request state
     app.py           the factory and serve
     routes.py        every route, and which need no sign-in
     middlewares.py   error pages, sessions, CSRF, security headers
     pages.py         what every view shares: rendering, language, session, cookies, 404s
     views/           the views, one module per group: signin, manuals, cases, reports, complaints, me, fonts
-    display.py       printout data as the counter shows it: labelled rows, Thai dates
-    printout.py      the certified PDF (paper.py: its QR code); store.py the SQLite store; sessions.py,
-                     manuals.py, errors.py
+    display.py       printout data as the counter shows it: labelled rows, Thai dates, masked IDs
+    reasons.py       why a document could not be fetched, in Thai and English, and whether a retry helps
+    printout.py      the certified PDF (typeset.py: its Thai text; paper.py: its QR code); store.py the
+                     SQLite store; sessions.py, throttle.py (failed sign-ins), manuals.py, errors.py
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ from aiohttp import web
 from cryptography import x509
 
 from consumers.client import HubClient
+from consumers.counter.display import masked_id
 from consumers.counter.manuals import load_manuals
 from consumers.counter.middlewares import csrf_middleware, error_middleware, security_headers, session_middleware
 from consumers.counter.printout import CounterSigner
@@ -38,6 +40,7 @@ from consumers.counter.sessions import Limiter, SessionStore
 from consumers.counter.settings import CounterSettings
 from consumers.counter.state import HUB, STATE, STORE, CounterState
 from consumers.counter.store import CounterStore
+from consumers.counter.throttle import SigninThrottle
 from linkage.config import ConfigError, Home, load_settings
 from linkage.metrics import add_http_metrics
 
@@ -57,11 +60,13 @@ def create_app(settings: CounterSettings) -> web.Application:
                           f" known: {', '.join(sorted(linkage_settings.agencies))}")
     templates = jinja2.Environment(loader=jinja2.FileSystemLoader(_TEMPLATES),
                                    autoescape=True, undefined=jinja2.StrictUndefined)
+    templates.filters["masked_id"] = masked_id
     state = CounterState(
         settings=settings, agency=agency, manuals=manuals, templates=templates,
         ca_root=x509.load_pem_x509_certificate(settings.home.ca.cert.read_bytes()),
         sessions=SessionStore(settings.session_ttl),
-        limiter=Limiter(settings.signin_attempts),
+        limiter=Limiter(settings.card_check_attempts),
+        throttle=SigninThrottle(settings.signin_per_id, settings.signin_per_address),
         signer=CounterSigner.from_home(settings.home, settings.agency),
         agency_titles={name: a.title or name for name, a in linkage_settings.agencies.items()},
     )
@@ -98,9 +103,12 @@ async def _store_ctx(app: web.Application) -> AsyncIterator[None]:
         store.close()
 
 
-async def serve(home: Home, port: int, ready: Callable[[int], None]) -> None:
-    """Run the counter for home on port (0: any free one) until cancelled; ready(bound_port) once listening."""
+async def serve(home: Home, port: int | None, ready: Callable[[int], None]) -> None:
+    """Run the counter for home until cancelled, on its settings' host and on ``port`` (None: the settings' port,
+    0: any free one); ready(bound_port) once listening."""
     settings = CounterSettings.from_env(home)
+    if port is None:
+        port = settings.port
     app = create_app(settings)
     runner = web.AppRunner(app, access_log=None)
     await runner.setup()

@@ -8,7 +8,7 @@ from typing import Any
 
 from linkage.v1 import common_pb2
 
-__all__ = ["BANGKOK", "THAI_MONTHS", "be_date", "field_rows", "issued_text", "value_text"]
+__all__ = ["BANGKOK", "THAI_MONTHS", "be_date", "field_rows", "issued_text", "masked_id", "value_text"]
 
 THAI_MONTHS = ("มกราคม", "กุมภาพันธ์", "มีนาคม", "เมษายน", "พฤษภาคม", "มิถุนายน", "กรกฎาคม", "สิงหาคม",
                "กันยายน", "ตุลาคม", "พฤศจิกายน", "ธันวาคม")
@@ -20,6 +20,14 @@ _CODES_TH = {"male": "ชาย", "female": "หญิง", "alive": "มีช�
              "voided": "ยกเลิก", "cancelled": "ยกเลิก", "dissolved": "เลิกกิจการ", "bankrupt": "ล้มละลาย"}
 # Shown by their one-line form instead.
 _HIDDEN = {"address"}
+
+
+def masked_id(value: str) -> str:
+    """A 13-digit ID as Thai systems show it on screen, its middle five digits hidden: "1-4601-xxxxx-65-4".
+    Anything else is hidden whole."""
+    if len(value) != 13 or not value.isdigit():
+        return "x" * len(value)
+    return f"{value[0]}-{value[1:5]}-xxxxx-{value[10:12]}-{value[12]}"
 
 
 def be_date(value: str, lang: str) -> str:
@@ -57,10 +65,19 @@ def value_text(name: str, value: Any, lang: str) -> str:
     if isinstance(value, int | float):
         return f"{value:,}"
     if isinstance(value, Mapping):
-        return " · ".join(value_text(k, v, lang) for k, v in value.items() if not isinstance(v, Mapping | list))
+        return " · ".join(value_text(k, v, lang) for k, v in value.items()
+                          if not isinstance(v, Mapping | list) and not _coded(k, value, lang))
     if isinstance(value, list):
         return "\n".join(value_text(name, v, lang) for v in value)
     return str(value)
+
+
+def _coded(name: str, data: Mapping[str, Any], lang: str) -> bool:
+    """True for a registry code that has its Thai form beside it (``role`` and ``role_th``, ``type`` and
+    ``type_th``): the Thai page shows only the Thai form, the English page only the code's."""
+    if lang == "th":
+        return f"{name}_th" in data
+    return name.endswith("_th") and name[:-3] in data
 
 
 def field_rows(doc_type: common_pb2.DocumentType | None, data: Mapping[str, Any], lang: str) -> list[tuple[str, str]]:
@@ -69,7 +86,7 @@ def field_rows(doc_type: common_pb2.DocumentType | None, data: Mapping[str, Any]
     order = [name for name in specs if name in data] + [name for name in data if name not in specs]
     rows = []
     for name in order:
-        if name in _HIDDEN and "address_text" in data:
+        if (name in _HIDDEN and "address_text" in data) or _coded(name, data, lang):
             continue
         spec = specs.get(name)
         label = (spec.title_th if lang == "th" else spec.title_en) if spec is not None else name

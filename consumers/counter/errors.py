@@ -5,7 +5,7 @@
     ├── PageNotFound             404: no such service, case or page
     ├── CsrfRejected             403: the form's CSRF token is missing or wrong
     ├── Forbidden                403: signed in, but not allowed (e.g. not the office head)
-    ├── TooManyAttempts          429: too many failed sign-ins from one address
+    ├── TooManyAttempts          429: too many failed card checks (/me)
     └── ServiceUnavailable       503: a part the page needs is missing (e.g. the certified printout)
 """
 

@@ -87,7 +87,22 @@ def render(request: web.Request, template: str, status: int = 200, **context: An
 def error_page(request: web.Request, status: int, th: str, en: str) -> web.Response:
     if ANON not in request:
         request[ANON] = request.cookies.get(ANON_COOKIE, "") or secrets.token_urlsafe(32)
-    return render(request, "error.html", status=status, status_code=status, message_th=th, message_en=en)
+    return render(request, "error.html", status=status, status_code=status, message_th=th, message_en=en,
+                  back=_back(request))
+
+
+def _back(request: web.Request) -> tuple[str, str, str] | None:
+    """Where an error page of a case leads back (path, Thai, English): to the case, which keeps on disk all that
+    was entered and fetched, if it is the officer's own; to the form that opens one for an error while opening."""
+    session: Session | None = request.get(SESSION)
+    info = request.match_info
+    if session is not None and "case_id" in info:
+        case = request.app[STORE].case(info["case_id"], session.officer_id)
+        if case is not None:
+            return f"/cases/{case.id}", f"กลับไปที่เรื่อง {case.ref}", f"Back to case {case.ref}"
+    if session is not None and info.route.name == "case_open" and info.get("service") in request.app[STATE].manuals:
+        return f"/cases/new/{info['service']}", "กลับไปที่แบบฟอร์มเปิดเรื่อง", "Back to the form that opens a case"
+    return None
 
 
 def manual_or_404(request: web.Request) -> Manual:

@@ -111,7 +111,7 @@ class PrintCase:
     printouts: Sequence[str]
     still_to_bring: Sequence[str] = ()
     printed_at: dt.datetime = field(default_factory=_now)
-    # Titles of the document types as the hub describes them (ListServices); a type not here is shown by code.
+    # Titles of the document types as the hub describes them (ListServices); a type not here gets a generic title.
     doc_types: Mapping[str, common_pb2.DocumentType] = field(default_factory=dict)
 
 
@@ -233,7 +233,8 @@ def render_case_pdf(case: PrintCase, signer: CounterSigner, *,
     # The documents, one section each.
     for n, (jws, payload) in enumerate(zip(case.printouts, payloads, strict=True), 1):
         spec = case.doc_types.get(str(payload.get("doc_type", "")))
-        title = spec.title_th if spec is not None else str(payload.get("doc_type"))
+        # The document's Thai title, never its code (the code is in the attached .jws for an auditor).
+        title = spec.title_th if spec is not None else "เอกสารจากระบบเชื่อมโยงข้อมูล"
         if pdf.get_y() > pdf.page_break_trigger - 25:
             pdf.add_page()
         pdf.ln(1.5)
@@ -242,11 +243,11 @@ def render_case_pdf(case: PrintCase, signer: CounterSigner, *,
         pdf.set_draw_color(0, 0, 0)
         pdf.ln(1)
         use_font(pdf, 12, bold=True)
-        write_text(pdf, 0, 6, f"{n}. {title} ({payload.get('doc_type')})")
+        write_text(pdf, 0, 6, f"{n}. {title}")
         use_font(pdf, 8)
         pdf.set_text_color(60, 60, 60)
         write_text(pdf, 0, 3.8, f"เลขที่ {payload.get('printout_id')} · ออกโดยศูนย์กลาง {_issued(payload)} · "
-                                f"ตราประทับ: ถูกต้อง (ตรวจแล้ว) · แนบ .jws ในไฟล์นี้")
+                                f"ตราประทับถูกต้อง · แนบต้นฉบับในไฟล์นี้")
         pdf.set_text_color(0, 0, 0)
         data = payload.get("data")
         write_rows(pdf, field_rows(spec, data if isinstance(data, Mapping) else {}, "th"))

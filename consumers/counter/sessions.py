@@ -1,4 +1,4 @@
-"""Server-side state kept in memory: officers' sessions and the sign-in attempt limiter.
+"""Server-side state kept in memory: officers' sessions and the limiter of /me's card checks.
 
 Nothing here is sent to the browser except a session's random id (in an HttpOnly,
 SameSite=Strict cookie) and its CSRF token (in the forms). A session ends after
@@ -7,8 +7,8 @@ SameSite=Strict cookie) and its CSRF token (in the forms). A session ends after
 Sessions are deliberately not written to disk: after a crash or restart every officer signs in
 again (one field and Enter), and a stolen copy of the counter's data holds no live session.
 Open cases, which an officer must not lose, are on disk (store.py) and reappear after sign-in.
-The limiter forgets its failures on restart too; the counter is restarted by its operator, not
-by whoever is guessing.
+The limiter (and the sign-in throttle, throttle.py) forget their failures on restart too; the counter
+is restarted by its operator, not by whoever is guessing.
 """
 
 from __future__ import annotations

@@ -1,15 +1,20 @@
-"""What one counter needs, read once: ``CounterSettings``, with defaults from LINKAGE_COUNTER_* variables."""
+"""What one counter needs, read once: ``CounterSettings``, with defaults from the sandbox's ``linkage.toml``
+(``[counter]`` host and port, ``[hub]`` address) and LINKAGE_COUNTER_* variables."""
 
 from __future__ import annotations
 
 import os
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Final
 
 from consumers.counter.manuals import DEFAULT_FOLDER
 from linkage.config import ConfigError, Home, load_settings
 
-__all__ = ["CounterSettings"]
+__all__ = ["DEFAULT_AGENCY", "CounterSettings"]
+
+# The agency a counter acts as unless LINKAGE_COUNTER_AGENCY names another (`linkage env` picks its officer).
+DEFAULT_AGENCY: Final = "phrae-municipality"
 
 
 @dataclass(frozen=True)
@@ -18,7 +23,7 @@ class CounterSettings:
 
     home: Home
     hub_address: str
-    agency: str = "phrae-municipality"
+    agency: str = DEFAULT_AGENCY
     manuals: Path = DEFAULT_FOLDER
     session_ttl: float = 30 * 60.0
     # Open cases (on disk, with the applicant's ID and printouts) are deleted this long after they were opened.
@@ -26,27 +31,32 @@ class CounterSettings:
     database: Path | None = None
     office_head: str | None = None
     host: str = "127.0.0.1"
+    port: int = 8080
     # Set only behind HTTPS: marks cookies Secure.
     secure_cookies: bool = False
-    signin_attempts: int = 5
+    # Failed sign-ins with one officer ID before it waits, growing delays after (throttle.py); and from one
+    # address, a threshold no office's typos reach.
+    signin_per_id: int = 3
+    signin_per_address: int = 50
+    # Failed card checks on /me per address and per ID before 10 minutes' wait.
+    card_check_attempts: int = 5
 
     @classmethod
     def from_env(cls, home: Home) -> CounterSettings:
-        """Defaults from LINKAGE_COUNTER_* variables; the hub address from the configuration
-        (which honours LINKAGE_HUB_HOST / LINKAGE_HUB_PORT) unless LINKAGE_COUNTER_HUB names one."""
+        """Host and port from ``[counter]`` of the sandbox's linkage.toml (which honours LINKAGE_COUNTER_HOST /
+        LINKAGE_COUNTER_PORT), the hub address from its ``[hub]`` (LINKAGE_HUB_HOST / LINKAGE_HUB_PORT) unless
+        LINKAGE_COUNTER_HUB names one, the rest from LINKAGE_COUNTER_* variables. Raises ConfigError."""
         env = os.environ
-        hub = env.get("LINKAGE_COUNTER_HUB")
-        if not hub:
-            cfg = load_settings(home).hub
-            hub = f"{cfg.host}:{cfg.port}"
+        config = load_settings(home)
+        hub = env.get("LINKAGE_COUNTER_HUB") or f"{config.hub.host}:{config.hub.port}"
         try:
             ttl = float(env.get("LINKAGE_COUNTER_SESSION_TTL", "1800"))
         except ValueError:
             raise ConfigError("LINKAGE_COUNTER_SESSION_TTL must be a number of seconds") from None
         database = env.get("LINKAGE_COUNTER_DATABASE")
-        return cls(home=home, hub_address=hub, agency=env.get("LINKAGE_COUNTER_AGENCY", "phrae-municipality"),
+        return cls(home=home, hub_address=hub, agency=env.get("LINKAGE_COUNTER_AGENCY", DEFAULT_AGENCY),
                    manuals=Path(env.get("LINKAGE_COUNTER_MANUALS", str(DEFAULT_FOLDER))), session_ttl=ttl,
                    database=Path(database) if database else None,
                    office_head=env.get("LINKAGE_COUNTER_OFFICE_HEAD") or None,
-                   host=env.get("LINKAGE_COUNTER_HOST", "127.0.0.1"),
+                   host=config.counter.host, port=config.counter.port,
                    secure_cookies=env.get("LINKAGE_COUNTER_SECURE_COOKIES", "") == "1")

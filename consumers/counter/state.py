@@ -17,6 +17,7 @@ from consumers.counter.printout import CounterSigner
 from consumers.counter.sessions import Limiter, Session, SessionStore
 from consumers.counter.settings import CounterSettings
 from consumers.counter.store import CounterStore
+from consumers.counter.throttle import SigninThrottle
 from linkage.config import AgencyConfig
 from linkage.errors import LinkageError
 from linkage.v1 import common_pb2
@@ -35,6 +36,7 @@ class CounterState:
     ca_root: x509.Certificate
     sessions: SessionStore
     limiter: Limiter
+    throttle: SigninThrottle
     signer: CounterSigner
     agency_titles: dict[str, str]
     doc_types: dict[str, common_pb2.DocumentType] = field(default_factory=dict)

@@ -19,18 +19,17 @@ import shlex
 from pathlib import Path
 from typing import Any
 
+from consumers.counter.settings import DEFAULT_AGENCY
 from linkage.cli.common import with_home
 from linkage.config import ConfigError, Home, Settings, join_address, load_settings
 
 __all__ = ["add_commands", "counter_officer", "exports", "ready_lines"]
 
-# The agency the counter signs its officers in for (LINKAGE_COUNTER_AGENCY; consumers/counter has the same default).
-_COUNTER_AGENCY = "phrae-municipality"
 
 
 def counter_officer(settings: Settings) -> tuple[str, str] | None:
     """(agency, officer ID) of an officer who can sign in at the counter, or None when its agency has none."""
-    agency = os.environ.get("LINKAGE_COUNTER_AGENCY", _COUNTER_AGENCY)
+    agency = os.environ.get("LINKAGE_COUNTER_AGENCY", DEFAULT_AGENCY)
     config = settings.agencies.get(agency)
     if config is None or not config.officers:
         return None

@@ -394,7 +394,6 @@ async def start_stack(settings: Settings, *, ports: Mapping[str, int] | None = N
         for i in range(2, replicas + 1):
             hubs.append(await stack._start(f"hub-{i}", ["serve-hub", "--home", home], port(f"hub-{i}", 0), env))
         env["LINKAGE_COUNTER_HUB"] = ",".join(hubs)  # the counter spreads its calls over every replica
-        env["LINKAGE_COUNTER_HOST"] = settings.counter.host
         await stack._start("counter", ["serve-counter", "--home", home], port("counter", settings.counter.port), env)
     except BaseException:
         await stack.stop()

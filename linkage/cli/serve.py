@@ -15,7 +15,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
-import os
 from collections.abc import Coroutine
 from pathlib import Path
 from typing import Any
@@ -104,8 +103,6 @@ def _cmd_serve_counter(args: argparse.Namespace) -> int:
     home = Home(Path(args.home).resolve())
     config = load_settings(home).counter
     port = config.port if args.port is None else args.port
-    # The app reads its host from the environment (CounterSettings.from_env); [counter] host is its default.
-    os.environ.setdefault("LINKAGE_COUNTER_HOST", config.host)
     try:
         asyncio.run(_until_signal(serve(home, port, lambda bound: _serve_ready(config.host, bound))))
     except OSError as exc:

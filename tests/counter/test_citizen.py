@@ -76,11 +76,11 @@ async def test_guessing_is_limited_and_forms_need_csrf(counter: Counter, persona
     resp = await counter.client.post("/me", data=_form(me, "wrong-token"))
     assert resp.status == 403 and "แบบฟอร์มนี้หมดอายุ" in await resp.text()
     statuses = []
-    for _ in range(counter.settings.signin_attempts + 1):
+    for _ in range(counter.settings.card_check_attempts + 1):
         token = csrf_of(await (await counter.client.get("/me")).text())
         resp = await counter.client.post("/me", data=_form(me, token, laser_code="ZZ9-9999999-99"))
         statuses.append(resp.status)
-    assert statuses[:-1] == [403] * counter.settings.signin_attempts and statuses[-1] == 429
+    assert statuses[:-1] == [403] * counter.settings.card_check_attempts and statuses[-1] == 429
     # Once blocked, even the right card waits: a guesser learns nothing more.
     token = csrf_of(await (await counter.client.get("/me")).text())
     assert (await counter.client.post("/me", data=_form(me, token))).status == 429

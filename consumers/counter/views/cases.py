@@ -6,6 +6,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import time
+from collections.abc import Mapping
 
 from aiohttp import web
 
@@ -24,11 +25,13 @@ from consumers.counter.pages import (
     render,
 )
 from consumers.counter.printout import PrintCase, PrintoutError, certify_async
+from consumers.counter.reasons import INTERRUPTED, explain, provider_name
 from consumers.counter.sessions import Session
 from consumers.counter.state import HUB, STATE, STORE, CounterState, hub_doc_types
 from consumers.counter.store import Case, CaseRow, DocSlot, Report, new_case_id
 from linkage.errors import InvalidRequest, LinkageError
 from linkage.ids import parse_id
+from linkage.v1 import common_pb2
 
 __all__ = ["case_certify", "case_form", "case_open", "case_page", "case_retry", "make_certified_pdf"]
 
@@ -36,8 +39,24 @@ _log = logging.getLogger("consumers.counter")
 
 
 async def case_form(request: web.Request) -> web.StreamResponse:
-    manual = manual_or_404(request)
-    return render(request, "case_form.html", m=manual, value="", present=False, error=None)
+    return await _form(request, manual_or_404(request))
+
+
+async def _form(request: web.Request, manual: Manual, status: int = 200, value: str = "", present: bool = False,
+                error: tuple[str, str] | None = None) -> web.Response:
+    """The form that opens a case, naming the documents it will fetch by their titles."""
+    types, lang = await hub_doc_types(request.app), language(request)
+    linked = [_title(types, manual, t, lang) for t in manual.linked_doc_types]
+    return render(request, "case_form.html", status=status, m=manual, linked=linked, value=value, present=present,
+                  error=error)
+
+
+def _title(types: Mapping[str, common_pb2.DocumentType], manual: Manual, doc_type: str, lang: str) -> str:
+    """A document type's title as the hub describes it, or else the manual's name for what it replaces."""
+    spec = types.get(doc_type)
+    if spec is not None:
+        return spec.title_th if lang == "th" else spec.title_en
+    return ", ".join(d.name for d in manual.documents if d.doc_type == doc_type) or doc_type
 
 
 async def case_open(request: web.Request) -> web.StreamResponse:
@@ -49,13 +68,12 @@ async def case_open(request: web.Request) -> web.StreamResponse:
     present = form.get("citizen_present") == "1"
     # A malformed ID is answered here, next to the field, before anything is sent to the hub.
     if not raw.strip():
-        return render(request, "case_form.html", status=400, m=manual, value=raw, present=present,
-                      error=("กรุณากรอกเลขประจำตัว 13 หลัก", "Please enter the 13-digit ID."))
+        return await _form(request, manual, 400, raw, present, ("กรุณากรอกเลขประจำตัว 13 หลัก",
+                                                                "Please enter the 13-digit ID."))
     try:
         subject = parse_id(raw, manual.subject)
     except InvalidRequest as err:
-        return render(request, "case_form.html", status=400, m=manual, value=raw, present=present,
-                      error=id_message(err))
+        return await _form(request, manual, 400, raw, present, id_message(err))
     store = request.app[STORE]
     now = dt.datetime.now(BANGKOK)
     doc_types = list(manual.linked_doc_types)
@@ -82,7 +100,7 @@ async def case_open(request: web.Request) -> web.StreamResponse:
 
 def _interrupted(doc_type: str) -> DocSlot:
     """What a document shows when the counter stopped between asking the hub and storing its answer."""
-    return DocSlot(doc_type=doc_type, problem_reason="fetch_interrupted",
+    return DocSlot(doc_type=doc_type, problem_reason=INTERRUPTED,
                    problem_message_th="ระบบเคาน์เตอร์หยุดทำงานก่อนได้รับเอกสารฉบับนี้ กรุณากดลองดึงอีกครั้ง",
                    problem_message_en="The counter stopped before this document arrived; press retry.",
                    problem_retryable=True)
@@ -128,20 +146,24 @@ async def case_page(request: web.Request) -> web.StreamResponse:
     manual = state.manuals[case.service_id]
     lang = language(request)
     types = await hub_doc_types(request.app)
-    cards = []
+    cards, unfetchable = [], []
     for doc_type, slot in case.slots.items():
         spec = types.get(doc_type)
         names = [d.name for d in manual.documents if d.doc_type == doc_type]
+        problem = explain(slot.problem_reason, retryable=slot.problem_retryable, provider=slot.problem_provider,
+                          title_th=spec.title_th if spec is not None else "เอกสารนี้",
+                          title_en=spec.title_en if spec is not None else "document")
+        if not slot.fetched and not problem.retry:
+            # What a retry cannot bring (no right to the type, no such record) the applicant brings on paper.
+            unfetchable.extend(names)
         cards.append({
-            "slot": slot, "names": names,
-            "title": (spec.title_th if lang == "th" else spec.title_en) if spec is not None else doc_type,
+            "slot": slot, "names": names, "title": _title(types, manual, doc_type, lang),
             "rows": field_rows(spec, slot.payload.get("data", {}), lang) if slot.fetched else [],
             "issued": issued_text(slot.issued_at, lang) if slot.fetched else "",
-            "problem": (slot.problem_message_th or slot.problem_message_en,
-                        slot.problem_message_en or slot.problem_message_th),
+            "problem": problem, "provider": provider_name(slot.problem_provider),
         })
-    return render(request, "case.html", case=case, m=manual, cards=cards,
-                  fetched=sum(1 for s in case.slots.values() if s.fetched))
+    return render(request, "case.html", case=case, m=manual, cards=cards, applicant=_subject_name(case),
+                  unfetchable=unfetchable, fetched=sum(1 for s in case.slots.values() if s.fetched))
 
 
 async def case_retry(request: web.Request) -> web.StreamResponse:
@@ -191,6 +213,13 @@ def _subject_name(case: Case) -> str:
     return ""
 
 
+def _still_to_bring(manual: Manual, case: Case) -> list[str]:
+    """What the paper lists as still to bring: what the manual says the applicant brings, and every linked
+    document this certified copy does not carry."""
+    missing = [d.name for d in manual.documents if d.doc_type in case.slots and not case.slots[d.doc_type].fetched]
+    return [*(d.name for d in manual.brought), *missing]
+
+
 async def make_certified_pdf(state: CounterState, case: Case, session: Session) -> bytes:
     """The case's certified printout: one A4 PDF, PAdES-signed with the counter agency's certificate.
 
@@ -203,7 +232,7 @@ async def make_certified_pdf(state: CounterState, case: Case, session: Session) 
         service_name=manual.name_th, subject_id=case.subject_id, subject_name=_subject_name(case),
         officer_name=session.name or session.officer_id, officer_id=session.officer_id,
         agency_title=state.agency.title, case_ref=case.ref, printouts=[slot.jws for slot in fetched],
-        still_to_bring=[d.name for d in manual.brought], doc_types=state.doc_types)
+        still_to_bring=_still_to_bring(manual, case), doc_types=state.doc_types)
     try:
         return await certify_async(print_case, state.signer)
     except PrintoutError as err:

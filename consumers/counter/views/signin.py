@@ -7,7 +7,6 @@ import logging
 
 from aiohttp import web
 
-from consumers.counter.errors import TooManyAttempts
 from consumers.counter.pages import (
     LANG_COOKIE,
     SESSION_COOKIE,
@@ -49,24 +48,24 @@ async def signin_form(request: web.Request) -> web.StreamResponse:
 async def signin(request: web.Request) -> web.StreamResponse:
     state = request.app[STATE]
     form = await request.post()
-    key = request.remote or "unknown"
-    if state.limiter.blocked(key):
-        raise TooManyAttempts("signin_limited", "ลงชื่อเข้าใช้ไม่สำเร็จหลายครั้งเกินไป กรุณารอ 10 นาทีแล้วลองใหม่",
-                              "Too many failed sign-ins; wait 10 minutes and try again.")
+    address = request.remote or "unknown"
     raw = form_field(form, "officer_id")
     target = local_target(form_field(form, "next"))
+    held = state.throttle.held(raw, address)
+    if held is not None:
+        return render(request, "signin.html", status=429, next=target, value=raw, expired=False, error=held.message)
     try:
         officer_id = parse_officer_id(raw)
     except InvalidRequest as err:
-        state.limiter.fail(key)
+        state.throttle.fail(raw, address)
         return render(request, "signin.html", status=400, next=target, value=raw, expired=False,
                       error=id_message(err))
     if officer_id not in state.agency.officers:
-        state.limiter.fail(key)
+        state.throttle.fail(raw, address)
         return render(request, "signin.html", status=403, next=target, value=raw, expired=False,
                       error=(f"เลขประจำตัวนี้ไม่อยู่ในรายชื่อเจ้าหน้าที่ของ{state.agency.title or state.agency.name}",
                              "This ID is not on the office's list of officers."))
-    state.limiter.reset(key)
+    state.throttle.succeed(raw)
     name = await _officer_name(request.app, officer_id)
     head = state.settings.office_head or min(state.agency.officers)
     is_head = officer_id == head
