@@ -13,7 +13,9 @@
     ├── HubRefused             hub_refused         the hub answered with an error (no such printout,
                                                    cannot prove that, not allowed)
     └── Alarm                  fork, rollback, rewritten_entry, bad_checkpoint, backdated
-                                                   the monitor caught the log misbehaving
+                                                   the monitor caught the log misbehaving; unwitnessed:
+                                                   its checkpoint lacks the witnesses' quorum (they
+                                                   may be down: ``audit watch`` asks again)
 
 A printout that can be read but is wrong (bad signature, foreign CA, a proof
 that leads elsewhere, a PDF changed after signing or with its signature
@@ -90,7 +92,7 @@ class HubRefused(VerificationError):
         self.reason = reason
 
 
-AlarmCode = Literal["fork", "rollback", "rewritten_entry", "bad_checkpoint", "backdated"]
+AlarmCode = Literal["fork", "rollback", "rewritten_entry", "bad_checkpoint", "backdated", "unwitnessed"]
 
 
 class Alarm(VerificationError):
