@@ -4,7 +4,7 @@ Ed25519 is deterministic (RFC 8032), so a fixed seed, name, checkpoint and times
 the file holds it beside mutated lines, each with the outcome a verifier must reach (``valid``, or the error
 code of ``linkage.cosignature.open_witnessed``). The log's own signature line is made by a second fixed seed.
 tests/witness/test_cosignature.py checks ``linkage.cosignature`` against the file, and
-tests/interop/test_node_client.py checks the valid line with Node's own Ed25519 (an implementation apart).
+tests/interop/test_node_cosignature.py checks the valid line with Node's own Ed25519 (an implementation apart).
 
     python scripts/gen_cosignature_vectors.py      # rewrites the file; the test fails if it drifts
 """
