@@ -1,18 +1,19 @@
 """Configuration: one TOML file in the home folder, read once into frozen objects.
 
-    DIR/linkage.toml      hub and provider settings, agencies with their officers and grants
+    DIR/linkage.toml      hub, provider and counter addresses and settings, agencies with their officers and grants
     DIR/pki/              the linkage CA and every certificate (see Home)
     DIR/data/             one SQLite file per registry, and the hub's exchange log
                           (or all of it in PostgreSQL: top-level ``database`` or LINKAGE_DATABASE)
 
-Every scalar key of ``[hub]``, ``[providers.<name>]`` and ``[witnesses.<name>]`` can be
+Every scalar key of ``[hub]``, ``[providers.<name>]``, ``[counter]`` and ``[witnesses.<name>]`` can be
 overridden by an environment variable ``LINKAGE_HUB_<KEY>`` / ``LINKAGE_PROVIDERS_<NAME>_<KEY>`` /
-``LINKAGE_WITNESSES_<NAME>_<KEY>`` (upper case). Unknown keys are rejected with the file and key named: a typo must
+``LINKAGE_COUNTER_<KEY>`` / ``LINKAGE_WITNESSES_<NAME>_<KEY>`` (upper case). Unknown keys are rejected with the
+file and key named: a typo must
 not silently fall back to a default. Raises only ``ConfigError``.
 
 ``[agencies.*]`` and ``[revoked.*]`` are the rights table: ``LiveSettings`` lets a
 running server follow them (one stat() per call; a file that does not load is
-refused and the previous table kept). ``[hub]`` and ``[providers.*]`` take effect on
+refused and the previous table kept). ``[hub]``, ``[providers.*]`` and ``[counter]`` take effect on
 restart. ``write_config`` replaces the file atomically, and only with text that loads.
 """
 
@@ -36,6 +37,7 @@ __all__ = [
     "ALL_FIELDS",
     "AgencyConfig",
     "ConfigError",
+    "CounterConfig",
     "Home",
     "HubConfig",
     "LiveSettings",
@@ -44,6 +46,7 @@ __all__ = [
     "Settings",
     "WitnessConfig",
     "file_stamp",
+    "join_address",
     "load_settings",
     "settings_from_text",
     "split_address",
@@ -175,6 +178,18 @@ class ProviderConfig:
 
 
 @dataclass(frozen=True)
+class CounterConfig:
+    """Where `linkage up` starts the counter web app (its other settings are LINKAGE_COUNTER_* variables)."""
+
+    host: str = "127.0.0.1"
+    port: int = 8080
+
+    @property
+    def address(self) -> str:
+        return join_address(self.host, self.port)
+
+
+@dataclass(frozen=True)
 class WitnessConfig:
     """A witness of the hub's log (C2SP tlog-witness): where it listens; its key is DIR/pki/witnesses/NAME.vkey."""
 
@@ -185,7 +200,7 @@ class WitnessConfig:
     @property
     def url(self) -> str:
         """Its submission prefix: POST <url>/add-checkpoint."""
-        return f"http://{self.host}:{self.port}"
+        return f"http://{join_address(self.host, self.port)}"
 
 
 @dataclass(frozen=True)
@@ -224,6 +239,7 @@ class Settings:
     revoked: Mapping[str, RevokedAgency] = field(default_factory=dict)
     # PostgreSQL for the registries and the exchange log; None: SQLite files in home.data (see linkage.storage).
     database: Database | None = None
+    counter: CounterConfig = field(default_factory=CounterConfig)
     # Witnesses the hub sends each new checkpoint to ([witnesses.NAME]; none: the checkpoints go uncosigned).
     witnesses: Mapping[str, WitnessConfig] = field(default_factory=dict)
     # (inode, mtime, size) of the file when it was read: LiveSettings reloads when it changes.
@@ -277,6 +293,11 @@ def split_address(address: str) -> tuple[str, int]:
     return host, int(port)
 
 
+def join_address(host: str, port: int) -> str:
+    """HOST:PORT, with an IPv6 host in brackets: the inverse of split_address."""
+    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+
+
 def file_stamp(path: Path) -> tuple[int, int, int] | None:
     """(inode, mtime ns, size) of a file, or None when it is missing: a changed stamp means a changed file
     (a rename over it changes the inode even within one mtime tick). One stat; the hub calls it per request."""
@@ -307,10 +328,10 @@ def settings_from_text(home: Home, text: str) -> Settings:
         raw = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{path}: cannot read: {exc}") from exc
-    unknown = sorted(set(raw) - {"hub", "providers", "agencies", "revoked", "database", "witnesses"})
+    unknown = sorted(set(raw) - {"hub", "providers", "counter", "agencies", "revoked", "database", "witnesses"})
     if unknown:
         raise ConfigError(f"{path}: unknown section [{unknown[0]}];"
-                          " allowed: [hub], [providers.*], [agencies.*], [revoked.*], [witnesses.*]")
+                          " allowed: [hub], [providers.*], [counter], [agencies.*], [revoked.*], [witnesses.*]")
     hub = HubConfig(**_take(raw.get("hub", {}), f"{path} [hub]",
                             {"host": str, "port": int, "issuer": str, "provider_timeout_ms": int,
                              "log_origin": str, "provider_retries": int, "retry_budget_percent": int,
@@ -321,6 +342,8 @@ def settings_from_text(home: Home, text: str) -> Settings:
                                                 f"LINKAGE_PROVIDERS_{name}"))
         for name, table in raw.get("providers", {}).items()
     }
+    counter = CounterConfig(**_take(raw.get("counter", {}), f"{path} [counter]", {"host": str, "port": int},
+                                    "LINKAGE_COUNTER"))
     owners: dict[str, str] = {}
     for provider in providers.values():
         for doc_type in provider.doc_types:
@@ -365,7 +388,7 @@ def settings_from_text(home: Home, text: str) -> Settings:
                                                         {"host": str, "port": int}, f"LINKAGE_WITNESSES_{name}"))
                  for name, table in _tables(raw, "witnesses", path).items()}
     return Settings(home=home, hub=hub, providers=providers, agencies=agencies, revoked=revoked,
-                    database=_database(raw.get("database"), path), witnesses=witnesses)
+                    database=_database(raw.get("database"), path), counter=counter, witnesses=witnesses)
 
 
 def _database(value: Any, path: Path) -> Database | None:

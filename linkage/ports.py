@@ -1,12 +1,16 @@
 """The one ``PortInUse``: a server that cannot listen says which address, and what to change.
 
 Every server of the sandbox (hub, registries, counter, metrics exporters) raises
-it when its address is taken; `linkage` prints it and exits 3.
+it when its address is taken; `linkage` prints it and exits 3. ``choose_port``
+is the advice for a component of a sandbox: the key of linkage.toml, the flag and
+the variable that set its port, and ``linkage init --ports auto`` for a new sandbox.
 """
 
 from __future__ import annotations
 
-__all__ = ["PortInUse"]
+from pathlib import Path
+
+__all__ = ["PortInUse", "choose_port"]
 
 
 class PortInUse(OSError):
@@ -18,3 +22,9 @@ class PortInUse(OSError):
         why = f" ({detail})" if detail else ""
         super().__init__(f"cannot listen on {address}: the port is taken by another program{why};"
                          f" stop that program, or {change}")
+
+
+def choose_port(section: str, variable: str, config_file: Path) -> str:
+    """How to move a component to another port: ``choose_port("hub", "LINKAGE_HUB_PORT", DIR/linkage.toml)``."""
+    return (f"choose another port: `port` in [{section}] of {config_file}, --port, or {variable}"
+            f" (a new sandbox with free ports: linkage init --ports auto --home DIR)")

@@ -73,10 +73,19 @@ def test_up_fetch_verify_and_stop(tmp_path: Path) -> None:
                           "ทดสอบ", "--out", str(out))
         assert fetched.returncode == 0, fetched.stderr
         assert json.loads(fetched.stdout)["subject_id"] == citizen
-        verified = linkage("verify", str(out), "--home", str(home), "--state", str(tmp_path / "auditor.json"))
+        verified = linkage("verify", str(out), "--home", str(home))
         assert verified.returncode == 0, verified.stdout + verified.stderr
         # The running sandbox's two witnesses cosigned a checkpoint holding it: 2 of 2, the default quorum.
         assert "[8] ✓ witness cosignatures" in verified.stdout and "2 of 2 known" in verified.stdout
+        assert (home / "auditor-state.json").exists()  # the auditor's memory lives in the home given
+        # fetch reaches the hub as the auditor commands do: --ca, --hub, --cert, --key, no sandbox folder needed.
+        clients = home / "pki" / "clients"
+        elsewhere = linkage("fetch", "--home", str(tmp_path / "no-sandbox"), "--ca", endpoints["ca"],
+                            "--hub", endpoints["hub"], "--cert", str(clients / "phrae-municipality.pem"),
+                            "--key", str(clients / "phrae-municipality.key"), "--agency", "phrae-municipality",
+                            "--officer", muni["officers"][0], "--doc-type", "dopa.person", "--id", citizen,
+                            "--purpose", "ทดสอบ")
+        assert elsewhere.returncode == 0 and json.loads(elsewhere.stdout)["subject_id"] == citizen, elsewhere.stderr
         refused = linkage("fetch", "--home", str(home), "--agency", "phrae-hospital", "--officer",
                           endpoints["agencies"]["phrae-hospital"]["officers"][0], "--doc-type", "dopa.house",
                           "--id", citizen, "--purpose", "ทดสอบ")
@@ -98,10 +107,17 @@ def test_up_fetch_verify_and_stop(tmp_path: Path) -> None:
             ("dopa", "ProviderService/GetRecord", "OK"), ("counter", "GET", 200),
             ("witness1", "POST", 200), ("witness2", "POST", 200)} <= said, stderr
     assert citizen not in stderr
+    # With the hub stopped, verify says what to do in plain words; --offline checks what needs no hub.
+    stopped = linkage("verify", str(out), "--home", str(home))
+    assert stopped.returncode == 2 and "linkage up --detach --home" in stopped.stderr
+    assert "pass --hub HOST:PORT; or check without asking the hub: --offline" in stopped.stderr, stopped.stderr
+    assert linkage("verify", str(out), "--home", str(home), "--offline").returncode == 0
 
 
-@pytest.mark.parametrize("variable", ["LINKAGE_HUB_PORT", "LINKAGE_COUNTER_PORT"])
-def test_up_says_when_a_port_is_taken(tmp_path: Path, variable: str) -> None:
+@pytest.mark.parametrize(("variable", "section"), [("LINKAGE_HUB_PORT", "[hub]"),
+                                                   ("LINKAGE_PROVIDERS_DBD_PORT", "[providers.dbd]"),
+                                                   ("LINKAGE_COUNTER_PORT", "[counter]")])
+def test_up_says_when_a_port_is_taken_and_what_to_change(tmp_path: Path, variable: str, section: str) -> None:
     home = tmp_path / "home"
     assert linkage("init", "--home", str(home), "--citizens", "200").returncode == 0
     with socket.socket() as taken:
@@ -111,6 +127,29 @@ def test_up_says_when_a_port_is_taken(tmp_path: Path, variable: str) -> None:
         result = linkage("up", "--home", str(home), env={**FREE_PORTS, variable: str(port)}, timeout=60)
     assert result.returncode != 0
     assert f"127.0.0.1:{port}" in result.stderr and "taken" in result.stderr
+    # It names the key, the file, the flag and the variable that move it, and how to get free ports.
+    assert all(what in result.stderr for what in (section, str(home / "linkage.toml"), "--port", variable,
+                                                  "--ports auto")), result.stderr
+
+
+def test_init_writes_the_ports_it_is_given(tmp_path: Path) -> None:
+    import tomllib
+
+    def ports(home: Path) -> dict[str, int]:
+        config = tomllib.loads((home / "linkage.toml").read_text(encoding="utf-8"))
+        return {"hub": config["hub"]["port"], **{n: p["port"] for n, p in config["providers"].items()},
+                "counter": config["counter"]["port"]}
+
+    made = [linkage("init", "--home", str(tmp_path / name), "--citizens", "50", "--ports", spec)
+            for name, spec in (("a", "auto"), ("b", "auto"), ("c", "41000"), ("d", "default"))]
+    assert all(m.returncode == 0 for m in made), [m.stderr for m in made]
+    a, b = ports(tmp_path / "a"), ports(tmp_path / "b")
+    assert len(set(a.values())) == 5 and all(20000 <= p < 32768 for p in a.values()) and a != b
+    assert ports(tmp_path / "c") == {"hub": 41000, "dopa": 41001, "dbd": 41002, "edu": 41003, "counter": 41004}
+    assert ports(tmp_path / "d") == {"hub": 7443, "dopa": 7451, "dbd": 7452, "edu": 7453, "counter": 8080}
+    assert "counter 41004" in made[2].stdout
+    bad = linkage("init", "--home", str(tmp_path / "e"), "--ports", "80")
+    assert bad.returncode == 2 and "--ports must be" in bad.stderr and not (tmp_path / "e" / "linkage.toml").exists()
 
 
 @pytest.mark.parametrize("args", [["fetch", "--agency", "nobody", "--officer", "1", "--doc-type", "x", "--id", "1",

@@ -37,6 +37,7 @@ from consumers.auditor.summary import SUMMARY_TYP
 from linkage.seal import CompactJWS, b64url_decode
 
 __all__ = [
+    "ACCEPTED",
     "MAX_PRINTOUT_BYTES",
     "AuditInput",
     "LogProof",
@@ -51,8 +52,14 @@ __all__ = [
 ]
 
 MAX_PRINTOUT_BYTES: Final = 16 * 1024 * 1024
-# The signature may be empty (alg "none"): let the verifier say why that is wrong.
-_COMPACT = re.compile(r"[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*")
+ACCEPTED: Final = ("what can be checked: a printout bundle (.json, as linkage fetch --out writes it), a compact JWS"
+                   " (three base64url parts joined by '.'), a certified PDF from the counter, or the QR summary of a"
+                   " certified printout, as text or as a PNG, JPEG or GIF picture of the paper")
+"""Every kind of file the verifier takes, said when it is given something else."""
+# Three parts joined by '.': base64url when intact. Any other character is let through to the verifier, which
+# reports a damaged part as a failed check (a changed printout is invalid, not unreadable). The signature may be
+# empty (alg "none"): the verifier says why that is wrong too.
+_COMPACT = re.compile(r"[^.\s]+\.[^.\s]+\.[^.\s]*")
 _MAX_PROOF_HASHES: Final = 64  # a tree of 2**64 leaves needs no more
 _PROOF_KEYS: Final = ("log_leaf", "inclusion_proof", "checkpoint")
 
@@ -192,8 +199,7 @@ def _is_summary(compact: str) -> bool:
 def _detect(raw: bytes, name: str) -> _FileForm:
     head = raw.lstrip(b"\xef\xbb\xbf \t\r\n")[:8]
     if not head:
-        raise UnreadableInput(f"{name}: the file is empty: a printout is a bundle (.json), a compact JWS, a signed "
-                              "PDF, or the QR summary of a certified printout (text or picture)")
+        raise UnreadableInput(f"{name}: the file is empty; {ACCEPTED}")
     if head.startswith(b"%PDF-"):
         return "pdf"
     if head.startswith((b"\x89PNG", b"\xff\xd8\xff", b"GIF8")):
@@ -203,33 +209,30 @@ def _detect(raw: bytes, name: str) -> _FileForm:
     return "jws"
 
 
-def _text(raw: bytes, name: str) -> str:
-    try:
-        return raw.decode("utf-8-sig").strip()
-    except UnicodeDecodeError as exc:
-        raise UnreadableInput(f"{name}: not UTF-8 text, nor a PDF or picture") from exc
+def _text(raw: bytes) -> str:
+    """The file as text; a byte that is not UTF-8 is kept as a lone surrogate, for the verifier to report."""
+    return raw.removeprefix(b"\xef\xbb\xbf").decode("utf-8", "surrogateescape").strip()
 
 
 def _read_jws(raw: bytes, name: str) -> Printout:
-    text = _text(raw, name)
+    text = _text(raw)
     if not _COMPACT.fullmatch(text):
-        raise UnreadableInput(f"{name}: neither a compact JWS (three base64url parts joined by '.') "
-                              "nor a JSON bundle")
+        raise UnreadableInput(f"{name}: not a printout; {ACCEPTED}")
     return Printout("jws", CompactJWS(text))
 
 
 def _read_bundle(raw: bytes, name: str) -> Printout:
     try:
-        bundle = json.loads(_text(raw, name))
+        bundle = json.loads(_text(raw))
     except json.JSONDecodeError as exc:
-        raise UnreadableInput(f"{name}: bundle is not valid JSON ({exc.msg}, line {exc.lineno})") from exc
+        raise UnreadableInput(f"{name}: bundle is not valid JSON ({exc.msg}, line {exc.lineno}); {ACCEPTED}") from exc
     except RecursionError as exc:
         raise UnreadableInput(f"{name}: bundle is JSON nested too deeply to be a printout bundle") from exc
     if not isinstance(bundle, dict):
-        raise UnreadableInput(f"{name}: bundle must be a JSON object")
+        raise UnreadableInput(f"{name}: bundle must be a JSON object; {ACCEPTED}")
     jws = bundle.get("jws")
     if not isinstance(jws, str):
-        raise UnreadableInput(f"{name}: bundle has no \"jws\" string")
+        raise UnreadableInput(f"{name}: bundle has no \"jws\" string; {ACCEPTED}")
     log_index = bundle.get("log_index")
     if not _is_index(log_index):
         raise UnreadableInput(f"{name}: bundle has no \"log_index\" (an integer >= 0)")

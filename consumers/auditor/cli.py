@@ -21,7 +21,7 @@ import random
 import sys
 import time
 import tomllib
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -29,14 +29,16 @@ from typing import Any, Final, TextIO, TypeVar
 
 from cryptography import x509
 
-from consumers.auditor.bundle import QrSummary, load_input
+from consumers.auditor.bundle import AuditInput, QrSummary, load_input
 from consumers.auditor.client import AuditClient
 from consumers.auditor.dispatch import verify_input
 from consumers.auditor.errors import Alarm, BadTrustRoot, HubRefused, HubUnreachable, VerificationError
 from consumers.auditor.log import LogSource
+from consumers.auditor.report import PaperReport, Report
 from consumers.auditor.state import AuditorState
 from consumers.auditor.verify import Trust, load_trust_root
 from consumers.auditor.watch import watch_round
+from consumers.auditor.witnesses import WitnessTrust
 from linkage.checkpoint import CheckpointError, KeyWindow, NoteVerifier, parse_verifier_key
 from linkage.config import Home
 from linkage.cosignature import WitnessKey, parse_witness_key
@@ -93,7 +95,7 @@ class TrustInputs:
             raise BadTrustRoot(f"--witness-quorum {self.witness_quorum}: it must be between 1 and the "
                                f"{len(witnesses)} witness key(s) given")
         return Trust(ca, log_key, self.origin or (_home_origin(home) if home else None), certs, log_keys,
-                     self._seal_keys(home), witnesses, self.witness_quorum or 0)
+                     self._seal_keys(home), WitnessTrust(witnesses, self.witness_quorum or 0) if witnesses else None)
 
     def _witnesses(self, home: Home | None) -> tuple[WitnessKey, ...]:
         """--witness keys (a file or the text each), else those of the witnesses the sandbox runs (``witnesses``
@@ -218,8 +220,9 @@ class HubInputs:
         endpoints = _endpoints(home) if home else {}
         address = self.hub or endpoints.get("hub")
         if not isinstance(address, str):
-            where = f"the sandbox in {home.root} is not running (no endpoints.json)" if home else "no --hub given"
-            raise HubUnreachable(f"online checks need the hub: {where}; pass --hub HOST:PORT (verify: or --offline)")
+            where = (f"the sandbox in {home.root} is not running (no endpoints.json): start it with `linkage up"
+                     f" --detach --home {home.root}`, or" if home else "no hub address:")
+            raise HubUnreachable(f"online checks need the hub; {where} pass --hub HOST:PORT")
         own = self._certificate(home, endpoints)
         return AuditClient.connect(address, ca, own)
 
@@ -263,38 +266,86 @@ def _online(trust: TrustInputs, hub: HubInputs | None, log: LogSource | None) ->
 def _fail(command: str, exc: VerificationError, err: TextIO, out: TextIO, as_json: bool) -> int:
     print(f"linkage {command}: อ่านไม่ได้ / cannot check: {exc.message}", file=err)
     if as_json:
-        print(json.dumps({"valid": False, "error": exc.code, "message": exc.message},
-                         ensure_ascii=False, indent=2), file=out)
+        print(json.dumps(_error_dict(exc), ensure_ascii=False, indent=2), file=out)
     return EXIT_UNREADABLE
 
 
-def run_verify(path: Path, trust: TrustInputs | Path, *, hub: HubInputs | None = None,
+def run_verify(paths: Path | Sequence[Path], trust: TrustInputs | Path, *, hub: HubInputs | None = None,
                state: Path | None = None, as_json: bool = False, now: dt.datetime | None = None,
                log: LogSource | None = None, out: TextIO | None = None, err: TextIO | None = None) -> int:
-    """Verify the file at ``path`` (bundle, JWS, signed PDF, QR summary as text or picture); return the exit
-    code, raising nothing about the inputs.
+    """Verify each file (bundle, JWS, signed PDF, QR summary as text or picture); return the exit code, raising
+    nothing about the inputs.
 
     ``trust`` is the trust inputs (a bare Path: just the CA certificate).
     Online when ``hub`` or ``log`` (a ready log, for tests) is given, offline
     otherwise. ``state`` is the auditor's state file (None: none kept); it is
-    updated only when the printout is valid. Writes the report to ``out``
-    (stdout), as JSON if ``as_json``; why nothing could be checked to ``err``.
+    updated by each valid printout. One file: its report to ``out`` (stdout), as
+    JSON if ``as_json``, or why it cannot be checked to ``err``. Several: one line
+    per file on ``out`` (its verdict, or why it cannot be checked), or a JSON list
+    of the reports; the exit code is the worst of them (2 over 1 over 0).
     """
     out = out if out is not None else sys.stdout
     err = err if err is not None else sys.stderr
     inputs = trust if isinstance(trust, TrustInputs) else TrustInputs(ca=trust)
+    files = [paths] if isinstance(paths, Path) else list(paths)
+    items: list[AuditInput | VerificationError] = []
+    for path in files:  # all read first: the hub is asked only when there is something to ask about
+        try:
+            items.append(load_input(path))
+        except VerificationError as exc:
+            items.append(exc)
+    outcomes: list[tuple[int, Report | PaperReport | VerificationError] | None] = [
+        (EXIT_UNREADABLE, item) if isinstance(item, VerificationError) else None for item in items]
     try:
-        item = load_input(path)
-        loaded = inputs.load(agencies=isinstance(item, QrSummary))
         memory = AuditorState.load(state) if state else None
-        with _online(inputs, hub, log) as source:
-            report = verify_input(item, loaded, now=now, state=memory, log=source)
+        if None in outcomes:
+            with _online(inputs, hub, log) as source:
+                for i, item in enumerate(items):
+                    if not isinstance(item, VerificationError):
+                        outcomes[i] = _verify_item(item, inputs, memory, source, now)
+    except VerificationError as exc:
+        return _fail("verify", _offline_hint(exc), err, out, as_json)
+    results = [(path, *outcome) for path, outcome in zip(files, outcomes, strict=True) if outcome is not None]
+    if len(results) == 1:
+        _, code, result = results[0]
+        if isinstance(result, VerificationError):
+            return _fail("verify", _offline_hint(result), err, out, as_json)
+        print(result.to_json() if as_json else result.render(), file=out)
+        return code
+    if as_json:
+        print(json.dumps([{"file": str(path), **(_error_dict(_offline_hint(result))
+                                                  if isinstance(result, VerificationError)
+                                                  else result.as_dict())} for path, _, result in results],
+                         ensure_ascii=False, indent=2), file=out)
+    else:
+        for path, _, result in results:
+            line = (f"อ่านไม่ได้ / cannot check: {_offline_hint(result).message}"
+                    if isinstance(result, VerificationError) else result.verdict())
+            print(f"{path}: {line}", file=out)
+    return max(code for _, code, _ in results)
+
+
+def _verify_item(item: AuditInput, inputs: TrustInputs, memory: AuditorState | None, log: LogSource | None,
+                 now: dt.datetime | None) -> tuple[int, Report | PaperReport | VerificationError]:
+    """(exit code, report) of one file's content, or (2, why it cannot be checked); a valid one is remembered."""
+    try:
+        report = verify_input(item, inputs.load(agencies=isinstance(item, QrSummary)), now=now, state=memory,
+                              log=log)
         if report.valid and memory is not None:
             memory.save()
     except VerificationError as exc:
-        return _fail("verify", exc, err, out, as_json)
-    print(report.to_json() if as_json else report.render(), file=out)
-    return EXIT_VALID if report.valid else EXIT_INVALID
+        return EXIT_UNREADABLE, exc
+    return (EXIT_VALID if report.valid else EXIT_INVALID), report
+
+
+def _offline_hint(exc: VerificationError) -> VerificationError:
+    if isinstance(exc, HubUnreachable):
+        return HubUnreachable(f"{exc.message}; or check without asking the hub: --offline")
+    return exc
+
+
+def _error_dict(exc: VerificationError) -> dict[str, Any]:
+    return {"valid": False, "error": exc.code, "message": exc.message}
 
 
 def run_watch(trust: TrustInputs, hub: HubInputs, *, state: Path | None, interval: float = 5.0, once: bool = False,
@@ -323,7 +374,7 @@ def run_watch(trust: TrustInputs, hub: HubInputs, *, state: Path | None, interva
             with _online(trust, hub, log) as source:
                 assert source is not None
                 result = watch_round(source, loaded.log_trust or loaded.log_key, loaded.origin, memory,
-                                     sample=sample, rng=rng, witnesses=loaded.witness_trust)
+                                     sample=sample, rng=rng, witnesses=loaded.witnesses)
             memory.save()
             print(result.render(), file=out, flush=True)
         except Alarm as alarm:

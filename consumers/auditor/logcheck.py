@@ -226,14 +226,16 @@ class LogChecks:
 def check_log(proof: LogProof | None, no_proof: Check | None, expected: Mapping[str, Any], digest: str, *,
               key: LogTrust | None, origin: str | None, state: AuditorState | None, log: LogSource | None,
               prefix: bool = False, log_index: int | None = None, fetched: bool = False,
-              witnesses: WitnessTrust | None = None, now: dt.datetime | None = None) -> LogChecks:
+              issued_here: bool = True, witnesses: WitnessTrust | None = None,
+              now: dt.datetime | None = None) -> LogChecks:
     """Checks 4-8 for the printout whose fields are ``expected`` and whose digest is ``digest`` (see
     ``leaf_problems``): from ``proof``, or, without one, ``no_proof`` (check 4 saying why) and 5, 6, 8 skipped.
+    ``issued_here``: its seal chains to the trusted CA (check 1), so the hub asked may be the one that issued it.
     ``witnesses`` are those whose quorum check 8 asks for (None: it is skipped); ``now`` judges their times."""
-    revoked = check_revocation(expected.get("printout_id"), log)
     if proof is None:
         assert no_proof is not None
         after = "no log proof (see check 4)"
+        revoked = _revocation_if_ours(no_proof, issued_here, expected.get("printout_id"), log)
         return LogChecks((no_proof, skipped(5, after), skipped(6, after), revoked, skipped(8, after)), False, None,
                          "")
     assert key is not None and origin is not None
@@ -244,9 +246,22 @@ def check_log(proof: LogProof | None, no_proof: Check | None, expected: Mapping[
     check4 = check_inclusion(proof, log_index, problems, checkpoint, fetched=fetched)
     # (6) The checkpoint and the newest one seen before are one history.
     check6 = check_consistency(checkpoint, state, log)
+    # (7) Asked of the hub only when the printout is in its log: another log's hub says "not revoked" of anything.
+    revoked = _revocation_if_ours(check4, issued_here, expected.get("printout_id"), log)
     # (8) A quorum of the known witnesses cosigned it, or a checkpoint that holds it.
     check8 = check_witnesses(proof.checkpoint, checkpoint, witnesses, key, origin, log, now=now)
     return LogChecks((check4, check5, check6, revoked, check8), True, checkpoint, proof.checkpoint)
+
+
+def _revocation_if_ours(check4: Check, issued_here: bool, printout_id: object, log: LogSource | None) -> Check:
+    """Check 7, unless the printout is known not to be this hub's: a revocation answer counts only from the log
+    the printout belongs to, and a hub says "not revoked" of anything it never issued. Known not to be: check 4
+    failed (not in this log), or, with check 4 not made, a seal that does not chain to the trusted CA."""
+    if log is not None and (check4.ok is False or (check4.ok is None and not issued_here)):
+        why = "is not in this hub's log (see check 4)" if check4.ok is False else \
+            "was not sealed by a hub of the trusted CA (see check 1)"
+        return skipped(7, f"a hub answers only for the printouts of its own log, and this printout {why}")
+    return check_revocation(printout_id, log)
 
 
 def conclude(checks: Iterable[Check], required: Iterable[Check], logged: LogChecks,

@@ -149,18 +149,22 @@ class PaperReport:
             lines.append(f"— {n}/{len(self.documents)} {doc.source}")
             lines += [f"  {c.render()}" for c in doc.report.checks]
             lines.append(f"  {doc.report.verdict()}")
+        lines.append(self.verdict())
+        return "\n".join(lines)
+
+    def verdict(self) -> str:
+        """The last line of ``render``: valid or not, and why not."""
+        what = "signed PDF" if self.form == "pdf" else "QR summary"
         skipped_ = ", ".join(str(n) for n in _numbers(self._all_checks(), None))
         if self.valid:
-            lines.append(f"ถูกต้อง / VALID: {what} {self.name}, {len(self.documents)} printout(s)"
-                         + (f" (ข้าม / skipped: {skipped_})" if skipped_ else ""))
-        else:
-            why = [f"failed check(s) {', '.join(str(n) for n in _numbers(self._all_checks(), False))}"
-                   ] if self.failed else []
-            why += list(self.problems)
-            if not why:
-                why = [f"nothing passed that must (skipped: {skipped_})"]
-            lines.append(f"ไม่ถูกต้อง / INVALID: {what} {self.name}: {'; '.join(why)}")
-        return "\n".join(lines)
+            return (f"ถูกต้อง / VALID: {what} {self.name}, {len(self.documents)} printout(s)"
+                    + (f" (ข้าม / skipped: {skipped_})" if skipped_ else ""))
+        why = [f"failed check(s) {', '.join(str(n) for n in _numbers(self._all_checks(), False))}"
+               ] if self.failed else []
+        why += list(self.problems)
+        if not why:
+            why = [f"nothing passed that must (skipped: {skipped_})"]
+        return f"ไม่ถูกต้อง / INVALID: {what} {self.name}: {'; '.join(why)}"
 
     def as_dict(self) -> dict[str, Any]:
         return {

@@ -21,11 +21,11 @@ auditor's memory of checkpoints (``AuditorState``) and, online, the log
                             set (DIR/pki/log-keys.json), by a key in force at its signed-at time
     6  consistency          the checkpoint and the newest one this auditor saw before are the
                             same tree or one extends the other (offline: only equal sizes)
-    7  not revoked          the hub says the printout was not revoked (online only)
-    8  witnesses            a quorum of the pinned witnesses (default a majority) cosigned the
-                            checkpoint, or, online, a checkpoint the hub serves that extends it
-                            (consumers/auditor/witnesses.py; skipped without witnesses, or offline
-                            when the printout's checkpoint carries too few cosignatures)
+    7  not revoked          the hub says the printout was not revoked (online only; skipped when
+                            the printout is known not to be in that hub's log: check 4 failed, or
+                            its seal does not chain to the trusted CA)
+    8  witnesses            a quorum of the pinned witnesses cosigned the checkpoint or, online, one
+                            that extends it (skipped without witnesses; offline without the quorum)
 
 Checks 4-7 live in ``consumers.auditor.logcheck``, 8 in ``consumers.auditor.witnesses``. A printout that carries
 no log proof (a bare JWS, a bundle without one, a PDF attachment) gets one
@@ -37,6 +37,11 @@ is ``valid`` when nothing failed, checks 1 and 2 passed, 3 passed when the
 printout came from a PDF and, when a log proof was carried or fetched, 4 and
 5 passed too. A printout without a log proof can be valid offline, but its
 report says the log checks were skipped.
+
+A printout changed after sealing is invalid whatever the change broke: a part that no longer
+reads (not base64url, not a JSON object) fails checks 1 and 2, the seal having been checked over
+the raw header.payload first, while the rest is still recognisably a printout (a header naming
+its ``alg``, or a payload with a ``printout_id``).
 
 Input that is not a printout at all raises ``UnreadableInput``; a log proof
 without a log key or origin to check it against raises ``BadTrustRoot``;
@@ -68,7 +73,7 @@ from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
 from cryptography.x509 import verification as xv
 from cryptography.x509.oid import ExtendedKeyUsageOID
 
-from consumers.auditor.bundle import LogProof, Printout, PrintoutForm
+from consumers.auditor.bundle import ACCEPTED, LogProof, Printout, PrintoutForm
 from consumers.auditor.errors import BadTrustRoot, UnreadableInput
 from consumers.auditor.log import LogSource
 from consumers.auditor.logcheck import check_log, conclude, fetch_proof
@@ -76,7 +81,6 @@ from consumers.auditor.report import NAMES, Check, Report, failed, passed, skipp
 from consumers.auditor.state import AuditorState
 from consumers.auditor.witnesses import WitnessTrust
 from linkage.checkpoint import KeyWindow, NoteVerifier
-from linkage.cosignature import WitnessKey
 from linkage.keyset import SealKey, seal_key_problem
 from linkage.seal import ALG, PRINTOUT_FIELDS, TYP, CompactJWS, b64url_decode, jwk_thumbprint, printout_digest
 
@@ -108,8 +112,7 @@ class Trust:
 
     ``log_keys`` and ``seal_keys`` are pinned key sets with windows (``linkage.keys``): when given, a
     checkpoint must be signed by a log key in force when it was signed (``log_key`` is then the newest),
-    and a printout sealed by a seal key of the set in force at its ``issued_at``. ``witnesses`` are the
-    witnesses' keys whose cosignatures check 8 counts, ``witness_quorum`` how many (0: a majority)."""
+    and a printout sealed by a seal key of the set in force at its ``issued_at``. ``witnesses``: check 8's."""
 
     ca: x509.Certificate
     log_key: NoteVerifier | None = None
@@ -117,18 +120,12 @@ class Trust:
     agencies: tuple[x509.Certificate, ...] = ()
     log_keys: tuple[KeyWindow, ...] = ()
     seal_keys: tuple[SealKey, ...] = ()
-    witnesses: tuple[WitnessKey, ...] = ()
-    witness_quorum: int = 0
+    witnesses: WitnessTrust | None = None
 
     @property
     def log_trust(self) -> NoteVerifier | tuple[KeyWindow, ...] | None:
         """What checkpoints are opened with: the pinned key set if any, else the one pinned key."""
         return self.log_keys or self.log_key
-
-    @property
-    def witness_trust(self) -> WitnessTrust | None:
-        """What check 8 asks for; None without witnesses."""
-        return WitnessTrust(self.witnesses, self.witness_quorum) if self.witnesses else None
 
 
 def load_trust_root(path: Path) -> x509.Certificate:
@@ -175,8 +172,11 @@ def verify_printout(printout: Printout | str, trust: Trust | x509.Certificate, *
     if proof is not None and (trust.log_key is None or not trust.origin):
         raise BadTrustRoot("this printout carries a log proof: the log's verifier key and origin are needed "
                            "to check it (--log-key/--origin, or --home DIR with DIR/pki/log-note.vkey)")
-    header_b64, payload_b64, header, payload, signature = _parse(printout.jws)
-    signing_input = f"{header_b64}.{payload_b64}".encode("ascii")
+    token = _parse(printout.jws)
+    if token.damage:
+        return _damaged(token, trust, printout.form, certification)
+    header, payload, signature = token.header or {}, token.payload or {}, token.signature or b""
+    signing_input = token.signing_input
     issued_at = _parse_issued_at(payload.get("issued_at"))
     certs, x5c_problems = _decode_x5c(header.get("x5c"))
 
@@ -196,7 +196,7 @@ def verify_printout(printout: Printout | str, trust: Trust | x509.Certificate, *
     # (4)-(8) The log holds it, the log is one history, the hub has not revoked it, witnesses cosigned it.
     logged = check_log(proof, no_proof, payload, printout_digest(printout.jws), key=trust.log_trust,
                        origin=trust.origin, state=state, log=log, log_index=printout.log_index, fetched=fetched,
-                       witnesses=trust.witness_trust, now=now)
+                       issued_here=check1.ok is True, witnesses=trust.witnesses, now=now)
     checks = (check1, check2, check3, *logged.checks)
     required = [check1, check2, *([check3] if certification is not None else [])]
     valid = conclude(checks, required, logged, state)
@@ -219,23 +219,89 @@ def _proof_online(form: PrintoutForm, payload: dict[str, Any], trust: Trust,
     return fetch_proof(log, printout_id, subject_id)
 
 
-def _parse(jws: str) -> tuple[str, str, dict[str, Any], dict[str, Any], bytes]:
+@dataclass(frozen=True)
+class _Token:
+    """A compact JWS taken apart. ``damage``: each part (header, payload, signature) that cannot be read, and why;
+    the raw signing input is kept, so that a damaged printout's seal is still checked over what it says."""
+
+    signing_input: bytes
+    header: dict[str, Any] | None
+    payload: dict[str, Any] | None
+    signature: bytes | None
+    damage: dict[str, str]
+
+
+def _parse(jws: str) -> _Token:
+    """The three parts of a printout, each read as far as it can be.
+
+    A part that cannot be read (not base64url, not a UTF-8 JSON object) is damage, reported by checks 1 and 2,
+    as long as the rest is still recognisably a printout: header and payload both read, or the one that reads is a
+    printout's (a header naming its ``alg``, a payload with a ``printout_id``). Otherwise this is not a printout
+    at all: UnreadableInput.
+    """
     if not isinstance(jws, str):
         raise UnreadableInput(f"a printout is a string, not {type(jws).__name__}")
     parts = jws.split(".")
     if len(parts) != 3:
-        raise UnreadableInput(f"a compact JWS has three parts joined by '.', this has {len(parts)}")
-    decoded: list[bytes] = []
-    for name, part in zip(("header", "payload", "signature"), parts, strict=True):
-        if not part and name != "signature":  # an empty signature is an alg "none" token: check 1 says so
-            raise UnreadableInput(f"the JWS {name} is empty")
-        try:
-            decoded.append(b64url_decode(part))
-        except (ValueError, binascii.Error) as exc:
-            raise UnreadableInput(f"the JWS {name} is not base64url") from exc
-    header = _json_object("header", decoded[0])
-    payload = _json_object("payload", decoded[1])
-    return parts[0], parts[1], header, payload, decoded[2]
+        raise UnreadableInput(f"a compact JWS has three parts joined by '.', this has {len(parts)}; {ACCEPTED}")
+    damage: dict[str, str] = {}
+    header = _json_part("header", parts[0], damage)
+    payload = _json_part("payload", parts[1], damage)
+    signature: bytes | None = None
+    try:
+        signature = b64url_decode(parts[2])  # empty: an alg "none" token, which check 2 refuses
+    except (ValueError, binascii.Error):
+        damage["signature"] = "the JWS signature is not base64url"
+    ours = (header is not None and "alg" in header) or (payload is not None and "printout_id" in payload)
+    if (header is None and payload is None) or ((header is None or payload is None) and not ours):
+        raise UnreadableInput("not a printout (" + "; ".join(damage[k] for k in ("header", "payload") if k in damage)
+                              + f"); {ACCEPTED}")
+    # Bytes as they are (a damaged part may hold any character): ASCII when intact, as the signer saw them.
+    signing_input = f"{parts[0]}.{parts[1]}".encode("utf-8", "surrogateescape")
+    return _Token(signing_input, header, payload, signature, damage)
+
+
+def _json_part(name: str, part: str, damage: dict[str, str]) -> dict[str, Any] | None:
+    """The header or payload as a JSON object, or None with the reason in damage."""
+    if not part:
+        damage[name] = f"the JWS {name} is empty"
+        return None
+    try:
+        return _json_object(name, b64url_decode(part))
+    except (ValueError, binascii.Error):
+        damage[name] = f"the JWS {name} is not base64url"
+    except UnreadableInput as exc:
+        damage[name] = exc.message
+    return None
+
+
+def _damaged(token: _Token, trust: Trust, form: PrintoutForm, certification: Certification | None) -> Report:
+    """A printout with a part that cannot be read: invalid, checks 1 and 2 saying what is wrong with it.
+
+    The seal is checked over the raw header.payload first, when the header still names the certificate: a
+    printout changed after sealing then fails check 2 for that, whatever the change broke.
+    """
+    header = token.header or {}
+    certs, x5c_problems = _decode_x5c(header.get("x5c")) if token.header is not None else (None, [])
+    if token.header is None:
+        check1 = failed(1, f"{token.damage['header']}: the seal certificate (x5c) cannot be read")
+    elif certs is None:
+        check1 = failed(1, "; ".join(x5c_problems))
+    else:
+        check1 = skipped(1, "no issued_at to judge the chain at: the payload cannot be read (see check 2)") \
+            if token.payload is None else _check_chain(certs, [], trust.ca, _parse_issued_at(
+                token.payload.get("issued_at")))
+    problems: list[str] = []
+    if token.header is not None and token.signature is not None:
+        _signature_problem(header, certs, token.signing_input, token.signature, problems)
+        if problems == ["the signature does not match the header and payload"]:
+            problems = ["the seal does not match the header and payload: the printout was changed after sealing"]
+    problems += token.damage.values()
+    check2 = failed(2, "; ".join(problems))
+    after = "the printout is damaged (see checks 1 and 2)"
+    check3 = skipped(3, after if certification else f"not a PDF (a {form})")
+    return Report(valid=False, checks=(check1, check2, check3, *(skipped(n, after) for n in (4, 5, 6, 7, 8))),
+                  printout=None)
 
 
 def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:

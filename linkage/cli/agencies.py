@@ -127,11 +127,11 @@ def add_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> No
     p.set_defaults(func=_cmd_add)
 
     p = with_home(agency_sub.add_parser("revoke", help="remove an agency; the hub refuses its certificate at once"))
-    p.add_argument("name")
+    p.add_argument("name", help="the agency's name, as `linkage agency list` shows it")
     p.set_defaults(func=_cmd_revoke)
 
     p = with_home(agency_sub.add_parser("renew", help="a new certificate for an agency; the old one is refused"))
-    p.add_argument("name")
+    p.add_argument("name", help="the agency's name, as `linkage agency list` shows it")
     p.add_argument("--days", type=int, default=pki.LEAF_DAYS, help=f"validity (default {pki.LEAF_DAYS} days)")
     p.set_defaults(func=_cmd_renew)
 

@@ -212,8 +212,14 @@ def _own_database(server: Database) -> Iterator[Database]:
 def run_bench(args: argparse.Namespace) -> int:
     if args.replicas < 1:
         raise SandboxError("--replicas must be at least 1")
-    if args.home:
-        asyncio.run(_bench(Home(Path(args.home).resolve()), args))
+    if args.home and not args.fresh:
+        from linkage.cli.background import running_pid
+
+        home = Home(Path(args.home).resolve())
+        if (pid := running_pid(home)) is not None:
+            raise SandboxError(f"the sandbox in {home.root} is running (linkage up, pid {pid}): stop it first"
+                               f" (linkage down --home {home.root}), or bench a fresh one with --fresh")
+        asyncio.run(_bench(home, args))
         return 0
     server = parse_database(args.database)
     with tempfile.TemporaryDirectory(prefix="linkage-bench-") as tmp:

@@ -1,7 +1,9 @@
 """The `linkage` command: one entry point for the sandbox, agencies and auditors.
 
     linkage init    make a sandbox: CA, certificates, config, seeded registries, personas
-    linkage up      start the registries, the hub and the counter; write endpoints.json
+    linkage up      start the registries, the hub and the counter; write endpoints.json (--detach: in the background)
+    linkage down    stop what `linkage up` started
+    linkage env     export lines for a shell: LINKAGE_HOME, addresses, officers, persona IDs
     linkage fetch   fetch one sealed printout as an agency
     linkage verify  check a printout: seal, log proof, consistency, revocation (= linkage audit verify)
     linkage audit   auditors: verify, watch the log, list who read a subject's data
@@ -22,27 +24,23 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import logging
 import os
 import sys
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING
 
-from linkage.cli import agencies, conformance, keys, serve
+from linkage.cli import agencies, conformance, keys, printouts, serve
 from linkage.cli.common import with_home
+from linkage.cli.env import add_commands as _add_env_commands
 from linkage.cli.faults import add_commands as _add_faults_commands
 from linkage.cli.status import add_commands as _add_status_commands
 from linkage.config import ConfigError, Home, load_settings
-from linkage.errors import LinkageError
 from linkage.logs import LEVELS, configure_logging
 from linkage.storage import Database, StorageError, parse_database
 
-if TYPE_CHECKING:
-    from consumers.auditor.cli import HubInputs, TrustInputs
-
 __all__ = ["main"]
+
 
 _log = logging.getLogger("linkage.cli")
 
@@ -75,24 +73,30 @@ class _Bar:
             sys.stderr.write("\n")
 
 
-def _cmd_init(args: argparse.Namespace) -> int:
-    from linkage.cli.sandbox import init
+def _cmd_init(args: argparse.Namespace, *, starting: bool = False) -> int:
+    """Make the sandbox; starting: `linkage up` is making it and starts it next (so no "start it with")."""
+    from linkage.cli.sandbox import choose_ports, init
 
     database = _database(args.database)
+    ports = choose_ports(args.ports)
     bar = _Bar()
     try:
         home = init(Path(args.home), citizens=args.citizens, seed=args.seed, force=args.force, progress=bar,
-                    database=database)
+                    database=database, ports=ports)
     finally:
         bar.close()
-    print(f"sandbox ready in {home.root}\n  config:   {home.config_file}\n  CA:       {home.ca.cert}\n"
-          f"  personas: {home.personas}\nstart it with: linkage up --home {home.root}")
+    print(f"sandbox made in {home.root}\n  config:   {home.config_file}\n  CA:       {home.ca.cert}\n"
+          f"  personas: {home.personas}\n  ports:    {', '.join(f'{n} {p}' for n, p in ports.items())}",
+          file=sys.stderr if starting else sys.stdout)
+    if not starting:
+        print(f"start it with: linkage up --home {home.root}")
     return 0
 
 
 async def _up(home: Home, replicas: int = 1, log_level: str = "info") -> None:
     import signal
 
+    from linkage.cli.env import counter_officer
     from linkage.cli.sandbox import start_stack, write_endpoints
 
     settings = load_settings(home)
@@ -111,6 +115,8 @@ async def _up(home: Home, replicas: int = 1, log_level: str = "info") -> None:
         for name in settings.witnesses:
             print(f"  {name}: http://{stack.addresses[name]}")
         print(f"  counter: http://{stack.addresses['counter']}/")
+        if (officer := counter_officer(settings)) is not None:
+            print(f"  sign in at the counter as officer {officer[1]} ({officer[0]})")
         print(f"  endpoints: {path}", flush=True)
         waiters = [asyncio.ensure_future(p.wait()) for p in stack.processes.values()]
         stopper = asyncio.ensure_future(stop.wait())
@@ -134,198 +140,30 @@ def _database(text: str) -> Database | None:
 
 
 def _cmd_up(args: argparse.Namespace) -> int:
+    from linkage.cli import background
+
     home = Home(Path(args.home).resolve())
     if args.database:
         _database(args.database)
         os.environ["LINKAGE_DATABASE"] = args.database  # for this process's settings and every server it starts
-    if not home.config_file.exists():
-        print(f"no sandbox in {home.root} yet: making one", file=sys.stderr)
-        _cmd_init(argparse.Namespace(home=args.home, citizens=args.citizens, seed=args.seed, force=False,
-                                     database=args.database))
-    asyncio.run(_up(home, args.replicas, _level(args)))
+    if args.timeout <= 0:
+        print(f"linkage up: --timeout must be a number of seconds above 0, got {args.timeout:g}", file=sys.stderr)
+        return 2
+    if args.detach:
+        return background.detach(home, background.up_arguments(args), args.timeout)
+    with background.holding_up_lock(home):
+        if not home.config_file.exists():
+            print(f"no sandbox in {home.root} yet: making one", file=sys.stderr)
+            _cmd_init(argparse.Namespace(home=args.home, citizens=args.citizens, seed=args.seed, force=False,
+                                         database=args.database, ports=args.ports), starting=True)
+        asyncio.run(_up(home, args.replicas, _level(args)))
     return 0
 
 
-def _endpoints(home: Home) -> dict[str, object]:
-    try:
-        data = json.loads(home.endpoints.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise ConfigError(f"the sandbox in {home.root} is not running: start it with"
-                          f" `linkage up --home {home.root}`") from None
-    assert isinstance(data, dict)
-    return data
+def _cmd_down(args: argparse.Namespace) -> int:
+    from linkage.cli.background import down
 
-
-def _cmd_fetch(args: argparse.Namespace) -> int:
-    from consumers.client import HubClient
-    from linkage.seal import unverified_payload
-
-    home = Home(Path(args.home).resolve())
-    settings = load_settings(home)
-    if args.agency not in settings.agencies:
-        print(f"no agency named {args.agency!r}; known: {', '.join(settings.agencies)}", file=sys.stderr)
-        return 2
-    hub_address = str(_endpoints(home)["hub"])
-
-    async def run() -> int:
-        async with HubClient.connect(hub_address, home.ca.cert, home.client_cert(args.agency)) as hub:
-            try:
-                doc = await hub.fetch_document(args.doc_type, args.id, purpose=args.purpose,
-                                               officer_id=args.officer, case_ref=args.case,
-                                               citizen_present=args.citizen_present)
-            except LinkageError as err:
-                print(f"refused ({err.code.name}, {err.reason}): {err.message}", file=sys.stderr)
-                return 1
-        bundle = doc.bundle()
-        print(json.dumps(unverified_payload(doc.jws), ensure_ascii=False, indent=2))
-        print(f"printout {doc.printout_id}, exchange log index {doc.log_index}", file=sys.stderr)
-        if args.out:
-            Path(args.out).write_text(json.dumps(bundle, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
-            print(f"written to {args.out}; check it with: linkage verify {args.out} --home {home.root}",
-                  file=sys.stderr)
-        return 0
-
-    return asyncio.run(run())
-
-
-def _auditor_inputs(args: argparse.Namespace) -> tuple[TrustInputs, HubInputs]:
-    from consumers.auditor.cli import HubInputs, TrustInputs
-
-    home = Path(args.home)
-    trust = TrustInputs(home=home, ca=_path(args.ca), log_key=getattr(args, "log_key", None),
-                        origin=getattr(args, "origin", None), agencies=_path(getattr(args, "agency_certs", None)),
-                        witnesses=tuple(getattr(args, "witness", None) or _listed("LINKAGE_WITNESS_KEYS")),
-                        witness_quorum=getattr(args, "witness_quorum", None))
-    hub = HubInputs(home=home, hub=args.hub, cert=_path(args.cert), key=_path(args.key), agency=args.agency)
-    return trust, hub
-
-
-def _listed(variable: str) -> list[str]:
-    """The comma-separated items of an environment variable (none when it is unset)."""
-    return [item.strip() for item in os.environ.get(variable, "").split(",") if item.strip()]
-
-
-def _path(value: str | None) -> Path | None:
-    return Path(value) if value else None
-
-
-def _state(args: argparse.Namespace) -> Path:
-    from consumers.auditor.state import DEFAULT_STATE
-
-    return Path(args.state) if args.state else DEFAULT_STATE
-
-
-def _cmd_verify(args: argparse.Namespace) -> int:
-    from consumers.auditor.cli import run_verify
-
-    trust, hub = _auditor_inputs(args)
-    return run_verify(Path(args.file), trust, hub=None if args.offline else hub, state=_state(args),
-                      as_json=args.json)
-
-
-def _cmd_audit_watch(args: argparse.Namespace) -> int:
-    from consumers.auditor.cli import run_watch
-
-    if args.interval <= 0 or args.sample < 0:
-        print("linkage audit watch: --interval must be > 0 and --sample >= 0", file=sys.stderr)
-        return 2
-    trust, hub = _auditor_inputs(args)
-    return run_watch(trust, hub, state=_state(args), interval=args.interval, once=args.once, sample=args.sample)
-
-
-def _cmd_audit_accesses(args: argparse.Namespace) -> int:
-    from consumers.auditor.cli import run_accesses
-
-    trust, hub = _auditor_inputs(args)
-    return run_accesses(trust, hub, args.id, as_json=args.json)
-
-
-def _cmd_revoke(args: argparse.Namespace) -> int:
-    from consumers.auditor.cli import run_revoke
-
-    trust, hub = _auditor_inputs(args)
-    return run_revoke(trust, hub, args.printout_id, reason=args.reason, officer_id=args.officer)
-
-
-def _add_audit_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    """``linkage verify`` (= ``linkage audit verify``), ``linkage audit watch|accesses``, ``linkage revoke``."""
-    env = os.environ.get
-
-    def hub_flags(p: argparse.ArgumentParser, agency: str | None) -> None:
-        with_home(p)
-        p.add_argument("--ca", default=env("LINKAGE_CA"), help="trust root (LINKAGE_CA; default DIR/pki/ca.pem)")
-        p.add_argument("--hub", default=env("LINKAGE_HUB"), help="hub HOST:PORT (LINKAGE_HUB; default from "
-                                                                  "DIR/endpoints.json)")
-        p.add_argument("--cert", default=env("LINKAGE_CERT"), help="agency TLS certificate (LINKAGE_CERT)")
-        p.add_argument("--key", default=env("LINKAGE_KEY"), help="agency TLS key (LINKAGE_KEY)")
-        if agency is None:
-            p.add_argument("--agency", required=True, help="the agency acting (its certificate is used)")
-        else:
-            p.add_argument("--agency", default=env("LINKAGE_AGENCY", agency),
-                           help=f"agency whose certificate is used (LINKAGE_AGENCY, default {agency})")
-
-    def log_flags(p: argparse.ArgumentParser) -> None:
-        p.add_argument("--log-key", default=env("LINKAGE_LOG_KEY"),
-                       help="the log's note verifier key, a file or the key text (LINKAGE_LOG_KEY; "
-                            "default DIR/pki/log-note.vkey)")
-        p.add_argument("--origin", default=env("LINKAGE_LOG_ORIGIN"),
-                       help="the log's origin (LINKAGE_LOG_ORIGIN; default [hub] log_origin in DIR/linkage.toml)")
-        p.add_argument("--state", default=env("LINKAGE_AUDITOR_STATE"),
-                       help="checkpoints seen before (LINKAGE_AUDITOR_STATE, default ~/.linkage-auditor/state.json)")
-        p.add_argument("--witness", action="append", metavar="VKEY",
-                       help="a witness whose cosignatures count: its cosignature/v1 verifier key, a file or the key "
-                            "text; repeat for each (LINKAGE_WITNESS_KEYS, comma-separated; default: the witnesses "
-                            "of the running sandbox, in DIR/endpoints.json)")
-        p.add_argument("--witness-quorum", type=int, metavar="N",
-                       default=int(env("LINKAGE_WITNESS_QUORUM", "0")) or None,
-                       help="how many of those witnesses must have cosigned a checkpoint before it is accepted "
-                            "(LINKAGE_WITNESS_QUORUM; default a majority, 2 of the sandbox's 2: any two quorums "
-                            "then share a witness, who cosigns one history only)")
-
-    def verify_parser(p: argparse.ArgumentParser) -> None:
-        p.add_argument("file", help="printout bundle (.json), compact JWS, signed PDF, or the QR summary of a "
-                                    "certified printout as text or as a picture (PNG/JPEG) of the paper")
-        hub_flags(p, "auditor")
-        log_flags(p)
-        p.add_argument("--agency-certs", default=env("LINKAGE_AGENCY_CERTS"),
-                       help="folder of agency certificates (*.pem) that may sign QR summaries "
-                            "(LINKAGE_AGENCY_CERTS; default DIR/pki/clients)")
-        p.add_argument("--offline", action="store_true",
-                       help="do not ask the hub: skip fetching log proofs for printouts that carry none (4-6), "
-                            "consistency with other sizes (6) and revocation (7); the report says which")
-        p.add_argument("--json", action="store_true", help="print a machine-readable report")
-        p.set_defaults(func=_cmd_verify)
-
-    verify_help = ("check a printout (bundle, JWS, signed PDF, QR text or picture): seal, officer's certification, "
-                   "log proof, consistency, revocation")
-    verify_parser(sub.add_parser("verify", help=verify_help + " (= audit verify)"))
-
-    audit = sub.add_parser("audit", help="auditors' tools: verify printouts, watch the log, list accesses")
-    audit_sub = audit.add_subparsers(dest="audit_command", required=True, metavar="AUDIT_COMMAND")
-    verify_parser(audit_sub.add_parser("verify", help=verify_help))
-
-    p = audit_sub.add_parser("watch", help="monitor the log: alarm on a fork, rollback or rewritten entry")
-    hub_flags(p, "auditor")
-    log_flags(p)
-    p.add_argument("--interval", type=float, default=float(env("LINKAGE_WATCH_INTERVAL", "5")),
-                   help="seconds between checkpoints (LINKAGE_WATCH_INTERVAL, default 5)")
-    p.add_argument("--sample", type=int, default=int(env("LINKAGE_WATCH_SAMPLE", "16")),
-                   help="entries proved per round, new ones first (LINKAGE_WATCH_SAMPLE, default 16)")
-    p.add_argument("--once", action="store_true", help="one round, then exit")
-    p.set_defaults(func=_cmd_audit_watch)
-
-    p = audit_sub.add_parser("accesses", help="who read a person's or company's data, when and why")
-    hub_flags(p, "auditor")
-    p.add_argument("--id", required=True, help="13-digit ID of the citizen or company")
-    p.add_argument("--json", action="store_true", help="print JSON")
-    p.set_defaults(func=_cmd_audit_accesses)
-
-    p = sub.add_parser("revoke", help="revoke a printout your agency was issued, with a reason")
-    hub_flags(p, None)
-    p.add_argument("printout_id", help="the printout's ID (printout_id)")
-    p.add_argument("--officer", required=True, help="the officer revoking it (registered with the agency)")
-    p.add_argument("--reason", required=True, help="why, in plain words")
-    p.set_defaults(func=_cmd_revoke)
+    return down(Home(Path(args.home).resolve()), args.timeout)
 
 
 def _cmd_bench(args: argparse.Namespace) -> int:
@@ -338,6 +176,22 @@ _DATABASE_HELP = ("postgresql://USER@HOST:PORT/DBNAME: keep the registries and t
                   " (LINKAGE_DATABASE; default: SQLite files in DIR/data)")
 
 
+_CITIZENS_HELP = "how many citizens the civil registry holds (LINKAGE_CITIZENS, default 10000)"
+_SEED_HELP = "seed of the synthetic data: the same seed makes the same people (LINKAGE_SEED, default 1)"
+_PORTS_HELP = ("ports written into DIR/linkage.toml (LINKAGE_PORTS): default (hub 7443, registries 7451-7453,"
+               " counter 8080), auto (free ones, so that several sandboxes run on one machine) or a base port"
+               " BASE (hub BASE, then BASE+1, … for the registries and the counter)")
+
+
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("linkage")
+    except PackageNotFoundError:
+        return "(not installed: run scripts/sandbox or pip install -e .)"
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="linkage", description=__doc__.split("\n\n")[0] if __doc__ else None)
     parser.add_argument("-v", "--verbose", action="store_true",
@@ -346,35 +200,42 @@ def _parser() -> argparse.ArgumentParser:
                         metavar="|".join(LEVELS),
                         help="what goes to stderr, as JSON lines (LINKAGE_LOG_LEVEL; default info for serve-*"
                              " and up, which passes it to the servers it starts; warning for the other commands)")
+    parser.add_argument("--version", action="version", version=f"linkage {_version()}",
+                        help="print the version and exit")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     p = with_home(sub.add_parser("init", help="make a sandbox: CA, certificates, config, data, personas"))
-    p.add_argument("--citizens", type=int, default=int(os.environ.get("LINKAGE_CITIZENS", "10000")))
-    p.add_argument("--seed", type=int, default=int(os.environ.get("LINKAGE_SEED", "1")))
+    p.add_argument("--citizens", type=int, default=int(os.environ.get("LINKAGE_CITIZENS", "10000")),
+                   help=_CITIZENS_HELP)
+    p.add_argument("--seed", type=int, default=int(os.environ.get("LINKAGE_SEED", "1")), help=_SEED_HELP)
     p.add_argument("--force", action="store_true", help="replace an existing sandbox (deletes its data)")
     p.add_argument("--database", default=os.environ.get("LINKAGE_DATABASE", ""), help=_DATABASE_HELP)
+    p.add_argument("--ports", default=os.environ.get("LINKAGE_PORTS", "default"), help=_PORTS_HELP)
     p.set_defaults(func=_cmd_init)
 
     p = with_home(sub.add_parser("up", help="start the registries, the hub and the counter (initialises if needed)"))
-    p.add_argument("--citizens", type=int, default=int(os.environ.get("LINKAGE_CITIZENS", "10000")))
-    p.add_argument("--seed", type=int, default=int(os.environ.get("LINKAGE_SEED", "1")))
+    p.add_argument("--citizens", type=int, default=int(os.environ.get("LINKAGE_CITIZENS", "10000")),
+                   help=_CITIZENS_HELP + "; only when up makes the sandbox")
+    p.add_argument("--seed", type=int, default=int(os.environ.get("LINKAGE_SEED", "1")),
+                   help=_SEED_HELP + "; only when up makes the sandbox")
     p.add_argument("--database", default=os.environ.get("LINKAGE_DATABASE", ""), help=_DATABASE_HELP)
     p.add_argument("--replicas", type=int, default=int(os.environ.get("LINKAGE_REPLICAS", "1")),
                    help="hub processes sharing one log (LINKAGE_REPLICAS, default 1; more need --database)")
+    p.add_argument("--ports", default=os.environ.get("LINKAGE_PORTS", "default"),
+                   help=_PORTS_HELP + "; only when up makes the sandbox")
+    p.add_argument("--detach", action="store_true",
+                   help="run in the background (output in DIR/up.log); return once every server answers its health"
+                        " check, saying where things are; `linkage down` stops it")
+    p.add_argument("--timeout", type=float, default=os.environ.get("LINKAGE_UP_TIMEOUT", "600"),
+                   help="with --detach: seconds to wait for the sandbox to be ready (LINKAGE_UP_TIMEOUT, default 600)")
     p.set_defaults(func=_cmd_up)
 
-    p = with_home(sub.add_parser("fetch", help="fetch one sealed printout as an agency"))
-    p.add_argument("--agency", required=True, help="agency name, as in the config (its certificate is used)")
-    p.add_argument("--officer", required=True, help="the officer's 13-digit personal ID")
-    p.add_argument("--doc-type", required=True, help="e.g. dopa.person")
-    p.add_argument("--id", required=True, help="13-digit ID of the citizen or company")
-    p.add_argument("--purpose", required=True, help="why the data is needed")
-    p.add_argument("--case", default="", help="case or file reference")
-    p.add_argument("--citizen-present", action="store_true", help="the citizen is at the counter with their card")
-    p.add_argument("--out", help="write the printout bundle (JWS and log index) to this file")
-    p.set_defaults(func=_cmd_fetch)
+    p = with_home(sub.add_parser("down", help="stop the sandbox that `linkage up` runs (detached or not)"))
+    p.add_argument("--timeout", type=float, default=60.0, help="seconds to wait for it to stop (default 60)")
+    p.set_defaults(func=_cmd_down)
+    _add_env_commands(sub)
 
-    _add_audit_commands(sub)
+    printouts.add_commands(sub)
     agencies.add_commands(sub)
     keys.add_commands(sub)
     _add_faults_commands(sub)
@@ -384,9 +245,14 @@ def _parser() -> argparse.ArgumentParser:
     p = sub.add_parser("bench", help="measure the hub (mTLS, rights, sealing, durable log) against direct reads")
     p.add_argument("--calls", type=int, default=4000, help="calls per round (default 4000)")
     p.add_argument("--rounds", type=int, default=3, help="alternating rounds of hub and direct (default 3)")
-    p.add_argument("--concurrency", type=int, default=64)
-    p.add_argument("--citizens", type=int, default=10_000)
-    p.add_argument("--home", help="use this sandbox instead of a fresh one in a temporary folder")
+    p.add_argument("--concurrency", type=int, default=64, help="calls kept in flight (default 64)")
+    p.add_argument("--citizens", type=int, default=10_000,
+                   help="citizens in the fresh sandbox the bench makes (default 10000; not with --home)")
+    p.add_argument("--home", default=os.environ.get("LINKAGE_HOME"),
+                   help="sandbox folder, as everywhere (LINKAGE_HOME): bench that sandbox, which must not be"
+                        " running (the bench starts its own servers on its files); without it, or with --fresh,"
+                        " a fresh sandbox in a temporary folder")
+    p.add_argument("--fresh", action="store_true", help="bench a fresh sandbox even when LINKAGE_HOME is set")
     p.add_argument("--replicas", type=int, default=1, help="hub replicas sharing one log (needs --database)")
     p.add_argument("--database", default=os.environ.get("LINKAGE_DATABASE"),
                    help="postgresql://USER@HOST:PORT/DBNAME: bench on PostgreSQL, in a database of its own made"
@@ -426,7 +292,13 @@ def main(argv: list[str] | None = None) -> int:
             print(message, file=sys.stderr)
 
     try:
-        return int(args.func(args))
+        code = int(args.func(args))
+        sys.stdout.flush()  # here, so that a reader gone away (`| head`) is met below, not at exit
+        return code
+    except BrokenPipeError:
+        # The reader of stdout stopped reading: stop too, quietly, as other command-line tools do.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 141  # 128 + SIGPIPE
     except ConfigError as exc:
         refuse(f"linkage: {exc}")
         return 2

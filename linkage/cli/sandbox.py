@@ -41,6 +41,7 @@ __all__ = [
     "SandboxError",
     "Stack",
     "agency_endpoints",
+    "choose_ports",
     "init",
     "read_endpoints",
     "start_stack",
@@ -51,6 +52,9 @@ DEFAULT_PORTS = {"hub": 7443, "dopa": 7451, "dbd": 7452, "edu": 7453, "counter":
                  "witness1": 7461, "witness2": 7462}
 # The sandbox's witnesses of the log (linkage/witness/), each with its own key: see docs/audit.md "Witnesses".
 WITNESSES = ("witness1", "witness2")
+# Where `--ports auto` looks for free ports: below Linux's ephemeral range (32768-60999), so that no
+# outgoing connection takes one between init and up.
+_AUTO_RANGE = (20000, 32767)
 
 # rate_per_s, burst, daily_quota of each sample agency (linkage/limits.py; an agency without them gets DEFAULT_LIMITS).
 SAMPLE_AGENCIES: dict[str, dict[str, Any]] = {
@@ -80,12 +84,61 @@ class SandboxError(Exception):
     """The sandbox cannot be made or started; the message says why and what to do."""
 
 
+def choose_ports(spec: str, names: Sequence[str] | None = None) -> dict[str, int]:
+    """The port of each component (hub, every registry, counter, witnesses) for ``--ports SPEC``:
+
+    ``default`` the usual ones (hub 7443, dopa 7451, dbd 7452, edu 7453, counter 8080, witness1 7461, witness2
+    7462); ``auto`` ports free on 127.0.0.1 now, drawn from 20000-32767; a number BASE: BASE for the hub, then one
+    each, in order, for the registries, the counter and the witnesses. Raises SandboxError saying what would be
+    right.
+    """
+    if names is None:
+        from providers import REGISTRIES
+
+        names = ["hub", *REGISTRIES, "counter", *WITNESSES]
+    if spec == "default":
+        return {name: DEFAULT_PORTS.get(name, 0) for name in names}
+    if spec == "auto":
+        return _free_ports(names)
+    if spec.isdigit() and 1024 <= int(spec) <= 65535 - len(names):
+        return {name: int(spec) + i for i, name in enumerate(names)}
+    raise SandboxError(f"--ports must be default, auto (free ports) or a base port from 1024 to"
+                       f" {65535 - len(names)}, got {spec!r}")
+
+
+def _free_ports(names: Sequence[str]) -> dict[str, int]:
+    import random
+    import socket
+
+    held: list[socket.socket] = []  # each port stays bound until all are chosen, so none is drawn twice
+    chosen: dict[str, int] = {}
+    try:
+        for port in random.sample(range(*_AUTO_RANGE), 200):
+            s = socket.socket()
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError:
+                s.close()
+                continue
+            held.append(s)
+            chosen[names[len(chosen)]] = port
+            if len(chosen) == len(names):
+                return chosen
+    finally:
+        for s in held:
+            s.close()
+    raise SandboxError(f"--ports auto: no {len(names)} free ports found in {_AUTO_RANGE[0]}-{_AUTO_RANGE[1]};"
+                       " give a base port instead (--ports 40000)")
+
+
 def init(root: Path, *, citizens: int = 10_000, seed: int = 1, force: bool = False,
-         progress: Progress | None = None, database: Database | None = None) -> Home:
+         progress: Progress | None = None, database: Database | None = None,
+         ports: Mapping[str, int] | None = None) -> Home:
     """Make the CA, every certificate, the configuration, the seeded registries and personas.json.
 
     With a database, the registries (and later the exchange log) live there, in the schemas of its
     namespace, and linkage.toml names it; a database that already holds them is refused unless force.
+    ports (choose_ports) go into linkage.toml; by default the usual ones.
     """
     from providers import REGISTRIES
     from providers.faults import ADMIN_CLIENT, ADMIN_UNIT
@@ -129,7 +182,8 @@ def init(root: Path, *, citizens: int = 10_000, seed: int = 1, force: bool = Fal
 
         # Each sample agency is pinned to the one certificate issued here, as `linkage agency add` pins its own.
         pins = {name: cert_sha256(staging.client_cert(name).cert.read_bytes()) for name in SAMPLE_AGENCIES}
-        staging.config_file.write_text(_config_text(doc_types, result.officers, origin, database, pins),
+        ports = ports or choose_ports("default", ["hub", *doc_types, "counter", *WITNESSES])
+        staging.config_file.write_text(_config_text(doc_types, result.officers, origin, database, pins, ports),
                                        encoding="utf-8")
         load_settings(staging)  # what init writes must load
         for item in ("pki", "data", "linkage.toml", "personas.json", "endpoints.json"):
@@ -167,29 +221,31 @@ def _write_secret(path: Path, data: bytes) -> None:
 
 
 def _config_text(doc_types: Mapping[str, Sequence[str]], officers: Mapping[str, Sequence[str]],
-                 log_origin: str, database: Database | None = None, pins: Mapping[str, str] | None = None) -> str:
+                 log_origin: str, database: Database | None, pins: Mapping[str, str],
+                 ports: Mapping[str, int]) -> str:
     every = [t for types in doc_types.values() for t in types]
     agencies = {}
     for name, spec in SAMPLE_AGENCIES.items():
         grants = {t: [ALL_FIELDS] for t in every} if spec["grants"] == ALL_FIELDS else spec["grants"]
         agencies[name] = {"title": spec["title"], "auditor": spec.get("auditor", False),
                           "officers": list(officers.get(name, ())), **spec.get("limits", {}), "grants": grants}
-        if pins and name in pins:
+        if name in pins:
             agencies[name]["cert_sha256"] = pins[name]
     doc = {
-        "hub": {"host": "127.0.0.1", "port": DEFAULT_PORTS["hub"], "provider_timeout_ms": 3000,
+        "hub": {"host": "127.0.0.1", "port": ports["hub"], "provider_timeout_ms": 3000,
                 "log_origin": log_origin},
-        "providers": {name: {"host": "127.0.0.1", "port": DEFAULT_PORTS.get(name, 0), "doc_types": list(types)}
+        "providers": {name: {"host": "127.0.0.1", "port": ports[name], "doc_types": list(types)}
                       for name, types in doc_types.items()},
+        "counter": {"host": "127.0.0.1", "port": ports["counter"]},
         "agencies": agencies,
-        "witnesses": {name: {"host": "127.0.0.1", "port": DEFAULT_PORTS[name]} for name in WITNESSES},
+        "witnesses": {name: {"host": "127.0.0.1", "port": ports.get(name, DEFAULT_PORTS[name])} for name in WITNESSES},
     }
     if database is not None:
         doc = {"database": database.url, **doc}  # registries and exchange log on PostgreSQL
     header = (
         "# linkage sandbox configuration, written by `linkage init`.\n"
-        "# Any [hub] or [providers.NAME] key can be overridden by LINKAGE_HUB_<KEY> or\n"
-        "# LINKAGE_PROVIDERS_<NAME>_<KEY>. Unknown keys are refused.\n"
+        "# Any [hub], [providers.NAME] or [counter] key can be overridden by LINKAGE_HUB_<KEY>,\n"
+        "# LINKAGE_PROVIDERS_<NAME>_<KEY> or LINKAGE_COUNTER_<KEY>. Unknown keys are refused.\n"
         "# [agencies.NAME] is an agency: the common name of its certificate in pki/clients/,\n"
         "# the officers registered with it, how much it may call the hub (a burst of `burst` calls,\n"
         "# then rate_per_s a second; daily_quota calls a Bangkok day; see docs/operations.md \"Limits\"),\n"
@@ -265,7 +321,7 @@ async def start_stack(settings: Settings, *, ports: Mapping[str, int] | None = N
                       extra_env: Mapping[str, str] | None = None, replicas: int = 1, any_port: bool = False,
                       log_level: str | None = None) -> Stack:
     """Start every registry and witness, then the hub (replicas of it: "hub", "hub-2", …), then the counter, each
-    in its own process. ports overrides the configured ones (and the counter's default, 8080); the replicas after the
+    in its own process. ports overrides the configured ones; the replicas after the
     first listen on any free port; any_port puts every component on a free port (benchmarks, scripts, tests).
     Several replicas share one log, so they need settings.database.
 
@@ -299,8 +355,8 @@ async def start_stack(settings: Settings, *, ports: Mapping[str, int] | None = N
         for i in range(2, replicas + 1):
             hubs.append(await stack._start(f"hub-{i}", ["serve-hub", "--home", home], port(f"hub-{i}", 0), env))
         env["LINKAGE_COUNTER_HUB"] = ",".join(hubs)  # the counter spreads its calls over every replica
-        counter = int(os.environ.get("LINKAGE_COUNTER_PORT", DEFAULT_PORTS["counter"]))
-        await stack._start("counter", ["serve-counter", "--home", home], port("counter", counter), env)
+        env["LINKAGE_COUNTER_HOST"] = settings.counter.host
+        await stack._start("counter", ["serve-counter", "--home", home], port("counter", settings.counter.port), env)
     except BaseException:
         await stack.stop()
         raise
@@ -348,8 +404,13 @@ def read_endpoints(home: Home) -> dict[str, Any]:
     try:
         data = json.loads(home.endpoints.read_text(encoding="utf-8"))
     except FileNotFoundError:
+        from linkage.cli.background import running_pid
+
+        if (pid := running_pid(home)) is not None:
+            raise ConfigError(f"the sandbox in {home.root} is starting (linkage up, pid {pid}): wait for it with"
+                              f" `linkage status --wait --home {home.root}`") from None
         raise ConfigError(f"the sandbox in {home.root} is not running (no {home.endpoints}): start it with"
-                          f" `linkage up --home {home.root}`") from None
+                          f" `linkage up --home {home.root}` (add --detach to run it in the background)") from None
     except (OSError, ValueError) as exc:
         raise ConfigError(f"{home.endpoints}: cannot read it ({exc}); restart the sandbox with"
                           f" `linkage up --home {home.root}`") from exc

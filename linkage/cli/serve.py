@@ -5,7 +5,7 @@
     linkage serve-counter [--port P]                           the counter web app
     linkage serve-witness NAME [--port P]                      one witness of the log (linkage/witness/)
 
-Each prints ``LISTENING 127.0.0.1:PORT [metrics=URL]`` on stdout once it listens (what `linkage up` waits
+Each prints ``LISTENING HOST:PORT [metrics=URL]`` on stdout once it listens (what `linkage up` waits
 for) and runs until SIGINT or SIGTERM. Everything it writes to stderr is a JSON line (linkage/logs.py;
 ``main`` configures that): one per request, its refusals to start (exit 2: no such registry; 3: the port is
 taken) and a crash's traceback.
@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from linkage.cli.common import with_home
-from linkage.config import Home, load_settings
+from linkage.config import Home, join_address, load_settings
 
 __all__ = ["add_commands", "server_name"]
 
@@ -38,10 +38,10 @@ def server_name(args: argparse.Namespace) -> str:
     return _NAMES.get(args.command, "")
 
 
-def _serve_ready(port: int, metrics: str = "") -> None:
+def _serve_ready(host: str, port: int, metrics: str = "") -> None:
     """The line `linkage up` waits for: the address, and where the metrics are served (if apart); and its log line."""
-    _log.info("listening", extra={"port": port, **({"metrics": metrics} if metrics else {})})
-    print(f"LISTENING 127.0.0.1:{port}" + (f" metrics={metrics}" if metrics else ""), flush=True)
+    _log.info("listening", extra={"host": host, "port": port, **({"metrics": metrics} if metrics else {})})
+    print(f"LISTENING {join_address(host, port)}" + (f" metrics={metrics}" if metrics else ""), flush=True)
 
 
 def _cmd_serve_hub(args: argparse.Namespace) -> int:
@@ -57,7 +57,7 @@ def _cmd_serve_hub(args: argparse.Namespace) -> int:
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, stop.set)
-        _serve_ready(running.port, running.exporter.url if running.exporter else "")
+        _serve_ready(settings.hub.host, running.port, running.exporter.url if running.exporter else "")
         try:
             await stop.wait()
         finally:
@@ -72,6 +72,7 @@ def _cmd_serve_hub(args: argparse.Namespace) -> int:
 
 
 def _cmd_serve_provider(args: argparse.Namespace) -> int:
+    from linkage.ports import PortInUse, choose_port
     from providers.server import serve
 
     home = Home(Path(args.home).resolve())
@@ -79,10 +80,19 @@ def _cmd_serve_provider(args: argparse.Namespace) -> int:
     if args.name not in settings.providers:
         _log.error("no provider named %r; configured: %s", args.name, ", ".join(settings.providers))
         return 2
+    config = settings.providers[args.name]
+    port = config.port if args.port is None else args.port
     try:
         asyncio.run(serve(args.name, settings.database or home.provider_db(args.name), home.ca.cert,
-                          home.server_cert(args.name),
-                          port=args.port, ready=_serve_ready, metrics_port=args.metrics_port))
+                          home.server_cert(args.name), port=port, host=config.host,
+                          ready=lambda bound, metrics: _serve_ready(config.host, bound, metrics),
+                          metrics_port=args.metrics_port))
+    except PortInUse as exc:
+        if exc.address == join_address(config.host, port):  # its own port, not its metrics'
+            exc = PortInUse(exc.address, choose_port(f"providers.{args.name}",
+                                                     f"LINKAGE_PROVIDERS_{args.name.upper()}_PORT", home.config_file))
+        _log.error("%s: %s", args.name, exc)
+        return 3
     except OSError as exc:
         _log.error("%s: %s", args.name, exc)
         return 3
@@ -91,19 +101,26 @@ def _cmd_serve_provider(args: argparse.Namespace) -> int:
 
 def _cmd_serve_counter(args: argparse.Namespace) -> int:
     from consumers.counter.app import serve
+    from linkage.ports import PortInUse, choose_port
 
     home = Home(Path(args.home).resolve())
+    config = load_settings(home).counter
+    port = config.port if args.port is None else args.port
+    # The app reads its host from the environment (CounterSettings.from_env); [counter] host is its default.
+    os.environ.setdefault("LINKAGE_COUNTER_HOST", config.host)
     try:
-        asyncio.run(_until_signal(serve(home, args.port, _serve_ready)))
+        asyncio.run(_until_signal(serve(home, port, lambda bound: _serve_ready(config.host, bound))))
     except OSError as exc:
-        host = os.environ.get("LINKAGE_COUNTER_HOST", "127.0.0.1")
-        _log.error("counter: cannot listen on %s:%s: the port is taken by another program (%s)", host, args.port,
-                   exc.strerror or exc)
+        taken = PortInUse(join_address(config.host, port), choose_port("counter", "LINKAGE_COUNTER_PORT",
+                                                                       home.config_file),
+                          exc.strerror or str(exc))
+        _log.error("counter: %s", taken)
         return 3
     return 0
 
 
 def _cmd_serve_witness(args: argparse.Namespace) -> int:
+    from linkage.ports import PortInUse, choose_port
     from linkage.witness import BadWitnessState, serve, witness_from_home
 
     home = Home(Path(args.home).resolve())
@@ -116,9 +133,12 @@ def _cmd_serve_witness(args: argparse.Namespace) -> int:
     port = configured.port if args.port is None else args.port
     host = configured.host
     try:
-        asyncio.run(_until_signal(serve(witness, host, port, _serve_ready)))
+        asyncio.run(_until_signal(serve(witness, host, port, lambda bound: _serve_ready(host, bound))))
     except OSError as exc:
-        _log.error("%s: cannot listen on %s:%s: %s", args.name, host, port, exc.strerror or exc)
+        variable = f"LINKAGE_WITNESSES_{args.name}_PORT".upper()
+        taken = PortInUse(join_address(host, port), choose_port(f"witnesses.{args.name}", variable, home.config_file),
+                          exc.strerror or str(exc))
+        _log.error("%s: %s", args.name, taken)
         return 3
     return 0
 
@@ -143,14 +163,18 @@ def add_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> No
     for name, helptext in (("serve-hub", "run the hub in the foreground (used by up)"),
                            ("serve-provider", "run one registry in the foreground (used by up)")):
         p = with_home(sub.add_parser(name, help=helptext))
+        section = "hub"
         if name == "serve-provider":
-            p.add_argument("name")
-        p.add_argument("--port", type=int, default=None)
+            p.add_argument("name", help="the registry: a [providers.NAME] of DIR/linkage.toml (dopa, dbd, edu)")
+            section = "providers.NAME"
+        p.add_argument("--port", type=int, default=None,
+                       help=f"port to listen on (default: [{section}] port in DIR/linkage.toml; 0: any free port)")
         p.add_argument("--metrics-port", type=int, default=0, help="serve GET /metrics here (default 0: any free port)")
         p.set_defaults(func=_cmd_serve_hub if name == "serve-hub" else _cmd_serve_provider)
     p = with_home(sub.add_parser("serve-counter", help="run the counter web app in the foreground (used by up);"
                                  " LINKAGE_COUNTER_* variables configure it"))
-    p.add_argument("--port", type=int, default=int(os.environ.get("LINKAGE_COUNTER_PORT", "8080")))
+    p.add_argument("--port", type=int, default=None,
+                   help="port to listen on (default: [counter] port in DIR/linkage.toml, or LINKAGE_COUNTER_PORT)")
     p.set_defaults(func=_cmd_serve_counter)
     p = with_home(sub.add_parser("serve-witness", help="run one witness of the log in the foreground (used by up):"
                                  " it cosigns each checkpoint consistent with the last"))

@@ -13,6 +13,8 @@ Reads DIR/endpoints.json (``linkage up`` writes it) and asks, all at once, each 
 A component is down when check 1, 2 or 3 fails; the breakers and the checkpoint are reported,
 not judged. Exit codes: 0 every component healthy; 1 one or more down, each named with what it
 answered; 2 the sandbox is not running (no endpoints.json) or endpoints.json cannot be read.
+``--wait [SECONDS]`` asks again until every component is healthy, also while ``linkage up`` is
+still starting (linkage/cli/background.py), and reports the last answers when time runs out.
 """
 
 from __future__ import annotations
@@ -221,7 +223,17 @@ def _cmd_status(args: argparse.Namespace) -> int:
         print(f"linkage status: --timeout must be a number of seconds above 0, got {args.timeout:g}",
               file=sys.stderr)
         return 2
-    report = asyncio.run(check(home, timeout=args.timeout))
+    if args.wait is None:
+        report = asyncio.run(check(home, timeout=args.timeout))
+    else:
+        from linkage.cli.background import NotReady, wait_ready
+
+        try:
+            report = asyncio.run(wait_ready(home, args.wait))
+        except NotReady as exc:
+            if exc.report is None:
+                raise
+            report = exc.report
     if args.json:
         print(json.dumps(report.to_json(), ensure_ascii=False, indent=2))
     else:
@@ -243,4 +255,7 @@ def add_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> No
     # A string default goes through type= only when this command is parsed.
     p.add_argument("--timeout", type=float, default=os.environ.get("LINKAGE_STATUS_TIMEOUT", str(DEFAULT_TIMEOUT_S)),
                    help=f"seconds each check may take (LINKAGE_STATUS_TIMEOUT, default {DEFAULT_TIMEOUT_S:g})")
+    p.add_argument("--wait", type=float, nargs="?", const=600.0, default=None, metavar="SECONDS",
+                   help="ask again until every component is healthy, also while the sandbox is still starting or"
+                        " not yet started, for at most SECONDS (default 600); then report as without --wait")
     p.set_defaults(func=_cmd_status)

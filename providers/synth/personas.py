@@ -78,7 +78,8 @@ class Picks:
                     if registry.id_kind(code).value == ("juristic" if juristic else "citizen")
                     and stores.one(name, registry.queries[code], (subject,)) is not None
                 ]
-                persona: dict[str, Any] = {"id": subject, "kind": "juristic" if juristic else "citizen",
+                persona: dict[str, Any] = {"id": subject, "name": kind,
+                                           "kind": "juristic" if juristic else "citizen",
                                            "label": label, "doc_types": doc_types}
                 card = stores.one(
                     "dopa", "SELECT first_name_th, last_name_th, birth_date, laser_code FROM card_check"

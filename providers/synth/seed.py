@@ -58,7 +58,8 @@ _ROLES = {"owner": "เจ้าบ้าน (เจ้าของบ้าน)
 class SeedResult:
     """What a seeding made: personas to try the system with, officers for the sample agencies, counts.
 
-    personas: ``{"id", "kind": "citizen"|"juristic", "label": "Thai — English", "doc_types": [...]}``, and for
+    personas: ``{"id", "name": "ordinary"|"minor"|…, "kind": "citizen"|"juristic", "label": "Thai — English",
+    "doc_types": [...]}``, and for
     a person with a card, ``"card": {first_name_th, last_name_th, birth_date, laser_code}`` as printed on it,
     each doc type listed having a record for that subject. officers: agency name → personal IDs
     of living adults (those of the Phrae agencies live in Phrae).

@@ -335,3 +335,15 @@ def test_bad_state_file(logs: Logs, tmp_path: Path, text: str, capsys: pytest.Ca
         AuditorState.load(files.state)
     code, _ = _verify(logs, files, bundle(logs), capsys=capsys)
     assert code == 2
+
+
+def test_a_printout_of_another_sandbox_gets_no_revocation_answer_from_this_hub(logs: Logs) -> None:
+    """This hub would say "not revoked" of anything it never issued: its answer counts for its own log only."""
+    foreign = logs.world.foreign.seal(printout())
+    report = verify_printout(foreign, logs.trust, now=NOW, log=logs.honest)
+    assert not report.valid and report.checks[0].ok is False  # sealed under another CA
+    revocation = report.checks[6]
+    assert revocation.ok is None and "its own log" in revocation.detail, report.render()
+    # A printout the log holds: asked, and answered.
+    ours = verify_printout(logs.tokens[OURS], logs.trust, now=NOW, log=logs.honest)
+    assert ours.valid and ours.checks[6].ok is True

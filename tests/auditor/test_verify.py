@@ -81,6 +81,12 @@ def alg_hs256(w: World) -> str:
     return f"{signing_input}.{_b64(mac)}"
 
 
+def _break_payload(token: str) -> str:
+    """The sealed token with the payload's opening brace changed: its JSON no longer parses."""
+    h, p, sig = token.split(".")
+    return f"{h}.{_b64(b'[' + seal.b64url_decode(p)[1:])}.{sig}"
+
+
 def bundle(token: str, **changes: Any) -> str:
     b: dict[str, Any] = {"jws": token, "log_index": 7, "printout_id": str(uuid.UUID(int=42))}
     b.update(changes)
@@ -157,13 +163,22 @@ CASES = [
     Case("issued in the future", lambda w: w.sealer.seal(printout()), frozenset({2}), "is after now", NOW - DAY),
     Case("printout_id not a UUID", _signed(printout_id="42"), frozenset({2}), "not a UUID"),
     Case("request_hash not sha256", _signed(request_hash="md5:00"), frozenset({2}), "request_hash"),
+    # damaged: a part cannot be read, but the rest is a printout's: invalid, checks 1 and 2 say what is wrong
+    Case("payload not JSON", lambda w: f"{_b64(json.dumps(header(w)).encode())}.{_b64(b'{nope')}.AAAA",
+         frozenset({2}), "payload is not UTF-8 JSON"),
+    Case("payload a JSON array", lambda w: f"{_b64(json.dumps(header(w)).encode())}.{_b64(b'[1]')}.AAAA",
+         frozenset({2}), "not an object"),
+    Case("payload byte changed so that it is no JSON", lambda w: _break_payload(w.sealer.seal(printout())),
+         frozenset({2}), "changed after sealing"),
+    Case("header not JSON", lambda w: f"{_b64(b'{nope')}.{w.sealer.seal(printout()).split('.', 1)[1]}",
+         frozenset({1, 2}), "header is not UTF-8 JSON"),
+    Case("signature not base64url", lambda w: w.sealer.seal(printout()) + "!", frozenset({2}),
+         "signature is not base64url"),
+    Case("empty header, empty payload, bad signature", lambda w: "e30.e30.a", frozenset({1, 2}),
+         "signature is not base64url"),
     # unreadable
     Case("truncated token", lambda w: w.sealer.seal(printout()).rsplit(".", 1)[0], UnreadableInput, "compact JWS"),
     Case("not base64", lambda w: "ab!c.def.ghi", UnreadableInput, "compact JWS"),
-    Case("payload not JSON", lambda w: f"{_b64(json.dumps(header(w)).encode())}.{_b64(b'{nope')}.AAAA",
-         UnreadableInput, "payload is not UTF-8 JSON"),
-    Case("payload a JSON array", lambda w: f"{_b64(json.dumps(header(w)).encode())}.{_b64(b'[1]')}.AAAA",
-         UnreadableInput, "not an object"),
     Case("duplicate header member", lambda w: f"{_b64(DUPLICATE_ALG)}.{_b64(b'{}')}.AA", UnreadableInput,
          "duplicate member 'alg'"),
     Case("bundle JSON without jws", lambda w: bundle(w.sealer.seal(printout()), jws=None), UnreadableInput,
@@ -204,7 +219,6 @@ UNREADABLE_TOKENS = [
     ".e30.",
     "e30..",
     "e30.e30!.",
-    "e30.e30.a",  # a base64url part cannot be 4k+1 long
     "e30=.e30.",  # padding is not base64url
     "bnVsbA.e30.",  # header `null`
     "e30.WzFd.",  # payload `[1]`
@@ -329,3 +343,60 @@ def test_run_verify_missing_ca(world: World, tmp_path: Path, capsys: pytest.Capt
 def test_run_verify_missing_printout(world: World, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert run_verify(tmp_path / "absent.jws", world.ca_pem) == 2
     assert "absent.jws: cannot read" in capsys.readouterr().err
+
+
+_BASE64URL = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+
+
+@pytest.mark.parametrize("form", ["jws", "bundle"])
+def test_any_change_to_a_sealed_printout_is_invalid_not_unreadable(form: str, world: World, tmp_path: Path,
+                                                                   capsys: pytest.CaptureFixture[str]) -> None:
+    """A character of the sealed JWS changed, anywhere, into another base64url character, a character outside
+    base64url, or a byte that is not UTF-8: exit 1 (invalid) naming a failed check, never 2 (unreadable)."""
+    token = world.sealer.seal(printout())
+    path = tmp_path / "printout"
+    for at in range(0, len(token), 3):
+        if token[at] == ".":
+            continue
+        other = _BASE64URL[(_BASE64URL.index(token[at]) + 17) % 64]
+        for replacement in (other.encode(), b"!", "ก".encode(), b"\xff"):
+            changed = token[:at].encode() + replacement + token[at + 1:].encode()
+            if form == "bundle":
+                changed = bundle("JWS").encode().replace(b"JWS", changed)
+            path.write_bytes(changed)
+            code = run_verify(path, world.ca_pem)
+            out, err = capsys.readouterr()
+            assert code == 1 and err == "", (at, replacement, out, err)
+            # A change inside x5c leaves no certificate to check the seal with: check 1 fails, 2 is skipped.
+            assert "INVALID: failed check(s) 1" in out or "INVALID: failed check(s) 2" in out, (at, out)
+
+
+def test_run_verify_several_files(world: World, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    files = {"valid.json": bundle(world.sealer.seal(printout())),
+             "changed.jws": flip_signature_bit(world.sealer.seal(printout())),
+             "notes.txt": "hello"}
+    for name, text in files.items():
+        (tmp_path / name).write_text(text, encoding="utf-8")
+    paths = [tmp_path / name for name in files]
+    # One line per file, the exit status of the worst.
+    assert run_verify(paths, world.ca_pem) == 2
+    lines = capsys.readouterr().out.splitlines()
+    assert len(lines) == 3 and [line.split(": ", 1)[0] for line in lines] == [str(p) for p in paths]
+    assert "VALID: printout" in lines[0] and "INVALID: failed check(s) 2" in lines[1]
+    assert "cannot check" in lines[2]
+    assert run_verify(paths[:2], world.ca_pem) == 1
+    capsys.readouterr()
+    # --json: a list, each report naming its file.
+    assert run_verify(paths, world.ca_pem, as_json=True) == 2
+    reports = json.loads(capsys.readouterr().out)
+    assert [r["file"] for r in reports] == [str(p) for p in paths]
+    assert [r["valid"] for r in reports] == [True, False, False] and reports[2]["error"] == "unreadable_input"
+
+
+@pytest.mark.parametrize("text", ["hello", "", "{}", "[1, 2]", "a.b.c"])
+def test_an_unknown_file_is_told_every_kind_that_can_be_checked(text: str, world: World, tmp_path: Path,
+                                                                 capsys: pytest.CaptureFixture[str]) -> None:
+    code, _, err = _run(world, tmp_path, text, capsys=capsys)
+    assert code == 2
+    for kind in ("bundle", "compact JWS", "PDF", "QR summary", "PNG", "JPEG"):
+        assert kind in err, err

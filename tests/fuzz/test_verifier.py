@@ -74,9 +74,11 @@ def test_deeply_nested_json_is_unreadable_input(corpus: Corpus) -> None:
     run = _target(corpus, "audit:file").run
     header = corpus.jws.split(".")[0]
     deep_b64 = base64.urlsafe_b64encode(DEEP_JSON.encode()).decode().rstrip("=")
-    for raw in (DEEP_JSON.encode(), b'{"jws": ' + DEEP_JSON.encode() + b"}", f"{header}.{deep_b64}.AAAA".encode(),
-                corpus.sealed(DEEP_JSON).encode()):
+    for raw in (DEEP_JSON.encode(), b'{"jws": ' + DEEP_JSON.encode() + b"}"):
         assert run(raw) == ("UnreadableInput", None)
+    # A printout's header with such a payload is a damaged printout: invalid, check 2 says the payload is unreadable.
+    for raw in (f"{header}.{deep_b64}.AAAA".encode(), corpus.sealed(DEEP_JSON).encode()):
+        assert run(raw) == ("invalid", None)
     # The leaf is examined inside check 4: an invalid report, not an error.
     assert run(json.dumps({**corpus.bundle, "log_leaf": DEEP_JSON}).encode()) == ("invalid", None)
     assert _target(corpus, "summary").run(corpus.summary_signed(DEEP_JSON, "{}")) == ("UnreadableSummary", None)

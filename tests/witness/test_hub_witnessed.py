@@ -17,7 +17,8 @@ from aiohttp import web
 
 import consumers.auditor.witnesses
 from consumers.auditor import TrustInputs, run_verify, run_watch
-from linkage.cli.main import _auditor_inputs, _parser
+from linkage.cli.main import _parser
+from linkage.cli.printouts import _auditor_inputs
 from linkage.cli.sandbox import WITNESSES
 from linkage.config import Home
 from linkage.cosignature import open_witnessed, parse_witness_key

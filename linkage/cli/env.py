@@ -1,0 +1,118 @@
+"""``linkage env``: what a shell needs to use a sandbox, as lines it can ``eval``.
+
+    eval "$(linkage env --home DIR)"
+
+sets LINKAGE_HOME (so that every later ``linkage`` command uses DIR), HUB_ADDRESS, COUNTER_URL,
+CA_CERT, ENDPOINTS_FILE, OFFICER (an officer who can sign in at the counter), OFFICER_<AGENCY> (the
+first officer of each agency) and ID_<PERSONA> (each test persona of personas.json: ID_ORDINARY,
+ID_MINOR, …, ID_COMPANY_ACTIVE). Addresses come from DIR/endpoints.json while the sandbox runs,
+else from DIR/linkage.toml (said in a comment). Nothing here is a secret.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import shlex
+from pathlib import Path
+from typing import Any
+
+from linkage.cli.common import with_home
+from linkage.config import ConfigError, Home, Settings, join_address, load_settings
+
+__all__ = ["add_commands", "counter_officer", "exports", "ready_lines"]
+
+# The agency the counter signs its officers in for (LINKAGE_COUNTER_AGENCY; consumers/counter has the same default).
+_COUNTER_AGENCY = "phrae-municipality"
+
+
+def counter_officer(settings: Settings) -> tuple[str, str] | None:
+    """(agency, officer ID) of an officer who can sign in at the counter, or None when its agency has none."""
+    agency = os.environ.get("LINKAGE_COUNTER_AGENCY", _COUNTER_AGENCY)
+    config = settings.agencies.get(agency)
+    if config is None or not config.officers:
+        return None
+    return agency, min(config.officers)
+
+
+def _running(home: Home) -> dict[str, Any] | None:
+    try:
+        data = json.loads(home.endpoints.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return data if isinstance(data, dict) and isinstance(data.get("hub"), str) else None
+
+
+def _variable(name: str) -> str:
+    return re.sub(r"[^A-Z0-9]+", "_", name.upper()).strip("_")
+
+
+def _addresses(home: Home, settings: Settings) -> tuple[str, str, bool]:
+    """(hub address, counter URL, running): from endpoints.json while the sandbox runs, else as configured."""
+    endpoints = _running(home)
+    if endpoints is None:
+        return join_address(settings.hub.host, settings.hub.port), f"http://{settings.counter.address}/", False
+    return str(endpoints["hub"]), str(endpoints.get("counter", "")).rstrip("/") + "/", True
+
+
+def exports(home: Home) -> list[tuple[str, str, str]]:
+    """(variable, value, comment) for each line of ``linkage env``. Raises ConfigError when home has no sandbox."""
+    if not home.config_file.exists():
+        raise ConfigError(f"no sandbox in {home.root}: make and start one with"
+                          f" `linkage up --detach --home {home.root}`")
+    settings = load_settings(home)
+    hub, counter, running = _addresses(home, settings)
+    configured = "" if running else " (as configured: the sandbox is not running)"
+    out = [("LINKAGE_HOME", str(home.root), "every linkage command uses this sandbox"),
+           ("HUB_ADDRESS", hub, "the hub: gRPC, mutual TLS" + configured),
+           ("COUNTER_URL", counter, "the counter web app" + configured),
+           ("CA_CERT", str(home.ca.cert), "the linkage CA: what an auditor trusts"),
+           ("ENDPOINTS_FILE", str(home.endpoints), "where everything listens, written by linkage up")]
+    officer = counter_officer(settings)
+    if officer is not None:
+        out.append(("OFFICER", officer[1], f"signs in at the counter ({officer[0]})"))
+    for name, agency in settings.agencies.items():
+        if agency.officers:
+            out.append((f"OFFICER_{_variable(name)}", min(agency.officers), f"an officer of {name}"))
+    try:
+        personas = json.loads(home.personas.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        personas = []
+    per_kind: dict[str, int] = {}
+    for persona in personas if isinstance(personas, list) else []:
+        if not isinstance(persona, dict) or not isinstance(persona.get("id"), str):
+            continue
+        kind = str(persona.get("kind", "subject"))
+        per_kind[kind] = per_kind.get(kind, 0) + 1
+        name = persona.get("name") or f"{kind}_{per_kind[kind]}"  # personas.json made before "name": ID_CITIZEN_1
+        out.append((f"ID_{_variable(str(name))}", persona["id"], str(persona.get("label", ""))))
+    return out
+
+
+def ready_lines(home: Home) -> list[str]:
+    """Where a running sandbox is, for a person: hub, counter with an officer to sign in as, endpoints.json."""
+    settings = load_settings(home)
+    hub, counter, _ = _addresses(home, settings)
+    officer = counter_officer(settings)
+    sign_in = f"  (sign in as officer {officer[1]} of {officer[0]})" if officer else ""
+    return [f"  hub:       {hub}", f"  counter:   {counter}{sign_in}", f"  endpoints: {home.endpoints}"]
+
+
+def _cmd_env(args: argparse.Namespace) -> int:
+    home = Home(Path(args.home).resolve())
+    rows = exports(home)
+    width = max(len(f"{n}={shlex.quote(v)}") for n, v, _ in rows)
+    print(f"# the linkage sandbox in {home.root}: eval \"$(linkage env --home {shlex.quote(str(home.root))})\"")
+    for name, value, comment in rows:
+        line = f"{name}={shlex.quote(value)}"
+        print(f"export {line:<{width}}  # {comment}" if comment else f"export {line}")
+    return 0
+
+
+def add_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """``linkage env``."""
+    p = with_home(sub.add_parser("env", help="print export lines for a shell (eval \"$(linkage env)\"): LINKAGE_HOME,"
+                                             " the hub and counter addresses, officers and persona IDs"))
+    p.set_defaults(func=_cmd_env)
