@@ -140,6 +140,11 @@ class Home:
     def endpoints(self) -> Path:
         return self.root / "endpoints.json"
 
+    @property
+    def supervisor(self) -> Path:
+        """What `linkage up` knows of its processes: each one's pid, restarts and last exit."""
+        return self.root / "supervisor.json"
+
 
 @dataclass(frozen=True)
 class HubConfig:

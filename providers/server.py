@@ -50,7 +50,7 @@ from linkage.limits import PROVIDER_MAX_RECEIVE, PROVIDER_MAX_SEND, server_optio
 from linkage.logs import RequestLog
 from linkage.metrics import MetricsExporter, ServerMetrics
 from linkage.pki import HUB_CLIENT
-from linkage.ports import PortInUse
+from linkage.ports import PortInUse, listen_failure
 from linkage.storage import Database
 from linkage.v1 import provider_pb2, provider_pb2_grpc
 from providers import REGISTRIES
@@ -216,8 +216,9 @@ async def start_server(name: str, where: Path | Database, ca_cert: Path, own: pk
     Its metrics (calls by the hub, per document type) are served on metrics_port (0: any free one; None: none).
 
     Raises ValueError for an unknown registry, FileNotFoundError for a missing store, PortInUse
-    (an OSError) when the address is taken, and linkage.storage's DatabaseUnavailable or
-    SchemaMismatch for a PostgreSQL store that cannot be read.
+    (an OSError) when the address is taken, another OSError when it cannot be listened on for another
+    reason, and linkage.storage's DatabaseUnavailable or SchemaMismatch for a PostgreSQL store that
+    cannot be read.
     """
     registry = REGISTRIES.get(name)
     if registry is None:
@@ -244,7 +245,7 @@ async def start_server(name: str, where: Path | Database, ca_cert: Path, own: pk
         bound = 0
     if not bound:
         await store.close()
-        raise PortInUse(address, "choose another port: [providers.NAME] port in linkage.toml, or --port")
+        raise listen_failure(address, "choose another port: [providers.NAME] port in linkage.toml, or --port")
     await server.start()
     running = ProviderServer(server, bound, store, metrics)
     if metrics_port is not None:

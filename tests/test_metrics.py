@@ -110,12 +110,13 @@ async def test_hub_counts_calls_errors_and_latency_per_agency_and_doc_type(
     assert len(buckets) == 14 and buckets[-1] == (float("inf"), 2.0)
     assert [v for _, v in buckets] == sorted(v for _, v in buckets)
     assert _value(got, "linkage_request_duration_seconds_sum", **series) > 0
-    # The hub's own state: breakers, log size, checkpoint age.
+    # The hub's own state: breakers, log size, checkpoint age, whether it integrates (alone on SQLite: yes).
     for provider in stack.settings.providers:
         assert _value(got, "linkage_provider_circuit_state", provider=provider, state="closed") == 1
         assert _value(got, "linkage_provider_circuit_state", provider=provider, state="open") == 0
     assert _value(got, "linkage_log_size") == stack.hub.hub.log.size
     assert 0 <= _value(got, "linkage_log_checkpoint_age_seconds") < 3600
+    assert _value(got, "linkage_log_integrating") == 1
     # Each server has a registry of its own; nothing goes to the process-wide default.
     assert prometheus_client.REGISTRY.get_sample_value("linkage_requests_total", {
         "method": FETCH, "agency": MUNI, "doc_type": "dopa.person", "code": "OK"}) is None

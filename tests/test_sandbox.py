@@ -14,6 +14,8 @@ from pathlib import Path
 
 import pytest
 
+from linkage.config import Home
+
 FREE_PORTS = {"LINKAGE_HUB_PORT": "0", "LINKAGE_PROVIDERS_DOPA_PORT": "0", "LINKAGE_PROVIDERS_DBD_PORT": "0",
               "LINKAGE_PROVIDERS_EDU_PORT": "0", "LINKAGE_COUNTER_PORT": "0",
               "LINKAGE_WITNESSES_WITNESS1_PORT": "0", "LINKAGE_WITNESSES_WITNESS2_PORT": "0"}
@@ -172,3 +174,30 @@ def test_fetch_with_a_missing_agency_certificate_says_so_without_a_traceback(tmp
                      "dopa.person", "--id", "1", "--purpose", "x")
     assert result.returncode == 2 and "Traceback" not in result.stderr
     assert "phrae-hospital.pem" in result.stderr
+
+
+def test_serve_provider_listens_on_the_configured_port_and_says_taken_only_when_it_is(sandbox_home: Home) -> None:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    configured = {"LINKAGE_PROVIDERS_DOPA_PORT": str(port)}  # as [providers.dopa] port in linkage.toml
+    proc = subprocess.Popen([sys.executable, "-m", "linkage.cli", "serve-provider", "dopa", "--home",
+                             str(sandbox_home.root)], stdout=subprocess.PIPE, text=True,
+                            env={**os.environ, **configured})
+    try:
+        assert proc.stdout is not None
+        assert proc.stdout.readline().split()[1] == f"127.0.0.1:{port}"
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        proc.communicate(timeout=30)
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", port))
+        taken.listen()
+        refused = linkage("serve-provider", "dopa", "--home", str(sandbox_home.root), env=configured)
+    assert refused.returncode == 3
+    assert f"127.0.0.1:{port}: the port is taken" in refused.stderr and "[providers.dopa]" in refused.stderr
+    # An address this machine does not have is not a taken port.
+    elsewhere = linkage("serve-provider", "dopa", "--home", str(sandbox_home.root),
+                        env={**configured, "LINKAGE_PROVIDERS_DOPA_HOST": "192.0.2.1"})
+    assert elsewhere.returncode == 3 and "cannot listen on 192.0.2.1" in elsewhere.stderr
+    assert "taken" not in elsewhere.stderr

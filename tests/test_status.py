@@ -59,7 +59,7 @@ def test_status_names_every_component_and_a_hung_registry(tmp_path: Path) -> Non
         assert {c["name"]: c["breaker"] for c in report["components"] if c["kind"] == "registry"} == dict.fromkeys(
             REGISTRIES, "closed")
         assert report["checkpoint"]["age_s"] >= 0
-        # A registry that stops answering (SIGSTOP: `linkage up` keeps running, as it would not for an exit).
+        # A registry that stops answering (SIGSTOP: it does not exit, so `linkage up` does not start it again).
         stopped = _child(up.pid, "serve-provider", "dopa")
         os.kill(stopped, signal.SIGSTOP)
         hung = linkage("status", "--home", str(home), "--timeout", "1")

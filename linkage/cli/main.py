@@ -1,7 +1,7 @@
 """The `linkage` command: one entry point for the sandbox, agencies and auditors.
 
     linkage init    make a sandbox: CA, certificates, config, seeded registries, personas
-    linkage up      start the registries, the hub and the counter; write endpoints.json (--detach: in the background)
+    linkage up      start the registries, hubs and counter; restart any that exits (--detach: in the background)
     linkage down    stop what `linkage up` started
     linkage env     export lines for a shell: LINKAGE_HOME, addresses, officers, persona IDs
     linkage fetch   fetch one sealed printout as an agency
@@ -93,11 +93,13 @@ def _cmd_init(args: argparse.Namespace, *, starting: bool = False) -> int:
     return 0
 
 
-async def _up(home: Home, replicas: int = 1, log_level: str = "info") -> None:
+async def _up(home: Home, replicas: int = 1, log_level: str = "info") -> int:
+    """Run the sandbox until Ctrl-C or SIGTERM (0), or until a component keeps failing to start (1)."""
     import signal
 
     from linkage.cli.env import counter_officer
     from linkage.cli.sandbox import start_stack, write_endpoints
+    from linkage.cli.supervisor import supervise
 
     settings = load_settings(home)
     stack = await start_stack(settings, replicas=replicas, log_level=log_level)
@@ -105,6 +107,7 @@ async def _up(home: Home, replicas: int = 1, log_level: str = "info") -> None:
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
+    gave_up = None
     try:
         path = write_endpoints(stack)
         print(f"linkage sandbox is up (Ctrl-C to stop)\n  hub: {stack.addresses['hub']}")
@@ -118,17 +121,15 @@ async def _up(home: Home, replicas: int = 1, log_level: str = "info") -> None:
         if (officer := counter_officer(settings)) is not None:
             print(f"  sign in at the counter as officer {officer[1]} ({officer[0]})")
         print(f"  endpoints: {path}", flush=True)
-        waiters = [asyncio.ensure_future(p.wait()) for p in stack.processes.values()]
-        stopper = asyncio.ensure_future(stop.wait())
-        done, _ = await asyncio.wait([stopper, *waiters], return_when=asyncio.FIRST_COMPLETED)
-        if stopper not in done:
-            dead = [n for n, p in stack.processes.items() if p.returncode is not None]
-            print(f"stopping: {', '.join(dead)} exited unexpectedly", file=sys.stderr)
-        stopper.cancel()
+        gave_up = await supervise(stack, stop)
+        if gave_up:
+            print(f"stopping: {gave_up}", file=sys.stderr)
     finally:
         await stack.stop()
         home.endpoints.unlink(missing_ok=True)
+        home.supervisor.unlink(missing_ok=True)
         print("linkage sandbox stopped", flush=True)
+    return 1 if gave_up else 0
 
 
 def _database(text: str) -> Database | None:
@@ -156,8 +157,7 @@ def _cmd_up(args: argparse.Namespace) -> int:
             print(f"no sandbox in {home.root} yet: making one", file=sys.stderr)
             _cmd_init(argparse.Namespace(home=args.home, citizens=args.citizens, seed=args.seed, force=False,
                                          database=args.database, ports=args.ports), starting=True)
-        asyncio.run(_up(home, args.replicas, _level(args)))
-    return 0
+        return asyncio.run(_up(home, args.replicas, _level(args)))
 
 
 def _cmd_down(args: argparse.Namespace) -> int:

@@ -3,13 +3,14 @@
 init builds everything in a temporary folder beside DIR and moves it in only
 when complete, so an interrupted init leaves nothing half-written. up starts
 each registry, the two witnesses, the hub and the counter as its own process (two cores: one GIL each), waits
-until every one listens, writes DIR/endpoints.json, and stops them all on
-Ctrl-C or SIGTERM.
+until every one listens, writes DIR/endpoints.json, starts again any that exits
+(linkage/cli/supervisor.py), and stops them all on Ctrl-C or SIGTERM.
 """
 
 from __future__ import annotations
 
 import asyncio
+import collections
 import json
 import os
 import secrets
@@ -40,8 +41,10 @@ __all__ = [
     "WITNESSES",
     "SandboxError",
     "Stack",
+    "StderrTail",
     "agency_endpoints",
     "choose_ports",
+    "exit_status",
     "init",
     "read_endpoints",
     "start_stack",
@@ -55,6 +58,7 @@ WITNESSES = ("witness1", "witness2")
 # Where `--ports auto` looks for free ports: below Linux's ephemeral range (32768-60999), so that no
 # outgoing connection takes one between init and up.
 _AUTO_RANGE = (20000, 32767)
+_START_S = 60.0  # how long a component may take to listen (a registry on PostgreSQL checks its schema first)
 
 # rate_per_s, burst, daily_quota of each sample agency (linkage/limits.py; an agency without them gets DEFAULT_LIMITS).
 SAMPLE_AGENCIES: dict[str, dict[str, Any]] = {
@@ -186,7 +190,7 @@ def init(root: Path, *, citizens: int = 10_000, seed: int = 1, force: bool = Fal
         staging.config_file.write_text(_config_text(doc_types, result.officers, origin, database, pins, ports),
                                        encoding="utf-8")
         load_settings(staging)  # what init writes must load
-        for item in ("pki", "data", "linkage.toml", "personas.json", "endpoints.json"):
+        for item in ("pki", "data", "linkage.toml", "personas.json", "endpoints.json", "supervisor.json"):
             old = home.root / item
             if old.is_dir():
                 shutil.rmtree(old)
@@ -268,6 +272,9 @@ class Stack:
     # Where the hub and each registry serve their metrics (GET URL); the counter serves them at its own /metrics.
     metrics: dict[str, str] = field(default_factory=dict)
 
+    # The last lines each process wrote to stderr (all of it is passed on to this process's stderr as well).
+    stderr: dict[str, StderrTail] = field(default_factory=dict)
+
     async def restart(self, name: str) -> str:
         """Start a process that has exited again, with its command and environment, on the port it had.
 
@@ -277,22 +284,20 @@ class Stack:
             raise SandboxError(f"{name} is still running (pid {self.processes[name].pid}); stop it first")
         args, env = self.commands[name]
         same = ["--metrics-port", str(urlsplit(self.metrics[name]).port)] if name in self.metrics else []
-        self.processes[name], self.addresses[name] = await self._spawn(
-            name, [*args, "--port", self.addresses[name].rsplit(":", 1)[1], *same], env)
-        return self.addresses[name]
+        return await self._spawn(name, [*args, "--port", self.addresses[name].rsplit(":", 1)[1], *same], env)
 
     async def _start(self, name: str, args: list[str], port: int, env: Mapping[str, str]) -> str:
         self.commands[name] = (args, dict(env))
-        self.processes[name], self.addresses[name] = await self._spawn(name, [*args, "--port", str(port)], env)
-        return self.addresses[name]
+        return await self._spawn(name, [*args, "--port", str(port)], env)
 
-    async def _spawn(self, name: str, args: list[str], env: Mapping[str, str]) -> tuple[
-            asyncio.subprocess.Process, str]:
-        proc, line = await _spawn(name, args, env)
+    async def _spawn(self, name: str, args: list[str], env: Mapping[str, str]) -> str:
+        proc, line, tail = await _spawn(name, args, env)
+        self.processes[name], self.stderr[name] = proc, tail
         words = line.split()
         if len(words) > 2 and words[2].startswith("metrics="):
             self.metrics[name] = words[2].removeprefix("metrics=")
-        return proc, words[1]
+        self.addresses[name] = words[1]
+        return words[1]
 
     async def stop(self) -> None:
         for proc in self.processes.values():
@@ -304,17 +309,77 @@ class Stack:
             except TimeoutError:
                 proc.kill()
                 await proc.wait()
+        for tail in self.stderr.values():
+            await tail.lines()
 
 
-async def _spawn(name: str, args: list[str], env: Mapping[str, str]) -> tuple[asyncio.subprocess.Process, str]:
+class StderrTail:
+    """A child's stderr, passed on line by line to this process's stderr; its last lines kept for a report."""
+
+    def __init__(self, stream: asyncio.StreamReader, keep: int = 8) -> None:
+        self._last: collections.deque[str] = collections.deque(maxlen=keep)
+        self._copying = asyncio.ensure_future(self._copy(stream))
+
+    async def _copy(self, stream: asyncio.StreamReader) -> None:
+        while True:
+            try:
+                line = await stream.readline()
+            except ValueError:  # a line longer than the stream's limit: its start was dropped, go on
+                continue
+            if not line:
+                return
+            text = line.decode(errors="replace")
+            self._last.append(text.rstrip())
+            try:
+                sys.stderr.write(text)
+                sys.stderr.flush()
+            except (OSError, ValueError):
+                pass  # nobody reads our stderr any more: keep draining the child's, so it never blocks
+
+    async def lines(self, wait: float = 2.0) -> list[str]:
+        """The last lines, once the child has closed its stderr (at most wait seconds after asking)."""
+        try:
+            await asyncio.wait_for(asyncio.shield(self._copying), wait)
+        except TimeoutError:
+            pass
+        return list(self._last)
+
+
+def exit_status(code: int | None) -> str:
+    """A process's returncode in words: "exit status 3", "killed by SIGKILL"."""
+    if code is None:
+        return "still running"
+    if code < 0:
+        try:
+            return f"killed by {signal.Signals(-code).name}"
+        except ValueError:
+            return f"killed by signal {-code}"
+    return f"exit status {code}"
+
+
+async def _spawn(name: str, args: list[str], env: Mapping[str, str]) -> tuple[
+        asyncio.subprocess.Process, str, StderrTail]:
+    """Start `linkage ARGS` and wait for its LISTENING line. Raises SandboxError (with its last words) if it
+    does not print one within a minute; a process that is cancelled meanwhile is killed."""
     proc = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "linkage.cli", *args, stdout=asyncio.subprocess.PIPE, env={**os.environ, **env})
-    assert proc.stdout is not None
-    line = await asyncio.wait_for(proc.stdout.readline(), 60)
+        sys.executable, "-m", "linkage.cli", *args, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+        env={**os.environ, **env})
+    assert proc.stdout is not None and proc.stderr is not None
+    tail = StderrTail(proc.stderr)
+    try:
+        line = await asyncio.wait_for(proc.stdout.readline(), _START_S)
+    except BaseException as exc:
+        proc.kill()
+        await proc.wait()
+        await tail.lines()
+        if isinstance(exc, TimeoutError):
+            raise SandboxError(f"{name} did not start: no LISTENING line within {_START_S:g} s") from None
+        raise
     if not line.startswith(b"LISTENING "):
         code = await proc.wait()
-        raise SandboxError(f"{name} did not start (exit {code}); its message is above")
-    return proc, line.decode()
+        last = await tail.lines()
+        raise SandboxError(f"{name} did not start ({exit_status(code)})" + (f": {last[-1]}" if last else ""))
+    return proc, line.decode(), tail
 
 
 async def start_stack(settings: Settings, *, ports: Mapping[str, int] | None = None,

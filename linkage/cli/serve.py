@@ -46,7 +46,6 @@ def _serve_ready(host: str, port: int, metrics: str = "") -> None:
 
 def _cmd_serve_hub(args: argparse.Namespace) -> int:
     from linkage.hub.server import build_server
-    from linkage.ports import PortInUse
 
     async def run() -> None:
         import signal
@@ -65,7 +64,7 @@ def _cmd_serve_hub(args: argparse.Namespace) -> int:
 
     try:
         asyncio.run(run())
-    except PortInUse as exc:
+    except OSError as exc:  # PortInUse, or another reason it cannot listen (linkage.ports.listen_failure)
         _log.error("hub: %s", exc)
         return 3
     return 0
@@ -101,7 +100,7 @@ def _cmd_serve_provider(args: argparse.Namespace) -> int:
 
 def _cmd_serve_counter(args: argparse.Namespace) -> int:
     from consumers.counter.app import serve
-    from linkage.ports import PortInUse, choose_port
+    from linkage.ports import PortInUse, choose_port, listen_failure
 
     home = Home(Path(args.home).resolve())
     config = load_settings(home).counter
@@ -111,10 +110,10 @@ def _cmd_serve_counter(args: argparse.Namespace) -> int:
     try:
         asyncio.run(_until_signal(serve(home, port, lambda bound: _serve_ready(config.host, bound))))
     except OSError as exc:
-        taken = PortInUse(join_address(config.host, port), choose_port("counter", "LINKAGE_COUNTER_PORT",
-                                                                       home.config_file),
-                          exc.strerror or str(exc))
-        _log.error("counter: %s", taken)
+        # "taken" only when it is: a port that needs privileges, or any other failure, is said as it is.
+        failure = listen_failure(join_address(config.host, port), choose_port("counter", "LINKAGE_COUNTER_PORT",
+                                                                              home.config_file))
+        _log.error("counter: %s", failure if isinstance(failure, PortInUse) else exc)
         return 3
     return 0
 

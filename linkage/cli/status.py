@@ -2,17 +2,20 @@
 
 Reads DIR/endpoints.json (``linkage up`` writes it) and asks, all at once, each with a deadline:
 
-  1. the hub and each registry: the gRPC health service over mutual TLS (the sandbox
+  1. every hub replica and each registry: the gRPC health service over mutual TLS (the sandbox
      administrator's certificate, or an agency's), which must answer SERVING;
   2. the counter: GET /metrics over HTTP, which must answer 200;
   3. every component's metrics endpoint (endpoints.json ``metrics``), which must answer 200;
-     from the hub's: each provider's circuit breaker and the age of the newest checkpoint;
+     from the hubs': each provider's circuit breaker, the age of the newest checkpoint, and
+     which replica integrates the log now;
   4. the exchange log: its newest signed checkpoint (AuditLog.GetCheckpoint, as the auditor
-     agency): size and root hash.
+     agency, from the first replica that gives it): size and root hash.
 
-A component is down when check 1, 2 or 3 fails; the breakers and the checkpoint are reported,
-not judged. Exit codes: 0 every component healthy; 1 one or more down, each named with what it
-answered; 2 the sandbox is not running (no endpoints.json) or endpoints.json cannot be read.
+DIR/supervisor.json (``linkage up`` writes it) adds how often each component was restarted
+and how it last exited. A component is down when check 1, 2 or 3 fails; the breakers, the
+checkpoint and the restarts are reported, not judged. Exit codes: 0 every component healthy;
+1 one or more down, each named with what it answered; 2 the sandbox is not running (no
+endpoints.json) or endpoints.json cannot be read.
 ``--wait [SECONDS]`` asks again until every component is healthy, also while ``linkage up`` is
 still starting (linkage/cli/background.py), and reports the last answers when time runs out.
 """
@@ -54,6 +57,9 @@ class Component:
     detail: str = ""  # what it answered: SERVING, HTTP 200, or the failure
     metrics: str = ""  # its metrics URL
     breaker: str = ""  # registries: the hub's circuit breaker for it (closed, open, half_open)
+    integrating: bool | None = None  # hubs: whether it integrates the log now (None: unknown)
+    restarts: int = 0  # by `linkage up`, since it started
+    last_exit: str = ""  # how it last exited, when it was restarted: "killed by SIGKILL at …"
 
 
 @dataclass
@@ -74,8 +80,13 @@ class Report:
     def down(self) -> list[str]:
         return [c.name for c in self.components if not c.healthy]
 
+    @property
+    def integrating(self) -> list[str]:
+        """The hubs that say they integrate the log: one, or none for the moment a replica takes over."""
+        return [c.name for c in self.components if c.healthy and c.integrating]
+
     def to_json(self) -> dict[str, Any]:
-        return {"home": self.home, "healthy": not self.down, "down": self.down,
+        return {"home": self.home, "healthy": not self.down, "down": self.down, "integrating": self.integrating,
                 "components": [asdict(c) for c in self.components], "checkpoint": asdict(self.checkpoint)}
 
     def render(self) -> str:
@@ -84,15 +95,22 @@ class Report:
         for c in self.components:
             state = "ok  " if c.healthy else "DOWN"
             extra = f"  breaker {c.breaker}" if c.breaker else ""
+            if c.integrating:
+                extra += "  integrates the log"
             lines.append(f"  {state} {c.name:<{width}}  {c.kind:<8}  {c.address}  {c.detail}{extra}")
             if c.metrics:
                 lines.append(f"       {'':<{width}}  metrics   {c.metrics}")
+            if c.restarts:
+                lines.append(f"       {'':<{width}}  restarts  {c.restarts}, last exit: {c.last_exit}")
         cp = self.checkpoint
         if cp.error:
             lines.append(f"checkpoint: unknown ({cp.error})")
         else:
             age = f", age {cp.age_s:.1f} s" if cp.age_s is not None else ""
             lines.append(f"checkpoint: size {cp.size}, root {cp.root_hash}{age}")
+        hubs = [c for c in self.components if c.kind == "hub"]
+        if len(hubs) > 1:
+            lines.append(f"log integrated by: {', '.join(self.integrating) or 'none of the replicas that answered'}")
         down = self.down
         lines.append(f"down: {', '.join(down)}" if down else f"all {len(self.components)} components healthy")
         return "\n".join(lines)
@@ -174,16 +192,43 @@ async def _scrape(component: Component, http: aiohttp.ClientSession, timeout: fl
         return {}
 
 
-async def _checkpoint(address: str, ca: Path, own: pki.CertPaths | None, timeout: float) -> Checkpoint:
+async def _checkpoint(addresses: list[str], ca: Path, own: pki.CertPaths | None, timeout: float) -> Checkpoint:
+    """The newest checkpoint from the first replica that gives it; the last refusal when none does."""
     if own is None:
         return Checkpoint(error="no agency certificate in endpoints.json to ask the hub with")
-    async with grpc.aio.secure_channel(address, pki.channel_credentials(ca, own)) as channel:
-        try:
-            cp = await audit_pb2_grpc.AuditLogStub(channel).GetCheckpoint(audit_pb2.GetCheckpointRequest(),
-                                                                           timeout=timeout)
-        except grpc.aio.AioRpcError as exc:
-            return Checkpoint(error=f"the hub did not give it ({exc.code().name}: {(exc.details() or '')[:120]})")
-    return Checkpoint(size=cp.size, root_hash=cp.root_hash.hex())
+    found = Checkpoint(error="no hub in endpoints.json")
+    for address in addresses:
+        async with grpc.aio.secure_channel(address, pki.channel_credentials(ca, own)) as channel:
+            try:
+                cp = await audit_pb2_grpc.AuditLogStub(channel).GetCheckpoint(audit_pb2.GetCheckpointRequest(),
+                                                                               timeout=timeout)
+            except grpc.aio.AioRpcError as exc:
+                found = Checkpoint(error=f"the hub did not give it ({exc.code().name}:"
+                                         f" {(exc.details() or '')[:120]})")
+                continue
+        return Checkpoint(size=cp.size, root_hash=cp.root_hash.hex())
+    return found
+
+
+def _hubs(endpoints: dict[str, Any]) -> list[tuple[str, str]]:
+    """(name, address) of every hub replica: "hub", "hub-2", … as `linkage up` names them."""
+    listed = endpoints.get("hubs")
+    addresses = [str(a) for a in listed] if isinstance(listed, list) and listed else [str(endpoints["hub"])]
+    return [("hub" if i == 0 else f"hub-{i + 1}", address) for i, address in enumerate(addresses)]
+
+
+def _restarts(components: list[Component], home: Home) -> None:
+    from linkage.cli.supervisor import read_state
+
+    state = read_state(home.supervisor)
+    for c in components:
+        entry = state.get(c.name, {})
+        c.restarts = int(entry.get("restarts") or 0)
+        last = entry.get("last_exit")
+        if isinstance(last, dict):
+            c.last_exit = f"{last.get('status')} at {last.get('at')} after {last.get('ran_s')} s"
+        if entry.get("state") in ("restarting", "failed") and not c.healthy:
+            c.detail += f"; linkage up: {entry['state']}"
 
 
 async def check(home: Home, *, timeout: float = DEFAULT_TIMEOUT_S) -> Report:
@@ -191,21 +236,27 @@ async def check(home: Home, *, timeout: float = DEFAULT_TIMEOUT_S) -> Report:
     endpoints = _load(home)
     metrics = endpoints.get("metrics") if isinstance(endpoints.get("metrics"), dict) else {}
     assert isinstance(metrics, dict)
-    hub = Component("hub", "hub", endpoints["hub"], metrics=str(metrics.get("hub", "")))
+    hubs = [Component(name, "hub", address, metrics=str(metrics.get(name, ""))) for name, address in _hubs(endpoints)]
     registries = [Component(str(name), "registry", str(address), metrics=str(metrics.get(name, "")))
                   for name, address in endpoints["providers"].items()]
     counter = Component("counter", "counter", endpoints["counter"], metrics=str(metrics.get("counter", "")))
-    report = Report(str(home.root), [hub, *registries, counter])
+    report = Report(str(home.root), [*hubs, *registries, counter])
     ca = Path(endpoints.get("ca") or home.ca.cert)
     credentials = pki.channel_credentials(ca, _client_cert(home, endpoints))
     import aiohttp  # here: `linkage` starts faster for every other command
 
     async with aiohttp.ClientSession() as http:
-        checks = [*(_health(c, credentials, timeout) for c in (hub, *registries)), _http(counter, http, timeout)]
+        checks = [*(_health(c, credentials, timeout) for c in (*hubs, *registries)), _http(counter, http, timeout)]
         _, report.checkpoint = await asyncio.gather(asyncio.gather(*checks), _checkpoint(
-            hub.address, ca, _agency_cert(endpoints, home), timeout))
-        scraped = await asyncio.gather(*(_scrape(c, http, timeout) for c in (hub, *registries)))
-    hub_metrics = scraped[0]
+            [h.address for h in hubs], ca, _agency_cert(endpoints, home), timeout))
+        scraped = await asyncio.gather(*(_scrape(c, http, timeout) for c in (*hubs, *registries)))
+    for hub, hub_metrics in zip(hubs, scraped, strict=False):
+        integrating = hub_metrics.get("linkage_log_integrating", [])
+        hub.integrating = bool(integrating[0].value) if integrating else None
+    # Breakers and the checkpoint's age as the integrating replica sees them (the others reload the tree, which
+    # restarts their clock), else as the first that answered.
+    ordered = sorted(zip(hubs, scraped, strict=False), key=lambda pair: not pair[0].integrating)
+    hub_metrics = next((m for _, m in ordered if m), {})
     for sample in hub_metrics.get("linkage_provider_circuit_state", []):
         if sample.value == 1:
             for registry in registries:
@@ -214,6 +265,7 @@ async def check(home: Home, *, timeout: float = DEFAULT_TIMEOUT_S) -> Report:
     ages = hub_metrics.get("linkage_log_checkpoint_age_seconds", [])
     if ages:
         report.checkpoint.age_s = float(ages[0].value)
+    _restarts(report.components, home)
     return report
 
 

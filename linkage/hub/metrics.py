@@ -3,6 +3,7 @@
     linkage_provider_circuit_state{provider, state}   1 for the state each provider's circuit breaker is in
     linkage_log_size                                  entries in the exchange log
     linkage_log_checkpoint_age_seconds                seconds since the newest checkpoint was signed
+    linkage_log_integrating                           1 while this hub integrates the log (of replicas: one)
 
 Each call is also one line of the ``linkage.hub.requests`` log (linkage/logs.py).
 """
@@ -57,6 +58,10 @@ def hub_metrics(hub: Hub) -> ServerMetrics:
         yield GaugeMetricFamily("linkage_log_checkpoint_age_seconds",
                                 "Seconds since the exchange log's newest checkpoint was signed (or the hub started).",
                                 value=round(time.time() - clock.at, 3))
+        yield GaugeMetricFamily("linkage_log_integrating",
+                                "1 while this hub integrates entries into the log and signs its checkpoints"
+                                " (of hub replicas sharing a log, the one holding its lock).",
+                                value=1.0 if hub.log.leading else 0.0)
 
     metrics.add_collector(collect)
     return metrics

@@ -30,7 +30,7 @@ from linkage.hub.service import AuditServicer, HubServicer
 from linkage.hub.witnesses import WitnessRelay, witness_endpoints
 from linkage.limits import HUB_MAX_RECEIVE, HUB_MAX_SEND, server_options
 from linkage.metrics import MetricsExporter, ServerMetrics
-from linkage.ports import PortInUse, choose_port
+from linkage.ports import PortInUse, choose_port, listen_failure
 from linkage.v1 import audit_pb2, audit_pb2_grpc, hub_pb2, hub_pb2_grpc
 
 __all__ = ["HubServer", "build_server", "serve"]
@@ -89,7 +89,7 @@ async def build_server(settings: Settings, port: int | None = None, metrics_port
     if not bound:
         await hub.router.close()
         await log.close()
-        raise PortInUse(address, choose_port("hub", "LINKAGE_HUB_PORT", home.config_file))
+        raise listen_failure(address, choose_port("hub", "LINKAGE_HUB_PORT", home.config_file))
     await server.start()
     running = HubServer(server, bound, hub, metrics)
     witnesses = witness_endpoints(settings)

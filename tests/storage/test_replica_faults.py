@@ -36,6 +36,8 @@ from linkage.errors import from_rpc_error
 from linkage.v1 import audit_pb2, audit_pb2_grpc, hub_pb2, hub_pb2_grpc
 from providers.server import start_server
 from tests.backends import skip_without_postgres
+from tests.failover import holders
+from tests.failover import logged as logged_entries
 
 pytestmark = pytest.mark.slow
 
@@ -213,24 +215,12 @@ async def _load(hubs: Hubs, subject: str, seconds: float, workers: int = 8) -> l
     return answers
 
 
-def _logged(url: str) -> dict[str, list[int]]:
-    with psycopg.connect(url, autocommit=True) as conn:
-        rows = conn.execute("SELECT printout_id, idx FROM linkage_log.entries WHERE kind = 'printout'").fetchall()
-        assert conn.execute("SELECT COALESCE(MAX(idx) + 1, 0) = COUNT(*) FROM linkage_log.entries").fetchone() == (
-            True,), "the log has a gap"
-    out: dict[str, list[int]] = {}
-    for pid, idx in rows:
-        out.setdefault(pid, []).append(int(idx))
-    return out
-
-
 def _integrator(url: str) -> int:
     """The OS pid of the hub process whose connection holds the integrator's lock."""
     with psycopg.connect(url, autocommit=True) as conn:
-        rows = conn.execute("SELECT a.application_name FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid"
-                            " WHERE l.locktype = 'advisory' AND l.granted").fetchall()
-    assert len(rows) == 1, rows
-    return int(str(rows[0][0]).rsplit("-", 1)[1])
+        found = holders(conn)
+    assert len(found) == 1, found
+    return found[0]
 
 
 async def _checkpoint_size(hubs: Hubs, i: int) -> int:
@@ -258,7 +248,7 @@ async def test_kill_9_of_the_integrator_loses_nothing_and_another_takes_over(
     after = [a for a in answered if a.hub == survivor and a.started > killed_at + 1.5]
     assert after, ("the survivor answered nothing from 1.5 s after the kill:",
                    sorted({a.reason for a in answers if a.hub == survivor and a.started > killed_at}))
-    logged = _logged(hubs.url)
+    logged = logged_entries(hubs.url)
     for a in answered:  # every printout that left a hub is in the tree exactly once, where it was told
         assert logged.get(a.printout_id) == [a.index], a
     assert _integrator(hubs.url) == hubs.processes[survivor].pid
@@ -281,7 +271,7 @@ async def test_postgresql_stopped_during_a_load_means_unavailable_then_recovery(
     during = [a for a in answers if a.started > down_from and a.ended < down_to]
     assert during and all(a.reason == "log_unavailable" for a in during), {a.reason for a in during}
     assert any(a.printout_id and a.started > down_to + 1 for a in answers), "no printout after the restart"
-    logged = _logged(hubs.url)
+    logged = logged_entries(hubs.url)
     for a in answers:
         if a.printout_id:
             assert logged.get(a.printout_id) == [a.index], a

@@ -4,10 +4,8 @@ from __future__ import annotations
 
 import json
 import urllib.request
-import uuid
 from pathlib import Path
 
-import psycopg
 import pytest
 
 from consumers.client import HubClient
@@ -42,18 +40,8 @@ async def test_replicas_need_postgresql(tmp_path: Path, monkeypatch: pytest.Monk
         await start_stack(load_settings(home), replicas=2)
 
 
-async def test_two_replicas_share_one_log_and_endpoints_list_both(postgres: Database, tmp_path: Path,
-                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.delenv("LINKAGE_DATABASE", raising=False)
-    # linkage.toml names a database, not a namespace: the replicas' processes need a database of their own.
-    name = f"linkage_replicas_{uuid.uuid4().hex[:8]}"
-    with psycopg.connect(postgres.url, autocommit=True) as conn:
-        conn.execute(f"CREATE DATABASE {name}")
-    try:
-        await _two_replicas(Database(postgres.url.rsplit("/", 1)[0] + "/" + name), tmp_path)
-    finally:
-        with psycopg.connect(postgres.url, autocommit=True) as conn:
-            conn.execute(f"DROP DATABASE {name} WITH (FORCE)")
+async def test_two_replicas_share_one_log_and_endpoints_list_both(own_database: Database, tmp_path: Path) -> None:
+    await _two_replicas(own_database, tmp_path)
 
 
 async def _two_replicas(db: Database, tmp_path: Path) -> None:
