@@ -2,7 +2,7 @@
 
 The last digit is a check digit: (11 - sum_{i=1..12} d_i * (14 - i) mod 11) mod 10.
 Every parser here raises only ``InvalidRequest`` (from ``linkage.errors``), with a
-stable reason code and a message in Thai and English that says what would be right.
+stable code and a message in Thai and English that says what would be right.
 """
 
 from __future__ import annotations
@@ -55,42 +55,38 @@ def id_kind(national_id: NationalId) -> IdKind:
 def parse_id(raw: str, expected: IdKind | None = None, *, what: str = "subject_id") -> NationalId:
     """Verify a 13-digit ID and, when given, that it is of the expected kind.
 
-    Raises InvalidRequest with reason ``id_wrong_length``, ``id_not_digits``,
+    Raises InvalidRequest with code ``id_wrong_length``, ``id_not_digits``,
     ``id_bad_first_digit``, ``check_digit_mismatch`` or ``id_wrong_kind``.
     """
     value = raw.strip().replace("-", "").replace(" ", "")
     if not value.isascii() or not value.isdigit():
         raise InvalidRequest(
-            "id_not_digits",
-            f"{what}: เลขประจำตัวต้องเป็นตัวเลข 0-9 เท่านั้น / the ID must contain only the digits 0-9"
-            f" (got {_show(raw)})",
+            "id_not_digits", "เลขประจำตัวต้องเป็นตัวเลข 0-9 เท่านั้น",
+            f"the ID must contain only the digits 0-9 (got {_show(raw)})", field=what,
         )
     if len(value) != 13:
         raise InvalidRequest(
-            "id_wrong_length",
-            f"{what}: เลขประจำตัวต้องมี 13 หลัก แต่ได้ {len(value)} หลัก"
-            f" / the ID must have 13 digits, got {len(value)}",
+            "id_wrong_length", f"เลขประจำตัวต้องมี 13 หลัก แต่ได้ {len(value)} หลัก",
+            f"the ID must have 13 digits, got {len(value)}", field=what,
         )
     if value[0] == "9":
         raise InvalidRequest(
-            "id_bad_first_digit",
-            f"{what}: ไม่มีเลขประจำตัวที่ขึ้นต้นด้วย 9 / no Thai ID begins with 9"
-            " (personal IDs begin with 1-8, juristic-person IDs with 0)",
+            "id_bad_first_digit", "ไม่มีเลขประจำตัวที่ขึ้นต้นด้วย 9",
+            "no Thai ID begins with 9 (personal IDs begin with 1-8, juristic-person IDs with 0)", field=what,
         )
     expected_digit = check_digit(value[:12])
     if int(value[12]) != expected_digit:
         raise InvalidRequest(
             "check_digit_mismatch",
-            f"{what}: เลขตรวจสอบ (หลักที่ 13) ควรเป็น {expected_digit} ไม่ใช่ {value[12]} — กรุณาตรวจเลขอีกครั้ง"
-            f" / check digit should be {expected_digit}, not {value[12]}: please check the number",
+            f"เลขตรวจสอบ (หลักที่ 13) ควรเป็น {expected_digit} ไม่ใช่ {value[12]} — กรุณาตรวจเลขอีกครั้ง",
+            f"check digit should be {expected_digit}, not {value[12]}: please check the number", field=what,
         )
     national_id = NationalId(value)
     kind = id_kind(national_id)
     if expected is not None and kind is not expected:
         raise InvalidRequest(
-            "id_wrong_kind",
-            f"{what}: ต้องใช้{_KIND_TH[expected]} แต่ได้{_KIND_TH[kind]}"
-            f" / {_KIND_EN[expected]} is needed here, but this is {_KIND_EN[kind]}",
+            "id_wrong_kind", f"ต้องใช้{_KIND_TH[expected]} แต่ได้{_KIND_TH[kind]}",
+            f"{_KIND_EN[expected]} is needed here, but this is {_KIND_EN[kind]}", field=what,
         )
     return national_id
 
@@ -99,9 +95,8 @@ def parse_officer_id(raw: str) -> NationalId:
     """An officer's personal ID (the Linkage Center's AgentID). Raises InvalidRequest."""
     if not raw.strip():
         raise InvalidRequest(
-            "officer_id_missing",
-            "officer_id: ต้องระบุเลขประจำตัวประชาชนของเจ้าหน้าที่ผู้ขอข้อมูล"
-            " / the officer's personal ID is required: the officer is accountable for the request",
+            "officer_id_missing", "ต้องระบุเลขประจำตัวประชาชนของเจ้าหน้าที่ผู้ขอข้อมูล",
+            "the officer's personal ID is required: the officer is accountable for the request", field="officer_id",
         )
     return parse_id(raw, IdKind.CITIZEN, what="officer_id")
 

@@ -13,10 +13,11 @@ escaped); a value JSON cannot hold is written as its ``str()``.
 Every server writes one request line per call it answers, successes and failures alike, through a
 ``RequestLog`` (linkage/metrics.py writes them where it counts the call): the hub and the registries carry
 ``method, agency, doc_type, code, reason, duration_ms`` (``code`` the gRPC status name, ``reason`` the
-snake_case ErrorInfo reason, both as the metrics label them); the counter ``method, route, status, reason,
-duration_ms``. Their values come from the same closed lists as the metrics' labels, never from what a
-caller typed, so no ID or name of a person can appear in them. A call the server itself failed (INTERNAL,
-UNAVAILABLE, DEADLINE_EXCEEDED …, or HTTP 5xx) is a WARNING, any other an INFO.
+snake_case ErrorInfo reason, i.e. the error's ``code``: names kept as the metrics label them); the counter
+``method, route, status, reason, duration_ms``. Their values come from the same closed lists as the
+metrics' labels, never from what a caller typed, so no ID or name of a person can appear in them. A call
+the server itself failed (INTERNAL, UNAVAILABLE, DEADLINE_EXCEEDED …, or HTTP 5xx) is a WARNING, any
+other an INFO.
 
 Library modules only ever ask for loggers; ``configure_logging`` is called by the command line's entry
 points alone (linkage/cli/main.py: ``serve-hub``, ``serve-provider``, ``serve-counter``, ``up`` and the

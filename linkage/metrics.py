@@ -38,13 +38,11 @@ from typing import Any
 
 import grpc
 from aiohttp import web
-from google.protobuf.message import DecodeError
-from google.rpc import error_details_pb2, status_pb2
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram, generate_latest
 from prometheus_client.core import Metric
 from prometheus_client.registry import Collector
 
-from linkage.errors import DOMAIN
+from linkage.errors import DOMAIN, error_info
 from linkage.interceptors import UnaryWrapper
 from linkage.limits import MAX_BATCH
 from linkage.logs import RequestLog, server_failed
@@ -68,7 +66,6 @@ _NAME = re.compile(r"[A-Za-z][A-Za-z0-9._-]{0,63}")
 # Reasons are the project's snake_case codes; no digits, so nothing number-like can pass as one.
 _REASON = re.compile(r"[a-z][a-z_]{0,63}")
 _CODES = {c.value[0]: c.name for c in grpc.StatusCode}
-_DETAILS_KEY = "grpc-status-details-bin"
 
 
 def _label(value: str, known: bool, other: str) -> str:
@@ -217,28 +214,13 @@ def _caller(context: grpc.aio.ServicerContext) -> str:
 
 
 def _reason(context: grpc.aio.ServicerContext) -> str:
-    """The ErrorInfo reason the servicer sent with its status (linkage.errors.to_status), or ""."""
+    """The ErrorInfo reason (the error's ``code``) the servicer sent with its status (linkage.errors.to_status),
+    or ""."""
     try:
-        trailing = context.trailing_metadata() or ()
-    except (AttributeError, NotImplementedError):
-        return ""
-    for key, value in trailing:
-        if key == _DETAILS_KEY and isinstance(value, bytes):
-            return _info_reason(value)
-    return ""
-
-
-def _info_reason(details: bytes) -> str:
-    status = status_pb2.Status()
-    try:
-        status.ParseFromString(details)
-    except DecodeError:  # a malformed detail is no reason to fail a call that is already over
-        return ""
-    info = error_details_pb2.ErrorInfo()
-    for detail in status.details:
-        if detail.Is(error_details_pb2.ErrorInfo.DESCRIPTOR) and detail.Unpack(info) and info.domain == DOMAIN:
-            return str(info.reason)
-    return ""
+        info = error_info(context.trailing_metadata())
+    except (AttributeError, NotImplementedError, ValueError):  # no trailers, or details that do not parse:
+        return ""  # no reason to fail a call that is already over
+    return str(info.reason) if info is not None and info.domain == DOMAIN else ""
 
 
 def _outcomes(request: Any, response: Any, code: str, reason: str) -> list[tuple[str, str, str]]:

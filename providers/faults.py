@@ -2,7 +2,7 @@
 
 ``FaultPlan`` is one set of faults. ``FaultPlan.check`` is the one range check, run by
 the CLI before it sends anything and by the registry before it applies anything; it
-raises ``linkage.errors.InvalidRequest`` with reason ``fault_out_of_range`` or
+raises ``linkage.errors.InvalidRequest`` with code ``fault_out_of_range`` or
 ``unknown_error_code``. ``Faults`` is the state of one running registry: the plan in
 force, when its outage ends, its seeded draws and counters of what it did.
 
@@ -88,19 +88,18 @@ class FaultPlan:
                                    ("outage", self.outage_ms, MAX_OUTAGE_MS)):
             if not 0 <= value <= limit:
                 raise InvalidRequest(
-                    "fault_out_of_range",
-                    f"{name}: ต้องอยู่ระหว่าง 0 ถึง {_ms(limit)} / {name} must be between 0 and {_ms(limit)},"
-                    f" got {value} ms" + (" (a negative duration)" if value < 0 else ""))
+                    "fault_out_of_range", f"ต้องอยู่ระหว่าง 0 ถึง {_ms(limit)}",
+                    f"{name} must be between 0 and {_ms(limit)}, got {value} ms"
+                    + (" (a negative duration)" if value < 0 else ""), field=name)
         if not (math.isfinite(self.error_rate) and 0.0 <= self.error_rate <= 1.0):
             raise InvalidRequest(
-                "fault_out_of_range",
-                f"error_rate: ต้องอยู่ระหว่าง 0 ถึง 1 / error_rate is a share of calls, from 0 (none) to 1"
-                f" (every call); got {self.error_rate}")
+                "fault_out_of_range", "ต้องอยู่ระหว่าง 0 ถึง 1",
+                f"error_rate is a share of calls, from 0 (none) to 1 (every call); got {self.error_rate}",
+                field="error_rate")
         if self.error not in ERROR_CODES:
             raise InvalidRequest(
-                "unknown_error_code",
-                f"error: ไม่รู้จักรหัส {self.error[:40]!r} / {self.error[:40]!r} is not a fault code;"
-                f" use one of: {', '.join(ERROR_CODES)}")
+                "unknown_error_code", f"ไม่รู้จักรหัส {self.error[:40]!r}",
+                f"{self.error[:40]!r} is not a fault code; use one of: {', '.join(ERROR_CODES)}", field="error")
 
 
 class Faults:
@@ -144,10 +143,10 @@ class Faults:
         self._stats.calls += 1
         if not plan.any:
             return None
-        code: grpc.StatusCode = getattr(grpc.StatusCode, plan.error)
+        status: grpc.StatusCode = getattr(grpc.StatusCode, plan.error)
         if self._outage_until and time.monotonic() < self._outage_until:
             self._stats.refused_in_outage += 1
-            return code, (f"ทดสอบ: ทะเบียน {self.provider} ปิดให้บริการชั่วคราว / injected outage: registry"
+            return status, (f"ทดสอบ: ทะเบียน {self.provider} ปิดให้บริการชั่วคราว / injected outage: registry"
                           f" {self.provider} is down for {_ms(plan.outage_ms)} (linkage faults)")
         delay = plan.latency_ms + (self._rng.uniform(-plan.jitter_ms, plan.jitter_ms) if plan.jitter_ms else 0)
         if delay > 0:
@@ -155,6 +154,6 @@ class Faults:
             await asyncio.sleep(delay / 1000)
         if plan.error_rate and self._rng.random() < plan.error_rate:
             self._stats.errors_injected += 1
-            return code, (f"ทดสอบ: ทะเบียน {self.provider} จำลองความขัดข้อง / injected fault: registry"
+            return status, (f"ทดสอบ: ทะเบียน {self.provider} จำลองความขัดข้อง / injected fault: registry"
                           f" {self.provider} fails {plan.error_rate:g} of calls (linkage faults)")
         return None

@@ -106,28 +106,24 @@ class ProviderServicer(provider_pb2_grpc.ProviderServiceServicer):
         names = self._fields.get(code)
         if names is None:
             raise InvalidRequest(
-                "unknown_doc_type",
-                f"doc_type: ทะเบียน {self.registry.name} ไม่มีเอกสารประเภท {code[:60]!r}"
-                f" / registry {self.registry.name} serves no document type {code[:60]!r};"
-                f" it serves: {', '.join(self._fields)}",
+                "unknown_doc_type", f"ทะเบียน {self.registry.name} ไม่มีเอกสารประเภท {code[:60]!r}",
+                f"registry {self.registry.name} serves no document type {code[:60]!r};"
+                f" it serves: {', '.join(self._fields)}", field="doc_type",
             )
         subject_id = parse_id(request.subject_id, self._kinds[code])
         wanted = list(dict.fromkeys(request.fields))
         unknown = [f for f in wanted if f not in names]
         if unknown:
             raise InvalidRequest(
-                "unknown_field",
-                f"fields: เอกสาร {code} ไม่มีช่องข้อมูล {unknown[0][:60]!r}"
-                f" / {code} has no field {unknown[0][:60]!r}; its fields are: {', '.join(names)}",
+                "unknown_field", f"เอกสาร {code} ไม่มีช่องข้อมูล {unknown[0][:60]!r}",
+                f"{code} has no field {unknown[0][:60]!r}; its fields are: {', '.join(names)}", field="fields",
             )
         # Synchronous on purpose: an indexed SQLite lookup takes tens of µs, less than a thread hop.
         record = await self.store.get(code, subject_id)
         if record is None:
             raise NotFound(
-                "record_not_found",
-                f"ไม่พบข้อมูล {self.registry.doc_types[code].title_th} ของเลขประจำตัวนี้"
-                f" / no {code} record for this ID",
-                provider=self.registry.name,
+                "record_not_found", f"ไม่พบข้อมูล {self.registry.doc_types[code].title_th} ของเลขประจำตัวนี้",
+                f"no {code} record for this ID", provider=self.registry.name,
             )
         data = struct_pb2.Struct()
         # Only fields the document type declares ever leave the registry, in declared or asked order.
@@ -160,9 +156,9 @@ def _require_admin(context: grpc.aio.ServicerContext) -> None:
     if names != [ADMIN_CLIENT] or units != [ADMIN_UNIT]:
         who = str(names[0])[:64] if names else "no common name"
         raise PermissionDenied(
-            "not_admin",
-            f"เฉพาะผู้ดูแลระบบทดสอบเท่านั้นที่ตั้งค่าความขัดข้องได้ / only the sandbox administrator may set faults"
-            f" (the {ADMIN_CLIENT!r} certificate that `linkage init` issues); this certificate is {who!r}")
+            "not_admin", "เฉพาะผู้ดูแลระบบทดสอบเท่านั้นที่ตั้งค่าความขัดข้องได้",
+            f"only the sandbox administrator may set faults (the {ADMIN_CLIENT!r} certificate that `linkage init`"
+            f" issues); this certificate is {who!r}")
 
 
 class ProviderAdminServicer(provider_pb2_grpc.ProviderAdminServicer):

@@ -241,7 +241,7 @@ class Soak:
         try:
             printouts = await op()
         except (LinkageError, VerificationError, RuntimeError, aiohttp.ClientError, TimeoutError) as err:
-            reason = getattr(err, "reason", None) or getattr(err, "code", None) or type(err).__name__
+            reason = getattr(err, "hub_code", None) or getattr(err, "code", None) or type(err).__name__
             for tally in (self.total, self.window):
                 tally.errors[f"{kind}:{reason}"] += 1
             print(f"  ! {kind}: {str(err)[:200]}", flush=True)

@@ -101,7 +101,7 @@ class Load:
                                                          timeout=15)
             call.printout_id, call.index = doc.printout_id, doc.log_index
         except LinkageError as err:
-            call.error = f"{err.code.name} {err.reason}"
+            call.error = f"{err.status.name} {err.code}"
         call.ended = time.monotonic()
         self.calls.append(call)
         return call

@@ -91,7 +91,7 @@ async def _refused(channel: grpc.aio.Channel, doc_type: str, subject: str, offic
     with pytest.raises(grpc.aio.AioRpcError) as info:
         await _fetch(channel, doc_type, subject, officer, citizen_present=True)
     err = from_rpc_error(info.value)
-    return info.value.code(), err.reason, err.message
+    return info.value.code(), err.code, err.message
 
 
 async def test_added_agency_reads_its_grant_at_once_and_revoked_is_refused_at_once(

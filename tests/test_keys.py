@@ -317,7 +317,7 @@ async def test_expired_revoked_and_renewed_agency_certificates(stack: RunningSta
     assert (await _list_services(stack, home.client_cert(MUNI))).agency == MUNI
     with pytest.raises(grpc.aio.AioRpcError) as info:
         await _list_services(stack, old)
-    assert from_rpc_error(info.value).reason == "certificate_not_registered"
+    assert from_rpc_error(info.value).code == "certificate_not_registered"
 
     # A revoked agency's certificate still chains to the CA, and is refused with the reason.
     hospital = pki.CertPaths(tmp_path / "h.pem", tmp_path / "h.key")
@@ -327,7 +327,7 @@ async def test_expired_revoked_and_renewed_agency_certificates(stack: RunningSta
     with pytest.raises(grpc.aio.AioRpcError) as info:
         await _list_services(stack, hospital)
     err = from_rpc_error(info.value)
-    assert err.reason == "agency_revoked" and "revoked" in err.message
+    assert err.code == "agency_revoked" and "revoked" in err.message
 
 
 def test_renew_refuses_bad_input_and_writes_nothing(home: Home, capsys: pytest.CaptureFixture[str]) -> None:

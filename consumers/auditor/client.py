@@ -4,7 +4,7 @@
         note = log.checkpoint()
 
 Transport failures raise ``HubUnreachable``; the hub's refusals raise
-``HubRefused`` carrying its reason code.
+``HubRefused`` carrying its code.
 """
 
 from __future__ import annotations
@@ -58,9 +58,9 @@ class AuditClient:
             return getattr(self._stub, method)(request, timeout=self.timeout)
         except grpc.RpcError as exc:
             err = from_rpc_error(exc)
-            if exc.code() in _TRANSPORT and err.reason.startswith("transport_"):
+            if exc.code() in _TRANSPORT and err.code.startswith("transport_"):
                 raise HubUnreachable(f"the hub at {self.address} did not answer {method}: {err.message}") from None
-            raise HubRefused(err.reason, f"{method}: {err.message} ({err.reason})") from None
+            raise HubRefused(err.code, f"{method}: {err.message} ({err.code})") from None
 
     def checkpoint(self) -> str:
         answer: audit_pb2.SignedCheckpoint = self._call("GetCheckpoint", audit_pb2.GetCheckpointRequest())

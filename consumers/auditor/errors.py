@@ -11,7 +11,8 @@
     ├── BadState               bad_state           the auditor's state file cannot be read or written
     ├── HubUnreachable         hub_unreachable     an online check could not ask the hub
     ├── HubRefused             hub_refused         the hub answered with an error (no such printout,
-                                                   cannot prove that, not allowed)
+                                                   cannot prove that, not allowed); ``hub_code`` is the
+                                                   hub's code (``linkage.errors``), e.g. not_an_auditor
     └── Alarm                  fork, rollback, rewritten_entry, bad_checkpoint, backdated
                                                    the monitor caught the log misbehaving; unwitnessed:
                                                    its checkpoint lacks the witnesses' quorum (they
@@ -83,13 +84,13 @@ class HubUnreachable(VerificationError):
 
 
 class HubRefused(VerificationError):
-    """The hub answered an online check with an error; ``reason`` is its stable reason code."""
+    """The hub answered an online check with an error; ``hub_code`` is the hub's own stable code."""
 
     code = "hub_refused"
 
-    def __init__(self, reason: str, message: str) -> None:
+    def __init__(self, hub_code: str, message: str) -> None:
         super().__init__(message)
-        self.reason = reason
+        self.hub_code = hub_code
 
 
 AlarmCode = Literal["fork", "rollback", "rewritten_entry", "bad_checkpoint", "backdated", "unwitnessed"]

@@ -9,7 +9,7 @@ or ``HubClient.connect(addresses, ca_cert, CertPaths(cert, key))`` without a san
 
 - Errors: refusals raise the hub's own classes (``linkage.errors``: ``InvalidRequest``,
   ``PermissionDenied``, ``NotFound``, ``ProviderUnavailable``, …), rebuilt from the status
-  details, so callers branch on ``err.reason``, never on text. ``PrintoutRejected`` is the
+  details, so callers branch on ``err.code``, never on text. ``PrintoutRejected`` is the
   client's own: an answer that failed verification on receipt.
 - Deadlines: ``timeout=`` on every call (default the client's), one deadline for all attempts.
 - Retries (``RetryPolicy``): exponential backoff with jitter, on UNAVAILABLE only, for

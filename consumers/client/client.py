@@ -167,7 +167,7 @@ class HubClient:
             if loop.time() + wait >= deadline:
                 raise err
             _log.info("retrying %s in %.3fs after %s (%s), attempt %d of %d", name, wait, type(err).__name__,
-                      err.reason, attempt + 1, self.retry.attempts)
+                      err.code, attempt + 1, self.retry.attempts)
             await asyncio.sleep(wait)
 
     # --- LinkageHub ---------------------------------------------------------------------------------------------

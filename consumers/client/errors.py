@@ -1,6 +1,6 @@
 """The client's own errors, beside the hub's tree it re-raises (``linkage.errors``).
 
-    LinkageError (linkage.errors)     the hub's refusals, rebuilt from the status details: branch on ``reason``
+    LinkageError (linkage.errors)     the hub's refusals, rebuilt from the status details: branch on ``code``
     └── PrintoutRejected              printout_invalid       the printout failed verification on receipt
                                       printout_not_requested the printout does not answer the request sent
     ClientSetupError (ValueError)     the client cannot be built: no address, unknown agency, unreadable
@@ -27,12 +27,12 @@ __all__ = ["ClientSetupError", "PrintoutRejected"]
 class PrintoutRejected(LinkageError):
     """An answer the hub sent as a success that the client refuses to hand over."""
 
-    code: ClassVar[grpc.StatusCode] = grpc.StatusCode.DATA_LOSS
+    status: ClassVar[grpc.StatusCode] = grpc.StatusCode.DATA_LOSS
     side: ClassVar[str] = "hub"
     retryable: ClassVar[bool] = False
 
-    def __init__(self, reason: str, message: str, *, report: Report | None = None) -> None:
-        super().__init__(reason, message)
+    def __init__(self, code: str, message_th: str, message_en: str, *, report: Report | None = None) -> None:
+        super().__init__(code, message_th, message_en)
         self.report = report
 
 

@@ -96,24 +96,25 @@ def receive(answer: hub_pb2.FetchDocumentResponse, request: FetchRequest, agency
         try:
             report = verify_printout(examined, trust)
         except VerificationError as exc:
-            raise PrintoutRejected("printout_invalid", f"เอกสารที่ได้รับอ่านไม่ได้ / the printout for {request.doc_type}"
-                                   f" cannot be read: {exc.message}") from exc
+            raise PrintoutRejected("printout_invalid", "เอกสารที่ได้รับอ่านไม่ได้",
+                                   f"the printout for {request.doc_type} cannot be read: {exc.message}") from exc
         if not report.valid:
             failed = "; ".join(c.render() for c in report.failed) or "a required check was skipped"
-            raise PrintoutRejected("printout_invalid", f"ตราประทับของเอกสารไม่ถูกต้อง / the printout for"
-                                   f" {request.doc_type} failed verification: {failed}", report=report)
+            raise PrintoutRejected("printout_invalid", "ตราประทับของเอกสารไม่ถูกต้อง",
+                                   f"the printout for {request.doc_type} failed verification: {failed}", report=report)
         assert report.printout is not None
         payload = report.printout
         mismatched = _binding_problems(payload, request, agency)
         if mismatched:
-            raise PrintoutRejected("printout_not_requested", f"เอกสารที่ได้รับไม่ตรงกับคำขอ / the printout does not"
-                                   f" answer the request sent: {'; '.join(mismatched)}", report=report)
+            raise PrintoutRejected("printout_not_requested", "เอกสารที่ได้รับไม่ตรงกับคำขอ",
+                                   f"the printout does not answer the request sent: {'; '.join(mismatched)}",
+                                   report=report)
     else:
         try:
             payload = unverified_payload(jws)
         except ValueError as exc:
-            raise PrintoutRejected("printout_invalid", f"เอกสารที่ได้รับอ่านไม่ได้ / the printout for {request.doc_type}"
-                                   f" cannot be read: {exc}") from exc
+            raise PrintoutRejected("printout_invalid", "เอกสารที่ได้รับอ่านไม่ได้",
+                                   f"the printout for {request.doc_type} cannot be read: {exc}") from exc
     # The signed payload, not the answer's envelope, names the printout.
     return Printout(printout_id=str(payload.get("printout_id", answer.printout_id)),
                     doc_type=str(payload.get("doc_type", answer.doc_type)), jws=jws, payload=payload,

@@ -62,9 +62,9 @@ NO_RETRY = RetryPolicy(attempts=1)
 
 def unavailable(err: LinkageError) -> bool:
     """Retry an idempotent read: any UNAVAILABLE."""
-    return bool(err.code == grpc.StatusCode.UNAVAILABLE)
+    return bool(err.status == grpc.StatusCode.UNAVAILABLE)
 
 
 def nothing_issued(err: LinkageError) -> bool:
     """Retry a fetch: only an UNAVAILABLE the hub itself reported as retryable (it issued nothing)."""
-    return unavailable(err) and err.retryable and not err.reason.startswith("transport_")
+    return unavailable(err) and err.retryable and not err.code.startswith("transport_")

@@ -47,9 +47,9 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
     except CounterError as err:
         return error_page(request, err.status, err.message_th, err.message_en)
     except LinkageError as err:
-        _log.warning("hub refused %s: %s %s", request.path, type(err).__name__, err.reason)
+        _log.warning("hub refused %s: %s %s", request.path, type(err).__name__, err.code)
         return error_page(request, 502, "ระบบเชื่อมโยงข้อมูลไม่สามารถให้บริการได้ในขณะนี้ กรุณาลองใหม่",
-                          f"The linkage hub could not serve this request ({err.reason}); please try again.")
+                          f"The linkage hub could not serve this request ({err.code}); please try again.")
     except Exception:
         _log.exception("unexpected error on %s %s", request.method, request.path)
         return error_page(request, 500, "เกิดข้อผิดพลาดภายในระบบ เจ้าหน้าที่ดูรายละเอียดได้ในบันทึกของระบบ",

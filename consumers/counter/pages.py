@@ -32,7 +32,6 @@ __all__ = [
     "manual_or_404",
     "render",
     "set_cookie",
-    "split_message",
 ]
 
 SESSION_COOKIE = "counter_session"
@@ -114,13 +113,5 @@ def form_field(form: Mapping[str, Any], name: str) -> str:
 
 
 def id_message(err: InvalidRequest) -> tuple[str, str]:
-    """parse_id's "what: Thai / English" message as (Thai, English), without the field-name prefix."""
-    return split_message(err.message)
-
-
-def split_message(message: str) -> tuple[str, str]:
-    """The hub's "field: Thai / English" message as (Thai, English), without the field-name prefix."""
-    head, sep, rest = message.partition(": ")
-    text = rest if sep and head.isidentifier() else message
-    th, _, en = text.partition(" / ")
-    return th, en or th
+    """parse_id's message as (Thai, English), without the field it is about."""
+    return err.message_th, err.message_en

@@ -55,7 +55,7 @@ async def hub_doc_types(app: web.Application) -> Mapping[str, common_pb2.Documen
         try:
             answer = await app[HUB].list_services()
         except LinkageError as err:
-            _log.warning("ListServices failed: %s", err.reason)
+            _log.warning("ListServices failed: %s", err.code)
             return {}
         state.doc_types = {s.doc_type.code: s.doc_type for s in answer.services}
     return state.doc_types

@@ -47,8 +47,8 @@ CREATE TABLE IF NOT EXISTS case_slot (
     case_id TEXT NOT NULL REFERENCES open_case (id) ON DELETE CASCADE, position INTEGER NOT NULL,
     doc_type TEXT NOT NULL, printout_id TEXT NOT NULL, jws TEXT NOT NULL, payload TEXT NOT NULL,
     issued_at TEXT NOT NULL, log_index INTEGER NOT NULL, seal_valid INTEGER NOT NULL, seal_detail TEXT NOT NULL,
-    problem_reason TEXT NOT NULL, problem_message TEXT NOT NULL, problem_retryable INTEGER NOT NULL,
-    problem_provider TEXT NOT NULL,
+    problem_reason TEXT NOT NULL, problem_message_th TEXT NOT NULL, problem_retryable INTEGER NOT NULL,
+    problem_provider TEXT NOT NULL, problem_message_en TEXT NOT NULL DEFAULT '',
     PRIMARY KEY (case_id, doc_type));
 """
 
@@ -71,7 +71,8 @@ class DocSlot:
     seal_valid: bool = False
     seal_detail: str = ""
     problem_reason: str = ""
-    problem_message: str = ""
+    problem_message_th: str = ""
+    problem_message_en: str = ""
     problem_retryable: bool = False
     problem_provider: str = ""
 
@@ -144,6 +145,10 @@ class CounterStore:
             for statement in _SCHEMA.split(";"):
                 if statement.strip():
                     self._db.execute(statement)
+            if "problem_message" in {row[1] for row in self._db.execute("PRAGMA table_info(case_slot)")}:
+                # A file from before Thai and English were two fields: its texts stay whole, shown in both languages.
+                self._db.execute("ALTER TABLE case_slot RENAME COLUMN problem_message TO problem_message_th")
+                self._db.execute("ALTER TABLE case_slot ADD COLUMN problem_message_en TEXT NOT NULL DEFAULT ''")
         self.purge_expired()
 
     def close(self) -> None:
@@ -235,11 +240,11 @@ class CounterStore:
             position = db.execute("SELECT COALESCE((SELECT position FROM case_slot WHERE case_id = ? AND"
                                   " doc_type = ?), (SELECT COUNT(*) FROM case_slot WHERE case_id = ?))",
                                   (case_id, s.doc_type, case_id)).fetchone()[0]
-            db.execute("INSERT OR REPLACE INTO case_slot VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            db.execute("INSERT OR REPLACE INTO case_slot VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                        (case_id, position, s.doc_type, s.printout_id, s.jws,
                         json.dumps(s.payload, ensure_ascii=False, sort_keys=True), s.issued_at, s.log_index,
-                        int(s.seal_valid), s.seal_detail, s.problem_reason, s.problem_message,
-                        int(s.problem_retryable), s.problem_provider))
+                        int(s.seal_valid), s.seal_detail, s.problem_reason, s.problem_message_th,
+                        int(s.problem_retryable), s.problem_provider, s.problem_message_en))
 
     @staticmethod
     def _write_report(db: sqlite3.Connection, row: CaseRow) -> None:
@@ -255,12 +260,14 @@ class CounterStore:
         case = Case(id=row[0], ref=row[1], service_id=row[2], subject_id=row[3], citizen_present=bool(row[4]),
                     officer_id=row[5], created=float(row[6]), opened_at=row[7], fetch_ms=float(row[8]))
         for s in db.execute("SELECT doc_type, printout_id, jws, payload, issued_at, log_index, seal_valid,"
-                            " seal_detail, problem_reason, problem_message, problem_retryable, problem_provider"
+                            " seal_detail, problem_reason, problem_message_th, problem_retryable, problem_provider,"
+                            " problem_message_en"
                             " FROM case_slot WHERE case_id = ? ORDER BY position", (case_id,)):
             case.slots[s[0]] = DocSlot(
                 doc_type=s[0], printout_id=s[1], jws=s[2], payload=json.loads(s[3]), issued_at=s[4],
                 log_index=int(s[5]), seal_valid=bool(s[6]), seal_detail=s[7], problem_reason=s[8],
-                problem_message=s[9], problem_retryable=bool(s[10]), problem_provider=s[11])
+                problem_message_th=s[9], problem_retryable=bool(s[10]), problem_provider=s[11],
+                problem_message_en=s[12])
         return case
 
     # --- reports -----------------------------------------------------------------------------------------------

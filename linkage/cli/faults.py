@@ -131,7 +131,7 @@ async def _each(home: Home, targets: dict[str, str], method: str, request: objec
                 if exc.code() in (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED):
                     print(f"{name}: no answer from {address} ({exc.code().name}): is the sandbox up?", file=sys.stderr)
                 else:
-                    print(f"{name}: refused ({exc.code().name}, {err.reason}): {err.message}", file=sys.stderr)
+                    print(f"{name}: refused ({exc.code().name}, {err.code}): {err.message}", file=sys.stderr)
                 code = _BAD_USAGE if exc.code() == grpc.StatusCode.INVALID_ARGUMENT else max(code, 1)
                 continue
         print(_render(state))

@@ -58,7 +58,7 @@ def _cmd_fetch(args: argparse.Namespace) -> int:
                                                officer_id=args.officer, case_ref=args.case,
                                                citizen_present=args.citizen_present)
             except LinkageError as err:
-                print(f"refused ({err.code.name}, {err.reason}): {err.message}", file=sys.stderr)
+                print(f"refused ({err.status.name}, {err.code}): {err.message}", file=sys.stderr)
                 return 1
         bundle = doc.bundle()
         print(json.dumps(unverified_payload(doc.jws), ensure_ascii=False, indent=2))

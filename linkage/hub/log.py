@@ -21,7 +21,7 @@ A leaf is canonical JSON. A printout's leaf holds who, what, when and why, and
 the digest of the printout's signing input, but the subject only as a keyed
 hash (HMAC-SHA256 with a secret of the hub): no personal data in clear (``linkage.hub.logentries``).
 
-Raises ``HubUnavailable`` (reason ``log_unavailable``) when the log cannot be
+Raises ``HubUnavailable`` (code ``log_unavailable``) when the log cannot be
 written; then nothing was recorded and the printout must not be issued.
 """
 
@@ -65,9 +65,8 @@ _QUEUE_TAKE = 5000  # queued entries integrated per commit at most
 
 def _unavailable() -> HubUnavailable:
     return HubUnavailable(
-        "log_unavailable",
-        "บันทึกการให้ข้อมูลไม่ได้ จึงไม่ออกเอกสาร / the hub cannot write its exchange log,"
-        " so no printout was issued; try again later",
+        "log_unavailable", "บันทึกการให้ข้อมูลไม่ได้ จึงไม่ออกเอกสาร",
+        "the hub cannot write its exchange log, so no printout was issued; try again later",
     )
 
 

@@ -211,9 +211,8 @@ class Router:
         if provider is None:
             known = ", ".join(sorted(self._owners))
             raise InvalidRequest(
-                "unknown_doc_type",
-                f"doc_type: ไม่มีเอกสารประเภท {doc_type[:60]!r} / unknown document type {doc_type[:60]!r};"
-                f" known types: {known}",
+                "unknown_doc_type", f"ไม่มีเอกสารประเภท {doc_type[:60]!r}",
+                f"unknown document type {doc_type[:60]!r}; known types: {known}", field="doc_type",
             )
         return provider
 
@@ -231,10 +230,9 @@ class Router:
                         self._doc_types[t.code] = t
         found = self._doc_types.get(doc_type)
         if found is None:
-            raise ProviderFault("doc_type_not_served",
-                                f"ผู้ให้ข้อมูล {provider.name} ไม่ได้ให้บริการ {doc_type} / provider {provider.name}"
-                                f" does not describe {doc_type} although the configuration says it owns it",
-                                provider=provider.name)
+            raise ProviderFault("doc_type_not_served", f"ผู้ให้ข้อมูล {provider.name} ไม่ได้ให้บริการ {doc_type}",
+                                f"provider {provider.name} does not describe {doc_type} although the configuration"
+                                " says it owns it", provider=provider.name)
         return found
 
     def member(self, provider: str) -> str:
@@ -317,37 +315,35 @@ def _translate(provider: str, exc: grpc.aio.AioRpcError) -> LinkageError:
     code = exc.code()
     if code == grpc.StatusCode.NOT_FOUND:
         inner = from_rpc_error(exc)
-        return NotFound(inner.reason, inner.message, provider=provider)
+        return NotFound(inner.code, inner.message_th, inner.message_en, field=inner.field, provider=provider)
     if code == grpc.StatusCode.INVALID_ARGUMENT:
         inner = from_rpc_error(exc)
-        return InvalidRequest(inner.reason, inner.message, provider=provider)
+        return InvalidRequest(inner.code, inner.message_th, inner.message_en, field=inner.field, provider=provider)
     if code == grpc.StatusCode.DEADLINE_EXCEEDED:
         return _timeout(provider)
     if code == grpc.StatusCode.UNAVAILABLE:
         return ProviderUnavailable(
-            "provider_unavailable",
-            f"ผู้ให้ข้อมูล {provider} ไม่พร้อมให้บริการ / provider {provider} is unavailable; try again later",
-            provider=provider)
+            "provider_unavailable", f"ผู้ให้ข้อมูล {provider} ไม่พร้อมให้บริการ",
+            f"provider {provider} is unavailable; try again later", provider=provider)
     if code == grpc.StatusCode.RESOURCE_EXHAUSTED:
         return ProviderUnavailable(
-            "provider_overloaded",
-            f"ผู้ให้ข้อมูล {provider} มีงานล้น / provider {provider} is overloaded; try again later", provider=provider)
+            "provider_overloaded", f"ผู้ให้ข้อมูล {provider} มีงานล้น",
+            f"provider {provider} is overloaded; try again later", provider=provider)
     return ProviderFault(
-        "provider_error",
-        f"ผู้ให้ข้อมูล {provider} ตอบกลับผิดพลาด / provider {provider} failed ({code.name})", provider=provider)
+        "provider_error", f"ผู้ให้ข้อมูล {provider} ตอบกลับผิดพลาด", f"provider {provider} failed ({code.name})",
+        provider=provider)
 
 
 def _timeout(provider: str) -> ProviderTimeout:
     return ProviderTimeout(
-        "provider_timeout",
-        f"ผู้ให้ข้อมูล {provider} ไม่ตอบภายในเวลาที่กำหนด / provider {provider} did not answer in time;"
-        " try again later", provider=provider)
+        "provider_timeout", f"ผู้ให้ข้อมูล {provider} ไม่ตอบภายในเวลาที่กำหนด",
+        f"provider {provider} did not answer in time; try again later", provider=provider)
 
 
 def _circuit_open(provider: str, wait: float) -> ProviderUnavailable:
     ms = max(1, math.ceil(wait * 1000))
     return ProviderUnavailable(
         "provider_circuit_open",
-        f"ผู้ให้ข้อมูล {provider} ขัดข้องต่อเนื่อง ศูนย์กลางงดเรียกชั่วคราว ลองใหม่ใน {ms / 1000:.1f} วินาที"
-        f" / provider {provider} failed repeatedly and the hub has stopped calling it for a while;"
+        f"ผู้ให้ข้อมูล {provider} ขัดข้องต่อเนื่อง ศูนย์กลางงดเรียกชั่วคราว ลองใหม่ใน {ms / 1000:.1f} วินาที",
+        f"provider {provider} failed repeatedly and the hub has stopped calling it for a while;"
         f" retry after {ms / 1000:.1f} s", provider=provider, retry_after_ms=ms)

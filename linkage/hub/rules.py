@@ -115,20 +115,19 @@ class Hub:
         if revoked is not None:
             raise Unauthenticated(
                 "agency_revoked",
-                f"สิทธิ์เข้าถึงข้อมูลของ {revoked.name} ถูกเพิกถอนแล้วเมื่อ {revoked.revoked_at} / the access of agency"
-                f" {revoked.name} was revoked at {revoked.revoked_at}; this certificate is no longer accepted",
+                f"สิทธิ์เข้าถึงข้อมูลของ {revoked.name} ถูกเพิกถอนแล้วเมื่อ {revoked.revoked_at}",
+                f"the access of agency {revoked.name} was revoked at {revoked.revoked_at}; this certificate is no"
+                " longer accepted",
             )
         if agency is None:
             raise Unauthenticated(
-                "unknown_agency",
-                "ใบรับรองนี้ไม่ได้ลงทะเบียนเป็นหน่วยงานผู้ใช้ข้อมูล / this certificate does not belong to a"
-                f" registered agency ({(name or 'no common name')[:64]})",
+                "unknown_agency", "ใบรับรองนี้ไม่ได้ลงทะเบียนเป็นหน่วยงานผู้ใช้ข้อมูล",
+                f"this certificate does not belong to a registered agency ({(name or 'no common name')[:64]})",
             )
         if agency.cert_sha256 and cert_sha256 != agency.cert_sha256:
             raise Unauthenticated(
-                "certificate_not_registered",
-                f"ใบรับรองนี้ไม่ใช่ใบที่ลงทะเบียนไว้สำหรับ {agency.name} / this is not the certificate registered for"
-                f" {agency.name}; use the one `linkage agency add` issued",
+                "certificate_not_registered", f"ใบรับรองนี้ไม่ใช่ใบที่ลงทะเบียนไว้สำหรับ {agency.name}",
+                f"this is not the certificate registered for {agency.name}; use the one `linkage agency add` issued",
             )
         return agency
 
@@ -148,14 +147,13 @@ class Hub:
         (Their lengths, and the case ref's, were checked on admission.)
         """
         if not purpose.strip():
-            raise InvalidRequest("purpose_missing",
-                                 "purpose: ต้องระบุวัตถุประสงค์ของการขอข้อมูล / purpose is required: say why the data"
-                                 " is needed (PDPA: data is used only for its stated purpose)")
+            raise InvalidRequest("purpose_missing", "ต้องระบุวัตถุประสงค์ของการขอข้อมูล",
+                                 "purpose is required: say why the data is needed (PDPA: data is used only for its"
+                                 " stated purpose)", field="purpose")
         officer = parse_officer_id(officer_id)
         if officer not in agency.officers:
-            raise PermissionDenied("officer_not_registered",
-                                   f"officer_id: เจ้าหน้าที่ผู้นี้ไม่ได้ลงทะเบียนกับ {agency.name} / this officer is not"
-                                   f" registered with {agency.name}")
+            raise PermissionDenied("officer_not_registered", f"เจ้าหน้าที่ผู้นี้ไม่ได้ลงทะเบียนกับ {agency.name}",
+                                   f"this officer is not registered with {agency.name}", field="officer_id")
 
     async def fetch(self, agency: AgencyConfig, req: FetchRequest) -> Issued:
         """Steps 4-11: issue one printout to an admitted agency. Raises a LinkageError and issues nothing when
@@ -171,14 +169,15 @@ class Hub:
         Raises only for what is wrong with the request as a whole.
         """
         if not doc_types:
-            raise InvalidRequest("doc_types_missing", "doc_types: ต้องระบุประเภทเอกสารอย่างน้อยหนึ่งประเภท"
-                                 " / name at least one document type")
+            raise InvalidRequest("doc_types_missing", "ต้องระบุประเภทเอกสารอย่างน้อยหนึ่งประเภท",
+                                 "name at least one document type", field="doc_types")
         if len(doc_types) > MAX_BATCH:
-            raise InvalidRequest("batch_too_large", f"doc_types: ขอได้ไม่เกิน {MAX_BATCH} ประเภทต่อครั้ง"
-                                 f" / at most {MAX_BATCH} document types per call, got {len(doc_types)}")
+            raise InvalidRequest("batch_too_large", f"ขอได้ไม่เกิน {MAX_BATCH} ประเภทต่อครั้ง",
+                                 f"at most {MAX_BATCH} document types per call, got {len(doc_types)}",
+                                 field="doc_types")
         if len(set(doc_types)) != len(doc_types):
-            raise InvalidRequest("doc_types_repeated", "doc_types: มีประเภทเอกสารซ้ำ / a document type is"
-                                 " named more than once")
+            raise InvalidRequest("doc_types_repeated", "มีประเภทเอกสารซ้ำ", "a document type is named more than once",
+                                 field="doc_types")
         parse_id(req.subject_id)
         self.check_request(agency, req.purpose, req.officer_id)
 
@@ -200,17 +199,18 @@ class Hub:
         fields = agency.grants.get(req.doc_type)
         if fields is None:
             allowed = ", ".join(sorted(agency.grants)) or "nothing"
-            raise PermissionDenied("no_right",
-                                   f"doc_type: {agency.name} ไม่มีสิทธิ์ขอ {req.doc_type} / {agency.name} has no right to"
-                                   f" {req.doc_type}; it may read: {allowed}")
+            raise PermissionDenied("no_right", f"{agency.name} ไม่มีสิทธิ์ขอ {req.doc_type}",
+                                   f"{agency.name} has no right to {req.doc_type}; it may read: {allowed}",
+                                   field="doc_type")
         # 7. The subject ID, of the kind the type is keyed by (the provider's description, asked once, then kept).
         described = await self.router.describe(provider, req.doc_type)
         subject = parse_id(req.subject_id, _KINDS.get(described.subject_kind))
         # 8. The citizen's presence.
         if described.requires_citizen_present and not req.citizen_present:
             raise InvalidRequest("citizen_not_present",
-                                 f"citizen_present: {req.doc_type} ให้ได้เฉพาะเมื่อเจ้าของข้อมูลมาแสดงตนพร้อมบัตร"
-                                 f" / {req.doc_type} is served only when the citizen is present with their card")
+                                 f"{req.doc_type} ให้ได้เฉพาะเมื่อเจ้าของข้อมูลมาแสดงตนพร้อมบัตร",
+                                 f"{req.doc_type} is served only when the citizen is present with their card",
+                                 field="citizen_present")
         # 9. The provider's record, only the granted fields.
         data = await self.router.get_record(provider, req.doc_type, subject, _projection(described, fields))
         # 10. The seal.
@@ -236,17 +236,17 @@ class Hub:
     async def revoke(self, agency: AgencyConfig, printout_id: str, reason: str, officer_id: str) -> Appended:
         """Revoke a printout issued to this agency; the revocation is logged. Raises on anything else."""
         if not reason.strip():
-            raise InvalidRequest("reason_missing", "reason: ต้องระบุเหตุผลที่เพิกถอน / say why the printout is revoked")
+            raise InvalidRequest("reason_missing", "ต้องระบุเหตุผลที่เพิกถอน", "say why the printout is revoked",
+                                 field="reason")
         self.check_request(agency, reason, officer_id)
         async with self._revoke_lock:  # one revocation per printout, even when two race
             leaf = await self.log.printout(printout_id)
             if leaf is None or leaf.get("agency") != agency.name:
-                raise NotFound("printout_not_found",
-                               f"ไม่พบเอกสาร {printout_id[:40]!r} ที่ออกให้ {agency.name} / no printout"
-                               f" {printout_id[:40]!r} was issued to {agency.name}")
+                raise NotFound("printout_not_found", f"ไม่พบเอกสาร {printout_id[:40]!r} ที่ออกให้ {agency.name}",
+                               f"no printout {printout_id[:40]!r} was issued to {agency.name}")
             if await self.log.revocation(printout_id) is not None:
-                raise InvalidRequest("already_revoked", f"เอกสารนี้ถูกเพิกถอนแล้ว / printout {printout_id} is"
-                                     " already revoked")
+                raise InvalidRequest("already_revoked", "เอกสารนี้ถูกเพิกถอนแล้ว",
+                                     f"printout {printout_id} is already revoked")
             return await self.log.append(RevocationEntry(
                 printout_id=printout_id, agency=agency.name, officer_id=officer_id, reason=reason,
                 revoked_at=format_issued_at(dt.datetime.now(dt.UTC))))
@@ -259,8 +259,8 @@ class Hub:
         """Relay a card check. Needs a right to dopa.card; answers only match / no match."""
         self.check_request(agency, purpose, officer_id)
         if "dopa.card" not in agency.grants:
-            raise PermissionDenied("no_right", f"{agency.name} ไม่มีสิทธิ์ตรวจบัตร / {agency.name} has no right to"
-                                   " dopa.card, which a card check needs")
+            raise PermissionDenied("no_right", f"{agency.name} ไม่มีสิทธิ์ตรวจบัตร",
+                                   f"{agency.name} has no right to dopa.card, which a card check needs")
         parse_id(card.subject_id, IdKind.CITIZEN)
         return await self.router.check_card(card)
 
@@ -271,16 +271,18 @@ class Hub:
         if agency.auditor:
             return
         if card is None:
-            raise PermissionDenied("not_an_auditor", f"{agency.name} ไม่ใช่หน่วยตรวจสอบ / only auditor agencies, or"
-                                   " the citizen with their own card details, may list who read a subject's data;"
-                                   f" {agency.name} is not an auditor")
+            raise PermissionDenied("not_an_auditor", f"{agency.name} ไม่ใช่หน่วยตรวจสอบ",
+                                   "only auditor agencies, or the citizen with their own card details, may list who"
+                                   f" read a subject's data; {agency.name} is not an auditor")
         if card.subject_id != subject:
-            raise PermissionDenied("not_own_id", "ดูประวัติได้เฉพาะของตนเองเท่านั้น / a citizen may list accesses"
-                                   " to their own ID only; the card's ID differs from the one asked about")
+            raise PermissionDenied("not_own_id", "ดูประวัติได้เฉพาะของตนเองเท่านั้น",
+                                   "a citizen may list accesses to their own ID only; the card's ID differs from the"
+                                   " one asked about")
         parse_id(subject, IdKind.CITIZEN)
         if not await self.router.check_card(card):
-            raise PermissionDenied("citizen_not_verified", "ข้อมูลบัตรไม่ตรงกับทะเบียนราษฎร / the card details do"
-                                   " not match an active card of this person in the civil registry")
+            raise PermissionDenied("citizen_not_verified", "ข้อมูลบัตรไม่ตรงกับทะเบียนราษฎร",
+                                   "the card details do not match an active card of this person in the civil"
+                                   " registry")
 
 
 def _granted(described: common_pb2.DocumentType, fields: Sequence[str]) -> list[str]:
@@ -294,9 +296,9 @@ def _projection(described: common_pb2.DocumentType, fields: Sequence[str]) -> li
         return []
     granted = _granted(described, fields)
     if not granted:
-        raise PermissionDenied("no_granted_field",
-                               f"ไม่มีช่องข้อมูลใดของ {described.code} ที่ได้รับอนุญาต / none of the fields granted for"
-                               f" {described.code} exists; ask the sandbox admin to fix the grant")
+        raise PermissionDenied("no_granted_field", f"ไม่มีช่องข้อมูลใดของ {described.code} ที่ได้รับอนุญาต",
+                               f"none of the fields granted for {described.code} exists; ask the sandbox admin to"
+                               " fix the grant")
     return granted
 
 
@@ -346,8 +348,8 @@ class AgencyLimiter:
             self._refused(agency, account, moment, "quota_exhausted")
             raise LimitExceeded(
                 "quota_exhausted",
-                f"{agency} ใช้โควตาการขอข้อมูลของวันนี้ครบ {limits.daily_quota:,} ครั้งแล้ว ขอใหม่ได้หลังเที่ยงคืน"
-                f" / {agency} has used its daily quota of {limits.daily_quota:,} calls; it resets at midnight"
+                f"{agency} ใช้โควตาการขอข้อมูลของวันนี้ครบ {limits.daily_quota:,} ครั้งแล้ว ขอใหม่ได้หลังเที่ยงคืน",
+                f"{agency} has used its daily quota of {limits.daily_quota:,} calls; it resets at midnight"
                 f" Bangkok time, in {_duration(wait_ms)} (daily_quota in [agencies.{agency}])",
                 retry_after_ms=wait_ms)
         if account.tokens < cost:
@@ -355,8 +357,8 @@ class AgencyLimiter:
             self._refused(agency, account, moment, "rate_limited")
             raise LimitExceeded(
                 "rate_limited",
-                f"{agency} ขอข้อมูลถี่เกินกำหนด กรุณารอ {_duration(wait_ms)} แล้วลองใหม่"
-                f" / {agency} is over its rate limit of {limits.rate_per_s} calls/s (burst {limits.burst});"
+                f"{agency} ขอข้อมูลถี่เกินกำหนด กรุณารอ {_duration(wait_ms)} แล้วลองใหม่",
+                f"{agency} is over its rate limit of {limits.rate_per_s} calls/s (burst {limits.burst});"
                 f" retry after {_duration(wait_ms)} (rate_per_s, burst in [agencies.{agency}])",
                 retry_after_ms=wait_ms)
         account.tokens -= cost
@@ -388,8 +390,8 @@ def _check_length(name: str, value: str | bytes, where: str) -> None:
     if len(value) <= limit:
         return
     unit_th, unit_en = ("ไบต์", "bytes") if isinstance(value, bytes) else ("ตัวอักษร", "characters")
-    raise InvalidRequest(f"{name}_too_long", f"{where}: ยาวเกิน {limit} {unit_th} / {where} is {len(value)} {unit_en}"
-                         f" long; at most {limit} are allowed")
+    raise InvalidRequest(f"{name}_too_long", f"ยาวเกิน {limit} {unit_th}",
+                         f"{where} is {len(value)} {unit_en} long; at most {limit} are allowed", field=where)
 
 
 def check_fields(message: Message, prefix: str = "") -> None:

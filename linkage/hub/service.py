@@ -100,7 +100,7 @@ class HubServicer(hub_pb2_grpc.LinkageHubServicer):
 
 
 def _proof_error(err: merkle.MerkleError) -> InvalidRequest:
-    return InvalidRequest(getattr(err, "code", "bad_proof_request"), f"ขอหลักฐานไม่ได้ / {err}")
+    return InvalidRequest(getattr(err, "code", "bad_proof_request"), "ขอหลักฐานไม่ได้", str(err))
 
 
 class AuditServicer(audit_pb2_grpc.AuditLogServicer):
@@ -125,7 +125,7 @@ class AuditServicer(audit_pb2_grpc.AuditLogServicer):
         if request.WhichOneof("leaf") == "leaf_hash":
             found = await self._log.index_of_leaf_hash(request.leaf_hash)
             if found is None:
-                raise NotFound("leaf_not_found", "ไม่พบรายการนี้ในบันทึก / no log entry has this leaf hash")
+                raise NotFound("leaf_not_found", "ไม่พบรายการนี้ในบันทึก", "no log entry has this leaf hash")
             index = found
         else:
             index = request.index
@@ -151,7 +151,7 @@ class AuditServicer(audit_pb2_grpc.AuditLogServicer):
                          context: grpc.aio.ServicerContext) -> audit_pb2.GetEntriesResponse:
         self._hub.admit(context.auth_context(), request)
         if request.end <= request.start or request.end - request.start > MAX_ENTRIES:
-            raise InvalidRequest("bad_range", f"ช่วงรายการไม่ถูกต้อง / ask for 1 to {MAX_ENTRIES} entries with"
+            raise InvalidRequest("bad_range", "ช่วงรายการไม่ถูกต้อง", f"ask for 1 to {MAX_ENTRIES} entries with"
                                  f" start < end (got start={request.start}, end={request.end})")
         # Nothing lies past the log's end (and SQLite cannot even compare with an integer of 2**63 or more).
         end = min(request.end, self._log.size)

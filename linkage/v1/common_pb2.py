@@ -24,21 +24,21 @@ _sym_db = _symbol_database.Default()
 
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x17linkage/v1/common.proto\x12\nlinkage.v1\"K\n\tFieldSpec\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x10\n\x08title_th\x18\x02 \x01(\t\x12\x10\n\x08title_en\x18\x03 \x01(\t\x12\x0c\n\x04type\x18\x04 \x01(\t\"\xb8\x01\n\x0c\x44ocumentType\x12\x0c\n\x04\x63ode\x18\x01 \x01(\t\x12\x10\n\x08title_th\x18\x02 \x01(\t\x12\x10\n\x08title_en\x18\x03 \x01(\t\x12-\n\x0csubject_kind\x18\x04 \x01(\x0e\x32\x17.linkage.v1.SubjectKind\x12%\n\x06\x66ields\x18\x05 \x03(\x0b\x32\x15.linkage.v1.FieldSpec\x12 \n\x18requires_citizen_present\x18\x06 \x01(\x08\"\x87\x01\n\x07Problem\x12\x11\n\tgrpc_code\x18\x01 \x01(\x05\x12\x0e\n\x06reason\x18\x02 \x01(\t\x12\x0f\n\x07message\x18\x03 \x01(\t\x12#\n\x04side\x18\x04 \x01(\x0e\x32\x15.linkage.v1.FaultSide\x12\x10\n\x08provider\x18\x05 \x01(\t\x12\x11\n\tretryable\x18\x06 \x01(\x08*`\n\x0bSubjectKind\x12\x1c\n\x18SUBJECT_KIND_UNSPECIFIED\x10\x00\x12\x18\n\x14SUBJECT_KIND_CITIZEN\x10\x01\x12\x19\n\x15SUBJECT_KIND_JURISTIC\x10\x02*k\n\tFaultSide\x12\x1a\n\x16\x46\x41ULT_SIDE_UNSPECIFIED\x10\x00\x12\x15\n\x11\x46\x41ULT_SIDE_CALLER\x10\x01\x12\x12\n\x0e\x46\x41ULT_SIDE_HUB\x10\x02\x12\x17\n\x13\x46\x41ULT_SIDE_PROVIDER\x10\x03\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x17linkage/v1/common.proto\x12\nlinkage.v1\"K\n\tFieldSpec\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x10\n\x08title_th\x18\x02 \x01(\t\x12\x10\n\x08title_en\x18\x03 \x01(\t\x12\x0c\n\x04type\x18\x04 \x01(\t\"\xb8\x01\n\x0c\x44ocumentType\x12\x0c\n\x04\x63ode\x18\x01 \x01(\t\x12\x10\n\x08title_th\x18\x02 \x01(\t\x12\x10\n\x08title_en\x18\x03 \x01(\t\x12-\n\x0csubject_kind\x18\x04 \x01(\x0e\x32\x17.linkage.v1.SubjectKind\x12%\n\x06\x66ields\x18\x05 \x03(\x0b\x32\x15.linkage.v1.FieldSpec\x12 \n\x18requires_citizen_present\x18\x06 \x01(\x08\"\xbe\x01\n\x07Problem\x12\x11\n\tgrpc_code\x18\x01 \x01(\x05\x12\x0e\n\x06reason\x18\x02 \x01(\t\x12\x0f\n\x07message\x18\x03 \x01(\t\x12#\n\x04side\x18\x04 \x01(\x0e\x32\x15.linkage.v1.FaultSide\x12\x10\n\x08provider\x18\x05 \x01(\t\x12\x11\n\tretryable\x18\x06 \x01(\x08\x12\x12\n\nmessage_th\x18\x07 \x01(\t\x12\x12\n\nmessage_en\x18\x08 \x01(\t\x12\r\n\x05\x66ield\x18\t \x01(\t*`\n\x0bSubjectKind\x12\x1c\n\x18SUBJECT_KIND_UNSPECIFIED\x10\x00\x12\x18\n\x14SUBJECT_KIND_CITIZEN\x10\x01\x12\x19\n\x15SUBJECT_KIND_JURISTIC\x10\x02*k\n\tFaultSide\x12\x1a\n\x16\x46\x41ULT_SIDE_UNSPECIFIED\x10\x00\x12\x15\n\x11\x46\x41ULT_SIDE_CALLER\x10\x01\x12\x12\n\x0e\x46\x41ULT_SIDE_HUB\x10\x02\x12\x17\n\x13\x46\x41ULT_SIDE_PROVIDER\x10\x03\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'linkage.v1.common_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_SUBJECTKIND']._serialized_start=441
-  _globals['_SUBJECTKIND']._serialized_end=537
-  _globals['_FAULTSIDE']._serialized_start=539
-  _globals['_FAULTSIDE']._serialized_end=646
+  _globals['_SUBJECTKIND']._serialized_start=496
+  _globals['_SUBJECTKIND']._serialized_end=592
+  _globals['_FAULTSIDE']._serialized_start=594
+  _globals['_FAULTSIDE']._serialized_end=701
   _globals['_FIELDSPEC']._serialized_start=39
   _globals['_FIELDSPEC']._serialized_end=114
   _globals['_DOCUMENTTYPE']._serialized_start=117
   _globals['_DOCUMENTTYPE']._serialized_end=301
   _globals['_PROBLEM']._serialized_start=304
-  _globals['_PROBLEM']._serialized_end=439
+  _globals['_PROBLEM']._serialized_end=494
 # @@protoc_insertion_point(module_scope)

@@ -166,17 +166,28 @@ class Problem(_message.Message):
     SIDE_FIELD_NUMBER: _builtins.int
     PROVIDER_FIELD_NUMBER: _builtins.int
     RETRYABLE_FIELD_NUMBER: _builtins.int
+    MESSAGE_TH_FIELD_NUMBER: _builtins.int
+    MESSAGE_EN_FIELD_NUMBER: _builtins.int
+    FIELD_FIELD_NUMBER: _builtins.int
     grpc_code: _builtins.int
     """The gRPC status code number (e.g. 5 for NOT_FOUND)."""
     reason: _builtins.str
     """Stable machine code, snake_case, e.g. "check_digit_mismatch"."""
     message: _builtins.str
-    """Plain message in Thai followed by English."""
+    """The combined text for people: "field: Thai / English" (message_th and
+    message_en joined, after the field when there is one).
+    """
     side: Global___FaultSide.ValueType
     provider: _builtins.str
     """The provider that failed, when side is FAULT_SIDE_PROVIDER."""
     retryable: _builtins.bool
     """True when the same request may succeed if sent again later."""
+    message_th: _builtins.str
+    """The message in Thai, on its own (a page shows it without splitting message)."""
+    message_en: _builtins.str
+    """The message in English, on its own."""
+    field: _builtins.str
+    """The request field the message is about (e.g. "subject_id"), or empty."""
     def __init__(
         self,
         *,
@@ -186,10 +197,13 @@ class Problem(_message.Message):
         side: Global___FaultSide.ValueType = ...,
         provider: _builtins.str = ...,
         retryable: _builtins.bool = ...,
+        message_th: _builtins.str = ...,
+        message_en: _builtins.str = ...,
+        field: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["grpc_code", b"grpc_code", "message", b"message", "provider", b"provider", "reason", b"reason", "retryable", b"retryable", "side", b"side"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["field", b"field", "grpc_code", b"grpc_code", "message", b"message", "message_en", b"message_en", "message_th", b"message_th", "provider", b"provider", "reason", b"reason", "retryable", b"retryable", "side", b"side"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

@@ -11,8 +11,10 @@ only the document types, and only the fields, granted to it.
 Errors travel as gRPC status codes with a google.rpc.ErrorInfo detail:
 reason is a stable snake_case code, domain is "linkage.go.th", and
 metadata carries "side" (caller, hub or provider), "provider" when a
-provider failed, "retryable" ("true" or "false") and, when waiting
-helps, "retry_after_ms" (also sent as a google.rpc.RetryInfo detail).
+provider failed, "retryable" ("true" or "false"), the message on its own
+in "message_th" and "message_en" (the status message joins them as
+"field: Thai / English"), "field" when the message is about one and, when
+waiting helps, "retry_after_ms" (also sent as a google.rpc.RetryInfo detail).
   INVALID_ARGUMENT   malformed ID, unknown doc_type, missing purpose or
                      officer_id, citizen not present where required, a
                      field longer than its limit ("<field>_too_long")

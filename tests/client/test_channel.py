@@ -40,7 +40,7 @@ async def test_a_read_is_retried_until_the_hub_comes_up(stack: RunningStack, cap
     async with HubClient.connect(address, stack.home.ca.cert, own, retry=NO_RETRY) as hub:
         with pytest.raises(HubUnavailable) as down:
             await hub.list_services()
-    assert down.value.reason == "transport_unavailable"
+    assert down.value.code == "transport_unavailable"
     assert not _retries(caplog, "ListServices")
 
     async with HubClient.connect(address, stack.home.ca.cert, own, retry=FAST, timeout=30) as hub:
@@ -67,7 +67,7 @@ async def test_a_fetch_is_not_resent_when_the_answer_may_be_lost(stack: RunningS
             await hub.fetch_document("dopa.person", subject(personas, "dopa.person"), purpose=PURPOSE,
                                      officer_id=officer(stack, MUNI))
     # No word from the hub: it may have issued the printout, so the client does not ask again.
-    assert lost.value.reason == "transport_unavailable"
+    assert lost.value.code == "transport_unavailable"
     assert not _retries(caplog, "FetchDocument")
 
 
@@ -85,7 +85,7 @@ async def test_a_fetch_is_resent_when_the_hub_says_it_issued_nothing(sandbox_hom
                 await hub.fetch_document("dopa.person", subject(personas, "dopa.person"), purpose=PURPOSE,
                                          officer_id=officer(stack, MUNI))
         # (the hub's circuit breaker may open on the way: its refusal says so, and is retryable too)
-        assert down.value.reason in ("provider_unavailable", "provider_circuit_open"), down.value
+        assert down.value.code in ("provider_unavailable", "provider_circuit_open"), down.value
         assert down.value.provider == "dopa" and down.value.side == "provider"
         # The hub said the provider failed (nothing was issued): sent three times in all, nothing logged.
         assert len(_retries(caplog, "FetchDocument")) == policy.attempts - 1

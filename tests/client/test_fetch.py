@@ -55,22 +55,22 @@ async def test_refusals_are_the_hubs_typed_errors(stack: RunningStack, client_ho
         who = officer(stack, HOSPITAL)
         with pytest.raises(PermissionDenied) as denied:
             await hub.fetch_document("dopa.house", citizen, purpose=PURPOSE, officer_id=who)
-        assert denied.value.reason == "no_right" and "dopa.house" in denied.value.message
+        assert denied.value.code == "no_right" and "dopa.house" in denied.value.message
         with pytest.raises(NotFound) as missing:
             await hub.fetch_document("dopa.person", with_check_digit("899999999999"), purpose=PURPOSE,
                                      officer_id=who)
-        assert missing.value.reason == "record_not_found"
+        assert missing.value.code == "record_not_found"
         bad = citizen[:12] + str((int(citizen[12]) + 1) % 10)
         with pytest.raises(InvalidRequest) as malformed:
             await hub.fetch_document("dopa.person", bad, purpose=PURPOSE, officer_id=who)
-        assert malformed.value.reason == "check_digit_mismatch"
+        assert malformed.value.code == "check_digit_mismatch"
         # Several documents: each one's outcome in its place, typed the same way.
         outcomes = await hub.fetch_documents(["dopa.person", "dopa.house"], citizen, purpose=PURPOSE,
                                              officer_id=who)
     assert list(outcomes) == ["dopa.person", "dopa.house"]
     assert isinstance(outcomes["dopa.person"], Printout) and outcomes["dopa.person"].verified
     house = outcomes["dopa.house"]
-    assert isinstance(house, PermissionDenied) and house.reason == "no_right" and house.side == "caller"
+    assert isinstance(house, PermissionDenied) and house.code == "no_right" and house.side == "caller"
 
 
 async def _raw_answer(stack: RunningStack, request: FetchRequest) -> hub_pb2.FetchDocumentResponse:
@@ -103,7 +103,7 @@ async def test_tampered_or_foreign_answers_are_refused(stack: RunningStack, pers
     forged = _with_payload(answer, {"data": {"first_name_th": "ปลอม"}})
     with pytest.raises(PrintoutRejected) as bad_seal:
         receive(forged, asked, MUNI, trust)
-    assert bad_seal.value.reason == "printout_invalid" and bad_seal.value.report is not None
+    assert bad_seal.value.code == "printout_invalid" and bad_seal.value.report is not None
     assert 2 in {c.number for c in bad_seal.value.report.failed}, bad_seal.value.report.render()
 
     # A signature flipped by one character.
@@ -121,7 +121,7 @@ async def test_tampered_or_foreign_answers_are_refused(stack: RunningStack, pers
                           (asked, HOSPITAL)):
         with pytest.raises(PrintoutRejected) as foreign:
             receive(answer, other, agency, trust)
-        assert foreign.value.reason == "printout_not_requested", foreign.value.message
+        assert foreign.value.code == "printout_not_requested", foreign.value.message
 
     # A log proof for another leaf (check 4).
     moved = hub_pb2.FetchDocumentResponse()

@@ -262,6 +262,11 @@ async def test_card_needs_the_citizen_and_can_be_retried_once_they_come(
     page = await (await counter.client.get(where)).text()
     card = page.split('id="doc-dopa-card"', 1)[1].split("</article>", 1)[0]
     assert "ให้ได้เฉพาะเมื่อเจ้าของข้อมูลมาแสดงตนพร้อมบัตร" in card and "is served only" not in card
+    assert "citizen_present: " not in card  # the field the message is about is the hub's business, not the officer's
+    await counter.client.get("/lang/en?next=/")
+    card = (await (await counter.client.get(where)).text()).split('id="doc-dopa-card"', 1)[1].split("</article>", 1)[0]
+    assert "is served only when the citizen is present with their card" in card and "ให้ได้เฉพาะ" not in card
+    await counter.client.get("/lang/th?next=/")
     resp = await counter.client.post(f"{where}/retry/dopa.card", data={"csrf": token, "citizen_present": "1"})
     card = (await resp.text()).split('id="doc-dopa-card"', 1)[1].split("</article>", 1)[0]
     assert "ตราประทับอิเล็กทรอนิกส์ถูกต้อง" in card

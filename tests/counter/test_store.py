@@ -37,8 +37,8 @@ def _case(officer: str = "3100000000001", created: float | None = None) -> Case:
                                            issued_at="2026-05-09T03:00:00Z", log_index=7, seal_valid=True,
                                            seal_detail="[1] seal"),
                     "edu.degree": DocSlot("edu.degree", problem_reason="provider_unavailable",
-                                          problem_message="ติดต่อไม่ได้ / unreachable", problem_retryable=True,
-                                          problem_provider="edu"),
+                                          problem_message_th="ติดต่อไม่ได้", problem_message_en="unreachable",
+                                          problem_retryable=True, problem_provider="edu"),
                 })
 
 
@@ -66,6 +66,26 @@ def test_an_open_case_comes_back_whole_after_reopening(tmp_path: Path) -> None:
         assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
 
 
+def test_a_file_from_before_thai_and_english_were_two_fields_opens_with_its_cases(tmp_path: Path) -> None:
+    path = tmp_path / "counter.sqlite"
+    store = CounterStore(path)
+    case = store.open_case(_case(), PREFIX, _row)
+    store.close()
+    with sqlite3.connect(path) as db:  # back to the old layout: one problem_message, Thai / English
+        db.execute("ALTER TABLE case_slot DROP COLUMN problem_message_en")
+        db.execute("ALTER TABLE case_slot RENAME COLUMN problem_message_th TO problem_message")
+        db.execute("UPDATE case_slot SET problem_message = 'ติดต่อไม่ได้ / unreachable' WHERE doc_type = 'edu.degree'")
+    again = CounterStore(path)
+    loaded = again.case(case.id, case.officer_id)
+    assert loaded is not None and loaded.slots["dopa.person"] == case.slots["dopa.person"]
+    old = loaded.slots["edu.degree"]
+    assert (old.problem_reason, old.problem_message_th, old.problem_message_en) == (
+        "provider_unavailable", "ติดต่อไม่ได้ / unreachable", "")  # kept whole, never split
+    fresh = DocSlot("edu.degree", problem_reason="provider_unavailable", problem_message_th="ติดต่อไม่ได้",
+                    problem_message_en="unreachable", problem_retryable=True, problem_provider="edu")
+    assert again.update_case(case.id, [fresh], _row) == case
+
+
 def test_a_change_that_fails_half_way_leaves_nothing(tmp_path: Path) -> None:
     path = tmp_path / "counter.sqlite"
     store = CounterStore(path)
@@ -90,7 +110,8 @@ def test_retries_of_two_documents_at_once_both_land(tmp_path: Path) -> None:
     store = CounterStore(tmp_path / "counter.sqlite")
     case = store.open_case(_case(), PREFIX, _row)
     # Two requests loaded the same case; each writes back only the slot it fetched.
-    person = DocSlot("dopa.person", problem_reason="provider_unavailable", problem_message="x / x")
+    person = DocSlot("dopa.person", problem_reason="provider_unavailable", problem_message_th="x",
+                     problem_message_en="x")
     degree = DocSlot("edu.degree", printout_id="p-3", jws="eyJh.eyJr.c2ln", payload={"data": {"degree": "BA"}})
     store.update_case(case.id, [degree], _row, citizen_present=True)
     after = store.update_case(case.id, [person], _row)

@@ -187,7 +187,7 @@ class Crash:
             try:
                 self.ledger.saw(await self.auditor.checkpoint(timeout=1))
             except LinkageError as err:
-                self.ledger.errors[f"checkpoint_{err.reason}"] += 1
+                self.ledger.errors[f"checkpoint_{err.code}"] += 1
             await asyncio.sleep(0.1)
 
     # -- the load: officers at the counter ----------------------------------------------------------------------------

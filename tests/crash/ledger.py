@@ -60,14 +60,14 @@ class Ledger:
             self.saw(printout.checkpoint)
 
     def failed(self, key: Key, err: LinkageError) -> None:
-        self.errors[err.reason] += 1
+        self.errors[err.code] += 1
         if isinstance(err, PrintoutRejected):
             self.rejected.append(f"{key}: {err.message}")
-            self.lost[key] = err.reason
-        elif err.reason.startswith("transport_"):
-            self.lost[key] = err.reason  # the hub may have issued it before the answer was lost
+            self.lost[key] = err.code
+        elif err.code.startswith("transport_"):
+            self.lost[key] = err.code  # the hub may have issued it before the answer was lost
         else:
-            self.refused[key] = err.reason
+            self.refused[key] = err.code
 
     def saw(self, note: str) -> None:
         """Remember a signed checkpoint (its signature is checked once per note text)."""

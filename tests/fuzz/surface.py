@@ -37,11 +37,10 @@ from google.protobuf.descriptor import Descriptor
 from google.protobuf.message import DecodeError, Message
 from google.rpc import error_details_pb2
 from grpc_health.v1 import health_pb2, health_pb2_grpc
-from grpc_status import rpc_status
 
 from linkage import merkle, pki
 from linkage.config import Home
-from linkage.errors import DOMAIN
+from linkage.errors import DOMAIN, error_info
 from linkage.ids import with_check_digit
 from linkage.v1 import audit_pb2, hub_pb2, provider_pb2
 from providers.faults import ERROR_CODES
@@ -106,7 +105,7 @@ def methods() -> list[Method]:
 
 @dataclass(frozen=True)
 class Outcome:
-    code: grpc.StatusCode
+    status: grpc.StatusCode
     details: str
     info: error_details_pb2.ErrorInfo | None  # ours (domain linkage.go.th), when the status carries one
     response: bytes | None
@@ -201,27 +200,27 @@ class Surface:
         try:
             return Outcome(grpc.StatusCode.OK, "", None, stub(request, timeout=timeout))
         except grpc.RpcError as err:
-            return Outcome(err.code(), err.details() or "", _error_info(err), None)
+            return Outcome(err.code(), err.details() or "", _ours(err), None)
 
     def exercise(self, method: Method, caller: str, request: bytes) -> list[str]:
         """Send one request and return what is wrong with the answer (nothing: an empty list)."""
         before = self.log_size
         outcome = self.call(method, caller, request)
         after = self.log_size
-        self.codes[outcome.code.name] += 1
+        self.codes[outcome.status.name] += 1
         if outcome.info is not None:
-            self.reasons[f"{outcome.code.name}/{outcome.info.reason}"] += 1
+            self.reasons[f"{outcome.status.name}/{outcome.info.reason}"] += 1
         problems = _problems(method, outcome)
         if method.server == "hub":
-            issued = _issued(method, outcome.response) if outcome.code == grpc.StatusCode.OK else 0
+            issued = _issued(method, outcome.response) if outcome.status == grpc.StatusCode.OK else 0
             if after - before != issued:
-                problems.append(f"the log grew by {after - before} but the answer ({outcome.code.name}) reports"
+                problems.append(f"the log grew by {after - before} but the answer ({outcome.status.name}) reports"
                                 f" {issued} entries issued")
-        if method.path.endswith("/SetFaults") and outcome.code == grpc.StatusCode.OK:
+        if method.path.endswith("/SetFaults") and outcome.status == grpc.StatusCode.OK:
             # The faults just set would fail the next calls on purpose: the fuzzer's own, not the server's doing.
             cleared = self.call(_method(self.methods, "ProviderAdmin", "ClearFaults"), "sandbox-admin", b"")
-            if cleared.code != grpc.StatusCode.OK:
-                problems.append(f"ClearFaults after SetFaults answered {cleared.code.name}")
+            if cleared.status != grpc.StatusCode.OK:
+                problems.append(f"ClearFaults after SetFaults answered {cleared.status.name}")
         return problems
 
     def alive(self) -> list[str]:
@@ -241,8 +240,8 @@ class Surface:
             method = next(m for m in self.methods if m.path == path)
             before = self.log_size
             outcome = self.call(method, caller, self.valid[path][0].SerializeToString())
-            if outcome.code != grpc.StatusCode.OK:
-                problems.append(f"known-good {method.name}: {outcome.code.name} {outcome.details}")
+            if outcome.status != grpc.StatusCode.OK:
+                problems.append(f"known-good {method.name}: {outcome.status.name} {outcome.details}")
             elif method.server == "hub" and self.log_size != before + 1:
                 problems.append(f"known-good {method.name}: the log grew by {self.log_size - before}, not 1")
         return problems
@@ -280,7 +279,7 @@ class Surface:
         fetch_method = _method(self.methods, "LinkageHub", "FetchDocument")
         for _ in range(4):
             outcome = self.call(fetch_method, MUNI, fetch.SerializeToString())
-            assert outcome.code == grpc.StatusCode.OK and outcome.response is not None, outcome
+            assert outcome.status == grpc.StatusCode.OK and outcome.response is not None, outcome
             issued.append(hub_pb2.FetchDocumentResponse.FromString(outcome.response))
         size = self.log_size
         text["printout_id"] = [d.printout_id for d in issued]
@@ -327,22 +326,17 @@ def _method(all_methods: Sequence[Method], service: str, name: str) -> Method:
     return next(m for m in all_methods if m.path == f"/linkage.v1.{service}/{name}")
 
 
-def _error_info(err: grpc.RpcError) -> error_details_pb2.ErrorInfo | None:
+def _ours(err: grpc.RpcError) -> error_details_pb2.ErrorInfo | None:
+    """The refusal's ErrorInfo of domain linkage.go.th, as linkage.errors reads it; None for none or garbage."""
     try:
-        status = rpc_status.from_call(err)
+        info = error_info(err.trailing_metadata(), err.code(), err.details() or "")
     except ValueError:
         return None  # details that contradict the status line: not ours
-    if status is None:
-        return None
-    for detail in status.details:
-        info = error_details_pb2.ErrorInfo()
-        if detail.Is(info.DESCRIPTOR) and detail.Unpack(info) and info.domain == DOMAIN:
-            return info
-    return None
+    return info if info is not None and info.domain == DOMAIN else None
 
 
 def _problems(method: Method, outcome: Outcome) -> list[str]:
-    if outcome.code == grpc.StatusCode.OK:
+    if outcome.status == grpc.StatusCode.OK:
         if outcome.response is not None:
             try:
                 message_factory.GetMessageClass(method.response).FromString(outcome.response)
@@ -350,10 +344,10 @@ def _problems(method: Method, outcome: Outcome) -> list[str]:
                 return [f"OK, but the answer is not a {method.response.full_name}"]
         return []
     problems = []
-    if outcome.code not in ALLOWED:
-        problems.append(f"status {outcome.code.name} ({outcome.details[:200]!r}) is not in the error table")
+    if outcome.status not in ALLOWED:
+        problems.append(f"status {outcome.status.name} ({outcome.details[:200]!r}) is not in the error table")
     if outcome.info is None:
-        problems.append(f"{outcome.code.name} without a google.rpc.ErrorInfo of domain {DOMAIN}"
+        problems.append(f"{outcome.status.name} without a google.rpc.ErrorInfo of domain {DOMAIN}"
                         f" ({outcome.details[:200]!r})")
     return problems
 

@@ -126,7 +126,7 @@ async def test_latency_past_the_provider_timeout_is_deadline_exceeded_naming_it(
     await dopa.set(latency_ms=30_000)
     before, logged = await dopa.stats(), stack.hub.hub.log.size
     err = await refused(stack, person(stack, personas))
-    assert err.code == grpc.StatusCode.DEADLINE_EXCEEDED and err.reason == "provider_timeout"
+    assert err.status == grpc.StatusCode.DEADLINE_EXCEEDED and err.code == "provider_timeout"
     assert err.side == "provider" and err.provider == "dopa" and err.retryable
     assert "provider dopa did not answer in time" in err.message
     after = await dopa.stats()
@@ -143,8 +143,8 @@ async def test_the_callers_deadline_bounds_the_call_to_the_provider(
     await warm(stack, personas)
     await dopa.set(latency_ms=60_000)
     err = await refused(stack, person(stack, personas), timeout=1.5)
-    assert err.code == grpc.StatusCode.DEADLINE_EXCEEDED
-    assert err.reason == "provider_timeout" and err.provider == "dopa"  # not transport_deadline_exceeded
+    assert err.status == grpc.StatusCode.DEADLINE_EXCEEDED
+    assert err.code == "provider_timeout" and err.provider == "dopa"  # not transport_deadline_exceeded
 
 
 # --- errors, retries and the retry budget ----------------------------------------------------------------------
@@ -158,7 +158,7 @@ async def test_error_rate_one_is_unavailable_with_retryable_details(
     await dopa.set(error_rate=1.0, error="UNAVAILABLE")
     before, logged = await dopa.stats(), stack.hub.hub.log.size
     err = await refused(stack, person(stack, personas))
-    assert err.code == grpc.StatusCode.UNAVAILABLE and err.reason == "provider_unavailable"
+    assert err.status == grpc.StatusCode.UNAVAILABLE and err.code == "provider_unavailable"
     assert err.side == "provider" and err.provider == "dopa" and err.retryable
     after = await dopa.stats()
     retries = stack.settings.hub.provider_retries
@@ -178,7 +178,7 @@ async def test_errors_that_are_not_retried(start: Start, admins: Callable[..., A
     await dopa.set(error_rate=1.0, error=code)
     before = await dopa.stats()
     err = await refused(stack, person(stack, personas))
-    assert err.reason == reason and err.provider == "dopa" and err.retryable is retryable
+    assert err.code == reason and err.provider == "dopa" and err.retryable is retryable
     assert (await dopa.stats()).calls == before.calls + 1
 
 
@@ -210,7 +210,7 @@ async def test_retries_cannot_amplify_an_outage(start: Start, admins: Callable[.
     before = await dopa.stats()
     calls = 40
     for _ in range(calls):
-        assert (await refused(stack, person(stack, personas))).reason == "provider_unavailable"
+        assert (await refused(stack, person(stack, personas))).code == "provider_unavailable"
     sent = (await dopa.stats()).calls - before.calls
     assert calls < sent <= calls + calls * stack.settings.hub.retry_budget_percent / 100 + 10
 
@@ -227,13 +227,13 @@ async def test_breaker_opens_fails_fast_and_closes_when_the_provider_recovers(
     await dopa.set(error_rate=1.0)
     before = await dopa.stats()
     for _ in range(2):  # two attempts each: four failures in a row
-        assert (await refused(stack, person(stack, personas))).reason == "provider_unavailable"
+        assert (await refused(stack, person(stack, personas))).code == "provider_unavailable"
     assert router.circuits()["dopa"] is Circuit.OPEN
     opened = await dopa.stats()
     assert opened.calls == before.calls + 4
     # Open: the hub fails fast without reaching dopa, says who and when to come back.
     err = await refused(stack, person(stack, personas))
-    assert err.code == grpc.StatusCode.UNAVAILABLE and err.reason == "provider_circuit_open"
+    assert err.status == grpc.StatusCode.UNAVAILABLE and err.code == "provider_circuit_open"
     assert err.provider == "dopa" and err.retryable and 0 < err.retry_after_ms <= 1500
     assert "provider dopa failed repeatedly" in err.message
     assert (await dopa.stats()).calls == opened.calls
@@ -248,7 +248,7 @@ async def test_breaker_opens_fails_fast_and_closes_when_the_provider_recovers(
             await fetch(stack, MUNI, person(stack, personas))
             break
         except grpc.aio.AioRpcError as exc:
-            assert from_rpc_error(exc).reason == "provider_circuit_open"
+            assert from_rpc_error(exc).code == "provider_circuit_open"
             refusals += 1
             await asyncio.sleep(0.05)
     assert router.circuits()["dopa"] is Circuit.CLOSED
@@ -323,7 +323,7 @@ async def test_an_outage_ends_by_itself(start: Start, admins: Callable[..., Admi
     before, logged = await dopa.stats(), stack.hub.hub.log.size
     await dopa.set(outage_ms=1500)
     err = await refused(stack, person(stack, personas))
-    assert err.reason == "provider_unavailable" and err.provider == "dopa" and err.retryable
+    assert err.code == "provider_unavailable" and err.provider == "dopa" and err.retryable
     during = await dopa.stats()
     assert during.refused_in_outage - before.refused_in_outage == during.calls - before.calls == 3
     for _ in range(200):
@@ -342,7 +342,7 @@ async def test_admin_service_refuses_every_other_certificate(stack: RunningStack
     with pytest.raises(grpc.aio.AioRpcError) as info:
         await other.set(error_rate=1.0)
     assert info.value.code() == grpc.StatusCode.PERMISSION_DENIED
-    assert from_rpc_error(info.value).reason == "not_admin"
+    assert from_rpc_error(info.value).code == "not_admin"
     assert (await admins(stack).state()).faults.error_rate == 0
 
 

@@ -117,14 +117,14 @@ async def test_malformed_id_is_invalid_argument(stack: RunningStack, bad: str, r
     err = await refused(stack, MUNI, request(stack, MUNI, "dopa.person", bad))
     assert err.code() == grpc.StatusCode.INVALID_ARGUMENT
     parsed = from_rpc_error(err)
-    assert parsed.reason == reason and hint in parsed.message and parsed.side == "caller"
+    assert parsed.code == reason and hint in parsed.message and parsed.side == "caller"
 
 
 async def test_wrong_check_digit_says_which_is_right(stack: RunningStack, personas: list[dict[str, Any]]) -> None:
     bad, right = _with_wrong_check_digit(subject(personas, "dopa.person"))
     err = await refused(stack, MUNI, request(stack, MUNI, "dopa.person", bad))
     assert err.code() == grpc.StatusCode.INVALID_ARGUMENT
-    assert from_rpc_error(err).reason == "check_digit_mismatch"
+    assert from_rpc_error(err).code == "check_digit_mismatch"
     assert f"check digit should be {right}" in (err.details() or "")
 
 
@@ -132,10 +132,10 @@ async def test_id_of_the_wrong_kind(stack: RunningStack, personas: list[dict[str
     citizen = subject(personas, "dopa.person")
     company = subject(personas, "dbd.juristic", kind="juristic")
     err = await refused(stack, MUNI, request(stack, MUNI, "dbd.juristic", citizen))
-    assert err.code() == grpc.StatusCode.INVALID_ARGUMENT and from_rpc_error(err).reason == "id_wrong_kind"
+    assert err.code() == grpc.StatusCode.INVALID_ARGUMENT and from_rpc_error(err).code == "id_wrong_kind"
     assert "juristic-person ID is needed" in (err.details() or "")
     err = await refused(stack, MUNI, request(stack, MUNI, "dopa.person", company))
-    assert err.code() == grpc.StatusCode.INVALID_ARGUMENT and from_rpc_error(err).reason == "id_wrong_kind"
+    assert err.code() == grpc.StatusCode.INVALID_ARGUMENT and from_rpc_error(err).code == "id_wrong_kind"
     assert "personal ID is needed" in (err.details() or "")
 
 
@@ -143,7 +143,7 @@ async def test_well_formed_unknown_id_is_not_found(stack: RunningStack) -> None:
     nobody = with_check_digit("899999999999")
     err = await refused(stack, MUNI, request(stack, MUNI, "dopa.person", nobody))
     assert err.code() == grpc.StatusCode.NOT_FOUND
-    assert from_rpc_error(err).reason == "record_not_found"
+    assert from_rpc_error(err).code == "record_not_found"
 
 
 @pytest.mark.parametrize(("change", "code", "reason", "hint"), [
@@ -164,7 +164,7 @@ async def test_bad_request_fields(stack: RunningStack, personas: list[dict[str, 
     change = {"doc_type": "dopa.person", **change}
     err = await refused(stack, MUNI, request(stack, MUNI, subject_id=subject(personas, "dopa.card"), **change))
     assert err.code() == code
-    assert from_rpc_error(err).reason == reason
+    assert from_rpc_error(err).code == reason
     assert hint in (err.details() or "")
     assert stack.hub.hub.log.size == before  # nothing logged as issued
 
@@ -179,7 +179,7 @@ async def test_card_is_served_when_citizen_present(stack: RunningStack, personas
 async def test_agency_without_right_is_denied(stack: RunningStack, personas: list[dict[str, Any]]) -> None:
     err = await refused(stack, HOSPITAL, request(stack, HOSPITAL, "dopa.house", subject(personas, "dopa.house")))
     assert err.code() == grpc.StatusCode.PERMISSION_DENIED
-    assert from_rpc_error(err).reason == "no_right"
+    assert from_rpc_error(err).code == "no_right"
     assert "phrae-hospital has no right to dopa.house" in (err.details() or "")
 
 
@@ -187,7 +187,7 @@ async def test_auditor_agency_reads_no_records(stack: RunningStack, personas: li
     auditor_officer = sorted(stack.settings.agencies["auditor"].officers)[0]
     req = request(stack, MUNI, "dopa.person", subject(personas, "dopa.person"), officer_id=auditor_officer)
     err = await refused(stack, "auditor", req)
-    assert err.code() == grpc.StatusCode.PERMISSION_DENIED and from_rpc_error(err).reason == "no_right"
+    assert err.code() == grpc.StatusCode.PERMISSION_DENIED and from_rpc_error(err).code == "no_right"
 
 
 async def test_no_client_certificate_is_refused_and_hub_keeps_serving(
@@ -219,7 +219,7 @@ async def test_certificate_of_no_agency_is_unauthenticated(stack: RunningStack,
     # The hub's own client certificate is from the linkage CA but names no agency.
     err = await refused(stack, "linkage-hub", request(stack, MUNI, "dopa.person", subject(personas, "dopa.person")))
     assert err.code() == grpc.StatusCode.UNAUTHENTICATED
-    assert from_rpc_error(err).reason == "unknown_agency"
+    assert from_rpc_error(err).code == "unknown_agency"
 
 
 async def test_a_second_certificate_in_a_sample_agencys_name_is_refused(stack: RunningStack, tmp_path: Path,
@@ -233,4 +233,4 @@ async def test_a_second_certificate_in_a_sample_agencys_name_is_refused(stack: R
             await hub_pb2_grpc.LinkageHubStub(channel).FetchDocument(
                 request(stack, MUNI, "dopa.person", subject(personas, "dopa.person")))
     assert info.value.code() == grpc.StatusCode.UNAUTHENTICATED
-    assert from_rpc_error(info.value).reason == "certificate_not_registered"
+    assert from_rpc_error(info.value).code == "certificate_not_registered"

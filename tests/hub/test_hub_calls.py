@@ -54,7 +54,7 @@ async def test_fetch_documents_refuses_a_bad_request_as_a_whole(stack: RunningSt
                 await hub.FetchDocuments(req)
             except grpc.aio.AioRpcError as err:
                 assert err.code() == grpc.StatusCode.INVALID_ARGUMENT
-                assert from_rpc_error(err).reason == reason
+                assert from_rpc_error(err).code == reason
             else:
                 raise AssertionError(f"{reason}: the call should have been refused")
 

@@ -27,7 +27,7 @@ from grpc_status import rpc_status
 from linkage import pki
 from linkage.cli.sandbox import init
 from linkage.config import ConfigError, Home, load_settings, settings_from_text, write_config
-from linkage.errors import LimitExceeded, from_rpc_error
+from linkage.errors import LimitExceeded, error_info, from_rpc_error
 from linkage.hub.rules import AgencyLimiter
 from linkage.limits import (
     DEFAULT_LIMITS,
@@ -76,15 +76,15 @@ def test_bucket_lets_a_burst_through_then_the_rate() -> None:
     for _ in range(5):
         lim.admit("a", limits)
     err = refusal(lambda: lim.admit("a", limits))
-    assert err.reason == "rate_limited" and err.retry_after_ms == 100  # one token at 10/s
+    assert err.code == "rate_limited" and err.retry_after_ms == 100  # one token at 10/s
     assert "rate limit of 10 calls/s (burst 5)" in err.message and "retry after 0.1 s" in err.message
     clock.advance(0.1)
     lim.admit("a", limits)
-    assert refusal(lambda: lim.admit("a", limits)).reason == "rate_limited"
+    assert refusal(lambda: lim.admit("a", limits)).code == "rate_limited"
     clock.advance(60)  # a quiet minute saves up at most the burst
     for _ in range(5):
         lim.admit("a", limits)
-    assert refusal(lambda: lim.admit("a", limits)).reason == "rate_limited"
+    assert refusal(lambda: lim.admit("a", limits)).code == "rate_limited"
     assert lim.used_today("a") == 11  # refused calls are not charged
     lim.admit("b", limits)  # another agency has a bucket of its own
 
@@ -107,9 +107,9 @@ def test_daily_quota_ends_at_bangkok_midnight() -> None:
     for _ in range(3):
         lim.admit("a", limits)
     err = refusal(lambda: lim.admit("a", limits))
-    assert err.reason == "quota_exhausted" and err.retry_after_ms == 30 * 60 * 1000
+    assert err.code == "quota_exhausted" and err.retry_after_ms == 30 * 60 * 1000
     assert "daily quota of 3 calls" in err.message and "in 30 min" in err.message
-    assert refusal(lambda: lim.admit("a", limits, cost=2)).reason == "quota_exhausted"
+    assert refusal(lambda: lim.admit("a", limits, cost=2)).code == "quota_exhausted"
     clock.advance(30 * 60)  # midnight in Bangkok: a new day
     lim.admit("a", limits, cost=3)
     assert lim.used_today("a") == 3
@@ -226,13 +226,12 @@ def fetch_request(stack: RunningStack, **kw: Any) -> hub_pb2.FetchDocumentReques
 
 
 def details(err: grpc.aio.AioRpcError) -> tuple[error_details_pb2.ErrorInfo, error_details_pb2.RetryInfo | None]:
+    info = error_info(err.trailing_metadata(), err.code(), err.details() or "")
     status = rpc_status.from_call(err)
-    assert status is not None, "no status details"
-    info, retry = error_details_pb2.ErrorInfo(), None
+    assert info is not None and status is not None, "no status details"
+    retry = None
     for detail in status.details:
-        if detail.Is(error_details_pb2.ErrorInfo.DESCRIPTOR):
-            detail.Unpack(info)
-        elif detail.Is(error_details_pb2.RetryInfo.DESCRIPTOR):
+        if detail.Is(error_details_pb2.RetryInfo.DESCRIPTOR):
             retry = error_details_pb2.RetryInfo()
             detail.Unpack(retry)
     return info, retry
@@ -356,7 +355,7 @@ async def test_limits_follow_the_configuration_while_the_hub_runs(
         with pytest.raises(grpc.aio.AioRpcError) as info:
             await hub.ListServices(hub_pb2.ListServicesRequest())
     assert info.value.code() == grpc.StatusCode.RESOURCE_EXHAUSTED
-    assert from_rpc_error(info.value).reason == "quota_exhausted"
+    assert from_rpc_error(info.value).code == "quota_exhausted"
 
 
 def _too_long(stack: RunningStack) -> list[tuple[str, str, Callable[[Any, Any], Awaitable[Any]]]]:
@@ -413,7 +412,7 @@ async def test_every_field_length_and_count_is_limited(running: Start) -> None:
                 await call(hub, audit)
             err = info.value
             assert err.code() == grpc.StatusCode.INVALID_ARGUMENT, (reason, err)
-            assert from_rpc_error(err).reason == reason and text in (err.details() or ""), (reason, err.details())
+            assert from_rpc_error(err).code == reason and text in (err.details() or ""), (reason, err.details())
         assert (await hub.FetchDocument(fetch_request(stack, purpose="ก" * 500, case_ref="x" * 100))).jws
     assert stack.hub.hub.log.size == before + 1
 

@@ -165,7 +165,7 @@ async def test_only_the_admin_certificate_may_call_it(dopa: Dopa, citizen: str, 
             await call
         assert info.value.code() == grpc.StatusCode.PERMISSION_DENIED
         err = from_rpc_error(info.value)
-        assert err.reason == "not_admin" and "sandbox-admin" in err.message
+        assert err.code == "not_admin" and "sandbox-admin" in err.message
     assert (await dopa.state()).faults.error_rate == 0
     assert (await dopa.get(citizen)).subject_id == citizen
 
@@ -187,5 +187,5 @@ async def test_settings_out_of_range_are_refused_and_change_nothing(dopa: Dopa, 
         await dopa.set(**settings)
     assert info.value.code() == grpc.StatusCode.INVALID_ARGUMENT
     err = from_rpc_error(info.value)
-    assert err.reason == reason and says in err.message, err.message
+    assert err.code == reason and says in err.message, err.message
     assert (await dopa.state()).faults == before.faults

@@ -75,10 +75,10 @@ async def test_get_record_whole_and_projected(running: Running, seeded: Seeded) 
 async def test_not_found(running: Running, seeded: Seeded) -> None:
     absent = with_check_digit("199999999999")
     code, err = await _fails(running, "dopa", "dopa.person", absent)
-    assert code == grpc.StatusCode.NOT_FOUND and isinstance(err, NotFound) and err.reason == "record_not_found"
+    assert code == grpc.StatusCode.NOT_FOUND and isinstance(err, NotFound) and err.code == "record_not_found"
     deceased = seeded.persona("deceased")["id"]
     code, err = await _fails(running, "dopa", "dopa.house", deceased)  # no longer in any house
-    assert code == grpc.StatusCode.NOT_FOUND and err.reason == "record_not_found"
+    assert code == grpc.StatusCode.NOT_FOUND and err.code == "record_not_found"
     code, err = await _fails(running, "dbd", "dbd.juristic", with_check_digit("010555999999"))
     assert code == grpc.StatusCode.NOT_FOUND
 
@@ -96,12 +96,12 @@ async def test_invalid_requests(running: Running, doc_type: str, subject_id: str
                                 reason: str, says: str) -> None:
     code, err = await _fails(running, "dopa", doc_type, subject_id, fields)
     assert code == grpc.StatusCode.INVALID_ARGUMENT and isinstance(err, InvalidRequest)
-    assert err.reason == reason and says in err.message
+    assert err.code == reason and says in err.message
 
 
 async def test_juristic_type_wants_a_juristic_id(running: Running, seeded: Seeded) -> None:
     code, err = await _fails(running, "dbd", "dbd.juristic", seeded.persona("director")["id"])
-    assert code == grpc.StatusCode.INVALID_ARGUMENT and err.reason == "id_wrong_kind"
+    assert code == grpc.StatusCode.INVALID_ARGUMENT and err.code == "id_wrong_kind"
 
 
 def _card_facts(seeded: Seeded, subject_id: str) -> provider_pb2.CheckCardRequest:

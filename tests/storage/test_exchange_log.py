@@ -199,7 +199,7 @@ async def test_a_second_writer_makes_a_commit_fail_then_the_log_reloads(tmp_path
         assert (await one.append(entry(0))).index == 0
         with pytest.raises(HubUnavailable) as info:
             await two.append(entry(1))  # two does not know of entry 0: its index 0 is taken
-        assert info.value.reason == "log_unavailable" and "no printout was issued" in info.value.message
+        assert info.value.code == "log_unavailable" and "no printout was issued" in info.value.message
         again = await two.append(entry(1))  # reloaded after the failure
         assert again.index == 1 and check(again).index == 2
         with pytest.raises(HubUnavailable):
@@ -238,7 +238,7 @@ async def test_postgres_connection_lost_is_unavailable_then_recovers(postgres: D
         _terminate(where, _backend_pids(where))  # what a server restart does to the hub's connection
         with pytest.raises(HubUnavailable) as info:
             await log.append(entry(1))
-        assert info.value.reason == "log_unavailable" and log.size == 1
+        assert info.value.code == "log_unavailable" and log.size == 1
         back = await log.append(entry(1))  # reconnects by itself
         assert back.index == 1 and check(back).index == 2
     finally:

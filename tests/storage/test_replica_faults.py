@@ -202,7 +202,7 @@ async def _load(hubs: Hubs, subject: str, seconds: float, workers: int = 8) -> l
                 answer.printout_id, answer.index = doc.printout_id, doc.log_index
             except grpc.aio.AioRpcError as err:
                 parsed = from_rpc_error(err)
-                answer.reason = getattr(parsed, "reason", "") or err.code().name
+                answer.reason = parsed.code or err.code().name
                 await asyncio.sleep(0.05)
             answer.ended = time.monotonic()
             answers.append(answer)

@@ -22,7 +22,6 @@ from consumers.counter.pages import (
     language,
     manual_or_404,
     render,
-    split_message,
 )
 from consumers.counter.printout import PrintCase, PrintoutError, certify_async
 from consumers.counter.sessions import Session
@@ -66,7 +65,7 @@ async def case_open(request: web.Request) -> web.StreamResponse:
     case = store.open_case(Case(
         id=new_case_id(), ref="", service_id=manual.id, subject_id=subject, citizen_present=present,
         officer_id=session.officer_id, created=time.time(), opened_at=now.isoformat(timespec="seconds"),
-        slots={t: _problem_slot(t, *_INTERRUPTED) for t in doc_types}), f"PHR-{now.year + 543}-", report)
+        slots={t: _interrupted(t) for t in doc_types}), f"PHR-{now.year + 543}-", report)
     started = time.perf_counter()
     try:
         answer = await request.app[HUB].fetch_documents(
@@ -75,21 +74,24 @@ async def case_open(request: web.Request) -> web.StreamResponse:
         slots = [_slot(state, doc_type, outcome) for doc_type, outcome in answer.items()]
     except LinkageError as err:
         # The whole call failed (e.g. the hub is down): keep the case, every document can be retried.
-        _log.warning("FetchDocuments failed for case %s: %s", case.ref, err.reason)
-        slots = [_problem_slot(t, err.reason, err.message, err.retryable, err.provider) for t in doc_types]
+        _log.warning("FetchDocuments failed for case %s: %s", case.ref, err.code)
+        slots = [_problem_slot(t, err) for t in doc_types]
     store.update_case(case.id, slots, report, fetch_ms=(time.perf_counter() - started) * 1000)
     raise web.HTTPSeeOther(f"/cases/{case.id}")
 
 
-# What a document shows when the counter stopped between asking the hub and storing its answer.
-_INTERRUPTED = ("fetch_interrupted", "ระบบเคาน์เตอร์หยุดทำงานก่อนได้รับเอกสารฉบับนี้ กรุณากดลองดึงอีกครั้ง"
-                " / The counter stopped before this document arrived; press retry.", True, "")
+def _interrupted(doc_type: str) -> DocSlot:
+    """What a document shows when the counter stopped between asking the hub and storing its answer."""
+    return DocSlot(doc_type=doc_type, problem_reason="fetch_interrupted",
+                   problem_message_th="ระบบเคาน์เตอร์หยุดทำงานก่อนได้รับเอกสารฉบับนี้ กรุณากดลองดึงอีกครั้ง",
+                   problem_message_en="The counter stopped before this document arrived; press retry.",
+                   problem_retryable=True)
 
 
 def _slot(state: CounterState, doc_type: str, outcome: Printout | LinkageError) -> DocSlot:
     if isinstance(outcome, Printout):
         return _document_slot(state, doc_type, outcome)
-    return _problem_slot(doc_type, outcome.reason, outcome.message, outcome.retryable, outcome.provider)
+    return _problem_slot(doc_type, outcome)
 
 
 def _document_slot(state: CounterState, doc_type: str, doc: Printout) -> DocSlot:
@@ -103,9 +105,9 @@ def _document_slot(state: CounterState, doc_type: str, doc: Printout) -> DocSlot
                    else f"failed: {failed}")
 
 
-def _problem_slot(doc_type: str, reason: str, message: str, retryable: bool, provider: str) -> DocSlot:
-    return DocSlot(doc_type=doc_type, problem_reason=reason, problem_message=message,
-                   problem_retryable=retryable, problem_provider=provider)
+def _problem_slot(doc_type: str, err: LinkageError) -> DocSlot:
+    return DocSlot(doc_type=doc_type, problem_reason=err.code, problem_message_th=err.message_th,
+                   problem_message_en=err.message_en, problem_retryable=err.retryable, problem_provider=err.provider)
 
 
 def _report_row(manual: Manual) -> Report:
@@ -135,7 +137,8 @@ async def case_page(request: web.Request) -> web.StreamResponse:
             "title": (spec.title_th if lang == "th" else spec.title_en) if spec is not None else doc_type,
             "rows": field_rows(spec, slot.payload.get("data", {}), lang) if slot.fetched else [],
             "issued": issued_text(slot.issued_at, lang) if slot.fetched else "",
-            "problem": split_message(slot.problem_message),
+            "problem": (slot.problem_message_th or slot.problem_message_en,
+                        slot.problem_message_en or slot.problem_message_th),
         })
     return render(request, "case.html", case=case, m=manual, cards=cards,
                   fetched=sum(1 for s in case.slots.values() if s.fetched))
@@ -158,7 +161,7 @@ async def case_retry(request: web.Request) -> web.StreamResponse:
             citizen_present=present)
         slot = _document_slot(state, doc_type, doc)
     except LinkageError as err:
-        slot = _problem_slot(doc_type, err.reason, err.message, err.retryable, err.provider)
+        slot = _problem_slot(doc_type, err)
     # Only this slot is written: a retry of another document of the same case running alongside keeps its own.
     request.app[STORE].update_case(case.id, [slot], _report_row(manual), citizen_present=present)
     raise web.HTTPSeeOther(f"/cases/{case.id}#doc-{doc_type.replace('.', '-')}")

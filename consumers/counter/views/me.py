@@ -54,7 +54,7 @@ async def me(request: web.Request) -> web.StreamResponse:
     try:
         found = await request.app[HUB].list_accesses(subject, citizen_card=card)
     except LinkageError as err:
-        if err.reason != "citizen_not_verified":
+        if err.code != "citizen_not_verified":
             raise
         for k in keys:
             state.limiter.fail(k)

@@ -86,7 +86,7 @@ async def _officer_name(app: web.Application, officer_id: str) -> str:
         doc = await app[HUB].fetch_document("dopa.person", officer_id, purpose=SIGNIN_PURPOSE,
                                             officer_id=officer_id)
     except LinkageError as err:
-        _log.warning("officer name lookup failed: %s", err.reason)
+        _log.warning("officer name lookup failed: %s", err.code)
         return ""
     data = doc.data
     return f"{data.get('title', '')}{data.get('first_name_th', '')} {data.get('last_name_th', '')}".strip()

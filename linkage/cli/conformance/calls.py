@@ -1,8 +1,8 @@
 """One call to the target: a deadline the kit enforces itself, and how the call ended, never an exception.
 
-``call`` answers an ``Outcome`` for every ending (an answer, a refusal with its google.rpc.ErrorInfo, or no
-status at all when the call outlived its deadline), so a provider that hangs costs one deadline, never a
-hang of the kit.
+``call`` answers an ``Outcome`` for every ending (an answer, a refusal with its google.rpc.ErrorInfo as
+``linkage.errors.error_info`` reads it, or no status at all when the call outlived its deadline), so a
+provider that hangs costs one deadline, never a hang of the kit.
 """
 
 from __future__ import annotations
@@ -13,11 +13,11 @@ from typing import Any
 
 import grpc
 from google.rpc import error_details_pb2
-from grpc_status import rpc_status
 
+from linkage.errors import error_info
 from linkage.v1 import provider_pb2
 
-__all__ = ["PROVIDER_ANSWER_LIMIT", "SERVICE", "WATCHDOG_SLACK", "Outcome", "call", "clip", "error_info"]
+__all__ = ["PROVIDER_ANSWER_LIMIT", "SERVICE", "WATCHDOG_SLACK", "Outcome", "call", "clip"]
 
 SERVICE = provider_pb2.DESCRIPTOR.services_by_name["ProviderService"]
 # The hub reads provider answers up to this size (linkage/hub/routing.py); the kit's channel uses the same.
@@ -27,9 +27,9 @@ WATCHDOG_SLACK = 1.0  # a call may outlive its deadline by this much before the 
 
 @dataclass(frozen=True)
 class Outcome:
-    """How one call ended: a status code (None when it outlived its deadline), the answer or the refusal."""
+    """How one call ended: its gRPC status (None when it outlived its deadline), the answer or the refusal."""
 
-    code: grpc.StatusCode | None
+    status: grpc.StatusCode | None
     answer: Any = None
     message: str = ""
     info: error_details_pb2.ErrorInfo | None = None
@@ -37,14 +37,14 @@ class Outcome:
 
     @property
     def ok(self) -> bool:
-        return bool(self.code == grpc.StatusCode.OK)
+        return bool(self.status == grpc.StatusCode.OK)
 
     def shown(self) -> str:
-        if self.code is None:
+        if self.status is None:
             return "no status at all: the call outlived its deadline"
         if self.ok:
             return "OK"
-        return f"{self.code.name} {clip(self.message, 100)!r}" if self.message else self.code.name
+        return f"{self.status.name} {clip(self.message, 100)!r}" if self.message else self.status.name
 
 
 async def call(rpc: Any, request: Any, timeout: float) -> Outcome:
@@ -54,28 +54,13 @@ async def call(rpc: Any, request: Any, timeout: float) -> Outcome:
     except TimeoutError:
         return Outcome(None)
     except grpc.aio.AioRpcError as exc:
-        info, problem = error_info(exc)
+        try:
+            info, problem = error_info(exc.trailing_metadata(), exc.code(), exc.details() or ""), ""
+        except ValueError as err:  # details whose code or message contradict the status itself, or garbage
+            info, problem = None, f"grpc-status-details-bin: {err}"
         return Outcome(exc.code(), message=str(exc.details() or ""), info=info, details_error=problem)
     return Outcome(grpc.StatusCode.OK, answer)
 
 
-def error_info(exc: grpc.aio.AioRpcError) -> tuple[error_details_pb2.ErrorInfo | None, str]:
-    """The google.rpc.ErrorInfo of a refusal (from grpc-status-details-bin in the trailing metadata), if any,
-    and a problem when the details are there but cannot be read. The kit's only reader of ErrorInfo."""
-    try:
-        status = rpc_status.from_call(exc)
-    except ValueError as err:  # details whose code or message contradict the status itself
-        return None, f"grpc-status-details-bin does not match the status: {err}"
-    if status is None:
-        return None, ""
-    for detail in status.details:
-        if detail.Is(error_details_pb2.ErrorInfo.DESCRIPTOR):
-            info = error_details_pb2.ErrorInfo()
-            detail.Unpack(info)
-            return info, ""
-    return None, ""
-
-
 def clip(text: str, limit: int = 60) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
-

@@ -109,7 +109,7 @@ async def check_health(suite: SuiteState) -> tuple[str, list[str]]:
     problems = []
     for name, outcome in zip(names, outcomes, strict=True):
         if not outcome.ok:
-            hint = " (register grpc_health's HealthServicer)" if outcome.code == grpc.StatusCode.UNIMPLEMENTED else ""
+            hint = " (register grpc_health's HealthServicer)" if outcome.status == grpc.StatusCode.UNIMPLEMENTED else ""
             problems.append(f"grpc.health.v1.Health/Check({name!r}): expected SERVING, got {outcome.shown()}{hint}")
         elif outcome.answer.status != health_pb2.HealthCheckResponse.SERVING:
             status = health_pb2.HealthCheckResponse.ServingStatus.Name(outcome.answer.status)
@@ -184,7 +184,7 @@ async def check_valid_ids(suite: SuiteState) -> tuple[str, list[str]]:
     outcomes = await asyncio.gather(*(suite.get(s.doc_type, s.subject_id) for s in samples))
     for s, outcome in zip(samples, outcomes, strict=True):
         what = f"{s.doc_type} {s.subject_id} (from {s.source})"
-        if outcome.code == grpc.StatusCode.RESOURCE_EXHAUSTED and "larger than max" in outcome.message:
+        if outcome.status == grpc.StatusCode.RESOURCE_EXHAUSTED and "larger than max" in outcome.message:
             suite.too_large.append(f"{what}: the answer exceeds the hub's {_size(PROVIDER_ANSWER_LIMIT)} receive"
                                    " limit (RESOURCE_EXHAUSTED)")
         if not outcome.ok:
@@ -331,13 +331,13 @@ async def check_deadline(suite: SuiteState) -> tuple[str, list[str]]:
     short = await asyncio.gather(*(suite.get(sample.doc_type, sample.subject_id, timeout=_SHORT_DEADLINE)
                                    for _ in range(4)))
     for outcome in short:
-        if outcome.code not in (grpc.StatusCode.DEADLINE_EXCEEDED, grpc.StatusCode.OK):
+        if outcome.status not in (grpc.StatusCode.DEADLINE_EXCEEDED, grpc.StatusCode.OK):
             problems.append(f"GetRecord with a {_SHORT_DEADLINE * 1000:g} ms deadline: expected DEADLINE_EXCEEDED"
                             f" (or the record in time), got {outcome.shown()}")
     # Then the provider must still answer in time: abandoned calls must not hold it up.
     after = await suite.get(sample.doc_type, sample.subject_id)
     known = (sample.doc_type, sample.subject_id) in suite.records
-    if (known and not after.ok) or after.code in (None, grpc.StatusCode.DEADLINE_EXCEEDED):
+    if (known and not after.ok) or after.status in (None, grpc.StatusCode.DEADLINE_EXCEEDED):
         problems.append(f"after {len(short)} calls abandoned at their deadline, GetRecord {sample.doc_type}"
                         f" {sample.subject_id} with the {suite.timeout:g} s deadline: expected"
                         f" {'the record' if known else 'an answer'}, got {after.shown()}")
@@ -373,8 +373,8 @@ async def check_large_records(suite: SuiteState) -> tuple[str, list[str]]:
 async def check_error_details(suite: SuiteState) -> tuple[str, list[str]]:
     problems: list[str] = []
     seen = 0
-    for what, outcome, code, reasons in suite.refusals:
-        if outcome.code != code or not reasons:
+    for what, outcome, status, codes in suite.refusals:
+        if outcome.status != status or not codes:
             continue  # a wrong status is the other check's failure; UNIMPLEMENTED carries no ErrorInfo
         seen += 1
         info = outcome.info
@@ -383,8 +383,8 @@ async def check_error_details(suite: SuiteState) -> tuple[str, list[str]]:
                             + (f" ({outcome.details_error})" if outcome.details_error else ""))
         elif info.domain != DOMAIN:
             problems.append(f"{what}: expected ErrorInfo domain {DOMAIN!r}, got {info.domain!r}")
-        elif info.reason not in reasons:
-            problems.append(f"{what}: expected ErrorInfo reason {' or '.join(map(repr, reasons))}, got"
+        elif info.reason not in codes:
+            problems.append(f"{what}: expected ErrorInfo reason {' or '.join(map(repr, codes))}, got"
                             f" {info.reason!r}")
         elif not outcome.message.strip():
             problems.append(f"{what}: expected a message (Thai, then English), got none")

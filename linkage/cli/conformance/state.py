@@ -81,17 +81,17 @@ class SuiteState:
         request = provider_pb2.GetRecordRequest(doc_type=doc_type, subject_id=subject_id, fields=list(fields))
         return await call(self.provider.GetRecord, request, self.timeout if timeout is None else timeout)
 
-    async def refused(self, what: str, pending: Awaitable[Outcome], code: grpc.StatusCode,
-                      reasons: tuple[str, ...]) -> str | None:
-        """Await a call that must fail with code; note it for error_details; the problem, if any."""
+    async def refused(self, what: str, pending: Awaitable[Outcome], status: grpc.StatusCode,
+                      codes: tuple[str, ...]) -> str | None:
+        """Await a call that must fail with status (and, for error_details, one of codes); the problem, if any."""
         outcome = await pending
-        self.refusals.append((what, outcome, code, reasons))
-        if outcome.code == code:
+        self.refusals.append((what, outcome, status, codes))
+        if outcome.status == status:
             return None
         got = outcome.shown()
         if outcome.ok:
             got = "OK with a record" if isinstance(outcome.answer, provider_pb2.GetRecordResponse) else "OK"
-        return f"{what}: expected {code.name}, got {got}"
+        return f"{what}: expected {status.name}, got {got}"
 
 
 Check = Callable[[SuiteState], Awaitable[tuple[str, list[str]]]]

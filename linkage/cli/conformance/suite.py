@@ -66,14 +66,14 @@ async def run_suite(target: str, credentials: Credentials, samples: Sequence[Sam
     try:
         suite = SuiteState(channel, timeout, samples)
         described = await call(suite.provider.Describe, provider_pb2.DescribeRequest(), timeout)
-        if described.code == grpc.StatusCode.UNIMPLEMENTED:
+        if described.status == grpc.StatusCode.UNIMPLEMENTED:
             raise TargetError("not_a_provider", f"{target} is a gRPC server but not a {SERVICE.full_name}:"
                                                 " Describe is UNIMPLEMENTED")
-        if described.code == grpc.StatusCode.UNAVAILABLE:
+        if described.status == grpc.StatusCode.UNAVAILABLE:
             raise TargetError("grpc_unavailable", f"{target} completes a TLS handshake but refuses gRPC calls"
                                                   f" ({clip(described.message, 160)}); does it accept the client"
                                                   f" certificate {credentials.own.cert}?")
-        if described.code in (None, grpc.StatusCode.DEADLINE_EXCEEDED):
+        if described.status in (None, grpc.StatusCode.DEADLINE_EXCEEDED):
             raise TargetError("no_answer", f"{target} did not answer Describe within {timeout:g} s")
         if described.ok:
             suite.describe = described.answer
