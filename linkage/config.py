@@ -5,9 +5,10 @@
     DIR/data/             one SQLite file per registry, and the hub's exchange log
                           (or all of it in PostgreSQL: top-level ``database`` or LINKAGE_DATABASE)
 
-Every scalar key of ``[hub]``, ``[providers.<name>]`` and ``[counter]`` can be overridden by an
-environment variable ``LINKAGE_HUB_<KEY>`` / ``LINKAGE_PROVIDERS_<NAME>_<KEY>`` /
-``LINKAGE_COUNTER_<KEY>`` (upper case). Unknown keys are rejected with the file and key named: a typo must
+Every scalar key of ``[hub]``, ``[providers.<name>]``, ``[counter]`` and ``[witnesses.<name>]`` can be
+overridden by an environment variable ``LINKAGE_HUB_<KEY>`` / ``LINKAGE_PROVIDERS_<NAME>_<KEY>`` /
+``LINKAGE_COUNTER_<KEY>`` / ``LINKAGE_WITNESSES_<NAME>_<KEY>`` (upper case). Unknown keys are rejected with the
+file and key named: a typo must
 not silently fall back to a default. Raises only ``ConfigError``.
 
 ``[agencies.*]`` and ``[revoked.*]`` are the rights table: ``LiveSettings`` lets a
@@ -43,11 +44,13 @@ __all__ = [
     "ProviderConfig",
     "RevokedAgency",
     "Settings",
+    "WitnessConfig",
     "file_stamp",
     "join_address",
     "load_settings",
     "settings_from_text",
     "split_address",
+    "write_atomically",
     "write_config",
 ]
 
@@ -117,6 +120,18 @@ class Home:
         """The checkpoints' verifier key, in the C2SP note format: what auditors pin."""
         return self.pki / "log-note.vkey"
 
+    def witness_key(self, name: str) -> Path:
+        """Ed25519 key (PEM) of the sandbox's witness ``name``: it cosigns the log's checkpoints."""
+        return self.pki / "witnesses" / f"{name}.key"
+
+    def witness_vkey(self, name: str) -> Path:
+        """The witness's verifier key (C2SP cosignature/v1 vkey): what clients and auditors pin."""
+        return self.pki / "witnesses" / f"{name}.vkey"
+
+    def witness_state(self, name: str) -> Path:
+        """What the witness cosigned last of each log (linkage/witness/state.py)."""
+        return self.data / f"witness-{name}.json"
+
     @property
     def personas(self) -> Path:
         return self.root / "personas.json"
@@ -180,6 +195,20 @@ class CounterConfig:
 
 
 @dataclass(frozen=True)
+class WitnessConfig:
+    """A witness of the hub's log (C2SP tlog-witness): where it listens; its key is DIR/pki/witnesses/NAME.vkey."""
+
+    name: str
+    host: str = "127.0.0.1"
+    port: int = 0
+
+    @property
+    def url(self) -> str:
+        """Its submission prefix: POST <url>/add-checkpoint."""
+        return f"http://{join_address(self.host, self.port)}"
+
+
+@dataclass(frozen=True)
 class AgencyConfig:
     name: str
     title: str = ""
@@ -216,6 +245,8 @@ class Settings:
     # PostgreSQL for the registries and the exchange log; None: SQLite files in home.data (see linkage.storage).
     database: Database | None = None
     counter: CounterConfig = field(default_factory=CounterConfig)
+    # Witnesses the hub sends each new checkpoint to ([witnesses.NAME]; none: the checkpoints go uncosigned).
+    witnesses: Mapping[str, WitnessConfig] = field(default_factory=dict)
     # (inode, mtime, size) of the file when it was read: LiveSettings reloads when it changes.
     stamp: tuple[int, int, int] | None = field(default=None, compare=False)
 
@@ -302,10 +333,10 @@ def settings_from_text(home: Home, text: str) -> Settings:
         raw = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{path}: cannot read: {exc}") from exc
-    unknown = sorted(set(raw) - {"hub", "providers", "counter", "agencies", "revoked", "database"})
+    unknown = sorted(set(raw) - {"hub", "providers", "counter", "agencies", "revoked", "database", "witnesses"})
     if unknown:
         raise ConfigError(f"{path}: unknown section [{unknown[0]}];"
-                          " allowed: [hub], [providers.*], [counter], [agencies.*], [revoked.*]")
+                          " allowed: [hub], [providers.*], [counter], [agencies.*], [revoked.*], [witnesses.*]")
     hub = HubConfig(**_take(raw.get("hub", {}), f"{path} [hub]",
                             {"host": str, "port": int, "issuer": str, "provider_timeout_ms": int,
                              "log_origin": str, "provider_retries": int, "retry_budget_percent": int,
@@ -358,8 +389,11 @@ def settings_from_text(home: Home, text: str) -> Settings:
             raise ConfigError(f"{where}: revoked_at is missing (when the access was revoked, ISO 8601)")
         certs = tuple(_fingerprint(c, f"{where} certs") for c in values.get("certs", ()))
         revoked[name] = RevokedAgency(name=name, revoked_at=values["revoked_at"], certs=certs)
+    witnesses = {name: WitnessConfig(name=name, **_take(table, f"{path} [witnesses.{name}]",
+                                                        {"host": str, "port": int}, f"LINKAGE_WITNESSES_{name}"))
+                 for name, table in _tables(raw, "witnesses", path).items()}
     return Settings(home=home, hub=hub, providers=providers, agencies=agencies, revoked=revoked,
-                    database=_database(raw.get("database"), path), counter=counter)
+                    database=_database(raw.get("database"), path), counter=counter, witnesses=witnesses)
 
 
 def _database(value: Any, path: Path) -> Database | None:
@@ -396,8 +430,15 @@ def write_config(home: Home, text: str) -> Settings:
     (and leaves the file as it was) when text does not load.
     """
     settings = settings_from_text(home, text)
-    path = home.config_file
-    fd, tmp = tempfile.mkstemp(prefix=".linkage.toml.", dir=path.parent)
+    write_atomically(home.config_file, text)
+    return settings
+
+
+def write_atomically(path: Path, text: str) -> None:
+    """Replace the file ``path`` with ``text``: written to a temporary file beside it, flushed to disk, renamed
+    over it, the folder flushed too. A reader sees the old file or the new one, never part of one, and the new
+    one survives a crash once this returns. Raises OSError."""
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as f:
             f.write(text)
@@ -412,7 +453,6 @@ def write_config(home: Home, text: str) -> Settings:
         os.fsync(dir_fd)  # the rename itself survives a crash
     finally:
         os.close(dir_fd)
-    return settings
 
 
 class LiveSettings:

@@ -43,9 +43,14 @@ __all__ = [
     "OpenedNote",
     "canonical_b64decode",
     "has_control",
+    "key_id",
     "open_note",
+    "parse_ed25519_vkey",
     "parse_verifier_key",
     "sign_note",
+    "split_note",
+    "valid_key_name",
+    "vkey_text",
 ]
 
 ALG_ED25519 = 0x01
@@ -160,21 +165,30 @@ def parse_verifier_key(vkey: str) -> NoteVerifier:
     Raises ``BadKey`` for any other shape, another signature type, or a key ID
     that does not match the name and key.
     """
+    return NoteVerifier(*parse_ed25519_vkey(vkey, ALG_ED25519, "an Ed25519 note key"))
+
+
+def parse_ed25519_vkey(vkey: str, alg: int, kind: str) -> tuple[str, bytes, Ed25519PublicKey]:
+    """(name, key ID, public key) of ``<name>+<hex key ID>+<base64(alg || 32-byte Ed25519 public key)>``.
+
+    ``kind`` says in messages what was expected. Raises ``BadKey`` for any other shape, another signature type
+    byte than ``alg``, or a key ID that does not match the name, type and key.
+    """
     name, plus, rest = vkey.partition("+")
     id_hex, plus2, key_b64 = rest.partition("+")  # base64 may itself contain '+': split twice only
     if not plus or not plus2 or not _valid_name(name) or not _KEY_ID_HEX.fullmatch(id_hex):
         raise BadKey(f"verifier key must be <name>+<8 hex digits>+<base64 key>: {vkey!r}")
     key = canonical_b64decode(key_b64)
-    if key is None or len(key) != 1 + _ED25519_KEY_SIZE or key[0] != ALG_ED25519:
-        raise BadKey(f"verifier key of {name!r} is not an Ed25519 note key")
-    key_id = bytes.fromhex(id_hex)
-    if _key_id(name, key[1:]) != key_id:
+    if key is None or len(key) != 1 + _ED25519_KEY_SIZE or key[0] != alg:
+        raise BadKey(f"verifier key of {name!r} is not {kind}")
+    wanted = bytes.fromhex(id_hex)
+    if key_id(name, alg, key[1:]) != wanted:
         raise BadKey(f"verifier key of {name!r}: key ID {id_hex} does not match the key")
     try:
         public_key = Ed25519PublicKey.from_public_bytes(key[1:])
     except ValueError as exc:
         raise BadKey(f"verifier key of {name!r} holds an invalid Ed25519 key") from exc
-    return NoteVerifier(name, key_id, public_key)
+    return name, wanted, public_key
 
 
 @dataclass(frozen=True, slots=True)
@@ -208,26 +222,8 @@ def open_note(note: str | bytes, verifiers: Iterable[NoteVerifier]) -> OpenedNot
     Signatures by other keys are ignored; a trusted key's repeated signatures
     after its first are ignored, as in the reference implementation.
     """
-    # 1. The note is UTF-8 text without control characters other than newline.
-    if isinstance(note, bytes):
-        try:
-            note = note.decode("utf-8")
-        except UnicodeDecodeError as exc:
-            raise MalformedNote("note is not valid UTF-8") from exc
-    if not _encodable(note) or has_control(note):
-        raise MalformedNote("note must be UTF-8 without control characters other than newline")
-    # 2. The text ends at the last blank line; signature lines follow, each ending in a newline.
-    split = note.rfind("\n\n")
-    if split < 0:
-        raise MalformedNote("note has no blank line between text and signatures")
-    text, block = note[: split + 1], note[split + 2 :]
-    if not block.endswith("\n"):
-        raise MalformedNote("note must end with a newline after its signature lines")
-    # 3. Every signature line is well formed; there are not too many.
-    lines = block[:-1].split("\n")
-    if len(lines) > MAX_SIGNATURES:
-        raise MalformedNote(f"note has {len(lines)} signature lines, more than {MAX_SIGNATURES}")
-    signatures = [_parse_signature_line(line) for line in lines]
+    # 1-3. UTF-8 text, a blank line, well-formed signature lines, not too many.
+    text, signatures = split_note(note)
     # 4. Signatures by trusted keys verify; the others are ignored.
     trusted: dict[tuple[str, bytes], list[NoteVerifier]] = {}
     for verifier in verifiers:
@@ -253,6 +249,34 @@ def open_note(note: str | bytes, verifiers: Iterable[NoteVerifier]) -> OpenedNot
     return OpenedNote(text, tuple(signed_by))
 
 
+def split_note(note: str | bytes) -> tuple[str, list[tuple[str, bytes, bytes]]]:
+    """Split a note into its text and its signature lines, as (key name, 4-byte key ID, signature), unchecked.
+
+    Raises ``MalformedNote`` unless the note is UTF-8 without control characters other than newline, its text
+    ends at the last blank line, and at most ``MAX_SIGNATURES`` well-formed signature lines follow.
+    """
+    # 1. The note is UTF-8 text without control characters other than newline.
+    if isinstance(note, bytes):
+        try:
+            note = note.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise MalformedNote("note is not valid UTF-8") from exc
+    if not _encodable(note) or has_control(note):
+        raise MalformedNote("note must be UTF-8 without control characters other than newline")
+    # 2. The text ends at the last blank line; signature lines follow, each ending in a newline.
+    split = note.rfind("\n\n")
+    if split < 0:
+        raise MalformedNote("note has no blank line between text and signatures")
+    text, block = note[: split + 1], note[split + 2 :]
+    if not block.endswith("\n"):
+        raise MalformedNote("note must end with a newline after its signature lines")
+    # 3. Every signature line is well formed; there are not too many.
+    lines = block[:-1].split("\n")
+    if len(lines) > MAX_SIGNATURES:
+        raise MalformedNote(f"note has {len(lines)} signature lines, more than {MAX_SIGNATURES}")
+    return text, [_parse_signature_line(line) for line in lines]
+
+
 def _parse_signature_line(line: str) -> tuple[str, bytes, bytes]:
     if not line.startswith(SIGNATURE_PREFIX):
         raise MalformedNote(f"signature line must start with an em dash and a space: {line[:40]!r}")
@@ -272,6 +296,11 @@ def canonical_b64decode(value: str) -> bytes | None:
     if not value or base64.b64encode(decoded).decode("ascii") != value:
         return None
     return decoded
+
+
+def valid_key_name(name: str) -> bool:
+    """Whether ``name`` can name a note key: non-empty, without spaces, ``+`` or control characters."""
+    return _valid_name(name)
 
 
 def _valid_name(name: str) -> bool:
@@ -294,10 +323,20 @@ def _raw_public(key: Ed25519PublicKey) -> bytes:
     return key.public_bytes(Encoding.Raw, PublicFormat.Raw)
 
 
+def key_id(name: str, alg: int, public_key: bytes) -> bytes:
+    """The 4-byte key ID of a note key: SHA-256(name || 0x0A || signature type byte || public key)[:4]."""
+    return hashlib.sha256(name.encode("utf-8") + b"\n" + bytes([alg]) + public_key).digest()[:4]
+
+
+def vkey_text(name: str, alg: int, public_key: bytes) -> str:
+    """The verifier key string ``<name>+<hex key ID>+<base64(signature type byte || public key)>``."""
+    key = base64.b64encode(bytes([alg]) + public_key).decode("ascii")
+    return f"{name}+{key_id(name, alg, public_key).hex()}+{key}"
+
+
 def _key_id(name: str, public_key: bytes) -> bytes:
-    return hashlib.sha256(name.encode("utf-8") + b"\n" + bytes([ALG_ED25519]) + public_key).digest()[:4]
+    return key_id(name, ALG_ED25519, public_key)
 
 
 def _vkey(name: str, public_key: bytes) -> str:
-    key = base64.b64encode(bytes([ALG_ED25519]) + public_key).decode("ascii")
-    return f"{name}+{_key_id(name, public_key).hex()}+{key}"
+    return vkey_text(name, ALG_ED25519, public_key)

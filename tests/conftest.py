@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -51,8 +51,9 @@ class RunningStack:
 
 
 async def start_stack(home: Home, *, provider_timeout_ms: int | None = None,
-                      skip: tuple[str, ...] = ()) -> RunningStack:
-    """Every registry (except those in skip) and the hub, in this event loop, on free ports."""
+                      skip: tuple[str, ...] = (), witnesses: Mapping[str, int] | None = None) -> RunningStack:
+    """Every registry (except those in skip) and the hub, in this event loop, on free ports. The hub sends its
+    checkpoints to the sandbox's witnesses only when given where they listen (name -> port; tests/witness/)."""
     settings = load_settings(home)
     servers: dict[str, grpc.aio.Server] = {}
     providers = {}
@@ -66,7 +67,8 @@ async def start_stack(home: Home, *, provider_timeout_ms: int | None = None,
     hub_cfg = settings.hub
     if provider_timeout_ms is not None:
         hub_cfg = dataclasses.replace(hub_cfg, provider_timeout_ms=provider_timeout_ms)
-    settings = dataclasses.replace(settings, providers=providers, hub=hub_cfg)
+    settings = dataclasses.replace(settings, providers=providers, hub=hub_cfg, witnesses={
+        name: dataclasses.replace(settings.witnesses[name], port=port) for name, port in (witnesses or {}).items()})
     hub = await build_server(settings, 0)
     return RunningStack(settings, hub, servers)
 

@@ -17,6 +17,8 @@ ROOT = Path(__file__).resolve().parent.parent
 # (package the rule applies to, packages it may not import, except inside these sub-packages)
 RULES: tuple[tuple[str, tuple[str, ...], tuple[str, ...]], ...] = (
     ("linkage", ("providers", "consumers", "linkage.cli"), ("linkage.cli",)),
+    # The witness is a server of its own beside the hub: it trusts the log's signatures, never the hub's code.
+    ("linkage.witness", ("linkage.hub",), ()),
     ("providers", ("consumers", "linkage.cli", "linkage.hub"), ()),
     ("consumers", ("providers", "linkage.cli", "linkage.hub"), ()),
     ("consumers.auditor", ("consumers.counter", "consumers.client"), ()),

@@ -17,7 +17,8 @@ import pytest
 from linkage.config import Home
 
 FREE_PORTS = {"LINKAGE_HUB_PORT": "0", "LINKAGE_PROVIDERS_DOPA_PORT": "0", "LINKAGE_PROVIDERS_DBD_PORT": "0",
-              "LINKAGE_PROVIDERS_EDU_PORT": "0", "LINKAGE_COUNTER_PORT": "0"}
+              "LINKAGE_PROVIDERS_EDU_PORT": "0", "LINKAGE_COUNTER_PORT": "0",
+              "LINKAGE_WITNESSES_WITNESS1_PORT": "0", "LINKAGE_WITNESSES_WITNESS2_PORT": "0"}
 
 
 def linkage(*args: str, env: dict[str, str] | None = None, timeout: float = 120) -> subprocess.CompletedProcess[str]:
@@ -60,6 +61,9 @@ def test_up_fetch_verify_and_stop(tmp_path: Path) -> None:
         _wait_for(home / "endpoints.json", proc)
         endpoints = json.loads((home / "endpoints.json").read_text(encoding="utf-8"))
         assert set(endpoints["providers"]) == {"dopa", "dbd", "edu"}
+        assert set(endpoints["witnesses"]) == {"witness1", "witness2"}
+        assert all(w["url"].startswith("http://127.0.0.1:") and "+" in w["vkey"]
+                   for w in endpoints["witnesses"].values())
         assert all(Path(p).is_absolute() for p in (endpoints["ca"], endpoints["personas"]))
         muni = endpoints["agencies"]["phrae-municipality"]
         assert Path(muni["cert"]).exists() and muni["officers"]
@@ -73,6 +77,8 @@ def test_up_fetch_verify_and_stop(tmp_path: Path) -> None:
         assert json.loads(fetched.stdout)["subject_id"] == citizen
         verified = linkage("verify", str(out), "--home", str(home))
         assert verified.returncode == 0, verified.stdout + verified.stderr
+        # The running sandbox's two witnesses cosigned a checkpoint holding it: 2 of 2, the default quorum.
+        assert "[8] ✓ witness cosignatures" in verified.stdout and "2 of 2 known" in verified.stdout
         assert (home / "auditor-state.json").exists()  # the auditor's memory lives in the home given
         # fetch reaches the hub as the auditor commands do: --ca, --hub, --cert, --key, no sandbox folder needed.
         clients = home / "pki" / "clients"
@@ -100,7 +106,8 @@ def test_up_fetch_verify_and_stop(tmp_path: Path) -> None:
     lines = [json.loads(line) for line in stderr.splitlines() if line.startswith("{")]
     said = {(x.get("server"), x.get("method"), x.get("code", x.get("status"))) for x in lines}
     assert {("hub", "LinkageHub/FetchDocument", "OK"), ("hub", "LinkageHub/FetchDocument", "PERMISSION_DENIED"),
-            ("dopa", "ProviderService/GetRecord", "OK"), ("counter", "GET", 200)} <= said, stderr
+            ("dopa", "ProviderService/GetRecord", "OK"), ("counter", "GET", 200),
+            ("witness1", "POST", 200), ("witness2", "POST", 200)} <= said, stderr
     assert citizen not in stderr
     # With the hub stopped, verify says what to do in plain words; --offline checks what needs no hub.
     stopped = linkage("verify", str(out), "--home", str(home))

@@ -5,8 +5,9 @@ refusal, 2 unreadable input, missing trust input, unreachable hub or bad usage.
 
 Trust inputs come from a sandbox folder (``--home DIR``: DIR/pki/ca.pem,
 DIR/pki/log-note.vkey, ``[hub] log_origin`` in DIR/linkage.toml or ``log.origin``
-in DIR/endpoints.json, and for QR summaries the agency certificates
-DIR/pki/clients/*.pem) unless given one by one; explicit inputs win. Once the
+in DIR/endpoints.json, the running sandbox's witnesses and their keys in
+DIR/endpoints.json, and for QR summaries the agency certificates DIR/pki/clients/*.pem)
+unless given one by one; explicit inputs win. Once the
 hub's keys were rotated (``linkage keys rotate``), the key sets with their
 windows are pinned too: DIR/pki/log-keys.json (``--log-key`` may name such a
 file instead of one key) and DIR/pki/seal-keys.json.
@@ -37,8 +38,10 @@ from consumers.auditor.report import PaperReport, Report
 from consumers.auditor.state import AuditorState
 from consumers.auditor.verify import Trust, load_trust_root
 from consumers.auditor.watch import watch_round
+from consumers.auditor.witnesses import WitnessTrust
 from linkage.checkpoint import CheckpointError, KeyWindow, NoteVerifier, parse_verifier_key
 from linkage.config import Home
+from linkage.cosignature import WitnessKey, parse_witness_key
 from linkage.keyset import LOG_KEYS, SEAL_KEYS, KeySetError, SealKey, load_log_keys, load_seal_keys
 from linkage.pki import CertPaths
 
@@ -72,6 +75,8 @@ class TrustInputs:
     origin: str | None = None
     agencies: Path | None = None  # a folder of agency certificates (*.pem), for QR summaries
     seal_keys: Path | None = None  # a seal-keys.json to pin (default DIR/pki/seal-keys.json when it exists)
+    witnesses: tuple[str, ...] = ()  # witnesses' verifier keys, each a file or the key text
+    witness_quorum: int | None = None  # how many must have cosigned (None: a majority)
 
     def load(self, *, agencies: bool = False) -> Trust:
         """The trust inputs; raises BadTrustRoot. The log key and origin may be None (a bare JWS needs neither).
@@ -85,8 +90,32 @@ class TrustInputs:
         certs = self._agencies(home) if agencies else ()
         log_keys = self._log_keys(home)
         log_key = log_keys[-1].verifier if log_keys else self._log_key(home)
+        witnesses = self._witnesses(home)
+        if self.witness_quorum is not None and not 1 <= self.witness_quorum <= len(witnesses):
+            raise BadTrustRoot(f"--witness-quorum {self.witness_quorum}: it must be between 1 and the "
+                               f"{len(witnesses)} witness key(s) given")
         return Trust(ca, log_key, self.origin or (_home_origin(home) if home else None), certs, log_keys,
-                     self._seal_keys(home))
+                     self._seal_keys(home), WitnessTrust(witnesses, self.witness_quorum or 0) if witnesses else None)
+
+    def _witnesses(self, home: Home | None) -> tuple[WitnessKey, ...]:
+        """--witness keys (a file or the text each), else those of the witnesses the sandbox runs (``witnesses``
+        in DIR/endpoints.json, which `linkage up` writes); each key once."""
+        if self.witnesses:
+            given = [(w, Path(w)) for w in self.witnesses]
+        elif home is not None:
+            listed = _endpoints(home).get("witnesses")
+            given = [(str(w["vkey"]), Path(str(w.get("vkey_file", "")))) for w in listed.values()
+                     if isinstance(w, dict) and isinstance(w.get("vkey"), str)] if isinstance(listed, dict) else []
+        else:
+            return ()
+        keys: dict[WitnessKey, None] = {}
+        for text, path in given:
+            try:
+                vkey = path.read_text(encoding="utf-8") if path.is_file() else text
+                keys[parse_witness_key(vkey)] = None
+            except (OSError, UnicodeDecodeError, CheckpointError) as exc:
+                raise BadTrustRoot(f"{text[:120]}: not a witness's verifier key (cosignature/v1 vkey: {exc})") from exc
+        return tuple(keys)
 
     def _log_keys(self, home: Home | None) -> tuple[KeyWindow, ...]:
         """A pinned log key set: --log-key naming a log-keys.json, else DIR/pki/log-keys.json when it exists."""
@@ -325,7 +354,8 @@ def run_watch(trust: TrustInputs, hub: HubInputs, *, state: Path | None, interva
     """Poll the log until an alarm (exit 1) or, with ``once``, for one round (exit 0).
 
     An unreachable hub is exit 2 with ``once``; otherwise a warning, and the
-    next round tries again. ``rounds`` bounds the loop (for tests).
+    next round tries again; so is a checkpoint without the witnesses' quorum
+    (the ``unwitnessed`` alarm: exit 1 with ``once``). ``rounds`` bounds the loop (for tests).
     """
     out = out if out is not None else sys.stdout
     err = err if err is not None else sys.stderr
@@ -344,13 +374,17 @@ def run_watch(trust: TrustInputs, hub: HubInputs, *, state: Path | None, interva
             with _online(trust, hub, log) as source:
                 assert source is not None
                 result = watch_round(source, loaded.log_trust or loaded.log_key, loaded.origin, memory,
-                                     sample=sample, rng=rng)
+                                     sample=sample, rng=rng, witnesses=loaded.witnesses)
             memory.save()
             print(result.render(), file=out, flush=True)
         except Alarm as alarm:
-            print(f"แจ้งเตือน / ALARM ({alarm.kind}): {alarm.message}", file=err, flush=True)
-            print(f"ALARM {alarm.kind}: {alarm.message}", file=out, flush=True)
-            return EXIT_INVALID
+            if alarm.kind == "unwitnessed" and not once:
+                # The witnesses may be down: nothing is accepted meanwhile, and the next round asks again.
+                print(f"linkage audit watch: {alarm.message}; trying again in {interval:g}s", file=err, flush=True)
+            else:
+                print(f"แจ้งเตือน / ALARM ({alarm.kind}): {alarm.message}", file=err, flush=True)
+                print(f"ALARM {alarm.kind}: {alarm.message}", file=out, flush=True)
+                return EXIT_INVALID
         except HubUnreachable as exc:
             if once:
                 return _fail("audit watch", exc, err, out, False)

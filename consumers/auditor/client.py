@@ -66,6 +66,11 @@ class AuditClient:
         answer: audit_pb2.SignedCheckpoint = self._call("GetCheckpoint", audit_pb2.GetCheckpointRequest())
         return answer.note
 
+    def witnessed_checkpoint(self) -> str:
+        answer: audit_pb2.SignedCheckpoint = self._call("GetCheckpoint",
+                                                        audit_pb2.GetCheckpointRequest(witnessed=True))
+        return answer.note
+
     def inclusion_proof(self, index: int, tree_size: int) -> InclusionProof:
         answer: audit_pb2.InclusionProof = self._call(
             "GetInclusionProof", audit_pb2.GetInclusionProofRequest(index=index, tree_size=tree_size))

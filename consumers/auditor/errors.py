@@ -14,7 +14,9 @@
                                                    cannot prove that, not allowed); ``hub_code`` is the
                                                    hub's code (``linkage.errors``), e.g. not_an_auditor
     └── Alarm                  fork, rollback, rewritten_entry, bad_checkpoint, backdated
-                                                   the monitor caught the log misbehaving
+                                                   the monitor caught the log misbehaving; unwitnessed:
+                                                   its checkpoint lacks the witnesses' quorum (they
+                                                   may be down: ``audit watch`` asks again)
 
 A printout that can be read but is wrong (bad signature, foreign CA, a proof
 that leads elsewhere, a PDF changed after signing or with its signature
@@ -91,7 +93,7 @@ class HubRefused(VerificationError):
         self.hub_code = hub_code
 
 
-AlarmCode = Literal["fork", "rollback", "rewritten_entry", "bad_checkpoint", "backdated"]
+AlarmCode = Literal["fork", "rollback", "rewritten_entry", "bad_checkpoint", "backdated", "unwitnessed"]
 
 
 class Alarm(VerificationError):

@@ -38,6 +38,10 @@ class LogSource(Protocol):
         """The newest signed checkpoint note (not yet verified)."""
         ...
 
+    def witnessed_checkpoint(self) -> str:
+        """The newest checkpoint note that carries the witnesses' cosignatures (not yet verified)."""
+        ...
+
     def inclusion_proof(self, index: int, tree_size: int) -> InclusionProof:
         """Proof that leaf ``index`` is in the tree of ``tree_size``."""
         ...

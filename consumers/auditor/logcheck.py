@@ -1,4 +1,4 @@
-"""Checks 4-7, about the audit log: shared by every form of printout (bundle, JWS, PDF attachment, QR line).
+"""Checks 4-8, about the audit log: shared by every form of printout (bundle, JWS, PDF attachment, QR line).
 
     fetch_proof       online, for a printout that carries no log proof: where the hub says its entry is
                       (``LogSource.locate``), the entry, the newest checkpoint and an inclusion proof against
@@ -9,8 +9,9 @@
                       path leads from it to the checkpoint's root
     check_consistency (6) the checkpoint and the newest one this auditor saw before are one history
     check_revocation  (7) the hub has not revoked the printout
-    check_log         4-7 together, from a proof (carried or fetched) or the check 4 saying why there is none
-    conclude          whether a report of checks 1-7 is valid, and what a valid one teaches the auditor's state
+                      (8) known witnesses cosigned a checkpoint that holds it (consumers/auditor/witnesses.py)
+    check_log         4-8 together, from a proof (carried or fetched) or the check 4 saying why there is none
+    conclude          whether a report of checks 1-8 is valid, and what a valid one teaches the auditor's state
 
 Nothing here trusts what the hub says: a fetched entry and proof are
 checked exactly as a bundle's are, against the pinned key. Raises only
@@ -19,6 +20,7 @@ checked exactly as a bundle's are, against the pinned key. Raises only
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -29,6 +31,7 @@ from consumers.auditor.errors import HubRefused
 from consumers.auditor.log import LogSource
 from consumers.auditor.report import Check, failed, passed, skipped
 from consumers.auditor.state import AuditorState
+from consumers.auditor.witnesses import WitnessTrust, check_witnesses
 from linkage import merkle
 from linkage.checkpoint import Checkpoint, CheckpointError, KeyWindow, NoteVerifier, open_checkpoint
 
@@ -212,9 +215,9 @@ def check_revocation(printout_id: object, log: LogSource | None) -> Check:
 
 @dataclass(frozen=True)
 class LogChecks:
-    """Checks 4-7 of one printout; ``proved``: a log proof was checked, so 4 and 5 must pass."""
+    """Checks 4-8 of one printout; ``proved``: a log proof was checked, so 4 and 5 must pass."""
 
-    checks: tuple[Check, Check, Check, Check]
+    checks: tuple[Check, Check, Check, Check, Check]
     proved: bool
     checkpoint: Checkpoint | None
     note: str
@@ -223,15 +226,18 @@ class LogChecks:
 def check_log(proof: LogProof | None, no_proof: Check | None, expected: Mapping[str, Any], digest: str, *,
               key: LogTrust | None, origin: str | None, state: AuditorState | None, log: LogSource | None,
               prefix: bool = False, log_index: int | None = None, fetched: bool = False,
-              issued_here: bool = True) -> LogChecks:
-    """Checks 4-7 for the printout whose fields are ``expected`` and whose digest is ``digest`` (see
-    ``leaf_problems``): from ``proof``, or, without one, ``no_proof`` (check 4 saying why) and 5-6 skipped.
-    ``issued_here``: its seal chains to the trusted CA (check 1), so the hub asked may be the one that issued it."""
+              issued_here: bool = True, witnesses: WitnessTrust | None = None,
+              now: dt.datetime | None = None) -> LogChecks:
+    """Checks 4-8 for the printout whose fields are ``expected`` and whose digest is ``digest`` (see
+    ``leaf_problems``): from ``proof``, or, without one, ``no_proof`` (check 4 saying why) and 5, 6, 8 skipped.
+    ``issued_here``: its seal chains to the trusted CA (check 1), so the hub asked may be the one that issued it.
+    ``witnesses`` are those whose quorum check 8 asks for (None: it is skipped); ``now`` judges their times."""
     if proof is None:
         assert no_proof is not None
         after = "no log proof (see check 4)"
         revoked = _revocation_if_ours(no_proof, issued_here, expected.get("printout_id"), log)
-        return LogChecks((no_proof, skipped(5, after), skipped(6, after), revoked), False, None, "")
+        return LogChecks((no_proof, skipped(5, after), skipped(6, after), revoked, skipped(8, after)), False, None,
+                         "")
     assert key is not None and origin is not None
     # (5) first: check 4 needs the checkpoint's root, and says whether it was signed.
     check5, checkpoint = check_checkpoint(proof, key, origin)
@@ -242,7 +248,9 @@ def check_log(proof: LogProof | None, no_proof: Check | None, expected: Mapping[
     check6 = check_consistency(checkpoint, state, log)
     # (7) Asked of the hub only when the printout is in its log: another log's hub says "not revoked" of anything.
     revoked = _revocation_if_ours(check4, issued_here, expected.get("printout_id"), log)
-    return LogChecks((check4, check5, check6, revoked), True, checkpoint, proof.checkpoint)
+    # (8) A quorum of the known witnesses cosigned it, or a checkpoint that holds it.
+    check8 = check_witnesses(proof.checkpoint, checkpoint, witnesses, key, origin, log, now=now)
+    return LogChecks((check4, check5, check6, revoked, check8), True, checkpoint, proof.checkpoint)
 
 
 def _revocation_if_ours(check4: Check, issued_here: bool, printout_id: object, log: LogSource | None) -> Check:

@@ -149,6 +149,7 @@ def _document(doc: SummaryDoc, said: SummaryReport, check1: Check, check3: Check
     # the first 128 bits of the printout's digest.
     expected = {"printout_id": doc.printout_id, "doc_type": doc.doc_type, "agency": said.signer}
     logged = check_log(proof, no_proof, expected, b64url_decode(doc.digest).hex(), prefix=True, key=trust.log_trust,
+                       witnesses=trust.witnesses,
                        origin=trust.origin, state=state, log=log, fetched=True)
     checks = (check1, check2, check3, *logged.checks)
     valid = conclude(checks, [check1, check3], logged, state)

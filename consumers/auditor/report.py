@@ -28,6 +28,7 @@ NAMES: Final = {
     5: "checkpoint signature",
     6: "log consistency",
     7: "not revoked",
+    8: "witness cosignatures",
 }
 
 PaperForm = Literal["pdf", "qr"]

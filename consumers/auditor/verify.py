@@ -1,4 +1,4 @@
-"""Verification of one printout in seven numbered checks, against trust and time given as inputs.
+"""Verification of one printout in eight numbered checks, against trust and time given as inputs.
 
 ``verify_printout`` takes the trust inputs (``Trust``: the linkage CA
 certificate, the log's note verifier key and origin), the time (``now``), the
@@ -24,8 +24,10 @@ auditor's memory of checkpoints (``AuditorState``) and, online, the log
     7  not revoked          the hub says the printout was not revoked (online only; skipped when
                             the printout is known not to be in that hub's log: check 4 failed, or
                             its seal does not chain to the trusted CA)
+    8  witnesses            a quorum of the pinned witnesses cosigned the checkpoint or, online, one
+                            that extends it (skipped without witnesses; offline without the quorum)
 
-Checks 4-7 live in ``consumers.auditor.logcheck``. A printout that carries
+Checks 4-7 live in ``consumers.auditor.logcheck``, 8 in ``consumers.auditor.witnesses``. A printout that carries
 no log proof (a bare JWS, a bundle without one, a PDF attachment) gets one
 from the hub when online (its entry, the newest checkpoint and an inclusion
 proof, all checked as a bundle's would be); offline, 4-6 are skipped.
@@ -77,6 +79,7 @@ from consumers.auditor.log import LogSource
 from consumers.auditor.logcheck import check_log, conclude, fetch_proof
 from consumers.auditor.report import NAMES, Check, Report, failed, passed, skipped
 from consumers.auditor.state import AuditorState
+from consumers.auditor.witnesses import WitnessTrust
 from linkage.checkpoint import KeyWindow, NoteVerifier
 from linkage.keyset import SealKey, seal_key_problem
 from linkage.seal import ALG, PRINTOUT_FIELDS, TYP, CompactJWS, b64url_decode, jwk_thumbprint, printout_digest
@@ -109,7 +112,7 @@ class Trust:
 
     ``log_keys`` and ``seal_keys`` are pinned key sets with windows (``linkage.keys``): when given, a
     checkpoint must be signed by a log key in force when it was signed (``log_key`` is then the newest),
-    and a printout sealed by a seal key of the set in force at its ``issued_at``."""
+    and a printout sealed by a seal key of the set in force at its ``issued_at``. ``witnesses``: check 8's."""
 
     ca: x509.Certificate
     log_key: NoteVerifier | None = None
@@ -117,6 +120,7 @@ class Trust:
     agencies: tuple[x509.Certificate, ...] = ()
     log_keys: tuple[KeyWindow, ...] = ()
     seal_keys: tuple[SealKey, ...] = ()
+    witnesses: WitnessTrust | None = None
 
     @property
     def log_trust(self) -> NoteVerifier | tuple[KeyWindow, ...] | None:
@@ -141,7 +145,7 @@ def load_trust_root(path: Path) -> x509.Certificate:
 def verify_printout(printout: Printout | str, trust: Trust | x509.Certificate, *, now: dt.datetime | None = None,
                     state: AuditorState | None = None, log: LogSource | None = None,
                     certification: Certification | None = None) -> Report:
-    """Check ``printout`` against ``trust`` as of ``now`` (default: the clock), in seven numbered checks.
+    """Check ``printout`` against ``trust`` as of ``now`` (default: the clock), in eight numbered checks.
 
     ``state`` is what this auditor saw of the log before (check 6); a valid
     printout's checkpoint is remembered in it (in memory: the caller saves
@@ -189,10 +193,10 @@ def verify_printout(printout: Printout | str, trust: Trust | x509.Certificate, *
     if proof is None:
         proof, no_proof = _proof_online(printout.form, payload, trust, log)
         fetched = proof is not None
-    # (4)-(7) The log holds it, the log is one history, the hub has not revoked it.
+    # (4)-(8) The log holds it, the log is one history, the hub has not revoked it, witnesses cosigned it.
     logged = check_log(proof, no_proof, payload, printout_digest(printout.jws), key=trust.log_trust,
                        origin=trust.origin, state=state, log=log, log_index=printout.log_index, fetched=fetched,
-                       issued_here=check1.ok is True)
+                       issued_here=check1.ok is True, witnesses=trust.witnesses, now=now)
     checks = (check1, check2, check3, *logged.checks)
     required = [check1, check2, *([check3] if certification is not None else [])]
     valid = conclude(checks, required, logged, state)
@@ -296,7 +300,7 @@ def _damaged(token: _Token, trust: Trust, form: PrintoutForm, certification: Cer
     check2 = failed(2, "; ".join(problems))
     after = "the printout is damaged (see checks 1 and 2)"
     check3 = skipped(3, after if certification else f"not a PDF (a {form})")
-    return Report(valid=False, checks=(check1, check2, check3, *(skipped(n, after) for n in (4, 5, 6, 7))),
+    return Report(valid=False, checks=(check1, check2, check3, *(skipped(n, after) for n in (4, 5, 6, 7, 8))),
                   printout=None)
 
 

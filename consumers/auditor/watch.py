@@ -1,15 +1,18 @@
 """The log monitor: each round fetches the newest checkpoint and holds the log to what it said before.
 
-One ``watch_round``, in numbered steps:
+One ``watch_round``, in numbered steps (with pinned witnesses, the checkpoint is the newest one the hub
+holds with their cosignatures; without, the newest):
 
     1  the checkpoint is signed by the pinned log key, for the pinned origin   else Alarm bad_checkpoint
        (with a pinned key set: by a key in force at its signed-at time; a
        retired key's new signature is named in the alarm)
-    2  its size is not smaller than the newest checkpoint seen before           else Alarm rollback
+    2  with pinned witnesses, a quorum of them cosigned it                      else Alarm unwitnessed
+       (consumers/auditor/witnesses.py; a cosignature that fails: bad_checkpoint)
+    3  its size is not smaller than the newest checkpoint seen before           else Alarm rollback
        and, when both say when they were signed, not signed before it          else Alarm backdated
-    3  at a size seen before, its root is the root seen then                    else Alarm fork
-    4  it extends the newest seen before (consistency proof from the log)       else Alarm fork
-    5  a sample of entries (new ones first, then older ones) is in the tree:
+    4  at a size seen before, its root is the root seen then                    else Alarm fork
+    5  it extends the newest seen before (consistency proof from the log)       else Alarm fork
+    6  a sample of entries (new ones first, then older ones) is in the tree:
        each leaf from GetEntries has an inclusion proof to the root             else Alarm rewritten_entry
 
 Only then is the checkpoint remembered. Raises ``Alarm``, or ``HubUnreachable``
@@ -18,6 +21,7 @@ when the log cannot be asked; nothing else.
 
 from __future__ import annotations
 
+import datetime as dt
 import random
 from dataclasses import dataclass
 
@@ -25,8 +29,10 @@ from consumers.auditor.errors import Alarm, HubRefused
 from consumers.auditor.log import LogSource
 from consumers.auditor.logcheck import LogTrust
 from consumers.auditor.state import AuditorState
+from consumers.auditor.witnesses import WitnessTrust, check_witnessed
 from linkage import merkle
 from linkage.checkpoint import Checkpoint, CheckpointError, NoteVerifier, open_checkpoint, signed_at
+from linkage.cosignature import Witnessed
 
 __all__ = ["RoundResult", "choose_sample", "watch_round"]
 
@@ -38,13 +44,15 @@ class RoundResult:
     checkpoint: Checkpoint
     previous_size: int | None
     checked: tuple[int, ...]
+    witnessed: Witnessed | None = None  # with pinned witnesses: who cosigned it
 
     def render(self) -> str:
         cp = self.checkpoint
         since = ("first checkpoint seen" if self.previous_size is None
                  else f"consistent with size {self.previous_size}")
+        by = f"; cosigned by {self.witnessed.names()}" if self.witnessed else ""
         return (f"ตรวจแล้ว / OK: {cp.origin} size {cp.size} root {cp.root_hash.hex()}; {since}; "
-                f"{len(self.checked)} entr{'y' if len(self.checked) == 1 else 'ies'} proved in the tree")
+                f"{len(self.checked)} entr{'y' if len(self.checked) == 1 else 'ies'} proved in the tree{by}")
 
 
 def choose_sample(old_size: int, new_size: int, sample: int, rng: random.Random) -> tuple[int, ...]:
@@ -58,39 +66,43 @@ def choose_sample(old_size: int, new_size: int, sample: int, rng: random.Random)
 
 
 def watch_round(log: LogSource, key: LogTrust, origin: str, state: AuditorState, *, sample: int = 16,
-                rng: random.Random | None = None) -> RoundResult:
+                rng: random.Random | None = None, witnesses: WitnessTrust | None = None,
+                now: dt.datetime | None = None) -> RoundResult:
     """One round of the monitor; remembers the checkpoint in ``state`` (in memory) when nothing is wrong.
 
-    ``key`` is the pinned log key, or a pinned key set whose keys have windows (``linkage.keys``).
+    ``key`` is the pinned log key, or a pinned key set whose keys have windows (``linkage.keys``);
+    ``witnesses``, those whose quorum each checkpoint needs (None: none asked for); ``now`` judges their times.
     """
     rng = rng or random.Random()
-    note = log.checkpoint()
+    note = log.witnessed_checkpoint() if witnesses else log.checkpoint()
     # 1. Signed by the log we pinned, with a key in force when it signed.
     try:
         cp = open_checkpoint(note, [key] if isinstance(key, NoteVerifier) else key, origin)
     except CheckpointError as exc:
         raise Alarm("bad_checkpoint", f"the log's newest checkpoint does not verify: {exc} ({exc.code})") from exc
+    # 2. Cosigned by a quorum of the witnesses: one history is all they sign.
+    witnessed = check_witnessed(note, witnesses, key, origin, now) if witnesses else None
     newest = state.newest(origin)
     if newest is not None:
-        # 2. Logs only grow.
+        # 3. Logs only grow.
         if cp.size < newest.size:
             raise Alarm("rollback", f"rollback: the log's checkpoint is of size {cp.size} (root {cp.root_hash.hex()}), "
                                     f"smaller than size {newest.size} (root {newest.root_hash.hex()}) seen before")
         _not_backdated(cp, newest.note)
-        # 3. One size, one root.
+        # 4. One size, one root.
         known = state.root_at(origin, cp.size)
         if known is not None and known != cp.root_hash:
             raise Alarm("fork", f"fork: at size {cp.size} the log's root is now {cp.root_hash.hex()}, "
                                 f"it was {known.hex()} before")
-        # 4. The new tree extends the old one.
+        # 5. The new tree extends the old one.
         if newest.size < cp.size and newest.size > 0:
             _prove_extends(log, newest.size, newest.root_hash, cp)
-    # 5. The log serves the entries the root commits to.
+    # 6. The log serves the entries the root commits to.
     checked = choose_sample(newest.size if newest else 0, cp.size, sample, rng)
     for index in checked:
         _prove_entry(log, index, cp)
     state.remember(cp, note)
-    return RoundResult(cp, newest.size if newest else None, checked)
+    return RoundResult(cp, newest.size if newest else None, checked, witnessed)
 
 
 def _not_backdated(cp: Checkpoint, before: str) -> None:

@@ -115,6 +115,8 @@ async def _up(home: Home, replicas: int = 1, log_level: str = "info") -> int:
             print(f"  hub-{i}: {stack.addresses[f'hub-{i}']}")
         for name in settings.providers:
             print(f"  {name}: {stack.addresses[name]}")
+        for name in settings.witnesses:
+            print(f"  {name}: http://{stack.addresses[name]}")
         print(f"  counter: http://{stack.addresses['counter']}/")
         if (officer := counter_officer(settings)) is not None:
             print(f"  sign in at the counter as officer {officer[1]} ({officer[0]})")

@@ -77,9 +77,16 @@ def _auditor_inputs(args: argparse.Namespace) -> tuple[TrustInputs, HubInputs]:
 
     home = Path(args.home)
     trust = TrustInputs(home=home, ca=_path(args.ca), log_key=getattr(args, "log_key", None),
-                        origin=getattr(args, "origin", None), agencies=_path(getattr(args, "agency_certs", None)))
+                        origin=getattr(args, "origin", None), agencies=_path(getattr(args, "agency_certs", None)),
+                        witnesses=tuple(getattr(args, "witness", None) or _listed("LINKAGE_WITNESS_KEYS")),
+                        witness_quorum=getattr(args, "witness_quorum", None))
     hub = HubInputs(home=home, hub=args.hub, cert=_path(args.cert), key=_path(args.key), agency=args.agency)
     return trust, hub
+
+
+def _listed(variable: str) -> list[str]:
+    """The comma-separated items of an environment variable (none when it is unset)."""
+    return [item.strip() for item in os.environ.get(variable, "").split(",") if item.strip()]
 
 
 def _path(value: str | None) -> Path | None:
@@ -166,6 +173,15 @@ def _add_audit_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]
         p.add_argument("--state", default=env("LINKAGE_AUDITOR_STATE"),
                        help=f"checkpoints seen before (LINKAGE_AUDITOR_STATE; default DIR/{AUDITOR_STATE} when"
                             " --home or LINKAGE_HOME is given, else ~/.linkage-auditor/state.json)")
+        p.add_argument("--witness", action="append", metavar="VKEY",
+                       help="a witness whose cosignatures count: its cosignature/v1 verifier key, a file or the key "
+                            "text; repeat for each (LINKAGE_WITNESS_KEYS, comma-separated; default: the witnesses "
+                            "of the running sandbox, in DIR/endpoints.json)")
+        p.add_argument("--witness-quorum", type=int, metavar="N",
+                       default=int(env("LINKAGE_WITNESS_QUORUM", "0")) or None,
+                       help="how many of those witnesses must have cosigned a checkpoint before it is accepted "
+                            "(LINKAGE_WITNESS_QUORUM; default a majority, 2 of the sandbox's 2: any two quorums "
+                            "then share a witness, who cosigns one history only)")
 
     def verify_parser(p: argparse.ArgumentParser) -> None:
         p.add_argument("files", nargs="+", metavar="FILE",

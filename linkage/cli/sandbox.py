@@ -2,7 +2,7 @@
 
 init builds everything in a temporary folder beside DIR and moves it in only
 when complete, so an interrupted init leaves nothing half-written. up starts
-each registry, the hub and the counter as its own process (two cores: one GIL each), waits
+each registry, the two witnesses, the hub and the counter as its own process (two cores: one GIL each), waits
 until every one listens, writes DIR/endpoints.json, starts again any that exits
 (linkage/cli/supervisor.py), and stops them all on Ctrl-C or SIGTERM.
 """
@@ -31,12 +31,14 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from linkage import pki
 from linkage.checkpoint import NoteSigner
 from linkage.config import ALL_FIELDS, ConfigError, Home, Settings, load_settings
+from linkage.cosignature import Cosigner
 from linkage.pki import HUB_CLIENT
 from linkage.storage import Database, drop_schemas, sandbox_schemas
 
 __all__ = [
     "DEFAULT_PORTS",
     "SAMPLE_AGENCIES",
+    "WITNESSES",
     "SandboxError",
     "Stack",
     "StderrTail",
@@ -49,7 +51,10 @@ __all__ = [
     "write_endpoints",
 ]
 
-DEFAULT_PORTS = {"hub": 7443, "dopa": 7451, "dbd": 7452, "edu": 7453, "counter": 8080}
+DEFAULT_PORTS = {"hub": 7443, "dopa": 7451, "dbd": 7452, "edu": 7453, "counter": 8080,
+                 "witness1": 7461, "witness2": 7462}
+# The sandbox's witnesses of the log (linkage/witness/), each with its own key: see docs/audit.md "Witnesses".
+WITNESSES = ("witness1", "witness2")
 # Where `--ports auto` looks for free ports: below Linux's ephemeral range (32768-60999), so that no
 # outgoing connection takes one between init and up.
 _AUTO_RANGE = (20000, 32767)
@@ -84,16 +89,17 @@ class SandboxError(Exception):
 
 
 def choose_ports(spec: str, names: Sequence[str] | None = None) -> dict[str, int]:
-    """The port of each component (hub, every registry, counter) for ``--ports SPEC``:
+    """The port of each component (hub, every registry, counter, witnesses) for ``--ports SPEC``:
 
-    ``default`` the usual ones (hub 7443, dopa 7451, dbd 7452, edu 7453, counter 8080); ``auto`` ports free on
-    127.0.0.1 now, drawn from 20000-32767; a number BASE: BASE for the hub, then one each, in order, for the
-    registries and the counter. Raises SandboxError saying what would be right.
+    ``default`` the usual ones (hub 7443, dopa 7451, dbd 7452, edu 7453, counter 8080, witness1 7461, witness2
+    7462); ``auto`` ports free on 127.0.0.1 now, drawn from 20000-32767; a number BASE: BASE for the hub, then one
+    each, in order, for the registries, the counter and the witnesses. Raises SandboxError saying what would be
+    right.
     """
     if names is None:
         from providers import REGISTRIES
 
-        names = ["hub", *REGISTRIES, "counter"]
+        names = ["hub", *REGISTRIES, "counter", *WITNESSES]
     if spec == "default":
         return {name: DEFAULT_PORTS.get(name, 0) for name in names}
     if spec == "auto":
@@ -170,6 +176,7 @@ def init(root: Path, *, citizens: int = 10_000, seed: int = 1, force: bool = Fal
         _write_secret(staging.log_note_key, note_key.private_bytes(
             serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()))
         staging.log_note_vkey.write_text(NoteSigner(origin, note_key).vkey() + "\n", encoding="ascii")
+        _make_witness_keys(staging, origin)
         staging.data.mkdir(parents=True)
         result = generate(staging.data, citizens=citizens, seed=seed, progress=progress, database=database)
         staging.personas.write_text(json.dumps(result.personas, ensure_ascii=False, indent=2) + "\n",
@@ -179,8 +186,8 @@ def init(root: Path, *, citizens: int = 10_000, seed: int = 1, force: bool = Fal
 
         # Each sample agency is pinned to the one certificate issued here, as `linkage agency add` pins its own.
         pins = {name: cert_sha256(staging.client_cert(name).cert.read_bytes()) for name in SAMPLE_AGENCIES}
-        staging.config_file.write_text(_config_text(doc_types, result.officers, origin, database, pins,
-                                                    ports or choose_ports("default", ["hub", *doc_types, "counter"])),
+        ports = ports or choose_ports("default", ["hub", *doc_types, "counter", *WITNESSES])
+        staging.config_file.write_text(_config_text(doc_types, result.officers, origin, database, pins, ports),
                                        encoding="utf-8")
         load_settings(staging)  # what init writes must load
         for item in ("pki", "data", "linkage.toml", "personas.json", "endpoints.json", "supervisor.json"):
@@ -196,6 +203,19 @@ def init(root: Path, *, citizens: int = 10_000, seed: int = 1, force: bool = Fal
     finally:
         shutil.rmtree(staging.root, ignore_errors=True)
     return home
+
+
+def _make_witness_keys(home: Home, origin: str) -> None:
+    """DIR/pki/witnesses/NAME.key and NAME.vkey for each sandbox witness; its key name is a URL-like name beside
+    the log's origin (the spec asks for one that identifies the cosigner)."""
+    folder = home.witness_key(WITNESSES[0]).parent
+    folder.mkdir(parents=True)
+    for name in WITNESSES:
+        key = Ed25519PrivateKey.generate()
+        _write_secret(home.witness_key(name), key.private_bytes(
+            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()))
+        key_name = f"{origin.rsplit('/', 1)[0]}/{name}"
+        home.witness_vkey(name).write_text(Cosigner(key_name, key).vkey() + "\n", encoding="ascii")
 
 
 def _write_secret(path: Path, data: bytes) -> None:
@@ -222,6 +242,7 @@ def _config_text(doc_types: Mapping[str, Sequence[str]], officers: Mapping[str, 
                       for name, types in doc_types.items()},
         "counter": {"host": "127.0.0.1", "port": ports["counter"]},
         "agencies": agencies,
+        "witnesses": {name: {"host": "127.0.0.1", "port": ports.get(name, DEFAULT_PORTS[name])} for name in WITNESSES},
     }
     if database is not None:
         doc = {"database": database.url, **doc}  # registries and exchange log on PostgreSQL
@@ -232,7 +253,9 @@ def _config_text(doc_types: Mapping[str, Sequence[str]], officers: Mapping[str, 
         "# [agencies.NAME] is an agency: the common name of its certificate in pki/clients/,\n"
         "# the officers registered with it, how much it may call the hub (a burst of `burst` calls,\n"
         "# then rate_per_s a second; daily_quota calls a Bangkok day; see docs/operations.md \"Limits\"),\n"
-        "# and grants: doc_type = [fields] (\"*\" = every field).\n\n"
+        "# and grants: doc_type = [fields] (\"*\" = every field).\n"
+        "# [witnesses.NAME] is a witness the hub sends each checkpoint to (key: pki/witnesses/NAME.vkey);\n"
+        "# LINKAGE_WITNESSES_<NAME>_<KEY> overrides its keys.\n\n"
     )
     return header + tomli_w.dumps(doc)
 
@@ -362,8 +385,8 @@ async def _spawn(name: str, args: list[str], env: Mapping[str, str]) -> tuple[
 async def start_stack(settings: Settings, *, ports: Mapping[str, int] | None = None,
                       extra_env: Mapping[str, str] | None = None, replicas: int = 1, any_port: bool = False,
                       log_level: str | None = None) -> Stack:
-    """Start every registry, then the hub (replicas of it: "hub", "hub-2", …), then the counter, each in its own
-    process. ports overrides the configured ones; the replicas after the
+    """Start every registry and witness, then the hub (replicas of it: "hub", "hub-2", …), then the counter, each
+    in its own process. ports overrides the configured ones; the replicas after the
     first listen on any free port; any_port puts every component on a free port (benchmarks, scripts, tests).
     Several replicas share one log, so they need settings.database.
 
@@ -390,6 +413,9 @@ async def start_stack(settings: Settings, *, ports: Mapping[str, int] | None = N
             addr = await stack._start(name, ["serve-provider", name, "--home", home],
                                       port(name, provider.port), env)
             env[f"LINKAGE_PROVIDERS_{name}_PORT".upper()] = addr.rsplit(":", 1)[1]
+        for name, witness in settings.witnesses.items():  # before the hub, which sends them its checkpoints
+            addr = await stack._start(name, ["serve-witness", name, "--home", home], port(name, witness.port), env)
+            env[f"LINKAGE_WITNESSES_{name}_PORT".upper()] = addr.rsplit(":", 1)[1]
         hubs = [await stack._start("hub", ["serve-hub", "--home", home], port("hub", settings.hub.port), env)]
         for i in range(2, replicas + 1):
             hubs.append(await stack._start(f"hub-{i}", ["serve-hub", "--home", home], port(f"hub-{i}", 0), env))
@@ -426,6 +452,9 @@ def write_endpoints(stack: Stack) -> Path:
         "personas": str(home.personas),
         "log": {"origin": stack.settings.hub.log_origin, "vkey": home.log_note_vkey.read_text().strip(),
                 "vkey_file": str(home.log_note_vkey)},
+        # The log's witnesses: where each listens (tlog-witness) and the key its cosignatures verify with.
+        "witnesses": {name: {"url": f"http://{stack.addresses[name]}", "vkey": home.witness_vkey(name).read_text()
+                             .strip(), "vkey_file": str(home.witness_vkey(name))} for name in stack.settings.witnesses},
     }
     tmp = home.endpoints.with_suffix(".tmp")
     tmp.write_text(json.dumps(doc, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")

@@ -3,6 +3,7 @@
     linkage serve-hub [--port P] [--metrics-port M]            the hub
     linkage serve-provider NAME [--port P] [--metrics-port M]  one registry
     linkage serve-counter [--port P]                           the counter web app
+    linkage serve-witness NAME [--port P]                      one witness of the log (linkage/witness/)
 
 Each prints ``LISTENING HOST:PORT [metrics=URL]`` on stdout once it listens (what `linkage up` waits
 for) and runs until SIGINT or SIGTERM. Everything it writes to stderr is a JSON line (linkage/logs.py;
@@ -31,7 +32,7 @@ _NAMES = {"serve-hub": "hub", "serve-counter": "counter"}
 def server_name(args: argparse.Namespace) -> str:
     """The name a server command's log lines carry ("hub", the registry's name, "counter"), or "" for any
     other command."""
-    if args.command == "serve-provider":
+    if args.command in ("serve-provider", "serve-witness"):
         return str(args.name)
     return _NAMES.get(args.command, "")
 
@@ -114,6 +115,30 @@ def _cmd_serve_counter(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_serve_witness(args: argparse.Namespace) -> int:
+    from linkage.ports import PortInUse, choose_port
+    from linkage.witness import BadWitnessState, serve, witness_from_home
+
+    home = Home(Path(args.home).resolve())
+    try:
+        witness = witness_from_home(home, args.name)
+    except BadWitnessState as exc:
+        _log.error("%s: %s", args.name, exc.message)
+        return 2
+    configured = load_settings(home).witnesses[args.name]
+    port = configured.port if args.port is None else args.port
+    host = configured.host
+    try:
+        asyncio.run(_until_signal(serve(witness, host, port, lambda bound: _serve_ready(host, bound))))
+    except OSError as exc:
+        variable = f"LINKAGE_WITNESSES_{args.name}_PORT".upper()
+        taken = PortInUse(join_address(host, port), choose_port(f"witnesses.{args.name}", variable, home.config_file),
+                          exc.strerror or str(exc))
+        _log.error("%s: %s", args.name, taken)
+        return 3
+    return 0
+
+
 async def _until_signal(coro: Coroutine[Any, Any, None]) -> None:
     """Run coro until SIGINT or SIGTERM, then cancel it so its finally blocks close what it opened."""
     import signal
@@ -147,3 +172,9 @@ def add_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> No
     p.add_argument("--port", type=int, default=None,
                    help="port to listen on (default: [counter] port in DIR/linkage.toml, or LINKAGE_COUNTER_PORT)")
     p.set_defaults(func=_cmd_serve_counter)
+    p = with_home(sub.add_parser("serve-witness", help="run one witness of the log in the foreground (used by up):"
+                                 " it cosigns each checkpoint consistent with the last"))
+    p.add_argument("name", help="the witness, as in [witnesses.NAME] of linkage.toml")
+    p.add_argument("--port", type=int, default=None,
+                   help="default: [witnesses.NAME] port (LINKAGE_WITNESSES_<NAME>_PORT); 0: any free port")
+    p.set_defaults(func=_cmd_serve_witness)

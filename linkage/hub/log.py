@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import contextlib
 import hashlib
 import hmac
 import json
@@ -125,6 +126,7 @@ class ExchangeLog:
         self._pending: dict[Key, tuple[bytes, asyncio.Future[Appended], float]] = {}
         self._queue: asyncio.Queue[tuple[Record, asyncio.Future[Appended]]] | None = None
         self._writer: asyncio.Task[None] | None = None
+        self._grew: asyncio.Event | None = None  # set when the tree changes (the witnesses' relay waits on it)
         try:
             asyncio.get_running_loop()
         except RuntimeError:
@@ -211,6 +213,33 @@ class ExchangeLog:
     async def checkpoint_at(self, size: int) -> str | None:
         return await self._run(lambda: self._db.checkpoint(size))
 
+    async def changed(self, size: int, timeout: float) -> None:
+        """Return when the tree is no longer of ``size``, or after ``timeout`` seconds."""
+        if self.size != size:
+            return
+        if self._grew is None:
+            self._grew = asyncio.Event()
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._grew.wait(), timeout)
+
+    async def save_cosigned(self, size: int, note: str) -> None:
+        """Keep ``note``, the checkpoint of ``size`` with its witnesses' cosignatures; while it is the newest, it
+        is what ``latest`` serves."""
+        def save() -> None:
+            self._db.save_cosigned(size, note)
+            if self._latest.checkpoint.size == size:  # on the writer thread: no commit runs meanwhile
+                self._latest = SignedTree(note, self._latest.checkpoint)
+
+        await self._run(save)
+
+    async def witnessed(self) -> SignedTree | None:
+        """The newest checkpoint kept with witnesses' cosignatures (by any hub of a shared log); None before any."""
+        found = await self._run(self._db.cosigned_latest)
+        if found is None:
+            return None
+        _, note = found
+        return SignedTree(note, Checkpoint.from_text(note[: note.index("\n\n") + 1]))
+
     async def index_of_leaf_hash(self, wanted: bytes) -> int | None:
         """The index of the first entry whose leaf hash is wanted (its tree node at level 0)."""
         return await self._run(lambda: self._db.index_of_leaf_hash(wanted))
@@ -277,6 +306,7 @@ class ExchangeLog:
                 batch.append(queue.get_nowait())
             records = [r for r, _ in batch]
             pending = {key: leaf for key, (leaf, _, _) in self._pending.items()}
+            size_before = self._tree.size
             try:
                 results, resolved = await loop.run_in_executor(self._executor, self._cycle, records, pending)
             except Exception as exc:
@@ -294,6 +324,9 @@ class ExchangeLog:
             if self._failing:
                 self._failing = False
                 _log.warning("exchange log writable again")
+            if self._grew is not None and self._tree.size != size_before:
+                self._grew.set()
+                self._grew = None
             for result, (record, done) in zip(results, batch, strict=True):
                 if result is None:  # queued for the integrator
                     self._pending[record.kind, record.printout_id] = (record.leaf(), done,

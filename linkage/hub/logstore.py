@@ -1,10 +1,12 @@
 """The exchange log's storage: one interface, a SQLite file or a PostgreSQL schema behind it.
 
-Four tables, the same on both backends::
+Five tables, the same on both backends::
 
     entries(idx, kind, printout_id, subject_hash, leaf)   one row per leaf; unique (kind, printout_id)
     nodes(level, idx, hash)                               every perfect subtree root (level 0: leaf hashes)
     checkpoints(size, note)                               the signed note of every size committed
+    cosigned(size, note)                                  the note of a size with the cosignatures its
+                                                          witnesses returned (linkage/hub/witnesses.py)
     queue(seq, kind, printout_id, subject_hash, leaf)     entries written by hub replicas that do not
                                                           integrate, waiting for the one that does
 
@@ -75,6 +77,11 @@ LOG_MIGRATIONS: tuple[Migration, ...] = (
             " subject_hash TEXT NOT NULL, leaf BYTEA NOT NULL, UNIQUE (kind, printout_id))",
         ),
     ),
+    Migration(
+        3, "checkpoints with their witnesses' cosignatures",
+        sqlite=("CREATE TABLE IF NOT EXISTS cosigned (size INTEGER PRIMARY KEY, note TEXT NOT NULL)",),
+        postgres=("CREATE TABLE cosigned (size BIGINT PRIMARY KEY, note TEXT NOT NULL)",),
+    ),
 )
 
 Key = tuple[str, str]  # (kind, printout_id): what names an entry before it has an index
@@ -105,6 +112,12 @@ class LogStore(Protocol):
 
     def save_checkpoint(self, size: int, note: str) -> None:
         """Store (or replace) the note of a size that has no entries to add (a new log)."""
+
+    def save_cosigned(self, size: int, note: str) -> None:
+        """Store (or replace) the note of ``size`` with its witnesses' cosignatures."""
+
+    def cosigned_latest(self) -> tuple[int, str] | None:
+        """(size, note) of the largest size stored with cosignatures; None before any."""
 
     def write_batch(self, rows: Sequence[EntryRow], nodes: Sequence[Node], size: int, note: str,
                     dequeued: Sequence[int] = ()) -> None:
@@ -182,6 +195,13 @@ class SqliteLogStore:
 
     def save_checkpoint(self, size: int, note: str) -> None:
         self._db.execute("INSERT OR REPLACE INTO checkpoints(size, note) VALUES (?, ?)", (size, note))
+
+    def save_cosigned(self, size: int, note: str) -> None:
+        self._db.execute("INSERT OR REPLACE INTO cosigned(size, note) VALUES (?, ?)", (size, note))
+
+    def cosigned_latest(self) -> tuple[int, str] | None:
+        row = self._db.execute("SELECT size, note FROM cosigned ORDER BY size DESC LIMIT 1").fetchone()
+        return None if row is None else (int(row[0]), str(row[1]))
 
     def write_batch(self, rows: Sequence[EntryRow], nodes: Sequence[Node], size: int, note: str,
                     dequeued: Sequence[int] = ()) -> None:
@@ -333,6 +353,15 @@ class PostgresLogStore:
         self._connection().execute(
             "INSERT INTO checkpoints (size, note) VALUES (%s, %s)"
             " ON CONFLICT (size) DO UPDATE SET note = excluded.note", (size, note))
+
+    def save_cosigned(self, size: int, note: str) -> None:
+        self._connection().execute(
+            "INSERT INTO cosigned (size, note) VALUES (%s, %s)"
+            " ON CONFLICT (size) DO UPDATE SET note = excluded.note", (size, note))
+
+    def cosigned_latest(self) -> tuple[int, str] | None:
+        row = self._one("SELECT size, note FROM cosigned ORDER BY size DESC LIMIT 1")
+        return None if row is None else (int(row[0]), str(row[1]))
 
     def write_batch(self, rows: Sequence[EntryRow], nodes: Sequence[Node], size: int, note: str,
                     dequeued: Sequence[int] = ()) -> None:

@@ -27,6 +27,7 @@ from linkage.hub.metrics import hub_metrics
 from linkage.hub.routing import CallerDeadline, Router
 from linkage.hub.rules import Hub
 from linkage.hub.service import AuditServicer, HubServicer
+from linkage.hub.witnesses import WitnessRelay, witness_endpoints
 from linkage.limits import HUB_MAX_RECEIVE, HUB_MAX_SEND, server_options
 from linkage.metrics import MetricsExporter, ServerMetrics
 from linkage.ports import PortInUse, choose_port, listen_failure
@@ -47,11 +48,14 @@ class HubServer:
     hub: Hub
     metrics: ServerMetrics | None = None
     exporter: MetricsExporter | None = None  # GET /metrics (linkage/metrics.py)
+    relay: WitnessRelay | None = None  # sends each new checkpoint to the witnesses (linkage/hub/witnesses.py)
 
     async def stop(self, grace: float = 5.0) -> None:
         if self.exporter is not None:
             await self.exporter.close()
         await self.server.stop(grace)
+        if self.relay is not None:
+            await self.relay.close()
         await self.hub.router.close()
         await self.hub.log.close()
 
@@ -88,6 +92,10 @@ async def build_server(settings: Settings, port: int | None = None, metrics_port
         raise listen_failure(address, choose_port("hub", "LINKAGE_HUB_PORT", home.config_file))
     await server.start()
     running = HubServer(server, bound, hub, metrics)
+    witnesses = witness_endpoints(settings)
+    if witnesses:
+        running.relay = WitnessRelay(log, witnesses)
+        running.relay.start()
     if metrics_port is not None:
         try:
             running.exporter = await MetricsExporter.start(metrics.registry, settings.hub.host, metrics_port)

@@ -114,7 +114,8 @@ class AuditServicer(audit_pb2_grpc.AuditLogServicer):
     async def GetCheckpoint(self, request: audit_pb2.GetCheckpointRequest,
                             context: grpc.aio.ServicerContext) -> audit_pb2.SignedCheckpoint:
         self._hub.admit(context.auth_context(), request)
-        return _signed(self._log.latest)
+        witnessed = await self._log.witnessed() if request.witnessed else None
+        return _signed(witnessed or self._log.latest)
 
     @grpc_errors
     async def GetInclusionProof(self, request: audit_pb2.GetInclusionProofRequest,

@@ -45,12 +45,22 @@ DESCRIPTOR: _descriptor.FileDescriptor
 class GetCheckpointRequest(_message.Message):
     DESCRIPTOR: _descriptor.Descriptor
 
+    WITNESSED_FIELD_NUMBER: _builtins.int
+    witnessed: _builtins.bool
+    """True: the newest checkpoint that carries cosignatures of the hub's
+    witnesses (C2SP tlog-cosignature lines after the log's own signature), so
+    that a client can ask for a quorum of the witnesses it trusts. It may be
+    older than the newest checkpoint by the time the witnesses take to answer.
+    Before any witness cosigned, the newest checkpoint, without cosignatures.
+    """
     def __init__(
         self,
+        *,
+        witnessed: _builtins.bool = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["witnessed", b"witnessed"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

@@ -75,7 +75,8 @@ class AuditLogServicer:
     """Missing associated documentation comment in .proto file."""
 
     def GetCheckpoint(self, request, context):
-        """The newest signed checkpoint.
+        """The newest signed checkpoint (with its witnesses' cosignatures once they
+        came), or, asked for witnessed, the newest one that witnesses cosigned.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')

@@ -54,7 +54,9 @@ class AuditLogStub:
     @_typing.overload
     def __new__(cls, channel: _aio.Channel) -> AuditLogAsyncStub: ...
     GetCheckpoint: _grpc.UnaryUnaryMultiCallable[_audit_pb2.GetCheckpointRequest, _audit_pb2.SignedCheckpoint]
-    """The newest signed checkpoint."""
+    """The newest signed checkpoint (with its witnesses' cosignatures once they
+    came), or, asked for witnessed, the newest one that witnesses cosigned.
+    """
     GetInclusionProof: _grpc.UnaryUnaryMultiCallable[_audit_pb2.GetInclusionProofRequest, _audit_pb2.InclusionProof]
     """Proof that a leaf is in the tree of the given size (0 = the newest).
     The leaf is named by index or by leaf hash.
@@ -81,7 +83,9 @@ class AuditLogStub:
 class AuditLogAsyncStub(AuditLogStub):
     def __init__(self, channel: _aio.Channel) -> None: ...
     GetCheckpoint: _aio.UnaryUnaryMultiCallable[_audit_pb2.GetCheckpointRequest, _audit_pb2.SignedCheckpoint]  # type: ignore[assignment]
-    """The newest signed checkpoint."""
+    """The newest signed checkpoint (with its witnesses' cosignatures once they
+    came), or, asked for witnessed, the newest one that witnesses cosigned.
+    """
     GetInclusionProof: _aio.UnaryUnaryMultiCallable[_audit_pb2.GetInclusionProofRequest, _audit_pb2.InclusionProof]  # type: ignore[assignment]
     """Proof that a leaf is in the tree of the given size (0 = the newest).
     The leaf is named by index or by leaf hash.
@@ -111,7 +115,9 @@ class AuditLogServicer(metaclass=_abc_1.ABCMeta):
         request: _audit_pb2.GetCheckpointRequest,
         context: _ServicerContext,
     ) -> _typing.Union[_audit_pb2.SignedCheckpoint, _abc.Awaitable[_audit_pb2.SignedCheckpoint]]:
-        """The newest signed checkpoint."""
+        """The newest signed checkpoint (with its witnesses' cosignatures once they
+        came), or, asked for witnessed, the newest one that witnesses cosigned.
+        """
 
     @_abc_1.abstractmethod
     def GetInclusionProof(

@@ -53,6 +53,9 @@ class FakeLog:
     def checkpoint(self) -> str:
         return self.note()
 
+    def witnessed_checkpoint(self) -> str:
+        return self.checkpoint()
+
     def inclusion_proof(self, index: int, tree_size: int) -> InclusionProof:
         return InclusionProof(index, tree_size, tuple(merkle.inclusion_proof(self.hashes(), index, tree_size)))
 

@@ -108,7 +108,7 @@ class Case:
     why: str = ""
     seen: Callable[[Logs], list[tuple[FakeLog, int]]] = lambda logs: []  # checkpoints remembered before
     online: bool = False
-    skipped: frozenset[int] | None = None  # when given, exactly these are skipped
+    skipped: frozenset[int] | None = None  # when given, exactly these are skipped (8: no witnesses given)
 
 
 VALID: frozenset[int] = frozenset()
@@ -120,15 +120,15 @@ def honest_seen(*sizes: int) -> Callable[[Logs], list[tuple[FakeLog, int]]]:
 
 CASES = [
     # happy
-    Case("good bundle, nothing seen before", lambda lg: bundle(lg), VALID, skipped=frozenset({3, 6, 7})),
+    Case("good bundle, nothing seen before", lambda lg: bundle(lg), VALID, skipped=frozenset({3, 6, 7, 8})),
     Case("good bundle, same checkpoint seen before", lambda lg: bundle(lg), VALID, seen=honest_seen(8),
-         skipped=frozenset({3, 7})),
+         skipped=frozenset({3, 7, 8})),
     Case("good bundle, newer seen, online", lambda lg: bundle(lg), VALID, seen=honest_seen(12), online=True,
-         skipped=frozenset({3})),
+         skipped=frozenset({3, 8})),
     Case("good bundle, older seen, online", lambda lg: bundle(lg), VALID, seen=honest_seen(6), online=True,
-         skipped=frozenset({3})),
+         skipped=frozenset({3, 8})),
     Case("good bundle, newer seen, offline", lambda lg: bundle(lg), VALID, seen=honest_seen(12),
-         skipped=frozenset({3, 6, 7})),
+         skipped=frozenset({3, 6, 7, 8})),
     Case("last leaf of the tree", lambda lg: bundle(lg, size=6), VALID),
     # (4) inclusion
     Case("tampered leaf", lambda lg: bundle(lg, leaf=leaf_of(lg.tokens[OURS], purpose="อื่น")), frozenset({4}),
@@ -169,7 +169,7 @@ CASES = [
     Case("rolled back and rewritten, online", lambda lg: bundle(lg, log=forked(lg)), frozenset({6}),
          "fork or rewritten log: size 8", seen=honest_seen(12), online=True),
     Case("rolled back and rewritten, offline: cannot tell", lambda lg: bundle(lg, log=forked(lg)), VALID,
-         seen=honest_seen(12), skipped=frozenset({3, 6, 7})),
+         seen=honest_seen(12), skipped=frozenset({3, 6, 7, 8})),
     Case("rewritten history, newer, online", lambda lg: bundle(lg, log=forked(lg), size=12), frozenset({6}),
          "are not one history", seen=honest_seen(4), online=True),
 ]
@@ -185,7 +185,7 @@ def test_log_case(case: Case, logs: Logs) -> None:
                              log=logs.honest if case.online else None)
     assert {c.number for c in report.failed} == case.expect, report.render()
     assert report.valid is (case.expect == VALID)
-    assert [c.number for c in report.checks] == [1, 2, 3, 4, 5, 6, 7]
+    assert [c.number for c in report.checks] == [1, 2, 3, 4, 5, 6, 7, 8]
     assert case.why in " ".join(c.detail for c in report.failed), report.render()
     if case.skipped is not None:
         assert {c.number for c in report.skipped} == case.skipped, report.render()
@@ -211,14 +211,14 @@ def test_bare_jws_online_still_asks_about_revocation(logs: Logs) -> None:
     log = revoking_log(logs)
     report = verify_printout(logs.tokens[OURS], logs.trust, now=NOW, log=log)
     assert [c.number for c in report.failed] == [7]
-    assert [c.number for c in report.skipped] == [3, 6]  # 6: no state given
+    assert [c.number for c in report.skipped] == [3, 6, 8]  # 6: no state given; 8: no witnesses
 
 
 def test_bare_jws_online_gets_its_proof_from_the_log(logs: Logs) -> None:
     state = AuditorState()
     report = verify_printout(logs.tokens[OURS], logs.trust, now=NOW, state=state, log=logs.honest)
     assert report.valid, report.render()
-    assert [c.number for c in report.skipped] == [3, 6]
+    assert [c.number for c in report.skipped] == [3, 6, 8]
     assert "leaf 5 of 12 is this printout's entry" in report.checks[3].detail
     assert "fetched from the hub" in report.checks[3].detail
     newest = state.newest(ORIGIN)
@@ -243,14 +243,14 @@ def test_bare_jws_online_the_log_serves_another_entry(logs: Logs) -> None:
 def test_bare_jws_online_not_an_auditor(logs: Logs) -> None:
     log = FakeLog(list(logs.honest.leaves), logs.honest.signer, refuse_locate=True)
     report = verify_printout(logs.tokens[OURS], logs.trust, now=NOW, log=log)
-    assert report.valid and [c.number for c in report.skipped] == [3, 4, 5, 6]
+    assert report.valid and [c.number for c in report.skipped] == [3, 4, 5, 6, 8]
     assert "the hub will not say where printout" in report.checks[3].detail
     assert "--agency auditor" in report.checks[3].detail
 
 
 def test_bare_jws_online_without_a_log_key(logs: Logs) -> None:
     report = verify_printout(logs.tokens[OURS], Trust(logs.world.root), now=NOW, log=logs.honest)
-    assert report.valid and [c.number for c in report.skipped] == [3, 4, 5, 6]
+    assert report.valid and [c.number for c in report.skipped] == [3, 4, 5, 6, 8]
     assert "the log's verifier key and origin" in report.checks[3].detail
 
 

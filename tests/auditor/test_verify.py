@@ -203,7 +203,7 @@ def test_case(case: Case, world: World, tmp_path: Path) -> None:
         assert {c.number for c in report.failed} == case.expect, report.render()
         assert report.valid is (case.expect == VALID)
         assert (report.printout is not None) is report.valid
-        assert [c.number for c in report.checks] == [1, 2, 3, 4, 5, 6, 7]
+        assert [c.number for c in report.checks] == [1, 2, 3, 4, 5, 6, 7, 8]
         assert case.why in " ".join(c.detail for c in report.failed), report.render()
     else:
         with pytest.raises(case.expect) as info:
@@ -234,7 +234,7 @@ def test_unreadable_token(token: str, world: World) -> None:
 
 def test_readable_but_empty_token_is_a_report(world: World) -> None:
     report = verify_printout("e30.e30.", world.root, now=NOW)  # {}.{}.
-    assert [c.ok for c in report.checks] == [False, False, None, None, None, None, None]
+    assert [c.ok for c in report.checks] == [False, False, None, None, None, None, None, None]
 
 
 def test_valid_report_renders_and_serialises(world: World) -> None:
@@ -242,17 +242,17 @@ def test_valid_report_renders_and_serialises(world: World) -> None:
     assert report.printout == printout()
     text = report.render()
     assert text.splitlines()[0].startswith("[1] ✓ certificate chain")
-    assert "VALID: printout 00000000-0000-0000-0000-00000000002a (ข้าม / skipped: 3, 4, 5, 6, 7)" in text
+    assert "VALID: printout 00000000-0000-0000-0000-00000000002a (ข้าม / skipped: 3, 4, 5, 6, 7, 8)" in text
     assert "[4] - log inclusion: skipped: a bare JWS carries no log proof" in text
     as_json = json.loads(report.to_json())
-    assert as_json["valid"] is True and [c["ok"] for c in as_json["checks"]] == [True, True] + [None] * 5
-    assert as_json["skipped"] == [3, 4, 5, 6, 7] and as_json["failed"] == []
+    assert as_json["valid"] is True and [c["ok"] for c in as_json["checks"]] == [True, True] + [None] * 6
+    assert as_json["skipped"] == [3, 4, 5, 6, 7, 8] and as_json["failed"] == []
 
 
 def test_skipped_checks_are_shown(world: World) -> None:
     report = verify_printout(es256(header(world, alg="none", x5c=None), printout(), world.seal_key), world.root,
                              now=NOW)
-    assert [c.ok for c in report.checks] == [False, False, None, None, None, None, None]
+    assert [c.ok for c in report.checks] == [False, False, None, None, None, None, None, None]
     assert "[3] - officer's signature: skipped: not a PDF (a jws)" in report.render()
 
 
