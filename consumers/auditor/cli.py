@@ -28,7 +28,7 @@ from typing import Any, Final, TextIO, TypeVar
 
 from cryptography import x509
 
-from consumers.auditor.bundle import QrSummary, load_input
+from consumers.auditor.bundle import PaperCode, QrSummary, load_input
 from consumers.auditor.client import AuditClient
 from consumers.auditor.dispatch import verify_input
 from consumers.auditor.errors import Alarm, BadTrustRoot, HubRefused, HubUnreachable, VerificationError
@@ -242,9 +242,10 @@ def _fail(command: str, exc: VerificationError, err: TextIO, out: TextIO, as_jso
 
 def run_verify(path: Path, trust: TrustInputs | Path, *, hub: HubInputs | None = None,
                state: Path | None = None, as_json: bool = False, now: dt.datetime | None = None,
-               log: LogSource | None = None, out: TextIO | None = None, err: TextIO | None = None) -> int:
-    """Verify the file at ``path`` (bundle, JWS, signed PDF, QR summary as text or picture); return the exit
-    code, raising nothing about the inputs.
+               log: LogSource | None = None, out: TextIO | None = None, err: TextIO | None = None,
+               ocr: bool = True) -> int:
+    """Verify the file at ``path`` (bundle, JWS, signed PDF, a paper's QR code as text or picture); return the
+    exit code, raising nothing about the inputs. ``ocr``: compare a photo's printed text with its QR code.
 
     ``trust`` is the trust inputs (a bare Path: just the CA certificate).
     Online when ``hub`` or ``log`` (a ready log, for tests) is given, offline
@@ -257,10 +258,10 @@ def run_verify(path: Path, trust: TrustInputs | Path, *, hub: HubInputs | None =
     inputs = trust if isinstance(trust, TrustInputs) else TrustInputs(ca=trust)
     try:
         item = load_input(path)
-        loaded = inputs.load(agencies=isinstance(item, QrSummary))
+        loaded = inputs.load(agencies=isinstance(item, QrSummary | PaperCode))
         memory = AuditorState.load(state) if state else None
         with _online(inputs, hub, log) as source:
-            report = verify_input(item, loaded, now=now, state=memory, log=source)
+            report = verify_input(item, loaded, now=now, state=memory, log=source, ocr=ocr)
         if report.valid and memory is not None:
             memory.save()
     except VerificationError as exc:

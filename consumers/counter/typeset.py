@@ -120,12 +120,16 @@ def write_rows(pdf: Page, rows: Sequence[tuple[str, str]], *, size: float = 9.5)
     """Label/value rows; short ones two to a line, long ones across the page."""
     line = size * 0.45
     half = pdf.epw / 2
-    label_w, value_w, wide_w = _LABEL_W, half - _LABEL_W, pdf.epw - _LABEL_W
+    label_w, value_w = _LABEL_W, half - _LABEL_W
     use_font(pdf, size)
     pending: list[tuple[str, str]] = []
 
     def put(pairs: list[tuple[str, str]], full: bool) -> None:
-        height = line * max(max(len(wrap(pdf, label_w, lab)), len(wrap(pdf, wide_w if full else value_w, val)))
+        # A label too long for its column (Thai has no spaces to wrap at) widens it for this row, so that the
+        # value never prints over it.
+        lab_w = max(label_w, _width(pdf, pairs[0][0]) + 2 * pdf.c_margin + 1) if full else label_w
+        height = line * max(max(len(wrap(pdf, lab_w, lab)), len(wrap(pdf, pdf.epw - lab_w if full else value_w,
+                                                                        val)))
                             for lab, val in pairs)
         if pdf.get_y() + height > pdf.page_break_trigger:
             pdf.add_page()
@@ -134,10 +138,10 @@ def write_rows(pdf: Page, rows: Sequence[tuple[str, str]], *, size: float = 9.5)
             x = pdf.l_margin + i * half
             pdf.set_xy(x, y)
             pdf.set_text_color(85, 85, 85)
-            write_text(pdf, label_w, line, lab)
+            write_text(pdf, lab_w, line, lab)
             pdf.set_text_color(0, 0, 0)
-            pdf.set_xy(x + label_w, y)
-            write_text(pdf, wide_w if full else value_w, line, val)
+            pdf.set_xy(x + lab_w, y)
+            write_text(pdf, pdf.epw - lab_w if full else value_w, line, val)
         pdf.set_y(y + height)
 
     for label, value in rows:

@@ -211,7 +211,7 @@ def _cmd_verify(args: argparse.Namespace) -> int:
 
     trust, hub = _auditor_inputs(args)
     return run_verify(Path(args.file), trust, hub=None if args.offline else hub, state=_state(args),
-                      as_json=args.json)
+                      as_json=args.json, ocr=not args.no_ocr)
 
 
 def _cmd_audit_watch(args: argparse.Namespace) -> int:
@@ -265,8 +265,8 @@ def _add_audit_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]
                        help="checkpoints seen before (LINKAGE_AUDITOR_STATE, default ~/.linkage-auditor/state.json)")
 
     def verify_parser(p: argparse.ArgumentParser) -> None:
-        p.add_argument("file", help="printout bundle (.json), compact JWS, signed PDF, or the QR summary of a "
-                                    "certified printout as text or as a picture (PNG/JPEG) of the paper")
+        p.add_argument("file", help="printout bundle (.json), compact JWS, signed PDF, or the QR code(s) of a "
+                                    "certified printout as text or as a photo (PNG/JPEG) of the paper")
         hub_flags(p, "auditor")
         log_flags(p)
         p.add_argument("--agency-certs", default=env("LINKAGE_AGENCY_CERTS"),
@@ -275,6 +275,9 @@ def _add_audit_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]
         p.add_argument("--offline", action="store_true",
                        help="do not ask the hub: skip fetching log proofs for printouts that carry none (4-6), "
                             "consistency with other sizes (6) and revocation (7); the report says which")
+        p.add_argument("--no-ocr", action="store_true", default=env("LINKAGE_NO_OCR", "") == "1",
+                       help="for a photo of a paper: do not read its printed text to compare with the QR code "
+                            "(check 8; LINKAGE_NO_OCR=1)")
         p.add_argument("--json", action="store_true", help="print a machine-readable report")
         p.set_defaults(func=_cmd_verify)
 

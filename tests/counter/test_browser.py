@@ -18,7 +18,8 @@ import pytest
 from aiohttp import web
 from pypdf import PdfReader
 
-from consumers.auditor.summary import SummaryTrust, verify_summary
+from consumers.auditor.papercode import join_parts, verify_paper_code
+from consumers.auditor.summary import SummaryTrust
 from consumers.counter.app import create_app
 from linkage.seal import unverified_payload
 from tests.conftest import RunningStack
@@ -143,13 +144,19 @@ async def _check_certified_pdf(path: Path, stack: RunningStack, citizen: str, do
     assert "Signer Certificate Common Name: phrae-municipality" in out, out
     text = subprocess.run([tool("pdftotext"), "-layout", str(path), "-"], capture_output=True, text=True,
                           check=True).stdout
-    jws = [j.decode("ascii") for [j] in PdfReader(io.BytesIO(pdf)).attachments.values()]
+    attached = PdfReader(io.BytesIO(pdf)).attachments
+    jws = [j.decode("ascii") for name, [j] in attached.items() if name.endswith(".jws")]
+    # Each printout's log proof rides beside it: the PDF proves itself offline.
+    assert sorted(n for n in attached if n.endswith(".log.json")) == sorted(
+        f"{unverified_payload(j)['printout_id']}.log.json" for j in jws)
     assert len(jws) == documents
     data = next(unverified_payload(j)["data"] for j in jws if unverified_payload(j)["doc_type"] == "dopa.person")
     name = f"{data['title']}{data['first_name_th']} {data['last_name_th']}"
     assert name in text and citizen in text, text[:1500]
-    report = verify_summary(read_qr(path, tmp), SummaryTrust.from_pki_dir(stack.home.pki))
-    assert report.subject_id == citizen and report.subject_name == name and report.signer == "phrae-municipality"
-    assert sorted(report.printout_ids) == sorted(unverified_payload(j)["printout_id"] for j in jws)
-    for doc in report.documents:
+    whole, parts = join_parts(read_qr(path, tmp))
+    report = verify_paper_code(whole, SummaryTrust.from_pki_dir(stack.home.pki), parts=parts)
+    said = report.claims
+    assert said.subject_id == citizen and said.subject_name == name and report.signer == "phrae-municipality"
+    assert sorted(d.printout_id for d in said.documents) == sorted(unverified_payload(j)["printout_id"] for j in jws)
+    for doc in said.documents:
         assert any(doc.matches(j) for j in jws)

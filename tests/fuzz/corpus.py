@@ -115,7 +115,7 @@ class Corpus:
                          printouts=tuple(a.jws for a in answers))
         summary = make_summary(case.printouts, name, signer.key, signer.cert, at=case.printed_at,
                                officer_id=officer, case_ref=case.case_ref)
-        pdf = sign_pdf(render_case_pdf(case, signer, summary=summary), signer, officer_name=case.officer_name,
+        pdf = sign_pdf(render_case_pdf(case, signer), signer, officer_name=case.officer_name,
                        officer_id=officer, location=case.agency_title)
         note_key = serialization.load_pem_private_key(home.log_note_key.read_bytes(), password=None)
         assert isinstance(note_key, Ed25519PrivateKey)
