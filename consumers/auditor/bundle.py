@@ -175,7 +175,8 @@ def _from_qr(texts: list[str], name: str, picture: bytes) -> AuditInput:
             return QrSummary(stripped, "image", name)
     preview = texts[0].strip()[:60]
     raise UnreadableInput(f"{name}: the QR code in this picture is not a linkage printout summary "
-                          f"(it holds {preview!r}); scan the QR code printed beside the officer's certification")
+                          f"(it holds {preview!r}); scan the QR code printed beside the officer's certification",
+                          "คิวอาร์โค้ดในภาพไม่ใช่ของเอกสารรับรองจากระบบเชื่อมโยงข้อมูล")
 
 
 def load_printout(path: Path) -> Printout:
@@ -221,7 +222,7 @@ def _detect(raw: bytes, name: str) -> _FileForm:
     head = raw.lstrip(b"\xef\xbb\xbf \t\r\n")[:8]
     if not head:
         raise UnreadableInput(f"{name}: the file is empty: a printout is a bundle (.json), a compact JWS, a signed "
-                              "PDF, or the QR summary of a certified printout (text or picture)")
+                              "PDF, or the QR code of a certified printout (text or picture)", "ไฟล์ว่างเปล่า")
     if head.startswith(b"%PDF-"):
         return "pdf"
     if head.startswith((b"\x89PNG", b"\xff\xd8\xff", b"GIF8")):

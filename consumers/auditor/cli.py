@@ -233,9 +233,10 @@ def _online(trust: TrustInputs, hub: HubInputs | None, log: LogSource | None) ->
 
 
 def _fail(command: str, exc: VerificationError, err: TextIO, out: TextIO, as_json: bool) -> int:
-    print(f"linkage {command}: อ่านไม่ได้ / cannot check: {exc.message}", file=err)
+    thai = f"{exc.message_th} / " if exc.message_th else ""
+    print(f"linkage {command}: อ่านไม่ได้ / cannot check: {thai}{exc.message}", file=err)
     if as_json:
-        print(json.dumps({"valid": False, "error": exc.code, "message": exc.message},
+        print(json.dumps({"valid": False, "error": exc.code, "message": exc.message, "message_th": exc.message_th},
                          ensure_ascii=False, indent=2), file=out)
     return EXIT_UNREADABLE
 

@@ -49,7 +49,7 @@ _LANG: Final = "tha+eng"
 _MAX_SIDE: Final = 2400  # an A4 page at ~200 dpi; a larger photo is scaled down (Tesseract's time grows with it)
 _MIN_SIDE: Final = 1500  # under ~130 dpi, Thai marks merge: scaled up
 _SIMILAR: Final = 0.6
-_FOUND: Final = 0.6
+_FOUND: Final = 0.8  # of a label's characters read, close together: "เลขประจำตัว" in a sentence is no label
 _SHORT: Final = 3
 _DROP: Final = re.compile("[\u0e47-\u0e4c\u0e4e]")  # MAITAIKHU, tone marks, THANTHAKHAT, YAMAKKAN
 _KEEP: Final = re.compile(r"[^0-9a-z\u0e01-\u0e46\u0e50-\u0e59]")
@@ -167,7 +167,12 @@ class _Alignment:
                 self.at[j + k] = i + k
 
     def found(self, start: int, end: int) -> float:
-        return sum(1 for p in range(start, end) if self.at[p] >= 0) / max(1, end - start)
+        """How much of [start, end) was read, as one piece: 0 when its characters are scattered (the read span is
+        more than half as long again as the expected text)."""
+        hits = [self.at[p] for p in range(start, end) if self.at[p] >= 0]
+        if not hits or hits[-1] - hits[0] + 1 > 1.5 * (end - start) + 2:
+            return 0.0
+        return len(hits) / max(1, end - start)
 
     def last(self, start: int, end: int) -> int:
         """The read position just after the last found character of [start, end), or -1."""

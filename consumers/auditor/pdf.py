@@ -146,7 +146,8 @@ def _open(pdf: PdfFile) -> PdfFileReader:
         reader.root  # noqa: B018 -- resolves the catalog: a PDF without one is no PDF
     except Exception as exc:
         # pyHanko's parser meets hostile bytes here; whatever it raises, the answer is the same.
-        raise UnreadableInput(f"{pdf.name}: not a readable PDF ({type(exc).__name__}: {exc})") from exc
+        raise UnreadableInput(f"{pdf.name}: not a readable PDF ({type(exc).__name__}: {exc})",
+                              "ไฟล์ PDF นี้อ่านไม่ได้ (เสียหายหรือไม่ครบ)") from exc
     return reader
 
 

@@ -89,13 +89,14 @@ def decode_picture(raw: bytes, name: str) -> list[str]:
             width, height = image.size
             if width * height > MAX_PIXELS:
                 raise UnreadableInput(f"{name}: the picture is {width}x{height} pixels, more than {MAX_PIXELS}; "
-                                      "scan the page at 150-300 dpi")
+                                      "scan the page at 150-300 dpi", "ภาพใหญ่เกินไป สแกนที่ 150-300 dpi")
             image.load()
     except UnreadableInput:
         raise
     except Exception as exc:
         # Pillow's decoders meet hostile bytes here; whatever they raise, the picture cannot be read.
-        raise UnreadableInput(f"{name}: not a readable picture ({type(exc).__name__}: {exc})") from exc
+        raise UnreadableInput(f"{name}: not a readable picture ({type(exc).__name__}: {exc})",
+                              "ไฟล์นี้ไม่ใช่ภาพที่อ่านได้") from exc
     try:
         found = zxingcpp.read_barcodes(image, formats=zxingcpp.BarcodeFormats(zxingcpp.BarcodeFormat.QRCode))
     except Exception as exc:
@@ -103,7 +104,9 @@ def decode_picture(raw: bytes, name: str) -> list[str]:
     texts = [code.text for code in sorted(found, key=_area, reverse=True) if code.valid and code.text]
     if not texts:
         raise UnreadableInput(f"{name}: no readable QR code in this {width}x{height} picture; photograph or scan "
-                              "the QR code beside the officer's certification, flat and sharp (150 dpi or more)")
+                              "the QR code beside the officer's certification, flat and sharp (150 dpi or more)",
+                              "ไม่พบคิวอาร์โค้ดที่อ่านได้ในภาพ (ภาพเบลอ หรือไม่มีคิวอาร์โค้ด) ถ่ายหรือสแกนคิวอาร์โค้ดข้างคำรับรอง"
+                              "ของเจ้าหน้าที่ให้ตรงและคมชัด")
     return texts
 
 
@@ -190,9 +193,11 @@ def verify_paper(code: PaperCode, trust: Trust, *, now: dt.datetime | None = Non
         whole, parts = join_parts(code.texts)
         said = verify_paper_code(whole, signers, parts=parts)
     except IncompleteSet as exc:
-        raise UnreadableInput(f"{code.name}: incomplete set of QR codes: {exc.message}") from exc
+        raise UnreadableInput(f"{code.name}: incomplete set of QR codes: {exc.message}",
+                              "คิวอาร์โค้ดไม่ครบชุด ถ่ายภาพให้เห็นคิวอาร์โค้ดทุกรหัสข้างคำรับรองพร้อมกัน") from exc
     except UnreadableSummary as exc:
-        raise UnreadableInput(f"{code.name}: not a readable paper QR code: {exc.message}") from exc
+        raise UnreadableInput(f"{code.name}: not a readable paper QR code: {exc.message}",
+                              "คิวอาร์โค้ดอ่านได้แต่ข้อมูลเสียหาย ไม่ใช่เอกสารรับรองที่ตรวจได้") from exc
     except SummaryError as exc:
         return PaperReport("qr", code.name, _refused(exc, code.name, "QR code", "COSE ES256"), (), ())
     claims = said.claims

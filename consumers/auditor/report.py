@@ -20,8 +20,8 @@ import json
 from dataclasses import dataclass
 from typing import Any, Final, Literal
 
-__all__ = ["NAMES", "Check", "DocumentReport", "PaperForm", "PaperReport", "PaperText", "Report", "SignedField",
-           "failed", "passed", "skipped"]
+__all__ = ["NAMES", "NAMES_TH", "Check", "DocumentReport", "PaperForm", "PaperReport", "PaperText", "Report",
+           "SignedField", "failed", "passed", "skipped"]
 
 NAMES: Final = {
     1: "certificate chain",
@@ -32,6 +32,16 @@ NAMES: Final = {
     6: "log consistency",
     7: "not revoked",
     8: "printed text",
+}
+NAMES_TH: Final = {
+    1: "ห่วงโซ่ใบรับรอง",
+    2: "ตราประทับของศูนย์กลาง",
+    3: "ลายมือชื่อของเจ้าหน้าที่",
+    4: "อยู่ในบันทึกการแลกเปลี่ยน",
+    5: "ลายมือชื่อของจุดตรวจ",
+    6: "บันทึกสอดคล้องกัน",
+    7: "ไม่ถูกเพิกถอน",
+    8: "ข้อความที่พิมพ์",
 }
 
 PaperForm = Literal["pdf", "qr"]
@@ -67,6 +77,11 @@ def _numbers(checks: tuple[Check, ...], ok: bool | None) -> list[int]:
     return sorted({c.number for c in checks if c.ok is ok})
 
 
+def _named(numbers: list[int]) -> str:
+    """"2 (ตราประทับของศูนย์กลาง / hub's seal), 4 (...)": the failed checks, in Thai and English."""
+    return ", ".join(f"{n} ({NAMES_TH[n]} / {NAMES[n]})" for n in numbers)
+
+
 @dataclass(frozen=True)
 class Report:
     """The outcome of ``verify_printout``; ``printout`` is the payload only when ``valid``."""
@@ -88,7 +103,7 @@ class Report:
         if self.valid and self.printout is not None:
             return (f"ถูกต้อง / VALID: printout {self.printout['printout_id']}"
                     + (f" (ข้าม / skipped: {skipped_})" if skipped_ else ""))
-        numbers = ", ".join(str(c.number) for c in self.failed) or f"none (skipped: {skipped_})"
+        numbers = _named(_numbers(self.checks, False)) or f"none (skipped: {skipped_})"
         return f"ไม่ถูกต้อง / INVALID: failed check(s) {numbers}"
 
     def render(self) -> str:
@@ -186,17 +201,18 @@ class PaperReport:
         return (not self.problems and bool(self.documents) and all(c.ok is True for c in self.checks)
                 and all(d.report.valid for d in self.documents) and (printed is None or printed.ok is not False))
 
-    def _all_checks(self) -> tuple[Check, ...]:
+    def all_checks(self) -> tuple[Check, ...]:
+        """The paper's own checks, check 8, then every document's."""
         printed = (self.text.check,) if self.text is not None and self.text.check is not None else ()
         return self.checks + printed + tuple(c for d in self.documents for c in d.report.checks)
 
     @property
     def failed(self) -> tuple[Check, ...]:
-        return tuple(c for c in self._all_checks() if c.ok is False)
+        return tuple(c for c in self.all_checks() if c.ok is False)
 
     @property
     def skipped(self) -> tuple[Check, ...]:
-        return tuple(c for c in self._all_checks() if c.ok is None)
+        return tuple(c for c in self.all_checks() if c.ok is None)
 
     def render(self) -> str:
         what = "signed PDF" if self.form == "pdf" else "QR summary" if self.text is None else "paper QR code"
@@ -208,13 +224,12 @@ class PaperReport:
             lines.append(f"— {n}/{len(self.documents)} {doc.source}")
             lines += [f"  {c.render()}" for c in doc.report.checks]
             lines.append(f"  {doc.report.verdict()}")
-        skipped_ = ", ".join(str(n) for n in _numbers(self._all_checks(), None))
+        skipped_ = ", ".join(str(n) for n in _numbers(self.all_checks(), None))
         if self.valid:
             lines.append(f"ถูกต้อง / VALID: {what} {self.name}, {len(self.documents)} printout(s)"
                          + (f" (ข้าม / skipped: {skipped_})" if skipped_ else ""))
         else:
-            why = [f"failed check(s) {', '.join(str(n) for n in _numbers(self._all_checks(), False))}"
-                   ] if self.failed else []
+            why = [f"failed check(s) {_named(_numbers(self.all_checks(), False))}"] if self.failed else []
             why += list(self.problems)
             if not why:
                 why = [f"nothing passed that must (skipped: {skipped_})"]
@@ -234,8 +249,8 @@ class PaperReport:
             "problems": list(self.problems),
             "documents": [{"source": d.source, **d.report.as_dict()} for d in self.documents],
             "paper": self.text.as_dict() if self.text is not None else None,
-            "failed": _numbers(self._all_checks(), False),
-            "skipped": _numbers(self._all_checks(), None),
+            "failed": _numbers(self.all_checks(), False),
+            "skipped": _numbers(self.all_checks(), None),
         }
 
     def to_json(self) -> str:

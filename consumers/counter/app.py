@@ -13,7 +13,8 @@ middleware turns every failure into a Thai / English page, never exception text.
     routes.py        every route, and which need no sign-in
     middlewares.py   error pages, sessions, CSRF, security headers
     pages.py         what every view shares: rendering, language, session, cookies, 404s
-    views/           the views, one module per group: signin, manuals, cases, reports, complaints, me, fonts
+    views/           the views, one module per group: signin, manuals, cases, reports, complaints, me, verify,
+                     fonts
     display.py       printout data as the counter shows it: labelled rows, Thai dates
     printout.py      the certified PDF (paper.py: its QR code); store.py the SQLite store; sessions.py,
                      manuals.py, errors.py
@@ -62,6 +63,7 @@ def create_app(settings: CounterSettings) -> web.Application:
         ca_root=x509.load_pem_x509_certificate(settings.home.ca.cert.read_bytes()),
         sessions=SessionStore(settings.session_ttl),
         limiter=Limiter(settings.signin_attempts),
+        verify_limiter=Limiter(settings.verify_limit),
         signer=CounterSigner.from_home(settings.home, settings.agency),
         agency_titles={name: a.title or name for name, a in linkage_settings.agencies.items()},
     )

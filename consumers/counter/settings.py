@@ -29,6 +29,8 @@ class CounterSettings:
     # Set only behind HTTPS: marks cookies Secure.
     secure_cookies: bool = False
     signin_attempts: int = 5
+    # Papers checked on /verify per address in ten minutes (each costs a QR decode and seconds of OCR).
+    verify_limit: int = 20
 
     @classmethod
     def from_env(cls, home: Home) -> CounterSettings:
@@ -43,10 +45,14 @@ class CounterSettings:
             ttl = float(env.get("LINKAGE_COUNTER_SESSION_TTL", "1800"))
         except ValueError:
             raise ConfigError("LINKAGE_COUNTER_SESSION_TTL must be a number of seconds") from None
+        try:
+            verify_limit = int(env.get("LINKAGE_COUNTER_VERIFY_LIMIT", "20"))
+        except ValueError:
+            raise ConfigError("LINKAGE_COUNTER_VERIFY_LIMIT must be a whole number of uploads") from None
         database = env.get("LINKAGE_COUNTER_DATABASE")
         return cls(home=home, hub_address=hub, agency=env.get("LINKAGE_COUNTER_AGENCY", "phrae-municipality"),
                    manuals=Path(env.get("LINKAGE_COUNTER_MANUALS", str(DEFAULT_FOLDER))), session_ttl=ttl,
                    database=Path(database) if database else None,
                    office_head=env.get("LINKAGE_COUNTER_OFFICE_HEAD") or None,
                    host=env.get("LINKAGE_COUNTER_HOST", "127.0.0.1"),
-                   secure_cookies=env.get("LINKAGE_COUNTER_SECURE_COOKIES", "") == "1")
+                   secure_cookies=env.get("LINKAGE_COUNTER_SECURE_COOKIES", "") == "1", verify_limit=verify_limit)

@@ -35,6 +35,7 @@ class CounterState:
     ca_root: x509.Certificate
     sessions: SessionStore
     limiter: Limiter
+    verify_limiter: Limiter
     signer: CounterSigner
     agency_titles: dict[str, str]
     doc_types: dict[str, common_pb2.DocumentType] = field(default_factory=dict)

@@ -126,6 +126,7 @@ async def test_officer_opens_a_case_and_sees_sealed_documents(
     pdf_path = tmp_path / "certified.pdf"
     await download.save_as(pdf_path)
     await _check_certified_pdf(pdf_path, stack, citizen, len(linked), tmp_path)
+    await _verify_a_photo(browser, base_url, pdf_path, citizen, tmp_path)
 
     # English switch.
     await page.get_by_role("link", name="English").click()
@@ -160,3 +161,32 @@ async def _check_certified_pdf(path: Path, stack: RunningStack, citizen: str, do
     assert sorted(d.printout_id for d in said.documents) == sorted(unverified_payload(j)["printout_id"] for j in jws)
     for doc in said.documents:
         assert any(doc.matches(j) for j in jws)
+
+
+async def _verify_a_photo(browser: Any, base_url: str, pdf_path: Path, citizen: str, tmp: Path) -> None:
+    """Anyone, not signed in, uploads a JPEG photo of the certified paper's last page on /verify by keyboard, and
+    sees every signed field, the certifying officer and the photo's printed text compared."""
+    from PIL import Image
+
+    subprocess.run([tool("pdftoppm"), "-r", "150", "-png", str(pdf_path), str(tmp / "photo")], check=True,
+                   capture_output=True, timeout=60)
+    photo = tmp / "photo.jpg"
+    Image.open(sorted(tmp.glob("photo*.png"))[-1]).convert("RGB").save(photo, "JPEG", quality=85)
+    ctx = await browser.new_context(viewport={"width": 1366, "height": 768})  # no cookies: not signed in
+    page = await ctx.new_page()
+    await page.goto(f"{base_url}/verify")
+    assert await page.evaluate("document.activeElement.id") == "photo"
+    await page.set_input_files("#photo", str(photo))
+    await page.get_by_role("button", name="ตรวจสอบ").click()
+    await page.wait_for_selector('[data-testid="verdict"]', timeout=90_000)
+    verdict = await page.get_by_test_id("verdict").inner_text()
+    assert "ถูกต้อง" in verdict.splitlines()[0] and "ไม่ถูกต้อง" not in verdict.splitlines()[0], verdict
+    assert "phrae-municipality" in await page.get_by_test_id("certified-by").inner_text()
+    fields = page.get_by_test_id("fields")
+    assert citizen in await fields.inner_text()
+    # Five documents take two pages: the photo of the last one (with the QR code) shows the header's print time
+    # and the certification; what page 1 prints is listed, as not in this photo.
+    assert await fields.locator('tr[data-status="matches"]').count() >= 1
+    assert await fields.locator('tr[data-status="unreadable"]').count() > 10
+    assert await fields.locator('tr[data-status="differs"]').count() == 0
+    await ctx.close()
