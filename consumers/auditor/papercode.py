@@ -240,7 +240,7 @@ def make_paper_code(claims: PaperClaims, key: ec.EllipticCurvePrivateKey, cert: 
     if n > _MAX_PARTS:
         raise ValueError(f"the paper's data needs {n} QR codes, more than {_MAX_PARTS}")
     size = math.ceil(len(whole) / n)
-    set_id = hashlib.sha256(whole.encode("ascii")).hexdigest()[:8].upper()
+    set_id = hashlib.sha256(whole.encode("utf-8")).hexdigest()[:8].upper()
     return [f"{PREFIX}/{k + 1}/{n}/{set_id}:{whole[k * size:(k + 1) * size]}" for k in range(n)]
 
 
@@ -289,7 +289,7 @@ def join_parts(texts: Iterable[str]) -> tuple[str, int]:
         raise IncompleteSet(f"QR part(s) {', '.join(map(str, missing))} of {n} missing (set {set_id}): photograph "
                             f"all {n} QR codes beside the officer's certification together")
     joined = "".join(got[k] for k in range(1, n + 1))
-    if hashlib.sha256(joined.encode("ascii")).hexdigest()[:8].upper() != set_id:
+    if hashlib.sha256(joined.encode("utf-8", "surrogatepass")).hexdigest()[:8].upper() != set_id:
         raise IncompleteSet(f"the {n} QR parts do not join into set {set_id}: one of them belongs to another paper")
     return joined, n
 
