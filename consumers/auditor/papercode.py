@@ -40,7 +40,8 @@ one page of such a case alone can exceed it too, so a code per page would still 
 page break can fall inside a document. So the whole paper is one signed payload, in one code when it
 fits ``PART_CHARS`` characters (a version-27 code, 66.5 mm at 0.5 mm a module: 3 px at 150 dpi), else
 cut into parts of nearly equal length, all printed together at the officer's certification, each naming
-its place (k of n) and the set it belongs to. One photograph of that block holds all of it.
+its place (k of n) and the set it belongs to. One photograph of that block holds all of it. A page carries
+at most ``MAX_PARTS`` (two rows of two beside the certification); a larger paper is refused at printing.
 
 ``verify_paper_code`` checks in numbered steps (each a line of ``PaperCodeReport.steps``)::
 
@@ -83,6 +84,7 @@ from consumers.auditor.summary import (
 from linkage.seal import printout_digest, unverified_payload
 
 __all__ = [
+    "MAX_PARTS",
     "PART_CHARS",
     "PREFIX",
     "IncompleteSet",
@@ -106,8 +108,9 @@ VERSION: Final = 1
 PART_CHARS: Final = 1620  # a version-27 code at error correction M holds 1637 alphanumeric characters
 _KID_BYTES: Final = 8
 _DIGEST_BYTES: Final = 16
-_MAX_PARTS: Final = 16
-_MAX_TEXT: Final = _MAX_PARTS * 1500
+MAX_PARTS: Final = 4  # what one page carries beside the certification: two rows of two version-27 codes
+_READ_PARTS: Final = 16  # read more than are made today: a later layout may print more
+_MAX_TEXT: Final = _READ_PARTS * 1700
 _MAX_CBOR: Final = 256 * 1024  # decompressed: a bomb stops here
 _PART = re.compile(r"LP1/(\d{1,2})/(\d{1,2})/([0-9A-F]{8})")
 _BANGKOK: Final = dt.timezone(dt.timedelta(hours=7))
@@ -226,7 +229,8 @@ def make_paper_code(claims: PaperClaims, key: ec.EllipticCurvePrivateKey, cert: 
                     part_chars: int = PART_CHARS) -> list[str]:
     """The QR texts of ``claims`` signed with ``key`` (the counter agency's, belonging to ``cert``): one text
     when it fits ``part_chars``, else parts of nearly equal length. Raises ValueError for claims without a
-    document, a wrong key, or a paper too large for ``_MAX_PARTS`` codes."""
+    document, a wrong key, or a paper too large for ``MAX_PARTS`` codes (about 4.3 kB compressed: a house of some
+    hundred members)."""
     if not claims.documents:
         raise ValueError("a paper code needs at least one document")
     if cert.public_key() != key.public_key():
@@ -237,8 +241,8 @@ def make_paper_code(claims: PaperClaims, key: ec.EllipticCurvePrivateKey, cert: 
     if len(whole) <= part_chars:
         return [f"{PREFIX}:{whole}"]
     n = math.ceil(len(whole) / part_chars)
-    if n > _MAX_PARTS:
-        raise ValueError(f"the paper's data needs {n} QR codes, more than {_MAX_PARTS}")
+    if n > MAX_PARTS:
+        raise ValueError(f"the paper's data needs {n} QR codes, more than the {MAX_PARTS} a page carries")
     size = math.ceil(len(whole) / n)
     set_id = hashlib.sha256(whole.encode("utf-8")).hexdigest()[:8].upper()
     return [f"{PREFIX}/{k + 1}/{n}/{set_id}:{whole[k * size:(k + 1) * size]}" for k in range(n)]
@@ -270,7 +274,7 @@ def join_parts(texts: Iterable[str]) -> tuple[str, int]:
         if found is None:
             raise UnreadableSummary(f"not a paper QR code: unknown prefix {head[:20]!r}")
         k, n, set_id = int(found[1]), int(found[2]), found[3]
-        if not 1 <= k <= n <= _MAX_PARTS:
+        if not 1 <= k <= n <= _READ_PARTS:
             raise UnreadableSummary(f"a QR part says it is {k} of {n}")
         if counts.setdefault(set_id, n) != n:
             raise IncompleteSet(f"the QR parts of set {set_id} disagree on how many there are")
