@@ -29,7 +29,6 @@ import json
 import os
 import platform
 import random
-import sqlite3
 import statistics
 import subprocess
 import sys
@@ -56,22 +55,14 @@ from linkage.cli.sandbox import init, start_stack
 from linkage.config import Home, load_settings
 from linkage.seal import unverified_payload
 from providers import document_types
+from providers.synth.largest import largest_company, largest_house_member
 
 DPI = 150
 TARGET_MS = 50.0
 
 
 def _subjects(home: Home) -> dict[str, tuple[str, tuple[str, ...]]]:
-    with sqlite3.connect(home.provider_db("dopa")) as db:
-        house = db.execute("SELECT house_code FROM house ORDER BY json_extract(data, '$.member_count') DESC, "
-                           "length(data) DESC LIMIT 1").fetchone()[0]
-        member = db.execute("SELECT m.subject_id FROM house_member AS m JOIN card_check AS c ON c.subject_id = "
-                            "m.subject_id WHERE m.house_code = ? AND c.active = 1 ORDER BY 1 LIMIT 1",
-                            (house,)).fetchone()[0]
-    with sqlite3.connect(home.provider_db("dbd")) as db:
-        company = json.loads(db.execute("SELECT data FROM record WHERE doc_type = 'dbd.juristic' ORDER BY "
-                                        "json_array_length(data, '$.directors') DESC, length(data) DESC "
-                                        "LIMIT 1").fetchone()[0])["juristic_id"]
+    member, company = largest_house_member(home), largest_company(home)
     personas = json.loads(home.personas.read_text(encoding="utf-8"))
     five = max((p for p in personas if p["kind"] == "citizen"), key=lambda p: len(p["doc_types"]))
     return {"largest house": (member, ("dopa.person", "dopa.house", "dopa.card")),

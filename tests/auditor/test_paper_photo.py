@@ -13,7 +13,6 @@ import concurrent.futures
 import io
 import json
 import re
-import sqlite3
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
@@ -33,6 +32,7 @@ from linkage.config import Home
 from linkage.seal import unverified_payload
 from linkage.v1 import hub_pb2
 from providers import document_types
+from providers.synth.largest import largest_company, largest_house_member
 from tests.conftest import start_stack
 from tests.counter.pdfcheck import tool
 from tests.hub.test_fetch import MUNI, fetch, officer, request
@@ -53,20 +53,6 @@ class Paper:
         return out.getvalue()
 
 
-def _largest(home: Home) -> tuple[str, str]:
-    """A member of the house with the most members, and the company with the most directors (then the most data)."""
-    with sqlite3.connect(home.provider_db("dopa")) as db:
-        house = db.execute("SELECT house_code FROM house ORDER BY json_extract(data, '$.member_count') DESC, "
-                           "length(data) DESC LIMIT 1").fetchone()[0]
-        member = db.execute("SELECT m.subject_id FROM house_member AS m JOIN card_check AS c ON c.subject_id = "
-                            "m.subject_id WHERE m.house_code = ? AND c.active = 1 ORDER BY 1 LIMIT 1",
-                            (house,)).fetchone()[0]
-    with sqlite3.connect(home.provider_db("dbd")) as db:
-        company = db.execute("SELECT data FROM record WHERE doc_type = 'dbd.juristic' ORDER BY "
-                             "json_array_length(data, '$.directors') DESC, length(data) DESC LIMIT 1").fetchone()[0]
-    return str(member), str(json.loads(company)["juristic_id"])
-
-
 def _proof(answer: hub_pb2.FetchDocumentResponse) -> str:
     return json.dumps({"printout_id": answer.printout_id, "log_index": answer.log_index,
                        "log_leaf": answer.log_leaf.decode("utf-8"), "checkpoint": answer.checkpoint.note,
@@ -77,7 +63,7 @@ def _proof(answer: hub_pb2.FetchDocumentResponse) -> str:
 
 
 async def _cases(home: Home) -> dict[str, PrintCase]:
-    member, company = _largest(home)
+    member, company = largest_house_member(home), largest_company(home)
     stack = await start_stack(home)
     try:
         cases = {}
