@@ -278,3 +278,18 @@ def test_attachments_removed_or_swapped(papers: dict[str, Paper], sandbox_home: 
     for doc in report["documents"]:
         check4 = next(c for c in doc["checks"] if c["number"] == 4)
         assert "the log leaf's printout_sha256" in check4["detail"] and "printout_id" in check4["detail"]
+
+
+def test_a_copy_printed_before_with_the_jws_summary_still_verifies(papers: dict[str, Paper], sandbox_home: Home,
+                                                                   tmp_path: Path) -> None:
+    """Copies printed before the paper code carry the JWS summary: a photo of one is still read (checks 1 and 3)."""
+    from consumers.auditor.summary import make_summary
+
+    case = papers["company"].case
+    signer = CounterSigner.from_home(sandbox_home, MUNI)
+    summary = make_summary(case.printouts, case.subject_name, signer.key, signer.cert, at=case.printed_at,
+                           officer_id=case.officer_id, case_ref=case.case_ref)
+    pdf = sign_pdf(render_case_pdf(case, signer, qr_texts=[summary]), signer, officer_name="x", officer_id="y")
+    code, report, _ = verify(sandbox_home, scan(pdf, tmp_path), tmp_path, "old.png")
+    assert code == 0 and report["paper"] is None and [c["number"] for c in report["checks"]] == [1, 3]
+    assert report["documents"][0]["printout"]["printout_id"] == unverified_payload(case.printouts[0])["printout_id"]
