@@ -11,6 +11,7 @@ revocation is not asked (the page says so).
 from __future__ import annotations
 
 import asyncio
+from pathlib import Path
 from typing import Any, Final
 
 from aiohttp import web
@@ -46,14 +47,18 @@ async def verify(request: web.Request) -> web.StreamResponse:
             "Choose a photo or scan of the paper (PNG or JPEG), or the certified PDF."))
     raw = upload.file.read(UPLOAD_BYTES + 1)
     name = upload.filename or "upload"
+    home = state.settings.home.root
     try:
-        item = parse_input(raw, name)
-        trust = TrustInputs(home=state.settings.home.root).load(agencies=True)
-        report = await asyncio.to_thread(verify_input, item, trust, ocr=True)
+        # Decoding the picture, validating a PDF and reading the printed text are all blocking: off the loop.
+        report = await asyncio.to_thread(_check, raw, name, home)
     except VerificationError as err:
         return render(request, "verify.html", status=422, result=None, error=(
             f"อ่านไม่ได้: {err.message_th or 'ไฟล์นี้ไม่ใช่เอกสารรับรองที่ตรวจได้'}", f"Cannot check: {err.message}"))
     return render(request, "verify.html", result=_view(report), error=None)
+
+
+def _check(raw: bytes, name: str, home: Path) -> Report | PaperReport:
+    return verify_input(parse_input(raw, name), TrustInputs(home=home).load(agencies=True), ocr=True)
 
 
 def _view(report: Report | PaperReport) -> dict[str, Any]:
