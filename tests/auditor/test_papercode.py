@@ -86,6 +86,23 @@ def test_cose_sign1_round_trip_and_refusals(world: World) -> None:
         assert info.value.code == code, bad
 
 
+def test_an_independent_cose_library_verifies_the_paper_code(world: World) -> None:
+    """Any COSE library checks the code with the agency certificate's key: python-cwt (maintained; pycose 1.1, its
+    last release, cannot even decode a message under cbor2 6)."""
+    from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
+    from cwt import COSE, COSEKey, VerifyError
+
+    [text] = make_paper_code(claims(), world.agency_key, world.agency_cert)
+    message = zlib.decompressobj(zdict=DICTIONARY_V1).decompress(b45decode(text[4:]))
+    pem = world.agency_cert.public_key().public_bytes(Encoding.PEM, PublicFormat.SubjectPublicKeyInfo)
+    key = COSEKey.from_pem(pem, alg="ES256", kid=kid_of(world.agency_cert))
+    payload = COSE.new().decode(message, key)
+    assert cbor2.loads(payload)[2] == "1101700230708"
+    other = world.foreign_cert.public_key().public_bytes(Encoding.PEM, PublicFormat.SubjectPublicKeyInfo)
+    with pytest.raises(VerifyError):
+        COSE.new().decode(message, COSEKey.from_pem(other, alg="ES256", kid=kid_of(world.agency_cert)))
+
+
 def test_the_dictionary_is_frozen() -> None:
     """Part of the LP1 format: papers printed today must decode in ten years. A new dictionary is a new prefix."""
     assert hashlib.sha256(DICTIONARY_V1).hexdigest() == \
