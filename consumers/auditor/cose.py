@@ -2,9 +2,11 @@
 
 Built on cbor2 (RFC 8949) and cryptography, not on a COSE library: the one message type and the one
 algorithm used here are about forty lines, while pycose, the COSE library for Python, has had no
-release since 2023-12. cbor2 is maintained (6.x released 2026-11), pure-Python-compatible with a C
-speed-up, MIT. Base45 is a dozen lines of RFC 9285; the PyPI ``base45`` package has had no release
-since 2022, so it is written here and tested against the RFC's own examples.
+release since 2023-12 (and its last one cannot decode a COSE_Sign1 under cbor2 6). python-cwt, a
+maintained COSE library, verifies what ``sign1`` makes (tests/auditor/test_papercode.py). cbor2 is
+maintained (6.x released 2026-11), pure-Python-compatible with a C speed-up, MIT. Base45 is a dozen
+lines of RFC 9285; the PyPI ``base45`` package has had no release since 2022, so it is written here and
+tested against the RFC's own examples.
 
     sign1(payload, key, kid)   the COSE_Sign1 message (CBOR tag 18): protected {1: -7 (ES256), 4: kid},
                                empty unprotected map, the payload, the 64-byte r||s signature over the
