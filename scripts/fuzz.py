@@ -12,7 +12,7 @@ the next):
     grpc      every method of LinkageHub, AuditLog, ProviderService and ProviderAdmin:
               requests built from the descriptors, and mutations of valid ones
     raw       the same methods, arbitrary bytes and mutated serialized requests
-    verifier  linkage audit verify's parsers (bundle, JWS, QR text, checkpoint note, summary,
+    verifier  linkage audit verify's parsers (bundle, JWS, QR text, checkpoint note, summary, paper code,
               and a small share of certified PDFs and QR pictures, which are slow)
 
 Every answer must be OK or a status of the error table with ErrorInfo, a refusal must

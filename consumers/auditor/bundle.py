@@ -12,10 +12,14 @@ The last three (the log proof) come together or not at all: a bundle without
 them is examined like a bare JWS, and its verification says the log checks
 were skipped (or, online, fetches them).
 
-The paper forms: a signed PDF (``PdfFile``, opened by ``consumers.auditor.pdf``)
-and the QR summary of a certified printout (``QrSummary``: a compact JWS of type
-``linkage-summary+jws``, given as text or as a picture of the paper, PNG, JPEG
-or GIF, whose QR code ``consumers.auditor.qr`` decodes).
+The paper forms: a signed PDF (``PdfFile``, opened by ``consumers.auditor.pdf``;
+it may attach each printout's log proof as ``<printout_id>.log.json``, read by
+``with_proof``), the paper code of a certified printout since 2026-11
+(``PaperCode``: the "LP1" texts of ``consumers.auditor.papercode``, one per line,
+or read from a picture of the paper, whose printed text can then be compared
+with them) and the QR summary of copies printed before (``QrSummary``: a compact
+JWS of type ``linkage-summary+jws``, as text or in a picture). Pictures are PNG,
+JPEG or GIF; ``consumers.auditor.qr`` decodes their QR codes.
 
 ``load_input`` reads any form; ``load_printout`` only the single-printout forms
 (bundle, JWS) and raises ``UnsupportedInput`` for a paper form. ``_detect``
@@ -33,14 +37,17 @@ from pathlib import Path
 from typing import Any, Final, Literal, TypeGuard
 
 from consumers.auditor.errors import UnreadableInput, UnsupportedInput
+from consumers.auditor.papercode import is_paper_code
 from consumers.auditor.summary import SUMMARY_TYP
 from linkage.seal import CompactJWS, b64url_decode
 
 __all__ = [
     "ACCEPTED",
+    "LOG_PROOF_SUFFIX",
     "MAX_PRINTOUT_BYTES",
     "AuditInput",
     "LogProof",
+    "PaperCode",
     "PdfFile",
     "Printout",
     "PrintoutForm",
@@ -49,6 +56,8 @@ __all__ = [
     "load_printout",
     "parse_input",
     "parse_printout",
+    "proof_json",
+    "with_proof",
 ]
 
 MAX_PRINTOUT_BYTES: Final = 16 * 1024 * 1024
@@ -56,6 +65,8 @@ ACCEPTED: Final = ("what can be checked: a printout bundle (.json, as linkage fe
                    " (three base64url parts joined by '.'), a certified PDF from the counter, or the QR summary of a"
                    " certified printout, as text or as a PNG, JPEG or GIF picture of the paper")
 """Every kind of file the verifier takes, said when it is given something else."""
+LOG_PROOF_SUFFIX: Final = ".log.json"
+"""A certified PDF attaches each printout's log proof as ``<printout_id>.log.json`` beside ``<printout_id>.jws``."""
 # Three parts joined by '.': base64url when intact. Any other character is let through to the verifier, which
 # reports a damaged part as a failed check (a changed printout is invalid, not unreadable). The signature may be
 # empty (alg "none"): the verifier says why that is wrong too.
@@ -65,7 +76,7 @@ _PROOF_KEYS: Final = ("log_leaf", "inclusion_proof", "checkpoint")
 
 PrintoutForm = Literal["bundle", "jws", "pdf"]
 """Where a single printout came from: a bundle, a bare JWS, or a signed PDF's attachment."""
-_FileForm = Literal["bundle", "jws", "pdf", "image"]
+_FileForm = Literal["bundle", "jws", "pdf", "image", "paper"]
 
 
 @dataclass(frozen=True)
@@ -106,7 +117,19 @@ class QrSummary:
     name: str
 
 
-AuditInput = Printout | PdfFile | QrSummary
+@dataclass(frozen=True)
+class PaperCode:
+    """The texts of a certified paper's QR code(s) since 2026-11 (``consumers.auditor.papercode``: "LP1..."), one
+    or the parts of a set, not yet joined or verified; ``picture`` is the photo they were read from, whose
+    printed text can be compared with them."""
+
+    texts: tuple[str, ...]
+    source: Literal["text", "image"]
+    name: str
+    picture: bytes | None = None
+
+
+AuditInput = Printout | PdfFile | QrSummary | PaperCode
 """Anything ``linkage audit verify`` accepts."""
 
 
@@ -139,7 +162,10 @@ def parse_input(raw: bytes, name: str = "printout") -> AuditInput:
     if form == "image":
         from consumers.auditor.qr import decode_picture  # Pillow and zxing-cpp: only for pictures
 
-        return _from_qr(decode_picture(raw, name), name)
+        return _from_qr(decode_picture(raw, name), name, raw)
+    if form == "paper":
+        return PaperCode(tuple(line.strip() for line in _paper_text(raw, name).splitlines() if line.strip()), "text",
+                         name)
     if form == "jws":
         summary = _summary_text(raw, name)
         if summary is not None:
@@ -147,14 +173,18 @@ def parse_input(raw: bytes, name: str = "printout") -> AuditInput:
     return _READERS[form](raw, name)
 
 
-def _from_qr(texts: list[str], name: str) -> AuditInput:
+def _from_qr(texts: list[str], name: str, picture: bytes) -> AuditInput:
+    codes = tuple(t.strip() for t in texts if is_paper_code(t))
+    if codes:
+        return PaperCode(codes, "image", name, picture)
     for text in texts:
         stripped = text.strip()
         if _COMPACT.fullmatch(stripped) and _is_summary(stripped):
             return QrSummary(stripped, "image", name)
     preview = texts[0].strip()[:60]
     raise UnreadableInput(f"{name}: the QR code in this picture is not a linkage printout summary "
-                          f"(it holds {preview!r}); scan the QR code printed beside the officer's certification")
+                          f"(it holds {preview!r}); scan the QR code printed beside the officer's certification",
+                          "คิวอาร์โค้ดในภาพไม่ใช่ของเอกสารรับรองจากระบบเชื่อมโยงข้อมูล")
 
 
 def load_printout(path: Path) -> Printout:
@@ -172,8 +202,8 @@ def load_printout(path: Path) -> Printout:
 def parse_printout(raw: bytes, name: str = "printout") -> Printout:
     """The printout in ``raw`` (a file's bytes); raises as ``load_printout`` does, naming it ``name``."""
     form = _detect(raw, name)
-    if form in ("pdf", "image") or (form == "jws" and _summary_text(raw, name) is not None):
-        what = {"pdf": "a PDF", "image": "a picture"}.get(form, "a QR summary")
+    if form in ("pdf", "image", "paper") or (form == "jws" and _summary_text(raw, name) is not None):
+        what = {"pdf": "a PDF", "image": "a picture", "paper": "a paper's QR code"}.get(form, "a QR summary")
         raise UnsupportedInput(f"{name}: this is {what}, which holds more than one printout: read it with "
                                "load_input and verify it with verify_input (as linkage audit verify does)")
     return _READERS[form](raw, name)
@@ -199,19 +229,29 @@ def _is_summary(compact: str) -> bool:
 def _detect(raw: bytes, name: str) -> _FileForm:
     head = raw.lstrip(b"\xef\xbb\xbf \t\r\n")[:8]
     if not head:
-        raise UnreadableInput(f"{name}: the file is empty; {ACCEPTED}")
+        raise UnreadableInput(f"{name}: the file is empty; {ACCEPTED}", "ไฟล์ว่างเปล่า")
     if head.startswith(b"%PDF-"):
         return "pdf"
     if head.startswith((b"\x89PNG", b"\xff\xd8\xff", b"GIF8")):
         return "image"  # a photo of the paper: its QR code will be read here
     if head.startswith(b"{"):
         return "bundle"
+    if head.startswith((b"LP1:", b"LP1/")):
+        return "paper"  # the text of a paper's QR code(s), one per line
     return "jws"
 
 
 def _text(raw: bytes) -> str:
     """The file as text; a byte that is not UTF-8 is kept as a lone surrogate, for the verifier to report."""
     return raw.removeprefix(b"\xef\xbb\xbf").decode("utf-8", "surrogateescape").strip()
+
+
+def _paper_text(raw: bytes, name: str) -> str:
+    """A paper code's text: Base45 is ASCII, so a byte that is not UTF-8 makes it unreadable, not a check."""
+    try:
+        return raw.removeprefix(b"\xef\xbb\xbf").decode("utf-8").strip()
+    except UnicodeDecodeError as exc:
+        raise UnreadableInput(f"{name}: not UTF-8 text; {ACCEPTED}") from exc
 
 
 def _read_jws(raw: bytes, name: str) -> Printout:
@@ -280,3 +320,28 @@ _READERS: Final[dict[str, Callable[[bytes, str], Printout]]] = {
     "bundle": _read_bundle,
     "jws": _read_jws,
 }
+
+
+def proof_json(bundle: dict[str, Any]) -> str:
+    """The log proof of a bundle (as ``Printout.bundle()`` of the client makes it) without its JWS: what a
+    certified PDF attaches as ``<printout_id>.log.json``; "" when the bundle carries no proof."""
+    if not all(bundle.get(k) is not None for k in _PROOF_KEYS):
+        return ""
+    keep = ("printout_id", "log_index", *_PROOF_KEYS)
+    return json.dumps({k: bundle[k] for k in keep if k in bundle}, ensure_ascii=False, sort_keys=True)
+
+
+def with_proof(jws: CompactJWS, proof: bytes, name: str) -> Printout:
+    """The printout ``jws`` of a PDF with the log proof attached beside it (``proof_json``'s bytes).
+
+    Raises UnreadableInput when the attachment is not such a proof (as for a bundle's proof)."""
+    try:
+        found = json.loads(proof.decode("utf-8"))
+    except (UnicodeDecodeError, ValueError, RecursionError) as exc:
+        raise UnreadableInput(f"{name}: not UTF-8 JSON") from exc
+    if not isinstance(found, dict) or not all(found.get(k) is not None for k in _PROOF_KEYS):
+        raise UnreadableInput(f"{name}: not a log proof (log_leaf, inclusion_proof and checkpoint)")
+    log_index = found.get("log_index")
+    if not _is_index(log_index):
+        raise UnreadableInput(f"{name}: no \"log_index\" (an integer >= 0)")
+    return Printout("pdf", jws, log_index, _log_proof(found, name))

@@ -29,7 +29,7 @@ from typing import Any, Final, TextIO, TypeVar
 
 from cryptography import x509
 
-from consumers.auditor.bundle import AuditInput, QrSummary, load_input
+from consumers.auditor.bundle import AuditInput, PaperCode, QrSummary, load_input
 from consumers.auditor.client import AuditClient
 from consumers.auditor.dispatch import verify_input
 from consumers.auditor.errors import Alarm, BadTrustRoot, HubRefused, HubUnreachable, VerificationError
@@ -264,7 +264,8 @@ def _online(trust: TrustInputs, hub: HubInputs | None, log: LogSource | None) ->
 
 
 def _fail(command: str, exc: VerificationError, err: TextIO, out: TextIO, as_json: bool) -> int:
-    print(f"linkage {command}: อ่านไม่ได้ / cannot check: {exc.message}", file=err)
+    thai = f"{exc.message_th} / " if exc.message_th else ""
+    print(f"linkage {command}: อ่านไม่ได้ / cannot check: {thai}{exc.message}", file=err)
     if as_json:
         print(json.dumps(_error_dict(exc), ensure_ascii=False, indent=2), file=out)
     return EXIT_UNREADABLE
@@ -272,9 +273,10 @@ def _fail(command: str, exc: VerificationError, err: TextIO, out: TextIO, as_jso
 
 def run_verify(paths: Path | Sequence[Path], trust: TrustInputs | Path, *, hub: HubInputs | None = None,
                state: Path | None = None, as_json: bool = False, now: dt.datetime | None = None,
-               log: LogSource | None = None, out: TextIO | None = None, err: TextIO | None = None) -> int:
-    """Verify each file (bundle, JWS, signed PDF, QR summary as text or picture); return the exit code, raising
-    nothing about the inputs.
+               log: LogSource | None = None, out: TextIO | None = None, err: TextIO | None = None,
+               ocr: bool = True) -> int:
+    """Verify each file (bundle, JWS, signed PDF, a paper's QR code as text or picture); return the exit code,
+    raising nothing about the inputs. ``ocr``: compare a photo's printed text with its QR code.
 
     ``trust`` is the trust inputs (a bare Path: just the CA certificate).
     Online when ``hub`` or ``log`` (a ready log, for tests) is given, offline
@@ -302,7 +304,7 @@ def run_verify(paths: Path | Sequence[Path], trust: TrustInputs | Path, *, hub: 
             with _online(inputs, hub, log) as source:
                 for i, item in enumerate(items):
                     if not isinstance(item, VerificationError):
-                        outcomes[i] = _verify_item(item, inputs, memory, source, now)
+                        outcomes[i] = _verify_item(item, inputs, memory, source, now, ocr)
     except VerificationError as exc:
         return _fail("verify", _offline_hint(exc), err, out, as_json)
     results = [(path, *outcome) for path, outcome in zip(files, outcomes, strict=True) if outcome is not None]
@@ -326,11 +328,11 @@ def run_verify(paths: Path | Sequence[Path], trust: TrustInputs | Path, *, hub: 
 
 
 def _verify_item(item: AuditInput, inputs: TrustInputs, memory: AuditorState | None, log: LogSource | None,
-                 now: dt.datetime | None) -> tuple[int, Report | PaperReport | VerificationError]:
+                 now: dt.datetime | None, ocr: bool) -> tuple[int, Report | PaperReport | VerificationError]:
     """(exit code, report) of one file's content, or (2, why it cannot be checked); a valid one is remembered."""
     try:
-        report = verify_input(item, inputs.load(agencies=isinstance(item, QrSummary)), now=now, state=memory,
-                              log=log)
+        report = verify_input(item, inputs.load(agencies=isinstance(item, QrSummary | PaperCode)), now=now,
+                              state=memory, log=log, ocr=ocr)
         if report.valid and memory is not None:
             memory.save()
     except VerificationError as exc:
@@ -340,12 +342,12 @@ def _verify_item(item: AuditInput, inputs: TrustInputs, memory: AuditorState | N
 
 def _offline_hint(exc: VerificationError) -> VerificationError:
     if isinstance(exc, HubUnreachable):
-        return HubUnreachable(f"{exc.message}; or check without asking the hub: --offline")
+        return HubUnreachable(f"{exc.message}; or check without asking the hub: --offline", exc.message_th)
     return exc
 
 
 def _error_dict(exc: VerificationError) -> dict[str, Any]:
-    return {"valid": False, "error": exc.code, "message": exc.message}
+    return {"valid": False, "error": exc.code, "message": exc.message, "message_th": exc.message_th}
 
 
 def run_watch(trust: TrustInputs, hub: HubInputs, *, state: Path | None, interval: float = 5.0, once: bool = False,

@@ -1,13 +1,14 @@
-"""One entry for every form ``linkage audit verify`` accepts: a printout (bundle, JWS), a signed PDF, a QR summary."""
+"""One entry for every form ``linkage audit verify`` accepts: a printout (bundle, JWS), a signed PDF, a paper's QR code
+(the paper code, or the JWS summary of older copies)."""
 
 from __future__ import annotations
 
 import datetime as dt
 
-from consumers.auditor.bundle import AuditInput, PdfFile, Printout
+from consumers.auditor.bundle import AuditInput, PaperCode, PdfFile, Printout
 from consumers.auditor.log import LogSource
 from consumers.auditor.pdf import verify_pdf
-from consumers.auditor.qr import verify_qr
+from consumers.auditor.qr import verify_paper, verify_qr
 from consumers.auditor.report import PaperReport, Report
 from consumers.auditor.state import AuditorState
 from consumers.auditor.verify import Trust, verify_printout
@@ -16,8 +17,10 @@ __all__ = ["verify_input"]
 
 
 def verify_input(item: AuditInput, trust: Trust, *, now: dt.datetime | None = None,
-                 state: AuditorState | None = None, log: LogSource | None = None) -> Report | PaperReport:
-    """``verify_printout``, ``verify_pdf`` or ``verify_qr``, as ``item`` (from ``load_input``) needs.
+                 state: AuditorState | None = None, log: LogSource | None = None,
+                 ocr: bool = True) -> Report | PaperReport:
+    """``verify_printout``, ``verify_pdf``, ``verify_paper`` or ``verify_qr``, as ``item`` (from ``load_input``)
+    needs; ``ocr``: compare a photo's printed text with its paper code (check 9).
 
     Raises what they raise, all ``VerificationError``: UnreadableInput, BadTrustRoot, HubUnreachable.
     """
@@ -25,4 +28,6 @@ def verify_input(item: AuditInput, trust: Trust, *, now: dt.datetime | None = No
         return verify_printout(item, trust, now=now, state=state, log=log)
     if isinstance(item, PdfFile):
         return verify_pdf(item, trust, now=now, state=state, log=log)
+    if isinstance(item, PaperCode):
+        return verify_paper(item, trust, now=now, state=state, log=log, ocr=ocr)
     return verify_qr(item, trust, now=now, state=state, log=log)

@@ -1,6 +1,8 @@
 """The auditor's error tree: the only exceptions its parsers, verifier and monitor raise.
 
-    VerificationError          code (stable snake_case), message (English; the CLI shows it as is)
+    VerificationError          code (stable snake_case), message and message_en (English; the CLI shows it as
+                               is), message_th (Thai, where a person holding a paper meets it: a photo without
+                               a QR code, ...)
     ├── UnreadableInput        unreadable_input    not a printout at all: not a JWS, not JSON, no file, an
     │                                              empty file, a PDF pyHanko cannot parse, a picture without
     │                                              a QR code, a QR code that is not a printout summary
@@ -48,9 +50,11 @@ class VerificationError(Exception):
 
     code: ClassVar[str] = "verification_error"
 
-    def __init__(self, message: str) -> None:
+    def __init__(self, message: str, message_th: str = "") -> None:
         super().__init__(message)
         self.message = message
+        self.message_en = message
+        self.message_th = message_th
 
 
 class UnreadableInput(VerificationError):

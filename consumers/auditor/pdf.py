@@ -16,13 +16,18 @@ reports per document:
                                identity), not serverAuth, and is no CA; the hub's seal has no clientAuth
                             and, per printout: the signer is the agency the printout was issued to, and
                             it was not certified before the hub issued it
-    1, 2, 4-7               each attached JWS as ``verify_printout`` checks any printout; the
-                            attachments carry no log proof, so online the hub's is fetched and
-                            checked, offline 4-6 are skipped and say so
+    1, 2, 4-7               each attached JWS as ``verify_printout`` checks any printout. Since 2026-12 the
+                            counter attaches each printout's log proof beside it (``<printout_id>.log.json``:
+                            the leaf, the inclusion proof and the checkpoint the hub answered with), so 4
+                            and 5 run offline too, against the pinned log key (and 6 against the auditor's
+                            state). A PDF without them (printed before): online the hub's proof is fetched
+                            and checked, offline 4-6 are skipped and say so
 
 The report is a ``PaperReport``: the PDF-wide check 3, problems that make the
 PDF invalid whatever its printouts say (no printout attached, an attachment
-that is not a printout), and one ``Report`` per attachment.
+that is not a printout, a log proof that cannot be read or has no printout
+beside it), and one ``Report`` per attached printout. A proof attached beside
+another printout than its own fails check 4 (the leaf is another printout's).
 
 The signing time is the signer's own claim (the counter adds no timestamp
 token): a stolen agency key could backdate a certification, but no earlier
@@ -47,7 +52,7 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.serialization import Encoding
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
-from consumers.auditor.bundle import PdfFile, Printout
+from consumers.auditor.bundle import LOG_PROOF_SUFFIX, PdfFile, Printout, with_proof
 from consumers.auditor.errors import UnreadableInput
 from consumers.auditor.log import LogSource
 from consumers.auditor.report import Check, DocumentReport, PaperReport, failed, passed
@@ -99,21 +104,38 @@ def verify_pdf(pdf: PdfFile, trust: Trust, *, now: dt.datetime | None = None, st
     reader = _open(pdf)
     certification = _certify(reader, len(pdf.data), trust.ca, now)
     attachments, problems = _attachments(reader)
+    proofs = {name.removesuffix(LOG_PROOF_SUFFIX): data for name, data in attachments
+              if name.endswith(LOG_PROOF_SUFFIX)}
     documents: list[DocumentReport] = []
     for name, data in attachments:
+        if name.endswith(LOG_PROOF_SUFFIX):
+            jws_name = name.removesuffix(LOG_PROOF_SUFFIX) + ".jws"
+            if jws_name not in {n for n, _ in attachments}:
+                problems.append(f"attachment {name!r} is a log proof with no printout ({jws_name}) beside it")
+            continue
         try:
             text = data.decode("ascii").strip()
-            report = verify_printout(Printout("pdf", CompactJWS(text)), trust, now=now, state=state, log=log,
+            printout = _printout(CompactJWS(text), proofs.get(name.removesuffix(".jws")), name, trust)
+            report = verify_printout(printout, trust, now=now, state=state, log=log,
                                      certification=certification.for_printout)
         except (UnicodeDecodeError, UnreadableInput) as exc:
             why = exc.message if isinstance(exc, UnreadableInput) else "not ASCII text"
-            problems.append(f"attachment {name!r} is not a sealed printout (compact JWS): {why}")
+            problems.append(f"attachment {name!r} is not a sealed printout (compact JWS) with a readable log proof: "
+                            f"{why}")
             continue
         documents.append(DocumentReport(f"attachment {name}", report))
     if not attachments and not problems:
         problems.append("the PDF has no attachment: a certified printout carries each sealed printout (.jws) "
                         "inside it, and without one nothing it shows can be checked")
     return PaperReport("pdf", pdf.name, (certification.check,), tuple(problems), tuple(documents))
+
+
+def _printout(jws: CompactJWS, proof: bytes | None, name: str, trust: Trust) -> Printout:
+    """The attached printout, with the log proof attached beside it when there is one and the log's key and origin
+    are given to check it (without them, checks 4-6 say the proof is there but cannot be checked)."""
+    if proof is None or trust.log_key is None or not trust.origin:
+        return Printout("pdf", jws)
+    return with_proof(jws, proof, name.removesuffix(".jws") + LOG_PROOF_SUFFIX)
 
 
 def _open(pdf: PdfFile) -> PdfFileReader:
@@ -124,7 +146,8 @@ def _open(pdf: PdfFile) -> PdfFileReader:
         reader.root  # noqa: B018 -- resolves the catalog: a PDF without one is no PDF
     except Exception as exc:
         # pyHanko's parser meets hostile bytes here; whatever it raises, the answer is the same.
-        raise UnreadableInput(f"{pdf.name}: not a readable PDF ({type(exc).__name__}: {exc})") from exc
+        raise UnreadableInput(f"{pdf.name}: not a readable PDF ({type(exc).__name__}: {exc})",
+                              "ไฟล์ PDF นี้อ่านไม่ได้ (เสียหายหรือไม่ครบ)") from exc
     return reader
 
 

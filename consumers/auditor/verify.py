@@ -101,7 +101,8 @@ _P256_BYTES = 32
 _NO_PROOF: Final[dict[PrintoutForm, str]] = {
     "jws": "a bare JWS carries no log proof",
     "bundle": "the bundle carries no log proof",
-    "pdf": "the PDF attaches the sealed JWS only, not its log proof",
+    "pdf": "the PDF attaches the sealed JWS only, not its log proof (or the log's key and origin to check it are "
+           "not given)",
 }
 
 

@@ -13,7 +13,8 @@ middleware turns every failure into a Thai / English page, never exception text.
     routes.py        every route, and which need no sign-in
     middlewares.py   error pages, sessions, CSRF, security headers
     pages.py         what every view shares: rendering, language, session, cookies, 404s
-    views/           the views, one module per group: signin, manuals, cases, reports, complaints, me, fonts
+    views/           the views, one module per group: signin, manuals, cases, reports, complaints, me, verify,
+                     fonts
     display.py       printout data as the counter shows it: labelled rows, Thai dates, masked IDs
     reasons.py       why a document could not be fetched, in Thai and English, and whether a retry helps
     printout.py      the certified PDF (typeset.py: its Thai text; paper.py: its QR code); store.py the
@@ -67,6 +68,7 @@ def create_app(settings: CounterSettings) -> web.Application:
         sessions=SessionStore(settings.session_ttl),
         limiter=Limiter(settings.card_check_attempts),
         throttle=SigninThrottle(settings.signin_per_id, settings.signin_per_address),
+        verify_limiter=Limiter(settings.verify_limit),
         signer=CounterSigner.from_home(settings.home, settings.agency),
         agency_titles={name: a.title or name for name, a in linkage_settings.agencies.items()},
     )

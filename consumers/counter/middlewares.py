@@ -20,6 +20,7 @@ from consumers.counter.errors import CounterError, CsrfRejected
 from consumers.counter.pages import ANON_COOKIE, SESSION_COOKIE, csrf_token, error_page, set_cookie
 from consumers.counter.routes import PUBLIC
 from consumers.counter.state import ANON, SESSION, SET_ANON, STATE
+from consumers.counter.views.verify import UPLOAD_BYTES
 from linkage.errors import LinkageError
 
 __all__ = ["CSP", "csrf_middleware", "error_middleware", "security_headers", "session_middleware"]
@@ -76,14 +77,28 @@ async def session_middleware(request: web.Request, handler: Handler) -> web.Stre
     return response
 
 
+# Routes that take a file, and how large (every other body is held to the app's 64 KiB).
+_UPLOADS = {"verify_post": UPLOAD_BYTES}
+
+
 @web.middleware
 async def csrf_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
     if request.method == "POST":
+        limit = _UPLOADS.get(request.match_info.route.name or "")
+        if limit is not None:
+            request = request.clone(client_max_size=limit)
         form = await request.post()
-        sent = form.get("csrf")
-        expected = csrf_token(request)
-        if not isinstance(sent, str) or not sent or not hmac.compare_digest(sent.encode(), expected.encode()):
-            raise CsrfRejected()
+        try:
+            sent = form.get("csrf")
+            expected = csrf_token(request)
+            if not isinstance(sent, str) or not sent or not hmac.compare_digest(sent.encode(), expected.encode()):
+                raise CsrfRejected()
+            return await handler(request)
+        finally:
+            # An uploaded file waits in a temporary file: gone once the request is answered, whatever happened.
+            for value in form.values():
+                if isinstance(value, web.FileField):
+                    value.file.close()
     return await handler(request)
 
 

@@ -2,14 +2,18 @@
 
 ``certify(case, signer)`` = ``sign_pdf(render_case_pdf(case, signer), signer, ...)``; from event-loop
 code call ``await certify_async(case, signer)`` (a worker thread: pyHanko's synchronous signing refuses
-to run inside a loop, and rendering is CPU-bound). The page carries the
-agency, the title, the case, every printout's fields as label/value rows (Sarabun, text shaped by
-HarfBuzz, Buddhist-era dates), each printout's id and seal status, the documents the citizen must still
-bring, the certification sentence naming the officer, and the QR summary of ``consumers.auditor.summary``.
-Every printout's JWS is attached inside the PDF as ``<printout_id>.jws``, byte for byte.
+to run inside a loop, and rendering is CPU-bound). ``case_claims`` makes what the page prints, once:
+the header rows (``consumers.auditor.papercode.header_rows``) and every printout's fields as label/value
+rows (``display.field_rows``); the page prints exactly those (Sarabun, text shaped by HarfBuzz,
+Buddhist-era dates), with each printout's id and seal status, the documents the citizen must still bring,
+the certification sentence naming the officer, and the QR code(s) of ``consumers.auditor.papercode``
+holding the same rows signed by the agency (one code beside the certification, or a set of parts below
+it). Every printout's JWS is attached inside the PDF as ``<printout_id>.jws``, byte for byte, and its log
+proof, when the case has it, as ``<printout_id>.log.json`` (leaf, inclusion proof, checkpoint), so the
+PDF proves itself offline.
 
 ``CounterSigner`` loads the agency key and certificate once (pyHanko ``SimpleSigner`` for the PDF, the
-same key for the QR summary) and reserves the signature's room so signing is one pass.
+same key for the QR code) and reserves the signature's room so signing is one pass.
 
 Error tree (what ``render_case_pdf``, ``certify`` and ``CounterSigner.load`` raise)::
 
@@ -36,10 +40,18 @@ from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
 from pyhanko.sign import fields, signers
 from pyhanko.sign.general import SigningError
 
-from consumers.auditor.summary import CompactSummary, make_summary
+from consumers.auditor.bundle import LOG_PROOF_SUFFIX
+from consumers.auditor.papercode import (
+    PaperClaims,
+    be_datetime,
+    header_rows,
+    make_paper_code,
+    paper_doc,
+    section_title,
+)
 from consumers.auditor.verify import verify_printout
-from consumers.counter.display import BANGKOK, THAI_MONTHS, field_rows
-from consumers.counter.paper import draw_qr
+from consumers.counter.display import field_rows
+from consumers.counter.paper import draw_qr, qr_code, qr_mm
 from consumers.counter.typeset import FAMILY, FONT_DIR, Page, cell, use_font, wrap, write_rows, write_text
 from linkage.config import Home
 from linkage.pki import load_private_key
@@ -47,6 +59,7 @@ from linkage.seal import unverified_payload
 from linkage.v1 import common_pb2
 
 __all__ = [
+    "LOG_PROOF_SUFFIX",
     "SIGNATURE_FIELD",
     "BadCase",
     "CounterSigner",
@@ -55,6 +68,7 @@ __all__ = [
     "SealInvalid",
     "SignerUnavailable",
     "be_datetime",
+    "case_claims",
     "certify",
     "certify_async",
     "render_case_pdf",
@@ -67,7 +81,8 @@ TITLE_EN: Final = "Certified printout from the government data linkage system"
 # A P-256 CMS with the agency certificate, the CA and signed attributes is ~1.9 kB; room to spare.
 _SIG_BYTES: Final = 8192
 _MARGIN: Final = 15.0
-_QR_MM: Final = 58.0  # quiet zone included: a version-23 code gets 0.45 mm a module, 2.7 px at 150 dpi
+_QR_GAP: Final = 4.0
+_GENERIC_TITLE: Final = "เอกสารจากระบบเชื่อมโยงข้อมูล"
 
 
 class PrintoutError(Exception):
@@ -113,6 +128,9 @@ class PrintCase:
     printed_at: dt.datetime = field(default_factory=_now)
     # Titles of the document types as the hub describes them (ListServices); a type not here gets a generic title.
     doc_types: Mapping[str, common_pb2.DocumentType] = field(default_factory=dict)
+    # Each printout's log proof as the hub answered it (``LogProof`` JSON: leaf, inclusion proof, checkpoint),
+    # by printout id; attached beside its JWS so the PDF proves itself offline.
+    log_proofs: Mapping[str, str] = field(default_factory=dict)
 
 
 class CounterSigner:
@@ -148,12 +166,6 @@ class CounterSigner:
     @property
     def pdf_signer(self) -> signers.SimpleSigner:
         return self._pdf_signer
-
-
-def be_datetime(when: dt.datetime) -> str:
-    """A time in Thailand (UTC+7) with the Buddhist-era year: "25 พฤศจิกายน 2569 เวลา 14:05 น."."""
-    local = when.astimezone(BANGKOK)
-    return f"{local.day} {THAI_MONTHS[local.month - 1]} {local.year + 543} เวลา {local:%H:%M} น."
 
 
 def _new_pdf(case: PrintCase) -> Page:
@@ -199,42 +211,57 @@ def _check_seals(case: PrintCase, ca_root: x509.Certificate, payloads: list[dict
                               "ตราประทับของศูนย์กลางบนเอกสารฉบับหนึ่งไม่ถูกต้อง จึงรับรองสำเนาไม่ได้")
 
 
-def render_case_pdf(case: PrintCase, signer: CounterSigner, *,
-                    summary: CompactSummary | None = None) -> bytes:
+def case_claims(case: PrintCase) -> PaperClaims:
+    """What the paper of ``case`` will print, field by field: the rows are made once, here, and both printed
+    and signed into the QR code. Raises BadCase."""
+    payloads = _check_case(case)
+    docs = []
+    for jws, payload in zip(case.printouts, payloads, strict=True):
+        spec = case.doc_types.get(str(payload.get("doc_type", "")))
+        data = payload.get("data")
+        try:
+            # The document's Thai title, never its code (a type the hub did not describe gets a generic one).
+            docs.append(paper_doc(jws, spec.title_th if spec is not None else _GENERIC_TITLE,
+                                  field_rows(spec, data if isinstance(data, Mapping) else {}, "th")))
+        except (KeyError, ValueError) as exc:
+            raise BadCase(f"printout {payload.get('printout_id')} has no readable issue time",
+                          "เอกสารฉบับหนึ่งไม่มีเวลาที่ออกที่อ่านได้") from exc
+    # The QR code holds whole seconds: the page shows the same time.
+    return PaperClaims(
+        subject_id=case.subject_id, subject_name=case.subject_name,
+        printed_at=case.printed_at.replace(microsecond=0), officer_id=case.officer_id,
+        officer_name=case.officer_name, case_ref=case.case_ref, service=case.service_name,
+        agency_title=case.agency_title, documents=tuple(docs), still_to_bring=tuple(case.still_to_bring))
+
+
+def render_case_pdf(case: PrintCase, signer: CounterSigner, *, qr_texts: Sequence[str] | None = None) -> bytes:
     """The unsigned PDF of ``case``: A4, one page unless the data overflows.
 
     Every printout's hub seal is verified against the signer's CA first (a broken seal is
-    never certified); the QR code holds ``summary`` (default: ``make_summary`` signed with
-    the signer's key at ``case.printed_at``). Raises BadCase or SealInvalid.
+    never certified); the QR codes hold ``qr_texts`` (default: the paper code of ``case_claims``,
+    signed with the signer's key: one code, or parts of a set). Raises BadCase or SealInvalid.
     """
-    payloads = _check_case(case)
-    _check_seals(case, signer.ca_root, payloads)
-    if summary is None:
-        summary = make_summary(case.printouts, case.subject_name, signer.key, signer.cert, at=case.printed_at,
-                               officer_id=case.officer_id, case_ref=case.case_ref)
+    _check_seals(case, signer.ca_root, _check_case(case))
+    claims = case_claims(case)
+    if qr_texts is None:
+        try:
+            qr_texts = make_paper_code(claims, signer.key, signer.cert)
+        except ValueError as exc:
+            raise BadCase(f"the case's data does not fit its QR codes: {exc}",
+                          "ข้อมูลของเรื่องนี้มากเกินกว่าที่คิวอาร์โค้ดจะบรรจุได้") from exc
     pdf = _new_pdf(case)
     pdf.add_page()
     # Header: agency, title, the case.
     use_font(pdf, 12, bold=True)
-    cell(pdf, 0, 6, case.agency_title, new_x="LMARGIN", new_y="NEXT", align="C")
+    cell(pdf, 0, 6, claims.agency_title, new_x="LMARGIN", new_y="NEXT", align="C")
     use_font(pdf, 16, bold=True)
     cell(pdf, 0, 8, TITLE_TH, new_x="LMARGIN", new_y="NEXT", align="C")
     use_font(pdf, 9)
     cell(pdf, 0, 4.5, TITLE_EN, new_x="LMARGIN", new_y="NEXT", align="C")
     pdf.ln(1.5)
-    write_rows(pdf, [
-        ("งานบริการ", case.service_name),
-        ("เลขที่เรื่อง", case.case_ref),
-        ("ผู้ยื่นคำขอ", case.subject_name),
-        ("เลขประจำตัวประชาชน", case.subject_id),
-        ("วันเวลาที่พิมพ์", be_datetime(case.printed_at)),
-        ("เจ้าหน้าที่ผู้รับรอง", f"{case.officer_name} ({case.officer_id})"),
-    ], size=10.5)
+    write_rows(pdf, header_rows(claims), size=10.5)
     # The documents, one section each.
-    for n, (jws, payload) in enumerate(zip(case.printouts, payloads, strict=True), 1):
-        spec = case.doc_types.get(str(payload.get("doc_type", "")))
-        # The document's Thai title, never its code (the code is in the attached .jws for an auditor).
-        title = spec.title_th if spec is not None else "เอกสารจากระบบเชื่อมโยงข้อมูล"
+    for n, (jws, doc) in enumerate(zip(case.printouts, claims.documents, strict=True), 1):
         if pdf.get_y() > pdf.page_break_trigger - 25:
             pdf.add_page()
         pdf.ln(1.5)
@@ -243,17 +270,15 @@ def render_case_pdf(case: PrintCase, signer: CounterSigner, *,
         pdf.set_draw_color(0, 0, 0)
         pdf.ln(1)
         use_font(pdf, 12, bold=True)
-        write_text(pdf, 0, 6, f"{n}. {title}")
+        # The document's Thai title, never its code (the code is in the attached .jws for an auditor).
+        write_text(pdf, 0, 6, section_title(n, doc))
         use_font(pdf, 8)
         pdf.set_text_color(60, 60, 60)
-        write_text(pdf, 0, 3.8, f"เลขที่ {payload.get('printout_id')} · ออกโดยศูนย์กลาง {_issued(payload)} · "
+        write_text(pdf, 0, 3.8, f"เลขที่ {doc.printout_id} · ออกโดยศูนย์กลาง {be_datetime(doc.issued_at)} · "
                                 f"ตราประทับถูกต้อง · แนบต้นฉบับในไฟล์นี้")
         pdf.set_text_color(0, 0, 0)
-        data = payload.get("data")
-        write_rows(pdf, field_rows(spec, data if isinstance(data, Mapping) else {}, "th"))
-        pdf.embed_file(bytes=jws.encode("ascii"), basename=f"{payload.get('printout_id')}.jws",
-                       mime_type="application/jose", desc=f"{payload.get('doc_type')} sealed printout (JWS)",
-                       creation_date=case.printed_at, modification_date=case.printed_at)
+        write_rows(pdf, doc.rows)
+        _attach(pdf, case, doc.printout_id, doc.doc_type, jws)
     # What the citizen must still bring.
     pdf.ln(1.5)
     pdf.set_draw_color(140, 140, 140)
@@ -262,36 +287,50 @@ def render_case_pdf(case: PrintCase, signer: CounterSigner, *,
     use_font(pdf, 11, bold=True)
     write_text(pdf, 0, 5.5, "เอกสารที่ผู้ยื่นคำขอยังต้องนำมาแสดง")
     use_font(pdf, 10)
-    for item in case.still_to_bring or ("ไม่มี (ใช้เอกสารจากระบบเชื่อมโยงข้อมูลแทนทั้งหมด)",):
+    for item in claims.still_to_bring or ("ไม่มี (ใช้เอกสารจากระบบเชื่อมโยงข้อมูลแทนทั้งหมด)",):
         write_text(pdf, 0, 4.8, f"•  {item}")
-    _certification(pdf, case, summary)
+    _certification(pdf, case, claims, list(qr_texts))
     return bytes(pdf.output())
 
 
-def _issued(payload: Mapping[str, Any]) -> str:
-    try:
-        when = dt.datetime.fromisoformat(str(payload.get("issued_at")).replace("Z", "+00:00"))
-    except ValueError:
-        return str(payload.get("issued_at"))
-    return be_datetime(when)
+def _attach(pdf: Page, case: PrintCase, printout_id: str, doc_type: str, jws: str) -> None:
+    """The sealed JWS, byte for byte, and beside it the log proof it came with (``<id>.log.json``)."""
+    pdf.embed_file(bytes=jws.encode("ascii"), basename=f"{printout_id}.jws", mime_type="application/jose",
+                   desc=f"{doc_type} sealed printout (JWS)", creation_date=case.printed_at,
+                   modification_date=case.printed_at)
+    proof = case.log_proofs.get(printout_id)
+    if proof:
+        pdf.embed_file(bytes=proof.encode("utf-8"), basename=f"{printout_id}{LOG_PROOF_SUFFIX}",
+                       mime_type="application/json", desc=f"{doc_type} inclusion proof and checkpoint",
+                       creation_date=case.printed_at, modification_date=case.printed_at)
 
 
-def _certification(pdf: Page, case: PrintCase, summary: str) -> None:
-    """The officer's certification beside the QR code, kept together on one page."""
-    text_w = pdf.epw - _QR_MM - 4
+def _certification(pdf: Page, case: PrintCase, claims: PaperClaims, texts: list[str]) -> None:
+    """The officer's certification with the QR codes, kept together on one page: one code beside the text; a set
+    of parts in a row below it, each captioned k of n."""
+    codes = [qr_code(t) for t in texts]
+    sizes = [qr_mm(c) for c in codes]
+    beside = len(codes) == 1
+    text_w = pdf.epw - sizes[0] - _QR_GAP if beside else pdf.epw
     phrases = (f"ข้าพเจ้า {case.officer_name} เลขประจำตัว {case.officer_id}",
-               f"เจ้าหน้าที่ของ{case.agency_title}",
+               f"เจ้าหน้าที่ของ{claims.agency_title}",
                "ขอรับรองว่าเอกสารนี้พิมพ์จากระบบเชื่อมโยงข้อมูลของทางราชการ",
                "และข้อมูลข้างต้นตรงกับที่หน่วยงานเจ้าของข้อมูลส่งมา",
                "โดยมีตราประทับอิเล็กทรอนิกส์ของศูนย์กลางกำกับทุกฉบับ",
-               f"ให้ไว้ ณ วันที่ {be_datetime(case.printed_at)}")
+               f"ให้ไว้ ณ วันที่ {be_datetime(claims.printed_at)}")
     notes = ("ลงลายมือชื่ออิเล็กทรอนิกส์ (PAdES) ด้วยใบรับรองของหน่วยงานในนามของเจ้าหน้าที่ข้างต้น",
-             "คิวอาร์โค้ด: สรุปที่ลงนามแล้วสำหรับตรวจสอบแบบออฟไลน์ / QR: signed summary, checkable offline")
+             "คิวอาร์โค้ด: ข้อความทุกช่องของเอกสารนี้ ลงนามโดยหน่วยงาน ตรวจได้แบบออฟไลน์"
+             + (f" (ถ่ายภาพให้ครบทั้ง {len(codes)} รหัส)" if not beside else ""),
+             "QR: every field printed here, signed by the agency, checkable offline"
+             + (f" (photograph all {len(codes)} codes)" if not beside else ""))
     use_font(pdf, 10)
     lines = sum(len(wrap(pdf, text_w, p)) for p in phrases)
     use_font(pdf, 7.5)
     lines_small = sum(len(wrap(pdf, text_w, p)) for p in notes)
-    height = max(_QR_MM, 6 + lines * 4.8 + 4 + 2 * 5.2 + 1.5 + lines_small * 3.4)
+    text_h = 6 + lines * 4.8 + 4 + 2 * 5.2 + 1.5 + lines_small * 3.4
+    per_row = max(1, int((pdf.epw + _QR_GAP) // (max(sizes) + _QR_GAP)))
+    strip_h = 0.0 if beside else -(-len(codes) // per_row) * (max(sizes) + 4.5)
+    height = max(sizes[0], text_h) if beside else text_h + 2 + strip_h
     if pdf.get_y() + 2 + height > pdf.page_break_trigger:
         pdf.add_page()
     pdf.ln(2)
@@ -311,8 +350,21 @@ def _certification(pdf: Page, case: PrintCase, summary: str) -> None:
     for note in notes:
         write_text(pdf, text_w, 3.4, note)
     pdf.set_text_color(0, 0, 0)
-    draw_qr(pdf, summary, pdf.l_margin + pdf.epw - _QR_MM, top, _QR_MM)
-    pdf.set_y(max(pdf.get_y(), top + _QR_MM))
+    if beside:
+        draw_qr(pdf, codes[0], pdf.l_margin + pdf.epw - sizes[0], top, sizes[0])
+        pdf.set_y(max(pdf.get_y(), top + sizes[0]))
+        return
+    pdf.ln(2)
+    y = pdf.get_y()
+    use_font(pdf, 7.5)
+    for k, (code, size) in enumerate(zip(codes, sizes, strict=True)):
+        row, col = divmod(k, per_row)
+        x = pdf.l_margin + col * (max(sizes) + _QR_GAP)
+        at = y + row * (max(sizes) + 4.5)
+        draw_qr(pdf, code, x, at, size)
+        pdf.set_xy(x, at + size)
+        cell(pdf, size, 3.5, f"รหัสที่ {k + 1}/{len(codes)} · QR {k + 1} of {len(codes)}", align="C")
+    pdf.set_y(y + strip_h)
 
 
 def sign_pdf(pdf: bytes, signer: CounterSigner, *, officer_name: str, officer_id: str, location: str = "") -> bytes:

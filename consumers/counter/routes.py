@@ -6,14 +6,14 @@ from pathlib import Path
 
 from aiohttp import web
 
-from consumers.counter.views import cases, complaints, fonts, manuals, me, reports, signin
+from consumers.counter.views import cases, complaints, fonts, manuals, me, reports, signin, verify
 
 __all__ = ["PUBLIC", "add_routes"]
 
 _STATIC = Path(__file__).resolve().parent / "static"
 
 PUBLIC = frozenset({"metrics", "index", "signin", "signin_post", "lang", "manuals", "manual", "complaint_form",
-                    "complaint_post", "me", "me_post", "font", "static"})
+                    "complaint_post", "me", "me_post", "verify", "verify_post", "font", "static"})
 
 
 def add_routes(app: web.Application) -> None:
@@ -39,5 +39,7 @@ def add_routes(app: web.Application) -> None:
     r.add_get("/complaints", complaints.complaints, name="complaints")
     r.add_get("/me", me.me_form, name="me")
     r.add_post("/me", me.me, name="me_post")
+    r.add_get("/verify", verify.verify_form, name="verify")
+    r.add_post("/verify", verify.verify, name="verify_post")
     r.add_get("/fonts/{name}", fonts.font, name="font")
     r.add_static("/static", _STATIC, name="static")

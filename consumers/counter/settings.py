@@ -40,6 +40,8 @@ class CounterSettings:
     signin_per_address: int = 50
     # Failed card checks on /me per address and per ID before 10 minutes' wait.
     card_check_attempts: int = 5
+    # Papers checked on /verify per address in ten minutes (each costs a QR decode and seconds of OCR).
+    verify_limit: int = 20
 
     @classmethod
     def from_env(cls, home: Home) -> CounterSettings:
@@ -53,10 +55,14 @@ class CounterSettings:
             ttl = float(env.get("LINKAGE_COUNTER_SESSION_TTL", "1800"))
         except ValueError:
             raise ConfigError("LINKAGE_COUNTER_SESSION_TTL must be a number of seconds") from None
+        try:
+            verify_limit = int(env.get("LINKAGE_COUNTER_VERIFY_LIMIT", "20"))
+        except ValueError:
+            raise ConfigError("LINKAGE_COUNTER_VERIFY_LIMIT must be a whole number of uploads") from None
         database = env.get("LINKAGE_COUNTER_DATABASE")
         return cls(home=home, hub_address=hub, agency=env.get("LINKAGE_COUNTER_AGENCY", DEFAULT_AGENCY),
                    manuals=Path(env.get("LINKAGE_COUNTER_MANUALS", str(DEFAULT_FOLDER))), session_ttl=ttl,
                    database=Path(database) if database else None,
                    office_head=env.get("LINKAGE_COUNTER_OFFICE_HEAD") or None,
                    host=config.counter.host, port=config.counter.port,
-                   secure_cookies=env.get("LINKAGE_COUNTER_SECURE_COOKIES", "") == "1")
+                   secure_cookies=env.get("LINKAGE_COUNTER_SECURE_COOKIES", "") == "1", verify_limit=verify_limit)

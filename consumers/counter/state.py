@@ -37,6 +37,7 @@ class CounterState:
     sessions: SessionStore
     limiter: Limiter
     throttle: SigninThrottle
+    verify_limiter: Limiter
     signer: CounterSigner
     agency_titles: dict[str, str]
     doc_types: dict[str, common_pb2.DocumentType] = field(default_factory=dict)

@@ -2,8 +2,8 @@
 
     counter_case   one row per case, for the reports: service, day and counts, no personal data
     open_case      the cases officers are working on: the applicant's ID, the officer, when it was opened
-    case_slot      each open case's documents: the sealed printout (compact JWS) and its payload,
-                   or the problem that kept it from being fetched
+    case_slot      each open case's documents: the sealed printout (compact JWS), its payload and its log
+                   proof, or the problem that kept it from being fetched
     complaint      the public's complaints
 
 Open cases carry personal data (the applicant's ID, the printouts), so they live only as long as
@@ -48,9 +48,12 @@ CREATE TABLE IF NOT EXISTS case_slot (
     doc_type TEXT NOT NULL, printout_id TEXT NOT NULL, jws TEXT NOT NULL, payload TEXT NOT NULL,
     issued_at TEXT NOT NULL, log_index INTEGER NOT NULL, seal_valid INTEGER NOT NULL, seal_detail TEXT NOT NULL,
     problem_reason TEXT NOT NULL, problem_message_th TEXT NOT NULL, problem_retryable INTEGER NOT NULL,
-    problem_provider TEXT NOT NULL, problem_message_en TEXT NOT NULL DEFAULT '',
+    problem_provider TEXT NOT NULL, problem_message_en TEXT NOT NULL DEFAULT '', log_proof TEXT NOT NULL DEFAULT '',
     PRIMARY KEY (case_id, doc_type));
 """
+# Columns added since the first schema: a file made before gets them at start (ALTER TABLE ... ADD COLUMN).
+_ADDED = (("case_slot", "problem_message_en", "TEXT NOT NULL DEFAULT ''"),
+          ("case_slot", "log_proof", "TEXT NOT NULL DEFAULT ''"))
 
 
 def new_case_id() -> str:
@@ -75,6 +78,7 @@ class DocSlot:
     problem_message_en: str = ""
     problem_retryable: bool = False
     problem_provider: str = ""
+    log_proof: str = ""  # the hub's log proof of the printout (consumers.auditor.bundle.proof_json), "" if none
 
     @property
     def fetched(self) -> bool:
@@ -148,7 +152,11 @@ class CounterStore:
             if "problem_message" in {row[1] for row in self._db.execute("PRAGMA table_info(case_slot)")}:
                 # A file from before Thai and English were two fields: its texts stay whole, shown in both languages.
                 self._db.execute("ALTER TABLE case_slot RENAME COLUMN problem_message TO problem_message_th")
-                self._db.execute("ALTER TABLE case_slot ADD COLUMN problem_message_en TEXT NOT NULL DEFAULT ''")
+            # Columns added since (an older file gets them empty; their order differs by the file's age, so every
+            # statement names its columns).
+            for table, column, kind in _ADDED:
+                if column not in {r[1] for r in self._db.execute(f"PRAGMA table_info({table})")}:
+                    self._db.execute(f"ALTER TABLE {table} ADD COLUMN {column} {kind}")
         self.purge_expired()
 
     def close(self) -> None:
@@ -240,11 +248,14 @@ class CounterStore:
             position = db.execute("SELECT COALESCE((SELECT position FROM case_slot WHERE case_id = ? AND"
                                   " doc_type = ?), (SELECT COUNT(*) FROM case_slot WHERE case_id = ?))",
                                   (case_id, s.doc_type, case_id)).fetchone()[0]
-            db.execute("INSERT OR REPLACE INTO case_slot VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            db.execute("INSERT OR REPLACE INTO case_slot (case_id, position, doc_type, printout_id, jws, payload,"
+                       " issued_at, log_index, seal_valid, seal_detail, problem_reason, problem_message_th,"
+                       " problem_retryable, problem_provider, problem_message_en, log_proof)"
+                       " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                        (case_id, position, s.doc_type, s.printout_id, s.jws,
                         json.dumps(s.payload, ensure_ascii=False, sort_keys=True), s.issued_at, s.log_index,
                         int(s.seal_valid), s.seal_detail, s.problem_reason, s.problem_message_th,
-                        int(s.problem_retryable), s.problem_provider, s.problem_message_en))
+                        int(s.problem_retryable), s.problem_provider, s.problem_message_en, s.log_proof))
 
     @staticmethod
     def _write_report(db: sqlite3.Connection, row: CaseRow) -> None:
@@ -261,13 +272,13 @@ class CounterStore:
                     officer_id=row[5], created=float(row[6]), opened_at=row[7], fetch_ms=float(row[8]))
         for s in db.execute("SELECT doc_type, printout_id, jws, payload, issued_at, log_index, seal_valid,"
                             " seal_detail, problem_reason, problem_message_th, problem_retryable, problem_provider,"
-                            " problem_message_en"
+                            " problem_message_en, log_proof"
                             " FROM case_slot WHERE case_id = ? ORDER BY position", (case_id,)):
             case.slots[s[0]] = DocSlot(
                 doc_type=s[0], printout_id=s[1], jws=s[2], payload=json.loads(s[3]), issued_at=s[4],
                 log_index=int(s[5]), seal_valid=bool(s[6]), seal_detail=s[7], problem_reason=s[8],
                 problem_message_th=s[9], problem_retryable=bool(s[10]), problem_provider=s[11],
-                problem_message_en=s[12])
+                problem_message_en=s[12], log_proof=s[13])
         return case
 
     # --- reports -----------------------------------------------------------------------------------------------

@@ -107,7 +107,7 @@ def _cmd_verify(args: argparse.Namespace) -> int:
 
     trust, hub = _auditor_inputs(args)
     return run_verify([Path(f) for f in args.files], trust, hub=None if args.offline else hub, state=_state(args),
-                      as_json=args.json)
+                      as_json=args.json, ocr=not args.no_ocr)
 
 
 def _cmd_audit_watch(args: argparse.Namespace) -> int:
@@ -185,8 +185,8 @@ def _add_audit_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]
 
     def verify_parser(p: argparse.ArgumentParser) -> None:
         p.add_argument("files", nargs="+", metavar="FILE",
-                       help="printout bundle (.json), compact JWS, signed PDF, or the QR summary of a certified"
-                            " printout as text or as a picture (PNG/JPEG) of the paper; with several, one line per"
+                       help="printout bundle (.json), compact JWS, signed PDF, or the QR code(s) of a certified"
+                            " printout as text or as a photo (PNG/JPEG) of the paper; with several, one line per"
                             " file (--json: a list) and the exit status of the worst")
         hub_flags(p, "auditor")
         log_flags(p)
@@ -194,6 +194,9 @@ def _add_audit_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]
                        help="folder of agency certificates (*.pem) that may sign QR summaries "
                             "(LINKAGE_AGENCY_CERTS; default DIR/pki/clients)")
         p.add_argument("--offline", action="store_true", help=_OFFLINE_HELP)
+        p.add_argument("--no-ocr", action="store_true", default=env("LINKAGE_NO_OCR", "") == "1",
+                       help="for a photo of a paper: do not read its printed text to compare with the QR code "
+                            "(check 9; LINKAGE_NO_OCR=1)")
         p.add_argument("--json", action="store_true", help="print a machine-readable report")
         p.set_defaults(func=_cmd_verify)
 

@@ -61,11 +61,12 @@ def pdfsig(path: Path, ca: Path, tmp: Path) -> str:
     return done.stdout + done.stderr
 
 
-def read_qr(pdf_path: Path, tmp: Path) -> str:
-    """Render the PDF's pages at 150 dpi, as printed, and decode the one QR code on them."""
+def read_qr(pdf_path: Path, tmp: Path) -> list[str]:
+    """Render the PDF's pages at 150 dpi, as printed, and decode the QR codes on them (one, or a set of parts)."""
     pdftoppm = tool("pdftoppm")
     prefix = tmp / f"{pdf_path.stem}-page"
     subprocess.run([pdftoppm, "-r", "150", "-png", str(pdf_path), str(prefix)], check=True, capture_output=True)
     found = [f for png in sorted(tmp.glob(f"{prefix.name}*.png")) for f in zxingcpp.read_barcodes(Image.open(png))]
-    [qr] = [f for f in found if f.format == zxingcpp.BarcodeFormat.QRCode]
-    return str(qr.text)
+    codes = [str(f.text) for f in found if f.format == zxingcpp.BarcodeFormat.QRCode]
+    assert codes, f"no QR code on the pages of {pdf_path}"
+    return codes

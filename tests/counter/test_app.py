@@ -302,8 +302,12 @@ async def test_certify_downloads_one_signed_pdf_with_every_fetched_printout(
     assert status.signing_cert.subject.native["common_name"] == MUNI
     # Every document shown as sealed is attached, as the hub issued it, and is about this citizen.
     attached = PdfReader(io.BytesIO(pdf)).attachments
-    assert len(attached) == page.count("ตราประทับอิเล็กทรอนิกส์ถูกต้อง") > 0
-    for name, [jws] in attached.items():
+    # Each beside its log proof (<id>.log.json), which the counter kept from the hub's answer.
+    proofs = {name for name in attached if name.endswith(".log.json")}
+    sealed = {name: data for name, data in attached.items() if name not in proofs}
+    assert len(sealed) == len(proofs) == page.count("ตราประทับอิเล็กทรอนิกส์ถูกต้อง") > 0
+    assert {n.removesuffix(".log.json") for n in proofs} == {n.removesuffix(".jws") for n in sealed}
+    for name, [jws] in sealed.items():
         payload = unverified_payload(jws.decode("ascii"))
         assert name == f"{payload['printout_id']}.jws" and payload["subject_id"] == citizen
         assert payload["officer_id"] == counter.officers[0] and payload["printout_id"] in page

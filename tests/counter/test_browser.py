@@ -18,7 +18,8 @@ import pytest
 from aiohttp import web
 from pypdf import PdfReader
 
-from consumers.auditor.summary import SummaryTrust, verify_summary
+from consumers.auditor.papercode import join_parts, verify_paper_code
+from consumers.auditor.summary import SummaryTrust
 from consumers.counter.app import create_app
 from linkage.seal import unverified_payload
 from tests.conftest import RunningStack
@@ -125,6 +126,7 @@ async def test_officer_opens_a_case_and_sees_sealed_documents(
     pdf_path = tmp_path / "certified.pdf"
     await download.save_as(pdf_path)
     await _check_certified_pdf(pdf_path, stack, citizen, len(linked), tmp_path)
+    await _verify_a_photo(browser, base_url, pdf_path, citizen, tmp_path)
 
     # English switch.
     await page.get_by_role("link", name="English").click()
@@ -143,13 +145,48 @@ async def _check_certified_pdf(path: Path, stack: RunningStack, citizen: str, do
     assert "Signer Certificate Common Name: phrae-municipality" in out, out
     text = subprocess.run([tool("pdftotext"), "-layout", str(path), "-"], capture_output=True, text=True,
                           check=True).stdout
-    jws = [j.decode("ascii") for [j] in PdfReader(io.BytesIO(pdf)).attachments.values()]
+    attached = PdfReader(io.BytesIO(pdf)).attachments
+    jws = [j.decode("ascii") for name, [j] in attached.items() if name.endswith(".jws")]
+    # Each printout's log proof rides beside it: the PDF proves itself offline.
+    assert sorted(n for n in attached if n.endswith(".log.json")) == sorted(
+        f"{unverified_payload(j)['printout_id']}.log.json" for j in jws)
     assert len(jws) == documents
     data = next(unverified_payload(j)["data"] for j in jws if unverified_payload(j)["doc_type"] == "dopa.person")
     name = f"{data['title']}{data['first_name_th']} {data['last_name_th']}"
     assert name in text and citizen in text, text[:1500]
-    report = verify_summary(read_qr(path, tmp), SummaryTrust.from_pki_dir(stack.home.pki))
-    assert report.subject_id == citizen and report.subject_name == name and report.signer == "phrae-municipality"
-    assert sorted(report.printout_ids) == sorted(unverified_payload(j)["printout_id"] for j in jws)
-    for doc in report.documents:
+    whole, parts = join_parts(read_qr(path, tmp))
+    report = verify_paper_code(whole, SummaryTrust.from_pki_dir(stack.home.pki), parts=parts)
+    said = report.claims
+    assert said.subject_id == citizen and said.subject_name == name and report.signer == "phrae-municipality"
+    assert sorted(d.printout_id for d in said.documents) == sorted(unverified_payload(j)["printout_id"] for j in jws)
+    for doc in said.documents:
         assert any(doc.matches(j) for j in jws)
+
+
+async def _verify_a_photo(browser: Any, base_url: str, pdf_path: Path, citizen: str, tmp: Path) -> None:
+    """Anyone, not signed in, uploads a JPEG photo of the certified paper's last page on /verify by keyboard, and
+    sees every signed field, the certifying officer and the photo's printed text compared."""
+    from PIL import Image
+
+    subprocess.run([tool("pdftoppm"), "-r", "150", "-png", str(pdf_path), str(tmp / "photo")], check=True,
+                   capture_output=True, timeout=60)
+    photo = tmp / "photo.jpg"
+    Image.open(sorted(tmp.glob("photo*.png"))[-1]).convert("RGB").save(photo, "JPEG", quality=85)
+    ctx = await browser.new_context(viewport={"width": 1366, "height": 768})  # no cookies: not signed in
+    page = await ctx.new_page()
+    await page.goto(f"{base_url}/verify")
+    assert await page.evaluate("document.activeElement.id") == "photo"
+    await page.set_input_files("#photo", str(photo))
+    await page.get_by_role("button", name="ตรวจสอบ").click()
+    await page.wait_for_selector('[data-testid="verdict"]', timeout=90_000)
+    verdict = await page.get_by_test_id("verdict").inner_text()
+    assert "ถูกต้อง" in verdict.splitlines()[0] and "ไม่ถูกต้อง" not in verdict.splitlines()[0], verdict
+    assert "phrae-municipality" in await page.get_by_test_id("certified-by").inner_text()
+    fields = page.get_by_test_id("fields")
+    assert citizen in await fields.inner_text()
+    # Five documents take two pages: the photo of the last one (with the QR code) shows the header's print time
+    # and the certification; what page 1 prints is listed, as not in this photo.
+    assert await fields.locator('tr[data-status="matches"]').count() >= 1
+    assert await fields.locator('tr[data-status="unreadable"]').count() > 10
+    assert await fields.locator('tr[data-status="differs"]').count() == 0
+    await ctx.close()

@@ -171,7 +171,10 @@ async def test_open_cases_and_complaints_survive_kill_9(stack: RunningStack, per
             resp = await officer.post(f"{where}/certify", where, {})
             assert resp.status == 200 and resp.content_type == "application/pdf"
             attached = PdfReader(io.BytesIO(await resp.read())).attachments
-            assert sorted(name.removesuffix(".jws") for name in attached) == printouts
+            assert sorted(name.removesuffix(".jws") for name in attached if name.endswith(".jws")) == printouts
+            # The log proofs were kept on disk with the case, and survived the kill too.
+            assert sorted(name.removesuffix(".log.json") for name in attached if name.endswith(".log.json")) \
+                == printouts
 
             # The interrupted case: all its documents are there, marked for a retry, and a retry fetches.
             cut = next(href for href in re.findall(r'href="(/cases/[^"]+)"', listed) if href != where)

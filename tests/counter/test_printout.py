@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import io
+import json
 import subprocess
 from pathlib import Path
 from typing import Any
@@ -12,7 +13,9 @@ import pytest
 from pyhanko.pdf_utils.reader import PdfFileReader
 from pypdf import PdfReader
 
-from consumers.auditor.summary import SummaryTrust, verify_summary
+from consumers.auditor.bundle import LOG_PROOF_SUFFIX, proof_json
+from consumers.auditor.papercode import join_parts, verify_paper_code
+from consumers.auditor.summary import SummaryTrust
 from consumers.client import HubClient, Printout
 from consumers.counter.printout import (
     SIGNATURE_FIELD,
@@ -20,6 +23,7 @@ from consumers.counter.printout import (
     CounterSigner,
     PrintCase,
     SealInvalid,
+    case_claims,
     certify_async,
     render_case_pdf,
 )
@@ -39,13 +43,13 @@ def _persona(personas: list[dict[str, Any]]) -> dict[str, Any]:
     raise AssertionError("no citizen persona with " + ", ".join(DOC_TYPES))
 
 
-async def _fetch(stack: RunningStack, subject_id: str, officer_id: str) -> list[str]:
+async def _fetch(stack: RunningStack, subject_id: str, officer_id: str) -> list[Printout]:
     async with HubClient.connect(stack.hub_address, stack.home.ca.cert, stack.home.client_cert(MUNI)) as hub:
         answer = await hub.fetch_documents(DOC_TYPES, subject_id, purpose="ขึ้นทะเบียนผู้สูงอายุ",
                                            officer_id=officer_id, case_ref="PHR-2569-0042", citizen_present=True)
     assert list(answer) == list(DOC_TYPES), answer
     assert all(isinstance(r, Printout) for r in answer.values()), answer
-    return [r.jws for r in answer.values() if isinstance(r, Printout)]
+    return [r for r in answer.values() if isinstance(r, Printout)]
 
 
 class Certified:
@@ -59,14 +63,16 @@ class Certified:
 async def certified(stack: RunningStack, personas: list[dict[str, Any]], tmp_path: Path) -> Certified:
     person = _persona(personas)
     officer_id = sorted(stack.settings.agencies[MUNI].officers)[0]
-    printouts = await _fetch(stack, str(person["id"]), officer_id)
+    fetched = await _fetch(stack, str(person["id"]), officer_id)
+    printouts = [p.jws for p in fetched]
     data = unverified_payload(printouts[0])["data"]
     name = f"{data['title']}{data['first_name_th']} {data['last_name_th']}"
     case = PrintCase(service_name="ขึ้นทะเบียนรับเงินเบี้ยยังชีพผู้สูงอายุ", doc_types=document_types(),
                      subject_id=str(person["id"]),
                      subject_name=name, officer_name="นางสาวสุดารัตน์ ทองดี", officer_id=officer_id,
                      agency_title=stack.settings.agencies[MUNI].title, case_ref="PHR-2569-0042",
-                     printouts=tuple(printouts), still_to_bring=("สมุดบัญชีเงินฝากธนาคาร (หน้าแรก)",))
+                     printouts=tuple(printouts), still_to_bring=("สมุดบัญชีเงินฝากธนาคาร (หน้าแรก)",),
+                     log_proofs={p.printout_id: proof_json(p.bundle()) for p in fetched})
     signer = CounterSigner.from_home(stack.home, MUNI)
     return Certified(case, await certify_async(case, signer), tmp_path, stack, name)
 
@@ -110,23 +116,40 @@ async def test_thai_text_extracts_and_is_one_page(certified: Certified) -> None:
     assert len(PdfReader(io.BytesIO(certified.pdf)).pages) == 1
 
 
-async def test_every_jws_is_attached_byte_for_byte(certified: Certified) -> None:
+async def test_every_jws_is_attached_byte_for_byte_with_its_log_proof(certified: Certified) -> None:
     attached = PdfReader(io.BytesIO(certified.pdf)).attachments
     expected = {f"{unverified_payload(j)['printout_id']}.jws": j.encode("ascii") for j in certified.case.printouts}
-    assert set(attached) == set(expected)
-    for name, data in expected.items():
+    proofs = {f"{pid}{LOG_PROOF_SUFFIX}": proof.encode() for pid, proof in certified.case.log_proofs.items()}
+    assert len(proofs) == len(expected) and set(attached) == set(expected) | set(proofs)
+    for name, data in (expected | proofs).items():
         assert attached[name] == [data]
+    for name, [data] in attached.items():
+        if name.endswith(LOG_PROOF_SUFFIX):
+            proof = json.loads(data)
+            assert {"log_leaf", "inclusion_proof", "checkpoint", "log_index"} <= set(proof), proof
+            assert "jws" not in proof
 
 
 async def test_qr_decodes_from_the_rendered_page_and_verifies(certified: Certified) -> None:
-    report = verify_summary(read_qr(certified.path, certified.tmp), SummaryTrust.from_pki_dir(certified.stack.home.pki))
-    assert report.signer == MUNI and report.subject_id == certified.case.subject_id
-    assert report.subject_name == certified.name
-    assert report.printout_ids == tuple(unverified_payload(j)["printout_id"] for j in certified.case.printouts)
-    assert [d.doc_type for d in report.documents] == list(DOC_TYPES)
-    for jws, doc in zip(certified.case.printouts, report.documents, strict=True):
-        assert doc.matches(jws) and bytes.fromhex(printout_digest(jws))[:16].hex() != ""
-    assert abs(report.printed_at - certified.case.printed_at) < dt.timedelta(seconds=1)
+    whole, parts = join_parts(read_qr(certified.path, certified.tmp))
+    report = verify_paper_code(whole, SummaryTrust.from_pki_dir(certified.stack.home.pki), parts=parts)
+    said = report.claims
+    assert report.signer == MUNI and said.subject_id == certified.case.subject_id
+    assert said.subject_name == certified.name and said.officer_name == certified.case.officer_name
+    assert [d.printout_id for d in said.documents] == [unverified_payload(j)["printout_id"]
+                                                         for j in certified.case.printouts]
+    assert [d.doc_type for d in said.documents] == list(DOC_TYPES)
+    for jws, doc in zip(certified.case.printouts, said.documents, strict=True):
+        assert doc.matches(jws) and bytes.fromhex(printout_digest(jws))[:16] == doc.digest
+    assert abs(said.printed_at - certified.case.printed_at) < dt.timedelta(seconds=1)
+    # The QR code signs exactly the fields the page prints, and every value is on the page.
+    assert said == case_claims(certified.case)
+    text = subprocess.run([tool("pdftotext"), "-raw", str(certified.path), "-"], capture_output=True, text=True,
+                          check=True).stdout
+    flat = "".join(text.split())
+    for doc in said.documents:
+        for label, value in doc.rows:
+            assert "".join(value.split()) in flat, (label, value)
 
 
 async def test_tampered_pdf_fails_both_checkers(certified: Certified) -> None:

@@ -145,3 +145,21 @@ def test_complaints_are_kept_in_order(tmp_path: Path) -> None:
     second = store.add_complaint("2026-05-09T10:05:00+07:00", "กองคลัง", "other", "", "ขออีก", "0812345678")
     store.close()
     assert [c.id for c in CounterStore(path).complaints()] == [second, first]
+
+
+def test_a_file_made_before_log_proofs_were_kept_gets_the_column(tmp_path: Path) -> None:
+    """A counter.sqlite from before the log_proof column opens, keeps its cases, and stores proofs from then on."""
+    path = tmp_path / "old.sqlite"
+    store = CounterStore(path)
+    case = store.open_case(_case(), PREFIX, _row)
+    store.close()
+    with sqlite3.connect(path) as db:
+        db.execute("ALTER TABLE case_slot DROP COLUMN log_proof")
+    again = CounterStore(path)
+    kept = again.case(case.id, case.officer_id)
+    assert kept is not None and kept.slots["dopa.person"].log_proof == ""
+    proved = DocSlot("dopa.person", printout_id="p-1", jws="eyJh.eyJi.c2ln", log_proof='{"log_index": 7}')
+    again.update_case(case.id, [proved], _row)
+    reread = again.case(case.id, case.officer_id)
+    assert reread is not None and reread.slots["dopa.person"].log_proof == '{"log_index": 7}'
+    again.close()

@@ -12,10 +12,11 @@ function that feeds one input to a parser and returns how it ended (``valid``, `
 its own error family):
 
     audit:file        parse_input + verify_input (offline): bundle, JWS, QR text, anything
-    audit:paper       the same on mutated certified PDFs and QR pictures (slow: pyHanko, zxing)
+    audit:paper       the same on mutated certified PDFs and QR pictures, both formats (slow: pyHanko, zxing)
     checkpoint        linkage.checkpoint: open_checkpoint (bare keys and key windows, signed-at
                       lines), open_note, Checkpoint.from_text, parse_verifier_key
-    summary           consumers.auditor.summary.verify_summary
+    summary           consumers.auditor.summary.verify_summary (the JWS summary of copies printed before)
+    papercode         consumers.auditor.papercode: join_parts + verify_paper_code (tests/fuzz/papercode.py)
     keys              linkage.keys: the pinned key sets an auditor reads (log-keys.json, seal-keys.json)
     state             consumers.auditor.state: the checkpoints an auditor saw before (--state FILE)
 """
@@ -41,11 +42,12 @@ from consumers.auditor.bundle import parse_input
 from consumers.auditor.cli import TrustInputs
 from consumers.auditor.dispatch import verify_input
 from consumers.auditor.errors import VerificationError
+from consumers.auditor.papercode import make_paper_code
 from consumers.auditor.state import AuditorState
 from consumers.auditor.summary import SummaryError, SummaryTrust, make_summary, verify_summary
 from consumers.auditor.verify import Trust
 from consumers.counter.paper import qr_png
-from consumers.counter.printout import CounterSigner, PrintCase, render_case_pdf, sign_pdf
+from consumers.counter.printout import CounterSigner, PrintCase, case_claims, render_case_pdf, sign_pdf
 from linkage import checkpoint as cp
 from linkage.checkpoint import SIGNED_AT
 from linkage.config import Home
@@ -54,6 +56,7 @@ from linkage.pki import load_private_key
 from linkage.seal import b64url_encode
 from linkage.v1 import hub_pb2
 from providers import document_types
+from tests.fuzz.papercode import paper_code_inputs, verify_code
 from tests.fuzz.strategies import mutated_bytes, mutated_json, mutated_text
 from tests.fuzz.surface import MUNI, Surface
 
@@ -79,6 +82,9 @@ class Corpus:
     seal_key: ec.EllipticCurvePrivateKey
     pdf: bytes
     picture: bytes
+    paper_code: str  # the paper code of the case, one QR text
+    paper_parts: tuple[str, ...]  # the same, cut into parts
+    paper_picture: bytes
 
     @property
     def bundle(self) -> dict[str, Any]:
@@ -115,8 +121,10 @@ class Corpus:
                          printouts=tuple(a.jws for a in answers))
         summary = make_summary(case.printouts, name, signer.key, signer.cert, at=case.printed_at,
                                officer_id=officer, case_ref=case.case_ref)
-        pdf = sign_pdf(render_case_pdf(case, signer, summary=summary), signer, officer_name=case.officer_name,
+        pdf = sign_pdf(render_case_pdf(case, signer), signer, officer_name=case.officer_name,
                        officer_id=officer, location=case.agency_title)
+        [code] = make_paper_code(case_claims(case), signer.key, signer.cert)
+        parts = make_paper_code(case_claims(case), signer.key, signer.cert, part_chars=500)
         note_key = serialization.load_pem_private_key(home.log_note_key.read_bytes(), password=None)
         assert isinstance(note_key, Ed25519PrivateKey)
         return Corpus(
@@ -124,7 +132,8 @@ class Corpus:
             summary_trust=SummaryTrust.from_pki_dir(home.pki), docs=docs, note=answers[-1].checkpoint.note,
             note_signer=cp.NoteSigner(settings.hub.log_origin, note_key), summary=str(summary),
             agency_key=signer.key, agency_cert=signer.cert, seal_key=load_private_key(home.seal.key), pdf=pdf,
-            picture=qr_png(str(summary), scale=3))
+            picture=qr_png(str(summary), scale=3), paper_code=code, paper_parts=tuple(parts),
+            paper_picture=qr_png(code, scale=3))
 
     # -- signing mutated contents again ----------------------------------------------------------------------------
 
@@ -205,6 +214,8 @@ def _file_inputs(c: Corpus) -> st.SearchStrategy[bytes]:
         st.builds(lambda d, other: _with(d, "jws", other["jws"]), docs, docs),  # another printout's proof
         mutated_text(c.jws).map(str.encode),
         mutated_text(c.summary).map(str.encode),
+        mutated_text(c.paper_code).map(str.encode),
+        st.lists(st.sampled_from(c.paper_parts), max_size=4).map(lambda parts: "\n".join(parts).encode()),
         # A payload changed and sealed again with the real key: the checks behind the signature.
         mutated_json(payload).map(lambda text: _with(doc, "jws", c.sealed(text))),
         mutated_json(payload).map(lambda text: c.sealed(text).encode()),
@@ -219,7 +230,8 @@ def _verify_file(c: Corpus) -> Callable[[bytes], tuple[str, str | None]]:
 
 
 def _paper_inputs(c: Corpus) -> st.SearchStrategy[bytes]:
-    return st.one_of(mutated_bytes(c.pdf), mutated_bytes(c.picture), st.binary(max_size=64).map(
+    return st.one_of(mutated_bytes(c.pdf), mutated_bytes(c.picture), mutated_bytes(c.paper_picture),
+                     st.binary(max_size=64).map(
         lambda junk: b"%PDF-1.7\n" + junk), st.binary(max_size=64).map(lambda junk: b"\x89PNG\r\n\x1a\n" + junk))
 
 
@@ -339,6 +351,8 @@ def targets(c: Corpus) -> list[Target]:
         Target("audit:paper", _paper_inputs(c), _verify_file(c)),
         Target("checkpoint", _checkpoint_inputs(c), _open_checkpoint(c)),
         Target("summary", _summary_inputs(c), _verify_summary(c)),
+        Target("papercode", paper_code_inputs(c.paper_code, c.paper_parts, c.agency_key, c.agency_cert),
+               lambda texts: _only((SummaryError,), lambda: verify_code(c.summary_trust)(texts))),
         Target("keys", _key_set_inputs(c), _load_key_set(c)),
         Target("state", _state_inputs(c), _load_state(c)),
     ]

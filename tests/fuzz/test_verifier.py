@@ -28,7 +28,8 @@ from linkage.seal import b64url_decode, b64url_encode
 from tests.fuzz.corpus import DEEP_JSON, Corpus, Target, targets
 from tests.fuzz.surface import Surface
 
-EXAMPLES = {"audit:file": 150, "audit:paper": 25, "checkpoint": 150, "summary": 150, "keys": 100, "state": 100}
+EXAMPLES = {"audit:file": 150, "audit:paper": 25, "checkpoint": 150, "summary": 150, "papercode": 150, "keys": 100,
+            "state": 100}
 _SETTINGS = settings(deadline=None, derandomize=True, database=None, print_blob=True,
                      suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large,
                                             HealthCheck.filter_too_much, HealthCheck.large_base_example])
@@ -51,6 +52,8 @@ def test_the_corpus_is_valid(corpus: Corpus) -> None:
     assert verify_input(parse_input(corpus.summary.encode()), corpus.trust).valid
     assert verify_input(parse_input(corpus.pdf), corpus.trust).valid
     assert verify_input(parse_input(corpus.picture), corpus.trust).valid
+    assert verify_input(parse_input(corpus.paper_picture), corpus.trust).valid
+    assert verify_input(parse_input("\n".join(corpus.paper_parts).encode()), corpus.trust).valid
     assert verify_summary(corpus.summary, corpus.summary_trust).documents
     signer = corpus.note_signer
     assert cp.open_checkpoint(corpus.note, [signer.verifier()], signer.name).size >= 3

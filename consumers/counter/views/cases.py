@@ -10,6 +10,7 @@ from collections.abc import Mapping
 
 from aiohttp import web
 
+from consumers.auditor.bundle import proof_json
 from consumers.auditor.verify import verify_printout
 from consumers.client import Printout
 from consumers.counter.display import BANGKOK, field_rows, issued_text
@@ -118,7 +119,7 @@ def _document_slot(state: CounterState, doc_type: str, doc: Printout) -> DocSlot
     failed = ", ".join(f"[{c.number}] {c.name}" for c in report.failed)
     return DocSlot(doc_type=doc_type, printout_id=doc.printout_id, jws=doc.jws,
                    payload=doc.payload, issued_at=doc.issued_at, log_index=doc.log_index,
-                   seal_valid=report.valid,
+                   seal_valid=report.valid, log_proof=proof_json(doc.bundle()),
                    seal_detail=", ".join(f"[{c.number}] {c.name}" for c in report.checks if c.ok) if report.valid
                    else f"failed: {failed}")
 
@@ -232,7 +233,8 @@ async def make_certified_pdf(state: CounterState, case: Case, session: Session) 
         service_name=manual.name_th, subject_id=case.subject_id, subject_name=_subject_name(case),
         officer_name=session.name or session.officer_id, officer_id=session.officer_id,
         agency_title=state.agency.title, case_ref=case.ref, printouts=[slot.jws for slot in fetched],
-        still_to_bring=_still_to_bring(manual, case), doc_types=state.doc_types)
+        still_to_bring=_still_to_bring(manual, case), doc_types=state.doc_types,
+        log_proofs={slot.printout_id: slot.log_proof for slot in fetched if slot.log_proof})
     try:
         return await certify_async(print_case, state.signer)
     except PrintoutError as err:
