@@ -161,8 +161,13 @@ class HubConfig:
     retry_budget_percent: int = 10
     breaker_failures: int = 5
     breaker_cooldown_ms: int = 5000
+    # "required": every printout, card check and sign-in names an officer session (linkage/hub/officers.py);
+    # "optional": a bare officer_id is still accepted for an officer who holds no key in pki/officer-keys.json.
+    officer_sessions: str = "optional"
 
     def __post_init__(self) -> None:
+        if self.officer_sessions not in ("optional", "required"):
+            raise ConfigError(f'[hub] officer_sessions must be "optional" or "required", got {self.officer_sessions!r}')
         for key, low, high in (("provider_timeout_ms", 1, 600_000), ("provider_retries", 0, 5),
                                ("retry_budget_percent", 0, 100), ("breaker_failures", 1, 1_000_000),
                                ("breaker_cooldown_ms", 1, 3_600_000)):
@@ -340,7 +345,8 @@ def settings_from_text(home: Home, text: str) -> Settings:
     hub = HubConfig(**_take(raw.get("hub", {}), f"{path} [hub]",
                             {"host": str, "port": int, "issuer": str, "provider_timeout_ms": int,
                              "log_origin": str, "provider_retries": int, "retry_budget_percent": int,
-                             "breaker_failures": int, "breaker_cooldown_ms": int}, "LINKAGE_HUB"))
+                             "breaker_failures": int, "breaker_cooldown_ms": int, "officer_sessions": str},
+                            "LINKAGE_HUB"))
     providers = {
         name: ProviderConfig(name=name, **_take(table, f"{path} [providers.{name}]",
                                                 {"host": str, "port": int, "doc_types": tuple},

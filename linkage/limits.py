@@ -70,6 +70,11 @@ FIELD_LIMITS: dict[str, int] = {
     "birth_date": 16,
     "laser_code": 32,
     "leaf_hash": 32,
+    # Officer sign-in (linkage/hub/officers.py): the session secret, the signed statement, key id, signature.
+    "officer_session": 100,
+    "statement": 1024,
+    "kid": 64,
+    "signature": 128,
 }
 # A field added later without its own line above (tests/hub/test_limits.py keeps this unused).
 OTHER_FIELD_LIMIT = 100

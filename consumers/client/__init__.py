@@ -14,6 +14,8 @@ or ``HubClient.connect(addresses, ca_cert, CertPaths(cert, key))`` without a san
 - Deadlines: ``timeout=`` on every call (default the client's), one deadline for all attempts.
 - Retries (``RetryPolicy``): exponential backoff with jitter, on UNAVAILABLE only, for
   idempotent reads; a fetch is sent again only when the hub said it issued nothing.
+- Officers sign in with their own key (``sign_in_officer(officer_id, signer)``, the signer being
+  their officer card or device); fetches then carry ``officer_session=`` and each printout names it.
 - Several hub addresses: gRPC's ``round_robin`` over all of them.
 - Verification on receipt, on by default: seal and chain to the CA, log proof (with the log
   key), and that the printout answers the request sent. ``insecure_skip_verification=True``
@@ -24,6 +26,7 @@ from __future__ import annotations
 
 from consumers.client.client import HUB_TLS_NAME, HubClient
 from consumers.client.errors import ClientSetupError, PrintoutRejected
+from consumers.client.officer import OfficerSession, OfficerSigner
 from consumers.client.printout import Printout, receive
 from consumers.client.retry import DEFAULT_RETRY, NO_RETRY, RetryPolicy
 from linkage.seal import FetchRequest
@@ -35,6 +38,8 @@ __all__ = [
     "ClientSetupError",
     "FetchRequest",
     "HubClient",
+    "OfficerSession",
+    "OfficerSigner",
     "Printout",
     "PrintoutRejected",
     "RetryPolicy",

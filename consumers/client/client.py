@@ -27,6 +27,7 @@ from cryptography.x509.oid import NameOID
 from consumers.auditor.log import Entry, InclusionProof, Revocation
 from consumers.auditor.verify import Trust
 from consumers.client.errors import ClientSetupError, PrintoutRejected
+from consumers.client.officer import OfficerSession, OfficerSigner, sign_with
 from consumers.client.printout import Printout, receive
 from consumers.client.retry import DEFAULT_RETRY, RetryPolicy, nothing_issued, unavailable
 from linkage import pki
@@ -184,32 +185,57 @@ class HubClient:
                                 hub_pb2.GetAgentStatusRequest(officer_id=officer_id, citizen_id=citizen_id), timeout,
                                 unavailable)
 
-    async def fetch_document(self, doc_type: str, subject_id: str, *, purpose: str, officer_id: str,
+    async def sign_in_officer(self, officer_id: str, signer: OfficerSigner, *,
+                              timeout: float | None = None) -> OfficerSession:
+        """Sign the officer in with their own device (``signer``): the hub's statement goes to it, its signature
+        back to the hub, and the session bound to this agency's certificate comes back. Not retried (a
+        statement is used once). Raises the hub's LinkageError (``officer_signature_invalid``, ...)."""
+        begun = await self._call("BeginOfficerSignIn", self._hub.BeginOfficerSignIn,
+                                 hub_pb2.BeginOfficerSignInRequest(officer_id=officer_id), timeout, None)
+        signature = await sign_with(signer, begun.statement)
+        finish = hub_pb2.FinishOfficerSignInRequest(statement=begun.statement, kid=signer.kid, signature=signature)
+        done = await self._call("FinishOfficerSignIn", self._hub.FinishOfficerSignIn, finish, timeout, None)
+        return OfficerSession(done.session, done.session_id, done.officer_id, done.expires_at)
+
+    def _named(self, printout: Printout, session: OfficerSession | None) -> Printout:
+        """The printout, once it names the session it was asked under (PrintoutRejected otherwise)."""
+        if session is not None and printout.payload.get("officer_session") != session.session_id:
+            raise PrintoutRejected("officer_session_mismatch", "เอกสารไม่ได้ระบุการลงชื่อเข้าใช้ของเจ้าหน้าที่ที่ขอ",
+                                   f"the printout does not name officer session {session.session_id}")
+        return printout
+
+    async def fetch_document(self, doc_type: str, subject_id: str, *, purpose: str, officer_id: str = "",
                              case_ref: str = "", citizen_present: bool = False,
+                             officer_session: OfficerSession | None = None,
                              timeout: float | None = None) -> Printout:
-        """One sealed printout, verified on receipt.
+        """One sealed printout, verified on receipt; under ``officer_session`` (``sign_in_officer``) it names it.
 
         Sent again only when the hub said it issued nothing (see
         ``consumers.client.retry``). Raises the hub's LinkageError, or
         PrintoutRejected when the answer fails verification.
         """
+        officer_id = officer_session.officer_id if officer_session else officer_id
         request = FetchRequest(doc_type, subject_id, purpose, officer_id, case_ref, citizen_present)
         answer = await self._call("FetchDocument", self._hub.FetchDocument, hub_pb2.FetchDocumentRequest(
             doc_type=doc_type, subject_id=subject_id, purpose=purpose, officer_id=officer_id, case_ref=case_ref,
-            citizen_present=citizen_present), timeout, nothing_issued)
-        return receive(answer, request, self.agency, self.trust)
+            citizen_present=citizen_present, officer_session=officer_session.secret if officer_session else ""),
+            timeout, nothing_issued)
+        return self._named(receive(answer, request, self.agency, self.trust), officer_session)
 
-    async def fetch_documents(self, doc_types: Sequence[str], subject_id: str, *, purpose: str, officer_id: str,
+    async def fetch_documents(self, doc_types: Sequence[str], subject_id: str, *, purpose: str, officer_id: str = "",
                               case_ref: str = "", citizen_present: bool = False,
+                              officer_session: OfficerSession | None = None,
                               timeout: float | None = None) -> dict[str, Printout | LinkageError]:
         """Several document types for one subject: each type's printout or its own error, in request order.
 
         A document that fails verification is a PrintoutRejected in its place.
         Raises a LinkageError only when the request as a whole is refused.
         """
+        officer_id = officer_session.officer_id if officer_session else officer_id
         answer = await self._call("FetchDocuments", self._hub.FetchDocuments, hub_pb2.FetchDocumentsRequest(
             doc_types=list(doc_types), subject_id=subject_id, purpose=purpose, officer_id=officer_id,
-            case_ref=case_ref, citizen_present=citizen_present), timeout, nothing_issued)
+            case_ref=case_ref, citizen_present=citizen_present,
+            officer_session=officer_session.secret if officer_session else ""), timeout, nothing_issued)
         out: dict[str, Printout | LinkageError] = {}
         for result in answer.results:
             if result.WhichOneof("outcome") == "problem":
@@ -217,7 +243,8 @@ class HubClient:
                 continue
             request = FetchRequest(result.doc_type, subject_id, purpose, officer_id, case_ref, citizen_present)
             try:
-                out[result.doc_type] = receive(result.document, request, self.agency, self.trust)
+                out[result.doc_type] = self._named(receive(result.document, request, self.agency, self.trust),
+                                                   officer_session)
             except PrintoutRejected as err:
                 out[result.doc_type] = err
         return out

@@ -107,6 +107,7 @@ def _cmd_list(args: argparse.Namespace) -> int:
 def add_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """``linkage agency add | revoke | list``."""
     from linkage.cli.common import with_home
+    from linkage.cli.officers import add_agency_commands
 
     agency = sub.add_parser("agency", help="onboard an agency, revoke it, list who may read what")
     agency_sub = agency.add_subparsers(dest="agency_command", required=True, metavar="AGENCY_COMMAND")
@@ -134,6 +135,8 @@ def add_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> No
     p.add_argument("name", help="the agency's name, as `linkage agency list` shows it")
     p.add_argument("--days", type=int, default=pki.LEAF_DAYS, help=f"validity (default {pki.LEAF_DAYS} days)")
     p.set_defaults(func=_cmd_renew)
+
+    add_agency_commands(agency_sub)
 
     p = with_home(agency_sub.add_parser("list", help="each agency: document types, fields, officers, expiry"))
     p.add_argument("--json", action="store_true", help="print JSON")

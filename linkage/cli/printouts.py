@@ -29,6 +29,7 @@ AUDITOR_STATE = "auditor-state.json"
 
 def _cmd_fetch(args: argparse.Namespace) -> int:
     from consumers.client import HubClient
+    from linkage.cli.officers import unlock_card
     from linkage.cli.sandbox import read_endpoints
     from linkage.pki import CertPaths
     from linkage.seal import unverified_payload
@@ -51,12 +52,23 @@ def _cmd_fetch(args: argparse.Namespace) -> int:
     ca = Path(args.ca) if args.ca else home.ca.cert
     hub_address = args.hub or str(read_endpoints(home)["hub"])
 
+    if not args.officer and not args.card:
+        print("linkage fetch: say who asks: --card FILE (the officer's card; they sign in with its PIN) or "
+              "--officer ID", file=sys.stderr)
+        return 2
+
     async def run() -> int:
         async with HubClient.connect(hub_address, ca, own) as hub:
             try:
+                session = None
+                if args.card:  # the officer signs in with their own card: this process never sees more than the PIN
+                    card = unlock_card(args.card, args.pin_file)
+                    session = await hub.sign_in_officer(card.officer_id, card)
+                    print(f"officer {session.officer_id} signed in: session {session.session_id}, until "
+                          f"{session.expires_at}", file=sys.stderr)
                 doc = await hub.fetch_document(args.doc_type, args.id, purpose=args.purpose,
-                                               officer_id=args.officer, case_ref=args.case,
-                                               citizen_present=args.citizen_present)
+                                               officer_id=args.officer or "", case_ref=args.case,
+                                               citizen_present=args.citizen_present, officer_session=session)
             except LinkageError as err:
                 print(f"refused ({err.status.name}, {err.code}): {err.message}", file=sys.stderr)
                 return 1
@@ -236,7 +248,12 @@ def add_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> No
     """``linkage fetch``, ``verify``, ``audit`` and ``revoke``."""
     p = sub.add_parser("fetch", help="fetch one sealed printout as an agency")
     _connection_flags(p, None)
-    p.add_argument("--officer", required=True, help="the officer's 13-digit personal ID")
+    p.add_argument("--officer", help="the officer's 13-digit personal ID (without --card: only while the hub accepts"
+                                     " an officer who holds no key without a session)")
+    p.add_argument("--card", help="the officer's card file: they sign in with it (asks for its PIN) and the "
+                                  "printout names their session")
+    p.add_argument("--pin-file", help="with --card: read the PIN from this file's first line (else "
+                                      "LINKAGE_OFFICER_PIN, else asked for)")
     p.add_argument("--doc-type", required=True, help="e.g. dopa.person")
     p.add_argument("--id", required=True, help="13-digit ID of the citizen or company")
     p.add_argument("--purpose", required=True, help="why the data is needed")

@@ -4,8 +4,9 @@ of the printout's signing input, but the subject only as a keyed hash: no person
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, fields
-from typing import Protocol
+from typing import Any, Protocol
 
 from linkage.seal import canonical_json
 
@@ -42,10 +43,16 @@ class LogEntry:
     subject_hash: str
     printout_sha256: str  # seal.printout_digest: hex SHA-256 of the JWS signing input
     kind: str = "printout"
+    # The officer's signed sign-in (linkage/officers.py: kid, statement, signature, caller_cert_sha256), when the
+    # printout was made under an officer session; the leaf has no such key otherwise.
+    officer_proof: Mapping[str, Any] | None = None
 
     def leaf(self) -> bytes:
         # Not dataclasses.asdict: it deep-copies every value, a third of an append's cost.
-        return canonical_json({name: getattr(self, name) for name in _ENTRY_FIELDS})
+        data = {name: getattr(self, name) for name in _ENTRY_FIELDS}
+        if self.officer_proof is None:
+            del data["officer_proof"]
+        return canonical_json(data)
 
 
 @dataclass(frozen=True)

@@ -9,7 +9,8 @@ Every call is admitted first, in ``Hub.admit`` and nowhere else, in this order:
   3. every string field of the request is within its length (``FIELD_LIMITS`` in linkage/limits.py).
 
 A printout is then issued (``Hub.fetch``) in this order, and only in this order:
-  4. a purpose is given, and the officer is registered with the agency;
+  4. a purpose is given, and the officer is registered with the agency and, under an officer session
+     (linkage/hub/officers.py), signed in from this very certificate with a key still in force;
   5. the document type is known: its provider is resolved, once for the request;
   6. the agency has a right to the document type;
   7. the subject ID is well formed and of the kind the type is keyed by (as its provider describes it);
@@ -41,6 +42,7 @@ from google.protobuf.message import Message
 from linkage.config import ALL_FIELDS, AgencyConfig, LiveSettings, Settings
 from linkage.errors import InvalidRequest, LimitExceeded, LinkageError, NotFound, PermissionDenied, Unauthenticated
 from linkage.hub.log import Appended, ExchangeLog, LogEntry, RevocationEntry
+from linkage.hub.officers import OfficerDesk, Session, caller_cert_sha256
 from linkage.hub.routing import Router
 from linkage.ids import IdKind, parse_id, parse_officer_id
 from linkage.limits import FIELD_LIMITS, MAX_BATCH, OTHER_FIELD_LIMIT, REFUSAL_LOG_INTERVAL_S, AgencyLimits
@@ -76,6 +78,8 @@ class Hub:
         self.log = log
         self._revoke_lock = asyncio.Lock()
         self.limiter = AgencyLimiter()
+        self.officers = OfficerDesk(settings.home, settings.hub.issuer,
+                                    required=settings.hub.officer_sessions == "required")
 
     @property
     def settings(self) -> Settings:
@@ -155,15 +159,21 @@ class Hub:
             raise PermissionDenied("officer_not_registered", f"เจ้าหน้าที่ผู้นี้ไม่ได้ลงทะเบียนกับ {agency.name}",
                                    f"this officer is not registered with {agency.name}", field="officer_id")
 
-    async def fetch(self, agency: AgencyConfig, req: FetchRequest) -> Issued:
+    def officer_session(self, peer: Mapping[str, Sequence[bytes]], agency: AgencyConfig, secret: str,
+                        officer_id: str) -> Session | None:
+        """Step 4's officer: the session the request is made under (bound to this caller's certificate), or None
+        for a bare officer ID the rules still accept (linkage/hub/officers.py). Raises when neither holds."""
+        return self.officers.resolve(agency, caller_cert_sha256(peer), secret, officer_id)
+
+    async def fetch(self, agency: AgencyConfig, req: FetchRequest, session: Session | None = None) -> Issued:
         """Steps 4-11: issue one printout to an admitted agency. Raises a LinkageError and issues nothing when
         any step fails."""
         # 4. Purpose and officer.
         self.check_request(agency, req.purpose, req.officer_id)
-        return await self._issue(agency, req)
+        return await self._issue(agency, req, session)
 
     async def fetch_many(self, agency: AgencyConfig, doc_types: Sequence[str],
-                         req: FetchRequest) -> list[Issued | LinkageError]:
+                         req: FetchRequest, session: Session | None = None) -> list[Issued | LinkageError]:
         """Several types for one subject; each failure is returned in its place, not raised.
 
         Raises only for what is wrong with the request as a whole.
@@ -184,13 +194,13 @@ class Hub:
         async def one(doc_type: str) -> Issued | LinkageError:
             try:
                 return await self._issue(agency, FetchRequest(doc_type, req.subject_id, req.purpose, req.officer_id,
-                                                              req.case_ref, req.citizen_present))
+                                                              req.case_ref, req.citizen_present), session)
             except LinkageError as err:
                 return err
 
         return list(await asyncio.gather(*(one(t) for t in doc_types)))
 
-    async def _issue(self, agency: AgencyConfig, req: FetchRequest) -> Issued:
+    async def _issue(self, agency: AgencyConfig, req: FetchRequest, session: Session | None = None) -> Issued:
         """Steps 5-11 for a request whose purpose and officer passed step 4."""
         started = time.perf_counter()
         # 5. The document type is known; its provider, resolved here, serves the rest of the request.
@@ -216,17 +226,22 @@ class Hub:
         # 10. The seal.
         printout_id = str(uuid.uuid4())
         issued_at = format_issued_at(dt.datetime.now(dt.UTC))
-        jws = self.sealer.seal({
+        payload = {
             "printout_id": printout_id, "doc_type": req.doc_type, "subject_id": subject, "data": data,
             "issuer": self._issuer, "provider": provider.name, "agency": agency.name,
             "officer_id": req.officer_id, "purpose": req.purpose, "case_ref": req.case_ref,
             "issued_at": issued_at, "request_hash": req.binding(agency.name, subject),
-        })
+        }
+        if session is not None:  # the printout names its officer session; the log keeps the signed proof
+            payload["officer_session"] = session.session_id
+        jws = self.sealer.seal(payload)
         # 11. The log entry, durable before the printout leaves.
         logged = await self.log.append(LogEntry(
             printout_id=printout_id, doc_type=req.doc_type, provider=provider.name, agency=agency.name,
             officer_id=req.officer_id, purpose=req.purpose, case_ref=req.case_ref, issued_at=issued_at,
             subject_hash=self.log.subject_hash(subject), printout_sha256=printout_digest(jws),
+            officer_proof=None if session is None else {**session.proof.to_json(),
+                                                        "caller_cert_sha256": session.cert_sha256},
         ))
         _log.debug("issued", extra={"agency": agency.name, "doc_type": req.doc_type, "provider": provider.name,
                                     "log_index": logged.index,

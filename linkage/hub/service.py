@@ -17,10 +17,11 @@ import grpc
 from linkage import merkle
 from linkage.errors import InvalidRequest, LinkageError, NotFound, grpc_errors, to_problem
 from linkage.hub.log import SignedTree
+from linkage.hub.officers import caller_cert_sha256
 from linkage.hub.rules import Hub, Issued
 from linkage.ids import IdKind, parse_id
 from linkage.limits import MAX_BATCH, MAX_ENTRIES
-from linkage.seal import FetchRequest
+from linkage.seal import FetchRequest, format_issued_at
 from linkage.v1 import audit_pb2, audit_pb2_grpc, hub_pb2, hub_pb2_grpc
 
 __all__ = ["AuditServicer", "HubServicer"]
@@ -57,19 +58,24 @@ class HubServicer(hub_pb2_grpc.LinkageHubServicer):
     @grpc_errors
     async def FetchDocument(self, request: hub_pb2.FetchDocumentRequest,
                             context: grpc.aio.ServicerContext) -> hub_pb2.FetchDocumentResponse:
-        agency = self._hub.admit(context.auth_context(), request)
+        peer = context.auth_context()
+        agency = self._hub.admit(peer, request)
+        session = self._hub.officer_session(peer, agency, request.officer_session, request.officer_id)
         issued = await self._hub.fetch(agency, FetchRequest(
-            request.doc_type, request.subject_id, request.purpose, request.officer_id, request.case_ref,
-            request.citizen_present))
+            request.doc_type, request.subject_id, request.purpose, session.officer_id if session else
+            request.officer_id, request.case_ref, request.citizen_present), session)
         return _issued(issued)
 
     @grpc_errors
     async def FetchDocuments(self, request: hub_pb2.FetchDocumentsRequest,
                              context: grpc.aio.ServicerContext) -> hub_pb2.FetchDocumentsResponse:
         # A batch costs one call per document type (MAX_BATCH at most: a longer one is refused as a whole).
-        agency = self._hub.admit(context.auth_context(), request, min(len(request.doc_types), MAX_BATCH))
+        peer = context.auth_context()
+        agency = self._hub.admit(peer, request, min(len(request.doc_types), MAX_BATCH))
+        session = self._hub.officer_session(peer, agency, request.officer_session, request.officer_id)
         outcomes = await self._hub.fetch_many(agency, list(request.doc_types), FetchRequest(
-            "", request.subject_id, request.purpose, request.officer_id, request.case_ref, request.citizen_present))
+            "", request.subject_id, request.purpose, session.officer_id if session else request.officer_id,
+            request.case_ref, request.citizen_present), session)
         results = []
         for doc_type, outcome in zip(request.doc_types, outcomes, strict=True):
             if isinstance(outcome, LinkageError):
@@ -94,9 +100,31 @@ class HubServicer(hub_pb2_grpc.LinkageHubServicer):
     @grpc_errors
     async def CheckCard(self, request: hub_pb2.HubCheckCardRequest,
                         context: grpc.aio.ServicerContext) -> hub_pb2.HubCheckCardResponse:
-        agency = self._hub.admit(context.auth_context(), request)
-        match = await self._hub.check_card(agency, request.card, request.purpose, request.officer_id)
+        peer = context.auth_context()
+        agency = self._hub.admit(peer, request)
+        session = self._hub.officer_session(peer, agency, request.officer_session, request.officer_id)
+        match = await self._hub.check_card(agency, request.card, request.purpose,
+                                           session.officer_id if session else request.officer_id)
         return hub_pb2.HubCheckCardResponse(match=match)
+
+    @grpc_errors
+    async def BeginOfficerSignIn(self, request: hub_pb2.BeginOfficerSignInRequest,
+                                 context: grpc.aio.ServicerContext) -> hub_pb2.BeginOfficerSignInResponse:
+        peer = context.auth_context()
+        agency = self._hub.admit(peer, request)
+        statement, sign_by = self._hub.officers.begin(agency, caller_cert_sha256(peer), request.officer_id)
+        return hub_pb2.BeginOfficerSignInResponse(statement=statement, sign_by=sign_by)
+
+    @grpc_errors
+    async def FinishOfficerSignIn(self, request: hub_pb2.FinishOfficerSignInRequest,
+                                  context: grpc.aio.ServicerContext) -> hub_pb2.FinishOfficerSignInResponse:
+        peer = context.auth_context()
+        agency = self._hub.admit(peer, request)
+        secret, session = self._hub.officers.finish(agency, caller_cert_sha256(peer), request.statement,
+                                                    request.kid, request.signature)
+        return hub_pb2.FinishOfficerSignInResponse(session=secret, session_id=session.session_id,
+                                                   officer_id=session.officer_id,
+                                                   expires_at=format_issued_at(session.expires))
 
 
 def _proof_error(err: merkle.MerkleError) -> InvalidRequest:

@@ -27,15 +27,15 @@ from linkage.v1 import common_pb2 as linkage_dot_v1_dot_common__pb2
 from linkage.v1 import provider_pb2 as linkage_dot_v1_dot_provider__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x14linkage/v1/hub.proto\x12\nlinkage.v1\x1a\x16linkage/v1/audit.proto\x1a\x17linkage/v1/common.proto\x1a\x19linkage/v1/provider.proto\"\x15\n\x13ListServicesRequest\"R\n\x14ListServicesResponse\x12\x0e\n\x06\x61gency\x18\x01 \x01(\t\x12*\n\x08services\x18\x02 \x03(\x0b\x32\x18.linkage.v1.ServiceGrant\"u\n\x0cServiceGrant\x12*\n\x08\x64oc_type\x18\x01 \x01(\x0b\x32\x18.linkage.v1.DocumentType\x12\x10\n\x08provider\x18\x02 \x01(\t\x12\x0f\n\x07service\x18\x03 \x01(\t\x12\x16\n\x0egranted_fields\x18\x04 \x03(\t\"\x8c\x01\n\x14\x46\x65tchDocumentRequest\x12\x10\n\x08\x64oc_type\x18\x01 \x01(\t\x12\x12\n\nsubject_id\x18\x02 \x01(\t\x12\x0f\n\x07purpose\x18\x03 \x01(\t\x12\x12\n\nofficer_id\x18\x04 \x01(\t\x12\x10\n\x08\x63\x61se_ref\x18\x05 \x01(\t\x12\x17\n\x0f\x63itizen_present\x18\x06 \x01(\x08\"\xea\x01\n\x15\x46\x65tchDocumentResponse\x12\x13\n\x0bprintout_id\x18\x01 \x01(\t\x12\x0b\n\x03jws\x18\x02 \x01(\t\x12\x11\n\tlog_index\x18\x03 \x01(\x04\x12\x10\n\x08\x64oc_type\x18\x04 \x01(\t\x12\x11\n\tissued_at\x18\x05 \x01(\t\x12\x33\n\x0finclusion_proof\x18\x06 \x01(\x0b\x32\x1a.linkage.v1.InclusionProof\x12\x30\n\ncheckpoint\x18\x07 \x01(\x0b\x32\x1c.linkage.v1.SignedCheckpoint\x12\x10\n\x08log_leaf\x18\x08 \x01(\x0c\"\x8e\x01\n\x15\x46\x65tchDocumentsRequest\x12\x11\n\tdoc_types\x18\x01 \x03(\t\x12\x12\n\nsubject_id\x18\x02 \x01(\t\x12\x0f\n\x07purpose\x18\x03 \x01(\t\x12\x12\n\nofficer_id\x18\x04 \x01(\t\x12\x10\n\x08\x63\x61se_ref\x18\x05 \x01(\t\x12\x17\n\x0f\x63itizen_present\x18\x06 \x01(\x08\"\x8c\x01\n\x0e\x44ocumentResult\x12\x10\n\x08\x64oc_type\x18\x01 \x01(\t\x12\x35\n\x08\x64ocument\x18\x02 \x01(\x0b\x32!.linkage.v1.FetchDocumentResponseH\x00\x12&\n\x07problem\x18\x03 \x01(\x0b\x32\x13.linkage.v1.ProblemH\x00\x42\t\n\x07outcome\"E\n\x16\x46\x65tchDocumentsResponse\x12+\n\x07results\x18\x01 \x03(\x0b\x32\x1a.linkage.v1.DocumentResult\"?\n\x15GetAgentStatusRequest\x12\x12\n\nofficer_id\x18\x01 \x01(\t\x12\x12\n\ncitizen_id\x18\x02 \x01(\t\"Q\n\x16GetAgentStatusResponse\x12\'\n\x06status\x18\x01 \x01(\x0e\x32\x17.linkage.v1.AgentStatus\x12\x0e\n\x06\x61gency\x18\x02 \x01(\t\"f\n\x13HubCheckCardRequest\x12*\n\x04\x63\x61rd\x18\x01 \x01(\x0b\x32\x1c.linkage.v1.CheckCardRequest\x12\x0f\n\x07purpose\x18\x02 \x01(\t\x12\x12\n\nofficer_id\x18\x03 \x01(\t\"%\n\x14HubCheckCardResponse\x12\r\n\x05match\x18\x01 \x01(\x08*p\n\x0b\x41gentStatus\x12\x1c\n\x18\x41GENT_STATUS_UNSPECIFIED\x10\x00\x12\x17\n\x13\x41GENT_NOT_AVAILABLE\x10\x01\x12\x13\n\x0f\x41GENT_AVAILABLE\x10\x02\x12\x15\n\x11\x43ITIZEN_AVAILABLE\x10\x03\x32\xb7\x03\n\nLinkageHub\x12Q\n\x0cListServices\x12\x1f.linkage.v1.ListServicesRequest\x1a .linkage.v1.ListServicesResponse\x12T\n\rFetchDocument\x12 .linkage.v1.FetchDocumentRequest\x1a!.linkage.v1.FetchDocumentResponse\x12W\n\x0e\x46\x65tchDocuments\x12!.linkage.v1.FetchDocumentsRequest\x1a\".linkage.v1.FetchDocumentsResponse\x12W\n\x0eGetAgentStatus\x12!.linkage.v1.GetAgentStatusRequest\x1a\".linkage.v1.GetAgentStatusResponse\x12N\n\tCheckCard\x12\x1f.linkage.v1.HubCheckCardRequest\x1a .linkage.v1.HubCheckCardResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x14linkage/v1/hub.proto\x12\nlinkage.v1\x1a\x16linkage/v1/audit.proto\x1a\x17linkage/v1/common.proto\x1a\x19linkage/v1/provider.proto\"\x15\n\x13ListServicesRequest\"R\n\x14ListServicesResponse\x12\x0e\n\x06\x61gency\x18\x01 \x01(\t\x12*\n\x08services\x18\x02 \x03(\x0b\x32\x18.linkage.v1.ServiceGrant\"u\n\x0cServiceGrant\x12*\n\x08\x64oc_type\x18\x01 \x01(\x0b\x32\x18.linkage.v1.DocumentType\x12\x10\n\x08provider\x18\x02 \x01(\t\x12\x0f\n\x07service\x18\x03 \x01(\t\x12\x16\n\x0egranted_fields\x18\x04 \x03(\t\"\xa5\x01\n\x14\x46\x65tchDocumentRequest\x12\x10\n\x08\x64oc_type\x18\x01 \x01(\t\x12\x12\n\nsubject_id\x18\x02 \x01(\t\x12\x0f\n\x07purpose\x18\x03 \x01(\t\x12\x12\n\nofficer_id\x18\x04 \x01(\t\x12\x10\n\x08\x63\x61se_ref\x18\x05 \x01(\t\x12\x17\n\x0f\x63itizen_present\x18\x06 \x01(\x08\x12\x17\n\x0fofficer_session\x18\x07 \x01(\t\"\xea\x01\n\x15\x46\x65tchDocumentResponse\x12\x13\n\x0bprintout_id\x18\x01 \x01(\t\x12\x0b\n\x03jws\x18\x02 \x01(\t\x12\x11\n\tlog_index\x18\x03 \x01(\x04\x12\x10\n\x08\x64oc_type\x18\x04 \x01(\t\x12\x11\n\tissued_at\x18\x05 \x01(\t\x12\x33\n\x0finclusion_proof\x18\x06 \x01(\x0b\x32\x1a.linkage.v1.InclusionProof\x12\x30\n\ncheckpoint\x18\x07 \x01(\x0b\x32\x1c.linkage.v1.SignedCheckpoint\x12\x10\n\x08log_leaf\x18\x08 \x01(\x0c\"\xa7\x01\n\x15\x46\x65tchDocumentsRequest\x12\x11\n\tdoc_types\x18\x01 \x03(\t\x12\x12\n\nsubject_id\x18\x02 \x01(\t\x12\x0f\n\x07purpose\x18\x03 \x01(\t\x12\x12\n\nofficer_id\x18\x04 \x01(\t\x12\x10\n\x08\x63\x61se_ref\x18\x05 \x01(\t\x12\x17\n\x0f\x63itizen_present\x18\x06 \x01(\x08\x12\x17\n\x0fofficer_session\x18\x07 \x01(\t\"\x8c\x01\n\x0e\x44ocumentResult\x12\x10\n\x08\x64oc_type\x18\x01 \x01(\t\x12\x35\n\x08\x64ocument\x18\x02 \x01(\x0b\x32!.linkage.v1.FetchDocumentResponseH\x00\x12&\n\x07problem\x18\x03 \x01(\x0b\x32\x13.linkage.v1.ProblemH\x00\x42\t\n\x07outcome\"E\n\x16\x46\x65tchDocumentsResponse\x12+\n\x07results\x18\x01 \x03(\x0b\x32\x1a.linkage.v1.DocumentResult\"?\n\x15GetAgentStatusRequest\x12\x12\n\nofficer_id\x18\x01 \x01(\t\x12\x12\n\ncitizen_id\x18\x02 \x01(\t\"Q\n\x16GetAgentStatusResponse\x12\'\n\x06status\x18\x01 \x01(\x0e\x32\x17.linkage.v1.AgentStatus\x12\x0e\n\x06\x61gency\x18\x02 \x01(\t\"\x7f\n\x13HubCheckCardRequest\x12*\n\x04\x63\x61rd\x18\x01 \x01(\x0b\x32\x1c.linkage.v1.CheckCardRequest\x12\x0f\n\x07purpose\x18\x02 \x01(\t\x12\x12\n\nofficer_id\x18\x03 \x01(\t\x12\x17\n\x0fofficer_session\x18\x04 \x01(\t\"%\n\x14HubCheckCardResponse\x12\r\n\x05match\x18\x01 \x01(\x08\"/\n\x19\x42\x65ginOfficerSignInRequest\x12\x12\n\nofficer_id\x18\x01 \x01(\t\"@\n\x1a\x42\x65ginOfficerSignInResponse\x12\x11\n\tstatement\x18\x01 \x01(\x0c\x12\x0f\n\x07sign_by\x18\x02 \x01(\t\"O\n\x1a\x46inishOfficerSignInRequest\x12\x11\n\tstatement\x18\x01 \x01(\x0c\x12\x0b\n\x03kid\x18\x02 \x01(\t\x12\x11\n\tsignature\x18\x03 \x01(\x0c\"j\n\x1b\x46inishOfficerSignInResponse\x12\x0f\n\x07session\x18\x01 \x01(\t\x12\x12\n\nsession_id\x18\x02 \x01(\t\x12\x12\n\nofficer_id\x18\x03 \x01(\t\x12\x12\n\nexpires_at\x18\x04 \x01(\t*p\n\x0b\x41gentStatus\x12\x1c\n\x18\x41GENT_STATUS_UNSPECIFIED\x10\x00\x12\x17\n\x13\x41GENT_NOT_AVAILABLE\x10\x01\x12\x13\n\x0f\x41GENT_AVAILABLE\x10\x02\x12\x15\n\x11\x43ITIZEN_AVAILABLE\x10\x03\x32\x84\x05\n\nLinkageHub\x12Q\n\x0cListServices\x12\x1f.linkage.v1.ListServicesRequest\x1a .linkage.v1.ListServicesResponse\x12T\n\rFetchDocument\x12 .linkage.v1.FetchDocumentRequest\x1a!.linkage.v1.FetchDocumentResponse\x12W\n\x0e\x46\x65tchDocuments\x12!.linkage.v1.FetchDocumentsRequest\x1a\".linkage.v1.FetchDocumentsResponse\x12W\n\x0eGetAgentStatus\x12!.linkage.v1.GetAgentStatusRequest\x1a\".linkage.v1.GetAgentStatusResponse\x12N\n\tCheckCard\x12\x1f.linkage.v1.HubCheckCardRequest\x1a .linkage.v1.HubCheckCardResponse\x12\x63\n\x12\x42\x65ginOfficerSignIn\x12%.linkage.v1.BeginOfficerSignInRequest\x1a&.linkage.v1.BeginOfficerSignInResponse\x12\x66\n\x13\x46inishOfficerSignIn\x12&.linkage.v1.FinishOfficerSignInRequest\x1a\'.linkage.v1.FinishOfficerSignInResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'linkage.v1.hub_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_AGENTSTATUS']._serialized_start=1368
-  _globals['_AGENTSTATUS']._serialized_end=1480
+  _globals['_AGENTSTATUS']._serialized_start=1747
+  _globals['_AGENTSTATUS']._serialized_end=1859
   _globals['_LISTSERVICESREQUEST']._serialized_start=112
   _globals['_LISTSERVICESREQUEST']._serialized_end=133
   _globals['_LISTSERVICESRESPONSE']._serialized_start=135
@@ -43,23 +43,31 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_SERVICEGRANT']._serialized_start=219
   _globals['_SERVICEGRANT']._serialized_end=336
   _globals['_FETCHDOCUMENTREQUEST']._serialized_start=339
-  _globals['_FETCHDOCUMENTREQUEST']._serialized_end=479
-  _globals['_FETCHDOCUMENTRESPONSE']._serialized_start=482
-  _globals['_FETCHDOCUMENTRESPONSE']._serialized_end=716
-  _globals['_FETCHDOCUMENTSREQUEST']._serialized_start=719
-  _globals['_FETCHDOCUMENTSREQUEST']._serialized_end=861
-  _globals['_DOCUMENTRESULT']._serialized_start=864
-  _globals['_DOCUMENTRESULT']._serialized_end=1004
-  _globals['_FETCHDOCUMENTSRESPONSE']._serialized_start=1006
-  _globals['_FETCHDOCUMENTSRESPONSE']._serialized_end=1075
-  _globals['_GETAGENTSTATUSREQUEST']._serialized_start=1077
-  _globals['_GETAGENTSTATUSREQUEST']._serialized_end=1140
-  _globals['_GETAGENTSTATUSRESPONSE']._serialized_start=1142
-  _globals['_GETAGENTSTATUSRESPONSE']._serialized_end=1223
-  _globals['_HUBCHECKCARDREQUEST']._serialized_start=1225
-  _globals['_HUBCHECKCARDREQUEST']._serialized_end=1327
-  _globals['_HUBCHECKCARDRESPONSE']._serialized_start=1329
-  _globals['_HUBCHECKCARDRESPONSE']._serialized_end=1366
-  _globals['_LINKAGEHUB']._serialized_start=1483
-  _globals['_LINKAGEHUB']._serialized_end=1922
+  _globals['_FETCHDOCUMENTREQUEST']._serialized_end=504
+  _globals['_FETCHDOCUMENTRESPONSE']._serialized_start=507
+  _globals['_FETCHDOCUMENTRESPONSE']._serialized_end=741
+  _globals['_FETCHDOCUMENTSREQUEST']._serialized_start=744
+  _globals['_FETCHDOCUMENTSREQUEST']._serialized_end=911
+  _globals['_DOCUMENTRESULT']._serialized_start=914
+  _globals['_DOCUMENTRESULT']._serialized_end=1054
+  _globals['_FETCHDOCUMENTSRESPONSE']._serialized_start=1056
+  _globals['_FETCHDOCUMENTSRESPONSE']._serialized_end=1125
+  _globals['_GETAGENTSTATUSREQUEST']._serialized_start=1127
+  _globals['_GETAGENTSTATUSREQUEST']._serialized_end=1190
+  _globals['_GETAGENTSTATUSRESPONSE']._serialized_start=1192
+  _globals['_GETAGENTSTATUSRESPONSE']._serialized_end=1273
+  _globals['_HUBCHECKCARDREQUEST']._serialized_start=1275
+  _globals['_HUBCHECKCARDREQUEST']._serialized_end=1402
+  _globals['_HUBCHECKCARDRESPONSE']._serialized_start=1404
+  _globals['_HUBCHECKCARDRESPONSE']._serialized_end=1441
+  _globals['_BEGINOFFICERSIGNINREQUEST']._serialized_start=1443
+  _globals['_BEGINOFFICERSIGNINREQUEST']._serialized_end=1490
+  _globals['_BEGINOFFICERSIGNINRESPONSE']._serialized_start=1492
+  _globals['_BEGINOFFICERSIGNINRESPONSE']._serialized_end=1556
+  _globals['_FINISHOFFICERSIGNINREQUEST']._serialized_start=1558
+  _globals['_FINISHOFFICERSIGNINREQUEST']._serialized_end=1637
+  _globals['_FINISHOFFICERSIGNINRESPONSE']._serialized_start=1639
+  _globals['_FINISHOFFICERSIGNINRESPONSE']._serialized_end=1745
+  _globals['_LINKAGEHUB']._serialized_start=1862
+  _globals['_LINKAGEHUB']._serialized_end=2506
 # @@protoc_insertion_point(module_scope)

@@ -163,6 +163,7 @@ class FetchDocumentRequest(_message.Message):
     OFFICER_ID_FIELD_NUMBER: _builtins.int
     CASE_REF_FIELD_NUMBER: _builtins.int
     CITIZEN_PRESENT_FIELD_NUMBER: _builtins.int
+    OFFICER_SESSION_FIELD_NUMBER: _builtins.int
     doc_type: _builtins.str
     """Document type, e.g. "dopa.person". At most 64 characters."""
     subject_id: _builtins.str
@@ -186,6 +187,13 @@ class FetchDocumentRequest(_message.Message):
     """True when the citizen is at the counter with their card. Some document
     types (e.g. "dopa.card") are served only then.
     """
+    officer_session: _builtins.str
+    """The officer session (FinishOfficerSignIn's session) the request is made
+    under; officer_id is then the session's officer (or empty). Without
+    one, the request is refused (UNAUTHENTICATED "officer_session_required")
+    when the hub requires sessions ([hub] officer_sessions = "required") or
+    the officer has a key in the officer key set. At most 100 characters.
+    """
     def __init__(
         self,
         *,
@@ -195,10 +203,11 @@ class FetchDocumentRequest(_message.Message):
         officer_id: _builtins.str = ...,
         case_ref: _builtins.str = ...,
         citizen_present: _builtins.bool = ...,
+        officer_session: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["case_ref", b"case_ref", "citizen_present", b"citizen_present", "doc_type", b"doc_type", "officer_id", b"officer_id", "purpose", b"purpose", "subject_id", b"subject_id"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["case_ref", b"case_ref", "citizen_present", b"citizen_present", "doc_type", b"doc_type", "officer_id", b"officer_id", "officer_session", b"officer_session", "purpose", b"purpose", "subject_id", b"subject_id"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -273,12 +282,14 @@ class FetchDocumentsRequest(_message.Message):
     OFFICER_ID_FIELD_NUMBER: _builtins.int
     CASE_REF_FIELD_NUMBER: _builtins.int
     CITIZEN_PRESENT_FIELD_NUMBER: _builtins.int
+    OFFICER_SESSION_FIELD_NUMBER: _builtins.int
     subject_id: _builtins.str
     """As in FetchDocumentRequest, with the same limits."""
     purpose: _builtins.str
     officer_id: _builtins.str
     case_ref: _builtins.str
     citizen_present: _builtins.bool
+    officer_session: _builtins.str
     @_builtins.property
     def doc_types(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
         """Document types to fetch: 1 to 16, each at most once, each at most 64
@@ -294,10 +305,11 @@ class FetchDocumentsRequest(_message.Message):
         officer_id: _builtins.str = ...,
         case_ref: _builtins.str = ...,
         citizen_present: _builtins.bool = ...,
+        officer_session: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["case_ref", b"case_ref", "citizen_present", b"citizen_present", "doc_types", b"doc_types", "officer_id", b"officer_id", "purpose", b"purpose", "subject_id", b"subject_id"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["case_ref", b"case_ref", "citizen_present", b"citizen_present", "doc_types", b"doc_types", "officer_id", b"officer_id", "officer_session", b"officer_session", "purpose", b"purpose", "subject_id", b"subject_id"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -412,9 +424,12 @@ class HubCheckCardRequest(_message.Message):
     CARD_FIELD_NUMBER: _builtins.int
     PURPOSE_FIELD_NUMBER: _builtins.int
     OFFICER_ID_FIELD_NUMBER: _builtins.int
+    OFFICER_SESSION_FIELD_NUMBER: _builtins.int
     purpose: _builtins.str
     """As in FetchDocumentRequest: required, at most 500 characters."""
     officer_id: _builtins.str
+    """As in FetchDocumentRequest."""
+    officer_session: _builtins.str
     """As in FetchDocumentRequest."""
     @_builtins.property
     def card(self) -> _provider_pb2.CheckCardRequest:
@@ -428,10 +443,11 @@ class HubCheckCardRequest(_message.Message):
         card: _provider_pb2.CheckCardRequest | None = ...,
         purpose: _builtins.str = ...,
         officer_id: _builtins.str = ...,
+        officer_session: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["card", b"card"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["card", b"card", "officer_id", b"officer_id", "purpose", b"purpose"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["card", b"card", "officer_id", b"officer_id", "officer_session", b"officer_session", "purpose", b"purpose"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -455,3 +471,113 @@ class HubCheckCardResponse(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___HubCheckCardResponse: _TypeAlias = HubCheckCardResponse  # noqa: Y015
+
+@_typing.final
+class BeginOfficerSignInRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    OFFICER_ID_FIELD_NUMBER: _builtins.int
+    officer_id: _builtins.str
+    """13-digit personal ID of the officer signing in. At most 32 characters."""
+    def __init__(
+        self,
+        *,
+        officer_id: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["officer_id", b"officer_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___BeginOfficerSignInRequest: _TypeAlias = BeginOfficerSignInRequest  # noqa: Y015
+
+@_typing.final
+class BeginOfficerSignInResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    STATEMENT_FIELD_NUMBER: _builtins.int
+    SIGN_BY_FIELD_NUMBER: _builtins.int
+    statement: _builtins.bytes
+    """The sign-in statement (canonical JSON, type
+    "linkage-officer-signin/v1") for the officer's key to sign as it is.
+    """
+    sign_by: _builtins.str
+    """RFC 3339 UTC: FinishOfficerSignIn must come before this."""
+    def __init__(
+        self,
+        *,
+        statement: _builtins.bytes = ...,
+        sign_by: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["sign_by", b"sign_by", "statement", b"statement"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___BeginOfficerSignInResponse: _TypeAlias = BeginOfficerSignInResponse  # noqa: Y015
+
+@_typing.final
+class FinishOfficerSignInRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    STATEMENT_FIELD_NUMBER: _builtins.int
+    KID_FIELD_NUMBER: _builtins.int
+    SIGNATURE_FIELD_NUMBER: _builtins.int
+    statement: _builtins.bytes
+    """The statement BeginOfficerSignIn gave, unchanged. At most 1024 bytes."""
+    kid: _builtins.str
+    """The signing key's id in the officer key set (its JWK thumbprint). At
+    most 64 characters.
+    """
+    signature: _builtins.bytes
+    """ECDSA P-256 / SHA-256 over the statement, DER. At most 128 bytes."""
+    def __init__(
+        self,
+        *,
+        statement: _builtins.bytes = ...,
+        kid: _builtins.str = ...,
+        signature: _builtins.bytes = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["kid", b"kid", "signature", b"signature", "statement", b"statement"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___FinishOfficerSignInRequest: _TypeAlias = FinishOfficerSignInRequest  # noqa: Y015
+
+@_typing.final
+class FinishOfficerSignInResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    SESSION_FIELD_NUMBER: _builtins.int
+    SESSION_ID_FIELD_NUMBER: _builtins.int
+    OFFICER_ID_FIELD_NUMBER: _builtins.int
+    EXPIRES_AT_FIELD_NUMBER: _builtins.int
+    session: _builtins.str
+    """The session: a secret for the agency's server to send as
+    officer_session; only this agency's certificate can use it.
+    """
+    session_id: _builtins.str
+    """The session's public name, which its printouts carry."""
+    officer_id: _builtins.str
+    """The officer signed in."""
+    expires_at: _builtins.str
+    """RFC 3339 UTC end of the session."""
+    def __init__(
+        self,
+        *,
+        session: _builtins.str = ...,
+        session_id: _builtins.str = ...,
+        officer_id: _builtins.str = ...,
+        expires_at: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["expires_at", b"expires_at", "officer_id", b"officer_id", "session", b"session", "session_id", b"session_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___FinishOfficerSignInResponse: _TypeAlias = FinishOfficerSignInResponse  # noqa: Y015

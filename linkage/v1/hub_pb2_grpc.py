@@ -59,6 +59,16 @@ class LinkageHubStub:
                 request_serializer=linkage_dot_v1_dot_hub__pb2.HubCheckCardRequest.SerializeToString,
                 response_deserializer=linkage_dot_v1_dot_hub__pb2.HubCheckCardResponse.FromString,
                 _registered_method=True)
+        self.BeginOfficerSignIn = channel.unary_unary(
+                '/linkage.v1.LinkageHub/BeginOfficerSignIn',
+                request_serializer=linkage_dot_v1_dot_hub__pb2.BeginOfficerSignInRequest.SerializeToString,
+                response_deserializer=linkage_dot_v1_dot_hub__pb2.BeginOfficerSignInResponse.FromString,
+                _registered_method=True)
+        self.FinishOfficerSignIn = channel.unary_unary(
+                '/linkage.v1.LinkageHub/FinishOfficerSignIn',
+                request_serializer=linkage_dot_v1_dot_hub__pb2.FinishOfficerSignInRequest.SerializeToString,
+                response_deserializer=linkage_dot_v1_dot_hub__pb2.FinishOfficerSignInResponse.FromString,
+                _registered_method=True)
 
 
 class LinkageHubServicer:
@@ -109,6 +119,33 @@ class LinkageHubServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def BeginOfficerSignIn(self, request, context):
+        """BeginOfficerSignIn starts an officer's sign-in: the hub answers with a
+        statement for the officer's own key (their officer card) to sign. It
+        names the officer, the calling agency, the SHA-256 of the client
+        certificate that asked, a fresh nonce and the session's window, and may
+        be finished once, within two minutes, from that certificate only.
+        PERMISSION_DENIED when the officer is not registered with the agency or
+        has no key in force in the officer key set (pki/officer-keys.json).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def FinishOfficerSignIn(self, request, context):
+        """FinishOfficerSignIn checks the officer's signature over the statement
+        with the officer's published key and issues a short-lived officer
+        session bound to the calling agency's client certificate (useless from
+        any other). Nothing is issued when the statement is unknown, used,
+        expired, or asked for by another certificate, when the signature is not
+        the key's, or when the key is not in force (UNAUTHENTICATED; a revoked
+        key: PERMISSION_DENIED). Every printout fetched with the session names
+        it, and its exchange-log entry carries the signed statement.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_LinkageHubServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -136,6 +173,16 @@ def add_LinkageHubServicer_to_server(servicer, server):
                     servicer.CheckCard,
                     request_deserializer=linkage_dot_v1_dot_hub__pb2.HubCheckCardRequest.FromString,
                     response_serializer=linkage_dot_v1_dot_hub__pb2.HubCheckCardResponse.SerializeToString,
+            ),
+            'BeginOfficerSignIn': grpc.unary_unary_rpc_method_handler(
+                    servicer.BeginOfficerSignIn,
+                    request_deserializer=linkage_dot_v1_dot_hub__pb2.BeginOfficerSignInRequest.FromString,
+                    response_serializer=linkage_dot_v1_dot_hub__pb2.BeginOfficerSignInResponse.SerializeToString,
+            ),
+            'FinishOfficerSignIn': grpc.unary_unary_rpc_method_handler(
+                    servicer.FinishOfficerSignIn,
+                    request_deserializer=linkage_dot_v1_dot_hub__pb2.FinishOfficerSignInRequest.FromString,
+                    response_serializer=linkage_dot_v1_dot_hub__pb2.FinishOfficerSignInResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -273,6 +320,60 @@ class LinkageHub:
             '/linkage.v1.LinkageHub/CheckCard',
             linkage_dot_v1_dot_hub__pb2.HubCheckCardRequest.SerializeToString,
             linkage_dot_v1_dot_hub__pb2.HubCheckCardResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def BeginOfficerSignIn(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/linkage.v1.LinkageHub/BeginOfficerSignIn',
+            linkage_dot_v1_dot_hub__pb2.BeginOfficerSignInRequest.SerializeToString,
+            linkage_dot_v1_dot_hub__pb2.BeginOfficerSignInResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def FinishOfficerSignIn(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/linkage.v1.LinkageHub/FinishOfficerSignIn',
+            linkage_dot_v1_dot_hub__pb2.FinishOfficerSignInRequest.SerializeToString,
+            linkage_dot_v1_dot_hub__pb2.FinishOfficerSignInResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -91,6 +91,25 @@ class LinkageHubStub:
     """CheckCard relays a card check to the registry that owns "dopa.card".
     Needs a right to "dopa.card". Answers only match / no match.
     """
+    BeginOfficerSignIn: _grpc.UnaryUnaryMultiCallable[_hub_pb2.BeginOfficerSignInRequest, _hub_pb2.BeginOfficerSignInResponse]
+    """BeginOfficerSignIn starts an officer's sign-in: the hub answers with a
+    statement for the officer's own key (their officer card) to sign. It
+    names the officer, the calling agency, the SHA-256 of the client
+    certificate that asked, a fresh nonce and the session's window, and may
+    be finished once, within two minutes, from that certificate only.
+    PERMISSION_DENIED when the officer is not registered with the agency or
+    has no key in force in the officer key set (pki/officer-keys.json).
+    """
+    FinishOfficerSignIn: _grpc.UnaryUnaryMultiCallable[_hub_pb2.FinishOfficerSignInRequest, _hub_pb2.FinishOfficerSignInResponse]
+    """FinishOfficerSignIn checks the officer's signature over the statement
+    with the officer's published key and issues a short-lived officer
+    session bound to the calling agency's client certificate (useless from
+    any other). Nothing is issued when the statement is unknown, used,
+    expired, or asked for by another certificate, when the signature is not
+    the key's, or when the key is not in force (UNAUTHENTICATED; a revoked
+    key: PERMISSION_DENIED). Every printout fetched with the session names
+    it, and its exchange-log entry carries the signed statement.
+    """
 
 @_typing.type_check_only
 class LinkageHubAsyncStub(LinkageHubStub):
@@ -119,6 +138,25 @@ class LinkageHubAsyncStub(LinkageHubStub):
     CheckCard: _aio.UnaryUnaryMultiCallable[_hub_pb2.HubCheckCardRequest, _hub_pb2.HubCheckCardResponse]  # type: ignore[assignment]
     """CheckCard relays a card check to the registry that owns "dopa.card".
     Needs a right to "dopa.card". Answers only match / no match.
+    """
+    BeginOfficerSignIn: _aio.UnaryUnaryMultiCallable[_hub_pb2.BeginOfficerSignInRequest, _hub_pb2.BeginOfficerSignInResponse]  # type: ignore[assignment]
+    """BeginOfficerSignIn starts an officer's sign-in: the hub answers with a
+    statement for the officer's own key (their officer card) to sign. It
+    names the officer, the calling agency, the SHA-256 of the client
+    certificate that asked, a fresh nonce and the session's window, and may
+    be finished once, within two minutes, from that certificate only.
+    PERMISSION_DENIED when the officer is not registered with the agency or
+    has no key in force in the officer key set (pki/officer-keys.json).
+    """
+    FinishOfficerSignIn: _aio.UnaryUnaryMultiCallable[_hub_pb2.FinishOfficerSignInRequest, _hub_pb2.FinishOfficerSignInResponse]  # type: ignore[assignment]
+    """FinishOfficerSignIn checks the officer's signature over the statement
+    with the officer's published key and issues a short-lived officer
+    session bound to the calling agency's client certificate (useless from
+    any other). Nothing is issued when the statement is unknown, used,
+    expired, or asked for by another certificate, when the signature is not
+    the key's, or when the key is not in force (UNAUTHENTICATED; a revoked
+    key: PERMISSION_DENIED). Every printout fetched with the session names
+    it, and its exchange-log entry carries the signed statement.
     """
 
 class LinkageHubServicer(metaclass=_abc_1.ABCMeta):
@@ -175,6 +213,37 @@ class LinkageHubServicer(metaclass=_abc_1.ABCMeta):
     ) -> _typing.Union[_hub_pb2.HubCheckCardResponse, _abc.Awaitable[_hub_pb2.HubCheckCardResponse]]:
         """CheckCard relays a card check to the registry that owns "dopa.card".
         Needs a right to "dopa.card". Answers only match / no match.
+        """
+
+    @_abc_1.abstractmethod
+    def BeginOfficerSignIn(
+        self,
+        request: _hub_pb2.BeginOfficerSignInRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_hub_pb2.BeginOfficerSignInResponse, _abc.Awaitable[_hub_pb2.BeginOfficerSignInResponse]]:
+        """BeginOfficerSignIn starts an officer's sign-in: the hub answers with a
+        statement for the officer's own key (their officer card) to sign. It
+        names the officer, the calling agency, the SHA-256 of the client
+        certificate that asked, a fresh nonce and the session's window, and may
+        be finished once, within two minutes, from that certificate only.
+        PERMISSION_DENIED when the officer is not registered with the agency or
+        has no key in force in the officer key set (pki/officer-keys.json).
+        """
+
+    @_abc_1.abstractmethod
+    def FinishOfficerSignIn(
+        self,
+        request: _hub_pb2.FinishOfficerSignInRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_hub_pb2.FinishOfficerSignInResponse, _abc.Awaitable[_hub_pb2.FinishOfficerSignInResponse]]:
+        """FinishOfficerSignIn checks the officer's signature over the statement
+        with the officer's published key and issues a short-lived officer
+        session bound to the calling agency's client certificate (useless from
+        any other). Nothing is issued when the statement is unknown, used,
+        expired, or asked for by another certificate, when the signature is not
+        the key's, or when the key is not in force (UNAUTHENTICATED; a revoked
+        key: PERMISSION_DENIED). Every printout fetched with the session names
+        it, and its exchange-log entry carries the signed statement.
         """
 
 def add_LinkageHubServicer_to_server(servicer: LinkageHubServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...

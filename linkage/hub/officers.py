@@ -1,0 +1,216 @@
+"""Officer sign-in at the hub: statements to sign, sessions bound to the caller's certificate, and their check.
+
+``OfficerDesk`` keeps, in memory, the statements handed out and not yet signed (each usable once, for
+``SIGN_WITHIN``) and the sessions issued (each for ``SESSION_TTL``). It follows the officer key set
+(DIR/pki/officer-keys.json, linkage/officers.py) while the hub runs, one stat() per sign-in or fetch, so a
+key revoked with ``linkage agencies revoke-officer`` stops its officer's sessions on their next call.
+
+A request names an officer in one of two ways:
+  * a session (``officer_session``): it must be live, issued to this certificate, and its officer's key still
+    in force; the printout then names the session and its log entry carries the signed statement;
+  * a bare ``officer_id``: accepted only while ``[hub] officer_sessions`` is "optional" (the sandbox's
+    default, for clients not yet moved to sessions) and the officer has no key in the key set; an officer who
+    holds a key can be named only by a session they signed.
+
+Refusals (linkage.errors, Thai and English): ``officer_session_required``, ``officer_session_unknown`` (also
+expired), ``officer_session_other_certificate``, ``signin_statement_unknown`` (not issued, already used, or
+asked for by another certificate), ``signin_statement_expired``, ``officer_key_unknown``,
+``officer_signature_invalid`` (Unauthenticated); ``officer_key_revoked``, ``officer_key_not_in_force``,
+``officer_has_no_key`` (PermissionDenied). Nothing is issued on any of them.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import secrets
+import ssl
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Final
+
+from linkage.config import AgencyConfig, Home, file_stamp
+from linkage.errors import PermissionDenied, Unauthenticated
+from linkage.ids import parse_officer_id
+from linkage.officers import (
+    OFFICER_KEYS,
+    STATEMENT_TYPE,
+    OfficerKey,
+    OfficerKeyError,
+    Proof,
+    key_for,
+    load_officer_keys,
+    parse_statement,
+)
+from linkage.seal import canonical_json, format_issued_at
+
+__all__ = ["SESSION_TTL", "SIGN_WITHIN", "OfficerDesk", "Session", "caller_cert_sha256"]
+
+SIGN_WITHIN: Final = dt.timedelta(minutes=2)
+SESSION_TTL: Final = dt.timedelta(minutes=30)
+_MAX_PENDING: Final = 10_000  # statements handed out and not yet signed, over all agencies
+
+
+def caller_cert_sha256(peer: Mapping[str, Sequence[bytes]]) -> str:
+    """SHA-256 (hex) of the client certificate of a TLS auth context, as ``Hub.caller`` pins it."""
+    pems = peer.get("x509_pem_cert")
+    return hashlib.sha256(ssl.PEM_cert_to_DER_cert(pems[0].decode("ascii"))).hexdigest() if pems else ""
+
+
+@dataclass(frozen=True)
+class Session:
+    """An officer signed in: whose, for which agency and certificate, until when, and the signed proof."""
+
+    officer_id: str
+    agency: str
+    cert_sha256: str
+    expires: dt.datetime
+    proof: Proof
+
+    @property
+    def session_id(self) -> str:
+        return self.proof.session_id
+
+
+def _now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+class OfficerDesk:
+    """Statements, sessions and the officer key set of one hub."""
+
+    def __init__(self, home: Home, issuer: str, *, required: bool = False,
+                 clock: Callable[[], dt.datetime] = _now) -> None:
+        self._path: Path = home.pki / OFFICER_KEYS
+        self._issuer = issuer
+        self.required = required
+        self._clock = clock
+        self._stamp: tuple[int, int, int] | None = None
+        self._keys: tuple[OfficerKey, ...] = ()
+        self._pending: dict[bytes, tuple[str, dt.datetime]] = {}  # statement -> (cert_sha256, sign by)
+        self._sessions: dict[str, Session] = {}  # secret -> session
+        self.keys()
+
+    def keys(self) -> tuple[OfficerKey, ...]:
+        """The officer key set now on disk (reloaded when the file changed; a broken file keeps the last)."""
+        stamp = file_stamp(self._path)
+        if stamp != self._stamp:
+            try:
+                self._keys = load_officer_keys(self._path)
+                self._stamp = stamp
+            except OfficerKeyError:
+                pass
+        return self._keys
+
+    def _key_of(self, agency: AgencyConfig, officer_id: str, now: dt.datetime) -> OfficerKey:
+        """The officer's key in force now, or PermissionDenied saying why there is none."""
+        mine = [k for k in self.keys() if k.officer_id == officer_id and k.agency == agency.name]
+        live = [k for k in mine if k.problem(now) is None]
+        if live:
+            return live[-1]
+        if any(k.revoked_at is not None and k.revoked_at <= now for k in mine):
+            raise PermissionDenied("officer_key_revoked", "กุญแจของเจ้าหน้าที่ผู้นี้ถูกเพิกถอนแล้ว ลงชื่อเข้าใช้ไม่ได้",
+                                   f"officer {officer_id}'s key was revoked: they can no longer sign in",
+                                   field="officer_id")
+        raise PermissionDenied("officer_has_no_key", "เจ้าหน้าที่ผู้นี้ยังไม่มีบัตรเจ้าหน้าที่ที่ใช้ได้",
+                               f"officer {officer_id} holds no key in force for {agency.name}; the administrator "
+                               "issues one with `linkage agencies officer-card`", field="officer_id")
+
+    def begin(self, agency: AgencyConfig, cert_sha256: str, officer_id: str) -> tuple[bytes, str]:
+        """A statement for the officer to sign, and the time by which it must come back."""
+        officer = parse_officer_id(officer_id)
+        if officer not in agency.officers:
+            raise PermissionDenied("officer_not_registered", f"เจ้าหน้าที่ผู้นี้ไม่ได้ลงทะเบียนกับ {agency.name}",
+                                   f"this officer is not registered with {agency.name}", field="officer_id")
+        now = self._clock().replace(microsecond=0)
+        self._key_of(agency, officer, now)
+        self._expire(now)
+        statement = canonical_json({
+            "type": STATEMENT_TYPE, "hub": self._issuer, "agency": agency.name, "officer_id": officer,
+            "cert_sha256": cert_sha256, "nonce": secrets.token_hex(16), "issued_at": format_issued_at(now),
+            "expires_at": format_issued_at(now + SESSION_TTL),
+        })
+        self._pending[statement] = (cert_sha256, now + SIGN_WITHIN)
+        return statement, format_issued_at(now + SIGN_WITHIN)
+
+    def finish(self, agency: AgencyConfig, cert_sha256: str, statement: bytes, kid: str,
+               signature: bytes) -> tuple[str, Session]:
+        """Check the signed statement and issue a session: (its secret, the session)."""
+        now = self._clock()
+        pending = self._pending.get(statement)
+        if pending is None or pending[0] != cert_sha256:
+            raise Unauthenticated("signin_statement_unknown", "ข้อความลงชื่อเข้าใช้นี้ไม่ได้ออกให้ หรือถูกใช้ไปแล้ว",
+                                  "this sign-in statement was not issued to this certificate, or was already used:"
+                                  " begin the sign-in again", field="statement")
+        if now > pending[1]:
+            del self._pending[statement]
+            raise Unauthenticated("signin_statement_expired", "หมดเวลาลงชื่อเข้าใช้ กรุณาเริ่มใหม่",
+                                  f"the sign-in statement had to be signed within {SIGN_WITHIN.seconds} s: begin"
+                                  " again", field="statement")
+        said = parse_statement(statement)
+        assert said is not None  # the hub wrote it
+        key = key_for(self.keys(), kid)
+        if key is None or key.officer_id != said["officer_id"] or key.agency != agency.name:
+            raise Unauthenticated("officer_key_unknown", "ไม่รู้จักกุญแจของเจ้าหน้าที่นี้",
+                                  f"key {kid[:64]!r} is not a published key of officer {said['officer_id']} of"
+                                  f" {agency.name}", field="kid")
+        if (why := key.problem(now)) is not None:
+            revoked = key.revoked_at is not None and key.revoked_at <= now
+            raise PermissionDenied("officer_key_revoked" if revoked else "officer_key_not_in_force",
+                                   "กุญแจของเจ้าหน้าที่ถูกเพิกถอนแล้ว" if revoked else "กุญแจของเจ้าหน้าที่ไม่อยู่ในช่วงที่ใช้ได้",
+                                   why, field="kid")
+        if not key.verifies(statement, signature):
+            raise Unauthenticated("officer_signature_invalid", "ลายมือชื่อดิจิทัลของเจ้าหน้าที่ไม่ถูกต้อง",
+                                  f"the signature is not officer key {kid[:16]}…'s over this statement",
+                                  field="signature")
+        del self._pending[statement]  # used once, and only once it verified
+        session = Session(said["officer_id"], agency.name, cert_sha256,
+                          dt.datetime.fromisoformat(said["expires_at"].replace("Z", "+00:00")),
+                          Proof(kid, statement, signature))
+        secret = secrets.token_urlsafe(32)
+        self._sessions[secret] = session
+        return secret, session
+
+    def resolve(self, agency: AgencyConfig, cert_sha256: str, secret: str, officer_id: str) -> Session | None:
+        """The session a request is made under, None for a bare officer ID the rules still accept; else raises."""
+        now = self._clock()
+        if not secret:
+            officer = parse_officer_id(officer_id)
+            if self.required or any(k.officer_id == officer and k.agency == agency.name for k in self.keys()):
+                raise Unauthenticated(
+                    "officer_session_required", "เจ้าหน้าที่ต้องลงชื่อเข้าใช้ด้วยบัตรของตนก่อนขอข้อมูล",
+                    f"officer {officer} must sign in with their own key (officer card or passkey) before a"
+                    " printout is issued in their name: send officer_session", field="officer_session")
+            return None
+        session = self._sessions.get(secret)
+        if session is None or now >= session.expires:
+            self._sessions.pop(secret, None)
+            raise Unauthenticated("officer_session_unknown",
+                                  "ไม่พบการลงชื่อเข้าใช้ของเจ้าหน้าที่ หรือหมดเวลาแล้ว"
+                                  " กรุณาลงชื่อเข้าใช้ใหม่",
+                                  "no such officer session, or it has expired: sign in again",
+                                  field="officer_session")
+        if session.cert_sha256 != cert_sha256 or session.agency != agency.name:
+            raise Unauthenticated("officer_session_other_certificate",
+                                  "การลงชื่อเข้าใช้นี้ออกให้เครื่องอื่น ใช้จากเครื่องนี้ไม่ได้",
+                                  "this officer session was issued to another client certificate; it is useless"
+                                  " from this one", field="officer_session")
+        if officer_id and parse_officer_id(officer_id) != session.officer_id:
+            raise Unauthenticated("officer_session_other_officer", "การลงชื่อเข้าใช้นี้เป็นของเจ้าหน้าที่อีกคน",
+                                  f"this session is officer {session.officer_id}'s, not {officer_id[:32]}'s",
+                                  field="officer_id")
+        key = key_for(self.keys(), session.proof.kid)
+        if key is None or (why := key.problem(now)) is not None:
+            raise PermissionDenied("officer_key_revoked", "กุญแจของเจ้าหน้าที่ถูกเพิกถอนแล้ว กรุณาติดต่อผู้ดูแลระบบ",
+                                   why or "the officer's key is no longer published", field="officer_session")
+        return session
+
+    def _expire(self, now: dt.datetime) -> None:
+        """Forget statements and sessions past their time (and the oldest statements beyond _MAX_PENDING)."""
+        if len(self._pending) >= _MAX_PENDING // 2:
+            self._pending = {s: p for s, p in self._pending.items() if p[1] >= now}
+            while len(self._pending) >= _MAX_PENDING:
+                del self._pending[next(iter(self._pending))]
+        if len(self._sessions) > 1000:
+            self._sessions = {k: s for k, s in self._sessions.items() if s.expires > now}

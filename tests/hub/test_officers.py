@@ -1,0 +1,201 @@
+"""Officer sign-in with the officer's own card: the session, its binding to the caller, and every refusal.
+
+A sandbox of its own (the key set it publishes changes what the hub accepts from those officers)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import grpc
+import pytest
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import ec
+
+from consumers.client import HubClient
+from linkage.cli.officers import issue_officer_card
+from linkage.cli.sandbox import init
+from linkage.config import Home, write_atomically
+from linkage.errors import LinkageError, PermissionDenied, Unauthenticated, error_info
+from linkage.hub.officers import OfficerDesk
+from linkage.officercard import OpenCard, issue_card, open_card
+from linkage.officers import OFFICER_KEYS, load_officer_keys, officer_key_set_json, proof_problem, revoked
+from linkage.v1 import hub_pb2, hub_pb2_grpc
+from tests.conftest import RunningStack, start_stack
+
+MUNI = "phrae-municipality"
+HOSPITAL = "phrae-hospital"
+PIN = "246810"
+
+
+@pytest.fixture(scope="module")
+def officer_home(tmp_path_factory: pytest.TempPathFactory) -> Home:
+    return init(tmp_path_factory.mktemp("officers"), citizens=60, seed=3)
+
+
+@pytest.fixture
+async def ostack(officer_home: Home) -> AsyncIterator[RunningStack]:
+    running = await start_stack(officer_home)
+    try:
+        yield running
+    finally:
+        await running.hub.stop(0)
+        for server in running.providers.values():
+            await server.stop(0)
+
+
+def person(home: Home) -> str:
+    personas = json.loads(home.personas.read_text(encoding="utf-8"))
+    return next(str(p["id"]) for p in personas if p["kind"] == "citizen" and "dopa.person" in p["doc_types"])
+
+
+def officers(stack: RunningStack, agency: str) -> list[str]:
+    return sorted(stack.settings.agencies[agency].officers)
+
+
+def card(stack: RunningStack, agency: str, officer: str, tmp_path: Path) -> OpenCard:
+    path = issue_officer_card(stack.home, agency, officer, PIN, tmp_path / f"{officer}.card.json")
+    return open_card(path, PIN)
+
+
+def client(stack: RunningStack, agency: str) -> HubClient:
+    return HubClient.connect(stack.hub_address, stack.home.ca.cert, stack.home.client_cert(agency))
+
+
+async def refused(call: Any, request: Any) -> tuple[grpc.StatusCode, str, str]:
+    with pytest.raises(grpc.aio.AioRpcError) as info:
+        await call(request)
+    detail = error_info(info.value.trailing_metadata(), info.value.code())
+    assert detail is not None
+    return info.value.code(), detail.reason, detail.metadata["message_th"]
+
+
+async def test_card_sign_in_names_the_session_and_logs_a_proof_an_auditor_checks(
+        ostack: RunningStack, tmp_path: Path) -> None:
+    enrolled, bare = officers(ostack, MUNI)[-1], officers(ostack, MUNI)[0]
+    officer_card = card(ostack, MUNI, enrolled, tmp_path)
+    async with client(ostack, MUNI) as hub:
+        session = await hub.sign_in_officer(enrolled, officer_card)
+        assert session.officer_id == enrolled
+        doc = await hub.fetch_document("dopa.person", person(ostack.home), purpose="ตรวจสอบสิทธิ์",
+                                       officer_session=session)
+        assert doc.payload["officer_session"] == session.session_id
+        assert doc.payload["officer_id"] == enrolled
+        (logged,) = await hub.entries(doc.log_index, doc.log_index + 1)
+        entry = json.loads(logged.leaf)
+        keys = load_officer_keys(ostack.home.pki / OFFICER_KEYS)
+        assert proof_problem(entry, doc.payload["officer_session"], keys) is None
+        # The proof is the officer's: another officer's name, a forged signature or another session all fail.
+        assert "officer_id" in (proof_problem({**entry, "officer_id": bare}, session.session_id, keys) or "")
+        forged = {**entry["officer_proof"], "signature": entry["officer_proof"]["signature"][:-8] + "AAAAAAA="}
+        assert proof_problem({**entry, "officer_proof": forged}, session.session_id, keys) is not None
+        assert "proof" in (proof_problem({k: v for k, v in entry.items() if k != "officer_proof"},
+                                         session.session_id, keys) or "")
+        # An officer who holds a key is named only by a session; one who holds none still is by ID (optional mode).
+        with pytest.raises(Unauthenticated) as info:
+            await hub.fetch_document("dopa.person", person(ostack.home), purpose="ตรวจสอบสิทธิ์", officer_id=enrolled)
+        assert info.value.code == "officer_session_required" and "ลงชื่อเข้าใช้" in info.value.message_th
+        plain = await hub.fetch_document("dopa.person", person(ostack.home), purpose="ตรวจสอบสิทธิ์", officer_id=bare)
+        assert "officer_session" not in plain.payload
+
+
+async def test_session_is_useless_from_another_agencys_certificate(ostack: RunningStack, tmp_path: Path) -> None:
+    officer = officers(ostack, HOSPITAL)[-1]
+    officer_card = card(ostack, HOSPITAL, officer, tmp_path)
+    async with client(ostack, HOSPITAL) as hospital, client(ostack, MUNI) as muni:
+        session = await hospital.sign_in_officer(officer, officer_card)
+        size = len(await muni.entries(0, 1000))
+        with pytest.raises(Unauthenticated) as info:
+            await muni.fetch_document("dopa.person", person(ostack.home), purpose="x", officer_session=session)
+        assert info.value.code == "officer_session_other_certificate"
+        assert len(await muni.entries(0, 1000)) == size  # nothing logged
+
+
+async def test_wrong_replayed_foreign_and_expired_sign_ins_issue_nothing(ostack: RunningStack, tmp_path: Path) -> None:
+    officer = officers(ostack, MUNI)[1]
+    officer_card = card(ostack, MUNI, officer, tmp_path)
+    async with ostack.channel(MUNI) as channel, ostack.channel(HOSPITAL) as other:
+        stub, foreign = hub_pb2_grpc.LinkageHubStub(channel), hub_pb2_grpc.LinkageHubStub(other)
+        begun = await stub.BeginOfficerSignIn(hub_pb2.BeginOfficerSignInRequest(officer_id=officer))
+        # Signed by a key that is not the officer's.
+        stranger = ec.generate_private_key(ec.SECP256R1()).sign(begun.statement, ec.ECDSA(hashes.SHA256()))
+        code, reason, thai = await refused(stub.FinishOfficerSignIn, hub_pb2.FinishOfficerSignInRequest(
+            statement=begun.statement, kid=officer_card.kid, signature=stranger))
+        assert (code, reason) == (grpc.StatusCode.UNAUTHENTICATED, "officer_signature_invalid") and thai
+        # The right signature, sent from another agency's certificate.
+        good = hub_pb2.FinishOfficerSignInRequest(statement=begun.statement, kid=officer_card.kid,
+                                                  signature=officer_card.sign(begun.statement))
+        assert (await refused(foreign.FinishOfficerSignIn, good))[1] == "signin_statement_unknown"
+        # Then from its own: accepted once, and a replay is refused.
+        done = await stub.FinishOfficerSignIn(good)
+        assert done.session and done.officer_id == officer
+        assert (await refused(stub.FinishOfficerSignIn, good))[1] == "signin_statement_unknown"
+        # A statement the hub never issued (changed after issue).
+        changed = begun.statement.replace(b'"nonce":"', b'"nonce":"0')
+        assert (await refused(stub.FinishOfficerSignIn, hub_pb2.FinishOfficerSignInRequest(
+            statement=changed, kid=officer_card.kid, signature=officer_card.sign(changed))))[1] == \
+            "signin_statement_unknown"
+        # An officer of another agency cannot even begin here.
+        code, reason, _ = await refused(stub.BeginOfficerSignIn, hub_pb2.BeginOfficerSignInRequest(
+            officer_id=officers(ostack, HOSPITAL)[0]))
+        assert (code, reason) == (grpc.StatusCode.PERMISSION_DENIED, "officer_not_registered")
+    # Expired: the hub's clock moves past the two minutes a statement may wait.
+    now = [dt.datetime.now(dt.UTC)]
+    desk = OfficerDesk(ostack.home, "hub", clock=lambda: now[0])
+    agency = ostack.settings.agencies[MUNI]
+    statement, _ = desk.begin(agency, "f" * 64, officer)
+    now[0] += dt.timedelta(minutes=3)
+    with pytest.raises(Unauthenticated) as info:
+        desk.finish(agency, "f" * 64, statement, officer_card.kid, officer_card.sign(statement))
+    assert info.value.code == "signin_statement_expired"
+
+
+async def test_required_mode_refuses_every_bare_officer_id(ostack: RunningStack) -> None:
+    desk = OfficerDesk(ostack.home, "hub", required=True)
+    with pytest.raises(Unauthenticated) as info:
+        desk.resolve(ostack.settings.agencies[MUNI], "f" * 64, "", officers(ostack, MUNI)[0])
+    assert info.value.code == "officer_session_required"
+
+
+async def test_revoked_officer_session_and_sign_in_are_refused(ostack: RunningStack, tmp_path: Path) -> None:
+    officer = officers(ostack, HOSPITAL)[0]
+    officer_card = card(ostack, HOSPITAL, officer, tmp_path)
+    async with client(ostack, HOSPITAL) as hub:
+        session = await hub.sign_in_officer(officer, officer_card)
+        path = ostack.home.pki / OFFICER_KEYS
+        keys, count = revoked(load_officer_keys(path), officer, dt.datetime.now(dt.UTC) - dt.timedelta(seconds=1))
+        assert count == 1
+        write_atomically(path, officer_key_set_json(keys))
+        size = len(await hub.entries(0, 1000))
+        for attempt in (hub.fetch_document("dopa.person", person(ostack.home), purpose="x", officer_session=session),
+                        hub.sign_in_officer(officer, officer_card)):
+            with pytest.raises(PermissionDenied) as info:
+                await attempt
+            assert info.value.code == "officer_key_revoked"
+        assert len(await hub.entries(0, 1000)) == size
+
+
+def test_three_wrong_pins_lock_the_card(officer_home: Home, tmp_path: Path) -> None:
+    from linkage.config import load_settings
+
+    officer = sorted(load_settings(officer_home).agencies[MUNI].officers)[0]
+    path = tmp_path / "card.json"
+    issue_card(officer_home.ca, officer, MUNI, PIN, path)  # not published: the hub's tests above are unaffected
+    codes = []
+    for pin in ("000000", PIN, "111111", "222222", "333333", PIN):
+        try:
+            open_card(path, pin)
+            codes.append("ok")
+        except LinkageError as err:
+            codes.append(err.code)
+            assert err.message_th and err.message_en
+    # A right PIN resets the count; the third wrong one in a row locks it, and the right PIN no longer opens it.
+    assert codes == ["wrong_pin", "ok", "wrong_pin", "wrong_pin", "card_locked", "card_locked"]
+    assert json.loads(path.read_text())["wrong_pins"] == 3
+    (tmp_path / "other.json").write_text("{}")
+    with pytest.raises(LinkageError) as info:
+        open_card(tmp_path / "other.json", PIN)
+    assert info.value.code == "bad_card"
