@@ -219,12 +219,13 @@ def _proof(raw: object) -> Proof | str:
 def proof_problem(entry: Mapping[str, Any], printout_session: object, keys: Sequence[OfficerKey]) -> str | None:
     """Why a printout's log ``entry`` does not prove its officer signed in (English), or None when it does.
 
-    ``printout_session`` is the sealed printout's ``officer_session``; ``keys`` the published officer key set.
+    ``printout_session`` is the sealed printout's ``officer_session`` (None: the entry alone is judged, as the log
+    monitor does); ``keys`` the published officer key set.
     """
     proof = _proof(entry.get("officer_proof"))
     if isinstance(proof, str):
         return proof
-    if proof.session_id != printout_session:
+    if printout_session is not None and proof.session_id != printout_session:
         return (f"the printout names session {str(printout_session)[:40]!r}, but the logged proof is of session "
                 f"{proof.session_id}")
     said = parse_statement(proof.statement)

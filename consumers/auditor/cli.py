@@ -43,6 +43,7 @@ from linkage.checkpoint import CheckpointError, KeyWindow, NoteVerifier, parse_v
 from linkage.config import Home
 from linkage.cosignature import WitnessKey, parse_witness_key
 from linkage.keyset import LOG_KEYS, SEAL_KEYS, KeySetError, SealKey, load_log_keys, load_seal_keys
+from linkage.officers import OFFICER_KEYS, OfficerKey, OfficerKeyError, load_officer_keys
 from linkage.pki import CertPaths
 
 __all__ = [
@@ -95,7 +96,8 @@ class TrustInputs:
             raise BadTrustRoot(f"--witness-quorum {self.witness_quorum}: it must be between 1 and the "
                                f"{len(witnesses)} witness key(s) given")
         return Trust(ca, log_key, self.origin or (_home_origin(home) if home else None), certs, log_keys,
-                     self._seal_keys(home), WitnessTrust(witnesses, self.witness_quorum or 0) if witnesses else None)
+                     self._seal_keys(home), WitnessTrust(witnesses, self.witness_quorum or 0) if witnesses else None,
+                     _officer_keys(home))
 
     def _witnesses(self, home: Home | None) -> tuple[WitnessKey, ...]:
         """--witness keys (a file or the text each), else those of the witnesses the sandbox runs (``witnesses``
@@ -168,6 +170,17 @@ class TrustInputs:
             return None
         except (OSError, UnicodeDecodeError) as exc:
             raise BadTrustRoot(f"{path}: cannot read the log's verifier key ({exc})") from exc
+
+
+def _officer_keys(home: Home | None) -> tuple[OfficerKey, ...] | None:
+    """The officer key set to pin for check 10: DIR/pki/officer-keys.json, when there is one."""
+    path = home.pki / OFFICER_KEYS if home else None
+    if path is None or not path.exists():
+        return None
+    try:
+        return load_officer_keys(path)
+    except OfficerKeyError as exc:
+        raise BadTrustRoot(str(exc)) from exc
 
 
 def _key_set(load: Callable[[Path], tuple[_K, ...]], path: Path) -> tuple[_K, ...]:
@@ -376,7 +389,8 @@ def run_watch(trust: TrustInputs, hub: HubInputs, *, state: Path | None, interva
             with _online(trust, hub, log) as source:
                 assert source is not None
                 result = watch_round(source, loaded.log_trust or loaded.log_key, loaded.origin, memory,
-                                     sample=sample, rng=rng, witnesses=loaded.witnesses)
+                                     sample=sample, rng=rng, witnesses=loaded.witnesses,
+                                     officer_keys=loaded.officer_keys)
             memory.save()
             print(result.render(), file=out, flush=True)
         except Alarm as alarm:

@@ -1,4 +1,4 @@
-"""Verification of one printout in eight numbered checks, against trust and time given as inputs.
+"""Verification of one printout in numbered checks, against trust and time given as inputs.
 
 ``verify_printout`` takes the trust inputs (``Trust``: the linkage CA
 certificate, the log's note verifier key and origin), the time (``now``), the
@@ -27,30 +27,27 @@ auditor's memory of checkpoints (``AuditorState``) and, online, the log
     8  witnesses            a quorum of the pinned witnesses cosigned the checkpoint or, online, one
                             that extends it (skipped without witnesses; offline without the quorum)
 
-Checks 4-7 live in ``consumers.auditor.logcheck``, 8 in ``consumers.auditor.witnesses``. A printout that carries
-no log proof (a bare JWS, a bundle without one, a PDF attachment) gets one
-from the hub when online (its entry, the newest checkpoint and an inclusion
-proof, all checked as a bundle's would be); offline, 4-6 are skipped.
+Checks 4-7 live in ``consumers.auditor.logcheck``, 8 in ``consumers.auditor.witnesses``, 10 (the officer
+session's proof, in the log entry) in ``consumers.auditor.officercheck``. A printout that carries no log proof (a
+bare JWS, a bundle without one, a PDF attachment) gets one from the hub when online (its entry, the newest
+checkpoint and an inclusion proof, all checked as a bundle's would be); offline, 4-6 are skipped.
 
-A check is passed (✓), failed (✗) or skipped (-, with the reason). The report
-is ``valid`` when nothing failed, checks 1 and 2 passed, 3 passed when the
-printout came from a PDF and, when a log proof was carried or fetched, 4 and
-5 passed too. A printout without a log proof can be valid offline, but its
-report says the log checks were skipped.
+A check is passed (✓), failed (✗) or skipped (-, with the reason). The report is ``valid`` when nothing failed,
+checks 1 and 2 passed, 3 passed when the printout came from a PDF and, when a log proof was carried or fetched, 4
+and 5 passed too. A printout without a log proof can be valid offline, but its report says the log checks were
+skipped.
 
-A printout changed after sealing is invalid whatever the change broke: a part that no longer
-reads (not base64url, not a JSON object) fails checks 1 and 2, the seal having been checked over
-the raw header.payload first, while the rest is still recognisably a printout (a header naming
-its ``alg``, or a payload with a ``printout_id``).
+A printout changed after sealing is invalid whatever the change broke: a part that no longer reads (not
+base64url, not a JSON object) fails checks 1 and 2, the seal having been checked over the raw header.payload
+first, while the rest is still recognisably a printout (a header naming its ``alg``, or a payload with a
+``printout_id``).
 
-Input that is not a printout at all raises ``UnreadableInput``; a log proof
-without a log key or origin to check it against raises ``BadTrustRoot``;
-online, a hub that cannot be reached raises ``HubUnreachable``. Everything
-else is a Report.
+Input that is not a printout at all raises ``UnreadableInput``; a log proof without a log key or origin to check
+it against raises ``BadTrustRoot``; online, a hub that cannot be reached raises ``HubUnreachable``. Everything else
+is a Report.
 
-The seal certificate is judged at the printout's own ``issued_at``, which the
-hub asserts inside the signed payload; a stolen seal key could backdate it,
-but not into a checkpoint that auditors already hold.
+The seal certificate is judged at the printout's own ``issued_at``, which the hub asserts inside the signed
+payload; a stolen seal key could backdate it, but not into a checkpoint that auditors already hold.
 """
 
 from __future__ import annotations
@@ -77,11 +74,13 @@ from consumers.auditor.bundle import ACCEPTED, LogProof, Printout, PrintoutForm
 from consumers.auditor.errors import BadTrustRoot, UnreadableInput
 from consumers.auditor.log import LogSource
 from consumers.auditor.logcheck import check_log, conclude, fetch_proof
+from consumers.auditor.officercheck import check_officer
 from consumers.auditor.report import NAMES, Check, Report, failed, passed, skipped
 from consumers.auditor.state import AuditorState
 from consumers.auditor.witnesses import WitnessTrust
 from linkage.checkpoint import KeyWindow, NoteVerifier
 from linkage.keyset import SealKey, seal_key_problem
+from linkage.officers import OfficerKey
 from linkage.seal import ALG, PRINTOUT_FIELDS, TYP, CompactJWS, b64url_decode, jwk_thumbprint, printout_digest
 
 __all__ = ["CLOCK_SKEW", "NAMES", "Certification", "Check", "Report", "Trust", "load_trust_root", "verify_printout"]
@@ -109,7 +108,7 @@ _NO_PROOF: Final[dict[PrintoutForm, str]] = {
 @dataclass(frozen=True)
 class Trust:
     """What the auditor trusts: the linkage CA, the audit log's note key and origin, and (for QR summaries,
-    which name their signer by fingerprint only) the agency certificates.
+    which name their signer by fingerprint only) the agency certificates. ``officer_keys``: check 10's.
 
     ``log_keys`` and ``seal_keys`` are pinned key sets with windows (``linkage.keys``): when given, a
     checkpoint must be signed by a log key in force when it was signed (``log_key`` is then the newest),
@@ -122,6 +121,7 @@ class Trust:
     log_keys: tuple[KeyWindow, ...] = ()
     seal_keys: tuple[SealKey, ...] = ()
     witnesses: WitnessTrust | None = None
+    officer_keys: tuple[OfficerKey, ...] | None = None
 
     @property
     def log_trust(self) -> NoteVerifier | tuple[KeyWindow, ...] | None:
@@ -146,7 +146,7 @@ def load_trust_root(path: Path) -> x509.Certificate:
 def verify_printout(printout: Printout | str, trust: Trust | x509.Certificate, *, now: dt.datetime | None = None,
                     state: AuditorState | None = None, log: LogSource | None = None,
                     certification: Certification | None = None) -> Report:
-    """Check ``printout`` against ``trust`` as of ``now`` (default: the clock), in eight numbered checks.
+    """Check ``printout`` against ``trust`` as of ``now`` (default: the clock), in numbered checks (1-8, 10).
 
     ``state`` is what this auditor saw of the log before (check 6); a valid
     printout's checkpoint is remembered in it (in memory: the caller saves
@@ -189,8 +189,7 @@ def verify_printout(printout: Printout | str, trust: Trust | x509.Certificate, *
     # (3) The officer's certification lives in the PDF; other forms have none.
     check3 = certification(payload) if certification else skipped(3, f"not a PDF (a {printout.form})")
     # No proof carried: online, ask the hub for one (and check it as if carried); offline, say what is missing.
-    no_proof: Check | None = None
-    fetched = False
+    no_proof, fetched = None, False
     if proof is None:
         proof, no_proof = _proof_online(printout.form, payload, trust, log)
         fetched = proof is not None
@@ -198,7 +197,8 @@ def verify_printout(printout: Printout | str, trust: Trust | x509.Certificate, *
     logged = check_log(proof, no_proof, payload, printout_digest(printout.jws), key=trust.log_trust,
                        origin=trust.origin, state=state, log=log, log_index=printout.log_index, fetched=fetched,
                        issued_here=check1.ok is True, witnesses=trust.witnesses, now=now)
-    checks = (check1, check2, check3, *logged.checks)
+    # (10) Only for a printout that names an officer session: there is then a claim to check.
+    checks = (check1, check2, check3, *logged.checks, *check_officer(payload, proof, trust.officer_keys))
     required = [check1, check2, *([check3] if certification is not None else [])]
     valid = conclude(checks, required, logged, state)
     return Report(valid=valid, checks=checks, printout=payload if valid else None)

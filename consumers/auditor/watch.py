@@ -14,6 +14,8 @@ holds with their cosignatures; without, the newest):
     5  it extends the newest seen before (consistency proof from the log)       else Alarm fork
     6  a sample of entries (new ones first, then older ones) is in the tree:
        each leaf from GetEntries has an inclusion proof to the root             else Alarm rewritten_entry
+       and, with the pinned officer key set, each one's officer proof holds     else Alarm bad_officer_proof
+       (check 10's rules, consumers/auditor/officercheck.py)
 
 Only then is the checkpoint remembered. Raises ``Alarm``, or ``HubUnreachable``
 when the log cannot be asked; nothing else.
@@ -23,16 +25,19 @@ from __future__ import annotations
 
 import datetime as dt
 import random
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from consumers.auditor.errors import Alarm, HubRefused
 from consumers.auditor.log import LogSource
 from consumers.auditor.logcheck import LogTrust
+from consumers.auditor.officercheck import entry_alarm
 from consumers.auditor.state import AuditorState
 from consumers.auditor.witnesses import WitnessTrust, check_witnessed
 from linkage import merkle
 from linkage.checkpoint import Checkpoint, CheckpointError, NoteVerifier, open_checkpoint, signed_at
 from linkage.cosignature import Witnessed
+from linkage.officers import OfficerKey
 
 __all__ = ["RoundResult", "choose_sample", "watch_round"]
 
@@ -67,7 +72,7 @@ def choose_sample(old_size: int, new_size: int, sample: int, rng: random.Random)
 
 def watch_round(log: LogSource, key: LogTrust, origin: str, state: AuditorState, *, sample: int = 16,
                 rng: random.Random | None = None, witnesses: WitnessTrust | None = None,
-                now: dt.datetime | None = None) -> RoundResult:
+                now: dt.datetime | None = None, officer_keys: Sequence[OfficerKey] | None = None) -> RoundResult:
     """One round of the monitor; remembers the checkpoint in ``state`` (in memory) when nothing is wrong.
 
     ``key`` is the pinned log key, or a pinned key set whose keys have windows (``linkage.keys``);
@@ -100,7 +105,9 @@ def watch_round(log: LogSource, key: LogTrust, origin: str, state: AuditorState,
     # 6. The log serves the entries the root commits to.
     checked = choose_sample(newest.size if newest else 0, cp.size, sample, rng)
     for index in checked:
-        _prove_entry(log, index, cp)
+        leaf = _prove_entry(log, index, cp)
+        if officer_keys is not None:
+            entry_alarm(index, leaf, officer_keys)
     state.remember(cp, note)
     return RoundResult(cp, newest.size if newest else None, checked, witnessed)
 
@@ -132,7 +139,7 @@ def _prove_extends(log: LogSource, old_size: int, old_root: bytes, cp: Checkpoin
         raise Alarm("fork", f"fork: {what} are not one history: {exc.message}") from exc
 
 
-def _prove_entry(log: LogSource, index: int, cp: Checkpoint) -> None:
+def _prove_entry(log: LogSource, index: int, cp: Checkpoint) -> bytes:
     where = f"entry {index} of size {cp.size} (root {cp.root_hash.hex()})"
     try:
         entries = log.entries(index, index + 1)
@@ -143,6 +150,7 @@ def _prove_entry(log: LogSource, index: int, cp: Checkpoint) -> None:
             raise Alarm("rewritten_entry", f"{where}: the log proved leaf {proof.leaf_index} of size "
                                            f"{proof.tree_size} instead")
         merkle.verify_inclusion(merkle.leaf_hash(entries[0].leaf), index, cp.size, proof.hashes, cp.root_hash)
+        return entries[0].leaf
     except HubRefused as exc:
         raise Alarm("rewritten_entry", f"rewritten or dropped entry? the log refused {where}: {exc.message}") from exc
     except merkle.MerkleError as exc:
