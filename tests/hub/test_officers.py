@@ -4,6 +4,9 @@ A sandbox of its own (the key set it publishes changes what the hub accepts from
 
 from __future__ import annotations
 
+import asyncio
+import base64
+import dataclasses
 import datetime as dt
 import json
 from collections.abc import AsyncIterator
@@ -199,3 +202,47 @@ def test_three_wrong_pins_lock_the_card(officer_home: Home, tmp_path: Path) -> N
     with pytest.raises(LinkageError) as info:
         open_card(tmp_path / "other.json", PIN)
     assert info.value.code == "bad_card"
+
+
+async def test_cli_card_fetch_then_verify_checks_the_officer(ostack: RunningStack, tmp_path: Path,
+                                                             monkeypatch: pytest.MonkeyPatch,
+                                                             capsys: pytest.CaptureFixture[str]) -> None:
+    """`linkage agency officer-card`, `linkage fetch --card` with the PIN from a file, `linkage verify`: check 10
+    passes; the auditor catches the same printout with its proof missing or forged."""
+    from consumers.auditor.bundle import load_printout
+    from consumers.auditor.cli import TrustInputs
+    from consumers.auditor.officercheck import check_officer
+    from consumers.auditor.verify import verify_printout
+    from linkage.cli.main import main
+
+    officer = officers(ostack, MUNI)[2] if len(officers(ostack, MUNI)) > 2 else officers(ostack, MUNI)[0]
+    home, card_file, pin_file, out = ostack.home.root, tmp_path / "c.json", tmp_path / "pin", tmp_path / "b.json"
+    pin_file.write_text(PIN + "\n")
+    assert main(["agency", "officer-card", MUNI, officer, "--home", str(home), "--out", str(card_file),
+                 "--pin-file", str(pin_file)]) == 0
+    fetch = ["fetch", "--home", str(home), "--hub", ostack.hub_address, "--agency", MUNI, "--card", str(card_file),
+             "--doc-type", "dopa.person", "--id", person(ostack.home), "--purpose", "ตรวจสอบสิทธิ์", "--out", str(out)]
+    monkeypatch.setenv("LINKAGE_OFFICER_PIN", "999999")  # wrong: refused, nothing written
+    assert await asyncio.to_thread(main, fetch) == 1
+    assert "wrong_pin" in capsys.readouterr().err and not out.exists()
+    assert await asyncio.to_thread(main, [*fetch, "--pin-file", str(pin_file)]) == 0
+    assert "signed in: session" in capsys.readouterr().err
+    trust = TrustInputs(home=home).load()
+    report = verify_printout(load_printout(out), trust)
+    assert report.valid, report.render()
+    (check10,) = [c for c in report.checks if c.number == 10]
+    assert check10.ok is True and officer in check10.detail
+    # The same printout, its log entry stripped of the proof, or with the proof's statement changed.
+    printout = load_printout(out)
+    assert printout.proof is not None
+    entry = json.loads(printout.proof.leaf)
+    bare = dataclasses.replace(printout.proof, leaf=json.dumps({k: v for k, v in entry.items()
+                                                                 if k != "officer_proof"}).encode())
+    (missing,) = check_officer(report.printout or {}, bare, trust.officer_keys)
+    assert missing.ok is False and "no officer proof" in missing.detail
+    statement = base64.b64decode(entry["officer_proof"]["statement"]).replace(b'"nonce":"', b'"nonce":"1')
+    forged_entry = {**entry, "officer_proof": {**entry["officer_proof"],
+                                               "statement": base64.b64encode(statement).decode()}}
+    forged = dataclasses.replace(printout.proof, leaf=json.dumps(forged_entry).encode())
+    (bad,) = check_officer(report.printout or {}, forged, trust.officer_keys)
+    assert bad.ok is False and "session" in bad.detail
