@@ -164,6 +164,10 @@ class HubConfig:
     # "required": every printout, card check and sign-in names an officer session (linkage/hub/officers.py);
     # "optional": a bare officer_id is still accepted for an officer who holds no key in pki/officer-keys.json.
     officer_sessions: str = "optional"
+    # Passkeys (linkage/hub/passkeys.py): the WebAuthn relying party, and the counter origins whose assertions
+    # count (default: http://localhost:PORT of [counter]).
+    webauthn_rp_id: str = "localhost"
+    webauthn_origins: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         if self.officer_sessions not in ("optional", "required"):
@@ -345,7 +349,8 @@ def settings_from_text(home: Home, text: str) -> Settings:
     hub = HubConfig(**_take(raw.get("hub", {}), f"{path} [hub]",
                             {"host": str, "port": int, "issuer": str, "provider_timeout_ms": int,
                              "log_origin": str, "provider_retries": int, "retry_budget_percent": int,
-                             "breaker_failures": int, "breaker_cooldown_ms": int, "officer_sessions": str},
+                             "breaker_failures": int, "breaker_cooldown_ms": int, "officer_sessions": str,
+                             "webauthn_rp_id": str, "webauthn_origins": tuple},
                             "LINKAGE_HUB"))
     providers = {
         name: ProviderConfig(name=name, **_take(table, f"{path} [providers.{name}]",

@@ -75,6 +75,9 @@ FIELD_LIMITS: dict[str, int] = {
     "statement": 1024,
     "kid": 64,
     "signature": 128,
+    "webauthn_assertion": 4096,
+    "code": 32,
+    "credential": 4096,
 }
 # A field added later without its own line above (tests/hub/test_limits.py keeps this unused).
 OTHER_FIELD_LIMIT = 100

@@ -7,8 +7,11 @@ keys (linkage/keyset.py), with its window and, for an officer who left, when it 
     DIR/pki/officer-keys.json  {"version": 1, "keys": [{"kid", "officer_id", "agency", "kind", "public_key",
                                                        "not_before", "not_after", "revoked_at"}, ...]}
 
-``kind`` is "card" (ECDSA P-256 / SHA-256, DER signature); ``public_key`` the base64 DER SubjectPublicKeyInfo;
-``kid`` its JWK thumbprint (RFC 7638); times RFC 3339 UTC, ``revoked_at`` null until revoked.
+``kind`` is "card" (ECDSA P-256 / SHA-256, DER signature over the statement; ``kid`` the key's JWK thumbprint,
+RFC 7638) or "webauthn" (a passkey registered at the counter, ES256; ``kid`` its credential id, base64url; it
+signs ``authenticatorData || SHA-256(clientDataJSON)``, the client data's challenge being the SHA-256 of the
+statement); ``public_key`` the base64 DER SubjectPublicKeyInfo; times RFC 3339 UTC, ``revoked_at`` null until
+revoked.
 
 Sign-in: the hub issues a *statement* (canonical JSON, ``STATEMENT_TYPE``) naming the officer, the calling
 agency and the SHA-256 of the client certificate that asked, a fresh nonce, and the session's window; the
@@ -42,21 +45,25 @@ from linkage.seal import canonical_json, jwk_thumbprint
 __all__ = [
     "OFFICER_KEYS",
     "STATEMENT_TYPE",
+    "WEBAUTHN",
     "OfficerKey",
     "OfficerKeyError",
     "Proof",
     "key_for",
     "load_officer_keys",
     "officer_key_set_json",
+    "parse_proof",
     "parse_statement",
     "proof_problem",
     "public_key_entry",
     "session_id",
+    "webauthn_challenge",
 ]
 
 OFFICER_KEYS: Final = "officer-keys.json"
 STATEMENT_TYPE: Final = "linkage-officer-signin/v1"
 CARD: Final = "card"
+WEBAUTHN: Final = "webauthn"
 
 
 class OfficerKeyError(Exception):
@@ -103,7 +110,8 @@ class OfficerKey:
         return None
 
     def verifies(self, statement: bytes, signature: bytes) -> bool:
-        """Whether ``signature`` (ECDSA P-256 / SHA-256, DER) over ``statement`` is this key's."""
+        """Whether ``signature`` (ECDSA P-256 / SHA-256, DER) over ``statement`` (for a passkey: over
+        authenticatorData || SHA-256(clientDataJSON)) is this key's."""
         try:
             key = serialization.load_der_public_key(base64.b64decode(self.public_key))
             if not isinstance(key, ec.EllipticCurvePublicKey):
@@ -177,17 +185,48 @@ def session_id(statement: bytes, signature: bytes) -> str:
     return hashlib.sha256(len(statement).to_bytes(4, "big") + statement + signature).hexdigest()[:32]
 
 
+def webauthn_challenge(statement: bytes) -> bytes:
+    """The WebAuthn challenge a passkey signs for a statement: its SHA-256."""
+    return hashlib.sha256(statement).digest()
+
+
 @dataclass(frozen=True)
 class Proof:
-    """An officer's signed sign-in statement, as the log keeps it."""
+    """An officer's signed sign-in statement, as the log keeps it; a passkey's adds what the browser signed."""
 
     kid: str
     statement: bytes
     signature: bytes
+    authenticator_data: bytes = b""
+    client_data_json: bytes = b""
 
     def to_json(self) -> dict[str, str]:
-        return {"kid": self.kid, "statement": base64.b64encode(self.statement).decode("ascii"),
-                "signature": base64.b64encode(self.signature).decode("ascii")}
+        out = {"kid": self.kid, "statement": base64.b64encode(self.statement).decode("ascii"),
+               "signature": base64.b64encode(self.signature).decode("ascii")}
+        if self.client_data_json:
+            out["authenticator_data"] = base64.b64encode(self.authenticator_data).decode("ascii")
+            out["client_data_json"] = base64.b64encode(self.client_data_json).decode("ascii")
+        return out
+
+    def passkey_problem(self) -> str | None:
+        """For a passkey's proof: why the browser's signed data is not over this statement (None: it is)."""
+        try:
+            client = json.loads(self.client_data_json)
+        except ValueError:
+            return "the passkey's client data is not JSON"
+        want = base64.urlsafe_b64encode(webauthn_challenge(self.statement)).rstrip(b"=").decode("ascii")
+        if not isinstance(client, dict) or client.get("type") != "webauthn.get" or client.get("challenge") != want:
+            return "the passkey signed another challenge than this statement's"
+        if len(self.authenticator_data) < 37 or not self.authenticator_data[32] & 0x01:
+            return "the passkey's authenticator data does not show the officer's presence"
+        return None
+
+    @property
+    def signed(self) -> bytes:
+        """What the key signed: the statement, or for a passkey authenticatorData || SHA-256(clientDataJSON)."""
+        if not self.client_data_json:
+            return self.statement
+        return self.authenticator_data + hashlib.sha256(self.client_data_json).digest()
 
     @property
     def session_id(self) -> str:
@@ -205,13 +244,14 @@ def parse_statement(statement: bytes) -> dict[str, Any] | None:
     return data
 
 
-def _proof(raw: object) -> Proof | str:
+def parse_proof(raw: object) -> Proof | str:
+    """The proof a log entry carries, or why it is not one."""
     if not isinstance(raw, Mapping) or not all(isinstance(raw.get(k), str) for k in ("kid", "statement",
                                                                                      "signature")):
         return "the log entry's officer_proof is not {kid, statement, signature}"
     try:
-        return Proof(raw["kid"], base64.b64decode(raw["statement"], validate=True),
-                     base64.b64decode(raw["signature"], validate=True))
+        return Proof(raw["kid"], *(base64.b64decode(str(raw.get(k, "")), validate=True)
+                                   for k in ("statement", "signature", "authenticator_data", "client_data_json")))
     except ValueError:
         return "the log entry's officer_proof is not base64"
 
@@ -222,7 +262,7 @@ def proof_problem(entry: Mapping[str, Any], printout_session: object, keys: Sequ
     ``printout_session`` is the sealed printout's ``officer_session`` (None: the entry alone is judged, as the log
     monitor does); ``keys`` the published officer key set.
     """
-    proof = _proof(entry.get("officer_proof"))
+    proof = parse_proof(entry.get("officer_proof"))
     if isinstance(proof, str):
         return proof
     if printout_session is not None and proof.session_id != printout_session:
@@ -254,6 +294,11 @@ def proof_problem(entry: Mapping[str, Any], printout_session: object, keys: Sequ
     if not signed_at <= issued <= expires:
         return f"the printout was issued at {_text(issued)}, outside its session ({_text(signed_at)} to " \
                f"{_text(expires)})"
-    if not key.verifies(proof.statement, proof.signature):
+    if key.kind == CARD and proof.client_data_json:
+        return "a card's proof carries a browser's data"
+    if key.kind == WEBAUTHN and (why := proof.passkey_problem() if proof.client_data_json else
+                                 "a passkey's proof lacks the browser's signed data") is not None:
+        return why
+    if not key.verifies(proof.signed, proof.signature):
         return f"the signature over the sign-in statement is not officer key {proof.kid[:16]}…'s"
     return None

@@ -22,7 +22,7 @@ from typing import Any
 from consumers.auditor.bundle import LogProof
 from consumers.auditor.errors import Alarm
 from consumers.auditor.report import Check, failed, passed, skipped
-from linkage.officers import OfficerKey, Proof, proof_problem
+from linkage.officers import OfficerKey, parse_proof, proof_problem
 
 __all__ = ["check_officer", "entry_alarm"]
 
@@ -62,19 +62,11 @@ def entry_alarm(index: int, leaf: bytes, keys: Sequence[OfficerKey]) -> None:
         entry = json.loads(leaf)
     except ValueError:
         return  # not ours to judge: the entry's shape is the log's business
-    raw = entry.get("officer_proof") if isinstance(entry, dict) else None
-    if raw is None:
+    if not isinstance(entry, dict) or "officer_proof" not in entry:
         return
-    try:
-        session = Proof(raw["kid"], *(_b64(raw[k]) for k in ("statement", "signature"))).session_id
-    except (KeyError, TypeError, ValueError):
-        session = None
+    proof = parse_proof(entry["officer_proof"])
+    session = None if isinstance(proof, str) else proof.session_id
     problem = proof_problem(entry, session, keys)
     if problem is not None:
         raise Alarm("bad_officer_proof", f"entry {index}: the officer's proof does not hold: {problem}")
 
-
-def _b64(value: object) -> bytes:
-    import base64
-
-    return base64.b64decode(str(value), validate=True)

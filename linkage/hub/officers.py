@@ -31,7 +31,9 @@ from pathlib import Path
 from typing import Final
 
 from linkage.config import AgencyConfig, Home, file_stamp
+from linkage.enrolments import ENROLMENTS
 from linkage.errors import PermissionDenied, Unauthenticated
+from linkage.hub.passkeys import Passkeys
 from linkage.ids import parse_officer_id
 from linkage.officers import (
     OFFICER_KEYS,
@@ -80,9 +82,10 @@ def _now() -> dt.datetime:
 class OfficerDesk:
     """Statements, sessions and the officer key set of one hub."""
 
-    def __init__(self, home: Home, issuer: str, *, required: bool = False,
-                 clock: Callable[[], dt.datetime] = _now) -> None:
+    def __init__(self, home: Home, issuer: str, *, required: bool = False, rp_id: str = "localhost",
+                 origins: tuple[str, ...] = (), clock: Callable[[], dt.datetime] = _now) -> None:
         self._path: Path = home.pki / OFFICER_KEYS
+        self.passkeys = Passkeys(self._path, home.pki / ENROLMENTS, rp_id, origins)
         self._issuer = issuer
         self.required = required
         self._clock = clock
@@ -117,12 +120,10 @@ class OfficerDesk:
                                f"officer {officer_id} holds no key in force for {agency.name}; the administrator "
                                "issues one with `linkage agencies officer-card`", field="officer_id")
 
-    def begin(self, agency: AgencyConfig, cert_sha256: str, officer_id: str) -> tuple[bytes, str]:
-        """A statement for the officer to sign, and the time by which it must come back."""
-        officer = parse_officer_id(officer_id)
-        if officer not in agency.officers:
-            raise PermissionDenied("officer_not_registered", f"เจ้าหน้าที่ผู้นี้ไม่ได้ลงทะเบียนกับ {agency.name}",
-                                   f"this officer is not registered with {agency.name}", field="officer_id")
+    def begin(self, agency: AgencyConfig, cert_sha256: str, officer_id: str) -> tuple[bytes, str, str]:
+        """A statement for the officer to sign, the time by which it must come back, and (when the officer holds
+        passkeys) the browser's request options."""
+        officer = self._registered(agency, officer_id)
         now = self._clock().replace(microsecond=0)
         self._key_of(agency, officer, now)
         self._expire(now)
@@ -132,11 +133,14 @@ class OfficerDesk:
             "expires_at": format_issued_at(now + SESSION_TTL),
         })
         self._pending[statement] = (cert_sha256, now + SIGN_WITHIN)
-        return statement, format_issued_at(now + SIGN_WITHIN)
+        live = [k for k in self.keys() if k.officer_id == officer and k.agency == agency.name and
+                k.problem(now) is None]
+        return statement, format_issued_at(now + SIGN_WITHIN), self.passkeys.request_options(live, statement)
 
     def finish(self, agency: AgencyConfig, cert_sha256: str, statement: bytes, kid: str,
-               signature: bytes) -> tuple[str, Session]:
-        """Check the signed statement and issue a session: (its secret, the session)."""
+               signature: bytes, assertion: str = "") -> tuple[str, Session]:
+        """Check the signed statement (by a card: ``kid`` and ``signature``; by a passkey: the browser's
+        ``assertion``) and issue a session: (its secret, the session)."""
         now = self._clock()
         pending = self._pending.get(statement)
         if pending is None or pending[0] != cert_sha256:
@@ -150,6 +154,12 @@ class OfficerDesk:
                                   " again", field="statement")
         said = parse_statement(statement)
         assert said is not None  # the hub wrote it
+        if assertion:
+            mine = tuple(k for k in self.keys() if k.officer_id == said["officer_id"] and k.agency == agency.name)
+            proof = self.passkeys.assertion_proof(mine, statement, assertion)
+            kid, signature = proof.kid, proof.signature
+        else:
+            proof = Proof(kid, statement, signature)
         key = key_for(self.keys(), kid)
         if key is None or key.officer_id != said["officer_id"] or key.agency != agency.name:
             raise Unauthenticated("officer_key_unknown", "ไม่รู้จักกุญแจของเจ้าหน้าที่นี้",
@@ -160,14 +170,13 @@ class OfficerDesk:
             raise PermissionDenied("officer_key_revoked" if revoked else "officer_key_not_in_force",
                                    "กุญแจของเจ้าหน้าที่ถูกเพิกถอนแล้ว" if revoked else "กุญแจของเจ้าหน้าที่ไม่อยู่ในช่วงที่ใช้ได้",
                                    why, field="kid")
-        if not key.verifies(statement, signature):
+        if not key.verifies(proof.signed, signature):
             raise Unauthenticated("officer_signature_invalid", "ลายมือชื่อดิจิทัลของเจ้าหน้าที่ไม่ถูกต้อง",
                                   f"the signature is not officer key {kid[:16]}…'s over this statement",
                                   field="signature")
         del self._pending[statement]  # used once, and only once it verified
         session = Session(said["officer_id"], agency.name, cert_sha256,
-                          dt.datetime.fromisoformat(said["expires_at"].replace("Z", "+00:00")),
-                          Proof(kid, statement, signature))
+                          dt.datetime.fromisoformat(said["expires_at"].replace("Z", "+00:00")), proof)
         secret = secrets.token_urlsafe(32)
         self._sessions[secret] = session
         return secret, session
@@ -205,6 +214,26 @@ class OfficerDesk:
             raise PermissionDenied("officer_key_revoked", "กุญแจของเจ้าหน้าที่ถูกเพิกถอนแล้ว กรุณาติดต่อผู้ดูแลระบบ",
                                    why or "the officer's key is no longer published", field="officer_session")
         return session
+
+    def begin_enrolment(self, agency: AgencyConfig, cert_sha256: str, officer_id: str, code: str) -> str:
+        """Passkey enrolment, step 1 (linkage/hub/passkeys.py): the browser's creation options."""
+        officer = self._registered(agency, officer_id)
+        return self.passkeys.begin_enrolment(agency, cert_sha256, officer, code, self._clock())
+
+    def finish_enrolment(self, agency: AgencyConfig, cert_sha256: str, officer_id: str, code: str,
+                         credential: str) -> str:
+        """Passkey enrolment, step 2: the passkey published; returns its kid."""
+        officer = self._registered(agency, officer_id)
+        key = self.passkeys.finish_enrolment(agency, cert_sha256, officer, code, credential, self._clock())
+        self.keys()
+        return key.kid
+
+    def _registered(self, agency: AgencyConfig, officer_id: str) -> str:
+        officer = parse_officer_id(officer_id)
+        if officer not in agency.officers:
+            raise PermissionDenied("officer_not_registered", f"เจ้าหน้าที่ผู้นี้ไม่ได้ลงทะเบียนกับ {agency.name}",
+                                   f"this officer is not registered with {agency.name}", field="officer_id")
+        return officer
 
     def _expire(self, now: dt.datetime) -> None:
         """Forget statements and sessions past their time (and the oldest statements beyond _MAX_PENDING)."""

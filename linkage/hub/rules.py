@@ -79,7 +79,10 @@ class Hub:
         self._revoke_lock = asyncio.Lock()
         self.limiter = AgencyLimiter()
         self.officers = OfficerDesk(settings.home, settings.hub.issuer,
-                                    required=settings.hub.officer_sessions == "required")
+                                    required=settings.hub.officer_sessions == "required",
+                                    rp_id=settings.hub.webauthn_rp_id,
+                                    origins=settings.hub.webauthn_origins or (
+                                        f"http://localhost:{settings.counter.port}",))
 
     @property
     def settings(self) -> Settings:

@@ -112,8 +112,8 @@ class HubServicer(hub_pb2_grpc.LinkageHubServicer):
                                  context: grpc.aio.ServicerContext) -> hub_pb2.BeginOfficerSignInResponse:
         peer = context.auth_context()
         agency = self._hub.admit(peer, request)
-        statement, sign_by = self._hub.officers.begin(agency, caller_cert_sha256(peer), request.officer_id)
-        return hub_pb2.BeginOfficerSignInResponse(statement=statement, sign_by=sign_by)
+        statement, sign_by, options = self._hub.officers.begin(agency, caller_cert_sha256(peer), request.officer_id)
+        return hub_pb2.BeginOfficerSignInResponse(statement=statement, sign_by=sign_by, webauthn_options=options)
 
     @grpc_errors
     async def FinishOfficerSignIn(self, request: hub_pb2.FinishOfficerSignInRequest,
@@ -121,10 +121,29 @@ class HubServicer(hub_pb2_grpc.LinkageHubServicer):
         peer = context.auth_context()
         agency = self._hub.admit(peer, request)
         secret, session = self._hub.officers.finish(agency, caller_cert_sha256(peer), request.statement,
-                                                    request.kid, request.signature)
+                                                    request.kid, request.signature, request.webauthn_assertion)
         return hub_pb2.FinishOfficerSignInResponse(session=secret, session_id=session.session_id,
                                                    officer_id=session.officer_id,
                                                    expires_at=format_issued_at(session.expires))
+
+
+    @grpc_errors
+    async def BeginPasskeyEnrolment(self, request: hub_pb2.BeginPasskeyEnrolmentRequest,
+                                    context: grpc.aio.ServicerContext) -> hub_pb2.BeginPasskeyEnrolmentResponse:
+        peer = context.auth_context()
+        agency = self._hub.admit(peer, request)
+        options = self._hub.officers.begin_enrolment(agency, caller_cert_sha256(peer), request.officer_id,
+                                                     request.code)
+        return hub_pb2.BeginPasskeyEnrolmentResponse(options=options)
+
+    @grpc_errors
+    async def FinishPasskeyEnrolment(self, request: hub_pb2.FinishPasskeyEnrolmentRequest,
+                                     context: grpc.aio.ServicerContext) -> hub_pb2.FinishPasskeyEnrolmentResponse:
+        peer = context.auth_context()
+        agency = self._hub.admit(peer, request)
+        kid = self._hub.officers.finish_enrolment(agency, caller_cert_sha256(peer), request.officer_id,
+                                                  request.code, request.credential)
+        return hub_pb2.FinishPasskeyEnrolmentResponse(kid=kid)
 
 
 def _proof_error(err: merkle.MerkleError) -> InvalidRequest:

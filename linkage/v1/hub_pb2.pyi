@@ -498,21 +498,28 @@ class BeginOfficerSignInResponse(_message.Message):
 
     STATEMENT_FIELD_NUMBER: _builtins.int
     SIGN_BY_FIELD_NUMBER: _builtins.int
+    WEBAUTHN_OPTIONS_FIELD_NUMBER: _builtins.int
     statement: _builtins.bytes
     """The sign-in statement (canonical JSON, type
     "linkage-officer-signin/v1") for the officer's key to sign as it is.
     """
     sign_by: _builtins.str
     """RFC 3339 UTC: FinishOfficerSignIn must come before this."""
+    webauthn_options: _builtins.str
+    """When the officer holds a passkey: PublicKeyCredentialRequestOptions
+    (JSON) whose challenge is the SHA-256 of the statement, for the
+    browser's navigator.credentials.get. Empty otherwise.
+    """
     def __init__(
         self,
         *,
         statement: _builtins.bytes = ...,
         sign_by: _builtins.str = ...,
+        webauthn_options: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["sign_by", b"sign_by", "statement", b"statement"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["sign_by", b"sign_by", "statement", b"statement", "webauthn_options", b"webauthn_options"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -525,6 +532,7 @@ class FinishOfficerSignInRequest(_message.Message):
     STATEMENT_FIELD_NUMBER: _builtins.int
     KID_FIELD_NUMBER: _builtins.int
     SIGNATURE_FIELD_NUMBER: _builtins.int
+    WEBAUTHN_ASSERTION_FIELD_NUMBER: _builtins.int
     statement: _builtins.bytes
     """The statement BeginOfficerSignIn gave, unchanged. At most 1024 bytes."""
     kid: _builtins.str
@@ -532,17 +540,25 @@ class FinishOfficerSignInRequest(_message.Message):
     most 64 characters.
     """
     signature: _builtins.bytes
-    """ECDSA P-256 / SHA-256 over the statement, DER. At most 128 bytes."""
+    """ECDSA P-256 / SHA-256 over the statement, DER. At most 128 bytes.
+    Empty with a passkey.
+    """
+    webauthn_assertion: _builtins.str
+    """With a passkey instead: the browser's AuthenticationResponseJSON (its
+    challenge the SHA-256 of the statement), relayed as it is. At most 4096
+    characters.
+    """
     def __init__(
         self,
         *,
         statement: _builtins.bytes = ...,
         kid: _builtins.str = ...,
         signature: _builtins.bytes = ...,
+        webauthn_assertion: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["kid", b"kid", "signature", b"signature", "statement", b"statement"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["kid", b"kid", "signature", b"signature", "statement", b"statement", "webauthn_assertion", b"webauthn_assertion"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -581,3 +597,100 @@ class FinishOfficerSignInResponse(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___FinishOfficerSignInResponse: _TypeAlias = FinishOfficerSignInResponse  # noqa: Y015
+
+@_typing.final
+class BeginPasskeyEnrolmentRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    OFFICER_ID_FIELD_NUMBER: _builtins.int
+    CODE_FIELD_NUMBER: _builtins.int
+    officer_id: _builtins.str
+    """The officer enrolling. At most 32 characters."""
+    code: _builtins.str
+    """The one-time code from `linkage agency officer-enrol`. At most 32
+    characters.
+    """
+    def __init__(
+        self,
+        *,
+        officer_id: _builtins.str = ...,
+        code: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["code", b"code", "officer_id", b"officer_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___BeginPasskeyEnrolmentRequest: _TypeAlias = BeginPasskeyEnrolmentRequest  # noqa: Y015
+
+@_typing.final
+class BeginPasskeyEnrolmentResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    OPTIONS_FIELD_NUMBER: _builtins.int
+    options: _builtins.str
+    """PublicKeyCredentialCreationOptions (JSON, base64url binary fields) for
+    navigator.credentials.create.
+    """
+    def __init__(
+        self,
+        *,
+        options: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["options", b"options"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___BeginPasskeyEnrolmentResponse: _TypeAlias = BeginPasskeyEnrolmentResponse  # noqa: Y015
+
+@_typing.final
+class FinishPasskeyEnrolmentRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    OFFICER_ID_FIELD_NUMBER: _builtins.int
+    CODE_FIELD_NUMBER: _builtins.int
+    CREDENTIAL_FIELD_NUMBER: _builtins.int
+    officer_id: _builtins.str
+    code: _builtins.str
+    """As in BeginPasskeyEnrolmentRequest: the same code."""
+    credential: _builtins.str
+    """The browser's RegistrationResponseJSON, relayed as it is. At most 4096
+    characters.
+    """
+    def __init__(
+        self,
+        *,
+        officer_id: _builtins.str = ...,
+        code: _builtins.str = ...,
+        credential: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["code", b"code", "credential", b"credential", "officer_id", b"officer_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___FinishPasskeyEnrolmentRequest: _TypeAlias = FinishPasskeyEnrolmentRequest  # noqa: Y015
+
+@_typing.final
+class FinishPasskeyEnrolmentResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    KID_FIELD_NUMBER: _builtins.int
+    kid: _builtins.str
+    """The passkey's id in the officer key set."""
+    def __init__(
+        self,
+        *,
+        kid: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["kid", b"kid"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___FinishPasskeyEnrolmentResponse: _TypeAlias = FinishPasskeyEnrolmentResponse  # noqa: Y015

@@ -69,6 +69,16 @@ class LinkageHubStub:
                 request_serializer=linkage_dot_v1_dot_hub__pb2.FinishOfficerSignInRequest.SerializeToString,
                 response_deserializer=linkage_dot_v1_dot_hub__pb2.FinishOfficerSignInResponse.FromString,
                 _registered_method=True)
+        self.BeginPasskeyEnrolment = channel.unary_unary(
+                '/linkage.v1.LinkageHub/BeginPasskeyEnrolment',
+                request_serializer=linkage_dot_v1_dot_hub__pb2.BeginPasskeyEnrolmentRequest.SerializeToString,
+                response_deserializer=linkage_dot_v1_dot_hub__pb2.BeginPasskeyEnrolmentResponse.FromString,
+                _registered_method=True)
+        self.FinishPasskeyEnrolment = channel.unary_unary(
+                '/linkage.v1.LinkageHub/FinishPasskeyEnrolment',
+                request_serializer=linkage_dot_v1_dot_hub__pb2.FinishPasskeyEnrolmentRequest.SerializeToString,
+                response_deserializer=linkage_dot_v1_dot_hub__pb2.FinishPasskeyEnrolmentResponse.FromString,
+                _registered_method=True)
 
 
 class LinkageHubServicer:
@@ -146,6 +156,26 @@ class LinkageHubServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def BeginPasskeyEnrolment(self, request, context):
+        """BeginPasskeyEnrolment starts registering an officer's passkey (WebAuthn)
+        at the counter, with the one-time code the agency's administrator gave
+        (`linkage agency officer-enrol`): the answer is the
+        PublicKeyCredentialCreationOptions for the browser. PERMISSION_DENIED
+        ("enrolment_code_invalid") for a wrong, used or expired code.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def FinishPasskeyEnrolment(self, request, context):
+        """FinishPasskeyEnrolment checks the browser's registration (challenge,
+        origin, relying party, an ES256 key) and publishes the passkey's public
+        key in the officer key set; the code is then used up.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_LinkageHubServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -183,6 +213,16 @@ def add_LinkageHubServicer_to_server(servicer, server):
                     servicer.FinishOfficerSignIn,
                     request_deserializer=linkage_dot_v1_dot_hub__pb2.FinishOfficerSignInRequest.FromString,
                     response_serializer=linkage_dot_v1_dot_hub__pb2.FinishOfficerSignInResponse.SerializeToString,
+            ),
+            'BeginPasskeyEnrolment': grpc.unary_unary_rpc_method_handler(
+                    servicer.BeginPasskeyEnrolment,
+                    request_deserializer=linkage_dot_v1_dot_hub__pb2.BeginPasskeyEnrolmentRequest.FromString,
+                    response_serializer=linkage_dot_v1_dot_hub__pb2.BeginPasskeyEnrolmentResponse.SerializeToString,
+            ),
+            'FinishPasskeyEnrolment': grpc.unary_unary_rpc_method_handler(
+                    servicer.FinishPasskeyEnrolment,
+                    request_deserializer=linkage_dot_v1_dot_hub__pb2.FinishPasskeyEnrolmentRequest.FromString,
+                    response_serializer=linkage_dot_v1_dot_hub__pb2.FinishPasskeyEnrolmentResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -374,6 +414,60 @@ class LinkageHub:
             '/linkage.v1.LinkageHub/FinishOfficerSignIn',
             linkage_dot_v1_dot_hub__pb2.FinishOfficerSignInRequest.SerializeToString,
             linkage_dot_v1_dot_hub__pb2.FinishOfficerSignInResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def BeginPasskeyEnrolment(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/linkage.v1.LinkageHub/BeginPasskeyEnrolment',
+            linkage_dot_v1_dot_hub__pb2.BeginPasskeyEnrolmentRequest.SerializeToString,
+            linkage_dot_v1_dot_hub__pb2.BeginPasskeyEnrolmentResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def FinishPasskeyEnrolment(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/linkage.v1.LinkageHub/FinishPasskeyEnrolment',
+            linkage_dot_v1_dot_hub__pb2.FinishPasskeyEnrolmentRequest.SerializeToString,
+            linkage_dot_v1_dot_hub__pb2.FinishPasskeyEnrolmentResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -110,6 +110,18 @@ class LinkageHubStub:
     key: PERMISSION_DENIED). Every printout fetched with the session names
     it, and its exchange-log entry carries the signed statement.
     """
+    BeginPasskeyEnrolment: _grpc.UnaryUnaryMultiCallable[_hub_pb2.BeginPasskeyEnrolmentRequest, _hub_pb2.BeginPasskeyEnrolmentResponse]
+    """BeginPasskeyEnrolment starts registering an officer's passkey (WebAuthn)
+    at the counter, with the one-time code the agency's administrator gave
+    (`linkage agency officer-enrol`): the answer is the
+    PublicKeyCredentialCreationOptions for the browser. PERMISSION_DENIED
+    ("enrolment_code_invalid") for a wrong, used or expired code.
+    """
+    FinishPasskeyEnrolment: _grpc.UnaryUnaryMultiCallable[_hub_pb2.FinishPasskeyEnrolmentRequest, _hub_pb2.FinishPasskeyEnrolmentResponse]
+    """FinishPasskeyEnrolment checks the browser's registration (challenge,
+    origin, relying party, an ES256 key) and publishes the passkey's public
+    key in the officer key set; the code is then used up.
+    """
 
 @_typing.type_check_only
 class LinkageHubAsyncStub(LinkageHubStub):
@@ -157,6 +169,18 @@ class LinkageHubAsyncStub(LinkageHubStub):
     the key's, or when the key is not in force (UNAUTHENTICATED; a revoked
     key: PERMISSION_DENIED). Every printout fetched with the session names
     it, and its exchange-log entry carries the signed statement.
+    """
+    BeginPasskeyEnrolment: _aio.UnaryUnaryMultiCallable[_hub_pb2.BeginPasskeyEnrolmentRequest, _hub_pb2.BeginPasskeyEnrolmentResponse]  # type: ignore[assignment]
+    """BeginPasskeyEnrolment starts registering an officer's passkey (WebAuthn)
+    at the counter, with the one-time code the agency's administrator gave
+    (`linkage agency officer-enrol`): the answer is the
+    PublicKeyCredentialCreationOptions for the browser. PERMISSION_DENIED
+    ("enrolment_code_invalid") for a wrong, used or expired code.
+    """
+    FinishPasskeyEnrolment: _aio.UnaryUnaryMultiCallable[_hub_pb2.FinishPasskeyEnrolmentRequest, _hub_pb2.FinishPasskeyEnrolmentResponse]  # type: ignore[assignment]
+    """FinishPasskeyEnrolment checks the browser's registration (challenge,
+    origin, relying party, an ES256 key) and publishes the passkey's public
+    key in the officer key set; the code is then used up.
     """
 
 class LinkageHubServicer(metaclass=_abc_1.ABCMeta):
@@ -244,6 +268,30 @@ class LinkageHubServicer(metaclass=_abc_1.ABCMeta):
         the key's, or when the key is not in force (UNAUTHENTICATED; a revoked
         key: PERMISSION_DENIED). Every printout fetched with the session names
         it, and its exchange-log entry carries the signed statement.
+        """
+
+    @_abc_1.abstractmethod
+    def BeginPasskeyEnrolment(
+        self,
+        request: _hub_pb2.BeginPasskeyEnrolmentRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_hub_pb2.BeginPasskeyEnrolmentResponse, _abc.Awaitable[_hub_pb2.BeginPasskeyEnrolmentResponse]]:
+        """BeginPasskeyEnrolment starts registering an officer's passkey (WebAuthn)
+        at the counter, with the one-time code the agency's administrator gave
+        (`linkage agency officer-enrol`): the answer is the
+        PublicKeyCredentialCreationOptions for the browser. PERMISSION_DENIED
+        ("enrolment_code_invalid") for a wrong, used or expired code.
+        """
+
+    @_abc_1.abstractmethod
+    def FinishPasskeyEnrolment(
+        self,
+        request: _hub_pb2.FinishPasskeyEnrolmentRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_hub_pb2.FinishPasskeyEnrolmentResponse, _abc.Awaitable[_hub_pb2.FinishPasskeyEnrolmentResponse]]:
+        """FinishPasskeyEnrolment checks the browser's registration (challenge,
+        origin, relying party, an ES256 key) and publishes the passkey's public
+        key in the officer key set; the code is then used up.
         """
 
 def add_LinkageHubServicer_to_server(servicer: LinkageHubServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...

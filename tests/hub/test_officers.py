@@ -149,7 +149,7 @@ async def test_wrong_replayed_foreign_and_expired_sign_ins_issue_nothing(ostack:
     now = [dt.datetime.now(dt.UTC)]
     desk = OfficerDesk(ostack.home, "hub", clock=lambda: now[0])
     agency = ostack.settings.agencies[MUNI]
-    statement, _ = desk.begin(agency, "f" * 64, officer)
+    statement, _, _ = desk.begin(agency, "f" * 64, officer)
     now[0] += dt.timedelta(minutes=3)
     with pytest.raises(Unauthenticated) as info:
         desk.finish(agency, "f" * 64, statement, officer_card.kid, officer_card.sign(statement))
