@@ -190,12 +190,40 @@ class HubClient:
         """Sign the officer in with their own device (``signer``): the hub's statement goes to it, its signature
         back to the hub, and the session bound to this agency's certificate comes back. Not retried (a
         statement is used once). Raises the hub's LinkageError (``officer_signature_invalid``, ...)."""
+        statement, _ = await self.begin_officer_sign_in(officer_id, timeout=timeout)
+        signature = await sign_with(signer, statement)
+        return await self.finish_officer_sign_in(statement, kid=signer.kid, signature=signature, timeout=timeout)
+
+    async def begin_officer_sign_in(self, officer_id: str, *, timeout: float | None = None) -> tuple[bytes, str]:
+        """The hub's sign-in statement for the officer, and (when they hold a passkey) the browser's request
+        options (JSON; "" otherwise): what a relay such as the counter hands to the officer's device."""
         begun = await self._call("BeginOfficerSignIn", self._hub.BeginOfficerSignIn,
                                  hub_pb2.BeginOfficerSignInRequest(officer_id=officer_id), timeout, None)
-        signature = await sign_with(signer, begun.statement)
-        finish = hub_pb2.FinishOfficerSignInRequest(statement=begun.statement, kid=signer.kid, signature=signature)
+        return begun.statement, begun.webauthn_options
+
+    async def finish_officer_sign_in(self, statement: bytes, *, kid: str = "", signature: bytes = b"",
+                                     webauthn_assertion: str = "", timeout: float | None = None) -> OfficerSession:
+        """The session, for a statement signed by a card (``kid``, ``signature``) or a passkey (the browser's
+        ``webauthn_assertion``, relayed as it is)."""
+        finish = hub_pb2.FinishOfficerSignInRequest(statement=statement, kid=kid, signature=signature,
+                                                    webauthn_assertion=webauthn_assertion)
         done = await self._call("FinishOfficerSignIn", self._hub.FinishOfficerSignIn, finish, timeout, None)
         return OfficerSession(done.session, done.session_id, done.officer_id, done.expires_at)
+
+    async def begin_passkey_enrolment(self, officer_id: str, code: str, *, timeout: float | None = None) -> str:
+        """The browser's creation options (JSON) for the officer's passkey, given the administrator's code."""
+        answer = await self._call("BeginPasskeyEnrolment", self._hub.BeginPasskeyEnrolment,
+                                  hub_pb2.BeginPasskeyEnrolmentRequest(officer_id=officer_id, code=code), timeout,
+                                  None)
+        return str(answer.options)
+
+    async def finish_passkey_enrolment(self, officer_id: str, code: str, credential: str, *,
+                                       timeout: float | None = None) -> str:
+        """Relay the browser's registration; the hub publishes the passkey. Returns its kid."""
+        answer = await self._call("FinishPasskeyEnrolment", self._hub.FinishPasskeyEnrolment,
+                                  hub_pb2.FinishPasskeyEnrolmentRequest(officer_id=officer_id, code=code,
+                                                                        credential=credential), timeout, None)
+        return str(answer.kid)
 
     def _named(self, printout: Printout, session: OfficerSession | None) -> Printout:
         """The printout, once it names the session it was asked under (PrintoutRejected otherwise)."""

@@ -18,12 +18,12 @@ from aiohttp import web
 
 from consumers.counter.errors import CounterError, CsrfRejected
 from consumers.counter.pages import ANON_COOKIE, SESSION_COOKIE, csrf_token, error_page, set_cookie
-from consumers.counter.routes import PUBLIC
+from consumers.counter.routes import PUBLIC, SCRIPTED
 from consumers.counter.state import ANON, SESSION, SET_ANON, STATE
 from consumers.counter.views.verify import UPLOAD_BYTES
 from linkage.errors import LinkageError
 
-__all__ = ["CSP", "csrf_middleware", "error_middleware", "security_headers", "session_middleware"]
+__all__ = ["CSP", "CSP_SCRIPTED", "csrf_middleware", "error_middleware", "security_headers", "session_middleware"]
 
 _log = logging.getLogger("consumers.counter")
 
@@ -108,6 +108,10 @@ async def csrf_middleware(request: web.Request, handler: Handler) -> web.StreamR
 # posting elsewhere are refused outright.
 CSP = ("default-src 'none'; script-src 'none'; style-src 'self'; font-src 'self'; img-src 'self';"
        " connect-src 'none'; object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'")
+# The passkey pages (routes.SCRIPTED) run this site's one script, static/passkey.js, which calls this site: only
+# script-src and connect-src differ, to 'self' (still no inline script, no other host).
+CSP_SCRIPTED = CSP.replace("script-src 'none'", "script-src 'self'").replace("connect-src 'none'",
+                                                                             "connect-src 'self'")
 # Only these carry nothing personal and may be kept by the browser.
 _CACHEABLE = ("/static/", "/fonts/")
 
@@ -116,7 +120,8 @@ async def security_headers(request: web.Request, response: web.StreamResponse) -
     """On every response the app makes: pages, redirects, error pages, the PDF, the CSV, static files, the font.
     (aiohttp's own 400 for a request it cannot parse is made before the app is reached and goes without.)"""
     h = response.headers
-    h["Content-Security-Policy"] = CSP
+    route = request.match_info.route.name if request.match_info is not None else None
+    h["Content-Security-Policy"] = CSP_SCRIPTED if route in SCRIPTED else CSP
     h["X-Content-Type-Options"] = "nosniff"
     h["Referrer-Policy"] = "no-referrer"
     h["X-Frame-Options"] = "DENY"

@@ -6,14 +6,17 @@ from pathlib import Path
 
 from aiohttp import web
 
-from consumers.counter.views import cases, complaints, fonts, manuals, me, reports, signin, verify
+from consumers.counter.views import cases, complaints, fonts, manuals, me, passkeys, reports, signin, verify
 
-__all__ = ["PUBLIC", "add_routes"]
+__all__ = ["PUBLIC", "SCRIPTED", "add_routes"]
 
 _STATIC = Path(__file__).resolve().parent / "static"
 
 PUBLIC = frozenset({"metrics", "index", "signin", "signin_post", "lang", "manuals", "manual", "complaint_form",
-                    "complaint_post", "me", "me_post", "verify", "verify_post", "font", "static"})
+                    "complaint_post", "me", "me_post", "verify", "verify_post", "font", "static", "signin_passkey",
+                    "signin_passkey_begin", "signin_passkey_finish", "enrol", "enrol_begin", "enrol_finish"})
+# The pages that run a script (static/passkey.js: WebAuthn needs one); every other page runs none.
+SCRIPTED = frozenset({"signin_passkey", "enrol"})
 
 
 def add_routes(app: web.Application) -> None:
@@ -23,6 +26,12 @@ def add_routes(app: web.Application) -> None:
     r.add_get("/signin", signin.signin_form, name="signin")
     r.add_post("/signin", signin.signin, name="signin_post")
     r.add_post("/signout", signin.signout, name="signout")
+    r.add_get("/signin/passkey", passkeys.passkey_form, name="signin_passkey")
+    r.add_post("/signin/passkey/begin", passkeys.passkey_begin, name="signin_passkey_begin")
+    r.add_post("/signin/passkey/finish", passkeys.passkey_finish, name="signin_passkey_finish")
+    r.add_get("/enrol", passkeys.enrol_form, name="enrol")
+    r.add_post("/enrol/begin", passkeys.enrol_begin, name="enrol_begin")
+    r.add_post("/enrol/finish", passkeys.enrol_finish, name="enrol_finish")
     r.add_get("/lang/{code}", signin.switch_lang, name="lang")
     r.add_get("/manuals", manuals.manual_list, name="manuals")
     r.add_get("/manuals/{service}", manuals.manual_page, name="manual")

@@ -19,6 +19,8 @@ from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from consumers.client import OfficerSession
+
 __all__ = ["Limiter", "Session", "SessionStore"]
 
 Clock = Callable[[], float]
@@ -34,6 +36,8 @@ class Session:
     is_head: bool
     csrf: str
     expires: float
+    # The hub's officer session when the officer signed in with their passkey (every fetch then names it).
+    officer_session: OfficerSession | None = None
 
 
 class SessionStore:
@@ -44,10 +48,11 @@ class SessionStore:
         self._clock = clock
         self._by_id: dict[str, Session] = {}
 
-    def open(self, officer_id: str, name: str, role_th: str, role_en: str, is_head: bool) -> Session:
+    def open(self, officer_id: str, name: str, role_th: str, role_en: str, is_head: bool,
+             officer_session: OfficerSession | None = None) -> Session:
         self._sweep()
         session = Session(secrets.token_urlsafe(32), officer_id, name, role_th, role_en, is_head,
-                          secrets.token_urlsafe(32), self._clock() + self.ttl)
+                          secrets.token_urlsafe(32), self._clock() + self.ttl, officer_session)
         self._by_id[session.id] = session
         return session
 

@@ -1,4 +1,4 @@
-"""``linkage agency officer-card | revoke-officer``, and the PIN and card of ``linkage fetch --card``.
+"""``linkage agency officer-card | officer-enrol | revoke-officer``, and the PIN and card of ``linkage fetch --card``.
 
 The agency's administrator issues each officer a card (linkage/officercard.py: a key under the officer's PIN,
 a certificate from the linkage CA naming the officer) and the hub publishes its public key in
@@ -104,6 +104,27 @@ def _cmd_revoke_officer(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_enrol(args: argparse.Namespace) -> int:
+    from linkage.enrolments import CODE_TTL, ENROLMENTS, add_code
+    from linkage.errors import PermissionDenied
+
+    home = Home(Path(args.home).resolve())
+    try:
+        officer = parse_officer_id(args.officer)
+        agency = load_settings(home).agencies.get(args.agency)
+        if agency is None or officer not in agency.officers:
+            raise PermissionDenied("officer_not_registered", "เจ้าหน้าที่ผู้นี้ไม่ได้ลงทะเบียนกับหน่วยงานนี้",
+                                   f"officer {officer} is not registered with agency {args.agency!r}")
+    except LinkageError as err:
+        print(f"linkage agency officer-enrol: {err.message}; no code was made", file=sys.stderr)
+        return 2
+    code = add_code(home.pki / ENROLMENTS, officer, args.agency)
+    hours = int(CODE_TTL.total_seconds() // 3600)
+    print(f"{code}\n  the one-time code for officer {officer} of {args.agency} to register a passkey at the "
+          f"counter's /enrol page, within {hours} h; any earlier code of theirs no longer works")
+    return 0
+
+
 def add_agency_commands(agency_sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """``linkage agency officer-card`` and ``linkage agency revoke-officer``."""
     from linkage.cli.common import with_home
@@ -116,6 +137,12 @@ def add_agency_commands(agency_sub: argparse._SubParsersAction[argparse.Argument
     p.add_argument("--pin-file", help="read the new PIN from this file's first line (else LINKAGE_OFFICER_PIN, "
                                       "else asked for twice)")
     p.set_defaults(func=_cmd_card)
+
+    p = with_home(agency_sub.add_parser(
+        "officer-enrol", help="a one-time code for an officer to register a passkey at the counter (/enrol)"))
+    p.add_argument("agency", help="the officer's agency")
+    p.add_argument("officer", help="the officer's 13-digit personal ID (registered with the agency)")
+    p.set_defaults(func=_cmd_enrol)
 
     p = with_home(agency_sub.add_parser(
         "revoke-officer", help="an officer who leaves: revoke their keys; the hub refuses their sessions at once"))

@@ -88,7 +88,8 @@ async def case_open(request: web.Request) -> web.StreamResponse:
     started = time.perf_counter()
     try:
         answer = await request.app[HUB].fetch_documents(
-            doc_types, subject, purpose=manual.purpose, officer_id=session.officer_id, case_ref=case.ref,
+            doc_types, subject, purpose=manual.purpose, officer_id=session.officer_id,
+            officer_session=session.officer_session, case_ref=case.ref,
             citizen_present=present)
         slots = [_slot(state, doc_type, outcome) for doc_type, outcome in answer.items()]
     except LinkageError as err:
@@ -180,7 +181,8 @@ async def case_retry(request: web.Request) -> web.StreamResponse:
                            "This case has no document of that type.")
     try:
         doc = await request.app[HUB].fetch_document(
-            doc_type, case.subject_id, purpose=manual.purpose, officer_id=session.officer_id, case_ref=case.ref,
+            doc_type, case.subject_id, purpose=manual.purpose, officer_id=session.officer_id,
+            officer_session=session.officer_session, case_ref=case.ref,
             citizen_present=present)
         slot = _document_slot(state, doc_type, doc)
     except LinkageError as err:

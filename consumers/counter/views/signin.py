@@ -7,6 +7,7 @@ import logging
 
 from aiohttp import web
 
+from consumers.client import OfficerSession
 from consumers.counter.pages import (
     LANG_COOKIE,
     SESSION_COOKIE,
@@ -22,7 +23,7 @@ from consumers.counter.state import HUB, SESSION, STATE, STORE
 from linkage.errors import InvalidRequest, LinkageError
 from linkage.ids import parse_officer_id
 
-__all__ = ["SIGNIN_PURPOSE", "index", "signin", "signin_form", "signout", "switch_lang"]
+__all__ = ["SIGNIN_PURPOSE", "index", "key_held", "open_session", "signin", "signin_form", "signout", "switch_lang"]
 
 _log = logging.getLogger("consumers.counter")
 
@@ -65,25 +66,47 @@ async def signin(request: web.Request) -> web.StreamResponse:
         return render(request, "signin.html", status=403, next=target, value=raw, expired=False,
                       error=(f"เลขประจำตัวนี้ไม่อยู่ในรายชื่อเจ้าหน้าที่ของ{state.agency.title or state.agency.name}",
                              "This ID is not on the office's list of officers."))
+    if await key_held(request.app, officer_id):
+        # An officer who holds their own key is named to the hub only by a session they sign: the ID is not enough.
+        return render(request, "signin.html", status=403, next=target, value=raw, expired=False,
+                      error=("ท่านมีกุญแจของเจ้าหน้าที่แล้ว กรุณาลงชื่อเข้าใช้ด้วยกุญแจ (passkey)",
+                             "You hold an officer key: sign in with your passkey."))
     state.throttle.succeed(raw)
-    name = await _officer_name(request.app, officer_id)
+    raise await open_session(request, officer_id, None, target)
+
+
+async def key_held(app: web.Application, officer_id: str) -> bool:
+    """Whether the officer holds a key of their own in force (the hub then begins a sign-in for them)."""
+    try:
+        await app[HUB].begin_officer_sign_in(officer_id)
+    except LinkageError:
+        return False
+    return True
+
+
+async def open_session(request: web.Request, officer_id: str, officer_session: OfficerSession | None,
+                       target: str) -> web.HTTPSeeOther:
+    """Open the officer's counter session (under their hub session, when they signed in with a key): the
+    redirect to ``target`` that sets its cookie."""
+    state = request.app[STATE]
+    name = await _officer_name(request.app, officer_id, officer_session)
     head = state.settings.office_head or min(state.agency.officers)
     is_head = officer_id == head
     session = state.sessions.open(officer_id, name, "หัวหน้าสำนักงาน" if is_head else "เจ้าหน้าที่เคาน์เตอร์บริการ",
-                                  "Office head" if is_head else "Counter officer", is_head)
+                                  "Office head" if is_head else "Counter officer", is_head, officer_session)
     response = web.HTTPSeeOther(target)
     set_cookie(request, response, SESSION_COOKIE, session.id)
-    raise response
+    return response
 
 
-async def _officer_name(app: web.Application, officer_id: str) -> str:
+async def _officer_name(app: web.Application, officer_id: str, officer_session: OfficerSession | None) -> str:
     """The officer's name from the civil registry, through the hub (the fetch is logged like any other).
 
     Empty when it cannot be had: sign-in does not depend on the registry being up.
     """
     try:
         doc = await app[HUB].fetch_document("dopa.person", officer_id, purpose=SIGNIN_PURPOSE,
-                                            officer_id=officer_id)
+                                            officer_id=officer_id, officer_session=officer_session)
     except LinkageError as err:
         _log.warning("officer name lookup failed: %s", err.code)
         return ""
