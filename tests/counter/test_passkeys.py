@@ -142,15 +142,15 @@ async def test_enrol_sign_in_and_fetch_with_a_passkey(
     entries = [json.loads(leaf) for _, leaf in await log.entries(0, log.size)]
     mine = [e for e in entries if e.get("officer_id") == officer and e.get("kind") == "printout"]
     assert len(mine) >= 2  # the officer's name at sign-in, and the case's documents
-    keys = load_officer_keys(stack.home.pki / OFFICER_KEYS)
+    published = load_officer_keys(stack.home.pki / OFFICER_KEYS)
     for entry in mine:
         assert entry["officer_proof"]["client_data_json"]
-        assert proof_problem(entry, session.officer_session.session_id, keys) is None
+        assert proof_problem(entry, session.officer_session.session_id, published) is None
     # Changed by one byte, the browser's signed data no longer holds.
     entry = mine[-1]
     forged = {**entry, "officer_proof": {**entry["officer_proof"], "client_data_json":
                                          entry["officer_proof"]["client_data_json"][:-4] + "AAA="}}
-    assert proof_problem(forged, None, keys) is not None
+    assert proof_problem(forged, None, published) is not None
 
     # The assertion replayed, or sent with a fresh statement it did not sign: refused, nothing issued.
     finish = parse_qs(sent[-1])
