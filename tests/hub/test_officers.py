@@ -246,3 +246,27 @@ async def test_cli_card_fetch_then_verify_checks_the_officer(ostack: RunningStac
     forged = dataclasses.replace(printout.proof, leaf=json.dumps(forged_entry).encode())
     (bad,) = check_officer(report.printout or {}, forged, trust.officer_keys)
     assert bad.ok is False and "session" in bad.detail
+
+
+async def test_audit_watch_alarms_on_an_entry_whose_officer_proof_does_not_hold(ostack: RunningStack,
+                                                                                tmp_path: Path) -> None:
+    """The monitor checks each sampled entry's officer proof with the published key set."""
+    from consumers.auditor import Alarm, AuditorState, watch_round
+    from tests.auditor.fake_log import ORIGIN, FakeLog
+    from tests.auditor.test_watch import KEY
+
+    officer = officers(ostack, HOSPITAL)[1]
+    officer_card = card(ostack, HOSPITAL, officer, tmp_path)
+    async with client(ostack, HOSPITAL) as hub:
+        session = await hub.sign_in_officer(officer, officer_card)
+        doc = await hub.fetch_document("dopa.person", person(ostack.home), purpose="x", officer_session=session)
+        (logged,) = await hub.entries(doc.log_index, doc.log_index + 1)
+    keys = load_officer_keys(ostack.home.pki / OFFICER_KEYS)
+    entry = json.loads(logged.leaf)
+    other = officers(ostack, HOSPITAL)[2]
+    forged = json.dumps({**entry, "officer_id": other}).encode()  # the proof is not this officer's
+    result = watch_round(FakeLog([logged.leaf], KEY), KEY.verifier(), ORIGIN, AuditorState(), officer_keys=keys)
+    assert result.checked == (0,)
+    with pytest.raises(Alarm) as info:
+        watch_round(FakeLog([logged.leaf, forged], KEY), KEY.verifier(), ORIGIN, AuditorState(), officer_keys=keys)
+    assert info.value.kind == "bad_officer_proof" and "entry 1" in info.value.message
