@@ -42,7 +42,6 @@ from webauthn.helpers import (
     parse_authentication_credential_json,
 )
 from webauthn.helpers.cose import COSEAlgorithmIdentifier
-from webauthn.helpers.exceptions import InvalidAuthenticationResponse, InvalidJSONStructure, InvalidRegistrationResponse
 from webauthn.helpers.structs import (
     AuthenticatorSelectionCriteria,
     PublicKeyCredentialDescriptor,
@@ -65,7 +64,7 @@ from linkage.officers import (
 __all__ = ["Passkeys"]
 
 _ENROL_WITHIN = dt.timedelta(minutes=5)
-_PASSKEY_YEARS = 2
+_PASSKEY_LIFE = dt.timedelta(days=730)
 
 
 @dataclass(frozen=True)
@@ -126,7 +125,7 @@ class Passkeys:
                 credential=credential, expected_challenge=pending.challenge, expected_rp_id=self.rp_id,
                 expected_origin=self.origins, supported_pub_key_algs=[COSEAlgorithmIdentifier.ECDSA_SHA_256])
             public = decoded_public_key_to_cryptography(decode_credential_public_key(verified.credential_public_key))
-        except (InvalidRegistrationResponse, InvalidJSONStructure, ValueError, KeyError, TypeError) as exc:
+        except Exception as exc:  # hostile input parsed by a third party: any failure of it is a refusal
             raise Unauthenticated("passkey_registration_invalid", "ลงทะเบียนกุญแจไม่สำเร็จ",
                                   f"the passkey's registration does not verify: {str(exc)[:200]}",
                                   field="credential") from None
@@ -134,7 +133,7 @@ class Passkeys:
             raise Unauthenticated("passkey_registration_invalid", "ลงทะเบียนกุญแจไม่สำเร็จ",
                                   "the passkey is not an ES256 key", field="credential")
         del self._pending[agency.name, officer_id]
-        entry = public_key_entry(public, officer_id, agency.name, now, now.replace(year=now.year + _PASSKEY_YEARS))
+        entry = public_key_entry(public, officer_id, agency.name, now, now + _PASSKEY_LIFE)
         key = OfficerKey(bytes_to_base64url(verified.credential_id), entry.officer_id, entry.agency,
                          entry.public_key, entry.not_before, entry.not_after, None, WEBAUTHN)
         write_atomically(self._keys_path, officer_key_set_json((*load_officer_keys(self._keys_path), key)))
@@ -162,7 +161,7 @@ class Passkeys:
         except StopIteration:
             raise Unauthenticated("officer_key_unknown", "ไม่รู้จักกุญแจของเจ้าหน้าที่นี้",
                                   "this passkey is not one of the officer's published keys", field="kid") from None
-        except (InvalidAuthenticationResponse, InvalidJSONStructure, ValueError, KeyError, TypeError) as exc:
+        except Exception as exc:  # hostile input parsed by a third party: any failure of it is a refusal
             raise Unauthenticated("passkey_assertion_invalid", "ยืนยันตัวตนด้วยกุญแจไม่สำเร็จ",
                                   f"the passkey's answer does not verify: {str(exc)[:200]}",
                                   field="webauthn_assertion") from None
