@@ -2,7 +2,7 @@
 
 Nothing here is sent to the browser except a session's random id (in an HttpOnly,
 SameSite=Strict cookie) and its CSRF token (in the forms). A session ends after
-``ttl`` seconds without a request.
+``ttl`` seconds without a request, or when the hub's officer session under it ends (a passkey sign-in's).
 
 Sessions are deliberately not written to disk: after a crash or restart every officer signs in
 again (one field and Enter), and a stolen copy of the counter's data holds no live session.
@@ -13,6 +13,7 @@ is restarted by its operator, not by whoever is guessing.
 
 from __future__ import annotations
 
+import datetime as dt
 import secrets
 import time
 from collections import deque
@@ -64,7 +65,7 @@ class SessionStore:
         if session is None:
             return None
         now = self._clock()
-        if session.expires <= now:
+        if session.expires <= now or _hub_session_over(session):
             del self._by_id[session_id]
             return None
         session.expires = now + self.ttl
@@ -77,6 +78,17 @@ class SessionStore:
         now = self._clock()
         for sid in [sid for sid, s in self._by_id.items() if s.expires <= now]:
             del self._by_id[sid]
+
+
+def _hub_session_over(session: Session) -> bool:
+    """Whether the hub's officer session under this counter session has ended (the officer signs in again)."""
+    hub = session.officer_session
+    if hub is None:
+        return False
+    try:
+        return dt.datetime.fromisoformat(hub.expires_at.replace("Z", "+00:00")) <= dt.datetime.now(dt.UTC)
+    except ValueError:
+        return True
 
 
 class Limiter:

@@ -168,3 +168,15 @@ async def test_enrol_sign_in_and_fetch_with_a_passkey(
     assert codes == ["signin_statement_unknown", "passkey_assertion_invalid"]
     assert log.size == size
     await ctx.close()
+
+
+def test_a_counter_session_ends_with_its_hub_session() -> None:
+    from consumers.client import OfficerSession
+    from consumers.counter.sessions import SessionStore
+
+    store = SessionStore(ttl=3600)
+    ended = OfficerSession("s", "id", "3221006254628", "2026-01-01T00:00:00.000000Z")
+    live = OfficerSession("s", "id", "3221006254628", "2999-01-01T00:00:00.000000Z")
+    gone = store.open("3221006254628", "", "", "", False, ended)
+    kept = store.open("3221006254628", "", "", "", False, live)
+    assert store.get(gone.id) is None and store.get(kept.id) is kept
