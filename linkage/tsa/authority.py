@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable
-from typing import Any, Final
+from typing import Any, ClassVar, Final
 
 from asn1crypto import algos, cms, core, keys, tsp
 from asn1crypto import x509 as asn1_x509
@@ -124,8 +124,14 @@ def _attribute(name: str, value: Any) -> Any:
 def _rejection(failure: str, text: str) -> bytes:
     status = tsp.PKIStatusInfo({"status": "rejection", "status_string": [text],
                                 "fail_info": tsp.PKIFailureInfo({_FAILURES[failure]})})
-    out: bytes = tsp.TimeStampResp({"status": status}).dump()
+    out: bytes = _Rejection({"status": status}).dump()  # asn1crypto's TimeStampResp insists on a token
     return out
+
+
+class _Rejection(core.Sequence):  # type: ignore[misc]
+    """TimeStampResp without its optional timeStampToken (RFC 3161 2.4.2)."""
+
+    _fields: ClassVar[list[tuple[str, type]]] = [("status", tsp.PKIStatusInfo)]
 
 
 _FAILURES: Final = {"badAlg": "bad_alg", "badRequest": "bad_request", "badDataFormat": "bad_data_format",
