@@ -39,6 +39,7 @@ REPLY_TYPE: Final = "application/timestamp-reply"
 CRL_PATH: Final = "/crl"
 TSA_NAME: Final = "linkage-tsa"
 MAX_BODY: Final = 4096  # a TimeStampReq with a SHA-512 imprint, a nonce and a policy is ~120 bytes
+REFRESH_S: Final = 3600.0  # how often serve() looks whether the CA's CRL is due to be published again
 TSA = web.AppKey("tsa", TimeStampAuthority)
 CRL = web.AppKey[Callable[[], bytes]]("crl")
 
@@ -108,15 +109,22 @@ def current_crl(ca: pki.CertPaths) -> bytes:
 
 
 async def serve(authority: TimeStampAuthority, crl: Callable[[], bytes], host: str, port: int,
-                ready: Callable[[int], None]) -> None:
-    """Serve until cancelled. Raises OSError when it cannot listen."""
+                ready: Callable[[int], None], *, refresh_s: float = REFRESH_S) -> None:
+    """Serve until cancelled; every refresh_s, crl() (which publishes the CA's list again when it is past half its
+    life, so that the counter, which reads the file, never signs with a stale one). Raises OSError when it cannot
+    listen."""
     runner = web.AppRunner(create_app(authority, crl), access_log=None)
     await runner.setup()
     try:
         site = web.TCPSite(runner, host, port)
         await site.start()
         ready(int(runner.addresses[0][1]))
-        await asyncio.Event().wait()
+        while True:
+            try:
+                crl()
+            except (OSError, ValueError) as exc:
+                _log.error("the CA's CRL cannot be read or published: %s", exc)
+            await asyncio.sleep(refresh_s)
     finally:
         await runner.cleanup()
 

@@ -3,6 +3,9 @@ validates against the linkage CA, bad requests answered in RFC 3161's own words,
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import datetime as dt
 import hashlib
 import os
 from collections.abc import AsyncIterator
@@ -20,8 +23,8 @@ from pyhanko_certvalidator import ValidationContext
 
 from linkage import pki
 from linkage.config import Home
-from linkage.crl import crl_path
-from linkage.tsa import POLICY, QUERY_TYPE, REPLY_TYPE, create_app, ensure_pki, tsa_from_home, tsa_paths
+from linkage.crl import crl_path, load_crl, publish_crl, stale
+from linkage.tsa import POLICY, QUERY_TYPE, REPLY_TYPE, create_app, ensure_pki, serve, tsa_from_home, tsa_paths
 
 
 @pytest.fixture
@@ -118,3 +121,21 @@ async def test_the_ca_crl_is_served(home: Home, url: str) -> None:
     ca = x509.load_pem_x509_certificate(home.ca.cert.read_bytes())
     assert crl.is_signature_valid(ca.public_key())  # type: ignore[arg-type]
     assert crl_path(home.ca).read_bytes() == crl.public_bytes(Encoding.DER)
+
+
+async def test_a_crl_past_half_its_life_is_published_again_by_the_running_tsa(home: Home) -> None:
+    ensure_pki(home)
+    old = publish_crl(home.ca, now=dt.datetime.now(dt.UTC) - dt.timedelta(days=20))
+    assert stale(old)
+    authority, crl = tsa_from_home(home)
+    listening = asyncio.Event()
+    task = asyncio.create_task(serve(authority, crl, "127.0.0.1", 0, lambda _port: listening.set()))
+    try:
+        await asyncio.wait_for(listening.wait(), 30)
+        await asyncio.sleep(0)
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+    fresh = load_crl(crl_path(home.ca))
+    assert not stale(fresh) and fresh.last_update_utc > old.last_update_utc
