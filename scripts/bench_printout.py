@@ -41,8 +41,15 @@ AGENCY = "phrae-municipality"
 DOC_TYPES = ("dopa.person", "dopa.house", "edu.degree")
 
 
-async def printouts_for_a_case(home: Home, stack: Stack) -> tuple[list[Printout], str]:
-    """Real printouts of DOC_TYPES for one citizen, fetched through the stack's hub; the officer."""
+async def printouts_for_a_case(home: Home, stack: Stack | None = None) -> tuple[list[Printout], str]:
+    """Real printouts of DOC_TYPES for one citizen, fetched through the stack's hub (without one, a stack started
+    for the purpose); the officer."""
+    if stack is None:
+        own_stack = await start_stack(load_settings(home), any_port=True)
+        try:
+            return await printouts_for_a_case(home, own_stack)
+        finally:
+            await own_stack.stop()
     settings = stack.settings
     personas = json.loads(home.personas.read_text(encoding="utf-8"))
     subject = next(p["id"] for p in personas if p["kind"] == "citizen" and set(DOC_TYPES) <= set(p["doc_types"]))
