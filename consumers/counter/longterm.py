@@ -71,9 +71,16 @@ class LongTerm:
     crl: Path
     # The last timestamp round trips (seconds): what scripts/bench_printout.py reports apart.
     round_trips: deque[float] = field(default_factory=lambda: deque(maxlen=256), compare=False, repr=False)
+    _stamper: TimedStamper | None = field(default=None, init=False, compare=False, repr=False)
 
     def timestamper(self) -> TimedStamper:
-        return TimedStamper(self.tsa_url, self.round_trips)
+        """One client for every signing: pyHanko asks the TSA for a dummy token once per client (to size the
+        signature and learn the TSA's certificates) and keeps it, so a new client each time would cost a
+        second round trip per copy. It opens a connection per request, so it is safe from any thread."""
+        if self._stamper is None:
+            object.__setattr__(self, "_stamper", TimedStamper(self.tsa_url, self.round_trips))
+        assert self._stamper is not None
+        return self._stamper
 
     def validation_context(self) -> ValidationContext:
         """The CA as the only root and its CRL as it is now: what pyHanko checks and embeds (the DSS).
