@@ -44,6 +44,10 @@ class _EcdsaStamper(DummyTimeStamper):
         super().__init__(cert, keys.PrivateKeyInfo.load(der), certs_to_embed=chain)  # type: ignore[arg-type]
         self._key = key
         self._clock = clock
+        # ESSCertIDv2 of the TSA's certificate, the same in every token: encoded once (asn1crypto re-encodes the
+        # certificate's names each time it builds it, most of a token's cost).
+        self._cert_id: bytes = _attribute("signing_certificate_v2",
+                                          general.as_signing_certificate_v2(cert)).dump()
 
     def _build_tst_info(self, message_imprint: tsp.MessageImprint, when: dt.datetime,
                         req: tsp.TimeStampReq) -> tsp.TSTInfo:
@@ -61,7 +65,7 @@ class _EcdsaStamper(DummyTimeStamper):
         attrs = cms.CMSAttributes([
             _attribute("content_type", "tst_info"),
             _attribute("signing_time", cms.Time({"utc_time": core.UTCTime(dt)})),
-            _attribute("signing_certificate_v2", general.as_signing_certificate_v2(self.tsa_cert)),
+            cms.CMSAttribute.load(self._cert_id),
             _attribute("message_digest", digest.finalize()),
         ])
         return self._key.sign(attrs.dump(), ec.ECDSA(_HASHES[md_algorithm])), attrs
