@@ -102,9 +102,9 @@ class TrustInputs:
 
     def _crls(self, home: Home | None) -> tuple[bytes, ...]:
         """--crl as DER, else the sandbox's DIR/pki/ca.crl when there is one; raises BadTrustRoot."""
-        from linkage.crl import load_crl
+        from linkage.crl import crl_path, load_crl
 
-        path = self.crl or (home.ca.cert.with_name("ca.crl") if home is not None else None)
+        path = self.crl or (crl_path(home.ca) if home is not None else None)
         if path is None or (self.crl is None and not path.exists()):
             return ()
         try:

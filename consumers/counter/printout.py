@@ -66,6 +66,7 @@ from consumers.counter.longterm import LongTerm
 from consumers.counter.paper import draw_qr, qr_code, qr_mm
 from consumers.counter.typeset import FAMILY, FONT_DIR, Page, cell, use_font, wrap, write_rows, write_text
 from linkage.config import Home
+from linkage.crl import crl_path
 from linkage.pki import load_private_key
 from linkage.seal import unverified_payload
 from linkage.v1 import common_pb2
@@ -182,7 +183,7 @@ class CounterSigner:
         """The agency's client certificate and key in a sandbox, with the sandbox CA; with ``tsa_url``, B-LT
         with that TSA and the CA's CRL (DIR/pki/ca.crl)."""
         paths = home.client_cert(agency)
-        long_term = LongTerm(tsa_url, home.ca.cert, home.ca.cert.with_name("ca.crl")) if tsa_url else None
+        long_term = LongTerm(tsa_url, home.ca.cert, crl_path(home.ca)) if tsa_url else None
         return cls(paths.cert, paths.key, home.ca.cert, long_term=long_term)
 
     @property

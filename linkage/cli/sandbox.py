@@ -32,6 +32,7 @@ from linkage import pki
 from linkage.checkpoint import NoteSigner
 from linkage.config import ALL_FIELDS, ConfigError, Home, Settings, load_settings
 from linkage.cosignature import Cosigner
+from linkage.crl import crl_path
 from linkage.pki import HUB_CLIENT
 from linkage.storage import Database, drop_schemas, sandbox_schemas
 
@@ -89,12 +90,12 @@ class SandboxError(Exception):
 
 
 def choose_ports(spec: str, names: Sequence[str] | None = None) -> dict[str, int]:
-    """The port of each component (hub, every registry, counter, witnesses) for ``--ports SPEC``:
+    """The port of each component (hub, every registry, counter, witnesses, TSA) for ``--ports SPEC``:
 
     ``default`` the usual ones (hub 7443, dopa 7451, dbd 7452, edu 7453, counter 8080, witness1 7461, witness2
-    7462); ``auto`` ports free on 127.0.0.1 now, drawn from 20000-32767; a number BASE: BASE for the hub, then one
-    each, in order, for the registries, the counter and the witnesses. Raises SandboxError saying what would be
-    right.
+    7462, tsa 7471); ``auto`` ports free on 127.0.0.1 now, drawn from 20000-32767; a number BASE: BASE for the hub,
+    then one each, in order, for the registries, the counter, the witnesses and the TSA. Raises SandboxError saying
+    what would be right.
     """
     if names is None:
         from providers import REGISTRIES
@@ -463,7 +464,7 @@ def write_endpoints(stack: Stack) -> Path:
                              .strip(), "vkey_file": str(home.witness_vkey(name))} for name in stack.settings.witnesses},
         # The time-stamping authority (RFC 3161, POST url) and the CA's CRL (GET crl).
         "tsa": {"url": f"http://{stack.addresses['tsa']}/", "crl": f"http://{stack.addresses['tsa']}/crl",
-                "crl_file": str(home.ca.cert.with_name("ca.crl"))},
+                "crl_file": str(crl_path(home.ca))},
     }
     tmp = home.endpoints.with_suffix(".tmp")
     tmp.write_text(json.dumps(doc, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
