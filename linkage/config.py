@@ -5,11 +5,10 @@
     DIR/data/             one SQLite file per registry, and the hub's exchange log
                           (or all of it in PostgreSQL: top-level ``database`` or LINKAGE_DATABASE)
 
-Every scalar key of ``[hub]``, ``[providers.<name>]``, ``[counter]`` and ``[witnesses.<name>]`` can be
+Every scalar key of ``[hub]``, ``[providers.<name>]``, ``[counter]``, ``[witnesses.<name>]`` and ``[tsa]`` can be
 overridden by an environment variable ``LINKAGE_HUB_<KEY>`` / ``LINKAGE_PROVIDERS_<NAME>_<KEY>`` /
-``LINKAGE_COUNTER_<KEY>`` / ``LINKAGE_WITNESSES_<NAME>_<KEY>`` (upper case). Unknown keys are rejected with the
-file and key named: a typo must
-not silently fall back to a default. Raises only ``ConfigError``.
+``LINKAGE_COUNTER_<KEY>`` / ``LINKAGE_WITNESSES_<NAME>_<KEY>`` / ``LINKAGE_TSA_<KEY>`` (upper case). Unknown
+keys are rejected, file and key named: a typo must not silently fall back to a default. Raises ConfigError only.
 
 ``[agencies.*]`` and ``[revoked.*]`` are the rights table: ``LiveSettings`` lets a
 running server follow them (one stat() per call; a file that does not load is
@@ -44,6 +43,7 @@ __all__ = [
     "ProviderConfig",
     "RevokedAgency",
     "Settings",
+    "TsaConfig",
     "WitnessConfig",
     "file_stamp",
     "join_address",
@@ -204,6 +204,14 @@ class CounterConfig:
 
 
 @dataclass(frozen=True)
+class TsaConfig:
+    """Where `linkage up` starts the time-stamping authority (linkage/tsa/: RFC 3161, and the CA's CRL)."""
+
+    host: str = "127.0.0.1"
+    port: int = 7471
+
+
+@dataclass(frozen=True)
 class WitnessConfig:
     """A witness of the hub's log (C2SP tlog-witness): where it listens; its key is DIR/pki/witnesses/NAME.vkey."""
 
@@ -256,6 +264,7 @@ class Settings:
     counter: CounterConfig = field(default_factory=CounterConfig)
     # Witnesses the hub sends each new checkpoint to ([witnesses.NAME]; none: the checkpoints go uncosigned).
     witnesses: Mapping[str, WitnessConfig] = field(default_factory=dict)
+    tsa: TsaConfig = field(default_factory=TsaConfig)
     # (inode, mtime, size) of the file when it was read: LiveSettings reloads when it changes.
     stamp: tuple[int, int, int] | None = field(default=None, compare=False)
 
@@ -342,10 +351,10 @@ def settings_from_text(home: Home, text: str) -> Settings:
         raw = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{path}: cannot read: {exc}") from exc
-    unknown = sorted(set(raw) - {"hub", "providers", "counter", "agencies", "revoked", "database", "witnesses"})
+    unknown = sorted(set(raw) - {"hub", "providers", "counter", "agencies", "revoked", "database", "witnesses", "tsa"})
     if unknown:
         raise ConfigError(f"{path}: unknown section [{unknown[0]}];"
-                          " allowed: [hub], [providers.*], [counter], [agencies.*], [revoked.*], [witnesses.*]")
+                          " allowed: [hub], [providers.*], [counter], [agencies.*], [revoked.*], [witnesses.*], [tsa]")
     hub = HubConfig(**_take(raw.get("hub", {}), f"{path} [hub]",
                             {"host": str, "port": int, "issuer": str, "provider_timeout_ms": int,
                              "log_origin": str, "provider_retries": int, "retry_budget_percent": int,
@@ -403,8 +412,9 @@ def settings_from_text(home: Home, text: str) -> Settings:
     witnesses = {name: WitnessConfig(name=name, **_take(table, f"{path} [witnesses.{name}]",
                                                         {"host": str, "port": int}, f"LINKAGE_WITNESSES_{name}"))
                  for name, table in _tables(raw, "witnesses", path).items()}
+    tsa = TsaConfig(**_take(raw.get("tsa", {}), f"{path} [tsa]", {"host": str, "port": int}, "LINKAGE_TSA"))
     return Settings(home=home, hub=hub, providers=providers, agencies=agencies, revoked=revoked,
-                    database=_database(raw.get("database"), path), counter=counter, witnesses=witnesses)
+                    database=_database(raw.get("database"), path), counter=counter, witnesses=witnesses, tsa=tsa)
 
 
 def _database(value: Any, path: Path) -> Database | None:

@@ -47,6 +47,7 @@ class Role(enum.Enum):
     SERVER = "server"  # gRPC server (hub, registries): serverAuth
     CLIENT = "client"  # agency or hub calling a registry: clientAuth
     SEAL = "seal"  # signs printouts: digitalSignature + nonRepudiation, no TLS use
+    TSA = "tsa"  # the time-stamping authority (RFC 3161): timeStamping only, critical (RFC 3161 2.3)
 
 
 @dataclass(frozen=True)
@@ -122,6 +123,7 @@ def issue(ca: CertPaths, common_name: str, role: Role, out_dir: Path, *,
         # that marks the hub's seal, and a verifier must not take an agency's printout for the hub's.
         Role.CLIENT: [ExtendedKeyUsageOID.CLIENT_AUTH, ExtendedKeyUsageOID.EMAIL_PROTECTION],
         Role.SEAL: [_DOCUMENT_SIGNING],
+        Role.TSA: [ExtendedKeyUsageOID.TIME_STAMPING],
     }[role]
     builder = (
         x509.CertificateBuilder()
@@ -136,11 +138,11 @@ def issue(ca: CertPaths, common_name: str, role: Role, out_dir: Path, *,
                                      key_encipherment=False, data_encipherment=False, key_agreement=False,
                                      key_cert_sign=False, crl_sign=False, encipher_only=False,
                                      decipher_only=False), critical=True)
-        .add_extension(x509.ExtendedKeyUsage(usage), critical=False)
+        .add_extension(x509.ExtendedKeyUsage(usage), critical=role is Role.TSA)
         .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
         .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_key.public_key()), critical=False)
     )
-    if role is not Role.SEAL:
+    if role in (Role.SERVER, Role.CLIENT):
         sans: list[x509.GeneralName] = [x509.DNSName(common_name)]
         for host in hosts:
             try:

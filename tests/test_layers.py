@@ -19,6 +19,8 @@ RULES: tuple[tuple[str, tuple[str, ...], tuple[str, ...]], ...] = (
     ("linkage", ("providers", "consumers", "linkage.cli"), ("linkage.cli",)),
     # The witness is a server of its own beside the hub: it trusts the log's signatures, never the hub's code.
     ("linkage.witness", ("linkage.hub",), ()),
+    # The time-stamping authority too: a server of its own that signs times, knowing nothing of the hub.
+    ("linkage.tsa", ("linkage.hub", "linkage.witness"), ()),
     ("providers", ("consumers", "linkage.cli", "linkage.hub"), ()),
     ("consumers", ("providers", "linkage.cli", "linkage.hub"), ()),
     ("consumers.auditor", ("consumers.counter", "consumers.client"), ()),

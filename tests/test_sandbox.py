@@ -18,7 +18,7 @@ from linkage.config import Home
 
 FREE_PORTS = {"LINKAGE_HUB_PORT": "0", "LINKAGE_PROVIDERS_DOPA_PORT": "0", "LINKAGE_PROVIDERS_DBD_PORT": "0",
               "LINKAGE_PROVIDERS_EDU_PORT": "0", "LINKAGE_COUNTER_PORT": "0",
-              "LINKAGE_WITNESSES_WITNESS1_PORT": "0", "LINKAGE_WITNESSES_WITNESS2_PORT": "0"}
+              "LINKAGE_WITNESSES_WITNESS1_PORT": "0", "LINKAGE_WITNESSES_WITNESS2_PORT": "0", "LINKAGE_TSA_PORT": "0"}
 
 
 def linkage(*args: str, env: dict[str, str] | None = None, timeout: float = 120) -> subprocess.CompletedProcess[str]:
@@ -65,6 +65,9 @@ def test_up_fetch_verify_and_stop(tmp_path: Path) -> None:
         assert all(w["url"].startswith("http://127.0.0.1:") and "+" in w["vkey"]
                    for w in endpoints["witnesses"].values())
         assert all(Path(p).is_absolute() for p in (endpoints["ca"], endpoints["personas"]))
+        # The time-stamping authority is up, and serves the CA's CRL.
+        with urllib.request.urlopen(endpoints["tsa"]["crl"], timeout=10) as crl:
+            assert crl.headers["Content-Type"] == "application/pkix-crl" and crl.read().startswith(b"0\x82")
         muni = endpoints["agencies"]["phrae-municipality"]
         assert Path(muni["cert"]).exists() and muni["officers"]
         personas = json.loads(Path(endpoints["personas"]).read_text(encoding="utf-8"))

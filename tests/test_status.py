@@ -50,10 +50,10 @@ def test_status_names_every_component_and_a_hung_registry(tmp_path: Path) -> Non
                 assert page.status == 200 and b"linkage_" in page.read()
         healthy = linkage("status", "--home", str(home))
         assert healthy.returncode == 0, healthy.stdout + healthy.stderr
-        for name in ("hub", "counter", *REGISTRIES):
+        for name in ("hub", "counter", "tsa", *REGISTRIES):
             assert f"ok   {name}" in healthy.stdout
         assert "checkpoint: size 0, root e3b0c44298fc1c149afbf4c8996fb924" in healthy.stdout  # the empty tree
-        assert "all 5 components healthy" in healthy.stdout
+        assert "all 6 components healthy" in healthy.stdout
         report = json.loads(linkage("status", "--home", str(home), "--json").stdout)
         assert report["healthy"] is True and report["down"] == []
         assert {c["name"]: c["breaker"] for c in report["components"] if c["kind"] == "registry"} == dict.fromkeys(

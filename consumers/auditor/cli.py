@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import Any, Final, TextIO, TypeVar
 
 from cryptography import x509
+from cryptography.hazmat.primitives.serialization import Encoding
 
 from consumers.auditor.bundle import AuditInput, PaperCode, QrSummary, load_input
 from consumers.auditor.client import AuditClient
@@ -78,6 +79,7 @@ class TrustInputs:
     seal_keys: Path | None = None  # a seal-keys.json to pin (default DIR/pki/seal-keys.json when it exists)
     witnesses: tuple[str, ...] = ()  # witnesses' verifier keys, each a file or the key text
     witness_quorum: int | None = None  # how many must have cosigned (None: a majority)
+    crl: Path | None = None  # the linkage CA's CRL for check 12 (default DIR/pki/ca.crl when it exists)
 
     def load(self, *, agencies: bool = False) -> Trust:
         """The trust inputs; raises BadTrustRoot. The log key and origin may be None (a bare JWS needs neither).
@@ -97,7 +99,19 @@ class TrustInputs:
                                f"{len(witnesses)} witness key(s) given")
         return Trust(ca, log_key, self.origin or (_home_origin(home) if home else None), certs, log_keys,
                      self._seal_keys(home), WitnessTrust(witnesses, self.witness_quorum or 0) if witnesses else None,
-                     _officer_keys(home))
+                     _officer_keys(home), self._crls(home))
+
+    def _crls(self, home: Home | None) -> tuple[bytes, ...]:
+        """--crl as DER, else the sandbox's DIR/pki/ca.crl when there is one; raises BadTrustRoot."""
+        from linkage.crl import crl_path, load_crl
+
+        path = self.crl or (crl_path(home.ca) if home is not None else None)
+        if path is None or (self.crl is None and not path.exists()):
+            return ()
+        try:
+            return (load_crl(path).public_bytes(Encoding.DER),)
+        except (OSError, ValueError) as exc:
+            raise BadTrustRoot(f"{path}: not a readable CRL ({exc})") from exc
 
     def _witnesses(self, home: Home | None) -> tuple[WitnessKey, ...]:
         """--witness keys (a file or the text each), else those of the witnesses the sandbox runs (``witnesses``

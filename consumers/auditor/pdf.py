@@ -9,7 +9,9 @@ reports per document:
                             a. there is exactly one signature (none: never certified, or stripped)
                             b. integrity: the signed bytes' digest matches, and the CMS signature
                                verifies with the signer's key
-                            c. coverage: the signature covers the whole file (nothing added after)
+                            c. coverage: the signature covers the whole file (nothing added after), or
+                               all that follows the signed revision is validation data (a DSS: pyHanko's
+                               difference analysis says LTA_UPDATES), as a B-LT copy has
                             d. chain: the signer's certificate chains to the linkage CA, judged at the
                                signing time the signature states (not after ``now``)
                             e. the signer is an agency: its certificate has clientAuth (an agency's TLS
@@ -29,9 +31,12 @@ that is not a printout, a log proof that cannot be read or has no printout
 beside it), and one ``Report`` per attached printout. A proof attached beside
 another printout than its own fails check 4 (the leaf is another printout's).
 
-The signing time is the signer's own claim (the counter adds no timestamp
-token): a stolen agency key could backdate a certification, but no earlier
-than the printouts it certifies, which the log dates.
+    12                      long-term validity (consumers.auditor.longterm): the RFC 3161 timestamp, the
+                            validation data embedded, the agency's certificate at the timestamp's time
+
+Check 3's signing time is the signer's own claim: a stolen agency key could
+backdate a certification, but no earlier than the printouts it certifies,
+which the log dates; since 2026-12 check 12 holds it to the timestamp.
 
 Raises UnreadableInput when pyHanko cannot read the file as a PDF at all;
 BadTrustRoot and HubUnreachable as ``verify_printout``. A PDF that can be read
@@ -55,6 +60,7 @@ from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 from consumers.auditor.bundle import LOG_PROOF_SUFFIX, PdfFile, Printout, with_proof
 from consumers.auditor.errors import UnreadableInput
 from consumers.auditor.log import LogSource
+from consumers.auditor.longterm import long_term_check
 from consumers.auditor.report import Check, DocumentReport, PaperReport, failed, passed
 from consumers.auditor.state import AuditorState
 from consumers.auditor.verify import CLOCK_SKEW, Trust, verify_printout
@@ -103,6 +109,7 @@ def verify_pdf(pdf: PdfFile, trust: Trust, *, now: dt.datetime | None = None, st
     now = now or dt.datetime.now(dt.UTC)
     reader = _open(pdf)
     certification = _certify(reader, len(pdf.data), trust.ca, now)
+    long_term = _long_term(reader, trust, now, certification.signed_at)
     attachments, problems = _attachments(reader)
     proofs = {name.removesuffix(LOG_PROOF_SUFFIX): data for name, data in attachments
               if name.endswith(LOG_PROOF_SUFFIX)}
@@ -127,7 +134,20 @@ def verify_pdf(pdf: PdfFile, trust: Trust, *, now: dt.datetime | None = None, st
     if not attachments and not problems:
         problems.append("the PDF has no attachment: a certified printout carries each sealed printout (.jws) "
                         "inside it, and without one nothing it shows can be checked")
-    return PaperReport("pdf", pdf.name, (certification.check,), tuple(problems), tuple(documents))
+    checks = (certification.check,) if long_term is None else (certification.check, long_term)
+    return PaperReport("pdf", pdf.name, checks, tuple(problems), tuple(documents))
+
+
+def _long_term(reader: PdfFileReader, trust: Trust, now: dt.datetime, signed_at: dt.datetime | None) -> Check | None:
+    """Check 12 (consumers.auditor.longterm) of the PDF's one signature; None for a copy with no timestamp (B-B),
+    or when check 3 found no one signature to read."""
+    try:
+        signatures = reader.embedded_signatures
+    except Exception:
+        return None
+    if len(signatures) != 1:
+        return None
+    return long_term_check(reader, signatures[0], trust.ca, trust.crls, now, signed_at)
 
 
 def _printout(jws: CompactJWS, proof: bytes | None, name: str, trust: Trust) -> Printout:
@@ -224,7 +244,12 @@ def _certify(reader: PdfFileReader, size: int, ca: x509.Certificate, now: dt.dat
         problems.append("the signature value does not verify with the signer's certificate")
     # c. The whole file: an incremental update after signing could change what is shown or attached.
     coverage = getattr(status.coverage, "name", str(status.coverage))
-    if coverage != "ENTIRE_FILE":
+    level = getattr(status.modification_level, "name", None)
+    covered = "covering the whole file"
+    if coverage == "ENTIRE_REVISION" and level == "LTA_UPDATES":
+        # Only validation data (the DSS: check 12) was added after the signed revision, as PAdES B-LT does.
+        covered = "covering the whole file but the validation data added after it (DSS)"
+    elif coverage != "ENTIRE_FILE":
         end = _signed_end(sig)
         added = f": {size - end} byte(s) after the signed revision" if end is not None and end < size else ""
         problems.append(f"the signature does not cover the whole file ({coverage}){added}")
@@ -243,8 +268,8 @@ def _certify(reader: PdfFileReader, size: int, ca: x509.Certificate, now: dt.dat
     officer = _text(sig.sig_object, "/Name")
     reason = _text(sig.sig_object, "/Reason")
     return _Certification(
-        passed(3, f"PAdES signature by {agency} (issued by the linkage CA) at {_utc(signed_at)}, covering the whole "
-                  f"file" + (f"; {reason}" if reason else "")),
+        passed(3, f"PAdES signature by {agency} (issued by the linkage CA) at {_utc(signed_at)}, {covered}"
+                  + (f"; {reason}" if reason else "")),
         agency, officer, signed_at)
 
 
@@ -264,7 +289,9 @@ def _validate(sig: Any, ca: x509.Certificate, moment: dt.datetime) -> Any:
     context = ValidationContext(trust_roots=roots, moment=moment, allow_fetching=False, revocation_mode="soft-fail")
     # digitalSignature is what every agency certificate has (nonRepudiation only those issued since 687c028).
     usage = KeyUsageConstraints(key_usage={"digital_signature"})
-    return validate_pdf_signature(sig, context, key_usage_settings=usage, skip_diff=True)
+    # The difference analysis runs only when something follows the signed revision (a B-LT copy's DSS).
+    whole = getattr(sig.evaluate_signature_coverage(), "name", "") == "ENTIRE_FILE"
+    return validate_pdf_signature(sig, context, key_usage_settings=usage, skip_diff=whole)
 
 
 def _not_an_agency(cert: x509.Certificate) -> list[str]:

@@ -34,6 +34,7 @@ NAMES: Final = {
     8: "witness cosignatures",
     9: "printed text",
     10: "officer session",
+    12: "long-term validity",
 }
 NAMES_TH: Final = {
     1: "ห่วงโซ่ใบรับรอง",
@@ -46,6 +47,7 @@ NAMES_TH: Final = {
     8: "พยานลงนามรับรองร่วม",
     9: "ข้อความที่พิมพ์",
     10: "การลงชื่อเข้าใช้ของเจ้าหน้าที่",
+    12: "ยืนยันได้ในระยะยาว",
 }
 
 PaperForm = Literal["pdf", "qr"]

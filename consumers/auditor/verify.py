@@ -98,8 +98,7 @@ _MAY_BE_EMPTY: Final = frozenset({"case_ref"})
 _TLS_USAGES: Final = frozenset({ExtendedKeyUsageOID.SERVER_AUTH, ExtendedKeyUsageOID.CLIENT_AUTH})
 _P256_BYTES = 32
 _NO_PROOF: Final[dict[PrintoutForm, str]] = {
-    "jws": "a bare JWS carries no log proof",
-    "bundle": "the bundle carries no log proof",
+    "jws": "a bare JWS carries no log proof", "bundle": "the bundle carries no log proof",
     "pdf": "the PDF attaches the sealed JWS only, not its log proof (or the log's key and origin to check it are "
            "not given)",
 }
@@ -122,6 +121,7 @@ class Trust:
     seal_keys: tuple[SealKey, ...] = ()
     witnesses: WitnessTrust | None = None
     officer_keys: tuple[OfficerKey, ...] | None = None
+    crls: tuple[bytes, ...] = ()  # the linkage CA's CRLs (DER) held beside a PDF's own: check 12 (`--crl`)
 
     @property
     def log_trust(self) -> NoteVerifier | tuple[KeyWindow, ...] | None:

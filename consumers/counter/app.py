@@ -69,7 +69,7 @@ def create_app(settings: CounterSettings) -> web.Application:
         limiter=Limiter(settings.card_check_attempts),
         throttle=SigninThrottle(settings.signin_per_id, settings.signin_per_address),
         verify_limiter=Limiter(settings.verify_limit),
-        signer=CounterSigner.from_home(settings.home, settings.agency),
+        signer=CounterSigner.from_home(settings.home, settings.agency, tsa_url=settings.tsa_url),
         agency_titles={name: a.title or name for name, a in linkage_settings.agencies.items()},
     )
     app = web.Application(middlewares=[error_middleware, session_middleware, csrf_middleware],

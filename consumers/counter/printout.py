@@ -22,12 +22,21 @@ Error tree (what ``render_case_pdf``, ``certify`` and ``CounterSigner.load`` rai
     │                                     not a JWS, printouts about another subject
     ├── SealInvalid       seal_invalid    a printout's hub seal does not verify against the linkage CA:
     │                                     the officer must not certify it
-    └── SignerUnavailable signer_unavailable  the agency's certificate or key cannot be loaded
+    ├── SignerUnavailable signer_unavailable  the agency's certificate or key cannot be loaded, or pyHanko
+    │                                     refuses it (revoked: the CA's CRL lists it)
+    └── TimestampUnavailable timestamp_unavailable  the time-stamping authority did not answer, or answered
+                                          with no good timestamp: nothing is certified (longterm.py)
+
+With a ``LongTerm`` (``CounterSigner(..., long_term=...)``; ``linkage up`` gives the counter its TSA) the
+signature is PAdES baseline B-LT: an RFC 3161 signature timestamp from the sandbox's TSA, then the chain and
+the CA's CRL in the document security store (DSS), an incremental update after the signed revision. Without
+one (tests, a counter run by hand with no TSA) it is B-B, as before 2026-12.
 """
 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import datetime as dt
 import io
 from collections.abc import Mapping, Sequence
@@ -35,10 +44,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar, Final
 
+import aiohttp
 from cryptography import x509
 from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
 from pyhanko.sign import fields, signers
 from pyhanko.sign.general import SigningError
+from pyhanko_certvalidator.errors import PathError, RevokedError, ValidationError
 
 from consumers.auditor.bundle import LOG_PROOF_SUFFIX
 from consumers.auditor.papercode import (
@@ -51,9 +62,11 @@ from consumers.auditor.papercode import (
 )
 from consumers.auditor.verify import verify_printout
 from consumers.counter.display import field_rows
+from consumers.counter.longterm import LongTerm
 from consumers.counter.paper import draw_qr, qr_code, qr_mm
 from consumers.counter.typeset import FAMILY, FONT_DIR, Page, cell, use_font, wrap, write_rows, write_text
 from linkage.config import Home
+from linkage.crl import crl_path
 from linkage.pki import load_private_key
 from linkage.seal import unverified_payload
 from linkage.v1 import common_pb2
@@ -67,6 +80,7 @@ __all__ = [
     "PrintoutError",
     "SealInvalid",
     "SignerUnavailable",
+    "TimestampUnavailable",
     "be_datetime",
     "case_claims",
     "certify",
@@ -78,7 +92,8 @@ __all__ = [
 SIGNATURE_FIELD: Final = "CounterCertification"
 TITLE_TH: Final = "สำเนาเอกสารจากระบบเชื่อมโยงข้อมูล"
 TITLE_EN: Final = "Certified printout from the government data linkage system"
-# A P-256 CMS with the agency certificate, the CA and signed attributes is ~1.9 kB; room to spare.
+# A P-256 CMS with the agency certificate, the CA and signed attributes is ~1.9 kB; with a timestamp token
+# (the TSA's certificate and the CA's inside) ~3.5 kB; room to spare.
 _SIG_BYTES: Final = 8192
 _MARGIN: Final = 15.0
 _QR_GAP: Final = 4.0
@@ -106,6 +121,10 @@ class SealInvalid(PrintoutError):
 
 class SignerUnavailable(PrintoutError):
     code = "signer_unavailable"
+
+
+class TimestampUnavailable(PrintoutError):
+    code = "timestamp_unavailable"
 
 
 def _now() -> dt.datetime:
@@ -136,8 +155,10 @@ class PrintCase:
 class CounterSigner:
     """The counter agency's signing key and certificate, loaded once; cheap to use for every case."""
 
-    def __init__(self, cert: Path, key: Path, ca: Path) -> None:
-        """Load PEM files; raises SignerUnavailable if any is missing or they do not belong together."""
+    def __init__(self, cert: Path, key: Path, ca: Path, *, long_term: LongTerm | None = None) -> None:
+        """Load PEM files; raises SignerUnavailable if any is missing or they do not belong together.
+        ``long_term``: sign B-LT with its TSA and CRL (else B-B)."""
+        self.long_term = long_term
         try:
             self.cert = x509.load_pem_x509_certificate(cert.read_bytes())
             self.ca_root = x509.load_pem_x509_certificate(ca.read_bytes())
@@ -158,10 +179,12 @@ class CounterSigner:
                                     "ใบรับรองของหน่วยงานไม่ได้ออกโดยผู้ออกใบรับรองของระบบ") from exc
 
     @classmethod
-    def from_home(cls, home: Home, agency: str) -> CounterSigner:
-        """The agency's client certificate and key in a sandbox, with the sandbox CA."""
+    def from_home(cls, home: Home, agency: str, *, tsa_url: str | None = None) -> CounterSigner:
+        """The agency's client certificate and key in a sandbox, with the sandbox CA; with ``tsa_url``, B-LT
+        with that TSA and the CA's CRL (DIR/pki/ca.crl)."""
         paths = home.client_cert(agency)
-        return cls(paths.cert, paths.key, home.ca.cert)
+        long_term = LongTerm(tsa_url, home.ca.cert, crl_path(home.ca)) if tsa_url else None
+        return cls(paths.cert, paths.key, home.ca.cert, long_term=long_term)
 
     @property
     def pdf_signer(self) -> signers.SimpleSigner:
@@ -368,18 +391,49 @@ def _certification(pdf: Page, case: PrintCase, claims: PaperClaims, texts: list[
 
 
 def sign_pdf(pdf: bytes, signer: CounterSigner, *, officer_name: str, officer_id: str, location: str = "") -> bytes:
-    """PAdES-sign ``pdf`` (an incremental update) with the agency's key, naming the officer.
+    """PAdES-sign ``pdf`` (an incremental update) with the agency's key, naming the officer; B-LT when the
+    signer has a ``LongTerm`` (a timestamp, then the DSS in a second incremental update).
 
-    Raises SignerUnavailable if pyHanko cannot sign (e.g. a PDF it cannot read).
+    Raises SignerUnavailable if pyHanko cannot sign (e.g. a PDF it cannot read, a revoked certificate),
+    TimestampUnavailable if the TSA gives no good timestamp.
     """
+    long_term = signer.long_term
     meta = signers.PdfSignatureMetadata(
         field_name=SIGNATURE_FIELD, md_algorithm="sha256", subfilter=fields.SigSeedSubFilter.PADES,
         reason=f"certified copy / รับรองสำเนาถูกต้อง: {officer_name} ({officer_id})",
         name=officer_name, location=location or None)
+    stamper = None
+    if long_term is not None:
+        try:
+            context = long_term.validation_context()
+        except (OSError, ValueError) as exc:
+            raise SignerUnavailable(f"the linkage CA's revocation list {long_term.crl} cannot be read: {exc}",
+                                    "อ่านรายการเพิกถอนใบรับรองของระบบไม่ได้ จึงรับรองสำเนาไม่ได้") from exc
+        meta = dataclasses.replace(meta, embed_validation_info=True, validation_context=context, use_pades_lta=False)
+        stamper = long_term.timestamper()
     try:
         writer = IncrementalPdfFileWriter(io.BytesIO(pdf), strict=False)
-        out = signers.sign_pdf(writer, meta, signer=signer.pdf_signer, bytes_reserved=_SIG_BYTES)
+        out = signers.sign_pdf(writer, meta, signer=signer.pdf_signer, timestamper=stamper, bytes_reserved=_SIG_BYTES)
+    except (TimeoutError, OSError, aiohttp.ClientError) as exc:  # TimestampRequestError is an OSError
+        raise TimestampUnavailable(
+            f"the time-stamping authority {long_term.tsa_url if long_term else ''} gave no timestamp ({exc}); "
+            "nothing was certified: try again in a moment (a copy without a timestamp could not be checked once "
+            "the agency's certificate is renewed)",
+            "ระบบประทับเวลาไม่ตอบ จึงยังรับรองสำเนาไม่ได้ กรุณาลองอีกครั้งในอีกสักครู่ "
+            "(สำเนาที่ไม่มีการประทับเวลาจะตรวจสอบไม่ได้เมื่อใบรับรองของหน่วยงานหมดอายุ)") from exc
+    except (PathError, ValidationError) as exc:  # the timestamp's (the signer's comes wrapped in SigningError)
+        raise TimestampUnavailable(
+            f"the time-stamping authority at {long_term.tsa_url if long_term else ''} is not one the linkage CA "
+            f"issued ({exc}); nothing was certified",
+            "ระบบประทับเวลาที่ตอบไม่ได้รับการรับรองจากระบบ จึงยังรับรองสำเนาไม่ได้ กรุณาแจ้งผู้ดูแลระบบ") from exc
     except (SigningError, ValueError) as exc:
+        if isinstance(exc.__cause__, RevokedError):
+            raise SignerUnavailable(f"the agency's certificate is revoked on the linkage CA's list: {exc.__cause__}",
+                                    "ใบรับรองของหน่วยงานถูกเพิกถอนแล้ว จึงรับรองสำเนาไม่ได้") from exc
+        if isinstance(exc.__cause__, (PathError, ValidationError)):
+            raise SignerUnavailable(f"the agency's certificate does not validate against the linkage CA and its "
+                                    f"revocation list: {exc.__cause__}",
+                                    "ใบรับรองของหน่วยงานใช้ไม่ได้แล้ว จึงรับรองสำเนาไม่ได้") from exc
         raise SignerUnavailable(f"signing failed: {exc}", "ลงนามเอกสารไม่สำเร็จ") from exc
     signed: bytes = out.getvalue()
     return signed

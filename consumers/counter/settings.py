@@ -42,6 +42,9 @@ class CounterSettings:
     card_check_attempts: int = 5
     # Papers checked on /verify per address in ten minutes (each costs a QR decode and seconds of OCR).
     verify_limit: int = 20
+    # The time-stamping authority (http://HOST:PORT/): certified PDFs are PAdES B-LT with its timestamps; None:
+    # B-B, no timestamp (a counter started without one). `linkage up` sets LINKAGE_COUNTER_TSA.
+    tsa_url: str | None = None
 
     @classmethod
     def from_env(cls, home: Home) -> CounterSettings:
@@ -65,4 +68,5 @@ class CounterSettings:
                    database=Path(database) if database else None,
                    office_head=env.get("LINKAGE_COUNTER_OFFICE_HEAD") or None,
                    host=config.counter.host, port=config.counter.port,
-                   secure_cookies=env.get("LINKAGE_COUNTER_SECURE_COOKIES", "") == "1", verify_limit=verify_limit)
+                   secure_cookies=env.get("LINKAGE_COUNTER_SECURE_COOKIES", "") == "1", verify_limit=verify_limit,
+                   tsa_url=env.get("LINKAGE_COUNTER_TSA") or None)

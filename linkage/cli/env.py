@@ -56,6 +56,14 @@ def _addresses(home: Home, settings: Settings) -> tuple[str, str, bool]:
     return str(endpoints["hub"]), str(endpoints.get("counter", "")).rstrip("/") + "/", True
 
 
+def _tsa_url(home: Home, settings: Settings) -> str:
+    endpoints = _running(home)
+    tsa = endpoints.get("tsa") if endpoints is not None else None
+    if isinstance(tsa, dict) and isinstance(tsa.get("url"), str):
+        return str(tsa["url"])
+    return f"http://{join_address(settings.tsa.host, settings.tsa.port)}/"
+
+
 def exports(home: Home) -> list[tuple[str, str, str]]:
     """(variable, value, comment) for each line of ``linkage env``. Raises ConfigError when home has no sandbox."""
     if not home.config_file.exists():
@@ -68,6 +76,8 @@ def exports(home: Home) -> list[tuple[str, str, str]]:
            ("HUB_ADDRESS", hub, "the hub: gRPC, mutual TLS" + configured),
            ("COUNTER_URL", counter, "the counter web app" + configured),
            ("CA_CERT", str(home.ca.cert), "the linkage CA: what an auditor trusts"),
+           ("TSA_URL", _tsa_url(home, settings), "the time-stamping authority (RFC 3161); GET ${TSA_URL}crl: the CA's"
+                                                 " CRL" + configured),
            ("ENDPOINTS_FILE", str(home.endpoints), "where everything listens, written by linkage up")]
     officer = counter_officer(settings)
     if officer is not None:

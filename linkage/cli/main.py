@@ -118,6 +118,7 @@ async def _up(home: Home, replicas: int = 1, log_level: str = "info") -> int:
         for name in settings.witnesses:
             print(f"  {name}: http://{stack.addresses[name]}")
         print(f"  counter: http://{stack.addresses['counter']}/")
+        print(f"  tsa: http://{stack.addresses['tsa']}/ (RFC 3161; the CA's CRL at /crl)")
         if (officer := counter_officer(settings)) is not None:
             print(f"  sign in at the counter as officer {officer[1]} ({officer[0]})")
         print(f"  endpoints: {path}", flush=True)

@@ -328,6 +328,8 @@ def revoke_agency(home: Home, name: str) -> Settings:
         revoked[name] = {"revoked_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
                          "certs": list(dict.fromkeys([*earlier, *certs]))}
         now = write_config(home, header + tomli_w.dumps(doc))
+        # The CA's CRL lists it from now on: signatures it makes later fail long-term validation, earlier ones stand.
+        _publish_revocation(home, paths.cert, x509.ReasonFlags.cessation_of_operation)
         # The hub refuses the certificate from the rename on; the files are of no more use to anyone.
         paths.key.unlink(missing_ok=True)
         paths.cert.unlink(missing_ok=True)
@@ -350,6 +352,7 @@ def renew_agency(home: Home, name: str, *, days: int = pki.LEAF_DAYS) -> Setting
         header, doc = _config_doc(home)
         staging = Path(tempfile.mkdtemp(prefix=".agency-renew-", dir=home.pki))
         target = home.client_cert(name)
+        old_serial = _serial(target.cert)
         kept: list[tuple[Path, Path]] = []
         try:
             issued = pki.issue(home.ca, name, pki.Role.CLIENT, staging / "new", unit="agency", days=days)
@@ -370,8 +373,31 @@ def renew_agency(home: Home, name: str, *, days: int = pki.LEAF_DAYS) -> Setting
             raise
         finally:
             shutil.rmtree(staging, ignore_errors=True)
+        if old_serial is not None:  # the certificate it replaces: superseded, on the CA's CRL from now on
+            _publish_revocation(home, None, x509.ReasonFlags.superseded, serial=old_serial)
         _refresh_endpoints(now)
         return now
+
+
+def _serial(cert: Path) -> int | None:
+    try:
+        return x509.load_pem_x509_certificate(cert.read_bytes()).serial_number
+    except (OSError, ValueError):
+        return None
+
+
+def _publish_revocation(home: Home, cert: Path | None, reason: x509.ReasonFlags, *, serial: int | None = None) -> None:
+    """Add the certificate (its file, or its serial) to the CA's CRL. Said on stderr, not raised, when it cannot:
+    the hub already refuses the certificate (linkage.toml), and the CRL is what verifiers of paper read."""
+    from linkage.crl import Revocation, publish_crl
+
+    serial = serial if serial is not None else (_serial(cert) if cert is not None else None)
+    if serial is None:
+        return
+    try:
+        publish_crl(home.ca, [Revocation(serial, dt.datetime.now(dt.UTC), reason)])
+    except (OSError, ValueError) as exc:
+        print(f"linkage agency: the CA's CRL was not updated ({exc}); linkage.toml is", file=sys.stderr)
 
 
 def list_agencies(settings: Settings) -> list[AgencySummary]:

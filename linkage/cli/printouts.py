@@ -91,7 +91,7 @@ def _auditor_inputs(args: argparse.Namespace) -> tuple[TrustInputs, HubInputs]:
     trust = TrustInputs(home=home, ca=_path(args.ca), log_key=getattr(args, "log_key", None),
                         origin=getattr(args, "origin", None), agencies=_path(getattr(args, "agency_certs", None)),
                         witnesses=tuple(getattr(args, "witness", None) or _listed("LINKAGE_WITNESS_KEYS")),
-                        witness_quorum=getattr(args, "witness_quorum", None))
+                        witness_quorum=getattr(args, "witness_quorum", None), crl=_path(getattr(args, "crl", None)))
     hub = HubInputs(home=home, hub=args.hub, cert=_path(args.cert), key=_path(args.key), agency=args.agency)
     return trust, hub
 
@@ -205,6 +205,10 @@ def _add_audit_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]
         p.add_argument("--agency-certs", default=env("LINKAGE_AGENCY_CERTS"),
                        help="folder of agency certificates (*.pem) that may sign QR summaries "
                             "(LINKAGE_AGENCY_CERTS; default DIR/pki/clients)")
+        p.add_argument("--crl", default=env("LINKAGE_CRL"),
+                       help="the linkage CA's CRL (DER or PEM) to hold a certified PDF's timestamped signature to, "
+                            "beside the CRL the PDF carries (check 12; LINKAGE_CRL; default DIR/pki/ca.crl when it "
+                            "exists; the running sandbox serves it at GET <tsa url>crl)")
         p.add_argument("--offline", action="store_true", help=_OFFLINE_HELP)
         p.add_argument("--no-ocr", action="store_true", default=env("LINKAGE_NO_OCR", "") == "1",
                        help="for a photo of a paper: do not read its printed text to compare with the QR code "

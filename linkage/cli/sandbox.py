@@ -32,6 +32,7 @@ from linkage import pki
 from linkage.checkpoint import NoteSigner
 from linkage.config import ALL_FIELDS, ConfigError, Home, Settings, load_settings
 from linkage.cosignature import Cosigner
+from linkage.crl import crl_path
 from linkage.pki import HUB_CLIENT
 from linkage.storage import Database, drop_schemas, sandbox_schemas
 
@@ -52,7 +53,7 @@ __all__ = [
 ]
 
 DEFAULT_PORTS = {"hub": 7443, "dopa": 7451, "dbd": 7452, "edu": 7453, "counter": 8080,
-                 "witness1": 7461, "witness2": 7462}
+                 "witness1": 7461, "witness2": 7462, "tsa": 7471}
 # The sandbox's witnesses of the log (linkage/witness/), each with its own key: see docs/audit.md "Witnesses".
 WITNESSES = ("witness1", "witness2")
 # Where `--ports auto` looks for free ports: below Linux's ephemeral range (32768-60999), so that no
@@ -89,17 +90,17 @@ class SandboxError(Exception):
 
 
 def choose_ports(spec: str, names: Sequence[str] | None = None) -> dict[str, int]:
-    """The port of each component (hub, every registry, counter, witnesses) for ``--ports SPEC``:
+    """The port of each component (hub, every registry, counter, witnesses, TSA) for ``--ports SPEC``:
 
     ``default`` the usual ones (hub 7443, dopa 7451, dbd 7452, edu 7453, counter 8080, witness1 7461, witness2
-    7462); ``auto`` ports free on 127.0.0.1 now, drawn from 20000-32767; a number BASE: BASE for the hub, then one
-    each, in order, for the registries, the counter and the witnesses. Raises SandboxError saying what would be
-    right.
+    7462, tsa 7471); ``auto`` ports free on 127.0.0.1 now, drawn from 20000-32767; a number BASE: BASE for the hub,
+    then one each, in order, for the registries, the counter, the witnesses and the TSA. Raises SandboxError saying
+    what would be right.
     """
     if names is None:
         from providers import REGISTRIES
 
-        names = ["hub", *REGISTRIES, "counter", *WITNESSES]
+        names = ["hub", *REGISTRIES, "counter", *WITNESSES, "tsa"]
     if spec == "default":
         return {name: DEFAULT_PORTS.get(name, 0) for name in names}
     if spec == "auto":
@@ -170,6 +171,9 @@ def init(root: Path, *, citizens: int = 10_000, seed: int = 1, force: bool = Fal
         pki.issue(ca, ADMIN_CLIENT, pki.Role.CLIENT, staging.client_cert(ADMIN_CLIENT).cert.parent, unit=ADMIN_UNIT)
         seal = pki.issue(ca, "hub-seal", pki.Role.SEAL, staging.seal.cert.parent)
         assert seal == staging.seal
+        from linkage.tsa import ensure_pki
+
+        ensure_pki(staging)  # the time-stamping authority's certificate and the CA's (empty) CRL
         _write_secret(staging.subject_key, secrets.token_bytes(32))
         origin = f"linkage.sandbox/{secrets.token_hex(4)}/exchange-log"
         note_key = Ed25519PrivateKey.generate()
@@ -186,7 +190,7 @@ def init(root: Path, *, citizens: int = 10_000, seed: int = 1, force: bool = Fal
 
         # Each sample agency is pinned to the one certificate issued here, as `linkage agency add` pins its own.
         pins = {name: cert_sha256(staging.client_cert(name).cert.read_bytes()) for name in SAMPLE_AGENCIES}
-        ports = ports or choose_ports("default", ["hub", *doc_types, "counter", *WITNESSES])
+        ports = ports or choose_ports("default", ["hub", *doc_types, "counter", *WITNESSES, "tsa"])
         staging.config_file.write_text(_config_text(doc_types, result.officers, origin, database, pins, ports),
                                        encoding="utf-8")
         load_settings(staging)  # what init writes must load
@@ -243,6 +247,7 @@ def _config_text(doc_types: Mapping[str, Sequence[str]], officers: Mapping[str, 
         "counter": {"host": "127.0.0.1", "port": ports["counter"]},
         "agencies": agencies,
         "witnesses": {name: {"host": "127.0.0.1", "port": ports.get(name, DEFAULT_PORTS[name])} for name in WITNESSES},
+        "tsa": {"host": "127.0.0.1", "port": ports.get("tsa", DEFAULT_PORTS["tsa"])},
     }
     if database is not None:
         doc = {"database": database.url, **doc}  # registries and exchange log on PostgreSQL
@@ -420,6 +425,8 @@ async def start_stack(settings: Settings, *, ports: Mapping[str, int] | None = N
         for i in range(2, replicas + 1):
             hubs.append(await stack._start(f"hub-{i}", ["serve-hub", "--home", home], port(f"hub-{i}", 0), env))
         env["LINKAGE_COUNTER_HUB"] = ",".join(hubs)  # the counter spreads its calls over every replica
+        tsa = await stack._start("tsa", ["serve-tsa", "--home", home], port("tsa", settings.tsa.port), env)
+        env["LINKAGE_COUNTER_TSA"] = f"http://{tsa}/"  # certified PDFs are timestamped (PAdES B-LT)
         await stack._start("counter", ["serve-counter", "--home", home], port("counter", settings.counter.port), env)
     except BaseException:
         await stack.stop()
@@ -455,6 +462,9 @@ def write_endpoints(stack: Stack) -> Path:
         # The log's witnesses: where each listens (tlog-witness) and the key its cosignatures verify with.
         "witnesses": {name: {"url": f"http://{stack.addresses[name]}", "vkey": home.witness_vkey(name).read_text()
                              .strip(), "vkey_file": str(home.witness_vkey(name))} for name in stack.settings.witnesses},
+        # The time-stamping authority (RFC 3161, POST url) and the CA's CRL (GET crl).
+        "tsa": {"url": f"http://{stack.addresses['tsa']}/", "crl": f"http://{stack.addresses['tsa']}/crl",
+                "crl_file": str(crl_path(home.ca))},
     }
     tmp = home.endpoints.with_suffix(".tmp")
     tmp.write_text(json.dumps(doc, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")

@@ -4,6 +4,8 @@
     linkage serve-provider NAME [--port P] [--metrics-port M]  one registry
     linkage serve-counter [--port P]                           the counter web app
     linkage serve-witness NAME [--port P]                      one witness of the log (linkage/witness/)
+    linkage serve-tsa [--port P]                               the time-stamping authority and the CA's CRL
+                                                               (linkage/tsa/)
 
 Each prints ``LISTENING HOST:PORT [metrics=URL]`` on stdout once it listens (what `linkage up` waits
 for) and runs until SIGINT or SIGTERM. Everything it writes to stderr is a JSON line (linkage/logs.py;
@@ -26,7 +28,7 @@ from linkage.config import Home, join_address, load_settings
 __all__ = ["add_commands", "server_name"]
 
 _log = logging.getLogger("linkage.cli")
-_NAMES = {"serve-hub": "hub", "serve-counter": "counter"}
+_NAMES = {"serve-hub": "hub", "serve-counter": "counter", "serve-tsa": "tsa"}
 
 
 def server_name(args: argparse.Namespace) -> str:
@@ -139,6 +141,29 @@ def _cmd_serve_witness(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_serve_tsa(args: argparse.Namespace) -> int:
+    from linkage.ports import PortInUse, choose_port
+    from linkage.tsa import serve, tsa_from_home
+
+    home = Home(Path(args.home).resolve())
+    try:
+        authority, crl = tsa_from_home(home)
+    except (OSError, ValueError) as exc:
+        _log.error("tsa: cannot load or issue the time-stamping authority's certificate or the CA's CRL: %s", exc)
+        return 2
+    config = load_settings(home).tsa
+    port = config.port if args.port is None else args.port
+    try:
+        asyncio.run(_until_signal(serve(authority, crl, config.host, port,
+                                        lambda bound: _serve_ready(config.host, bound))))
+    except OSError as exc:
+        taken = PortInUse(join_address(config.host, port), choose_port("tsa", "LINKAGE_TSA_PORT", home.config_file),
+                          exc.strerror or str(exc))
+        _log.error("tsa: %s", taken)
+        return 3
+    return 0
+
+
 async def _until_signal(coro: Coroutine[Any, Any, None]) -> None:
     """Run coro until SIGINT or SIGTERM, then cancel it so its finally blocks close what it opened."""
     import signal
@@ -178,3 +203,8 @@ def add_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> No
     p.add_argument("--port", type=int, default=None,
                    help="default: [witnesses.NAME] port (LINKAGE_WITNESSES_<NAME>_PORT); 0: any free port")
     p.set_defaults(func=_cmd_serve_witness)
+    p = with_home(sub.add_parser("serve-tsa", help="run the time-stamping authority (RFC 3161) and the CA's CRL"
+                                 " in the foreground (used by up)"))
+    p.add_argument("--port", type=int, default=None,
+                   help="default: [tsa] port of DIR/linkage.toml (LINKAGE_TSA_PORT); 0: any free port")
+    p.set_defaults(func=_cmd_serve_tsa)

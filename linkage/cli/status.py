@@ -4,7 +4,8 @@ Reads DIR/endpoints.json (``linkage up`` writes it) and asks, all at once, each 
 
   1. every hub replica and each registry: the gRPC health service over mutual TLS (the sandbox
      administrator's certificate, or an agency's), which must answer SERVING;
-  2. the counter: GET /metrics over HTTP, which must answer 200;
+  2. the counter, and the time-stamping authority (endpoints.json "tsa"): GET /metrics over HTTP, which must
+     answer 200;
   3. every component's metrics endpoint (endpoints.json ``metrics``), which must answer 200;
      from the hubs': each provider's circuit breaker, the age of the newest checkpoint, and
      which replica integrates the log now;
@@ -240,13 +241,18 @@ async def check(home: Home, *, timeout: float = DEFAULT_TIMEOUT_S) -> Report:
     registries = [Component(str(name), "registry", str(address), metrics=str(metrics.get(name, "")))
                   for name, address in endpoints["providers"].items()]
     counter = Component("counter", "counter", endpoints["counter"], metrics=str(metrics.get("counter", "")))
-    report = Report(str(home.root), [*hubs, *registries, counter])
+    tsa_url = str(endpoints["tsa"].get("url", "")) if isinstance(endpoints.get("tsa"), dict) else ""
+    served = [counter]
+    if tsa_url:
+        served.append(Component("tsa", "tsa", tsa_url.rstrip("/"), metrics=f"{tsa_url}metrics"))
+    report = Report(str(home.root), [*hubs, *registries, *served])
     ca = Path(endpoints.get("ca") or home.ca.cert)
     credentials = pki.channel_credentials(ca, _client_cert(home, endpoints))
     import aiohttp  # here: `linkage` starts faster for every other command
 
     async with aiohttp.ClientSession() as http:
-        checks = [*(_health(c, credentials, timeout) for c in (*hubs, *registries)), _http(counter, http, timeout)]
+        checks = [*(_health(c, credentials, timeout) for c in (*hubs, *registries)),
+                  *(_http(c, http, timeout) for c in served)]
         _, report.checkpoint = await asyncio.gather(asyncio.gather(*checks), _checkpoint(
             [h.address for h in hubs], ca, _agency_cert(endpoints, home), timeout))
         scraped = await asyncio.gather(*(_scrape(c, http, timeout) for c in (*hubs, *registries)))
