@@ -6,7 +6,7 @@ from pathlib import Path
 
 from aiohttp import web
 
-from consumers.counter.views import cases, complaints, fonts, manuals, me, reports, signin, verify
+from consumers.counter.views import applications, cases, complaints, fonts, manuals, me, reports, signin, verify
 
 __all__ = ["PUBLIC", "add_routes"]
 
@@ -31,6 +31,11 @@ def add_routes(app: web.Application) -> None:
     r.add_get("/cases/{case_id}", cases.case_page, name="case")
     r.add_post("/cases/{case_id}/retry/{doc_type}", cases.case_retry, name="case_retry")
     r.add_post("/cases/{case_id}/certify", cases.case_certify, name="case_certify")
+    r.add_get("/cases/{case_id}/application", applications.application_form, name="application_form")
+    r.add_post("/cases/{case_id}/application", applications.application_post, name="application_post")
+    r.add_get("/applications/{app_id}", applications.application_page, name="application")
+    r.add_post("/applications/{app_id}/confirm", applications.application_confirm, name="application_confirm")
+    r.add_post("/applications/{app_id}/pdf", applications.application_pdf, name="application_pdf")
     r.add_get("/reports", reports.reports, name="reports")
     r.add_get("/reports.csv", reports.reports_csv, name="reports_csv")
     r.add_get("/reports/{service}", reports.report_service, name="report_service")
