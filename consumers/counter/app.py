@@ -35,6 +35,7 @@ from cryptography import x509
 from consumers.client import HubClient
 from consumers.counter.applications.forms import FORMS, load_forms
 from consumers.counter.display import masked_id
+from consumers.counter.english import ENGLISH, load_english
 from consumers.counter.manuals import load_manuals
 from consumers.counter.middlewares import csrf_middleware, error_middleware, security_headers, session_middleware
 from consumers.counter.printout import CounterSigner
@@ -78,6 +79,7 @@ def create_app(settings: CounterSettings) -> web.Application:
                           client_max_size=64 * 1024)
     app[STATE] = state
     app[FORMS] = load_forms(settings.manuals / "forms", manuals)  # each service's application form
+    app[ENGLISH] = load_english(settings.manuals / "en", manuals)  # the manuals' English text
     app.cleanup_ctx.append(_hub_ctx)
     app.cleanup_ctx.append(_store_ctx)
     app.on_response_prepare.append(security_headers)
