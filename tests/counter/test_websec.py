@@ -131,13 +131,16 @@ async def test_every_post_route_refuses_a_missing_or_foreign_token(
     await counter.sign_in()
     where = await _open_case(counter, me["id"])
     case_id = where.rsplit("/", 1)[1]
-    values = {"service": SERVICE, "case_id": case_id, "doc_type": "edu.degree", "code": "en"}
+    values = {"service": SERVICE, "case_id": case_id, "doc_type": "edu.degree", "code": "en", "app_id": "an-app"}
     forms = {
         "/signin": {"officer_id": counter.officers[0]},
         "/signout": {},
         f"/cases/new/{SERVICE}": {"subject_id": me["id"], "citizen_present": "1"},
         f"/cases/{case_id}/retry/edu.degree": {"citizen_present": "1"},
         f"/cases/{case_id}/certify": {},
+        f"/cases/{case_id}/application": {"phone": "0812345678"},
+        "/applications/an-app/confirm": {"citizen_confirms": "1"},
+        "/applications/an-app/pdf": {},
         "/complaints/new": {"office": "กองช่าง", "details": "ขอสำเนา"},
         "/me": {"subject_id": me["id"], **me["card"]},
         "/verify": {},
