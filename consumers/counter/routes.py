@@ -6,14 +6,26 @@ from pathlib import Path
 
 from aiohttp import web
 
-from consumers.counter.views import applications, cases, complaints, fonts, manuals, me, reports, signin, verify
+from consumers.counter.views import (
+    applications,
+    cases,
+    complaints,
+    fonts,
+    manuals,
+    me,
+    payments,
+    reports,
+    signin,
+    verify,
+)
 
 __all__ = ["PUBLIC", "add_routes"]
 
 _STATIC = Path(__file__).resolve().parent / "static"
 
 PUBLIC = frozenset({"metrics", "index", "signin", "signin_post", "lang", "manuals", "manual", "complaint_form",
-                    "complaint_post", "me", "me_post", "verify", "verify_post", "font", "static"})
+                    "complaint_post", "me", "me_post", "verify", "verify_post", "font", "static",
+                    "payment_callback"})
 
 
 def add_routes(app: web.Application) -> None:
@@ -36,6 +48,9 @@ def add_routes(app: web.Application) -> None:
     r.add_get("/applications/{app_id}", applications.application_page, name="application")
     r.add_post("/applications/{app_id}/confirm", applications.application_confirm, name="application_confirm")
     r.add_post("/applications/{app_id}/pdf", applications.application_pdf, name="application_pdf")
+    r.add_get("/applications/{app_id}/qr.png", payments.payment_qr, name="payment_qr")
+    r.add_post("/applications/{app_id}/receipt", payments.receipt_pdf, name="receipt_pdf")
+    r.add_post("/payments/callback", payments.payment_callback, name="payment_callback")
     r.add_get("/reports", reports.reports, name="reports")
     r.add_get("/reports.csv", reports.reports_csv, name="reports_csv")
     r.add_get("/reports/{service}", reports.report_service, name="report_service")

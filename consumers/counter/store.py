@@ -6,7 +6,9 @@
                    proof, or the problem that kept it from being fetched
     complaint      the public's complaints
     application    applications (consumers/counter/applications/store.py): application_value, each value and
-                   the printout it came from; application_printout, those sealed printouts, kept with them
+                   the printout it came from; application_printout, those sealed printouts, kept with them;
+                   application_bill, the fee's Thai QR bill and its payment; payment_notice, every payment notice
+                   received, accepted or refused (consumers/counter/applications/fees.py)
 
 Open cases carry personal data (the applicant's ID, the printouts), so they live only as long as
 ``case_ttl`` (12 hours: a working day and a bit) and are deleted after that, at start and whenever a
@@ -65,6 +67,13 @@ CREATE TABLE IF NOT EXISTS application_printout (
     application_id TEXT NOT NULL REFERENCES application (id) ON DELETE CASCADE, printout_id TEXT NOT NULL,
     doc_type TEXT NOT NULL, log_index INTEGER NOT NULL, jws TEXT NOT NULL, log_proof TEXT NOT NULL,
     PRIMARY KEY (application_id, printout_id));
+CREATE TABLE IF NOT EXISTS application_bill (
+    application_id TEXT PRIMARY KEY REFERENCES application (id) ON DELETE CASCADE, ref1 TEXT NOT NULL UNIQUE,
+    ref2 TEXT NOT NULL, amount TEXT NOT NULL, issued_at TEXT NOT NULL, expires_at TEXT NOT NULL, status TEXT NOT NULL,
+    txn_id TEXT NOT NULL DEFAULT '', paid_at TEXT NOT NULL DEFAULT '', receipt_no TEXT NOT NULL DEFAULT '');
+CREATE TABLE IF NOT EXISTS payment_notice (
+    id INTEGER PRIMARY KEY AUTOINCREMENT, received_at TEXT NOT NULL, outcome TEXT NOT NULL, ref1 TEXT NOT NULL,
+    txn_id TEXT NOT NULL, amount TEXT NOT NULL, detail TEXT NOT NULL);
 """
 # Columns added since the first schema: a file made before gets them at start (ALTER TABLE ... ADD COLUMN).
 _ADDED = (("case_slot", "problem_message_en", "TEXT NOT NULL DEFAULT ''"),

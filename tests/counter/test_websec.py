@@ -141,13 +141,16 @@ async def test_every_post_route_refuses_a_missing_or_foreign_token(
         f"/cases/{case_id}/application": {"phone": "0812345678"},
         "/applications/an-app/confirm": {"citizen_confirms": "1"},
         "/applications/an-app/pdf": {},
+        "/applications/an-app/receipt": {},
         "/complaints/new": {"office": "กองช่าง", "details": "ขอสำเนา"},
         "/me": {"subject_id": me["id"], **me["card"]},
         "/verify": {},
     }
     routes = [r for r in c.app.router.routes() if r.method == "POST"]
     paths = {r.resource.canonical.format_map(values) for r in routes if r.resource is not None}
-    assert paths == set(forms), "a POST route was added: give it a form here"
+    # The payment switch's notice is no form: no token, trusted only through its signature (test_fees.py).
+    assert (await c.post("/payments/callback", data={"csrf": foreign})).status == 401
+    assert paths - {"/payments/callback"} == set(forms), "a POST route was added: give it a form here"
     hub_log = counter.stack.hub.hub.log
     before = (hub_log.size, len(await (await c.get("/complaints")).text()))
     for path, data in forms.items():

@@ -15,6 +15,8 @@
         past = true    date only: not after today
         [[fields.choices]] value, th, en (choice only)
         help_th, help_en  optional, both or neither
+    [fee]              optional: th, en (what is paid for) and amount = "20.00" (baht, two decimals): the fee
+                       paid by Thai QR once the application is submitted (a service without it charges none)
 
 Every text a citizen reads is given in Thai and in English, and a form that lacks one is refused: the same
 rule the manuals follow for their names. ``load_forms`` raises only ``ManualError`` (file, line, problem),
@@ -27,6 +29,7 @@ import re
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass
+from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any, Final
 
@@ -35,13 +38,13 @@ from aiohttp import web
 from consumers.counter.errors import ManualError
 from consumers.counter.manuals import Manual
 
-__all__ = ["FORMS", "KINDS", "AppForm", "Choice", "FormField", "load_form", "load_forms"]
+__all__ = ["FORMS", "KINDS", "AppForm", "Choice", "FormFee", "FormField", "load_form", "load_forms"]
 
 KINDS: Final = ("text", "date", "integer", "phone", "id13", "choice", "bank_account")
 _NAME = re.compile(r"^[a-z][a-z0-9_]{0,39}$")
 _FIELD_KEYS: Final = {"name", "th", "en", "kind", "doc_type", "field", "citizen", "required", "max_length", "min",
                       "max", "past", "choices", "help_th", "help_en"}
-_TOP: Final = {"title", "declaration", "fields"}
+_TOP: Final = {"title", "declaration", "fields", "fee"}
 
 
 @dataclass(frozen=True)
@@ -82,6 +85,18 @@ class FormField:
 
 
 @dataclass(frozen=True)
+class FormFee:
+    """The fee of a service, paid once its application is submitted."""
+
+    th: str
+    en: str
+    amount: Decimal
+
+    def label(self, lang: str) -> str:
+        return self.th if lang == "th" else self.en
+
+
+@dataclass(frozen=True)
 class AppForm:
     """A service's application form, as its file says it."""
 
@@ -92,6 +107,7 @@ class AppForm:
     declaration_th: str
     declaration_en: str
     fields: tuple[FormField, ...]
+    fee: FormFee | None = None
 
     def title(self, lang: str) -> str:
         return self.title_th if lang == "th" else self.title_en
@@ -178,7 +194,23 @@ class _Reader:
                 raise self.fail(self.line_of(rf'^\s*name\s*=\s*"{name}"'),
                                 f"ชื่อช่อง {name!r} ซ้ำ / the field name {name!r} is used twice")
         return AppForm(service_id=self.manual.id, path=self.path, title_th=title[0], title_en=title[1],
-                       declaration_th=declaration[0], declaration_en=declaration[1], fields=tuple(fields))
+                       declaration_th=declaration[0], declaration_en=declaration[1], fields=tuple(fields),
+                       fee=self.fee(raw["fee"]) if "fee" in raw else None)
+
+    def fee(self, raw: Any) -> FormFee:
+        line = self.line_of(r"^\s*\[fee\]")
+        if not isinstance(raw, dict) or set(raw) != {"th", "en", "amount"}:
+            raise self.fail(line, "[fee] มี th, en และ amount / [fee] has exactly th, en and amount")
+        th, en = self.both(raw, "fee", line)
+        try:
+            amount = Decimal(raw["amount"]) if isinstance(raw["amount"], str) else Decimal("NaN")
+            valid = amount.is_finite() and amount.as_tuple().exponent == -2 and Decimal("0.01") <= amount
+        except InvalidOperation:
+            valid = False
+        if not valid:
+            raise self.fail(line, f"ค่าธรรมเนียมต้องเป็นจำนวนบาท ทศนิยมสองตำแหน่ง เช่น \"20.00\" / the amount must be baht"
+                                  f" with two decimals, e.g. \"20.00\"; got {raw['amount']!r}")
+        return FormFee(th, en, amount)
 
     def field(self, row: Mapping[str, Any]) -> FormField:
         name = row.get("name")

@@ -27,7 +27,8 @@ from consumers.counter.printout import CounterSigner, SealInvalid, sign_pdf
 from consumers.counter.typeset import FAMILY, FONT_DIR, Page, cell, use_font, write_rows, write_text
 from linkage.v1 import common_pb2
 
-__all__ = ["ApplicationPaper", "render_application_pdf", "sign_application", "sign_application_async"]
+__all__ = ["ApplicationPaper", "new_page", "render_application_pdf", "rule", "sign_application",
+           "sign_application_async", "when_text"]
 
 _MARGIN = 15.0
 
@@ -46,11 +47,29 @@ class ApplicationPaper:
     printed_at: dt.datetime = field(default_factory=lambda: dt.datetime.now(dt.UTC))
 
 
-def _when(iso: str | dt.datetime, lang: str) -> str:
+def when_text(iso: str | dt.datetime, lang: str) -> str:
+    """A time in Thailand in words: Buddhist era in Thai, Gregorian in English."""
     when = dt.datetime.fromisoformat(iso) if isinstance(iso, str) else iso
     local = when.astimezone(BANGKOK)
     day = date_text(local.date().isoformat(), lang)
     return f"{day} เวลา {local:%H:%M} น." if lang == "th" else f"{day}, {local:%H:%M} (UTC+7)"
+
+
+def new_page(title: str, lang: str, officer_name: str, agency_title: str, created: dt.datetime, *,
+             footer: str) -> Page:
+    """An A4 document with its first page added: Sarabun, the margins of the certified copy, its metadata."""
+    pdf = Page(orientation="P", unit="mm", format="A4")
+    pdf.set_margins(_MARGIN, 12, _MARGIN)
+    pdf.set_auto_page_break(True, margin=16)
+    pdf.add_font(FAMILY, "", FONT_DIR / f"{FAMILY}-Regular.ttf")
+    pdf.set_title(title)
+    pdf.set_author(f"{officer_name} ({agency_title})")
+    pdf.set_creator("linkage counter")
+    pdf.set_lang(lang)
+    pdf.set_creation_date(created)
+    pdf.footer_text = footer
+    pdf.add_page()
+    return pdf
 
 
 def render_application_pdf(paper: ApplicationPaper, signer: CounterSigner) -> bytes:
@@ -65,18 +84,9 @@ def render_application_pdf(paper: ApplicationPaper, signer: CounterSigner) -> by
         if not report.valid:
             raise SealInvalid(f"the hub's seal on printout {p.printout_id} does not verify",
                               "ตราประทับของศูนย์กลางบนเอกสารที่ใช้กรอกคำขอไม่ถูกต้อง จึงพิมพ์คำขอไม่ได้")
-    pdf = Page(orientation="P", unit="mm", format="A4")
-    pdf.set_margins(_MARGIN, 12, _MARGIN)
-    pdf.set_auto_page_break(True, margin=16)
-    pdf.add_font(FAMILY, "", FONT_DIR / f"{FAMILY}-Regular.ttf")
-    pdf.set_title(f"{paper.form.title(lang)} {app.number}")
-    pdf.set_author(f"{paper.officer_name} ({paper.agency_title})")
-    pdf.set_subject(paper.manual.name_th if lang == "th" else paper.manual.name_en)
-    pdf.set_creator("linkage counter")
-    pdf.set_lang(lang)
-    pdf.set_creation_date(paper.printed_at)
-    pdf.footer_text = f"{tr('คำขอเลขที่', 'Application')} {app.number}"
-    pdf.add_page()
+    pdf = new_page(f"{paper.form.title(lang)} {app.number}", lang, paper.officer_name, paper.agency_title,
+                   paper.printed_at, footer=f"{tr('คำขอเลขที่', 'Application')} {app.number}")
+    pdf.set_subject(tr(paper.manual.name_th, paper.manual.name_en))
     use_font(pdf, 12, bold=True)
     cell(pdf, 0, 6, paper.agency_title, new_x="LMARGIN", new_y="NEXT", align="C")
     use_font(pdf, 15, bold=True)
@@ -86,7 +96,7 @@ def render_application_pdf(paper: ApplicationPaper, signer: CounterSigner) -> by
         (tr("คำขอเลขที่", "Application number"), app.number),
         (tr("งานบริการ", "Service"), tr(paper.manual.name_th, paper.manual.name_en)),
         (tr("เลขที่เรื่อง", "Case number"), app.case_ref),
-        (tr("ยื่นเมื่อ", "Submitted"), _when(app.confirmed_at or app.created_at, lang)),
+        (tr("ยื่นเมื่อ", "Submitted"), when_text(app.confirmed_at or app.created_at, lang)),
         (tr("เจ้าหน้าที่ผู้รับคำขอ", "Received by"), f"{paper.officer_name} ({paper.officer_id})"),
     ], size=10.5)
     # The values, each prefilled one marked with the number of the printout it came from.
@@ -100,11 +110,11 @@ def render_application_pdf(paper: ApplicationPaper, signer: CounterSigner) -> by
         elif v is not None and v.source == "officer":
             value = f"{value} ({tr('เจ้าหน้าที่กรอกจากเอกสารที่นำมา', 'typed by the officer from paper')})"
         rows.append((f.label(lang), value))
-    _rule(pdf)
+    rule(pdf)
     use_font(pdf, 11.5, bold=True)
     write_text(pdf, 0, 6, tr("ข้อมูลในคำขอ", "Particulars"))
     write_rows(pdf, rows, size=10)
-    _rule(pdf)
+    rule(pdf)
     use_font(pdf, 11, bold=True)
     write_text(pdf, 0, 5.5, tr("ที่มาของข้อมูล: เอกสารจากระบบเชื่อมโยงข้อมูล (แนบต้นฉบับที่มีตราประทับในไฟล์นี้)",
                                "Where the values come from: sealed linkage printouts (attached in this file)"))
@@ -123,15 +133,15 @@ def render_application_pdf(paper: ApplicationPaper, signer: CounterSigner) -> by
                            creation_date=paper.printed_at, modification_date=paper.printed_at)
     if not app.printouts:
         write_text(pdf, 0, 4.6, tr("ไม่มี (ทุกช่องกรอกด้วยมือ)", "None (every value was written by hand)"))
-    _rule(pdf)
+    rule(pdf)
     use_font(pdf, 11, bold=True)
     write_text(pdf, 0, 5.5, tr("คำยืนยันของผู้ยื่นคำขอ", "The applicant's declaration"))
     use_font(pdf, 10)
     write_text(pdf, 0, 4.8, paper.form.declaration(lang))
     if app.confirmed_at:
-        write_text(pdf, 0, 4.8, tr(f"ผู้ยื่นคำขอตรวจข้อมูลและยืนยันต่อหน้าเจ้าหน้าที่ เมื่อ {_when(app.confirmed_at, lang)}",
+        write_text(pdf, 0, 4.8, tr(f"ผู้ยื่นคำขอตรวจข้อมูลและยืนยันต่อหน้าเจ้าหน้าที่ เมื่อ {when_text(app.confirmed_at, lang)}",
                                    f"The applicant checked and confirmed it before the officer on"
-                                   f" {_when(app.confirmed_at, lang)}."))
+                                   f" {when_text(app.confirmed_at, lang)}."))
     pdf.ln(4)
     write_text(pdf, 0, 5.2, tr("(ลงชื่อ) ........................................ ผู้ยื่นคำขอ",
                                "(signed) ........................................ applicant"), align="C")
@@ -142,14 +152,14 @@ def render_application_pdf(paper: ApplicationPaper, signer: CounterSigner) -> by
     use_font(pdf, 7.5)
     pdf.set_text_color(60, 60, 60)
     write_text(pdf, 0, 3.4, tr("ลงลายมือชื่ออิเล็กทรอนิกส์ (PAdES) ด้วยใบรับรองของหน่วยงานในนามของเจ้าหน้าที่ข้างต้น"
-                               f" พิมพ์เมื่อ {_when(paper.printed_at, lang)}",
+                               f" พิมพ์เมื่อ {when_text(paper.printed_at, lang)}",
                                "Signed electronically (PAdES) with the agency's certificate for the officer above;"
-                               f" printed {_when(paper.printed_at, lang)}."))
+                               f" printed {when_text(paper.printed_at, lang)}."))
     pdf.set_text_color(0, 0, 0)
     return bytes(pdf.output())
 
 
-def _rule(pdf: Page) -> None:
+def rule(pdf: Page) -> None:
     pdf.ln(1.5)
     pdf.set_draw_color(140, 140, 140)
     pdf.line(pdf.l_margin, pdf.get_y(), pdf.l_margin + pdf.epw, pdf.get_y())

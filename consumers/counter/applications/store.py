@@ -8,7 +8,8 @@
                           record and keeps the proof of every prefilled value
 
 An application is a ``draft`` while the citizen has not yet confirmed it (the officer may still change what
-the citizen wrote) and ``submitted`` once they have; a submitted application is never changed. Every change is
+the citizen wrote), ``submitted`` once they have, and ``paid`` once a verified payment notice settled its fee
+(fees.py); a submitted application's values are never changed. Every change is
 one transaction of the counter store.
 """
 
@@ -23,10 +24,11 @@ from typing import Final
 from consumers.counter.applications.values import Filled
 from consumers.counter.store import CounterStore
 
-__all__ = ["DRAFT", "SUBMITTED", "Application", "ApplicationStore", "SourcePrintout", "new_application_id"]
+__all__ = ["DRAFT", "PAID", "SUBMITTED", "Application", "ApplicationStore", "SourcePrintout", "new_application_id"]
 
 DRAFT: Final = "draft"
 SUBMITTED: Final = "submitted"
+PAID: Final = "paid"  # its fee paid, after a verified payment notice (fees.py)
 
 
 def new_application_id() -> str:

@@ -16,11 +16,12 @@ from typing import Any
 
 from aiohttp import web
 
+from consumers.counter.applications.fees import Bill, BillStore
 from consumers.counter.applications.forms import FORMS, AppForm
 from consumers.counter.applications.pdf import ApplicationPaper, sign_application_async
 from consumers.counter.applications.store import (
     DRAFT,
-    SUBMITTED,
+    PAID,
     Application,
     ApplicationStore,
     SourcePrintout,
@@ -158,10 +159,18 @@ async def application_page(request: web.Request) -> web.StreamResponse:
     sources = [{"p": p, "issued": issued_text(_issued_at(p.jws), lang)} for p in issued.values()]
     case = next((c for c in request.app[STORE].open_cases(app.officer_id) if c.ref == app.case_ref), None)
     return render(request, "application.html", app=app, form=form, rows=rows, sources=sources,
-                  edit=f"/cases/{case.id}/application" if case is not None and app.status != SUBMITTED else "",
+                  edit=f"/cases/{case.id}/application" if case is not None and app.status == DRAFT else "",
                   unconfirmed=request.query.get("unconfirmed") == "1",
-                  manual=request.app[STATE].manuals[app.service_id], submitted=app.status == SUBMITTED,
+                  manual=request.app[STATE].manuals[app.service_id], submitted=app.status != DRAFT,
+                  fee=form.fee, bill=_bill(request, app, form), paid=app.status == PAID,
                   fr=lambda th, en: th if lang == "th" else en)
+
+
+def _bill(request: web.Request, app: Application, form: AppForm) -> Bill | None:
+    """The fee's bill of a submitted application (made the first time), None for a draft or a service without fee."""
+    if form.fee is None:
+        return None
+    return BillStore(request.app[STORE]).open_bill(app, form.fee, dt.datetime.now(dt.UTC))
 
 
 def _issued_at(jws: str) -> str:
@@ -184,7 +193,7 @@ async def application_pdf(request: web.Request) -> web.StreamResponse:
     app = _application_or_404(request)
     session = current_session(request)
     state = request.app[STATE]
-    if app.status != SUBMITTED:
+    if app.status == DRAFT:
         raise ServiceUnavailable("application_not_confirmed", "ผู้ยื่นยังไม่ได้ยืนยันคำขอนี้ จึงยังพิมพ์ไม่ได้",
                                  "The applicant has not confirmed this application yet; it cannot be printed.")
     paper = ApplicationPaper(
