@@ -20,6 +20,10 @@ RULES: tuple[tuple[str, tuple[str, ...], tuple[str, ...]], ...] = (
     # The witness is a server of its own beside the hub: it trusts the log's signatures, never the hub's code.
     ("linkage.witness", ("linkage.hub",), ()),
     ("providers", ("consumers", "linkage.cli", "linkage.hub"), ()),
+    # The mock payment switch is an outside service beside the registries, not one of them: the core only.
+    ("providers.payswitch", ("providers.registry", "providers.server", "providers.store", "providers.faults",
+                             "providers.synth", "providers.dopa", "providers.dbd", "providers.edu"), ()),
+    ("providers", ("providers.payswitch",), ("providers.payswitch",)),
     ("consumers", ("providers", "linkage.cli", "linkage.hub"), ()),
     ("consumers.auditor", ("consumers.counter", "consumers.client"), ()),
     ("consumers.client", ("consumers.counter",), ()),
