@@ -61,6 +61,8 @@ async def test_the_manual_page_in_english_is_english_throughout(counter: Counter
     main = html.split('<main', 1)[1].split("</main>", 1)[0]
     assert "Aged sixty or over" in main and "Social Welfare Division" in main and "No fee" in main
     assert not THAI.search(main.split("<h2", 1)[1]), "Thai left in the English manual's parts"
+    listing = (await (await counter.client.get("/manuals")).text()).split("<main", 1)[1].split("</main>", 1)[0]
+    assert "Social Welfare Division" in listing and not THAI.search(listing), "Thai left in the English list"
     await counter.client.get("/lang/th?next=/")
     html = await (await counter.client.get("/manuals/elderly-allowance")).text()
     assert "มีอายุหกสิบปีบริบูรณ์ขึ้นไป" in html and "Aged sixty" not in html

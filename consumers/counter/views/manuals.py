@@ -12,7 +12,10 @@ __all__ = ["manual_list", "manual_page"]
 
 
 async def manual_list(request: web.Request) -> web.StreamResponse:
-    return render(request, "manuals.html", manuals=list(request.app[STATE].manuals.values()))
+    manuals = list(request.app[STATE].manuals.values())
+    if language(request) == "en":
+        manuals = [request.app[ENGLISH].get(m.id, m) for m in manuals]
+    return render(request, "manuals.html", manuals=manuals)
 
 
 async def manual_page(request: web.Request) -> web.StreamResponse:
