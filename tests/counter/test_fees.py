@@ -147,9 +147,12 @@ async def test_notices_the_counter_must_refuse_are_refused_logged_and_change_not
     resp = await counter.client.post("/payments/callback", data=body.replace(b"300.00", b"3.00"),
                                      headers={SIGNATURE_HEADER: signature})
     assert resp.status == 401
+    resp = await counter.client.post("/payments/callback", data=b"{" + b" " * 5000 + b"}",
+                                     headers={SIGNATURE_HEADER: signature})
+    assert resp.status == 400 and (await resp.json())["error"] == "malformed"  # too large to be a notice
     page = await (await counter.client.get(app_url)).text()
     assert 'data-testid="fee-awaiting"' in page and 'data-testid="fee-paid"' not in page  # still unpaid
-    assert _outcomes(counter) == [c[3] for c in cases] + ["forged", "forged"]
+    assert _outcomes(counter) == [c[3] for c in cases] + ["forged", "forged", "malformed"]
 
     # The right notice settles it once; the same notice again (a replay) and a second payment are refused.
     status, answer = await post_notice(counter, good, key)

@@ -12,12 +12,11 @@ from __future__ import annotations
 import datetime as dt
 import logging
 from collections.abc import Mapping
-from typing import Any
 
 from aiohttp import web
 
 from consumers.counter.applications.fees import Bill, BillStore
-from consumers.counter.applications.forms import FORMS, AppForm
+from consumers.counter.applications.forms import FORMS, AppForm, FormField
 from consumers.counter.applications.pdf import ApplicationPaper, sign_application_async
 from consumers.counter.applications.store import (
     DRAFT,
@@ -72,7 +71,7 @@ async def application_form(request: web.Request) -> web.StreamResponse:
     return await _render_form(request, case, form, doc_lang, typed_values, {})
 
 
-def _field(form: AppForm, name: str) -> Any:
+def _field(form: AppForm, name: str) -> FormField:
     return next(f for f in form.fields if f.name == name)
 
 
