@@ -40,6 +40,7 @@ __all__ = [
     "Home",
     "HubConfig",
     "LiveSettings",
+    "PaymentsConfig",
     "ProviderConfig",
     "RevokedAgency",
     "Settings",
@@ -193,7 +194,8 @@ class ProviderConfig:
 
 @dataclass(frozen=True)
 class CounterConfig:
-    """Where `linkage up` starts the counter web app (its other settings are LINKAGE_COUNTER_* variables)."""
+    """Where `linkage up` starts the counter web app (its other settings are LINKAGE_COUNTER_* variables), or the
+    mock payment switch ([payments], PaymentsConfig, port 8090)."""
 
     host: str = "127.0.0.1"
     port: int = 8080
@@ -201,6 +203,9 @@ class CounterConfig:
     @property
     def address(self) -> str:
         return join_address(self.host, self.port)
+
+
+PaymentsConfig = CounterConfig
 
 
 @dataclass(frozen=True)
@@ -265,6 +270,7 @@ class Settings:
     # Witnesses the hub sends each new checkpoint to ([witnesses.NAME]; none: the checkpoints go uncosigned).
     witnesses: Mapping[str, WitnessConfig] = field(default_factory=dict)
     tsa: TsaConfig = field(default_factory=TsaConfig)
+    payments: PaymentsConfig = field(default_factory=lambda: PaymentsConfig(port=8090))  # the mock payment switch
     # (inode, mtime, size) of the file when it was read: LiveSettings reloads when it changes.
     stamp: tuple[int, int, int] | None = field(default=None, compare=False)
 
@@ -351,10 +357,11 @@ def settings_from_text(home: Home, text: str) -> Settings:
         raw = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{path}: cannot read: {exc}") from exc
-    unknown = sorted(set(raw) - {"hub", "providers", "counter", "agencies", "revoked", "database", "witnesses", "tsa"})
+    unknown = sorted(set(raw) - {"hub", "providers", "counter", "agencies", "revoked", "database", "witnesses", "tsa",
+                                 "payments"})
     if unknown:
-        raise ConfigError(f"{path}: unknown section [{unknown[0]}];"
-                          " allowed: [hub], [providers.*], [counter], [agencies.*], [revoked.*], [witnesses.*], [tsa]")
+        raise ConfigError(f"{path}: unknown section [{unknown[0]}]; allowed: [hub], [providers.*], [counter],"
+                          " [agencies.*], [revoked.*], [witnesses.*], [tsa], [payments]")
     hub = HubConfig(**_take(raw.get("hub", {}), f"{path} [hub]",
                             {"host": str, "port": int, "issuer": str, "provider_timeout_ms": int,
                              "log_origin": str, "provider_retries": int, "retry_budget_percent": int,
@@ -369,6 +376,8 @@ def settings_from_text(home: Home, text: str) -> Settings:
     }
     counter = CounterConfig(**_take(raw.get("counter", {}), f"{path} [counter]", {"host": str, "port": int},
                                     "LINKAGE_COUNTER"))
+    payments = PaymentsConfig(**{"port": 8090, **_take(raw.get("payments", {}), f"{path} [payments]",
+                                                           {"host": str, "port": int}, "LINKAGE_PAYMENTS")})
     owners: dict[str, str] = {}
     for provider in providers.values():
         for doc_type in provider.doc_types:
@@ -414,7 +423,8 @@ def settings_from_text(home: Home, text: str) -> Settings:
                  for name, table in _tables(raw, "witnesses", path).items()}
     tsa = TsaConfig(**_take(raw.get("tsa", {}), f"{path} [tsa]", {"host": str, "port": int}, "LINKAGE_TSA"))
     return Settings(home=home, hub=hub, providers=providers, agencies=agencies, revoked=revoked,
-                    database=_database(raw.get("database"), path), counter=counter, witnesses=witnesses, tsa=tsa)
+                    database=_database(raw.get("database"), path), counter=counter, witnesses=witnesses, tsa=tsa,
+                    payments=payments)
 
 
 def _database(value: Any, path: Path) -> Database | None:

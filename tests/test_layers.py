@@ -22,6 +22,10 @@ RULES: tuple[tuple[str, tuple[str, ...], tuple[str, ...]], ...] = (
     # The time-stamping authority too: a server of its own that signs times, knowing nothing of the hub.
     ("linkage.tsa", ("linkage.hub", "linkage.witness"), ()),
     ("providers", ("consumers", "linkage.cli", "linkage.hub"), ()),
+    # The mock payment switch is an outside service beside the registries, not one of them: the core only.
+    ("providers.payswitch", ("providers.registry", "providers.server", "providers.store", "providers.faults",
+                             "providers.synth", "providers.dopa", "providers.dbd", "providers.edu"), ()),
+    ("providers", ("providers.payswitch",), ("providers.payswitch",)),
     ("consumers", ("providers", "linkage.cli", "linkage.hub"), ()),
     ("consumers.auditor", ("consumers.counter", "consumers.client"), ()),
     ("consumers.client", ("consumers.counter",), ()),

@@ -10,11 +10,13 @@ import subprocess
 import sys
 import time
 import urllib.request
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
 
 from linkage.config import Home
+from linkage.thaiqr import BillPayment, bill_payment_payload
 
 FREE_PORTS = {"LINKAGE_HUB_PORT": "0", "LINKAGE_PROVIDERS_DOPA_PORT": "0", "LINKAGE_PROVIDERS_DBD_PORT": "0",
               "LINKAGE_PROVIDERS_EDU_PORT": "0", "LINKAGE_COUNTER_PORT": "0",
@@ -100,6 +102,15 @@ def test_up_fetch_verify_and_stop(tmp_path: Path) -> None:
             assert page.status == 200 and "ลงชื่อเข้าใช้" in page.read().decode("utf-8")
         with urllib.request.urlopen(f"{endpoints['counter']}/fonts/Sarabun-Regular.ttf", timeout=10) as font:
             assert font.headers["Content-Type"] == "font/ttf"
+        # The mock payment switch is up and tells the counter of what it pays: a bill the counter never issued is
+        # paid at the switch, and the counter refuses the signed notice as unknown (the chain works end to end).
+        unknown = bill_payment_payload(BillPayment("099400016550100", "NOSUCHBILL", Decimal("20.00")))
+        ask = urllib.request.Request(f"{endpoints['payments']}/sandbox/pay", method="POST",
+                                     data=json.dumps({"payload": unknown}).encode(),
+                                     headers={"Content-Type": "application/json"})
+        with urllib.request.urlopen(ask, timeout=10) as paid:
+            answer = json.loads(paid.read())
+        assert answer["callback_status"] == 409 and "unknown_bill" in answer["callback_answer"], answer
     finally:
         proc.send_signal(signal.SIGTERM)
         stdout, stderr = proc.communicate(timeout=30)

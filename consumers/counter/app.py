@@ -14,7 +14,8 @@ middleware turns every failure into a Thai / English page, never exception text.
     middlewares.py   error pages, sessions, CSRF, security headers
     pages.py         what every view shares: rendering, language, session, cookies, 404s
     views/           the views, one module per group: signin, manuals, cases, reports, complaints, me, verify,
-                     fonts
+                     fonts, applications
+    applications/    application forms prefilled from the case's printouts, stored and printed signed
     display.py       printout data as the counter shows it: labelled rows, Thai dates, masked IDs
     reasons.py       why a document could not be fetched, in Thai and English, and whether a retry helps
     printout.py      the certified PDF (typeset.py: its Thai text; paper.py: its QR code); store.py the
@@ -32,7 +33,9 @@ from aiohttp import web
 from cryptography import x509
 
 from consumers.client import HubClient
+from consumers.counter.applications.forms import FORMS, load_forms
 from consumers.counter.display import masked_id
+from consumers.counter.english import ENGLISH, load_english
 from consumers.counter.manuals import load_manuals
 from consumers.counter.middlewares import csrf_middleware, error_middleware, security_headers, session_middleware
 from consumers.counter.printout import CounterSigner
@@ -75,6 +78,8 @@ def create_app(settings: CounterSettings) -> web.Application:
     app = web.Application(middlewares=[error_middleware, session_middleware, csrf_middleware],
                           client_max_size=64 * 1024)
     app[STATE] = state
+    app[FORMS] = load_forms(settings.manuals / "forms", manuals)  # each service's application form
+    app[ENGLISH] = load_english(settings.manuals / "en", manuals)  # the manuals' English text
     app.cleanup_ctx.append(_hub_ctx)
     app.cleanup_ctx.append(_store_ctx)
     app.on_response_prepare.append(security_headers)

@@ -5,6 +5,7 @@
     ├── PageNotFound             404: no such service, case or page
     ├── CsrfRejected             403: the form's CSRF token is missing or wrong
     ├── Forbidden                403: signed in, but not allowed (e.g. not the office head)
+    ├── Conflict                 409: the thing asked for is closed (e.g. the fee of a paid application)
     ├── TooManyAttempts          429: too many failed card checks (/me)
     └── ServiceUnavailable       503: a part the page needs is missing (e.g. the certified printout)
 """
@@ -14,7 +15,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import ClassVar
 
-__all__ = ["CounterError", "CsrfRejected", "Forbidden", "ManualError", "PageNotFound", "ServiceUnavailable",
+__all__ = ["Conflict", "CounterError", "CsrfRejected", "Forbidden", "ManualError", "PageNotFound", "ServiceUnavailable",
            "TooManyAttempts"]
 
 
@@ -59,6 +60,10 @@ class CsrfRejected(CounterError):
 
 class Forbidden(CounterError):
     status = 403
+
+
+class Conflict(CounterError):
+    status = 409
 
 
 class TooManyAttempts(CounterError):

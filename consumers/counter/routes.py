@@ -6,7 +6,19 @@ from pathlib import Path
 
 from aiohttp import web
 
-from consumers.counter.views import cases, complaints, fonts, manuals, me, passkeys, reports, signin, verify
+from consumers.counter.views import (
+    applications,
+    cases,
+    complaints,
+    fonts,
+    manuals,
+    me,
+    passkeys,
+    payments,
+    reports,
+    signin,
+    verify,
+)
 
 __all__ = ["PUBLIC", "SCRIPTED", "add_routes"]
 
@@ -14,7 +26,7 @@ _STATIC = Path(__file__).resolve().parent / "static"
 
 PUBLIC = frozenset({"metrics", "index", "signin", "signin_post", "lang", "manuals", "manual", "complaint_form",
                     "complaint_post", "me", "me_post", "verify", "verify_post", "font", "static", "signin_passkey",
-                    "signin_passkey_begin", "signin_passkey_finish", "enrol", "enrol_begin", "enrol_finish"})
+                    "signin_passkey_begin", "signin_passkey_finish", "enrol", "enrol_begin", "enrol_finish", "payment_callback"})
 # The pages that run a script (static/passkey.js: WebAuthn needs one); every other page runs none.
 SCRIPTED = frozenset({"signin_passkey", "enrol"})
 
@@ -40,6 +52,14 @@ def add_routes(app: web.Application) -> None:
     r.add_get("/cases/{case_id}", cases.case_page, name="case")
     r.add_post("/cases/{case_id}/retry/{doc_type}", cases.case_retry, name="case_retry")
     r.add_post("/cases/{case_id}/certify", cases.case_certify, name="case_certify")
+    r.add_get("/cases/{case_id}/application", applications.application_form, name="application_form")
+    r.add_post("/cases/{case_id}/application", applications.application_post, name="application_post")
+    r.add_get("/applications/{app_id}", applications.application_page, name="application")
+    r.add_post("/applications/{app_id}/confirm", applications.application_confirm, name="application_confirm")
+    r.add_post("/applications/{app_id}/pdf", applications.application_pdf, name="application_pdf")
+    r.add_get("/applications/{app_id}/qr.png", payments.payment_qr, name="payment_qr")
+    r.add_post("/applications/{app_id}/receipt", payments.receipt_pdf, name="receipt_pdf")
+    r.add_post("/payments/callback", payments.payment_callback, name="payment_callback")
     r.add_get("/reports", reports.reports, name="reports")
     r.add_get("/reports.csv", reports.reports_csv, name="reports_csv")
     r.add_get("/reports/{service}", reports.report_service, name="report_service")

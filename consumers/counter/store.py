@@ -5,6 +5,10 @@
     case_slot      each open case's documents: the sealed printout (compact JWS), its payload and its log
                    proof, or the problem that kept it from being fetched
     complaint      the public's complaints
+    application    applications (consumers/counter/applications/store.py): application_value, each value and
+                   the printout it came from; application_printout, those sealed printouts, kept with them;
+                   application_bill, the fee's Thai QR bill and its payment; payment_notice, every payment notice
+                   received, accepted or refused (consumers/counter/applications/fees.py)
 
 Open cases carry personal data (the applicant's ID, the printouts), so they live only as long as
 ``case_ttl`` (12 hours: a working day and a bit) and are deleted after that, at start and whenever a
@@ -22,7 +26,7 @@ import secrets
 import sqlite3
 import time
 from collections.abc import Callable, Iterable, Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -50,6 +54,26 @@ CREATE TABLE IF NOT EXISTS case_slot (
     problem_reason TEXT NOT NULL, problem_message_th TEXT NOT NULL, problem_retryable INTEGER NOT NULL,
     problem_provider TEXT NOT NULL, problem_message_en TEXT NOT NULL DEFAULT '', log_proof TEXT NOT NULL DEFAULT '',
     PRIMARY KEY (case_id, doc_type));
+CREATE TABLE IF NOT EXISTS application (
+    id TEXT PRIMARY KEY, number TEXT NOT NULL UNIQUE, service_id TEXT NOT NULL, case_ref TEXT NOT NULL,
+    subject_id TEXT NOT NULL, lang TEXT NOT NULL, status TEXT NOT NULL, channel TEXT NOT NULL,
+    officer_id TEXT NOT NULL, created_at TEXT NOT NULL, confirmed_at TEXT NOT NULL DEFAULT '');
+CREATE INDEX IF NOT EXISTS application_case ON application (case_ref);
+CREATE TABLE IF NOT EXISTS application_value (
+    application_id TEXT NOT NULL REFERENCES application (id) ON DELETE CASCADE, position INTEGER NOT NULL,
+    name TEXT NOT NULL, value TEXT NOT NULL, source TEXT NOT NULL, doc_type TEXT NOT NULL, doc_field TEXT NOT NULL,
+    printout_id TEXT NOT NULL, PRIMARY KEY (application_id, name));
+CREATE TABLE IF NOT EXISTS application_printout (
+    application_id TEXT NOT NULL REFERENCES application (id) ON DELETE CASCADE, printout_id TEXT NOT NULL,
+    doc_type TEXT NOT NULL, log_index INTEGER NOT NULL, jws TEXT NOT NULL, log_proof TEXT NOT NULL,
+    PRIMARY KEY (application_id, printout_id));
+CREATE TABLE IF NOT EXISTS application_bill (
+    application_id TEXT PRIMARY KEY REFERENCES application (id) ON DELETE CASCADE, ref1 TEXT NOT NULL UNIQUE,
+    ref2 TEXT NOT NULL, amount TEXT NOT NULL, issued_at TEXT NOT NULL, expires_at TEXT NOT NULL, status TEXT NOT NULL,
+    txn_id TEXT NOT NULL DEFAULT '', paid_at TEXT NOT NULL DEFAULT '', receipt_no TEXT NOT NULL DEFAULT '');
+CREATE TABLE IF NOT EXISTS payment_notice (
+    id INTEGER PRIMARY KEY AUTOINCREMENT, received_at TEXT NOT NULL, outcome TEXT NOT NULL, ref1 TEXT NOT NULL,
+    txn_id TEXT NOT NULL, amount TEXT NOT NULL, detail TEXT NOT NULL);
 """
 # Columns added since the first schema: a file made before gets them at start (ALTER TABLE ... ADD COLUMN).
 _ADDED = (("case_slot", "problem_message_en", "TEXT NOT NULL DEFAULT ''"),
@@ -181,6 +205,14 @@ class CounterStore:
             yield self._db
         finally:
             self._db.execute("COMMIT")
+
+    def transaction(self) -> AbstractContextManager[sqlite3.Connection]:
+        """One write transaction on the file, for the tables the counter's other parts keep in it."""
+        return self._tx()
+
+    def snapshot(self) -> AbstractContextManager[sqlite3.Connection]:
+        """One read transaction on the file, for the tables the counter's other parts keep in it."""
+        return self._read()
 
     # --- open cases --------------------------------------------------------------------------------------------
 

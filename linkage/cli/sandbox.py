@@ -53,7 +53,7 @@ __all__ = [
 ]
 
 DEFAULT_PORTS = {"hub": 7443, "dopa": 7451, "dbd": 7452, "edu": 7453, "counter": 8080,
-                 "witness1": 7461, "witness2": 7462, "tsa": 7471}
+                 "witness1": 7461, "witness2": 7462, "tsa": 7471, "payments": 8090}
 # The sandbox's witnesses of the log (linkage/witness/), each with its own key: see docs/audit.md "Witnesses".
 WITNESSES = ("witness1", "witness2")
 # Where `--ports auto` looks for free ports: below Linux's ephemeral range (32768-60999), so that no
@@ -90,17 +90,17 @@ class SandboxError(Exception):
 
 
 def choose_ports(spec: str, names: Sequence[str] | None = None) -> dict[str, int]:
-    """The port of each component (hub, every registry, counter, witnesses, TSA) for ``--ports SPEC``:
+    """The port of each component (hub, every registry, counter, witnesses, TSA, payment switch) for ``--ports SPEC``:
 
     ``default`` the usual ones (hub 7443, dopa 7451, dbd 7452, edu 7453, counter 8080, witness1 7461, witness2
-    7462, tsa 7471); ``auto`` ports free on 127.0.0.1 now, drawn from 20000-32767; a number BASE: BASE for the hub,
-    then one each, in order, for the registries, the counter, the witnesses and the TSA. Raises SandboxError saying
-    what would be right.
+    7462, tsa 7471, payments 8090); ``auto`` ports free on 127.0.0.1 now, drawn from 20000-32767; a number BASE:
+    BASE for the hub, then one each, in order, for the registries, the counter, the witnesses, the TSA and the
+    payment switch. Raises SandboxError saying what would be right.
     """
     if names is None:
         from providers import REGISTRIES
 
-        names = ["hub", *REGISTRIES, "counter", *WITNESSES, "tsa"]
+        names = ["hub", *REGISTRIES, "counter", *WITNESSES, "tsa", "payments"]
     if spec == "default":
         return {name: DEFAULT_PORTS.get(name, 0) for name in names}
     if spec == "auto":
@@ -190,7 +190,7 @@ def init(root: Path, *, citizens: int = 10_000, seed: int = 1, force: bool = Fal
 
         # Each sample agency is pinned to the one certificate issued here, as `linkage agency add` pins its own.
         pins = {name: cert_sha256(staging.client_cert(name).cert.read_bytes()) for name in SAMPLE_AGENCIES}
-        ports = ports or choose_ports("default", ["hub", *doc_types, "counter", *WITNESSES, "tsa"])
+        ports = ports or choose_ports("default", ["hub", *doc_types, "counter", *WITNESSES, "tsa", "payments"])
         staging.config_file.write_text(_config_text(doc_types, result.officers, origin, database, pins, ports),
                                        encoding="utf-8")
         load_settings(staging)  # what init writes must load
@@ -245,6 +245,7 @@ def _config_text(doc_types: Mapping[str, Sequence[str]], officers: Mapping[str, 
         "providers": {name: {"host": "127.0.0.1", "port": ports[name], "doc_types": list(types)}
                       for name, types in doc_types.items()},
         "counter": {"host": "127.0.0.1", "port": ports["counter"]},
+        "payments": {"host": "127.0.0.1", "port": ports.get("payments", DEFAULT_PORTS["payments"])},
         "agencies": agencies,
         "witnesses": {name: {"host": "127.0.0.1", "port": ports.get(name, DEFAULT_PORTS[name])} for name in WITNESSES},
         "tsa": {"host": "127.0.0.1", "port": ports.get("tsa", DEFAULT_PORTS["tsa"])},
@@ -427,7 +428,12 @@ async def start_stack(settings: Settings, *, ports: Mapping[str, int] | None = N
         env["LINKAGE_COUNTER_HUB"] = ",".join(hubs)  # the counter spreads its calls over every replica
         tsa = await stack._start("tsa", ["serve-tsa", "--home", home], port("tsa", settings.tsa.port), env)
         env["LINKAGE_COUNTER_TSA"] = f"http://{tsa}/"  # certified PDFs are timestamped (PAdES B-LT)
-        await stack._start("counter", ["serve-counter", "--home", home], port("counter", settings.counter.port), env)
+        counter = await stack._start("counter", ["serve-counter", "--home", home],
+                                     port("counter", settings.counter.port), env)
+        # The mock payment switch tells the counter of each bill paid (providers/payswitch/).
+        env["LINKAGE_PAYMENTS_CALLBACK"] = f"http://{counter}/payments/callback"
+        await stack._start("payments", ["serve-payments", "--home", home], port("payments", settings.payments.port),
+                           env)
     except BaseException:
         await stack.stop()
         raise
@@ -452,6 +458,8 @@ def write_endpoints(stack: Stack) -> Path:
         # Every hub replica, the first included: clients spread their calls over them.
         "hubs": [stack.addresses[n] for n in stack.addresses if n == "hub" or n.startswith("hub-")],
         "counter": f"http://{stack.addresses['counter']}",
+        # The mock payment switch: POST /sandbox/pay {"payload": QR} pays a bill (sandbox only).
+        "payments": f"http://{stack.addresses['payments']}",
         "providers": {name: stack.addresses[name] for name in stack.settings.providers},
         "metrics": {**stack.metrics, "counter": f"http://{stack.addresses['counter']}/metrics"},
         "ca": str(home.ca.cert),

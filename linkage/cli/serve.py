@@ -6,6 +6,7 @@
     linkage serve-witness NAME [--port P]                      one witness of the log (linkage/witness/)
     linkage serve-tsa [--port P]                               the time-stamping authority and the CA's CRL
                                                                (linkage/tsa/)
+    linkage serve-payments [--port P]                          the mock payment switch (providers/payswitch/)
 
 Each prints ``LISTENING HOST:PORT [metrics=URL]`` on stdout once it listens (what `linkage up` waits
 for) and runs until SIGINT or SIGTERM. Everything it writes to stderr is a JSON line (linkage/logs.py;
@@ -28,7 +29,7 @@ from linkage.config import Home, join_address, load_settings
 __all__ = ["add_commands", "server_name"]
 
 _log = logging.getLogger("linkage.cli")
-_NAMES = {"serve-hub": "hub", "serve-counter": "counter", "serve-tsa": "tsa"}
+_NAMES = {"serve-hub": "hub", "serve-counter": "counter", "serve-tsa": "tsa", "serve-payments": "payments"}
 
 
 def server_name(args: argparse.Namespace) -> str:
@@ -117,6 +118,23 @@ def _cmd_serve_counter(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_serve_payments(args: argparse.Namespace) -> int:
+    from linkage.ports import PortInUse, choose_port
+    from providers.payswitch.server import serve
+
+    home = Home(Path(args.home).resolve())
+    config = load_settings(home).payments
+    port = config.port if args.port is None else args.port
+    try:
+        asyncio.run(_until_signal(serve(home, port, lambda bound: _serve_ready(config.host, bound))))
+    except OSError as exc:
+        taken = PortInUse(join_address(config.host, port), choose_port("payments", "LINKAGE_PAYMENTS_PORT",
+                                                                       home.config_file), exc.strerror or str(exc))
+        _log.error("payments: %s", taken)
+        return 3
+    return 0
+
+
 def _cmd_serve_witness(args: argparse.Namespace) -> int:
     from linkage.ports import PortInUse, choose_port
     from linkage.witness import BadWitnessState, serve, witness_from_home
@@ -197,6 +215,11 @@ def add_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> No
     p.add_argument("--port", type=int, default=None,
                    help="port to listen on (default: [counter] port in DIR/linkage.toml, or LINKAGE_COUNTER_PORT)")
     p.set_defaults(func=_cmd_serve_counter)
+    p = with_home(sub.add_parser("serve-payments", help="run the mock payment switch in the foreground (used by up):"
+                                 " it pays Thai QR bills on a sandbox call and notifies the biller"))
+    p.add_argument("--port", type=int, default=None,
+                   help="default: [payments] port in DIR/linkage.toml (LINKAGE_PAYMENTS_PORT); 0: any free port")
+    p.set_defaults(func=_cmd_serve_payments)
     p = with_home(sub.add_parser("serve-witness", help="run one witness of the log in the foreground (used by up):"
                                  " it cosigns each checkpoint consistent with the last"))
     p.add_argument("name", help="the witness, as in [witnesses.NAME] of linkage.toml")

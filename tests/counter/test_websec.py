@@ -137,13 +137,17 @@ async def test_every_post_route_refuses_a_missing_or_foreign_token(
     await counter.sign_in()
     where = await _open_case(counter, me["id"])
     case_id = where.rsplit("/", 1)[1]
-    values = {"service": SERVICE, "case_id": case_id, "doc_type": "edu.degree", "code": "en"}
+    values = {"service": SERVICE, "case_id": case_id, "doc_type": "edu.degree", "code": "en", "app_id": "an-app"}
     forms = {
         "/signin": {"officer_id": counter.officers[0]},
         "/signout": {},
         f"/cases/new/{SERVICE}": {"subject_id": me["id"], "citizen_present": "1"},
         f"/cases/{case_id}/retry/edu.degree": {"citizen_present": "1"},
         f"/cases/{case_id}/certify": {},
+        f"/cases/{case_id}/application": {"phone": "0812345678"},
+        "/applications/an-app/confirm": {"citizen_confirms": "1"},
+        "/applications/an-app/pdf": {},
+        "/applications/an-app/receipt": {},
         "/complaints/new": {"office": "กองช่าง", "details": "ขอสำเนา"},
         "/me": {"subject_id": me["id"], **me["card"]},
         "/verify": {},
@@ -154,7 +158,9 @@ async def test_every_post_route_refuses_a_missing_or_foreign_token(
     }
     routes = [r for r in c.app.router.routes() if r.method == "POST"]
     paths = {r.resource.canonical.format_map(values) for r in routes if r.resource is not None}
-    assert paths == set(forms), "a POST route was added: give it a form here"
+    # The payment switch's notice is no form: no token, trusted only through its signature (test_fees.py).
+    assert (await c.post("/payments/callback", data={"csrf": foreign})).status == 401
+    assert paths - {"/payments/callback"} == set(forms), "a POST route was added: give it a form here"
     hub_log = counter.stack.hub.hub.log
     before = (hub_log.size, len(await (await c.get("/complaints")).text()))
     for path, data in forms.items():
