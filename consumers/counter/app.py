@@ -39,7 +39,8 @@ from consumers.counter.printout import CounterSigner
 from consumers.counter.routes import add_routes
 from consumers.counter.sessions import Limiter, SessionStore
 from consumers.counter.settings import CounterSettings
-from consumers.counter.state import HUB, STATE, STORE, CounterState
+from consumers.counter.queue import Queue, load_hours
+from consumers.counter.state import HUB, QUEUE, STATE, STORE, CounterState
 from consumers.counter.store import CounterStore
 from consumers.counter.throttle import SigninThrottle
 from linkage.config import ConfigError, Home, load_settings
@@ -75,8 +76,13 @@ def create_app(settings: CounterSettings) -> web.Application:
     app = web.Application(middlewares=[error_middleware, session_middleware, csrf_middleware],
                           client_max_size=64 * 1024)
     app[STATE] = state
+    hours = load_hours(settings.manuals / "queue" / "hours.toml", list(manuals))
     app.cleanup_ctx.append(_hub_ctx)
     app.cleanup_ctx.append(_store_ctx)
+
+    async def _follow_up(app: web.Application) -> None:  # after the store is open
+        app[QUEUE] = Queue(app[STORE], hours)
+    app.on_startup.append(_follow_up)
     app.on_response_prepare.append(security_headers)
     add_http_metrics(app)  # GET /metrics: requests by route name and status, nothing about a person
     add_routes(app)

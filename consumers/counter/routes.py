@@ -6,14 +6,15 @@ from pathlib import Path
 
 from aiohttp import web
 
-from consumers.counter.views import cases, complaints, fonts, manuals, me, reports, signin, verify
+from consumers.counter.views import cases, complaints, fonts, manuals, me, queue, reports, signin, verify
 
 __all__ = ["PUBLIC", "add_routes"]
 
 _STATIC = Path(__file__).resolve().parent / "static"
 
 PUBLIC = frozenset({"metrics", "index", "signin", "signin_post", "lang", "manuals", "manual", "complaint_form",
-                    "complaint_post", "me", "me_post", "verify", "verify_post", "font", "static"})
+                    "complaint_post", "me", "me_post", "verify", "verify_post", "font", "static",
+                    "queue_book", "queue_book_post", "queue_mine", "queue_mine_post", "queue_cancel", "queue_rebook"})
 
 
 def add_routes(app: web.Application) -> None:
@@ -42,4 +43,14 @@ def add_routes(app: web.Application) -> None:
     r.add_get("/verify", verify.verify_form, name="verify")
     r.add_post("/verify", verify.verify, name="verify_post")
     r.add_get("/fonts/{name}", fonts.font, name="font")
+    r.add_get("/queue/book", queue.book_form, name="queue_book")
+    r.add_post("/queue/book", queue.book, name="queue_book_post")
+    r.add_get("/queue/mine", queue.mine_form, name="queue_mine")
+    r.add_post("/queue/mine", queue.mine, name="queue_mine_post")
+    r.add_post("/queue/mine/cancel", queue.mine_cancel, name="queue_cancel")
+    r.add_post("/queue/mine/rebook", queue.mine_rebook, name="queue_rebook")
+    r.add_get("/queue", queue.desk, name="queue_desk")
+    r.add_post("/queue/walkin", queue.desk_walk_in, name="queue_walk_in")
+    r.add_post("/queue/call", queue.desk_call, name="queue_call")
+    r.add_post("/queue/{ticket}/finish", queue.desk_finish, name="queue_finish")
     r.add_static("/static", _STATIC, name="static")

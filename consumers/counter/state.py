@@ -1,5 +1,5 @@
 """The app's state under typed keys: ``STATE`` (CounterState), ``HUB`` (the hub client), ``STORE`` (the
-SQLite store), and per request the officer's ``SESSION`` and the anonymous CSRF token (``ANON``)."""
+SQLite store), ``QUEUE`` (the queue), and per request the officer's ``SESSION`` and the anonymous CSRF token (``ANON``)."""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ from cryptography import x509
 from consumers.client import HubClient
 from consumers.counter.manuals import Manual
 from consumers.counter.printout import CounterSigner
+from consumers.counter.queue import Queue
 from consumers.counter.sessions import Limiter, Session, SessionStore
 from consumers.counter.settings import CounterSettings
 from consumers.counter.store import CounterStore
@@ -22,7 +23,7 @@ from linkage.config import AgencyConfig
 from linkage.errors import LinkageError
 from linkage.v1 import common_pb2
 
-__all__ = ["ANON", "HUB", "SESSION", "SET_ANON", "STATE", "STORE", "CounterState", "hub_doc_types"]
+__all__ = ["ANON", "HUB", "QUEUE", "SESSION", "SET_ANON", "STATE", "STORE", "CounterState", "hub_doc_types"]
 
 _log = logging.getLogger("consumers.counter")
 
@@ -49,6 +50,7 @@ STORE = web.AppKey("counter_store", CounterStore)
 SESSION = web.RequestKey("counter_session", Session)
 ANON = web.RequestKey("counter_anon_csrf", str)
 SET_ANON = web.RequestKey("counter_set_anon", bool)
+QUEUE = web.AppKey("counter_queue", Queue)  # the queue (queue.py), on the store, set at start
 
 
 async def hub_doc_types(app: web.Application) -> Mapping[str, common_pb2.DocumentType]:
