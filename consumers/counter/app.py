@@ -36,10 +36,10 @@ from consumers.counter.display import masked_id
 from consumers.counter.manuals import load_manuals
 from consumers.counter.middlewares import csrf_middleware, error_middleware, security_headers, session_middleware
 from consumers.counter.printout import CounterSigner
+from consumers.counter.queue import Queue, load_hours
 from consumers.counter.routes import add_routes
 from consumers.counter.sessions import Limiter, SessionStore
 from consumers.counter.settings import CounterSettings
-from consumers.counter.queue import Queue, load_hours
 from consumers.counter.state import HUB, QUEUE, STATE, STORE, CounterState
 from consumers.counter.store import CounterStore
 from consumers.counter.throttle import SigninThrottle

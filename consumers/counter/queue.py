@@ -231,9 +231,9 @@ class Queue:
         now = self.now()
         if slot not in hours.slots():
             raise QueueRefused("booking_outside_hours",
-                               f"เวลา {slot[:5]} อยู่นอกเวลารับจอง ({hours.open:%H:%M}–{hours.close:%H:%M} น."
+                               f"เวลา {slot[:5]} อยู่นอกเวลารับจอง ({hours.open:%H:%M}-{hours.close:%H:%M} น."
                                f" ช่วงละ {hours.slot_minutes} นาที ยกเว้นพักกลางวัน)",
-                               f"{slot[:5]} is outside the booking hours ({hours.open:%H:%M}–{hours.close:%H:%M},"
+                               f"{slot[:5]} is outside the booking hours ({hours.open:%H:%M}-{hours.close:%H:%M},"
                                f" {hours.slot_minutes}-minute slots, lunch excepted).")
         if _start(when, slot) <= now:
             raise QueueRefused("booking_in_past", "ช่วงเวลานี้ผ่านไปแล้ว กรุณาเลือกวันและเวลาที่ยังมาไม่ถึง",

@@ -1,5 +1,6 @@
 """The app's state under typed keys: ``STATE`` (CounterState), ``HUB`` (the hub client), ``STORE`` (the
-SQLite store), ``QUEUE`` (the queue), and per request the officer's ``SESSION`` and the anonymous CSRF token (``ANON``)."""
+SQLite store), ``QUEUE`` (the queue), and per request the officer's ``SESSION`` and the anonymous CSRF token
+(``ANON``)."""
 
 from __future__ import annotations
 
