@@ -33,6 +33,7 @@ from cryptography import x509
 
 from consumers.client import HubClient
 from consumers.counter.display import masked_id
+from consumers.counter.feedback import Feedback
 from consumers.counter.manuals import load_manuals
 from consumers.counter.middlewares import csrf_middleware, error_middleware, security_headers, session_middleware
 from consumers.counter.printout import CounterSigner
@@ -40,9 +41,10 @@ from consumers.counter.queue import Queue, load_hours
 from consumers.counter.routes import add_routes
 from consumers.counter.sessions import Limiter, SessionStore
 from consumers.counter.settings import CounterSettings
-from consumers.counter.state import HUB, QUEUE, STATE, STORE, CounterState
+from consumers.counter.state import FEEDBACK, HUB, QUEUE, STATE, STORE, TRACKER, CounterState
 from consumers.counter.store import CounterStore
 from consumers.counter.throttle import SigninThrottle
+from consumers.counter.tracking import Tracker
 from linkage.config import ConfigError, Home, load_settings
 from linkage.metrics import add_http_metrics
 
@@ -82,6 +84,8 @@ def create_app(settings: CounterSettings) -> web.Application:
 
     async def _follow_up(app: web.Application) -> None:  # after the store is open
         app[QUEUE] = Queue(app[STORE], hours)
+        app[TRACKER] = Tracker(app[STORE], manuals)
+        app[FEEDBACK] = Feedback(app[STORE])
     app.on_startup.append(_follow_up)
     app.on_response_prepare.append(security_headers)
     add_http_metrics(app)  # GET /metrics: requests by route name and status, nothing about a person

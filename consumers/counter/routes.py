@@ -6,7 +6,7 @@ from pathlib import Path
 
 from aiohttp import web
 
-from consumers.counter.views import cases, complaints, fonts, manuals, me, queue, reports, signin, verify
+from consumers.counter.views import cases, complaints, fonts, manuals, me, queue, reports, signin, tracking, verify
 
 __all__ = ["PUBLIC", "add_routes"]
 
@@ -14,7 +14,8 @@ _STATIC = Path(__file__).resolve().parent / "static"
 
 PUBLIC = frozenset({"metrics", "index", "signin", "signin_post", "lang", "manuals", "manual", "complaint_form",
                     "complaint_post", "me", "me_post", "verify", "verify_post", "font", "static",
-                    "queue_book", "queue_book_post", "queue_mine", "queue_mine_post", "queue_cancel", "queue_rebook"})
+                    "queue_book", "queue_book_post", "queue_mine", "queue_mine_post", "queue_cancel", "queue_rebook",
+                    "track", "track_post", "track_feedback", "outbox", "outbox_json"})
 
 
 def add_routes(app: web.Application) -> None:
@@ -53,4 +54,12 @@ def add_routes(app: web.Application) -> None:
     r.add_post("/queue/walkin", queue.desk_walk_in, name="queue_walk_in")
     r.add_post("/queue/call", queue.desk_call, name="queue_call")
     r.add_post("/queue/{ticket}/finish", queue.desk_finish, name="queue_finish")
+    r.add_get("/track", tracking.follow_form, name="track")
+    r.add_post("/track", tracking.follow, name="track_post")
+    r.add_post("/track/feedback", tracking.feedback_post, name="track_feedback")
+    r.add_get("/tracking", tracking.officer_list, name="tracking")
+    r.add_get("/tracking/{ref}", tracking.officer_case, name="tracking_case")
+    r.add_post("/tracking/{ref}/move", tracking.move, name="tracking_move")
+    r.add_get("/outbox", tracking.outbox, name="outbox")
+    r.add_get("/outbox.json", tracking.outbox_json, name="outbox_json")
     r.add_static("/static", _STATIC, name="static")

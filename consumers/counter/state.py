@@ -13,6 +13,7 @@ from aiohttp import web
 from cryptography import x509
 
 from consumers.client import HubClient
+from consumers.counter.feedback import Feedback
 from consumers.counter.manuals import Manual
 from consumers.counter.printout import CounterSigner
 from consumers.counter.queue import Queue
@@ -20,11 +21,13 @@ from consumers.counter.sessions import Limiter, Session, SessionStore
 from consumers.counter.settings import CounterSettings
 from consumers.counter.store import CounterStore
 from consumers.counter.throttle import SigninThrottle
+from consumers.counter.tracking import Tracker
 from linkage.config import AgencyConfig
 from linkage.errors import LinkageError
 from linkage.v1 import common_pb2
 
-__all__ = ["ANON", "HUB", "QUEUE", "SESSION", "SET_ANON", "STATE", "STORE", "CounterState", "hub_doc_types"]
+__all__ = ["ANON", "FEEDBACK", "HUB", "QUEUE", "SESSION", "SET_ANON", "STATE", "STORE", "TRACKER", "CounterState",
+           "hub_doc_types"]
 
 _log = logging.getLogger("consumers.counter")
 
@@ -52,6 +55,8 @@ SESSION = web.RequestKey("counter_session", Session)
 ANON = web.RequestKey("counter_anon_csrf", str)
 SET_ANON = web.RequestKey("counter_set_anon", bool)
 QUEUE = web.AppKey("counter_queue", Queue)  # the queue (queue.py), on the store, set at start
+TRACKER = web.AppKey("counter_tracker", Tracker)  # case tracking (tracking.py)
+FEEDBACK = web.AppKey("counter_feedback", Feedback)  # citizens' ratings (feedback.py)
 
 
 async def hub_doc_types(app: web.Application) -> Mapping[str, common_pb2.DocumentType]:
