@@ -32,6 +32,7 @@ from aiohttp import web
 from cryptography import x509
 
 from consumers.client import HubClient
+from consumers.counter.complaint_desk import ComplaintDesk, SpamGuard
 from consumers.counter.display import masked_id
 from consumers.counter.feedback import Feedback
 from consumers.counter.manuals import load_manuals
@@ -41,7 +42,7 @@ from consumers.counter.queue import Queue, load_hours
 from consumers.counter.routes import add_routes
 from consumers.counter.sessions import Limiter, SessionStore
 from consumers.counter.settings import CounterSettings
-from consumers.counter.state import FEEDBACK, HUB, QUEUE, STATE, STORE, TRACKER, CounterState
+from consumers.counter.state import COMPLAINTS, FEEDBACK, HUB, QUEUE, STATE, STORE, TRACKER, CounterState
 from consumers.counter.store import CounterStore
 from consumers.counter.throttle import SigninThrottle
 from consumers.counter.tracking import Tracker
@@ -86,6 +87,8 @@ def create_app(settings: CounterSettings) -> web.Application:
         app[QUEUE] = Queue(app[STORE], hours)
         app[TRACKER] = Tracker(app[STORE], manuals)
         app[FEEDBACK] = Feedback(app[STORE])
+        app[COMPLAINTS] = ComplaintDesk(app[STORE], settings.complaint_escalate_days,
+                                        SpamGuard(settings.complaints_per_address))
     app.on_startup.append(_follow_up)
     app.on_response_prepare.append(security_headers)
     add_http_metrics(app)  # GET /metrics: requests by route name and status, nothing about a person

@@ -1,5 +1,5 @@
-"""The follow-up tables (queue, tracking, notifications, feedback, complaint follow-up) and the keyed hash
-that stands for a citizen's ID in them.
+"""The follow-up tables (queue, tracking, notifications, feedback, complaints' follow-up and the OPDC inbox) and
+the keyed hash that stands for a citizen's ID in them.
 
 Nothing here keeps a citizen's ID in clear: a booking, a tracked case and a rating carry ``subject_hash``,
 an HMAC-SHA256 of the ID under a random key kept in the same file (``counter_secret``). The counter can
@@ -45,6 +45,15 @@ CREATE TABLE IF NOT EXISTS outbox (
 CREATE TABLE IF NOT EXISTS feedback (
     case_ref TEXT PRIMARY KEY REFERENCES case_track (case_ref), service_id TEXT NOT NULL,
     rating INTEGER NOT NULL CHECK (rating BETWEEN 1 AND 5), comment TEXT NOT NULL, at REAL NOT NULL);
+CREATE TABLE IF NOT EXISTS complaint_follow (
+    complaint_id INTEGER PRIMARY KEY REFERENCES complaint (id), status TEXT NOT NULL, owner TEXT NOT NULL,
+    updated REAL NOT NULL);
+CREATE TABLE IF NOT EXISTS complaint_reply (
+    complaint_id INTEGER NOT NULL REFERENCES complaint (id), seq INTEGER NOT NULL, at REAL NOT NULL,
+    officer_id TEXT NOT NULL, text TEXT NOT NULL, PRIMARY KEY (complaint_id, seq));
+CREATE TABLE IF NOT EXISTS opdc_inbox (
+    complaint_id INTEGER PRIMARY KEY REFERENCES complaint (id), at REAL NOT NULL, office TEXT NOT NULL,
+    service TEXT NOT NULL, demanded TEXT NOT NULL, details TEXT NOT NULL, filed TEXT NOT NULL);
 """
 
 

@@ -15,7 +15,7 @@ _STATIC = Path(__file__).resolve().parent / "static"
 PUBLIC = frozenset({"metrics", "index", "signin", "signin_post", "lang", "manuals", "manual", "complaint_form",
                     "complaint_post", "me", "me_post", "verify", "verify_post", "font", "static",
                     "queue_book", "queue_book_post", "queue_mine", "queue_mine_post", "queue_cancel", "queue_rebook",
-                    "track", "track_post", "track_feedback", "outbox", "outbox_json"})
+                    "track", "track_post", "track_feedback", "outbox", "outbox_json", "opdc"})
 
 
 def add_routes(app: web.Application) -> None:
@@ -39,6 +39,9 @@ def add_routes(app: web.Application) -> None:
     r.add_get("/complaints/new", complaints.complaint_form, name="complaint_form")
     r.add_post("/complaints/new", complaints.complaint_post, name="complaint_post")
     r.add_get("/complaints", complaints.complaints, name="complaints")
+    r.add_get(r"/complaints/{id:\d{1,9}}", complaints.complaint_page, name="complaint")
+    r.add_post(r"/complaints/{id:\d{1,9}}/{action:take|reply|close}", complaints.complaint_act, name="complaint_act")
+    r.add_get("/opdc", complaints.opdc, name="opdc")
     r.add_get("/me", me.me_form, name="me")
     r.add_post("/me", me.me, name="me_post")
     r.add_get("/verify", verify.verify_form, name="verify")

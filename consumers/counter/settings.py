@@ -42,6 +42,10 @@ class CounterSettings:
     card_check_attempts: int = 5
     # Papers checked on /verify per address in ten minutes (each costs a QR decode and seconds of OCR).
     verify_limit: int = 20
+    # Complaints: days without an answer before one is forwarded to the (mock) OPDC; accepted per address in ten
+    # minutes (complaint_desk.py).
+    complaint_escalate_days: float = 15.0
+    complaints_per_address: int = 5
 
     @classmethod
     def from_env(cls, home: Home) -> CounterSettings:

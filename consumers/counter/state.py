@@ -13,6 +13,7 @@ from aiohttp import web
 from cryptography import x509
 
 from consumers.client import HubClient
+from consumers.counter.complaint_desk import ComplaintDesk
 from consumers.counter.feedback import Feedback
 from consumers.counter.manuals import Manual
 from consumers.counter.printout import CounterSigner
@@ -26,8 +27,8 @@ from linkage.config import AgencyConfig
 from linkage.errors import LinkageError
 from linkage.v1 import common_pb2
 
-__all__ = ["ANON", "FEEDBACK", "HUB", "QUEUE", "SESSION", "SET_ANON", "STATE", "STORE", "TRACKER", "CounterState",
-           "hub_doc_types"]
+__all__ = ["ANON", "COMPLAINTS", "FEEDBACK", "HUB", "QUEUE", "SESSION", "SET_ANON", "STATE", "STORE", "TRACKER",
+           "CounterState", "hub_doc_types"]
 
 _log = logging.getLogger("consumers.counter")
 
@@ -57,6 +58,7 @@ SET_ANON = web.RequestKey("counter_set_anon", bool)
 QUEUE = web.AppKey("counter_queue", Queue)  # the queue (queue.py), on the store, set at start
 TRACKER = web.AppKey("counter_tracker", Tracker)  # case tracking (tracking.py)
 FEEDBACK = web.AppKey("counter_feedback", Feedback)  # citizens' ratings (feedback.py)
+COMPLAINTS = web.AppKey("counter_complaints", ComplaintDesk)  # complaints' follow-up (complaint_desk.py)
 
 
 async def hub_doc_types(app: web.Application) -> Mapping[str, common_pb2.DocumentType]:

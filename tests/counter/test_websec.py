@@ -132,7 +132,7 @@ async def test_every_post_route_refuses_a_missing_or_foreign_token(
     where = await _open_case(counter, me["id"])
     case_id = where.rsplit("/", 1)[1]
     values = {"service": SERVICE, "case_id": case_id, "doc_type": "edu.degree", "code": "en", "ticket": "1",
-              "ref": "PHR-2569-00001"}
+              "ref": "PHR-2569-00001", "id": "1", "action": "take"}
     forms = {
         "/signin": {"officer_id": counter.officers[0]},
         "/signout": {},
@@ -152,6 +152,7 @@ async def test_every_post_route_refuses_a_missing_or_foreign_token(
         "/track": {"case_ref": "PHR-2569-00001", "subject_id": me["id"]},
         "/track/feedback": {"case_ref": "PHR-2569-00001", "subject_id": me["id"], "rating": "5"},
         "/tracking/PHR-2569-00001/move": {"status": "under_review"},
+        "/complaints/1/take": {},
     }
     routes = [r for r in c.app.router.routes() if r.method == "POST"]
     paths = {r.resource.canonical.format_map(values) for r in routes if r.resource is not None}

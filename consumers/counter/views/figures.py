@@ -8,7 +8,7 @@ from typing import Any
 
 from aiohttp import web
 
-from consumers.counter.state import FEEDBACK, QUEUE, STATE
+from consumers.counter.state import COMPLAINTS, FEEDBACK, QUEUE, STATE
 
 __all__ = ["followup_figures"]
 
@@ -20,4 +20,4 @@ def followup_figures(app: web.Application, lang: str) -> dict[str, Any]:
     names = {m.id: (m.name_th if lang == "th" else m.name_en) for m in state.manuals.values()}
     return {"ratings": sorted(app[FEEDBACK].by_service().values(), key=lambda r: r.service_id),
             "queue_stats": queue.stats((today - dt.timedelta(days=30)).isoformat(), today.isoformat()),
-            "service_names": names}
+            "service_names": names, "against": app[COMPLAINTS].against_offices()}
