@@ -188,7 +188,8 @@ class Tracker:
             if status in ("refused", "waiting_citizen") and not reason:
                 raise TrackRefused("track_reason_needed", "กรุณาระบุเหตุผลหรือสิ่งที่ต้องการจากผู้ยื่น",
                                    "Please give the reasons, or what the citizen must bring.")
-            db.execute("UPDATE case_track SET status = ?, updated = ? WHERE case_ref = ?", (status, now, case_ref))
+            db.execute("UPDATE case_track SET status = ?, updated = ?, steps = steps + 1, completed = ? WHERE"
+                       " case_ref = ?", (status, now, now if status == FINAL else None, case_ref))
             self._event(db, case_ref, status, officer_id, now, reason)
         return self.track(case_ref)
 
