@@ -1,5 +1,5 @@
 """The cut, measured: documents, steps and time of each service after the measure, from real cases, against
-the process before it (each manual's ``[before]``) and the cabinet's 30–50 % target.
+the process before it (each manual's ``[before]``) and the cabinet's 30-50 % target.
 
 Per case, over the cases opened in a period (their day, Bangkok time):
 

@@ -45,7 +45,7 @@ class SyntheticCase:
 
 def month(manuals: Mapping[str, Manual], year: int, month_: int, seed: int = 1,
           per_day: float = 6.0) -> list[SyntheticCase]:
-    """Cases for every open day (Mon–Fri, no Thai holiday) of the month, ``per_day`` a service on average."""
+    """Cases for every open day (Mon-Fri, no Thai holiday) of the month, ``per_day`` a service on average."""
     rng = random.Random(seed)
     out: list[SyntheticCase] = []
     day = dt.date(year, month_, 1)
