@@ -7,6 +7,7 @@ from pathlib import Path
 from aiohttp import web
 
 from consumers.counter.views import cases, complaints, fonts, manuals, me, queue, reports, signin, tracking, verify
+from consumers.counter.views import cut as cut_views
 
 __all__ = ["PUBLIC", "add_routes"]
 
@@ -35,6 +36,9 @@ def add_routes(app: web.Application) -> None:
     r.add_post("/cases/{case_id}/certify", cases.case_certify, name="case_certify")
     r.add_get("/reports", reports.reports, name="reports")
     r.add_get("/reports.csv", reports.reports_csv, name="reports_csv")
+    r.add_get("/reports/cut", cut_views.cut_page, name="report_cut")
+    r.add_get("/reports/cut.svg", cut_views.cut_chart_svg, name="report_cut_svg")
+    r.add_get("/reports/cut.csv", cut_views.cut_csv, name="report_cut_csv")
     r.add_get("/reports/{service}", reports.report_service, name="report_service")
     r.add_get("/complaints/new", complaints.complaint_form, name="complaint_form")
     r.add_post("/complaints/new", complaints.complaint_post, name="complaint_post")

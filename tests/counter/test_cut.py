@@ -3,8 +3,11 @@ report computes in SQL agrees with the same cut computed here from the replayed 
 
 from __future__ import annotations
 
+import csv
 import datetime as dt
+import io
 from pathlib import Path
+from xml.etree import ElementTree
 
 import pytest
 
@@ -13,6 +16,7 @@ from consumers.counter.display import BANGKOK
 from consumers.counter.manuals import DEFAULT_FOLDER, load_manuals
 from consumers.counter.replay import SyntheticCase, month, write
 from consumers.counter.store import CounterStore
+from tests.counter.conftest import Counter
 
 MANUALS = load_manuals(DEFAULT_FOLDER)
 DAY = 86400.0
@@ -68,3 +72,35 @@ def test_a_replayed_month_measures_what_its_cases_say(tmp_path: Path) -> None:
         assert cut.cut("documents") == pytest.approx(100 * (1 - docs / before.documents))
         assert cut.cut("steps") == pytest.approx(100 * (1 - steps / before.steps))
         assert cut.cut("days") == pytest.approx(100 * (1 - (sum(done) / len(done) / DAY) / before.days))
+
+
+async def test_the_report_page_chart_and_csv(counter: Counter) -> None:
+    store = CounterStore(counter.settings.database or Path())
+    cases = month(MANUALS, 2026, 11, seed=3, per_day=2)
+    write(store, cases, "phrae-municipality", "3100600213459")
+    expected = {c.service_id: c for c in measure(store, MANUALS, "2026-11-01", "2026-11-30")}
+    store.close()
+    await counter.sign_in()
+    c = counter.client
+    page = await (await c.get("/reports/cut", params={"since": "2026-11-01", "until": "2026-11-30"})).text()
+    assert "1 พฤศจิกายน 2569" in page and "30 พฤศจิกายน 2569" in page  # the period in the Buddhist era
+    assert "ทั้งสำนักงาน" in page and 'data-testid="cut-chart"' in page
+    resp = await c.get("/reports/cut.svg", params={"since": "2026-11-01", "until": "2026-11-30"})
+    assert resp.content_type == "image/svg+xml"
+    body = await resp.read()
+    assert ElementTree.fromstring(body).tag.endswith("svg")  # well-formed SVG
+    # The text is drawn as Sarabun's outlines; matplotlib writes each string beside its paths as a comment.
+    assert "<!-- เป้าหมาย 30-50 % -->" in body.decode() and "เบี้ยยังชีพผู้สูงอายุ" in body.decode()
+    resp = await c.get("/reports/cut.csv", params={"since": "2026-11-01", "until": "2026-11-30"})
+    rows = list(csv.DictReader(io.StringIO((await resp.read()).decode("utf-8-sig"))))
+    assert {r["service"] for r in rows} == {*expected, "*"}
+    for r in rows:
+        if r["service"] != "*":
+            cut = expected[r["service"]]
+            assert int(r["cases"]) == cut.cases
+            assert float(r["days_cut_percent"]) == pytest.approx(cut.cut("days"), abs=0.05)
+            assert r["documents_target_30_50"] == verdict(cut.cut("documents"))
+    for query, th in (({"since": "2026-13-01"}, "ไม่ถูกต้อง"), ({"since": "2026-12-01", "until": "2026-11-01"},
+                                                                 "ต้องไม่อยู่หลัง")):
+        resp = await c.get("/reports/cut", params=query)
+        assert resp.status == 400 and th in await resp.text()
