@@ -44,8 +44,9 @@ class SyntheticCase:
 
 
 def month(manuals: Mapping[str, Manual], year: int, month_: int, seed: int = 1,
-          per_day: float = 6.0) -> list[SyntheticCase]:
-    """Cases for every open day (Mon-Fri, no Thai holiday) of the month, ``per_day`` a service on average."""
+          per_day: float = 6.0, first: int = 1) -> list[SyntheticCase]:
+    """Cases for every open day (Mon-Fri, no Thai holiday) of the month, ``per_day`` a service on average,
+    numbered from ``first``."""
     rng = random.Random(seed)
     out: list[SyntheticCase] = []
     day = dt.date(year, month_, 1)
@@ -53,7 +54,7 @@ def month(manuals: Mapping[str, Manual], year: int, month_: int, seed: int = 1,
         if day.weekday() < 5 and holiday_name(day) is None:
             for manual in manuals.values():
                 for _ in range(rng.randint(0, int(2 * per_day))):
-                    out.append(_case(rng, manual, day, f"SIM-{year + 543}-{len(out) + 1:06d}"))
+                    out.append(_case(rng, manual, day, f"SIM-{year + 543}-{first + len(out):06d}"))
         day += dt.timedelta(days=1)
     return out
 
