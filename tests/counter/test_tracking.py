@@ -22,6 +22,7 @@ from consumers.counter.store import CounterStore
 from consumers.counter.tracking import HEAD, Tracker, TrackRefused, promised
 from tests.conftest import RunningStack
 from tests.counter.conftest import Counter, csrf_of, persona
+from tests.counter.test_citizen import _form, _me
 
 NOW = dt.datetime(2026, 12, 1, 9, 0, tzinfo=BANGKOK)
 MUNI, OTHER = "phrae-municipality", "phrae-hospital"
@@ -183,3 +184,19 @@ async def test_an_officer_of_another_agency_cannot_move_a_case(
     with sqlite3.connect(counter.settings.database or "") as db:
         assert [r[0] for r in db.execute("SELECT status FROM case_event ORDER BY seq")] == ["received",
                                                                                             "under_review"]
+
+
+async def test_the_citizen_sees_their_cases_on_me(counter: Counter, personas: list[dict[str, Any]]) -> None:
+    me = _me(personas)
+    await counter.sign_in()
+    token = await counter.csrf("/cases/new/elderly-allowance")
+    resp = await counter.client.post("/cases/new/elderly-allowance", data={"csrf": token, "subject_id": me["id"]},
+                                     allow_redirects=False)
+    ref = re.search(r"/tracking/(PHR-\d{4}-\d{5})", await (await counter.client.get(resp.headers["Location"])).text())
+    assert ref is not None
+    counter.client.session.cookie_jar.clear()  # the citizen's own browser
+    token = await counter.csrf("/me")
+    page = await (await counter.client.post("/me", data=_form(me, token))).text()
+    mine = page.split('data-testid="my-cases"', 1)[1].split("</section>", 1)[0]
+    assert ref.group(1) in mine and "รับเรื่องแล้ว" in mine
+    assert 'data-testid="my-cases"' not in await (await counter.client.get("/me")).text()  # nothing before the check

@@ -18,8 +18,8 @@ from consumers.counter.tracking import LABELS, NEXT, Track
 from linkage.errors import InvalidRequest
 from linkage.ids import IdKind, parse_id
 
-__all__ = ["feedback_post", "follow", "follow_form", "moment", "move", "officer_case", "officer_list", "outbox",
-           "outbox_json"]
+__all__ = ["feedback_post", "follow", "follow_form", "moment", "move", "my_cases", "officer_case", "officer_list",
+           "outbox", "outbox_json"]
 
 _EN_MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
 
@@ -88,6 +88,11 @@ async def feedback_post(request: web.Request) -> web.StreamResponse:
     except CounterError as err:
         return await _follow(request, values, status=err.status, error=(err.message_th, err.message_en))
     return await _follow(request, values, notice=("ขอบคุณสำหรับความคิดเห็น", "Thank you for your rating."))
+
+
+def my_cases(request: web.Request, subject: str) -> list[dict[str, Any]]:
+    """The citizen's tracked cases for /me (after the card check), newest first."""
+    return [_view(request, t) for t in request.app[TRACKER].cases_of(subject)]
 
 
 # --- officers ---------------------------------------------------------------------------------------------------
