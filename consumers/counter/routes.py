@@ -16,7 +16,7 @@ _STATIC = Path(__file__).resolve().parent / "static"
 PUBLIC = frozenset({"metrics", "index", "signin", "signin_post", "lang", "manuals", "manual", "complaint_form",
                     "complaint_post", "me", "me_post", "verify", "verify_post", "font", "static",
                     "queue_book", "queue_book_post", "queue_mine", "queue_mine_post", "queue_cancel", "queue_rebook",
-                    "track", "track_post", "track_feedback", "outbox", "outbox_json", "opdc"})
+                    "track", "track_post", "track_feedback"})
 
 
 def add_routes(app: web.Application) -> None:

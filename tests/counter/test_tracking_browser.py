@@ -79,8 +79,10 @@ async def test_officer_moves_a_case_and_the_citizen_follows_and_rates_it(
     await me.get_by_test_id("follow").click()
     assert "ไม่พบเรื่อง" in await me.get_by_test_id("track-error").inner_text()
 
-    await me.goto(f"{base_url}/outbox")
-    outbox = await me.get_by_test_id("outbox").inner_text()
+    await me.goto(f"{base_url}/outbox")  # not public: statuses and reasons of everyone's cases
+    assert await me.get_by_test_id("outbox").count() == 0 and "/signin" in me.url
+    await desk.goto(f"{base_url}/outbox")
+    outbox = await desk.get_by_test_id("outbox").inner_text()
     assert f"เรื่อง {ref} ของท่าน: เสร็จสิ้น" in outbox and citizen not in outbox
     assert f"{citizen[0]}-{citizen[1:5]}-xxxxx" in outbox
 
