@@ -32,7 +32,7 @@ from consumers.counter.manuals import Manual
 from consumers.counter.queue import holiday_name
 from consumers.counter.store import CounterStore
 
-__all__ = ["FINAL", "LABELS", "NEXT", "Event", "Message", "StepCheck", "Track", "TrackRefused", "Tracker",
+__all__ = ["FINAL", "LABELS", "NEXT", "Event", "Message", "NotYours", "StepCheck", "Track", "TrackRefused", "Tracker",
            "promised"]
 
 Clock = Callable[[], float]

@@ -170,7 +170,10 @@ async def test_an_officer_of_another_agency_cannot_move_a_case(
         resp = await other.post("/signin", data={"csrf": signin, "officer_id": officer, "next": "/"},
                                 allow_redirects=False)
         assert resp.status == 303
-        page = await (await other.get(f"/tracking/{ref.group(1)}")).text()
+        resp = await other.get(f"/tracking/{ref.group(1)}")
+        assert resp.status == 404 and "ไม่พบเรื่องนี้ในหน่วยงานของท่าน" in await resp.text()  # not shown either
+        page = await (await other.get("/tracking")).text()
+        assert ref.group(1) not in page
         resp = await other.post(f"/tracking/{ref.group(1)}/move",
                                 data={"csrf": csrf_of(page), "status": "under_review"})
         text = await resp.text()

@@ -14,7 +14,7 @@ from consumers.counter.display import BANGKOK, THAI_MONTHS
 from consumers.counter.errors import CounterError, TooManyAttempts
 from consumers.counter.pages import current_session, form_field, id_message, language, render
 from consumers.counter.state import FEEDBACK, STATE, TRACKER
-from consumers.counter.tracking import LABELS, NEXT, Track
+from consumers.counter.tracking import LABELS, NEXT, NotYours, Track, TrackRefused
 from linkage.errors import InvalidRequest
 from linkage.ids import IdKind, parse_id
 
@@ -111,6 +111,8 @@ async def officer_case(request: web.Request, status: int = 200,
     current_session(request)
     try:
         track = request.app[TRACKER].track(request.match_info["ref"])
+        if track.agency != request.app[STATE].agency.name:  # another agency's case (a file shared by counters)
+            raise TrackRefused("track_not_found", "ไม่พบเรื่องนี้ในหน่วยงานของท่าน", "No such case at your agency.")
     except CounterError as err:
         return render(request, "error.html", status=404, status_code=404, message_th=err.message_th,
                       message_en=err.message_en, back=("/tracking", "กลับไปที่รายการเรื่อง", "Back to the cases"))
@@ -125,6 +127,9 @@ async def move(request: web.Request) -> web.StreamResponse:
     try:
         request.app[TRACKER].move(ref, form_field(form, "status"), session.officer_id, state.agency.name,
                                   state.agency.officers, form_field(form, "reason"))
+    except NotYours as err:
+        return render(request, "error.html", status=err.status, status_code=err.status, message_th=err.message_th,
+                      message_en=err.message_en, back=("/tracking", "กลับไปที่รายการเรื่อง", "Back to the cases"))
     except CounterError as err:
         return await officer_case(request, err.status, (err.message_th, err.message_en))
     raise web.HTTPSeeOther(f"/tracking/{ref}")
