@@ -34,17 +34,21 @@ from cryptography import x509
 
 from consumers.client import HubClient
 from consumers.counter.applications.forms import FORMS, load_forms
+from consumers.counter.complaint_desk import ComplaintDesk, SpamGuard
 from consumers.counter.display import masked_id
 from consumers.counter.english import ENGLISH, load_english
+from consumers.counter.feedback import Feedback
 from consumers.counter.manuals import load_manuals
 from consumers.counter.middlewares import csrf_middleware, error_middleware, security_headers, session_middleware
 from consumers.counter.printout import CounterSigner
+from consumers.counter.queue import Queue, load_hours
 from consumers.counter.routes import add_routes
 from consumers.counter.sessions import Limiter, SessionStore
 from consumers.counter.settings import CounterSettings
-from consumers.counter.state import HUB, STATE, STORE, CounterState
+from consumers.counter.state import COMPLAINTS, FEEDBACK, HUB, QUEUE, STATE, STORE, TRACKER, CounterState
 from consumers.counter.store import CounterStore
 from consumers.counter.throttle import SigninThrottle
+from consumers.counter.tracking import Tracker
 from linkage.config import ConfigError, Home, load_settings
 from linkage.metrics import add_http_metrics
 
@@ -80,8 +84,17 @@ def create_app(settings: CounterSettings) -> web.Application:
     app[STATE] = state
     app[FORMS] = load_forms(settings.manuals / "forms", manuals)  # each service's application form
     app[ENGLISH] = load_english(settings.manuals / "en", manuals)  # the manuals' English text
+    hours = load_hours(settings.manuals / "queue" / "hours.toml", list(manuals))
     app.cleanup_ctx.append(_hub_ctx)
     app.cleanup_ctx.append(_store_ctx)
+
+    async def _follow_up(app: web.Application) -> None:  # after the store is open
+        app[QUEUE] = Queue(app[STORE], hours)
+        app[TRACKER] = Tracker(app[STORE], manuals)
+        app[FEEDBACK] = Feedback(app[STORE])
+        app[COMPLAINTS] = ComplaintDesk(app[STORE], settings.complaint_escalate_days,
+                                        SpamGuard(settings.complaints_per_address))
+    app.on_startup.append(_follow_up)
     app.on_response_prepare.append(security_headers)
     add_http_metrics(app)  # GET /metrics: requests by route name and status, nothing about a person
     add_routes(app)

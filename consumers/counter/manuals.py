@@ -10,6 +10,8 @@
     (7) fees            [[fees]] item, amount
     (8) complaints      [[complaints]] channel, contact
 
+and optionally ``[before]`` documents, steps, days: the process before the measure (the documents the
+citizen brought, the steps, the total time in days), from which the reports measure the cut;
 besides ``subject`` ("citizen" or "juristic": whose ID the counter asks for) and
 ``purpose`` (what the hub records as the purpose of each fetch). Unknown keys are
 refused. ``load_manuals`` raises only ``ManualError``, naming the file, the line
@@ -29,7 +31,7 @@ from typing import Any
 from consumers.counter.errors import ManualError
 from linkage.ids import IdKind
 
-__all__ = ["DEFAULT_FOLDER", "DOC_TYPE_KINDS", "Channel", "Complaint", "Document", "Fee", "Manual", "Step",
+__all__ = ["DEFAULT_FOLDER", "DOC_TYPE_KINDS", "Before", "Channel", "Complaint", "Document", "Fee", "Manual", "Step",
            "load_manuals"]
 
 DEFAULT_FOLDER = Path(__file__).resolve().parent / "manuals"
@@ -49,7 +51,7 @@ _PART_TH = {"name": "(1) ชื่อกระบวนงาน", "agency": "(2
             "criteria": "(3) หลักเกณฑ์ วิธีการ เงื่อนไข", "channels": "(4) ช่องทางการให้บริการ",
             "steps": "(5) ขั้นตอนและระยะเวลา", "documents": "(6) รายการเอกสารหลักฐาน",
             "fees": "(7) ค่าธรรมเนียม", "complaints": "(8) ช่องทางการร้องเรียน"}
-_TOP = {*_PARTS, "subject", "purpose", "total_time", "order"}
+_TOP = {*_PARTS, "subject", "purpose", "total_time", "order", "before"}
 _TABLES: dict[str, tuple[set[str], set[str]]] = {
     # part: (required keys, optional keys)
     "name": ({"th", "en"}, set()),
@@ -103,6 +105,15 @@ class Complaint:
 
 
 @dataclass(frozen=True)
+class Before:
+    """The process before the measure, as the office recorded it: documents the citizen brought, steps, days."""
+
+    documents: int
+    steps: int
+    days: float
+
+
+@dataclass(frozen=True)
 class Manual:
     """One service's citizen's manual, as the file says it."""
 
@@ -123,6 +134,7 @@ class Manual:
     documents: tuple[Document, ...]
     fees: tuple[Fee, ...]
     complaints: tuple[Complaint, ...]
+    before: Before | None = None
 
     @property
     def linked_doc_types(self) -> tuple[str, ...]:
@@ -229,7 +241,22 @@ class _Reader:
             total_time=self.text(raw, "total_time"), documents=documents,
             fees=tuple(Fee(r["item"], r["amount"]) for r in self.rows(raw, "fees")),
             complaints=tuple(Complaint(r["channel"], r["contact"]) for r in self.rows(raw, "complaints")),
+            before=self.before(raw.get("before")),
         )
+
+    def before(self, raw: Any) -> Before | None:
+        if raw is None:
+            return None
+        line = self.line_of_table("before", 0)
+        if not isinstance(raw, dict) or set(raw) != {"documents", "steps", "days"}:
+            raise self.fail(line, "[before] ต้องมี documents, steps, days / [before] needs exactly documents, steps"
+                                  " and days")
+        ok = all(isinstance(raw[k], int) and not isinstance(raw[k], bool) and raw[k] > 0 for k in ("documents",
+                                                                                                  "steps"))
+        if not ok or not isinstance(raw["days"], int | float) or isinstance(raw["days"], bool) or raw["days"] <= 0:
+            raise self.fail(line, "[before] documents และ steps ต้องเป็นจำนวนเต็มบวก days เป็นจำนวนบวก"
+                                  " / [before] documents and steps must be whole numbers > 0, days a number > 0")
+        return Before(raw["documents"], raw["steps"], float(raw["days"]))
 
     def text(self, raw: Mapping[str, Any], key: str) -> str:
         value = raw[key]

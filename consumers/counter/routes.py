@@ -15,10 +15,13 @@ from consumers.counter.views import (
     me,
     passkeys,
     payments,
+    queue,
     reports,
     signin,
+    tracking,
     verify,
 )
+from consumers.counter.views import cut as cut_views
 
 __all__ = ["PUBLIC", "SCRIPTED", "add_routes"]
 
@@ -26,7 +29,9 @@ _STATIC = Path(__file__).resolve().parent / "static"
 
 PUBLIC = frozenset({"metrics", "index", "signin", "signin_post", "lang", "manuals", "manual", "complaint_form",
                     "complaint_post", "me", "me_post", "verify", "verify_post", "font", "static", "signin_passkey",
-                    "signin_passkey_begin", "signin_passkey_finish", "enrol", "enrol_begin", "enrol_finish", "payment_callback"})
+                    "signin_passkey_begin", "signin_passkey_finish", "enrol", "enrol_begin", "enrol_finish",
+                    "payment_callback", "queue_book", "queue_book_post", "queue_mine", "queue_mine_post", "queue_cancel",
+                    "queue_rebook", "track", "track_post", "track_feedback"})
 # The pages that run a script (static/passkey.js: WebAuthn needs one); every other page runs none.
 SCRIPTED = frozenset({"signin_passkey", "enrol"})
 
@@ -62,13 +67,37 @@ def add_routes(app: web.Application) -> None:
     r.add_post("/payments/callback", payments.payment_callback, name="payment_callback")
     r.add_get("/reports", reports.reports, name="reports")
     r.add_get("/reports.csv", reports.reports_csv, name="reports_csv")
+    r.add_get("/reports/cut", cut_views.cut_page, name="report_cut")
+    r.add_get("/reports/cut.svg", cut_views.cut_chart_svg, name="report_cut_svg")
+    r.add_get("/reports/cut.csv", cut_views.cut_csv, name="report_cut_csv")
     r.add_get("/reports/{service}", reports.report_service, name="report_service")
     r.add_get("/complaints/new", complaints.complaint_form, name="complaint_form")
     r.add_post("/complaints/new", complaints.complaint_post, name="complaint_post")
     r.add_get("/complaints", complaints.complaints, name="complaints")
+    r.add_get(r"/complaints/{id:\d{1,9}}", complaints.complaint_page, name="complaint")
+    r.add_post(r"/complaints/{id:\d{1,9}}/{action:take|reply|close}", complaints.complaint_act, name="complaint_act")
+    r.add_get("/opdc", complaints.opdc, name="opdc")
     r.add_get("/me", me.me_form, name="me")
     r.add_post("/me", me.me, name="me_post")
     r.add_get("/verify", verify.verify_form, name="verify")
     r.add_post("/verify", verify.verify, name="verify_post")
     r.add_get("/fonts/{name}", fonts.font, name="font")
+    r.add_get("/queue/book", queue.book_form, name="queue_book")
+    r.add_post("/queue/book", queue.book, name="queue_book_post")
+    r.add_get("/queue/mine", queue.mine_form, name="queue_mine")
+    r.add_post("/queue/mine", queue.mine, name="queue_mine_post")
+    r.add_post("/queue/mine/cancel", queue.mine_cancel, name="queue_cancel")
+    r.add_post("/queue/mine/rebook", queue.mine_rebook, name="queue_rebook")
+    r.add_get("/queue", queue.desk, name="queue_desk")
+    r.add_post("/queue/walkin", queue.desk_walk_in, name="queue_walk_in")
+    r.add_post("/queue/call", queue.desk_call, name="queue_call")
+    r.add_post("/queue/{ticket}/finish", queue.desk_finish, name="queue_finish")
+    r.add_get("/track", tracking.follow_form, name="track")
+    r.add_post("/track", tracking.follow, name="track_post")
+    r.add_post("/track/feedback", tracking.feedback_post, name="track_feedback")
+    r.add_get("/tracking", tracking.officer_list, name="tracking")
+    r.add_get("/tracking/{ref}", tracking.officer_case, name="tracking_case")
+    r.add_post("/tracking/{ref}/move", tracking.move, name="tracking_move")
+    r.add_get("/outbox", tracking.outbox, name="outbox")
+    r.add_get("/outbox.json", tracking.outbox_json, name="outbox_json")
     r.add_static("/static", _STATIC, name="static")

@@ -45,6 +45,10 @@ class CounterSettings:
     # The time-stamping authority (http://HOST:PORT/): certified PDFs are PAdES B-LT with its timestamps; None:
     # B-B, no timestamp (a counter started without one). `linkage up` sets LINKAGE_COUNTER_TSA.
     tsa_url: str | None = None
+    # Complaints: days without an answer before one is forwarded to the (mock) OPDC; accepted per address in ten
+    # minutes (complaint_desk.py).
+    complaint_escalate_days: float = 15.0
+    complaints_per_address: int = 5
 
     @classmethod
     def from_env(cls, home: Home) -> CounterSettings:

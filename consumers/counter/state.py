@@ -1,5 +1,6 @@
 """The app's state under typed keys: ``STATE`` (CounterState), ``HUB`` (the hub client), ``STORE`` (the
-SQLite store), and per request the officer's ``SESSION`` and the anonymous CSRF token (``ANON``)."""
+SQLite store), ``QUEUE`` (the queue), and per request the officer's ``SESSION`` and the anonymous CSRF token
+(``ANON``)."""
 
 from __future__ import annotations
 
@@ -12,17 +13,22 @@ from aiohttp import web
 from cryptography import x509
 
 from consumers.client import HubClient
+from consumers.counter.complaint_desk import ComplaintDesk
+from consumers.counter.feedback import Feedback
 from consumers.counter.manuals import Manual
 from consumers.counter.printout import CounterSigner
+from consumers.counter.queue import Queue
 from consumers.counter.sessions import Limiter, Session, SessionStore
 from consumers.counter.settings import CounterSettings
 from consumers.counter.store import CounterStore
 from consumers.counter.throttle import SigninThrottle
+from consumers.counter.tracking import Tracker
 from linkage.config import AgencyConfig
 from linkage.errors import LinkageError
 from linkage.v1 import common_pb2
 
-__all__ = ["ANON", "HUB", "SESSION", "SET_ANON", "STATE", "STORE", "CounterState", "hub_doc_types"]
+__all__ = ["ANON", "COMPLAINTS", "FEEDBACK", "HUB", "QUEUE", "SESSION", "SET_ANON", "STATE", "STORE", "TRACKER",
+           "CounterState", "hub_doc_types"]
 
 _log = logging.getLogger("consumers.counter")
 
@@ -49,6 +55,10 @@ STORE = web.AppKey("counter_store", CounterStore)
 SESSION = web.RequestKey("counter_session", Session)
 ANON = web.RequestKey("counter_anon_csrf", str)
 SET_ANON = web.RequestKey("counter_set_anon", bool)
+QUEUE = web.AppKey("counter_queue", Queue)  # the queue (queue.py), on the store, set at start
+TRACKER = web.AppKey("counter_tracker", Tracker)  # case tracking (tracking.py)
+FEEDBACK = web.AppKey("counter_feedback", Feedback)  # citizens' ratings (feedback.py)
+COMPLAINTS = web.AppKey("counter_complaints", ComplaintDesk)  # complaints' follow-up (complaint_desk.py)
 
 
 async def hub_doc_types(app: web.Application) -> Mapping[str, common_pb2.DocumentType]:

@@ -21,6 +21,7 @@ a slot without its case, a report row that disagrees with its case, or half a co
 
 from __future__ import annotations
 
+import contextlib
 import json
 import secrets
 import sqlite3
@@ -30,6 +31,8 @@ from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+from consumers.counter.ledger import SCHEMA as _FOLLOWUP
 
 __all__ = ["Case", "CaseRow", "ComplaintRow", "CounterStore", "DocSlot", "Report", "new_case_id"]
 
@@ -170,7 +173,7 @@ class CounterStore:
         self._db.execute("PRAGMA foreign_keys=ON")
         self._db.execute("PRAGMA busy_timeout=5000")
         with self._tx():
-            for statement in _SCHEMA.split(";"):
+            for statement in (_SCHEMA + _FOLLOWUP).split(";"):
                 if statement.strip():
                     self._db.execute(statement)
             if "problem_message" in {row[1] for row in self._db.execute("PRAGMA table_info(case_slot)")}:
@@ -196,6 +199,14 @@ class CounterStore:
             self._db.execute("ROLLBACK")
             raise
         self._db.execute("COMMIT")
+
+    def write(self) -> contextlib.AbstractContextManager[sqlite3.Connection]:
+        """One write transaction, for the follow-up modules (queue, tracking, feedback; tables in ledger.py)."""
+        return self._tx()
+
+    def read(self) -> contextlib.AbstractContextManager[sqlite3.Connection]:
+        """One read transaction, for the follow-up modules."""
+        return self._read()
 
     @contextmanager
     def _read(self) -> Iterator[sqlite3.Connection]:

@@ -137,7 +137,8 @@ async def test_every_post_route_refuses_a_missing_or_foreign_token(
     await counter.sign_in()
     where = await _open_case(counter, me["id"])
     case_id = where.rsplit("/", 1)[1]
-    values = {"service": SERVICE, "case_id": case_id, "doc_type": "edu.degree", "code": "en", "app_id": "an-app"}
+    values = {"service": SERVICE, "case_id": case_id, "doc_type": "edu.degree", "code": "en", "app_id": "an-app",
+              "ticket": "1", "ref": "PHR-2569-00001", "id": "1", "action": "take"}
     forms = {
         "/signin": {"officer_id": counter.officers[0]},
         "/signout": {},
@@ -155,6 +156,17 @@ async def test_every_post_route_refuses_a_missing_or_foreign_token(
         "/signin/passkey/finish": {"officer_id": counter.officers[0], "statement": "", "assertion": "{}"},
         "/enrol/begin": {"officer_id": counter.officers[0], "code": "ABCD-EFGH-JKLM"},
         "/enrol/finish": {"officer_id": counter.officers[0], "code": "ABCD-EFGH-JKLM", "credential": "{}"},
+        "/queue/book": {"service": SERVICE, "choice": "2099-01-05T09:00", "subject_id": me["id"]},
+        "/queue/mine": {"code": "ABCD1234", "subject_id": me["id"]},
+        "/queue/mine/cancel": {"code": "ABCD1234", "subject_id": me["id"]},
+        "/queue/mine/rebook": {"code": "ABCD1234", "subject_id": me["id"], "choice": "2099-01-05T09:00"},
+        "/queue/walkin": {"service": SERVICE},
+        "/queue/call": {},
+        "/queue/1/finish": {"outcome": "served"},
+        "/track": {"case_ref": "PHR-2569-00001", "subject_id": me["id"]},
+        "/track/feedback": {"case_ref": "PHR-2569-00001", "subject_id": me["id"], "rating": "5"},
+        "/tracking/PHR-2569-00001/move": {"status": "under_review"},
+        "/complaints/1/take": {},
     }
     routes = [r for r in c.app.router.routes() if r.method == "POST"]
     paths = {r.resource.canonical.format_map(values) for r in routes if r.resource is not None}

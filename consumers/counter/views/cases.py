@@ -28,7 +28,7 @@ from consumers.counter.pages import (
 from consumers.counter.printout import PrintCase, PrintoutError, certify_async
 from consumers.counter.reasons import INTERRUPTED, explain, provider_name
 from consumers.counter.sessions import Session
-from consumers.counter.state import HUB, STATE, STORE, CounterState, hub_doc_types
+from consumers.counter.state import HUB, STATE, STORE, TRACKER, CounterState, hub_doc_types
 from consumers.counter.store import Case, CaseRow, DocSlot, Report, new_case_id
 from linkage.errors import InvalidRequest, LinkageError
 from linkage.ids import parse_id
@@ -85,6 +85,7 @@ async def case_open(request: web.Request) -> web.StreamResponse:
         id=new_case_id(), ref="", service_id=manual.id, subject_id=subject, citizen_present=present,
         officer_id=session.officer_id, created=time.time(), opened_at=now.isoformat(timespec="seconds"),
         slots={t: _interrupted(t) for t in doc_types}), f"PHR-{now.year + 543}-", report)
+    request.app[TRACKER].received(case.ref, manual.id, state.agency.name, subject, session.officer_id)
     started = time.perf_counter()
     try:
         answer = await request.app[HUB].fetch_documents(

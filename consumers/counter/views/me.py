@@ -8,6 +8,7 @@ from consumers.counter.display import issued_text
 from consumers.counter.errors import TooManyAttempts
 from consumers.counter.pages import form_field, id_message, language, render
 from consumers.counter.state import HUB, STATE, hub_doc_types
+from consumers.counter.views.tracking import my_cases
 from linkage.errors import InvalidRequest, LinkageError
 from linkage.ids import IdKind, parse_id
 from linkage.v1 import common_pb2, provider_pb2
@@ -69,7 +70,8 @@ async def me(request: web.Request) -> web.StreamResponse:
         "doc_type": _doc_title(doc_types.get(a.doc_type), a.doc_type, lang), "purpose": a.purpose,
         "case_ref": a.case_ref, "printout_id": a.printout_id, "revoked": a.revoked,
     } for a in sorted(found, key=lambda a: a.log_index, reverse=True)]
-    return render(request, "me.html", values={}, errors={}, accesses=accesses, subject=subject)
+    return render(request, "me.html", values={}, errors={}, accesses=accesses, subject=subject,
+                  my_cases=my_cases(request, subject))
 
 
 def _doc_title(doc_type: common_pb2.DocumentType | None, code: str, lang: str) -> str:

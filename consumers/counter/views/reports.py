@@ -9,9 +9,10 @@ from typing import Any
 
 from aiohttp import web
 
-from consumers.counter.pages import manual_or_404, render
+from consumers.counter.pages import language, manual_or_404, render
 from consumers.counter.state import STATE, STORE
 from consumers.counter.store import CaseRow
+from consumers.counter.views.figures import followup_figures
 
 __all__ = ["TARGET_HIGH", "TARGET_LOW", "report_service", "reports", "reports_csv"]
 
@@ -53,7 +54,8 @@ def _figures(service: str, name_th: str, name_en: str, required: int, linked: in
 
 async def reports(request: web.Request) -> web.StreamResponse:
     rows, office, days = _report_rows(request.app)
-    return render(request, "reports.html", rows=rows, office=office, days=days, low=TARGET_LOW, high=TARGET_HIGH)
+    return render(request, "reports.html", rows=rows, office=office, days=days, low=TARGET_LOW, high=TARGET_HIGH,
+                  **followup_figures(request.app, language(request)))
 
 
 async def report_service(request: web.Request) -> web.StreamResponse:
