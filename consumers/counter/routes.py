@@ -30,8 +30,8 @@ _STATIC = Path(__file__).resolve().parent / "static"
 PUBLIC = frozenset({"metrics", "index", "signin", "signin_post", "lang", "manuals", "manual", "complaint_form",
                     "complaint_post", "me", "me_post", "verify", "verify_post", "font", "static", "signin_passkey",
                     "signin_passkey_begin", "signin_passkey_finish", "enrol", "enrol_begin", "enrol_finish",
-                    "payment_callback", "queue_book", "queue_book_post", "queue_mine", "queue_mine_post", "queue_cancel",
-                    "queue_rebook", "track", "track_post", "track_feedback"})
+                    "payment_callback", "queue_book", "queue_book_post", "queue_mine", "queue_mine_post",
+                    "queue_cancel", "queue_rebook", "track", "track_post", "track_feedback"})
 # The pages that run a script (static/passkey.js: WebAuthn needs one); every other page runs none.
 SCRIPTED = frozenset({"signin_passkey", "enrol"})
 
