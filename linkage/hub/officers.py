@@ -84,24 +84,26 @@ class OfficerDesk:
 
     def __init__(self, home: Home, issuer: str, *, required: bool = False, rp_id: str = "localhost",
                  origins: tuple[str, ...] = (), clock: Callable[[], dt.datetime] = _now) -> None:
-        self._path: Path = home.pki / OFFICER_KEYS
-        self.passkeys = Passkeys(self._path, home.pki / ENROLMENTS, rp_id, origins)
+        self.path: Path = home.pki / OFFICER_KEYS
+        self.passkeys = Passkeys(self.path, home.pki / ENROLMENTS, rp_id, origins)
         self._issuer = issuer
         self.required = required
         self._clock = clock
-        self._stamp: tuple[int, int, int] | None = None
+        self.stamp: tuple[int, int, int] | None = None  # of the key set file as last loaded
         self._keys: tuple[OfficerKey, ...] = ()
+        self.enrolled: frozenset[tuple[str, str]] = frozenset()  # (agency, officer) of every key, even revoked
         self._pending: dict[bytes, tuple[str, dt.datetime]] = {}  # statement -> (cert_sha256, sign by)
         self._sessions: dict[str, Session] = {}  # secret -> session
         self.keys()
 
     def keys(self) -> tuple[OfficerKey, ...]:
         """The officer key set now on disk (reloaded when the file changed; a broken file keeps the last)."""
-        stamp = file_stamp(self._path)
-        if stamp != self._stamp:
+        stamp = file_stamp(self.path)
+        if stamp != self.stamp:
             try:
-                self._keys = load_officer_keys(self._path)
-                self._stamp = stamp
+                self._keys = load_officer_keys(self.path)
+                self.stamp = stamp
+                self.enrolled = frozenset((k.agency, k.officer_id) for k in self._keys)
             except OfficerKeyError:
                 pass
         return self._keys
@@ -186,7 +188,8 @@ class OfficerDesk:
         now = self._clock()
         if not secret:
             officer = parse_officer_id(officer_id)
-            if self.required or any(k.officer_id == officer and k.agency == agency.name for k in self.keys()):
+            self.keys()
+            if self.required or (agency.name, officer) in self.enrolled:
                 raise Unauthenticated(
                     "officer_session_required", "เจ้าหน้าที่ต้องลงชื่อเข้าใช้ด้วยบัตรของตนก่อนขอข้อมูล",
                     f"officer {officer} must sign in with their own key (officer card or passkey) before a"
