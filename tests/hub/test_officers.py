@@ -220,6 +220,9 @@ async def test_cli_card_fetch_then_verify_checks_the_officer(ostack: RunningStac
     pin_file.write_text(PIN + "\n")
     assert main(["agency", "officer-card", MUNI, officer, "--home", str(home), "--out", str(card_file),
                  "--pin-file", str(pin_file)]) == 0
+    assert main(["keys", "list", "--home", str(home)]) == 0
+    listed = capsys.readouterr().out
+    assert f"{officer} {MUNI} card" in listed and "in force" in listed
     fetch = ["fetch", "--home", str(home), "--hub", ostack.hub_address, "--agency", MUNI, "--card", str(card_file),
              "--doc-type", "dopa.person", "--id", person(ostack.home), "--purpose", "ตรวจสอบสิทธิ์", "--out", str(out)]
     monkeypatch.setenv("LINKAGE_OFFICER_PIN", "999999")  # wrong: refused, nothing written
