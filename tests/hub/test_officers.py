@@ -156,11 +156,25 @@ async def test_wrong_replayed_foreign_and_expired_sign_ins_issue_nothing(ostack:
     assert info.value.code == "signin_statement_expired"
 
 
-async def test_required_mode_refuses_every_bare_officer_id(ostack: RunningStack) -> None:
-    desk = OfficerDesk(ostack.home, "hub", required=True)
-    with pytest.raises(Unauthenticated) as info:
-        desk.resolve(ostack.settings.agencies[MUNI], "f" * 64, "", officers(ostack, MUNI)[0])
-    assert info.value.code == "officer_session_required"
+async def test_required_mode_refuses_every_bare_officer_id(officer_home: Home, tmp_path: Path,
+                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    """With [hub] officer_sessions = "required" (here from LINKAGE_HUB_OFFICER_SESSIONS), no printout is issued
+    in an officer's name without their key: a bare ID is refused even for an officer who holds none."""
+    monkeypatch.setenv("LINKAGE_HUB_OFFICER_SESSIONS", "required")
+    stack = await start_stack(officer_home)
+    try:
+        assert stack.settings.hub.officer_sessions == "required"
+        keyless = officers(stack, MUNI)[0]
+        async with client(stack, MUNI) as hub:
+            size = len(await hub.entries(0, 1000))
+            with pytest.raises(Unauthenticated) as info:
+                await hub.fetch_document("dopa.person", person(stack.home), purpose="x", officer_id=keyless)
+            assert info.value.code == "officer_session_required"
+            assert len(await hub.entries(0, 1000)) == size
+    finally:
+        await stack.hub.stop(0)
+        for server in stack.providers.values():
+            await server.stop(0)
 
 
 async def test_revoked_officer_session_and_sign_in_are_refused(ostack: RunningStack, tmp_path: Path) -> None:
