@@ -3,7 +3,7 @@
 ``OfficerDesk`` keeps, in memory, the statements handed out and not yet signed (each usable once, for
 ``SIGN_WITHIN``) and the sessions issued (each for ``SESSION_TTL``). It follows the officer key set
 (DIR/pki/officer-keys.json, linkage/officers.py) while the hub runs, one stat() per sign-in or fetch, so a
-key revoked with ``linkage agencies revoke-officer`` stops its officer's sessions on their next call.
+key revoked with ``linkage agency revoke-officer`` stops its officer's sessions on their next call.
 
 A request names an officer in one of two ways:
   * a session (``officer_session``): it must be live, issued to this certificate, and its officer's key still
@@ -120,7 +120,7 @@ class OfficerDesk:
                                    field="officer_id")
         raise PermissionDenied("officer_has_no_key", "เจ้าหน้าที่ผู้นี้ยังไม่มีบัตรเจ้าหน้าที่ที่ใช้ได้",
                                f"officer {officer_id} holds no key in force for {agency.name}; the administrator "
-                               "issues one with `linkage agencies officer-card`", field="officer_id")
+                               "issues one with `linkage agency officer-card`", field="officer_id")
 
     def begin(self, agency: AgencyConfig, cert_sha256: str, officer_id: str) -> tuple[bytes, str, str]:
         """A statement for the officer to sign, the time by which it must come back, and (when the officer holds
