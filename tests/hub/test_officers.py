@@ -9,6 +9,7 @@ import base64
 import dataclasses
 import datetime as dt
 import json
+import random
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -267,7 +268,7 @@ async def test_cli_card_fetch_then_verify_checks_the_officer(ostack: RunningStac
 
 async def test_audit_watch_alarms_on_an_entry_whose_officer_proof_does_not_hold(ostack: RunningStack,
                                                                                 tmp_path: Path) -> None:
-    """The monitor checks each sampled entry's officer proof with the published key set."""
+    """The monitor checks every new entry's officer proof with the published key set."""
     from consumers.auditor import Alarm, AuditorState, watch_round
     from tests.auditor.fake_log import ORIGIN, FakeLog
     from tests.auditor.test_watch import KEY
@@ -284,6 +285,10 @@ async def test_audit_watch_alarms_on_an_entry_whose_officer_proof_does_not_hold(
     forged = json.dumps({**entry, "officer_id": other}).encode()  # the proof is not this officer's
     result = watch_round(FakeLog([logged.leaf], KEY), KEY.verifier(), ORIGIN, AuditorState(), officer_keys=keys)
     assert result.checked == (0,)
+    # Every new entry is checked, not only the sampled ones: the sample here is entry 1, the forged one is 2.
+    state = AuditorState()
+    watch_round(FakeLog([logged.leaf], KEY), KEY.verifier(), ORIGIN, state, officer_keys=keys)
     with pytest.raises(Alarm) as info:
-        watch_round(FakeLog([logged.leaf, forged], KEY), KEY.verifier(), ORIGIN, AuditorState(), officer_keys=keys)
-    assert info.value.kind == "bad_officer_proof" and "entry 1" in info.value.message
+        watch_round(FakeLog([logged.leaf, logged.leaf, forged], KEY), KEY.verifier(), ORIGIN, state, sample=1,
+                    rng=random.Random(1), officer_keys=keys)
+    assert info.value.kind == "bad_officer_proof" and "entry 2" in info.value.message
