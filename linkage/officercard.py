@@ -116,7 +116,7 @@ def open_card(path: Path, pin: str) -> OpenCard:
     if card["wrong_pins"] >= MAX_WRONG_PINS:
         raise PermissionDenied("card_locked", "บัตรถูกล็อกเพราะใส่รหัส PIN ผิดครบ 3 ครั้ง ติดต่อผู้ดูแลระบบเพื่อออกบัตรใหม่",
                                f"the card is locked after {MAX_WRONG_PINS} wrong PINs; ask the agency's administrator"
-                               " for a new one (`linkage agencies officer-card`)", field="card")
+                               " for a new one (`linkage agency officer-card`)", field="card")
     try:
         key = serialization.load_pem_private_key(card["key"].encode("ascii"), pin.encode("utf-8"))
     except (ValueError, TypeError):

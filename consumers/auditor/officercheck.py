@@ -9,7 +9,7 @@
 
 Only a printout that names a session has check 10 (without one its officer is the agency's word only: a hub
 that still accepts bare officer IDs made it). Skipped when there is no log entry to read the proof from (offline,
-a bare JWS) or no officer key set is pinned. ``linkage audit watch`` checks the proof of every entry it samples
+a bare JWS) or no officer key set is pinned. ``linkage audit watch`` checks the proof of every new entry
 (``entry_alarm``).
 """
 

@@ -14,8 +14,9 @@ holds with their cosignatures; without, the newest):
     5  it extends the newest seen before (consistency proof from the log)       else Alarm fork
     6  a sample of entries (new ones first, then older ones) is in the tree:
        each leaf from GetEntries has an inclusion proof to the root             else Alarm rewritten_entry
-       and, with the pinned officer key set, each one's officer proof holds     else Alarm bad_officer_proof
-       (check 10's rules, consumers/auditor/officercheck.py)
+    7  with the pinned officer key set, every new entry's officer proof holds   else Alarm bad_officer_proof
+       (check 10's rules, consumers/auditor/officercheck.py; read in pages of MAX_ENTRIES, all of the log on
+       the first round; that each is in the tree is step 6's sample)
 
 Only then is the checkpoint remembered. Raises ``Alarm``, or ``HubUnreachable``
 when the log cannot be asked; nothing else.
@@ -37,6 +38,7 @@ from consumers.auditor.witnesses import WitnessTrust, check_witnessed
 from linkage import merkle
 from linkage.checkpoint import Checkpoint, CheckpointError, NoteVerifier, open_checkpoint, signed_at
 from linkage.cosignature import Witnessed
+from linkage.limits import MAX_ENTRIES
 from linkage.officers import OfficerKey
 
 __all__ = ["RoundResult", "choose_sample", "watch_round"]
@@ -105,9 +107,10 @@ def watch_round(log: LogSource, key: LogTrust, origin: str, state: AuditorState,
     # 6. The log serves the entries the root commits to.
     checked = choose_sample(newest.size if newest else 0, cp.size, sample, rng)
     for index in checked:
-        leaf = _prove_entry(log, index, cp)
-        if officer_keys is not None:
-            entry_alarm(index, leaf, officer_keys)
+        _prove_entry(log, index, cp)
+    # 7. The people: every new entry's officer proof, against the published officer keys.
+    if officer_keys is not None:
+        _check_officers(log, newest.size if newest else 0, cp.size, officer_keys)
     state.remember(cp, note)
     return RoundResult(cp, newest.size if newest else None, checked, witnessed)
 
@@ -139,7 +142,17 @@ def _prove_extends(log: LogSource, old_size: int, old_root: bytes, cp: Checkpoin
         raise Alarm("fork", f"fork: {what} are not one history: {exc.message}") from exc
 
 
-def _prove_entry(log: LogSource, index: int, cp: Checkpoint) -> bytes:
+def _check_officers(log: LogSource, start: int, end: int, keys: Sequence[OfficerKey]) -> None:
+    while start < end:
+        page = log.entries(start, min(end, start + MAX_ENTRIES))
+        if not page:
+            return  # entries the log will not serve: step 6's sample is what catches a dropped one
+        for entry in page:
+            entry_alarm(entry.index, entry.leaf, keys)
+        start = page[-1].index + 1
+
+
+def _prove_entry(log: LogSource, index: int, cp: Checkpoint) -> None:
     where = f"entry {index} of size {cp.size} (root {cp.root_hash.hex()})"
     try:
         entries = log.entries(index, index + 1)
@@ -150,7 +163,6 @@ def _prove_entry(log: LogSource, index: int, cp: Checkpoint) -> bytes:
             raise Alarm("rewritten_entry", f"{where}: the log proved leaf {proof.leaf_index} of size "
                                            f"{proof.tree_size} instead")
         merkle.verify_inclusion(merkle.leaf_hash(entries[0].leaf), index, cp.size, proof.hashes, cp.root_hash)
-        return entries[0].leaf
     except HubRefused as exc:
         raise Alarm("rewritten_entry", f"rewritten or dropped entry? the log refused {where}: {exc.message}") from exc
     except merkle.MerkleError as exc:

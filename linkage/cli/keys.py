@@ -50,6 +50,7 @@ from linkage.keyset import (
     utc_second,
     utc_text,
 )
+from linkage.officers import OFFICER_KEYS, OfficerKeyError, load_officer_keys
 
 __all__ = ["DEFAULT_OVERLAP", "Rotation", "add_commands", "parse_overlap", "rotate", "stage_rotation"]
 
@@ -231,12 +232,17 @@ def _cmd_list(args: argparse.Namespace) -> int:
         with _locked(home):
             finish_pending(home)
         seals, logs = seal_key_set(home), log_key_set(home)
+        officers = load_officer_keys(home.pki / OFFICER_KEYS)
     except KeySetError as err:
         print(f"linkage keys list: {err.message} ({err.code})", file=sys.stderr)
         return 2
+    except OfficerKeyError as err:
+        print(f"linkage keys list: {err} ({err.code})", file=sys.stderr)
+        return 2
     if args.json:
         print(json.dumps({"seal": json.loads(seal_key_set_json(seals))["keys"],
-                          "log": json.loads(log_key_set_json(logs))["keys"]}, indent=2))
+                          "log": json.loads(log_key_set_json(logs))["keys"],
+                          "officer": [k.to_json() for k in officers]}, indent=2, ensure_ascii=False))
         return 0
 
     def state(not_before: dt.datetime | None, retired_at: dt.datetime | None) -> str:
@@ -253,6 +259,11 @@ def _cmd_list(args: argparse.Namespace) -> int:
     print(f"log keys ({home.pki / LOG_KEYS}):")
     for w in logs:
         print(f"  {w.label()}  {state(w.not_before, w.retired_at)}")
+    print(f"officer keys ({home.pki / OFFICER_KEYS}; `linkage agency officer-card`, `officer-enrol`, "
+          "`revoke-officer`):")
+    for k in officers:
+        print(f"  {k.officer_id} {k.agency} {k.kind} {k.kid[:16]}…  {k.problem(now) or 'in force'}"
+              f" (until {utc_text(k.not_after)})")
     return 0
 
 

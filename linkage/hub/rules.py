@@ -39,7 +39,7 @@ from dataclasses import dataclass
 from google.protobuf.descriptor import FieldDescriptor
 from google.protobuf.message import Message
 
-from linkage.config import ALL_FIELDS, AgencyConfig, LiveSettings, Settings
+from linkage.config import ALL_FIELDS, AgencyConfig, LiveSettings, Settings, file_stamp
 from linkage.errors import InvalidRequest, LimitExceeded, LinkageError, NotFound, PermissionDenied, Unauthenticated
 from linkage.hub.log import Appended, ExchangeLog, LogEntry, RevocationEntry
 from linkage.hub.officers import OfficerDesk, Session, caller_cert_sha256
@@ -166,7 +166,14 @@ class Hub:
                         officer_id: str) -> Session | None:
         """Step 4's officer: the session the request is made under (bound to this caller's certificate), or None
         for a bare officer ID the rules still accept (linkage/hub/officers.py). Raises when neither holds."""
-        return self.officers.resolve(agency, caller_cert_sha256(peer), secret, officer_id)
+        desk = self.officers
+        if not secret and not desk.required:
+            # A bare ID of an officer who holds no key, decided here: the common path stays in its files (issue 10).
+            if file_stamp(desk.path) != desk.stamp:
+                desk.keys()
+            if (agency.name, parse_officer_id(officer_id)) not in desk.enrolled:
+                return None
+        return desk.resolve(agency, caller_cert_sha256(peer), secret, officer_id)
 
     async def fetch(self, agency: AgencyConfig, req: FetchRequest, session: Session | None = None) -> Issued:
         """Steps 4-11: issue one printout to an admitted agency. Raises a LinkageError and issues nothing when

@@ -26,7 +26,7 @@ from linkage.config import Home
 from linkage.errors import LinkageError
 from linkage.officers import OFFICER_KEYS, load_officer_keys, proof_problem
 from tests.conftest import RunningStack, start_stack
-from tests.counter.conftest import counter_settings
+from tests.counter.conftest import Counter, counter_settings
 from tests.counter.test_browser import browser  # noqa: F401  (the fixture: Debian's chromium)
 
 MUNI = "phrae-municipality"
@@ -180,3 +180,19 @@ def test_a_counter_session_ends_with_its_hub_session() -> None:
     gone = store.open("3221006254628", "", "", "", False, ended)
     kept = store.open("3221006254628", "", "", "", False, live)
     assert store.get(gone.id) is None and store.get(kept.id) is kept
+
+
+async def test_failed_passkey_sign_ins_hold_that_officer_only(counter: Counter) -> None:
+    """Three failed passkey sign-ins with one ID hold that ID (429), not the desk: another officer goes on."""
+    token = await counter.csrf("/signin/passkey")
+    first, second = counter.officers[0], counter.officers[1]
+    bad = {"csrf": token, "statement": base64.b64encode(b"{}").decode(), "assertion": "{}", "next": "/"}
+    statuses = []
+    for _ in range(4):
+        resp = await counter.client.post("/signin/passkey/finish", data={**bad, "officer_id": first})
+        statuses.append(resp.status)
+        body = await resp.json()
+        assert len(body["error"]) == 2 and all(body["error"])  # Thai and English
+    assert statuses == [401, 401, 401, 429]
+    resp = await counter.client.post("/signin/passkey/finish", data={**bad, "officer_id": second})
+    assert resp.status == 401

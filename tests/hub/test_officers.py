@@ -9,6 +9,7 @@ import base64
 import dataclasses
 import datetime as dt
 import json
+import random
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -156,11 +157,25 @@ async def test_wrong_replayed_foreign_and_expired_sign_ins_issue_nothing(ostack:
     assert info.value.code == "signin_statement_expired"
 
 
-async def test_required_mode_refuses_every_bare_officer_id(ostack: RunningStack) -> None:
-    desk = OfficerDesk(ostack.home, "hub", required=True)
-    with pytest.raises(Unauthenticated) as info:
-        desk.resolve(ostack.settings.agencies[MUNI], "f" * 64, "", officers(ostack, MUNI)[0])
-    assert info.value.code == "officer_session_required"
+async def test_required_mode_refuses_every_bare_officer_id(officer_home: Home, tmp_path: Path,
+                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    """With [hub] officer_sessions = "required" (here from LINKAGE_HUB_OFFICER_SESSIONS), no printout is issued
+    in an officer's name without their key: a bare ID is refused even for an officer who holds none."""
+    monkeypatch.setenv("LINKAGE_HUB_OFFICER_SESSIONS", "required")
+    stack = await start_stack(officer_home)
+    try:
+        assert stack.settings.hub.officer_sessions == "required"
+        keyless = officers(stack, MUNI)[0]
+        async with client(stack, MUNI) as hub:
+            size = len(await hub.entries(0, 1000))
+            with pytest.raises(Unauthenticated) as info:
+                await hub.fetch_document("dopa.person", person(stack.home), purpose="x", officer_id=keyless)
+            assert info.value.code == "officer_session_required"
+            assert len(await hub.entries(0, 1000)) == size
+    finally:
+        await stack.hub.stop(0)
+        for server in stack.providers.values():
+            await server.stop(0)
 
 
 async def test_revoked_officer_session_and_sign_in_are_refused(ostack: RunningStack, tmp_path: Path) -> None:
@@ -220,6 +235,9 @@ async def test_cli_card_fetch_then_verify_checks_the_officer(ostack: RunningStac
     pin_file.write_text(PIN + "\n")
     assert main(["agency", "officer-card", MUNI, officer, "--home", str(home), "--out", str(card_file),
                  "--pin-file", str(pin_file)]) == 0
+    assert main(["keys", "list", "--home", str(home)]) == 0
+    listed = capsys.readouterr().out
+    assert f"{officer} {MUNI} card" in listed and "in force" in listed
     fetch = ["fetch", "--home", str(home), "--hub", ostack.hub_address, "--agency", MUNI, "--card", str(card_file),
              "--doc-type", "dopa.person", "--id", person(ostack.home), "--purpose", "ตรวจสอบสิทธิ์", "--out", str(out)]
     monkeypatch.setenv("LINKAGE_OFFICER_PIN", "999999")  # wrong: refused, nothing written
@@ -250,7 +268,7 @@ async def test_cli_card_fetch_then_verify_checks_the_officer(ostack: RunningStac
 
 async def test_audit_watch_alarms_on_an_entry_whose_officer_proof_does_not_hold(ostack: RunningStack,
                                                                                 tmp_path: Path) -> None:
-    """The monitor checks each sampled entry's officer proof with the published key set."""
+    """The monitor checks every new entry's officer proof with the published key set."""
     from consumers.auditor import Alarm, AuditorState, watch_round
     from tests.auditor.fake_log import ORIGIN, FakeLog
     from tests.auditor.test_watch import KEY
@@ -267,6 +285,10 @@ async def test_audit_watch_alarms_on_an_entry_whose_officer_proof_does_not_hold(
     forged = json.dumps({**entry, "officer_id": other}).encode()  # the proof is not this officer's
     result = watch_round(FakeLog([logged.leaf], KEY), KEY.verifier(), ORIGIN, AuditorState(), officer_keys=keys)
     assert result.checked == (0,)
+    # Every new entry is checked, not only the sampled ones: the sample here is entry 1, the forged one is 2.
+    state = AuditorState()
+    watch_round(FakeLog([logged.leaf], KEY), KEY.verifier(), ORIGIN, state, officer_keys=keys)
     with pytest.raises(Alarm) as info:
-        watch_round(FakeLog([logged.leaf, forged], KEY), KEY.verifier(), ORIGIN, AuditorState(), officer_keys=keys)
-    assert info.value.kind == "bad_officer_proof" and "entry 1" in info.value.message
+        watch_round(FakeLog([logged.leaf, logged.leaf, forged], KEY), KEY.verifier(), ORIGIN, state, sample=1,
+                    rng=random.Random(1), officer_keys=keys)
+    assert info.value.kind == "bad_officer_proof" and "entry 2" in info.value.message
