@@ -210,10 +210,11 @@ PaymentsConfig = CounterConfig
 
 @dataclass(frozen=True)
 class TsaConfig:
-    """Where `linkage up` starts the time-stamping authority (linkage/tsa/: RFC 3161, and the CA's CRL)."""
+    """Where `linkage up` starts the time-stamping authority (linkage/tsa/: RFC 3161, and the CA's CRL).
+    No [tsa] (a sandbox made before it): any free port, so as not to collide with another sandbox's."""
 
     host: str = "127.0.0.1"
-    port: int = 7471
+    port: int = 0
 
 
 @dataclass(frozen=True)

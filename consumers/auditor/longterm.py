@@ -95,7 +95,7 @@ def long_term_check(reader: Any, sig: Any, ca: x509.Certificate, known_crls: Seq
     later = f"; revoked later, at {revoked[0].astimezone(dt.UTC):%Y-%m-%dT%H:%M:%SZ} ({revoked[1]}), which does " \
             "not touch this earlier signature" if revoked is not None else ""
     return passed(12, f"PAdES B-LT: timestamp by {authority} at {when}; the agency's certificate was valid and not "
-                      f"revoked then, by the CA's CRL embedded ({len(dss_crls)}) and {len(known_crls)} held"
+                      f"revoked then, by the CA's CRLs ({len(dss_crls)} embedded, {len(known_crls)} held)"
                       f"{later}")
 
 
