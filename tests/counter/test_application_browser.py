@@ -33,6 +33,7 @@ async def test_officer_fills_an_application_from_the_case_and_prints_it_in_engli
                   and {"dopa.card", "dopa.house", "dopa.person"} <= set(p["doc_types"]))
     ctx = await browser.new_context(viewport={"width": 1366, "height": 768}, accept_downloads=True)
     page = await ctx.new_page()
+    page.set_default_timeout(120_000)  # a ceiling for a loaded machine, not a timed assertion
     await page.goto(f"{base_url}/signin")
     await page.keyboard.type(officer)
     await page.keyboard.press("Enter")
@@ -109,6 +110,7 @@ async def test_a_fee_is_paid_by_scanning_the_qr_on_screen_and_the_receipt_follow
     person = next(p for p in personas if p["kind"] == "citizen" and {"dopa.card", "dopa.house"} <= set(p["doc_types"]))
     ctx = await browser.new_context(viewport={"width": 1366, "height": 768}, accept_downloads=True)
     page = await ctx.new_page()
+    page.set_default_timeout(120_000)  # a ceiling for a loaded machine, not a timed assertion
     try:
         await page.goto(f"{base_url}/signin")
         await page.keyboard.type(officer)

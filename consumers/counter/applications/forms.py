@@ -166,11 +166,11 @@ class _Reader:
 
     def both(self, raw: Mapping[str, Any], what: str, line: int, th: str = "th", en: str = "en") -> tuple[str, str]:
         values = []
-        for key, language in ((th, "ภาษาไทย / Thai"), (en, "ภาษาอังกฤษ / English")):
+        for key, language_th, language_en in ((th, "ภาษาไทย", "Thai"), (en, "ภาษาอังกฤษ", "English")):
             value = raw.get(key)
             if not isinstance(value, str) or not value.strip():
-                raise self.fail(line, f"{what}: ขาดข้อความ{language.split(' / ')[0]} ({key})"
-                                      f" / missing its {language.split(' / ')[1]} text ({key})")
+                raise self.fail(line, f"{what}: ขาดข้อความ{language_th} ({key})"
+                                      f" / missing its {language_en} text ({key})")
             values.append(value.strip())
         return values[0], values[1]
 
