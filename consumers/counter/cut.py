@@ -6,7 +6,9 @@ Per case, over the cases opened in a period (their day, Bangkok time):
     documents   the documents the citizen still had to bring: the manual's required documents less those the
                 counter fetched for this case (counter_case: required - fetched), not the manual's list
     steps       the status changes on the case's tracking timeline (case_track.steps: received … completed)
-    days        from the case's opening to its completion (case_track.completed - opened), completed cases only
+    days        from the citizen's arrival to the case's completion, completed cases only: arrival is the queue
+                ticket the officer had called when opening the case (its slot's start for a booking, the number's
+                issue for a walk-in), else the case's opening (case_track.arrived, .completed)
 
 The cut in each is ``1 - mean(after) / before``. Per service, one read of counter_case (by day) and one of
 case_track (by the opening's time, the same Bangkok days), each a range of a covering index; no personal data
@@ -35,7 +37,7 @@ _DOCUMENTS = """
 SELECT COUNT(*), AVG(required - fetched) FROM counter_case WHERE service_id = ? AND day BETWEEN ? AND ?
 """
 _TIMELINE = """
-SELECT AVG(steps), COUNT(completed), AVG((completed - opened) / 86400.0) FROM case_track
+SELECT AVG(steps), COUNT(completed), AVG((completed - COALESCE(arrived, opened)) / 86400.0) FROM case_track
 WHERE service_id = ? AND opened >= ? AND opened < ?
 """
 
