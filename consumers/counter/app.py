@@ -20,6 +20,9 @@ middleware turns every failure into a Thai / English page, never exception text.
     reasons.py       why a document could not be fetched, in Thai and English, and whether a retry helps
     printout.py      the certified PDF (typeset.py: its Thai text; paper.py: its QR code); store.py the
                      SQLite store; sessions.py, throttle.py (failed sign-ins), manuals.py, errors.py
+    follow-through   queue.py (booking, walk-ins, calling), tracking.py (status timeline, outbox), feedback.py,
+                     complaint_desk.py (owner, replies, escalation), cut.py with charts.py and replay.py (the cut
+                     measured); their tables in ledger.py
 """
 
 from __future__ import annotations

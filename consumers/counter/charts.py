@@ -10,6 +10,7 @@ when the counter starts.
 from __future__ import annotations
 
 import io
+import threading
 
 from consumers.counter.cut import TARGET_HIGH, TARGET_LOW, Cut
 from consumers.counter.typeset import FAMILY, FONT_DIR, thai_words
@@ -20,8 +21,17 @@ _COLOURS = ("#1f5f8b", "#e07b00", "#2e8b57")
 _FONTS = [FAMILY]  # Sarabun, the pages' font: matplotlib measures the Thai with it, the browser sets it
 
 
+_LOCK = threading.Lock()
+
+
 def cut_chart(cuts: list[Cut], names: dict[str, str], lang: str) -> bytes:
-    """The SVG. ``names``: each service's name in the page's language."""
+    """The SVG. ``names``: each service's name in the page's language. Safe from several threads (one at a time:
+    matplotlib's settings are global)."""
+    with _LOCK:
+        return _draw(cuts, names, lang)
+
+
+def _draw(cuts: list[Cut], names: dict[str, str], lang: str) -> bytes:
     from matplotlib import font_manager, rcParams
     from matplotlib.backends.backend_svg import FigureCanvasSVG
     from matplotlib.figure import Figure

@@ -34,10 +34,10 @@ CREATE INDEX IF NOT EXISTS queue_day ON queue_ticket (day, state);
 CREATE TABLE IF NOT EXISTS case_track (
     case_ref TEXT PRIMARY KEY, service_id TEXT NOT NULL, agency TEXT NOT NULL, subject_hash TEXT NOT NULL,
     recipient TEXT NOT NULL, status TEXT NOT NULL, opened REAL NOT NULL, due REAL NOT NULL, updated REAL NOT NULL,
-    flagged INTEGER NOT NULL DEFAULT 0, steps INTEGER NOT NULL DEFAULT 1, completed REAL);
+    flagged INTEGER NOT NULL DEFAULT 0, steps INTEGER NOT NULL DEFAULT 1, completed REAL, arrived REAL);
 CREATE INDEX IF NOT EXISTS case_track_subject ON case_track (subject_hash);
-CREATE INDEX IF NOT EXISTS case_track_cut ON case_track (opened, service_id, steps, completed);
-CREATE INDEX IF NOT EXISTS counter_case_cut ON counter_case (day, service_id, required, fetched);
+CREATE INDEX IF NOT EXISTS case_track_cut ON case_track (service_id, opened, steps, completed, arrived);
+CREATE INDEX IF NOT EXISTS counter_case_cut ON counter_case (service_id, day, required, fetched);
 CREATE TABLE IF NOT EXISTS case_event (
     case_ref TEXT NOT NULL REFERENCES case_track (case_ref), seq INTEGER NOT NULL, status TEXT NOT NULL,
     officer_id TEXT NOT NULL, at REAL NOT NULL, reason TEXT NOT NULL, PRIMARY KEY (case_ref, seq));

@@ -104,9 +104,9 @@ def write(store: CounterStore, cases: list[SyntheticCase], agency: str, officer:
             status, last = c.moves[-1] if c.moves else ("received", c.arrived)
             completed = last if status == "completed" else None
             db.execute("INSERT INTO case_track (case_ref, service_id, agency, subject_hash, recipient, status,"
-                       " opened, due, updated, steps, completed) VALUES (?, ?, ?, ?, '', ?, ?, ?, ?, ?, ?)",
+                       " opened, due, updated, steps, completed, arrived) VALUES (?, ?, ?, ?, '', ?, ?, ?, ?, ?, ?, ?)",
                        (c.ref, c.service_id, agency, f"sim:{c.ref}", status, c.arrived, c.arrived, last,
-                        1 + len(c.moves), completed))
+                        1 + len(c.moves), completed, c.arrived))
             db.executemany("INSERT INTO case_event VALUES (?, ?, ?, ?, ?, '')",
                            [(c.ref, i, s, officer, t) for i, (s, t) in enumerate((("received", c.arrived),
                                                                                  *c.moves))])

@@ -137,6 +137,7 @@ class Track:
     status: str
     opened: float
     due: float
+    arrived: float
     events: list[Event] = field(default_factory=list)
     steps: list[StepCheck] = field(default_factory=list)
 
@@ -156,11 +157,17 @@ class Tracker:
         now = self.clock()
         deadlines = self._deadlines(service_id, now)
         due = max((d for d in deadlines if d is not None), default=now)
+        today = dt.datetime.fromtimestamp(now, BANGKOK).date().isoformat()
         with self.store.write() as db:
+            # The citizen's arrival: the queue ticket this officer called for this service today (its slot's start,
+            # or when the walk-in's number was issued), else the case's opening.
+            ticket = db.execute("SELECT ready FROM queue_ticket WHERE officer_id = ? AND service_id = ? AND day = ?"
+                                " AND state = 'called' ORDER BY called DESC LIMIT 1",
+                                (officer_id, service_id, today)).fetchone()
             cur = db.execute("INSERT OR IGNORE INTO case_track (case_ref, service_id, agency, subject_hash, recipient,"
-                             " status, opened, due, updated) VALUES (?, ?, ?, ?, ?, 'received', ?, ?, ?)",
+                             " status, opened, due, updated, arrived) VALUES (?, ?, ?, ?, ?, 'received', ?, ?, ?, ?)",
                              (case_ref, service_id, agency, subject_hash(db, subject_id), masked_id(subject_id),
-                              now, due, now))
+                              now, due, now, min(float(ticket[0]), now) if ticket else now))
             if cur.rowcount == 1:
                 self._event(db, case_ref, "received", officer_id, now, "")
         return self.track(case_ref)
@@ -261,7 +268,8 @@ class Tracker:
                     f"Your case {case_ref}: {en}{' - ' + reason if reason else ''}"))
 
     def _load(self, db: sqlite3.Connection, case_ref: str) -> Track | None:
-        row = db.execute("SELECT case_ref, service_id, agency, recipient, status, opened, due FROM case_track"
+        row = db.execute("SELECT case_ref, service_id, agency, recipient, status, opened, due,"
+                         " COALESCE(arrived, opened) FROM case_track"
                          " WHERE case_ref = ?", (case_ref,)).fetchone()
         if row is None:
             return None

@@ -13,7 +13,8 @@ import pytest
 
 from consumers.counter.cut import measure, office_cut, verdict
 from consumers.counter.display import BANGKOK
-from consumers.counter.manuals import DEFAULT_FOLDER, load_manuals
+from consumers.counter.errors import ManualError
+from consumers.counter.manuals import DEFAULT_FOLDER, load_manual, load_manuals
 from consumers.counter.replay import SyntheticCase, month, write
 from consumers.counter.store import CounterStore
 from tests.counter.conftest import Counter
@@ -104,3 +105,14 @@ async def test_the_report_page_chart_and_csv(counter: Counter) -> None:
                                                                  "ต้องไม่อยู่หลัง")):
         resp = await c.get("/reports/cut", params=query)
         assert resp.status == 400 and th in await resp.text()
+
+
+@pytest.mark.parametrize("before", ["documents = 5\nsteps = 6", "documents = 0\nsteps = 6\ndays = 42",
+                                    "documents = 5\nsteps = 6\ndays = \"42\"", "documents = 5\nsteps = true\ndays = 4"])
+def test_a_bad_before_stops_the_manual_with_its_line(tmp_path: Path, before: str) -> None:
+    text = (DEFAULT_FOLDER / "elderly-allowance.toml").read_text(encoding="utf-8")
+    path = tmp_path / "elderly-allowance.toml"
+    path.write_text(text.split("[before]")[0] + "[before]\n" + before + "\n", encoding="utf-8")
+    with pytest.raises(ManualError) as info:
+        load_manual(path)
+    assert info.value.line == text.split("[before]")[0].count("\n") + 1 and "[before]" in info.value.problem

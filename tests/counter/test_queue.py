@@ -10,6 +10,7 @@ import datetime as dt
 import sqlite3
 import threading
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -17,6 +18,7 @@ from consumers.counter.display import BANGKOK
 from consumers.counter.manuals import DEFAULT_FOLDER, load_manuals
 from consumers.counter.queue import Hours, Queue, QueueRefused, holiday_name, load_hours
 from consumers.counter.store import CounterStore
+from tests.counter.conftest import Counter, persona
 
 # Tuesday 1 December 2026 (2569 BE), 09:00 in Bangkok. Monday 7 December is the substitute holiday for
 # King Bhumibol's birthday (5 Dec, a Saturday); Thursday 10 December is Constitution Day.
@@ -169,3 +171,30 @@ def test_the_seat_index_refuses_a_second_row_for_a_seat(tmp_path: Path) -> None:
         db.execute("INSERT INTO queue_ticket (code, day, service_id, kind, number, slot, seat, subject_hash, state,"
                    " created, ready) VALUES ('X', ?, ?, 'booked', 'B999', ?, 1, 'h', 'booked', 0, 0)",
                    (t.day, t.service_id, t.slot))
+
+
+async def test_the_booking_page_refuses_bad_slots_in_thai_and_english(counter: Counter,
+                                                                       personas: list[dict[str, Any]]) -> None:
+    citizen = persona(personas, "dopa.card")
+    today = dt.datetime.now(BANGKOK).date()
+    saturday = today + dt.timedelta(days=(5 - today.weekday()) % 7 or 7)
+    ahead = [today + dt.timedelta(days=i) for i in range(1, 20)]
+    weekday = next(d for d in ahead if d.weekday() < 5 and holiday_name(d) is None)
+    cases = [
+        ("2020-01-06T09:00", "ผ่านไปแล้ว", "has passed"),
+        (f"{weekday.isoformat()}T07:00", "นอกเวลารับจอง", "outside the booking hours"),
+        (f"{saturday.isoformat()}T09:00", "สำนักงานปิด", "closed"),
+        (f"{weekday.isoformat()}T09:00", "", ""),  # accepted
+        (f"{weekday.isoformat()}T10:00", "มีการจองบริการนี้อยู่แล้ว", "already hold a booking"),
+    ]
+    for choice, th, en in cases:
+        token = await counter.csrf(f"/queue/book?service={ELDERLY}")
+        resp = await counter.client.post("/queue/book", data={"csrf": token, "service": ELDERLY, "choice": choice,
+                                                              "subject_id": citizen})
+        page = await resp.text()
+        if th:
+            assert resp.status == 409 and th in page and en in page, (choice, resp.status)
+        else:
+            assert resp.status == 200 and 'data-testid="booking-code"' in page
+    with sqlite3.connect(counter.settings.database or "") as db:
+        assert db.execute("SELECT COUNT(*) FROM queue_ticket").fetchone()[0] == 1

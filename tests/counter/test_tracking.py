@@ -203,3 +203,19 @@ async def test_the_citizen_sees_their_cases_on_me(counter: Counter, personas: li
     mine = page.split('data-testid="my-cases"', 1)[1].split("</section>", 1)[0]
     assert ref.group(1) in mine and "รับเรื่องแล้ว" in mine
     assert 'data-testid="my-cases"' not in await (await counter.client.get("/me")).text()  # nothing before the check
+
+
+def test_the_time_counts_from_the_queue_ticket_the_officer_called(tmp_path: Path) -> None:
+    from consumers.counter.queue import Queue, load_hours
+
+    clock = Clock(NOW.timestamp())
+    tracker, _ = _parts(tmp_path / "c.sqlite", clock)
+    queue = Queue(tracker.store, load_hours(DEFAULT_FOLDER / "queue" / "hours.toml", list(tracker.manuals)), clock)
+    walk_in = queue.walk_in("elderly-allowance")
+    clock.t += 20 * 60
+    assert queue.call_next("3100600213459") is not None
+    clock.t += 5 * 60
+    other = tracker.received("PHR-2569-00002", "street-vending", MUNI, CITIZEN, "3100600213459")
+    mine = tracker.received(REF, "elderly-allowance", MUNI, CITIZEN, "3100600213459")
+    assert mine.arrived == walk_in.ready and mine.opened == walk_in.ready + 25 * 60
+    assert other.arrived == other.opened  # no ticket of that service was called
