@@ -24,6 +24,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import datetime as dt
+import functools
 import io
 import json
 import os
@@ -45,7 +46,7 @@ from PIL import Image, ImageFilter
 from consumers.auditor import TrustInputs, parse_input, verify_input
 from consumers.auditor.bundle import proof_json
 from consumers.auditor.cose import b45decode
-from consumers.auditor.papercode import MAX_PARTS, join_parts, make_paper_code
+from consumers.auditor.papercode import MAX_PARTS, PaperClaims, join_parts, make_paper_code
 from consumers.auditor.paperdict import DICTIONARY_V1
 from consumers.client import HubClient, Printout
 from consumers.counter.pageband import Band, band_codes
@@ -123,6 +124,10 @@ def _largest_set(home: Home, house: PrintCase) -> PrintCase:
     return previous
 
 
+def _paper_code(claims: PaperClaims, signer: CounterSigner, chars: int) -> list[str]:
+    return make_paper_code(claims, signer.key, signer.cert, part_chars=chars)
+
+
 def _scan(pdf: bytes, tmp: Path) -> tuple[Image.Image, int]:
     (tmp / "paper.pdf").write_bytes(pdf)
     for old in tmp.glob("page*.png"):
@@ -171,8 +176,7 @@ def _bench(home: Home, args: argparse.Namespace, tmp: Path) -> int:
     for name, case in cases.items():
         case = PrintCase(**{**case.__dict__, "printed_at": dt.datetime.now(dt.UTC)})
         claims = case_claims(case)
-        texts = band_codes(lambda chars, claims=claims: make_paper_code(claims, signer.key, signer.cert,
-                                                                        part_chars=chars))
+        texts = band_codes(functools.partial(_paper_code, claims, signer))
         whole, parts = join_parts(texts)
         message = zlib.decompressobj(zdict=DICTIONARY_V1).decompress(b45decode(whole))
         plain = len(zlib.compress(message, 9)) * 3 // 2

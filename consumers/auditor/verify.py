@@ -21,16 +21,14 @@ auditor's memory of checkpoints (``AuditorState``) and, online, the log
                             set (DIR/pki/log-keys.json), by a key in force at its signed-at time
     6  consistency          the checkpoint and the newest one this auditor saw before are the
                             same tree or one extends the other (offline: only equal sizes)
-    7  not revoked          the hub says the printout was not revoked (online only; skipped when
-                            the printout is known not to be in that hub's log: check 4 failed, or
-                            its seal does not chain to the trusted CA)
+    7  not revoked          the hub says it was not revoked (offline: its signed list kept, revocations.py;
+                            skipped when known not to be in that hub's log: check 4 failed or a foreign CA)
     8  witnesses            a quorum of the pinned witnesses cosigned the checkpoint or, online, one
                             that extends it (skipped without witnesses; offline without the quorum)
 
 Checks 4-7 live in ``consumers.auditor.logcheck``, 8 in ``consumers.auditor.witnesses``. A printout that carries
-no log proof (a bare JWS, a bundle without one, a PDF attachment) gets one
-from the hub when online (its entry, the newest checkpoint and an inclusion
-proof, all checked as a bundle's would be); offline, 4-6 are skipped.
+no log proof (a bare JWS, a bundle without one, a PDF attachment) gets one from the hub when online (its
+entry, the newest checkpoint and an inclusion proof, checked as a bundle's would be); offline, 4-6 are skipped.
 
 A check is passed (✓), failed (✗) or skipped (-, with the reason). The report
 is ``valid`` when nothing failed, checks 1 and 2 passed, 3 passed when the
@@ -43,10 +41,9 @@ reads (not base64url, not a JSON object) fails checks 1 and 2, the seal having b
 the raw header.payload first, while the rest is still recognisably a printout (a header naming
 its ``alg``, or a payload with a ``printout_id``).
 
-Input that is not a printout at all raises ``UnreadableInput``; a log proof
-without a log key or origin to check it against raises ``BadTrustRoot``;
-online, a hub that cannot be reached raises ``HubUnreachable``. Everything
-else is a Report.
+Input that is not a printout at all raises ``UnreadableInput``; a log proof without a log key or origin to
+check it against raises ``BadTrustRoot``; online, a hub that cannot be reached raises ``HubUnreachable``.
+Everything else is a Report.
 
 The seal certificate is judged at the printout's own ``issued_at``, which the
 hub asserts inside the signed payload; a stolen seal key could backdate it,
@@ -78,6 +75,7 @@ from consumers.auditor.errors import BadTrustRoot, UnreadableInput
 from consumers.auditor.log import LogSource
 from consumers.auditor.logcheck import check_log, conclude, fetch_proof
 from consumers.auditor.report import NAMES, Check, Report, failed, passed, skipped
+from consumers.auditor.revocations import RevocationStatus
 from consumers.auditor.state import AuditorState
 from consumers.auditor.witnesses import WitnessTrust
 from linkage.checkpoint import KeyWindow, NoteVerifier
@@ -122,6 +120,7 @@ class Trust:
     log_keys: tuple[KeyWindow, ...] = ()
     seal_keys: tuple[SealKey, ...] = ()
     witnesses: WitnessTrust | None = None
+    revocations: RevocationStatus | None = None  # the hub's revocation list kept, for check 7 offline
 
     @property
     def log_trust(self) -> NoteVerifier | tuple[KeyWindow, ...] | None:
@@ -197,7 +196,8 @@ def verify_printout(printout: Printout | str, trust: Trust | x509.Certificate, *
     # (4)-(8) The log holds it, the log is one history, the hub has not revoked it, witnesses cosigned it.
     logged = check_log(proof, no_proof, payload, printout_digest(printout.jws), key=trust.log_trust,
                        origin=trust.origin, state=state, log=log, log_index=printout.log_index, fetched=fetched,
-                       issued_here=check1.ok is True, witnesses=trust.witnesses, now=now)
+                       issued_here=check1.ok is True, witnesses=trust.witnesses, now=now,
+                       revocations=trust.revocations)
     checks = (check1, check2, check3, *logged.checks)
     required = [check1, check2, *([check3] if certification is not None else [])]
     valid = conclude(checks, required, logged, state)

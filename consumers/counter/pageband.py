@@ -34,7 +34,8 @@ BAND_CHARS: Final = 970  # a version-20 code at error correction M: 52.5 mm at 0
 _ROW_PARTS: Final = 3  # how many such codes fit across the page in one row
 _GAP: Final = 4.0
 _CAPTION: Final = 3.5
-_LINE: Final = 3.5
+_LINE: Final = 3.7  # 8 pt Sarabun: its ascent to descent is 1.3 em, 3.67 mm
+_FIRST: Final = 4.2  # the 8.5 pt heading
 _BESIDE_MIN: Final = 60.0  # narrowest text column beside the codes
 FOOT: Final = 12.0  # the footer's line below the band (typeset.Page.footer)
 
@@ -77,7 +78,7 @@ class Band:
     def height(self, pdf: Page) -> float:
         beside, text_w, per_row = self._layout(pdf)
         use_font(pdf, 8)
-        text_h = 1.0 + sum(len(wrap(pdf, text_w, line)) for line in self.lines) * _LINE
+        text_h = 1.0 + _FIRST - _LINE + sum(len(wrap(pdf, text_w, line)) for line in self.lines) * _LINE
         rows = -(-len(self.codes) // per_row)
         codes_h = rows * (max(self.sizes) + self._captioned())
         return max(text_h, codes_h) if beside else text_h + codes_h
@@ -93,7 +94,7 @@ class Band:
         for n, line in enumerate(self.lines):
             use_font(pdf, 8.5 if n == 0 else 8, bold=n == 0)
             pdf.set_text_color(0, 0, 0) if n < 3 else pdf.set_text_color(60, 60, 60)
-            write_text(pdf, text_w, _LINE, line)
+            write_text(pdf, text_w, _FIRST if n == 0 else _LINE, line)
         pdf.set_text_color(0, 0, 0)
         use_font(pdf, 7)
         side = max(self.sizes)
