@@ -3,6 +3,7 @@
     CounterError                 code (stable snake_case), status (HTTP), message_th, message_en
     ├── ManualError              a citizen's manual file is wrong: file, line and problem; refused at start
     ├── PageNotFound             404: no such service, case or page
+    ├── BadForm                  400: a form the page cannot act on (e.g. a revocation without a reason)
     ├── CsrfRejected             403: the form's CSRF token is missing or wrong
     ├── Forbidden                403: signed in, but not allowed (e.g. not the office head)
     ├── TooManyAttempts          429: too many failed card checks (/me)
@@ -14,7 +15,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import ClassVar
 
-__all__ = ["CounterError", "CsrfRejected", "Forbidden", "ManualError", "PageNotFound", "ServiceUnavailable",
+__all__ = ["BadForm", "CounterError", "CsrfRejected", "Forbidden", "ManualError", "PageNotFound", "ServiceUnavailable",
            "TooManyAttempts"]
 
 
@@ -46,6 +47,10 @@ class ManualError(CounterError):
 
 class PageNotFound(CounterError):
     status = 404
+
+
+class BadForm(CounterError):
+    status = 400
 
 
 class CsrfRejected(CounterError):

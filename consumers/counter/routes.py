@@ -31,6 +31,7 @@ def add_routes(app: web.Application) -> None:
     r.add_get("/cases/{case_id}", cases.case_page, name="case")
     r.add_post("/cases/{case_id}/retry/{doc_type}", cases.case_retry, name="case_retry")
     r.add_post("/cases/{case_id}/certify", cases.case_certify, name="case_certify")
+    r.add_post("/cases/{case_id}/revoke/{doc_type}", cases.case_revoke, name="case_revoke")
     r.add_get("/reports", reports.reports, name="reports")
     r.add_get("/reports.csv", reports.reports_csv, name="reports_csv")
     r.add_get("/reports/{service}", reports.report_service, name="report_service")
