@@ -42,7 +42,7 @@ def test_a_list_edited_or_signed_by_another_key_is_refused(signer: NoteSigner) -
     other = NoteSigner("linkage.test/log", Ed25519PrivateKey.generate())
     with pytest.raises(NoValidSignature):
         open_revocation_list(_note(other), [signer.verifier()], ORIGIN)
-    with pytest.raises(MalformedRevocationList, match="linkage.other"):
+    with pytest.raises(MalformedRevocationList, match=r"linkage\.other"):
         open_revocation_list(_note(signer, "linkage.other/log"), [signer.verifier()], ORIGIN)
 
 

@@ -6,12 +6,12 @@ when, and the whole signed paper code (consumers/auditor/papercode.py) — one c
 The footer below it says "หน้า x จาก n" (consumers/counter/typeset.py).
 
 Why the whole set on every page rather than a code per page for that page's fields (measured with
-scripts/bench_paper.py, the figures in docs/counter.md): the code of a five-document case is ~1 300
-characters, a version-20 code at most is 970; the band holds it in two parts, 45 mm high, so the page
-loses a sixth of its height and the case still prints on two pages. A per-page code would save little
-(page 1 of that case alone holds most of its fields, more than one code again), would need a new signed
-format whose parts prove nothing about the rest of the paper, and a photo of one page would then show only
-that page's fields. With the whole set, a photo of any one page proves every field of the paper.
+scripts/bench_paper.py, the figures in docs/counter.md): the code of the sandbox's five-document case is
+1 856 characters, two version-20 codes of 52.5 mm beside the certification line; the band takes about
+55 mm of the page and the case prints on two pages. A per-page code would save little (page 1 of that case
+alone holds most of its fields, more than one code again), would need a new signed format whose parts prove
+nothing about the rest of the paper, and a photo of one page would then show only that page's fields. With
+the whole set, a photo of any one page proves every field of the paper, and the verifier is unchanged.
 
 ``band_codes`` picks the part size: parts no larger than a version-20 code (52.5 mm at 0.5 mm a module, so
 three fit across A4 in one row) when the paper fits three of them; otherwise the larger parts of

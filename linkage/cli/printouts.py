@@ -104,7 +104,6 @@ def _state(args: argparse.Namespace) -> Path:
 
 def _cmd_verify(args: argparse.Namespace) -> int:
     from consumers.auditor.cli import run_verify
-
     from consumers.auditor.revocations import parse_age
 
     try:
