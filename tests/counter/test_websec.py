@@ -138,6 +138,7 @@ async def test_every_post_route_refuses_a_missing_or_foreign_token(
         f"/cases/new/{SERVICE}": {"subject_id": me["id"], "citizen_present": "1"},
         f"/cases/{case_id}/retry/edu.degree": {"citizen_present": "1"},
         f"/cases/{case_id}/certify": {},
+        f"/cases/{case_id}/revoke/edu.degree": {"reason": "พิมพ์ผิด"},
         "/complaints/new": {"office": "กองช่าง", "details": "ขอสำเนา"},
         "/me": {"subject_id": me["id"], **me["card"]},
         "/verify": {},
