@@ -24,6 +24,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import datetime as dt
+import functools
 import io
 import json
 import os
@@ -45,9 +46,10 @@ from PIL import Image, ImageFilter
 from consumers.auditor import TrustInputs, parse_input, verify_input
 from consumers.auditor.bundle import proof_json
 from consumers.auditor.cose import b45decode
-from consumers.auditor.papercode import MAX_PARTS, join_parts, make_paper_code
+from consumers.auditor.papercode import MAX_PARTS, PaperClaims, join_parts, make_paper_code
 from consumers.auditor.paperdict import DICTIONARY_V1
 from consumers.client import HubClient, Printout
+from consumers.counter.pageband import Band, band_codes
 from consumers.counter.paper import MODULE_MM, qr_code
 from consumers.counter.printout import CounterSigner, PrintCase, case_claims, certify
 from linkage import pki, seal
@@ -122,13 +124,18 @@ def _largest_set(home: Home, house: PrintCase) -> PrintCase:
     return previous
 
 
-def _scan(pdf: bytes, tmp: Path) -> Image.Image:
+def _paper_code(claims: PaperClaims, signer: CounterSigner, chars: int) -> list[str]:
+    return make_paper_code(claims, signer.key, signer.cert, part_chars=chars)
+
+
+def _scan(pdf: bytes, tmp: Path) -> tuple[Image.Image, int]:
     (tmp / "paper.pdf").write_bytes(pdf)
     for old in tmp.glob("page*.png"):
         old.unlink()
     subprocess.run(["pdftoppm", "-r", str(DPI), "-png", str(tmp / "paper.pdf"), str(tmp / "page")], check=True,
                    capture_output=True, timeout=120)
-    return Image.open(sorted(tmp.glob("page*.png"))[-1]).convert("RGB")
+    pages = sorted(tmp.glob("page*.png"))
+    return Image.open(pages[0]).convert("RGB"), len(pages)
 
 
 def _jpeg(image: Image.Image, quality: int = 70) -> bytes:
@@ -168,12 +175,13 @@ def _bench(home: Home, args: argparse.Namespace, tmp: Path) -> int:
     print(f"QR codes at {MODULE_MM} mm a module: {MODULE_MM / 25.4 * DPI:.2f} px at {DPI} dpi")
     for name, case in cases.items():
         case = PrintCase(**{**case.__dict__, "printed_at": dt.datetime.now(dt.UTC)})
-        texts = make_paper_code(case_claims(case), signer.key, signer.cert)
+        claims = case_claims(case)
+        texts = band_codes(functools.partial(_paper_code, claims, signer))
         whole, parts = join_parts(texts)
         message = zlib.decompressobj(zdict=DICTIONARY_V1).decompress(b45decode(whole))
         plain = len(zlib.compress(message, 9)) * 3 // 2
         versions = [qr_code(t).version for t in texts]
-        page = _scan(certify(case, signer), tmp)
+        page, pages = _scan(certify(case, signer), tmp)
         photo = _jpeg(page)
         report = verify_input(parse_input(photo, "photo.jpg"), trust, ocr=False)
         if not report.valid:
@@ -184,6 +192,8 @@ def _bench(home: Home, args: argparse.Namespace, tmp: Path) -> int:
         print(f"{name}: {len(case.printouts)} document(s), {len(whole)} Base45 characters ({plain} without the "
               f"dictionary), {parts} QR code(s) of version {'/'.join(map(str, versions))}, JPEG q70 "
               f"{len(photo) / 1024:.0f} KiB")
+        print(f"  {pages} page(s), each ending with the certification and all {parts} code(s) of "
+              f"{max(Band.make((), texts).sizes):.1f} mm")
         print(f"  decode + verify from the 150-dpi photo: p50 {statistics.median(xs):6.1f} ms   "
               f"p95 {pct(xs, 95):6.1f} ms   target p50 {TARGET_MS:g} ms {'ok' if ok else 'MISSED'}")
         if name != "largest set a page carries" and args.ocr:

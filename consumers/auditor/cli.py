@@ -23,7 +23,7 @@ import time
 import tomllib
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Final, TextIO, TypeVar
 
@@ -36,6 +36,7 @@ from consumers.auditor.dispatch import verify_input
 from consumers.auditor.errors import Alarm, BadTrustRoot, HubRefused, HubUnreachable, VerificationError
 from consumers.auditor.log import LogSource
 from consumers.auditor.report import PaperReport, Report
+from consumers.auditor.revocations import DEFAULT_MAX_AGE, RevocationStatus, keep, list_path
 from consumers.auditor.state import AuditorState
 from consumers.auditor.verify import Trust, load_trust_root
 from consumers.auditor.watch import watch_round
@@ -301,14 +302,16 @@ def _fail(command: str, exc: VerificationError, err: TextIO, out: TextIO, as_jso
 def run_verify(paths: Path | Sequence[Path], trust: TrustInputs | Path, *, hub: HubInputs | None = None,
                state: Path | None = None, as_json: bool = False, now: dt.datetime | None = None,
                log: LogSource | None = None, out: TextIO | None = None, err: TextIO | None = None,
-               ocr: bool = True) -> int:
+               ocr: bool = True, revocation_max_age: dt.timedelta = DEFAULT_MAX_AGE) -> int:
     """Verify each file (bundle, JWS, signed PDF, a paper's QR code as text or picture); return the exit code,
     raising nothing about the inputs. ``ocr``: compare a photo's printed text with its QR code.
 
     ``trust`` is the trust inputs (a bare Path: just the CA certificate).
     Online when ``hub`` or ``log`` (a ready log, for tests) is given, offline
     otherwise. ``state`` is the auditor's state file (None: none kept); it is
-    updated by each valid printout. One file: its report to ``out`` (stdout), as
+    updated by each valid printout; the hub's revocation list is kept beside it (fetched online, check 7 offline,
+    a warning on ``err`` when older than ``revocation_max_age``: consumers/auditor/revocations.py). One file: its
+    report to ``out`` (stdout), as
     JSON if ``as_json``, or why it cannot be checked to ``err``. Several: one line
     per file on ``out`` (its verdict, or why it cannot be checked), or a JSON list
     of the reports; the exit code is the worst of them (2 over 1 over 0).
@@ -329,9 +332,10 @@ def run_verify(paths: Path | Sequence[Path], trust: TrustInputs | Path, *, hub: 
         memory = AuditorState.load(state) if state else None
         if None in outcomes:
             with _online(inputs, hub, log) as source:
+                kept = _revocations(inputs, source, state, now, revocation_max_age, err)
                 for i, item in enumerate(items):
                     if not isinstance(item, VerificationError):
-                        outcomes[i] = _verify_item(item, inputs, memory, source, now, ocr)
+                        outcomes[i] = _verify_item(item, inputs, memory, source, now, ocr, kept)
     except VerificationError as exc:
         return _fail("verify", _offline_hint(exc), err, out, as_json)
     results = [(path, *outcome) for path, outcome in zip(files, outcomes, strict=True) if outcome is not None]
@@ -354,12 +358,37 @@ def run_verify(paths: Path | Sequence[Path], trust: TrustInputs | Path, *, hub: 
     return max(code for _, code, _ in results)
 
 
+def _revocations(inputs: TrustInputs, log: LogSource | None, state: Path | None, now: dt.datetime | None,
+                 max_age: dt.timedelta, err: TextIO) -> RevocationStatus | None:
+    """Online: fetch the hub's revocation list and keep it (None: the hub answers check 7 itself). Offline: the list
+    kept, read and verified again, with a warning on ``err`` when it is stale or not genuine."""
+    if state is None:
+        return None
+    trust = inputs.load()
+    if log is not None:
+        if trust.log_trust is None or not trust.origin:
+            return None  # nothing to check the list with: check 7 asks the hub
+        try:
+            keep(log.revocation_list(), list_path(state), trust.log_trust, trust.origin)
+        except (VerificationError, CheckpointError) as exc:
+            print(f"คำเตือน: เก็บรายการเพิกถอนของศูนย์กลางไม่ได้ / warning: the hub's revocation list was not kept: "
+                  f"{exc.message}", file=err)
+        return None
+    status = RevocationStatus.load(list_path(state), trust.log_trust, trust.origin, now or dt.datetime.now(dt.UTC),
+                                   max_age)
+    if status is not None and (warning := status.warning()):
+        print(warning, file=err)
+    return status
+
+
 def _verify_item(item: AuditInput, inputs: TrustInputs, memory: AuditorState | None, log: LogSource | None,
-                 now: dt.datetime | None, ocr: bool) -> tuple[int, Report | PaperReport | VerificationError]:
+                 now: dt.datetime | None, ocr: bool,
+                 kept: RevocationStatus | None = None) -> tuple[int, Report | PaperReport | VerificationError]:
     """(exit code, report) of one file's content, or (2, why it cannot be checked); a valid one is remembered."""
     try:
-        report = verify_input(item, inputs.load(agencies=isinstance(item, QrSummary | PaperCode)), now=now,
-                              state=memory, log=log, ocr=ocr)
+        trust = inputs.load(agencies=isinstance(item, QrSummary | PaperCode))
+        report = verify_input(item, replace(trust, revocations=kept), now=now, state=memory, log=log,
+                              ocr=ocr)
         if report.valid and memory is not None:
             memory.save()
     except VerificationError as exc:

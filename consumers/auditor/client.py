@@ -94,6 +94,10 @@ class AuditClient:
             "GetRevocation", audit_pb2.GetRevocationRequest(printout_id=printout_id))
         return Revocation(answer.revoked, answer.reason, answer.revoked_at, answer.log_index)
 
+    def revocation_list(self) -> str:
+        answer: audit_pb2.RevocationList = self._call("GetRevocationList", audit_pb2.GetRevocationListRequest())
+        return answer.note
+
     def locate(self, printout_id: str, subject_id: str) -> int | None:
         # The log is indexed by subject (a keyed hash only the hub can compute), not by printout id: the
         # subject's access list names every printout about them with its index. Auditor agencies only.

@@ -58,6 +58,10 @@ class LogSource(Protocol):
         """Whether the printout was revoked."""
         ...
 
+    def revocation_list(self) -> str:
+        """The hub's signed revocation list note (linkage/revlist.py; not yet verified)."""
+        ...
+
     def locate(self, printout_id: str, subject_id: str) -> int | None:
         """Where the log says the printout's entry is (None: it holds none); a hint, proved by the caller."""
         ...

@@ -30,6 +30,7 @@ from consumers.auditor.bundle import LogProof
 from consumers.auditor.errors import HubRefused
 from consumers.auditor.log import LogSource
 from consumers.auditor.report import Check, failed, passed, skipped
+from consumers.auditor.revocations import RevocationStatus
 from consumers.auditor.state import AuditorState
 from consumers.auditor.witnesses import WitnessTrust, check_witnesses
 from linkage import merkle
@@ -198,11 +199,17 @@ def check_consistency(checkpoint: Checkpoint | None, state: AuditorState | None,
                      f"proof {old_size} -> {new_size} from the hub")
 
 
-def check_revocation(printout_id: object, log: LogSource | None) -> Check:
-    if log is None:
-        return skipped(7, "offline: only the hub knows revocations")
+def check_revocation(printout_id: object, log: LogSource | None,
+                     revocations: RevocationStatus | None = None) -> Check:
+    """Check 7: online, the hub's answer; offline, the hub's signed list this auditor keeps, if any."""
+    if log is None and revocations is None:
+        return skipped(7, "offline, and no revocation list kept: verify once online to fetch the hub's (it is kept "
+                          "beside the state file)")
     if not isinstance(printout_id, str):
         return skipped(7, "no printout_id to ask about (see check 2)")
+    if log is None:
+        assert revocations is not None
+        return revocations.check(printout_id)
     try:
         revocation = log.revocation(printout_id)
     except HubRefused as exc:
@@ -227,7 +234,7 @@ def check_log(proof: LogProof | None, no_proof: Check | None, expected: Mapping[
               key: LogTrust | None, origin: str | None, state: AuditorState | None, log: LogSource | None,
               prefix: bool = False, log_index: int | None = None, fetched: bool = False,
               issued_here: bool = True, witnesses: WitnessTrust | None = None,
-              now: dt.datetime | None = None) -> LogChecks:
+              now: dt.datetime | None = None, revocations: RevocationStatus | None = None) -> LogChecks:
     """Checks 4-8 for the printout whose fields are ``expected`` and whose digest is ``digest`` (see
     ``leaf_problems``): from ``proof``, or, without one, ``no_proof`` (check 4 saying why) and 5, 6, 8 skipped.
     ``issued_here``: its seal chains to the trusted CA (check 1), so the hub asked may be the one that issued it.
@@ -235,7 +242,7 @@ def check_log(proof: LogProof | None, no_proof: Check | None, expected: Mapping[
     if proof is None:
         assert no_proof is not None
         after = "no log proof (see check 4)"
-        revoked = _revocation_if_ours(no_proof, issued_here, expected.get("printout_id"), log)
+        revoked = _revocation_if_ours(no_proof, issued_here, expected.get("printout_id"), log, revocations)
         return LogChecks((no_proof, skipped(5, after), skipped(6, after), revoked, skipped(8, after)), False, None,
                          "")
     assert key is not None and origin is not None
@@ -247,13 +254,14 @@ def check_log(proof: LogProof | None, no_proof: Check | None, expected: Mapping[
     # (6) The checkpoint and the newest one seen before are one history.
     check6 = check_consistency(checkpoint, state, log)
     # (7) Asked of the hub only when the printout is in its log: another log's hub says "not revoked" of anything.
-    revoked = _revocation_if_ours(check4, issued_here, expected.get("printout_id"), log)
+    revoked = _revocation_if_ours(check4, issued_here, expected.get("printout_id"), log, revocations)
     # (8) A quorum of the known witnesses cosigned it, or a checkpoint that holds it.
     check8 = check_witnesses(proof.checkpoint, checkpoint, witnesses, key, origin, log, now=now)
     return LogChecks((check4, check5, check6, revoked, check8), True, checkpoint, proof.checkpoint)
 
 
-def _revocation_if_ours(check4: Check, issued_here: bool, printout_id: object, log: LogSource | None) -> Check:
+def _revocation_if_ours(check4: Check, issued_here: bool, printout_id: object, log: LogSource | None,
+                        revocations: RevocationStatus | None = None) -> Check:
     """Check 7, unless the printout is known not to be this hub's: a revocation answer counts only from the log
     the printout belongs to, and a hub says "not revoked" of anything it never issued. Known not to be: check 4
     failed (not in this log), or, with check 4 not made, a seal that does not chain to the trusted CA."""
@@ -261,7 +269,7 @@ def _revocation_if_ours(check4: Check, issued_here: bool, printout_id: object, l
         why = "is not in this hub's log (see check 4)" if check4.ok is False else \
             "was not sealed by a hub of the trusted CA (see check 1)"
         return skipped(7, f"a hub answers only for the printouts of its own log, and this printout {why}")
-    return check_revocation(printout_id, log)
+    return check_revocation(printout_id, log, revocations)
 
 
 def conclude(checks: Iterable[Check], required: Iterable[Check], logged: LogChecks,

@@ -32,16 +32,16 @@ character), so the code carries binary at 8.25 bits a byte where byte mode would
 reader hands the text over unmangled. zlib (level 9) takes the Thai UTF-8 rows to about a third, and
 about 28 % less again with a preset dictionary of the words every paper repeats (paperdict.py).
 
-Why a set of QR codes on the certification block rather than one per page: measured on the sandbox's
+Why one set of QR codes for the whole paper rather than one per page: measured on the sandbox's
 cases (docs/audit.md, scripts/bench_paper.py), a case of five documents compresses to ~1.26 kB, ~1 900
 characters, more than one code holds at a size a 150-dpi photo still decodes (zxing-cpp decoded every
 code of versions 10-31 at 2.5 px a module through blur and JPEG quality 70, about two thirds at 2 px);
 one page of such a case alone can exceed it too, so a code per page would still need splitting, and a
 page break can fall inside a document. So the whole paper is one signed payload, in one code when it
 fits ``PART_CHARS`` characters (a version-27 code, 66.5 mm at 0.5 mm a module: 3 px at 150 dpi), else
-cut into parts of nearly equal length, all printed together at the officer's certification, each naming
-its place (k of n) and the set it belongs to. One photograph of that block holds all of it. A page carries
-at most ``MAX_PARTS`` (two rows of two beside the certification); a larger paper is refused at printing.
+cut into parts of nearly equal length, the whole set printed together on every page (consumers/counter/
+pageband.py, which may ask for smaller parts), each naming its place (k of n) and the set it belongs to. One
+photograph of any page holds all of it. A page carries at most ``MAX_PARTS``; a larger paper is refused.
 
 ``verify_paper_code`` checks in numbered steps (each a line of ``PaperCodeReport.steps``)::
 

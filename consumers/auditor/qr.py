@@ -177,7 +177,7 @@ def _document(doc_type: str, printout_id: str, digest_hex: str, subject_id: str,
     # the first 128 bits of the printout's digest.
     expected = {"printout_id": printout_id, "doc_type": doc_type, "agency": signer}
     logged = check_log(proof, no_proof, expected, digest_hex, prefix=True, key=trust.log_trust,
-                       witnesses=trust.witnesses,
+                       witnesses=trust.witnesses, revocations=trust.revocations,
                        origin=trust.origin, state=state, log=log, fetched=True)
     checks = (check1, check2, check3, *logged.checks)
     valid = conclude(checks, [check1, check3], logged, state)

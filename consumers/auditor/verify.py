@@ -21,9 +21,8 @@ auditor's memory of checkpoints (``AuditorState``) and, online, the log
                             set (DIR/pki/log-keys.json), by a key in force at its signed-at time
     6  consistency          the checkpoint and the newest one this auditor saw before are the
                             same tree or one extends the other (offline: only equal sizes)
-    7  not revoked          the hub says the printout was not revoked (online only; skipped when
-                            the printout is known not to be in that hub's log: check 4 failed, or
-                            its seal does not chain to the trusted CA)
+    7  not revoked          the hub says it was not revoked (offline: its signed list kept, revocations.py;
+                            skipped when known not to be in that hub's log: check 4 failed or a foreign CA)
     8  witnesses            a quorum of the pinned witnesses cosigned the checkpoint or, online, one
                             that extends it (skipped without witnesses; offline without the quorum)
 
@@ -63,23 +62,23 @@ from pathlib import Path
 from typing import Any, Final
 
 from cryptography import x509
-from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
+from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
-from cryptography.x509 import verification as xv
-from cryptography.x509.oid import ExtendedKeyUsageOID
 
 from consumers.auditor.bundle import ACCEPTED, LogProof, Printout, PrintoutForm
+from consumers.auditor.chain import check_chain, check_seal_key, decode_x5c
 from consumers.auditor.errors import BadTrustRoot, UnreadableInput
 from consumers.auditor.log import LogSource
 from consumers.auditor.logcheck import check_log, conclude, fetch_proof
 from consumers.auditor.officercheck import check_officer
 from consumers.auditor.report import NAMES, Check, Report, failed, passed, skipped
+from consumers.auditor.revocations import RevocationStatus
 from consumers.auditor.state import AuditorState
 from consumers.auditor.witnesses import WitnessTrust
 from linkage.checkpoint import KeyWindow, NoteVerifier
-from linkage.keyset import SealKey, seal_key_problem
+from linkage.keyset import SealKey
 from linkage.officers import OfficerKey
 from linkage.seal import ALG, PRINTOUT_FIELDS, TYP, CompactJWS, b64url_decode, jwk_thumbprint, printout_digest
 
@@ -95,7 +94,6 @@ _ISSUED_AT = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,9})?Z")
 _REQUEST_HASH = re.compile(r"sha256:[0-9a-f]{64}")
 _SUBJECT_ID = re.compile(r"\d{13}")
 _MAY_BE_EMPTY: Final = frozenset({"case_ref"})
-_TLS_USAGES: Final = frozenset({ExtendedKeyUsageOID.SERVER_AUTH, ExtendedKeyUsageOID.CLIENT_AUTH})
 _P256_BYTES = 32
 _NO_PROOF: Final[dict[PrintoutForm, str]] = {
     "jws": "a bare JWS carries no log proof", "bundle": "the bundle carries no log proof",
@@ -122,6 +120,7 @@ class Trust:
     witnesses: WitnessTrust | None = None
     officer_keys: tuple[OfficerKey, ...] | None = None
     crls: tuple[bytes, ...] = ()  # the linkage CA's CRLs (DER) held beside a PDF's own: check 12 (`--crl`)
+    revocations: RevocationStatus | None = None  # the hub's revocation list kept, for check 7 offline
 
     @property
     def log_trust(self) -> NoteVerifier | tuple[KeyWindow, ...] | None:
@@ -179,10 +178,10 @@ def verify_printout(printout: Printout | str, trust: Trust | x509.Certificate, *
     header, payload, signature = token.header or {}, token.payload or {}, token.signature or b""
     signing_input = token.signing_input
     issued_at = _parse_issued_at(payload.get("issued_at"))
-    certs, x5c_problems = _decode_x5c(header.get("x5c"))
+    certs, x5c_problems = decode_x5c(header.get("x5c"))
 
     # (1) The chain ends at the trust root and the seal certificate was a seal's, valid at issued_at.
-    check1 = _check_seal_key(_check_chain(certs, x5c_problems, trust.ca, issued_at), certs, trust.seal_keys,
+    check1 = check_seal_key(check_chain(certs, x5c_problems, trust.ca, issued_at), certs, trust.seal_keys,
                              issued_at)
     # (2) The header asks for what we verify, the seal key signed header.payload, the payload is whole.
     check2 = _check_seal(header, payload, certs, signing_input, signature, issued_at, now)
@@ -196,7 +195,8 @@ def verify_printout(printout: Printout | str, trust: Trust | x509.Certificate, *
     # (4)-(8) The log holds it, the log is one history, the hub has not revoked it, witnesses cosigned it.
     logged = check_log(proof, no_proof, payload, printout_digest(printout.jws), key=trust.log_trust,
                        origin=trust.origin, state=state, log=log, log_index=printout.log_index, fetched=fetched,
-                       issued_here=check1.ok is True, witnesses=trust.witnesses, now=now)
+                       issued_here=check1.ok is True, witnesses=trust.witnesses, now=now,
+                       revocations=trust.revocations)
     # (10) Only for a printout that names an officer session: there is then a claim to check.
     checks = (check1, check2, check3, *logged.checks, *check_officer(payload, proof, trust.officer_keys))
     required = [check1, check2, *([check3] if certification is not None else [])]
@@ -283,14 +283,14 @@ def _damaged(token: _Token, trust: Trust, form: PrintoutForm, certification: Cer
     printout changed after sealing then fails check 2 for that, whatever the change broke.
     """
     header = token.header or {}
-    certs, x5c_problems = _decode_x5c(header.get("x5c")) if token.header is not None else (None, [])
+    certs, x5c_problems = decode_x5c(header.get("x5c")) if token.header is not None else (None, [])
     if token.header is None:
         check1 = failed(1, f"{token.damage['header']}: the seal certificate (x5c) cannot be read")
     elif certs is None:
         check1 = failed(1, "; ".join(x5c_problems))
     else:
         check1 = skipped(1, "no issued_at to judge the chain at: the payload cannot be read (see check 2)") \
-            if token.payload is None else _check_chain(certs, [], trust.ca, _parse_issued_at(
+            if token.payload is None else check_chain(certs, [], trust.ca, _parse_issued_at(
                 token.payload.get("issued_at")))
     problems: list[str] = []
     if token.header is not None and token.signature is not None:
@@ -332,85 +332,6 @@ def _parse_issued_at(value: object) -> dt.datetime | None:
         return dt.datetime.fromisoformat(value)
     except ValueError:
         return None
-
-
-def _decode_x5c(x5c: object) -> tuple[list[x509.Certificate] | None, list[str]]:
-    if x5c is None:
-        return None, ["x5c missing"]
-    if not isinstance(x5c, list) or not x5c or not all(isinstance(c, str) for c in x5c):
-        return None, ["x5c must be a non-empty list of base64 strings"]
-    certs: list[x509.Certificate] = []
-    for i, text in enumerate(x5c):
-        try:
-            # x5c is standard base64 with padding (RFC 7515 s4.1.6), unlike the rest of the JWS.
-            cert = x509.load_der_x509_certificate(binascii.a2b_base64(text, strict_mode=True))
-            # DER is parsed lazily: reach the key and names checks 1 and 2 use, so a damaged one fails here.
-            _ = (cert.public_key(), cert.subject, cert.issuer)
-        except (binascii.Error, ValueError, UnsupportedAlgorithm) as exc:
-            return None, [f"x5c[{i}] is not a base64 DER certificate ({exc})"]
-        certs.append(cert)
-    return certs, []
-
-
-def _seal_key_usage(_policy: xv.Policy, _cert: x509.Certificate, ku: x509.KeyUsage) -> None:
-    if not (ku.digital_signature and ku.content_commitment) or ku.key_cert_sign:
-        raise ValueError("key usage is not a seal's (digitalSignature + nonRepudiation, no keyCertSign)")
-
-
-def _seal_ext_key_usage(_policy: xv.Policy, _cert: x509.Certificate, eku: x509.ExtendedKeyUsage | None) -> None:
-    # Every agency and server certificate comes from the same CA: none of them may seal.
-    if eku is not None and _TLS_USAGES & set(eku):
-        raise ValueError("a TLS certificate (serverAuth/clientAuth) cannot seal printouts")
-
-
-def _check_chain(certs: list[x509.Certificate] | None, x5c_problems: list[str], root: x509.Certificate,
-                 issued_at: dt.datetime | None) -> Check:
-    if certs is None:
-        return failed(1, "; ".join(x5c_problems))
-    if issued_at is None:
-        return skipped(1, "issued_at unreadable, no time to judge the chain at (see check 2)")
-    seal = certs[0]
-    if len(certs) < 2 or certs[-1] != root:
-        # Sandbox CAs all share one name: tell them apart by fingerprint.
-        return failed(1, f"x5c must end with the trust root ({_describe(root)}), "
-                                f"ends with {_describe(certs[-1])}")
-    if not seal.not_valid_before_utc <= issued_at <= seal.not_valid_after_utc:
-        return failed(1,
-                      f"seal certificate valid {seal.not_valid_before_utc:%Y-%m-%dT%H:%M:%SZ} to "
-                      f"{seal.not_valid_after_utc:%Y-%m-%dT%H:%M:%SZ}, printout issued {issued_at:%Y-%m-%dT%H:%M:%SZ}")
-    ee_policy = (xv.ExtensionPolicy.permit_all()
-                 .require_present(x509.KeyUsage, xv.Criticality.AGNOSTIC, _seal_key_usage)
-                 .may_be_present(x509.ExtendedKeyUsage, xv.Criticality.AGNOSTIC, _seal_ext_key_usage))
-    verifier = (xv.PolicyBuilder()
-                .store(xv.Store([root]))
-                .time(issued_at)
-                .extension_policies(ca_policy=xv.ExtensionPolicy.webpki_defaults_ca(), ee_policy=ee_policy)
-                .build_client_verifier())
-    try:
-        verifier.verify(seal, certs[1:-1])
-    except xv.VerificationError as exc:
-        return failed(1, str(exc))
-    return passed(1, f"{seal.subject.rfc4514_string()} issued by {root.subject.rfc4514_string()}, "
-                           f"valid at issued_at")
-
-
-def _check_seal_key(check1: Check, certs: list[x509.Certificate] | None, keys: tuple[SealKey, ...],
-                    issued_at: dt.datetime | None) -> Check:
-    """(1, continued) With a pinned seal key set: the seal key is in it and was in force at issued_at."""
-    if not keys or check1.ok is not True or not certs or issued_at is None:
-        return check1
-    key = certs[0].public_key()
-    if not isinstance(key, ec.EllipticCurvePublicKey) or not isinstance(key.curve, ec.SECP256R1):
-        return check1  # check 2 says the key is not a seal's
-    kid = jwk_thumbprint(key)
-    problem = seal_key_problem(keys, kid, issued_at)
-    if problem is not None:
-        return failed(1, problem)
-    return passed(1, f"{check1.detail}; seal key {kid[:12]}… in force then (pinned seal key set)")
-
-
-def _describe(cert: x509.Certificate) -> str:
-    return f"{cert.subject.rfc4514_string()}, sha256 {cert.fingerprint(hashes.SHA256()).hex()[:16]}…"
 
 
 def _check_seal(header: dict[str, Any], payload: dict[str, Any], certs: list[x509.Certificate] | None,

@@ -18,8 +18,9 @@ BANGKOK = dt.timezone(dt.timedelta(hours=7))
 # Registry codes shown in Thai on the Thai page.
 _CODES_TH = {"male": "ชาย", "female": "หญิง", "alive": "มีชีวิต", "deceased": "ถึงแก่กรรม", "active": "ใช้งาน",
              "voided": "ยกเลิก", "cancelled": "ยกเลิก", "dissolved": "เลิกกิจการ", "bankrupt": "ล้มละลาย"}
-# Shown by their one-line form instead.
-_HIDDEN = {"address"}
+# Shown by their one-line form instead, which takes their title: the registry's "ที่อยู่ (บรรทัดเดียว)" /
+# "Address (one line)" names a field for programmers; the paper and the page say "ที่อยู่" / "Address".
+_HIDDEN = {"address": "address_text"}
 
 
 def masked_id(value: str) -> str:
@@ -80,15 +81,26 @@ def _coded(name: str, data: Mapping[str, Any], lang: str) -> bool:
     return name.endswith("_th") and name[:-3] in data
 
 
+def _shown_for(name: str, data: Mapping[str, Any], lang: str) -> str | None:
+    """The field whose place ``name`` takes on the page (its title is the one a reader knows): ``address`` for
+    ``address_text``; on the Thai page ``type`` for ``type_th`` (its title, not "... (ไทย)")."""
+    for hidden, shown in _HIDDEN.items():
+        if name == shown and hidden in data:
+            return hidden
+    if lang == "th" and name.endswith("_th") and name[:-3] in data:
+        return name[:-3]
+    return None
+
+
 def field_rows(doc_type: common_pb2.DocumentType | None, data: Mapping[str, Any], lang: str) -> list[tuple[str, str]]:
     """(label, value) pairs in the document type's field order; labels from its FieldSpec titles."""
     specs = {f.name: f for f in doc_type.fields} if doc_type is not None else {}
     order = [name for name in specs if name in data] + [name for name in data if name not in specs]
     rows = []
     for name in order:
-        if (name in _HIDDEN and "address_text" in data) or _coded(name, data, lang):
+        if (name in _HIDDEN and _HIDDEN[name] in data) or _coded(name, data, lang):
             continue
-        spec = specs.get(name)
+        spec = specs.get(_shown_for(name, data, lang) or name)
         label = (spec.title_th if lang == "th" else spec.title_en) if spec is not None else name
         rows.append((label, value_text(name, data[name], lang)))
     return rows

@@ -3,6 +3,7 @@
     CounterError                 code (stable snake_case), status (HTTP), message_th, message_en
     ├── ManualError              a citizen's manual file is wrong: file, line and problem; refused at start
     ├── PageNotFound             404: no such service, case or page
+    ├── BadForm                  400: a form the page cannot act on (e.g. a revocation without a reason)
     ├── CsrfRejected             403: the form's CSRF token is missing or wrong
     ├── Forbidden                403: signed in, but not allowed (e.g. not the office head)
     ├── Conflict                 409: the thing asked for is closed (e.g. the fee of a paid application)
@@ -15,8 +16,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import ClassVar
 
-__all__ = ["Conflict", "CounterError", "CsrfRejected", "Forbidden", "ManualError", "PageNotFound", "ServiceUnavailable",
-           "TooManyAttempts"]
+__all__ = ["BadForm", "Conflict", "CounterError", "CsrfRejected", "Forbidden", "ManualError", "PageNotFound",
+           "ServiceUnavailable", "TooManyAttempts"]
 
 
 class CounterError(Exception):
@@ -47,6 +48,10 @@ class ManualError(CounterError):
 
 class PageNotFound(CounterError):
     status = 404
+
+
+class BadForm(CounterError):
+    status = 400
 
 
 class CsrfRejected(CounterError):

@@ -63,7 +63,7 @@ from consumers.auditor.papercode import (
 from consumers.auditor.verify import verify_printout
 from consumers.counter.display import field_rows
 from consumers.counter.longterm import LongTerm
-from consumers.counter.paper import draw_qr, qr_code, qr_mm
+from consumers.counter.pageband import FOOT, Band, band_codes
 from consumers.counter.typeset import FAMILY, FONT_DIR, Page, cell, use_font, wrap, write_rows, write_text
 from linkage.config import Home
 from linkage.crl import crl_path
@@ -96,7 +96,6 @@ TITLE_EN: Final = "Certified printout from the government data linkage system"
 # (the TSA's certificate and the CA's inside) ~3.5 kB; room to spare.
 _SIG_BYTES: Final = 8192
 _MARGIN: Final = 15.0
-_QR_GAP: Final = 4.0
 _GENERIC_TITLE: Final = "เอกสารจากระบบเชื่อมโยงข้อมูล"
 
 
@@ -268,11 +267,15 @@ def render_case_pdf(case: PrintCase, signer: CounterSigner, *, qr_texts: Sequenc
     claims = case_claims(case)
     if qr_texts is None:
         try:
-            qr_texts = make_paper_code(claims, signer.key, signer.cert)
+            qr_texts = band_codes(lambda chars: make_paper_code(claims, signer.key, signer.cert, part_chars=chars))
         except ValueError as exc:
             raise BadCase(f"the case's data does not fit its QR codes: {exc}",
                           "ข้อมูลของเรื่องนี้มากเกินกว่าที่คิวอาร์โค้ดจะบรรจุได้") from exc
     pdf = _new_pdf(case)
+    # Every page ends with the certification line and the whole set of QR codes (consumers/counter/pageband.py).
+    band = Band.make(_band_lines(case, claims, len(qr_texts)), qr_texts)
+    pdf.band = band.draw
+    pdf.set_auto_page_break(True, margin=FOOT + 4 + band.height(pdf))
     pdf.add_page()
     # Header: agency, title, the case.
     use_font(pdf, 12, bold=True)
@@ -312,7 +315,7 @@ def render_case_pdf(case: PrintCase, signer: CounterSigner, *, qr_texts: Sequenc
     use_font(pdf, 10)
     for item in claims.still_to_bring or ("ไม่มี (ใช้เอกสารจากระบบเชื่อมโยงข้อมูลแทนทั้งหมด)",):
         write_text(pdf, 0, 4.8, f"•  {item}")
-    _certification(pdf, case, claims, list(qr_texts))
+    _certification(pdf, case, claims)
     return bytes(pdf.output())
 
 
@@ -328,36 +331,34 @@ def _attach(pdf: Page, case: PrintCase, printout_id: str, doc_type: str, jws: st
                        creation_date=case.printed_at, modification_date=case.printed_at)
 
 
-def _certification(pdf: Page, case: PrintCase, claims: PaperClaims, texts: list[str]) -> None:
-    """The officer's certification with the QR codes, kept together on one page: one code beside the text; a set
-    of parts in a row below it, each captioned k of n."""
-    codes = [qr_code(t) for t in texts]
-    sizes = [qr_mm(c) for c in codes]
-    beside = len(codes) == 1
-    text_w = pdf.epw - sizes[0] - _QR_GAP if beside else pdf.epw
+def _band_lines(case: PrintCase, claims: PaperClaims, codes: int) -> tuple[str, ...]:
+    """The certification line every page carries, and what its QR codes hold."""
+    every = f" (ถ่ายภาพให้ครบทั้ง {codes} รหัส)" if codes > 1 else ""
+    every_en = f" (photograph all {codes} codes)" if codes > 1 else ""
+    return ("รับรองสำเนาถูกต้อง · Certified copy",
+            f"โดย {case.officer_name} เลขประจำตัว {case.officer_id} เจ้าหน้าที่ของ{claims.agency_title}",
+            f"ให้ไว้ ณ วันที่ {be_datetime(claims.printed_at)}",
+            f"คิวอาร์โค้ดในทุกหน้า: ข้อความทุกช่องของเอกสารนี้ ลงนามโดยหน่วยงาน ตรวจได้แบบออฟไลน์{every}",
+            f"QR on every page: every field printed here, signed by the agency, checkable offline{every_en}")
+
+
+def _certification(pdf: Page, case: PrintCase, claims: PaperClaims) -> None:
+    """The officer's full certification, kept together on one page (each page's band repeats its gist)."""
+    text_w = pdf.epw
     phrases = (f"ข้าพเจ้า {case.officer_name} เลขประจำตัว {case.officer_id}",
                f"เจ้าหน้าที่ของ{claims.agency_title}",
                "ขอรับรองว่าเอกสารนี้พิมพ์จากระบบเชื่อมโยงข้อมูลของทางราชการ",
                "และข้อมูลข้างต้นตรงกับที่หน่วยงานเจ้าของข้อมูลส่งมา",
                "โดยมีตราประทับอิเล็กทรอนิกส์ของศูนย์กลางกำกับทุกฉบับ",
                f"ให้ไว้ ณ วันที่ {be_datetime(claims.printed_at)}")
-    notes = ("ลงลายมือชื่ออิเล็กทรอนิกส์ (PAdES) ด้วยใบรับรองของหน่วยงานในนามของเจ้าหน้าที่ข้างต้น",
-             "คิวอาร์โค้ด: ข้อความทุกช่องของเอกสารนี้ ลงนามโดยหน่วยงาน ตรวจได้แบบออฟไลน์"
-             + (f" (ถ่ายภาพให้ครบทั้ง {len(codes)} รหัส)" if not beside else ""),
-             "QR: every field printed here, signed by the agency, checkable offline"
-             + (f" (photograph all {len(codes)} codes)" if not beside else ""))
+    note = "ลงลายมือชื่ออิเล็กทรอนิกส์ (PAdES) ด้วยใบรับรองของหน่วยงานในนามของเจ้าหน้าที่ข้างต้น"
     use_font(pdf, 10)
     lines = sum(len(wrap(pdf, text_w, p)) for p in phrases)
     use_font(pdf, 7.5)
-    lines_small = sum(len(wrap(pdf, text_w, p)) for p in notes)
-    text_h = 6 + lines * 4.8 + 4 + 2 * 5.2 + 1.5 + lines_small * 3.4
-    per_row = max(1, int((pdf.epw + _QR_GAP) // (max(sizes) + _QR_GAP)))
-    strip_h = 0.0 if beside else -(-len(codes) // per_row) * (max(sizes) + 4.5)
-    height = max(sizes[0], text_h) if beside else text_h + 2 + strip_h
+    height = 6 + lines * 4.8 + 4 + 2 * 5.2 + 1.5 + len(wrap(pdf, text_w, note)) * 3.4
     if pdf.get_y() + 2 + height > pdf.page_break_trigger:
         pdf.add_page()
     pdf.ln(2)
-    top = pdf.get_y()
     use_font(pdf, 11.5, bold=True)
     write_text(pdf, text_w, 6, "คำรับรองของเจ้าหน้าที่")
     use_font(pdf, 10)
@@ -370,24 +371,8 @@ def _certification(pdf: Page, case: PrintCase, claims: PaperClaims, texts: list[
     pdf.ln(1.5)
     use_font(pdf, 7.5)
     pdf.set_text_color(60, 60, 60)
-    for note in notes:
-        write_text(pdf, text_w, 3.4, note)
+    write_text(pdf, text_w, 3.4, note)
     pdf.set_text_color(0, 0, 0)
-    if beside:
-        draw_qr(pdf, codes[0], pdf.l_margin + pdf.epw - sizes[0], top, sizes[0])
-        pdf.set_y(max(pdf.get_y(), top + sizes[0]))
-        return
-    pdf.ln(2)
-    y = pdf.get_y()
-    use_font(pdf, 7.5)
-    for k, (code, size) in enumerate(zip(codes, sizes, strict=True)):
-        row, col = divmod(k, per_row)
-        x = pdf.l_margin + col * (max(sizes) + _QR_GAP)
-        at = y + row * (max(sizes) + 4.5)
-        draw_qr(pdf, code, x, at, size)
-        pdf.set_xy(x, at + size)
-        cell(pdf, size, 3.5, f"รหัสที่ {k + 1}/{len(codes)} · QR {k + 1} of {len(codes)}", align="C")
-    pdf.set_y(y + strip_h)
 
 
 def sign_pdf(pdf: bytes, signer: CounterSigner, *, officer_name: str, officer_id: str, location: str = "") -> bytes:

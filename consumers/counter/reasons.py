@@ -16,10 +16,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Final
 
-__all__ = ["INTERRUPTED", "Explained", "explain", "provider_name"]
+__all__ = ["INTERRUPTED", "REVOKED", "Explained", "explain", "provider_name"]
 
 # The counter's own reason: it stopped between asking the hub and storing the answer.
 INTERRUPTED: Final = "fetch_interrupted"
+# The counter's own too: the officer revoked the copy fetched (a mis-printed copy); a new one can be fetched.
+REVOKED: Final = "printout_revoked"
 
 # The registries behind the hub, by their provider name. The hub's API names a provider only by code.
 _PROVIDERS: Final = {
@@ -34,6 +36,9 @@ _SOME_PROVIDER: Final = ("หน่วยงานเจ้าของข้อ
 _TEXTS: Final = {
     INTERRUPTED: ("ระบบเคาน์เตอร์หยุดทำงานก่อนได้รับเอกสารฉบับนี้ กรุณากดลองดึงอีกครั้ง",
                   "The counter stopped before this document arrived; press retry."),
+    REVOKED: ("{th} ฉบับที่ดึงไว้ถูกเพิกถอนแล้ว สำเนาที่พิมพ์จากฉบับนั้นตรวจสอบไม่ผ่านอีกต่อไป กดลองดึงอีกครั้งเพื่อรับฉบับใหม่",
+              "The {en} fetched before was revoked: copies printed from it no longer verify. Retry to fetch a new"
+              " one."),
     "citizen_not_present": ("{th} ให้ได้เฉพาะเมื่อเจ้าของข้อมูลมาแสดงตนพร้อมบัตร เมื่อผู้ยื่นมาพร้อมบัตรแล้ว"
                             " ให้ทำเครื่องหมายด้านล่างแล้วกดลองดึงอีกครั้ง",
                             "The {en} is given only when its owner is here with their ID card: once the applicant"
@@ -63,7 +68,7 @@ _RETRYABLE: Final = ("ระบบเชื่อมโยงข้อมูล�
                      "The linkage could not serve this right now; retry.")
 # Not retryable by the hub's word, but a retry can still help: once the citizen is here, after a crash, or
 # when the answer that came failed the checks on receipt.
-_FIXABLE: Final = frozenset({INTERRUPTED, "citizen_not_present", "printout_invalid", "printout_not_requested"})
+_FIXABLE: Final = frozenset({INTERRUPTED, REVOKED, "citizen_not_present", "printout_invalid", "printout_not_requested"})
 _REFUSED: Final = ("ระบบเชื่อมโยงไม่ส่งเอกสารนี้ให้ ผู้ยื่นต้องนำเอกสารนี้มาเอง (รายละเอียดสำหรับผู้ตรวจสอบอยู่ด้านล่าง)",
                    "The linkage refused this document: the applicant must bring it (details for auditors below).")
 

@@ -65,6 +65,7 @@ def add_routes(app: web.Application) -> None:
     r.add_get("/applications/{app_id}/qr.png", payments.payment_qr, name="payment_qr")
     r.add_post("/applications/{app_id}/receipt", payments.receipt_pdf, name="receipt_pdf")
     r.add_post("/payments/callback", payments.payment_callback, name="payment_callback")
+    r.add_post("/cases/{case_id}/revoke/{doc_type}", cases.case_revoke, name="case_revoke")
     r.add_get("/reports", reports.reports, name="reports")
     r.add_get("/reports.csv", reports.reports_csv, name="reports_csv")
     r.add_get("/reports/cut", cut_views.cut_page, name="report_cut")

@@ -37,17 +37,21 @@ class Page(FPDF):  # fpdf2 ships no type information: FPDF is Any here
     footer_text = ""
     shaping = False
     bold = False
+    # Drawn on every page just above the footer line (a certified copy's certification and QR codes).
+    band: Callable[[Page], None] | None = None
 
     def __init__(self, *args: Any, **kw: Any) -> None:
         super().__init__(*args, **kw)
 
     def footer(self) -> None:
+        if self.band is not None:
+            self.band(self)
         self.set_y(-12)
         use_font(self, 8)
         self.set_text_color(90, 90, 90)
         # Two runs, centred together: the page count is filled in by fpdf2 only when the file is written, so it
         # cannot be inside the Thai run's /ActualText; as plain digits it needs none.
-        text, count = f"{self.footer_text}  ·  หน้า ", f"{self.page_no()}/{{nb}}"
+        text, count = f"{self.footer_text}  ·  หน้า {self.page_no()} จาก ", "{nb}"
         text_w, count_w = _width(self, text), _width(self, count)
         margin, self.c_margin = self.c_margin, 0
         self.set_x(self.l_margin + (self.epw - text_w - count_w) / 2)

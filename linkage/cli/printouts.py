@@ -116,10 +116,16 @@ def _state(args: argparse.Namespace) -> Path:
 
 def _cmd_verify(args: argparse.Namespace) -> int:
     from consumers.auditor.cli import run_verify
+    from consumers.auditor.revocations import parse_age
 
+    try:
+        max_age = parse_age(args.revocation_max_age)
+    except ValueError as exc:
+        print(f"linkage verify: --revocation-max-age: อายุไม่ถูกต้อง / {exc}", file=sys.stderr)
+        return 2
     trust, hub = _auditor_inputs(args)
     return run_verify([Path(f) for f in args.files], trust, hub=None if args.offline else hub, state=_state(args),
-                      as_json=args.json, ocr=not args.no_ocr)
+                      as_json=args.json, ocr=not args.no_ocr, revocation_max_age=max_age)
 
 
 def _cmd_audit_watch(args: argparse.Namespace) -> int:
@@ -213,6 +219,10 @@ def _add_audit_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]
         p.add_argument("--no-ocr", action="store_true", default=env("LINKAGE_NO_OCR", "") == "1",
                        help="for a photo of a paper: do not read its printed text to compare with the QR code "
                             "(check 9; LINKAGE_NO_OCR=1)")
+        p.add_argument("--revocation-max-age", metavar="AGE", default=env("LINKAGE_REVOCATION_MAX_AGE", "7d"),
+                       help="offline, how old the kept revocation list of the hub may be before check 7 warns and "
+                            "no longer vouches for 'not revoked' (LINKAGE_REVOCATION_MAX_AGE; e.g. 36h, 7d; default "
+                            "7d). Online, a fresh list is fetched and kept beside the state file")
         p.add_argument("--json", action="store_true", help="print a machine-readable report")
         p.set_defaults(func=_cmd_verify)
 

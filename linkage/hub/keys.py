@@ -154,6 +154,12 @@ class LogSigner:
         return tuple(w for w, _ in self._signers)
 
     def sign_checkpoint(self, checkpoint: Checkpoint) -> str:
+        return self.sign_dated(lambda now: Checkpoint(checkpoint.origin, checkpoint.size, checkpoint.root_hash,
+                                                      (*checkpoint.extensions, SIGNED_AT + now)).text())
+
+    def sign_dated(self, text_at: Callable[[str], str]) -> str:
+        """The note of ``text_at(now)`` (now: RFC 3339 UTC, to the second), signed by every key in force now: a
+        checkpoint, or the revocation list (linkage/revlist.py)."""
         stamp = file_stamp(self._keys)
         if stamp != self._seen:
             self._seen = stamp
@@ -168,6 +174,4 @@ class LogSigner:
         if not signers:
             raise KeySetError("no_key_in_force", f"no log key held by the hub is in force at {utc_text(now)}: rotate"
                               " with `linkage keys rotate`")
-        stamped = Checkpoint(checkpoint.origin, checkpoint.size, checkpoint.root_hash,
-                             (*checkpoint.extensions, SIGNED_AT + str(utc_text(now))))
-        return sign_note(stamped.text(), signers)
+        return sign_note(text_at(str(utc_text(now))), signers)

@@ -30,6 +30,7 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import contextlib
+import datetime as dt
 import hashlib
 import hmac
 import json
@@ -47,6 +48,7 @@ from linkage.hub.logentries import LogEntry, Record, RevocationEntry
 from linkage.hub.logproofs import PLACEHOLDER, batch_proofs, peak_coords
 from linkage.hub.logstore import EntryRow, Key, LogStore, open_log_store
 from linkage.note import NoteSigner, sign_note
+from linkage.revlist import revocation_list_text
 from linkage.storage import Database
 
 __all__ = ["Appended", "ExchangeLog", "LogEntry", "Record", "RevocationEntry", "SignedTree"]
@@ -100,6 +102,7 @@ class ExchangeLog:
             raise ValueError("subject_key must be at least 32 bytes")
         self._key = subject_key
         # Called directly for every checkpoint: the hub's LogSigner signs with the log keys in force itself.
+        self._signer = signer
         self._sign_checkpoint: Callable[[Checkpoint], str] = (
             (lambda cp: sign_note(cp.text(), [signer])) if isinstance(signer, NoteSigner) else signer.sign_checkpoint)
         self.origin = origin
@@ -265,6 +268,20 @@ class ExchangeLog:
         if found is None:
             return None
         return found[0], json.loads(found[1])
+
+    async def revocation_list(self) -> str:
+        """The signed revocation list (linkage/revlist.py) of the tree as committed now, issued now, signed with the
+        log keys in force."""
+        size = self.size
+        rows = [(i, json.loads(leaf)) for i, leaf in await self._run(lambda: self._db.revocations(size))]
+
+        def text_at(now: str) -> str:
+            return revocation_list_text(self.origin, dt.datetime.fromisoformat(now), size, rows)
+
+        if isinstance(self._signer, NoteSigner):  # one key (tests, tools): it signs now
+            return sign_note(text_at(dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")), [self._signer])
+        note: str = self._signer.sign_dated(text_at)  # type: ignore[attr-defined]  # the hub's LogSigner
+        return note
 
     # -- writes ----------------------------------------------------------------------
 

@@ -150,6 +150,10 @@ class LogStore(Protocol):
 
     def leaf(self, kind: str, printout_id: str) -> tuple[int, bytes] | None: ...
 
+    def revocations(self, size: int) -> list[tuple[int, bytes]]:
+        """(index, leaf) of every revocation in the tree of ``size``, in log order."""
+        ...
+
     def close(self) -> None: ...
 
 
@@ -274,6 +278,11 @@ class SqliteLogStore:
         row = self._db.execute("SELECT idx, leaf FROM entries WHERE kind = ? AND printout_id = ?",
                                (kind, printout_id)).fetchone()
         return None if row is None else (int(row[0]), bytes(row[1]))
+
+    def revocations(self, size: int) -> list[tuple[int, bytes]]:
+        rows = self._db.execute("SELECT idx, leaf FROM entries WHERE kind = 'revocation' AND idx < ? ORDER BY idx",
+                                (size,)).fetchall()
+        return [(int(i), bytes(leaf)) for i, leaf in rows]
 
     def close(self) -> None:
         self._db.close()
@@ -452,6 +461,11 @@ class PostgresLogStore:
     def leaf(self, kind: str, printout_id: str) -> tuple[int, bytes] | None:
         row = self._one("SELECT idx, leaf FROM entries WHERE kind = %s AND printout_id = %s", (kind, printout_id))
         return None if row is None else (int(row[0]), bytes(row[1]))
+
+    def revocations(self, size: int) -> list[tuple[int, bytes]]:
+        rows = self._connection().execute(
+            "SELECT idx, leaf FROM entries WHERE kind = 'revocation' AND idx < %s ORDER BY idx", (size,)).fetchall()
+        return [(int(i), bytes(leaf)) for i, leaf in rows]
 
     def close(self) -> None:
         if self._conn is not None:

@@ -228,6 +228,12 @@ class AuditServicer(audit_pb2_grpc.AuditLogServicer):
         return audit_pb2.RevokePrintoutResponse(log_index=logged.index, revoked_at=revoked_at)
 
     @grpc_errors
+    async def GetRevocationList(self, request: audit_pb2.GetRevocationListRequest,
+                                context: grpc.aio.ServicerContext) -> audit_pb2.RevocationList:
+        self._hub.admit(context.auth_context(), request)
+        return audit_pb2.RevocationList(note=await self._log.revocation_list())
+
+    @grpc_errors
     async def GetRevocation(self, request: audit_pb2.GetRevocationRequest,
                             context: grpc.aio.ServicerContext) -> audit_pb2.Revocation:
         self._hub.admit(context.auth_context(), request)

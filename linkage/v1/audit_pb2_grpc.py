@@ -69,6 +69,11 @@ class AuditLogStub:
                 request_serializer=linkage_dot_v1_dot_audit__pb2.GetRevocationRequest.SerializeToString,
                 response_deserializer=linkage_dot_v1_dot_audit__pb2.Revocation.FromString,
                 _registered_method=True)
+        self.GetRevocationList = channel.unary_unary(
+                '/linkage.v1.AuditLog/GetRevocationList',
+                request_serializer=linkage_dot_v1_dot_audit__pb2.GetRevocationListRequest.SerializeToString,
+                response_deserializer=linkage_dot_v1_dot_audit__pb2.RevocationList.FromString,
+                _registered_method=True)
 
 
 class AuditLogServicer:
@@ -130,6 +135,15 @@ class AuditLogServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def GetRevocationList(self, request, context):
+        """Every revoked printout, as a list signed with the log's note key and
+        dated, for verifiers that check paper offline: they fetch it, keep it and
+        say how old it is (docs/audit.md, "The revocation list").
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_AuditLogServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -167,6 +181,11 @@ def add_AuditLogServicer_to_server(servicer, server):
                     servicer.GetRevocation,
                     request_deserializer=linkage_dot_v1_dot_audit__pb2.GetRevocationRequest.FromString,
                     response_serializer=linkage_dot_v1_dot_audit__pb2.Revocation.SerializeToString,
+            ),
+            'GetRevocationList': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetRevocationList,
+                    request_deserializer=linkage_dot_v1_dot_audit__pb2.GetRevocationListRequest.FromString,
+                    response_serializer=linkage_dot_v1_dot_audit__pb2.RevocationList.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -358,6 +377,33 @@ class AuditLog:
             '/linkage.v1.AuditLog/GetRevocation',
             linkage_dot_v1_dot_audit__pb2.GetRevocationRequest.SerializeToString,
             linkage_dot_v1_dot_audit__pb2.Revocation.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetRevocationList(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/linkage.v1.AuditLog/GetRevocationList',
+            linkage_dot_v1_dot_audit__pb2.GetRevocationListRequest.SerializeToString,
+            linkage_dot_v1_dot_audit__pb2.RevocationList.FromString,
             options,
             channel_credentials,
             insecure,

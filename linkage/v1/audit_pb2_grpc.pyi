@@ -78,6 +78,11 @@ class AuditLogStub:
     """
     GetRevocation: _grpc.UnaryUnaryMultiCallable[_audit_pb2.GetRevocationRequest, _audit_pb2.Revocation]
     """Whether a printout was revoked."""
+    GetRevocationList: _grpc.UnaryUnaryMultiCallable[_audit_pb2.GetRevocationListRequest, _audit_pb2.RevocationList]
+    """Every revoked printout, as a list signed with the log's note key and
+    dated, for verifiers that check paper offline: they fetch it, keep it and
+    say how old it is (docs/audit.md, "The revocation list").
+    """
 
 @_typing.type_check_only
 class AuditLogAsyncStub(AuditLogStub):
@@ -107,6 +112,11 @@ class AuditLogAsyncStub(AuditLogStub):
     """
     GetRevocation: _aio.UnaryUnaryMultiCallable[_audit_pb2.GetRevocationRequest, _audit_pb2.Revocation]  # type: ignore[assignment]
     """Whether a printout was revoked."""
+    GetRevocationList: _aio.UnaryUnaryMultiCallable[_audit_pb2.GetRevocationListRequest, _audit_pb2.RevocationList]  # type: ignore[assignment]
+    """Every revoked printout, as a list signed with the log's note key and
+    dated, for verifiers that check paper offline: they fetch it, keep it and
+    say how old it is (docs/audit.md, "The revocation list").
+    """
 
 class AuditLogServicer(metaclass=_abc_1.ABCMeta):
     @_abc_1.abstractmethod
@@ -175,5 +185,16 @@ class AuditLogServicer(metaclass=_abc_1.ABCMeta):
         context: _ServicerContext,
     ) -> _typing.Union[_audit_pb2.Revocation, _abc.Awaitable[_audit_pb2.Revocation]]:
         """Whether a printout was revoked."""
+
+    @_abc_1.abstractmethod
+    def GetRevocationList(
+        self,
+        request: _audit_pb2.GetRevocationListRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_audit_pb2.RevocationList, _abc.Awaitable[_audit_pb2.RevocationList]]:
+        """Every revoked printout, as a list signed with the log's note key and
+        dated, for verifiers that check paper offline: they fetch it, keep it and
+        say how old it is (docs/audit.md, "The revocation list").
+        """
 
 def add_AuditLogServicer_to_server(servicer: AuditLogServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...

@@ -8,6 +8,7 @@ forked, rolled-back and rewritten logs side by side.
 from __future__ import annotations
 
 import dataclasses
+import datetime as dt
 import json
 from dataclasses import dataclass, field
 
@@ -15,6 +16,7 @@ from consumers.auditor.errors import HubRefused
 from consumers.auditor.log import Entry, InclusionProof, Revocation
 from linkage import merkle
 from linkage.checkpoint import Checkpoint, NoteSigner, sign_checkpoint
+from linkage.revlist import revocation_list_text, sign_revocation_list
 
 ORIGIN = "linkage.test/audit-log"
 
@@ -69,6 +71,12 @@ class FakeLog:
 
     def revocation(self, printout_id: str) -> Revocation:
         return self.revoked.get(printout_id, Revocation(False))
+
+    def revocation_list(self) -> str:
+        rows = [(r.log_index, {"printout_id": pid, "revoked_at": r.revoked_at, "reason": r.reason})
+                for pid, r in self.revoked.items()]
+        text = revocation_list_text(self.origin, dt.datetime.now(dt.UTC), self.tree_size, rows)
+        return sign_revocation_list(text, [self.signer])
 
     def locate(self, printout_id: str, subject_id: str) -> int | None:
         if self.refuse_locate:

@@ -190,3 +190,61 @@ async def _verify_a_photo(browser: Any, base_url: str, pdf_path: Path, citizen: 
     assert await fields.locator('tr[data-status="unreadable"]').count() > 10
     assert await fields.locator('tr[data-status="differs"]').count() == 0
     await ctx.close()
+
+
+async def test_officer_revokes_a_misprinted_copy_and_fetches_a_new_one(
+        browser: Any, base_url: str, stack: RunningStack, personas: list[dict[str, Any]]) -> None:
+    import asyncio
+    import json
+    import re
+
+    from consumers.auditor.client import AuditClient
+
+    officer = sorted(stack.settings.agencies["phrae-municipality"].officers)[0]
+    citizen = persona(personas, "dbd.commerce")
+    ctx = await browser.new_context(viewport={"width": 1366, "height": 768})
+    page = await ctx.new_page()
+    await page.goto(f"{base_url}/signin")
+    await page.keyboard.type(officer)
+    await page.keyboard.press("Enter")
+    await page.wait_for_url(f"{base_url}/")
+    await page.goto(f"{base_url}/cases/new/{SERVICE}")
+    await page.get_by_label("เลขประจำตัวประชาชน 13 หลักของผู้ยื่นคำขอ").fill(citizen)
+    await page.get_by_label("ผู้ยื่นคำขอมาแสดงตนพร้อมบัตรประจำตัวประชาชน").check()
+    await page.get_by_role("button", name="ดึงเอกสาร").click()
+    await page.wait_for_url(f"{base_url}/cases/**")
+    card = page.locator("#doc-dopa-person")
+    found = re.search(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}", await card.inner_text())
+    assert found, await card.inner_text()
+    printout_id = found.group(0)
+
+    # A reason is required: the browser will not send the form without one.
+    await page.get_by_test_id("revoke-open-dopa.person").click()
+    await page.get_by_test_id("revoke-dopa.person").click()
+    assert await card.get_by_label("เหตุผลที่เพิกถอน").evaluate("e => e.validity.valueMissing")
+    await card.get_by_label("เหตุผลที่เพิกถอน").fill("พิมพ์ผิดฉบับ ชื่อไม่ชัด")
+    await page.get_by_test_id("revoke-dopa.person").click()
+    await page.wait_for_url(f"{base_url}/cases/**#doc-dopa-person")
+    text = await card.inner_text()
+    assert "ถูกเพิกถอนแล้ว" in text and "printout_revoked" not in await card.locator(".problem").inner_text()
+    assert await page.get_by_test_id("seal").count() >= 1  # the other documents stand
+
+    # The hub logged it: the revocation names this agency, the signed-in officer and the reason.
+    def logged() -> dict[str, Any]:
+        own = stack.home.client_cert("auditor")
+        with AuditClient.connect(stack.hub_address, stack.home.ca.cert, own) as log:
+            revocation = log.revocation(printout_id)
+            assert revocation.revoked and revocation.reason == "พิมพ์ผิดฉบับ ชื่อไม่ชัด"
+            [entry] = log.entries(revocation.log_index, revocation.log_index + 1)
+            leaf: dict[str, Any] = json.loads(entry.leaf)
+            return leaf
+
+    leaf = await asyncio.to_thread(logged)
+    assert (leaf["kind"], leaf["agency"], leaf["officer_id"]) == ("revocation", "phrae-municipality", officer)
+
+    # A new copy: retry fetches a new printout, sealed, with another id.
+    await page.get_by_test_id("retry-dopa.person").click()
+    await page.wait_for_url(f"{base_url}/cases/**")
+    assert "ตราประทับอิเล็กทรอนิกส์ถูกต้อง" in await card.get_by_test_id("seal").inner_text()
+    assert printout_id not in await card.inner_text()
+    await ctx.close()

@@ -175,3 +175,39 @@ def test_the_segmenter_uses_its_bundled_dictionary_and_writes_nothing(tmp_path: 
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "ที่อยู่|ตาม|ทะเบียนบ้าน"
     assert not list(tmp_path.iterdir())
+
+
+def test_every_page_is_certified_and_carries_the_whole_qr_set(printed: Printed, stack: RunningStack,
+                                                                tmp_path: Path) -> None:
+    import io
+    import json
+
+    from pypdf import PdfReader
+
+    from consumers.auditor import TrustInputs, run_verify
+
+    def verify(path: Path) -> dict[str, Any]:
+        out, err = io.StringIO(), io.StringIO()
+        code = run_verify(path, TrustInputs(home=stack.home.root), as_json=True, out=out, err=err, ocr=False)
+        assert (code, err.getvalue()) == (0, ""), out.getvalue()[:3000]
+        report: dict[str, Any] = json.loads(out.getvalue())
+        return report
+
+    pages = len(PdfReader(printed.path).pages)
+    assert pages >= 2  # five documents: the case this is about
+    verify(printed.path)
+    for k in range(1, pages + 1):
+        text = subprocess.run([tool("pdftotext"), "-f", str(k), "-l", str(k), str(printed.path), "-"],
+                              capture_output=True, text=True, check=True).stdout
+        # The certification line, who certified, and "page k of n" with n (filled in at the end) extracted exactly.
+        assert "รับรองสำเนาถูกต้อง · Certified copy" in text and OFFICER in text, text[-600:]
+        assert f"หน้า {k} จาก {pages}" in text, text[-300:]
+        # A photo of this page alone decodes the whole set of QR codes and verifies every document.
+        subprocess.run([tool("pdftoppm"), "-r", "150", "-png", "-f", str(k), "-l", str(k), "-singlefile",
+                        str(printed.path), str(tmp_path / f"page{k}")], check=True, capture_output=True)
+        report = verify(tmp_path / f"page{k}.png")
+        assert report["form"] == "qr" and len(report["documents"]) == len(DOC_TYPES), report["form"]
+    # The internal label of the registry is not on the paper; the word a reader knows is.
+    whole = subprocess.run([tool("pdftotext"), str(printed.path), "-"], capture_output=True, text=True,
+                           check=True).stdout
+    assert "บรรทัดเดียว" not in whole and "(ไทย)" not in whole and "ที่อยู่" in whole

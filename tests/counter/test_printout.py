@@ -96,7 +96,7 @@ async def test_signature_valid_forpdfsig(certified: Certified) -> None:
     assert "Total document signed" in out, out
 
 
-async def test_thai_text_extracts_and_is_one_page(certified: Certified) -> None:
+async def test_thai_text_extracts_on_at_most_two_pages(certified: Certified) -> None:
     pdftotext = tool("pdftotext")
     text = subprocess.run([pdftotext, "-layout", str(certified.path), "-"], capture_output=True, text=True,
                           check=True).stdout
@@ -113,7 +113,8 @@ async def test_thai_text_extracts_and_is_one_page(certified: Certified) -> None:
                                                                   "กันยายน", "ตุลาคม", "พฤศจิกายน", "ธันวาคม"))
     printed = certified.case.printed_at.astimezone(dt.timezone(dt.timedelta(hours=7)))
     assert str(printed.year + 543) in text
-    assert len(PdfReader(io.BytesIO(certified.pdf)).pages) == 1
+    # Three documents, the officer's certification, and on every page the band with the QR codes: two pages.
+    assert len(PdfReader(io.BytesIO(certified.pdf)).pages) <= 2
 
 
 async def test_every_jws_is_attached_byte_for_byte_with_its_log_proof(certified: Certified) -> None:

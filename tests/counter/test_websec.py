@@ -149,6 +149,7 @@ async def test_every_post_route_refuses_a_missing_or_foreign_token(
         "/applications/an-app/confirm": {"citizen_confirms": "1"},
         "/applications/an-app/pdf": {},
         "/applications/an-app/receipt": {},
+        f"/cases/{case_id}/revoke/edu.degree": {"reason": "พิมพ์ผิด"},
         "/complaints/new": {"office": "กองช่าง", "details": "ขอสำเนา"},
         "/me": {"subject_id": me["id"], **me["card"]},
         "/verify": {},

@@ -19,6 +19,8 @@ from linkage.checkpoint import open_checkpoint, parse_verifier_key
 from linkage.config import Home
 from linkage.errors import from_rpc_error
 from linkage.hub.server import build_server
+from linkage.keyset import log_key_set
+from linkage.revlist import open_revocation_list
 from linkage.seal import printout_digest
 from linkage.v1 import audit_pb2, audit_pb2_grpc, hub_pb2_grpc, provider_pb2
 from tests.backends import backend, fresh_database, postgres
@@ -140,6 +142,11 @@ async def test_accesses_for_auditors_only_and_revocation(stack: RunningStack,
         accesses = (await log.ListAccesses(audit_pb2.ListAccessesRequest(subject_id=citizen))).accesses
         mine = [a for a in accesses if a.printout_id == doc.printout_id]
         assert len(mine) == 1 and mine[0].agency == MUNI and mine[0].purpose == "ตรวจวุฒิการศึกษา" and mine[0].revoked
+        # The signed list for offline verifiers names it, signed with the log's published keys.
+        note = (await log.GetRevocationList(audit_pb2.GetRevocationListRequest())).note
+        listed = open_revocation_list(note, log_key_set(stack.home), stack.hub.hub.log.origin)
+        assert listed.revoked[doc.printout_id].log_index == revoked.log_index and listed.log_size > revoked.log_index
+        assert listed.revoked[doc.printout_id].reason.startswith("ออกผิดคน")
         # Another agency cannot revoke what it was not issued.
         with pytest.raises(grpc.aio.AioRpcError) as info:
             await log.RevokePrintout(audit_pb2.RevokePrintoutRequest(

@@ -14,7 +14,7 @@ from consumers.auditor.bundle import proof_json
 from consumers.auditor.verify import verify_printout
 from consumers.client import Printout
 from consumers.counter.display import BANGKOK, field_rows, issued_text
-from consumers.counter.errors import PageNotFound, ServiceUnavailable
+from consumers.counter.errors import BadForm, PageNotFound, ServiceUnavailable
 from consumers.counter.manuals import Manual
 from consumers.counter.pages import (
     case_or_404,
@@ -26,7 +26,7 @@ from consumers.counter.pages import (
     render,
 )
 from consumers.counter.printout import PrintCase, PrintoutError, certify_async
-from consumers.counter.reasons import INTERRUPTED, explain, provider_name
+from consumers.counter.reasons import INTERRUPTED, REVOKED, explain, provider_name
 from consumers.counter.sessions import Session
 from consumers.counter.state import HUB, STATE, STORE, TRACKER, CounterState, hub_doc_types
 from consumers.counter.store import Case, CaseRow, DocSlot, Report, new_case_id
@@ -34,7 +34,7 @@ from linkage.errors import InvalidRequest, LinkageError
 from linkage.ids import parse_id
 from linkage.v1 import common_pb2
 
-__all__ = ["case_certify", "case_form", "case_open", "case_page", "case_retry", "make_certified_pdf"]
+__all__ = ["case_certify", "case_form", "case_open", "case_page", "case_retry", "case_revoke", "make_certified_pdf"]
 
 _log = logging.getLogger("consumers.counter")
 
@@ -243,3 +243,32 @@ async def make_certified_pdf(state: CounterState, case: Case, session: Session) 
     except PrintoutError as err:
         _log.warning("certified printout refused for case %s: %s", case.ref, err.code)
         raise ServiceUnavailable(err.code, err.message_th, err.message) from err
+
+
+async def case_revoke(request: web.Request) -> web.StreamResponse:
+    """Revoke the printout fetched for one document of the case (a mis-printed copy), with the officer's reason.
+    The hub logs the revocation naming this agency and the signed-in officer; the document then shows as revoked,
+    and a retry fetches a new printout."""
+    case = case_or_404(request)
+    session = current_session(request)
+    doc_type = request.match_info["doc_type"]
+    slot = case.slots.get(doc_type)
+    if slot is None or not slot.fetched:
+        raise PageNotFound("document_not_in_case", "เรื่องนี้ไม่มีเอกสารฉบับนี้ที่ดึงไว้",
+                           "This case holds no fetched document of that type.")
+    reason = " ".join(form_field(await request.post(), "reason").split())
+    if not reason:
+        raise BadForm("reason_missing", "กรุณาระบุเหตุผลที่เพิกถอนสำเนา", "Say why the copy is revoked.")
+    try:
+        answer = await request.app[HUB].revoke(slot.printout_id, reason, session.officer_id)
+    except LinkageError as err:
+        _log.warning("revocation refused for case %s: %s", case.ref, err.code)
+        raise (ServiceUnavailable if err.retryable else BadForm)(err.code, err.message_th, err.message_en) from err
+    revoked = DocSlot(doc_type=doc_type, problem_reason=REVOKED, problem_retryable=True,
+                      problem_message_th=f"เลขที่ {slot.printout_id} ถูกเพิกถอนเมื่อ {answer.revoked_at} "
+                                         f"(ลำดับในบันทึก {answer.log_index}) เหตุผล: {reason}",
+                      problem_message_en=f"printout {slot.printout_id} revoked at {answer.revoked_at} "
+                                         f"(log index {answer.log_index}): {reason}")
+    manual = request.app[STATE].manuals[case.service_id]
+    request.app[STORE].update_case(case.id, [revoked], _report_row(manual))
+    raise web.HTTPSeeOther(f"/cases/{case.id}#doc-{doc_type.replace('.', '-')}")
