@@ -70,6 +70,9 @@ FIELD_LIMITS: dict[str, int] = {
     "birth_date": 16,
     "laser_code": 32,
     "leaf_hash": 32,
+    "challenge": 128,
+    "card_certificate": 1024,
+    "signature": 64,
 }
 # A field added later without its own line above (tests/hub/test_limits.py keeps this unused).
 OTHER_FIELD_LIMIT = 100

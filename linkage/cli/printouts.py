@@ -20,6 +20,7 @@ from linkage.errors import LinkageError
 
 if TYPE_CHECKING:
     from consumers.auditor.cli import HubInputs, TrustInputs
+    from linkage.cards import CitizenCard
 
 __all__ = ["AUDITOR_STATE", "add_commands"]
 
@@ -51,12 +52,18 @@ def _cmd_fetch(args: argparse.Namespace) -> int:
     ca = Path(args.ca) if args.ca else home.ca.cert
     hub_address = args.hub or str(read_endpoints(home)["hub"])
 
+    try:
+        card = _citizen_card(home, args)
+    except (OSError, ValueError) as exc:
+        print(f"linkage fetch: cannot read the citizen's card: {exc}", file=sys.stderr)
+        return 2
+
     async def run() -> int:
         async with HubClient.connect(hub_address, ca, own) as hub:
             try:
                 doc = await hub.fetch_document(args.doc_type, args.id, purpose=args.purpose,
                                                officer_id=args.officer, case_ref=args.case,
-                                               citizen_present=args.citizen_present)
+                                               citizen_present=args.citizen_present, citizen_card=card)
             except LinkageError as err:
                 print(f"refused ({err.status.name}, {err.code}): {err.message}", file=sys.stderr)
                 return 1
@@ -70,6 +77,23 @@ def _cmd_fetch(args: argparse.Namespace) -> int:
         return 0
 
     return asyncio.run(run())
+
+
+def _citizen_card(home: Home, args: argparse.Namespace) -> CitizenCard | None:
+    """The card --citizen-card names; with --citizen-present alone, the sandbox's card file of --id if there is
+    one (the hub refuses the claim without a card). Raises OSError or linkage.cards.CardError."""
+    from linkage.cards import CitizenCard
+    from linkage.ids import parse_id
+
+    if args.citizen_card:
+        return CitizenCard.load(Path(args.citizen_card))
+    if args.citizen_present:
+        try:
+            path = home.card_file(parse_id(args.id))
+        except LinkageError:
+            return None  # the hub says what is wrong with the ID
+        return CitizenCard.load(path) if path.is_file() else None
+    return None
 
 
 def _auditor_inputs(args: argparse.Namespace) -> tuple[TrustInputs, HubInputs]:
@@ -241,7 +265,12 @@ def add_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> No
     p.add_argument("--id", required=True, help="13-digit ID of the citizen or company")
     p.add_argument("--purpose", required=True, help="why the data is needed")
     p.add_argument("--case", default="", help="case or file reference")
-    p.add_argument("--citizen-present", action="store_true", help="the citizen is at the counter with their card")
+    p.add_argument("--citizen-present", action="store_true",
+                   help="the citizen is at the counter with their card (needs --citizen-card, or the persona's card"
+                        " file in the sandbox's cards/ folder)")
+    p.add_argument("--citizen-card", metavar="FILE",
+                   help="the citizen's card file (DIR/cards/ID.card.json): the card signs the hub's challenge and"
+                        " this request, proving the citizen is present")
     p.add_argument("--out", help="write the printout bundle (JWS and log index) to this file")
     p.set_defaults(func=_cmd_fetch)
 

@@ -4,8 +4,9 @@ of the printout's signing input, but the subject only as a keyed hash: no person
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, fields
-from typing import Protocol
+from typing import Any, Protocol
 
 from linkage.seal import canonical_json
 
@@ -42,10 +43,15 @@ class LogEntry:
     subject_hash: str
     printout_sha256: str  # seal.printout_digest: hex SHA-256 of the JWS signing input
     kind: str = "printout"
+    # The citizen's card proof (linkage/hub/presence.py, Proven.log); only in the leaf when there is one.
+    presence: Mapping[str, Any] | None = None
 
     def leaf(self) -> bytes:
         # Not dataclasses.asdict: it deep-copies every value, a third of an append's cost.
-        return canonical_json({name: getattr(self, name) for name in _ENTRY_FIELDS})
+        entry = {name: getattr(self, name) for name in _ENTRY_FIELDS}
+        if self.presence is not None:
+            entry["presence"] = self.presence
+        return canonical_json(entry)
 
 
 @dataclass(frozen=True)
@@ -65,5 +71,5 @@ class RevocationEntry:
         return canonical_json({name: getattr(self, name) for name in _REVOCATION_FIELDS})
 
 
-_ENTRY_FIELDS = tuple(f.name for f in fields(LogEntry))
+_ENTRY_FIELDS = tuple(f.name for f in fields(LogEntry) if f.name != "presence")
 _REVOCATION_FIELDS = tuple(f.name for f in fields(RevocationEntry))

@@ -9,7 +9,8 @@ Every call is admitted first, in ``Hub.admit`` and nowhere else, in this order:
   3. every string field of the request is within its length (``FIELD_LIMITS`` in linkage/limits.py).
 
 A printout is then issued (``Hub.fetch``) in this order, and only in this order:
-  4. a purpose is given, and the officer is registered with the agency;
+  4. a purpose is given, and the officer is registered with the agency; a request saying the citizen is
+     present carries their card's proof, and the civil registry accepts it (linkage/hub/presence.py);
   5. the document type is known: its provider is resolved, once for the request;
   6. the agency has a right to the document type;
   7. the subject ID is well formed and of the kind the type is keyed by (as its provider describes it);
@@ -41,11 +42,12 @@ from google.protobuf.message import Message
 from linkage.config import ALL_FIELDS, AgencyConfig, LiveSettings, Settings
 from linkage.errors import InvalidRequest, LimitExceeded, LinkageError, NotFound, PermissionDenied, Unauthenticated
 from linkage.hub.log import Appended, ExchangeLog, LogEntry, RevocationEntry
+from linkage.hub.presence import PresenceDesk, Proven
 from linkage.hub.routing import Router
 from linkage.ids import IdKind, parse_id, parse_officer_id
 from linkage.limits import FIELD_LIMITS, MAX_BATCH, OTHER_FIELD_LIMIT, REFUSAL_LOG_INTERVAL_S, AgencyLimits
 from linkage.seal import FetchRequest, Sealer, format_issued_at, printout_digest
-from linkage.v1 import common_pb2, provider_pb2
+from linkage.v1 import common_pb2, hub_pb2, provider_pb2
 
 __all__ = ["AgencyLimiter", "Hub", "Issued", "check_fields"]
 
@@ -76,6 +78,7 @@ class Hub:
         self.log = log
         self._revoke_lock = asyncio.Lock()
         self.limiter = AgencyLimiter()
+        self.presence = PresenceDesk(router)
 
     @property
     def settings(self) -> Settings:
@@ -155,15 +158,19 @@ class Hub:
             raise PermissionDenied("officer_not_registered", f"เจ้าหน้าที่ผู้นี้ไม่ได้ลงทะเบียนกับ {agency.name}",
                                    f"this officer is not registered with {agency.name}", field="officer_id")
 
-    async def fetch(self, agency: AgencyConfig, req: FetchRequest) -> Issued:
+    async def fetch(self, agency: AgencyConfig, req: FetchRequest,
+                    presence: hub_pb2.CitizenPresence | None = None) -> Issued:
         """Steps 4-11: issue one printout to an admitted agency. Raises a LinkageError and issues nothing when
         any step fails."""
-        # 4. Purpose and officer.
+        # 4. Purpose and officer; the citizen's card when the request says they are present.
         self.check_request(agency, req.purpose, req.officer_id)
-        return await self._issue(agency, req)
+        proven = None
+        if req.citizen_present or presence is not None:  # checked only when claimed: the path stays short
+            proven = await self.presence.prove(agency.name, req, [req.doc_type], presence)
+        return await self._issue(agency, req, proven)
 
-    async def fetch_many(self, agency: AgencyConfig, doc_types: Sequence[str],
-                         req: FetchRequest) -> list[Issued | LinkageError]:
+    async def fetch_many(self, agency: AgencyConfig, doc_types: Sequence[str], req: FetchRequest,
+                         presence: hub_pb2.CitizenPresence | None = None) -> list[Issued | LinkageError]:
         """Several types for one subject; each failure is returned in its place, not raised.
 
         Raises only for what is wrong with the request as a whole.
@@ -180,17 +187,18 @@ class Hub:
                                  field="doc_types")
         parse_id(req.subject_id)
         self.check_request(agency, req.purpose, req.officer_id)
+        proven = await self.presence.prove(agency.name, req, doc_types, presence)  # one card signature, the batch
 
         async def one(doc_type: str) -> Issued | LinkageError:
             try:
                 return await self._issue(agency, FetchRequest(doc_type, req.subject_id, req.purpose, req.officer_id,
-                                                              req.case_ref, req.citizen_present))
+                                                              req.case_ref, req.citizen_present), proven)
             except LinkageError as err:
                 return err
 
         return list(await asyncio.gather(*(one(t) for t in doc_types)))
 
-    async def _issue(self, agency: AgencyConfig, req: FetchRequest) -> Issued:
+    async def _issue(self, agency: AgencyConfig, req: FetchRequest, proven: Proven | None = None) -> Issued:
         """Steps 5-11 for a request whose purpose and officer passed step 4."""
         started = time.perf_counter()
         # 5. The document type is known; its provider, resolved here, serves the rest of the request.
@@ -205,8 +213,8 @@ class Hub:
         # 7. The subject ID, of the kind the type is keyed by (the provider's description, asked once, then kept).
         described = await self.router.describe(provider, req.doc_type)
         subject = parse_id(req.subject_id, _KINDS.get(described.subject_kind))
-        # 8. The citizen's presence.
-        if described.requires_citizen_present and not req.citizen_present:
+        # 8. The citizen's presence, proved by their card (step 4) where the type demands it.
+        if described.requires_citizen_present and proven is None:
             raise InvalidRequest("citizen_not_present",
                                  f"{req.doc_type} ให้ได้เฉพาะเมื่อเจ้าของข้อมูลมาแสดงตนพร้อมบัตร",
                                  f"{req.doc_type} is served only when the citizen is present with their card",
@@ -216,17 +224,21 @@ class Hub:
         # 10. The seal.
         printout_id = str(uuid.uuid4())
         issued_at = format_issued_at(dt.datetime.now(dt.UTC))
-        jws = self.sealer.seal({
+        payload = {
             "printout_id": printout_id, "doc_type": req.doc_type, "subject_id": subject, "data": data,
             "issuer": self._issuer, "provider": provider.name, "agency": agency.name,
             "officer_id": req.officer_id, "purpose": req.purpose, "case_ref": req.case_ref,
             "issued_at": issued_at, "request_hash": req.binding(agency.name, subject),
-        })
+        }
+        if proven is not None:
+            payload["presence"] = proven.printout
+        jws = self.sealer.seal(payload)
         # 11. The log entry, durable before the printout leaves.
         logged = await self.log.append(LogEntry(
             printout_id=printout_id, doc_type=req.doc_type, provider=provider.name, agency=agency.name,
             officer_id=req.officer_id, purpose=req.purpose, case_ref=req.case_ref, issued_at=issued_at,
             subject_hash=self.log.subject_hash(subject), printout_sha256=printout_digest(jws),
+            presence=None if proven is None else proven.log,
         ))
         _log.debug("issued", extra={"agency": agency.name, "doc_type": req.doc_type, "provider": provider.name,
                                     "log_index": logged.index,

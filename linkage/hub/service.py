@@ -60,7 +60,7 @@ class HubServicer(hub_pb2_grpc.LinkageHubServicer):
         agency = self._hub.admit(context.auth_context(), request)
         issued = await self._hub.fetch(agency, FetchRequest(
             request.doc_type, request.subject_id, request.purpose, request.officer_id, request.case_ref,
-            request.citizen_present))
+            request.citizen_present), request.presence if request.HasField("presence") else None)
         return _issued(issued)
 
     @grpc_errors
@@ -69,7 +69,8 @@ class HubServicer(hub_pb2_grpc.LinkageHubServicer):
         # A batch costs one call per document type (MAX_BATCH at most: a longer one is refused as a whole).
         agency = self._hub.admit(context.auth_context(), request, min(len(request.doc_types), MAX_BATCH))
         outcomes = await self._hub.fetch_many(agency, list(request.doc_types), FetchRequest(
-            "", request.subject_id, request.purpose, request.officer_id, request.case_ref, request.citizen_present))
+            "", request.subject_id, request.purpose, request.officer_id, request.case_ref, request.citizen_present),
+            request.presence if request.HasField("presence") else None)
         results = []
         for doc_type, outcome in zip(request.doc_types, outcomes, strict=True):
             if isinstance(outcome, LinkageError):
@@ -97,6 +98,13 @@ class HubServicer(hub_pb2_grpc.LinkageHubServicer):
         agency = self._hub.admit(context.auth_context(), request)
         match = await self._hub.check_card(agency, request.card, request.purpose, request.officer_id)
         return hub_pb2.HubCheckCardResponse(match=match)
+
+    @grpc_errors
+    async def GetPresenceChallenge(self, request: hub_pb2.PresenceChallengeRequest,
+                                   context: grpc.aio.ServicerContext) -> hub_pb2.PresenceChallenge:
+        agency = self._hub.admit(context.auth_context(), request)
+        challenge, expires_at = self._hub.presence.challenge(agency.name)
+        return hub_pb2.PresenceChallenge(challenge=challenge, expires_at=expires_at)
 
 
 def _proof_error(err: merkle.MerkleError) -> InvalidRequest:

@@ -163,6 +163,7 @@ class FetchDocumentRequest(_message.Message):
     OFFICER_ID_FIELD_NUMBER: _builtins.int
     CASE_REF_FIELD_NUMBER: _builtins.int
     CITIZEN_PRESENT_FIELD_NUMBER: _builtins.int
+    PRESENCE_FIELD_NUMBER: _builtins.int
     doc_type: _builtins.str
     """Document type, e.g. "dopa.person". At most 64 characters."""
     subject_id: _builtins.str
@@ -184,8 +185,18 @@ class FetchDocumentRequest(_message.Message):
     """
     citizen_present: _builtins.bool
     """True when the citizen is at the counter with their card. Some document
-    types (e.g. "dopa.card") are served only then.
+    types (e.g. "dopa.card") are served only then. Accepted only with
+    presence: a request claiming it without the card's proof is refused
+    ("presence_proof_missing"), and a proof without it too.
     """
+    @_builtins.property
+    def presence(self) -> Global___CitizenPresence:
+        """Field 7 is reserved for the officer's session.
+        The citizen's card's proof that they are present: its signature over a
+        challenge of GetPresenceChallenge and this request's presence hash
+        (linkage/cards.py). The civil registry checks it; the log keeps it.
+        """
+
     def __init__(
         self,
         *,
@@ -195,10 +206,11 @@ class FetchDocumentRequest(_message.Message):
         officer_id: _builtins.str = ...,
         case_ref: _builtins.str = ...,
         citizen_present: _builtins.bool = ...,
+        presence: Global___CitizenPresence | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["presence", b"presence"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["case_ref", b"case_ref", "citizen_present", b"citizen_present", "doc_type", b"doc_type", "officer_id", b"officer_id", "purpose", b"purpose", "subject_id", b"subject_id"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["case_ref", b"case_ref", "citizen_present", b"citizen_present", "doc_type", b"doc_type", "officer_id", b"officer_id", "presence", b"presence", "purpose", b"purpose", "subject_id", b"subject_id"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -273,6 +285,7 @@ class FetchDocumentsRequest(_message.Message):
     OFFICER_ID_FIELD_NUMBER: _builtins.int
     CASE_REF_FIELD_NUMBER: _builtins.int
     CITIZEN_PRESENT_FIELD_NUMBER: _builtins.int
+    PRESENCE_FIELD_NUMBER: _builtins.int
     subject_id: _builtins.str
     """As in FetchDocumentRequest, with the same limits."""
     purpose: _builtins.str
@@ -285,6 +298,12 @@ class FetchDocumentsRequest(_message.Message):
         characters.
         """
 
+    @_builtins.property
+    def presence(self) -> Global___CitizenPresence:
+        """As in FetchDocumentRequest; the card signs the batch's document types
+        once, and one challenge serves the whole batch.
+        """
+
     def __init__(
         self,
         *,
@@ -294,10 +313,11 @@ class FetchDocumentsRequest(_message.Message):
         officer_id: _builtins.str = ...,
         case_ref: _builtins.str = ...,
         citizen_present: _builtins.bool = ...,
+        presence: Global___CitizenPresence | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["presence", b"presence"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["case_ref", b"case_ref", "citizen_present", b"citizen_present", "doc_types", b"doc_types", "officer_id", b"officer_id", "purpose", b"purpose", "subject_id", b"subject_id"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["case_ref", b"case_ref", "citizen_present", b"citizen_present", "doc_types", b"doc_types", "officer_id", b"officer_id", "presence", b"presence", "purpose", b"purpose", "subject_id", b"subject_id"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -455,3 +475,85 @@ class HubCheckCardResponse(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___HubCheckCardResponse: _TypeAlias = HubCheckCardResponse  # noqa: Y015
+
+@_typing.final
+class CitizenPresence(_message.Message):
+    """A citizen's card proves they are present. The card (a simulated chip: an
+    Ed25519 key the civil registry registered when it issued the card) signs
+    the presence message: canonical JSON of {"challenge", "presence_hash"},
+    where presence_hash is the SHA-256 (hex) of the canonical JSON of the
+    request's agency, subject_id, purpose, officer_id, case_ref and sorted
+    doc_types (linkage/cards.py, presence_hash). Refusals: INVALID_ARGUMENT
+    "presence_proof_missing" or "presence_proof_malformed"; PERMISSION_DENIED
+    "challenge_unknown", "challenge_expired", "challenge_used",
+    "card_voided", "card_expired", "card_not_registered",
+    "card_signature_invalid", "card_of_another_person".
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    CHALLENGE_FIELD_NUMBER: _builtins.int
+    CARD_CERTIFICATE_FIELD_NUMBER: _builtins.int
+    SIGNATURE_FIELD_NUMBER: _builtins.int
+    challenge: _builtins.str
+    """The challenge, as GetPresenceChallenge gave it. At most 128 characters."""
+    card_certificate: _builtins.str
+    """The card's certificate, as the card file holds it: the civil
+    registry's signature over the card's public key, holder and expiry.
+    At most 1024 characters.
+    """
+    signature: _builtins.bytes
+    """The chip's Ed25519 signature over the presence message (64 bytes)."""
+    def __init__(
+        self,
+        *,
+        challenge: _builtins.str = ...,
+        card_certificate: _builtins.str = ...,
+        signature: _builtins.bytes = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["card_certificate", b"card_certificate", "challenge", b"challenge", "signature", b"signature"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___CitizenPresence: _TypeAlias = CitizenPresence  # noqa: Y015
+
+@_typing.final
+class PresenceChallengeRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    def __init__(
+        self,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___PresenceChallengeRequest: _TypeAlias = PresenceChallengeRequest  # noqa: Y015
+
+@_typing.final
+class PresenceChallenge(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    CHALLENGE_FIELD_NUMBER: _builtins.int
+    EXPIRES_AT_FIELD_NUMBER: _builtins.int
+    challenge: _builtins.str
+    """Opaque to the caller: the card signs it as given. At most 128 characters."""
+    expires_at: _builtins.str
+    """RFC 3339 UTC time after which the hub refuses it."""
+    def __init__(
+        self,
+        *,
+        challenge: _builtins.str = ...,
+        expires_at: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["challenge", b"challenge", "expires_at", b"expires_at"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___PresenceChallenge: _TypeAlias = PresenceChallenge  # noqa: Y015

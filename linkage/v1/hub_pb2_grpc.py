@@ -59,6 +59,11 @@ class LinkageHubStub:
                 request_serializer=linkage_dot_v1_dot_hub__pb2.HubCheckCardRequest.SerializeToString,
                 response_deserializer=linkage_dot_v1_dot_hub__pb2.HubCheckCardResponse.FromString,
                 _registered_method=True)
+        self.GetPresenceChallenge = channel.unary_unary(
+                '/linkage.v1.LinkageHub/GetPresenceChallenge',
+                request_serializer=linkage_dot_v1_dot_hub__pb2.PresenceChallengeRequest.SerializeToString,
+                response_deserializer=linkage_dot_v1_dot_hub__pb2.PresenceChallenge.FromString,
+                _registered_method=True)
 
 
 class LinkageHubServicer:
@@ -109,6 +114,16 @@ class LinkageHubServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def GetPresenceChallenge(self, request, context):
+        """GetPresenceChallenge gives the calling agency a fresh challenge for a
+        citizen's card to sign (CitizenPresence): it is good for one fetch by
+        this agency only, within 5 minutes. The hub keeps it in memory: a
+        restart forgets it.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_LinkageHubServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -136,6 +151,11 @@ def add_LinkageHubServicer_to_server(servicer, server):
                     servicer.CheckCard,
                     request_deserializer=linkage_dot_v1_dot_hub__pb2.HubCheckCardRequest.FromString,
                     response_serializer=linkage_dot_v1_dot_hub__pb2.HubCheckCardResponse.SerializeToString,
+            ),
+            'GetPresenceChallenge': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetPresenceChallenge,
+                    request_deserializer=linkage_dot_v1_dot_hub__pb2.PresenceChallengeRequest.FromString,
+                    response_serializer=linkage_dot_v1_dot_hub__pb2.PresenceChallenge.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -273,6 +293,33 @@ class LinkageHub:
             '/linkage.v1.LinkageHub/CheckCard',
             linkage_dot_v1_dot_hub__pb2.HubCheckCardRequest.SerializeToString,
             linkage_dot_v1_dot_hub__pb2.HubCheckCardResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetPresenceChallenge(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/linkage.v1.LinkageHub/GetPresenceChallenge',
+            linkage_dot_v1_dot_hub__pb2.PresenceChallengeRequest.SerializeToString,
+            linkage_dot_v1_dot_hub__pb2.PresenceChallenge.FromString,
             options,
             channel_credentials,
             insecure,

@@ -91,6 +91,12 @@ class LinkageHubStub:
     """CheckCard relays a card check to the registry that owns "dopa.card".
     Needs a right to "dopa.card". Answers only match / no match.
     """
+    GetPresenceChallenge: _grpc.UnaryUnaryMultiCallable[_hub_pb2.PresenceChallengeRequest, _hub_pb2.PresenceChallenge]
+    """GetPresenceChallenge gives the calling agency a fresh challenge for a
+    citizen's card to sign (CitizenPresence): it is good for one fetch by
+    this agency only, within 5 minutes. The hub keeps it in memory: a
+    restart forgets it.
+    """
 
 @_typing.type_check_only
 class LinkageHubAsyncStub(LinkageHubStub):
@@ -119,6 +125,12 @@ class LinkageHubAsyncStub(LinkageHubStub):
     CheckCard: _aio.UnaryUnaryMultiCallable[_hub_pb2.HubCheckCardRequest, _hub_pb2.HubCheckCardResponse]  # type: ignore[assignment]
     """CheckCard relays a card check to the registry that owns "dopa.card".
     Needs a right to "dopa.card". Answers only match / no match.
+    """
+    GetPresenceChallenge: _aio.UnaryUnaryMultiCallable[_hub_pb2.PresenceChallengeRequest, _hub_pb2.PresenceChallenge]  # type: ignore[assignment]
+    """GetPresenceChallenge gives the calling agency a fresh challenge for a
+    citizen's card to sign (CitizenPresence): it is good for one fetch by
+    this agency only, within 5 minutes. The hub keeps it in memory: a
+    restart forgets it.
     """
 
 class LinkageHubServicer(metaclass=_abc_1.ABCMeta):
@@ -175,6 +187,18 @@ class LinkageHubServicer(metaclass=_abc_1.ABCMeta):
     ) -> _typing.Union[_hub_pb2.HubCheckCardResponse, _abc.Awaitable[_hub_pb2.HubCheckCardResponse]]:
         """CheckCard relays a card check to the registry that owns "dopa.card".
         Needs a right to "dopa.card". Answers only match / no match.
+        """
+
+    @_abc_1.abstractmethod
+    def GetPresenceChallenge(
+        self,
+        request: _hub_pb2.PresenceChallengeRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_hub_pb2.PresenceChallenge, _abc.Awaitable[_hub_pb2.PresenceChallenge]]:
+        """GetPresenceChallenge gives the calling agency a fresh challenge for a
+        citizen's card to sign (CitizenPresence): it is good for one fetch by
+        this agency only, within 5 minutes. The hub keeps it in memory: a
+        restart forgets it.
         """
 
 def add_LinkageHubServicer_to_server(servicer: LinkageHubServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...

@@ -1,0 +1,44 @@
+"""The sandbox's citizen cards: the civil registry's card secret, its card-issuer public key, and a card file
+for each persona with an ID card (linkage/cards.py), written by ``linkage init``."""
+
+from __future__ import annotations
+
+import os
+import secrets
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from linkage.cards import CitizenCard, chip_key, issue_certificate, issuer_key, public_bytes
+from linkage.config import Home
+from linkage.seal import b64url_encode
+
+__all__ = ["write_cards"]
+
+
+def _write_secret(path: os.PathLike[str], data: bytes) -> None:
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "wb") as f:
+        f.write(data)
+
+
+def write_cards(home: Home, personas: Iterable[Mapping[str, Any]]) -> int:
+    """Make the registry's card secret and issuer key, and DIR/cards/<ID>.card.json for each persona with a card
+    (a voided card's file too: the registry refuses it). Returns how many card files were written."""
+    secret = secrets.token_bytes(32)
+    home.card_secret.parent.mkdir(parents=True, exist_ok=True)
+    _write_secret(home.card_secret, secret)
+    issuer = issuer_key(secret)
+    home.card_issuer.write_text(b64url_encode(public_bytes(issuer.public_key())) + "\n", encoding="ascii")
+    home.cards.mkdir(parents=True, exist_ok=True)
+    written = 0
+    for persona in personas:
+        card = persona.get("card")
+        if not card or "card_expiry_date" not in persona:
+            continue
+        subject = str(persona["id"])
+        chip = chip_key(secret, subject, str(card["laser_code"]))
+        cert = issue_certificate(issuer, subject, public_bytes(chip.public_key()), str(persona["card_expiry_date"]))
+        path = home.card_file(subject)
+        _write_secret(path, CitizenCard(subject, cert, chip).dump().encode("utf-8"))
+        written += 1
+    return written
