@@ -174,6 +174,18 @@ class CitizenCard:
             raise CardError("card_file_invalid", f"{path}: not a citizen card file ({exc})") from None
         return card
 
+    @classmethod
+    def in_folder(cls, folder: Path, subject_id: str) -> CitizenCard | None:
+        """The card file of subject_id in folder (``<ID>.card.json``: a card reader's folder, ``DIR/cards`` in the
+        sandbox), or None when there is none. Raises OSError, CardError for one that cannot be read."""
+        path = folder / f"{subject_id}.card.json"
+        if not path.is_file():
+            return None
+        card = cls.load(path)
+        if card.subject_id != subject_id:
+            raise CardError("card_file_invalid", f"{path}: the card of {card.subject_id}, not of {subject_id}")
+        return card
+
     def dump(self) -> str:
         raw = self.chip.private_bytes_raw()
         return json.dumps({"kind": CARD_FILE_KIND, "subject_id": self.subject_id, "certificate": self.certificate,

@@ -42,6 +42,12 @@ class CounterSettings:
     card_check_attempts: int = 5
     # Papers checked on /verify per address in ten minutes (each costs a QR decode and seconds of OCR).
     verify_limit: int = 20
+    # The card reader: a folder of citizens' card files (None: the sandbox's DIR/cards).
+    card_reader: Path | None = None
+
+    @property
+    def card_folder(self) -> Path:
+        return self.card_reader or self.home.cards
 
     @classmethod
     def from_env(cls, home: Home) -> CounterSettings:
@@ -60,9 +66,11 @@ class CounterSettings:
         except ValueError:
             raise ConfigError("LINKAGE_COUNTER_VERIFY_LIMIT must be a whole number of uploads") from None
         database = env.get("LINKAGE_COUNTER_DATABASE")
+        reader = env.get("LINKAGE_COUNTER_CARD_READER")
         return cls(home=home, hub_address=hub, agency=env.get("LINKAGE_COUNTER_AGENCY", DEFAULT_AGENCY),
                    manuals=Path(env.get("LINKAGE_COUNTER_MANUALS", str(DEFAULT_FOLDER))), session_ttl=ttl,
                    database=Path(database) if database else None,
                    office_head=env.get("LINKAGE_COUNTER_OFFICE_HEAD") or None,
                    host=config.counter.host, port=config.counter.port,
-                   secure_cookies=env.get("LINKAGE_COUNTER_SECURE_COOKIES", "") == "1", verify_limit=verify_limit)
+                   secure_cookies=env.get("LINKAGE_COUNTER_SECURE_COOKIES", "") == "1", verify_limit=verify_limit,
+                   card_reader=Path(reader) if reader else None)

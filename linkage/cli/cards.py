@@ -9,10 +9,10 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from linkage.cards import CitizenCard, chip_key, issue_certificate, issuer_key, public_bytes
-from linkage.config import Home
+from linkage.config import Home, load_settings
 from linkage.seal import b64url_encode
 
-__all__ = ["write_cards"]
+__all__ = ["card_of", "insert_card", "write_cards"]
 
 
 def _write_secret(path: os.PathLike[str], data: bytes) -> None:
@@ -42,3 +42,45 @@ def write_cards(home: Home, personas: Iterable[Mapping[str, Any]]) -> int:
         _write_secret(path, CitizenCard(subject, cert, chip).dump().encode("utf-8"))
         written += 1
     return written
+
+
+def card_of(home: Home, subject_id: str) -> CitizenCard | None:
+    """subject_id's card: its file in DIR/cards, or else made now from the civil registry's record of the card
+    (as the registry personalised it: its laser code and expiry); None for a person with no card on record.
+    For the sandbox's tools and tests, which fetch for citizens beyond the personas."""
+    from providers import REGISTRIES
+    from providers.synth.bulk import open_reader
+
+    found = CitizenCard.in_folder(home.cards, subject_id)
+    if found is not None:
+        return found
+    reader = open_reader(load_settings(home).database or home.data)
+    try:
+        laser = reader.one("dopa", "SELECT laser_code FROM card_check WHERE subject_id = ?", (subject_id,))
+        record = reader.one("dopa", REGISTRIES["dopa"].queries["dopa.card"], (subject_id,))
+    finally:
+        reader.close()
+    if laser is None or record is None:
+        return None
+    import json
+
+    secret = home.card_secret.read_bytes()
+    chip = chip_key(secret, subject_id, str(laser[0]))
+    expiry = str(json.loads(record[0])["expiry_date"])
+    return CitizenCard(subject_id, issue_certificate(issuer_key(secret), subject_id, public_bytes(chip.public_key()),
+                                                     expiry), chip)
+
+
+def insert_card(home: Home, subject_id: str) -> bool:
+    """Put subject_id's card in the sandbox's card reader (its file in DIR/cards), as a citizen hands it over at
+    the desk; False for a person with no card on record (or a company)."""
+    if subject_id.startswith("0"):
+        return False
+    card = card_of(home, subject_id)
+    if card is None:
+        return False
+    path = home.card_file(subject_id)
+    if not path.exists():
+        home.cards.mkdir(parents=True, exist_ok=True)
+        _write_secret(path, card.dump().encode("utf-8"))
+    return True
