@@ -15,7 +15,8 @@
     ├── HubRefused             hub_refused         the hub answered with an error (no such printout,
                                                    cannot prove that, not allowed); ``hub_code`` is the
                                                    hub's code (``linkage.errors``), e.g. not_an_auditor
-    └── Alarm                  fork, rollback, rewritten_entry, bad_checkpoint, backdated
+    └── Alarm                  fork, rollback, rewritten_entry, bad_checkpoint, backdated,
+                               bad_presence (an entry's card proof fails: check 11)
                                                    the monitor caught the log misbehaving; unwitnessed:
                                                    its checkpoint lacks the witnesses' quorum (they
                                                    may be down: ``audit watch`` asks again)
@@ -97,7 +98,8 @@ class HubRefused(VerificationError):
         self.hub_code = hub_code
 
 
-AlarmCode = Literal["fork", "rollback", "rewritten_entry", "bad_checkpoint", "backdated", "unwitnessed"]
+AlarmCode = Literal["fork", "rollback", "rewritten_entry", "bad_checkpoint", "backdated", "unwitnessed",
+                    "bad_presence"]
 
 
 class Alarm(VerificationError):

@@ -33,6 +33,7 @@ NAMES: Final = {
     7: "not revoked",
     8: "witness cosignatures",
     9: "printed text",
+    11: "citizen present or consented",
 }
 NAMES_TH: Final = {
     1: "ห่วงโซ่ใบรับรอง",
@@ -44,6 +45,7 @@ NAMES_TH: Final = {
     7: "ไม่ถูกเพิกถอน",
     8: "พยานลงนามรับรองร่วม",
     9: "ข้อความที่พิมพ์",
+    11: "เจ้าของข้อมูลมาแสดงตนหรือให้ความยินยอม",
 }
 
 PaperForm = Literal["pdf", "qr"]

@@ -1,9 +1,8 @@
 """Verification of one printout in eight numbered checks, against trust and time given as inputs.
 
-``verify_printout`` takes the trust inputs (``Trust``: the linkage CA
-certificate, the log's note verifier key and origin), the time (``now``), the
-auditor's memory of checkpoints (``AuditorState``) and, online, the log
-(``LogSource``), and checks in numbered steps, each a line in the ``Report``:
+``verify_printout`` takes the trust inputs (``Trust``: the linkage CA certificate, the log's note verifier key
+and origin, the card-issuer key), the time (``now``), the auditor's memory of checkpoints (``AuditorState``)
+and, online, the log (``LogSource``), and checks in numbered steps, each a line in the ``Report``:
 
     1  certificate chain    x5c = [seal, ..., trust root]; signatures; the seal certificate
                             valid at issued_at; key usage of a seal, not of a TLS key; with a
@@ -26,6 +25,7 @@ auditor's memory of checkpoints (``AuditorState``) and, online, the log
                             its seal does not chain to the trusted CA)
     8  witnesses            a quorum of the pinned witnesses cosigned the checkpoint or, online, one
                             that extends it (skipped without witnesses; offline without the quorum)
+    11 citizen present      a printout claiming presence: the card's proof (``consumers.auditor.presence``)
 
 Checks 4-7 live in ``consumers.auditor.logcheck``, 8 in ``consumers.auditor.witnesses``. A printout that carries
 no log proof (a bare JWS, a bundle without one, a PDF attachment) gets one
@@ -38,19 +38,17 @@ printout came from a PDF and, when a log proof was carried or fetched, 4 and
 5 passed too. A printout without a log proof can be valid offline, but its
 report says the log checks were skipped.
 
-A printout changed after sealing is invalid whatever the change broke: a part that no longer
-reads (not base64url, not a JSON object) fails checks 1 and 2, the seal having been checked over
-the raw header.payload first, while the rest is still recognisably a printout (a header naming
-its ``alg``, or a payload with a ``printout_id``).
+A printout changed after sealing is invalid whatever the change broke: a part that no longer reads (not
+base64url, not a JSON object) fails checks 1 and 2, the seal having been checked over the raw header.payload
+first, while the rest is still recognisably a printout (a header naming its ``alg``, or a payload with a
+``printout_id``).
 
-Input that is not a printout at all raises ``UnreadableInput``; a log proof
-without a log key or origin to check it against raises ``BadTrustRoot``;
-online, a hub that cannot be reached raises ``HubUnreachable``. Everything
-else is a Report.
+Input that is not a printout at all raises ``UnreadableInput``; a log proof without a log key or origin to
+check it against raises ``BadTrustRoot``; online, a hub that cannot be reached raises ``HubUnreachable``.
+Everything else is a Report.
 
-The seal certificate is judged at the printout's own ``issued_at``, which the
-hub asserts inside the signed payload; a stolen seal key could backdate it,
-but not into a checkpoint that auditors already hold.
+The seal certificate is judged at the printout's own ``issued_at``, which the hub asserts inside the signed
+payload; a stolen seal key could backdate it, but not into a checkpoint that auditors already hold.
 """
 
 from __future__ import annotations
@@ -69,6 +67,7 @@ from cryptography import x509
 from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
 from cryptography.x509 import verification as xv
 from cryptography.x509.oid import ExtendedKeyUsageOID
@@ -77,6 +76,7 @@ from consumers.auditor.bundle import ACCEPTED, LogProof, Printout, PrintoutForm
 from consumers.auditor.errors import BadTrustRoot, UnreadableInput
 from consumers.auditor.log import LogSource
 from consumers.auditor.logcheck import check_log, conclude, fetch_proof
+from consumers.auditor.presence import check_presence
 from consumers.auditor.report import NAMES, Check, Report, failed, passed, skipped
 from consumers.auditor.state import AuditorState
 from consumers.auditor.witnesses import WitnessTrust
@@ -99,8 +99,7 @@ _MAY_BE_EMPTY: Final = frozenset({"case_ref"})
 _TLS_USAGES: Final = frozenset({ExtendedKeyUsageOID.SERVER_AUTH, ExtendedKeyUsageOID.CLIENT_AUTH})
 _P256_BYTES = 32
 _NO_PROOF: Final[dict[PrintoutForm, str]] = {
-    "jws": "a bare JWS carries no log proof",
-    "bundle": "the bundle carries no log proof",
+    "jws": "a bare JWS carries no log proof", "bundle": "the bundle carries no log proof",
     "pdf": "the PDF attaches the sealed JWS only, not its log proof (or the log's key and origin to check it are "
            "not given)",
 }
@@ -122,6 +121,7 @@ class Trust:
     log_keys: tuple[KeyWindow, ...] = ()
     seal_keys: tuple[SealKey, ...] = ()
     witnesses: WitnessTrust | None = None
+    card_issuer: Ed25519PublicKey | None = None  # check 11's: the civil registry's card-issuer key
 
     @property
     def log_trust(self) -> NoteVerifier | tuple[KeyWindow, ...] | None:
@@ -198,7 +198,7 @@ def verify_printout(printout: Printout | str, trust: Trust | x509.Certificate, *
     logged = check_log(proof, no_proof, payload, printout_digest(printout.jws), key=trust.log_trust,
                        origin=trust.origin, state=state, log=log, log_index=printout.log_index, fetched=fetched,
                        issued_here=check1.ok is True, witnesses=trust.witnesses, now=now)
-    checks = (check1, check2, check3, *logged.checks)
+    checks = (check1, check2, check3, *logged.checks, *check_presence(payload, trust.card_issuer, proof))
     required = [check1, check2, *([check3] if certification is not None else [])]
     valid = conclude(checks, required, logged, state)
     return Report(valid=valid, checks=checks, printout=payload if valid else None)

@@ -14,6 +14,9 @@ holds with their cosignatures; without, the newest):
     5  it extends the newest seen before (consistency proof from the log)       else Alarm fork
     6  a sample of entries (new ones first, then older ones) is in the tree:
        each leaf from GetEntries has an inclusion proof to the root             else Alarm rewritten_entry
+    7  every new entry that claims the citizen's presence carries a card       else Alarm bad_presence
+       proof that holds as far as the log alone shows (check 11,
+       consumers/auditor/presence.py; the first round reads the newest 10 000)
 
 Only then is the checkpoint remembered. Raises ``Alarm``, or ``HubUnreachable``
 when the log cannot be asked; nothing else.
@@ -28,6 +31,7 @@ from dataclasses import dataclass
 from consumers.auditor.errors import Alarm, HubRefused
 from consumers.auditor.log import LogSource
 from consumers.auditor.logcheck import LogTrust
+from consumers.auditor.presence import FIRST_ROUND, check_new_entries
 from consumers.auditor.state import AuditorState
 from consumers.auditor.witnesses import WitnessTrust, check_witnessed
 from linkage import merkle
@@ -101,6 +105,8 @@ def watch_round(log: LogSource, key: LogTrust, origin: str, state: AuditorState,
     checked = choose_sample(newest.size if newest else 0, cp.size, sample, rng)
     for index in checked:
         _prove_entry(log, index, cp)
+    # 7. The people: every new entry's proof of the citizen's presence.
+    check_new_entries(log, newest.size if newest else max(0, cp.size - FIRST_ROUND), cp.size)
     state.remember(cp, note)
     return RoundResult(cp, newest.size if newest else None, checked, witnessed)
 

@@ -103,7 +103,8 @@ def _auditor_inputs(args: argparse.Namespace) -> tuple[TrustInputs, HubInputs]:
     trust = TrustInputs(home=home, ca=_path(args.ca), log_key=getattr(args, "log_key", None),
                         origin=getattr(args, "origin", None), agencies=_path(getattr(args, "agency_certs", None)),
                         witnesses=tuple(getattr(args, "witness", None) or _listed("LINKAGE_WITNESS_KEYS")),
-                        witness_quorum=getattr(args, "witness_quorum", None))
+                        witness_quorum=getattr(args, "witness_quorum", None),
+                        card_issuer=_path(getattr(args, "card_issuer_key", None)))
     hub = HubInputs(home=home, hub=args.hub, cert=_path(args.cert), key=_path(args.key), agency=args.agency)
     return trust, hub
 
@@ -206,6 +207,9 @@ def _add_audit_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]
                        help="how many of those witnesses must have cosigned a checkpoint before it is accepted "
                             "(LINKAGE_WITNESS_QUORUM; default a majority, 2 of the sandbox's 2: any two quorums "
                             "then share a witness, who cosigns one history only)")
+        p.add_argument("--card-issuer-key", metavar="FILE",
+                       help="the civil registry's card-issuer public key, to check a citizen's presence proof "
+                            "(check 11; default DIR/pki/card-issuer.pub)")
 
     def verify_parser(p: argparse.ArgumentParser) -> None:
         p.add_argument("files", nargs="+", metavar="FILE",

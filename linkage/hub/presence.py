@@ -145,4 +145,4 @@ class PresenceDesk:
                       "doc_types": types},
             log={"challenge": proof.challenge, "card_key": b64url_encode(cert.card_public),
                  "card_expiry": cert.expiry_date, "card_issuer": cert.issuer, "card_certificate_signature": cert_sig,
-                 "signature": signature, "doc_types": types})
+                 "signature": signature, "doc_types": types, "presence_hash": hash_hex})
