@@ -73,6 +73,7 @@ FIELD_LIMITS: dict[str, int] = {
     "challenge": 128,
     "card_certificate": 1024,
     "signature": 64,
+    "consent_id": 64,
 }
 # A field added later without its own line above (tests/hub/test_limits.py keeps this unused).
 OTHER_FIELD_LIMIT = 100

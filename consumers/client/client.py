@@ -198,7 +198,7 @@ class HubClient:
 
     async def fetch_document(self, doc_type: str, subject_id: str, *, purpose: str, officer_id: str,
                              case_ref: str = "", citizen_present: bool = False, citizen_card: CitizenCard | None = None,
-                             timeout: float | None = None) -> Printout:
+                             consent_id: str = "", timeout: float | None = None) -> Printout:
         """One sealed printout, verified on receipt.
 
         With ``citizen_card`` (the citizen's card as the card reader reads it) the request says the citizen is
@@ -213,12 +213,12 @@ class HubClient:
         request = FetchRequest(doc_type, subject_id, purpose, officer_id, case_ref, citizen_present)
         answer = await self._call("FetchDocument", self._hub.FetchDocument, hub_pb2.FetchDocumentRequest(
             doc_type=doc_type, subject_id=subject_id, purpose=purpose, officer_id=officer_id, case_ref=case_ref,
-            citizen_present=citizen_present, presence=proof), timeout, nothing_issued)
+            citizen_present=citizen_present, presence=proof, consent_id=consent_id), timeout, nothing_issued)
         return receive(answer, request, self.agency, self.trust)
 
     async def fetch_documents(self, doc_types: Sequence[str], subject_id: str, *, purpose: str, officer_id: str,
                               case_ref: str = "", citizen_present: bool = False,
-                              citizen_card: CitizenCard | None = None,
+                              citizen_card: CitizenCard | None = None, consent_id: str = "",
                               timeout: float | None = None) -> dict[str, Printout | LinkageError]:
         """Several document types for one subject: each type's printout or its own error, in request order.
 
@@ -232,7 +232,8 @@ class HubClient:
             timeout=timeout)
         answer = await self._call("FetchDocuments", self._hub.FetchDocuments, hub_pb2.FetchDocumentsRequest(
             doc_types=list(doc_types), subject_id=subject_id, purpose=purpose, officer_id=officer_id,
-            case_ref=case_ref, citizen_present=citizen_present, presence=proof), timeout, nothing_issued)
+            case_ref=case_ref, citizen_present=citizen_present, presence=proof, consent_id=consent_id), timeout,
+            nothing_issued)
         out: dict[str, Printout | LinkageError] = {}
         for result in answer.results:
             if result.WhichOneof("outcome") == "problem":
@@ -244,6 +245,28 @@ class HubClient:
             except PrintoutRejected as err:
                 out[result.doc_type] = err
         return out
+
+    async def request_consent(self, doc_types: Sequence[str], subject_id: str, *, purpose: str, officer_id: str,
+                              case_ref: str = "", timeout: float | None = None) -> hub_pb2.Consent:
+        """Ask the citizen to approve, once, this agency's fetch of doc_types (a service without a counter); the
+        fetch then passes the consent's id. Not retried (each call asks anew)."""
+        return await self._call("RequestConsent", self._hub.RequestConsent, hub_pb2.RequestConsentRequest(
+            subject_id=subject_id, doc_types=list(doc_types), purpose=purpose, officer_id=officer_id,
+            case_ref=case_ref), timeout, nothing_issued)
+
+    async def list_consents(self, subject_id: str, citizen_card: provider_pb2.CheckCardRequest, *,
+                            timeout: float | None = None) -> list[hub_pb2.Consent]:
+        """The consents asked of a citizen, on their own behalf (their card details). Retried."""
+        answer = await self._call("ListConsents", self._hub.ListConsents, hub_pb2.ListConsentsRequest(
+            subject_id=subject_id, citizen_card=citizen_card), timeout, unavailable)
+        return list(answer.consents)
+
+    async def decide_consent(self, consent_id: str, subject_id: str, citizen_card: provider_pb2.CheckCardRequest,
+                             approve: bool, *, timeout: float | None = None) -> hub_pb2.Consent:
+        """The citizen approves or refuses a pending consent."""
+        return await self._call("DecideConsent", self._hub.DecideConsent, hub_pb2.DecideConsentRequest(
+            consent_id=consent_id, subject_id=subject_id, citizen_card=citizen_card, approve=approve), timeout,
+            nothing_issued)
 
     # --- AuditLog ----------------------------------------------------------------------------------------------
 

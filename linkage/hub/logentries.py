@@ -45,12 +45,16 @@ class LogEntry:
     kind: str = "printout"
     # The citizen's card proof (linkage/hub/presence.py, Proven.log); only in the leaf when there is one.
     presence: Mapping[str, Any] | None = None
+    # The citizen's consent this printout used (linkage/hub/consent.py, Used.record); only when there is one.
+    consent: Mapping[str, Any] | None = None
 
     def leaf(self) -> bytes:
         # Not dataclasses.asdict: it deep-copies every value, a third of an append's cost.
         entry = {name: getattr(self, name) for name in _ENTRY_FIELDS}
         if self.presence is not None:
             entry["presence"] = self.presence
+        if self.consent is not None:
+            entry["consent"] = self.consent
         return canonical_json(entry)
 
 
@@ -71,5 +75,5 @@ class RevocationEntry:
         return canonical_json({name: getattr(self, name) for name in _REVOCATION_FIELDS})
 
 
-_ENTRY_FIELDS = tuple(f.name for f in fields(LogEntry) if f.name != "presence")
+_ENTRY_FIELDS = tuple(f.name for f in fields(LogEntry) if f.name not in ("presence", "consent"))
 _REVOCATION_FIELDS = tuple(f.name for f in fields(RevocationEntry))

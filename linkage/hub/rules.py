@@ -41,6 +41,7 @@ from google.protobuf.message import Message
 
 from linkage.config import ALL_FIELDS, AgencyConfig, LiveSettings, Settings
 from linkage.errors import InvalidRequest, LimitExceeded, LinkageError, NotFound, PermissionDenied, Unauthenticated
+from linkage.hub.consent import Consent, ConsentDesk, Used, check_citizen, preview
 from linkage.hub.log import Appended, ExchangeLog, LogEntry, RevocationEntry
 from linkage.hub.presence import PresenceDesk, Proven
 from linkage.hub.routing import Router
@@ -79,6 +80,7 @@ class Hub:
         self._revoke_lock = asyncio.Lock()
         self.limiter = AgencyLimiter()
         self.presence = PresenceDesk(router)
+        self.consents = ConsentDesk()
 
     @property
     def settings(self) -> Settings:
@@ -158,8 +160,8 @@ class Hub:
             raise PermissionDenied("officer_not_registered", f"เจ้าหน้าที่ผู้นี้ไม่ได้ลงทะเบียนกับ {agency.name}",
                                    f"this officer is not registered with {agency.name}", field="officer_id")
 
-    async def fetch(self, agency: AgencyConfig, req: FetchRequest,
-                    presence: hub_pb2.CitizenPresence | None = None) -> Issued:
+    async def fetch(self, agency: AgencyConfig, req: FetchRequest, presence: hub_pb2.CitizenPresence | None = None,
+                    consent_id: str = "") -> Issued:
         """Steps 4-11: issue one printout to an admitted agency. Raises a LinkageError and issues nothing when
         any step fails."""
         # 4. Purpose and officer; the citizen's card when the request says they are present.
@@ -167,38 +169,48 @@ class Hub:
         proven = None
         if req.citizen_present or presence is not None:  # checked only when claimed: the path stays short
             proven = await self.presence.prove(agency.name, req, [req.doc_type], presence)
-        return await self._issue(agency, req, proven)
+        if not consent_id:
+            return await self._issue(agency, req, proven)
+        used = self.consents.take(consent_id, agency.name, parse_id(req.subject_id), req.purpose, [req.doc_type])
+        try:
+            issued = await self._issue(agency, req, proven, used)
+        except BaseException:
+            self.consents.give_back(used)  # nothing issued: the consent is as it was
+            raise
+        self.consents.spend(used)
+        return issued
 
     async def fetch_many(self, agency: AgencyConfig, doc_types: Sequence[str], req: FetchRequest,
-                         presence: hub_pb2.CitizenPresence | None = None) -> list[Issued | LinkageError]:
+                         presence: hub_pb2.CitizenPresence | None = None,
+                         consent_id: str = "") -> list[Issued | LinkageError]:
         """Several types for one subject; each failure is returned in its place, not raised.
 
         Raises only for what is wrong with the request as a whole.
         """
-        if not doc_types:
-            raise InvalidRequest("doc_types_missing", "ต้องระบุประเภทเอกสารอย่างน้อยหนึ่งประเภท",
-                                 "name at least one document type", field="doc_types")
-        if len(doc_types) > MAX_BATCH:
-            raise InvalidRequest("batch_too_large", f"ขอได้ไม่เกิน {MAX_BATCH} ประเภทต่อครั้ง",
-                                 f"at most {MAX_BATCH} document types per call, got {len(doc_types)}",
-                                 field="doc_types")
-        if len(set(doc_types)) != len(doc_types):
-            raise InvalidRequest("doc_types_repeated", "มีประเภทเอกสารซ้ำ", "a document type is named more than once",
-                                 field="doc_types")
-        parse_id(req.subject_id)
+        check_batch(doc_types)
+        subject = parse_id(req.subject_id)
         self.check_request(agency, req.purpose, req.officer_id)
         proven = await self.presence.prove(agency.name, req, doc_types, presence)  # one card signature, the batch
+        used = self.consents.take(consent_id, agency.name, subject, req.purpose, doc_types) if consent_id else None
 
         async def one(doc_type: str) -> Issued | LinkageError:
             try:
                 return await self._issue(agency, FetchRequest(doc_type, req.subject_id, req.purpose, req.officer_id,
-                                                              req.case_ref, req.citizen_present), proven)
+                                                              req.case_ref, req.citizen_present), proven, used)
             except LinkageError as err:
                 return err
 
-        return list(await asyncio.gather(*(one(t) for t in doc_types)))
+        outcomes: list[Issued | LinkageError] = []
+        try:
+            outcomes = list(await asyncio.gather(*(one(t) for t in doc_types)))
+        finally:  # one consent serves the batch: spent when anything was issued, else given back
+            if used is not None:
+                issued_any = any(isinstance(o, Issued) for o in outcomes)
+                (self.consents.spend if issued_any else self.consents.give_back)(used)
+        return outcomes
 
-    async def _issue(self, agency: AgencyConfig, req: FetchRequest, proven: Proven | None = None) -> Issued:
+    async def _issue(self, agency: AgencyConfig, req: FetchRequest, proven: Proven | None = None,
+                     used: Used | None = None) -> Issued:
         """Steps 5-11 for a request whose purpose and officer passed step 4."""
         started = time.perf_counter()
         # 5. The document type is known; its provider, resolved here, serves the rest of the request.
@@ -213,8 +225,8 @@ class Hub:
         # 7. The subject ID, of the kind the type is keyed by (the provider's description, asked once, then kept).
         described = await self.router.describe(provider, req.doc_type)
         subject = parse_id(req.subject_id, _KINDS.get(described.subject_kind))
-        # 8. The citizen's presence, proved by their card (step 4) where the type demands it.
-        if described.requires_citizen_present and proven is None:
+        # 8. The citizen's presence, proved by their card (step 4), or their consent, where the type demands it.
+        if described.requires_citizen_present and proven is None and used is None:
             raise InvalidRequest("citizen_not_present",
                                  f"{req.doc_type} ให้ได้เฉพาะเมื่อเจ้าของข้อมูลมาแสดงตนพร้อมบัตร",
                                  f"{req.doc_type} is served only when the citizen is present with their card",
@@ -232,13 +244,16 @@ class Hub:
         }
         if proven is not None:
             payload["presence"] = proven.printout
+        consent = None if used is None else used.record(self.consents.consent(used))
+        if consent is not None:
+            payload["consent"] = consent
         jws = self.sealer.seal(payload)
         # 11. The log entry, durable before the printout leaves.
         logged = await self.log.append(LogEntry(
             printout_id=printout_id, doc_type=req.doc_type, provider=provider.name, agency=agency.name,
             officer_id=req.officer_id, purpose=req.purpose, case_ref=req.case_ref, issued_at=issued_at,
             subject_hash=self.log.subject_hash(subject), printout_sha256=printout_digest(jws),
-            presence=None if proven is None else proven.log,
+            presence=None if proven is None else proven.log, consent=consent,
         ))
         _log.debug("issued", extra={"agency": agency.name, "doc_type": req.doc_type, "provider": provider.name,
                                     "log_index": logged.index,
@@ -276,6 +291,35 @@ class Hub:
         parse_id(card.subject_id, IdKind.CITIZEN)
         return await self.router.check_card(card)
 
+    def ask_consent(self, agency: AgencyConfig, subject_id: str, doc_types: Sequence[str], purpose: str,
+                    officer_id: str, case_ref: str) -> Consent:
+        """RequestConsent: a pending consent for types the agency has a right to (linkage/hub/consent.py)."""
+        check_batch(doc_types)
+        subject = parse_id(subject_id, IdKind.CITIZEN)
+        self.check_request(agency, purpose, officer_id)
+        for doc_type in doc_types:
+            self.router.owner(doc_type)  # a type no registry serves is refused here
+            if doc_type not in agency.grants:
+                raise PermissionDenied("no_right", f"{agency.name} ไม่มีสิทธิ์ขอ {doc_type}",
+                                       f"{agency.name} has no right to {doc_type}", field="doc_types")
+        return self.consents.ask(agency.name, subject, doc_types, purpose, officer_id, case_ref)
+
+    async def citizens_consents(self, subject_id: str, card: provider_pb2.CheckCardRequest | None,
+                                ) -> list[tuple[Consent, list[hub_pb2.ConsentPreview]]]:
+        """ListConsents: on the citizen's own behalf, each consent asked of them, a pending one with its preview."""
+        subject = await check_citizen(self.router, subject_id, card)
+        out = []
+        for consent in self.consents.of(subject):
+            asker = self.settings.agencies.get(consent.agency)
+            pending = consent.shown_status(self.consents.clock()) == "pending" and asker is not None
+            out.append((consent, await preview(self.router, asker.grants, consent) if pending and asker else []))
+        return out
+
+    async def decide_consent(self, subject_id: str, card: provider_pb2.CheckCardRequest | None, consent_id: str,
+                             approve: bool) -> Consent:
+        """DecideConsent, on the citizen's own behalf."""
+        return self.consents.decide(await check_citizen(self.router, subject_id, card), consent_id, approve)
+
     async def check_access_listing(self, agency: AgencyConfig, subject: str,
                                    card: provider_pb2.CheckCardRequest | None) -> None:
         """May agency list who read subject's data? Auditors may; anyone else only on the citizen's own behalf,
@@ -295,6 +339,19 @@ class Hub:
             raise PermissionDenied("citizen_not_verified", "ข้อมูลบัตรไม่ตรงกับทะเบียนราษฎร",
                                    "the card details do not match an active card of this person in the civil"
                                    " registry")
+
+
+def check_batch(doc_types: Sequence[str]) -> None:
+    """1 to MAX_BATCH document types, none twice; else InvalidRequest."""
+    if not doc_types:
+        raise InvalidRequest("doc_types_missing", "ต้องระบุประเภทเอกสารอย่างน้อยหนึ่งประเภท",
+                             "name at least one document type", field="doc_types")
+    if len(doc_types) > MAX_BATCH:
+        raise InvalidRequest("batch_too_large", f"ขอได้ไม่เกิน {MAX_BATCH} ประเภทต่อครั้ง",
+                             f"at most {MAX_BATCH} document types per call, got {len(doc_types)}", field="doc_types")
+    if len(set(doc_types)) != len(doc_types):
+        raise InvalidRequest("doc_types_repeated", "มีประเภทเอกสารซ้ำ", "a document type is named more than once",
+                             field="doc_types")
 
 
 def _granted(described: common_pb2.DocumentType, fields: Sequence[str]) -> list[str]:

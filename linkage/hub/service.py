@@ -16,6 +16,7 @@ import grpc
 
 from linkage import merkle
 from linkage.errors import InvalidRequest, LinkageError, NotFound, grpc_errors, to_problem
+from linkage.hub.consent import Consent
 from linkage.hub.log import SignedTree
 from linkage.hub.rules import Hub, Issued
 from linkage.ids import IdKind, parse_id
@@ -60,7 +61,7 @@ class HubServicer(hub_pb2_grpc.LinkageHubServicer):
         agency = self._hub.admit(context.auth_context(), request)
         issued = await self._hub.fetch(agency, FetchRequest(
             request.doc_type, request.subject_id, request.purpose, request.officer_id, request.case_ref,
-            request.citizen_present), request.presence if request.HasField("presence") else None)
+            request.citizen_present), request.presence if request.HasField("presence") else None, request.consent_id)
         return _issued(issued)
 
     @grpc_errors
@@ -70,7 +71,7 @@ class HubServicer(hub_pb2_grpc.LinkageHubServicer):
         agency = self._hub.admit(context.auth_context(), request, min(len(request.doc_types), MAX_BATCH))
         outcomes = await self._hub.fetch_many(agency, list(request.doc_types), FetchRequest(
             "", request.subject_id, request.purpose, request.officer_id, request.case_ref, request.citizen_present),
-            request.presence if request.HasField("presence") else None)
+            request.presence if request.HasField("presence") else None, request.consent_id)
         results = []
         for doc_type, outcome in zip(request.doc_types, outcomes, strict=True):
             if isinstance(outcome, LinkageError):
@@ -105,6 +106,32 @@ class HubServicer(hub_pb2_grpc.LinkageHubServicer):
         agency = self._hub.admit(context.auth_context(), request)
         challenge, expires_at = self._hub.presence.challenge(agency.name)
         return hub_pb2.PresenceChallenge(challenge=challenge, expires_at=expires_at)
+
+    def _consent(self, consent: Consent, shown: list[hub_pb2.ConsentPreview] | None = None) -> hub_pb2.Consent:
+        return hub_pb2.Consent(**self._hub.consents.shown(consent), preview=shown or [])
+
+    @grpc_errors
+    async def RequestConsent(self, request: hub_pb2.RequestConsentRequest,
+                             context: grpc.aio.ServicerContext) -> hub_pb2.Consent:
+        agency = self._hub.admit(context.auth_context(), request)
+        return self._consent(self._hub.ask_consent(agency, request.subject_id, list(request.doc_types),
+                                                   request.purpose, request.officer_id, request.case_ref))
+
+    @grpc_errors
+    async def ListConsents(self, request: hub_pb2.ListConsentsRequest,
+                           context: grpc.aio.ServicerContext) -> hub_pb2.ListConsentsResponse:
+        self._hub.admit(context.auth_context(), request)
+        card = request.citizen_card if request.HasField("citizen_card") else None
+        found = await self._hub.citizens_consents(request.subject_id, card)
+        return hub_pb2.ListConsentsResponse(consents=[self._consent(c, shown) for c, shown in found])
+
+    @grpc_errors
+    async def DecideConsent(self, request: hub_pb2.DecideConsentRequest,
+                            context: grpc.aio.ServicerContext) -> hub_pb2.Consent:
+        self._hub.admit(context.auth_context(), request)
+        card = request.citizen_card if request.HasField("citizen_card") else None
+        return self._consent(await self._hub.decide_consent(request.subject_id, card, request.consent_id,
+                                                            request.approve))
 
 
 def _proof_error(err: merkle.MerkleError) -> InvalidRequest:
