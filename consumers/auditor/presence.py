@@ -30,6 +30,7 @@ from consumers.auditor.errors import Alarm
 from consumers.auditor.log import LogSource
 from consumers.auditor.report import Check, failed, passed, skipped
 from linkage.cards import CHALLENGE_TTL_S, CardCertificate, CardError, be_today, presence_hash, presence_message
+from linkage.limits import CONSENT_APPROVED_S as APPROVED_S
 from linkage.limits import MAX_ENTRIES
 from linkage.seal import b64url_decode
 
@@ -73,9 +74,32 @@ def check_presence(payload: Mapping[str, Any], issuer: Ed25519PublicKey | None, 
                    ) -> tuple[Check, ...]:
     """Check 11 for a sealed printout's payload (and its log leaf, when a log proof is at hand); none for a
     printout that claims neither presence nor consent (its report stays as it was)."""
-    if "presence" not in payload:
-        return ()
-    return (_check_presence(payload, issuer, log_proof),)
+    if "presence" in payload:
+        return (_check_presence(payload, issuer, log_proof),)
+    if "consent" in payload:
+        return (_check_consent(payload),)
+    return ()
+
+
+def _check_consent(payload: Mapping[str, Any]) -> Check:
+    """A consent is the hub's word that the citizen approved on their own page (after the registry checked their
+    card details): what can be checked is that it covers this printout, approved before and within its life."""
+    consent = payload.get("consent")
+    if not isinstance(consent, Mapping):
+        return failed(PRESENCE, "the printout's consent is not a consent")
+    problems = []
+    approved, issued = _issued(consent.get("approved_at")), _issued(payload.get("issued_at"))
+    if approved is None or issued is None:
+        problems.append("the consent does not say when it was approved")
+    elif not approved <= issued <= approved + dt.timedelta(seconds=APPROVED_S):
+        problems.append(f"the printout was issued {(issued - approved).total_seconds():.0f} s after the consent's"
+                        f" approval (0 to {APPROVED_S:.0f} s)")
+    if payload.get("doc_type") not in (consent.get("doc_types") or []):
+        problems.append(f"the consent does not cover {payload.get('doc_type')}")
+    if problems:
+        return failed(PRESENCE, "; ".join(problems))
+    return passed(PRESENCE, f"the citizen's consent {consent.get('consent_id')} (approved"
+                            f" {consent.get('approved_at')}) covers this printout, on the hub's word")
 
 
 def _check_presence(payload: Mapping[str, Any], issuer: Ed25519PublicKey | None, log_proof: LogProof | None,
@@ -118,6 +142,8 @@ def _check_presence(payload: Mapping[str, Any], issuer: Ed25519PublicKey | None,
 def check_presence_entry(entry: Mapping[str, Any]) -> Check:
     """Check 11 as far as a log entry alone allows (no personal ID in the log: no certificate to rebuild)."""
     proof = entry.get("presence")
+    if proof is None and "consent" in entry:
+        return _check_consent(entry)
     if proof is None:
         return skipped(PRESENCE, "the entry claims neither the citizen's presence nor their consent")
     if not isinstance(proof, Mapping):
@@ -144,9 +170,9 @@ def check_new_entries(log: LogSource, start: int, end: int) -> None:
                 fields = json.loads(entry.leaf)
             except ValueError:
                 continue  # not a JSON entry: step 6 and verify's check 4 judge leaves
-            if not isinstance(fields, dict) or "presence" not in fields:
+            if not isinstance(fields, dict) or ("presence" not in fields and "consent" not in fields):
                 continue
             check = check_presence_entry(fields)
             if check.ok is False:
-                raise Alarm("bad_presence", f"entry {entry.index} says the citizen was present, but its card proof"
-                                            f" fails: {check.detail}")
+                raise Alarm("bad_presence", f"entry {entry.index} says the citizen was present or consented, but"
+                                            f" its proof fails: {check.detail}")

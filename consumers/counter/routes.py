@@ -13,7 +13,7 @@ __all__ = ["PUBLIC", "add_routes"]
 _STATIC = Path(__file__).resolve().parent / "static"
 
 PUBLIC = frozenset({"metrics", "index", "signin", "signin_post", "lang", "manuals", "manual", "complaint_form",
-                    "complaint_post", "me", "me_post", "verify", "verify_post", "font", "static"})
+                    "complaint_post", "me", "me_post", "me_consent", "verify", "verify_post", "font", "static"})
 
 
 def add_routes(app: web.Application) -> None:
@@ -39,6 +39,7 @@ def add_routes(app: web.Application) -> None:
     r.add_get("/complaints", complaints.complaints, name="complaints")
     r.add_get("/me", me.me_form, name="me")
     r.add_post("/me", me.me, name="me_post")
+    r.add_post("/me/consents", me.consent_decide, name="me_consent")
     r.add_get("/verify", verify.verify_form, name="verify")
     r.add_post("/verify", verify.verify, name="verify_post")
     r.add_get("/fonts/{name}", fonts.font, name="font")

@@ -12,6 +12,7 @@ from aiohttp import web
 from cryptography import x509
 
 from consumers.client import HubClient
+from consumers.counter.citizens import CitizenTokens
 from consumers.counter.manuals import Manual
 from consumers.counter.printout import CounterSigner
 from consumers.counter.sessions import Limiter, Session, SessionStore
@@ -41,6 +42,7 @@ class CounterState:
     signer: CounterSigner
     agency_titles: dict[str, str]
     doc_types: dict[str, common_pb2.DocumentType] = field(default_factory=dict)
+    citizens: CitizenTokens = field(default_factory=CitizenTokens)
 
 
 STATE = web.AppKey("counter_state", CounterState)

@@ -26,13 +26,14 @@ from linkage.config import ALL_FIELDS
 from linkage.errors import InvalidRequest, LinkageError, NotFound, PermissionDenied
 from linkage.hub.routing import Router
 from linkage.ids import IdKind, parse_id
+from linkage.limits import CONSENT_APPROVED_S, CONSENT_PENDING_S
 from linkage.seal import format_issued_at
 from linkage.v1 import hub_pb2, provider_pb2
 
 __all__ = ["APPROVED_S", "PENDING_S", "Consent", "ConsentDesk", "Used", "check_citizen", "preview", "refused"]
 
-PENDING_S = 24 * 3600.0
-APPROVED_S = 24 * 3600.0
+PENDING_S = CONSENT_PENDING_S
+APPROVED_S = CONSENT_APPROVED_S
 _MAX_KEPT = 100_000
 
 

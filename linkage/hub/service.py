@@ -204,7 +204,8 @@ class AuditServicer(audit_pb2_grpc.AuditLogServicer):
         return audit_pb2.ListAccessesResponse(accesses=[
             audit_pb2.Access(log_index=i, printout_id=e["printout_id"], doc_type=e["doc_type"], agency=e["agency"],
                              officer_id=e["officer_id"], purpose=e["purpose"], case_ref=e["case_ref"],
-                             issued_at=e["issued_at"], revoked=revoked)
+                             issued_at=e["issued_at"], revoked=revoked, citizen_present="presence" in e,
+                             consent_id=(e.get("consent") or {}).get("consent_id", ""))
             for i, e, revoked in rows])
 
     @grpc_errors
