@@ -10,11 +10,12 @@ Every call is admitted first, in ``Hub.admit`` and nowhere else, in this order:
 
 A printout is then issued (``Hub.fetch``) in this order, and only in this order:
   4. a purpose is given, and the officer is registered with the agency; a request saying the citizen is
-     present carries their card's proof, and the civil registry accepts it (linkage/hub/presence.py);
+     present carries their card's proof, and the civil registry accepts it (linkage/hub/presence.py); a
+     request naming the citizen's consent has it reserved, spent on issue (linkage/hub/consent.py);
   5. the document type is known: its provider is resolved, once for the request;
   6. the agency has a right to the document type;
   7. the subject ID is well formed and of the kind the type is keyed by (as its provider describes it);
-  8. the citizen is present where the type demands it;
+  8. the citizen is present (or consented) where the type demands it;
   9. the provider answers with only the fields granted to the agency;
   10. the hub seals the printout (JWS, ES256, with the seal key in force now);
   11. the exchange log commits its entry durably;

@@ -17,6 +17,9 @@ from aiohttp.test_utils import TestClient, TestServer
 
 from consumers.auditor import TrustInputs, run_verify
 from consumers.counter.app import create_app
+from consumers.counter.citizens import proved_against_log
+from consumers.counter.state import HUB
+from linkage.v1 import audit_pb2, provider_pb2
 from tests.conftest import RunningStack
 from tests.counter.conftest import Counter, counter_settings, csrf_of
 
@@ -66,3 +69,21 @@ async def test_no_card_in_the_reader_is_said_next_to_the_field(no_card: Counter,
                                      data={"csrf": token, "subject_id": me["id"], "citizen_present": "1"})
     assert resp.status == 400
     assert "ไม่พบบัตรประจำตัวประชาชนของผู้ยื่นคำขอในเครื่องอ่านบัตร" in await resp.text()
+
+
+async def test_the_citizens_page_says_when_what_the_hub_lists_is_not_in_the_log(
+        counter: Counter, personas: list[dict[str, Any]]) -> None:
+    me = next(p for p in personas if p["name"] == "ordinary")
+    app = counter.client.app
+    hub = app[HUB]
+    await hub.fetch_document("dopa.person", me["id"], purpose="ทดสอบ", officer_id=counter.officers[0])
+    card = provider_pb2.CheckCardRequest(subject_id=me["id"], **me["card"])
+    listed = await hub.list_accesses(me["id"], citizen_card=card)
+    assert (await proved_against_log(app, listed))["ok"] is True
+    # A hub that shows the citizen a read the log does not hold (another printout at that index): said so.
+    forged = audit_pb2.Access()
+    forged.CopyFrom(listed[-1])
+    forged.printout_id = "00000000-0000-4000-8000-00000000dead"
+    said = await proved_against_log(app, [*listed, forged])
+    assert said["ok"] is False and "does not match the exchange log" in said["en"]
+    assert "ไม่ตรงกับบันทึก" in said["th"]
