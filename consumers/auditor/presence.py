@@ -108,6 +108,8 @@ def _check_presence(payload: Mapping[str, Any], issuer: Ed25519PublicKey | None,
         leaf = json.loads(log_proof.leaf) if log_proof is not None else None
     except ValueError:
         leaf = None  # check 4 says what is wrong with the leaf
+    if not isinstance(leaf, Mapping) or leaf.get("printout_id") != payload.get("printout_id"):
+        leaf = None  # another printout's leaf: check 4's failure, not compared here
     proof = payload.get("presence")
     if not isinstance(proof, Mapping):
         return failed(PRESENCE, "the printout's presence is not a proof")
