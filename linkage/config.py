@@ -133,6 +133,15 @@ class Home:
         """What the witness cosigned last of each log (linkage/witness/state.py)."""
         return self.data / f"witness-{name}.json"
 
+    # The civil registry's card secret (its chip and card-issuer keys derive from it, linkage/cards.py), the
+    # card-issuer public key auditors pin, and the personas' card files (the sandbox's card reader reads them).
+    card_secret = property(lambda self: self.pki / "servers" / "dopa-cards.secret")
+    card_issuer = property(lambda self: self.pki / "card-issuer.pub")
+    cards = property(lambda self: self.root / "cards")
+
+    def card_file(self, subject_id: str) -> Path:
+        return self.root / "cards" / f"{subject_id}.card.json"
+
     @property
     def personas(self) -> Path:
         return self.root / "personas.json"

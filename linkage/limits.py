@@ -24,6 +24,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 __all__ = [
+    "CONSENT_APPROVED_S",
+    "CONSENT_PENDING_S",
     "DEFAULT_LIMITS",
     "FIELD_LIMITS",
     "HUB_MAX_RECEIVE",
@@ -78,9 +80,16 @@ FIELD_LIMITS: dict[str, int] = {
     "webauthn_assertion": 4096,
     "code": 32,
     "credential": 4096,
+    "challenge": 128,
+    "card_certificate": 1024,
+    "consent_id": 64,
 }
 # A field added later without its own line above (tests/hub/test_limits.py keeps this unused).
 OTHER_FIELD_LIMIT = 100
+
+# How long a citizen's pending consent waits for their decision, and an approved one for its one fetch (seconds).
+CONSENT_PENDING_S = 24 * 3600.0
+CONSENT_APPROVED_S = 24 * 3600.0
 
 # At most one warning per agency this often about its refused calls.
 REFUSAL_LOG_INTERVAL_S = 10.0

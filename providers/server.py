@@ -14,7 +14,8 @@ Errors (through ``linkage.errors.grpc_errors``), with their ErrorInfo reason:
                       (id_wrong_length, id_not_digits, id_bad_first_digit, check_digit_mismatch,
                       id_wrong_kind)
     NOT_FOUND         record_not_found
-    UNIMPLEMENTED     CheckCard on a registry that serves no cards (no ErrorInfo)
+    UNIMPLEMENTED     CheckCard on a registry that serves no cards, CheckPresence on one without a card
+                      secret (no ErrorInfo); a refused card is an answer (CheckPresenceResponse.refusal)
     PERMISSION_DENIED not_admin: ProviderAdmin called with any certificate but the administrator's
     INVALID_ARGUMENT  fault_out_of_range, unknown_error_code: SetFaults with settings out of range
     any of providers.faults.ERROR_CODES, without ErrorInfo: a fault injected by ProviderAdmin
@@ -55,6 +56,7 @@ from linkage.storage import Database
 from linkage.v1 import provider_pb2, provider_pb2_grpc
 from providers import REGISTRIES
 from providers.faults import ADMIN_CLIENT, ADMIN_UNIT, FaultPlan, Faults
+from providers.presence import CardChecker, card_secret_path
 from providers.registry import Registry
 from providers.store import RecordStore, open_record_store
 
@@ -83,10 +85,12 @@ def _faulted(method: _F) -> _F:
 class ProviderServicer(provider_pb2_grpc.ProviderServiceServicer):
     """Translates ProviderService calls to store lookups for one registry."""
 
-    def __init__(self, registry: Registry, store: RecordStore, faults: Faults | None = None) -> None:
+    def __init__(self, registry: Registry, store: RecordStore, faults: Faults | None = None,
+                 cards: CardChecker | None = None) -> None:
         self.registry = registry
         self.store = store
         self.faults = faults or Faults(registry.name)
+        self.cards = cards
         self._describe = provider_pb2.DescribeResponse(provider=registry.name, member=registry.member,
                                                        doc_types=list(registry.doc_types.values()))
         self._fields = {code: [f.name for f in t.fields] for code, t in registry.doc_types.items()}
@@ -142,6 +146,17 @@ class ProviderServicer(provider_pb2_grpc.ProviderServiceServicer):
         match = await self.store.check_card(subject_id, request.first_name_th, request.last_name_th, request.birth_date,
                                       request.laser_code)
         return provider_pb2.CheckCardResponse(match=match)
+
+    @_faulted
+    @grpc_errors
+    async def CheckPresence(self, request: provider_pb2.CheckPresenceRequest, context: grpc.aio.ServicerContext,
+                            ) -> provider_pb2.CheckPresenceResponse:
+        if self.cards is None:
+            await context.abort(grpc.StatusCode.UNIMPLEMENTED,
+                                f"ทะเบียน {self.registry.name} ไม่ได้ตรวจลายมือชื่อบัตร"
+                                f" / registry {self.registry.name} checks no card signatures")
+        assert self.cards is not None
+        return await self.cards.check(request)
 
 
 def _require_admin(context: grpc.aio.ServicerContext) -> None:
@@ -228,7 +243,9 @@ async def start_server(name: str, where: Path | Database, ca_cert: Path, own: pk
         ("grpc.so_reuseport", 0),
     ])
     faults = Faults(registry.name)
-    provider_pb2_grpc.add_ProviderServiceServicer_to_server(ProviderServicer(registry, store, faults), server)
+    secret = card_secret_path(own.cert, registry.name)
+    cards = CardChecker(store, secret.read_bytes()) if registry.checks_cards and secret.is_file() else None
+    provider_pb2_grpc.add_ProviderServiceServicer_to_server(ProviderServicer(registry, store, faults, cards), server)
     provider_pb2_grpc.add_ProviderAdminServicer_to_server(ProviderAdminServicer(registry, faults), server)
     health_servicer = health.aio.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)

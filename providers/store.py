@@ -49,6 +49,9 @@ class RecordStore(Protocol):
                          laser_code: str) -> bool:
         """True when an active card of subject_id shows exactly these names, birth date and laser code."""
 
+    async def card(self, subject_id: str) -> tuple[str, bool] | None:
+        """The laser code of subject_id's card on record and whether it is active; None when there is none."""
+
     async def close(self) -> None: ...
 
 
@@ -116,6 +119,10 @@ class SqliteRecordStore:
         row = self._conn.execute(_CARD_QUERY, (subject_id,)).fetchone()
         return _card_matches(row, first_name_th, last_name_th, birth_date, laser_code)
 
+    async def card(self, subject_id: str) -> tuple[str, bool] | None:
+        row = self._conn.execute(_CARD_QUERY, (subject_id,)).fetchone()
+        return None if row is None else (str(row[3]), row[4] == 1)
+
     async def close(self) -> None:
         self._conn.close()
 
@@ -172,6 +179,12 @@ class PostgresRecordStore:
             cur = await conn.execute(self._card.encode(), (subject_id,), prepare=True)
             row = await cur.fetchone()
         return _card_matches(row, first_name_th, last_name_th, birth_date, laser_code)
+
+    async def card(self, subject_id: str) -> tuple[str, bool] | None:
+        async with self._pool.connection() as conn:
+            cur = await conn.execute(self._card.encode(), (subject_id,), prepare=True)
+            row = await cur.fetchone()
+        return None if row is None else (str(row[3]), row[4] == 1)
 
     async def close(self) -> None:
         await self._pool.close()

@@ -35,6 +35,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from consumers.counter.app import CounterSettings, create_app
 from consumers.counter.state import STATE
+from linkage.cli.cards import insert_card
 from linkage.cli.sandbox import init, start_stack
 from linkage.config import Home, load_settings
 
@@ -83,6 +84,7 @@ async def _run(home: Home, cases: int, warmup: int) -> int:
         await site.start()
         base = f"http://127.0.0.1:{runner.addresses[0][1]}"
         subjects = _subjects(home, cases + warmup)
+        subjects = [s for s in subjects if insert_card(home, s)]  # each applicant's card in the counter's reader
         if not subjects:
             print("no subject has all five document types; use a larger --citizens", file=sys.stderr)
             return 2

@@ -53,6 +53,7 @@ from consumers.counter.pageband import Band, band_codes
 from consumers.counter.paper import MODULE_MM, qr_code
 from consumers.counter.printout import CounterSigner, PrintCase, case_claims, certify
 from linkage import pki, seal
+from linkage.cli.cards import card_of
 from linkage.cli.sandbox import init, start_stack
 from linkage.config import Home, load_settings
 from linkage.seal import unverified_payload
@@ -82,7 +83,7 @@ async def _cases(home: Home) -> dict[str, PrintCase]:
         async with HubClient.connect(stack.addresses["hub"], home.ca.cert, own) as hub:
             for name, (subject, types) in _subjects(home).items():
                 answer = await hub.fetch_documents(types, subject, purpose="ตรวจสอบ", officer_id=officer,
-                                                   case_ref="PHR-2569-00001", citizen_present=True)
+                                                   case_ref="PHR-2569-00001", citizen_card=card_of(home, subject))
                 printouts = [p for p in answer.values() if isinstance(p, Printout)]
                 data = printouts[0].data
                 cases[name] = PrintCase(

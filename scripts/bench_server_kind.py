@@ -95,6 +95,10 @@ class _GetRecordOnly(provider_pb2_grpc.ProviderServiceServicer):
     def CheckCard(self, request: provider_pb2.CheckCardRequest, context: Any) -> provider_pb2.CheckCardResponse:
         raise NotImplementedError("not part of this benchmark")
 
+    def CheckPresence(self, request: provider_pb2.CheckPresenceRequest,
+                      context: Any) -> provider_pb2.CheckPresenceResponse:
+        raise NotImplementedError("not part of this benchmark")
+
 
 class _Provider(_GetRecordOnly):
     def __init__(self) -> None:

@@ -53,7 +53,9 @@ from consumers.auditor.verify import Trust, load_trust_root, verify_printout
 from consumers.auditor.watch import watch_round
 from consumers.client import HubClient, Printout
 from consumers.counter.manuals import DEFAULT_FOLDER, load_manuals
+from linkage.cards import CitizenCard
 from linkage.checkpoint import parse_verifier_key
+from linkage.cli.cards import card_of, insert_card
 from linkage.cli.sandbox import Stack, start_stack, write_endpoints
 from linkage.config import Home, load_settings
 from linkage.errors import LinkageError
@@ -89,6 +91,7 @@ class Tally:
 class Soak:
     def __init__(self, home: Home, *, rate: float, inflight: int, seed: int) -> None:
         self.home = home
+        self._cards: dict[str, CitizenCard | None] = {}
         self.settings = load_settings(home)
         self.rate = rate
         self.inflight = inflight
@@ -141,6 +144,12 @@ class Soak:
         assert self.stack is not None
         return f"http://{self.stack.addresses['counter']}"
 
+    def _card(self, subject: str) -> CitizenCard | None:
+        """The subject's ID card at the desk (a company has none): the citizen is present whenever they have one."""
+        if subject not in self._cards:
+            self._cards[subject] = None if subject.startswith("0") else card_of(self.home, subject)
+        return self._cards[subject]
+
     def _candidates(self) -> list[str]:
         personas = json.loads(self.home.personas.read_text(encoding="utf-8"))
         out = [str(p["id"]) for p in personas]
@@ -166,7 +175,7 @@ class Soak:
         for subject in self._candidates():
             types = ["dbd.juristic"] if subject.startswith("0") else list(_CITIZEN_TYPES)
             answer = await self.client.fetch_documents(types, subject, purpose=PURPOSE, officer_id=self.officer,
-                                                       case_ref="SOAK-warm-up", citizen_present=True)
+                                                       case_ref="SOAK-warm-up", citizen_card=self._card(subject))
             fetched = [t for t, outcome in answer.items() if isinstance(outcome, Printout)]
             if fetched:
                 self.subjects[subject] = fetched
@@ -192,7 +201,7 @@ class Soak:
         assert self.client is not None
         subject, doc_type = self.rng.choice(self.pairs)
         printout = await self.client.fetch_document(doc_type, subject, purpose=PURPOSE, officer_id=self.officer,
-                                                    case_ref=self._case_ref(), citizen_present=True)
+                                                    case_ref=self._case_ref(), citizen_card=self._card(subject))
         self._keep(printout)
         return 1
 
@@ -201,7 +210,7 @@ class Soak:
         subject = self.rng.choice(list(self.subjects))
         answer = await self.client.fetch_documents(self.subjects[subject], subject, purpose=PURPOSE,
                                                    officer_id=self.officer, case_ref=self._case_ref(),
-                                                   citizen_present=True)
+                                                   citizen_card=self._card(subject))
         for outcome in answer.values():
             if not isinstance(outcome, Printout):
                 raise outcome
@@ -211,7 +220,8 @@ class Soak:
     async def op_case(self) -> int:
         service, subject, linked = self.rng.choice(self.cases)
         page = await self._page("POST", f"{self._counter}/cases/new/{service}",
-                                {"csrf": self.counter_csrf, "subject_id": subject, "citizen_present": "1"})
+                                {"csrf": self.counter_csrf, "subject_id": subject,
+                                 **({"citizen_present": "1"} if insert_card(self.home, subject) else {})})
         sealed = page.count('class="seal ok" data-testid="seal"')
         if sealed != linked:
             raise RuntimeError(f"counter case for {service}: {sealed} of {linked} documents shown sealed")

@@ -89,7 +89,7 @@ async def _fetch(channel: grpc.aio.Channel, doc_type: str, subject: str, officer
 async def _refused(channel: grpc.aio.Channel, doc_type: str, subject: str, officer: str) -> tuple[grpc.StatusCode,
                                                                                                   str, str]:
     with pytest.raises(grpc.aio.AioRpcError) as info:
-        await _fetch(channel, doc_type, subject, officer, citizen_present=True)
+        await _fetch(channel, doc_type, subject, officer)  # no right comes before presence (step 6, then 8)
     err = from_rpc_error(info.value)
     return info.value.code(), err.code, err.message
 

@@ -205,6 +205,7 @@ class SloppyProvider(provider_pb2_grpc.ProviderServiceServicer):
     """
 
     CheckCard = provider_pb2_grpc.ProviderServiceServicer.CheckCard  # the generated UNIMPLEMENTED, kept on purpose
+    CheckPresence = provider_pb2_grpc.ProviderServiceServicer.CheckPresence
 
     def __init__(self, upstream: provider_pb2_grpc.ProviderServiceStub, fallback: str, big_house: str) -> None:
         self.upstream = upstream
@@ -322,6 +323,7 @@ class HangingProvider(provider_pb2_grpc.ProviderServiceServicer):
     """Describes itself, then never answers GetRecord: a lock never released, a pool exhausted."""
 
     CheckCard = provider_pb2_grpc.ProviderServiceServicer.CheckCard  # the generated UNIMPLEMENTED, kept on purpose
+    CheckPresence = provider_pb2_grpc.ProviderServiceServicer.CheckPresence
 
     async def Describe(self, request: Any, context: Any) -> provider_pb2.DescribeResponse:
         edu = REGISTRIES["edu"]

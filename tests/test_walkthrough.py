@@ -53,7 +53,8 @@ def test_the_walkthrough_runs_pasted_whole(tmp_path: Path) -> None:
                      "VALID: printout",
                      "refused (PERMISSION_DENIED, no_right)", "refused, as it should be (exit 1)",
                      "OK: linkage.sandbox/",
-                     f"access history of {env_lines['ID_ORDINARY']}: 1 record(s)",  # the refused one is not logged
+                     # the person and, with the citizen's card, the card; the refused one is not logged
+                     f"access history of {env_lines['ID_ORDINARY']}: 2 record(s)",
                      f"linkage sandbox in {home} stopped"):
         assert expected in out, f"{expected!r} not in the output:\n{out}"
     # Nothing outside the sandbox's folder (and HOME) was written to: the printout is in the sandbox.

@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import Any, Final, TextIO, TypeVar
 
 from cryptography import x509
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from cryptography.hazmat.primitives.serialization import Encoding
 
 from consumers.auditor.bundle import AuditInput, PaperCode, QrSummary, load_input
@@ -41,6 +42,7 @@ from consumers.auditor.state import AuditorState
 from consumers.auditor.verify import Trust, load_trust_root
 from consumers.auditor.watch import watch_round
 from consumers.auditor.witnesses import WitnessTrust
+from linkage.cards import CardError, load_issuer_public
 from linkage.checkpoint import CheckpointError, KeyWindow, NoteVerifier, parse_verifier_key
 from linkage.config import Home
 from linkage.cosignature import WitnessKey, parse_witness_key
@@ -81,6 +83,7 @@ class TrustInputs:
     witnesses: tuple[str, ...] = ()  # witnesses' verifier keys, each a file or the key text
     witness_quorum: int | None = None  # how many must have cosigned (None: a majority)
     crl: Path | None = None  # the linkage CA's CRL for check 12 (default DIR/pki/ca.crl when it exists)
+    card_issuer: Path | None = None  # the civil registry's card-issuer key (default DIR/pki/card-issuer.pub)
 
     def load(self, *, agencies: bool = False) -> Trust:
         """The trust inputs; raises BadTrustRoot. The log key and origin may be None (a bare JWS needs neither).
@@ -100,7 +103,8 @@ class TrustInputs:
                                f"{len(witnesses)} witness key(s) given")
         return Trust(ca, log_key, self.origin or (_home_origin(home) if home else None), certs, log_keys,
                      self._seal_keys(home), WitnessTrust(witnesses, self.witness_quorum or 0) if witnesses else None,
-                     _officer_keys(home), self._crls(home))
+                     _officer_keys(home), self._crls(home),
+                     card_issuer=self._card_issuer(home))
 
     def _crls(self, home: Home | None) -> tuple[bytes, ...]:
         """--crl as DER, else the sandbox's DIR/pki/ca.crl when there is one; raises BadTrustRoot."""
@@ -113,6 +117,16 @@ class TrustInputs:
             return (load_crl(path).public_bytes(Encoding.DER),)
         except (OSError, ValueError) as exc:
             raise BadTrustRoot(f"{path}: not a readable CRL ({exc})") from exc
+
+    def _card_issuer(self, home: Home | None) -> Ed25519PublicKey | None:
+        """--card-issuer-key, else the sandbox's DIR/pki/card-issuer.pub when there is one (check 11)."""
+        path = self.card_issuer or (home.card_issuer if home is not None else None)
+        if path is None or (self.card_issuer is None and not path.is_file()):
+            return None
+        try:
+            return load_issuer_public(path)
+        except (OSError, CardError) as exc:
+            raise BadTrustRoot(f"--card-issuer-key {path}: {exc}") from None
 
     def _witnesses(self, home: Home | None) -> tuple[WitnessKey, ...]:
         """--witness keys (a file or the text each), else those of the witnesses the sandbox runs (``witnesses``

@@ -15,7 +15,8 @@
     ├── HubRefused             hub_refused         the hub answered with an error (no such printout,
                                                    cannot prove that, not allowed); ``hub_code`` is the
                                                    hub's code (``linkage.errors``), e.g. not_an_auditor
-    └── Alarm                  fork, rollback, rewritten_entry, bad_checkpoint, backdated, bad_officer_proof
+    └── Alarm                  fork, rollback, rewritten_entry, bad_checkpoint, backdated, bad_officer_proof,
+                               bad_presence (an entry's card proof fails: check 11)
                                                    the monitor caught the log misbehaving; unwitnessed:
                                                    its checkpoint lacks the witnesses' quorum (they
                                                    may be down: ``audit watch`` asks again)
@@ -98,7 +99,7 @@ class HubRefused(VerificationError):
 
 
 AlarmCode = Literal["fork", "rollback", "rewritten_entry", "bad_checkpoint", "backdated", "unwitnessed",
-                  "bad_officer_proof"]
+                  "bad_officer_proof", "bad_presence"]
 
 
 class Alarm(VerificationError):

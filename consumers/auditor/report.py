@@ -34,6 +34,7 @@ NAMES: Final = {
     8: "witness cosignatures",
     9: "printed text",
     10: "officer session",
+    11: "citizen present or consented",
     12: "long-term validity",
 }
 NAMES_TH: Final = {
@@ -47,6 +48,7 @@ NAMES_TH: Final = {
     8: "พยานลงนามรับรองร่วม",
     9: "ข้อความที่พิมพ์",
     10: "การลงชื่อเข้าใช้ของเจ้าหน้าที่",
+    11: "เจ้าของข้อมูลมาแสดงตนหรือให้ความยินยอม",
     12: "ยืนยันได้ในระยะยาว",
 }
 

@@ -1,9 +1,8 @@
 """Verification of one printout in numbered checks, against trust and time given as inputs.
 
-``verify_printout`` takes the trust inputs (``Trust``: the linkage CA
-certificate, the log's note verifier key and origin), the time (``now``), the
-auditor's memory of checkpoints (``AuditorState``) and, online, the log
-(``LogSource``), and checks in numbered steps, each a line in the ``Report``:
+``verify_printout`` takes the trust inputs (``Trust``: the linkage CA certificate, the log's note verifier key
+and origin, the card-issuer key), the time (``now``), the auditor's memory of checkpoints (``AuditorState``)
+and, online, the log (``LogSource``), and checks in numbered steps, each a line in the ``Report``:
 
     1  certificate chain    x5c = [seal, ..., trust root]; signatures; the seal certificate
                             valid at issued_at; key usage of a seal, not of a TLS key; with a
@@ -25,6 +24,7 @@ auditor's memory of checkpoints (``AuditorState``) and, online, the log
                             skipped when known not to be in that hub's log: check 4 failed or a foreign CA)
     8  witnesses            a quorum of the pinned witnesses cosigned the checkpoint or, online, one
                             that extends it (skipped without witnesses; offline without the quorum)
+    11 citizen present      a printout claiming presence: the card's proof (``consumers.auditor.presence``)
 
 Checks 4-7 live in ``consumers.auditor.logcheck``, 8 in ``consumers.auditor.witnesses``, 10 (the officer
 session's proof, in the log entry) in ``consumers.auditor.officercheck``. A printout that carries no log proof (a
@@ -65,6 +65,7 @@ from cryptography import x509
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
 
 from consumers.auditor.bundle import ACCEPTED, LogProof, Printout, PrintoutForm
@@ -73,6 +74,7 @@ from consumers.auditor.errors import BadTrustRoot, UnreadableInput
 from consumers.auditor.log import LogSource
 from consumers.auditor.logcheck import check_log, conclude, fetch_proof
 from consumers.auditor.officercheck import check_officer
+from consumers.auditor.presence import check_presence
 from consumers.auditor.report import NAMES, Check, Report, failed, passed, skipped
 from consumers.auditor.revocations import RevocationStatus
 from consumers.auditor.state import AuditorState
@@ -121,6 +123,7 @@ class Trust:
     officer_keys: tuple[OfficerKey, ...] | None = None
     crls: tuple[bytes, ...] = ()  # the linkage CA's CRLs (DER) held beside a PDF's own: check 12 (`--crl`)
     revocations: RevocationStatus | None = None  # the hub's revocation list kept, for check 7 offline
+    card_issuer: Ed25519PublicKey | None = None  # check 11's: the civil registry's card-issuer key
 
     @property
     def log_trust(self) -> NoteVerifier | tuple[KeyWindow, ...] | None:
@@ -197,8 +200,10 @@ def verify_printout(printout: Printout | str, trust: Trust | x509.Certificate, *
                        origin=trust.origin, state=state, log=log, log_index=printout.log_index, fetched=fetched,
                        issued_here=check1.ok is True, witnesses=trust.witnesses, now=now,
                        revocations=trust.revocations)
-    # (10) Only for a printout that names an officer session: there is then a claim to check.
-    checks = (check1, check2, check3, *logged.checks, *check_officer(payload, proof, trust.officer_keys))
+    # (10) Only for a printout that names an officer session: there is then a claim to check. (11) Likewise for
+    # one that claims the citizen's presence or consent.
+    checks = (check1, check2, check3, *logged.checks, *check_officer(payload, proof, trust.officer_keys),
+              *check_presence(payload, trust.card_issuer, proof))
     required = [check1, check2, *([check3] if certification is not None else [])]
     valid = conclude(checks, required, logged, state)
     return Report(valid=valid, checks=checks, printout=payload if valid else None)

@@ -17,6 +17,9 @@ holds with their cosignatures; without, the newest):
     7  with the pinned officer key set, every new entry's officer proof holds   else Alarm bad_officer_proof
        (check 10's rules, consumers/auditor/officercheck.py; read in pages of MAX_ENTRIES, all of the log on
        the first round; that each is in the tree is step 6's sample)
+    8  every new entry that claims the citizen's presence carries a card       else Alarm bad_presence
+       proof that holds as far as the log alone shows (check 11,
+       consumers/auditor/presence.py; the first round reads the newest 10 000)
 
 Only then is the checkpoint remembered. Raises ``Alarm``, or ``HubUnreachable``
 when the log cannot be asked; nothing else.
@@ -33,6 +36,7 @@ from consumers.auditor.errors import Alarm, HubRefused
 from consumers.auditor.log import LogSource
 from consumers.auditor.logcheck import LogTrust
 from consumers.auditor.officercheck import entry_alarm
+from consumers.auditor.presence import FIRST_ROUND, check_new_entries
 from consumers.auditor.state import AuditorState
 from consumers.auditor.witnesses import WitnessTrust, check_witnessed
 from linkage import merkle
@@ -111,6 +115,8 @@ def watch_round(log: LogSource, key: LogTrust, origin: str, state: AuditorState,
     # 7. The people: every new entry's officer proof, against the published officer keys.
     if officer_keys is not None:
         _check_officers(log, newest.size if newest else 0, cp.size, officer_keys)
+    # 8. The people: every new entry's proof of the citizen's presence.
+    check_new_entries(log, newest.size if newest else max(0, cp.size - FIRST_ROUND), cp.size)
     state.remember(cp, note)
     return RoundResult(cp, newest.size if newest else None, checked, witnessed)
 

@@ -31,9 +31,11 @@ from consumers.client.officer import OfficerSession, OfficerSigner, sign_with
 from consumers.client.printout import Printout, receive
 from consumers.client.retry import DEFAULT_RETRY, RetryPolicy, nothing_issued, unavailable
 from linkage import pki
+from linkage.cards import CitizenCard, presence_hash
 from linkage.checkpoint import CheckpointError, NoteVerifier, parse_verifier_key
 from linkage.config import Home, split_address
 from linkage.errors import LinkageError, from_problem, from_rpc_error
+from linkage.ids import parse_id
 from linkage.seal import FetchRequest
 from linkage.v1 import audit_pb2, audit_pb2_grpc, hub_pb2, hub_pb2_grpc, provider_pb2
 
@@ -232,38 +234,60 @@ class HubClient:
                                    f"the printout does not name officer session {session.session_id}")
         return printout
 
+    async def presence(self, card: CitizenCard, doc_types: Sequence[str], subject_id: str, *, purpose: str,
+                       officer_id: str, case_ref: str = "", timeout: float | None = None) -> hub_pb2.CitizenPresence:
+        """The citizen's card's proof for this request: a fresh challenge from the hub, signed by the card over
+        the request's presence hash (linkage/cards.py). Raises the hub's LinkageError."""
+        answer = await self._call("GetPresenceChallenge", self._hub.GetPresenceChallenge,
+                                  hub_pb2.PresenceChallengeRequest(), timeout, unavailable)
+        hash_hex = presence_hash(self.agency, parse_id(subject_id), purpose, officer_id, case_ref, doc_types)
+        return hub_pb2.CitizenPresence(challenge=answer.challenge, card_certificate=card.certificate,
+                                       signature=card.sign(answer.challenge, hash_hex))
+
     async def fetch_document(self, doc_type: str, subject_id: str, *, purpose: str, officer_id: str = "",
                              case_ref: str = "", citizen_present: bool = False,
-                             officer_session: OfficerSession | None = None,
-                             timeout: float | None = None) -> Printout:
+                             officer_session: OfficerSession | None = None, citizen_card: CitizenCard | None = None,
+                             consent_id: str = "", timeout: float | None = None) -> Printout:
         """One sealed printout, verified on receipt; under ``officer_session`` (``sign_in_officer``) it names it.
 
-        Sent again only when the hub said it issued nothing (see
-        ``consumers.client.retry``). Raises the hub's LinkageError, or
+        With ``citizen_card`` (the citizen's card as the card reader reads it) the request says the citizen is
+        present and carries the card's proof; ``citizen_present`` alone is refused by the hub. Sent again only
+        when the hub said it issued nothing (see ``consumers.client.retry``). Raises the hub's LinkageError, or
         PrintoutRejected when the answer fails verification.
         """
         officer_id = officer_session.officer_id if officer_session else officer_id
+        citizen_present = citizen_present or citizen_card is not None
+        proof = None if citizen_card is None else await self.presence(
+            citizen_card, [doc_type], subject_id, purpose=purpose, officer_id=officer_id, case_ref=case_ref,
+            timeout=timeout)
         request = FetchRequest(doc_type, subject_id, purpose, officer_id, case_ref, citizen_present)
         answer = await self._call("FetchDocument", self._hub.FetchDocument, hub_pb2.FetchDocumentRequest(
             doc_type=doc_type, subject_id=subject_id, purpose=purpose, officer_id=officer_id, case_ref=case_ref,
-            citizen_present=citizen_present, officer_session=officer_session.secret if officer_session else ""),
-            timeout, nothing_issued)
+            citizen_present=citizen_present, officer_session=officer_session.secret if officer_session else "",
+            presence=proof, consent_id=consent_id), timeout, nothing_issued)
         return self._named(receive(answer, request, self.agency, self.trust), officer_session)
 
     async def fetch_documents(self, doc_types: Sequence[str], subject_id: str, *, purpose: str, officer_id: str = "",
                               case_ref: str = "", citizen_present: bool = False,
                               officer_session: OfficerSession | None = None,
+                              citizen_card: CitizenCard | None = None, consent_id: str = "",
                               timeout: float | None = None) -> dict[str, Printout | LinkageError]:
         """Several document types for one subject: each type's printout or its own error, in request order.
 
+        ``citizen_card`` as for fetch_document: one card signature covers the batch.
         A document that fails verification is a PrintoutRejected in its place.
         Raises a LinkageError only when the request as a whole is refused.
         """
         officer_id = officer_session.officer_id if officer_session else officer_id
+        citizen_present = citizen_present or citizen_card is not None
+        proof = None if citizen_card is None else await self.presence(
+            citizen_card, doc_types, subject_id, purpose=purpose, officer_id=officer_id, case_ref=case_ref,
+            timeout=timeout)
         answer = await self._call("FetchDocuments", self._hub.FetchDocuments, hub_pb2.FetchDocumentsRequest(
             doc_types=list(doc_types), subject_id=subject_id, purpose=purpose, officer_id=officer_id,
             case_ref=case_ref, citizen_present=citizen_present,
-            officer_session=officer_session.secret if officer_session else ""), timeout, nothing_issued)
+            officer_session=officer_session.secret if officer_session else "", presence=proof,
+            consent_id=consent_id), timeout, nothing_issued)
         out: dict[str, Printout | LinkageError] = {}
         for result in answer.results:
             if result.WhichOneof("outcome") == "problem":
@@ -276,6 +300,28 @@ class HubClient:
             except PrintoutRejected as err:
                 out[result.doc_type] = err
         return out
+
+    async def request_consent(self, doc_types: Sequence[str], subject_id: str, *, purpose: str, officer_id: str,
+                              case_ref: str = "", timeout: float | None = None) -> hub_pb2.Consent:
+        """Ask the citizen to approve, once, this agency's fetch of doc_types (a service without a counter); the
+        fetch then passes the consent's id. Not retried (each call asks anew)."""
+        return await self._call("RequestConsent", self._hub.RequestConsent, hub_pb2.RequestConsentRequest(
+            subject_id=subject_id, doc_types=list(doc_types), purpose=purpose, officer_id=officer_id,
+            case_ref=case_ref), timeout, nothing_issued)
+
+    async def list_consents(self, subject_id: str, citizen_card: provider_pb2.CheckCardRequest, *,
+                            timeout: float | None = None) -> list[hub_pb2.Consent]:
+        """The consents asked of a citizen, on their own behalf (their card details). Retried."""
+        answer = await self._call("ListConsents", self._hub.ListConsents, hub_pb2.ListConsentsRequest(
+            subject_id=subject_id, citizen_card=citizen_card), timeout, unavailable)
+        return list(answer.consents)
+
+    async def decide_consent(self, consent_id: str, subject_id: str, citizen_card: provider_pb2.CheckCardRequest,
+                             approve: bool, *, timeout: float | None = None) -> hub_pb2.Consent:
+        """The citizen approves or refuses a pending consent."""
+        return await self._call("DecideConsent", self._hub.DecideConsent, hub_pb2.DecideConsentRequest(
+            consent_id=consent_id, subject_id=subject_id, citizen_card=citizen_card, approve=approve), timeout,
+            nothing_issued)
 
     # --- AuditLog ----------------------------------------------------------------------------------------------
 

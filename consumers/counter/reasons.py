@@ -60,7 +60,24 @@ _TEXTS: Final = {
                          "The document that arrived failed the seal check and is not shown; retry."),
     "printout_not_requested": ("เอกสารที่ได้รับไม่ตรงกับคำขอ ระบบจึงไม่แสดง กรุณาลองดึงอีกครั้ง",
                                "The document that arrived does not answer the request and is not shown; retry."),
+    "citizen_card_missing": ("ไม่พบบัตรประจำตัวประชาชนของผู้ยื่นในเครื่องอ่านบัตร กรุณาเสียบบัตรแล้วลองดึงอีกครั้ง",
+                             "The applicant's ID card is not in the card reader; insert it and retry."),
+    "card_voided": ("บัตรประจำตัวประชาชนของผู้ยื่นถูกยกเลิกแล้ว จึงยืนยันการมาแสดงตนไม่ได้ ผู้ยื่นต้องทำบัตรใหม่",
+                    "The applicant's ID card has been voided, so it cannot prove they are here: they need a new"
+                    " card."),
+    "card_expired": ("บัตรประจำตัวประชาชนของผู้ยื่นหมดอายุแล้ว จึงยืนยันการมาแสดงตนไม่ได้ ผู้ยื่นต้องต่ออายุบัตร",
+                     "The applicant's ID card has expired, so it cannot prove they are here: they need to renew"
+                     " it."),
+    "card_of_another_person": ("บัตรในเครื่องอ่านเป็นของบุคคลอื่น ไม่ใช่ของผู้ยื่น",
+                               "The card in the reader is another person's, not the applicant's."),
 }
+# The card's proof did not hold for a reason a new reading can fix (a challenge spent or expired, a signature
+# that came out wrong): read the card again.
+_CARD_AGAIN: Final = ("ยืนยันการมาแสดงตนด้วยบัตรไม่สำเร็จ กรุณาเสียบบัตรใหม่แล้วลองดึงอีกครั้ง",
+                      "The card could not prove the applicant is here; insert it again and retry.")
+_CARD_REASONS: Final = frozenset({"challenge_used", "challenge_expired", "challenge_unknown",
+                                  "card_signature_invalid", "card_not_registered", "card_certificate_invalid",
+                                  "presence_proof_missing", "presence_proof_malformed"})
 # A registry that did not answer, or answered with an error: it may well answer a retry.
 _PROVIDER_DOWN: Final = ("{p_th}ไม่พร้อมให้บริการในขณะนี้ กรุณาลองดึงอีกครั้งภายหลัง",
                          "{p_en} cannot serve this right now; retry later.")
@@ -68,7 +85,8 @@ _RETRYABLE: Final = ("ระบบเชื่อมโยงข้อมูล�
                      "The linkage could not serve this right now; retry.")
 # Not retryable by the hub's word, but a retry can still help: once the citizen is here, after a crash, or
 # when the answer that came failed the checks on receipt.
-_FIXABLE: Final = frozenset({INTERRUPTED, REVOKED, "citizen_not_present", "printout_invalid", "printout_not_requested"})
+_FIXABLE: Final = frozenset({INTERRUPTED, REVOKED, "citizen_not_present", "printout_invalid", "printout_not_requested",
+                             "citizen_card_missing", "card_of_another_person", *_CARD_REASONS})
 _REFUSED: Final = ("ระบบเชื่อมโยงไม่ส่งเอกสารนี้ให้ ผู้ยื่นต้องนำเอกสารนี้มาเอง (รายละเอียดสำหรับผู้ตรวจสอบอยู่ด้านล่าง)",
                    "The linkage refused this document: the applicant must bring it (details for auditors below).")
 
@@ -91,7 +109,7 @@ def provider_name(provider: str) -> tuple[str, str]:
 def explain(reason: str, *, retryable: bool, provider: str, title_th: str, title_en: str) -> Explained:
     """The officer's sentence for ``reason`` about the document titled ``title_th`` / ``title_en`` (never a
     code), and whether a retry can help."""
-    texts = _TEXTS.get(reason)
+    texts = _TEXTS.get(reason) or (_CARD_AGAIN if reason in _CARD_REASONS else None)
     if texts is None:
         if reason.startswith("provider_") or (provider and retryable):
             texts = _PROVIDER_DOWN

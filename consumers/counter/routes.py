@@ -28,10 +28,10 @@ __all__ = ["PUBLIC", "SCRIPTED", "add_routes"]
 _STATIC = Path(__file__).resolve().parent / "static"
 
 PUBLIC = frozenset({"metrics", "index", "signin", "signin_post", "lang", "manuals", "manual", "complaint_form",
-                    "complaint_post", "me", "me_post", "verify", "verify_post", "font", "static", "signin_passkey",
-                    "signin_passkey_begin", "signin_passkey_finish", "enrol", "enrol_begin", "enrol_finish",
-                    "payment_callback", "queue_book", "queue_book_post", "queue_mine", "queue_mine_post",
-                    "queue_cancel", "queue_rebook", "track", "track_post", "track_feedback"})
+                    "complaint_post", "me", "me_post", "me_consent", "verify", "verify_post", "font", "static",
+                    "signin_passkey", "signin_passkey_begin", "signin_passkey_finish", "enrol", "enrol_begin",
+                    "enrol_finish", "payment_callback", "queue_book", "queue_book_post", "queue_mine",
+                    "queue_mine_post", "queue_cancel", "queue_rebook", "track", "track_post", "track_feedback"})
 # The pages that run a script (static/passkey.js: WebAuthn needs one); every other page runs none.
 SCRIPTED = frozenset({"signin_passkey", "enrol"})
 
@@ -80,6 +80,7 @@ def add_routes(app: web.Application) -> None:
     r.add_get("/opdc", complaints.opdc, name="opdc")
     r.add_get("/me", me.me_form, name="me")
     r.add_post("/me", me.me, name="me_post")
+    r.add_post("/me/consents", me.consent_decide, name="me_consent")
     r.add_get("/verify", verify.verify_form, name="verify")
     r.add_post("/verify", verify.verify, name="verify_post")
     r.add_get("/fonts/{name}", fonts.font, name="font")

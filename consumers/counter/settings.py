@@ -49,6 +49,12 @@ class CounterSettings:
     # minutes (complaint_desk.py).
     complaint_escalate_days: float = 15.0
     complaints_per_address: int = 5
+    # The card reader: a folder of citizens' card files (None: the sandbox's DIR/cards).
+    card_reader: Path | None = None
+
+    @property
+    def card_folder(self) -> Path:
+        return self.card_reader or self.home.cards
 
     @classmethod
     def from_env(cls, home: Home) -> CounterSettings:
@@ -67,10 +73,11 @@ class CounterSettings:
         except ValueError:
             raise ConfigError("LINKAGE_COUNTER_VERIFY_LIMIT must be a whole number of uploads") from None
         database = env.get("LINKAGE_COUNTER_DATABASE")
+        reader = env.get("LINKAGE_COUNTER_CARD_READER")
         return cls(home=home, hub_address=hub, agency=env.get("LINKAGE_COUNTER_AGENCY", DEFAULT_AGENCY),
                    manuals=Path(env.get("LINKAGE_COUNTER_MANUALS", str(DEFAULT_FOLDER))), session_ttl=ttl,
                    database=Path(database) if database else None,
                    office_head=env.get("LINKAGE_COUNTER_OFFICE_HEAD") or None,
                    host=config.counter.host, port=config.counter.port,
                    secure_cookies=env.get("LINKAGE_COUNTER_SECURE_COOKIES", "") == "1", verify_limit=verify_limit,
-                   tsa_url=env.get("LINKAGE_COUNTER_TSA") or None)
+                   tsa_url=env.get("LINKAGE_COUNTER_TSA") or None, card_reader=Path(reader) if reader else None)

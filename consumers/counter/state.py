@@ -13,6 +13,7 @@ from aiohttp import web
 from cryptography import x509
 
 from consumers.client import HubClient
+from consumers.counter.citizens import CitizenTokens
 from consumers.counter.complaint_desk import ComplaintDesk
 from consumers.counter.feedback import Feedback
 from consumers.counter.manuals import Manual
@@ -47,6 +48,7 @@ class CounterState:
     signer: CounterSigner
     agency_titles: dict[str, str]
     doc_types: dict[str, common_pb2.DocumentType] = field(default_factory=dict)
+    citizens: CitizenTokens = field(default_factory=CitizenTokens)
 
 
 STATE = web.AppKey("counter_state", CounterState)

@@ -20,6 +20,7 @@ from linkage.errors import LinkageError
 
 if TYPE_CHECKING:
     from consumers.auditor.cli import HubInputs, TrustInputs
+    from linkage.cards import CitizenCard
 
 __all__ = ["AUDITOR_STATE", "add_commands"]
 
@@ -56,19 +57,25 @@ def _cmd_fetch(args: argparse.Namespace) -> int:
         print("linkage fetch: say who asks: --card FILE (the officer's card; they sign in with its PIN) or "
               "--officer ID", file=sys.stderr)
         return 2
+    try:
+        card = _citizen_card(home, args)
+    except (OSError, ValueError) as exc:
+        print(f"linkage fetch: cannot read the citizen's card: {exc}", file=sys.stderr)
+        return 2
 
     async def run() -> int:
         async with HubClient.connect(hub_address, ca, own) as hub:
             try:
                 session = None
                 if args.card:  # the officer signs in with their own card: this process never sees more than the PIN
-                    card = unlock_card(args.card, args.pin_file)
-                    session = await hub.sign_in_officer(card.officer_id, card)
+                    officer_card = unlock_card(args.card, args.pin_file)
+                    session = await hub.sign_in_officer(officer_card.officer_id, officer_card)
                     print(f"officer {session.officer_id} signed in: session {session.session_id}, until "
                           f"{session.expires_at}", file=sys.stderr)
                 doc = await hub.fetch_document(args.doc_type, args.id, purpose=args.purpose,
                                                officer_id=args.officer or "", case_ref=args.case,
-                                               citizen_present=args.citizen_present, officer_session=session)
+                                               citizen_present=args.citizen_present, officer_session=session,
+                                               citizen_card=card)
             except LinkageError as err:
                 print(f"refused ({err.status.name}, {err.code}): {err.message}", file=sys.stderr)
                 return 1
@@ -84,6 +91,23 @@ def _cmd_fetch(args: argparse.Namespace) -> int:
     return asyncio.run(run())
 
 
+def _citizen_card(home: Home, args: argparse.Namespace) -> CitizenCard | None:
+    """The card --citizen-card names; with --citizen-present alone, the sandbox's card file of --id if there is
+    one (the hub refuses the claim without a card). Raises OSError or linkage.cards.CardError."""
+    from linkage.cards import CitizenCard
+    from linkage.ids import parse_id
+
+    if args.citizen_card:
+        return CitizenCard.load(Path(args.citizen_card))
+    if args.citizen_present:
+        try:
+            path = home.card_file(parse_id(args.id))
+        except LinkageError:
+            return None  # the hub says what is wrong with the ID
+        return CitizenCard.load(path) if path.is_file() else None
+    return None
+
+
 def _auditor_inputs(args: argparse.Namespace) -> tuple[TrustInputs, HubInputs]:
     from consumers.auditor.cli import HubInputs, TrustInputs
 
@@ -91,7 +115,8 @@ def _auditor_inputs(args: argparse.Namespace) -> tuple[TrustInputs, HubInputs]:
     trust = TrustInputs(home=home, ca=_path(args.ca), log_key=getattr(args, "log_key", None),
                         origin=getattr(args, "origin", None), agencies=_path(getattr(args, "agency_certs", None)),
                         witnesses=tuple(getattr(args, "witness", None) or _listed("LINKAGE_WITNESS_KEYS")),
-                        witness_quorum=getattr(args, "witness_quorum", None), crl=_path(getattr(args, "crl", None)))
+                        witness_quorum=getattr(args, "witness_quorum", None), crl=_path(getattr(args, "crl", None)),
+                        card_issuer=_path(getattr(args, "card_issuer_key", None)))
     hub = HubInputs(home=home, hub=args.hub, cert=_path(args.cert), key=_path(args.key), agency=args.agency)
     return trust, hub
 
@@ -200,6 +225,9 @@ def _add_audit_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]
                        help="how many of those witnesses must have cosigned a checkpoint before it is accepted "
                             "(LINKAGE_WITNESS_QUORUM; default a majority, 2 of the sandbox's 2: any two quorums "
                             "then share a witness, who cosigns one history only)")
+        p.add_argument("--card-issuer-key", metavar="FILE",
+                       help="the civil registry's card-issuer public key, to check a citizen's presence proof "
+                            "(check 11; default DIR/pki/card-issuer.pub)")
 
     def verify_parser(p: argparse.ArgumentParser) -> None:
         p.add_argument("files", nargs="+", metavar="FILE",
@@ -272,7 +300,12 @@ def add_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> No
     p.add_argument("--id", required=True, help="13-digit ID of the citizen or company")
     p.add_argument("--purpose", required=True, help="why the data is needed")
     p.add_argument("--case", default="", help="case or file reference")
-    p.add_argument("--citizen-present", action="store_true", help="the citizen is at the counter with their card")
+    p.add_argument("--citizen-present", action="store_true",
+                   help="the citizen is at the counter with their card (needs --citizen-card, or the persona's card"
+                        " file in the sandbox's cards/ folder)")
+    p.add_argument("--citizen-card", metavar="FILE",
+                   help="the citizen's card file (DIR/cards/ID.card.json): the card signs the hub's challenge and"
+                        " this request, proving the citizen is present")
     p.add_argument("--out", help="write the printout bundle (JWS and log index) to this file")
     p.set_defaults(func=_cmd_fetch)
 

@@ -185,6 +185,9 @@ def init(root: Path, *, citizens: int = 10_000, seed: int = 1, force: bool = Fal
         result = generate(staging.data, citizens=citizens, seed=seed, progress=progress, database=database)
         staging.personas.write_text(json.dumps(result.personas, ensure_ascii=False, indent=2) + "\n",
                                     encoding="utf-8")
+        from linkage.cli.cards import write_cards
+
+        write_cards(staging, result.personas)  # the registry's card secret, and the personas' card files
         doc_types = {name: tuple(reg.doc_types) for name, reg in REGISTRIES.items()}
         from linkage.cli.onboarding import cert_sha256
 
@@ -194,13 +197,13 @@ def init(root: Path, *, citizens: int = 10_000, seed: int = 1, force: bool = Fal
         staging.config_file.write_text(_config_text(doc_types, result.officers, origin, database, pins, ports),
                                        encoding="utf-8")
         load_settings(staging)  # what init writes must load
-        for item in ("pki", "data", "linkage.toml", "personas.json", "endpoints.json", "supervisor.json"):
+        for item in ("pki", "data", "cards", "linkage.toml", "personas.json", "endpoints.json", "supervisor.json"):
             old = home.root / item
             if old.is_dir():
                 shutil.rmtree(old)
             elif old.exists():
                 old.unlink()
-        for item in ("pki", "data", "linkage.toml", "personas.json"):
+        for item in ("pki", "data", "cards", "linkage.toml", "personas.json"):
             os.replace(staging.root / item, home.root / item)
         if database is not None:
             drop_schemas(database, ["log"])  # the old sandbox's log: its keys are gone with its pki/

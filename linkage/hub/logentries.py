@@ -46,13 +46,18 @@ class LogEntry:
     # The officer's signed sign-in (linkage/officers.py: kid, statement, signature, caller_cert_sha256), when the
     # printout was made under an officer session; the leaf has no such key otherwise.
     officer_proof: Mapping[str, Any] | None = None
+    # The citizen's card proof (linkage/hub/presence.py, Proven.log); only in the leaf when there is one.
+    presence: Mapping[str, Any] | None = None
+    # The citizen's consent this printout used (linkage/hub/consent.py, Used.record); only when there is one.
+    consent: Mapping[str, Any] | None = None
 
     def leaf(self) -> bytes:
         # Not dataclasses.asdict: it deep-copies every value, a third of an append's cost.
-        data = {name: getattr(self, name) for name in _ENTRY_FIELDS}
-        if self.officer_proof is None:
-            del data["officer_proof"]
-        return canonical_json(data)
+        entry = {name: getattr(self, name) for name in _ENTRY_FIELDS}
+        for optional in ("officer_proof", "presence", "consent"):
+            if entry[optional] is None:
+                del entry[optional]
+        return canonical_json(entry)
 
 
 @dataclass(frozen=True)

@@ -252,6 +252,12 @@ class Router:
         answer = await self._call(provider.name, "CheckCard", card, idempotent=False)
         return bool(answer.match)
 
+    async def check_presence(self, request: provider_pb2.CheckPresenceRequest) -> provider_pb2.CheckPresenceResponse:
+        """The civil registry's verdict on a card's signature (linkage/hub/presence.py)."""
+        answer: provider_pb2.CheckPresenceResponse = await self._call(
+            self.owner("dopa.card").name, "CheckPresence", request, idempotent=False)
+        return answer
+
     def circuits(self) -> dict[str, Circuit]:
         """The state of each provider's circuit breaker."""
         return {name: breaker.state for name, breaker in self._breakers.items()}

@@ -10,11 +10,14 @@ Every call is admitted first, in ``Hub.admit`` and nowhere else, in this order:
 
 A printout is then issued (``Hub.fetch``) in this order, and only in this order:
   4. a purpose is given, and the officer is registered with the agency and, under an officer session
-     (linkage/hub/officers.py), signed in from this very certificate with a key still in force;
+     (linkage/hub/officers.py), signed in from this very certificate with a key still in force; a request
+     saying the citizen is present carries their card's proof, and the civil registry accepts it
+     (linkage/hub/presence.py); a request naming the citizen's consent has it reserved, spent on issue
+     (linkage/hub/consent.py);
   5. the document type is known: its provider is resolved, once for the request;
   6. the agency has a right to the document type;
   7. the subject ID is well formed and of the kind the type is keyed by (as its provider describes it);
-  8. the citizen is present where the type demands it;
+  8. the citizen is present (or consented) where the type demands it;
   9. the provider answers with only the fields granted to the agency;
   10. the hub seals the printout (JWS, ES256, with the seal key in force now);
   11. the exchange log commits its entry durably;
@@ -41,13 +44,15 @@ from google.protobuf.message import Message
 
 from linkage.config import ALL_FIELDS, AgencyConfig, LiveSettings, Settings, file_stamp
 from linkage.errors import InvalidRequest, LimitExceeded, LinkageError, NotFound, PermissionDenied, Unauthenticated
+from linkage.hub.consent import Consent, ConsentDesk, Used, check_citizen, preview
 from linkage.hub.log import Appended, ExchangeLog, LogEntry, RevocationEntry
 from linkage.hub.officers import OfficerDesk, Session, caller_cert_sha256
+from linkage.hub.presence import PresenceDesk, Proven
 from linkage.hub.routing import Router
 from linkage.ids import IdKind, parse_id, parse_officer_id
 from linkage.limits import FIELD_LIMITS, MAX_BATCH, OTHER_FIELD_LIMIT, REFUSAL_LOG_INTERVAL_S, AgencyLimits
 from linkage.seal import FetchRequest, Sealer, format_issued_at, printout_digest
-from linkage.v1 import common_pb2, provider_pb2
+from linkage.v1 import common_pb2, hub_pb2, provider_pb2
 
 __all__ = ["AgencyLimiter", "Hub", "Issued", "check_fields"]
 
@@ -83,6 +88,8 @@ class Hub:
                                     rp_id=settings.hub.webauthn_rp_id,
                                     origins=settings.hub.webauthn_origins or (
                                         f"http://localhost:{settings.counter.port}",))
+        self.presence = PresenceDesk(router)
+        self.consents = ConsentDesk()
 
     @property
     def settings(self) -> Settings:
@@ -175,42 +182,58 @@ class Hub:
                 return None
         return desk.resolve(agency, caller_cert_sha256(peer), secret, officer_id)
 
-    async def fetch(self, agency: AgencyConfig, req: FetchRequest, session: Session | None = None) -> Issued:
+    async def fetch(self, agency: AgencyConfig, req: FetchRequest, session: Session | None = None,
+                    presence: hub_pb2.CitizenPresence | None = None, consent_id: str = "") -> Issued:
         """Steps 4-11: issue one printout to an admitted agency. Raises a LinkageError and issues nothing when
         any step fails."""
-        # 4. Purpose and officer.
+        # 4. Purpose and officer; the citizen's card when the request says they are present.
         self.check_request(agency, req.purpose, req.officer_id)
-        return await self._issue(agency, req, session)
+        proven = None
+        if req.citizen_present or presence is not None:  # checked only when claimed: the path stays short
+            proven = await self.presence.prove(agency.name, req, [req.doc_type], presence)
+        if not consent_id:
+            return await self._issue(agency, req, session, proven)
+        used = self.consents.take(consent_id, agency.name, parse_id(req.subject_id), req.purpose, [req.doc_type])
+        try:
+            issued = await self._issue(agency, req, session, proven, used)
+        except BaseException:
+            self.consents.give_back(used)  # nothing issued: the consent is as it was
+            raise
+        self.consents.spend(used)
+        return issued
 
-    async def fetch_many(self, agency: AgencyConfig, doc_types: Sequence[str],
-                         req: FetchRequest, session: Session | None = None) -> list[Issued | LinkageError]:
+    async def fetch_many(self, agency: AgencyConfig, doc_types: Sequence[str], req: FetchRequest,
+                         session: Session | None = None, presence: hub_pb2.CitizenPresence | None = None,
+                         consent_id: str = "") -> list[Issued | LinkageError]:
         """Several types for one subject; each failure is returned in its place, not raised.
 
         Raises only for what is wrong with the request as a whole.
         """
-        if not doc_types:
-            raise InvalidRequest("doc_types_missing", "ต้องระบุประเภทเอกสารอย่างน้อยหนึ่งประเภท",
-                                 "name at least one document type", field="doc_types")
-        if len(doc_types) > MAX_BATCH:
-            raise InvalidRequest("batch_too_large", f"ขอได้ไม่เกิน {MAX_BATCH} ประเภทต่อครั้ง",
-                                 f"at most {MAX_BATCH} document types per call, got {len(doc_types)}",
-                                 field="doc_types")
-        if len(set(doc_types)) != len(doc_types):
-            raise InvalidRequest("doc_types_repeated", "มีประเภทเอกสารซ้ำ", "a document type is named more than once",
-                                 field="doc_types")
-        parse_id(req.subject_id)
+        check_batch(doc_types)
+        subject = parse_id(req.subject_id)
         self.check_request(agency, req.purpose, req.officer_id)
+        proven = await self.presence.prove(agency.name, req, doc_types, presence)  # one card signature, the batch
+        used = self.consents.take(consent_id, agency.name, subject, req.purpose, doc_types) if consent_id else None
 
         async def one(doc_type: str) -> Issued | LinkageError:
             try:
                 return await self._issue(agency, FetchRequest(doc_type, req.subject_id, req.purpose, req.officer_id,
-                                                              req.case_ref, req.citizen_present), session)
+                                                              req.case_ref, req.citizen_present), session, proven,
+                                                              used)
             except LinkageError as err:
                 return err
 
-        return list(await asyncio.gather(*(one(t) for t in doc_types)))
+        outcomes: list[Issued | LinkageError] = []
+        try:
+            outcomes = list(await asyncio.gather(*(one(t) for t in doc_types)))
+        finally:  # one consent serves the batch: spent when anything was issued, else given back
+            if used is not None:
+                issued_any = any(isinstance(o, Issued) for o in outcomes)
+                (self.consents.spend if issued_any else self.consents.give_back)(used)
+        return outcomes
 
-    async def _issue(self, agency: AgencyConfig, req: FetchRequest, session: Session | None = None) -> Issued:
+    async def _issue(self, agency: AgencyConfig, req: FetchRequest, session: Session | None = None,
+                     proven: Proven | None = None, used: Used | None = None) -> Issued:
         """Steps 5-11 for a request whose purpose and officer passed step 4."""
         started = time.perf_counter()
         # 5. The document type is known; its provider, resolved here, serves the rest of the request.
@@ -225,8 +248,8 @@ class Hub:
         # 7. The subject ID, of the kind the type is keyed by (the provider's description, asked once, then kept).
         described = await self.router.describe(provider, req.doc_type)
         subject = parse_id(req.subject_id, _KINDS.get(described.subject_kind))
-        # 8. The citizen's presence.
-        if described.requires_citizen_present and not req.citizen_present:
+        # 8. The citizen's presence, proved by their card (step 4), or their consent, where the type demands it.
+        if described.requires_citizen_present and proven is None and used is None:
             raise InvalidRequest("citizen_not_present",
                                  f"{req.doc_type} ให้ได้เฉพาะเมื่อเจ้าของข้อมูลมาแสดงตนพร้อมบัตร",
                                  f"{req.doc_type} is served only when the citizen is present with their card",
@@ -244,6 +267,11 @@ class Hub:
         }
         if session is not None:  # the printout names its officer session; the log keeps the signed proof
             payload["officer_session"] = session.session_id
+        if proven is not None:
+            payload["presence"] = proven.printout
+        consent = None if used is None else used.record(self.consents.consent(used))
+        if consent is not None:
+            payload["consent"] = consent
         jws = self.sealer.seal(payload)
         # 11. The log entry, durable before the printout leaves.
         logged = await self.log.append(LogEntry(
@@ -252,6 +280,7 @@ class Hub:
             subject_hash=self.log.subject_hash(subject), printout_sha256=printout_digest(jws),
             officer_proof=None if session is None else {**session.proof.to_json(),
                                                         "caller_cert_sha256": session.cert_sha256},
+            presence=None if proven is None else proven.log, consent=consent,
         ))
         _log.debug("issued", extra={"agency": agency.name, "doc_type": req.doc_type, "provider": provider.name,
                                     "log_index": logged.index,
@@ -289,6 +318,35 @@ class Hub:
         parse_id(card.subject_id, IdKind.CITIZEN)
         return await self.router.check_card(card)
 
+    def ask_consent(self, agency: AgencyConfig, subject_id: str, doc_types: Sequence[str], purpose: str,
+                    officer_id: str, case_ref: str) -> Consent:
+        """RequestConsent: a pending consent for types the agency has a right to (linkage/hub/consent.py)."""
+        check_batch(doc_types)
+        subject = parse_id(subject_id, IdKind.CITIZEN)
+        self.check_request(agency, purpose, officer_id)
+        for doc_type in doc_types:
+            self.router.owner(doc_type)  # a type no registry serves is refused here
+            if doc_type not in agency.grants:
+                raise PermissionDenied("no_right", f"{agency.name} ไม่มีสิทธิ์ขอ {doc_type}",
+                                       f"{agency.name} has no right to {doc_type}", field="doc_types")
+        return self.consents.ask(agency.name, subject, doc_types, purpose, officer_id, case_ref)
+
+    async def citizens_consents(self, subject_id: str, card: provider_pb2.CheckCardRequest | None,
+                                ) -> list[tuple[Consent, list[hub_pb2.ConsentPreview]]]:
+        """ListConsents: on the citizen's own behalf, each consent asked of them, a pending one with its preview."""
+        subject = await check_citizen(self.router, subject_id, card)
+        out = []
+        for consent in self.consents.of(subject):
+            asker = self.settings.agencies.get(consent.agency)
+            pending = consent.shown_status(self.consents.clock()) == "pending" and asker is not None
+            out.append((consent, await preview(self.router, asker.grants, consent) if pending and asker else []))
+        return out
+
+    async def decide_consent(self, subject_id: str, card: provider_pb2.CheckCardRequest | None, consent_id: str,
+                             approve: bool) -> Consent:
+        """DecideConsent, on the citizen's own behalf."""
+        return self.consents.decide(await check_citizen(self.router, subject_id, card), consent_id, approve)
+
     async def check_access_listing(self, agency: AgencyConfig, subject: str,
                                    card: provider_pb2.CheckCardRequest | None) -> None:
         """May agency list who read subject's data? Auditors may; anyone else only on the citizen's own behalf,
@@ -308,6 +366,19 @@ class Hub:
             raise PermissionDenied("citizen_not_verified", "ข้อมูลบัตรไม่ตรงกับทะเบียนราษฎร",
                                    "the card details do not match an active card of this person in the civil"
                                    " registry")
+
+
+def check_batch(doc_types: Sequence[str]) -> None:
+    """1 to MAX_BATCH document types, none twice; else InvalidRequest."""
+    if not doc_types:
+        raise InvalidRequest("doc_types_missing", "ต้องระบุประเภทเอกสารอย่างน้อยหนึ่งประเภท",
+                             "name at least one document type", field="doc_types")
+    if len(doc_types) > MAX_BATCH:
+        raise InvalidRequest("batch_too_large", f"ขอได้ไม่เกิน {MAX_BATCH} ประเภทต่อครั้ง",
+                             f"at most {MAX_BATCH} document types per call, got {len(doc_types)}", field="doc_types")
+    if len(set(doc_types)) != len(doc_types):
+        raise InvalidRequest("doc_types_repeated", "มีประเภทเอกสารซ้ำ", "a document type is named more than once",
+                             field="doc_types")
 
 
 def _granted(described: common_pb2.DocumentType, fields: Sequence[str]) -> list[str]:

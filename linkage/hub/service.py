@@ -16,6 +16,7 @@ import grpc
 
 from linkage import merkle
 from linkage.errors import InvalidRequest, LinkageError, NotFound, grpc_errors, to_problem
+from linkage.hub.consent import Consent
 from linkage.hub.log import SignedTree
 from linkage.hub.officers import caller_cert_sha256
 from linkage.hub.rules import Hub, Issued
@@ -63,7 +64,8 @@ class HubServicer(hub_pb2_grpc.LinkageHubServicer):
         session = self._hub.officer_session(peer, agency, request.officer_session, request.officer_id)
         issued = await self._hub.fetch(agency, FetchRequest(
             request.doc_type, request.subject_id, request.purpose, session.officer_id if session else
-            request.officer_id, request.case_ref, request.citizen_present), session)
+            request.officer_id, request.case_ref, request.citizen_present), session,
+            request.presence if request.HasField("presence") else None, request.consent_id)
         return _issued(issued)
 
     @grpc_errors
@@ -75,7 +77,8 @@ class HubServicer(hub_pb2_grpc.LinkageHubServicer):
         session = self._hub.officer_session(peer, agency, request.officer_session, request.officer_id)
         outcomes = await self._hub.fetch_many(agency, list(request.doc_types), FetchRequest(
             "", request.subject_id, request.purpose, session.officer_id if session else request.officer_id,
-            request.case_ref, request.citizen_present), session)
+            request.case_ref, request.citizen_present), session,
+            request.presence if request.HasField("presence") else None, request.consent_id)
         results = []
         for doc_type, outcome in zip(request.doc_types, outcomes, strict=True):
             if isinstance(outcome, LinkageError):
@@ -144,6 +147,39 @@ class HubServicer(hub_pb2_grpc.LinkageHubServicer):
         kid = self._hub.officers.finish_enrolment(agency, caller_cert_sha256(peer), request.officer_id,
                                                   request.code, request.credential)
         return hub_pb2.FinishPasskeyEnrolmentResponse(kid=kid)
+
+    @grpc_errors
+    async def GetPresenceChallenge(self, request: hub_pb2.PresenceChallengeRequest,
+                                   context: grpc.aio.ServicerContext) -> hub_pb2.PresenceChallenge:
+        agency = self._hub.admit(context.auth_context(), request)
+        challenge, expires_at = self._hub.presence.challenge(agency.name)
+        return hub_pb2.PresenceChallenge(challenge=challenge, expires_at=expires_at)
+
+    def _consent(self, consent: Consent, shown: list[hub_pb2.ConsentPreview] | None = None) -> hub_pb2.Consent:
+        return hub_pb2.Consent(**self._hub.consents.shown(consent), preview=shown or [])
+
+    @grpc_errors
+    async def RequestConsent(self, request: hub_pb2.RequestConsentRequest,
+                             context: grpc.aio.ServicerContext) -> hub_pb2.Consent:
+        agency = self._hub.admit(context.auth_context(), request)
+        return self._consent(self._hub.ask_consent(agency, request.subject_id, list(request.doc_types),
+                                                   request.purpose, request.officer_id, request.case_ref))
+
+    @grpc_errors
+    async def ListConsents(self, request: hub_pb2.ListConsentsRequest,
+                           context: grpc.aio.ServicerContext) -> hub_pb2.ListConsentsResponse:
+        self._hub.admit(context.auth_context(), request)
+        card = request.citizen_card if request.HasField("citizen_card") else None
+        found = await self._hub.citizens_consents(request.subject_id, card)
+        return hub_pb2.ListConsentsResponse(consents=[self._consent(c, shown) for c, shown in found])
+
+    @grpc_errors
+    async def DecideConsent(self, request: hub_pb2.DecideConsentRequest,
+                            context: grpc.aio.ServicerContext) -> hub_pb2.Consent:
+        self._hub.admit(context.auth_context(), request)
+        card = request.citizen_card if request.HasField("citizen_card") else None
+        return self._consent(await self._hub.decide_consent(request.subject_id, card, request.consent_id,
+                                                            request.approve))
 
 
 def _proof_error(err: merkle.MerkleError) -> InvalidRequest:
@@ -216,7 +252,8 @@ class AuditServicer(audit_pb2_grpc.AuditLogServicer):
         return audit_pb2.ListAccessesResponse(accesses=[
             audit_pb2.Access(log_index=i, printout_id=e["printout_id"], doc_type=e["doc_type"], agency=e["agency"],
                              officer_id=e["officer_id"], purpose=e["purpose"], case_ref=e["case_ref"],
-                             issued_at=e["issued_at"], revoked=revoked)
+                             issued_at=e["issued_at"], revoked=revoked, citizen_present="presence" in e,
+                             consent_id=(e.get("consent") or {}).get("consent_id", ""))
             for i, e, revoked in rows])
 
     @grpc_errors

@@ -25,7 +25,7 @@ _sym_db = _symbol_database.Default()
 from linkage.v1 import provider_pb2 as linkage_dot_v1_dot_provider__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x16linkage/v1/audit.proto\x12\nlinkage.v1\x1a\x19linkage/v1/provider.proto\")\n\x14GetCheckpointRequest\x12\x11\n\twitnessed\x18\x01 \x01(\x08\"Q\n\x10SignedCheckpoint\x12\x0c\n\x04note\x18\x01 \x01(\t\x12\x0e\n\x06origin\x18\x02 \x01(\t\x12\x0c\n\x04size\x18\x03 \x01(\x04\x12\x11\n\troot_hash\x18\x04 \x01(\x0c\"[\n\x18GetInclusionProofRequest\x12\x0f\n\x05index\x18\x01 \x01(\x04H\x00\x12\x13\n\tleaf_hash\x18\x02 \x01(\x0cH\x00\x12\x11\n\ttree_size\x18\x03 \x01(\x04\x42\x06\n\x04leaf\"G\n\x0eInclusionProof\x12\x12\n\nleaf_index\x18\x01 \x01(\x04\x12\x11\n\ttree_size\x18\x02 \x01(\x04\x12\x0e\n\x06hashes\x18\x03 \x03(\x0c\"@\n\x1aGetConsistencyProofRequest\x12\x10\n\x08old_size\x18\x01 \x01(\x04\x12\x10\n\x08new_size\x18\x02 \x01(\x04\"F\n\x10\x43onsistencyProof\x12\x10\n\x08old_size\x18\x01 \x01(\x04\x12\x10\n\x08new_size\x18\x02 \x01(\x04\x12\x0e\n\x06hashes\x18\x03 \x03(\x0c\"/\n\x11GetEntriesRequest\x12\r\n\x05start\x18\x01 \x01(\x04\x12\x0b\n\x03\x65nd\x18\x02 \x01(\x04\"&\n\x07LogLeaf\x12\r\n\x05index\x18\x01 \x01(\x04\x12\x0c\n\x04leaf\x18\x02 \x01(\x0c\":\n\x12GetEntriesResponse\x12$\n\x07\x65ntries\x18\x01 \x03(\x0b\x32\x13.linkage.v1.LogLeaf\"]\n\x13ListAccessesRequest\x12\x12\n\nsubject_id\x18\x01 \x01(\t\x12\x32\n\x0c\x63itizen_card\x18\x02 \x01(\x0b\x32\x1c.linkage.v1.CheckCardRequest\"\xad\x01\n\x06\x41\x63\x63\x65ss\x12\x11\n\tlog_index\x18\x01 \x01(\x04\x12\x13\n\x0bprintout_id\x18\x02 \x01(\t\x12\x10\n\x08\x64oc_type\x18\x03 \x01(\t\x12\x0e\n\x06\x61gency\x18\x04 \x01(\t\x12\x12\n\nofficer_id\x18\x05 \x01(\t\x12\x0f\n\x07purpose\x18\x06 \x01(\t\x12\x10\n\x08\x63\x61se_ref\x18\x07 \x01(\t\x12\x11\n\tissued_at\x18\x08 \x01(\t\x12\x0f\n\x07revoked\x18\t \x01(\x08\"<\n\x14ListAccessesResponse\x12$\n\x08\x61\x63\x63\x65sses\x18\x01 \x03(\x0b\x32\x12.linkage.v1.Access\"P\n\x15RevokePrintoutRequest\x12\x13\n\x0bprintout_id\x18\x01 \x01(\t\x12\x0e\n\x06reason\x18\x02 \x01(\t\x12\x12\n\nofficer_id\x18\x03 \x01(\t\"?\n\x16RevokePrintoutResponse\x12\x11\n\tlog_index\x18\x01 \x01(\x04\x12\x12\n\nrevoked_at\x18\x02 \x01(\t\"+\n\x14GetRevocationRequest\x12\x13\n\x0bprintout_id\x18\x01 \x01(\t\"T\n\nRevocation\x12\x0f\n\x07revoked\x18\x01 \x01(\x08\x12\x0e\n\x06reason\x18\x02 \x01(\t\x12\x12\n\nrevoked_at\x18\x03 \x01(\t\x12\x11\n\tlog_index\x18\x04 \x01(\x04\"\x1a\n\x18GetRevocationListRequest\"\x1e\n\x0eRevocationList\x12\x0c\n\x04note\x18\x01 \x01(\t2\xaa\x05\n\x08\x41uditLog\x12O\n\rGetCheckpoint\x12 .linkage.v1.GetCheckpointRequest\x1a\x1c.linkage.v1.SignedCheckpoint\x12U\n\x11GetInclusionProof\x12$.linkage.v1.GetInclusionProofRequest\x1a\x1a.linkage.v1.InclusionProof\x12[\n\x13GetConsistencyProof\x12&.linkage.v1.GetConsistencyProofRequest\x1a\x1c.linkage.v1.ConsistencyProof\x12K\n\nGetEntries\x12\x1d.linkage.v1.GetEntriesRequest\x1a\x1e.linkage.v1.GetEntriesResponse\x12Q\n\x0cListAccesses\x12\x1f.linkage.v1.ListAccessesRequest\x1a .linkage.v1.ListAccessesResponse\x12W\n\x0eRevokePrintout\x12!.linkage.v1.RevokePrintoutRequest\x1a\".linkage.v1.RevokePrintoutResponse\x12I\n\rGetRevocation\x12 .linkage.v1.GetRevocationRequest\x1a\x16.linkage.v1.Revocation\x12U\n\x11GetRevocationList\x12$.linkage.v1.GetRevocationListRequest\x1a\x1a.linkage.v1.RevocationListb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x16linkage/v1/audit.proto\x12\nlinkage.v1\x1a\x19linkage/v1/provider.proto\")\n\x14GetCheckpointRequest\x12\x11\n\twitnessed\x18\x01 \x01(\x08\"Q\n\x10SignedCheckpoint\x12\x0c\n\x04note\x18\x01 \x01(\t\x12\x0e\n\x06origin\x18\x02 \x01(\t\x12\x0c\n\x04size\x18\x03 \x01(\x04\x12\x11\n\troot_hash\x18\x04 \x01(\x0c\"[\n\x18GetInclusionProofRequest\x12\x0f\n\x05index\x18\x01 \x01(\x04H\x00\x12\x13\n\tleaf_hash\x18\x02 \x01(\x0cH\x00\x12\x11\n\ttree_size\x18\x03 \x01(\x04\x42\x06\n\x04leaf\"G\n\x0eInclusionProof\x12\x12\n\nleaf_index\x18\x01 \x01(\x04\x12\x11\n\ttree_size\x18\x02 \x01(\x04\x12\x0e\n\x06hashes\x18\x03 \x03(\x0c\"@\n\x1aGetConsistencyProofRequest\x12\x10\n\x08old_size\x18\x01 \x01(\x04\x12\x10\n\x08new_size\x18\x02 \x01(\x04\"F\n\x10\x43onsistencyProof\x12\x10\n\x08old_size\x18\x01 \x01(\x04\x12\x10\n\x08new_size\x18\x02 \x01(\x04\x12\x0e\n\x06hashes\x18\x03 \x03(\x0c\"/\n\x11GetEntriesRequest\x12\r\n\x05start\x18\x01 \x01(\x04\x12\x0b\n\x03\x65nd\x18\x02 \x01(\x04\"&\n\x07LogLeaf\x12\r\n\x05index\x18\x01 \x01(\x04\x12\x0c\n\x04leaf\x18\x02 \x01(\x0c\":\n\x12GetEntriesResponse\x12$\n\x07\x65ntries\x18\x01 \x03(\x0b\x32\x13.linkage.v1.LogLeaf\"]\n\x13ListAccessesRequest\x12\x12\n\nsubject_id\x18\x01 \x01(\t\x12\x32\n\x0c\x63itizen_card\x18\x02 \x01(\x0b\x32\x1c.linkage.v1.CheckCardRequest\"\xda\x01\n\x06\x41\x63\x63\x65ss\x12\x11\n\tlog_index\x18\x01 \x01(\x04\x12\x13\n\x0bprintout_id\x18\x02 \x01(\t\x12\x10\n\x08\x64oc_type\x18\x03 \x01(\t\x12\x0e\n\x06\x61gency\x18\x04 \x01(\t\x12\x12\n\nofficer_id\x18\x05 \x01(\t\x12\x0f\n\x07purpose\x18\x06 \x01(\t\x12\x10\n\x08\x63\x61se_ref\x18\x07 \x01(\t\x12\x11\n\tissued_at\x18\x08 \x01(\t\x12\x0f\n\x07revoked\x18\t \x01(\x08\x12\x17\n\x0f\x63itizen_present\x18\x14 \x01(\x08\x12\x12\n\nconsent_id\x18\x15 \x01(\t\"<\n\x14ListAccessesResponse\x12$\n\x08\x61\x63\x63\x65sses\x18\x01 \x03(\x0b\x32\x12.linkage.v1.Access\"P\n\x15RevokePrintoutRequest\x12\x13\n\x0bprintout_id\x18\x01 \x01(\t\x12\x0e\n\x06reason\x18\x02 \x01(\t\x12\x12\n\nofficer_id\x18\x03 \x01(\t\"?\n\x16RevokePrintoutResponse\x12\x11\n\tlog_index\x18\x01 \x01(\x04\x12\x12\n\nrevoked_at\x18\x02 \x01(\t\"+\n\x14GetRevocationRequest\x12\x13\n\x0bprintout_id\x18\x01 \x01(\t\"T\n\nRevocation\x12\x0f\n\x07revoked\x18\x01 \x01(\x08\x12\x0e\n\x06reason\x18\x02 \x01(\t\x12\x12\n\nrevoked_at\x18\x03 \x01(\t\x12\x11\n\tlog_index\x18\x04 \x01(\x04\"\x1a\n\x18GetRevocationListRequest\"\x1e\n\x0eRevocationList\x12\x0c\n\x04note\x18\x01 \x01(\t2\xaa\x05\n\x08\x41uditLog\x12O\n\rGetCheckpoint\x12 .linkage.v1.GetCheckpointRequest\x1a\x1c.linkage.v1.SignedCheckpoint\x12U\n\x11GetInclusionProof\x12$.linkage.v1.GetInclusionProofRequest\x1a\x1a.linkage.v1.InclusionProof\x12[\n\x13GetConsistencyProof\x12&.linkage.v1.GetConsistencyProofRequest\x1a\x1c.linkage.v1.ConsistencyProof\x12K\n\nGetEntries\x12\x1d.linkage.v1.GetEntriesRequest\x1a\x1e.linkage.v1.GetEntriesResponse\x12Q\n\x0cListAccesses\x12\x1f.linkage.v1.ListAccessesRequest\x1a .linkage.v1.ListAccessesResponse\x12W\n\x0eRevokePrintout\x12!.linkage.v1.RevokePrintoutRequest\x1a\".linkage.v1.RevokePrintoutResponse\x12I\n\rGetRevocation\x12 .linkage.v1.GetRevocationRequest\x1a\x16.linkage.v1.Revocation\x12U\n\x11GetRevocationList\x12$.linkage.v1.GetRevocationListRequest\x1a\x1a.linkage.v1.RevocationListb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -53,21 +53,21 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_LISTACCESSESREQUEST']._serialized_start=644
   _globals['_LISTACCESSESREQUEST']._serialized_end=737
   _globals['_ACCESS']._serialized_start=740
-  _globals['_ACCESS']._serialized_end=913
-  _globals['_LISTACCESSESRESPONSE']._serialized_start=915
-  _globals['_LISTACCESSESRESPONSE']._serialized_end=975
-  _globals['_REVOKEPRINTOUTREQUEST']._serialized_start=977
-  _globals['_REVOKEPRINTOUTREQUEST']._serialized_end=1057
-  _globals['_REVOKEPRINTOUTRESPONSE']._serialized_start=1059
-  _globals['_REVOKEPRINTOUTRESPONSE']._serialized_end=1122
-  _globals['_GETREVOCATIONREQUEST']._serialized_start=1124
-  _globals['_GETREVOCATIONREQUEST']._serialized_end=1167
-  _globals['_REVOCATION']._serialized_start=1169
-  _globals['_REVOCATION']._serialized_end=1253
-  _globals['_GETREVOCATIONLISTREQUEST']._serialized_start=1255
-  _globals['_GETREVOCATIONLISTREQUEST']._serialized_end=1281
-  _globals['_REVOCATIONLIST']._serialized_start=1283
-  _globals['_REVOCATIONLIST']._serialized_end=1313
-  _globals['_AUDITLOG']._serialized_start=1316
-  _globals['_AUDITLOG']._serialized_end=1998
+  _globals['_ACCESS']._serialized_end=958
+  _globals['_LISTACCESSESRESPONSE']._serialized_start=960
+  _globals['_LISTACCESSESRESPONSE']._serialized_end=1020
+  _globals['_REVOKEPRINTOUTREQUEST']._serialized_start=1022
+  _globals['_REVOKEPRINTOUTREQUEST']._serialized_end=1102
+  _globals['_REVOKEPRINTOUTRESPONSE']._serialized_start=1104
+  _globals['_REVOKEPRINTOUTRESPONSE']._serialized_end=1167
+  _globals['_GETREVOCATIONREQUEST']._serialized_start=1169
+  _globals['_GETREVOCATIONREQUEST']._serialized_end=1212
+  _globals['_REVOCATION']._serialized_start=1214
+  _globals['_REVOCATION']._serialized_end=1298
+  _globals['_GETREVOCATIONLISTREQUEST']._serialized_start=1300
+  _globals['_GETREVOCATIONLISTREQUEST']._serialized_end=1326
+  _globals['_REVOCATIONLIST']._serialized_start=1328
+  _globals['_REVOCATIONLIST']._serialized_end=1358
+  _globals['_AUDITLOG']._serialized_start=1361
+  _globals['_AUDITLOG']._serialized_end=2043
 # @@protoc_insertion_point(module_scope)

@@ -311,6 +311,8 @@ class Access(_message.Message):
     CASE_REF_FIELD_NUMBER: _builtins.int
     ISSUED_AT_FIELD_NUMBER: _builtins.int
     REVOKED_FIELD_NUMBER: _builtins.int
+    CITIZEN_PRESENT_FIELD_NUMBER: _builtins.int
+    CONSENT_ID_FIELD_NUMBER: _builtins.int
     log_index: _builtins.int
     printout_id: _builtins.str
     doc_type: _builtins.str
@@ -320,6 +322,10 @@ class Access(_message.Message):
     case_ref: _builtins.str
     issued_at: _builtins.str
     revoked: _builtins.bool
+    citizen_present: _builtins.bool
+    """True when the citizen's card proved they were present (a card read)."""
+    consent_id: _builtins.str
+    """The citizen's consent the printout used, when it used one."""
     def __init__(
         self,
         *,
@@ -332,10 +338,12 @@ class Access(_message.Message):
         case_ref: _builtins.str = ...,
         issued_at: _builtins.str = ...,
         revoked: _builtins.bool = ...,
+        citizen_present: _builtins.bool = ...,
+        consent_id: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["agency", b"agency", "case_ref", b"case_ref", "doc_type", b"doc_type", "issued_at", b"issued_at", "log_index", b"log_index", "officer_id", b"officer_id", "printout_id", b"printout_id", "purpose", b"purpose", "revoked", b"revoked"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["agency", b"agency", "case_ref", b"case_ref", "citizen_present", b"citizen_present", "consent_id", b"consent_id", "doc_type", b"doc_type", "issued_at", b"issued_at", "log_index", b"log_index", "officer_id", b"officer_id", "printout_id", b"printout_id", "purpose", b"purpose", "revoked", b"revoked"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

@@ -164,6 +164,8 @@ class FetchDocumentRequest(_message.Message):
     CASE_REF_FIELD_NUMBER: _builtins.int
     CITIZEN_PRESENT_FIELD_NUMBER: _builtins.int
     OFFICER_SESSION_FIELD_NUMBER: _builtins.int
+    PRESENCE_FIELD_NUMBER: _builtins.int
+    CONSENT_ID_FIELD_NUMBER: _builtins.int
     doc_type: _builtins.str
     """Document type, e.g. "dopa.person". At most 64 characters."""
     subject_id: _builtins.str
@@ -185,7 +187,9 @@ class FetchDocumentRequest(_message.Message):
     """
     citizen_present: _builtins.bool
     """True when the citizen is at the counter with their card. Some document
-    types (e.g. "dopa.card") are served only then.
+    types (e.g. "dopa.card") are served only then. Accepted only with
+    presence: a request claiming it without the card's proof is refused
+    ("presence_proof_missing"), and a proof without it too.
     """
     officer_session: _builtins.str
     """The officer session (FinishOfficerSignIn's session) the request is made
@@ -194,6 +198,24 @@ class FetchDocumentRequest(_message.Message):
     when the hub requires sessions ([hub] officer_sessions = "required") or
     the officer has a key in the officer key set. At most 100 characters.
     """
+    consent_id: _builtins.str
+    """The citizen's approved consent (RequestConsent) that this fetch uses,
+    instead of their presence, for a service without a counter. Used once;
+    refused (PERMISSION_DENIED) when unknown, not approved, refused,
+    expired, already used, or for another agency, subject, purpose or
+    document type ("consent_unknown", "consent_not_approved",
+    "consent_refused", "consent_expired", "consent_used",
+    "consent_other_agency", "consent_other_subject",
+    "consent_other_purpose", "consent_other_doc_type"). At most 64
+    characters.
+    """
+    @_builtins.property
+    def presence(self) -> Global___CitizenPresence:
+        """The citizen's card's proof that they are present: its signature over a
+        challenge of GetPresenceChallenge and this request's presence hash
+        (linkage/cards.py). The civil registry checks it; the log keeps it.
+        """
+
     def __init__(
         self,
         *,
@@ -204,10 +226,12 @@ class FetchDocumentRequest(_message.Message):
         case_ref: _builtins.str = ...,
         citizen_present: _builtins.bool = ...,
         officer_session: _builtins.str = ...,
+        presence: Global___CitizenPresence | None = ...,
+        consent_id: _builtins.str = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["presence", b"presence"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["case_ref", b"case_ref", "citizen_present", b"citizen_present", "doc_type", b"doc_type", "officer_id", b"officer_id", "officer_session", b"officer_session", "purpose", b"purpose", "subject_id", b"subject_id"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["case_ref", b"case_ref", "citizen_present", b"citizen_present", "consent_id", b"consent_id", "doc_type", b"doc_type", "officer_id", b"officer_id", "officer_session", b"officer_session", "presence", b"presence", "purpose", b"purpose", "subject_id", b"subject_id"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -283,6 +307,8 @@ class FetchDocumentsRequest(_message.Message):
     CASE_REF_FIELD_NUMBER: _builtins.int
     CITIZEN_PRESENT_FIELD_NUMBER: _builtins.int
     OFFICER_SESSION_FIELD_NUMBER: _builtins.int
+    PRESENCE_FIELD_NUMBER: _builtins.int
+    CONSENT_ID_FIELD_NUMBER: _builtins.int
     subject_id: _builtins.str
     """As in FetchDocumentRequest, with the same limits."""
     purpose: _builtins.str
@@ -290,10 +316,20 @@ class FetchDocumentsRequest(_message.Message):
     case_ref: _builtins.str
     citizen_present: _builtins.bool
     officer_session: _builtins.str
+    consent_id: _builtins.str
+    """As in FetchDocumentRequest: one consent serves the whole batch, whose
+    types must all be among those the citizen approved.
+    """
     @_builtins.property
     def doc_types(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
         """Document types to fetch: 1 to 16, each at most once, each at most 64
         characters.
+        """
+
+    @_builtins.property
+    def presence(self) -> Global___CitizenPresence:
+        """As in FetchDocumentRequest; the card signs the batch's document types
+        once, and one challenge serves the whole batch.
         """
 
     def __init__(
@@ -306,10 +342,12 @@ class FetchDocumentsRequest(_message.Message):
         case_ref: _builtins.str = ...,
         citizen_present: _builtins.bool = ...,
         officer_session: _builtins.str = ...,
+        presence: Global___CitizenPresence | None = ...,
+        consent_id: _builtins.str = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["presence", b"presence"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["case_ref", b"case_ref", "citizen_present", b"citizen_present", "doc_types", b"doc_types", "officer_id", b"officer_id", "officer_session", b"officer_session", "purpose", b"purpose", "subject_id", b"subject_id"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["case_ref", b"case_ref", "citizen_present", b"citizen_present", "consent_id", b"consent_id", "doc_types", b"doc_types", "officer_id", b"officer_id", "officer_session", b"officer_session", "presence", b"presence", "purpose", b"purpose", "subject_id", b"subject_id"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -694,3 +732,296 @@ class FinishPasskeyEnrolmentResponse(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___FinishPasskeyEnrolmentResponse: _TypeAlias = FinishPasskeyEnrolmentResponse  # noqa: Y015
+
+@_typing.final
+class CitizenPresence(_message.Message):
+    """A citizen's card proves they are present. The card (a simulated chip: an
+    Ed25519 key the civil registry registered when it issued the card) signs
+    the presence message: canonical JSON of {"challenge", "presence_hash"},
+    where presence_hash is the SHA-256 (hex) of the canonical JSON of the
+    request's agency, subject_id, purpose, officer_id, case_ref and sorted
+    doc_types (linkage/cards.py, presence_hash). Refusals: INVALID_ARGUMENT
+    "presence_proof_missing" or "presence_proof_malformed"; PERMISSION_DENIED
+    "challenge_unknown", "challenge_expired", "challenge_used",
+    "card_voided", "card_expired", "card_not_registered",
+    "card_signature_invalid", "card_of_another_person".
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    CHALLENGE_FIELD_NUMBER: _builtins.int
+    CARD_CERTIFICATE_FIELD_NUMBER: _builtins.int
+    SIGNATURE_FIELD_NUMBER: _builtins.int
+    challenge: _builtins.str
+    """The challenge, as GetPresenceChallenge gave it. At most 128 characters."""
+    card_certificate: _builtins.str
+    """The card's certificate, as the card file holds it: the civil
+    registry's signature over the card's public key, holder and expiry.
+    At most 1024 characters.
+    """
+    signature: _builtins.bytes
+    """The chip's Ed25519 signature over the presence message (64 bytes)."""
+    def __init__(
+        self,
+        *,
+        challenge: _builtins.str = ...,
+        card_certificate: _builtins.str = ...,
+        signature: _builtins.bytes = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["card_certificate", b"card_certificate", "challenge", b"challenge", "signature", b"signature"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___CitizenPresence: _TypeAlias = CitizenPresence  # noqa: Y015
+
+@_typing.final
+class PresenceChallengeRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    def __init__(
+        self,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___PresenceChallengeRequest: _TypeAlias = PresenceChallengeRequest  # noqa: Y015
+
+@_typing.final
+class PresenceChallenge(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    CHALLENGE_FIELD_NUMBER: _builtins.int
+    EXPIRES_AT_FIELD_NUMBER: _builtins.int
+    challenge: _builtins.str
+    """Opaque to the caller: the card signs it as given. At most 128 characters."""
+    expires_at: _builtins.str
+    """RFC 3339 UTC time after which the hub refuses it."""
+    def __init__(
+        self,
+        *,
+        challenge: _builtins.str = ...,
+        expires_at: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["challenge", b"challenge", "expires_at", b"expires_at"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___PresenceChallenge: _TypeAlias = PresenceChallenge  # noqa: Y015
+
+@_typing.final
+class RequestConsentRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    SUBJECT_ID_FIELD_NUMBER: _builtins.int
+    DOC_TYPES_FIELD_NUMBER: _builtins.int
+    PURPOSE_FIELD_NUMBER: _builtins.int
+    OFFICER_ID_FIELD_NUMBER: _builtins.int
+    CASE_REF_FIELD_NUMBER: _builtins.int
+    subject_id: _builtins.str
+    """The citizen's personal ID. At most 32 characters."""
+    purpose: _builtins.str
+    """Why, in plain words: shown to the citizen, bound to the consent. At
+    most 500 characters.
+    """
+    officer_id: _builtins.str
+    """The officer asking (registered with the agency). At most 32 characters."""
+    case_ref: _builtins.str
+    """The agency's case reference. At most 100 characters."""
+    @_builtins.property
+    def doc_types(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """1 to 16 document types, each at most once, each at most 64 characters."""
+
+    def __init__(
+        self,
+        *,
+        subject_id: _builtins.str = ...,
+        doc_types: _abc.Iterable[_builtins.str] | None = ...,
+        purpose: _builtins.str = ...,
+        officer_id: _builtins.str = ...,
+        case_ref: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["case_ref", b"case_ref", "doc_types", b"doc_types", "officer_id", b"officer_id", "purpose", b"purpose", "subject_id", b"subject_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___RequestConsentRequest: _TypeAlias = RequestConsentRequest  # noqa: Y015
+
+@_typing.final
+class ConsentPreview(_message.Message):
+    """What the citizen would send: one document type's granted fields."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    DOC_TYPE_FIELD_NUMBER: _builtins.int
+    TITLE_TH_FIELD_NUMBER: _builtins.int
+    TITLE_EN_FIELD_NUMBER: _builtins.int
+    DATA_JSON_FIELD_NUMBER: _builtins.int
+    PROBLEM_FIELD_NUMBER: _builtins.int
+    doc_type: _builtins.str
+    title_th: _builtins.str
+    title_en: _builtins.str
+    data_json: _builtins.str
+    """The fields the agency would receive, as JSON (an object); empty with
+    problem set when the registry could not be asked.
+    """
+    problem: _builtins.str
+    """Why there is no preview (e.g. no record), Thai / English."""
+    def __init__(
+        self,
+        *,
+        doc_type: _builtins.str = ...,
+        title_th: _builtins.str = ...,
+        title_en: _builtins.str = ...,
+        data_json: _builtins.str = ...,
+        problem: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["data_json", b"data_json", "doc_type", b"doc_type", "problem", b"problem", "title_en", b"title_en", "title_th", b"title_th"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ConsentPreview: _TypeAlias = ConsentPreview  # noqa: Y015
+
+@_typing.final
+class Consent(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    CONSENT_ID_FIELD_NUMBER: _builtins.int
+    AGENCY_FIELD_NUMBER: _builtins.int
+    DOC_TYPES_FIELD_NUMBER: _builtins.int
+    PURPOSE_FIELD_NUMBER: _builtins.int
+    STATUS_FIELD_NUMBER: _builtins.int
+    REQUESTED_AT_FIELD_NUMBER: _builtins.int
+    DECIDED_AT_FIELD_NUMBER: _builtins.int
+    EXPIRES_AT_FIELD_NUMBER: _builtins.int
+    PREVIEW_FIELD_NUMBER: _builtins.int
+    CASE_REF_FIELD_NUMBER: _builtins.int
+    OFFICER_ID_FIELD_NUMBER: _builtins.int
+    consent_id: _builtins.str
+    """Unique id (UUID): what FetchDocumentRequest.consent_id names."""
+    agency: _builtins.str
+    """The agency that asked, as its certificate names it."""
+    purpose: _builtins.str
+    status: _builtins.str
+    """"pending", "approved", "refused", "used" or "expired"."""
+    requested_at: _builtins.str
+    """RFC 3339 UTC times; decided_at empty while pending."""
+    decided_at: _builtins.str
+    expires_at: _builtins.str
+    """When a pending consent lapses, or an approved one can no longer be used."""
+    case_ref: _builtins.str
+    officer_id: _builtins.str
+    @_builtins.property
+    def doc_types(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]: ...
+    @_builtins.property
+    def preview(self) -> _containers.RepeatedCompositeFieldContainer[Global___ConsentPreview]:
+        """For a pending consent listed to its citizen: what would be sent."""
+
+    def __init__(
+        self,
+        *,
+        consent_id: _builtins.str = ...,
+        agency: _builtins.str = ...,
+        doc_types: _abc.Iterable[_builtins.str] | None = ...,
+        purpose: _builtins.str = ...,
+        status: _builtins.str = ...,
+        requested_at: _builtins.str = ...,
+        decided_at: _builtins.str = ...,
+        expires_at: _builtins.str = ...,
+        preview: _abc.Iterable[Global___ConsentPreview] | None = ...,
+        case_ref: _builtins.str = ...,
+        officer_id: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["agency", b"agency", "case_ref", b"case_ref", "consent_id", b"consent_id", "decided_at", b"decided_at", "doc_types", b"doc_types", "expires_at", b"expires_at", "officer_id", b"officer_id", "preview", b"preview", "purpose", b"purpose", "requested_at", b"requested_at", "status", b"status"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___Consent: _TypeAlias = Consent  # noqa: Y015
+
+@_typing.final
+class ListConsentsRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    SUBJECT_ID_FIELD_NUMBER: _builtins.int
+    CITIZEN_CARD_FIELD_NUMBER: _builtins.int
+    subject_id: _builtins.str
+    """At most 32 characters."""
+    @_builtins.property
+    def citizen_card(self) -> _provider_pb2.CheckCardRequest: ...
+    def __init__(
+        self,
+        *,
+        subject_id: _builtins.str = ...,
+        citizen_card: _provider_pb2.CheckCardRequest | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["citizen_card", b"citizen_card"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["citizen_card", b"citizen_card", "subject_id", b"subject_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ListConsentsRequest: _TypeAlias = ListConsentsRequest  # noqa: Y015
+
+@_typing.final
+class ListConsentsResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    CONSENTS_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def consents(self) -> _containers.RepeatedCompositeFieldContainer[Global___Consent]: ...
+    def __init__(
+        self,
+        *,
+        consents: _abc.Iterable[Global___Consent] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["consents", b"consents"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ListConsentsResponse: _TypeAlias = ListConsentsResponse  # noqa: Y015
+
+@_typing.final
+class DecideConsentRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    CONSENT_ID_FIELD_NUMBER: _builtins.int
+    SUBJECT_ID_FIELD_NUMBER: _builtins.int
+    CITIZEN_CARD_FIELD_NUMBER: _builtins.int
+    APPROVE_FIELD_NUMBER: _builtins.int
+    consent_id: _builtins.str
+    """At most 64 characters."""
+    subject_id: _builtins.str
+    """At most 32 characters."""
+    approve: _builtins.bool
+    """True to approve, false to refuse."""
+    @_builtins.property
+    def citizen_card(self) -> _provider_pb2.CheckCardRequest: ...
+    def __init__(
+        self,
+        *,
+        consent_id: _builtins.str = ...,
+        subject_id: _builtins.str = ...,
+        citizen_card: _provider_pb2.CheckCardRequest | None = ...,
+        approve: _builtins.bool = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["citizen_card", b"citizen_card"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["approve", b"approve", "citizen_card", b"citizen_card", "consent_id", b"consent_id", "subject_id", b"subject_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___DecideConsentRequest: _TypeAlias = DecideConsentRequest  # noqa: Y015

@@ -79,6 +79,26 @@ class LinkageHubStub:
                 request_serializer=linkage_dot_v1_dot_hub__pb2.FinishPasskeyEnrolmentRequest.SerializeToString,
                 response_deserializer=linkage_dot_v1_dot_hub__pb2.FinishPasskeyEnrolmentResponse.FromString,
                 _registered_method=True)
+        self.GetPresenceChallenge = channel.unary_unary(
+                '/linkage.v1.LinkageHub/GetPresenceChallenge',
+                request_serializer=linkage_dot_v1_dot_hub__pb2.PresenceChallengeRequest.SerializeToString,
+                response_deserializer=linkage_dot_v1_dot_hub__pb2.PresenceChallenge.FromString,
+                _registered_method=True)
+        self.RequestConsent = channel.unary_unary(
+                '/linkage.v1.LinkageHub/RequestConsent',
+                request_serializer=linkage_dot_v1_dot_hub__pb2.RequestConsentRequest.SerializeToString,
+                response_deserializer=linkage_dot_v1_dot_hub__pb2.Consent.FromString,
+                _registered_method=True)
+        self.ListConsents = channel.unary_unary(
+                '/linkage.v1.LinkageHub/ListConsents',
+                request_serializer=linkage_dot_v1_dot_hub__pb2.ListConsentsRequest.SerializeToString,
+                response_deserializer=linkage_dot_v1_dot_hub__pb2.ListConsentsResponse.FromString,
+                _registered_method=True)
+        self.DecideConsent = channel.unary_unary(
+                '/linkage.v1.LinkageHub/DecideConsent',
+                request_serializer=linkage_dot_v1_dot_hub__pb2.DecideConsentRequest.SerializeToString,
+                response_deserializer=linkage_dot_v1_dot_hub__pb2.Consent.FromString,
+                _registered_method=True)
 
 
 class LinkageHubServicer:
@@ -176,6 +196,48 @@ class LinkageHubServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def GetPresenceChallenge(self, request, context):
+        """GetPresenceChallenge gives the calling agency a fresh challenge for a
+        citizen's card to sign (CitizenPresence): it is good for one fetch by
+        this agency only, within 5 minutes. The hub keeps it in memory: a
+        restart forgets it.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def RequestConsent(self, request, context):
+        """RequestConsent asks a citizen to approve, once, this agency's fetch of
+        the named document types for the stated purpose: a service without a
+        counter. It is pending until the citizen approves or refuses it on their
+        own page (ListConsents, DecideConsent), for 24 hours at most. Needs a
+        right to every type named. Consents live in the hub's memory (a restart
+        forgets them: the agency asks again); their use is in the log.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListConsents(self, request, context):
+        """ListConsents lists the consents asked of a citizen, newest first, each
+        pending one with a preview of what would be sent. Only on the citizen's
+        own behalf: citizen_card must match an active card of subject_id in the
+        civil registry (as ListAccesses), else PERMISSION_DENIED.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def DecideConsent(self, request, context):
+        """DecideConsent approves or refuses a pending consent, on the citizen's
+        own behalf (citizen_card, as ListConsents). An approved consent serves one
+        FetchDocument or FetchDocuments of the agency that asked, for the types
+        and purpose it names, within 24 hours of approval.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_LinkageHubServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -223,6 +285,26 @@ def add_LinkageHubServicer_to_server(servicer, server):
                     servicer.FinishPasskeyEnrolment,
                     request_deserializer=linkage_dot_v1_dot_hub__pb2.FinishPasskeyEnrolmentRequest.FromString,
                     response_serializer=linkage_dot_v1_dot_hub__pb2.FinishPasskeyEnrolmentResponse.SerializeToString,
+            ),
+            'GetPresenceChallenge': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetPresenceChallenge,
+                    request_deserializer=linkage_dot_v1_dot_hub__pb2.PresenceChallengeRequest.FromString,
+                    response_serializer=linkage_dot_v1_dot_hub__pb2.PresenceChallenge.SerializeToString,
+            ),
+            'RequestConsent': grpc.unary_unary_rpc_method_handler(
+                    servicer.RequestConsent,
+                    request_deserializer=linkage_dot_v1_dot_hub__pb2.RequestConsentRequest.FromString,
+                    response_serializer=linkage_dot_v1_dot_hub__pb2.Consent.SerializeToString,
+            ),
+            'ListConsents': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListConsents,
+                    request_deserializer=linkage_dot_v1_dot_hub__pb2.ListConsentsRequest.FromString,
+                    response_serializer=linkage_dot_v1_dot_hub__pb2.ListConsentsResponse.SerializeToString,
+            ),
+            'DecideConsent': grpc.unary_unary_rpc_method_handler(
+                    servicer.DecideConsent,
+                    request_deserializer=linkage_dot_v1_dot_hub__pb2.DecideConsentRequest.FromString,
+                    response_serializer=linkage_dot_v1_dot_hub__pb2.Consent.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -468,6 +550,114 @@ class LinkageHub:
             '/linkage.v1.LinkageHub/FinishPasskeyEnrolment',
             linkage_dot_v1_dot_hub__pb2.FinishPasskeyEnrolmentRequest.SerializeToString,
             linkage_dot_v1_dot_hub__pb2.FinishPasskeyEnrolmentResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetPresenceChallenge(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/linkage.v1.LinkageHub/GetPresenceChallenge',
+            linkage_dot_v1_dot_hub__pb2.PresenceChallengeRequest.SerializeToString,
+            linkage_dot_v1_dot_hub__pb2.PresenceChallenge.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def RequestConsent(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/linkage.v1.LinkageHub/RequestConsent',
+            linkage_dot_v1_dot_hub__pb2.RequestConsentRequest.SerializeToString,
+            linkage_dot_v1_dot_hub__pb2.Consent.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListConsents(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/linkage.v1.LinkageHub/ListConsents',
+            linkage_dot_v1_dot_hub__pb2.ListConsentsRequest.SerializeToString,
+            linkage_dot_v1_dot_hub__pb2.ListConsentsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def DecideConsent(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/linkage.v1.LinkageHub/DecideConsent',
+            linkage_dot_v1_dot_hub__pb2.DecideConsentRequest.SerializeToString,
+            linkage_dot_v1_dot_hub__pb2.Consent.FromString,
             options,
             channel_credentials,
             insecure,

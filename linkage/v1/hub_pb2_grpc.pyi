@@ -122,6 +122,32 @@ class LinkageHubStub:
     origin, relying party, an ES256 key) and publishes the passkey's public
     key in the officer key set; the code is then used up.
     """
+    GetPresenceChallenge: _grpc.UnaryUnaryMultiCallable[_hub_pb2.PresenceChallengeRequest, _hub_pb2.PresenceChallenge]
+    """GetPresenceChallenge gives the calling agency a fresh challenge for a
+    citizen's card to sign (CitizenPresence): it is good for one fetch by
+    this agency only, within 5 minutes. The hub keeps it in memory: a
+    restart forgets it.
+    """
+    RequestConsent: _grpc.UnaryUnaryMultiCallable[_hub_pb2.RequestConsentRequest, _hub_pb2.Consent]
+    """RequestConsent asks a citizen to approve, once, this agency's fetch of
+    the named document types for the stated purpose: a service without a
+    counter. It is pending until the citizen approves or refuses it on their
+    own page (ListConsents, DecideConsent), for 24 hours at most. Needs a
+    right to every type named. Consents live in the hub's memory (a restart
+    forgets them: the agency asks again); their use is in the log.
+    """
+    ListConsents: _grpc.UnaryUnaryMultiCallable[_hub_pb2.ListConsentsRequest, _hub_pb2.ListConsentsResponse]
+    """ListConsents lists the consents asked of a citizen, newest first, each
+    pending one with a preview of what would be sent. Only on the citizen's
+    own behalf: citizen_card must match an active card of subject_id in the
+    civil registry (as ListAccesses), else PERMISSION_DENIED.
+    """
+    DecideConsent: _grpc.UnaryUnaryMultiCallable[_hub_pb2.DecideConsentRequest, _hub_pb2.Consent]
+    """DecideConsent approves or refuses a pending consent, on the citizen's
+    own behalf (citizen_card, as ListConsents). An approved consent serves one
+    FetchDocument or FetchDocuments of the agency that asked, for the types
+    and purpose it names, within 24 hours of approval.
+    """
 
 @_typing.type_check_only
 class LinkageHubAsyncStub(LinkageHubStub):
@@ -181,6 +207,32 @@ class LinkageHubAsyncStub(LinkageHubStub):
     """FinishPasskeyEnrolment checks the browser's registration (challenge,
     origin, relying party, an ES256 key) and publishes the passkey's public
     key in the officer key set; the code is then used up.
+    """
+    GetPresenceChallenge: _aio.UnaryUnaryMultiCallable[_hub_pb2.PresenceChallengeRequest, _hub_pb2.PresenceChallenge]  # type: ignore[assignment]
+    """GetPresenceChallenge gives the calling agency a fresh challenge for a
+    citizen's card to sign (CitizenPresence): it is good for one fetch by
+    this agency only, within 5 minutes. The hub keeps it in memory: a
+    restart forgets it.
+    """
+    RequestConsent: _aio.UnaryUnaryMultiCallable[_hub_pb2.RequestConsentRequest, _hub_pb2.Consent]  # type: ignore[assignment]
+    """RequestConsent asks a citizen to approve, once, this agency's fetch of
+    the named document types for the stated purpose: a service without a
+    counter. It is pending until the citizen approves or refuses it on their
+    own page (ListConsents, DecideConsent), for 24 hours at most. Needs a
+    right to every type named. Consents live in the hub's memory (a restart
+    forgets them: the agency asks again); their use is in the log.
+    """
+    ListConsents: _aio.UnaryUnaryMultiCallable[_hub_pb2.ListConsentsRequest, _hub_pb2.ListConsentsResponse]  # type: ignore[assignment]
+    """ListConsents lists the consents asked of a citizen, newest first, each
+    pending one with a preview of what would be sent. Only on the citizen's
+    own behalf: citizen_card must match an active card of subject_id in the
+    civil registry (as ListAccesses), else PERMISSION_DENIED.
+    """
+    DecideConsent: _aio.UnaryUnaryMultiCallable[_hub_pb2.DecideConsentRequest, _hub_pb2.Consent]  # type: ignore[assignment]
+    """DecideConsent approves or refuses a pending consent, on the citizen's
+    own behalf (citizen_card, as ListConsents). An approved consent serves one
+    FetchDocument or FetchDocuments of the agency that asked, for the types
+    and purpose it names, within 24 hours of approval.
     """
 
 class LinkageHubServicer(metaclass=_abc_1.ABCMeta):
@@ -292,6 +344,56 @@ class LinkageHubServicer(metaclass=_abc_1.ABCMeta):
         """FinishPasskeyEnrolment checks the browser's registration (challenge,
         origin, relying party, an ES256 key) and publishes the passkey's public
         key in the officer key set; the code is then used up.
+        """
+
+    @_abc_1.abstractmethod
+    def GetPresenceChallenge(
+        self,
+        request: _hub_pb2.PresenceChallengeRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_hub_pb2.PresenceChallenge, _abc.Awaitable[_hub_pb2.PresenceChallenge]]:
+        """GetPresenceChallenge gives the calling agency a fresh challenge for a
+        citizen's card to sign (CitizenPresence): it is good for one fetch by
+        this agency only, within 5 minutes. The hub keeps it in memory: a
+        restart forgets it.
+        """
+
+    @_abc_1.abstractmethod
+    def RequestConsent(
+        self,
+        request: _hub_pb2.RequestConsentRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_hub_pb2.Consent, _abc.Awaitable[_hub_pb2.Consent]]:
+        """RequestConsent asks a citizen to approve, once, this agency's fetch of
+        the named document types for the stated purpose: a service without a
+        counter. It is pending until the citizen approves or refuses it on their
+        own page (ListConsents, DecideConsent), for 24 hours at most. Needs a
+        right to every type named. Consents live in the hub's memory (a restart
+        forgets them: the agency asks again); their use is in the log.
+        """
+
+    @_abc_1.abstractmethod
+    def ListConsents(
+        self,
+        request: _hub_pb2.ListConsentsRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_hub_pb2.ListConsentsResponse, _abc.Awaitable[_hub_pb2.ListConsentsResponse]]:
+        """ListConsents lists the consents asked of a citizen, newest first, each
+        pending one with a preview of what would be sent. Only on the citizen's
+        own behalf: citizen_card must match an active card of subject_id in the
+        civil registry (as ListAccesses), else PERMISSION_DENIED.
+        """
+
+    @_abc_1.abstractmethod
+    def DecideConsent(
+        self,
+        request: _hub_pb2.DecideConsentRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_hub_pb2.Consent, _abc.Awaitable[_hub_pb2.Consent]]:
+        """DecideConsent approves or refuses a pending consent, on the citizen's
+        own behalf (citizen_card, as ListConsents). An approved consent serves one
+        FetchDocument or FetchDocuments of the agency that asked, for the types
+        and purpose it names, within 24 hours of approval.
         """
 
 def add_LinkageHubServicer_to_server(servicer: LinkageHubServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...

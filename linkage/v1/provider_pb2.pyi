@@ -191,6 +191,66 @@ class CheckCardResponse(_message.Message):
 Global___CheckCardResponse: _TypeAlias = CheckCardResponse  # noqa: Y015
 
 @_typing.final
+class CheckPresenceRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    SUBJECT_ID_FIELD_NUMBER: _builtins.int
+    CARD_CERTIFICATE_FIELD_NUMBER: _builtins.int
+    MESSAGE_FIELD_NUMBER: _builtins.int
+    SIGNATURE_FIELD_NUMBER: _builtins.int
+    subject_id: _builtins.str
+    """Personal ID of the citizen the request is about."""
+    card_certificate: _builtins.str
+    """The card's certificate (hub.proto's CitizenPresence.card_certificate)."""
+    message: _builtins.bytes
+    """What the chip signed: the presence message the hub computed."""
+    signature: _builtins.bytes
+    """The chip's Ed25519 signature over message."""
+    def __init__(
+        self,
+        *,
+        subject_id: _builtins.str = ...,
+        card_certificate: _builtins.str = ...,
+        message: _builtins.bytes = ...,
+        signature: _builtins.bytes = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["card_certificate", b"card_certificate", "message", b"message", "signature", b"signature", "subject_id", b"subject_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___CheckPresenceRequest: _TypeAlias = CheckPresenceRequest  # noqa: Y015
+
+@_typing.final
+class CheckPresenceResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    REFUSAL_FIELD_NUMBER: _builtins.int
+    EXPIRY_DATE_FIELD_NUMBER: _builtins.int
+    refusal: _builtins.str
+    """Empty when the card is valid and signed message; else why not:
+    "card_voided", "card_expired", "card_not_registered" (no such card, or
+    not the key the registry registered for it), "card_signature_invalid",
+    "card_of_another_person" or "card_certificate_invalid".
+    """
+    expiry_date: _builtins.str
+    """The card's expiry (Buddhist-era "YYYYMMDD"), as the registry holds it."""
+    def __init__(
+        self,
+        *,
+        refusal: _builtins.str = ...,
+        expiry_date: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["expiry_date", b"expiry_date", "refusal", b"refusal"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___CheckPresenceResponse: _TypeAlias = CheckPresenceResponse  # noqa: Y015
+
+@_typing.final
 class FaultSettings(_message.Message):
     DESCRIPTOR: _descriptor.Descriptor
 

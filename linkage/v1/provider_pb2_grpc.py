@@ -49,6 +49,11 @@ class ProviderServiceStub:
                 request_serializer=linkage_dot_v1_dot_provider__pb2.CheckCardRequest.SerializeToString,
                 response_deserializer=linkage_dot_v1_dot_provider__pb2.CheckCardResponse.FromString,
                 _registered_method=True)
+        self.CheckPresence = channel.unary_unary(
+                '/linkage.v1.ProviderService/CheckPresence',
+                request_serializer=linkage_dot_v1_dot_provider__pb2.CheckPresenceRequest.SerializeToString,
+                response_deserializer=linkage_dot_v1_dot_provider__pb2.CheckPresenceResponse.FromString,
+                _registered_method=True)
 
 
 class ProviderServiceServicer:
@@ -81,6 +86,17 @@ class ProviderServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def CheckPresence(self, request, context):
+        """CheckPresence checks a card's signature, as the hub relays it: the card
+        is this person's, active (not voided), not expired, its key is the one
+        the registry registered for it, and the chip signed message. The answer
+        says which check failed (CheckPresenceResponse.refusal). Only providers
+        serving "dopa.card" implement it; others answer UNIMPLEMENTED.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_ProviderServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -98,6 +114,11 @@ def add_ProviderServiceServicer_to_server(servicer, server):
                     servicer.CheckCard,
                     request_deserializer=linkage_dot_v1_dot_provider__pb2.CheckCardRequest.FromString,
                     response_serializer=linkage_dot_v1_dot_provider__pb2.CheckCardResponse.SerializeToString,
+            ),
+            'CheckPresence': grpc.unary_unary_rpc_method_handler(
+                    servicer.CheckPresence,
+                    request_deserializer=linkage_dot_v1_dot_provider__pb2.CheckPresenceRequest.FromString,
+                    response_serializer=linkage_dot_v1_dot_provider__pb2.CheckPresenceResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -181,6 +202,33 @@ class ProviderService:
             '/linkage.v1.ProviderService/CheckCard',
             linkage_dot_v1_dot_provider__pb2.CheckCardRequest.SerializeToString,
             linkage_dot_v1_dot_provider__pb2.CheckCardResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def CheckPresence(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/linkage.v1.ProviderService/CheckPresence',
+            linkage_dot_v1_dot_provider__pb2.CheckPresenceRequest.SerializeToString,
+            linkage_dot_v1_dot_provider__pb2.CheckPresenceResponse.FromString,
             options,
             channel_credentials,
             insecure,

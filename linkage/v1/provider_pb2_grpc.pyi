@@ -56,6 +56,13 @@ class ProviderServiceStub:
     implement it; others answer UNIMPLEMENTED. The answer is only
     match / no match: it never says which part differed.
     """
+    CheckPresence: _grpc.UnaryUnaryMultiCallable[_provider_pb2.CheckPresenceRequest, _provider_pb2.CheckPresenceResponse]
+    """CheckPresence checks a card's signature, as the hub relays it: the card
+    is this person's, active (not voided), not expired, its key is the one
+    the registry registered for it, and the chip signed message. The answer
+    says which check failed (CheckPresenceResponse.refusal). Only providers
+    serving "dopa.card" implement it; others answer UNIMPLEMENTED.
+    """
 
 @_typing.type_check_only
 class ProviderServiceAsyncStub(ProviderServiceStub):
@@ -73,6 +80,13 @@ class ProviderServiceAsyncStub(ProviderServiceStub):
     its back, with the registry. Only providers serving "dopa.card"
     implement it; others answer UNIMPLEMENTED. The answer is only
     match / no match: it never says which part differed.
+    """
+    CheckPresence: _aio.UnaryUnaryMultiCallable[_provider_pb2.CheckPresenceRequest, _provider_pb2.CheckPresenceResponse]  # type: ignore[assignment]
+    """CheckPresence checks a card's signature, as the hub relays it: the card
+    is this person's, active (not voided), not expired, its key is the one
+    the registry registered for it, and the chip signed message. The answer
+    says which check failed (CheckPresenceResponse.refusal). Only providers
+    serving "dopa.card" implement it; others answer UNIMPLEMENTED.
     """
 
 class ProviderServiceServicer(metaclass=_abc_1.ABCMeta):
@@ -106,6 +120,19 @@ class ProviderServiceServicer(metaclass=_abc_1.ABCMeta):
         its back, with the registry. Only providers serving "dopa.card"
         implement it; others answer UNIMPLEMENTED. The answer is only
         match / no match: it never says which part differed.
+        """
+
+    @_abc_1.abstractmethod
+    def CheckPresence(
+        self,
+        request: _provider_pb2.CheckPresenceRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_provider_pb2.CheckPresenceResponse, _abc.Awaitable[_provider_pb2.CheckPresenceResponse]]:
+        """CheckPresence checks a card's signature, as the hub relays it: the card
+        is this person's, active (not voided), not expired, its key is the one
+        the registry registered for it, and the chip signed message. The answer
+        says which check failed (CheckPresenceResponse.refusal). Only providers
+        serving "dopa.card" implement it; others answer UNIMPLEMENTED.
         """
 
 def add_ProviderServiceServicer_to_server(servicer: ProviderServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...

@@ -4,6 +4,7 @@ trader, companies in each status) and living adults of Phrae as the sample agenc
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -88,6 +89,9 @@ class Picks:
                     # What is printed on the card: how the sandbox's citizen signs in to see who read their data.
                     persona["card"] = dict(zip(("first_name_th", "last_name_th", "birth_date", "laser_code"), card,
                                                strict=True))
+                    on_record = stores.one("dopa", REGISTRIES["dopa"].queries["dopa.card"], (subject,))
+                    if on_record is not None:
+                        persona["card_expiry_date"] = json.loads(on_record[0])["expiry_date"]
                 out.append(persona)
             return out
         finally:

@@ -60,7 +60,8 @@ class SeedResult:
 
     personas: ``{"id", "name": "ordinary"|"minor"|…, "kind": "citizen"|"juristic", "label": "Thai — English",
     "doc_types": [...]}``, and for
-    a person with a card, ``"card": {first_name_th, last_name_th, birth_date, laser_code}`` as printed on it,
+    a person with a card, ``"card": {first_name_th, last_name_th, birth_date, laser_code}`` as printed on it and
+    ``"card_expiry_date"`` (Buddhist era, the card file's certificate says it too),
     each doc type listed having a record for that subject. officers: agency name → personal IDs
     of living adults (those of the Phrae agencies live in Phrae).
     """

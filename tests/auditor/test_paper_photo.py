@@ -36,6 +36,7 @@ from providers.synth.largest import largest_company, largest_house_member
 from tests.conftest import start_stack
 from tests.counter.pdfcheck import tool
 from tests.hub.test_fetch import MUNI, fetch, officer, request
+from tests.presence import present
 
 DPI = 150
 
@@ -69,8 +70,9 @@ async def _cases(home: Home) -> dict[str, PrintCase]:
         cases = {}
         for name, subject, types in (("house", member, ("dopa.person", "dopa.house", "dopa.card")),
                                      ("company", company, ("dbd.juristic",))):
-            answers = [await fetch(stack, MUNI, request(stack, MUNI, t, subject, case_ref="PHR-2569-00013",
-                                                        citizen_present=True)) for t in types]
+            asked = [request(stack, MUNI, t, subject, case_ref="PHR-2569-00013") for t in types]
+            answers = [await fetch(stack, MUNI, await present(stack, MUNI, r) if r.doc_type == "dopa.card" else r)
+                       for r in asked]
             data = unverified_payload(answers[0].jws)["data"]
             cases[name] = PrintCase(
                 service_name="ขออนุญาตประกอบกิจการที่เป็นอันตรายต่อสุขภาพ", doc_types=document_types(),

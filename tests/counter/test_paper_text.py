@@ -24,6 +24,7 @@ from consumers.client import HubClient, Printout
 from consumers.counter.display import field_rows
 from consumers.counter.printout import CounterSigner, PrintCase, certify_async
 from consumers.counter.typeset import thai_words
+from linkage.cli.cards import card_of
 from linkage.seal import Sealer, unverified_payload
 from providers import document_types
 from tests.conftest import RunningStack
@@ -82,7 +83,8 @@ async def printed(stack: RunningStack, personas: list[dict[str, Any]], tmp_path:
     officer_id = sorted(stack.settings.agencies[MUNI].officers)[0]
     async with HubClient.connect(stack.hub_address, stack.home.ca.cert, stack.home.client_cert(MUNI)) as hub:
         answer = await hub.fetch_documents(DOC_TYPES, str(person["id"]), purpose="ขออนุญาตประกอบกิจการ",
-                                           officer_id=officer_id, case_ref="PHR-2569-00077", citizen_present=True)
+                                           officer_id=officer_id, case_ref="PHR-2569-00077", 
+                                           citizen_card=card_of(stack.home, str(person["id"])))
     printouts = [_resealed(stack, r.jws) for r in answer.values() if isinstance(r, Printout)]
     assert len(printouts) == len(DOC_TYPES), answer
     case = PrintCase(service_name="การขออนุญาตประกอบกิจการที่เป็นอันตรายต่อสุขภาพ", doc_types=document_types(),

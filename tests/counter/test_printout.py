@@ -27,6 +27,7 @@ from consumers.counter.printout import (
     certify_async,
     render_case_pdf,
 )
+from linkage.cli.cards import card_of
 from linkage.seal import printout_digest, unverified_payload
 from providers import document_types
 from tests.conftest import RunningStack
@@ -46,7 +47,8 @@ def _persona(personas: list[dict[str, Any]]) -> dict[str, Any]:
 async def _fetch(stack: RunningStack, subject_id: str, officer_id: str) -> list[Printout]:
     async with HubClient.connect(stack.hub_address, stack.home.ca.cert, stack.home.client_cert(MUNI)) as hub:
         answer = await hub.fetch_documents(DOC_TYPES, subject_id, purpose="ขึ้นทะเบียนผู้สูงอายุ",
-                                           officer_id=officer_id, case_ref="PHR-2569-0042", citizen_present=True)
+                                           officer_id=officer_id, case_ref="PHR-2569-0042", 
+                                           citizen_card=card_of(stack.home, subject_id))
     assert list(answer) == list(DOC_TYPES), answer
     assert all(isinstance(r, Printout) for r in answer.values()), answer
     return [r for r in answer.values() if isinstance(r, Printout)]

@@ -19,7 +19,9 @@ import aiohttp
 
 from consumers.client import HubClient, Printout, RetryPolicy
 from consumers.counter.manuals import DEFAULT_FOLDER, load_manuals
+from linkage.cards import CitizenCard
 from linkage.checkpoint import parse_verifier_key
+from linkage.cli.cards import card_of, insert_card
 from linkage.cli.sandbox import Stack, start_stack, write_endpoints
 from linkage.config import Home, Settings, load_settings
 from linkage.errors import LinkageError
@@ -86,6 +88,7 @@ class Crash:
 
     def __init__(self, home: Home, options: Options) -> None:
         self.home = home
+        self._cards: dict[str, CitizenCard | None] = {}
         self.options = options
         self.rng = random.Random(options.seed)
         self.prefix = f"CRASH-{self.rng.getrandbits(32):08x}"
@@ -138,12 +141,22 @@ class Crash:
 
     # -- the load: agencies' systems ----------------------------------------------------------------------------------
 
+    def _present(self, subject: str) -> dict[str, str]:
+        """The counter form's "citizen present" when the applicant has a card to put in the reader."""
+        return {"citizen_present": "1"} if insert_card(self.home, subject) else {}
+
+    def _card(self, subject: str) -> CitizenCard | None:
+        """The subject's ID card, read at the desk: the citizen is present whenever they have one."""
+        if subject not in self._cards:
+            self._cards[subject] = card_of(self.home, subject)
+        return self._cards[subject]
+
     async def _fetch_one(self, tag: str, doc_type: str, subject: str) -> Printout | None:
         assert self.client is not None
         key = (self._case_ref(tag), doc_type)
         try:
             printout = await self.client.fetch_document(doc_type, subject, purpose=PURPOSE, officer_id=self.officer,
-                                                        case_ref=key[0], citizen_present=True)
+                                                        case_ref=key[0], citizen_card=self._card(subject))
         except LinkageError as err:
             self.ledger.failed(key, err)
             return None
@@ -155,7 +168,7 @@ class Crash:
         case_ref = self._case_ref(tag)
         try:
             answer = await self.client.fetch_documents(doc_types, subject, purpose=PURPOSE, officer_id=self.officer,
-                                                       case_ref=case_ref, citizen_present=True)
+                                                       case_ref=case_ref, citizen_card=self._card(subject))
         except LinkageError as err:
             for doc_type in doc_types:
                 self.ledger.failed((case_ref, doc_type), err)
@@ -218,7 +231,7 @@ class Crash:
     async def _open_case(self, http: aiohttp.ClientSession, csrf: str) -> None:
         service, subject = self.rng.choice(self.services)
         where, page = await self._page(http, "POST", f"/cases/new/{service}",
-                                       {"csrf": csrf, "subject_id": subject, "citizen_present": "1"})
+                                       {"csrf": csrf, "subject_id": subject, **self._present(subject)})
         ref = CASE_REF.search(page)
         if not where.startswith("/cases/") or ref is None:
             raise RuntimeError(f"opening a {service} case ended at {where} without a case number")

@@ -107,7 +107,9 @@ class Corpus:
         for doc_type in _DOC_TYPES:
             request = hub_pb2.FetchDocumentRequest(doc_type=doc_type, subject_id=str(person["id"]),
                                                    purpose="ขึ้นทะเบียนผู้สูงอายุ", officer_id=officer,
-                                                   case_ref="PHR-2569-0099", citizen_present=True)
+                                                   case_ref="PHR-2569-0099")
+            if doc_type == "dopa.card":  # the citizen's card proves they are present
+                request = surface.present(MUNI, request)
             outcome = surface.call(fetch, MUNI, request.SerializeToString())
             assert outcome.response is not None, outcome
             answers.append(hub_pb2.FetchDocumentResponse.FromString(outcome.response))

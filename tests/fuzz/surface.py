@@ -28,7 +28,7 @@ from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import grpc
 import tomli_w
@@ -39,13 +39,17 @@ from google.rpc import error_details_pb2
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from linkage import merkle, pki
+from linkage.cards import presence_hash
+from linkage.cli.cards import card_of
 from linkage.config import Home
 from linkage.errors import DOMAIN, error_info
-from linkage.ids import with_check_digit
+from linkage.ids import parse_id, with_check_digit
 from linkage.v1 import audit_pb2, hub_pb2, provider_pb2
 from providers.faults import ERROR_CODES
 from tests.conftest import RunningStack, start_stack
 from tests.fuzz.strategies import Vocabulary
+
+_Fetch = TypeVar("_Fetch", hub_pb2.FetchDocumentRequest, hub_pb2.FetchDocumentsRequest)
 
 __all__ = [
     "ALLOWED",
@@ -193,6 +197,21 @@ class Surface:
 
     # -- calls ---------------------------------------------------------------------------------------------------
 
+    def present(self, agency: str, request: _Fetch) -> _Fetch:
+        """request with the citizen present: their card's proof over a fresh challenge of the hub."""
+        card = card_of(self.stack.home, parse_id(request.subject_id))
+        assert card is not None, request.subject_id
+        challenge = hub_pb2.PresenceChallenge.FromString(self.call(
+            _method(self.methods, "LinkageHub", "GetPresenceChallenge"), agency,
+            hub_pb2.PresenceChallengeRequest().SerializeToString()).response or b"").challenge
+        types = [request.doc_type] if isinstance(request, hub_pb2.FetchDocumentRequest) else list(request.doc_types)
+        request.citizen_present = True
+        request.presence.CopyFrom(hub_pb2.CitizenPresence(
+            challenge=challenge, card_certificate=card.certificate, signature=card.sign(challenge, presence_hash(
+                agency, parse_id(request.subject_id), request.purpose, request.officer_id, request.case_ref, types))))
+        return request
+
+
     def call(self, method: Method, caller: str, request: bytes, timeout: float = TIMEOUT_S) -> Outcome:
         """Send ``request`` as it is (bytes, whatever they hold) and read the answer as bytes."""
         stub = self._channels[method.server, caller].unary_unary(
@@ -291,9 +310,9 @@ class Surface:
         valid: dict[str, list[Message]] = {
             "LinkageHub/FetchDocument": [fetch, hub_pb2.FetchDocumentRequest(
                 doc_type="dbd.juristic", subject_id=company, purpose="audit", officer_id=muni_officer)],
-            "LinkageHub/FetchDocuments": [hub_pb2.FetchDocumentsRequest(
+            "LinkageHub/FetchDocuments": [self.present(MUNI, hub_pb2.FetchDocumentsRequest(
                 doc_types=["dopa.person", "dopa.house", "dopa.card"], subject_id=str(person["id"]),
-                purpose="ขึ้นทะเบียน", officer_id=muni_officer, citizen_present=True)],
+                purpose="ขึ้นทะเบียน", officer_id=muni_officer))],
             "LinkageHub/GetAgentStatus": [hub_pb2.GetAgentStatusRequest(officer_id=muni_officer,
                                                                         citizen_id=str(person["id"]))],
             "LinkageHub/CheckCard": [hub_pb2.HubCheckCardRequest(card=card_msg, purpose="ตรวจบัตร",

@@ -13,6 +13,7 @@ from cryptography import x509
 
 from consumers.auditor.verify import verify_printout
 from linkage import pki
+from linkage.cards import CitizenCard, presence_hash
 from linkage.errors import from_rpc_error
 from linkage.ids import with_check_digit
 from linkage.seal import unverified_payload
@@ -171,7 +172,14 @@ async def test_bad_request_fields(stack: RunningStack, personas: list[dict[str, 
 
 async def test_card_is_served_when_citizen_present(stack: RunningStack, personas: list[dict[str, Any]]) -> None:
     citizen = subject(personas, "dopa.card")
-    doc = await fetch(stack, MUNI, request(stack, MUNI, "dopa.card", citizen, citizen_present=True))
+    card = CitizenCard.load(stack.home.card_file(citizen))
+    async with stack.channel(MUNI) as channel:
+        nonce = (await hub_pb2_grpc.LinkageHubStub(channel).GetPresenceChallenge(hub_pb2.PresenceChallengeRequest()))
+    signed = card.sign(nonce.challenge, presence_hash(MUNI, citizen, "ขึ้นทะเบียนผู้สูงอายุ", officer(stack, MUNI),
+                                                      "PHR-2569-0001", ["dopa.card"]))
+    doc = await fetch(stack, MUNI, request(stack, MUNI, "dopa.card", citizen, citizen_present=True,
+                                          presence=hub_pb2.CitizenPresence(challenge=nonce.challenge, signature=signed,
+                                                                           card_certificate=card.certificate)))
     data = unverified_payload(doc.jws)["data"]
     assert "laser_code" not in data  # the laser code is only ever compared, never returned
 

@@ -13,6 +13,7 @@ from aiohttp import web
 from consumers.auditor.bundle import proof_json
 from consumers.auditor.verify import verify_printout
 from consumers.client import Printout
+from consumers.counter.cardreader import NO_CARD, read_card
 from consumers.counter.display import BANGKOK, field_rows, issued_text
 from consumers.counter.errors import BadForm, PageNotFound, ServiceUnavailable
 from consumers.counter.manuals import Manual
@@ -31,7 +32,7 @@ from consumers.counter.sessions import Session
 from consumers.counter.state import HUB, STATE, STORE, TRACKER, CounterState, hub_doc_types
 from consumers.counter.store import Case, CaseRow, DocSlot, Report, new_case_id
 from linkage.errors import InvalidRequest, LinkageError
-from linkage.ids import parse_id
+from linkage.ids import IdKind, id_kind, parse_id
 from linkage.v1 import common_pb2
 
 __all__ = ["case_certify", "case_form", "case_open", "case_page", "case_retry", "case_revoke", "make_certified_pdf"]
@@ -75,6 +76,10 @@ async def case_open(request: web.Request) -> web.StreamResponse:
         subject = parse_id(raw, manual.subject)
     except InvalidRequest as err:
         return await _form(request, manual, 400, raw, present, id_message(err))
+    # A person's own card proves they are here; a company's representative has no card of the company to show.
+    card = read_card(state.settings, subject) if present and id_kind(subject) is IdKind.CITIZEN else None
+    if present and id_kind(subject) is IdKind.CITIZEN and card is None:
+        return await _form(request, manual, 400, raw, present, NO_CARD)
     store = request.app[STORE]
     now = dt.datetime.now(BANGKOK)
     doc_types = list(manual.linked_doc_types)
@@ -90,8 +95,7 @@ async def case_open(request: web.Request) -> web.StreamResponse:
     try:
         answer = await request.app[HUB].fetch_documents(
             doc_types, subject, purpose=manual.purpose, officer_id=session.officer_id,
-            officer_session=session.officer_session, case_ref=case.ref,
-            citizen_present=present)
+            officer_session=session.officer_session, case_ref=case.ref, citizen_card=card)
         slots = [_slot(state, doc_type, outcome) for doc_type, outcome in answer.items()]
     except LinkageError as err:
         # The whole call failed (e.g. the hub is down): keep the case, every document can be retried.
@@ -180,11 +184,15 @@ async def case_retry(request: web.Request) -> web.StreamResponse:
     if doc_type not in case.slots:
         raise PageNotFound("document_not_in_case", "เรื่องนี้ไม่มีเอกสารประเภทนี้",
                            "This case has no document of that type.")
+    # The card is read again for each retry: the reader holds it only while the citizen is at the desk.
+    reads = present and id_kind(parse_id(case.subject_id)) is IdKind.CITIZEN
+    card = read_card(state.settings, case.subject_id) if reads else None
     try:
+        if reads and card is None:
+            raise InvalidRequest("citizen_card_missing", *NO_CARD)
         doc = await request.app[HUB].fetch_document(
             doc_type, case.subject_id, purpose=manual.purpose, officer_id=session.officer_id,
-            officer_session=session.officer_session, case_ref=case.ref,
-            citizen_present=present)
+            officer_session=session.officer_session, case_ref=case.ref, citizen_card=card)
         slot = _document_slot(state, doc_type, doc)
     except LinkageError as err:
         slot = _problem_slot(doc_type, err)
