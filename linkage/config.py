@@ -469,6 +469,11 @@ class LiveSettings:
         self._settings = settings
         self._seen = settings.stamp
 
+    def last(self) -> Settings:
+        """The settings as the last ``current()`` found them, without a stat (for what follows a call's admission
+        in the same call, such as its metrics' labels)."""
+        return self._settings
+
     def current(self) -> Settings:
         home = self._settings.home
         stamp = file_stamp(home.config_file)

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import functools
 import hashlib
 import logging
 import math
@@ -82,6 +83,11 @@ class Hub:
         """The settings now in force: agencies and revocations follow linkage.toml."""
         return self._live.current()
 
+    @property
+    def last_settings(self) -> Settings:
+        """The settings as the last admission read them (no stat of linkage.toml: for the same call's metrics)."""
+        return self._live.last()
+
     def admit(self, peer: Mapping[str, Sequence[bytes]], request: Message, cost: int = 1) -> AgencyConfig:
         """Steps 1-3: the calling agency, once the call is charged to its limits and the request's fields are
         of allowed length. ``peer`` is the TLS auth context (``ServicerContext.auth_context()``).
@@ -105,7 +111,7 @@ class Hub:
         """
         names = peer.get("x509_common_name") or [b""]
         pems = peer.get("x509_pem_cert")
-        cert_sha256 = hashlib.sha256(ssl.PEM_cert_to_DER_cert(pems[0].decode("ascii"))).hexdigest() if pems else None
+        cert_sha256 = _cert_sha256(bytes(pems[0])) if pems else None
         name = names[0].decode("utf-8", "replace")
         settings = self.settings
         revoked = settings.revocation_of(cert_sha256) if cert_sha256 else None
@@ -228,9 +234,10 @@ class Hub:
             officer_id=req.officer_id, purpose=req.purpose, case_ref=req.case_ref, issued_at=issued_at,
             subject_hash=self.log.subject_hash(subject), printout_sha256=printout_digest(jws),
         ))
-        _log.debug("issued", extra={"agency": agency.name, "doc_type": req.doc_type, "provider": provider.name,
-                                    "log_index": logged.index,
-                                    "duration_ms": round((time.perf_counter() - started) * 1000, 3)})
+        if _log.isEnabledFor(logging.DEBUG):
+            _log.debug("issued", extra={"agency": agency.name, "doc_type": req.doc_type, "provider": provider.name,
+                                        "log_index": logged.index,
+                                        "duration_ms": round((time.perf_counter() - started) * 1000, 3)})
         return Issued(printout_id, req.doc_type, jws, issued_at, logged)
 
     async def revoke(self, agency: AgencyConfig, printout_id: str, reason: str, officer_id: str) -> Appended:
@@ -283,6 +290,13 @@ class Hub:
             raise PermissionDenied("citizen_not_verified", "ข้อมูลบัตรไม่ตรงกับทะเบียนราษฎร",
                                    "the card details do not match an active card of this person in the civil"
                                    " registry")
+
+
+@functools.lru_cache(maxsize=4096)
+def _cert_sha256(pem: bytes) -> str:
+    """SHA-256 of a client certificate's DER, from the PEM the TLS layer hands over: once per certificate, not
+    per call (a bounded cache: the agencies' certificates, with room for many more)."""
+    return hashlib.sha256(ssl.PEM_cert_to_DER_cert(pem.decode("ascii"))).hexdigest()
 
 
 def _granted(described: common_pb2.DocumentType, fields: Sequence[str]) -> list[str]:
