@@ -44,6 +44,7 @@ from linkage import merkle
 from linkage.checkpoint import Checkpoint, CheckpointSigner
 from linkage.errors import HubUnavailable
 from linkage.hub.logentries import LogEntry, Record, RevocationEntry
+from linkage.hub.lognotify import LogListener, channels
 from linkage.hub.logproofs import PLACEHOLDER, batch_proofs, peak_coords
 from linkage.hub.logstore import EntryRow, Key, LogStore, open_log_store
 from linkage.note import NoteSigner, sign_note
@@ -55,7 +56,10 @@ _log = logging.getLogger("linkage.hub.log")
 _T = TypeVar("_T")
 
 TICK_S = 0.01
-"""On a shared log: how often the writer looks for others' queued entries (integrator) or its own (others)."""
+"""On a shared log: how often the writer looks for others' queued entries (integrator) or its own (others)
+while it cannot listen for them (linkage/hub/lognotify.py)."""
+LISTENING_TICK_S = 0.25
+"""The same while it listens: a notification wakes it at once, this is only in case one was lost."""
 CAMPAIGN_S = 0.5
 """On a shared log: how often a hub that does not integrate tries to take over (the integrator died)."""
 PENDING_TIMEOUT_S = 10.0
@@ -127,6 +131,11 @@ class ExchangeLog:
         self._queue: asyncio.Queue[tuple[Record, asyncio.Future[Appended]]] | None = None
         self._writer: asyncio.Task[None] | None = None
         self._grew: asyncio.Event | None = None  # set when the tree changes (the witnesses' relay waits on it)
+        # On a shared log: set by an append or a notification from another replica (linkage/hub/lognotify.py).
+        self._wake: asyncio.Event | None = None
+        shared = where if self._replicated and isinstance(where, Database) else None
+        self._queue_channel, self._grew_channel = channels(shared.schema("log")) if shared else ("", "")
+        self._listener = LogListener(shared, shared.schema("log"), self._notified) if shared else None
         try:
             asyncio.get_running_loop()
         except RuntimeError:
@@ -269,6 +278,19 @@ class ExchangeLog:
     # -- writes ----------------------------------------------------------------------
 
     @property
+    def listening(self) -> bool:
+        """Whether notifications from other replicas wake this log's writer (a shared log on PostgreSQL)."""
+        return self._listener is not None and self._listener.listening
+
+    def _notified(self, channel: str | None) -> None:
+        """A notification: wake the writer when it is about work of its own (module linkage/hub/lognotify.py)."""
+        if self._wake is None:
+            return
+        if channel is None or (channel == self._queue_channel and self._leading) or (
+                channel == self._grew_channel and not self._leading and self._pending):
+            self._wake.set()
+
+    @property
     def leading(self) -> bool:
         """Whether this hub integrates entries and signs checkpoints (always, unless several share the log)."""
         return self._leading
@@ -282,11 +304,17 @@ class ExchangeLog:
         queue = self._start_writer()
         done: asyncio.Future[Appended] = asyncio.get_running_loop().create_future()
         queue.put_nowait((record, done))
+        if self._wake is not None:
+            self._wake.set()
         return await done
 
     def _start_writer(self) -> asyncio.Queue[tuple[Record, asyncio.Future[Appended]]]:
         if self._queue is None:
             self._queue = asyncio.Queue()
+            if self._replicated:
+                self._wake = asyncio.Event()
+            if self._listener is not None:
+                self._listener.start()
             self._writer = asyncio.create_task(self._write_loop(self._queue))
         return self._queue
 
@@ -295,11 +323,14 @@ class ExchangeLog:
         while True:
             batch = []
             if self._replicated:
-                # Work may come from other hubs too: look at the log every tick even without callers.
-                try:
-                    batch.append(await asyncio.wait_for(queue.get(), TICK_S))
-                except TimeoutError:
-                    pass
+                # Work may come from other hubs too: woken by them (or by an append), else look every tick.
+                assert self._wake is not None
+                # asyncio.timeout, not wait_for: in Python 3.11 wait_for can swallow a cancellation (close) that
+                # arrives as the wait ends, and the writer would never stop.
+                with contextlib.suppress(TimeoutError):
+                    async with asyncio.timeout(LISTENING_TICK_S if self.listening else TICK_S):
+                        await self._wake.wait()
+                self._wake.clear()
             else:
                 batch.append(await queue.get())
             while not queue.empty():
@@ -427,6 +458,8 @@ class ExchangeLog:
         return [Appended(row.idx, row.leaf, proof, signed) for row, proof in zip(rows, proofs, strict=False)]
 
     async def close(self) -> None:
+        if self._listener is not None:
+            await self._listener.close()
         if self._writer is not None:
             self._writer.cancel()
             try:

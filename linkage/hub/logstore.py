@@ -12,7 +12,8 @@ Five tables, the same on both backends::
 
 On PostgreSQL several hubs share one log: the one whose connection holds an advisory lock
 (``try_lead``) integrates, the others ``enqueue``; the integrator takes queued rows into a
-``write_batch`` that deletes them in the same transaction, and fails if any was already taken.
+``write_batch`` that deletes them in the same transaction, and fails if any was already taken. A trigger
+notifies the replicas of both (LISTEN/NOTIFY, ``linkage.hub.lognotify``), so none of them waits for a poll.
 
 A store is used by one thread at a time (the log's writer thread). ``write_batch`` is one
 transaction that is durable when it returns: SQLite in WAL mode with ``synchronous=FULL``;
@@ -81,6 +82,18 @@ LOG_MIGRATIONS: tuple[Migration, ...] = (
         3, "checkpoints with their witnesses' cosignatures",
         sqlite=("CREATE TABLE IF NOT EXISTS cosigned (size INTEGER PRIMARY KEY, note TEXT NOT NULL)",),
         postgres=("CREATE TABLE cosigned (size BIGINT PRIMARY KEY, note TEXT NOT NULL)",),
+    ),
+    Migration(
+        # linkage/hub/lognotify.py: replicas listen on "<schema>.queue" and "<schema>.checkpoints".
+        4, "notify the hub replicas when entries are queued or a batch is committed (PostgreSQL only)",
+        sqlite=(),
+        postgres=(
+            "CREATE FUNCTION notify_replicas() RETURNS trigger LANGUAGE plpgsql AS"
+            " $$ BEGIN PERFORM pg_notify(TG_TABLE_SCHEMA || '.' || TG_TABLE_NAME, ''); RETURN NULL; END $$",
+            "CREATE TRIGGER queue_notify AFTER INSERT ON queue FOR EACH STATEMENT EXECUTE FUNCTION notify_replicas()",
+            "CREATE TRIGGER checkpoints_notify AFTER INSERT ON checkpoints FOR EACH STATEMENT"
+            " EXECUTE FUNCTION notify_replicas()",
+        ),
     ),
 )
 
