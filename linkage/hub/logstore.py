@@ -95,6 +95,15 @@ LOG_MIGRATIONS: tuple[Migration, ...] = (
             " EXECUTE FUNCTION notify_replicas()",
         ),
     ),
+    Migration(
+        # linkage/hub/sharedlimits.py: each agency's token bucket and quota, leased to the replicas.
+        5, "per-agency rate and quota shared by the hub replicas (PostgreSQL only)",
+        sqlite=(),
+        postgres=(
+            "CREATE TABLE agency_limits (agency TEXT PRIMARY KEY, tokens DOUBLE PRECISION NOT NULL,"
+            " refilled DOUBLE PRECISION NOT NULL, day DATE NOT NULL, used BIGINT NOT NULL)",
+        ),
+    ),
 )
 
 Key = tuple[str, str]  # (kind, printout_id): what names an entry before it has an index

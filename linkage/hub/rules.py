@@ -48,7 +48,7 @@ from linkage.limits import FIELD_LIMITS, MAX_BATCH, OTHER_FIELD_LIMIT, REFUSAL_L
 from linkage.seal import FetchRequest, Sealer, format_issued_at, printout_digest
 from linkage.v1 import common_pb2, provider_pb2
 
-__all__ = ["AgencyLimiter", "Hub", "Issued", "check_fields"]
+__all__ = ["AgencyLimiter", "Hub", "Issued", "check_fields", "quota_exhausted", "rate_limited"]
 
 _log = logging.getLogger("linkage.hub")
 _limits_log = logging.getLogger("linkage.limits")  # the limiter's warnings keep the name operators filter on
@@ -357,24 +357,12 @@ class AgencyLimiter:
         if account.day != today.date():
             account.day, account.used_today = today.date(), 0
         if account.used_today + cost > limits.daily_quota:
-            midnight = dt.datetime.combine(today.date() + dt.timedelta(days=1), dt.time(), _BANGKOK)
-            wait_ms = max(1, math.ceil((midnight - today).total_seconds() * 1000))
             self._refused(agency, account, moment, "quota_exhausted")
-            raise LimitExceeded(
-                "quota_exhausted",
-                f"{agency} ใช้โควตาการขอข้อมูลของวันนี้ครบ {limits.daily_quota:,} ครั้งแล้ว ขอใหม่ได้หลังเที่ยงคืน",
-                f"{agency} has used its daily quota of {limits.daily_quota:,} calls; it resets at midnight"
-                f" Bangkok time, in {_duration(wait_ms)} (daily_quota in [agencies.{agency}])",
-                retry_after_ms=wait_ms)
+            raise quota_exhausted(agency, limits, today)
         if account.tokens < cost:
             wait_ms = max(1, math.ceil((cost - account.tokens) / limits.rate_per_s * 1000))
             self._refused(agency, account, moment, "rate_limited")
-            raise LimitExceeded(
-                "rate_limited",
-                f"{agency} ขอข้อมูลถี่เกินกำหนด กรุณารอ {_duration(wait_ms)} แล้วลองใหม่",
-                f"{agency} is over its rate limit of {limits.rate_per_s} calls/s (burst {limits.burst});"
-                f" retry after {_duration(wait_ms)} (rate_per_s, burst in [agencies.{agency}])",
-                retry_after_ms=wait_ms)
+            raise rate_limited(agency, limits, wait_ms)
         account.tokens -= cost
         account.used_today += cost
 
@@ -389,6 +377,28 @@ class AgencyLimiter:
             _limits_log.warning("calls refused since the last such line",
                                 extra={"agency": agency, "refused": account.refused, "reason": reason})
             account.refused, account.logged = 0, moment
+
+
+def quota_exhausted(agency: str, limits: AgencyLimits, today: dt.datetime) -> LimitExceeded:
+    """The refusal of a call over the agency's daily quota; ``today`` is now in Bangkok."""
+    midnight = dt.datetime.combine(today.date() + dt.timedelta(days=1), dt.time(), _BANGKOK)
+    wait_ms = max(1, math.ceil((midnight - today).total_seconds() * 1000))
+    return LimitExceeded(
+        "quota_exhausted",
+        f"{agency} ใช้โควตาการขอข้อมูลของวันนี้ครบ {limits.daily_quota:,} ครั้งแล้ว ขอใหม่ได้หลังเที่ยงคืน",
+        f"{agency} has used its daily quota of {limits.daily_quota:,} calls; it resets at midnight"
+        f" Bangkok time, in {_duration(wait_ms)} (daily_quota in [agencies.{agency}])",
+        retry_after_ms=wait_ms)
+
+
+def rate_limited(agency: str, limits: AgencyLimits, wait_ms: int) -> LimitExceeded:
+    """The refusal of a call over the agency's rate, to be retried after ``wait_ms``."""
+    return LimitExceeded(
+        "rate_limited",
+        f"{agency} ขอข้อมูลถี่เกินกำหนด กรุณารอ {_duration(wait_ms)} แล้วลองใหม่",
+        f"{agency} is over its rate limit of {limits.rate_per_s} calls/s (burst {limits.burst});"
+        f" retry after {_duration(wait_ms)} (rate_per_s, burst in [agencies.{agency}])",
+        retry_after_ms=wait_ms)
 
 
 def _duration(ms: int) -> str:
