@@ -35,7 +35,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from linkage import pki
 from linkage.checkpoint import NoteSigner
-from linkage.cli.sandbox import SandboxError, init, start_stack
+from linkage.cli.sandbox import SandboxError, Stack, init, start_stack
 from linkage.config import Home, load_settings
 from linkage.hub.log import ExchangeLog, LogEntry
 from linkage.pki import HUB_CLIENT
@@ -138,6 +138,7 @@ async def _bench(home: Home, args: argparse.Namespace) -> None:
             direct_rounds.append(await _drive("direct", straight, ids, args.calls, args.concurrency))
         hub_one = await _drive("hub", via_hub, ids, 500, 1)
         direct_one = await _drive("direct", straight, ids, 500, 1)
+        each = await _each_replica(stack, home, hub_names, officer, ids) if replicas > 1 else []
         await hub_channel.close()
         await direct_channel.close()
     finally:
@@ -152,6 +153,34 @@ async def _bench(home: Home, args: argparse.Namespace) -> None:
     for name, ms in stages.items():
         print(f"  {name:<50}{ms:>6.2f} ms")
     print(f"  everything else (rights, JSON, scheduling)         ~{added - hop - sum(stages.values()):.2f} ms")
+    for name, integrates, result in each:
+        print(f"replica {name} ({'integrates the log' if integrates else 'queues for the integrator'}),"
+              f" 1 in flight: p50 {result.pct(0.5):.2f} ms, p99 {result.pct(0.99):.2f} ms")
+
+
+async def _each_replica(stack: Stack, home: Home, names: Sequence[str], officer: str, ids: Sequence[str],
+                        ) -> list[tuple[str, bool, Result]]:
+    """Each replica alone at one call in flight, and whether it integrates (its linkage_log_integrating)."""
+    import aiohttp
+
+    out = []
+    for name in names:
+        channel = grpc.aio.secure_channel(stack.addresses[name],
+                                          pki.channel_credentials(home.ca.cert, home.client_cert(AGENCY)),
+                                          options=[("grpc.ssl_target_name_override", "hub")])
+        stub = hub_pb2_grpc.LinkageHubStub(channel)
+
+        async def one(subject: str, stub: hub_pb2_grpc.LinkageHubStub = stub) -> object:
+            return await stub.FetchDocument(hub_pb2.FetchDocumentRequest(
+                doc_type=DOC_TYPE, subject_id=subject, purpose="benchmark", officer_id=officer), timeout=30)
+
+        await _drive("warm-up", one, ids, 50, 1)
+        result = await _drive(name, one, ids, 300, 1)
+        await channel.close()
+        async with aiohttp.ClientSession() as session, session.get(stack.metrics[name]) as response:
+            text = await response.text()
+        out.append((name, "linkage_log_integrating 1.0" in text, result))
+    return out
 
 
 async def _stages(home: Home, subject: str, n: int = 300) -> dict[str, float]:

@@ -286,8 +286,10 @@ class ExchangeLog:
         """A notification: wake the writer when it is about work of its own (module linkage/hub/lognotify.py)."""
         if self._wake is None:
             return
+        # Another replica's batch may hold entries this one queued a moment ago and does not count as pending yet
+        # (the writer thread is still returning): any batch wakes a replica that does not integrate.
         if channel is None or (channel == self._queue_channel and self._leading) or (
-                channel == self._grew_channel and not self._leading and self._pending):
+                channel == self._grew_channel and not self._leading):
             self._wake.set()
 
     @property
