@@ -86,7 +86,7 @@ async def _run(args: argparse.Namespace) -> None:
             name = f"hub-{args.concurrency}"
             raw = out / f"{name}.raw"
             record = [spy, "record", "--pid", str(stack.processes["hub"].pid), "--duration", str(args.seconds),
-                      "--rate", "250", "--nonblocking"]
+                      "--rate", "250", "--nonblocking", "--function"]
             spies = [subprocess.Popen([*record, "--format", "flamegraph", "-o", str(out / f"{name}.svg")]),
                      subprocess.Popen([*record, "--format", "raw", "-o", str(raw)])]
             started = time.monotonic()

@@ -152,7 +152,7 @@ class LogStore(Protocol):
         """True when this store may integrate: SQLite always; PostgreSQL when its connection holds the lock."""
 
     def enqueue(self, rows: Sequence[EntryRow]) -> None:
-        """Durably queue entries for the integrator (their idx is ignored)."""
+        """Queue entries for the integrator (their idx is ignored): durable once the integrator has committed them."""
 
     def peek_queue(self, limit: int) -> list[tuple[int, EntryRow]]:
         """The oldest queued entries, as (seq, row with idx -1)."""
@@ -429,9 +429,13 @@ class PostgresLogStore:
         return self._leading
 
     def enqueue(self, rows: Sequence[EntryRow]) -> None:
+        # Without waiting for the disk (synchronous_commit off for this one statement): no printout leaves before
+        # the integrator's own commit of these rows, which is synchronous and flushes the WAL up to it, so this
+        # one's as well. A queued row lost in a crash before then was answered UNAVAILABLE, never issued.
         self._connection().execute(
             "INSERT INTO queue (kind, printout_id, subject_hash, leaf)"
-            " SELECT * FROM unnest(%s::text[], %s::text[], %s::text[], %s::bytea[])",
+            " SELECT u.* FROM unnest(%s::text[], %s::text[], %s::text[], %s::bytea[]) AS u,"
+            " (SELECT set_config('synchronous_commit', 'off', true)) AS c",
             ([r.kind for r in rows], [r.printout_id for r in rows], [r.subject_hash for r in rows],
              [r.leaf for r in rows]), prepare=True)
 
