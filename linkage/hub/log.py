@@ -63,6 +63,8 @@ LISTENING_TICK_S = 0.25
 CAMPAIGN_S = 0.5
 """On a shared log: how often a hub that does not integrate tries to take over (the integrator died)."""
 PENDING_TIMEOUT_S = 10.0
+OVERDUE_S = 0.1
+"""A hub that does not integrate tries to take over at once when an entry it queued waited this long."""
 """How long a queued entry's caller waits for the integrator before it is told UNAVAILABLE."""
 _QUEUE_TAKE = 5000  # queued entries integrated per commit at most
 
@@ -341,7 +343,10 @@ class ExchangeLog:
             pending = {key: leaf for key, (leaf, _, _) in self._pending.items()}
             size_before = self._tree.size
             try:
-                results, resolved = await loop.run_in_executor(self._executor, self._cycle, records, pending)
+                overdue = any(deadline - PENDING_TIMEOUT_S + OVERDUE_S < loop.time()
+                              for _, _, deadline in self._pending.values())
+                results, resolved = await loop.run_in_executor(self._executor, self._cycle, records, pending,
+                                                               overdue)
             except Exception as exc:
                 # Once per outage, not once per tick: a replica looks at the log a hundred times a second.
                 if not self._failing:
@@ -385,11 +390,15 @@ class ExchangeLog:
                 done.set_exception(_unavailable())
 
     def _cycle(self, records: list[Record], pending: dict[Key, bytes],
-               ) -> tuple[list[Appended | None], dict[Key, Appended | None]]:
-        """One turn of the writer thread: commit (or queue) records, integrate others' queue, settle pending."""
+               overdue: bool = False) -> tuple[list[Appended | None], dict[Key, Appended | None]]:
+        """One turn of the writer thread: commit (or queue) records, integrate others' queue, settle pending.
+
+        A hub that does not integrate tries to every CAMPAIGN_S, and at once when an entry it queued is
+        ``overdue`` (the integrator may be gone); not on every append, which would cost a round trip each.
+        """
         now = time.monotonic()
         campaign = not self._leading and now - self._campaigned >= CAMPAIGN_S
-        if self._replicated and (self._leading or records or campaign):
+        if self._replicated and (self._leading or overdue or campaign):
             if campaign:
                 self._campaigned = now
             # No query while this hub's connection holds the lock; a new connection has to win it again.
