@@ -415,7 +415,7 @@ class ExchangeLog:
             if records:
                 self._db.enqueue([EntryRow(-1, r.kind, r.printout_id, r.subject_hash, r.leaf()) for r in records])
             results = [None] * len(records)
-            if pending or campaign:  # keep what GetCheckpoint and proofs see close to the integrator's tree
+            if campaign and not pending:  # keep what GetCheckpoint and proofs see close to the integrator's tree
                 self._tree, self._latest = self._restore()
         return results, self._settle(pending) if pending else {}
 
@@ -425,9 +425,20 @@ class ExchangeLog:
             self._tree, self._latest = self._restore()
             self._stale = False
         found = self._db.find(pending)
-        signed, size = self._latest, self._tree.size
-        ready = {key: (idx, leaf) for key, (idx, leaf) in found.items() if idx < size}
-        proofs = self._from_store(lambda at: [merkle.inclusion_proof(at, idx, size) for idx, _ in ready.values()])
+        newest = self._db.latest_checkpoint() if found and not self._leading else None
+        if newest is not None and newest[0] > self._tree.size:
+            # The integrator's newer tree: its peaks are read with the nodes of the proofs, in one query.
+            size = newest[0]
+            ready = {key: (idx, leaf) for key, (idx, leaf) in found.items() if idx < size}
+            proofs, peaks = self._from_store(lambda at: ([merkle.inclusion_proof(at, idx, size) for idx, _ in
+                                                          ready.values()], [at(*c) for c in peak_coords(size)]))
+            tree = merkle.CompactRange.from_peaks(size, peaks)
+            self._tree, self._latest = tree, SignedTree(newest[1], Checkpoint(self.origin, size, tree.root()))
+        else:
+            size = self._tree.size
+            ready = {key: (idx, leaf) for key, (idx, leaf) in found.items() if idx < size}
+            proofs = self._from_store(lambda at: [merkle.inclusion_proof(at, idx, size) for idx, _ in ready.values()])
+        signed = self._latest
         out: dict[Key, Appended | None] = {}
         for (key, (idx, leaf)), proof in zip(ready.items(), proofs, strict=True):
             out[key] = Appended(idx, leaf, proof, signed) if leaf == pending[key] else None

@@ -163,6 +163,9 @@ class LogStore(Protocol):
     def latest_size(self) -> int:
         """The size of the newest checkpoint stored."""
 
+    def latest_checkpoint(self) -> tuple[int, str] | None:
+        """The newest checkpoint stored: its size and note (None before any)."""
+
     def entries(self, start: int, end: int) -> list[tuple[int, bytes]]: ...
 
     def index_of_leaf_hash(self, leaf_hash: bytes) -> int | None: ...
@@ -274,6 +277,10 @@ class SqliteLogStore:
 
     def latest_size(self) -> int:
         return int(self._db.execute("SELECT COALESCE(MAX(size), 0) FROM checkpoints").fetchone()[0])
+
+    def latest_checkpoint(self) -> tuple[int, str] | None:
+        row = self._db.execute("SELECT size, note FROM checkpoints ORDER BY size DESC LIMIT 1").fetchone()
+        return None if row is None else (int(row[0]), str(row[1]))
 
     def entries(self, start: int, end: int) -> list[tuple[int, bytes]]:
         rows = self._db.execute("SELECT idx, leaf FROM entries WHERE idx >= ? AND idx < ? ORDER BY idx",
@@ -458,6 +465,10 @@ class PostgresLogStore:
     def latest_size(self) -> int:
         row = self._one("SELECT COALESCE(MAX(size), 0) FROM checkpoints")
         return int(row[0]) if row else 0
+
+    def latest_checkpoint(self) -> tuple[int, str] | None:
+        row = self._one("SELECT size, note FROM checkpoints ORDER BY size DESC LIMIT 1")
+        return None if row is None else (int(row[0]), str(row[1]))
 
     def entries(self, start: int, end: int) -> list[tuple[int, bytes]]:
         rows = self._connection().execute(
