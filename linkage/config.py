@@ -68,7 +68,6 @@ class ConfigError(Exception):
 
 def _cert_paths(cert: Path, key: Path) -> CertPaths:
     from linkage.pki import CertPaths  # here: pki needs cryptography, which reading a configuration does not
-
     return CertPaths(cert, key)
 
 
@@ -478,8 +477,7 @@ class LiveSettings:
         self._seen = settings.stamp
 
     def last(self) -> Settings:
-        """The settings as the last ``current()`` found them, without a stat (for what follows a call's admission
-        in the same call, such as its metrics' labels)."""
+        """The settings as the last ``current()`` found them, without a stat (for the rest of the same call)."""
         return self._settings
 
     def current(self) -> Settings:
