@@ -26,11 +26,13 @@ import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from linkage.limits import DEFAULT_LIMITS, AgencyLimits
-from linkage.pki import CertPaths
 from linkage.storage import Database, StorageError, parse_database
+
+if TYPE_CHECKING:
+    from linkage.pki import CertPaths
 
 __all__ = [
     "ALL_FIELDS",
@@ -65,6 +67,11 @@ class ConfigError(Exception):
     """The configuration file is missing, unreadable or wrong; the message names file and key."""
 
 
+def _cert_paths(cert: Path, key: Path) -> CertPaths:
+    from linkage.pki import CertPaths  # here: pki needs cryptography, which reading a configuration does not
+    return CertPaths(cert, key)
+
+
 @dataclass(frozen=True)
 class Home:
     """Where everything of one sandbox lives."""
@@ -81,19 +88,19 @@ class Home:
 
     @property
     def ca(self) -> CertPaths:
-        return CertPaths(self.pki / "ca.pem", self.pki / "ca.key")
+        return _cert_paths(self.pki / "ca.pem", self.pki / "ca.key")
 
     def server_cert(self, name: str) -> CertPaths:
         """TLS certificate of a server: "hub" or a provider's name."""
-        return CertPaths(self.pki / "servers" / f"{name}.pem", self.pki / "servers" / f"{name}.key")
+        return _cert_paths(self.pki / "servers" / f"{name}.pem", self.pki / "servers" / f"{name}.key")
 
     def client_cert(self, name: str) -> CertPaths:
         """Client certificate of an agency (or of the hub, to call providers)."""
-        return CertPaths(self.pki / "clients" / f"{name}.pem", self.pki / "clients" / f"{name}.key")
+        return _cert_paths(self.pki / "clients" / f"{name}.pem", self.pki / "clients" / f"{name}.key")
 
     @property
     def seal(self) -> CertPaths:
-        return CertPaths(self.pki / "seal" / "hub-seal.pem", self.pki / "seal" / "hub-seal.key")
+        return _cert_paths(self.pki / "seal" / "hub-seal.pem", self.pki / "seal" / "hub-seal.key")
 
     @property
     def data(self) -> Path:
@@ -509,6 +516,10 @@ class LiveSettings:
     def __init__(self, settings: Settings) -> None:
         self._settings = settings
         self._seen = settings.stamp
+
+    def last(self) -> Settings:
+        """The settings as the last ``current()`` found them, without a stat (for the rest of the same call)."""
+        return self._settings
 
     def current(self) -> Settings:
         home = self._settings.home

@@ -10,8 +10,9 @@ type, at most ``burst``). It is charged as soon as the certificate names the age
 before the request is checked or any provider is called, so malformed calls count
 too. A refused call is RESOURCE_EXHAUSTED ``rate_limited`` or ``quota_exhausted``
 (``LimitExceeded``) with ``retry_after_ms``; it issues nothing and logs nothing but a
-warning, at most one per agency every ``REFUSAL_LOG_INTERVAL_S``. Counts live in the
-hub process: each replica counts its own, and a restart starts afresh. The hub admits
+warning, at most one per agency every ``REFUSAL_LOG_INTERVAL_S``. With SQLite the counts
+live in the hub process (a restart starts afresh); on PostgreSQL every replica leases them from
+one row per agency (linkage/hub/sharedlimits.py), so replicas together hold the limits. The hub admits
 a call in one place, ``Hub.admit`` in linkage/hub/rules.py, which holds the limiter.
 
 Per server, fixed: message sizes, concurrent streams per connection, the length of

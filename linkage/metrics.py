@@ -103,6 +103,9 @@ class ServerMetrics:
                               (*labels, "code", "reason"), registry=self.registry)
         self.latency = Histogram("linkage_request_duration_seconds", "Time from call to answer, in seconds.",
                                  labels, buckets=BUCKETS, registry=self.registry)
+        # Each series' counter and histogram, found once: labels() takes a lock and checks its values every time.
+        # The label values come from closed lists (module docstring), so this stays small.
+        self._series: dict[tuple[str, str, str, str], tuple[Any, Any]] = {}
 
     def observe(self, method: str, caller: str, outcomes: Iterable[tuple[str, str, str]], seconds: float, *,
                 batch: tuple[str, str] | None = None) -> None:
@@ -113,10 +116,14 @@ class ServerMetrics:
         said: list[tuple[str, str, str]] = []
         for doc_type, code, reason in outcomes:
             labels = (method, agency, _label(doc_type, doc_type in self._doc_types, OTHER_DOC_TYPE))
-            self.requests.labels(*labels, code).inc()
+            series = self._series.get((*labels, code))
+            if series is None:
+                series = self._series[(*labels, code)] = (self.requests.labels(*labels, code),
+                                                          self.latency.labels(*labels))
+            series[0].inc()
             if code != "OK":
                 self.errors.labels(*labels, code, reason if _REASON.fullmatch(reason) else "other").inc()
-            self.latency.labels(*labels).observe(seconds)
+            series[1].observe(seconds)
             said.append((labels[2], code, _said_reason(reason)))
         if self._log is not None:
             self._write(self._log, method, agency, said, seconds, batch)
@@ -126,6 +133,10 @@ class ServerMetrics:
     @staticmethod
     def _write(log: RequestLog, method: str, agency: str, said: list[tuple[str, str, str]], seconds: float,
                batch: tuple[str, str] | None) -> None:
+        first = said[0][1] if batch is None and len(said) == 1 else (batch or ("OK", ""))[0]
+        failed = server_failed(first) or any(server_failed(c) for _, c, _ in said)
+        if not log.logger.isEnabledFor(logging.WARNING if failed else logging.INFO):
+            return  # nothing to build: the line would not be written
         if batch is None and len(said) == 1:
             doc_type, code, reason = said[0]
             fields: dict[str, object] = {"method": method, "agency": agency, "doc_type": doc_type, "code": code,
@@ -135,7 +146,6 @@ class ServerMetrics:
             fields = {"method": method, "agency": agency, "doc_type": "", "code": code,
                       "reason": _said_reason(reason), "duration_ms": round(seconds * 1000, 3),
                       "results": [{"doc_type": d, "code": c, "reason": r} for d, c, r in said]}
-        failed = server_failed(code) or any(server_failed(c) for _, c, _ in said)
         log.write(f"{method} {code}", fields, failed=failed)
 
     def after_call(self, hook: Callable[[], None]) -> None:

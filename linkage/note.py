@@ -63,6 +63,7 @@ MAX_SIGNATURES = 100
 _ED25519_KEY_SIZE = 32
 _ED25519_SIGNATURE_SIZE = 64
 _KEY_ID_HEX = re.compile(r"[0-9a-fA-F]{8}")
+_CONTROL = re.compile(r"[\x00-\x09\x0b-\x1f]")  # control characters but the newline
 
 
 class CheckpointError(Exception):
@@ -135,15 +136,17 @@ class NoteSigner:
 
     name: str
     private_key: Ed25519PrivateKey = field(repr=False)
+    _key_id: bytes = field(init=False, repr=False)  # computed once: every checkpoint's signature line carries it
 
     def __post_init__(self) -> None:
         if not _valid_name(self.name):
             raise BadKey(f"key name must be non-empty, without spaces or '+': {self.name!r}")
+        object.__setattr__(self, "_key_id", _key_id(self.name, _raw_public(self.private_key.public_key())))
 
     @property
     def key_id(self) -> bytes:
         """The 4-byte key ID, SHA-256(name || 0x0A || 0x01 || public key)[:4]."""
-        return _key_id(self.name, _raw_public(self.private_key.public_key()))
+        return self._key_id
 
     def vkey(self) -> str:
         """Return the verifier key string that lets others check this signer's notes."""
@@ -308,7 +311,7 @@ def _valid_name(name: str) -> bool:
 
 
 def has_control(text: str) -> bool:
-    return any(ord(ch) < 0x20 and ch != "\n" for ch in text)
+    return _CONTROL.search(text) is not None
 
 
 def _encodable(text: str) -> bool:

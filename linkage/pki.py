@@ -16,12 +16,15 @@ import ipaddress
 import os
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import grpc
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+
+if TYPE_CHECKING:
+    import grpc  # imported where credentials are made: the command line reads configs without it
 
 __all__ = [
     "HUB_CLIENT",
@@ -159,6 +162,8 @@ def issue(ca: CertPaths, common_name: str, role: Role, out_dir: Path, *,
 
 def server_credentials(ca_cert: Path, own: CertPaths) -> grpc.ServerCredentials:
     """TLS for a server that demands a client certificate from the linkage CA."""
+    import grpc
+
     return grpc.ssl_server_credentials(
         [(own.key.read_bytes(), own.cert.read_bytes())],
         root_certificates=ca_cert.read_bytes(),
@@ -168,6 +173,8 @@ def server_credentials(ca_cert: Path, own: CertPaths) -> grpc.ServerCredentials:
 
 def channel_credentials(ca_cert: Path, own: CertPaths | None) -> grpc.ChannelCredentials:
     """TLS for a client that trusts only the linkage CA and shows its own certificate."""
+    import grpc
+
     if own is None:
         return grpc.ssl_channel_credentials(root_certificates=ca_cert.read_bytes())
     return grpc.ssl_channel_credentials(

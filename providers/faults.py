@@ -137,6 +137,13 @@ class Faults:
         return provider_pb2.FaultState(provider=self.provider, faults=self._plan.to_proto(),
                                        outage_remaining_ms=left, stats=stats)
 
+    def unfaulted(self) -> bool:
+        """When no fault is in force: count the call and return True, so that it need not await ``suffer``."""
+        if self._plan.any:
+            return False
+        self._stats.calls += 1
+        return True
+
     async def suffer(self) -> tuple[grpc.StatusCode, str] | None:
         """Apply the faults to one call: wait if they say so; the status it must fail with, or None to serve it."""
         plan = self._plan

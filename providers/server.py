@@ -74,9 +74,10 @@ def _faulted(method: _F) -> _F:
 
     @functools.wraps(method)
     async def wrapper(self: ProviderServicer, request: Any, context: grpc.aio.ServicerContext) -> Any:
-        failure = await self.faults.suffer()
-        if failure is not None:
-            await context.abort(*failure)
+        if not self.faults.unfaulted():
+            failure = await self.faults.suffer()
+            if failure is not None:
+                await context.abort(*failure)
         return await method(self, request, context)
 
     return wrapper  # type: ignore[return-value]

@@ -75,3 +75,34 @@ def test_a_reader_that_stops_reading_ends_verify_quietly(tmp_path: Path) -> None
         err = proc.stderr.read().decode()
         assert proc.wait(timeout=60) == 141
     assert "Traceback" not in err and "BrokenPipe" not in err, err
+
+
+def _listed(parser: argparse.ArgumentParser) -> list[tuple[str, str | None]]:
+    """The commands --help lists, with their lines, in order."""
+    sub = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+    return [(a.dest, a.help) for a in sub._choices_actions]
+
+
+def test_the_command_line_imports_only_the_command_it_runs_yet_lists_every_one_as_itself() -> None:
+    import subprocess
+    import sys
+
+    from linkage.cli.main import _AFTER_BENCH, _BEFORE_BENCH, _module_of
+
+    full = _listed(_parser())
+    assert _listed(_parser("")) == full  # what --help shows without importing any command's module
+    for module, commands in (*_BEFORE_BENCH, *_AFTER_BENCH):
+        assert _listed(_parser(module)) == full
+        for name in commands:
+            assert _module_of(["--log-level", "info", name, "--help"]) == module
+    assert _module_of(["--help"]) == _module_of(["init"]) == ""
+    assert _module_of(["nosuch"]) == "*"  # argparse's error then lists every command
+    # --help and a bundle's check load neither grpc nor the hub; verify does not load the counter or the hub.
+    probe = ("import sys; from linkage.cli.main import _parser; _parser({!r}); "
+             "print(' '.join(m for m in ('grpc', 'linkage.hub.rules', 'consumers.counter', 'linkage.cli.faults')"
+             " if m in sys.modules))")
+    for load, absent in (("", ("grpc", "linkage.hub.rules", "consumers.counter", "linkage.cli.faults")),
+                         ("linkage.cli.printouts", ("linkage.hub.rules", "consumers.counter", "linkage.cli.faults"))):
+        loaded = subprocess.run([sys.executable, "-c", probe.format(load)], capture_output=True, text=True,
+                                check=True).stdout.split()
+        assert not set(absent) & set(loaded), (load, loaded)

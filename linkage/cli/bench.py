@@ -35,7 +35,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from linkage import pki
 from linkage.checkpoint import NoteSigner
-from linkage.cli.sandbox import SandboxError, init, start_stack
+from linkage.cli.sandbox import SandboxError, Stack, init, start_stack
 from linkage.config import Home, load_settings
 from linkage.hub.log import ExchangeLog, LogEntry
 from linkage.pki import HUB_CLIENT
@@ -133,11 +133,18 @@ async def _bench(home: Home, args: argparse.Namespace) -> None:
         await _drive("warm-up", via_hub, ids, 500, args.concurrency)
         await _drive("warm-up", straight, ids, 500, args.concurrency)
         hub_rounds, direct_rounds = [], []
+        hub_pids = [stack.processes[n].pid for n in hub_names]
+        hub_cpu = direct_cpu = 0.0  # CPU seconds of the hubs during (a), of the registry during (b)
         for _ in range(args.rounds):
+            before = _cpu_seconds(hub_pids)
             hub_rounds.append(await _drive("hub", via_hub, ids, args.calls, args.concurrency))
+            hub_cpu += _cpu_seconds(hub_pids) - before
+            before = _cpu_seconds([stack.processes["dopa"].pid])
             direct_rounds.append(await _drive("direct", straight, ids, args.calls, args.concurrency))
+            direct_cpu += _cpu_seconds([stack.processes["dopa"].pid]) - before
         hub_one = await _drive("hub", via_hub, ids, 500, 1)
         direct_one = await _drive("direct", straight, ids, 500, 1)
+        each = await _each_replica(stack, home, hub_names, officer, ids) if replicas > 1 else []
         await hub_channel.close()
         await direct_channel.close()
     finally:
@@ -145,6 +152,10 @@ async def _bench(home: Home, args: argparse.Namespace) -> None:
     stages = await _stages(home, ids[0])
     storage = "PostgreSQL" if settings.database else "SQLite"
     _report(_merge(hub_rounds), _merge(direct_rounds), hub_one, direct_one, args, storage)
+    calls = args.rounds * args.calls
+    print(f"CPU per call at {args.concurrency} in flight: hub process(es) {hub_cpu / calls * 1000:.3f} ms a printout,"
+          f" the registry {direct_cpu / calls * 1000:.3f} ms a direct read ({hub_cpu / direct_cpu:.2f}x);"
+          f" load average {os.getloadavg()[0]:.1f}")
     added = statistics.median(hub_one.latencies_ms) - statistics.median(direct_one.latencies_ms)
     hop = statistics.median(direct_one.latencies_ms)
     print("where the hub-added time goes, at 1 in flight (medians):")
@@ -152,6 +163,43 @@ async def _bench(home: Home, args: argparse.Namespace) -> None:
     for name, ms in stages.items():
         print(f"  {name:<50}{ms:>6.2f} ms")
     print(f"  everything else (rights, JSON, scheduling)         ~{added - hop - sum(stages.values()):.2f} ms")
+    for name, integrates, result in each:
+        print(f"replica {name} ({'integrates the log' if integrates else 'queues for the integrator'}),"
+              f" 1 in flight: p50 {result.pct(0.5):.2f} ms, p99 {result.pct(0.99):.2f} ms")
+
+
+async def _each_replica(stack: Stack, home: Home, names: Sequence[str], officer: str, ids: Sequence[str],
+                        ) -> list[tuple[str, bool, Result]]:
+    """Each replica alone at one call in flight, and whether it integrates (its linkage_log_integrating)."""
+    import aiohttp
+
+    out = []
+    for name in names:
+        channel = grpc.aio.secure_channel(stack.addresses[name],
+                                          pki.channel_credentials(home.ca.cert, home.client_cert(AGENCY)),
+                                          options=[("grpc.ssl_target_name_override", "hub")])
+        stub = hub_pb2_grpc.LinkageHubStub(channel)
+
+        async def one(subject: str, stub: hub_pb2_grpc.LinkageHubStub = stub) -> object:
+            return await stub.FetchDocument(hub_pb2.FetchDocumentRequest(
+                doc_type=DOC_TYPE, subject_id=subject, purpose="benchmark", officer_id=officer), timeout=30)
+
+        await _drive("warm-up", one, ids, 50, 1)
+        result = await _drive(name, one, ids, 300, 1)
+        await channel.close()
+        async with aiohttp.ClientSession() as session, session.get(stack.metrics[name]) as response:
+            text = await response.text()
+        out.append((name, "linkage_log_integrating 1.0" in text, result))
+    return out
+
+
+def _cpu_seconds(pids: Sequence[int]) -> float:
+    """User + system CPU time of these processes so far (Linux /proc: fields 14 and 15, in clock ticks)."""
+    ticks = 0
+    for pid in pids:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        ticks += int(fields[11]) + int(fields[12])
+    return ticks / os.sysconf("SC_CLK_TCK")
 
 
 async def _stages(home: Home, subject: str, n: int = 300) -> dict[str, float]:

@@ -23,23 +23,50 @@ Exit codes: 0 success, 1 the thing checked is invalid or the request was refused
 from __future__ import annotations
 
 import argparse
-import asyncio
+import importlib
 import logging
 import os
 import sys
 import time
 from pathlib import Path
 
-from linkage.cli import agencies, conformance, keys, printouts, serve
 from linkage.cli.common import with_home
-from linkage.cli.env import add_commands as _add_env_commands
-from linkage.cli.faults import add_commands as _add_faults_commands
-from linkage.cli.status import add_commands as _add_status_commands
 from linkage.config import ConfigError, Home, load_settings
 from linkage.logs import LEVELS, configure_logging
 from linkage.storage import Database, StorageError, parse_database
 
 __all__ = ["main"]
+
+# The commands other modules add (each with its ``add_commands``), in the order --help lists them, with the
+# line --help shows (tests/test_cli.py checks each against the module's own). Only the module of the command
+# being run is imported: `linkage verify` does not load the hub, the registries' faults or the counter.
+_BEFORE_BENCH: tuple[tuple[str, dict[str, str]], ...] = (
+    ("linkage.cli.env", {"env": 'print export lines for a shell (eval "$(linkage env)"): LINKAGE_HOME, the hub and'
+                                " counter addresses, officers and persona IDs"}),
+    ("linkage.cli.printouts", {
+        "fetch": "fetch one sealed printout as an agency",
+        "verify": "check a printout (bundle, JWS, signed PDF, QR text or picture): seal, officer's certification,"
+                  " log proof, consistency, revocation (= audit verify)",
+        "audit": "auditors' tools: verify printouts, watch the log, list accesses",
+        "revoke": "revoke a printout your agency was issued, with a reason"}),
+    ("linkage.cli.agencies", {"agency": "onboard an agency, revoke it, list who may read what"}),
+    ("linkage.cli.keys", {"keys": "rotate the hub's seal key and the log's checkpoint key; list them"}),
+    ("linkage.cli.faults", {"faults": "inject faults in the sandbox's registries: latency, errors, outages"}),
+    ("linkage.cli.conformance", {
+        "conformance": "check that a registry implements linkage.v1.ProviderService correctly"}),
+    ("linkage.cli.status", {"status": "health of every component of the running sandbox, its last checkpoint and"
+                                      " each provider's circuit breaker"}),
+)
+_AFTER_BENCH: tuple[tuple[str, dict[str, str]], ...] = (
+    ("linkage.cli.serve", {
+        "serve-hub": "run the hub in the foreground (used by up)",
+        "serve-provider": "run one registry in the foreground (used by up)",
+        "serve-counter": "run the counter web app in the foreground (used by up); LINKAGE_COUNTER_* variables"
+                         " configure it",
+        "serve-witness": "run one witness of the log in the foreground (used by up): it cosigns each checkpoint"
+                         " consistent with the last"}),
+)
+_ALL = "*"
 
 
 _log = logging.getLogger("linkage.cli")
@@ -95,6 +122,7 @@ def _cmd_init(args: argparse.Namespace, *, starting: bool = False) -> int:
 
 async def _up(home: Home, replicas: int = 1, log_level: str = "info") -> int:
     """Run the sandbox until Ctrl-C or SIGTERM (0), or until a component keeps failing to start (1)."""
+    import asyncio
     import signal
 
     from linkage.cli.env import counter_officer
@@ -142,6 +170,8 @@ def _database(text: str) -> Database | None:
 
 
 def _cmd_up(args: argparse.Namespace) -> int:
+    import asyncio
+
     from linkage.cli import background
 
     home = Home(Path(args.home).resolve())
@@ -193,7 +223,32 @@ def _version() -> str:
         return "(not installed: run scripts/sandbox or pip install -e .)"
 
 
-def _parser() -> argparse.ArgumentParser:
+class _VersionAction(argparse.Action):
+    """--version: looks the version up only when asked (importlib.metadata is slow to import)."""
+
+    def __init__(self, option_strings: list[str], dest: str, help: str | None = None) -> None:
+        super().__init__(option_strings, dest, nargs=0, default=argparse.SUPPRESS, help=help)
+
+    def __call__(self, parser: argparse.ArgumentParser, namespace: argparse.Namespace, values: object,
+                 option_string: str | None = None) -> None:
+        print(f"linkage {_version()}")
+        parser.exit()
+
+
+def _commands(sub: argparse._SubParsersAction[argparse.ArgumentParser],
+              modules: tuple[tuple[str, dict[str, str]], ...], load: str) -> None:
+    """Add the commands of modules: every module's when load is _ALL, else load's own (by its add_commands), and
+    a bare entry (its --help line) for each of the others."""
+    for module, commands in modules:
+        if load in (_ALL, module):
+            importlib.import_module(module).add_commands(sub)
+        else:
+            for name, line in commands.items():
+                sub.add_parser(name, help=line, add_help=False)
+
+
+def _parser(load: str = _ALL) -> argparse.ArgumentParser:
+    """The command line's parser; load: the module whose commands are complete ("" none, _ALL every one)."""
     parser = argparse.ArgumentParser(prog="linkage", description=__doc__.split("\n\n")[0] if __doc__ else None)
     parser.add_argument("-v", "--verbose", action="store_true",
                         help="log at info level (what servers do anyway: one line per request)")
@@ -201,8 +256,7 @@ def _parser() -> argparse.ArgumentParser:
                         metavar="|".join(LEVELS),
                         help="what goes to stderr, as JSON lines (LINKAGE_LOG_LEVEL; default info for serve-*"
                              " and up, which passes it to the servers it starts; warning for the other commands)")
-    parser.add_argument("--version", action="version", version=f"linkage {_version()}",
-                        help="print the version and exit")
+    parser.add_argument("--version", action=_VersionAction, help="print the version and exit")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     p = with_home(sub.add_parser("init", help="make a sandbox: CA, certificates, config, data, personas"))
@@ -234,14 +288,7 @@ def _parser() -> argparse.ArgumentParser:
     p = with_home(sub.add_parser("down", help="stop the sandbox that `linkage up` runs (detached or not)"))
     p.add_argument("--timeout", type=float, default=60.0, help="seconds to wait for it to stop (default 60)")
     p.set_defaults(func=_cmd_down)
-    _add_env_commands(sub)
-
-    printouts.add_commands(sub)
-    agencies.add_commands(sub)
-    keys.add_commands(sub)
-    _add_faults_commands(sub)
-    conformance.add_commands(sub)
-    _add_status_commands(sub)
+    _commands(sub, _BEFORE_BENCH, load)
 
     p = sub.add_parser("bench", help="measure the hub (mTLS, rights, sealing, durable log) against direct reads")
     p.add_argument("--calls", type=int, default=4000, help="calls per round (default 4000)")
@@ -260,8 +307,23 @@ def _parser() -> argparse.ArgumentParser:
                         " there and dropped afterwards (LINKAGE_DATABASE; default SQLite)")
     p.set_defaults(func=_cmd_bench)
 
-    serve.add_commands(sub)
+    _commands(sub, _AFTER_BENCH, load)
     return parser
+
+
+def _module_of(argv: list[str]) -> str:
+    """The module whose commands the command line names ("" for one of this module's, or none at all, as in
+    --help; _ALL when the word is no command, so that argparse's error lists them all)."""
+    words = iter(argv)
+    for word in words:
+        if word == "--log-level":
+            next(words, None)
+        elif not word.startswith("-"):
+            if word in ("init", "up", "down", "bench"):
+                return ""
+            found = [module for module, commands in (*_BEFORE_BENCH, *_AFTER_BENCH) if word in commands]
+            return found[0] if found else _ALL
+    return ""
 
 
 def _level(args: argparse.Namespace) -> str:
@@ -274,17 +336,24 @@ def _level(args: argparse.Namespace) -> str:
 def _server(args: argparse.Namespace) -> str:
     """The name the log lines of a command that runs servers carry ("hub", a registry's name, "counter",
     "sandbox" for up), or ""."""
-    return "sandbox" if args.command == "up" else serve.server_name(args)
+    if args.command == "up":
+        return "sandbox"
+    if not str(args.command).startswith("serve-"):
+        return ""
+    from linkage.cli import serve
+
+    return serve.server_name(args)
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = _parser()
+    argv = sys.argv[1:] if argv is None else argv
+    parser = _parser(_module_of(argv))
     args = parser.parse_args(argv)
     if args.log_level is not None and args.log_level not in LEVELS:
         parser.error(f"--log-level (LINKAGE_LOG_LEVEL) {args.log_level!r}: use one of {', '.join(LEVELS)}")
     # The one place logging is configured: every record this process writes is a JSON line on stderr.
     configure_logging(_level(args), server=_server(args))
-    server = bool(serve.server_name(args))
+    server = bool(_server(args)) and args.command != "up"
 
     def refuse(message: str) -> None:
         if server:  # a server's stderr holds JSON lines only (up's is the console's)

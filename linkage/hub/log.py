@@ -45,6 +45,7 @@ from linkage import merkle
 from linkage.checkpoint import Checkpoint, CheckpointSigner
 from linkage.errors import HubUnavailable
 from linkage.hub.logentries import LogEntry, Record, RevocationEntry
+from linkage.hub.lognotify import LogListener, channels
 from linkage.hub.logproofs import PLACEHOLDER, batch_proofs, peak_coords
 from linkage.hub.logstore import EntryRow, Key, LogStore, open_log_store
 from linkage.note import NoteSigner, sign_note
@@ -57,10 +58,15 @@ _log = logging.getLogger("linkage.hub.log")
 _T = TypeVar("_T")
 
 TICK_S = 0.01
-"""On a shared log: how often the writer looks for others' queued entries (integrator) or its own (others)."""
+"""On a shared log: how often the writer looks for others' queued entries (integrator) or its own (others)
+while it cannot listen for them (linkage/hub/lognotify.py)."""
+LISTENING_TICK_S = 0.25
+"""The same while it listens: a notification wakes it at once, this is only in case one was lost."""
 CAMPAIGN_S = 0.5
 """On a shared log: how often a hub that does not integrate tries to take over (the integrator died)."""
 PENDING_TIMEOUT_S = 10.0
+OVERDUE_S = 0.1
+"""A hub that does not integrate tries to take over at once when an entry it queued waited this long."""
 """How long a queued entry's caller waits for the integrator before it is told UNAVAILABLE."""
 _QUEUE_TAKE = 5000  # queued entries integrated per commit at most
 
@@ -130,6 +136,11 @@ class ExchangeLog:
         self._queue: asyncio.Queue[tuple[Record, asyncio.Future[Appended]]] | None = None
         self._writer: asyncio.Task[None] | None = None
         self._grew: asyncio.Event | None = None  # set when the tree changes (the witnesses' relay waits on it)
+        # On a shared log: set by an append or a notification from another replica (linkage/hub/lognotify.py).
+        self._wake: asyncio.Event | None = None
+        shared = where if self._replicated and isinstance(where, Database) else None
+        self._queue_channel, self._grew_channel = channels(shared.schema("log")) if shared else ("", "")
+        self._listener = LogListener(shared, shared.schema("log"), self._notified) if shared else None
         try:
             asyncio.get_running_loop()
         except RuntimeError:
@@ -286,6 +297,21 @@ class ExchangeLog:
     # -- writes ----------------------------------------------------------------------
 
     @property
+    def listening(self) -> bool:
+        """Whether notifications from other replicas wake this log's writer (a shared log on PostgreSQL)."""
+        return self._listener is not None and self._listener.listening
+
+    def _notified(self, channel: str | None) -> None:
+        """A notification: wake the writer when it is about work of its own (module linkage/hub/lognotify.py)."""
+        if self._wake is None:
+            return
+        # Another replica's batch may hold entries this one queued a moment ago and does not count as pending yet
+        # (the writer thread is still returning): any batch wakes a replica that does not integrate.
+        if channel is None or (channel == self._queue_channel and self._leading) or (
+                channel == self._grew_channel and not self._leading):
+            self._wake.set()
+
+    @property
     def leading(self) -> bool:
         """Whether this hub integrates entries and signs checkpoints (always, unless several share the log)."""
         return self._leading
@@ -299,11 +325,17 @@ class ExchangeLog:
         queue = self._start_writer()
         done: asyncio.Future[Appended] = asyncio.get_running_loop().create_future()
         queue.put_nowait((record, done))
+        if self._wake is not None:
+            self._wake.set()
         return await done
 
     def _start_writer(self) -> asyncio.Queue[tuple[Record, asyncio.Future[Appended]]]:
         if self._queue is None:
             self._queue = asyncio.Queue()
+            if self._replicated:
+                self._wake = asyncio.Event()
+            if self._listener is not None:
+                self._listener.start()
             self._writer = asyncio.create_task(self._write_loop(self._queue))
         return self._queue
 
@@ -312,11 +344,14 @@ class ExchangeLog:
         while True:
             batch = []
             if self._replicated:
-                # Work may come from other hubs too: look at the log every tick even without callers.
-                try:
-                    batch.append(await asyncio.wait_for(queue.get(), TICK_S))
-                except TimeoutError:
-                    pass
+                # Work may come from other hubs too: woken by them (or by an append), else look every tick.
+                assert self._wake is not None
+                # asyncio.timeout, not wait_for: in Python 3.11 wait_for can swallow a cancellation (close) that
+                # arrives as the wait ends, and the writer would never stop.
+                with contextlib.suppress(TimeoutError):
+                    async with asyncio.timeout(LISTENING_TICK_S if self.listening else TICK_S):
+                        await self._wake.wait()
+                self._wake.clear()
             else:
                 batch.append(await queue.get())
             while not queue.empty():
@@ -325,7 +360,10 @@ class ExchangeLog:
             pending = {key: leaf for key, (leaf, _, _) in self._pending.items()}
             size_before = self._tree.size
             try:
-                results, resolved = await loop.run_in_executor(self._executor, self._cycle, records, pending)
+                overdue = any(deadline - PENDING_TIMEOUT_S + OVERDUE_S < loop.time()
+                              for _, _, deadline in self._pending.values())
+                results, resolved = await loop.run_in_executor(self._executor, self._cycle, records, pending,
+                                                               overdue)
             except Exception as exc:
                 # Once per outage, not once per tick: a replica looks at the log a hundred times a second.
                 if not self._failing:
@@ -369,11 +407,15 @@ class ExchangeLog:
                 done.set_exception(_unavailable())
 
     def _cycle(self, records: list[Record], pending: dict[Key, bytes],
-               ) -> tuple[list[Appended | None], dict[Key, Appended | None]]:
-        """One turn of the writer thread: commit (or queue) records, integrate others' queue, settle pending."""
+               overdue: bool = False) -> tuple[list[Appended | None], dict[Key, Appended | None]]:
+        """One turn of the writer thread: commit (or queue) records, integrate others' queue, settle pending.
+
+        A hub that does not integrate tries to every CAMPAIGN_S, and at once when an entry it queued is
+        ``overdue`` (the integrator may be gone); not on every append, which would cost a round trip each.
+        """
         now = time.monotonic()
         campaign = not self._leading and now - self._campaigned >= CAMPAIGN_S
-        if self._replicated and (self._leading or records or campaign):
+        if self._replicated and (self._leading or overdue or campaign):
             if campaign:
                 self._campaigned = now
             # No query while this hub's connection holds the lock; a new connection has to win it again.
@@ -390,7 +432,7 @@ class ExchangeLog:
             if records:
                 self._db.enqueue([EntryRow(-1, r.kind, r.printout_id, r.subject_hash, r.leaf()) for r in records])
             results = [None] * len(records)
-            if pending or campaign:  # keep what GetCheckpoint and proofs see close to the integrator's tree
+            if campaign and not pending:  # keep what GetCheckpoint and proofs see close to the integrator's tree
                 self._tree, self._latest = self._restore()
         return results, self._settle(pending) if pending else {}
 
@@ -400,9 +442,20 @@ class ExchangeLog:
             self._tree, self._latest = self._restore()
             self._stale = False
         found = self._db.find(pending)
-        signed, size = self._latest, self._tree.size
-        ready = {key: (idx, leaf) for key, (idx, leaf) in found.items() if idx < size}
-        proofs = self._from_store(lambda at: [merkle.inclusion_proof(at, idx, size) for idx, _ in ready.values()])
+        newest = self._db.latest_checkpoint() if found and not self._leading else None
+        if newest is not None and newest[0] > self._tree.size:
+            # The integrator's newer tree: its peaks are read with the nodes of the proofs, in one query.
+            size = newest[0]
+            ready = {key: (idx, leaf) for key, (idx, leaf) in found.items() if idx < size}
+            proofs, peaks = self._from_store(lambda at: ([merkle.inclusion_proof(at, idx, size) for idx, _ in
+                                                          ready.values()], [at(*c) for c in peak_coords(size)]))
+            tree = merkle.CompactRange.from_peaks(size, peaks)
+            self._tree, self._latest = tree, SignedTree(newest[1], Checkpoint(self.origin, size, tree.root()))
+        else:
+            size = self._tree.size
+            ready = {key: (idx, leaf) for key, (idx, leaf) in found.items() if idx < size}
+            proofs = self._from_store(lambda at: [merkle.inclusion_proof(at, idx, size) for idx, _ in ready.values()])
+        signed = self._latest
         out: dict[Key, Appended | None] = {}
         for (key, (idx, leaf)), proof in zip(ready.items(), proofs, strict=True):
             out[key] = Appended(idx, leaf, proof, signed) if leaf == pending[key] else None
@@ -444,6 +497,8 @@ class ExchangeLog:
         return [Appended(row.idx, row.leaf, proof, signed) for row, proof in zip(rows, proofs, strict=False)]
 
     async def close(self) -> None:
+        if self._listener is not None:
+            await self._listener.close()
         if self._writer is not None:
             self._writer.cancel()
             try:

@@ -12,7 +12,8 @@ Five tables, the same on both backends::
 
 On PostgreSQL several hubs share one log: the one whose connection holds an advisory lock
 (``try_lead``) integrates, the others ``enqueue``; the integrator takes queued rows into a
-``write_batch`` that deletes them in the same transaction, and fails if any was already taken.
+``write_batch`` that deletes them in the same transaction, and fails if any was already taken. A trigger
+notifies the replicas of both (LISTEN/NOTIFY, ``linkage.hub.lognotify``), so none of them waits for a poll.
 
 A store is used by one thread at a time (the log's writer thread). ``write_batch`` is one
 transaction that is durable when it returns: SQLite in WAL mode with ``synchronous=FULL``;
@@ -82,6 +83,27 @@ LOG_MIGRATIONS: tuple[Migration, ...] = (
         sqlite=("CREATE TABLE IF NOT EXISTS cosigned (size INTEGER PRIMARY KEY, note TEXT NOT NULL)",),
         postgres=("CREATE TABLE cosigned (size BIGINT PRIMARY KEY, note TEXT NOT NULL)",),
     ),
+    Migration(
+        # linkage/hub/lognotify.py: replicas listen on "<schema>.queue" and "<schema>.checkpoints".
+        4, "notify the hub replicas when entries are queued or a batch is committed (PostgreSQL only)",
+        sqlite=(),
+        postgres=(
+            "CREATE FUNCTION notify_replicas() RETURNS trigger LANGUAGE plpgsql AS"
+            " $$ BEGIN PERFORM pg_notify(TG_TABLE_SCHEMA || '.' || TG_TABLE_NAME, ''); RETURN NULL; END $$",
+            "CREATE TRIGGER queue_notify AFTER INSERT ON queue FOR EACH STATEMENT EXECUTE FUNCTION notify_replicas()",
+            "CREATE TRIGGER checkpoints_notify AFTER INSERT ON checkpoints FOR EACH STATEMENT"
+            " EXECUTE FUNCTION notify_replicas()",
+        ),
+    ),
+    Migration(
+        # linkage/hub/sharedlimits.py: each agency's token bucket and quota, leased to the replicas.
+        5, "per-agency rate and quota shared by the hub replicas (PostgreSQL only)",
+        sqlite=(),
+        postgres=(
+            "CREATE TABLE agency_limits (agency TEXT PRIMARY KEY, tokens DOUBLE PRECISION NOT NULL,"
+            " refilled DOUBLE PRECISION NOT NULL, day DATE NOT NULL, used BIGINT NOT NULL)",
+        ),
+    ),
 )
 
 Key = tuple[str, str]  # (kind, printout_id): what names an entry before it has an index
@@ -130,7 +152,7 @@ class LogStore(Protocol):
         """True when this store may integrate: SQLite always; PostgreSQL when its connection holds the lock."""
 
     def enqueue(self, rows: Sequence[EntryRow]) -> None:
-        """Durably queue entries for the integrator (their idx is ignored)."""
+        """Queue entries for the integrator (their idx is ignored): durable once the integrator has committed them."""
 
     def peek_queue(self, limit: int) -> list[tuple[int, EntryRow]]:
         """The oldest queued entries, as (seq, row with idx -1)."""
@@ -140,6 +162,9 @@ class LogStore(Protocol):
 
     def latest_size(self) -> int:
         """The size of the newest checkpoint stored."""
+
+    def latest_checkpoint(self) -> tuple[int, str] | None:
+        """The newest checkpoint stored: its size and note (None before any)."""
 
     def entries(self, start: int, end: int) -> list[tuple[int, bytes]]: ...
 
@@ -256,6 +281,10 @@ class SqliteLogStore:
 
     def latest_size(self) -> int:
         return int(self._db.execute("SELECT COALESCE(MAX(size), 0) FROM checkpoints").fetchone()[0])
+
+    def latest_checkpoint(self) -> tuple[int, str] | None:
+        row = self._db.execute("SELECT size, note FROM checkpoints ORDER BY size DESC LIMIT 1").fetchone()
+        return None if row is None else (int(row[0]), str(row[1]))
 
     def entries(self, start: int, end: int) -> list[tuple[int, bytes]]:
         rows = self._db.execute("SELECT idx, leaf FROM entries WHERE idx >= ? AND idx < ? ORDER BY idx",
@@ -416,9 +445,13 @@ class PostgresLogStore:
         return self._leading
 
     def enqueue(self, rows: Sequence[EntryRow]) -> None:
+        # Without waiting for the disk (synchronous_commit off for this one statement): no printout leaves before
+        # the integrator's own commit of these rows, which is synchronous and flushes the WAL up to it, so this
+        # one's as well. A queued row lost in a crash before then was answered UNAVAILABLE, never issued.
         self._connection().execute(
             "INSERT INTO queue (kind, printout_id, subject_hash, leaf)"
-            " SELECT * FROM unnest(%s::text[], %s::text[], %s::text[], %s::bytea[])",
+            " SELECT u.* FROM unnest(%s::text[], %s::text[], %s::text[], %s::bytea[]) AS u,"
+            " (SELECT set_config('synchronous_commit', 'off', true)) AS c",
             ([r.kind for r in rows], [r.printout_id for r in rows], [r.subject_hash for r in rows],
              [r.leaf for r in rows]), prepare=True)
 
@@ -441,6 +474,10 @@ class PostgresLogStore:
     def latest_size(self) -> int:
         row = self._one("SELECT COALESCE(MAX(size), 0) FROM checkpoints")
         return int(row[0]) if row else 0
+
+    def latest_checkpoint(self) -> tuple[int, str] | None:
+        row = self._one("SELECT size, note FROM checkpoints ORDER BY size DESC LIMIT 1")
+        return None if row is None else (int(row[0]), str(row[1]))
 
     def entries(self, start: int, end: int) -> list[tuple[int, bytes]]:
         rows = self._connection().execute(

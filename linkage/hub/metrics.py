@@ -34,7 +34,7 @@ def hub_metrics(hub: Hub) -> ServerMetrics:
     """
 
     def known_caller(name: str) -> bool:
-        settings = hub.settings  # the rights in force: one stat() of linkage.toml
+        settings = hub.last_settings  # as the call's admission just read them: no second stat() of linkage.toml
         return name in settings.agencies or name in settings.revoked
 
     # Providers and their document types are fixed until the hub restarts (LiveSettings follows agencies only).

@@ -22,6 +22,7 @@ asked for by another certificate), ``signin_statement_expired``, ``officer_key_u
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import hashlib
 import secrets
 import ssl
@@ -47,7 +48,7 @@ from linkage.officers import (
 )
 from linkage.seal import canonical_json, format_issued_at
 
-__all__ = ["SESSION_TTL", "SIGN_WITHIN", "OfficerDesk", "Session", "caller_cert_sha256"]
+__all__ = ["SESSION_TTL", "SIGN_WITHIN", "OfficerDesk", "Session", "caller_cert_sha256", "cert_sha256"]
 
 SIGN_WITHIN: Final = dt.timedelta(minutes=2)
 SESSION_TTL: Final = dt.timedelta(minutes=30)
@@ -57,7 +58,14 @@ _MAX_PENDING: Final = 10_000  # statements handed out and not yet signed, over a
 def caller_cert_sha256(peer: Mapping[str, Sequence[bytes]]) -> str:
     """SHA-256 (hex) of the client certificate of a TLS auth context, as ``Hub.caller`` pins it."""
     pems = peer.get("x509_pem_cert")
-    return hashlib.sha256(ssl.PEM_cert_to_DER_cert(pems[0].decode("ascii"))).hexdigest() if pems else ""
+    return cert_sha256(bytes(pems[0])) if pems else ""
+
+
+@functools.lru_cache(maxsize=4096)
+def cert_sha256(pem: bytes) -> str:
+    """SHA-256 of a client certificate's DER, from the PEM the TLS layer hands over: once per certificate, not
+    per call (a bounded cache: the agencies' certificates, with room for many more)."""
+    return hashlib.sha256(ssl.PEM_cert_to_DER_cert(pem.decode("ascii"))).hexdigest()
 
 
 @dataclass(frozen=True)

@@ -30,10 +30,8 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
-import hashlib
 import logging
 import math
-import ssl
 import time
 import uuid
 from collections.abc import Callable, Mapping, Sequence
@@ -46,7 +44,7 @@ from linkage.config import ALL_FIELDS, AgencyConfig, LiveSettings, Settings, fil
 from linkage.errors import InvalidRequest, LimitExceeded, LinkageError, NotFound, PermissionDenied, Unauthenticated
 from linkage.hub.consent import Consent, ConsentDesk, Used, check_citizen, preview
 from linkage.hub.log import Appended, ExchangeLog, LogEntry, RevocationEntry
-from linkage.hub.officers import OfficerDesk, Session, caller_cert_sha256
+from linkage.hub.officers import OfficerDesk, Session, caller_cert_sha256, cert_sha256
 from linkage.hub.presence import PresenceDesk, Proven
 from linkage.hub.routing import Router
 from linkage.ids import IdKind, parse_id, parse_officer_id
@@ -54,7 +52,7 @@ from linkage.limits import FIELD_LIMITS, MAX_BATCH, OTHER_FIELD_LIMIT, REFUSAL_L
 from linkage.seal import FetchRequest, Sealer, format_issued_at, printout_digest
 from linkage.v1 import common_pb2, hub_pb2, provider_pb2
 
-__all__ = ["AgencyLimiter", "Hub", "Issued", "check_fields"]
+__all__ = ["AgencyLimiter", "Hub", "Issued", "check_fields", "quota_exhausted", "rate_limited"]
 
 _log = logging.getLogger("linkage.hub")
 _limits_log = logging.getLogger("linkage.limits")  # the limiter's warnings keep the name operators filter on
@@ -96,6 +94,11 @@ class Hub:
         """The settings now in force: agencies and revocations follow linkage.toml."""
         return self._live.current()
 
+    @property
+    def last_settings(self) -> Settings:
+        """The settings as the last admission read them (no stat of linkage.toml: for the same call's metrics)."""
+        return self._live.last()
+
     def admit(self, peer: Mapping[str, Sequence[bytes]], request: Message, cost: int = 1) -> AgencyConfig:
         """Steps 1-3: the calling agency, once the call is charged to its limits and the request's fields are
         of allowed length. ``peer`` is the TLS auth context (``ServicerContext.auth_context()``).
@@ -119,10 +122,10 @@ class Hub:
         """
         names = peer.get("x509_common_name") or [b""]
         pems = peer.get("x509_pem_cert")
-        cert_sha256 = hashlib.sha256(ssl.PEM_cert_to_DER_cert(pems[0].decode("ascii"))).hexdigest() if pems else None
+        digest = cert_sha256(bytes(pems[0])) if pems else None
         name = names[0].decode("utf-8", "replace")
         settings = self.settings
-        revoked = settings.revocation_of(cert_sha256) if cert_sha256 else None
+        revoked = settings.revocation_of(digest) if digest else None
         agency = settings.agencies.get(name)
         if revoked is None and agency is None:
             revoked = settings.revoked.get(name)
@@ -138,7 +141,7 @@ class Hub:
                 "unknown_agency", "ใบรับรองนี้ไม่ได้ลงทะเบียนเป็นหน่วยงานผู้ใช้ข้อมูล",
                 f"this certificate does not belong to a registered agency ({(name or 'no common name')[:64]})",
             )
-        if agency.cert_sha256 and cert_sha256 != agency.cert_sha256:
+        if agency.cert_sha256 and digest != agency.cert_sha256:
             raise Unauthenticated(
                 "certificate_not_registered", f"ใบรับรองนี้ไม่ใช่ใบที่ลงทะเบียนไว้สำหรับ {agency.name}",
                 f"this is not the certificate registered for {agency.name}; use the one `linkage agency add` issued",
@@ -282,9 +285,10 @@ class Hub:
                                                         "caller_cert_sha256": session.cert_sha256},
             presence=None if proven is None else proven.log, consent=consent,
         ))
-        _log.debug("issued", extra={"agency": agency.name, "doc_type": req.doc_type, "provider": provider.name,
-                                    "log_index": logged.index,
-                                    "duration_ms": round((time.perf_counter() - started) * 1000, 3)})
+        if _log.isEnabledFor(logging.DEBUG):
+            _log.debug("issued", extra={"agency": agency.name, "doc_type": req.doc_type, "provider": provider.name,
+                                        "log_index": logged.index,
+                                        "duration_ms": round((time.perf_counter() - started) * 1000, 3)})
         return Issued(printout_id, req.doc_type, jws, issued_at, logged)
 
     async def revoke(self, agency: AgencyConfig, printout_id: str, reason: str, officer_id: str) -> Appended:
@@ -439,24 +443,12 @@ class AgencyLimiter:
         if account.day != today.date():
             account.day, account.used_today = today.date(), 0
         if account.used_today + cost > limits.daily_quota:
-            midnight = dt.datetime.combine(today.date() + dt.timedelta(days=1), dt.time(), _BANGKOK)
-            wait_ms = max(1, math.ceil((midnight - today).total_seconds() * 1000))
             self._refused(agency, account, moment, "quota_exhausted")
-            raise LimitExceeded(
-                "quota_exhausted",
-                f"{agency} ใช้โควตาการขอข้อมูลของวันนี้ครบ {limits.daily_quota:,} ครั้งแล้ว ขอใหม่ได้หลังเที่ยงคืน",
-                f"{agency} has used its daily quota of {limits.daily_quota:,} calls; it resets at midnight"
-                f" Bangkok time, in {_duration(wait_ms)} (daily_quota in [agencies.{agency}])",
-                retry_after_ms=wait_ms)
+            raise quota_exhausted(agency, limits, today)
         if account.tokens < cost:
             wait_ms = max(1, math.ceil((cost - account.tokens) / limits.rate_per_s * 1000))
             self._refused(agency, account, moment, "rate_limited")
-            raise LimitExceeded(
-                "rate_limited",
-                f"{agency} ขอข้อมูลถี่เกินกำหนด กรุณารอ {_duration(wait_ms)} แล้วลองใหม่",
-                f"{agency} is over its rate limit of {limits.rate_per_s} calls/s (burst {limits.burst});"
-                f" retry after {_duration(wait_ms)} (rate_per_s, burst in [agencies.{agency}])",
-                retry_after_ms=wait_ms)
+            raise rate_limited(agency, limits, wait_ms)
         account.tokens -= cost
         account.used_today += cost
 
@@ -471,6 +463,28 @@ class AgencyLimiter:
             _limits_log.warning("calls refused since the last such line",
                                 extra={"agency": agency, "refused": account.refused, "reason": reason})
             account.refused, account.logged = 0, moment
+
+
+def quota_exhausted(agency: str, limits: AgencyLimits, today: dt.datetime) -> LimitExceeded:
+    """The refusal of a call over the agency's daily quota; ``today`` is now in Bangkok."""
+    midnight = dt.datetime.combine(today.date() + dt.timedelta(days=1), dt.time(), _BANGKOK)
+    wait_ms = max(1, math.ceil((midnight - today).total_seconds() * 1000))
+    return LimitExceeded(
+        "quota_exhausted",
+        f"{agency} ใช้โควตาการขอข้อมูลของวันนี้ครบ {limits.daily_quota:,} ครั้งแล้ว ขอใหม่ได้หลังเที่ยงคืน",
+        f"{agency} has used its daily quota of {limits.daily_quota:,} calls; it resets at midnight"
+        f" Bangkok time, in {_duration(wait_ms)} (daily_quota in [agencies.{agency}])",
+        retry_after_ms=wait_ms)
+
+
+def rate_limited(agency: str, limits: AgencyLimits, wait_ms: int) -> LimitExceeded:
+    """The refusal of a call over the agency's rate, to be retried after ``wait_ms``."""
+    return LimitExceeded(
+        "rate_limited",
+        f"{agency} ขอข้อมูลถี่เกินกำหนด กรุณารอ {_duration(wait_ms)} แล้วลองใหม่",
+        f"{agency} is over its rate limit of {limits.rate_per_s} calls/s (burst {limits.burst});"
+        f" retry after {_duration(wait_ms)} (rate_per_s, burst in [agencies.{agency}])",
+        retry_after_ms=wait_ms)
 
 
 def _duration(ms: int) -> str:

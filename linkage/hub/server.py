@@ -27,6 +27,7 @@ from linkage.hub.metrics import hub_metrics
 from linkage.hub.routing import CallerDeadline, Router
 from linkage.hub.rules import Hub
 from linkage.hub.service import AuditServicer, HubServicer
+from linkage.hub.sharedlimits import SharedLimiter
 from linkage.hub.witnesses import WitnessRelay, witness_endpoints
 from linkage.limits import HUB_MAX_RECEIVE, HUB_MAX_SEND, server_options
 from linkage.metrics import MetricsExporter, ServerMetrics
@@ -49,6 +50,7 @@ class HubServer:
     metrics: ServerMetrics | None = None
     exporter: MetricsExporter | None = None  # GET /metrics (linkage/metrics.py)
     relay: WitnessRelay | None = None  # sends each new checkpoint to the witnesses (linkage/hub/witnesses.py)
+    limiter: SharedLimiter | None = None  # limits shared by the replicas (linkage/hub/sharedlimits.py)
 
     async def stop(self, grace: float = 5.0) -> None:
         if self.exporter is not None:
@@ -57,6 +59,8 @@ class HubServer:
         if self.relay is not None:
             await self.relay.close()
         await self.hub.router.close()
+        if self.limiter is not None:
+            await self.limiter.close()
         await self.hub.log.close()
 
 
@@ -69,9 +73,15 @@ async def build_server(settings: Settings, port: int | None = None, metrics_port
                       settings.hub.log_origin)
     hub = Hub(settings, Router(settings), LiveSealer(home), log)
     metrics = hub_metrics(hub)
+    # On PostgreSQL, where replicas share the log, they share each agency's limits too (leased in batches).
+    limiter = SharedLimiter(settings.database) if settings.database is not None else None
+    leases = [] if limiter is None else [limiter.interceptor(lambda: hub.last_settings.agencies)]
+    if limiter is not None:
+        hub.limiter = limiter
     # CallerDeadline: the hub's calls to providers end before the caller's deadline (linkage/hub/routing.py).
     # MalformedRequests: bytes that are no request message are INVALID_ARGUMENT (linkage/errors.py).
-    server = grpc.aio.server(interceptors=[metrics.interceptor(), CallerDeadline(), MalformedRequests()], options=[
+    server = grpc.aio.server(interceptors=[metrics.interceptor(), CallerDeadline(), MalformedRequests(), *leases],
+                             options=[
         *server_options(HUB_MAX_RECEIVE, HUB_MAX_SEND),
         ("grpc.so_reuseport", 0),
     ])
@@ -91,7 +101,7 @@ async def build_server(settings: Settings, port: int | None = None, metrics_port
         await log.close()
         raise listen_failure(address, choose_port("hub", "LINKAGE_HUB_PORT", home.config_file))
     await server.start()
-    running = HubServer(server, bound, hub, metrics)
+    running = HubServer(server, bound, hub, metrics, limiter=limiter)
     witnesses = witness_endpoints(settings)
     if witnesses:
         running.relay = WitnessRelay(log, witnesses)

@@ -4,7 +4,8 @@
 configured). It works in rounds, on the hub that integrates the log (the one that signs checkpoints):
 
     1  wait until the tree changes (a group commit), or, while a witness still owes a cosignature of the
-       newest checkpoint, for ``RETRY_S`` seconds
+       newest checkpoint, for ``RETRY_S`` seconds; and at least ``GAP_S`` since the last round began, so that
+       under load the checkpoints of many group commits go to the witnesses as one (the newest)
     2  send the newest checkpoint to every witness at once: ``old`` is the size the witness last
        acknowledged (0 until it says; a 409 tells its size and the request is made again once), with the
        consistency proof from that size
@@ -36,7 +37,7 @@ from linkage.hub.log import ExchangeLog, SignedTree
 from linkage.note import split_note
 from linkage.witness_protocol import ADD_CHECKPOINT, encode_request, parse_size
 
-__all__ = ["RETRY_S", "TIMEOUT_S", "WitnessEndpoint", "WitnessRelay", "witness_endpoints"]
+__all__ = ["GAP_S", "RETRY_S", "TIMEOUT_S", "WitnessEndpoint", "WitnessRelay", "witness_endpoints"]
 
 _log = logging.getLogger("linkage.hub.witnesses")
 
@@ -45,6 +46,8 @@ TIMEOUT_S = 3.0
 RETRY_S = 1.0
 """How soon a witness that did not cosign the newest checkpoint is asked again, even if the log is idle."""
 IDLE_S = 30.0
+GAP_S = 0.1
+"""The least time from one round's start to the next one's: at most ten rounds a second, however busy the log."""
 
 
 @dataclass(frozen=True)
@@ -109,7 +112,9 @@ class WitnessRelay:
             await self._session.close()
 
     async def _run(self) -> None:
+        loop = asyncio.get_running_loop()
         while True:
+            began = loop.time()
             size = self._log.size
             complete = False
             if self._log.leading:
@@ -119,6 +124,7 @@ class WitnessRelay:
                     _log.exception("witness round failed")
             # 1. Wait for a new checkpoint; sooner while a witness still owes this one.
             await self._log.changed(size, IDLE_S if complete else self._retry)
+            await asyncio.sleep(max(0.0, began + GAP_S - loop.time()))
 
     async def round(self) -> bool:
         """One round over the newest checkpoint; True when every witness has cosigned it."""

@@ -14,6 +14,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from linkage import merkle
 from linkage.checkpoint import NoteSigner, open_checkpoint, parse_verifier_key
 from linkage.errors import HubUnavailable
+from linkage.hub import log as log_module
 from linkage.hub.log import ExchangeLog, LogEntry, RevocationEntry
 from linkage.hub.logproofs import batch_proofs
 from linkage.storage import Database, DatabaseUnavailable, SchemaMismatch
@@ -166,7 +167,7 @@ async def test_migrations_are_versioned_and_a_newer_store_is_refused(where: Wher
     await log.close()
     log = ExchangeLog(where, KEY, SIGNER, ORIGIN)  # opening again applies nothing twice
     await log.close()
-    assert _versions(where) == [1, 2, 3]
+    assert _versions(where) == [1, 2, 3, 4, 5]
     _bump_version(where)
     with pytest.raises(SchemaMismatch) as info:
         ExchangeLog(where, KEY, SIGNER, ORIGIN)
@@ -183,7 +184,7 @@ async def test_a_log_made_before_versioning_is_adopted(tmp_path: Path) -> None:
         conn.execute("DROP TABLE schema_version")  # as the hub left it before migrations existed
     log = ExchangeLog(path, KEY, SIGNER, ORIGIN)
     try:
-        assert log.latest == before and _versions(path) == [1, 2, 3]
+        assert log.latest == before and _versions(path) == [1, 2, 3, 4, 5]
     finally:
         await log.close()
 
@@ -336,3 +337,22 @@ async def test_when_the_integrator_dies_another_takes_over_and_loses_nothing(
     assert other.leading
     _check_log(await other.entries(0, 1000), first + done)
     assert len(await other.entries(0, 1000)) == 40
+
+
+async def test_replicas_wake_each_other_by_notification(replicas: tuple[Database, ExchangeLog, ExchangeLog],
+                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    """With the writers' fallback look a minute away, only LISTEN/NOTIFY can get the other replica's entries
+    integrated and answered (linkage/hub/lognotify.py)."""
+    _, a, b = replicas
+    leader, other = await _one_leads(a, b)
+    for _ in range(300):
+        if leader.listening and other.listening:
+            break
+        await asyncio.sleep(0.01)
+    assert leader.listening and other.listening
+    monkeypatch.setattr(log_module, "LISTENING_TICK_S", 60.0)
+    await asyncio.sleep(0.3)  # both writers are past their last wait of the unpatched length
+    one_by_one = [await asyncio.wait_for(other.append(entry(n)), timeout=10) for n in range(5)]
+    together = await asyncio.wait_for(asyncio.gather(*(other.append(entry(n)) for n in range(5, 20))), timeout=10)
+    mine = await asyncio.wait_for(leader.append(entry(20)), timeout=10)
+    _check_log(await leader.entries(0, 1000), [*one_by_one, *together, mine])
