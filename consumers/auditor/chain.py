@@ -6,12 +6,14 @@ from __future__ import annotations
 
 import binascii
 import datetime as dt
+import warnings
 from typing import Final
 
 from cryptography import x509
 from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.utils import CryptographyDeprecationWarning
 from cryptography.x509 import verification as xv
 from cryptography.x509.oid import ExtendedKeyUsageOID
 
@@ -32,11 +34,14 @@ def decode_x5c(x5c: object) -> tuple[list[x509.Certificate] | None, list[str]]:
     certs: list[x509.Certificate] = []
     for i, text in enumerate(x5c):
         try:
-            # x5c is standard base64 with padding (RFC 7515 s4.1.6), unlike the rest of the JWS.
-            cert = x509.load_der_x509_certificate(binascii.a2b_base64(text, strict_mode=True))
-            # DER is parsed lazily: reach the key and names checks 1 and 2 use, so a damaged one fails here.
-            _ = (cert.public_key(), cert.subject, cert.issuer)
-        except (binascii.Error, ValueError, UnsupportedAlgorithm) as exc:
+            with warnings.catch_warnings():
+                # A certificate RFC 5280 forbids (a negative serial number) is damaged, not a warning to print.
+                warnings.simplefilter("error", CryptographyDeprecationWarning)
+                # x5c is standard base64 with padding (RFC 7515 s4.1.6), unlike the rest of the JWS.
+                cert = x509.load_der_x509_certificate(binascii.a2b_base64(text, strict_mode=True))
+                # DER is parsed lazily: reach the key and names checks 1 and 2 use, so a damaged one fails here.
+                _ = (cert.public_key(), cert.subject, cert.issuer, cert.serial_number)
+        except (binascii.Error, ValueError, UnsupportedAlgorithm, CryptographyDeprecationWarning) as exc:
             return None, [f"x5c[{i}] is not a base64 DER certificate ({exc})"]
         certs.append(cert)
     return certs, []

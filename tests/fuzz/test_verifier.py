@@ -110,6 +110,13 @@ def _replace(old: bytes, new: bytes, *, last: bool = False) -> Callable[[bytearr
     return edit
 
 
+def _negative_serial(der: bytearray) -> None:
+    """The serial number's first byte with its sign bit set: a negative serial, which RFC 5280 forbids."""
+    at = der.find(b"\xa0\x03\x02\x01\x02\x02")  # [0] version v3, then the serial's INTEGER tag
+    assert at >= 0
+    der[at + 7] |= 0x80
+
+
 P256 = b"\x06\x08\x2a\x86\x48\xce\x3d\x03\x01\x07"  # OID 1.2.840.10045.3.1.7
 POINT = b"\x03\x42\x00\x04"  # BIT STRING of an uncompressed P-256 point
 
@@ -118,7 +125,8 @@ POINT = b"\x03\x42\x00\x04"  # BIT STRING of an uncompressed P-256 point
     (0, _replace(P256, P256[:-1] + b"\x2d")),  # the seal key on another curve: UnsupportedAlgorithm
     (0, _replace(POINT, POINT[:-1] + b"\x00")),  # no longer an uncompressed point: ValueError "Invalid key"
     (-1, _replace(b"\x13\x02TH", b"\x02\x02TH", last=True)),  # an INTEGER in the CA's name: ValueError on .subject
-], ids=["curve", "point", "subject"])
+    (0, _negative_serial),  # cryptography warns (CryptographyDeprecationWarning) instead of raising
+], ids=["curve", "point", "subject", "negative-serial"])
 def test_damaged_certificate_is_an_invalid_report(corpus: Corpus, index: int,
                                                   edit: Callable[[bytearray], None]) -> None:
     """Found by scripts/fuzz.py: cryptography parses a certificate's DER lazily, so a damaged x5c certificate
