@@ -106,7 +106,7 @@ def _check_presence(payload: Mapping[str, Any], issuer: Ed25519PublicKey | None,
                     ) -> Check:
     try:
         leaf = json.loads(log_proof.leaf) if log_proof is not None else None
-    except ValueError:
+    except (ValueError, RecursionError):
         leaf = None  # check 4 says what is wrong with the leaf
     if not isinstance(leaf, Mapping) or leaf.get("printout_id") != payload.get("printout_id"):
         leaf = None  # another printout's leaf: check 4's failure, not compared here
@@ -170,7 +170,7 @@ def check_new_entries(log: LogSource, start: int, end: int) -> None:
         for entry in log.entries(first, min(end, first + MAX_ENTRIES)):
             try:
                 fields = json.loads(entry.leaf)
-            except ValueError:
+            except (ValueError, RecursionError):
                 continue  # not a JSON entry: step 6 and verify's check 4 judge leaves
             if not isinstance(fields, dict) or ("presence" not in fields and "consent" not in fields):
                 continue

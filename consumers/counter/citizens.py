@@ -100,7 +100,7 @@ async def proved_against_log(app: web.Application, accesses: Sequence[audit_pb2.
             merkle.verify_consistency(last.size, cp.size, proof, last.root_hash, cp.root_hash)
         elif last is not None and last.size == cp.size and last.root_hash != cp.root_hash:
             raise ValueError(f"two roots at size {cp.size}")
-        listed = list(accesses)[:_MAX_PROVED]
+        listed = sorted(accesses, key=lambda a: a.log_index, reverse=True)[:_MAX_PROVED]  # the newest
         for access in listed:
             [entry] = await hub.entries(access.log_index, access.log_index + 1)
             if json.loads(entry.leaf).get("printout_id") != access.printout_id:

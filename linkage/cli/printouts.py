@@ -75,7 +75,7 @@ def _cmd_fetch(args: argparse.Namespace) -> int:
                 doc = await hub.fetch_document(args.doc_type, args.id, purpose=args.purpose,
                                                officer_id=args.officer or "", case_ref=args.case,
                                                citizen_present=args.citizen_present, officer_session=session,
-                                               citizen_card=card)
+                                               citizen_card=card, consent_id=args.consent)
             except LinkageError as err:
                 print(f"refused ({err.status.name}, {err.code}): {err.message}", file=sys.stderr)
                 return 1
@@ -303,6 +303,8 @@ def add_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> No
     p.add_argument("--citizen-present", action="store_true",
                    help="the citizen is at the counter with their card (needs --citizen-card, or the persona's card"
                         " file in the sandbox's cards/ folder)")
+    p.add_argument("--consent", default="", metavar="ID",
+                   help="the citizen's approved consent this fetch uses (RequestConsent; approved on their /me page)")
     p.add_argument("--citizen-card", metavar="FILE",
                    help="the citizen's card file (DIR/cards/ID.card.json): the card signs the hub's challenge and"
                         " this request, proving the citizen is present")

@@ -9,6 +9,7 @@ import dataclasses
 import datetime as dt
 import io
 import json
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -18,10 +19,11 @@ from consumers.auditor import TrustInputs, run_watch
 from consumers.auditor.verify import verify_printout
 from consumers.client import HubClient
 from linkage.cards import CitizenCard
+from linkage.cli.sandbox import init
 from linkage.hub.log import LogEntry
 from linkage.seal import Sealer, printout_digest, unverified_payload
 from tests.auditor.test_online import hub_inputs, verify_json
-from tests.conftest import RunningStack
+from tests.conftest import RunningStack, start_stack
 
 MUNI = "phrae-municipality"
 
@@ -81,8 +83,22 @@ async def test_a_hub_that_lies_about_presence_fails_check_11(
     assert not report.valid
 
 
-async def test_audit_watch_checks_every_new_entry_for_its_presence_proof(
-        stack: RunningStack, personas: list[dict[str, Any]], tmp_path: Path) -> None:
+@pytest.fixture
+async def own_stack(tmp_path: Path) -> AsyncIterator[RunningStack]:
+    """A sandbox of its own: the forged entry below must not reach the session's shared log."""
+    running = await start_stack(init(tmp_path / "sandbox", citizens=500, seed=1))  # the session's personas
+    try:
+        yield running
+    finally:
+        await running.hub.stop(0)
+        for server in running.providers.values():
+            await server.stop(0)
+
+
+async def test_audit_watch_checks_every_new_entry_for_its_presence_proof(own_stack: RunningStack,
+                                                                         tmp_path: Path) -> None:
+    stack = own_stack
+    personas = json.loads(stack.home.personas.read_text(encoding="utf-8"))
     state = tmp_path / "state.json"
     trust = TrustInputs(home=stack.home.root)
     await _fetch_present(stack, _persona(personas, "ordinary"), tmp_path / "card.json")

@@ -152,6 +152,7 @@ async def test_every_post_route_refuses_a_missing_or_foreign_token(
         f"/cases/{case_id}/revoke/edu.degree": {"reason": "พิมพ์ผิด"},
         "/complaints/new": {"office": "กองช่าง", "details": "ขอสำเนา"},
         "/me": {"subject_id": me["id"], **me["card"]},
+        "/me/consents": {"citizen": "x", "consent_id": "00000000-0000-4000-8000-000000000000", "decision": "approve"},
         "/verify": {},
         "/signin/passkey/begin": {"officer_id": counter.officers[0]},
         "/signin/passkey/finish": {"officer_id": counter.officers[0], "statement": "", "assertion": "{}"},
@@ -188,7 +189,7 @@ async def test_every_post_route_refuses_a_missing_or_foreign_token(
     assert index.count("/cases/") - index.count("/cases/new/") == 1
     # Anonymous forms are bound to the browser's own cookie: another browser's token is refused.
     c.session.cookie_jar.clear()
-    for path in ("/signin", "/complaints/new", "/me", "/verify"):
+    for path in ("/signin", "/complaints/new", "/me", "/me/consents", "/verify"):
         resp = await c.post(path, data={**forms[path], "csrf": foreign}, allow_redirects=False)
         assert resp.status == 403, path
     assert (await c.get("/reports", allow_redirects=False)).status == 303

@@ -3,7 +3,9 @@ their card details, one fetch uses it; every misuse is refused with a reason and
 
 from __future__ import annotations
 
+import asyncio
 import json
+import sys
 import time
 from collections.abc import AsyncIterator
 from typing import Any
@@ -150,3 +152,30 @@ async def test_only_the_citizen_sees_and_decides_and_a_failed_fetch_keeps_the_co
         await clients[HOSPITAL].request_consent(["dopa.house"], person["id"], purpose=PURPOSE,
                                                 officer_id=_officer(stack, HOSPITAL))
     assert no_right.value.code == "no_right"
+
+
+async def _cli(*args: str) -> tuple[int, str, str]:
+    """`linkage ARGS` in its own process, while this event loop serves the stack."""
+    proc = await asyncio.create_subprocess_exec(sys.executable, "-m", "linkage.cli", *args,
+                                                stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+    out, err = await asyncio.wait_for(proc.communicate(), 120)
+    return proc.returncode or 0, out.decode(), err.decode()
+
+
+async def test_linkage_fetch_with_a_consent_or_the_citizens_card(
+        stack: RunningStack, personas: list[dict[str, Any]], clients: dict[str, HubClient]) -> None:
+    person, voided = _citizen(personas), _citizen(personas, "voided")
+    consent_id = await _approved(stack, clients[MUNI], person, ["dopa.person"])
+    common = ["fetch", "--home", str(stack.home.root), "--hub", stack.hub_address, "--agency", MUNI,
+              "--officer", _officer(stack), "--purpose", PURPOSE, "--case", "ONLINE-0001"]
+    code, out, err = await _cli(*common, "--doc-type", "dopa.person", "--id", person["id"], "--consent", consent_id)
+    assert code == 0, err
+    assert json.loads(out)["consent"]["consent_id"] == consent_id
+    code, _, err = await _cli(*common, "--doc-type", "dopa.person", "--id", person["id"], "--consent", consent_id)
+    assert code == 1 and "consent_used" in err
+    card = str(stack.home.card_file(person["id"]))
+    code, out, err = await _cli(*common, "--doc-type", "dopa.card", "--id", person["id"], "--citizen-card", card)
+    assert code == 0 and json.loads(out)["presence"]["doc_types"] == ["dopa.card"], err
+    code, _, err = await _cli(*common, "--doc-type", "dopa.card", "--id", voided["id"],
+                              "--citizen-card", str(stack.home.card_file(voided["id"])))
+    assert code == 1 and "card_voided" in err
