@@ -58,15 +58,13 @@ _log = logging.getLogger("linkage.hub.log")
 _T = TypeVar("_T")
 
 TICK_S = 0.01
-"""On a shared log: how often the writer looks for others' queued entries (integrator) or its own (others)
-while it cannot listen for them (linkage/hub/lognotify.py)."""
+"""On a shared log, while it cannot listen (linkage/hub/lognotify.py): how often the writer looks for work."""
 LISTENING_TICK_S = 0.25
 """The same while it listens: a notification wakes it at once, this is only in case one was lost."""
 CAMPAIGN_S = 0.5
 """On a shared log: how often a hub that does not integrate tries to take over (the integrator died)."""
 PENDING_TIMEOUT_S = 10.0
-OVERDUE_S = 0.1
-"""A hub that does not integrate tries to take over at once when an entry it queued waited this long."""
+OVERDUE_S = 0.05  # a hub that does not integrate tries to take over once an entry it queued waited this long
 """How long a queued entry's caller waits for the integrator before it is told UNAVAILABLE."""
 _QUEUE_TAKE = 5000  # queued entries integrated per commit at most
 
@@ -213,13 +211,23 @@ class ExchangeLog:
     async def _run(self, fn: Callable[[], _T]) -> _T:
         return await asyncio.get_running_loop().run_in_executor(self._executor, fn)
 
+    async def _caught_up(self, size: int) -> None:
+        """A replica that does not integrate (serving a witnessed checkpoint newer than its tree) reads the tree."""
+        def refresh() -> None:
+            if not self._leading:
+                self._tree, self._latest = self._restore()
+        if size > self.size and self._replicated and not self._leading:
+            await self._run(refresh)
+
     async def inclusion_proof(self, index: int, size: int) -> list[bytes]:
         """Raises merkle.ProofError for an index or size outside the tree."""
+        await self._caught_up(size)
         if size > self.size:
             raise merkle.ProofError("size_beyond_source", f"the log has {self.size} entries, not {size}")
         return await self._run(lambda: self._from_store(lambda at: merkle.inclusion_proof(at, index, size)))
 
     async def consistency_proof(self, old_size: int, new_size: int) -> list[bytes]:
+        await self._caught_up(new_size)
         if new_size > self.size:
             raise merkle.ProofError("size_beyond_source", f"the log has {self.size} entries, not {new_size}")
         return await self._run(lambda: self._from_store(lambda at: merkle.consistency_proof(at, old_size, new_size)))
@@ -305,8 +313,7 @@ class ExchangeLog:
         """A notification: wake the writer when it is about work of its own (module linkage/hub/lognotify.py)."""
         if self._wake is None:
             return
-        # Another replica's batch may hold entries this one queued a moment ago and does not count as pending yet
-        # (the writer thread is still returning): any batch wakes a replica that does not integrate.
+        # Any batch wakes a replica that does not integrate: its entries may not count as pending yet.
         if channel is None or (channel == self._queue_channel and self._leading) or (
                 channel == self._grew_channel and not self._leading):
             self._wake.set()
@@ -348,8 +355,9 @@ class ExchangeLog:
                 assert self._wake is not None
                 # asyncio.timeout, not wait_for: in Python 3.11 wait_for can swallow a cancellation (close) that
                 # arrives as the wait ends, and the writer would never stop.
-                with contextlib.suppress(TimeoutError):
-                    async with asyncio.timeout(LISTENING_TICK_S if self.listening else TICK_S):
+                tick = LISTENING_TICK_S if self.listening else TICK_S
+                with contextlib.suppress(TimeoutError):  # with entries queued: soon enough to see them overdue
+                    async with asyncio.timeout(min(tick, OVERDUE_S) if self._pending else tick):
                         await self._wake.wait()
                 self._wake.clear()
             else:
