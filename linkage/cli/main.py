@@ -63,8 +63,11 @@ _AFTER_BENCH: tuple[tuple[str, dict[str, str]], ...] = (
         "serve-provider": "run one registry in the foreground (used by up)",
         "serve-counter": "run the counter web app in the foreground (used by up); LINKAGE_COUNTER_* variables"
                          " configure it",
+        "serve-payments": "run the mock payment switch in the foreground (used by up): it pays Thai QR bills on a"
+                          " sandbox call and notifies the biller",
         "serve-witness": "run one witness of the log in the foreground (used by up): it cosigns each checkpoint"
-                         " consistent with the last"}),
+                         " consistent with the last",
+        "serve-tsa": "run the time-stamping authority (RFC 3161) and the CA's CRL in the foreground (used by up)"}),
 )
 _ALL = "*"
 
