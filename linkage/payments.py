@@ -5,7 +5,8 @@
     header    X-Payment-Signature: base64url (no padding) of the switch's Ed25519 signature over the body bytes
 
 The sandbox's mock switch (providers/payswitch/) keeps its key in DIR/pki/payswitch/switch.key and writes the
-public half beside it (switch.pub, raw 32 bytes in base64) the first time it starts; a biller (the counter)
+public half beside it (switch.pub, raw 32 bytes in base64), made by `linkage init` (or by the switch's first
+start, for a sandbox made before); a biller (the counter)
 reads the public key when a notice arrives, so the two may start in either order. ``read_notice`` raises only
 ``NoticeError``: ``forged`` (a signature that does not verify, or none), ``malformed`` (a body that is not a
 notice), ``no_key`` (the switch has not made its key yet).

@@ -171,9 +171,11 @@ def init(root: Path, *, citizens: int = 10_000, seed: int = 1, force: bool = Fal
         pki.issue(ca, ADMIN_CLIENT, pki.Role.CLIENT, staging.client_cert(ADMIN_CLIENT).cert.parent, unit=ADMIN_UNIT)
         seal = pki.issue(ca, "hub-seal", pki.Role.SEAL, staging.seal.cert.parent)
         assert seal == staging.seal
+        from linkage.payments import load_or_make_switch_key
         from linkage.tsa import ensure_pki
 
         ensure_pki(staging)  # the time-stamping authority's certificate and the CA's (empty) CRL
+        load_or_make_switch_key(staging)  # the mock payment switch's key: billers read its public half at start
         _write_secret(staging.subject_key, secrets.token_bytes(32))
         origin = f"linkage.sandbox/{secrets.token_hex(4)}/exchange-log"
         note_key = Ed25519PrivateKey.generate()
