@@ -37,11 +37,12 @@ async def certified_pdf(counter: Counter, subject: str) -> bytes:
 
 
 def scan(pdf: bytes, tmp: Path, dpi: int = 150) -> bytes:
-    """The PDF's last page (the one with the QR code) as a PNG at ``dpi``, as a scanner would make it."""
+    """The PDF's first page (every page carries the QR codes; the first most of the printed fields) as a PNG at
+    ``dpi``, as a scanner would make it."""
     (tmp / "case.pdf").write_bytes(pdf)
     subprocess.run([tool("pdftoppm"), "-r", str(dpi), "-png", str(tmp / "case.pdf"), str(tmp / "page")],
                    check=True, capture_output=True, timeout=60)
-    return sorted(tmp.glob("page*.png"))[-1].read_bytes()
+    return sorted(tmp.glob("page*.png"))[0].read_bytes()
 
 
 async def upload(client: TestClient[Any, Any], data: bytes, name: str, kind: str) -> tuple[int, str]:
