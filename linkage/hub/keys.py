@@ -18,7 +18,7 @@ import datetime as dt
 import logging
 import os
 import shutil
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, Final
 
@@ -26,7 +26,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric import ec
 
 from linkage import pki
-from linkage.checkpoint import SIGNED_AT, Checkpoint, KeyWindow, NoteSigner, sign_note
+from linkage.checkpoint import SIGNED_AT, Checkpoint, CheckpointSigner, KeyWindow, NoteSigner, sign_note
 from linkage.config import Home, file_stamp
 from linkage.keyset import (
     LOG_KEYS,
@@ -39,9 +39,10 @@ from linkage.keyset import (
     utc_second,
     utc_text,
 )
+from linkage.revlist import revocation_list_text
 from linkage.seal import CompactJWS, Sealer
 
-__all__ = ["PENDING", "LiveSealer", "LogSigner", "finish_pending", "fsync_dir"]
+__all__ = ["PENDING", "LiveSealer", "LogSigner", "finish_pending", "fsync_dir", "sign_revocation_list"]
 
 PENDING: Final = "rotation-pending"
 
@@ -175,3 +176,19 @@ class LogSigner:
             raise KeySetError("no_key_in_force", f"no log key held by the hub is in force at {utc_text(now)}: rotate"
                               " with `linkage keys rotate`")
         return sign_note(text_at(str(utc_text(now))), signers)
+
+
+def sign_revocation_list(signer: NoteSigner | CheckpointSigner, origin: str, size: int,
+                         rows: Sequence[tuple[int, Mapping[str, Any]]]) -> str:
+    """The revocation list (linkage/revlist.py) of the tree of ``size`` whose revocation entries are ``rows``,
+    issued now: signed by every log key in force (the hub's ``LogSigner``), or by one ``NoteSigner`` (tests, tools).
+    Raises KeySetError when the hub holds no log key in force."""
+
+    def text_at(now: str) -> str:
+        return revocation_list_text(origin, dt.datetime.fromisoformat(now), size, rows)
+
+    if isinstance(signer, LogSigner):
+        return signer.sign_dated(text_at)
+    if isinstance(signer, NoteSigner):
+        return sign_note(text_at(dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")), [signer])
+    raise TypeError(f"cannot sign a revocation list with {type(signer).__name__}")

@@ -8,7 +8,7 @@ tree, so the log, its tree and its checkpoints can never disagree. The store
 is a SQLite file (WAL, ``synchronous=FULL``: the WAL is fsynced at every
 commit, so a printout that left the hub survives a crash or a power cut of the
 hub; ``NORMAL`` would only survive a crash of the process) or a PostgreSQL
-schema (``synchronous_commit=on``); see ``linkage.storage.log``.
+schema (``synchronous_commit=on``); see ``linkage.hub.logstore``.
 
 The inclusion proofs of a batch are made in memory, without reading the store:
 every node they need is either a peak of the tree before the batch or a node the
@@ -30,26 +30,24 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import contextlib
-import datetime as dt
 import hashlib
 import hmac
 import json
 import logging
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
 from linkage import merkle
 from linkage.checkpoint import Checkpoint, CheckpointSigner
 from linkage.errors import HubUnavailable
-from linkage.hub.logentries import LogEntry, Record, RevocationEntry
+from linkage.hub.keys import sign_revocation_list
+from linkage.hub.logentries import Appended, LogEntry, Record, RevocationEntry, SignedTree
 from linkage.hub.lognotify import LogListener, channels
 from linkage.hub.logproofs import PLACEHOLDER, batch_proofs, peak_coords
 from linkage.hub.logstore import EntryRow, Key, LogStore, open_log_store
 from linkage.note import NoteSigner, sign_note
-from linkage.revlist import revocation_list_text
 from linkage.storage import Database
 
 __all__ = ["Appended", "ExchangeLog", "LogEntry", "Record", "RevocationEntry", "SignedTree"]
@@ -64,8 +62,8 @@ LISTENING_TICK_S = 0.25
 CAMPAIGN_S = 0.5
 """On a shared log: how often a hub that does not integrate tries to take over (the integrator died)."""
 PENDING_TIMEOUT_S = 10.0
-OVERDUE_S = 0.05  # a hub that does not integrate tries to take over once an entry it queued waited this long
 """How long a queued entry's caller waits for the integrator before it is told UNAVAILABLE."""
+OVERDUE_S = 0.05  # a hub that does not integrate tries to take over once an entry it queued waited this long
 _QUEUE_TAKE = 5000  # queued entries integrated per commit at most
 
 
@@ -74,22 +72,6 @@ def _unavailable() -> HubUnavailable:
         "log_unavailable", "บันทึกการให้ข้อมูลไม่ได้ จึงไม่ออกเอกสาร",
         "the hub cannot write its exchange log, so no printout was issued; try again later",
     )
-
-
-@dataclass(frozen=True)
-class SignedTree:
-    note: str
-    checkpoint: Checkpoint
-
-
-@dataclass(frozen=True)
-class Appended:
-    """A committed entry: its index, its leaf, and its inclusion proof against ``tree``."""
-
-    index: int
-    leaf: bytes
-    proof: list[bytes]
-    tree: SignedTree
 
 
 class ExchangeLog:
@@ -293,14 +275,7 @@ class ExchangeLog:
         log keys in force."""
         size = self.size
         rows = [(i, json.loads(leaf)) for i, leaf in await self._run(lambda: self._db.revocations(size))]
-
-        def text_at(now: str) -> str:
-            return revocation_list_text(self.origin, dt.datetime.fromisoformat(now), size, rows)
-
-        if isinstance(self._signer, NoteSigner):  # one key (tests, tools): it signs now
-            return sign_note(text_at(dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")), [self._signer])
-        note: str = self._signer.sign_dated(text_at)  # type: ignore[attr-defined]  # the hub's LogSigner
-        return note
+        return sign_revocation_list(self._signer, self.origin, size, rows)
 
     # -- writes ----------------------------------------------------------------------
 

@@ -1,5 +1,6 @@
-"""What the exchange log holds: one entry per printout issued (``LogEntry``) or revoked (``RevocationEntry``),
-whose canonical JSON is the Merkle leaf. A printout's entry names who, what, when and why, and the digest
+"""What the exchange log holds: one entry per printout issued (``LogEntry``) or revoked
+(``RevocationEntry``), whose canonical JSON is the Merkle leaf, and an entry once committed (``Appended``,
+under a ``SignedTree``). A printout's entry names who, what, when and why, and the digest
 of the printout's signing input, but the subject only as a keyed hash: no personal data in clear."""
 
 from __future__ import annotations
@@ -8,9 +9,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass, fields
 from typing import Any, Protocol
 
+from linkage.checkpoint import Checkpoint
 from linkage.seal import canonical_json
 
-__all__ = ["LogEntry", "Record", "RevocationEntry"]
+__all__ = ["Appended", "LogEntry", "Record", "RevocationEntry", "SignedTree"]
 
 
 class Record(Protocol):
@@ -79,3 +81,21 @@ class RevocationEntry:
 
 _ENTRY_FIELDS = tuple(f.name for f in fields(LogEntry))
 _REVOCATION_FIELDS = tuple(f.name for f in fields(RevocationEntry))
+
+
+@dataclass(frozen=True)
+class SignedTree:
+    """A checkpoint and the signed note that carries it."""
+
+    note: str
+    checkpoint: Checkpoint
+
+
+@dataclass(frozen=True)
+class Appended:
+    """A committed entry: its index, its leaf, and its inclusion proof against ``tree``."""
+
+    index: int
+    leaf: bytes
+    proof: list[bytes]
+    tree: SignedTree
