@@ -31,7 +31,7 @@ AUDITOR_STATE = "auditor-state.json"
 def _cmd_fetch(args: argparse.Namespace) -> int:
     from consumers.client import HubClient
     from linkage.cli.officers import unlock_card
-    from linkage.cli.sandbox import read_endpoints
+    from linkage.cli.stack import read_endpoints
     from linkage.pki import CertPaths
     from linkage.seal import unverified_payload
 

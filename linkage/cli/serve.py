@@ -1,4 +1,4 @@
-"""The commands that run one server in the foreground, as `linkage up` starts them (linkage/cli/sandbox.py).
+"""The commands that run one server in the foreground, as `linkage up` starts them (linkage/cli/stack.py).
 
     linkage serve-hub [--port P] [--metrics-port M]            the hub
     linkage serve-provider NAME [--port P] [--metrics-port M]  one registry
