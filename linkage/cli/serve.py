@@ -24,7 +24,8 @@ from pathlib import Path
 from typing import Any
 
 from linkage.cli.common import with_home
-from linkage.config import Home, join_address, load_settings
+from linkage.config import Home, load_settings
+from linkage.serverconfig import join_address
 
 __all__ = ["add_commands", "server_name"]
 
