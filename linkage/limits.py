@@ -1,4 +1,4 @@
-"""Abuse limits of the hub and the registries: every number in one place, and what a call over one is told.
+"""Abuse limits of the hub and the registries: every number in one place.
 
 Per agency, from ``[agencies.NAME]`` in linkage.toml (followed while the hub runs):
 
@@ -9,7 +9,7 @@ Every hub call costs one token and one unit of quota (FetchDocuments one per doc
 type, at most ``burst``). It is charged as soon as the certificate names the agency,
 before the request is checked or any provider is called, so malformed calls count
 too. A refused call is RESOURCE_EXHAUSTED ``rate_limited`` or ``quota_exhausted``
-(``LimitExceeded``) with ``retry_after_ms``; it issues nothing and logs nothing but a
+(``LimitExceeded``, linkage/hub/overlimit.py) with ``retry_after_ms``; it issues nothing and logs nothing but a
 warning, at most one per agency every ``REFUSAL_LOG_INTERVAL_S``. With SQLite the counts
 live in the hub process (a restart starts afresh); on PostgreSQL every replica leases them from
 one row per agency (linkage/hub/sharedlimits.py), so replicas together hold the limits. The hub admits
@@ -23,11 +23,7 @@ range of GetEntries.
 from __future__ import annotations
 
 import datetime as dt
-import math
-from collections.abc import Sequence
 from dataclasses import dataclass
-
-from linkage.errors import InvalidRequest, LimitExceeded
 
 __all__ = [
     "BANGKOK",
@@ -45,9 +41,6 @@ __all__ = [
     "PROVIDER_MAX_SEND",
     "REFUSAL_LOG_INTERVAL_S",
     "AgencyLimits",
-    "check_batch",
-    "quota_exhausted",
-    "rate_limited",
     "server_options",
 ]
 
@@ -134,45 +127,3 @@ def server_options(max_receive: int, max_send: int) -> list[tuple[str, int]]:
         ("grpc.max_send_message_length", max_send),
         ("grpc.max_concurrent_streams", MAX_CONCURRENT_STREAMS),
     ]
-
-
-def quota_exhausted(agency: str, limits: AgencyLimits, today: dt.datetime) -> LimitExceeded:
-    """The refusal of a call over the agency's daily quota; ``today`` is now in Bangkok."""
-    midnight = dt.datetime.combine(today.date() + dt.timedelta(days=1), dt.time(), BANGKOK)
-    wait_ms = max(1, math.ceil((midnight - today).total_seconds() * 1000))
-    return LimitExceeded(
-        "quota_exhausted",
-        f"{agency} ใช้โควตาการขอข้อมูลของวันนี้ครบ {limits.daily_quota:,} ครั้งแล้ว ขอใหม่ได้หลังเที่ยงคืน",
-        f"{agency} has used its daily quota of {limits.daily_quota:,} calls; it resets at midnight"
-        f" Bangkok time, in {_duration(wait_ms)} (daily_quota in [agencies.{agency}])",
-        retry_after_ms=wait_ms)
-
-
-def rate_limited(agency: str, limits: AgencyLimits, wait_ms: int) -> LimitExceeded:
-    """The refusal of a call over the agency's rate, to be retried after ``wait_ms``."""
-    return LimitExceeded(
-        "rate_limited",
-        f"{agency} ขอข้อมูลถี่เกินกำหนด กรุณารอ {_duration(wait_ms)} แล้วลองใหม่",
-        f"{agency} is over its rate limit of {limits.rate_per_s} calls/s (burst {limits.burst});"
-        f" retry after {_duration(wait_ms)} (rate_per_s, burst in [agencies.{agency}])",
-        retry_after_ms=wait_ms)
-
-
-def _duration(ms: int) -> str:
-    if ms < 10_000:
-        return f"{ms / 1000:.1f} s"
-    minutes = math.ceil(ms / 60_000)
-    return f"{minutes // 60} h {minutes % 60} min" if minutes >= 60 else f"{minutes} min"
-
-
-def check_batch(doc_types: Sequence[str]) -> None:
-    """1 to MAX_BATCH document types, none twice; else InvalidRequest."""
-    if not doc_types:
-        raise InvalidRequest("doc_types_missing", "ต้องระบุประเภทเอกสารอย่างน้อยหนึ่งประเภท",
-                             "name at least one document type", field="doc_types")
-    if len(doc_types) > MAX_BATCH:
-        raise InvalidRequest("batch_too_large", f"ขอได้ไม่เกิน {MAX_BATCH} ประเภทต่อครั้ง",
-                             f"at most {MAX_BATCH} document types per call, got {len(doc_types)}", field="doc_types")
-    if len(set(doc_types)) != len(doc_types):
-        raise InvalidRequest("doc_types_repeated", "มีประเภทเอกสารซ้ำ", "a document type is named more than once",
-                             field="doc_types")

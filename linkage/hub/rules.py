@@ -45,6 +45,7 @@ from linkage.errors import InvalidRequest, LinkageError, NotFound, PermissionDen
 from linkage.hub.consent import Consent, ConsentDesk, Used, check_citizen, preview
 from linkage.hub.log import Appended, ExchangeLog, LogEntry, RevocationEntry
 from linkage.hub.officers import OfficerDesk, Session, caller_cert_sha256, cert_sha256
+from linkage.hub.overlimit import check_batch, quota_exhausted, rate_limited
 from linkage.hub.presence import PresenceDesk, Proven
 from linkage.hub.routing import Router
 from linkage.ids import IdKind, parse_id, parse_officer_id
@@ -54,9 +55,6 @@ from linkage.limits import (
     OTHER_FIELD_LIMIT,
     REFUSAL_LOG_INTERVAL_S,
     AgencyLimits,
-    check_batch,
-    quota_exhausted,
-    rate_limited,
 )
 from linkage.seal import FetchRequest, Sealer, format_issued_at, printout_digest
 from linkage.v1 import common_pb2, hub_pb2, provider_pb2

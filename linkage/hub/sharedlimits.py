@@ -37,9 +37,10 @@ from typing import TYPE_CHECKING, Any
 import grpc
 
 from linkage.config import AgencyConfig
+from linkage.hub.overlimit import quota_exhausted, rate_limited
 from linkage.hub.rules import AgencyLimiter, _Account
 from linkage.interceptors import UnaryWrapper
-from linkage.limits import BANGKOK, MAX_BATCH, AgencyLimits, quota_exhausted, rate_limited
+from linkage.limits import BANGKOK, MAX_BATCH, AgencyLimits
 from linkage.storage import PG_OPTIONS, Database
 
 if TYPE_CHECKING:
