@@ -12,8 +12,9 @@ keys are rejected, file and key named: a typo must not silently fall back to a d
 
 ``[agencies.*]`` and ``[revoked.*]`` are the rights table: ``LiveSettings`` lets a
 running server follow them (one stat() per call; a file that does not load is
-refused and the previous table kept). ``[hub]``, ``[providers.*]`` and ``[counter]`` take effect on
-restart. ``write_config`` replaces the file atomically, and only with text that loads.
+refused and the previous table kept). ``[hub]``, ``[providers.*]`` and ``[counter]`` (each server's own section,
+linkage/serverconfig.py) take effect on restart. ``write_config`` replaces the file atomically, and only with
+text that loads.
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from linkage.limits import DEFAULT_LIMITS, AgencyLimits
+from linkage.serverconfig import CounterConfig, HubConfig, PaymentsConfig, ProviderConfig, TsaConfig, WitnessConfig
 from linkage.storage import Database, StorageError, parse_database
 
 if TYPE_CHECKING:
@@ -38,21 +40,13 @@ __all__ = [
     "ALL_FIELDS",
     "AgencyConfig",
     "ConfigError",
-    "CounterConfig",
     "Home",
-    "HubConfig",
     "LiveSettings",
-    "PaymentsConfig",
-    "ProviderConfig",
     "RevokedAgency",
     "Settings",
-    "TsaConfig",
-    "WitnessConfig",
     "file_stamp",
-    "join_address",
     "load_settings",
     "settings_from_text",
-    "split_address",
     "write_atomically",
     "write_config",
 ]
@@ -164,90 +158,6 @@ class Home:
 
 
 @dataclass(frozen=True)
-class HubConfig:
-    host: str = "127.0.0.1"
-    port: int = 7443
-    issuer: str = "TH/GOV/DOPA/linkage-hub"
-    provider_timeout_ms: int = 3000
-    # The log's name in its checkpoints (C2SP origin); unique per log.
-    log_origin: str = "linkage.sandbox/exchange-log"
-    # Resilience of the hub -> provider hop (linkage/hub/routing.py): retries of idempotent reads on
-    # UNAVAILABLE, at most retry_budget_percent extra calls; a provider's circuit opens after
-    # breaker_failures consecutive failures and lets a probe through after breaker_cooldown_ms.
-    provider_retries: int = 2
-    retry_budget_percent: int = 10
-    breaker_failures: int = 5
-    breaker_cooldown_ms: int = 5000
-    # "required": every printout, card check and sign-in names an officer session (linkage/hub/officers.py);
-    # "optional": a bare officer_id is still accepted for an officer who holds no key in pki/officer-keys.json.
-    officer_sessions: str = "optional"
-    # Passkeys (linkage/hub/passkeys.py): the WebAuthn relying party, and the counter origins whose assertions
-    # count (default: http://localhost:PORT of [counter]).
-    webauthn_rp_id: str = "localhost"
-    webauthn_origins: tuple[str, ...] = ()
-
-    def __post_init__(self) -> None:
-        if self.officer_sessions not in ("optional", "required"):
-            raise ConfigError(f'[hub] officer_sessions must be "optional" or "required", got {self.officer_sessions!r}')
-        for key, low, high in (("provider_timeout_ms", 1, 600_000), ("provider_retries", 0, 5),
-                               ("retry_budget_percent", 0, 100), ("breaker_failures", 1, 1_000_000),
-                               ("breaker_cooldown_ms", 1, 3_600_000)):
-            if not low <= getattr(self, key) <= high:
-                raise ConfigError(f"[hub] {key} must be between {low} and {high}, got {getattr(self, key)}")
-
-
-@dataclass(frozen=True)
-class ProviderConfig:
-    name: str
-    host: str = "127.0.0.1"
-    port: int = 0
-    doc_types: tuple[str, ...] = ()
-
-    @property
-    def address(self) -> str:
-        return f"{self.host}:{self.port}"
-
-
-@dataclass(frozen=True)
-class CounterConfig:
-    """Where `linkage up` starts the counter web app (its other settings are LINKAGE_COUNTER_* variables), or the
-    mock payment switch ([payments], PaymentsConfig, port 8090)."""
-
-    host: str = "127.0.0.1"
-    port: int = 8080
-
-    @property
-    def address(self) -> str:
-        return join_address(self.host, self.port)
-
-
-PaymentsConfig = CounterConfig
-
-
-@dataclass(frozen=True)
-class TsaConfig:
-    """Where `linkage up` starts the time-stamping authority (linkage/tsa/: RFC 3161, and the CA's CRL).
-    No [tsa] (a sandbox made before it): any free port, so as not to collide with another sandbox's."""
-
-    host: str = "127.0.0.1"
-    port: int = 0
-
-
-@dataclass(frozen=True)
-class WitnessConfig:
-    """A witness of the hub's log (C2SP tlog-witness): where it listens; its key is DIR/pki/witnesses/NAME.vkey."""
-
-    name: str
-    host: str = "127.0.0.1"
-    port: int = 0
-
-    @property
-    def url(self) -> str:
-        """Its submission prefix: POST <url>/add-checkpoint."""
-        return f"http://{join_address(self.host, self.port)}"
-
-
-@dataclass(frozen=True)
 class AgencyConfig:
     name: str
     title: str = ""
@@ -328,20 +238,6 @@ def _take(table: Mapping[str, Any], where: str, allowed: Mapping[str, type], env
             raise ConfigError(f"{where}: {key} must be {typ.__name__}, got {value!r}")
         out[key] = value
     return out
-
-
-def split_address(address: str) -> tuple[str, int]:
-    """"host:port" (or "[v6]:port") as (host, port); raises ValueError when it is not that, port 1-65535."""
-    host, sep, port = address.rpartition(":")
-    host = host[1:-1] if host.startswith("[") and host.endswith("]") else host
-    if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
-        raise ValueError(f"{address!r} is not HOST:PORT")
-    return host, int(port)
-
-
-def join_address(host: str, port: int) -> str:
-    """HOST:PORT, with an IPv6 host in brackets: the inverse of split_address."""
-    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
 
 
 def file_stamp(path: Path) -> tuple[int, int, int] | None:

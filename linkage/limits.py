@@ -9,7 +9,7 @@ Every hub call costs one token and one unit of quota (FetchDocuments one per doc
 type, at most ``burst``). It is charged as soon as the certificate names the agency,
 before the request is checked or any provider is called, so malformed calls count
 too. A refused call is RESOURCE_EXHAUSTED ``rate_limited`` or ``quota_exhausted``
-(``LimitExceeded``) with ``retry_after_ms``; it issues nothing and logs nothing but a
+(``LimitExceeded``, linkage/hub/overlimit.py) with ``retry_after_ms``; it issues nothing and logs nothing but a
 warning, at most one per agency every ``REFUSAL_LOG_INTERVAL_S``. With SQLite the counts
 live in the hub process (a restart starts afresh); on PostgreSQL every replica leases them from
 one row per agency (linkage/hub/sharedlimits.py), so replicas together hold the limits. The hub admits
@@ -22,9 +22,11 @@ range of GetEntries.
 
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import dataclass
 
 __all__ = [
+    "BANGKOK",
     "CONSENT_APPROVED_S",
     "CONSENT_PENDING_S",
     "DEFAULT_LIMITS",
@@ -91,6 +93,9 @@ OTHER_FIELD_LIMIT = 100
 # How long a citizen's pending consent waits for their decision, and an approved one for its one fetch (seconds).
 CONSENT_PENDING_S = 24 * 3600.0
 CONSENT_APPROVED_S = 24 * 3600.0
+
+# The daily quota's day: Bangkok's (UTC+7).
+BANGKOK = dt.timezone(dt.timedelta(hours=7), "ICT")
 
 # At most one warning per agency this often about its refused calls.
 REFUSAL_LOG_INTERVAL_S = 10.0

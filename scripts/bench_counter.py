@@ -36,7 +36,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from consumers.counter.app import CounterSettings, create_app
 from consumers.counter.state import STATE
 from linkage.cli.cards import insert_card
-from linkage.cli.sandbox import init, start_stack
+from linkage.cli.sandbox import init
+from linkage.cli.stack import start_stack
 from linkage.config import Home, load_settings
 
 SERVICE = "health-hazard-business"

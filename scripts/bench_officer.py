@@ -33,7 +33,8 @@ from consumers.client import HubClient
 from linkage import pki
 from linkage.cli.bench import DOC_TYPE, Result, _citizen_ids, _drive, _merge
 from linkage.cli.officers import issue_officer_card
-from linkage.cli.sandbox import init, start_stack
+from linkage.cli.sandbox import init
+from linkage.cli.stack import start_stack
 from linkage.config import load_settings
 from linkage.officercard import open_card
 from linkage.v1 import hub_pb2, hub_pb2_grpc

@@ -54,7 +54,8 @@ from consumers.counter.paper import MODULE_MM, qr_code
 from consumers.counter.printout import CounterSigner, PrintCase, case_claims, certify
 from linkage import pki, seal
 from linkage.cli.cards import card_of
-from linkage.cli.sandbox import init, start_stack
+from linkage.cli.sandbox import init
+from linkage.cli.stack import start_stack
 from linkage.config import Home, load_settings
 from linkage.seal import unverified_payload
 from providers import document_types

@@ -29,7 +29,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from linkage import pki
 from linkage.cards import CitizenCard, presence_hash
-from linkage.cli.sandbox import init, start_stack
+from linkage.cli.sandbox import init
+from linkage.cli.stack import start_stack
 from linkage.config import Home, load_settings
 from linkage.v1 import hub_pb2, hub_pb2_grpc
 

@@ -33,7 +33,8 @@ from consumers.client import HubClient, Printout
 from consumers.counter.printout import CounterSigner, PrintCase, render_case_pdf, sign_pdf
 from linkage import pki
 from linkage.cli.cards import card_of
-from linkage.cli.sandbox import Stack, init, start_stack
+from linkage.cli.sandbox import init
+from linkage.cli.stack import Stack, start_stack
 from linkage.config import Home, load_settings
 from linkage.seal import unverified_payload
 from providers import document_types

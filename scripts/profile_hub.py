@@ -29,7 +29,8 @@ import grpc
 
 from linkage import pki
 from linkage.cli.bench import AGENCY, DOC_TYPE, _citizen_ids
-from linkage.cli.sandbox import init, start_stack
+from linkage.cli.sandbox import init
+from linkage.cli.stack import start_stack
 from linkage.config import load_settings
 from linkage.v1 import hub_pb2, hub_pb2_grpc
 

@@ -11,7 +11,7 @@ import sys
 import urllib.request
 from pathlib import Path
 
-from linkage.cli.sandbox import start_stack, write_endpoints
+from linkage.cli.stack import start_stack, write_endpoints
 from linkage.config import Home, load_settings
 from tests.test_sandbox import FREE_PORTS, _wait_for, linkage
 

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from linkage.cli import supervisor
-from linkage.cli.sandbox import start_stack, write_endpoints
+from linkage.cli.stack import start_stack, write_endpoints
 from linkage.config import Home, load_settings
 from tests.test_sandbox import linkage
 

@@ -12,7 +12,7 @@ from consumers.auditor.bundle import (
     parse_input,
     parse_printout,
 )
-from consumers.auditor.cli import HubInputs, TrustInputs, run_accesses, run_revoke, run_verify, run_watch
+from consumers.auditor.cli import HubInputs, run_accesses, run_revoke, run_verify, run_watch
 from consumers.auditor.dispatch import verify_input
 from consumers.auditor.errors import (
     Alarm,
@@ -29,6 +29,7 @@ from consumers.auditor.pdf import verify_pdf
 from consumers.auditor.qr import decode_picture, verify_qr
 from consumers.auditor.report import Check, DocumentReport, PaperReport, Report
 from consumers.auditor.state import AuditorState
+from consumers.auditor.trustinputs import TrustInputs
 from consumers.auditor.verify import Trust, load_trust_root, verify_printout
 from consumers.auditor.watch import RoundResult, watch_round
 

@@ -33,10 +33,11 @@ from consumers.client.retry import DEFAULT_RETRY, RetryPolicy, nothing_issued, u
 from linkage import pki
 from linkage.cards import CitizenCard, presence_hash
 from linkage.checkpoint import CheckpointError, NoteVerifier, parse_verifier_key
-from linkage.config import Home, split_address
+from linkage.config import Home
 from linkage.errors import LinkageError, from_problem, from_rpc_error
 from linkage.ids import parse_id
 from linkage.seal import FetchRequest
+from linkage.serverconfig import split_address
 from linkage.v1 import audit_pb2, audit_pb2_grpc, hub_pb2, hub_pb2_grpc, provider_pb2
 
 __all__ = ["HUB_TLS_NAME", "HubClient"]

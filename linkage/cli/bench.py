@@ -35,7 +35,8 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from linkage import pki
 from linkage.checkpoint import NoteSigner
-from linkage.cli.sandbox import SandboxError, Stack, init, start_stack
+from linkage.cli.sandbox import SandboxError, init
+from linkage.cli.stack import Stack, start_stack
 from linkage.config import Home, load_settings
 from linkage.hub.log import ExchangeLog, LogEntry
 from linkage.pki import HUB_CLIENT

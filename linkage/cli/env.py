@@ -21,7 +21,8 @@ from typing import Any
 
 from consumers.counter.settings import DEFAULT_AGENCY
 from linkage.cli.common import with_home
-from linkage.config import ConfigError, Home, Settings, join_address, load_settings
+from linkage.config import ConfigError, Home, Settings, load_settings
+from linkage.serverconfig import join_address
 
 __all__ = ["add_commands", "counter_officer", "exports", "ready_lines"]
 

@@ -129,7 +129,7 @@ async def _up(home: Home, replicas: int = 1, log_level: str = "info") -> int:
     import signal
 
     from linkage.cli.env import counter_officer
-    from linkage.cli.sandbox import start_stack, write_endpoints
+    from linkage.cli.stack import start_stack, write_endpoints
     from linkage.cli.supervisor import supervise
 
     settings = load_settings(home)

@@ -415,7 +415,7 @@ def list_agencies(settings: Settings) -> list[AgencySummary]:
 
 def _refresh_endpoints(settings: Settings) -> None:
     """Rewrite endpoints.json's agencies when the sandbox is up (the file exists only then)."""
-    from linkage.cli.sandbox import agency_endpoints
+    from linkage.cli.stack import agency_endpoints
 
     path = settings.home.endpoints
     try:

@@ -19,7 +19,8 @@ from linkage.config import Home, load_settings
 from linkage.errors import LinkageError
 
 if TYPE_CHECKING:
-    from consumers.auditor.cli import HubInputs, TrustInputs
+    from consumers.auditor.cli import HubInputs
+    from consumers.auditor.trustinputs import TrustInputs
     from linkage.cards import CitizenCard
 
 __all__ = ["AUDITOR_STATE", "add_commands"]
@@ -31,7 +32,7 @@ AUDITOR_STATE = "auditor-state.json"
 def _cmd_fetch(args: argparse.Namespace) -> int:
     from consumers.client import HubClient
     from linkage.cli.officers import unlock_card
-    from linkage.cli.sandbox import read_endpoints
+    from linkage.cli.stack import read_endpoints
     from linkage.pki import CertPaths
     from linkage.seal import unverified_payload
 
@@ -109,7 +110,8 @@ def _citizen_card(home: Home, args: argparse.Namespace) -> CitizenCard | None:
 
 
 def _auditor_inputs(args: argparse.Namespace) -> tuple[TrustInputs, HubInputs]:
-    from consumers.auditor.cli import HubInputs, TrustInputs
+    from consumers.auditor.cli import HubInputs
+    from consumers.auditor.trustinputs import TrustInputs
 
     home = Path(args.home)
     trust = TrustInputs(home=home, ca=_path(args.ca), log_key=getattr(args, "log_key", None),

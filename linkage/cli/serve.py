@@ -1,4 +1,4 @@
-"""The commands that run one server in the foreground, as `linkage up` starts them (linkage/cli/sandbox.py).
+"""The commands that run one server in the foreground, as `linkage up` starts them (linkage/cli/stack.py).
 
     linkage serve-hub [--port P] [--metrics-port M]            the hub
     linkage serve-provider NAME [--port P] [--metrics-port M]  one registry
@@ -24,7 +24,8 @@ from pathlib import Path
 from typing import Any
 
 from linkage.cli.common import with_home
-from linkage.config import Home, join_address, load_settings
+from linkage.config import Home, load_settings
+from linkage.serverconfig import join_address
 
 __all__ = ["add_commands", "server_name"]
 

@@ -36,7 +36,7 @@ import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from linkage import pki
-from linkage.cli.sandbox import read_endpoints
+from linkage.cli.stack import read_endpoints
 from linkage.config import ConfigError, Home
 from linkage.v1 import audit_pb2, audit_pb2_grpc
 from providers.faults import ADMIN_CLIENT

@@ -25,7 +25,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from linkage.cli.sandbox import SandboxError, Stack, exit_status
+from linkage.cli.sandbox import SandboxError
+from linkage.cli.stack import Stack, exit_status
 
 __all__ = ["FIRST_BACKOFF_S", "GIVE_UP_AFTER", "MAX_BACKOFF_S", "STABLE_S", "read_state", "supervise"]
 

@@ -56,7 +56,7 @@ import grpc
 from google.protobuf import struct_pb2
 
 from linkage import pki
-from linkage.config import ProviderConfig, Settings
+from linkage.config import Settings
 from linkage.errors import (
     InvalidRequest,
     LinkageError,
@@ -67,6 +67,7 @@ from linkage.errors import (
     from_rpc_error,
 )
 from linkage.interceptors import UnaryWrapper
+from linkage.serverconfig import ProviderConfig
 from linkage.v1 import common_pb2, provider_pb2, provider_pb2_grpc
 
 __all__ = ["CallerDeadline", "Circuit", "CircuitBreaker", "RetryBudget", "Router"]

@@ -41,23 +41,29 @@ from google.protobuf.descriptor import FieldDescriptor
 from google.protobuf.message import Message
 
 from linkage.config import ALL_FIELDS, AgencyConfig, LiveSettings, Settings, file_stamp
-from linkage.errors import InvalidRequest, LimitExceeded, LinkageError, NotFound, PermissionDenied, Unauthenticated
+from linkage.errors import InvalidRequest, LinkageError, NotFound, PermissionDenied, Unauthenticated
 from linkage.hub.consent import Consent, ConsentDesk, Used, check_citizen, preview
 from linkage.hub.log import Appended, ExchangeLog, LogEntry, RevocationEntry
 from linkage.hub.officers import OfficerDesk, Session, caller_cert_sha256, cert_sha256
+from linkage.hub.overlimit import check_batch, quota_exhausted, rate_limited
 from linkage.hub.presence import PresenceDesk, Proven
 from linkage.hub.routing import Router
 from linkage.ids import IdKind, parse_id, parse_officer_id
-from linkage.limits import FIELD_LIMITS, MAX_BATCH, OTHER_FIELD_LIMIT, REFUSAL_LOG_INTERVAL_S, AgencyLimits
+from linkage.limits import (
+    BANGKOK,
+    FIELD_LIMITS,
+    OTHER_FIELD_LIMIT,
+    REFUSAL_LOG_INTERVAL_S,
+    AgencyLimits,
+)
 from linkage.seal import FetchRequest, Sealer, format_issued_at, printout_digest
 from linkage.v1 import common_pb2, hub_pb2, provider_pb2
 
-__all__ = ["AgencyLimiter", "Hub", "Issued", "check_fields", "quota_exhausted", "rate_limited"]
+__all__ = ["AgencyLimiter", "Hub", "Issued", "check_fields"]
 
 _log = logging.getLogger("linkage.hub")
 _limits_log = logging.getLogger("linkage.limits")  # the limiter's warnings keep the name operators filter on
 _TEXT = (FieldDescriptor.TYPE_STRING, FieldDescriptor.TYPE_BYTES)
-_BANGKOK = dt.timezone(dt.timedelta(hours=7), "ICT")
 _KINDS = {common_pb2.SUBJECT_KIND_CITIZEN: IdKind.CITIZEN, common_pb2.SUBJECT_KIND_JURISTIC: IdKind.JURISTIC}
 
 
@@ -372,19 +378,6 @@ class Hub:
                                    " registry")
 
 
-def check_batch(doc_types: Sequence[str]) -> None:
-    """1 to MAX_BATCH document types, none twice; else InvalidRequest."""
-    if not doc_types:
-        raise InvalidRequest("doc_types_missing", "ต้องระบุประเภทเอกสารอย่างน้อยหนึ่งประเภท",
-                             "name at least one document type", field="doc_types")
-    if len(doc_types) > MAX_BATCH:
-        raise InvalidRequest("batch_too_large", f"ขอได้ไม่เกิน {MAX_BATCH} ประเภทต่อครั้ง",
-                             f"at most {MAX_BATCH} document types per call, got {len(doc_types)}", field="doc_types")
-    if len(set(doc_types)) != len(doc_types):
-        raise InvalidRequest("doc_types_repeated", "มีประเภทเอกสารซ้ำ", "a document type is named more than once",
-                             field="doc_types")
-
-
 def _granted(described: common_pb2.DocumentType, fields: Sequence[str]) -> list[str]:
     names = [f.name for f in described.fields]
     return names if ALL_FIELDS in fields else [n for n in names if n in fields]
@@ -434,7 +427,7 @@ class AgencyLimiter:
         next Bangkok midnight), ``rate_limited`` (retry when the bucket holds ``cost``).
         """
         cost = max(1, min(cost, limits.burst))
-        moment, today = self._clock(), self._now().astimezone(_BANGKOK)
+        moment, today = self._clock(), self._now().astimezone(BANGKOK)
         account = self._accounts.get(agency)
         if account is None:
             account = self._accounts[agency] = _Account(float(limits.burst), moment, today.date())
@@ -463,35 +456,6 @@ class AgencyLimiter:
             _limits_log.warning("calls refused since the last such line",
                                 extra={"agency": agency, "refused": account.refused, "reason": reason})
             account.refused, account.logged = 0, moment
-
-
-def quota_exhausted(agency: str, limits: AgencyLimits, today: dt.datetime) -> LimitExceeded:
-    """The refusal of a call over the agency's daily quota; ``today`` is now in Bangkok."""
-    midnight = dt.datetime.combine(today.date() + dt.timedelta(days=1), dt.time(), _BANGKOK)
-    wait_ms = max(1, math.ceil((midnight - today).total_seconds() * 1000))
-    return LimitExceeded(
-        "quota_exhausted",
-        f"{agency} ใช้โควตาการขอข้อมูลของวันนี้ครบ {limits.daily_quota:,} ครั้งแล้ว ขอใหม่ได้หลังเที่ยงคืน",
-        f"{agency} has used its daily quota of {limits.daily_quota:,} calls; it resets at midnight"
-        f" Bangkok time, in {_duration(wait_ms)} (daily_quota in [agencies.{agency}])",
-        retry_after_ms=wait_ms)
-
-
-def rate_limited(agency: str, limits: AgencyLimits, wait_ms: int) -> LimitExceeded:
-    """The refusal of a call over the agency's rate, to be retried after ``wait_ms``."""
-    return LimitExceeded(
-        "rate_limited",
-        f"{agency} ขอข้อมูลถี่เกินกำหนด กรุณารอ {_duration(wait_ms)} แล้วลองใหม่",
-        f"{agency} is over its rate limit of {limits.rate_per_s} calls/s (burst {limits.burst});"
-        f" retry after {_duration(wait_ms)} (rate_per_s, burst in [agencies.{agency}])",
-        retry_after_ms=wait_ms)
-
-
-def _duration(ms: int) -> str:
-    if ms < 10_000:
-        return f"{ms / 1000:.1f} s"
-    minutes = math.ceil(ms / 60_000)
-    return f"{minutes // 60} h {minutes % 60} min" if minutes >= 60 else f"{minutes} min"
 
 
 def _check_length(name: str, value: str | bytes, where: str) -> None:

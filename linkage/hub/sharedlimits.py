@@ -37,9 +37,10 @@ from typing import TYPE_CHECKING, Any
 import grpc
 
 from linkage.config import AgencyConfig
-from linkage.hub.rules import AgencyLimiter, _Account, quota_exhausted, rate_limited
+from linkage.hub.overlimit import quota_exhausted, rate_limited
+from linkage.hub.rules import AgencyLimiter, _Account
 from linkage.interceptors import UnaryWrapper
-from linkage.limits import MAX_BATCH, AgencyLimits
+from linkage.limits import BANGKOK, MAX_BATCH, AgencyLimits
 from linkage.storage import PG_OPTIONS, Database
 
 if TYPE_CHECKING:
@@ -48,7 +49,6 @@ if TYPE_CHECKING:
 __all__ = ["LEASE_S", "SharedLimiter"]
 
 _log = logging.getLogger("linkage.limits")
-_BANGKOK = dt.timezone(dt.timedelta(hours=7), "ICT")
 
 LEASE_S = 0.1
 """A lease holds, beyond what the waiting calls need, this long of the agency's full rate (at most half of what the
@@ -111,7 +111,7 @@ class SharedLimiter(AgencyLimiter):
 
     def admit(self, agency: str, limits: AgencyLimits, cost: int = 1) -> None:
         cost = max(1, min(cost, limits.burst))
-        moment, today = self._clock(), self._now().astimezone(_BANGKOK)
+        moment, today = self._clock(), self._now().astimezone(BANGKOK)
         account = self._accounts.get(agency)
         if account is None:
             account = self._accounts[agency] = _Account(0.0, moment, today.date())
@@ -167,13 +167,13 @@ class SharedLimiter(AgencyLimiter):
                 return
             account = self._accounts.get(agency)
             if account is None:
-                today = self._now().astimezone(_BANGKOK).date()
+                today = self._now().astimezone(BANGKOK).date()
                 account = self._accounts[agency] = _Account(0.0, self._clock(), today)
             account.tokens += granted
             if granted < need or granted == 0:  # the bucket (or the day's quota) is empty now
                 if used >= limits.daily_quota:
-                    today = self._now().astimezone(_BANGKOK)
-                    midnight = dt.datetime.combine(today.date() + dt.timedelta(days=1), dt.time(), _BANGKOK)
+                    today = self._now().astimezone(BANGKOK)
+                    midnight = dt.datetime.combine(today.date() + dt.timedelta(days=1), dt.time(), BANGKOK)
                     shared.until, shared.quota = self._clock() + (midnight - today).total_seconds(), True
                 else:
                     shared.until, shared.quota = self._clock() + max(0.0, 1.0 - left) / limits.rate_per_s, False

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from linkage.cli.sandbox import Stack, write_endpoints
+from linkage.cli.stack import Stack, write_endpoints
 from linkage.config import Home
 from tests.conftest import RunningStack
 

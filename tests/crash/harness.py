@@ -22,7 +22,7 @@ from consumers.counter.manuals import DEFAULT_FOLDER, load_manuals
 from linkage.cards import CitizenCard
 from linkage.checkpoint import parse_verifier_key
 from linkage.cli.cards import card_of, insert_card
-from linkage.cli.sandbox import Stack, start_stack, write_endpoints
+from linkage.cli.stack import Stack, start_stack, write_endpoints
 from linkage.config import Home, Settings, load_settings
 from linkage.errors import LinkageError
 from linkage.ids import IdKind

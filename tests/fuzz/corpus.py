@@ -39,12 +39,12 @@ from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
 from hypothesis import strategies as st
 
 from consumers.auditor.bundle import parse_input
-from consumers.auditor.cli import TrustInputs
 from consumers.auditor.dispatch import verify_input
 from consumers.auditor.errors import VerificationError
 from consumers.auditor.papercode import make_paper_code
 from consumers.auditor.state import AuditorState
 from consumers.auditor.summary import SummaryError, SummaryTrust, make_summary, verify_summary
+from consumers.auditor.trustinputs import TrustInputs
 from consumers.auditor.verify import Trust
 from consumers.counter.paper import qr_png
 from consumers.counter.printout import CounterSigner, PrintCase, case_claims, render_case_pdf, sign_pdf

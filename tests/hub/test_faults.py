@@ -22,10 +22,11 @@ import pytest
 from linkage import pki
 from linkage.cli.faults import parse_duration
 from linkage.cli.main import main
-from linkage.config import ConfigError, Home, HubConfig
+from linkage.config import ConfigError, Home
 from linkage.errors import LinkageError, from_rpc_error
 from linkage.hub.routing import Circuit, CircuitBreaker, RetryBudget
 from linkage.hub.server import build_server
+from linkage.serverconfig import HubConfig
 from linkage.v1 import hub_pb2, hub_pb2_grpc, provider_pb2, provider_pb2_grpc
 from providers.faults import ADMIN_CLIENT
 from tests.conftest import RunningStack, start_stack

@@ -225,8 +225,8 @@ async def test_cli_card_fetch_then_verify_checks_the_officer(ostack: RunningStac
     """`linkage agency officer-card`, `linkage fetch --card` with the PIN from a file, `linkage verify`: check 10
     passes; the auditor catches the same printout with its proof missing or forged."""
     from consumers.auditor.bundle import load_printout
-    from consumers.auditor.cli import TrustInputs
     from consumers.auditor.officercheck import check_officer
+    from consumers.auditor.trustinputs import TrustInputs
     from consumers.auditor.verify import verify_printout
     from linkage.cli.main import main
 

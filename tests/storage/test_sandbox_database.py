@@ -10,7 +10,8 @@ import pytest
 
 from consumers.client import HubClient
 from linkage.cli.main import main
-from linkage.cli.sandbox import SandboxError, init, start_stack, write_endpoints
+from linkage.cli.sandbox import SandboxError, init
+from linkage.cli.stack import start_stack, write_endpoints
 from linkage.config import load_settings
 from linkage.storage import Database, sandbox_schemas
 from providers import REGISTRIES

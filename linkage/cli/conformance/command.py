@@ -35,8 +35,9 @@ __all__ = ["add_commands", "run_conformance"]
 
 def _credentials(args: argparse.Namespace) -> tuple[Credentials, Home | None, float]:
     """Credentials, the sandbox home (for personas.json) and the default call deadline in seconds."""
-    from linkage.config import ConfigError, HubConfig, load_settings
+    from linkage.config import ConfigError, load_settings
     from linkage.pki import HUB_CLIENT
+    from linkage.serverconfig import HubConfig
 
     given = {flag: getattr(args, flag) for flag in ("ca", "cert", "key")}
     env = {flag: os.environ.get(f"LINKAGE_{flag.upper()}") for flag in given}

@@ -15,7 +15,7 @@ from pathlib import Path
 
 from linkage import pki
 from linkage.cli.conformance.errors import TargetError, UsageError
-from linkage.config import split_address
+from linkage.serverconfig import split_address
 
 __all__ = ["Credentials", "probe", "split_target"]
 
