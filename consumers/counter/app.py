@@ -28,6 +28,8 @@ middleware turns every failure into a Thai / English page, never exception text.
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import logging
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 
@@ -97,11 +99,34 @@ def create_app(settings: CounterSettings) -> web.Application:
         app[FEEDBACK] = Feedback(app[STORE])
         app[COMPLAINTS] = ComplaintDesk(app[STORE], settings.complaint_escalate_days,
                                         SpamGuard(settings.complaints_per_address))
+        app[SWEEP] = asyncio.create_task(_sweep(app, settings.followup_sweep_s), name="counter-follow-up")
+
+    async def _stop_sweep(app: web.Application) -> None:
+        app[SWEEP].cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await app[SWEEP]
     app.on_startup.append(_follow_up)
+    app.on_cleanup.insert(0, _stop_sweep)  # before the store closes
     app.on_response_prepare.append(security_headers)
     add_http_metrics(app)  # GET /metrics: requests by route name and status, nothing about a person
     add_routes(app)
     return app
+
+
+_log = logging.getLogger("linkage.counter")
+SWEEP = web.AppKey("sweep", asyncio.Task[None])
+
+
+async def _sweep(app: web.Application, every: float) -> None:
+    """On time, whether or not anyone opens a page: unanswered complaints go to the OPDC, cases past the manual's
+    deadline are flagged to the office head. A failed round is logged and tried again next time."""
+    while True:
+        try:
+            app[COMPLAINTS].escalate_due()
+            app[TRACKER].open_tracks(app[STATE].agency.name)
+        except Exception:
+            _log.exception("the follow-up round failed; trying again in %.0f s", every)
+        await asyncio.sleep(every)
 
 
 async def _hub_ctx(app: web.Application) -> AsyncIterator[None]:

@@ -49,6 +49,9 @@ class CounterSettings:
     # minutes (complaint_desk.py).
     complaint_escalate_days: float = 15.0
     complaints_per_address: int = 5
+    # How often the counter escalates unanswered complaints and flags late cases on its own, whether or not anyone
+    # opens /complaints or /tracking (seconds).
+    followup_sweep_s: float = 600.0
     # The card reader: a folder of citizens' card files (None: the sandbox's DIR/cards).
     card_reader: Path | None = None
 

@@ -5,16 +5,20 @@ stored."""
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import sqlite3
 from pathlib import Path
 
 import pytest
+from aiohttp.test_utils import TestClient, TestServer
 
+from consumers.counter.app import create_app
 from consumers.counter.complaint_desk import ComplaintDesk, ComplaintRefused
 from consumers.counter.display import BANGKOK
 from consumers.counter.store import CounterStore
-from tests.counter.conftest import Counter
+from tests.conftest import RunningStack
+from tests.counter.conftest import Counter, counter_settings
 
 FILED = dt.datetime(2026, 12, 1, 10, 0, tzinfo=BANGKOK)
 OFFICER = "3100600213459"
@@ -107,3 +111,26 @@ async def test_the_public_form_refuses_floods_bots_and_repeats(counter: Counter)
     assert resp.status == 409 and "ปิดเรื่องแล้ว" in await resp.text()
     page = await (await c.get("/reports")).text()
     assert 'data-testid="against"' in page and "กองช่าง" in page
+
+
+async def test_a_complaint_nobody_opens_is_still_escalated_on_time(stack: RunningStack, tmp_path: Path) -> None:
+    """The counter escalates on its own (a round every followup_sweep_s), not only when a page is opened."""
+    settings = counter_settings(stack, tmp_path, complaint_escalate_days=15, followup_sweep_s=0.05)
+    database = settings.database
+    assert database is not None
+    store = CounterStore(database)
+    old = (dt.datetime.now(BANGKOK) - dt.timedelta(days=16)).isoformat(timespec="seconds")
+    new = dt.datetime.now(BANGKOK).isoformat(timespec="seconds")
+    late = store.add_complaint(old, "กองช่าง", "building-permit", "สำเนาทะเบียนบ้าน", "ขอสำเนาสองชุด", "")
+    fresh = store.add_complaint(new, "กองช่าง", "building-permit", "", "รอนาน", "")
+    store.close()
+    async with TestClient(TestServer(create_app(settings))):  # no page is asked for
+        for _ in range(200):
+            with sqlite3.connect(database) as db:
+                inbox = [r[0] for r in db.execute("SELECT * FROM opdc_inbox")]
+            if inbox:
+                break
+            await asyncio.sleep(0.05)
+    assert inbox == [late]  # the fresh one stays with the office
+    desk = ComplaintDesk(CounterStore(database), escalate_days=15)
+    assert (desk.one(late).status, desk.one(fresh).status) == ("escalated", "received")
