@@ -203,7 +203,7 @@ def down(home: Home, timeout: float) -> int:
 def up_arguments(args: argparse.Namespace) -> list[str]:
     """The options of ``linkage up --detach`` that the background ``linkage up`` takes."""
     out: list[str] = ["--citizens", str(args.citizens), "--seed", str(args.seed), "--replicas", str(args.replicas),
-                      "--ports", args.ports]
+                      "--workers", str(args.workers), "--ports", args.ports]
     if args.database:
         out += ["--database", args.database]
     return out

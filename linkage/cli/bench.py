@@ -25,10 +25,11 @@ import statistics
 import tempfile
 import time
 import uuid
-from collections.abc import Awaitable, Callable, Iterator, Sequence
+from collections.abc import Awaitable, Callable, Coroutine, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import grpc
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
@@ -261,6 +262,14 @@ def _own_database(server: Database) -> Iterator[Database]:
 def run_bench(args: argparse.Namespace) -> int:
     if args.replicas < 1:
         raise SandboxError("--replicas must be at least 1")
+    bench: Callable[[Home, argparse.Namespace], Coroutine[Any, Any, None]] = _bench
+    if getattr(args, "workers", ""):  # 1, 2, 4 … hub processes on one port instead (linkage/cli/benchworkers.py)
+        from linkage.cli.benchworkers import bench_workers, worker_counts
+
+        counts = worker_counts(args.workers)
+
+        def bench(home: Home, a: argparse.Namespace) -> Coroutine[Any, Any, None]:
+            return bench_workers(home, a, counts)
     if args.home and not args.fresh:
         from linkage.cli.background import running_pid
 
@@ -268,13 +277,13 @@ def run_bench(args: argparse.Namespace) -> int:
         if (pid := running_pid(home)) is not None:
             raise SandboxError(f"the sandbox in {home.root} is running (linkage up, pid {pid}): stop it first"
                                f" (linkage down --home {home.root}), or bench a fresh one with --fresh")
-        asyncio.run(_bench(home, args))
+        asyncio.run(bench(home, args))
         return 0
     server = parse_database(args.database)
     with tempfile.TemporaryDirectory(prefix="linkage-bench-") as tmp:
         if server is None:
-            asyncio.run(_bench(init(Path(tmp), citizens=args.citizens), args))
+            asyncio.run(bench(init(Path(tmp), citizens=args.citizens), args))
             return 0
         with _own_database(server) as database:
-            asyncio.run(_bench(init(Path(tmp), citizens=args.citizens, database=database), args))
+            asyncio.run(bench(init(Path(tmp), citizens=args.citizens, database=database), args))
     return 0

@@ -123,7 +123,7 @@ def _cmd_init(args: argparse.Namespace, *, starting: bool = False) -> int:
     return 0
 
 
-async def _up(home: Home, replicas: int = 1, log_level: str = "info") -> int:
+async def _up(home: Home, replicas: int = 1, log_level: str = "info", workers: int = 1) -> int:
     """Run the sandbox until Ctrl-C or SIGTERM (0), or until a component keeps failing to start (1)."""
     import asyncio
     import signal
@@ -133,7 +133,7 @@ async def _up(home: Home, replicas: int = 1, log_level: str = "info") -> int:
     from linkage.cli.supervisor import supervise
 
     settings = load_settings(home)
-    stack = await start_stack(settings, replicas=replicas, log_level=log_level)
+    stack = await start_stack(settings, replicas=replicas, log_level=log_level, workers=workers)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -144,6 +144,8 @@ async def _up(home: Home, replicas: int = 1, log_level: str = "info") -> int:
         print(f"linkage sandbox is up (Ctrl-C to stop)\n  hub: {stack.addresses['hub']}")
         for i in range(2, replicas + 1):
             print(f"  hub-{i}: {stack.addresses[f'hub-{i}']}")
+        if workers > 1:
+            print(f"  {workers} hub processes (workers) on each replica's port")
         for name in settings.providers:
             print(f"  {name}: {stack.addresses[name]}")
         for name in settings.witnesses:
@@ -191,7 +193,7 @@ def _cmd_up(args: argparse.Namespace) -> int:
             print(f"no sandbox in {home.root} yet: making one", file=sys.stderr)
             _cmd_init(argparse.Namespace(home=args.home, citizens=args.citizens, seed=args.seed, force=False,
                                          database=args.database, ports=args.ports), starting=True)
-        return asyncio.run(_up(home, args.replicas, _level(args)))
+        return asyncio.run(_up(home, args.replicas, _level(args), args.workers))
 
 
 def _cmd_down(args: argparse.Namespace) -> int:
@@ -279,6 +281,9 @@ def _parser(load: str = _ALL) -> argparse.ArgumentParser:
     p.add_argument("--database", default=os.environ.get("LINKAGE_DATABASE", ""), help=_DATABASE_HELP)
     p.add_argument("--replicas", type=int, default=int(os.environ.get("LINKAGE_REPLICAS", "1")),
                    help="hub processes sharing one log (LINKAGE_REPLICAS, default 1; more need --database)")
+    p.add_argument("--workers", type=int, default=int(os.environ.get("LINKAGE_WORKERS", "1")),
+                   help="hub processes on each replica's one port (SO_REUSEPORT), sharing the log (LINKAGE_WORKERS,"
+                        " default 1; more need --database)")
     p.add_argument("--ports", default=os.environ.get("LINKAGE_PORTS", "default"),
                    help=_PORTS_HELP + "; only when up makes the sandbox")
     p.add_argument("--detach", action="store_true",
@@ -305,6 +310,9 @@ def _parser(load: str = _ALL) -> argparse.ArgumentParser:
                         " a fresh sandbox in a temporary folder")
     p.add_argument("--fresh", action="store_true", help="bench a fresh sandbox even when LINKAGE_HOME is set")
     p.add_argument("--replicas", type=int, default=1, help="hub replicas sharing one log (needs --database)")
+    p.add_argument("--workers", default="",
+                   help="compare hub throughput with 1, 2, 4 … hub processes on one port, e.g. 1,2,4 (needs"
+                        " --database; replaces the hub/direct comparison)")
     p.add_argument("--database", default=os.environ.get("LINKAGE_DATABASE"),
                    help="postgresql://USER@HOST:PORT/DBNAME: bench on PostgreSQL, in a database of its own made"
                         " there and dropped afterwards (LINKAGE_DATABASE; default SQLite)")

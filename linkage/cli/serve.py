@@ -1,6 +1,6 @@
 """The commands that run one server in the foreground, as `linkage up` starts them (linkage/cli/stack.py).
 
-    linkage serve-hub [--port P] [--metrics-port M]            the hub
+    linkage serve-hub [--port P] [--metrics-port M] [--reuse-port]  the hub
     linkage serve-provider NAME [--port P] [--metrics-port M]  one registry
     linkage serve-counter [--port P]                           the counter web app
     linkage serve-witness NAME [--port P]                      one witness of the log (linkage/witness/)
@@ -54,7 +54,7 @@ def _cmd_serve_hub(args: argparse.Namespace) -> int:
         import signal
 
         settings = load_settings(Home(Path(args.home).resolve()))
-        running = await build_server(settings, args.port, args.metrics_port)
+        running = await build_server(settings, args.port, args.metrics_port, args.reuse_port)
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
@@ -210,6 +210,9 @@ def add_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> No
         p.add_argument("--port", type=int, default=None,
                        help=f"port to listen on (default: [{section}] port in DIR/linkage.toml; 0: any free port)")
         p.add_argument("--metrics-port", type=int, default=0, help="serve GET /metrics here (default 0: any free port)")
+        if name == "serve-hub":
+            p.add_argument("--reuse-port", action="store_true",
+                           help="share the port with other hub processes (SO_REUSEPORT; `linkage up --workers N`)")
         p.set_defaults(func=_cmd_serve_hub if name == "serve-hub" else _cmd_serve_provider)
     p = with_home(sub.add_parser("serve-counter", help="run the counter web app in the foreground (used by up);"
                                  " LINKAGE_COUNTER_* variables configure it"))

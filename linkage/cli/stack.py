@@ -161,11 +161,13 @@ async def _spawn(name: str, args: list[str], env: Mapping[str, str]) -> tuple[
 
 async def start_stack(settings: Settings, *, ports: Mapping[str, int] | None = None,
                       extra_env: Mapping[str, str] | None = None, replicas: int = 1, any_port: bool = False,
-                      log_level: str | None = None) -> Stack:
+                      log_level: str | None = None, workers: int = 1) -> Stack:
     """Start every registry and witness, then the hub (replicas of it: "hub", "hub-2", …), then the counter, each
     in its own process. ports overrides the configured ones; the replicas after the
     first listen on any free port; any_port puts every component on a free port (benchmarks, scripts, tests).
-    Several replicas share one log, so they need settings.database.
+    Several replicas share one log, so they need settings.database. Each replica runs workers hub processes on
+    its one port (SO_REUSEPORT: the kernel spreads connections over them): "hub", "hub/2", …, "hub-2/2", …;
+    they share the log as replicas do, so more than one needs settings.database too.
 
     Each process writes its log to this process's stderr as JSON lines (linkage/logs.py) at log_level
     (default: LINKAGE_LOG_LEVEL, else warning, so that the tools that start a stack keep their terminal;
@@ -176,6 +178,11 @@ async def start_stack(settings: Settings, *, ports: Mapping[str, int] | None = N
     if replicas > 1 and settings.database is None:
         raise SandboxError("--replicas needs --database postgresql://…: hub replicas share their exchange log"
                            " only on PostgreSQL (SQLite is for one hub on one machine)")
+    if workers < 1:
+        raise SandboxError("--workers must be at least 1")
+    if workers > 1 and settings.database is None:
+        raise SandboxError("--workers needs --database postgresql://…: the hub processes on one port share their"
+                           " exchange log as replicas do, only on PostgreSQL (SQLite is for one hub process)")
     given = ports or {}
 
     def port(name: str, configured: int) -> int:
@@ -193,9 +200,13 @@ async def start_stack(settings: Settings, *, ports: Mapping[str, int] | None = N
         for name, witness in settings.witnesses.items():  # before the hub, which sends them its checkpoints
             addr = await stack._start(name, ["serve-witness", name, "--home", home], port(name, witness.port), env)
             env[f"LINKAGE_WITNESSES_{name}_PORT".upper()] = addr.rsplit(":", 1)[1]
-        hubs = [await stack._start("hub", ["serve-hub", "--home", home], port("hub", settings.hub.port), env)]
-        for i in range(2, replicas + 1):
-            hubs.append(await stack._start(f"hub-{i}", ["serve-hub", "--home", home], port(f"hub-{i}", 0), env))
+        serve_hub = ["serve-hub", "--home", home, *(["--reuse-port"] if workers > 1 else [])]
+        hubs = []
+        for i in range(1, replicas + 1):
+            name = "hub" if i == 1 else f"hub-{i}"
+            hubs.append(await stack._start(name, serve_hub, port(name, settings.hub.port if i == 1 else 0), env))
+            for w in range(2, workers + 1):  # on the port the replica's first process got
+                await stack._start(f"{name}/{w}", serve_hub, int(hubs[-1].rsplit(":", 1)[1]), env)
         env["LINKAGE_COUNTER_HUB"] = ",".join(hubs)  # the counter spreads its calls over every replica
         tsa = await stack._start("tsa", ["serve-tsa", "--home", home], port("tsa", settings.tsa.port), env)
         env["LINKAGE_COUNTER_TSA"] = f"http://{tsa}/"  # certified PDFs are timestamped (PAdES B-LT)
@@ -227,7 +238,7 @@ def write_endpoints(stack: Stack) -> Path:
     doc = {
         "hub": stack.addresses["hub"],
         # Every hub replica, the first included: clients spread their calls over them.
-        "hubs": [stack.addresses[n] for n in stack.addresses if n == "hub" or n.startswith("hub-")],
+        "hubs": [stack.addresses[n] for n in stack.addresses if (n == "hub" or n.startswith("hub-")) and "/" not in n],
         "counter": f"http://{stack.addresses['counter']}",
         # The mock payment switch: POST /sandbox/pay {"payload": QR} pays a bill (sandbox only).
         "payments": f"http://{stack.addresses['payments']}",

@@ -52,7 +52,7 @@ DEFAULT_TIMEOUT_S = 3.0
 @dataclass
 class Component:
     name: str
-    kind: str  # hub, registry or counter
+    kind: str  # hub, worker (a further hub process on a replica's port), registry, counter or tsa
     address: str
     healthy: bool = False
     detail: str = ""  # what it answered: SERVING, HTTP 200, or the failure
@@ -109,7 +109,7 @@ class Report:
         else:
             age = f", age {cp.age_s:.1f} s" if cp.age_s is not None else ""
             lines.append(f"checkpoint: size {cp.size}, root {cp.root_hash}{age}")
-        hubs = [c for c in self.components if c.kind == "hub"]
+        hubs = [c for c in self.components if c.kind in ("hub", "worker")]
         if len(hubs) > 1:
             lines.append(f"log integrated by: {', '.join(self.integrating) or 'none of the replicas that answered'}")
         down = self.down
@@ -238,6 +238,11 @@ async def check(home: Home, *, timeout: float = DEFAULT_TIMEOUT_S) -> Report:
     metrics = endpoints.get("metrics") if isinstance(endpoints.get("metrics"), dict) else {}
     assert isinstance(metrics, dict)
     hubs = [Component(name, "hub", address, metrics=str(metrics.get(name, ""))) for name, address in _hubs(endpoints)]
+    # The further hub processes on a replica's port (`linkage up --workers N`: "hub/2", …): a health call to
+    # the port reaches any of them, so each is asked at its own metrics endpoint.
+    replica = dict(_hubs(endpoints))
+    workers = [Component(str(name), "worker", replica.get(str(name).split("/")[0], ""), metrics=str(url))
+               for name, url in metrics.items() if "/" in str(name) and str(name).startswith("hub")]
     registries = [Component(str(name), "registry", str(address), metrics=str(metrics.get(name, "")))
                   for name, address in endpoints["providers"].items()]
     counter = Component("counter", "counter", endpoints["counter"], metrics=str(metrics.get("counter", "")))
@@ -245,17 +250,18 @@ async def check(home: Home, *, timeout: float = DEFAULT_TIMEOUT_S) -> Report:
     served = [counter]
     if tsa_url:
         served.append(Component("tsa", "tsa", tsa_url.rstrip("/"), metrics=f"{tsa_url}metrics"))
-    report = Report(str(home.root), [*hubs, *registries, *served])
+    report = Report(str(home.root), [*hubs, *workers, *registries, *served])
     ca = Path(endpoints.get("ca") or home.ca.cert)
     credentials = pki.channel_credentials(ca, _client_cert(home, endpoints))
     import aiohttp  # here: `linkage` starts faster for every other command
 
     async with aiohttp.ClientSession() as http:
         checks = [*(_health(c, credentials, timeout) for c in (*hubs, *registries)),
-                  *(_http(c, http, timeout) for c in served)]
+                  *(_http(c, http, timeout) for c in (*workers, *served))]
         _, report.checkpoint = await asyncio.gather(asyncio.gather(*checks), _checkpoint(
             [h.address for h in hubs], ca, _agency_cert(endpoints, home), timeout))
-        scraped = await asyncio.gather(*(_scrape(c, http, timeout) for c in (*hubs, *registries)))
+        scraped = await asyncio.gather(*(_scrape(c, http, timeout) for c in (*hubs, *workers, *registries)))
+    hubs += workers  # from here on, every hub process
     for hub, hub_metrics in zip(hubs, scraped, strict=False):
         integrating = hub_metrics.get("linkage_log_integrating", [])
         hub.integrating = bool(integrating[0].value) if integrating else None

@@ -64,9 +64,12 @@ class HubServer:
         await self.hub.log.close()
 
 
-async def build_server(settings: Settings, port: int | None = None, metrics_port: int | None = 0) -> HubServer:
+async def build_server(settings: Settings, port: int | None = None, metrics_port: int | None = 0,
+                       reuse_port: bool = False) -> HubServer:
     """Start the hub on settings.hub.host and port (default: the configured one; 0 for any free port), and its
-    metrics on metrics_port of the same host (0: any free port; None: none)."""
+    metrics on metrics_port of the same host (0: any free port; None: none). reuse_port: listen with SO_REUSEPORT,
+    so that several hub processes (`linkage up --workers N`) share the port and the kernel spreads connections
+    over them; off by default, so that a port another hub holds is refused as taken."""
     home = settings.home
     # Seal and log keys follow DIR/pki/seal-keys.json and log-keys.json while the hub runs (linkage/hub/keys.py).
     log = ExchangeLog(settings.database or home.exchange_log, home.subject_key.read_bytes(), LogSigner(home),
@@ -83,7 +86,7 @@ async def build_server(settings: Settings, port: int | None = None, metrics_port
     server = grpc.aio.server(interceptors=[metrics.interceptor(), CallerDeadline(), MalformedRequests(), *leases],
                              options=[
         *server_options(HUB_MAX_RECEIVE, HUB_MAX_SEND),
-        ("grpc.so_reuseport", 0),
+        ("grpc.so_reuseport", 1 if reuse_port else 0),
     ])
     hub_pb2_grpc.add_LinkageHubServicer_to_server(HubServicer(hub), server)
     audit_pb2_grpc.add_AuditLogServicer_to_server(AuditServicer(hub), server)
