@@ -227,9 +227,11 @@ class CounterStore:
 
     # --- open cases --------------------------------------------------------------------------------------------
 
-    def open_case(self, case: Case, prefix: str, report: Report) -> Case:
-        """Number the case (``prefix`` and the next five-digit number) and write it, its slots and its report
-        row in one transaction. Numbering inside the transaction keeps two cases opened at once apart."""
+    def open_case(self, case: Case, prefix: str, report: Report,
+                  also: Callable[[sqlite3.Connection, Case], None] | None = None) -> Case:
+        """Number the case (``prefix`` and the next five-digit number) and write it, its slots, its report row
+        and whatever ``also`` writes (its tracking timeline) in one transaction. Numbering inside the
+        transaction keeps two cases opened at once apart."""
         with self._tx() as db:
             self._purge(db)
             number = int(db.execute("SELECT COUNT(*) FROM counter_case WHERE substr(case_ref, 1, ?) = ?",
@@ -240,6 +242,8 @@ class CounterStore:
                         case.officer_id, case.created, case.opened_at, case.fetch_ms))
             self._write_slots(db, case.id, case.slots.values())
             self._write_report(db, report(case))
+            if also is not None:
+                also(db, case)
         return case
 
     def update_case(self, case_id: str, slots: Iterable[DocSlot], report: Report, *,

@@ -154,23 +154,29 @@ class Tracker:
 
     def received(self, case_ref: str, service_id: str, agency: str, subject_id: str, officer_id: str) -> Track:
         """Start tracking an opened case (idempotent: a case already tracked is left as it is)."""
+        with self.store.write() as db:
+            self.received_in(db, case_ref, service_id, agency, subject_id, officer_id)
+        return self.track(case_ref)
+
+    def received_in(self, db: sqlite3.Connection, case_ref: str, service_id: str, agency: str, subject_id: str,
+                    officer_id: str) -> None:
+        """``received`` inside the caller's transaction: the store's ``open_case`` writes the case and its
+        timeline together, so no case is ever left without one."""
         now = self.clock()
         deadlines = self._deadlines(service_id, now)
         due = max((d for d in deadlines if d is not None), default=now)
         today = dt.datetime.fromtimestamp(now, BANGKOK).date().isoformat()
-        with self.store.write() as db:
-            # The citizen's arrival: the queue ticket this officer called for this service today (its slot's start,
-            # or when the walk-in's number was issued), else the case's opening.
-            ticket = db.execute("SELECT ready FROM queue_ticket WHERE officer_id = ? AND service_id = ? AND day = ?"
-                                " AND state = 'called' ORDER BY called DESC LIMIT 1",
-                                (officer_id, service_id, today)).fetchone()
-            cur = db.execute("INSERT OR IGNORE INTO case_track (case_ref, service_id, agency, subject_hash, recipient,"
-                             " status, opened, due, updated, arrived) VALUES (?, ?, ?, ?, ?, 'received', ?, ?, ?, ?)",
-                             (case_ref, service_id, agency, subject_hash(db, subject_id), masked_id(subject_id),
-                              now, due, now, min(float(ticket[0]), now) if ticket else now))
-            if cur.rowcount == 1:
-                self._event(db, case_ref, "received", officer_id, now, "")
-        return self.track(case_ref)
+        # The citizen's arrival: the queue ticket this officer called for this service today (its slot's start,
+        # or when the walk-in's number was issued), else the case's opening.
+        ticket = db.execute("SELECT ready FROM queue_ticket WHERE officer_id = ? AND service_id = ? AND day = ?"
+                            " AND state = 'called' ORDER BY called DESC LIMIT 1",
+                            (officer_id, service_id, today)).fetchone()
+        cur = db.execute("INSERT OR IGNORE INTO case_track (case_ref, service_id, agency, subject_hash, recipient,"
+                         " status, opened, due, updated, arrived) VALUES (?, ?, ?, ?, ?, 'received', ?, ?, ?, ?)",
+                         (case_ref, service_id, agency, subject_hash(db, subject_id), masked_id(subject_id),
+                          now, due, now, min(float(ticket[0]), now) if ticket else now))
+        if cur.rowcount == 1:
+            self._event(db, case_ref, "received", officer_id, now, "")
 
     def move(self, case_ref: str, status: str, officer_id: str, agency: str, officers: frozenset[str],
              reason: str = "") -> Track:

@@ -18,7 +18,7 @@ from consumers.counter.app import create_app
 from consumers.counter.display import BANGKOK
 from consumers.counter.feedback import Feedback, FeedbackRefused
 from consumers.counter.manuals import DEFAULT_FOLDER, load_manuals
-from consumers.counter.store import CounterStore
+from consumers.counter.store import Case, CaseRow, CounterStore
 from consumers.counter.tracking import HEAD, Tracker, TrackRefused, promised
 from tests.conftest import RunningStack
 from tests.counter.conftest import Counter, csrf_of, persona
@@ -219,3 +219,29 @@ def test_the_time_counts_from_the_queue_ticket_the_officer_called(tmp_path: Path
     mine = tracker.received(REF, "elderly-allowance", MUNI, CITIZEN, "3100600213459")
     assert mine.arrived == walk_in.ready and mine.opened == walk_in.ready + 25 * 60
     assert other.arrived == other.opened  # no ticket of that service was called
+
+
+def test_a_case_and_its_timeline_are_written_together_or_not_at_all(tmp_path: Path) -> None:
+    """open_case writes the case and its tracking timeline in one transaction: a timeline that cannot be
+    written leaves no case behind, and one that can is there with the case."""
+    store = CounterStore(tmp_path / "c.sqlite")
+    tracker = Tracker(store, load_manuals(DEFAULT_FOLDER), Clock(NOW.timestamp()))
+
+    def case(case_id: str) -> Case:
+        return Case(id=case_id, ref="", service_id="elderly-allowance", subject_id=CITIZEN, citizen_present=True,
+                    officer_id="3100600213459", created=NOW.timestamp(), opened_at=NOW.isoformat())
+
+    def row(c: Case) -> CaseRow:
+        return CaseRow(case_ref=c.ref, service_id=c.service_id, day=c.opened_at[:10], required=3, linked=2,
+                       fetched=0, brought=1)
+
+    def broken(db: sqlite3.Connection, c: Case) -> None:
+        tracker.received_in(db, c.ref, "elderly-allowance", MUNI, CITIZEN, c.officer_id)
+        raise sqlite3.OperationalError("disk I/O error")  # as if the disk failed after the timeline's rows
+
+    with pytest.raises(sqlite3.OperationalError):
+        store.open_case(case("a"), "PHR-2569-", row, also=broken)
+    assert (_count(tmp_path / "c.sqlite", "open_case"), _count(tmp_path / "c.sqlite", "case_track")) == (0, 0)
+    opened = store.open_case(case("b"), "PHR-2569-", row, also=lambda db, c: tracker.received_in(
+        db, c.ref, "elderly-allowance", MUNI, CITIZEN, c.officer_id))
+    assert tracker.track(opened.ref).status == "received" and _count(tmp_path / "c.sqlite", "open_case") == 1

@@ -89,8 +89,10 @@ async def case_open(request: web.Request) -> web.StreamResponse:
     case = store.open_case(Case(
         id=new_case_id(), ref="", service_id=manual.id, subject_id=subject, citizen_present=present,
         officer_id=session.officer_id, created=time.time(), opened_at=now.isoformat(timespec="seconds"),
-        slots={t: _interrupted(t) for t in doc_types}), f"PHR-{now.year + 543}-", report)
-    request.app[TRACKER].received(case.ref, manual.id, state.agency.name, subject, session.officer_id)
+        slots={t: _interrupted(t) for t in doc_types}), f"PHR-{now.year + 543}-", report,
+        # Its tracking timeline starts in the same transaction: no case without one, even after a crash.
+        also=lambda db, c: request.app[TRACKER].received_in(db, c.ref, manual.id, state.agency.name, subject,
+                                                            session.officer_id))
     started = time.perf_counter()
     try:
         answer = await request.app[HUB].fetch_documents(
