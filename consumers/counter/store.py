@@ -34,7 +34,7 @@ from typing import Any
 
 from consumers.counter.ledger import SCHEMA as _FOLLOWUP
 
-__all__ = ["Case", "CaseRow", "ComplaintRow", "CounterStore", "DocSlot", "Report", "new_case_id"]
+__all__ = ["Case", "CaseRow", "CounterStore", "DocSlot", "Report", "new_case_id"]
 
 Clock = Callable[[], float]
 
@@ -137,17 +137,6 @@ class CaseRow:
     linked: int
     fetched: int
     brought: int
-
-
-@dataclass(frozen=True)
-class ComplaintRow:
-    id: int
-    created: str
-    office: str
-    service: str
-    demanded: str
-    details: str
-    contact: str
 
 
 Report = Callable[[Case], CaseRow]
@@ -342,6 +331,3 @@ class CounterStore:
             cur = db.execute("INSERT INTO complaint (created, office, service, demanded, details, contact)"
                              " VALUES (?, ?, ?, ?, ?, ?)", (created, office, service, demanded, details, contact))
         return int(cur.lastrowid or 0)
-
-    def complaints(self) -> list[ComplaintRow]:
-        return [ComplaintRow(*r) for r in self._db.execute("SELECT * FROM complaint ORDER BY id DESC")]

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from consumers.counter.complaint_desk import ComplaintDesk
 from consumers.counter.store import Case, CaseRow, CounterStore, DocSlot, new_case_id
 
 PREFIX = "PHR-2569-"
@@ -144,7 +145,7 @@ def test_complaints_are_kept_in_order(tmp_path: Path) -> None:
     first = store.add_complaint("2026-05-09T10:00:00+07:00", "กองช่าง", "building-permit", "สำเนา", "ขอสำเนา", "")
     second = store.add_complaint("2026-05-09T10:05:00+07:00", "กองคลัง", "other", "", "ขออีก", "0812345678")
     store.close()
-    assert [c.id for c in CounterStore(path).complaints()] == [second, first]
+    assert [c.id for c in ComplaintDesk(CounterStore(path)).all()] == [second, first]  # the newest first
 
 
 def test_a_file_made_before_log_proofs_were_kept_gets_the_column(tmp_path: Path) -> None:
