@@ -78,14 +78,18 @@ def _officer(request: web.Request, raw: str) -> str | web.Response:
     return officer_id
 
 
-async def passkey_begin(request: web.Request) -> web.StreamResponse:
-    state = request.app[STATE]
-    form = await request.post()
-    raw = form_field(form, "officer_id")
-    held = state.throttle.held(raw, request.remote or "unknown")
+def _signing_in(request: web.Request, raw: str) -> str | web.Response:
+    """The officer signing in, or the answer that refuses them: held back after too many failures (429), or not
+    an officer of this office (403)."""
+    held = request.app[STATE].throttle.held(raw, request.remote or "unknown")
     if held is not None:
         return _error(429, *held.message)
-    officer = _officer(request, raw)
+    return _officer(request, raw)
+
+
+async def passkey_begin(request: web.Request) -> web.StreamResponse:
+    form = await request.post()
+    officer = _signing_in(request, form_field(form, "officer_id"))
     if isinstance(officer, web.Response):
         return officer
     try:
@@ -103,10 +107,7 @@ async def passkey_finish(request: web.Request) -> web.StreamResponse:
     state = request.app[STATE]
     form = await request.post()
     raw = form_field(form, "officer_id")
-    held = state.throttle.held(raw, request.remote or "unknown")
-    if held is not None:
-        return _error(429, *held.message)
-    officer = _officer(request, raw)
+    officer = _signing_in(request, raw)
     if isinstance(officer, web.Response):
         return officer
     assertion = _long(form, "assertion")
