@@ -24,7 +24,8 @@ from typing import Any, Final
 import fontpkg_sarabun
 from fpdf import FPDF
 
-__all__ = ["FAMILY", "FONT_DIR", "Page", "cell", "thai_words", "use_font", "wrap", "write_rows", "write_text"]
+__all__ = ["FAMILY", "FONT_DIR", "Page", "add_sarabun", "cell", "thai_words", "use_font", "wrap", "write_rows",
+           "write_text"]
 
 FONT_DIR: Final = Path(fontpkg_sarabun.ROOT) / "files"
 FAMILY: Final = str(fontpkg_sarabun.FAMILY)
@@ -59,6 +60,31 @@ class Page(FPDF):  # fpdf2 ships no type information: FPDF is Any here
         cell(self, count_w, 5, count)
         self.c_margin = margin
         self.set_text_color(0, 0, 0)
+
+
+@functools.cache
+def _composites() -> tuple[str, ...]:
+    # The glyphs of the font file built from others (accented Latin, a few Thai forms): once per process.
+    from fontTools.ttLib import TTFont
+
+    glyf = TTFont(FONT_DIR / f"{FAMILY}-Regular.ttf", lazy=True)["glyf"]
+    return tuple(name for name in glyf.keys() if glyf[name].isComposite())
+
+
+def add_sarabun(pdf: Page) -> None:
+    """Sarabun Regular, the page's one font, with its subset written from the file's own glyph bytes.
+
+    fpdf2 subsets the font with fontTools at output, and fontTools by default unpacks every kept glyph's
+    outline to recompute its bounding box and packs it again (about a tenth of a page's time). A subset
+    changes no outline, so the boxes in the file are already right: the glyphs are copied byte for byte.
+    Only a composite glyph must be packed again, for the new numbers of its components: those are unpacked
+    here, before the subset, so fontTools writes them from their parts."""
+    pdf.add_font(FAMILY, "", FONT_DIR / f"{FAMILY}-Regular.ttf")
+    ttfont = pdf.fonts[FAMILY.lower()].ttfont
+    ttfont.recalcBBoxes = False
+    glyf = ttfont["glyf"]
+    for name in _composites():
+        glyf[name].expand(glyf)
 
 
 def use_font(pdf: Page, size: float, *, bold: bool = False) -> None:
