@@ -23,6 +23,7 @@ from typing import Any, Final
 
 import fontpkg_sarabun
 from fpdf import FPDF
+from fpdf.fonts import TTFFont
 
 __all__ = ["FAMILY", "FONT_DIR", "Page", "add_sarabun", "cell", "thai_words", "use_font", "wrap", "write_rows",
            "write_text"]
@@ -62,13 +63,8 @@ class Page(FPDF):  # fpdf2 ships no type information: FPDF is Any here
         self.set_text_color(0, 0, 0)
 
 
-@functools.cache
-def _composites() -> tuple[str, ...]:
-    # The glyphs of the font file built from others (accented Latin, a few Thai forms): once per process.
-    from fontTools.ttLib import TTFont
-
-    glyf = TTFont(FONT_DIR / f"{FAMILY}-Regular.ttf", lazy=True)["glyf"]
-    return tuple(name for name in glyf.keys() if glyf[name].isComposite())
+# The glyphs of the font file built from others (accented Latin, a few Thai forms), found once per process.
+_COMPOSITES: list[str] = []
 
 
 def add_sarabun(pdf: Page) -> None:
@@ -80,10 +76,14 @@ def add_sarabun(pdf: Page) -> None:
     Only a composite glyph must be packed again, for the new numbers of its components: those are unpacked
     here, before the subset, so fontTools writes them from their parts."""
     pdf.add_font(FAMILY, "", FONT_DIR / f"{FAMILY}-Regular.ttf")
-    ttfont = pdf.fonts[FAMILY.lower()].ttfont
+    font = pdf.fonts[FAMILY.lower()]
+    assert isinstance(font, TTFFont)
+    ttfont = font.ttfont
     ttfont.recalcBBoxes = False
     glyf = ttfont["glyf"]
-    for name in _composites():
+    if not _COMPOSITES:
+        _COMPOSITES.extend(name for name in ttfont.getGlyphOrder() if glyf[name].isComposite())
+    for name in _COMPOSITES:
         glyf[name].expand(glyf)
 
 
