@@ -63,28 +63,16 @@ class Page(FPDF):  # fpdf2 ships no type information: FPDF is Any here
         self.set_text_color(0, 0, 0)
 
 
-# The glyphs of the font file built from others (accented Latin, a few Thai forms), found once per process.
-_COMPOSITES: list[str] = []
-
-
 def add_sarabun(pdf: Page) -> None:
-    """Sarabun Regular, the page's one font, with its subset written from the file's own glyph bytes.
-
-    fpdf2 subsets the font with fontTools at output, and fontTools by default unpacks every kept glyph's
-    outline to recompute its bounding box and packs it again (about a tenth of a page's time). A subset
-    changes no outline, so the boxes in the file are already right: the glyphs are copied byte for byte.
-    Only a composite glyph must be packed again, for the new numbers of its components: those are unpacked
-    here, before the subset, so fontTools writes them from their parts."""
+    """Sarabun Regular, the page's one font, its subset written from the file's own glyph bytes."""
     pdf.add_font(FAMILY, "", FONT_DIR / f"{FAMILY}-Regular.ttf")
     font = pdf.fonts[FAMILY.lower()]
     assert isinstance(font, TTFFont)
-    ttfont = font.ttfont
-    ttfont.recalcBBoxes = False
-    glyf = ttfont["glyf"]
-    if not _COMPOSITES:
-        _COMPOSITES.extend(name for name in ttfont.getGlyphOrder() if glyf[name].isComposite())
-    for name in _COMPOSITES:
-        glyf[name].expand(glyf)
+    # fpdf2 subsets the font with fontTools at output, and fontTools by default unpacks every kept glyph's
+    # outline to recompute its bounding box and packs it again (about a tenth of a page's time). A subset
+    # changes no outline, so the boxes in the file are already right: the glyphs are copied byte for byte
+    # (a composite's component numbers are renumbered in its bytes by fontTools' subsetter itself).
+    font.ttfont.recalcBBoxes = False
 
 
 def use_font(pdf: Page, size: float, *, bold: bool = False) -> None:
