@@ -21,11 +21,11 @@ three fit across A4 in one row) when the paper fits three of them; otherwise the
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Final
 
 from consumers.auditor.papercode import PART_CHARS
-from consumers.counter.paper import draw_qr, qr_code, qr_mm
+from consumers.counter.paper import qr_code, qr_mm, qr_path
 from consumers.counter.typeset import Page, cell, use_font, wrap, write_text
 
 __all__ = ["BAND_CHARS", "Band", "band_codes"]
@@ -58,6 +58,8 @@ class Band:
     texts: Sequence[str]
     codes: list[Any]
     sizes: list[float]
+    # Each code's drawing by where it goes: every page draws the same set at the same place, built once.
+    _paths: dict[tuple[int, float, float, float, float, float], str] = field(default_factory=dict, repr=False)
 
     @classmethod
     def make(cls, lines: Sequence[str], texts: Sequence[str]) -> Band:
@@ -103,7 +105,11 @@ class Band:
         for k, (code, size) in enumerate(zip(self.codes, self.sizes, strict=True)):
             row, col = divmod(k, per_row)
             x, at = left + col * (side + _GAP), y + row * (side + self._captioned())
-            draw_qr(pdf, code, x, at, size)
+            key = (k, x, at, size, pdf.k, pdf.h)
+            path = self._paths.get(key)
+            if path is None:
+                path = self._paths[key] = qr_path(code, x, at, size, pdf.k, pdf.h)
+            pdf._out(path)
             if len(self.codes) > 1:
                 pdf.set_xy(x, at + size - 1)
                 cell(pdf, size, _CAPTION, f"รหัสที่ {k + 1}/{len(self.codes)} · QR {k + 1} of {len(self.codes)}",

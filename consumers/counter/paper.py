@@ -11,7 +11,7 @@ from typing import Any, Final
 
 import segno
 
-__all__ = ["MODULE_MM", "draw_qr", "qr_code", "qr_mm", "qr_png"]
+__all__ = ["MODULE_MM", "draw_qr", "qr_code", "qr_mm", "qr_path", "qr_png"]
 
 MODULE_MM: Final = 0.5  # 3 px at 150 dpi: zxing-cpp decoded every code at 2.5 px through blur and JPEG q70
 _ECC: Final = "m"
@@ -42,17 +42,15 @@ def qr_png(text: str, *, scale: int = 4, border: int = _QUIET) -> bytes:
     return buf.getvalue()
 
 
-def draw_qr(pdf: Any, text: str | Any, x: float, y: float, size: float) -> int:
-    """Draw the QR code of ``text`` (or a code ``qr_code`` made) into the current fpdf2 page as one filled vector
-    path, ``size`` wide (page units) including a four-module quiet zone left white; returns the QR version.
-    Adjacent dark modules of a row are one rectangle, written straight into the content stream (fpdf2's
-    ``rect`` costs ~40 µs apiece)."""
-    qr = qr_code(text) if isinstance(text, str) else text
-    n = len(qr.matrix)
+def qr_path(code: Any, x: float, y: float, size: float, k: float, page_h: float) -> str:
+    """The content-stream operators that draw ``code`` (from ``qr_code``) ``size`` wide at (``x``, ``y``) on a page
+    ``page_h`` high, ``k`` points a page unit: one filled path in its own graphics state, a four-module quiet zone
+    left white. Adjacent dark modules of a row are one rectangle (fpdf2's ``rect`` costs ~40 µs apiece). The same
+    code at the same place gives the same string: a band on every page builds it once (pageband.py)."""
+    n = len(code.matrix)
     module = size / (n + 2 * _QUIET)
-    k, page_h = pdf.k, pdf.h
     ops: list[str] = []
-    for r, row in enumerate(qr.matrix):
+    for r, row in enumerate(code.matrix):
         top = (page_h - (y + (r + _QUIET) * module)) * k
         c = 0
         while c < n:
@@ -65,5 +63,12 @@ def draw_qr(pdf: Any, text: str | Any, x: float, y: float, size: float) -> int:
             else:
                 c += 1
     # Black fill in its own graphics state so the page's colours are untouched.
-    pdf._out("q 0 g\n" + "\n".join(ops) + "\nf Q")
+    return "q 0 g\n" + "\n".join(ops) + "\nf Q"
+
+
+def draw_qr(pdf: Any, text: str | Any, x: float, y: float, size: float) -> int:
+    """Draw the QR code of ``text`` (or a code ``qr_code`` made) into the current fpdf2 page as one filled vector
+    path (``qr_path``), ``size`` wide (page units) including its quiet zone; returns the QR version."""
+    qr = qr_code(text) if isinstance(text, str) else text
+    pdf._out(qr_path(qr, x, y, size, pdf.k, pdf.h))
     return int(qr.version)

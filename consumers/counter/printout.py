@@ -64,7 +64,7 @@ from consumers.auditor.verify import verify_printout
 from consumers.counter.display import field_rows
 from consumers.counter.longterm import LongTerm
 from consumers.counter.pageband import FOOT, Band, band_codes
-from consumers.counter.typeset import FAMILY, FONT_DIR, Page, cell, use_font, wrap, write_rows, write_text
+from consumers.counter.typeset import Page, add_sarabun, cell, use_font, wrap, write_rows, write_text
 from linkage.config import Home
 from linkage.crl import crl_path
 from linkage.pki import load_private_key
@@ -196,7 +196,7 @@ def _new_pdf(case: PrintCase) -> Page:
     pdf.set_auto_page_break(True, margin=16)
     # One font file only: every extra face costs a font subset (~15 ms) at output; bold is drawn as
     # filled-and-stroked text instead.
-    pdf.add_font(FAMILY, "", FONT_DIR / f"{FAMILY}-Regular.ttf")
+    add_sarabun(pdf)
     pdf.set_title(f"{TITLE_TH} {case.case_ref}")
     pdf.set_author(f"{case.officer_name} ({case.agency_title})")
     pdf.set_subject(case.service_name)

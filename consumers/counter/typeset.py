@@ -17,14 +17,18 @@ from __future__ import annotations
 
 import functools
 import os
+import unicodedata
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any, Final
 
 import fontpkg_sarabun
 from fpdf import FPDF
+from fpdf.enums import TextDirection
+from fpdf.fonts import TTFFont
 
-__all__ = ["FAMILY", "FONT_DIR", "Page", "cell", "thai_words", "use_font", "wrap", "write_rows", "write_text"]
+__all__ = ["FAMILY", "FONT_DIR", "Page", "add_sarabun", "cell", "thai_words", "use_font", "wrap", "write_rows",
+           "write_text"]
 
 FONT_DIR: Final = Path(fontpkg_sarabun.ROOT) / "files"
 FAMILY: Final = str(fontpkg_sarabun.FAMILY)
@@ -43,6 +47,17 @@ class Page(FPDF):  # fpdf2 ships no type information: FPDF is Any here
     def __init__(self, *args: Any, **kw: Any) -> None:
         super().__init__(*args, **kw)
 
+    def _preload_bidirectional_text(self, text: str, markdown: bool) -> Any:
+        # fpdf2 runs the Unicode bidi algorithm (pure Python, an object per character) on every shaped run:
+        # about a sixth of a page's time. A run with no right-to-left character, no Arabic number and no
+        # explicit embedding or isolate is, by that algorithm, one left-to-right fragment: Thai, Latin
+        # and digits always are. Anything else still goes through fpdf2's own pass.
+        if not self.text_shaping or not _left_to_right(text):
+            return super()._preload_bidirectional_text(text, markdown)
+        self.text_shaping["paragraph_direction"] = self.text_shaping["fragment_direction"] = TextDirection.LTR
+        emphasis = ("B" in self.font_style, "I" in self.font_style, self.strikethrough, self.underline)
+        return tuple(self._preload_font_styles(text, markdown, _initial_emphasis=emphasis))
+
     def footer(self) -> None:
         if self.band is not None:
             self.band(self)
@@ -59,6 +74,27 @@ class Page(FPDF):  # fpdf2 ships no type information: FPDF is Any here
         cell(self, count_w, 5, count)
         self.c_margin = margin
         self.set_text_color(0, 0, 0)
+
+
+def add_sarabun(pdf: Page) -> None:
+    """Sarabun Regular, the page's one font, its subset written from the file's own glyph bytes."""
+    pdf.add_font(FAMILY, "", FONT_DIR / f"{FAMILY}-Regular.ttf")
+    font = pdf.fonts[FAMILY.lower()]
+    assert isinstance(font, TTFFont)
+    # fpdf2 subsets the font with fontTools at output, and fontTools by default unpacks every kept glyph's
+    # outline to recompute its bounding box and packs it again (about a tenth of a page's time). A subset
+    # changes no outline, so the boxes in the file are already right: the glyphs are copied byte for byte
+    # (a composite's component numbers are renumbered in its bytes by fontTools' subsetter itself).
+    font.ttfont.recalcBBoxes = False
+
+
+# Bidi classes that can make any part of a run right-to-left (UAX #9): strong R and AL, Arabic numbers, and the
+# explicit embeddings, overrides and isolates.
+_NOT_LTR: Final = frozenset({"R", "AL", "AN", "LRE", "RLE", "LRO", "RLO", "PDF", "LRI", "RLI", "FSI", "PDI"})
+
+
+def _left_to_right(text: str) -> bool:
+    return not any(unicodedata.bidirectional(ch) in _NOT_LTR for ch in text)
 
 
 def use_font(pdf: Page, size: float, *, bold: bool = False) -> None:
