@@ -24,7 +24,7 @@ from consumers.counter.applications.values import date_text, shown
 from consumers.counter.display import BANGKOK
 from consumers.counter.manuals import Manual
 from consumers.counter.printout import CounterSigner, SealInvalid, sign_pdf
-from consumers.counter.typeset import FAMILY, FONT_DIR, Page, cell, use_font, write_rows, write_text
+from consumers.counter.typeset import Page, add_sarabun, cell, use_font, write_rows, write_text
 from linkage.v1 import common_pb2
 
 __all__ = ["ApplicationPaper", "new_page", "render_application_pdf", "rule", "sign_application",
@@ -61,7 +61,7 @@ def new_page(title: str, lang: str, officer_name: str, agency_title: str, create
     pdf = Page(orientation="P", unit="mm", format="A4")
     pdf.set_margins(_MARGIN, 12, _MARGIN)
     pdf.set_auto_page_break(True, margin=16)
-    pdf.add_font(FAMILY, "", FONT_DIR / f"{FAMILY}-Regular.ttf")
+    add_sarabun(pdf)
     pdf.set_title(title)
     pdf.set_author(f"{officer_name} ({agency_title})")
     pdf.set_creator("linkage counter")
