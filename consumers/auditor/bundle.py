@@ -164,8 +164,8 @@ def parse_input(raw: bytes, name: str = "printout") -> AuditInput:
 
         return _from_qr(decode_picture(raw, name), name, raw)
     if form == "paper":
-        return PaperCode(tuple(line.strip() for line in _paper_text(raw, name).splitlines() if line.strip()), "text",
-                         name)
+        # A line's trailing spaces are data (a space is a Base45 character); join_parts takes the rest off.
+        return PaperCode(tuple(line for line in _paper_text(raw, name).splitlines() if line.strip()), "text", name)
     if form == "jws":
         summary = _summary_text(raw, name)
         if summary is not None:
@@ -174,7 +174,7 @@ def parse_input(raw: bytes, name: str = "printout") -> AuditInput:
 
 
 def _from_qr(texts: list[str], name: str, picture: bytes) -> AuditInput:
-    codes = tuple(t.strip() for t in texts if is_paper_code(t))
+    codes = tuple(t for t in texts if is_paper_code(t))  # as read: a part may end in a space (Base45)
     if codes:
         return PaperCode(codes, "image", name, picture)
     for text in texts:
@@ -249,7 +249,7 @@ def _text(raw: bytes) -> str:
 def _paper_text(raw: bytes, name: str) -> str:
     """A paper code's text: Base45 is ASCII, so a byte that is not UTF-8 makes it unreadable, not a check."""
     try:
-        return raw.removeprefix(b"\xef\xbb\xbf").decode("utf-8").strip()
+        return raw.removeprefix(b"\xef\xbb\xbf").decode("utf-8").lstrip().rstrip("\r\n")  # a space is Base45
     except UnicodeDecodeError as exc:
         raise UnreadableInput(f"{name}: not UTF-8 text; {ACCEPTED}") from exc
 

@@ -265,7 +265,8 @@ def join_parts(texts: Iterable[str]) -> tuple[str, int]:
     parts: dict[str, dict[int, str]] = {}
     counts: dict[str, int] = {}
     for text in texts:
-        head, sep, body = text.strip().partition(":")
+        # Only line ends come off: a space is one of Base45's 45 characters, and a part may end with one.
+        head, sep, body = text.lstrip().rstrip("\r\n").partition(":")
         if not sep or len(body) > _MAX_TEXT:
             raise UnreadableSummary("not a paper QR code: no LP1 prefix, or far too long")
         if head == PREFIX:

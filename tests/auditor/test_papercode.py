@@ -120,6 +120,17 @@ def test_one_code_round_trip(world: World) -> None:
     assert [s[:3] for s in report.steps] == ["[1]", "[2]", "[3]", "[4]"]
 
 
+def test_a_part_that_ends_in_a_space_joins_whole() -> None:
+    """A space is a Base45 character: a part may begin or end with one, and the join keeps it (the set id is the
+    digest of the whole text); only a scanner's line end comes off. A quarter of multi-part papers failed with
+    "do not join into set" while the reader stripped spaces."""
+    whole = "8A0 $% " + " +-./:A" + "BC 9Z  "
+    set_id = hashlib.sha256(whole.encode()).hexdigest()[:8].upper()
+    texts = [f"LP1/{k + 1}/3/{set_id}:{whole[k * 7:(k + 1) * 7]}" for k in range(3)]
+    assert texts[0].endswith(" ") and texts[2].endswith(" ") and texts[1].split(":", 1)[1].startswith(" ")
+    assert join_parts([texts[2] + "\r\n", texts[0], texts[1] + "\n"]) == (whole, 3)
+
+
 def test_a_large_paper_splits_into_parts_that_join_in_any_order(world: World) -> None:
     big = claims(MEMBERS)
     texts = make_paper_code(big, world.agency_key, world.agency_cert)
