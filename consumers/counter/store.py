@@ -27,7 +27,7 @@ import secrets
 import sqlite3
 import time
 from collections.abc import Callable, Iterable, Iterator
-from contextlib import AbstractContextManager, contextmanager
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -190,11 +190,11 @@ class CounterStore:
         self._db.execute("COMMIT")
 
     def write(self) -> contextlib.AbstractContextManager[sqlite3.Connection]:
-        """One write transaction, for the follow-up modules (queue, tracking, feedback; tables in ledger.py)."""
+        """One write transaction, for the tables the counter's other parts keep in its file (follow-up, forms)."""
         return self._tx()
 
     def read(self) -> contextlib.AbstractContextManager[sqlite3.Connection]:
-        """One read transaction, for the follow-up modules."""
+        """One read transaction, for the tables the counter's other parts keep in its file."""
         return self._read()
 
     @contextmanager
@@ -205,14 +205,6 @@ class CounterStore:
             yield self._db
         finally:
             self._db.execute("COMMIT")
-
-    def transaction(self) -> AbstractContextManager[sqlite3.Connection]:
-        """One write transaction on the file, for the tables the counter's other parts keep in it."""
-        return self._tx()
-
-    def snapshot(self) -> AbstractContextManager[sqlite3.Connection]:
-        """One read transaction on the file, for the tables the counter's other parts keep in it."""
-        return self._read()
 
     # --- open cases --------------------------------------------------------------------------------------------
 

@@ -106,7 +106,7 @@ class BillStore:
         self._store = store
 
     def bill(self, application_id: str) -> Bill | None:
-        with self._store.snapshot() as db:
+        with self._store.read() as db:
             return self._load(db, application_id)
 
     def open_bill(self, app: Application, fee: FormFee, now: dt.datetime) -> Bill | None:
@@ -114,7 +114,7 @@ class BillStore:
         submitted (no QR for a draft). A paid bill is returned as it is (its QR is no longer shown)."""
         if app.status not in (SUBMITTED, PAID):
             return None
-        with self._store.transaction() as db:
+        with self._store.write() as db:
             db.execute("INSERT OR IGNORE INTO application_bill (application_id, ref1, ref2, amount, issued_at,"
                        " expires_at, status) VALUES (?, ?, ?, ?, ?, ?, ?)",
                        (app.id, _reference(app.number), _reference(app.case_ref), f"{fee.amount:.2f}", _utc(now),
@@ -123,14 +123,14 @@ class BillStore:
 
     def refuse(self, code: str, notice: Notice | None, detail: str, now: dt.datetime) -> Settled:
         """Record a notice refused before its bill was looked at (forged, malformed)."""
-        with self._store.transaction() as db:
+        with self._store.write() as db:
             self._note(db, now, code, notice, detail)
         return Settled(code)
 
     def settle(self, notice: Notice, now: dt.datetime, receipt_prefix: str) -> Settled:
         """Check a notice whose signature verified against its bill, and settle the bill if every check passes;
         every outcome is one row of payment_notice."""
-        with self._store.transaction() as db:
+        with self._store.write() as db:
             row = db.execute("SELECT application_id FROM application_bill WHERE ref1 = ?", (notice.ref1,)).fetchone()
             bill = self._load(db, row[0]) if row is not None else None
             code = self._check(notice, bill)

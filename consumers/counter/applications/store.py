@@ -76,7 +76,7 @@ class ApplicationStore:
         """Write a draft: a new one gets its number (``prefix`` and the next five-digit number, counted inside the
         transaction); an existing draft gets its language and values replaced. Returns what is stored. Raises
         ValueError if the application was already submitted (a submitted application is never changed)."""
-        with self._store.transaction() as db:
+        with self._store.write() as db:
             row = db.execute("SELECT status, number FROM application WHERE id = ?", (app.id,)).fetchone()
             if row is None:
                 count = db.execute("SELECT COUNT(*) FROM application WHERE substr(number, 1, ?) = ?",
@@ -106,20 +106,20 @@ class ApplicationStore:
     def confirm(self, app_id: str, when: str) -> Application | None:
         """Mark a draft submitted (the citizen confirmed it) at ``when``; the application as stored, None if there
         is no such application. A submitted one stays as it was (confirming twice changes nothing)."""
-        with self._store.transaction() as db:
+        with self._store.write() as db:
             db.execute("UPDATE application SET status = ?, confirmed_at = ? WHERE id = ? AND status = ?",
                        (SUBMITTED, when, app_id, DRAFT))
             return self._load(db, app_id)
 
     def get(self, app_id: str, officer_id: str) -> Application | None:
         """The application if this officer took it; else None."""
-        with self._store.snapshot() as db:
+        with self._store.read() as db:
             app = self._load(db, app_id)
         return app if app is not None and app.officer_id == officer_id else None
 
     def for_case(self, case_ref: str) -> Application | None:
         """The newest application made from the case with this number, if any."""
-        with self._store.snapshot() as db:
+        with self._store.read() as db:
             row = db.execute("SELECT id FROM application WHERE case_ref = ? ORDER BY number DESC LIMIT 1",
                              (case_ref,)).fetchone()
             return self._load(db, row[0]) if row is not None else None
