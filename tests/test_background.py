@@ -87,7 +87,7 @@ def test_status_wait_follows_a_starting_sandbox(tmp_path: Path) -> None:
         assert early.returncode == 2 and "is starting" in early.stderr and "status --wait" in early.stderr, early.stderr
         waited = linkage("status", "--wait", "240", env=env, timeout=300)
         assert waited.returncode == 0, waited.stdout + waited.stderr
-        assert "all 6 components healthy" in waited.stdout
+        assert "all 7 components healthy" in waited.stdout
     finally:
         up.send_signal(signal.SIGTERM)
         stdout, _ = up.communicate(timeout=60)

@@ -214,7 +214,7 @@ _DATABASE_HELP = ("postgresql://USER@HOST:PORT/DBNAME: keep the registries and t
 
 _CITIZENS_HELP = "how many citizens the civil registry holds (LINKAGE_CITIZENS, default 10000)"
 _SEED_HELP = "seed of the synthetic data: the same seed makes the same people (LINKAGE_SEED, default 1)"
-_PORTS_HELP = ("ports written into DIR/linkage.toml (LINKAGE_PORTS): default (hub 7443, registries 7451-7453,"
+_PORTS_HELP = ("ports written into DIR/linkage.toml (LINKAGE_PORTS): default (hub 7443, registries 7451-7454,"
                " counter 8080), auto (free ones, so that several sandboxes run on one machine) or a base port"
                " BASE (hub BASE, then BASE+1, … for the registries and the counter)")
 
