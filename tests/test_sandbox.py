@@ -19,7 +19,7 @@ from linkage.config import Home
 from linkage.thaiqr import BillPayment, bill_payment_payload
 
 FREE_PORTS = {"LINKAGE_HUB_PORT": "0", "LINKAGE_PROVIDERS_DOPA_PORT": "0", "LINKAGE_PROVIDERS_DBD_PORT": "0",
-              "LINKAGE_PROVIDERS_EDU_PORT": "0", "LINKAGE_COUNTER_PORT": "0",
+              "LINKAGE_PROVIDERS_EDU_PORT": "0", "LINKAGE_PROVIDERS_PROMPTPAY_PORT": "0", "LINKAGE_COUNTER_PORT": "0",
               "LINKAGE_WITNESSES_WITNESS1_PORT": "0", "LINKAGE_WITNESSES_WITNESS2_PORT": "0", "LINKAGE_TSA_PORT": "0",
               "LINKAGE_PAYMENTS_PORT": "0"}
 

@@ -10,6 +10,7 @@ from consumers.counter.views import (
     applications,
     cases,
     complaints,
+    disbursements,
     fonts,
     manuals,
     me,
@@ -102,4 +103,7 @@ def add_routes(app: web.Application) -> None:
     r.add_post("/tracking/{ref}/move", tracking.move, name="tracking_move")
     r.add_get("/outbox", tracking.outbox, name="outbox")
     r.add_get("/outbox.json", tracking.outbox_json, name="outbox_json")
+    r.add_get("/disbursements", disbursements.disbursements, name="disbursements")
+    r.add_post("/disbursements", disbursements.disbursement_run, name="disbursement_run")
+    r.add_get(r"/disbursements/{month:\d{4}-\d{2}}", disbursements.disbursement_month, name="disbursement_month")
     r.add_static("/static", _STATIC, name="static")

@@ -13,6 +13,7 @@
     linkage faults  inject latency, errors and outages into a running registry
     linkage conformance   check any ProviderService implementation before the hub relies on it
     linkage status  health of every component, the last checkpoint, each provider's breaker
+    linkage counter the counter's back office: `counter disburse` pays a month's allowances through PromptPay
     linkage bench   measure the hub against direct provider reads
 
 Every flag defaults from a LINKAGE_* environment variable where one is named.
@@ -56,6 +57,7 @@ _BEFORE_BENCH: tuple[tuple[str, dict[str, str]], ...] = (
         "conformance": "check that a registry implements linkage.v1.ProviderService correctly"}),
     ("linkage.cli.status", {"status": "health of every component of the running sandbox, its last checkpoint and"
                                       " each provider's circuit breaker"}),
+    ("linkage.cli.counter", {"counter": "the counter's back office: the monthly allowance payment run"}),
 )
 _AFTER_BENCH: tuple[tuple[str, dict[str, str]], ...] = (
     ("linkage.cli.serve", {

@@ -146,14 +146,16 @@ def _make_batch(gen: Generator, batch: list[Household], done_after: int, counts:
         for i, p in enumerate(h.members):
             records.append(("dopa.person", p.pid, person_json(p, h.tail_json)))
             counts["dopa.person"] += 1
+            expiry = ""
             if p.thai and p.age >= 7:
                 card, laser = card_json(rng, p)
+                expiry = card[card.index('"expiry_date":"') + 15:][:8]
                 records.append(("dopa.card", p.pid, card))
                 cards.append((p.pid, p.first_th, p.last_th, be_date(p.birth), laser, 0 if p.card_voided else 1))
                 counts["dopa.card"] += 1
             if not (p.alive and p.thai):
                 picks.see(p, h, i)
-                _promptpay(p, picks, directory, accounts)
+                _promptpay(p, picks, directory, accounts, expiry)
                 continue
             forced = h.flags if i == 0 else frozenset()
             if p.age >= 22 and ("graduate" in forced or rng.random() < 0.07):
@@ -169,7 +171,7 @@ def _make_batch(gen: Generator, batch: list[Household], done_after: int, counts:
             if p.age >= 25:
                 adults.append(p)
             picks.see(p, h, i)
-            _promptpay(p, picks, directory, accounts)
+            _promptpay(p, picks, directory, accounts, expiry)
     counts["dopa.house"] += len(houses)
     counts["promptpay.account"] += len(accounts)
     counts["edu.degree"] += len(degrees)
@@ -196,10 +198,11 @@ def _make_batch(gen: Generator, batch: list[Household], done_after: int, counts:
     ]
 
 
-def _promptpay(p: Person, picks: Picks, directory: Directory, accounts: list[tuple[str, str, str]]) -> None:
+def _promptpay(p: Person, picks: Picks, directory: Directory, accounts: list[tuple[str, str, str]],
+               card_expiry: str) -> None:
     """p's PromptPay record, if any; p becomes an allowance persona when one is open and the record fits it (the
     existing personas were picked first, by ``Picks.see``)."""
-    wish = picks.allowance(p)
+    wish = picks.allowance(p, card_expiry)
     record = directory.record(p, None if wish is None else wish[1])
     if record is not None:
         accounts.append(("promptpay.account", p.pid, record))

@@ -189,7 +189,10 @@ def test_the_default_seed_has_the_allowance_personas(tmp_path: Path) -> None:
             continue
         assert person["status"] == "alive" and person["address"]["district"] == "เมืองแพร่"
         assert "card" in persona and "dopa.card" in persona["doc_types"]
-        assert (_be(person["birth_date"]) < dt.date(1965, 1, 1)) is name.startswith("elderly")
+        assert persona["card_expiry_date"] >= "25720101"  # good for years past the reference day
+        born = _be(person["birth_date"])
+        assert born < dt.date(1964, 1, 2) if name.startswith("elderly") else not (
+            dt.date(1964, 1, 1) < born < dt.date(1995, 1, 1))  # not of the officers' ages
     # The other personas and the officers are those the seed made before the directory existed.
     assert by_name["ordinary"]["id"] == "1540362476873" and by_name["deceased"]["id"] == "1540430527300"
 
