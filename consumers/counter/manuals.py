@@ -43,7 +43,6 @@ DOC_TYPE_KINDS: Mapping[str, IdKind] = {
     "dbd.juristic": IdKind.JURISTIC,
     "dbd.commerce": IdKind.CITIZEN,
     "edu.degree": IdKind.CITIZEN,
-    "promptpay.account": IdKind.CITIZEN,
 }
 """The linkage document types a manual may name, with the kind of ID each is keyed by."""
 
