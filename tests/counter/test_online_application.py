@@ -5,11 +5,20 @@ ids, printed signed, and lands in the officers' tracking list."""
 from __future__ import annotations
 
 import re
+import shutil
 import sqlite3
+import tomllib
+from pathlib import Path
 from typing import Any
 
+import tomli_w
+from aiohttp.test_utils import TestClient, TestServer
+
+from consumers.counter.app import create_app
+from linkage.config import Home
 from linkage.seal import unverified_payload
-from tests.counter.conftest import Counter, csrf_of
+from tests.conftest import start_stack
+from tests.counter.conftest import Counter, counter_settings, csrf_of
 from tests.counter.pdfcheck import pyhanko_status
 
 SERVICE = "elderly-allowance"
@@ -146,3 +155,44 @@ async def test_an_expired_or_anothers_token_opens_nothing(counter: Counter, pers
     assert resp.status == 404
     resp = await counter.client.post("/me/apply/pdf", data={"csrf": csrf, "citizen": other, "application": "x"})
     assert resp.status == 404
+
+
+async def test_when_the_registry_is_down_the_citizen_is_told_not_handed_a_blank_form(
+        counter: Counter, personas: list[dict[str, Any]]) -> None:
+    person = _person(personas)
+    _, csrf, token = await _my_page(counter, person)
+    await counter.stack.providers["dopa"].stop(0)  # the civil registry down: it checks the card behind the consent
+    resp = await counter.client.post("/me/apply/fetch", data={"csrf": csrf, "citizen": token, "service": SERVICE,
+                                                              "doc_lang": "th", "consent": "1"})
+    html = await resp.text()
+    assert resp.status == 503 and 'data-testid="online-error"' in html
+    assert "ไม่สำเร็จ" in html and "could not be recorded through the linkage hub" in html
+    db = _db(counter)
+    assert db.execute("SELECT COUNT(*) FROM application").fetchone()[0] == 0
+    assert db.execute("SELECT COUNT(*) FROM open_case").fetchone()[0] == 0
+
+
+async def test_a_fetch_the_hub_refuses_whole_is_told_not_handed_a_blank_form(
+        sandbox_home: Home, personas: list[dict[str, Any]], tmp_path: Path) -> None:
+    """A hub that requires officer sessions records the consent but refuses the online fetch made in the office
+    head's bare name: the citizen is told why, with the counter as the other way, and nothing is stored."""
+    home = Home(tmp_path / "home")
+    shutil.copytree(sandbox_home.root, home.root)
+    config = tomllib.loads(home.config_file.read_text(encoding="utf-8"))
+    config["hub"]["officer_sessions"] = "required"
+    home.config_file.write_text(tomli_w.dumps(config), encoding="utf-8")
+    stack = await start_stack(home)
+    settings = counter_settings(stack, tmp_path)
+    try:
+        async with TestClient(TestServer(create_app(settings))) as client:
+            counter = Counter(client, settings, stack)
+            _, csrf, token = await _my_page(counter, _person(personas))
+            resp = await client.post("/me/apply/fetch", data={"csrf": csrf, "citizen": token, "service": SERVICE,
+                                                              "doc_lang": "th", "consent": "1"})
+            html = await resp.text()
+    finally:
+        await stack.hub.stop(0)
+        for server in stack.providers.values():
+            await server.stop(0)
+    assert resp.status == 503 and "ดึงเอกสารจากระบบเชื่อมโยงไม่ได้ในขณะนี้" in html and "apply at the counter" in html
+    assert _db(counter).execute("SELECT COUNT(*) FROM application").fetchone()[0] == 0

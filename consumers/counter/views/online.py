@@ -135,6 +135,13 @@ async def apply_fetch(request: web.Request) -> web.StreamResponse:
             f"ขอความยินยอมผ่านระบบเชื่อมโยงไม่สำเร็จ: {err.message_th}",
             f"The consent could not be recorded through the linkage hub: {err.message_en}"))
     case = await open_and_fetch(request, manual, subject, officer_id=officer, consent_id=consent.consent_id)
+    if not any(slot.fetched for slot in case.slots.values()):
+        # Nothing came: the citizen would type the whole form; say why instead, and where else to apply.
+        slot = next(iter(case.slots.values()))
+        return await _consent_page(request, manual, token, doc_lang, 503, (
+            f"ดึงเอกสารจากระบบเชื่อมโยงไม่ได้ในขณะนี้ ({slot.problem_message_th}) กรุณาลองใหม่ภายหลัง หรือยื่นที่เคาน์เตอร์",
+            f"The documents could not be fetched from the linkage system now ({slot.problem_message_en}); try again"
+            " later, or apply at the counter."))
     return await _form_page(request, case, form, token, doc_lang, {}, {})
 
 
