@@ -40,6 +40,7 @@ from cryptography.x509.oid import NameOID
 
 from linkage.errors import LinkageError
 from linkage.ids import IdKind, parse_id
+from linkage.payments import signed_by_switch, switch_signature
 from linkage.seal import b64url_decode, b64url_encode, canonical_json
 
 __all__ = ["BATCH_SIGNATURE_HEADER", "Batch", "BatchError", "BatchLine", "Settlement", "batch_body", "batch_sha256",
@@ -197,7 +198,7 @@ class Settlement:
     settled_at: str
 
     def body(self) -> bytes:
-        return json.dumps(asdict(self), sort_keys=True, separators=(",", ":")).encode("utf-8")
+        return canonical_json(asdict(self))
 
 
 def line_txn_id(settlement_id: str, line: int) -> str:
@@ -208,15 +209,13 @@ def line_txn_id(settlement_id: str, line: int) -> str:
 def sign_settlement(settlement: Settlement, key: Ed25519PrivateKey) -> tuple[bytes, str]:
     """The settlement's body and the value of its signature header."""
     body = settlement.body()
-    return body, base64.urlsafe_b64encode(key.sign(body)).rstrip(b"=").decode("ascii")
+    return body, switch_signature(body, key)
 
 
 def read_settlement(body: bytes, signature: str, key: Ed25519PublicKey) -> Settlement:
     """The settlement in body if signature is the switch's over exactly these bytes. Raises BatchError."""
-    try:
-        key.verify(base64.urlsafe_b64decode(signature + "=" * (-len(signature) % 4)), body)
-    except (InvalidSignature, ValueError, binascii.Error):
-        raise BatchError("forged", "the settlement's signature is not the payment switch's") from None
+    if not signed_by_switch(body, signature, key):
+        raise BatchError("forged", "the settlement's signature is not the payment switch's")
     try:
         doc = json.loads(body.decode("utf-8"))
     except (UnicodeDecodeError, ValueError):

@@ -16,7 +16,7 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from linkage.cli.common import with_home
+from linkage.cli.common import officer_flags, with_home
 from linkage.config import ConfigError, Home
 from linkage.errors import LinkageError
 
@@ -130,12 +130,7 @@ def add_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> No
     p = with_home(counter_sub.add_parser(
         "disburse", help="pay a month's elderly and disability allowances through PromptPay, once"))
     p.add_argument("--month", required=True, help="the month paid, Buddhist-era year and month, e.g. 2569-12")
-    p.add_argument("--officer", help="the officer's 13-digit personal ID (without --card: only while the hub accepts"
-                                     " an officer who holds no key without a session)")
-    p.add_argument("--card", help="the officer's card file: they sign in with it (asks for its PIN) and every"
-                                  " printout of the run names their session")
-    p.add_argument("--pin-file", help="with --card: read the PIN from this file's first line (else "
-                                      "LINKAGE_OFFICER_PIN, else asked for)")
+    officer_flags(p, "every printout of the run names their session")
     p.add_argument("--concurrency", type=int, default=int(os.environ.get("LINKAGE_DISBURSE_CONCURRENCY", "32")),
                    help="recipients checked at once (LINKAGE_DISBURSE_CONCURRENCY, default 32)")
     p.add_argument("--no-send", action="store_true",

@@ -12,7 +12,6 @@ import shutil
 import sqlite3
 import sys
 import tomllib
-from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -28,7 +27,6 @@ from consumers.counter.manuals import DEFAULT_FOLDER, load_manuals
 from consumers.counter.store import CounterStore
 from linkage.config import Home
 from linkage.disbursements import batch_sha256
-from providers.payswitch.server import create_app as create_switch
 from tests.conftest import start_stack
 from tests.counter.conftest import MUNI, Counter
 
@@ -36,17 +34,6 @@ MONTH = "2569-12"
 ELDERLY = {"phone": "0812345678", "marital_status": "widowed", "monthly_income": "0"}
 DISABLED = {"phone": "0812345678", "disability_card": "PH-000123", "disability_type": "movement"}
 FORMS = {"elderly-allowance": ELDERLY, "disability-allowance": DISABLED}
-
-
-@pytest.fixture
-async def switch(counter: Counter) -> AsyncIterator[str]:
-    """The mock payment switch on a free port."""
-    server = TestServer(create_switch(counter.stack.home, str(counter.client.make_url("/payments/callback"))))
-    await server.start_server()
-    try:
-        yield str(server.make_url("")).rstrip("/")
-    finally:
-        await server.close()
 
 
 def persona(personas: list[dict[str, Any]], name: str) -> str:

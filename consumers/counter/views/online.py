@@ -22,6 +22,9 @@ token of the citizen it belongs to.
 from __future__ import annotations
 
 import datetime as dt
+import functools
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from typing import Any
 
 from aiohttp import web
@@ -60,22 +63,33 @@ def _online_officer(request: web.Request) -> str:
     return state.settings.office_head or min(state.agency.officers)
 
 
-class _Expired(Exception):
-    pass
+@dataclass(frozen=True)
+class _Citizen:
+    """The citizen of a page token: their ID, their card details, and a fresh token for the next page."""
+
+    subject: str
+    card: provider_pb2.CheckCardRequest
+    token: str
 
 
-def _citizen(request: web.Request, post: Any) -> tuple[str, provider_pb2.CheckCardRequest, str]:
-    """The citizen of the page token, their card details and a fresh token for the next page."""
-    state = request.app[STATE]
-    held = state.citizens.get(form_field(post, "citizen"))
-    if held is None:
-        raise _Expired
-    subject, card = held
-    return subject, card, state.citizens.open(subject, card)
+_Step = Callable[[web.Request, Any, _Citizen], Awaitable[web.StreamResponse]]
 
 
-def _expired(request: web.Request) -> web.Response:
-    return render(request, "me.html", status=403, values={}, accesses=None, subject="", errors={"form": _EXPIRED})
+def _citizen_step(step: _Step) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
+    """A step of the flow: its form posted, its page token good (else the card check again, 403)."""
+
+    @functools.wraps(step)
+    async def handler(request: web.Request) -> web.StreamResponse:
+        state = request.app[STATE]
+        post = await request.post()
+        held = state.citizens.get(form_field(post, "citizen"))
+        if held is None:
+            return render(request, "me.html", status=403, values={}, accesses=None, subject="",
+                          errors={"form": _EXPIRED})
+        subject, card = held
+        return await step(request, post, _Citizen(subject, card, state.citizens.open(subject, card)))
+
+    return handler
 
 
 def _service(request: web.Request, service_id: str) -> tuple[Manual, AppForm]:
@@ -101,24 +115,17 @@ async def _consent_page(request: web.Request, manual: Manual, token: str, doc_la
                   citizen=token, doc_lang=doc_lang, error=error)
 
 
-async def apply_start(request: web.Request) -> web.StreamResponse:
+@_citizen_step
+async def apply_start(request: web.Request, post: Any, citizen: _Citizen) -> web.StreamResponse:
     """Step 1: what the chosen service's form is filled from, and the consent to fetch it."""
-    post = await request.post()
-    try:
-        _, _, token = _citizen(request, post)
-    except _Expired:
-        return _expired(request)
     manual, _ = _service(request, form_field(post, "service"))
-    return await _consent_page(request, manual, token, _doc_lang(request, post))
+    return await _consent_page(request, manual, citizen.token, _doc_lang(request, post))
 
 
-async def apply_fetch(request: web.Request) -> web.StreamResponse:
+@_citizen_step
+async def apply_fetch(request: web.Request, post: Any, citizen: _Citizen) -> web.StreamResponse:
     """Step 2: the consent asked, approved with the citizen's card details, the documents fetched; the form."""
-    post = await request.post()
-    try:
-        subject, card, token = _citizen(request, post)
-    except _Expired:
-        return _expired(request)
+    subject, card, token = citizen.subject, citizen.card, citizen.token
     manual, form = _service(request, form_field(post, "service"))
     doc_lang = _doc_lang(request, post)
     if form_field(post, "consent") != "1":
@@ -162,13 +169,10 @@ def _case(request: web.Request, case_id: str, subject: str) -> Case:
     return case
 
 
-async def apply_save(request: web.Request) -> web.StreamResponse:
+@_citizen_step
+async def apply_save(request: web.Request, post: Any, citizen: _Citizen) -> web.StreamResponse:
     """Step 3: the posted form read like the counter's (prefilled values again from the printouts); a draft."""
-    post = await request.post()
-    try:
-        subject, _, token = _citizen(request, post)
-    except _Expired:
-        return _expired(request)
+    subject, token = citizen.subject, citizen.token
     case = _case(request, form_field(post, "case"), subject)
     form = request.app[FORMS][case.service_id]
     doc_lang = _doc_lang(request, post)
@@ -204,13 +208,10 @@ async def _check_page(request: web.Request, app: Application, token: str, status
                   manual=request.app[STATE].manuals[app.service_id], fr=lambda th, en: th if app.lang == "th" else en)
 
 
-async def apply_confirm(request: web.Request) -> web.StreamResponse:
+@_citizen_step
+async def apply_confirm(request: web.Request, post: Any, citizen: _Citizen) -> web.StreamResponse:
     """Step 4: the citizen confirms; the application is submitted and its tracking starts, for the officers."""
-    post = await request.post()
-    try:
-        subject, _, token = _citizen(request, post)
-    except _Expired:
-        return _expired(request)
+    subject, token = citizen.subject, citizen.token
     app = _application(request, post, subject)
     if app.status == DRAFT and form_field(post, "citizen_confirms") != "1":
         return await _check_page(request, app, token, 400, unconfirmed=True)
@@ -223,12 +224,8 @@ async def apply_confirm(request: web.Request) -> web.StreamResponse:
     return await _check_page(request, confirmed, token)
 
 
-async def apply_pdf(request: web.Request) -> web.StreamResponse:
+@_citizen_step
+async def apply_pdf(request: web.Request, post: Any, citizen: _Citizen) -> web.StreamResponse:
     """The submitted application as its signed PDF, for the citizen."""
-    post = await request.post()
-    try:
-        subject, _, _ = _citizen(request, post)
-    except _Expired:
-        return _expired(request)
-    app = _application(request, post, subject)
+    app = _application(request, post, citizen.subject)
     return await print_application(request, app, "ระบบยื่นคำขอออนไลน์ / online applications", app.officer_id)
