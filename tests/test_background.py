@@ -101,4 +101,4 @@ def test_env_without_a_running_sandbox_gives_the_configured_addresses(tmp_path: 
     shown = linkage("env", "--home", str(home))
     assert shown.returncode == 0, shown.stderr
     assert "export HUB_ADDRESS=127.0.0.1:42000" in shown.stdout and "not running" in shown.stdout
-    assert "export COUNTER_URL=http://127.0.0.1:42004/" in shown.stdout
+    assert "export COUNTER_URL=http://127.0.0.1:42005/" in shown.stdout  # after hub and the four registries
