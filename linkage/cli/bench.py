@@ -140,12 +140,14 @@ async def _bench(home: Home, args: argparse.Namespace) -> None:
         hub_rounds, direct_rounds = [], []
         hub_pids = [stack.processes[n].pid for n in hub_names]
         hub_cpu = direct_cpu = 0.0  # CPU seconds of the hubs during (a), of the registry during (b)
+        registry_cpu = 0.0  # CPU seconds of the registry during (a)
         reads_before = await _registry_reads(stack.metrics["dopa"])
         reads = [0.0, 0.0, 0.0]  # what reached the registry during (a): GetRecord calls, batch calls, their reads
         for _ in range(args.rounds):
-            before = _cpu_seconds(hub_pids)
+            before, registry_before = _cpu_seconds(hub_pids), _cpu_seconds([stack.processes["dopa"].pid])
             hub_rounds.append(await _drive("hub", via_hub, ids, args.calls, args.concurrency))
             hub_cpu += _cpu_seconds(hub_pids) - before
+            registry_cpu += _cpu_seconds([stack.processes["dopa"].pid]) - registry_before
             reads_after = await _registry_reads(stack.metrics["dopa"])
             reads = [r + a - b for r, a, b in zip(reads, reads_after, reads_before, strict=True)]
             before = _cpu_seconds([stack.processes["dopa"].pid])
@@ -168,7 +170,8 @@ async def _bench(home: Home, args: argparse.Namespace) -> None:
           f" load average {os.getloadavg()[0]:.1f}")
     singles, batches, batched = reads
     print(f"registry calls during (a): {calls} printouts in {singles + batches:.0f} calls ({singles:.0f} GetRecord,"
-          f" {batches:.0f} BatchGetRecords of {batched / batches if batches else 0:.1f} reads on average)")
+          f" {batches:.0f} BatchGetRecords of {batched / batches if batches else 0:.1f} reads on average); the"
+          f" registry's CPU {registry_cpu / calls * 1000:.3f} ms a printout")
     added = statistics.median(hub_one.latencies_ms) - statistics.median(direct_one.latencies_ms)
     hop = statistics.median(direct_one.latencies_ms)
     print("where the hub-added time goes, at 1 in flight (medians):")
