@@ -46,6 +46,12 @@ class RunningStack:
     def hub_address(self) -> str:
         return f"127.0.0.1:{self.hub.port}"
 
+    async def stop(self) -> None:
+        """Stop the hub, then the registries, at once."""
+        await self.hub.stop(0)
+        for server in self.providers.values():
+            await server.stop(0)
+
     def channel(self, agency: str | None, ca: Path | None = None) -> grpc.aio.Channel:
         """A channel to the hub with an agency's certificate (None: no client certificate)."""
         own = self.home.client_cert(agency) if agency else None
@@ -88,6 +94,4 @@ async def stack(sandbox_home: Home) -> AsyncIterator[RunningStack]:
     try:
         yield running
     finally:
-        await running.hub.stop(0)
-        for server in running.providers.values():
-            await server.stop(0)
+        await running.stop()

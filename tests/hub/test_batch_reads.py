@@ -81,17 +81,6 @@ async def _fetch_all(stack: RunningStack, subjects: list[str], timeout: float = 
 
 
 @pytest.fixture
-async def stack(sandbox_home: Home) -> AsyncIterator[RunningStack]:
-    running = await start_stack(sandbox_home)
-    try:
-        yield running
-    finally:
-        await running.hub.stop(0)
-        for server in running.providers.values():
-            await server.stop(0)
-
-
-@pytest.fixture
 async def admin(stack: RunningStack) -> AsyncIterator[Admin]:
     found = Admin(stack)
     try:
@@ -198,9 +187,7 @@ async def test_a_read_waiting_for_a_batch_keeps_its_own_deadline(sandbox_home: H
         assert all(isinstance(a, hub_pb2.FetchDocumentResponse | LinkageError) for a in answers)
     finally:
         await admin.channel.close()
-        await stack.hub.stop(0)
-        for server in stack.providers.values():
-            await server.stop(0)
+        await stack.stop()
 
 
 class _WithoutBatch(grpc.aio.ServerInterceptor):  # type: ignore[misc]  # grpc.aio has no type stubs
@@ -242,11 +229,9 @@ async def test_a_registry_without_batch_reads_is_read_one_record_at_a_time(
         warned = [r.getMessage() for r in caplog.records if "BatchGetRecords" in r.getMessage()]
         assert warned == ["provider dopa has no BatchGetRecords: it is read one GetRecord at a time"] * asked
     finally:
-        await stack.hub.stop(0)
+        await stack.stop()
         await server.stop(0)
         await store.close()
-        for running in stack.providers.values():
-            await running.stop(0)
 
 
 async def test_reads_a_full_batch_answer_left_out_go_alone(sandbox_home: Home, tmp_path: Path) -> None:
@@ -270,7 +255,5 @@ async def test_reads_a_full_batch_answer_left_out_go_alone(sandbox_home: Home, t
         assert batches == 1 and reads == 7 and singles > 2, (singles, batches, reads)
     finally:
         await admin.channel.close()
-        await stack.hub.stop(0)
-        for server in stack.providers.values():
-            await server.stop(0)
+        await stack.stop()
         await dopa.stop(0)
