@@ -236,7 +236,8 @@ async def test_a_registry_without_batch_reads_is_read_one_record_at_a_time(
 
 async def test_reads_a_full_batch_answer_left_out_go_alone(sandbox_home: Home, tmp_path: Path) -> None:
     member = big_house(sandbox_home.provider_db("dopa"), tmp_path, members=8000)  # about 1 MiB a house record
-    stack = await start_stack(sandbox_home, skip=("dopa",))
+    # Each read of such a house is a megabyte to build, seal and send: time enough even on a loaded machine.
+    stack = await start_stack(sandbox_home, skip=("dopa",), provider_timeout_ms=60_000)
     dopa = await start_server("dopa", tmp_path / "dopa.sqlite", sandbox_home.ca.cert, sandbox_home.server_cert("dopa"),
                               port=stack.settings.providers["dopa"].port)
     stack.registries["dopa"] = dopa
@@ -245,9 +246,9 @@ async def test_reads_a_full_batch_answer_left_out_go_alone(sandbox_home: Home, t
         async with stack.channel(MUNI) as channel:
             stub = hub_pb2_grpc.LinkageHubStub(channel)
             house = request(stack, MUNI, "dopa.house", member)
-            await stub.FetchDocument(request(stack, MUNI, "dopa.person", _citizens(stack.home, 1)[0]), timeout=30)
+            await stub.FetchDocument(request(stack, MUNI, "dopa.person", _citizens(stack.home, 1)[0]), timeout=120)
             await admin.set(latency_ms=100)
-            answers = await asyncio.gather(*(stub.FetchDocument(house, timeout=30) for _ in range(8)))
+            answers = await asyncio.gather(*(stub.FetchDocument(house, timeout=120) for _ in range(8)))
         assert all(unverified_payload(a.jws)["data"]["member_count"] == 8000 for a in answers)
         assert len({a.printout_id for a in answers}) == 8
         singles, batches, reads = registry_calls(stack)
