@@ -24,11 +24,12 @@ from linkage.errors import MalformedRequests
 from linkage.hub.keys import LiveSealer, LogSigner
 from linkage.hub.log import ExchangeLog
 from linkage.hub.metrics import hub_metrics
-from linkage.hub.routing import CallerDeadline, Router
+from linkage.hub.routing import Router
 from linkage.hub.rules import Hub
 from linkage.hub.service import AuditServicer, HubServicer
 from linkage.hub.sharedlimits import SharedLimiter
 from linkage.hub.witnesses import WitnessRelay, witness_endpoints
+from linkage.interceptors import CallerDeadline
 from linkage.limits import HUB_MAX_RECEIVE, HUB_MAX_SEND, server_options
 from linkage.metrics import MetricsExporter, ServerMetrics
 from linkage.ports import PortInUse, choose_port, listen_failure
