@@ -21,6 +21,14 @@ them; whichever desk issues something runs it, at most once every ``SWEEP_S``.
 Every call is a coroutine: SQLite runs on a thread of its own with one connection (the log's writer has
 another), PostgreSQL on one asynchronous connection, reopened on the next call after a failure. A database that
 fails raises ``HubUnavailable`` (``hub_store_unavailable``): nothing was issued, spent or recorded.
+
+Durability: these writes do not wait for the disk themselves (SQLite ``synchronous=NORMAL`` in WAL mode,
+PostgreSQL ``synchronous_commit=off``); every other replica sees them at once all the same. They are on disk
+before any printout that depends on them leaves the hub, because the log's commit of that printout comes
+later on the same write-ahead log and waits for it, which flushes everything written before: a challenge or
+consent spent for a printout cannot come back after a power cut. What a power cut can lose is a write no
+printout has followed yet: a session just issued (the officer signs in again), a statement or challenge
+handed out or spent by a refused request (asked for again).
 """
 
 from __future__ import annotations
@@ -143,7 +151,7 @@ class SqliteDeskStore(DeskStore):
         db = sqlite3.connect(path, isolation_level=None, timeout=2.0)
         try:
             db.execute("PRAGMA journal_mode=WAL")
-            db.execute("PRAGMA synchronous=FULL")
+            db.execute("PRAGMA synchronous=NORMAL")  # the log's next commit flushes it (module docstring)
             migrate_sqlite(db, LOG_MIGRATIONS, f"exchange log {path}")
         except BaseException:
             db.close()
@@ -192,7 +200,8 @@ class PostgresDeskStore(DeskStore):
                     self._database.url, autocommit=True,
                     **{**PG_OPTIONS, "application_name": f"linkage-desks-{os.getpid()}"})
                 await conn.execute(sql.SQL("SET search_path TO {}").format(sql.Identifier(self._schema)))
-                await conn.execute("SET synchronous_commit = on")  # spent means spent, on every replica
+                # Seen by every replica at once; on disk with the log's next commit (module docstring).
+                await conn.execute("SET synchronous_commit = off")
                 self._conn = conn
             return self._conn
 
