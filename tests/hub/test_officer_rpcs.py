@@ -98,9 +98,9 @@ async def test_a_revocation_under_a_session_logs_the_officers_signed_sign_in(rst
     assert entry["kind"] == "revocation" and entry["officer_id"] == who and entry["officer_proof"]["kid"]
     keys = load_officer_keys(rstack.home.pki / OFFICER_KEYS)
     assert proof_problem(entry, session.session_id, keys) is None
-    entry_alarm(answer.log_index, logged.leaf, keys)  # audit watch: the proof holds
+    entry_alarm(answer.log_index, entry, keys)  # audit watch: the proof holds
     with pytest.raises(Alarm) as alarm:  # the same proof under another officer's name does not
-        entry_alarm(answer.log_index, json.dumps({**entry, "officer_id": officers(rstack, MUNI)[0]}).encode(), keys)
+        entry_alarm(answer.log_index, {**entry, "officer_id": officers(rstack, MUNI)[0]}, keys)
     assert alarm.value.kind == "bad_officer_proof"
 
 
