@@ -33,6 +33,7 @@ handed out or spent by a refused request (asked for again).
 
 from __future__ import annotations
 
+import abc
 import asyncio
 import concurrent.futures
 import logging
@@ -82,7 +83,7 @@ def _unavailable() -> HubUnavailable:
         " later")
 
 
-class DeskStore:
+class DeskStore(abc.ABC):
     """The desks' tables on one database; ``open_desk_store`` makes one. Call ``close`` when done."""
 
     def __init__(self) -> None:
@@ -118,11 +119,12 @@ class DeskStore:
         for query, kept in _SWEEPS:
             await self.rows(query, (now - kept,))
 
+    @abc.abstractmethod
     async def _rows(self, query: str, params: tuple[Any, ...]) -> list[Row]:
-        raise NotImplementedError
+        """The statement's rows; raises DatabaseUnavailable for any failure of the database."""
 
-    async def close(self) -> None:
-        raise NotImplementedError
+    @abc.abstractmethod
+    async def close(self) -> None: ...
 
 
 def open_desk_store(where: Path | Database) -> DeskStore:

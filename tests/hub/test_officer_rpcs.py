@@ -14,19 +14,17 @@ import pytest
 
 from consumers.auditor.errors import Alarm
 from consumers.auditor.officercheck import entry_alarm
-from consumers.client import HubClient, OfficerSession
-from linkage.cli.officers import issue_officer_card
+from consumers.client import OfficerSession
 from linkage.cli.sandbox import init
 from linkage.config import Home
 from linkage.errors import LinkageError, Unauthenticated
-from linkage.officercard import open_card
 from linkage.officers import OFFICER_KEYS, load_officer_keys, proof_problem
 from linkage.v1 import hub_pb2
-from tests.conftest import RunningStack, start_stack
+from tests.conftest import RunningStack, serving
+from tests.officers import client, signed_in
 
 MUNI = "phrae-municipality"
 HOSPITAL = "phrae-hospital"
-PIN = "864200"
 PURPOSE = "ตรวจสอบสิทธิ์"
 
 
@@ -35,23 +33,10 @@ def rpc_home(tmp_path_factory: pytest.TempPathFactory) -> Home:
     return init(tmp_path_factory.mktemp("officer-rpcs"), citizens=60, seed=8)
 
 
-async def _stack(home: Home) -> RunningStack:
-    return await start_stack(home)
-
-
-async def _stop(stack: RunningStack) -> None:
-    await stack.hub.stop(0)
-    for server in stack.providers.values():
-        await server.stop(0)
-
-
 @pytest.fixture
 async def rstack(rpc_home: Home) -> AsyncIterator[RunningStack]:
-    running = await _stack(rpc_home)
-    try:
+    async with serving(rpc_home) as running:
         yield running
-    finally:
-        await _stop(running)
 
 
 def officers(stack: RunningStack, agency: str) -> list[str]:
@@ -61,15 +46,6 @@ def officers(stack: RunningStack, agency: str) -> list[str]:
 def subject(home: Home) -> str:
     personas = json.loads(home.personas.read_text(encoding="utf-8"))
     return next(str(p["id"]) for p in personas if p["kind"] == "citizen" and "dopa.person" in p["doc_types"])
-
-
-def client(stack: RunningStack, agency: str) -> HubClient:
-    return HubClient.connect(stack.hub_address, stack.home.ca.cert, stack.home.client_cert(agency))
-
-
-async def signed_in(stack: RunningStack, hub: HubClient, agency: str, who: str, tmp_path: Path) -> OfficerSession:
-    card = open_card(issue_officer_card(stack.home, agency, who, PIN, tmp_path / f"{who}.card.json"), PIN)
-    return await hub.sign_in_officer(who, card)
 
 
 async def test_a_revocation_under_a_session_logs_the_officers_signed_sign_in(rstack: RunningStack,
@@ -126,8 +102,7 @@ async def test_agent_status_names_the_officer_by_session_or_by_a_bare_id_while_a
 async def test_required_mode_refuses_bare_ids_for_revocation_and_agent_status(rpc_home: Home, tmp_path: Path,
                                                                               monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("LINKAGE_HUB_OFFICER_SESSIONS", "required")
-    stack = await _stack(rpc_home)
-    try:
+    async with serving(rpc_home) as stack:
         assert stack.settings.hub.officer_sessions == "required"
         keyless, keyed = officers(stack, MUNI)[0], officers(stack, MUNI)[1]
         async with client(stack, MUNI) as hub:
@@ -142,5 +117,3 @@ async def test_required_mode_refuses_bare_ids_for_revocation_and_agent_status(rp
             assert stack.hub.hub.log.size == size
             assert (await hub.agent_status(officer_session=session)).status == hub_pb2.AGENT_AVAILABLE
             assert (await hub.revoke(doc.printout_id, "พิมพ์ผิด", officer_session=session)).log_index == size
-    finally:
-        await _stop(stack)

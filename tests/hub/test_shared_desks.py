@@ -18,25 +18,23 @@ from typing import Any
 import grpc
 import pytest
 
-from consumers.client import HubClient, OfficerSession
+from consumers.client import OfficerSession
 from linkage.cards import presence_hash
 from linkage.cli.cards import card_of
-from linkage.cli.officers import issue_officer_card
 from linkage.cli.sandbox import init
 from linkage.config import Home, write_atomically
 from linkage.errors import HubUnavailable, PermissionDenied, Unauthenticated
 from linkage.hub.deskstore import EXPIRED_KEPT_S
 from linkage.hub.officers import SESSION_TTL
 from linkage.hub.server import build_server
-from linkage.officercard import open_card
 from linkage.officers import OFFICER_KEYS, load_officer_keys, officer_key_set_json, revoked
 from linkage.v1 import hub_pb2, hub_pb2_grpc, provider_pb2
-from tests.conftest import RunningStack, start_stack
+from tests.conftest import RunningStack, serving
 from tests.hub.test_path import MOST_FILES, ROOT, Trace, _profiled
+from tests.officers import client, signed_in
 
 MUNI = "phrae-municipality"
 HOSPITAL = "phrae-hospital"
-PIN = "135790"
 PURPOSE = "ขึ้นทะเบียนผู้สูงอายุ"
 
 
@@ -47,13 +45,8 @@ def desk_home(tmp_path_factory: pytest.TempPathFactory) -> Home:
 
 @pytest.fixture
 async def dstack(desk_home: Home) -> AsyncIterator[RunningStack]:
-    running = await start_stack(desk_home)
-    try:
+    async with serving(desk_home) as running:
         yield running
-    finally:
-        await running.hub.stop(0)
-        for server in running.providers.values():
-            await server.stop(0)
 
 
 def officer(stack: RunningStack, agency: str, n: int) -> str:
@@ -63,15 +56,6 @@ def officer(stack: RunningStack, agency: str, n: int) -> str:
 def persona(home: Home) -> dict[str, Any]:
     personas = json.loads(home.personas.read_text(encoding="utf-8"))
     return next(p for p in personas if p["name"] == "ordinary")
-
-
-def client(stack: RunningStack, agency: str = MUNI) -> HubClient:
-    return HubClient.connect(stack.hub_address, stack.home.ca.cert, stack.home.client_cert(agency))
-
-
-async def signed_in(stack: RunningStack, hub: HubClient, agency: str, who: str, tmp_path: Path) -> OfficerSession:
-    card = open_card(issue_officer_card(stack.home, agency, who, PIN, tmp_path / f"{who}.card.json"), PIN)
-    return await hub.sign_in_officer(who, card)
 
 
 def present(home: Home, session: OfficerSession, subject: str, challenge: str) -> hub_pb2.FetchDocumentRequest:
@@ -89,7 +73,7 @@ def present(home: Home, session: OfficerSession, subject: str, challenge: str) -
 async def test_sessions_challenges_and_consents_survive_a_hub_restart(dstack: RunningStack, tmp_path: Path) -> None:
     citizen = persona(dstack.home)
     card = provider_pb2.CheckCardRequest(subject_id=citizen["id"], **citizen["card"])
-    async with client(dstack) as hub:
+    async with client(dstack, MUNI) as hub:
         session = await signed_in(dstack, hub, MUNI, officer(dstack, MUNI, -1), tmp_path)
         await hub.fetch_document("dopa.person", citizen["id"], purpose=PURPOSE, officer_session=session)
         asked = await hub.request_consent(["dopa.person"], citizen["id"], purpose=PURPOSE,
@@ -102,7 +86,7 @@ async def test_sessions_challenges_and_consents_survive_a_hub_restart(dstack: Ru
     await dstack.hub.stop(0)
     dstack.hub = await build_server(dstack.settings, 0)
     assert not dstack.hub.hub.officers.sessions.seen
-    async with client(dstack) as hub:
+    async with client(dstack, MUNI) as hub:
         doc = await hub.fetch_document("dopa.person", citizen["id"], purpose=PURPOSE, officer_session=session)
         assert doc.payload["officer_session"] == session.session_id
         used = await hub.fetch_document("dopa.person", citizen["id"], purpose=PURPOSE, officer_session=session,
@@ -116,7 +100,7 @@ async def test_sessions_challenges_and_consents_survive_a_hub_restart(dstack: Ru
 
 async def test_an_expired_session_is_refused_saying_it_expired(dstack: RunningStack, tmp_path: Path) -> None:
     subject = persona(dstack.home)["id"]
-    async with client(dstack) as hub:
+    async with client(dstack, MUNI) as hub:
         session = await signed_in(dstack, hub, MUNI, officer(dstack, MUNI, -2), tmp_path)
         await hub.fetch_document("dopa.person", subject, purpose=PURPOSE, officer_session=session)  # remembered
         size = dstack.hub.hub.log.size
@@ -159,7 +143,7 @@ def _rows(path: Path) -> dict[str, int]:
 
 async def test_expired_rows_are_swept(dstack: RunningStack, tmp_path: Path) -> None:
     citizen = persona(dstack.home)
-    async with client(dstack) as hub:
+    async with client(dstack, MUNI) as hub:
         await signed_in(dstack, hub, MUNI, officer(dstack, MUNI, -3), tmp_path)
         await hub.begin_officer_sign_in(officer(dstack, MUNI, -3))  # a statement never signed
         await hub.request_consent(["dopa.person"], citizen["id"], purpose=PURPOSE, officer_id=officer(dstack, MUNI, 0))
@@ -180,10 +164,9 @@ async def test_a_fetch_under_a_remembered_session_passes_through_at_most_8_files
     reads no database and no file beyond the path's (the session module and the key set's stay out)."""
     trace = Trace()
     with _profiled(trace):
-        stack = await start_stack(desk_home)
-        try:
+        async with serving(desk_home) as stack:
             subject = persona(desk_home)["id"]
-            async with client(stack) as hub:
+            async with client(stack, MUNI) as hub:
                 session = await signed_in(stack, hub, MUNI, officer(stack, MUNI, 1), tmp_path)
             async with stack.channel(MUNI) as channel:
                 stub = hub_pb2_grpc.LinkageHubStub(channel)
@@ -191,13 +174,10 @@ async def test_a_fetch_under_a_remembered_session_passes_through_at_most_8_files
                                                        officer_session=session.secret, case_ref="PATH-1")
                 await stub.FetchDocument(request)  # warm: channels, Describe, the session checked and remembered
                 trace.on = True
-                answer = await stub.FetchDocument(request)
-                trace.on = False
-        finally:
-            trace.on = False
-            await stack.hub.stop(0)
-            for server in stack.providers.values():
-                await server.stop(0)
+                try:
+                    answer = await stub.FetchDocument(request)
+                finally:
+                    trace.on = False
     assert json.loads(answer.log_leaf)["officer_proof"]["kid"]
     path = trace.files("path")
     assert len(path) <= MOST_FILES, f"{len(path)} files on the path:\n{trace.render()}"
@@ -209,16 +189,15 @@ async def test_a_database_that_fails_refuses_and_issues_nothing(dstack: RunningS
     """The desks' store cannot be written (its SQLite file made read-only under the hub): a sign-in is refused
     UNAVAILABLE (hub_store_unavailable, retryable), nothing issued; it works again once the store does."""
     who = officer(dstack, MUNI, 2)
-    card = open_card(issue_officer_card(dstack.home, MUNI, who, PIN, tmp_path / "c.json"), PIN)
     store = dstack.hub.hub.store
     await store.rows("PRAGMA query_only = ON")
     try:
-        async with client(dstack) as hub:
+        async with client(dstack, MUNI) as hub:
             with pytest.raises(HubUnavailable) as info:
-                await hub.sign_in_officer(who, card)
+                await signed_in(dstack, hub, MUNI, who, tmp_path)
     finally:
         await store.rows("PRAGMA query_only = OFF")
     assert info.value.code == "hub_store_unavailable" and info.value.retryable and info.value.message_th
     assert info.value.status == grpc.StatusCode.UNAVAILABLE
-    async with client(dstack) as hub:
-        assert (await hub.sign_in_officer(who, card)).officer_id == who
+    async with client(dstack, MUNI) as hub:
+        assert (await signed_in(dstack, hub, MUNI, who, tmp_path)).officer_id == who

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import urllib.request
 from pathlib import Path
 from typing import Any
 
@@ -35,15 +34,6 @@ pytestmark = pytest.mark.slow
 MUNI = "phrae-municipality"
 PIN = "975310"
 PURPOSE = "ขึ้นทะเบียนผู้สูงอายุ"
-
-
-def _served(url: str) -> int:
-    """FetchDocument calls a hub process answered OK, from its own metrics endpoint."""
-    with urllib.request.urlopen(url, timeout=5) as response:
-        text = response.read().decode()
-    return sum(int(float(line.rsplit(" ", 1)[1])) for line in text.splitlines()
-               if line.startswith("linkage_requests_total{") and 'method="LinkageHub/FetchDocument"' in line
-               and 'code="OK"' in line)
 
 
 def _channel(home: Home, address: str) -> grpc.aio.Channel:
@@ -102,7 +92,7 @@ async def _sign_in_across(a: HubClient, b: HubClient, card: OpenCard, officer: s
 async def _every_worker_takes_the_session(home: Home, stack: Stack, session: OfficerSession, subject: str) -> None:
     """New connections to the first replica's port until both its processes have served a fetch under the session
     (every one of them succeeds)."""
-    port, before = stack.addresses["hub"], {n: _served(stack.metrics[n]) for n in ("hub", "hub/2")}
+    port, before = stack.addresses["hub"], {n: failover.served(stack.metrics[n]) for n in ("hub", "hub/2")}
     request = hub_pb2.FetchDocumentRequest(doc_type="dopa.person", subject_id=subject, purpose=PURPOSE,
                                            officer_session=session.secret)
 
@@ -112,10 +102,10 @@ async def _every_worker_takes_the_session(home: Home, stack: Stack, session: Off
         assert json.loads(answer.log_leaf)["officer_proof"]["kid"]
 
     for _ in range(16):
-        if all(_served(stack.metrics[n]) > before[n] for n in before):
+        if all(failover.served(stack.metrics[n]) > before[n] for n in before):
             break
         await asyncio.gather(*(one() for _ in range(4)))
-    assert all(_served(stack.metrics[n]) > before[n] for n in before), "one worker got no call"
+    assert all(failover.served(stack.metrics[n]) > before[n] for n in before), "one worker got no call"
 
 
 async def _a_statement_is_spent_once(a: HubClient, b: HubClient, card: OpenCard, officer: str) -> None:
