@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
 from collections.abc import AsyncIterator, Mapping
@@ -88,10 +89,17 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
-@pytest.fixture
-async def stack(sandbox_home: Home) -> AsyncIterator[RunningStack]:
-    running = await start_stack(sandbox_home)
+@contextlib.asynccontextmanager
+async def serving(home: Home, **options: Any) -> AsyncIterator[RunningStack]:
+    """``start_stack(home, **options)``, stopped on the way out (the hub as it then is: a test may replace it)."""
+    running = await start_stack(home, **options)
     try:
         yield running
     finally:
         await running.stop()
+
+
+@pytest.fixture
+async def stack(sandbox_home: Home) -> AsyncIterator[RunningStack]:
+    async with serving(sandbox_home) as running:
+        yield running
