@@ -215,9 +215,7 @@ async def test_a_run_the_hub_refuses_stops_and_writes_nothing(
                 await run_month(store, hub, rules, parse_month(MONTH), agency=MUNI, officer_id=counter.officers[0])
     finally:
         store.close()
-        await stack.hub.stop(0)
-        for server in stack.providers.values():
-            await server.stop(0)
+        await stack.stop()
     assert "ไม่มีสิทธิ์" in refused.value.message_th and "no right to promptpay.account" in refused.value.message_en
     assert "nothing was written" in refused.value.message_en and "ยังไม่มีการบันทึก" in refused.value.message_th
     for table in ("disbursement_run", "disbursement_batch", "disbursement_line", "disbursement_unpaid"):

@@ -61,12 +61,12 @@ async def test_an_online_application_is_prefilled_confirmed_printed_and_lands_in
     assert resp.status == 200 and 'data-testid="online-documents"' in html and "ทะเบียนบ้าน" in html
 
     # No consent ticked: said in both languages; nothing asked of the hub, nothing stored.
-    consents_before = len(counter.stack.hub.hub.consents.of(person["id"]))
+    consents_before = len(await counter.stack.hub.hub.consents.of(person["id"]))
     resp = await counter.client.post("/me/apply/fetch", data={"csrf": csrf, "citizen": _token(html),
                                                               "service": SERVICE, "doc_lang": "th"})
     html = await resp.text()
     assert resp.status == 400 and "กรุณาทำเครื่องหมายยินยอม" in html and "Please tick your consent" in html
-    assert len(counter.stack.hub.hub.consents.of(person["id"])) == consents_before
+    assert len(await counter.stack.hub.hub.consents.of(person["id"])) == consents_before
 
     log_before = counter.stack.hub.hub.log.size
     resp = await counter.client.post("/me/apply/fetch", data={"csrf": csrf, "citizen": _token(html),
@@ -191,8 +191,6 @@ async def test_a_fetch_the_hub_refuses_whole_is_told_not_handed_a_blank_form(
                                                               "doc_lang": "th", "consent": "1"})
             html = await resp.text()
     finally:
-        await stack.hub.stop(0)
-        for server in stack.providers.values():
-            await server.stop(0)
+        await stack.stop()
     assert resp.status == 503 and "ดึงเอกสารจากระบบเชื่อมโยงไม่ได้ในขณะนี้" in html and "apply at the counter" in html
     assert _db(counter).execute("SELECT COUNT(*) FROM application").fetchone()[0] == 0
