@@ -30,7 +30,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey,
 from linkage.config import Home
 
 __all__ = ["SIGNATURE_HEADER", "Notice", "NoticeError", "load_or_make_switch_key", "read_notice",
-           "sign_notice", "switch_public_key"]
+           "sign_notice", "signed_by_switch", "switch_public_key", "switch_signature"]
 
 SIGNATURE_HEADER: Final = "X-Payment-Signature"
 _KEYS: Final = ("txn_id", "biller_id", "ref1", "ref2", "amount", "paid_at")
@@ -99,19 +99,30 @@ def switch_public_key(home: Home) -> Ed25519PublicKey:
         raise NoticeError("no_key", f"no payment switch key at {pub_path}: start the switch first") from exc
 
 
+def switch_signature(body: bytes, key: Ed25519PrivateKey) -> str:
+    """The value of the signature header over body: base64url, no padding, of the switch's Ed25519 signature."""
+    return base64.urlsafe_b64encode(key.sign(body)).rstrip(b"=").decode("ascii")
+
+
+def signed_by_switch(body: bytes, signature: str, key: Ed25519PublicKey) -> bool:
+    """Whether signature (a header's value) is the switch's over exactly these bytes."""
+    try:
+        key.verify(base64.urlsafe_b64decode(signature + "=" * (-len(signature) % 4)), body)
+    except (InvalidSignature, ValueError, binascii.Error):
+        return False
+    return True
+
+
 def sign_notice(notice: Notice, key: Ed25519PrivateKey) -> tuple[bytes, str]:
     """The notice's body and the value of its signature header."""
     body = notice.body()
-    return body, base64.urlsafe_b64encode(key.sign(body)).rstrip(b"=").decode("ascii")
+    return body, switch_signature(body, key)
 
 
 def read_notice(body: bytes, signature: str, key: Ed25519PublicKey) -> Notice:
     """The notice in ``body`` if ``signature`` is the switch's over exactly these bytes. Raises NoticeError."""
-    try:
-        raw = base64.urlsafe_b64decode(signature + "=" * (-len(signature) % 4))
-        key.verify(raw, body)
-    except (InvalidSignature, ValueError, binascii.Error) as exc:
-        raise NoticeError("forged", "the notice's signature is not the payment switch's") from exc
+    if not signed_by_switch(body, signature, key):
+        raise NoticeError("forged", "the notice's signature is not the payment switch's")
     try:
         doc = json.loads(body.decode("utf-8"))
     except (UnicodeDecodeError, ValueError) as exc:

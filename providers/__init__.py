@@ -11,11 +11,12 @@ from linkage.v1 import common_pb2
 from providers.dbd import REGISTRY as _DBD
 from providers.dopa import REGISTRY as _DOPA
 from providers.edu import REGISTRY as _EDU
+from providers.promptpay import REGISTRY as _PROMPTPAY
 from providers.registry import Registry
 
 __all__ = ["REGISTRIES", "Registry", "document_types", "owner_of"]
 
-REGISTRIES: dict[str, Registry] = {r.name: r for r in (_DOPA, _DBD, _EDU)}
+REGISTRIES: dict[str, Registry] = {r.name: r for r in (_DOPA, _DBD, _EDU, _PROMPTPAY)}
 
 
 def document_types() -> dict[str, common_pb2.DocumentType]:

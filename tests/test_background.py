@@ -87,7 +87,7 @@ def test_status_wait_follows_a_starting_sandbox(tmp_path: Path) -> None:
         assert early.returncode == 2 and "is starting" in early.stderr and "status --wait" in early.stderr, early.stderr
         waited = linkage("status", "--wait", "240", env=env, timeout=300)
         assert waited.returncode == 0, waited.stdout + waited.stderr
-        assert "all 6 components healthy" in waited.stdout
+        assert "all 7 components healthy" in waited.stdout
     finally:
         up.send_signal(signal.SIGTERM)
         stdout, _ = up.communicate(timeout=60)
@@ -101,4 +101,4 @@ def test_env_without_a_running_sandbox_gives_the_configured_addresses(tmp_path: 
     shown = linkage("env", "--home", str(home))
     assert shown.returncode == 0, shown.stderr
     assert "export HUB_ADDRESS=127.0.0.1:42000" in shown.stdout and "not running" in shown.stdout
-    assert "export COUNTER_URL=http://127.0.0.1:42004/" in shown.stdout
+    assert "export COUNTER_URL=http://127.0.0.1:42005/" in shown.stdout  # after hub and the four registries

@@ -19,7 +19,7 @@ from linkage.config import Home
 from linkage.thaiqr import BillPayment, bill_payment_payload
 
 FREE_PORTS = {"LINKAGE_HUB_PORT": "0", "LINKAGE_PROVIDERS_DOPA_PORT": "0", "LINKAGE_PROVIDERS_DBD_PORT": "0",
-              "LINKAGE_PROVIDERS_EDU_PORT": "0", "LINKAGE_COUNTER_PORT": "0",
+              "LINKAGE_PROVIDERS_EDU_PORT": "0", "LINKAGE_PROVIDERS_PROMPTPAY_PORT": "0", "LINKAGE_COUNTER_PORT": "0",
               "LINKAGE_WITNESSES_WITNESS1_PORT": "0", "LINKAGE_WITNESSES_WITNESS2_PORT": "0", "LINKAGE_TSA_PORT": "0",
               "LINKAGE_PAYMENTS_PORT": "0"}
 
@@ -63,7 +63,7 @@ def test_up_fetch_verify_and_stop(tmp_path: Path) -> None:
     try:
         _wait_for(home / "endpoints.json", proc)
         endpoints = json.loads((home / "endpoints.json").read_text(encoding="utf-8"))
-        assert set(endpoints["providers"]) == {"dopa", "dbd", "edu"}
+        assert set(endpoints["providers"]) == {"dopa", "dbd", "edu", "promptpay"}
         assert set(endpoints["witnesses"]) == {"witness1", "witness2"}
         assert all(w["url"].startswith("http://127.0.0.1:") and "+" in w["vkey"]
                    for w in endpoints["witnesses"].values())
@@ -161,10 +161,12 @@ def test_init_writes_the_ports_it_is_given(tmp_path: Path) -> None:
             for name, spec in (("a", "auto"), ("b", "auto"), ("c", "41000"), ("d", "default"))]
     assert all(m.returncode == 0 for m in made), [m.stderr for m in made]
     a, b = ports(tmp_path / "a"), ports(tmp_path / "b")
-    assert len(set(a.values())) == 5 and all(20000 <= p < 32768 for p in a.values()) and a != b
-    assert ports(tmp_path / "c") == {"hub": 41000, "dopa": 41001, "dbd": 41002, "edu": 41003, "counter": 41004}
-    assert ports(tmp_path / "d") == {"hub": 7443, "dopa": 7451, "dbd": 7452, "edu": 7453, "counter": 8080}
-    assert "counter 41004" in made[2].stdout
+    assert len(set(a.values())) == 6 and all(20000 <= p < 32768 for p in a.values()) and a != b
+    assert ports(tmp_path / "c") == {"hub": 41000, "dopa": 41001, "dbd": 41002, "edu": 41003, "promptpay": 41004,
+                                     "counter": 41005}
+    assert ports(tmp_path / "d") == {"hub": 7443, "dopa": 7451, "dbd": 7452, "edu": 7453, "promptpay": 7454,
+                                     "counter": 8080}
+    assert "counter 41005" in made[2].stdout
     bad = linkage("init", "--home", str(tmp_path / "e"), "--ports", "80")
     assert bad.returncode == 2 and "--ports must be" in bad.stderr and not (tmp_path / "e" / "linkage.toml").exists()
 

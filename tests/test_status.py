@@ -15,7 +15,7 @@ from linkage.cli.stack import start_stack, write_endpoints
 from linkage.config import Home, load_settings
 from tests.test_sandbox import FREE_PORTS, _wait_for, linkage
 
-REGISTRIES = ("dopa", "dbd", "edu")
+REGISTRIES = ("dopa", "dbd", "edu", "promptpay")
 
 
 def _child(parent: int, *words: str) -> int:
@@ -53,7 +53,7 @@ def test_status_names_every_component_and_a_hung_registry(tmp_path: Path) -> Non
         for name in ("hub", "counter", "tsa", *REGISTRIES):
             assert f"ok   {name}" in healthy.stdout
         assert "checkpoint: size 0, root e3b0c44298fc1c149afbf4c8996fb924" in healthy.stdout  # the empty tree
-        assert "all 6 components healthy" in healthy.stdout
+        assert "all 7 components healthy" in healthy.stdout
         report = json.loads(linkage("status", "--home", str(home), "--json").stdout)
         assert report["healthy"] is True and report["down"] == []
         assert {c["name"]: c["breaker"] for c in report["components"] if c["kind"] == "registry"} == dict.fromkeys(
@@ -65,7 +65,7 @@ def test_status_names_every_component_and_a_hung_registry(tmp_path: Path) -> Non
         hung = linkage("status", "--home", str(home), "--timeout", "1")
         assert hung.returncode == 1, hung.stdout + hung.stderr
         assert "down: dopa" in hung.stderr and "DOWN dopa" in hung.stdout and "DEADLINE_EXCEEDED" in hung.stdout
-        for name in ("hub", "counter", "dbd", "edu"):
+        for name in ("hub", "counter", "dbd", "edu", "promptpay"):
             assert f"ok   {name}" in hung.stdout
     finally:
         if stopped:

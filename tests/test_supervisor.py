@@ -63,7 +63,7 @@ async def test_a_killed_component_comes_back_and_one_that_cannot_start_stops_the
         assert "restarts  3, last exit: killed by SIGKILL at" in status.stdout
         report = json.loads(linkage("status", "--home", str(home.root), "--json").stdout)
         assert {c["name"]: c["restarts"] for c in report["components"]} == {
-            "hub": 0, "dopa": 0, "dbd": 3, "edu": 0, "counter": 0, "tsa": 0}
+            "hub": 0, "dopa": 0, "dbd": 3, "edu": 0, "promptpay": 0, "counter": 0, "tsa": 0}
         # The counter exits and its port is taken meanwhile: it cannot start, and after two tries in a row the
         # supervisor gives up, saying which component, how often, and why.
         port = int(stack.addresses["counter"].rsplit(":", 1)[1])
@@ -77,7 +77,7 @@ async def test_a_killed_component_comes_back_and_one_that_cannot_start_stops_the
         assert gave_up is not None and "counter failed to start 2 times in a row" in gave_up
         assert "the port is taken" in gave_up
         assert state()["counter"]["state"] == "failed"
-        for name in ("hub", "dopa", "dbd", "edu"):  # the others served all along
+        for name in ("hub", "dopa", "dbd", "edu", "promptpay"):  # the others served all along
             assert stack.processes[name].returncode is None
     finally:
         stop.set()

@@ -48,7 +48,7 @@ def test_the_walkthrough_runs_pasted_whole(tmp_path: Path) -> None:
     for expected in (f"linkage sandbox is up in {home}",
                      f"sign in as officer {env_lines['OFFICER']}",
                      f"endpoints: {home / 'endpoints.json'}",
-                     "all 6 components healthy",
+                     "all 7 components healthy",
                      f'"subject_id": "{env_lines["ID_ORDINARY"]}"',
                      "VALID: printout",
                      "refused (PERMISSION_DENIED, no_right)", "refused, as it should be (exit 1)",

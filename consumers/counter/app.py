@@ -14,7 +14,8 @@ middleware turns every failure into a Thai / English page, never exception text.
     middlewares.py   error pages, sessions, CSRF, security headers
     pages.py         what every view shares: rendering, language, session, cookies, 404s
     views/           the views, one module per group: signin, manuals, cases, reports, complaints, me, verify,
-                     fonts, applications
+                     fonts, applications, disbursements
+    allowances/      the allowances paid through PromptPay: the monthly payment run, its batches and report
     applications/    application forms prefilled from the case's printouts, stored and printed signed
     display.py       printout data as the counter shows it: labelled rows, Thai dates, masked IDs
     reasons.py       why a document could not be fetched, in Thai and English, and whether a retry helps
@@ -38,6 +39,7 @@ from aiohttp import web
 from cryptography import x509
 
 from consumers.client import HubClient
+from consumers.counter.allowances.rules import load_rules
 from consumers.counter.applications.forms import FORMS, load_forms
 from consumers.counter.complaint_desk import ComplaintDesk, SpamGuard
 from consumers.counter.display import masked_id
@@ -50,7 +52,7 @@ from consumers.counter.queue import Queue, load_hours
 from consumers.counter.routes import add_routes
 from consumers.counter.sessions import Limiter, SessionStore
 from consumers.counter.settings import CounterSettings
-from consumers.counter.state import COMPLAINTS, FEEDBACK, HUB, QUEUE, STATE, STORE, TRACKER, CounterState
+from consumers.counter.state import COMPLAINTS, FEEDBACK, HUB, QUEUE, RULES, STATE, STORE, TRACKER, CounterState
 from consumers.counter.store import CounterStore
 from consumers.counter.throttle import SigninThrottle
 from consumers.counter.tracking import Tracker
@@ -89,6 +91,9 @@ def create_app(settings: CounterSettings) -> web.Application:
     app[STATE] = state
     app[FORMS] = load_forms(settings.manuals / "forms", manuals)  # each service's application form
     app[ENGLISH] = load_english(settings.manuals / "en", manuals)  # the manuals' English text
+    rates = settings.manuals / "allowances" / "rates.toml"
+    if rates.exists():  # the allowances paid through PromptPay (allowances/): a wrong file stops the start
+        app[RULES] = load_rules(rates, manuals)
     hours = load_hours(settings.manuals / "queue" / "hours.toml", list(manuals))
     app.cleanup_ctx.append(_hub_ctx)
     app.cleanup_ctx.append(_store_ctx)

@@ -29,6 +29,7 @@ _PROVIDERS: Final = {
     "dbd": ("กรมพัฒนาธุรกิจการค้า", "the Department of Business Development"),
     "edu": ("กระทรวงการอุดมศึกษา วิทยาศาสตร์ วิจัยและนวัตกรรม",
             "the Ministry of Higher Education, Science, Research and Innovation"),
+    "promptpay": ("ระบบพร้อมเพย์ (บริษัท เนชั่นแนล ไอทีเอ็มเอ็กซ์ จำกัด)", "the PromptPay directory (National ITMX)"),
 }
 _SOME_PROVIDER: Final = ("หน่วยงานเจ้าของข้อมูล", "the registry that holds it")
 

@@ -10,9 +10,11 @@ from consumers.counter.views import (
     applications,
     cases,
     complaints,
+    disbursements,
     fonts,
     manuals,
     me,
+    online,
     passkeys,
     payments,
     queue,
@@ -28,7 +30,8 @@ __all__ = ["PUBLIC", "SCRIPTED", "add_routes"]
 _STATIC = Path(__file__).resolve().parent / "static"
 
 PUBLIC = frozenset({"metrics", "index", "signin", "signin_post", "lang", "manuals", "manual", "complaint_form",
-                    "complaint_post", "me", "me_post", "me_consent", "verify", "verify_post", "font", "static",
+                    "complaint_post", "me", "me_post", "me_consent", "me_apply", "me_apply_fetch", "me_apply_save",
+                    "me_apply_confirm", "me_apply_pdf", "verify", "verify_post", "font", "static",
                     "signin_passkey", "signin_passkey_begin", "signin_passkey_finish", "enrol", "enrol_begin",
                     "enrol_finish", "payment_callback", "queue_book", "queue_book_post", "queue_mine",
                     "queue_mine_post", "queue_cancel", "queue_rebook", "track", "track_post", "track_feedback"})
@@ -81,6 +84,11 @@ def add_routes(app: web.Application) -> None:
     r.add_get("/me", me.me_form, name="me")
     r.add_post("/me", me.me, name="me_post")
     r.add_post("/me/consents", me.consent_decide, name="me_consent")
+    r.add_post("/me/apply", online.apply_start, name="me_apply")
+    r.add_post("/me/apply/fetch", online.apply_fetch, name="me_apply_fetch")
+    r.add_post("/me/apply/save", online.apply_save, name="me_apply_save")
+    r.add_post("/me/apply/confirm", online.apply_confirm, name="me_apply_confirm")
+    r.add_post("/me/apply/pdf", online.apply_pdf, name="me_apply_pdf")
     r.add_get("/verify", verify.verify_form, name="verify")
     r.add_post("/verify", verify.verify, name="verify_post")
     r.add_get("/fonts/{name}", fonts.font, name="font")
@@ -102,4 +110,7 @@ def add_routes(app: web.Application) -> None:
     r.add_post("/tracking/{ref}/move", tracking.move, name="tracking_move")
     r.add_get("/outbox", tracking.outbox, name="outbox")
     r.add_get("/outbox.json", tracking.outbox_json, name="outbox_json")
+    r.add_get("/disbursements", disbursements.disbursements, name="disbursements")
+    r.add_post("/disbursements", disbursements.disbursement_run, name="disbursement_run")
+    r.add_get(r"/disbursements/{month:\d{4}-\d{2}}", disbursements.disbursement_month, name="disbursement_month")
     r.add_static("/static", _STATIC, name="static")

@@ -54,6 +54,8 @@ class CounterSettings:
     followup_sweep_s: float = 600.0
     # The card reader: a folder of citizens' card files (None: the sandbox's DIR/cards).
     card_reader: Path | None = None
+    # The payment switch that takes the allowance payment batches (http://HOST:PORT; "" none: batches wait).
+    payments_url: str = ""
 
     @property
     def card_folder(self) -> Path:
@@ -76,6 +78,7 @@ class CounterSettings:
         except ValueError:
             raise ConfigError("LINKAGE_COUNTER_VERIFY_LIMIT must be a whole number of uploads") from None
         database = env.get("LINKAGE_COUNTER_DATABASE")
+        payments = env.get("LINKAGE_COUNTER_PAYMENTS") or f"http://{config.payments.host}:{config.payments.port}"
         reader = env.get("LINKAGE_COUNTER_CARD_READER")
         return cls(home=home, hub_address=hub, agency=env.get("LINKAGE_COUNTER_AGENCY", DEFAULT_AGENCY),
                    manuals=Path(env.get("LINKAGE_COUNTER_MANUALS", str(DEFAULT_FOLDER))), session_ttl=ttl,
@@ -83,4 +86,5 @@ class CounterSettings:
                    office_head=env.get("LINKAGE_COUNTER_OFFICE_HEAD") or None,
                    host=config.counter.host, port=config.counter.port,
                    secure_cookies=env.get("LINKAGE_COUNTER_SECURE_COOKIES", "") == "1", verify_limit=verify_limit,
-                   tsa_url=env.get("LINKAGE_COUNTER_TSA") or None, card_reader=Path(reader) if reader else None)
+                   tsa_url=env.get("LINKAGE_COUNTER_TSA") or None, card_reader=Path(reader) if reader else None,
+                   payments_url=payments)

@@ -1,6 +1,6 @@
 """The app's state under typed keys: ``STATE`` (CounterState), ``HUB`` (the hub client), ``STORE`` (the
-SQLite store), ``QUEUE`` (the queue), and per request the officer's ``SESSION`` and the anonymous CSRF token
-(``ANON``)."""
+SQLite store), ``QUEUE`` (the queue), ``RULES`` (the allowances' rates, when the manuals have them), and per
+request the officer's ``SESSION`` and the anonymous CSRF token (``ANON``)."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ from aiohttp import web
 from cryptography import x509
 
 from consumers.client import HubClient
+from consumers.counter.allowances.rules import Rules
 from consumers.counter.citizens import CitizenTokens
 from consumers.counter.complaint_desk import ComplaintDesk
 from consumers.counter.feedback import Feedback
@@ -28,8 +29,8 @@ from linkage.config import AgencyConfig
 from linkage.errors import LinkageError
 from linkage.v1 import common_pb2
 
-__all__ = ["ANON", "COMPLAINTS", "FEEDBACK", "HUB", "QUEUE", "SESSION", "SET_ANON", "STATE", "STORE", "TRACKER",
-           "CounterState", "hub_doc_types"]
+__all__ = ["ANON", "COMPLAINTS", "FEEDBACK", "HUB", "QUEUE", "RULES", "SESSION", "SET_ANON", "STATE", "STORE",
+           "TRACKER", "CounterState", "hub_doc_types"]
 
 _log = logging.getLogger("consumers.counter")
 
@@ -61,6 +62,7 @@ QUEUE = web.AppKey("counter_queue", Queue)  # the queue (queue.py), on the store
 TRACKER = web.AppKey("counter_tracker", Tracker)  # case tracking (tracking.py)
 FEEDBACK = web.AppKey("counter_feedback", Feedback)  # citizens' ratings (feedback.py)
 COMPLAINTS = web.AppKey("counter_complaints", ComplaintDesk)  # complaints' follow-up (complaint_desk.py)
+RULES = web.AppKey("counter_allowance_rules", Rules)  # the allowances' rates and area (allowances/rules.py), if any
 
 
 async def hub_doc_types(app: web.Application) -> Mapping[str, common_pb2.DocumentType]:

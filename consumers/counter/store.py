@@ -9,6 +9,8 @@
                    the printout it came from; application_printout, those sealed printouts, kept with them;
                    application_bill, the fee's Thai QR bill and its payment; payment_notice, every payment notice
                    received, accepted or refused (consumers/counter/applications/fees.py)
+    disbursement_* allowance payment runs, their batches and lines, who was not paid and why
+                   (consumers/counter/allowances/ledger.py)
 
 Open cases carry personal data (the applicant's ID, the printouts), so they live only as long as
 ``case_ttl`` (12 hours: a working day and a bit) and are deleted after that, at start and whenever a
@@ -32,6 +34,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from consumers.counter.allowances.ledger import SCHEMA as _ALLOWANCES
 from consumers.counter.ledger import SCHEMA as _FOLLOWUP
 
 __all__ = ["Case", "CaseRow", "CounterStore", "DocSlot", "Report", "new_case_id"]
@@ -162,7 +165,7 @@ class CounterStore:
         self._db.execute("PRAGMA foreign_keys=ON")
         self._db.execute("PRAGMA busy_timeout=5000")
         with self._tx():
-            for statement in (_SCHEMA + _FOLLOWUP).split(";"):
+            for statement in (_SCHEMA + _FOLLOWUP + _ALLOWANCES).split(";"):
                 if statement.strip():
                     self._db.execute(statement)
             if "problem_message" in {row[1] for row in self._db.execute("PRAGMA table_info(case_slot)")}:

@@ -13,6 +13,7 @@
     linkage faults  inject latency, errors and outages into a running registry
     linkage conformance   check any ProviderService implementation before the hub relies on it
     linkage status  health of every component, the last checkpoint, each provider's breaker
+    linkage counter the counter's back office: `counter disburse` pays a month's allowances through PromptPay
     linkage bench   measure the hub against direct provider reads
 
 Every flag defaults from a LINKAGE_* environment variable where one is named.
@@ -56,6 +57,7 @@ _BEFORE_BENCH: tuple[tuple[str, dict[str, str]], ...] = (
         "conformance": "check that a registry implements linkage.v1.ProviderService correctly"}),
     ("linkage.cli.status", {"status": "health of every component of the running sandbox, its last checkpoint and"
                                       " each provider's circuit breaker"}),
+    ("linkage.cli.counter", {"counter": "the counter's back office: the monthly allowance payment run"}),
 )
 _AFTER_BENCH: tuple[tuple[str, dict[str, str]], ...] = (
     ("linkage.cli.serve", {
@@ -214,7 +216,7 @@ _DATABASE_HELP = ("postgresql://USER@HOST:PORT/DBNAME: keep the registries and t
 
 _CITIZENS_HELP = "how many citizens the civil registry holds (LINKAGE_CITIZENS, default 10000)"
 _SEED_HELP = "seed of the synthetic data: the same seed makes the same people (LINKAGE_SEED, default 1)"
-_PORTS_HELP = ("ports written into DIR/linkage.toml (LINKAGE_PORTS): default (hub 7443, registries 7451-7453,"
+_PORTS_HELP = ("ports written into DIR/linkage.toml (LINKAGE_PORTS): default (hub 7443, registries 7451-7454,"
                " counter 8080), auto (free ones, so that several sandboxes run on one machine) or a base port"
                " BASE (hub BASE, then BASE+1, … for the registries and the counter)")
 

@@ -13,7 +13,7 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from linkage.cli.common import home_given, with_home
+from linkage.cli.common import home_given, officer_flags, with_home
 from linkage.config import Home, load_settings
 
 if TYPE_CHECKING:
@@ -294,12 +294,7 @@ def add_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> No
     """``linkage fetch``, ``verify``, ``audit`` and ``revoke``."""
     p = sub.add_parser("fetch", help="fetch one sealed printout as an agency")
     _connection_flags(p, None)
-    p.add_argument("--officer", help="the officer's 13-digit personal ID (without --card: only while the hub accepts"
-                                     " an officer who holds no key without a session)")
-    p.add_argument("--card", help="the officer's card file: they sign in with it (asks for its PIN) and the "
-                                  "printout names their session")
-    p.add_argument("--pin-file", help="with --card: read the PIN from this file's first line (else "
-                                      "LINKAGE_OFFICER_PIN, else asked for)")
+    officer_flags(p, "the printout names their session")
     p.add_argument("--doc-type", required=True, help="e.g. dopa.person")
     p.add_argument("--id", required=True, help="13-digit ID of the citizen or company")
     p.add_argument("--purpose", required=True, help="why the data is needed")

@@ -30,6 +30,7 @@ from linkage.storage import Database, drop_schemas, sandbox_schemas
 
 __all__ = [
     "DEFAULT_PORTS",
+    "PROMPTPAY_FIELDS",
     "SAMPLE_AGENCIES",
     "WITNESSES",
     "SandboxError",
@@ -37,7 +38,7 @@ __all__ = [
     "init",
 ]
 
-DEFAULT_PORTS = {"hub": 7443, "dopa": 7451, "dbd": 7452, "edu": 7453, "counter": 8080,
+DEFAULT_PORTS = {"hub": 7443, "dopa": 7451, "dbd": 7452, "edu": 7453, "promptpay": 7454, "counter": 8080,
                  "witness1": 7461, "witness2": 7462, "tsa": 7471, "payments": 8090}
 # The sandbox's witnesses of the log (linkage/witness/), each with its own key: see docs/audit.md "Witnesses".
 WITNESSES = ("witness1", "witness2")
@@ -45,11 +46,15 @@ WITNESSES = ("witness1", "witness2")
 # outgoing connection takes one between init and up.
 _AUTO_RANGE = (20000, 32767)
 
+# What of promptpay.account the municipality may read: where an allowance goes, and whether it can go there.
+PROMPTPAY_FIELDS = ("bank_code", "bank_name_th", "bank_name_en", "account_masked", "status")
 # rate_per_s, burst, daily_quota of each sample agency (linkage/limits.py; an agency without them gets DEFAULT_LIMITS).
 SAMPLE_AGENCIES: dict[str, dict[str, Any]] = {
-    # A municipal service counter: every document type, every field. `linkage bench` and the soak call as it,
-    # hundreds of calls a second, so its limits are high.
+    # A municipal service counter: every document type, every field, but of the PromptPay directory only what
+    # its allowance payment run needs (no holder's name, no registration date). `linkage bench` and the soak call
+    # as it, hundreds of calls a second, so its limits are high.
     "phrae-municipality": {"title": "เทศบาลเมืองแพร่ / Phrae Town Municipality", "grants": ALL_FIELDS,
+                           "narrowed": {"promptpay.account": list(PROMPTPAY_FIELDS)},
                            "limits": {"rate_per_s": 2000, "burst": 4000, "daily_quota": 50_000_000}},
     # A hospital's registration desk: who the patient is and that the card is real, nothing else.
     "phrae-hospital": {
@@ -76,10 +81,10 @@ class SandboxError(Exception):
 def choose_ports(spec: str, names: Sequence[str] | None = None) -> dict[str, int]:
     """The port of each component (hub, every registry, counter, witnesses, TSA, payment switch) for ``--ports SPEC``:
 
-    ``default`` the usual ones (hub 7443, dopa 7451, dbd 7452, edu 7453, counter 8080, witness1 7461, witness2
-    7462, tsa 7471, payments 8090); ``auto`` ports free on 127.0.0.1 now, drawn from 20000-32767; a number BASE:
-    BASE for the hub, then one each, in order, for the registries, the counter, the witnesses, the TSA and the
-    payment switch. Raises SandboxError saying what would be right.
+    ``default`` the usual ones (hub 7443, dopa 7451, dbd 7452, edu 7453, promptpay 7454, counter 8080, witness1
+    7461, witness2 7462, tsa 7471, payments 8090); ``auto`` ports free on 127.0.0.1 now, drawn from 20000-32767;
+    a number BASE: BASE for the hub, then one each, in order, for the registries, the counter, the witnesses, the
+    TSA and the payment switch. Raises SandboxError saying what would be right.
     """
     if names is None:
         from providers import REGISTRIES
@@ -224,6 +229,7 @@ def _config_text(doc_types: Mapping[str, Sequence[str]], officers: Mapping[str, 
     agencies = {}
     for name, spec in SAMPLE_AGENCIES.items():
         grants = {t: [ALL_FIELDS] for t in every} if spec["grants"] == ALL_FIELDS else spec["grants"]
+        grants = {**grants, **{t: f for t, f in spec.get("narrowed", {}).items() if t in every}}
         agencies[name] = {"title": spec["title"], "auditor": spec.get("auditor", False),
                           "officers": list(officers.get(name, ())), **spec.get("limits", {}), "grants": grants}
         if name in pins:

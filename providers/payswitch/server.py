@@ -3,6 +3,7 @@
 A paid bill is announced to the biller at ``callback_url`` (the counter's /payments/callback) with a notice signed
 by the switch's Ed25519 key (linkage/payments.py). Every answer is JSON; a bad request gets ``{"error": code,
 "message": …}`` with 400, a biller that cannot be reached 502; nothing is kept but a log line per payment.
+Bulk credit transfers (an agency's signed payment batch, ``POST /disbursements``) are batches.py's.
 """
 
 from __future__ import annotations
@@ -17,17 +18,17 @@ from decimal import Decimal
 
 import aiohttp
 from aiohttp import web
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from linkage.config import Home, load_settings
 from linkage.payments import SIGNATURE_HEADER, Notice, load_or_make_switch_key, sign_notice
 from linkage.thaiqr import ThaiQrError, read_bill_payment
+from providers.payswitch.batches import HOME, KEY, MAX_BATCH_BYTES, disburse
 
 __all__ = ["CALLBACK_ENV", "create_app", "serve"]
 
 CALLBACK_ENV = "LINKAGE_PAYMENTS_CALLBACK"
 _log = logging.getLogger("providers.payswitch")
-_KEY = web.AppKey("payswitch_key", Ed25519PrivateKey)
+_KEY = KEY
 _CALLBACK = web.AppKey("payswitch_callback", str)
 
 
@@ -36,6 +37,8 @@ def _error(status: int, code: str, message: str) -> web.Response:
 
 
 async def _pay(request: web.Request) -> web.Response:
+    if (request.content_length or 0) > 16 * 1024:
+        return _error(413, "too_large", "a payment request is at most 16 KiB")
     try:
         doc = await request.json()
     except ValueError:
@@ -72,10 +75,12 @@ async def _health(request: web.Request) -> web.Response:
 
 def create_app(home: Home, callback_url: str) -> web.Application:
     """The switch; it makes its signing key in DIR/pki/payswitch/ the first time."""
-    app = web.Application(client_max_size=16 * 1024)
+    app = web.Application(client_max_size=MAX_BATCH_BYTES)
     app[_KEY] = load_or_make_switch_key(home)
+    app[HOME] = home
     app[_CALLBACK] = callback_url
     app.router.add_post("/sandbox/pay", _pay)
+    app.router.add_post("/disbursements", disburse)
     app.router.add_get("/health", _health)
     return app
 

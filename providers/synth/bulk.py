@@ -36,7 +36,7 @@ __all__ = ["BulkTarget", "Reader", "drop_loading", "open_reader", "open_target"]
 
 Event = Callable[[str, int, int], None]
 _VERSION_NOTE = "registry tables, written whole by the seeder"
-_CACHE_MB = {"dopa": 24, "dbd": 4, "edu": 4}
+_CACHE_MB = {"dopa": 24, "dbd": 4, "edu": 4, "promptpay": 4}
 _COLUMNS = {"record": 3, "house": 2, "house_member": 2, "card_check": 6}
 
 

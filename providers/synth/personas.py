@@ -1,6 +1,8 @@
 """Personas and officers, picked while the households are made: the first subject of each kind (an
 ordinary adult, a minor, a deceased person, a voided card, a foreigner, a director, a graduate, a
-trader, companies in each status) and living adults of Phrae as the sample agencies' officers."""
+trader, companies in each status), the allowance recipients a payment run needs (elderly people of the
+municipality with and without PromptPay, another deceased person with PromptPay) and living adults of Phrae as
+the sample agencies' officers."""
 
 from __future__ import annotations
 
@@ -11,9 +13,12 @@ from typing import Any
 from linkage.storage import Database
 from providers import REGISTRIES
 from providers.synth.bulk import open_reader
-from providers.synth.households import PHRAE, Household, Person
+from providers.synth.households import PHRAE, REFERENCE_DAY, Household, Person
 
-__all__ = ["Picks"]
+__all__ = ["MUNICIPALITY_DISTRICT", "Picks"]
+
+MUNICIPALITY_DISTRICT = 5401
+"""อำเภอเมืองแพร่: the sample municipality's area (เทศบาลเมืองแพร่), where its allowance recipients live."""
 
 _LABELS = {
     "ordinary": "พลเมืองทั่วไป — an ordinary adult",
@@ -27,8 +32,18 @@ _LABELS = {
     "company_active": "บริษัทที่ยังดำเนินกิจการ — an active company",
     "company_dissolved": "นิติบุคคลที่เลิกกิจการ — a dissolved company",
     "company_bankrupt": "นิติบุคคลที่ล้มละลาย — a bankrupt company",
+    "elderly_promptpay": "ผู้สูงอายุในเขตเทศบาลที่มีพร้อมเพย์ — an elderly resident of the municipality with PromptPay",
+    "elderly_no_promptpay": "ผู้สูงอายุในเขตเทศบาลที่ไม่มีพร้อมเพย์ — an elderly resident of the municipality without"
+                            " PromptPay",
+    "resident_promptpay": "ผู้อาศัยในเขตเทศบาลที่มีพร้อมเพย์ — another resident of the municipality with PromptPay"
+                          " (for the disability allowance)",
+    "allowance_deceased": "ผู้ถึงแก่กรรมที่ยังมีพร้อมเพย์ — a deceased person whose PromptPay is still registered",
 }
+# Allowance personas: kind -> whether their PromptPay record is forced to exist.
+_ALLOWANCE = {"elderly_promptpay": True, "elderly_no_promptpay": False, "resident_promptpay": True,
+              "allowance_deceased": True}
 _POOL = 64  # officer candidates kept; a few are needed
+_CARD_VALID_UNTIL = f"{REFERENCE_DAY.year + 543 + 4}0101"
 
 
 class Picks:
@@ -42,6 +57,24 @@ class Picks:
     def pick(self, kind: str, subject_id: str) -> None:
         if kind not in self.chosen and subject_id not in self.chosen.values():
             self.chosen[kind] = subject_id
+
+    def allowance(self, p: Person, card_expiry: str) -> tuple[str, bool] | None:
+        """The allowance persona p would be (its kind and whether it has PromptPay), if p is the first fit of one
+        still open; the caller picks it once its PromptPay record came out that way. A living one has an active
+        card (card_expiry: its expiry date, Buddhist era) that stays valid at least four years past the data's
+        reference day, so that it can still prove its holder at the counter for some years of real time."""
+        if p.pid in self.chosen.values() or not p.thai:
+            return None
+        if not p.alive:
+            kinds: tuple[str, ...] = ("allowance_deceased",)
+        elif p.card_voided or p.place.district_code != MUNICIPALITY_DISTRICT or card_expiry < _CARD_VALID_UNTIL:
+            return None
+        else:
+            # Outside the officers' ages (30-60), so that the sample agencies keep the officers they had.
+            kinds = ("elderly_promptpay", "elderly_no_promptpay", "resident_promptpay") if p.age > 60 else (
+                ("resident_promptpay",) if 18 <= p.age < 30 else ())
+        kind = next((k for k in kinds if k not in self.chosen), None)
+        return None if kind is None else (kind, _ALLOWANCE[kind])
 
     def see(self, p: Person, h: Household, i: int) -> None:
         if not p.alive:

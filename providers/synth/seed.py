@@ -1,7 +1,7 @@
-"""Seed the three registries with synthetic, deterministic, coherent records.
+"""Seed the registries with synthetic, deterministic, coherent records.
 
-``generate(data_dir, citizens=N, seed=S)`` writes ``dopa.sqlite``, ``dbd.sqlite`` and
-``edu.sqlite`` in data_dir (replacing them). Guarantees:
+``generate(data_dir, citizens=N, seed=S)`` writes ``dopa.sqlite``, ``dbd.sqlite``, ``edu.sqlite`` and
+``promptpay.sqlite`` in data_dir (replacing them). Guarantees:
 
 * the same seed and size give the same records, byte for byte;
 * every ID has a valid check digit; personal IDs begin with 1-5 or 8 for Thais (mostly
@@ -11,7 +11,8 @@
   in dopa; deceased persons are in no house and their cards are voided; every house
   has 1-6 living members;
 * ~1 % deceased, ~2 % foreigners, ~5 % graduates, ~3 % of adults sole traders,
-  max(20, citizens // 50) companies;
+  max(20, citizens // 50) companies; ~80 % of Thais aged 15 and over on the PromptPay directory, drawn apart
+  (providers/synth/promptpay.py) so that the other registries are the same without it;
 * the first households live in Phrae (the province of the source letter), so that
   the sample agencies there have officers living in their area.
 
@@ -29,6 +30,7 @@ reference day so that the data do not change with the clock.
 
     households.py   people in households, their addresses and IDs
     records.py      each registry's record of them, as JSON
+    promptpay.py    the PromptPay directory's record of them
     personas.py     the personas and officers picked on the way
     writer.py       the process that writes the stores (bulk.py: SQLite or PostgreSQL)
 """
@@ -44,6 +46,7 @@ from linkage.storage import Database
 from providers.synth.bulk import drop_loading
 from providers.synth.households import REFERENCE_DAY, Generator, Household, Person, be_date, dump_json, load_geography
 from providers.synth.personas import Picks
+from providers.synth.promptpay import Directory
 from providers.synth.records import card_json, commerce_record, company_record, degree_records, person_json
 from providers.synth.writer import Job, Progress, Writer
 
@@ -91,8 +94,9 @@ def generate(data_dir: Path, *, citizens: int = 10_000, seed: int = 1, progress:
         data_dir.mkdir(parents=True, exist_ok=True)
     gen = Generator(seed, citizens)
     counts = dict.fromkeys(("dopa.person", "dopa.house", "dopa.card", "dbd.juristic", "dbd.commerce",
-                            "edu.degree"), 0)
+                            "edu.degree", "promptpay.account"), 0)
     picks = Picks()
+    directory = Directory(seed)
     done = 0
     writer = Writer(where)
     try:
@@ -103,7 +107,7 @@ def generate(data_dir: Path, *, citizens: int = 10_000, seed: int = 1, progress:
                 h = gen.household(citizens - done - n, _FLAGS.get(gen.households, frozenset()))
                 batch.append(h)
                 n += len(h.members)
-            writer.put(_make_batch(gen, batch, done + n, counts, picks))
+            writer.put(_make_batch(gen, batch, done + n, counts, picks, directory))
             done += n
             if progress is not None:
                 progress("citizens", done, citizens)
@@ -119,7 +123,7 @@ def generate(data_dir: Path, *, citizens: int = 10_000, seed: int = 1, progress:
 
 
 def _make_batch(gen: Generator, batch: list[Household], done_after: int, counts: dict[str, int],
-                picks: Picks) -> list[Job]:
+                picks: Picks, directory: Directory) -> list[Job]:
     rng, ids = gen.rng, gen.ids
     records: list[tuple[str, str, str]] = []
     houses: list[tuple[str, str]] = []
@@ -127,6 +131,7 @@ def _make_batch(gen: Generator, batch: list[Household], done_after: int, counts:
     cards: list[tuple[str, str, str, str, str, int]] = []
     commerce: list[tuple[str, str, str]] = []
     degrees: list[tuple[str, str, str]] = []
+    accounts: list[tuple[str, str, str]] = []
     adults: list[Person] = []
     for h in batch:
         living = [p for p in h.members if p.alive]
@@ -141,13 +146,16 @@ def _make_batch(gen: Generator, batch: list[Household], done_after: int, counts:
         for i, p in enumerate(h.members):
             records.append(("dopa.person", p.pid, person_json(p, h.tail_json)))
             counts["dopa.person"] += 1
+            expiry = ""
             if p.thai and p.age >= 7:
                 card, laser = card_json(rng, p)
+                expiry = card[card.index('"expiry_date":"') + 15:][:8]
                 records.append(("dopa.card", p.pid, card))
                 cards.append((p.pid, p.first_th, p.last_th, be_date(p.birth), laser, 0 if p.card_voided else 1))
                 counts["dopa.card"] += 1
             if not (p.alive and p.thai):
                 picks.see(p, h, i)
+                _promptpay(p, picks, directory, accounts, expiry)
                 continue
             forced = h.flags if i == 0 else frozenset()
             if p.age >= 22 and ("graduate" in forced or rng.random() < 0.07):
@@ -163,7 +171,9 @@ def _make_batch(gen: Generator, batch: list[Household], done_after: int, counts:
             if p.age >= 25:
                 adults.append(p)
             picks.see(p, h, i)
+            _promptpay(p, picks, directory, accounts, expiry)
     counts["dopa.house"] += len(houses)
+    counts["promptpay.account"] += len(accounts)
     counts["edu.degree"] += len(degrees)
     counts["dbd.commerce"] += len(commerce)
     # Companies keep pace with persons; their directors are adults of this batch.
@@ -184,7 +194,20 @@ def _make_batch(gen: Generator, batch: list[Household], done_after: int, counts:
         ("dopa", "card_check", cards),
         ("dbd", "record", commerce + companies),
         ("edu", "record", degrees),
+        ("promptpay", "record", accounts),
     ]
+
+
+def _promptpay(p: Person, picks: Picks, directory: Directory, accounts: list[tuple[str, str, str]],
+               card_expiry: str) -> None:
+    """p's PromptPay record, if any; p becomes an allowance persona when one is open and the record fits it (the
+    existing personas were picked first, by ``Picks.see``)."""
+    wish = picks.allowance(p, card_expiry)
+    record = directory.record(p, None if wish is None else wish[1])
+    if record is not None:
+        accounts.append(("promptpay.account", p.pid, record))
+    if wish is not None and (record is not None) == wish[1]:
+        picks.pick(wish[0], p.pid)
 
 
 def sample_ids(db_path: Path, doc_type: str, limit: int) -> list[str]:

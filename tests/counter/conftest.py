@@ -13,6 +13,7 @@ from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 
 from consumers.counter.app import CounterSettings, create_app
+from providers.payswitch.server import create_app as create_switch
 from tests.conftest import RunningStack
 
 MUNI = "phrae-municipality"
@@ -49,6 +50,17 @@ def csrf_of(html: str) -> str:
 def counter_settings(stack: RunningStack, tmp_path: Path, **kw: Any) -> CounterSettings:
     return CounterSettings(home=stack.home, hub_address=stack.hub_address, database=tmp_path / "counter.sqlite",
                            **kw)
+
+
+@pytest.fixture
+async def switch(counter: Counter) -> AsyncIterator[str]:
+    """The mock payment switch on a free port, notifying the test's counter."""
+    server = TestServer(create_switch(counter.stack.home, str(counter.client.make_url("/payments/callback"))))
+    await server.start_server()
+    try:
+        yield str(server.make_url("")).rstrip("/")
+    finally:
+        await server.close()
 
 
 @pytest.fixture

@@ -10,38 +10,23 @@ import datetime as dt
 import io
 import sqlite3
 import subprocess
-from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
 import aiohttp
-import pytest
 import zxingcpp
-from aiohttp.test_utils import TestServer
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from PIL import Image
 
 from consumers.counter.applications.fees import BILLER_ID
 from linkage.payments import SIGNATURE_HEADER, Notice, load_or_make_switch_key, sign_notice
 from linkage.thaiqr import read_bill_payment
-from providers.payswitch.server import create_app as create_switch
 from tests.counter.conftest import Counter, csrf_of
 from tests.counter.pdfcheck import pyhanko_status, tool
 
 SERVICE = "street-vending"  # 300.00 baht
 FORM = {"phone": "0812345678", "goods": "ผลไม้ตามฤดูกาล", "manner": "stall", "place": "หน้าตลาดเทศบาล",
         "helpers": "1"}
-
-
-@pytest.fixture
-async def switch(counter: Counter) -> AsyncIterator[str]:
-    """The mock payment switch on a free port, notifying the test's counter."""
-    server = TestServer(create_switch(counter.stack.home, str(counter.client.make_url("/payments/callback"))))
-    await server.start_server()
-    try:
-        yield str(server.make_url("")).rstrip("/")
-    finally:
-        await server.close()
 
 
 async def submitted_application(counter: Counter, personas: list[dict[str, Any]]) -> str:

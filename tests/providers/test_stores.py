@@ -17,7 +17,8 @@ from providers.synth import generate
 from tests.backends import fresh_database
 from tests.providers.conftest import Seeded
 
-_TABLES = {"dopa": ("record", "house", "house_member", "card_check"), "dbd": ("record",), "edu": ("record",)}
+_TABLES = {"dopa": ("record", "house", "house_member", "card_check"), "dbd": ("record",), "edu": ("record",),
+           "promptpay": ("record",)}
 
 
 def _sqlite_rows(seeded: Seeded, name: str, table: str) -> list[tuple[Any, ...]]:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
+import re
 import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
@@ -155,3 +157,45 @@ def test_officers_are_living_adults_where_their_agency_is(seeded: Seeded) -> Non
             assert person["status"] == "alive" and person["title"] in ("นาย", "นาง", "นางสาว")
             if agency.startswith("phrae"):
                 assert person["address"]["province"] == "แพร่"
+
+
+def test_the_promptpay_directory_holds_adults_of_the_civil_registry(seeded: Seeded) -> None:
+    persons = dict(_docs(seeded.data_dir, "dopa", "dopa.person"))
+    accounts = dict(_docs(seeded.data_dir, "promptpay", "promptpay.account"))
+    assert seeded.result.counts["promptpay.account"] == len(accounts)
+    for pid, account in accounts.items():
+        person = persons[pid]
+        assert account["personal_id"] == pid and account["status"] in ("active", "suspended")
+        assert account["account_name_th"] == f"{person['title']}{person['first_name_th']} {person['last_name_th']}"
+        assert re.fullmatch(r"xxx-x-x\d{4}-x", account["account_masked"]) and len(account["bank_code"]) == 3
+        assert _be(account["registered_date"]) - _be(person["birth_date"]) >= dt.timedelta(days=15 * 365)
+        assert account["registered_date"] >= "25600127"  # not before PromptPay existed
+    thai_adults = [pid for pid, p in persons.items() if p["nationality_code"] == "THA"
+                   and _be(p["birth_date"]) <= dt.date(2010, 1, 1)]
+    assert 0.7 < sum(pid in accounts for pid in thai_adults) / len(thai_adults) < 0.9
+
+
+def test_the_default_seed_has_the_allowance_personas(tmp_path: Path) -> None:
+    result = generate(tmp_path, citizens=60, seed=1)
+    by_name = {p["name"]: p for p in result.personas}
+    persons = dict(_docs(tmp_path, "dopa", "dopa.person"))
+    for name, has in (("elderly_promptpay", True), ("elderly_no_promptpay", False), ("resident_promptpay", True),
+                      ("allowance_deceased", True)):
+        persona = by_name[name]
+        assert ("promptpay.account" in persona["doc_types"]) is has, name
+        person = persons[persona["id"]]
+        if name == "allowance_deceased":
+            assert person["status"] == "deceased"
+            continue
+        assert person["status"] == "alive" and person["address"]["district"] == "เมืองแพร่"
+        assert "card" in persona and "dopa.card" in persona["doc_types"]
+        assert persona["card_expiry_date"] >= "25720101"  # good for years past the reference day
+        born = _be(person["birth_date"])
+        assert born < dt.date(1964, 1, 2) if name.startswith("elderly") else not (
+            dt.date(1964, 1, 1) < born < dt.date(1995, 1, 1))  # not of the officers' ages
+    # The other personas and the officers are those the seed made before the directory existed.
+    assert by_name["ordinary"]["id"] == "1540362476873" and by_name["deceased"]["id"] == "1540430527300"
+
+
+def _be(date: str) -> dt.date:
+    return dt.date(int(date[:4]) - 543, int(date[4:6]), int(date[6:]))

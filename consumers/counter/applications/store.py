@@ -24,11 +24,14 @@ from typing import Final
 from consumers.counter.applications.values import Filled
 from consumers.counter.store import CounterStore
 
-__all__ = ["DRAFT", "PAID", "SUBMITTED", "Application", "ApplicationStore", "SourcePrintout", "new_application_id"]
+__all__ = ["COUNTER", "DRAFT", "ONLINE", "PAID", "SUBMITTED", "Application", "ApplicationStore", "SourcePrintout",
+           "new_application_id"]
 
 DRAFT: Final = "draft"
 SUBMITTED: Final = "submitted"
 PAID: Final = "paid"  # its fee paid, after a verified payment notice (fees.py)
+COUNTER: Final = "counter"  # channels: taken at the counter, or made by the citizen from their own page (/me)
+ONLINE: Final = "online"
 
 
 def new_application_id() -> str:
@@ -112,10 +115,16 @@ class ApplicationStore:
             return self._load(db, app_id)
 
     def get(self, app_id: str, officer_id: str) -> Application | None:
-        """The application if this officer took it; else None."""
+        """The application if this officer took it, or it came online (any officer of the counter's agency handles
+        those); else None."""
         with self._store.read() as db:
             app = self._load(db, app_id)
-        return app if app is not None and app.officer_id == officer_id else None
+        return app if app is not None and (app.officer_id == officer_id or app.channel == ONLINE) else None
+
+    def load(self, app_id: str) -> Application | None:
+        """The application, whoever took it (the caller checks who may see it)."""
+        with self._store.read() as db:
+            return self._load(db, app_id)
 
     def for_case(self, case_ref: str) -> Application | None:
         """The newest application made from the case with this number, if any."""

@@ -5,14 +5,15 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import sqlite3
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 
 from aiohttp import web
 
 from consumers.auditor.bundle import proof_json
 from consumers.auditor.verify import verify_printout
-from consumers.client import Printout
+from consumers.client import OfficerSession, Printout
 from consumers.counter.cardreader import NO_CARD, read_card
 from consumers.counter.display import BANGKOK, field_rows, issued_text
 from consumers.counter.errors import BadForm, PageNotFound, ServiceUnavailable
@@ -31,11 +32,13 @@ from consumers.counter.reasons import INTERRUPTED, REVOKED, explain, provider_na
 from consumers.counter.sessions import Session
 from consumers.counter.state import HUB, STATE, STORE, TRACKER, CounterState, hub_doc_types
 from consumers.counter.store import Case, CaseRow, DocSlot, Report, new_case_id
+from linkage.cards import CitizenCard
 from linkage.errors import InvalidRequest, LinkageError
 from linkage.ids import IdKind, id_kind, parse_id
 from linkage.v1 import common_pb2
 
-__all__ = ["case_certify", "case_form", "case_open", "case_page", "case_retry", "case_revoke", "make_certified_pdf"]
+__all__ = ["case_certify", "case_form", "case_open", "case_page", "case_retry", "case_revoke", "make_certified_pdf",
+           "open_and_fetch"]
 
 _log = logging.getLogger("consumers.counter")
 
@@ -80,6 +83,22 @@ async def case_open(request: web.Request) -> web.StreamResponse:
     card = read_card(state.settings, subject) if present and id_kind(subject) is IdKind.CITIZEN else None
     if present and id_kind(subject) is IdKind.CITIZEN and card is None:
         return await _form(request, manual, 400, raw, present, NO_CARD)
+    case = await open_and_fetch(
+        request, manual, subject, officer_id=session.officer_id, officer_session=session.officer_session, card=card,
+        present=present,
+        # Its tracking timeline starts in the same transaction: no case without one, even after a crash.
+        also=lambda db, c: request.app[TRACKER].received_in(db, c.ref, manual.id, state.agency.name, subject,
+                                                            session.officer_id))
+    raise web.HTTPSeeOther(f"/cases/{case.id}")
+
+
+async def open_and_fetch(request: web.Request, manual: Manual, subject: str, *, officer_id: str,
+                         officer_session: OfficerSession | None = None, card: CitizenCard | None = None,
+                         present: bool = False, consent_id: str = "",
+                         also: Callable[[sqlite3.Connection, Case], None] | None = None) -> Case:
+    """Open a case of manual for subject and fetch its linked documents in one FetchDocuments call (with the
+    citizen's card, or their consent); the case as stored, each document a printout or the problem that kept it."""
+    state = request.app[STATE]
     store = request.app[STORE]
     now = dt.datetime.now(BANGKOK)
     doc_types = list(manual.linked_doc_types)
@@ -88,23 +107,19 @@ async def case_open(request: web.Request) -> web.StreamResponse:
     # and every document marked "interrupted, retry".
     case = store.open_case(Case(
         id=new_case_id(), ref="", service_id=manual.id, subject_id=subject, citizen_present=present,
-        officer_id=session.officer_id, created=time.time(), opened_at=now.isoformat(timespec="seconds"),
-        slots={t: _interrupted(t) for t in doc_types}), f"PHR-{now.year + 543}-", report,
-        # Its tracking timeline starts in the same transaction: no case without one, even after a crash.
-        also=lambda db, c: request.app[TRACKER].received_in(db, c.ref, manual.id, state.agency.name, subject,
-                                                            session.officer_id))
+        officer_id=officer_id, created=time.time(), opened_at=now.isoformat(timespec="seconds"),
+        slots={t: _interrupted(t) for t in doc_types}), f"PHR-{now.year + 543}-", report, also=also)
     started = time.perf_counter()
     try:
         answer = await request.app[HUB].fetch_documents(
-            doc_types, subject, purpose=manual.purpose, officer_id=session.officer_id,
-            officer_session=session.officer_session, case_ref=case.ref, citizen_card=card)
+            doc_types, subject, purpose=manual.purpose, officer_id=officer_id, officer_session=officer_session,
+            case_ref=case.ref, citizen_card=card, consent_id=consent_id)
         slots = [_slot(state, doc_type, outcome) for doc_type, outcome in answer.items()]
     except LinkageError as err:
         # The whole call failed (e.g. the hub is down): keep the case, every document can be retried.
         _log.warning("FetchDocuments failed for case %s: %s", case.ref, err.code)
         slots = [_problem_slot(t, err) for t in doc_types]
-    store.update_case(case.id, slots, report, fetch_ms=(time.perf_counter() - started) * 1000)
-    raise web.HTTPSeeOther(f"/cases/{case.id}")
+    return store.update_case(case.id, slots, report, fetch_ms=(time.perf_counter() - started) * 1000) or case
 
 
 def _interrupted(doc_type: str) -> DocSlot:

@@ -1,4 +1,5 @@
-"""The citizen's own history: who read my data, after the hub has checked my ID card with the civil registry."""
+"""The citizen's own history: who read my data, after the hub has checked my ID card with the civil registry; and
+from there, applying online (views/online.py)."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from consumers.counter.display import issued_text
 from consumers.counter.errors import TooManyAttempts
 from consumers.counter.pages import form_field, id_message, language, render
 from consumers.counter.state import HUB, STATE, hub_doc_types
+from consumers.counter.views.online import online_services
 from consumers.counter.views.tracking import my_cases
 from linkage.errors import InvalidRequest, LinkageError
 from linkage.ids import IdKind, parse_id
@@ -85,7 +87,7 @@ async def _history(request: web.Request, subject: str, card: provider_pb2.CheckC
     token = state.citizens.open(subject, card)
     return render(request, "me.html", values={}, errors={}, accesses=accesses, subject=subject, consents=consents,
                   citizen=token, notice=notice, my_cases=my_cases(request, subject),
-                  proved=await proved_against_log(request.app, found))
+                  proved=await proved_against_log(request.app, found), services=online_services(request))
 
 
 async def consent_decide(request: web.Request) -> web.StreamResponse:

@@ -10,10 +10,11 @@ from typing import Any
 
 from aiohttp import web
 
+from consumers.counter.applications.store import ApplicationStore
 from consumers.counter.display import BANGKOK, THAI_MONTHS
 from consumers.counter.errors import CounterError, TooManyAttempts
 from consumers.counter.pages import current_session, form_field, id_message, language, render
-from consumers.counter.state import FEEDBACK, STATE, TRACKER
+from consumers.counter.state import FEEDBACK, STATE, STORE, TRACKER
 from consumers.counter.tracking import LABELS, NEXT, NotYours, Track, TrackRefused
 from linkage.errors import InvalidRequest
 from linkage.ids import IdKind, parse_id
@@ -116,7 +117,9 @@ async def officer_case(request: web.Request, status: int = 200,
     except CounterError as err:
         return render(request, "error.html", status=404, status_code=404, message_th=err.message_th,
                       message_en=err.message_en, back=("/tracking", "กลับไปที่รายการเรื่อง", "Back to the cases"))
-    return render(request, "tracking_case.html", status=status, v=_view(request, track), error=error)
+    application = ApplicationStore(request.app[STORE]).for_case(track.case_ref)
+    return render(request, "tracking_case.html", status=status, v=_view(request, track), error=error,
+                  application=application)
 
 
 async def move(request: web.Request) -> web.StreamResponse:
