@@ -79,6 +79,8 @@ def _cmd_fetch(args: argparse.Namespace) -> int:
                                                citizen_card=card, consent_id=args.consent)
             except LinkageError as err:
                 print(f"refused ({err.status.name}, {err.code}): {err.message}", file=sys.stderr)
+                if err.code == "officer_session_required" and args.officer:
+                    print(_card_hint(home, args.agency, args.officer), file=sys.stderr)
                 return 1
         bundle = doc.bundle()
         print(json.dumps(unverified_payload(doc.jws), ensure_ascii=False, indent=2))
@@ -90,6 +92,18 @@ def _cmd_fetch(args: argparse.Namespace) -> int:
         return 0
 
     return asyncio.run(run())
+
+
+def _card_hint(home: Home, agency: str, officer: str) -> str:
+    """What to do when the hub wants the officer's own key: their card, which the sandbox issued them."""
+    from linkage.cli.officers import card_path, pin_path
+
+    card = card_path(home, agency, officer.strip())
+    if card.exists():
+        return (f"  ต้องลงชื่อเข้าใช้ด้วยบัตรเจ้าหน้าที่ / sign in with the officer's card: --card {card} --pin-file"
+                f" {pin_path(card)} (in place of --officer)")
+    return ("  ต้องลงชื่อเข้าใช้ด้วยบัตรเจ้าหน้าที่ / sign in with the officer's card (--card FILE); the administrator issues"
+            f" one with: linkage agency officer-card {agency} {officer.strip()[:13]}")
 
 
 def _citizen_card(home: Home, args: argparse.Namespace) -> CitizenCard | None:
@@ -292,8 +306,8 @@ def add_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> No
     """``linkage fetch``, ``verify``, ``audit`` and ``revoke``."""
     p = sub.add_parser("fetch", help="fetch one sealed printout as an agency")
     _connection_flags(p, None)
-    p.add_argument("--officer", help="the officer's 13-digit personal ID (without --card: only while the hub accepts"
-                                     " an officer who holds no key without a session)")
+    p.add_argument("--officer", help="the officer's 13-digit personal ID without a sign-in: refused unless the hub"
+                                     " runs with [hub] officer_sessions = \"optional\" and the officer holds no key")
     p.add_argument("--card", help="the officer's card file: they sign in with it (asks for its PIN) and the "
                                   "printout names their session")
     p.add_argument("--pin-file", help="with --card: read the PIN from this file's first line (else "
