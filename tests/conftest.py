@@ -11,6 +11,7 @@ from typing import Any
 import grpc
 import pytest
 
+from consumers.client import OfficerSession
 from linkage import pki
 from linkage.cli.sandbox import init
 from linkage.config import Home, Settings, load_settings
@@ -35,6 +36,8 @@ class RunningStack:
     settings: Settings
     hub: HubServer
     providers: dict[str, grpc.aio.Server]
+    # Officers signed in: (agency, officer) -> (the hub that issued it, session) (tests/officers.py).
+    sessions: dict[tuple[str, str], tuple[HubServer, OfficerSession]] = dataclasses.field(default_factory=dict)
 
     @property
     def home(self) -> Home:

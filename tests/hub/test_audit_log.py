@@ -26,6 +26,7 @@ from linkage.v1 import audit_pb2, audit_pb2_grpc, hub_pb2_grpc, provider_pb2
 from tests.backends import backend, fresh_database, postgres
 from tests.conftest import RunningStack, start_stack
 from tests.hub.test_fetch import MUNI, fetch, officer, request, subject
+from tests.officers import signed_in
 
 __all__ = ["backend", "postgres"]  # fixtures
 
@@ -162,7 +163,7 @@ async def test_log_survives_restart_with_the_same_tree(stack: RunningStack, pers
     assert stack.hub.hub.log.latest.checkpoint == before
     async with stack.channel(MUNI) as channel:
         doc = await hub_pb2_grpc.LinkageHubStub(channel).FetchDocument(
-            request(stack, MUNI, "dopa.person", subject(personas, "dopa.person")))
+            await signed_in(stack, MUNI, request(stack, MUNI, "dopa.person", subject(personas, "dopa.person"))))
     assert doc.log_index == before.size
     proof = await stack.hub.hub.log.consistency_proof(before.size, doc.checkpoint.size)
     merkle.verify_consistency(before.size, doc.checkpoint.size, proof, before.root_hash,
@@ -179,8 +180,8 @@ async def test_no_printout_when_the_log_cannot_be_written(stack: RunningStack,
     with log_held_by_another_writer(stack):
         async with stack.channel(MUNI) as channel:
             with pytest.raises(grpc.aio.AioRpcError) as info:
-                await hub_pb2_grpc.LinkageHubStub(channel).FetchDocument(
-                    request(stack, MUNI, "dopa.person", subject(personas, "dopa.person")))
+                await hub_pb2_grpc.LinkageHubStub(channel).FetchDocument(await signed_in(
+                    stack, MUNI, request(stack, MUNI, "dopa.person", subject(personas, "dopa.person"))))
         assert info.value.code() == grpc.StatusCode.UNAVAILABLE
         parsed = from_rpc_error(info.value)
         assert parsed.code == "log_unavailable" and parsed.side == "hub"

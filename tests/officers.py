@@ -1,0 +1,67 @@
+"""Officers as the tests sign them in: with the card ``linkage init`` issued each sample officer
+(DIR/officers/AGENCY/OFFICER.card.json, its PIN in the sandbox's file beside it), through the hub's real
+sign-in. The hub requires an officer session for every printout ([hub] officer_sessions = "required").
+
+``session(stack, agency, officer)`` signs in once per running hub (the stack keeps the session: sessions live
+in the hub's memory); ``signed_in(stack, agency, request)`` makes a raw request under its officer's session.
+"""
+
+from __future__ import annotations
+
+from typing import TypeVar
+
+from consumers.client import OfficerSession
+from linkage.cli.officers import card_path, pin_path
+from linkage.config import Home, Settings, load_settings
+from linkage.officercard import OpenCard, open_card
+from linkage.v1 import hub_pb2, hub_pb2_grpc
+from tests.conftest import RunningStack
+
+__all__ = ["card", "card_args", "first_officer", "session", "signed_in"]
+
+_R = TypeVar("_R", hub_pb2.FetchDocumentRequest, hub_pb2.FetchDocumentsRequest, hub_pb2.HubCheckCardRequest)
+
+
+def first_officer(settings: Settings, agency: str) -> str:
+    """The agency's first officer (by ID): the one tests act as unless they name another."""
+    return sorted(settings.agencies[agency].officers)[0]
+
+
+def card(home: Home, agency: str, officer: str) -> OpenCard:
+    """The sandbox officer's card, unlocked with the PIN the sandbox keeps beside it."""
+    path = card_path(home, agency, officer)
+    return open_card(path, pin_path(path).read_text(encoding="utf-8").strip())
+
+
+def card_args(home: Home, agency: str, officer: str | None = None) -> list[str]:
+    """``linkage fetch`` flags that sign the officer in with their sandbox card (the agency's first officer by
+    default): --card FILE --pin-file FILE."""
+    path = card_path(home, agency, officer or first_officer(load_settings(home), agency))
+    return ["--card", str(path), "--pin-file", str(pin_path(path))]
+
+
+async def session(stack: RunningStack, agency: str, officer: str | None = None) -> OfficerSession:
+    """The officer's session with this stack's hub (the agency's first officer by default), signed in with
+    their card on first use."""
+    officer = officer or first_officer(stack.settings, agency)
+    known = stack.sessions.get((agency, officer))
+    if known is not None and known[0] is stack.hub:
+        return known[1]
+    signer = card(stack.home, agency, officer)
+    async with stack.channel(agency) as channel:  # waits for a hub that is still starting, as a fetch would not
+        hub = hub_pb2_grpc.LinkageHubStub(channel)
+        begun = await hub.BeginOfficerSignIn(hub_pb2.BeginOfficerSignInRequest(officer_id=officer),
+                                             wait_for_ready=True, timeout=30)
+        done = await hub.FinishOfficerSignIn(hub_pb2.FinishOfficerSignInRequest(
+            statement=begun.statement, kid=signer.kid, signature=signer.sign(begun.statement)), timeout=30)
+    signed = OfficerSession(done.session, done.session_id, done.officer_id, done.expires_at)
+    stack.sessions[agency, officer] = (stack.hub, signed)  # a hub started anew in the stack knows it not
+    return signed
+
+
+async def signed_in(stack: RunningStack, agency: str, request: _R) -> _R:
+    """request, made under the session of the officer it names (the agency's first when it names none)."""
+    officer = request.officer_id or first_officer(stack.settings, agency)
+    request.officer_id = officer
+    request.officer_session = (await session(stack, agency, officer)).secret
+    return request
