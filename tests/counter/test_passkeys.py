@@ -1,7 +1,7 @@
 """An officer's passkey at the counter, in Debian's chromium with a virtual authenticator (Chrome DevTools'
 WebAuthn domain): enrolment with the administrator's one-time code, sign-in, a case fetched under the officer
 session, the proof in the log checked as an auditor would; and the refusals (a foreign origin, a replayed or
-misdirected assertion, a used code, the bare ID of an officer who holds a key).
+misdirected assertion, a used code; the ID form leads to the passkey page).
 
 A sandbox of its own: the passkey it publishes changes what the hub accepts from that officer."""
 
@@ -27,6 +27,7 @@ from linkage.errors import LinkageError
 from linkage.officers import OFFICER_KEYS, load_officer_keys, proof_problem
 from tests.conftest import RunningStack, start_stack
 from tests.counter.conftest import Counter, counter_settings
+from tests.counter.passkeys import virtual_authenticator
 from tests.counter.test_browser import browser  # noqa: F401  (the fixture: Debian's chromium)
 
 MUNI = "phrae-municipality"
@@ -84,11 +85,7 @@ async def test_enrol_sign_in_and_fetch_with_a_passkey(
     code = capsys.readouterr().out.split()[0]
     ctx = await browser.new_context()
     page = await ctx.new_page()
-    cdp = await ctx.new_cdp_session(page)
-    await cdp.send("WebAuthn.enable")
-    await cdp.send("WebAuthn.addVirtualAuthenticator", {"options": {
-        "protocol": "ctap2", "transport": "internal", "hasResidentKey": True, "hasUserVerification": True,
-        "isUserVerified": True, "automaticPresenceSimulation": True}})
+    await virtual_authenticator(ctx, page)
     console: list[str] = []
     page.on("console", lambda msg: console.append(msg.text) if msg.type in ("error", "warning") else None)
 
@@ -106,15 +103,13 @@ async def test_enrol_sign_in_and_fetch_with_a_passkey(
     await page.get_by_role("button", name="สร้างกุญแจ").click()
     await status.filter(has_text="ลงทะเบียนกุญแจแล้ว").wait_for()
     keys = [k for k in load_officer_keys(stack.home.pki / OFFICER_KEYS) if k.officer_id == officer]
-    assert [k.kind for k in keys] == ["webauthn"]
+    assert [k.kind for k in keys] == ["card", "webauthn"]  # the card `linkage init` issued, and the passkey
     await page.get_by_role("button", name="สร้างกุญแจ").click()
     await status.filter(has_text="รหัสลงทะเบียนไม่ถูกต้อง").wait_for()  # the code was used up
 
-    # The ID form no longer signs this officer in: they hold a key.
-    await page.goto(f"{base}/signin")
-    await page.locator("#officer_id").fill(officer)
-    await page.get_by_role("button", name="ลงชื่อเข้าใช้", exact=True).click()
-    assert "ลงชื่อเข้าใช้ด้วยกุญแจ" in await page.locator("#officer_id-error").inner_text()
+    # The ID form signs no one in (the hub requires sessions): /signin leads to the passkey page.
+    await page.goto(f"{base}/signin?next=/reports")
+    assert page.url == f"{base}/signin/passkey?next=/reports"
 
     # The same counter on an origin the hub does not trust: the passkey answers, the hub refuses.
     await page.goto(f"{foreign}/signin/passkey")

@@ -1,0 +1,114 @@
+"""Officers sign in at the counter in tests as they do at a desk: with their passkey, through its real pages.
+
+Over HTTP (no browser) the passkey is a ``tests.webauthn.SoftPasskey``: enrolled once per sandbox through the
+counter's /enrol pages with the officer's one-time code (``linkage init`` issued the counter's officers one;
+``linkage.cli.officers.enrolment_code`` renews it), then answering /signin/passkey's challenge. It claims the
+origin the hub trusts for the test's counter (``RunningStack.counter_origin``), whichever counter enrolled it.
+
+In the browser, Chromium's virtual authenticator (Chrome DevTools' WebAuthn domain) is given that same passkey
+(``WebAuthn.addCredential``), and the officer signs in on the passkey page as a person would.
+"""
+
+from __future__ import annotations
+
+import base64
+import re
+from typing import Any, Protocol
+
+from linkage.cli.officers import enrolment_code
+from linkage.config import Home
+from linkage.enrolments import ENROLMENTS, add_code
+from tests.webauthn import SoftPasskey
+
+__all__ = ["HttpClient", "add_virtual_passkey", "browser_passkey", "enrolled", "http_sign_in", "virtual_authenticator"]
+
+_ENROLLED: dict[tuple[str, str, str], SoftPasskey] = {}  # (sandbox folder, agency, officer) -> their passkey
+
+
+class HttpClient(Protocol):
+    """What the helpers need of an HTTP client bound to the counter (aiohttp's TestClient, or a ClientSession
+    with a base URL): relative get and post, cookies kept."""
+
+    def get(self, path: str, **kw: Any) -> Any: ...
+
+    def post(self, path: str, **kw: Any) -> Any: ...
+
+
+async def _csrf(client: HttpClient, path: str) -> str:
+    async with client.get(path) as resp:
+        assert resp.status == 200, (path, resp.status)
+        found = re.search(r'name="csrf" value="([^"]+)"', await resp.text())
+    assert found, f"no CSRF field in {path}"
+    return found.group(1)
+
+
+async def _post_json(client: HttpClient, path: str, data: dict[str, str]) -> dict[str, Any]:
+    async with client.post(path, data=data) as resp:
+        body: dict[str, Any] = await resp.json()
+        assert resp.status == 200, (path, resp.status, body)
+    return body
+
+
+async def enrolled(client: HttpClient, home: Home, agency: str, officer: str, origin: str) -> SoftPasskey:
+    """The officer's passkey in this sandbox: enrolled through the counter's /enrol pages the first time."""
+    known = _ENROLLED.get((str(home.root), agency, officer))
+    if known is not None:
+        return known
+    # The code `linkage init` issued (renewed when expired); one of their own for an officer who already holds a
+    # passkey made elsewhere (a browser's): an officer may hold several.
+    code = enrolment_code(home, agency, officer) or add_code(home.pki / ENROLMENTS, officer, agency)
+    passkey = SoftPasskey()
+    token = await _csrf(client, "/enrol")
+    begun = await _post_json(client, "/enrol/begin", {"csrf": token, "officer_id": officer, "code": code})
+    await _post_json(client, "/enrol/finish", {"csrf": token, "officer_id": officer, "code": code,
+                                               "credential": passkey.register(begun["options"], origin)})
+    _ENROLLED[str(home.root), agency, officer] = passkey
+    return passkey
+
+
+async def http_sign_in(client: HttpClient, home: Home, agency: str, officer: str, origin: str,
+                       target: str = "/") -> str:
+    """Sign the officer in at the counter with their passkey (enrolled first when needed); returns where the
+    counter sends them next. The client then holds the session cookie."""
+    passkey = await enrolled(client, home, agency, officer, origin)
+    token = await _csrf(client, "/signin/passkey")
+    begun = await _post_json(client, "/signin/passkey/begin", {"csrf": token, "officer_id": officer})
+    done = await _post_json(client, "/signin/passkey/finish", {
+        "csrf": token, "officer_id": officer, "statement": begun["statement"], "next": target,
+        "assertion": passkey.assert_(begun["options"], origin)})
+    return str(done["next"])
+
+
+async def virtual_authenticator(ctx: Any, page: Any) -> tuple[Any, str]:
+    """A CDP session on page and a virtual platform authenticator in it that always finds the user present and
+    verified: (session, authenticator id)."""
+    cdp = await ctx.new_cdp_session(page)
+    await cdp.send("WebAuthn.enable")
+    added = await cdp.send("WebAuthn.addVirtualAuthenticator", {"options": {
+        "protocol": "ctap2", "transport": "internal", "hasResidentKey": True, "hasUserVerification": True,
+        "isUserVerified": True, "automaticPresenceSimulation": True}})
+    return cdp, str(added["authenticatorId"])
+
+
+async def add_virtual_passkey(cdp: Any, authenticator: str, passkey: SoftPasskey) -> None:
+    """Put the officer's passkey in the browser's virtual authenticator."""
+    await cdp.send("WebAuthn.addCredential", {"authenticatorId": authenticator, "credential": {
+        "credentialId": base64.b64encode(passkey.credential_id).decode("ascii"), "isResidentCredential": False,
+        "rpId": passkey.rp_id, "privateKey": passkey.pkcs8(), "signCount": passkey.sign_count,
+        "userHandle": base64.b64encode(passkey.user_handle).decode("ascii")}})
+
+
+async def browser_passkey(ctx: Any, page: Any, base_url: str, home: Home, agency: str, officer: str,
+                          origin: str) -> None:
+    """Give page's browser the officer's passkey (enrolled first, over HTTP at the counter of base_url, when
+    needed), in a virtual authenticator: the officer then signs in on the passkey page as a person would (/signin
+    leads there), typing their ID and confirming."""
+    import aiohttp
+
+    known = _ENROLLED.get((str(home.root), agency, officer))
+    if known is None:
+        async with aiohttp.ClientSession(base_url.replace("//localhost:", "//127.0.0.1:"),
+                                         cookie_jar=aiohttp.CookieJar(unsafe=True)) as http:
+            known = await enrolled(http, home, agency, officer, origin)
+    cdp, authenticator = await virtual_authenticator(ctx, page)
+    await add_virtual_passkey(cdp, authenticator, known)
