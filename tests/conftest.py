@@ -47,6 +47,12 @@ class RunningStack:
     def hub_address(self) -> str:
         return f"127.0.0.1:{self.hub.port}"
 
+    @property
+    def counter_origin(self) -> str:
+        """The counter origin whose passkey assertions the hub accepts: http://localhost:PORT of [counter] (a
+        port free when the stack started, for a test's counter to listen on), or the first configured one."""
+        return (self.settings.hub.webauthn_origins or (f"http://localhost:{self.settings.counter.port}",))[0]
+
     def channel(self, agency: str | None, ca: Path | None = None) -> grpc.aio.Channel:
         """A channel to the hub with an agency's certificate (None: no client certificate)."""
         own = self.home.client_cert(agency) if agency else None
@@ -70,7 +76,10 @@ async def start_stack(home: Home, *, provider_timeout_ms: int | None = None,
     hub_cfg = settings.hub
     if provider_timeout_ms is not None:
         hub_cfg = dataclasses.replace(hub_cfg, provider_timeout_ms=provider_timeout_ms)
-    settings = dataclasses.replace(settings, providers=providers, hub=hub_cfg, witnesses={
+    # A counter port of its own (the hub trusts passkeys from http://localhost:PORT of [counter]): a browser test
+    # serves its counter there.
+    counter = dataclasses.replace(settings.counter, port=_free_port())
+    settings = dataclasses.replace(settings, providers=providers, hub=hub_cfg, counter=counter, witnesses={
         name: dataclasses.replace(settings.witnesses[name], port=port) for name, port in (witnesses or {}).items()})
     hub = await build_server(settings, 0)
     return RunningStack(settings, hub, servers)

@@ -2,9 +2,10 @@
 
 ``SoftPasskey`` does what a platform authenticator and the browser do together: it answers the hub's creation
 options with a registration (attestation "none", an ES256 key made with ``cryptography``, CBOR with cbor2) and
-its request options with an assertion, writing the client data the browser would write for ``origin``. The hub
-checks both with py_webauthn exactly as it checks a real browser's. Only a test can claim an origin: a browser
-writes the page's own.
+its request options with an assertion, writing the client data the browser would write on a page of
+``origin``. The hub checks both with py_webauthn exactly as it checks a real browser's. Only a test can claim an
+origin: a browser writes the page's own. The passkey belongs to the relying party (``rp_id``), not to one
+origin: the same one answers on any counter origin the hub trusts.
 
 ``pkcs8`` hands the same credential to Chromium's virtual authenticator (``WebAuthn.addCredential``), so a
 browser test signs in with the passkey enrolled here (tests/counter/passkeys.py).
@@ -39,17 +40,17 @@ def _unb64url(text: str) -> bytes:
 
 @dataclass
 class SoftPasskey:
-    """One officer's passkey: made by ``register``, used by ``assert_``; the origin is the counter's page."""
+    """One officer's passkey: made by ``register``, used by ``assert_`` (on a page of ``origin``)."""
 
-    origin: str
     rp_id: str = "localhost"
     key: ec.EllipticCurvePrivateKey = field(default_factory=lambda: ec.generate_private_key(ec.SECP256R1()))
     credential_id: bytes = field(default_factory=lambda: os.urandom(16))
     user_handle: bytes = b""
     sign_count: int = 0
 
-    def _client_data(self, kind: str, challenge: str) -> bytes:
-        return json.dumps({"type": kind, "challenge": challenge, "origin": self.origin, "crossOrigin": False},
+    @staticmethod
+    def _client_data(kind: str, challenge: str, origin: str) -> bytes:
+        return json.dumps({"type": kind, "challenge": challenge, "origin": origin, "crossOrigin": False},
                           separators=(",", ":")).encode("utf-8")
 
     def _auth_data(self, flags: int, attested: bytes = b"") -> bytes:
@@ -57,7 +58,7 @@ class SoftPasskey:
         return hashlib.sha256(self.rp_id.encode("ascii")).digest() + bytes([flags]) + \
             struct.pack(">I", self.sign_count) + attested
 
-    def register(self, options: dict[str, Any]) -> str:
+    def register(self, options: dict[str, Any], origin: str) -> str:
         """The registration (PublicKeyCredential.toJSON()) answering the hub's creation options."""
         assert options["rp"]["id"] == self.rp_id, options["rp"]
         self.user_handle = _unb64url(options["user"]["id"])
@@ -67,18 +68,18 @@ class SoftPasskey:
         attested = bytes(16) + struct.pack(">H", len(self.credential_id)) + self.credential_id + cose
         auth_data = self._auth_data(_UP | _UV | _AT, attested)
         attestation = cbor2.dumps({"fmt": "none", "attStmt": {}, "authData": auth_data})
-        client_data = self._client_data("webauthn.create", options["challenge"])
+        client_data = self._client_data("webauthn.create", options["challenge"], origin)
         return json.dumps({"id": b64url(self.credential_id), "rawId": b64url(self.credential_id),
                            "type": "public-key", "clientExtensionResults": {}, "authenticatorAttachment": "platform",
                            "response": {"clientDataJSON": b64url(client_data),
                                         "attestationObject": b64url(attestation), "transports": ["internal"]}})
 
-    def assert_(self, options: dict[str, Any]) -> str:
+    def assert_(self, options: dict[str, Any], origin: str) -> str:
         """The assertion (PublicKeyCredential.toJSON()) answering the hub's request options."""
         allowed = [c["id"] for c in options.get("allowCredentials", [])]
         assert not allowed or b64url(self.credential_id) in allowed, "the hub did not ask for this passkey"
         auth_data = self._auth_data(_UP | _UV)
-        client_data = self._client_data("webauthn.get", options["challenge"])
+        client_data = self._client_data("webauthn.get", options["challenge"], origin)
         signature = self.key.sign(auth_data + hashlib.sha256(client_data).digest(), ec.ECDSA(hashes.SHA256()))
         return json.dumps({"id": b64url(self.credential_id), "rawId": b64url(self.credential_id),
                            "type": "public-key", "clientExtensionResults": {}, "authenticatorAttachment": "platform",
