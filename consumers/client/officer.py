@@ -6,9 +6,9 @@ passkey) and sends the signature back; the hub answers with an ``OfficerSession`
 certificate. The agency's server holds the session (useless from any other certificate), never the key.
 
 ``HubClient.officer(signer)`` is the simple way: a ``SignedInOfficer`` that signs in when first asked to fetch,
-again shortly before the session ends (30 minutes), and once more when the hub no longer knows the session
-(``officer_session_unknown``: it expired early or the hub restarted), then sends the refused fetch again; the
-hub issued nothing on that refusal.
+again shortly before the session ends (30 minutes), and once more when the hub no longer takes the session
+(``officer_session_unknown`` or ``officer_session_expired``: a clock ahead of ours, a hub that forgot it), then
+sends the refused fetch again; the hub issued nothing on that refusal.
 """
 
 from __future__ import annotations
@@ -28,6 +28,8 @@ if TYPE_CHECKING:
 __all__ = ["OfficerSession", "OfficerSigner", "SignedInOfficer", "sign_with"]
 
 _R = TypeVar("_R")
+# The hub's refusals of a session it no longer takes (it issued nothing): sign in again and send once more.
+_SESSION_GONE = frozenset({"officer_session_unknown", "officer_session_expired"})
 
 
 class OfficerSigner(Protocol):
@@ -89,9 +91,9 @@ class SignedInOfficer:
         try:
             return await call(session)
         except Unauthenticated as err:
-            if err.code != "officer_session_unknown":
+            if err.code not in _SESSION_GONE:
                 raise
-        return await call(await self.sign_in())  # the hub forgot it (expired, restarted): once more, signed anew
+        return await call(await self.sign_in())  # the hub no longer takes it: once more, signed anew
 
     async def fetch_document(self, doc_type: str, subject_id: str, *, purpose: str, **options: Any) -> Printout:
         """``HubClient.fetch_document`` under this officer's session (the printout names it)."""
