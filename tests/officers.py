@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from typing import TypeVar
 
+import grpc
+
 from consumers.client import OfficerSession
 from linkage.cli.officers import card_path, pin_path
 from linkage.config import Home, Settings, load_settings
@@ -17,7 +19,7 @@ from linkage.officercard import OpenCard, open_card
 from linkage.v1 import hub_pb2, hub_pb2_grpc
 from tests.conftest import RunningStack
 
-__all__ = ["card", "card_args", "first_officer", "session", "signed_in"]
+__all__ = ["card", "card_args", "first_officer", "session", "sign_in_over", "signed_in"]
 
 _R = TypeVar("_R", hub_pb2.FetchDocumentRequest, hub_pb2.FetchDocumentsRequest, hub_pb2.HubCheckCardRequest)
 
@@ -47,16 +49,22 @@ async def session(stack: RunningStack, agency: str, officer: str | None = None) 
     known = stack.sessions.get((agency, officer))
     if known is not None and known[0] is stack.hub:
         return known[1]
-    signer = card(stack.home, agency, officer)
-    async with stack.channel(agency) as channel:  # waits for a hub that is still starting, as a fetch would not
-        hub = hub_pb2_grpc.LinkageHubStub(channel)
-        begun = await hub.BeginOfficerSignIn(hub_pb2.BeginOfficerSignInRequest(officer_id=officer),
-                                             wait_for_ready=True, timeout=30)
-        done = await hub.FinishOfficerSignIn(hub_pb2.FinishOfficerSignInRequest(
-            statement=begun.statement, kid=signer.kid, signature=signer.sign(begun.statement)), timeout=30)
-    signed = OfficerSession(done.session, done.session_id, done.officer_id, done.expires_at)
+    async with stack.channel(agency) as channel:
+        signed = await sign_in_over(channel, stack.home, agency, officer)
     stack.sessions[agency, officer] = (stack.hub, signed)  # a hub started anew in the stack knows it not
     return signed
+
+
+async def sign_in_over(channel: grpc.aio.Channel, home: Home, agency: str, officer: str) -> OfficerSession:
+    """Sign the sandbox officer in with their card over channel (a channel with the agency's certificate), waiting
+    for a hub that is still starting."""
+    signer = card(home, agency, officer)
+    hub = hub_pb2_grpc.LinkageHubStub(channel)
+    begun = await hub.BeginOfficerSignIn(hub_pb2.BeginOfficerSignInRequest(officer_id=officer), wait_for_ready=True,
+                                         timeout=30)
+    done = await hub.FinishOfficerSignIn(hub_pb2.FinishOfficerSignInRequest(
+        statement=begun.statement, kid=signer.kid, signature=signer.sign(begun.statement)), timeout=30)
+    return OfficerSession(done.session, done.session_id, done.officer_id, done.expires_at)
 
 
 async def signed_in(stack: RunningStack, agency: str, request: _R) -> _R:
