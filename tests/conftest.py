@@ -49,14 +49,20 @@ class RunningStack:
 
     @property
     def counter_origin(self) -> str:
-        """The counter origin whose passkey assertions the hub accepts: http://localhost:PORT of [counter] (a
-        port free when the stack started, for a test's counter to listen on), or the first configured one."""
-        return (self.settings.hub.webauthn_origins or (f"http://localhost:{self.settings.counter.port}",))[0]
+        """The counter origin whose passkey assertions this hub accepts (a port free when the stack started, for a
+        test's counter to listen on)."""
+        return counter_origin(self.settings)
 
     def channel(self, agency: str | None, ca: Path | None = None) -> grpc.aio.Channel:
         """A channel to the hub with an agency's certificate (None: no client certificate)."""
         own = self.home.client_cert(agency) if agency else None
         return grpc.aio.secure_channel(self.hub_address, pki.channel_credentials(ca or self.home.ca.cert, own))
+
+
+def counter_origin(settings: Settings) -> str:
+    """The counter origin whose passkey assertions a hub of these settings accepts: http://localhost:PORT of
+    [counter], or the first of [hub] webauthn_origins."""
+    return (settings.hub.webauthn_origins or (f"http://localhost:{settings.counter.port}",))[0]
 
 
 async def start_stack(home: Home, *, provider_timeout_ms: int | None = None,

@@ -189,6 +189,7 @@ def init(root: Path, *, citizens: int = 10_000, seed: int = 1, force: bool = Fal
 
         # Every sample officer's own card (PIN beside it, for the sandbox only), and the counter's officers a
         # passkey enrolment code: the hub requires an officer session for every printout.
+        (staging.root / "officers").mkdir()
         issue_sandbox_cards(staging, result.officers, DEFAULT_AGENCY)
         for item in ("pki", "data", "cards", "officers", "linkage.toml", "personas.json", "endpoints.json",
                      "supervisor.json"):

@@ -35,7 +35,7 @@ class HttpClient(Protocol):
 
 
 async def _csrf(client: HttpClient, path: str) -> str:
-    async with client.get(path) as resp:
+    async with client.get(path) as resp:  # path may be a whole URL
         assert resp.status == 200, (path, resp.status)
         found = re.search(r'name="csrf" value="([^"]+)"', await resp.text())
     assert found, f"no CSRF field in {path}"
@@ -49,8 +49,10 @@ async def _post_json(client: HttpClient, path: str, data: dict[str, str]) -> dic
     return body
 
 
-async def enrolled(client: HttpClient, home: Home, agency: str, officer: str, origin: str) -> SoftPasskey:
-    """The officer's passkey in this sandbox: enrolled through the counter's /enrol pages the first time."""
+async def enrolled(client: HttpClient, home: Home, agency: str, officer: str, origin: str,
+                   base: str = "") -> SoftPasskey:
+    """The officer's passkey in this sandbox: enrolled through the counter's /enrol pages the first time (at
+    ``base``, the counter's URL, for a client that has none of its own)."""
     known = _ENROLLED.get((str(home.root), agency, officer))
     if known is not None:
         return known
@@ -58,22 +60,22 @@ async def enrolled(client: HttpClient, home: Home, agency: str, officer: str, or
     # passkey made elsewhere (a browser's): an officer may hold several.
     code = enrolment_code(home, agency, officer) or add_code(home.pki / ENROLMENTS, officer, agency)
     passkey = SoftPasskey()
-    token = await _csrf(client, "/enrol")
-    begun = await _post_json(client, "/enrol/begin", {"csrf": token, "officer_id": officer, "code": code})
-    await _post_json(client, "/enrol/finish", {"csrf": token, "officer_id": officer, "code": code,
-                                               "credential": passkey.register(begun["options"], origin)})
+    token = await _csrf(client, f"{base}/enrol")
+    begun = await _post_json(client, f"{base}/enrol/begin", {"csrf": token, "officer_id": officer, "code": code})
+    await _post_json(client, f"{base}/enrol/finish", {"csrf": token, "officer_id": officer, "code": code,
+                                                      "credential": passkey.register(begun["options"], origin)})
     _ENROLLED[str(home.root), agency, officer] = passkey
     return passkey
 
 
 async def http_sign_in(client: HttpClient, home: Home, agency: str, officer: str, origin: str,
-                       target: str = "/") -> str:
-    """Sign the officer in at the counter with their passkey (enrolled first when needed); returns where the
-    counter sends them next. The client then holds the session cookie."""
-    passkey = await enrolled(client, home, agency, officer, origin)
-    token = await _csrf(client, "/signin/passkey")
-    begun = await _post_json(client, "/signin/passkey/begin", {"csrf": token, "officer_id": officer})
-    done = await _post_json(client, "/signin/passkey/finish", {
+                       target: str = "/", base: str = "") -> str:
+    """Sign the officer in at the counter (at ``base``, as for ``enrolled``) with their passkey, enrolled first
+    when needed; returns where the counter sends them next. The client then holds the session cookie."""
+    passkey = await enrolled(client, home, agency, officer, origin, base)
+    token = await _csrf(client, f"{base}/signin/passkey")
+    begun = await _post_json(client, f"{base}/signin/passkey/begin", {"csrf": token, "officer_id": officer})
+    done = await _post_json(client, f"{base}/signin/passkey/finish", {
         "csrf": token, "officer_id": officer, "statement": begun["statement"], "next": target,
         "assertion": passkey.assert_(begun["options"], origin)})
     return str(done["next"])

@@ -191,3 +191,41 @@ async def test_failed_passkey_sign_ins_hold_that_officer_only(counter: Counter) 
     assert statuses == [401, 401, 401, 429]
     resp = await counter.client.post("/signin/passkey/finish", data={**bad, "officer_id": second})
     assert resp.status == 401
+
+
+async def test_an_officer_whose_key_is_revoked_is_signed_out_at_the_next_fetch_and_cannot_sign_in(
+        tmp_path_factory: pytest.TempPathFactory, tmp_path: Path) -> None:
+    """The officer leaves (`linkage agency revoke-officer`) while signed in at the counter: the next fetch is refused
+    by the hub, the counter session ends with the case kept, and the passkey no longer signs them in."""
+    import datetime as dt
+
+    from aiohttp.test_utils import TestClient, TestServer
+
+    from linkage.config import write_atomically
+    from linkage.officers import officer_key_set_json, revoked
+
+    home = init(tmp_path_factory.mktemp("revoked"), citizens=60, seed=5)
+    stack = await start_stack(home)
+    try:
+        settings = counter_settings(stack, tmp_path)
+        async with TestClient(TestServer(create_app(settings))) as client:
+            counter = Counter(client, settings, stack)
+            officer = counter.officers[1]
+            await counter.sign_in(officer)
+            path = home.pki / OFFICER_KEYS
+            keys, count = revoked(load_officer_keys(path), officer, dt.datetime.now(dt.UTC))
+            assert count == 2  # the card `linkage init` issued, and the passkey enrolled above
+            write_atomically(path, officer_key_set_json(keys))
+            token = await counter.csrf(f"/cases/new/{SERVICE}")
+            resp = await client.post(f"/cases/new/{SERVICE}", data={"csrf": token, "subject_id": _citizen(home)},
+                                     allow_redirects=False)
+            assert resp.status == 303 and resp.headers["Location"].startswith("/signin?next=/cases/")
+            assert resp.headers["Location"].endswith("&expired=1")
+            assert (await client.get("/reports", allow_redirects=False)).status == 303  # signed out
+            token = await counter.csrf("/signin/passkey")
+            begun = await client.post("/signin/passkey/begin", data={"csrf": token, "officer_id": officer})
+            assert begun.status == 403 and "เพิกถอน" in (await begun.json())["error"][0]
+    finally:
+        await stack.hub.stop(0)
+        for server in stack.providers.values():
+            await server.stop(0)
