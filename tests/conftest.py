@@ -17,6 +17,7 @@ from linkage.cli.sandbox import init
 from linkage.config import Home, Settings, load_settings
 from linkage.hub.server import HubServer, build_server
 from providers.server import build_server as build_provider
+from tests.counter.passkeys import counter_origin
 
 
 @pytest.fixture(scope="session")
@@ -57,12 +58,6 @@ class RunningStack:
         """A channel to the hub with an agency's certificate (None: no client certificate)."""
         own = self.home.client_cert(agency) if agency else None
         return grpc.aio.secure_channel(self.hub_address, pki.channel_credentials(ca or self.home.ca.cert, own))
-
-
-def counter_origin(settings: Settings) -> str:
-    """The counter origin whose passkey assertions a hub of these settings accepts: http://localhost:PORT of
-    [counter], or the first of [hub] webauthn_origins."""
-    return (settings.hub.webauthn_origins or (f"http://localhost:{settings.counter.port}",))[0]
 
 
 async def start_stack(home: Home, *, provider_timeout_ms: int | None = None,

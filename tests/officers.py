@@ -10,13 +10,12 @@ from __future__ import annotations
 
 from typing import TypeVar
 
-import grpc
-
 from consumers.client import OfficerSession
 from linkage.cli.officers import card_path, pin_path
+from linkage.cli.officers import sandbox_card as card  # the officer's card, opened with the PIN kept beside it
+from linkage.cli.officers import sandbox_session as sign_in_over  # their sign-in over a channel of the agency
 from linkage.config import Home, Settings, load_settings
-from linkage.officercard import OpenCard, open_card
-from linkage.v1 import hub_pb2, hub_pb2_grpc
+from linkage.v1 import hub_pb2
 from tests.conftest import RunningStack
 
 __all__ = ["card", "card_args", "first_officer", "session", "sign_in_over", "signed_in"]
@@ -27,12 +26,6 @@ _R = TypeVar("_R", hub_pb2.FetchDocumentRequest, hub_pb2.FetchDocumentsRequest, 
 def first_officer(settings: Settings, agency: str) -> str:
     """The agency's first officer (by ID): the one tests act as unless they name another."""
     return sorted(settings.agencies[agency].officers)[0]
-
-
-def card(home: Home, agency: str, officer: str) -> OpenCard:
-    """The sandbox officer's card, unlocked with the PIN the sandbox keeps beside it."""
-    path = card_path(home, agency, officer)
-    return open_card(path, pin_path(path).read_text(encoding="utf-8").strip())
 
 
 def card_args(home: Home, agency: str, officer: str | None = None) -> list[str]:
@@ -53,18 +46,6 @@ async def session(stack: RunningStack, agency: str, officer: str | None = None) 
         signed = await sign_in_over(channel, stack.home, agency, officer)
     stack.sessions[agency, officer] = (stack.hub, signed)  # a hub started anew in the stack knows it not
     return signed
-
-
-async def sign_in_over(channel: grpc.aio.Channel, home: Home, agency: str, officer: str) -> OfficerSession:
-    """Sign the sandbox officer in with their card over channel (a channel with the agency's certificate), waiting
-    for a hub that is still starting."""
-    signer = card(home, agency, officer)
-    hub = hub_pb2_grpc.LinkageHubStub(channel)
-    begun = await hub.BeginOfficerSignIn(hub_pb2.BeginOfficerSignInRequest(officer_id=officer), wait_for_ready=True,
-                                         timeout=30)
-    done = await hub.FinishOfficerSignIn(hub_pb2.FinishOfficerSignInRequest(
-        statement=begun.statement, kid=signer.kid, signature=signer.sign(begun.statement)), timeout=30)
-    return OfficerSession(done.session, done.session_id, done.officer_id, done.expires_at)
 
 
 async def signed_in(stack: RunningStack, agency: str, request: _R) -> _R:

@@ -25,6 +25,7 @@ import secrets
 import sys
 from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from linkage.config import Home, load_settings, write_atomically
 from linkage.errors import LinkageError
@@ -40,8 +41,13 @@ from linkage.officers import (
     revoked,
 )
 
+if TYPE_CHECKING:
+    import grpc
+
+    from consumers.client import OfficerSession
+
 __all__ = ["add_agency_commands", "card_path", "enrolment_code", "issue_officer_card", "issue_sandbox_cards",
-           "pin_path", "read_pin", "unlock_card"]
+           "pin_path", "read_pin", "sandbox_card", "sandbox_session", "unlock_card"]
 
 
 def card_path(home: Home, agency: str, officer_id: str) -> Path:
@@ -131,6 +137,28 @@ def issue_officer_card(home: Home, agency: str, officer_id: str, pin: str, out: 
     entry = issue_card(home.ca, officer, agency, pin, out)
     write_atomically(path, officer_key_set_json((*keys, entry)))
     return out
+
+
+def sandbox_card(home: Home, agency: str, officer_id: str) -> OpenCard:
+    """A sandbox officer's card, opened with the PIN the sandbox keeps beside it (benchmarks, scripts, tests).
+    Raises OSError when the sandbox issued them none, or the card's LinkageError."""
+    card = card_path(home, agency, officer_id)
+    return open_card(card, pin_path(card).read_text(encoding="utf-8").strip())
+
+
+async def sandbox_session(channel: grpc.aio.Channel, home: Home, agency: str, officer_id: str) -> OfficerSession:
+    """Sign a sandbox officer in with their card over ``channel`` (a channel with the agency's certificate; a
+    hub still starting is waited for). Raises grpc.aio.AioRpcError when the hub refuses."""
+    from consumers.client import OfficerSession
+    from linkage.v1 import hub_pb2, hub_pb2_grpc
+
+    signer = sandbox_card(home, agency, officer_id)
+    hub = hub_pb2_grpc.LinkageHubStub(channel)
+    begun = await hub.BeginOfficerSignIn(hub_pb2.BeginOfficerSignInRequest(officer_id=officer_id),
+                                         wait_for_ready=True, timeout=30)
+    done = await hub.FinishOfficerSignIn(hub_pb2.FinishOfficerSignInRequest(
+        statement=begun.statement, kid=signer.kid, signature=signer.sign(begun.statement)), timeout=30)
+    return OfficerSession(done.session, done.session_id, done.officer_id, done.expires_at)
 
 
 def unlock_card(card: str, pin_file: str | None) -> OpenCard:

@@ -13,25 +13,30 @@ from __future__ import annotations
 
 import base64
 import re
-from typing import Any, Protocol
+from typing import Any
+
+import aiohttp
+from aiohttp.test_utils import TestClient
 
 from linkage.cli.officers import enrolment_code
-from linkage.config import Home
+from linkage.config import Home, Settings
 from linkage.enrolments import ENROLMENTS, add_code
 from tests.webauthn import SoftPasskey
 
-__all__ = ["HttpClient", "add_virtual_passkey", "browser_passkey", "enrolled", "http_sign_in", "virtual_authenticator"]
+__all__ = ["HttpClient", "add_virtual_passkey", "browser_passkey", "counter_origin", "enrolled", "http_sign_in",
+           "virtual_authenticator"]
 
 _ENROLLED: dict[tuple[str, str, str], SoftPasskey] = {}  # (sandbox folder, agency, officer) -> their passkey
 
 
-class HttpClient(Protocol):
-    """What the helpers need of an HTTP client bound to the counter (aiohttp's TestClient, or a ClientSession
-    with a base URL): relative get and post, cookies kept."""
+HttpClient = aiohttp.ClientSession | TestClient[Any, Any]
+"""An HTTP client of the counter that keeps its cookies: aiohttp's test client (paths), or a session (URLs)."""
 
-    def get(self, path: str, **kw: Any) -> Any: ...
 
-    def post(self, path: str, **kw: Any) -> Any: ...
+def counter_origin(settings: Settings) -> str:
+    """The counter origin whose passkey assertions a hub of these settings accepts: http://localhost:PORT of
+    [counter], or the first of [hub] webauthn_origins."""
+    return (settings.hub.webauthn_origins or (f"http://localhost:{settings.counter.port}",))[0]
 
 
 async def _csrf(client: HttpClient, path: str) -> str:
@@ -105,8 +110,6 @@ async def browser_passkey(ctx: Any, page: Any, base_url: str, home: Home, agency
     """Give page's browser the officer's passkey (enrolled first, over HTTP at the counter of base_url, when
     needed), in a virtual authenticator: the officer then signs in on the passkey page as a person would (/signin
     leads there), typing their ID and confirming."""
-    import aiohttp
-
     known = _ENROLLED.get((str(home.root), agency, officer))
     if known is None:
         async with aiohttp.ClientSession(base_url.replace("//localhost:", "//127.0.0.1:"),

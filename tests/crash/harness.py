@@ -26,8 +26,7 @@ from linkage.cli.stack import Stack, start_stack, write_endpoints
 from linkage.config import Home, Settings, load_settings
 from linkage.errors import LinkageError
 from linkage.ids import IdKind
-from tests.conftest import counter_origin
-from tests.counter.passkeys import http_sign_in
+from tests.counter.passkeys import counter_origin, http_sign_in
 from tests.crash.checks import CASE_REF, CounterDisk, check_counter, check_log, integrity_problems
 from tests.crash.ledger import Key, Ledger
 from tests.officers import card
