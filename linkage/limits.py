@@ -16,8 +16,8 @@ one row per agency (linkage/hub/sharedlimits.py), so replicas together hold the 
 a call in one place, ``Hub.admit`` in linkage/hub/rules.py, which holds the limiter.
 
 Per server, fixed: message sizes, concurrent streams per connection, the length of
-every string field of a request (``FIELD_LIMITS``), the batch of FetchDocuments and the
-range of GetEntries.
+every string field of a request (``FIELD_LIMITS``), the batch of FetchDocuments, the hub's
+batch reads from a registry (``MAX_PROVIDER_BATCH``, ``PROVIDER_BATCH_ANSWER``) and the range of GetEntries.
 """
 
 from __future__ import annotations
@@ -36,7 +36,9 @@ __all__ = [
     "MAX_BATCH",
     "MAX_CONCURRENT_STREAMS",
     "MAX_ENTRIES",
+    "MAX_PROVIDER_BATCH",
     "OTHER_FIELD_LIMIT",
+    "PROVIDER_BATCH_ANSWER",
     "PROVIDER_MAX_RECEIVE",
     "PROVIDER_MAX_SEND",
     "REFUSAL_LOG_INTERVAL_S",
@@ -57,6 +59,10 @@ MAX_CONCURRENT_STREAMS = 256
 MAX_BATCH = 16
 # Entries in one GetEntries call.
 MAX_ENTRIES = 1000
+# Reads in one BatchGetRecords call to a registry: the most the hub sends, the least a registry must accept.
+MAX_PROVIDER_BATCH = 64
+# A registry's BatchGetRecords answer stays below this (bytes); an entry that would pass it is read alone.
+PROVIDER_BATCH_ANSWER = 4 * 1024 * 1024
 
 # Longest value of each string (characters) or bytes (bytes) field of a hub or audit request, by field name.
 # An ID may carry dashes and spaces ("1-1017-00230-70-8"), hence more than 13.

@@ -7,11 +7,15 @@ process-wide default), so several servers in one process keep their figures apar
     linkage_errors_total{method, agency, doc_type, code, reason}     the calls among them that did not succeed,
                                                                      with their ErrorInfo reason ("" if none)
     linkage_request_duration_seconds{method, agency, doc_type}       latency histogram (BUCKETS)
+    linkage_batch_size{method}                                       items per batch call (FetchDocuments'
+                                                                     types, BatchGetRecords' reads): its count
+                                                                     is the number of batch calls
 
 ``agency`` is the common name of the caller's certificate when the server knows that name (the hub: an
 agency in its configuration, revoked ones included; a registry: the hub or the sandbox administrator),
 else ``unknown``; ``doc_type`` is a document type the server serves, ``other`` for any other text, ``""``
-for a call without one; a batch (``FetchDocuments``) counts once per document type in it. Label values
+for a call without one; a batch (``FetchDocuments``, a registry's ``BatchGetRecords``) counts once per
+item in it. Label values
 come only from these closed lists, status codes and snake_case reasons, never from what a caller typed:
 no ID or name of a person can appear, and a caller cannot grow the number of series.
 
@@ -22,7 +26,7 @@ aiohttp app, calls ``add_http_metrics`` (requests per route name and status, lat
 
 Where a call is counted, its request line is written too (linkage/logs.py), one per call, successes and
 failures alike, with the same closed label values: ``method, agency, doc_type, code, reason, duration_ms``
-(a batch: the call's code and reason, and ``results``, one ``{doc_type, code, reason}`` per type asked for);
+(a batch: the call's code and reason, and ``results``, one ``{doc_type, code, reason}`` per item asked for);
 the counter's: ``method, route, status, reason, duration_ms``.
 """
 
@@ -60,6 +64,7 @@ __all__ = [
 
 # Seconds: from an in-memory registry lookup (~1 ms) to a provider's deadline (3 s by default) and beyond.
 BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
+_BATCH_BUCKETS = (1, 2, 4, 8, 16, 32, 64)
 UNKNOWN_AGENCY = "unknown"
 OTHER_DOC_TYPE = "other"
 _NAME = re.compile(r"[A-Za-z][A-Za-z0-9._-]{0,63}")
@@ -103,9 +108,12 @@ class ServerMetrics:
                               (*labels, "code", "reason"), registry=self.registry)
         self.latency = Histogram("linkage_request_duration_seconds", "Time from call to answer, in seconds.",
                                  labels, buckets=BUCKETS, registry=self.registry)
+        self.batches = Histogram("linkage_batch_size", "Items asked for in one batch call.", ("method",),
+                                 buckets=_BATCH_BUCKETS, registry=self.registry)
         # Each series' counter and histogram, found once: labels() takes a lock and checks its values every time.
         # The label values come from closed lists (module docstring), so this stays small.
         self._series: dict[tuple[str, str, str, str], tuple[Any, Any]] = {}
+        self._batch_series: dict[str, Any] = {}
 
     def observe(self, method: str, caller: str, outcomes: Iterable[tuple[str, str, str]], seconds: float, *,
                 batch: tuple[str, str] | None = None) -> None:
@@ -147,6 +155,13 @@ class ServerMetrics:
                       "reason": _said_reason(reason), "duration_ms": round(seconds * 1000, 3),
                       "results": [{"doc_type": d, "code": c, "reason": r} for d, c, r in said]}
         log.write(f"{method} {code}", fields, failed=failed)
+
+    def batch_size(self, method: str, items: int) -> None:
+        """One batch call of method asked for this many items (its outcomes are observed one per item)."""
+        series = self._batch_series.get(method)
+        if series is None:
+            series = self._batch_series[method] = self.batches.labels(method)
+        series.observe(items)
 
     def after_call(self, hook: Callable[[], None]) -> None:
         """Run hook after every call is counted (e.g. to note that the log's checkpoint moved)."""
@@ -197,8 +212,11 @@ class _Interceptor(UnaryWrapper):
                 if code == "OK":
                     code = _status_name(context.code())
                 reason = _reason(context) if code != "OK" else ""
-                batch = (code, reason) if getattr(request, "doc_types", None) is not None else None
-                metrics.observe(method, _caller(context), _outcomes(request, response, code, reason),
+                items = _items(request)
+                if items is not None:
+                    metrics.batch_size(method, len(items))
+                batch = (code, reason) if items is not None else None
+                metrics.observe(method, _caller(context), _outcomes(request, items, response, code, reason),
                                 time.perf_counter() - start, batch=batch)
 
         return grpc.unary_unary_rpc_method_handler(behaviour, request_deserializer=handler.request_deserializer,
@@ -233,17 +251,24 @@ def _reason(context: grpc.aio.ServicerContext) -> str:
     return str(info.reason) if info is not None and info.domain == DOMAIN else ""
 
 
-def _outcomes(request: Any, response: Any, code: str, reason: str) -> list[tuple[str, str, str]]:
-    """(doc_type, code, reason) per document type the call asked for: a batch's problems are in its answer."""
-    batch = getattr(request, "doc_types", None)
-    if batch is None:
+def _items(request: Any) -> Any:
+    """What a batch asks for, one per item (FetchDocuments' doc_types, BatchGetRecords' requests), or None."""
+    items = getattr(request, "doc_types", None)
+    return getattr(request, "requests", None) if items is None else items
+
+
+def _outcomes(request: Any, items: Any, response: Any, code: str, reason: str) -> list[tuple[str, str, str]]:
+    """(doc_type, code, reason) per item the call asked for (items: ``_items(request)``): a batch's problems are
+    in its answer."""
+    if items is None:
         return [(str(getattr(request, "doc_type", "")), code, reason)]
+    types = [str(getattr(item, "doc_type", item)) for item in items]
     results = getattr(response, "results", None) if response is not None else None
     if results:
-        return [(r.doc_type, _CODES.get(r.problem.grpc_code, "UNKNOWN"), r.problem.reason) if r.HasField("problem")
-                else (r.doc_type, "OK", "") for r in results]
-    # Refused whole (e.g. too many types): once per type asked for, or once in all for an oversized list.
-    distinct = list(dict.fromkeys(str(t) for t in batch))
+        return [(t, _CODES.get(r.problem.grpc_code, "UNKNOWN"), r.problem.reason) if r.HasField("problem")
+                else (t, "OK", "") for t, r in zip(types, results, strict=False)]
+    # Refused whole (e.g. too many): once per type asked for, or once in all for an oversized list.
+    distinct = list(dict.fromkeys(types))
     return [(t, code, reason) for t in distinct] if 0 < len(distinct) <= MAX_BATCH else [("", code, reason)]
 
 

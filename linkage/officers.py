@@ -257,7 +257,8 @@ def parse_proof(raw: object) -> Proof | str:
 
 
 def proof_problem(entry: Mapping[str, Any], printout_session: object, keys: Sequence[OfficerKey]) -> str | None:
-    """Why a printout's log ``entry`` does not prove its officer signed in (English), or None when it does.
+    """Why a printout's log ``entry`` (or a revocation's, timed by its ``revoked_at``) does not prove its officer
+    signed in (English), or None when it does.
 
     ``printout_session`` is the sealed printout's ``officer_session`` (None: the entry alone is judged, as the log
     monitor does); ``keys`` the published officer key set.
@@ -282,7 +283,7 @@ def proof_problem(entry: Mapping[str, Any], printout_session: object, keys: Sequ
         return "the session is bound to another certificate than the one that called for this printout"
     try:
         signed_at, expires = _time(said.get("issued_at"), "statement"), _time(said.get("expires_at"), "statement")
-        issued = _time(entry.get("issued_at"), "entry")
+        issued = _time(entry.get("revoked_at" if entry.get("kind") == "revocation" else "issued_at"), "entry")
     except OfficerKeyError as exc:
         return str(exc)
     if signed_at is None or expires is None or issued is None:
@@ -290,9 +291,9 @@ def proof_problem(entry: Mapping[str, Any], printout_session: object, keys: Sequ
     if (why := key.problem(signed_at)) is not None:
         return f"at sign-in ({_text(signed_at)}): {why}"
     if key.revoked_at is not None and issued >= key.revoked_at:
-        return f"the printout was issued after the officer's key was revoked ({_text(key.revoked_at)})"
+        return f"the entry was made after the officer's key was revoked ({_text(key.revoked_at)})"
     if not signed_at <= issued <= expires:
-        return f"the printout was issued at {_text(issued)}, outside its session ({_text(signed_at)} to " \
+        return f"the entry was made at {_text(issued)}, outside its session ({_text(signed_at)} to " \
                f"{_text(expires)})"
     if key.kind == CARD and proof.client_data_json:
         return "a card's proof carries a browser's data"

@@ -9,7 +9,8 @@ force, when its outage ends, its seeded draws and counters of what it did.
 A call suffers, in this order: during an outage it fails at once with the plan's
 error (a registry that is down answers nothing slowly); otherwise it waits latency ±
 jitter, then fails with probability error_rate; otherwise it is served. Only the
-calls of ``ProviderService`` suffer: health, reflection and ``ProviderAdmin`` never do.
+calls of ``ProviderService`` suffer (each read of a ``BatchGetRecords`` on its own, as one
+``GetRecord``): health, reflection and ``ProviderAdmin`` never do.
 
 ``ADMIN_CLIENT`` / ``ADMIN_UNIT`` name the only certificate that may set faults; ``linkage
 init`` issues it.
@@ -24,6 +25,7 @@ import random
 import secrets
 import time
 from dataclasses import dataclass
+from typing import NamedTuple
 
 import grpc
 
@@ -36,6 +38,7 @@ __all__ = [
     "ERROR_CODES",
     "MAX_LATENCY_MS",
     "MAX_OUTAGE_MS",
+    "Failure",
     "FaultPlan",
     "Faults",
 ]
@@ -54,6 +57,18 @@ MAX_OUTAGE_MS = 86_400_000
 
 def _ms(ms: int) -> str:
     return f"{ms / 1000:g} s" if ms >= 1000 else f"{ms} ms"
+
+
+class Failure(NamedTuple):
+    """How an injected fault ends a call: its status and the message, in Thai and in English."""
+
+    status: grpc.StatusCode
+    message_th: str
+    message_en: str
+
+    @property
+    def details(self) -> str:
+        return f"{self.message_th} / {self.message_en}"
 
 
 @dataclass(frozen=True)
@@ -144,8 +159,8 @@ class Faults:
         self._stats.calls += 1
         return True
 
-    async def suffer(self) -> tuple[grpc.StatusCode, str] | None:
-        """Apply the faults to one call: wait if they say so; the status it must fail with, or None to serve it."""
+    async def suffer(self) -> Failure | None:
+        """Apply the faults to one call: wait if they say so; the failure it must end with, or None to serve it."""
         plan = self._plan
         self._stats.calls += 1
         if not plan.any:
@@ -153,14 +168,24 @@ class Faults:
         status: grpc.StatusCode = getattr(grpc.StatusCode, plan.error)
         if self._outage_until and time.monotonic() < self._outage_until:
             self._stats.refused_in_outage += 1
-            return status, (f"ทดสอบ: ทะเบียน {self.provider} ปิดให้บริการชั่วคราว / injected outage: registry"
-                          f" {self.provider} is down for {_ms(plan.outage_ms)} (linkage faults)")
+            return Failure(status, f"ทดสอบ: ทะเบียน {self.provider} ปิดให้บริการชั่วคราว",
+                           f"injected outage: registry {self.provider} is down for {_ms(plan.outage_ms)}"
+                           " (linkage faults)")
         delay = plan.latency_ms + (self._rng.uniform(-plan.jitter_ms, plan.jitter_ms) if plan.jitter_ms else 0)
         if delay > 0:
             self._stats.delayed += 1
             await asyncio.sleep(delay / 1000)
         if plan.error_rate and self._rng.random() < plan.error_rate:
             self._stats.errors_injected += 1
-            return status, (f"ทดสอบ: ทะเบียน {self.provider} จำลองความขัดข้อง / injected fault: registry"
-                          f" {self.provider} fails {plan.error_rate:g} of calls (linkage faults)")
+            return Failure(status, f"ทดสอบ: ทะเบียน {self.provider} จำลองความขัดข้อง",
+                           f"injected fault: registry {self.provider} fails {plan.error_rate:g} of calls"
+                           " (linkage faults)")
         return None
+
+    async def suffer_each(self, count: int) -> list[Failure | None]:
+        """``suffer`` for each of count reads that came in one call (BatchGetRecords): each is counted, waits and
+        draws on its own, all at the same time, as count calls in flight together would."""
+        if not self._plan.any:
+            self._stats.calls += count
+            return [None] * count
+        return list(await asyncio.gather(*(self.suffer() for _ in range(count))))

@@ -18,11 +18,18 @@ Errors (through ``linkage.errors.grpc_errors``), with their ErrorInfo reason:
                       secret (no ErrorInfo); a refused card is an answer (CheckPresenceResponse.refusal)
     PERMISSION_DENIED not_admin: ProviderAdmin called with any certificate but the administrator's
     INVALID_ARGUMENT  fault_out_of_range, unknown_error_code: SetFaults with settings out of range
+    INVALID_ARGUMENT  batch_too_large: BatchGetRecords with more than MAX_PROVIDER_BATCH reads
     any of providers.faults.ERROR_CODES, without ErrorInfo: a fault injected by ProviderAdmin
 
+``BatchGetRecords`` answers each of its reads on its own, in order: the record, or a ``Problem`` with the
+status and reason GetRecord would have failed with (an injected fault's has no reason), or
+RESOURCE_EXHAUSTED ``batch_answer_full`` for a record that would take the answer past
+``PROVIDER_BATCH_ANSWER`` (the hub reads it alone).
+
 Each call is one line of the ``providers.server`` log (linkage/logs.py), written where the metrics
-count it: provider, method, agency, doc_type, code, reason, duration_ms; never the subject ID, names or
-any other personal data. Logging is configured by the command line (``linkage serve-provider``), not here.
+count it: provider, method, agency, doc_type, code, reason, duration_ms (a batch: ``results``, one
+``{doc_type, code, reason}`` per read); never the subject ID, names or any other personal data. Logging is
+configured by the command line (``linkage serve-provider``), not here.
 """
 
 from __future__ import annotations
@@ -45,15 +52,29 @@ from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
 from linkage import pki
-from linkage.errors import InvalidRequest, MalformedRequests, NotFound, PermissionDenied, grpc_errors
+from linkage.errors import (
+    InvalidRequest,
+    LinkageError,
+    MalformedRequests,
+    NotFound,
+    PermissionDenied,
+    grpc_errors,
+    to_problem,
+)
 from linkage.ids import IdKind, parse_id
-from linkage.limits import PROVIDER_MAX_RECEIVE, PROVIDER_MAX_SEND, server_options
+from linkage.limits import (
+    MAX_PROVIDER_BATCH,
+    PROVIDER_BATCH_ANSWER,
+    PROVIDER_MAX_RECEIVE,
+    PROVIDER_MAX_SEND,
+    server_options,
+)
 from linkage.logs import RequestLog
 from linkage.metrics import MetricsExporter, ServerMetrics
 from linkage.pki import HUB_CLIENT
 from linkage.ports import PortInUse, listen_failure
 from linkage.storage import Database
-from linkage.v1 import provider_pb2, provider_pb2_grpc
+from linkage.v1 import common_pb2, provider_pb2, provider_pb2_grpc
 from providers import REGISTRIES
 from providers.faults import ADMIN_CLIENT, ADMIN_UNIT, FaultPlan, Faults
 from providers.presence import CardChecker, card_secret_path
@@ -77,7 +98,7 @@ def _faulted(method: _F) -> _F:
         if not self.faults.unfaulted():
             failure = await self.faults.suffer()
             if failure is not None:
-                await context.abort(*failure)
+                await context.abort(failure.status, failure.details)
         return await method(self, request, context)
 
     return wrapper  # type: ignore[return-value]
@@ -107,6 +128,52 @@ class ProviderServicer(provider_pb2_grpc.ProviderServiceServicer):
     @grpc_errors
     async def GetRecord(self, request: provider_pb2.GetRecordRequest, context: grpc.aio.ServicerContext,
                         ) -> provider_pb2.GetRecordResponse:
+        code, subject_id, wanted = self._checked(request)
+        # Synchronous on SQLite on purpose: an indexed lookup takes tens of µs, less than a thread hop.
+        return self._answer(code, subject_id, wanted, await self.store.get(code, subject_id))
+
+    @grpc_errors
+    async def BatchGetRecords(self, request: provider_pb2.BatchGetRecordsRequest, context: grpc.aio.ServicerContext,
+                              ) -> provider_pb2.BatchGetRecordsResponse:
+        """GetRecord for each entry, faults included, each failure in its own result (provider.proto)."""
+        asked = request.requests
+        if len(asked) > MAX_PROVIDER_BATCH:
+            raise InvalidRequest("batch_too_large", f"ขออ่านได้ครั้งละไม่เกิน {MAX_PROVIDER_BATCH} รายการ",
+                                 f"a batch holds at most {MAX_PROVIDER_BATCH} reads; this one has {len(asked)}",
+                                 field="requests")
+        reads: list[tuple[str, str, list[str]] | common_pb2.Problem] = []
+        for entry, failure in zip(asked, await self.faults.suffer_each(len(asked)), strict=True):
+            if failure is not None:
+                reads.append(common_pb2.Problem(
+                    grpc_code=failure.status.value[0], message=failure.details, message_th=failure.message_th,
+                    message_en=failure.message_en, side=common_pb2.FAULT_SIDE_PROVIDER, provider=self.registry.name))
+                continue
+            try:
+                reads.append(self._checked(entry))
+            except LinkageError as err:
+                reads.append(to_problem(err))
+        records = iter(await self.store.get_many([r[:2] for r in reads if isinstance(r, tuple)]))
+        results = []
+        room = PROVIDER_BATCH_ANSWER
+        for read in reads:
+            if not isinstance(read, tuple):
+                results.append(provider_pb2.RecordResult(problem=read))
+                continue
+            try:
+                answer = self._answer(*read, next(records))
+            except LinkageError as err:
+                results.append(provider_pb2.RecordResult(problem=to_problem(err)))
+                continue
+            size = answer.ByteSize()
+            if size > room and room < PROVIDER_BATCH_ANSWER:  # the first record always fits (one is at most 3 MiB)
+                results.append(provider_pb2.RecordResult(problem=self._answer_full(read[0])))
+                continue
+            room -= size
+            results.append(provider_pb2.RecordResult(record=answer))
+        return provider_pb2.BatchGetRecordsResponse(results=results)
+
+    def _checked(self, request: provider_pb2.GetRecordRequest) -> tuple[str, str, list[str]]:
+        """(doc_type, subject_id, fields asked for) of a well-formed read; raises InvalidRequest."""
         code = request.doc_type
         names = self._fields.get(code)
         if names is None:
@@ -123,8 +190,11 @@ class ProviderServicer(provider_pb2_grpc.ProviderServiceServicer):
                 "unknown_field", f"เอกสาร {code} ไม่มีช่องข้อมูล {unknown[0][:60]!r}",
                 f"{code} has no field {unknown[0][:60]!r}; its fields are: {', '.join(names)}", field="fields",
             )
-        # Synchronous on purpose: an indexed SQLite lookup takes tens of µs, less than a thread hop.
-        record = await self.store.get(code, subject_id)
+        return code, subject_id, wanted or names
+
+    def _answer(self, code: str, subject_id: str, wanted: list[str], record: dict[str, Any] | None,
+                ) -> provider_pb2.GetRecordResponse:
+        """The answer to a checked read from the stored record; raises NotFound when there is none."""
         if record is None:
             raise NotFound(
                 "record_not_found", f"ไม่พบข้อมูล {self.registry.doc_types[code].title_th} ของเลขประจำตัวนี้",
@@ -132,8 +202,16 @@ class ProviderServicer(provider_pb2_grpc.ProviderServiceServicer):
             )
         data = struct_pb2.Struct()
         # Only fields the document type declares ever leave the registry, in declared or asked order.
-        data.update({name: record[name] for name in (wanted or names) if name in record})
+        data.update({name: record[name] for name in wanted if name in record})
         return provider_pb2.GetRecordResponse(doc_type=code, subject_id=subject_id, data=data)
+
+    def _answer_full(self, code: str) -> common_pb2.Problem:
+        th = f"คำตอบชุดนี้เต็มแล้ว ขอ {code} รายการนี้แยกต่างหาก"
+        en = (f"the batch answer is full ({PROVIDER_BATCH_ANSWER >> 20} MiB): read this {code} alone with"
+              " GetRecord")
+        return common_pb2.Problem(grpc_code=grpc.StatusCode.RESOURCE_EXHAUSTED.value[0], reason="batch_answer_full",
+                                  message=f"{th} / {en}", message_th=th, message_en=en, retryable=True,
+                                  side=common_pb2.FAULT_SIDE_PROVIDER, provider=self.registry.name)
 
     @_faulted
     @grpc_errors

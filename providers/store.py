@@ -16,6 +16,7 @@ from __future__ import annotations
 import hmac
 import json
 import sqlite3
+from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -44,6 +45,9 @@ class RecordStore(Protocol):
 
     async def get(self, doc_type: str, subject_id: str) -> dict[str, Any] | None:
         """The stored document, or None. doc_type must be one of the registry's."""
+
+    async def get_many(self, keys: Sequence[tuple[str, str]]) -> list[dict[str, Any] | None]:
+        """``get`` for each (doc_type, subject_id), in order."""
 
     async def check_card(self, subject_id: str, first_name_th: str, last_name_th: str, birth_date: str,
                          laser_code: str) -> bool:
@@ -114,6 +118,10 @@ class SqliteRecordStore:
     async def get(self, doc_type: str, subject_id: str) -> dict[str, Any] | None:
         return _document(self._conn.execute(self.registry.queries[doc_type], (subject_id,)).fetchone())
 
+    async def get_many(self, keys: Sequence[tuple[str, str]]) -> list[dict[str, Any] | None]:
+        queries, conn = self.registry.queries, self._conn
+        return [_document(conn.execute(queries[doc_type], (subject_id,)).fetchone()) for doc_type, subject_id in keys]
+
     async def check_card(self, subject_id: str, first_name_th: str, last_name_th: str, birth_date: str,
                          laser_code: str) -> bool:
         row = self._conn.execute(_CARD_QUERY, (subject_id,)).fetchone()
@@ -172,6 +180,15 @@ class PostgresRecordStore:
         async with self._pool.connection() as conn:
             cur = await conn.execute(self._queries[doc_type].encode(), (subject_id,), prepare=True)
             return _document(await cur.fetchone())
+
+    async def get_many(self, keys: Sequence[tuple[str, str]]) -> list[dict[str, Any] | None]:
+        if not keys:
+            return []
+        # One connection, every query sent before any answer is read (libpq's pipeline mode): one round trip.
+        async with self._pool.connection() as conn, conn.pipeline():
+            cursors = [await conn.execute(self._queries[doc_type].encode(), (subject_id,), prepare=True)
+                       for doc_type, subject_id in keys]
+            return [_document(await cur.fetchone()) for cur in cursors]
 
     async def check_card(self, subject_id: str, first_name_th: str, last_name_th: str, birth_date: str,
                          laser_code: str) -> bool:

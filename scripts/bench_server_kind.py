@@ -99,6 +99,10 @@ class _GetRecordOnly(provider_pb2_grpc.ProviderServiceServicer):
                       context: Any) -> provider_pb2.CheckPresenceResponse:
         raise NotImplementedError("not part of this benchmark")
 
+    def BatchGetRecords(self, request: provider_pb2.BatchGetRecordsRequest,
+                        context: Any) -> provider_pb2.BatchGetRecordsResponse:
+        raise NotImplementedError("not part of this benchmark")
+
 
 class _Provider(_GetRecordOnly):
     def __init__(self) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
 from collections.abc import AsyncIterator, Mapping
@@ -16,7 +17,7 @@ from linkage import pki
 from linkage.cli.sandbox import init
 from linkage.config import Home, Settings, load_settings
 from linkage.hub.server import HubServer, build_server
-from providers.server import build_server as build_provider
+from providers.server import ProviderServer, start_server
 from tests.counter.passkeys import counter_origin
 
 
@@ -37,6 +38,8 @@ class RunningStack:
     settings: Settings
     hub: HubServer
     providers: dict[str, grpc.aio.Server]
+    # The same registries with their store and metrics (what reached each is counted there).
+    registries: dict[str, ProviderServer] = dataclasses.field(default_factory=dict)
     # Officers signed in: (agency, officer) -> (the hub that issued it, session) (tests/officers.py).
     sessions: dict[tuple[str, str], tuple[HubServer, OfficerSession]] = dataclasses.field(default_factory=dict)
 
@@ -54,6 +57,12 @@ class RunningStack:
         test's counter to listen on)."""
         return counter_origin(self.settings)
 
+    async def stop(self) -> None:
+        """Stop the hub, then the registries, at once."""
+        await self.hub.stop(0)
+        for server in self.providers.values():
+            await server.stop(0)
+
     def channel(self, agency: str | None, ca: Path | None = None) -> grpc.aio.Channel:
         """A channel to the hub with an agency's certificate (None: no client certificate)."""
         own = self.home.client_cert(agency) if agency else None
@@ -65,15 +74,14 @@ async def start_stack(home: Home, *, provider_timeout_ms: int | None = None,
     """Every registry (except those in skip) and the hub, in this event loop, on free ports. The hub sends its
     checkpoints to the sandbox's witnesses only when given where they listen (name -> port; tests/witness/)."""
     settings = load_settings(home)
-    servers: dict[str, grpc.aio.Server] = {}
+    registries: dict[str, ProviderServer] = {}
     providers = {}
     for name, cfg in settings.providers.items():
         if name in skip:
             providers[name] = dataclasses.replace(cfg, port=_free_port())
             continue
-        server, port = await build_provider(name, home.provider_db(name), home.ca.cert, home.server_cert(name))
-        servers[name] = server
-        providers[name] = dataclasses.replace(cfg, port=port)
+        registries[name] = await start_server(name, home.provider_db(name), home.ca.cert, home.server_cert(name))
+        providers[name] = dataclasses.replace(cfg, port=registries[name].port)
     hub_cfg = settings.hub
     if provider_timeout_ms is not None:
         hub_cfg = dataclasses.replace(hub_cfg, provider_timeout_ms=provider_timeout_ms)
@@ -83,7 +91,7 @@ async def start_stack(home: Home, *, provider_timeout_ms: int | None = None,
     settings = dataclasses.replace(settings, providers=providers, hub=hub_cfg, counter=counter, witnesses={
         name: dataclasses.replace(settings.witnesses[name], port=port) for name, port in (witnesses or {}).items()})
     hub = await build_server(settings, 0)
-    return RunningStack(settings, hub, servers)
+    return RunningStack(settings, hub, {name: r.server for name, r in registries.items()}, registries)
 
 
 def _free_port() -> int:
@@ -94,12 +102,17 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
-@pytest.fixture
-async def stack(sandbox_home: Home) -> AsyncIterator[RunningStack]:
-    running = await start_stack(sandbox_home)
+@contextlib.asynccontextmanager
+async def serving(home: Home, **options: Any) -> AsyncIterator[RunningStack]:
+    """``start_stack(home, **options)``, stopped on the way out (the hub as it then is: a test may replace it)."""
+    running = await start_stack(home, **options)
     try:
         yield running
     finally:
-        await running.hub.stop(0)
-        for server in running.providers.values():
-            await server.stop(0)
+        await running.stop()
+
+
+@pytest.fixture
+async def stack(sandbox_home: Home) -> AsyncIterator[RunningStack]:
+    async with serving(sandbox_home) as running:
+        yield running

@@ -23,6 +23,7 @@ import signal
 import subprocess
 import sys
 import time
+import urllib.request
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from types import TracebackType
@@ -37,7 +38,8 @@ from linkage.officercard import OpenCard
 from tests.officers import card
 from tests.test_sandbox import FREE_PORTS
 
-__all__ = ["Call", "Kill", "Load", "holders", "kill_integrator", "logged", "sandbox_up", "supervised", "until"]
+__all__ = ["Call", "Kill", "Load", "holders", "kill_integrator", "logged", "sandbox_up", "served", "supervised",
+           "until"]
 
 MUNI = "phrae-municipality"
 
@@ -142,6 +144,15 @@ def logged(url: str) -> dict[str, list[int]]:
     for pid, idx in rows:
         out.setdefault(str(pid), []).append(int(idx))
     return out
+
+
+def served(url: str) -> int:
+    """FetchDocument calls a hub process answered OK, from its own metrics endpoint."""
+    with urllib.request.urlopen(url, timeout=5) as response:
+        text = response.read().decode()
+    return sum(int(float(line.rsplit(" ", 1)[1])) for line in text.splitlines()
+               if line.startswith("linkage_requests_total{") and 'method="LinkageHub/FetchDocument"' in line
+               and 'code="OK"' in line)
 
 
 def supervised(home: Path) -> dict[str, Any]:

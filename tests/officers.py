@@ -2,15 +2,16 @@
 (DIR/officers/AGENCY/OFFICER.card.json, its PIN in the sandbox's file beside it), through the hub's real
 sign-in. The hub requires an officer session for every printout ([hub] officer_sessions = "required").
 
-``session(stack, agency, officer)`` signs in once per running hub (the stack keeps the session: sessions live
-in the hub's memory); ``signed_in(stack, agency, request)`` makes a raw request under its officer's session.
+``session(stack, agency, officer)`` signs in once per running hub (the stack keeps the session);
+``signed_in(stack, agency, request)`` makes a raw request under its officer's session; ``sign_in(hub, …)`` signs
+in anew through a client of the test's own (``client``).
 """
 
 from __future__ import annotations
 
 from typing import TypeVar
 
-from consumers.client import OfficerSession
+from consumers.client import HubClient, OfficerSession
 from linkage.cli.officers import card_path, pin_path
 from linkage.cli.officers import sandbox_card as card  # the officer's card, opened with the PIN kept beside it
 from linkage.cli.officers import sandbox_session as sign_in_over  # their sign-in over a channel of the agency
@@ -18,7 +19,7 @@ from linkage.config import Home, Settings, load_settings
 from linkage.v1 import hub_pb2
 from tests.conftest import RunningStack
 
-__all__ = ["card", "card_args", "first_officer", "session", "sign_in_over", "signed_in"]
+__all__ = ["card", "card_args", "client", "first_officer", "session", "sign_in", "sign_in_over", "signed_in"]
 
 _R = TypeVar("_R", hub_pb2.FetchDocumentRequest, hub_pb2.FetchDocumentsRequest, hub_pb2.HubCheckCardRequest)
 
@@ -54,3 +55,13 @@ async def signed_in(stack: RunningStack, agency: str, request: _R) -> _R:
     request.officer_id = officer
     request.officer_session = (await session(stack, agency, officer)).secret
     return request
+
+
+def client(stack: RunningStack, agency: str) -> HubClient:
+    """The agency's client of the stack's hub."""
+    return HubClient.connect(stack.hub_address, stack.home.ca.cert, stack.home.client_cert(agency))
+
+
+async def sign_in(hub: HubClient, home: Home, agency: str, officer: str) -> OfficerSession:
+    """A new session of the officer through hub, signed with their sandbox card."""
+    return await hub.sign_in_officer(officer, card(home, agency, officer))

@@ -56,6 +56,13 @@ def _lines(out: str) -> dict[str, str]:
     return found
 
 
+def failures_of(junit: Path, name: str) -> list[str]:
+    """The problems of check name in a JUnit report, one a line."""
+    failure = next(c for c in ET.parse(junit).getroot().iter("testcase") if c.get("name") == name).find("failure")
+    assert failure is not None and failure.text is not None
+    return failure.text.splitlines()
+
+
 def _failed(lines: dict[str, str]) -> list[str]:
     return [name for name, line in lines.items() if line.startswith("FAIL")]
 
@@ -113,6 +120,8 @@ async def test_every_registry_passes(sandbox_home: Home, registries: dict[str, i
         expected_card = ("a wrong card does not match" if "dopa.card" in codes
                          else "UNIMPLEMENTED (the provider serves no dopa.card)")
         assert lines["check_card"].startswith(f"PASS {expected_card}")
+        assert lines["batch_read"].startswith("PASS ") and " in one call answered in their places as GetRecord" in (
+            lines["batch_read"]) and "64 reads in one call answered" in lines["batch_read"]
         suite = ET.parse(junit).getroot()
         assert suite.get("tests") == str(len(CHECK_NAMES)) and suite.get("failures") == "0"
         assert [c.get("name") for c in suite.iter("testcase")] == CHECK_NAMES
@@ -245,6 +254,18 @@ class SloppyProvider(provider_pb2_grpc.ProviderServiceServicer):
         data.update(record)
         return provider_pb2.GetRecordResponse(doc_type=request.doc_type, subject_id=request.subject_id, data=data)
 
+    async def BatchGetRecords(self, request: Any, context: Any) -> provider_pb2.BatchGetRecordsResponse:
+        """In the order its threads happened to finish (here: backwards), and a record for every read."""
+        results = []
+        for read in reversed(request.requests):
+            try:
+                answer = await self.upstream.GetRecord(read)
+            except grpc.aio.AioRpcError:
+                answer = await self.upstream.GetRecord(provider_pb2.GetRecordRequest(
+                    doc_type="dopa.person", subject_id=self.fallback))
+            results.append(provider_pb2.RecordResult(record=answer))
+        return provider_pb2.BatchGetRecordsResponse(results=results)
+
 
 @pytest.fixture
 async def sloppy(sandbox_home: Home, registries: dict[str, int], personas: list[dict[str, Any]],
@@ -278,7 +299,7 @@ async def test_sloppy_provider_fails_with_useful_messages(sandbox_home: Home, sl
     lines = _lines(out)
     assert code == 1
     assert _failed(lines) == ["describe", "reflection", "malformed_ids", "unknown_doc_type", "not_found",
-                              "field_projection", "thai_text", "large_records", "error_details"]
+                              "field_projection", "batch_read", "thai_text", "large_records", "error_details"]
     assert lines["describe"] == ("FAIL document type 'dopa.person' field 'birth_date': type 'date' is not one of"
                                  " array, boolean, integer, number, object, string")
     assert lines["reflection"] == ("FAIL grpc.reflection.v1alpha.ServerReflection: expected an answer, got"
@@ -301,13 +322,19 @@ async def test_sloppy_provider_fails_with_useful_messages(sandbox_home: Home, sl
     assert lines["error_details"].startswith("FAIL dopa.person, non-digits '")
     assert lines["error_details"].endswith("': expected google.rpc.ErrorInfo in the status details, got none"
                                            " (and 3 more)")
+    # Its batch answers each read in another's place, and answers with a record what GetRecord refuses.
+    assert lines["batch_read"].startswith("FAIL BatchGetRecords read 1 (dopa.")
+    assert " in this place, got the record of dopa." in lines["batch_read"]
+    batch = failures_of(junit, "batch_read")
+    assert any(": expected NOT_FOUND record_not_found, as GetRecord answers it, got the record of dopa.person " in line
+               for line in batch)
     # The checks it does pass say what they saw.
     assert lines["health"] == "PASS SERVING for '' and 'linkage.v1.ProviderService'"
     assert lines["check_card"] == "PASS UNIMPLEMENTED (the provider serves no dopa.card)"
-    assert "2 of 13" not in out and "dopa: 9 of 13 checks failed: describe, reflection," in out
+    assert "2 of 14" not in out and "dopa: 10 of 14 checks failed: describe, reflection," in out
     # Every problem is in the JUnit report, not only the first.
     suite = ET.parse(junit).getroot()
-    assert suite.get("failures") == "9"
+    assert suite.get("failures") == "10"
     failures = {c.get("name"): c.find("failure") for c in suite.iter("testcase")}
     thai = failures["thai_text"]
     assert thai is not None and thai.text is not None
@@ -324,6 +351,7 @@ class HangingProvider(provider_pb2_grpc.ProviderServiceServicer):
 
     CheckCard = provider_pb2_grpc.ProviderServiceServicer.CheckCard  # the generated UNIMPLEMENTED, kept on purpose
     CheckPresence = provider_pb2_grpc.ProviderServiceServicer.CheckPresence
+    BatchGetRecords = provider_pb2_grpc.ProviderServiceServicer.BatchGetRecords  # a provider from before it
 
     async def Describe(self, request: Any, context: Any) -> provider_pb2.DescribeResponse:
         edu = REGISTRIES["edu"]
@@ -351,6 +379,8 @@ async def test_hanging_provider_fails_without_hanging_the_kit(sandbox_home: Home
     assert "with the 0.3 s deadline: expected an answer, got DEADLINE_EXCEEDED" in lines["deadline"]
     assert "expected INVALID_ARGUMENT, got DEADLINE_EXCEEDED" in lines["malformed_ids"]
     assert lines["malformed_ids"].endswith(" (and 7 more)")
+    # It has no BatchGetRecords (the generated servicer's UNIMPLEMENTED): optional, so that passes.
+    assert lines["batch_read"] == "PASS UNIMPLEMENTED: optional; the hub reads this provider one GetRecord at a time"
 
 
 # --- targets that cannot be tested: exit 2, a clear message, at once -----------------------------------------

@@ -37,7 +37,6 @@ from pathlib import Path
 from typing import Any, Final, Literal, TypeGuard
 
 from consumers.auditor.errors import UnreadableInput, UnsupportedInput
-from consumers.auditor.papercode import is_paper_code
 from consumers.auditor.summary import SUMMARY_TYP
 from linkage.seal import CompactJWS, b64url_decode
 
@@ -174,6 +173,8 @@ def parse_input(raw: bytes, name: str = "printout") -> AuditInput:
 
 
 def _from_qr(texts: list[str], name: str, picture: bytes) -> AuditInput:
+    from consumers.auditor.papercode import is_paper_code  # CBOR and COSE: only for pictures
+
     codes = tuple(t for t in texts if is_paper_code(t))  # as read: a part may end in a space (Base45)
     if codes:
         return PaperCode(codes, "image", name, picture)

@@ -24,10 +24,9 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any, Final, TextIO
+from typing import TYPE_CHECKING, Any, Final, TextIO
 
 from consumers.auditor.bundle import AuditInput, PaperCode, QrSummary, load_input
-from consumers.auditor.client import AuditClient
 from consumers.auditor.dispatch import verify_input
 from consumers.auditor.errors import Alarm, BadTrustRoot, HubRefused, HubUnreachable, VerificationError
 from consumers.auditor.log import LogSource
@@ -39,6 +38,9 @@ from consumers.auditor.watch import watch_round
 from linkage.checkpoint import CheckpointError
 from linkage.config import Home
 from linkage.pki import CertPaths
+
+if TYPE_CHECKING:
+    from consumers.auditor.client import AuditClient
 
 __all__ = [
     "EXIT_INVALID",
@@ -78,6 +80,8 @@ class HubInputs:
                      f" --detach --home {home.root}`, or" if home else "no hub address:")
             raise HubUnreachable(f"online checks need the hub; {where} pass --hub HOST:PORT")
         own = self._certificate(home, endpoints)
+        from consumers.auditor.client import AuditClient  # gRPC: only when the hub is asked
+
         return AuditClient.connect(address, ca, own)
 
     def _certificate(self, home: Home | None, endpoints: dict[str, Any]) -> CertPaths:

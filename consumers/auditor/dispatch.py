@@ -7,8 +7,6 @@ import datetime as dt
 
 from consumers.auditor.bundle import AuditInput, PaperCode, PdfFile, Printout
 from consumers.auditor.log import LogSource
-from consumers.auditor.pdf import verify_pdf
-from consumers.auditor.qr import verify_paper, verify_qr
 from consumers.auditor.report import PaperReport, Report
 from consumers.auditor.state import AuditorState
 from consumers.auditor.verify import Trust, verify_printout
@@ -26,8 +24,14 @@ def verify_input(item: AuditInput, trust: Trust, *, now: dt.datetime | None = No
     """
     if isinstance(item, Printout):
         return verify_printout(item, trust, now=now, state=state, log=log)
+    # The PDF and paper checks (pyHanko, CBOR, COSE) are imported when such an item comes: a bundle's
+    # verification, the common case on the command line, does not pay for them.
     if isinstance(item, PdfFile):
+        from consumers.auditor.pdf import verify_pdf
+
         return verify_pdf(item, trust, now=now, state=state, log=log)
+    from consumers.auditor.qr import verify_paper, verify_qr
+
     if isinstance(item, PaperCode):
         return verify_paper(item, trust, now=now, state=state, log=log, ocr=ocr)
     return verify_qr(item, trust, now=now, state=state, log=log)

@@ -27,14 +27,12 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from consumers.auditor.bundle import LogProof
 from consumers.auditor.errors import Alarm
-from consumers.auditor.log import LogSource
 from consumers.auditor.report import Check, failed, passed, skipped
 from linkage.cards import CHALLENGE_TTL_S, CardCertificate, CardError, be_today, presence_hash, presence_message
 from linkage.limits import CONSENT_APPROVED_S as APPROVED_S
-from linkage.limits import MAX_ENTRIES
 from linkage.seal import b64url_decode
 
-__all__ = ["FIRST_ROUND", "PRESENCE", "check_new_entries", "check_presence", "check_presence_entry"]
+__all__ = ["FIRST_ROUND", "PRESENCE", "check_presence", "check_presence_entry", "entry_alarm"]
 
 PRESENCE = 11
 # The entries a watch's first round reads (every later round reads all that are new).
@@ -163,18 +161,12 @@ def check_presence_entry(entry: Mapping[str, Any]) -> Check:
                             " the printout, which names the subject)")
 
 
-def check_new_entries(log: LogSource, start: int, end: int) -> None:
-    """Check 11 on every log entry in [start, end) that claims presence; raise Alarm ``bad_presence`` naming the
-    first whose proof fails. (The entries' inclusion is step 6's business.)"""
-    for first in range(start, end, MAX_ENTRIES):
-        for entry in log.entries(first, min(end, first + MAX_ENTRIES)):
-            try:
-                fields = json.loads(entry.leaf)
-            except (ValueError, RecursionError):
-                continue  # not a JSON entry: step 6 and verify's check 4 judge leaves
-            if not isinstance(fields, dict) or ("presence" not in fields and "consent" not in fields):
-                continue
-            check = check_presence_entry(fields)
-            if check.ok is False:
-                raise Alarm("bad_presence", f"entry {entry.index} says the citizen was present or consented, but"
-                                            f" its proof fails: {check.detail}")
+def entry_alarm(index: int, entry: dict[str, Any]) -> None:
+    """For the log monitor: raise Alarm ``bad_presence`` when a (parsed) entry that claims the citizen's presence
+    or consent carries a proof that fails check 11. (The entry's inclusion is the monitor's step 6.)"""
+    if "presence" not in entry and "consent" not in entry:
+        return
+    check = check_presence_entry(entry)
+    if check.ok is False:
+        raise Alarm("bad_presence", f"entry {index} says the citizen was present or consented, but"
+                                    f" its proof fails: {check.detail}")

@@ -19,7 +19,7 @@ holds with their cosignatures; without, the newest):
        the first round; that each is in the tree is step 6's sample)
     8  every new entry that claims the citizen's presence carries a card       else Alarm bad_presence
        proof that holds as far as the log alone shows (check 11,
-       consumers/auditor/presence.py; the first round reads the newest 10 000)
+       consumers/auditor/presence.py; the first round reads the newest 10 000); 7 and 8 read each new entry once
 
 Only then is the checkpoint remembered. Raises ``Alarm``, or ``HubUnreachable``
 when the log cannot be asked; nothing else.
@@ -28,6 +28,7 @@ when the log cannot be asked; nothing else.
 from __future__ import annotations
 
 import datetime as dt
+import json
 import random
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -35,8 +36,9 @@ from dataclasses import dataclass
 from consumers.auditor.errors import Alarm, HubRefused
 from consumers.auditor.log import LogSource
 from consumers.auditor.logcheck import LogTrust
-from consumers.auditor.officercheck import entry_alarm
-from consumers.auditor.presence import FIRST_ROUND, check_new_entries
+from consumers.auditor.officercheck import entry_alarm as officer_alarm
+from consumers.auditor.presence import FIRST_ROUND
+from consumers.auditor.presence import entry_alarm as presence_alarm
 from consumers.auditor.state import AuditorState
 from consumers.auditor.witnesses import WitnessTrust, check_witnessed
 from linkage import merkle
@@ -112,11 +114,9 @@ def watch_round(log: LogSource, key: LogTrust, origin: str, state: AuditorState,
     checked = choose_sample(newest.size if newest else 0, cp.size, sample, rng)
     for index in checked:
         _prove_entry(log, index, cp)
-    # 7. The people: every new entry's officer proof, against the published officer keys.
-    if officer_keys is not None:
-        _check_officers(log, newest.size if newest else 0, cp.size, officer_keys)
-    # 8. The people: every new entry's proof of the citizen's presence.
-    check_new_entries(log, newest.size if newest else max(0, cp.size - FIRST_ROUND), cp.size)
+    # 7 and 8. The people: every new entry's officer proof (against the published officer keys) and proof of the
+    # citizen's presence or consent, in one reading of the new entries.
+    _check_people(log, newest.size if newest else None, cp.size, officer_keys)
     state.remember(cp, note)
     return RoundResult(cp, newest.size if newest else None, checked, witnessed)
 
@@ -148,13 +148,27 @@ def _prove_extends(log: LogSource, old_size: int, old_root: bytes, cp: Checkpoin
         raise Alarm("fork", f"fork: {what} are not one history: {exc.message}") from exc
 
 
-def _check_officers(log: LogSource, start: int, end: int, keys: Sequence[OfficerKey]) -> None:
+def _check_people(log: LogSource, seen: int | None, end: int, keys: Sequence[OfficerKey] | None) -> None:
+    """Steps 7 and 8 over the entries from ``seen`` (None: a first round: officers from 0, presence over the
+    newest FIRST_ROUND) to ``end``, each entry read and parsed once."""
+    officers_from = seen or 0
+    presence_from = seen if seen is not None else max(0, end - FIRST_ROUND)
+    start = presence_from if keys is None else min(officers_from, presence_from)
     while start < end:
         page = log.entries(start, min(end, start + MAX_ENTRIES))
         if not page:
             return  # entries the log will not serve: step 6's sample is what catches a dropped one
-        for entry in page:
-            entry_alarm(entry.index, entry.leaf, keys)
+        for item in page:
+            try:
+                entry = json.loads(item.leaf)
+            except (ValueError, RecursionError):
+                continue  # not a JSON entry: step 6 and verify's check 4 judge leaves
+            if not isinstance(entry, dict):
+                continue
+            if keys is not None and item.index >= officers_from:
+                officer_alarm(item.index, entry, keys)
+            if item.index >= presence_from:
+                presence_alarm(item.index, entry)
         start = page[-1].index + 1
 
 

@@ -181,12 +181,15 @@ class HubClient:
         return await self._call("ListServices", self._hub.ListServices, hub_pb2.ListServicesRequest(), timeout,
                                 unavailable)
 
-    async def agent_status(self, officer_id: str, citizen_id: str = "", *,
+    async def agent_status(self, officer_id: str = "", citizen_id: str = "", *,
+                           officer_session: OfficerSession | None = None,
                            timeout: float | None = None) -> hub_pb2.GetAgentStatusResponse:
-        """Whether the officer is registered with this agency (and the citizen's card known). Retried."""
-        return await self._call("GetAgentStatus", self._hub.GetAgentStatus,
-                                hub_pb2.GetAgentStatusRequest(officer_id=officer_id, citizen_id=citizen_id), timeout,
-                                unavailable)
+        """Whether the officer (named by ``officer_session``, or by ID while the hub accepts that) is registered with
+        this agency (and the citizen's card known). Retried."""
+        request = hub_pb2.GetAgentStatusRequest(
+            officer_id=officer_session.officer_id if officer_session else officer_id, citizen_id=citizen_id,
+            officer_session=officer_session.secret if officer_session else "")
+        return await self._call("GetAgentStatus", self._hub.GetAgentStatus, request, timeout, unavailable)
 
     def officer(self, signer: OfficerSigner, officer_id: str | None = None, *,
                 renew_before: float = 60.0) -> SignedInOfficer:
@@ -378,11 +381,15 @@ class HubClient:
         answer = await self._call("ListAccesses", self._audit.ListAccesses, request, timeout, unavailable)
         return list(answer.accesses)
 
-    async def revoke(self, printout_id: str, reason: str, officer_id: str, *,
+    async def revoke(self, printout_id: str, reason: str, officer_id: str = "", *,
+                     officer_session: OfficerSession | None = None,
                      timeout: float | None = None) -> audit_pb2.RevokePrintoutResponse:
-        """Revoke a printout issued to this agency. Never sent twice."""
+        """Revoke a printout issued to this agency, as the officer of ``officer_session`` (the log entry then
+        carries their signed sign-in) or, while the hub accepts that, of ``officer_id``. Never sent twice."""
         return await self._call("RevokePrintout", self._audit.RevokePrintout, audit_pb2.RevokePrintoutRequest(
-            printout_id=printout_id, reason=reason, officer_id=officer_id), timeout, None)
+            printout_id=printout_id, reason=reason,
+            officer_id=officer_session.officer_id if officer_session else officer_id,
+            officer_session=officer_session.secret if officer_session else ""), timeout, None)
 
 
 def _common_name(cert: x509.Certificate) -> str:

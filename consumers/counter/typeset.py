@@ -76,6 +76,9 @@ class Page(FPDF):  # fpdf2 ships no type information: FPDF is Any here
         self.set_text_color(0, 0, 0)
 
 
+_LAYOUT_TABLES: Final = ("GDEF", "GSUB", "GPOS")
+
+
 def add_sarabun(pdf: Page) -> None:
     """Sarabun Regular, the page's one font, its subset written from the file's own glyph bytes."""
     pdf.add_font(FAMILY, "", FONT_DIR / f"{FAMILY}-Regular.ttf")
@@ -86,6 +89,12 @@ def add_sarabun(pdf: Page) -> None:
     # changes no outline, so the boxes in the file are already right: the glyphs are copied byte for byte
     # (a composite's component numbers are renumbered in its bytes by fontTools' subsetter itself).
     font.ttfont.recalcBBoxes = False
+    # The layout tables are for shaping, which HarfBuzz does from the font file itself; fpdf2 drops them from the
+    # subset, but fontTools' subsetter (4.60+) first unpacks them to look for 32-bit layout formats (about a tenth
+    # of a page's time). Without them in the font it is given, it has nothing to unpack.
+    for tag in _LAYOUT_TABLES:
+        if tag in font.ttfont:
+            del font.ttfont[tag]
 
 
 # Bidi classes that can make any part of a run right-to-left (UAX #9): strong R and AL, Arabic numbers, and the

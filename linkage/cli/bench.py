@@ -11,6 +11,9 @@ With ``--database postgresql://…`` the registries and the log live in PostgreS
 the bench's own, made on that server and dropped afterwards, unless ``--home`` names a sandbox);
 ``--replicas N`` starts N hubs sharing that log and spreads (a) over them with gRPC's round-robin.
 Run it with ``--replicas 1`` and ``--replicas 2`` to compare.
+
+It also prints how many calls reached the registry during (a), from the registry's metrics: with several
+reads in flight the hub sends them together (linkage/hub/routing.py, step 6).
 """
 
 from __future__ import annotations
@@ -140,13 +143,20 @@ async def _bench(home: Home, args: argparse.Namespace) -> None:
         hub_rounds, direct_rounds = [], []
         hub_pids = [stack.processes[n].pid for n in hub_names]
         hub_cpu = direct_cpu = 0.0  # CPU seconds of the hubs during (a), of the registry during (b)
+        registry_cpu = 0.0  # CPU seconds of the registry during (a)
+        reads_before = await _registry_reads(stack.metrics["dopa"])
+        reads = [0.0, 0.0, 0.0]  # what reached the registry during (a): GetRecord calls, batch calls, their reads
         for _ in range(args.rounds):
-            before = _cpu_seconds(hub_pids)
+            before, registry_before = _cpu_seconds(hub_pids), _cpu_seconds([stack.processes["dopa"].pid])
             hub_rounds.append(await _drive("hub", via_hub, ids, args.calls, args.concurrency))
             hub_cpu += _cpu_seconds(hub_pids) - before
+            registry_cpu += _cpu_seconds([stack.processes["dopa"].pid]) - registry_before
+            reads_after = await _registry_reads(stack.metrics["dopa"])
+            reads = [r + a - b for r, a, b in zip(reads, reads_after, reads_before, strict=True)]
             before = _cpu_seconds([stack.processes["dopa"].pid])
             direct_rounds.append(await _drive("direct", straight, ids, args.calls, args.concurrency))
             direct_cpu += _cpu_seconds([stack.processes["dopa"].pid]) - before
+            reads_before = await _registry_reads(stack.metrics["dopa"])
         hub_one = await _drive("hub", via_hub, ids, 500, 1)
         direct_one = await _drive("direct", straight, ids, 500, 1)
         each = await _each_replica(stack, home, hub_names, officer, ids) if replicas > 1 else []
@@ -161,6 +171,10 @@ async def _bench(home: Home, args: argparse.Namespace) -> None:
     print(f"CPU per call at {args.concurrency} in flight: hub process(es) {hub_cpu / calls * 1000:.3f} ms a printout,"
           f" the registry {direct_cpu / calls * 1000:.3f} ms a direct read ({hub_cpu / direct_cpu:.2f}x);"
           f" load average {os.getloadavg()[0]:.1f}")
+    singles, batches, batched = reads
+    print(f"registry calls during (a): {calls} printouts in {singles + batches:.0f} calls ({singles:.0f} GetRecord,"
+          f" {batches:.0f} BatchGetRecords of {batched / batches if batches else 0:.1f} reads on average); the"
+          f" registry's CPU {registry_cpu / calls * 1000:.3f} ms a printout")
     added = statistics.median(hub_one.latencies_ms) - statistics.median(direct_one.latencies_ms)
     hop = statistics.median(direct_one.latencies_ms)
     print("where the hub-added time goes, at 1 in flight (medians):")
@@ -197,6 +211,24 @@ async def _each_replica(stack: Stack, home: Home, names: Sequence[str], officer:
             text = await response.text()
         out.append((name, "linkage_log_integrating 1.0" in text, result))
     return out
+
+
+async def _registry_reads(url: str) -> tuple[float, float, float]:
+    """GetRecord calls, BatchGetRecords calls and the reads in those, so far, from a registry's metrics."""
+    import aiohttp
+    from prometheus_client.parser import text_string_to_metric_families
+
+    async with aiohttp.ClientSession() as session, session.get(url) as response:
+        text = await response.text()
+    found = {"GetRecord": 0.0, "count": 0.0, "sum": 0.0}
+    for family in text_string_to_metric_families(text):
+        for sample in family.samples:
+            method = sample.labels.get("method", "")
+            if sample.name == "linkage_requests_total" and method == "ProviderService/GetRecord":
+                found["GetRecord"] += sample.value
+            elif sample.name.startswith("linkage_batch_size_") and method == "ProviderService/BatchGetRecords":
+                found[sample.name.rsplit("_", 1)[1]] = sample.value
+    return found["GetRecord"], found["count"], found["sum"]
 
 
 def _cpu_seconds(pids: Sequence[int]) -> float:

@@ -7,7 +7,6 @@ Every one reaches the hub the same way (``--home``, ``--ca``, ``--hub``, ``--cer
 from __future__ import annotations
 
 import argparse
-import asyncio
 import json
 import os
 import sys
@@ -16,7 +15,6 @@ from typing import TYPE_CHECKING
 
 from linkage.cli.common import home_given, with_home
 from linkage.config import Home, load_settings
-from linkage.errors import LinkageError
 
 if TYPE_CHECKING:
     from consumers.auditor.cli import HubInputs
@@ -30,9 +28,12 @@ AUDITOR_STATE = "auditor-state.json"
 
 
 def _cmd_fetch(args: argparse.Namespace) -> int:
+    import asyncio  # the fetch's own imports: `linkage verify` of a bundle needs neither asyncio nor gRPC
+
     from consumers.client import HubClient
     from linkage.cli.officers import unlock_card
     from linkage.cli.stack import read_endpoints
+    from linkage.errors import LinkageError
     from linkage.pki import CertPaths
     from linkage.seal import unverified_payload
 
@@ -110,6 +111,7 @@ def _citizen_card(home: Home, args: argparse.Namespace) -> CitizenCard | None:
     """The card --citizen-card names; with --citizen-present alone, the sandbox's card file of --id if there is
     one (the hub refuses the claim without a card). Raises OSError or linkage.cards.CardError."""
     from linkage.cards import CitizenCard
+    from linkage.errors import LinkageError
     from linkage.ids import parse_id
 
     if args.citizen_card:

@@ -2,14 +2,20 @@
 what would be sent and approves or refuses it on their own page (``ListConsents``, ``DecideConsent``, after the
 civil registry checks their card), and one fetch of that agency then carries the consent's id.
 
-The hub is the one who checks a consent, so consents live here, in the hub's memory: a pending consent lapses
-after ``PENDING_S``, an approved one after ``APPROVED_S``; a hub restart forgets them all, which can only refuse
-(the agency asks again), never allow. What a consent allowed is durable where it matters: the printout and its
-log entry name the consent (``Used.record``), so the citizen's list of accesses and an auditor see it.
+The hub is the one who checks a consent, so consents live in the desks' store beside the exchange log
+(linkage/hub/deskstore.py): every replica and worker sees the same ones, and a restart keeps them. The store
+knows a consent's subject only by the log's keyed hash (no personal ID in clear); the citizen's page and the
+agency's fetch name the subject, and the hub matches the hash. A pending consent lapses after ``PENDING_S``, an
+approved one after ``APPROVED_S``; the citizen sees it lapsed for ``APPROVED_S`` more, then it is swept. What a
+consent allowed is durable where it matters: the printout and its log entry name the consent (``Used.record``),
+so the citizen's list of accesses and an auditor see it.
 
-A fetch reserves its consent before asking the registry (``take``: no other fetch can use it meanwhile), then
-spends it when a printout is issued (``spend``) or gives it back when none was (``give_back``): a refused or
-failed fetch leaves the consent as it was, nothing half-used.
+A fetch reserves its consent before asking the registry (``take``), then spends it when a printout is issued
+(``spend``) or gives it back when none was (``give_back``): a refused or failed fetch leaves the consent as it
+was, nothing half-used. Each step is one ``UPDATE … WHERE status = … RETURNING``: of two fetches, on one replica
+or two, that reserve the same consent at once, one gets it and the other is told ``consent_used``. A hub that
+dies between reserving and spending leaves the consent reserved: it can no longer serve (never twice), and the
+agency asks again.
 """
 
 from __future__ import annotations
@@ -18,30 +24,29 @@ import datetime as dt
 import json
 import time
 import uuid
-from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
 from typing import Any
 
-from linkage.config import ALL_FIELDS
-from linkage.errors import InvalidRequest, LinkageError, NotFound, PermissionDenied
-from linkage.hub.routing import Router
-from linkage.ids import IdKind, parse_id
+from linkage.errors import InvalidRequest, NotFound, PermissionDenied
+from linkage.hub.deskstore import DeskStore
 from linkage.limits import CONSENT_APPROVED_S, CONSENT_PENDING_S
 from linkage.seal import format_issued_at
-from linkage.v1 import hub_pb2, provider_pb2
 
-__all__ = ["APPROVED_S", "PENDING_S", "Consent", "ConsentDesk", "Used", "check_citizen", "preview", "refused"]
+__all__ = ["APPROVED_S", "PENDING_S", "Consent", "ConsentDesk", "Used", "refused"]
 
 PENDING_S = CONSENT_PENDING_S
 APPROVED_S = CONSENT_APPROVED_S
-_MAX_KEPT = 100_000
+
+_COLUMNS = ("consent_id, agency, subject_hash, doc_types, purpose, officer_id, case_ref, requested_at, status,"
+            " decided_at")
 
 
-@dataclass
+@dataclass(frozen=True)
 class Consent:
     consent_id: str
     agency: str
-    subject_id: str
+    subject_id: str  # as the caller named it ("" when it is not this consent's subject)
     doc_types: tuple[str, ...]
     purpose: str
     officer_id: str
@@ -49,7 +54,6 @@ class Consent:
     requested_at: float
     status: str = "pending"  # pending, approved, refused, reserved, used
     decided_at: float | None = None
-    extra: dict[str, Any] = field(default_factory=dict)
 
     def expires_at(self) -> float:
         return self.requested_at + PENDING_S if self.decided_at is None else self.decided_at + APPROVED_S
@@ -69,9 +73,10 @@ def _when(seconds: float | None) -> str:
 class Used:
     """A consent reserved by one fetch: what the printout and the log entry name."""
 
-    consent_id: str
+    consent: Consent
 
-    def record(self, consent: Consent) -> dict[str, Any]:
+    def record(self) -> dict[str, Any]:
+        consent = self.consent
         return {"consent_id": consent.consent_id, "approved_at": _when(consent.decided_at),
                 "doc_types": list(consent.doc_types)}
 
@@ -98,53 +103,69 @@ def refused(code: str, detail: str = "") -> PermissionDenied:
 
 
 class ConsentDesk:
-    """The consents of one hub. Not thread-safe: the hub serves from one event loop."""
+    """The consents of every replica, in the desks' store. ``subject_hash``: the log's keyed hash of a subject ID
+    (``ExchangeLog.subject_hash``); ``clock``: seconds since the epoch (an input, so that tests can move time)."""
 
-    def __init__(self, clock: Callable[[], float] = time.time) -> None:
-        self.clock = clock  # seconds since the epoch; an input so that tests can move time
-        self._consents: dict[str, Consent] = {}
+    def __init__(self, store: DeskStore, subject_hash: Callable[[str], str],
+                 clock: Callable[[], float] = time.time) -> None:
+        self._store = store
+        self._hash = subject_hash
+        self.clock = clock
 
-    def ask(self, agency: str, subject_id: str, doc_types: Sequence[str], purpose: str, officer_id: str,
-            case_ref: str) -> Consent:
+    async def ask(self, agency: str, subject_id: str, doc_types: Sequence[str], purpose: str, officer_id: str,
+                  case_ref: str) -> Consent:
         now = self.clock()
-        for key in [k for k, c in self._consents.items() if c.expires_at() < now - APPROVED_S]:
-            del self._consents[key]  # long lapsed: forgotten
-        if len(self._consents) >= _MAX_KEPT:
-            raise InvalidRequest("too_many_consents", "มีคำขอความยินยอมค้างอยู่มากเกินไป กรุณาลองใหม่ภายหลัง",
-                                 "too many consents are pending on this hub; try again later")
         consent = Consent(str(uuid.uuid4()), agency, subject_id, tuple(doc_types), purpose, officer_id, case_ref,
                           now)
-        self._consents[consent.consent_id] = consent
+        await self._store.sweep(now)
+        await self._store.rows(f"INSERT INTO consents ({_COLUMNS}) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
+                               (consent.consent_id, agency, self._hash(subject_id), json.dumps(list(doc_types)),
+                                purpose, officer_id, case_ref, now, consent.status, None))
         return consent
 
-    def of(self, subject_id: str) -> list[Consent]:
+    async def of(self, subject_id: str) -> list[Consent]:
         """The consents asked of subject_id, newest first."""
-        return sorted((c for c in self._consents.values() if c.subject_id == subject_id),
-                      key=lambda c: c.requested_at, reverse=True)
+        rows = await self._store.rows(f"SELECT {_COLUMNS} FROM consents WHERE subject_hash = %s"
+                                      " ORDER BY requested_at DESC", (self._hash(subject_id),))
+        return [_consent(r, subject_id) for r in rows]
 
-    def decide(self, subject_id: str, consent_id: str, approve: bool) -> Consent:
-        consent = self._consents.get(consent_id)
-        if consent is None or consent.subject_id != subject_id:
-            raise NotFound("consent_unknown", *_REFUSED["consent_unknown"], field="consent_id")
+    async def _one(self, consent_id: str, subject_id: str) -> tuple[Consent, bool] | None:
+        """The consent, and whether subject_id is its subject; None when there is none."""
+        rows = await self._store.rows(f"SELECT {_COLUMNS} FROM consents WHERE consent_id = %s", (consent_id,))
+        if not rows:
+            return None
+        mine = rows[0][2] == self._hash(subject_id)
+        return _consent(rows[0], subject_id if mine else ""), mine
+
+    async def decide(self, subject_id: str, consent_id: str, approve: bool) -> Consent:
         now = self.clock()
-        status = consent.shown_status(now)
+        rows = await self._store.rows(
+            f"UPDATE consents SET status = %s, decided_at = %s WHERE consent_id = %s AND subject_hash = %s"
+            f" AND status = 'pending' AND requested_at + {PENDING_S} >= %s RETURNING {_COLUMNS}",
+            ("approved" if approve else "refused", now, consent_id, self._hash(subject_id), now))
+        if rows:
+            return _consent(rows[0], subject_id)
+        found = await self._one(consent_id, subject_id)  # not decided now: say why
+        if found is None or not found[1]:
+            raise NotFound("consent_unknown", *_REFUSED["consent_unknown"], field="consent_id")
+        status = found[0].shown_status(now)
         if status == "expired":
             raise refused("consent_expired")
-        if consent.status != "pending":
-            raise InvalidRequest("consent_decided", "ตัดสินใจเรื่องความยินยอมนี้ไปแล้ว",
-                                 f"this consent was already {status}", field="consent_id")
-        consent.status, consent.decided_at = ("approved" if approve else "refused"), now
-        return consent
+        raise InvalidRequest("consent_decided", "ตัดสินใจเรื่องความยินยอมนี้ไปแล้ว",
+                             f"this consent was already {status}", field="consent_id")
 
-    def take(self, consent_id: str, agency: str, subject_id: str, purpose: str, doc_types: Sequence[str]) -> Used:
+    async def take(self, consent_id: str, agency: str, subject_id: str, purpose: str,
+                   doc_types: Sequence[str]) -> Used:
         """Reserve an approved consent for one fetch, or raise PermissionDenied saying why it cannot serve it."""
-        consent = self._consents.get(consent_id)
-        if consent is None:
+        found = await self._one(consent_id, subject_id)
+        if found is None:
             raise refused("consent_unknown")
-        status = consent.shown_status(self.clock())
+        consent, mine = found
+        now = self.clock()
+        status = consent.shown_status(now)
         if consent.agency != agency:
             raise refused("consent_other_agency")
-        if consent.subject_id != subject_id:
+        if not mine:
             raise refused("consent_other_subject")
         if status == "expired":
             raise refused("consent_expired")
@@ -159,19 +180,20 @@ class ConsentDesk:
         outside = [t for t in doc_types if t not in consent.doc_types]
         if outside:
             raise refused("consent_other_doc_type", ", ".join(outside)[:200])
-        consent.status = "reserved"
-        return Used(consent_id)
+        # One statement: of two fetches reserving it at once, on any replicas, one gets the row back.
+        if not await self._store.rows(
+                f"UPDATE consents SET status = 'reserved' WHERE consent_id = %s AND status = 'approved'"
+                f" AND decided_at + {APPROVED_S} >= %s RETURNING consent_id", (consent_id, now)):
+            raise refused("consent_used")
+        return Used(replace(consent, status="reserved"))
 
-    def consent(self, used: Used) -> Consent:
-        return self._consents[used.consent_id]
+    async def spend(self, used: Used) -> None:
+        await self._store.rows("UPDATE consents SET status = 'used' WHERE consent_id = %s AND status = 'reserved'"
+                               " RETURNING consent_id", (used.consent.consent_id,))
 
-    def spend(self, used: Used) -> None:
-        self._consents[used.consent_id].status = "used"
-
-    def give_back(self, used: Used) -> None:
-        consent = self._consents.get(used.consent_id)
-        if consent is not None and consent.status == "reserved":
-            consent.status = "approved"
+    async def give_back(self, used: Used) -> None:
+        await self._store.rows("UPDATE consents SET status = 'approved' WHERE consent_id = %s"
+                               " AND status = 'reserved' RETURNING consent_id", (used.consent.consent_id,))
 
     def shown(self, consent: Consent) -> dict[str, Any]:
         """The consent's fields as the API shows them."""
@@ -182,35 +204,8 @@ class ConsentDesk:
                 "officer_id": consent.officer_id}
 
 
-async def check_citizen(router: Router, subject_id: str, card: provider_pb2.CheckCardRequest | None) -> str:
-    """The citizen acting on their own behalf: their card details match an active card of subject_id in the civil
-    registry. Returns the normalised ID; raises PermissionDenied (or InvalidRequest for a malformed ID)."""
-    subject = parse_id(subject_id, IdKind.CITIZEN)
-    if card is None or card.subject_id.replace("-", "").replace(" ", "") != subject:
-        raise PermissionDenied("citizen_not_verified", "ต้องยืนยันตัวตนด้วยข้อมูลบัตรประจำตัวประชาชนของตนเอง",
-                               "only the citizen, with their own card details, may see or decide their consents",
-                               field="citizen_card")
-    if not await router.check_card(card):
-        raise PermissionDenied("citizen_not_verified", "ข้อมูลบัตรไม่ตรงกับทะเบียนราษฎร",
-                               "the card details do not match an active card of this person in the civil registry",
-                               field="citizen_card")
-    return subject
-
-
-async def preview(router: Router, grants: Mapping[str, Sequence[str]], consent: Consent,
-                  ) -> list[hub_pb2.ConsentPreview]:
-    """What each document type of a pending consent would send: the registry's record, the agency's fields only."""
-    out = []
-    for doc_type in consent.doc_types:
-        provider = router.owner(doc_type)
-        described = await router.describe(provider, doc_type)
-        item = hub_pb2.ConsentPreview(doc_type=doc_type, title_th=described.title_th, title_en=described.title_en)
-        try:
-            fields = grants.get(doc_type, [])
-            wanted = [] if ALL_FIELDS in fields else [f.name for f in described.fields if f.name in fields]
-            data = await router.get_record(provider, doc_type, parse_id(consent.subject_id), wanted)
-            item.data_json = json.dumps(data, ensure_ascii=False)
-        except LinkageError as err:
-            item.problem = f"{err.message_th} / {err.message_en}"
-        out.append(item)
-    return out
+def _consent(row: Sequence[Any], subject_id: str) -> Consent:
+    consent_id, agency, _, doc_types, purpose, officer_id, case_ref, requested_at, status, decided_at = row
+    return Consent(str(consent_id), str(agency), subject_id, tuple(json.loads(str(doc_types))), str(purpose),
+                   str(officer_id), str(case_ref), float(requested_at), str(status),
+                   None if decided_at is None else float(decided_at))

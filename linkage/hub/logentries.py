@@ -70,13 +70,18 @@ class RevocationEntry:
     reason: str
     revoked_at: str
     kind: str = "revocation"
+    # The officer's signed sign-in, as a printout's entry keeps it, when the revocation was made under a session.
+    officer_proof: Mapping[str, Any] | None = None
 
     @property
     def subject_hash(self) -> str:
         return ""
 
     def leaf(self) -> bytes:
-        return canonical_json({name: getattr(self, name) for name in _REVOCATION_FIELDS})
+        entry = {name: getattr(self, name) for name in _REVOCATION_FIELDS}
+        if entry["officer_proof"] is None:
+            del entry["officer_proof"]
+        return canonical_json(entry)
 
 
 _ENTRY_FIELDS = tuple(f.name for f in fields(LogEntry))

@@ -1,5 +1,7 @@
-"""The exchange log's schema, the same five tables on SQLite and PostgreSQL (``linkage.hub.logstore`` draws
-them), as numbered migrations a store applies when it opens (``linkage.storage.migrations``)."""
+"""The exchange log's schema, as numbered migrations a store applies when it opens (``linkage.storage.migrations``):
+the log's own tables, the same on SQLite and PostgreSQL (``linkage.hub.logstore`` draws them), the agencies' shared
+limits (``linkage.hub.sharedlimits``, PostgreSQL only), and what the hub's desks issue and check beside the log, so
+that every replica and worker meets it and a restart keeps it (``linkage.hub.deskstore`` draws those)."""
 
 from __future__ import annotations
 
@@ -65,6 +67,31 @@ LOG_MIGRATIONS: tuple[Migration, ...] = (
         postgres=(
             "CREATE TABLE agency_limits (agency TEXT PRIMARY KEY, tokens DOUBLE PRECISION NOT NULL,"
             " refilled DOUBLE PRECISION NOT NULL, day DATE NOT NULL, used BIGINT NOT NULL)",
+        ),
+    ),
+    Migration(
+        # linkage/hub/deskstore.py: sign-in statements, enrolments and presence challenges (single use), officer
+        # sessions (by the SHA-256 of their secret) and consents (by the keyed hash of their subject).
+        6, "what the hub's desks issue: single-use items, officer sessions, consents",
+        sqlite=(
+            "CREATE TABLE IF NOT EXISTS onetime (kind TEXT NOT NULL, key TEXT NOT NULL, owner TEXT NOT NULL,"
+            " until REAL NOT NULL, value BLOB NOT NULL, PRIMARY KEY (kind, key)) WITHOUT ROWID",
+            "CREATE TABLE IF NOT EXISTS sessions (secret_sha256 TEXT PRIMARY KEY, agency TEXT NOT NULL,"
+            " officer_id TEXT NOT NULL, cert_sha256 TEXT NOT NULL, expires REAL NOT NULL, proof TEXT NOT NULL)",
+            "CREATE TABLE IF NOT EXISTS consents (consent_id TEXT PRIMARY KEY, agency TEXT NOT NULL,"
+            " subject_hash TEXT NOT NULL, doc_types TEXT NOT NULL, purpose TEXT NOT NULL, officer_id TEXT NOT NULL,"
+            " case_ref TEXT NOT NULL, requested_at REAL NOT NULL, status TEXT NOT NULL, decided_at REAL)",
+            "CREATE INDEX IF NOT EXISTS consents_subject ON consents(subject_hash)",
+        ),
+        postgres=(
+            "CREATE TABLE onetime (kind TEXT NOT NULL, key TEXT NOT NULL, owner TEXT NOT NULL,"
+            " until DOUBLE PRECISION NOT NULL, value BYTEA NOT NULL, PRIMARY KEY (kind, key))",
+            "CREATE TABLE sessions (secret_sha256 TEXT PRIMARY KEY, agency TEXT NOT NULL, officer_id TEXT NOT NULL,"
+            " cert_sha256 TEXT NOT NULL, expires DOUBLE PRECISION NOT NULL, proof TEXT NOT NULL)",
+            "CREATE TABLE consents (consent_id TEXT PRIMARY KEY, agency TEXT NOT NULL, subject_hash TEXT NOT NULL,"
+            " doc_types TEXT NOT NULL, purpose TEXT NOT NULL, officer_id TEXT NOT NULL, case_ref TEXT NOT NULL,"
+            " requested_at DOUBLE PRECISION NOT NULL, status TEXT NOT NULL, decided_at DOUBLE PRECISION)",
+            "CREATE INDEX consents_subject ON consents(subject_hash)",
         ),
     ),
 )

@@ -1,9 +1,12 @@
 """Officer sign-in at the hub: statements to sign, sessions bound to the caller's certificate, and their check.
 
-``OfficerDesk`` keeps, in memory, the statements handed out and not yet signed (each usable once, for
-``SIGN_WITHIN``) and the sessions issued (each for ``SESSION_TTL``). It follows the officer key set
-(DIR/pki/officer-keys.json, linkage/officers.py) while the hub runs, one stat() per sign-in or fetch, so a
-key revoked with ``linkage agency revoke-officer`` stops its officer's sessions on their next call.
+``OfficerDesk`` hands out statements (each usable once, within ``SIGN_WITHIN``) and issues sessions (each for
+``SESSION_TTL``). Both live in the desks' store beside the exchange log (linkage/hub/deskstore.py): a statement
+as a single-use item (linkage/hub/onetime.py), spent by one ``DELETE … RETURNING`` once its signature verified,
+so that two replicas cannot both turn it into a session; a session in ``SessionBook`` (linkage/hub/sessions.py),
+so that every replica and worker accepts it and a hub restart keeps it. The desk follows the officer key set
+(DIR/pki/officer-keys.json, linkage/officers.py) while the hub runs, one stat() per sign-in or fetch, so a key
+revoked with ``linkage agency revoke-officer`` stops its officer's sessions on their next call, on every replica.
 
 A request names an officer in one of two ways:
   * a session (``officer_session``): it must be live, issued to this certificate, and its officer's key still
@@ -12,11 +15,12 @@ A request names an officer in one of two ways:
     clients not yet moved to sessions; the default is "required") and the officer has no key in the key set; an
     officer who holds a key can be named only by a session they signed.
 
-Refusals (linkage.errors, Thai and English): ``officer_session_required``, ``officer_session_unknown`` (also
-expired), ``officer_session_other_certificate``, ``signin_statement_unknown`` (not issued, already used, or
-asked for by another certificate), ``signin_statement_expired``, ``officer_key_unknown``,
-``officer_signature_invalid`` (Unauthenticated); ``officer_key_revoked``, ``officer_key_not_in_force``,
-``officer_has_no_key`` (PermissionDenied). Nothing is issued on any of them.
+Refusals (linkage.errors, Thai and English): ``officer_session_required``, ``officer_session_unknown``,
+``officer_session_expired``, ``officer_session_other_certificate``, ``officer_session_other_officer``,
+``signin_statement_unknown`` (not issued, already used, or asked for by another certificate),
+``signin_statement_expired``, ``officer_key_unknown``, ``officer_signature_invalid`` (Unauthenticated);
+``officer_key_revoked``, ``officer_key_not_in_force``, ``officer_has_no_key`` (PermissionDenied). Nothing is
+issued on any of them. A store that fails raises HubUnavailable (linkage/hub/deskstore.py).
 """
 
 from __future__ import annotations
@@ -26,15 +30,18 @@ import functools
 import hashlib
 import secrets
 import ssl
+import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Final
 
 from linkage.config import AgencyConfig, Home, file_stamp
 from linkage.enrolments import ENROLMENTS
 from linkage.errors import PermissionDenied, Unauthenticated
+from linkage.hub.deskstore import DeskStore
+from linkage.hub.onetime import OneTime
 from linkage.hub.passkeys import Passkeys
+from linkage.hub.sessions import Session, SessionBook
 from linkage.ids import parse_officer_id
 from linkage.officers import (
     OFFICER_KEYS,
@@ -52,7 +59,6 @@ __all__ = ["SESSION_TTL", "SIGN_WITHIN", "OfficerDesk", "Session", "caller_cert_
 
 SIGN_WITHIN: Final = dt.timedelta(minutes=2)
 SESSION_TTL: Final = dt.timedelta(minutes=30)
-_MAX_PENDING: Final = 10_000  # statements handed out and not yet signed, over all agencies
 
 
 def caller_cert_sha256(peer: Mapping[str, Sequence[bytes]]) -> str:
@@ -68,41 +74,31 @@ def cert_sha256(pem: bytes) -> str:
     return hashlib.sha256(ssl.PEM_cert_to_DER_cert(pem.decode("ascii"))).hexdigest()
 
 
-@dataclass(frozen=True)
-class Session:
-    """An officer signed in: whose, for which agency and certificate, until when, and the signed proof."""
-
-    officer_id: str
-    agency: str
-    cert_sha256: str
-    expires: dt.datetime
-    proof: Proof
-
-    @property
-    def session_id(self) -> str:
-        return self.proof.session_id
-
-
-def _now() -> dt.datetime:
-    return dt.datetime.now(dt.UTC)
+def _statement_key(statement: bytes) -> str:
+    return hashlib.sha256(statement).hexdigest()
 
 
 class OfficerDesk:
-    """Statements, sessions and the officer key set of one hub."""
+    """Statements, sessions and the officer key set of one hub. ``clock``: seconds since the epoch (an input, so
+    that tests can move time)."""
 
-    def __init__(self, home: Home, issuer: str, *, required: bool = False, rp_id: str = "localhost",
-                 origins: tuple[str, ...] = (), clock: Callable[[], dt.datetime] = _now) -> None:
+    def __init__(self, home: Home, issuer: str, store: DeskStore, *, required: bool = False,
+                 rp_id: str = "localhost", origins: tuple[str, ...] = (),
+                 clock: Callable[[], float] = time.time) -> None:
         self.path: Path = home.pki / OFFICER_KEYS
-        self.passkeys = Passkeys(self.path, home.pki / ENROLMENTS, rp_id, origins)
+        self.passkeys = Passkeys(self.path, home.pki / ENROLMENTS, rp_id, origins, OneTime(store, "enrolment"))
         self._issuer = issuer
         self.required = required
-        self._clock = clock
+        self.clock = clock
+        self._statements = OneTime(store, "statement")
+        self.sessions = SessionBook(store)
         self.stamp: tuple[int, int, int] | None = None  # of the key set file as last loaded
         self._keys: tuple[OfficerKey, ...] = ()
         self.enrolled: frozenset[tuple[str, str]] = frozenset()  # (agency, officer) of every key, even revoked
-        self._pending: dict[bytes, tuple[str, dt.datetime]] = {}  # statement -> (cert_sha256, sign by)
-        self._sessions: dict[str, Session] = {}  # secret -> session
         self.keys()
+
+    def _now(self) -> dt.datetime:
+        return dt.datetime.fromtimestamp(self.clock(), dt.UTC)
 
     def keys(self) -> tuple[OfficerKey, ...]:
         """The officer key set now on disk (reloaded when the file changed; a broken file keeps the last)."""
@@ -130,35 +126,34 @@ class OfficerDesk:
                                f"officer {officer_id} holds no key in force for {agency.name}; the administrator "
                                "issues one with `linkage agency officer-card`", field="officer_id")
 
-    def begin(self, agency: AgencyConfig, cert_sha256: str, officer_id: str) -> tuple[bytes, str, str]:
+    async def begin(self, agency: AgencyConfig, cert_sha256: str, officer_id: str) -> tuple[bytes, str, str]:
         """A statement for the officer to sign, the time by which it must come back, and (when the officer holds
         passkeys) the browser's request options."""
         officer = self._registered(agency, officer_id)
-        now = self._clock().replace(microsecond=0)
+        now = self._now().replace(microsecond=0)
         self._key_of(agency, officer, now)
-        self._expire(now)
         statement = canonical_json({
             "type": STATEMENT_TYPE, "hub": self._issuer, "agency": agency.name, "officer_id": officer,
             "cert_sha256": cert_sha256, "nonce": secrets.token_hex(16), "issued_at": format_issued_at(now),
             "expires_at": format_issued_at(now + SESSION_TTL),
         })
-        self._pending[statement] = (cert_sha256, now + SIGN_WITHIN)
+        await self._statements.issue(_statement_key(statement), cert_sha256, (now + SIGN_WITHIN).timestamp(),
+                                     now.timestamp())
         live = [k for k in self.keys() if k.officer_id == officer and k.agency == agency.name and
                 k.problem(now) is None]
         return statement, format_issued_at(now + SIGN_WITHIN), self.passkeys.request_options(live, statement)
 
-    def finish(self, agency: AgencyConfig, cert_sha256: str, statement: bytes, kid: str,
-               signature: bytes, assertion: str = "") -> tuple[str, Session]:
+    async def finish(self, agency: AgencyConfig, cert_sha256: str, statement: bytes, kid: str,
+                     signature: bytes, assertion: str = "") -> tuple[str, Session]:
         """Check the signed statement (by a card: ``kid`` and ``signature``; by a passkey: the browser's
         ``assertion``) and issue a session: (its secret, the session)."""
-        now = self._clock()
-        pending = self._pending.get(statement)
-        if pending is None or pending[0] != cert_sha256:
-            raise Unauthenticated("signin_statement_unknown", "ข้อความลงชื่อเข้าใช้นี้ไม่ได้ออกให้ หรือถูกใช้ไปแล้ว",
-                                  "this sign-in statement was not issued to this certificate, or was already used:"
-                                  " begin the sign-in again", field="statement")
-        if now > pending[1]:
-            del self._pending[statement]
+        now = self._now()
+        key_of_statement = _statement_key(statement)
+        pending = await self._statements.look(key_of_statement)
+        if pending is None or pending.owner != cert_sha256:
+            raise _statement_unknown()
+        if now.timestamp() > pending.until:
+            await self._statements.spend(key_of_statement)
             raise Unauthenticated("signin_statement_expired", "หมดเวลาลงชื่อเข้าใช้ กรุณาเริ่มใหม่",
                                   f"the sign-in statement had to be signed within {SIGN_WITHIN.seconds} s: begin"
                                   " again", field="statement")
@@ -184,16 +179,20 @@ class OfficerDesk:
             raise Unauthenticated("officer_signature_invalid", "ลายมือชื่อดิจิทัลของเจ้าหน้าที่ไม่ถูกต้อง",
                                   f"the signature is not officer key {kid[:16]}…'s over this statement",
                                   field="signature")
-        del self._pending[statement]  # used once, and only once it verified
+        # Used once, and only once it verified: of two replicas finishing the same statement, one gets it back.
+        if await self._statements.spend(key_of_statement) is None:
+            raise _statement_unknown()
         session = Session(said["officer_id"], agency.name, cert_sha256,
                           dt.datetime.fromisoformat(said["expires_at"].replace("Z", "+00:00")), proof)
         secret = secrets.token_urlsafe(32)
-        self._sessions[secret] = session
+        await self.sessions.issue(secret, session, now.timestamp())
         return secret, session
 
-    def resolve(self, agency: AgencyConfig, cert_sha256: str, secret: str, officer_id: str) -> Session | None:
-        """The session a request is made under, None for a bare officer ID the rules still accept; else raises."""
-        now = self._clock()
+    async def resolve(self, agency: AgencyConfig, cert_sha256: str, secret: str, officer_id: str) -> Session | None:
+        """The session a request is made under, None for a bare officer ID the rules still accept; else raises.
+
+        A session that passes is remembered as seen (linkage/hub/sessions.py) until its check may no longer hold.
+        """
         if not secret:
             officer = parse_officer_id(officer_id)
             self.keys()
@@ -203,13 +202,16 @@ class OfficerDesk:
                     f"officer {officer} must sign in with their own key (officer card or passkey) before a"
                     " printout is issued in their name: send officer_session", field="officer_session")
             return None
-        session = self._sessions.get(secret)
-        if session is None or now >= session.expires:
-            self._sessions.pop(secret, None)
-            raise Unauthenticated("officer_session_unknown",
-                                  "ไม่พบการลงชื่อเข้าใช้ของเจ้าหน้าที่ หรือหมดเวลาแล้ว"
-                                  " กรุณาลงชื่อเข้าใช้ใหม่",
-                                  "no such officer session, or it has expired: sign in again",
+        session = await self.sessions.find(secret)
+        now = self._now()
+        if session is None:
+            raise Unauthenticated("officer_session_unknown", "ไม่พบการลงชื่อเข้าใช้ของเจ้าหน้าที่นี้ กรุณาลงชื่อเข้าใช้ใหม่",
+                                  "no such officer session on this hub: sign in again", field="officer_session")
+        if now >= session.expires:
+            self.sessions.forget(secret)
+            raise Unauthenticated("officer_session_expired", "การลงชื่อเข้าใช้ของเจ้าหน้าที่หมดเวลาแล้ว กรุณาลงชื่อเข้าใช้ใหม่",
+                                  f"this officer session ended at {format_issued_at(session.expires)} (a session"
+                                  f" lasts {SESSION_TTL.seconds // 60} minutes): sign in again",
                                   field="officer_session")
         if session.cert_sha256 != cert_sha256 or session.agency != agency.name:
             raise Unauthenticated("officer_session_other_certificate",
@@ -224,18 +226,20 @@ class OfficerDesk:
         if key is None or (why := key.problem(now)) is not None:
             raise PermissionDenied("officer_key_revoked", "กุญแจของเจ้าหน้าที่ถูกเพิกถอนแล้ว กรุณาติดต่อผู้ดูแลระบบ",
                                    why or "the officer's key is no longer published", field="officer_session")
+        ends = min(session.expires, key.not_after, key.revoked_at or key.not_after)
+        self.sessions.remember(secret, session, self.stamp, ends.timestamp())
         return session
 
-    def begin_enrolment(self, agency: AgencyConfig, cert_sha256: str, officer_id: str, code: str) -> str:
+    async def begin_enrolment(self, agency: AgencyConfig, cert_sha256: str, officer_id: str, code: str) -> str:
         """Passkey enrolment, step 1 (linkage/hub/passkeys.py): the browser's creation options."""
         officer = self._registered(agency, officer_id)
-        return self.passkeys.begin_enrolment(agency, cert_sha256, officer, code, self._clock())
+        return await self.passkeys.begin_enrolment(agency, cert_sha256, officer, code, self._now())
 
-    def finish_enrolment(self, agency: AgencyConfig, cert_sha256: str, officer_id: str, code: str,
-                         credential: str) -> str:
+    async def finish_enrolment(self, agency: AgencyConfig, cert_sha256: str, officer_id: str, code: str,
+                               credential: str) -> str:
         """Passkey enrolment, step 2: the passkey published; returns its kid."""
         officer = self._registered(agency, officer_id)
-        key = self.passkeys.finish_enrolment(agency, cert_sha256, officer, code, credential, self._clock())
+        key = await self.passkeys.finish_enrolment(agency, cert_sha256, officer, code, credential, self._now())
         self.keys()
         return key.kid
 
@@ -246,11 +250,8 @@ class OfficerDesk:
                                    f"this officer is not registered with {agency.name}", field="officer_id")
         return officer
 
-    def _expire(self, now: dt.datetime) -> None:
-        """Forget statements and sessions past their time (and the oldest statements beyond _MAX_PENDING)."""
-        if len(self._pending) >= _MAX_PENDING // 2:
-            self._pending = {s: p for s, p in self._pending.items() if p[1] >= now}
-            while len(self._pending) >= _MAX_PENDING:
-                del self._pending[next(iter(self._pending))]
-        if len(self._sessions) > 1000:
-            self._sessions = {k: s for k, s in self._sessions.items() if s.expires > now}
+
+def _statement_unknown() -> Unauthenticated:
+    return Unauthenticated("signin_statement_unknown", "ข้อความลงชื่อเข้าใช้นี้ไม่ได้ออกให้ หรือถูกใช้ไปแล้ว",
+                           "this sign-in statement was not issued to this certificate, or was already used: begin"
+                           " the sign-in again", field="statement")

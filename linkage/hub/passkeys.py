@@ -8,7 +8,8 @@ challenge gains nothing.
 
 Enrolment: ``begin_enrolment`` checks the administrator's code (linkage/enrolments.py) and answers the creation
 options (ES256 only, the officer's ID as the user); ``finish_enrolment`` checks the registration against the
-challenge it issued to the same certificate, publishes the passkey's public key in the officer key set
+challenge it issued to the same certificate (kept as a single-use item in the desks' store, linkage/hub/onetime.py,
+so that the two steps may reach different replicas), publishes the passkey's public key in the officer key set
 (kind "webauthn", ``kid`` its credential id) and uses the code up. Sign-in: ``request_options`` are the
 request options whose challenge is the SHA-256 of the hub's statement; ``assertion_proof`` checks the answer
 and returns the proof the log keeps.
@@ -22,7 +23,6 @@ from __future__ import annotations
 
 import base64
 import datetime as dt
-from dataclasses import dataclass
 from pathlib import Path
 
 import cbor2
@@ -51,6 +51,7 @@ from webauthn.helpers.structs import (
 from linkage.config import AgencyConfig, write_atomically
 from linkage.enrolments import use_code
 from linkage.errors import PermissionDenied, Unauthenticated
+from linkage.hub.onetime import OneTime
 from linkage.officers import (
     WEBAUTHN,
     OfficerKey,
@@ -67,13 +68,6 @@ _ENROL_WITHIN = dt.timedelta(minutes=5)
 _PASSKEY_LIFE = dt.timedelta(days=730)
 
 
-@dataclass(frozen=True)
-class _Pending:
-    challenge: bytes
-    cert_sha256: str
-    until: dt.datetime
-
-
 def _cose(key: OfficerKey) -> bytes:
     """The passkey's public key as COSE (what py_webauthn verifies with), from the key set's SPKI."""
     from cryptography.hazmat.primitives import serialization
@@ -88,10 +82,11 @@ def _cose(key: OfficerKey) -> bytes:
 class Passkeys:
     """Passkey enrolment and assertions, for one hub."""
 
-    def __init__(self, keys_path: Path, enrolments_path: Path, rp_id: str, origins: tuple[str, ...]) -> None:
+    def __init__(self, keys_path: Path, enrolments_path: Path, rp_id: str, origins: tuple[str, ...],
+                 pending: OneTime) -> None:
         self._keys_path, self._codes_path = keys_path, enrolments_path
         self.rp_id, self.origins = rp_id, list(origins)
-        self._pending: dict[tuple[str, str], _Pending] = {}  # (agency, officer) -> enrolment under way
+        self._pending = pending  # enrolments under way: "agency/officer" -> (certificate, until, challenge)
 
     def _code(self, agency: AgencyConfig, officer_id: str, code: str, now: dt.datetime, *, consume: bool) -> None:
         if not use_code(self._codes_path, code, officer_id, agency.name, now, consume=consume):
@@ -99,8 +94,8 @@ class Passkeys:
                                    "the enrolment code is wrong, used or expired; ask the administrator for a new one"
                                    " (`linkage agency officer-enrol`)", field="code")
 
-    def begin_enrolment(self, agency: AgencyConfig, cert_sha256: str, officer_id: str, code: str,
-                        now: dt.datetime) -> str:
+    async def begin_enrolment(self, agency: AgencyConfig, cert_sha256: str, officer_id: str, code: str,
+                              now: dt.datetime) -> str:
         """The creation options for the browser (JSON)."""
         self._code(agency, officer_id, code, now, consume=False)
         options = generate_registration_options(
@@ -108,21 +103,22 @@ class Passkeys:
             user_display_name=f"{officer_id} ({agency.name})",
             supported_pub_key_algs=[COSEAlgorithmIdentifier.ECDSA_SHA_256],
             authenticator_selection=AuthenticatorSelectionCriteria(resident_key=ResidentKeyRequirement.DISCOURAGED))
-        self._pending[agency.name, officer_id] = _Pending(options.challenge, cert_sha256, now + _ENROL_WITHIN)
+        await self._pending.issue(f"{agency.name}/{officer_id}", cert_sha256, (now + _ENROL_WITHIN).timestamp(),
+                                  now.timestamp(), options.challenge)
         return options_to_json(options)
 
-    def finish_enrolment(self, agency: AgencyConfig, cert_sha256: str, officer_id: str, code: str,
-                         credential: str, now: dt.datetime) -> OfficerKey:
+    async def finish_enrolment(self, agency: AgencyConfig, cert_sha256: str, officer_id: str, code: str,
+                               credential: str, now: dt.datetime) -> OfficerKey:
         """Check the registration, publish the passkey and use the code up; returns the published key."""
         self._code(agency, officer_id, code, now, consume=False)
-        pending = self._pending.get((agency.name, officer_id))
-        if pending is None or pending.cert_sha256 != cert_sha256 or now > pending.until:
+        pending = await self._pending.look(f"{agency.name}/{officer_id}")
+        if pending is None or pending.owner != cert_sha256 or now.timestamp() > pending.until:
             raise Unauthenticated("passkey_registration_invalid", "ไม่พบการลงทะเบียนที่เริ่มไว้ หรือหมดเวลาแล้ว กรุณาเริ่มใหม่",
                                   "no enrolment was begun from this certificate, or it took too long: begin again",
                                   field="credential")
         try:
             verified = verify_registration_response(
-                credential=credential, expected_challenge=pending.challenge, expected_rp_id=self.rp_id,
+                credential=credential, expected_challenge=pending.value, expected_rp_id=self.rp_id,
                 expected_origin=self.origins, supported_pub_key_algs=[COSEAlgorithmIdentifier.ECDSA_SHA_256])
             public = decoded_public_key_to_cryptography(decode_credential_public_key(verified.credential_public_key))
         except Exception as exc:  # hostile input parsed by a third party: any failure of it is a refusal
@@ -132,7 +128,9 @@ class Passkeys:
         if not isinstance(public, ec.EllipticCurvePublicKey):
             raise Unauthenticated("passkey_registration_invalid", "ลงทะเบียนกุญแจไม่สำเร็จ",
                                   "the passkey is not an ES256 key", field="credential")
-        del self._pending[agency.name, officer_id]
+        if await self._pending.spend(f"{agency.name}/{officer_id}") is None:  # another replica finished it
+            raise Unauthenticated("passkey_registration_invalid", "การลงทะเบียนนี้เสร็จไปแล้ว", "this enrolment was"
+                                  " already finished", field="credential")
         entry = public_key_entry(public, officer_id, agency.name, now, now + _PASSKEY_LIFE)
         key = OfficerKey(bytes_to_base64url(verified.credential_id), entry.officer_id, entry.agency,
                          entry.public_key, entry.not_before, entry.not_after, None, WEBAUTHN)

@@ -5,8 +5,10 @@ chip's signature over the presence message (linkage/cards.py) for a challenge th
 agency (``GetPresenceChallenge``) within ``CHALLENGE_TTL_S`` and never used before. The civil registry
 (``ProviderService.CheckPresence``) says whether the card is this person's, active, unexpired, of the key it
 registered, and signed the message. A challenge is spent by its first use, whatever the answer, so that no
-signature can be tried twice. Challenges live in the hub's memory: a restart forgets them (the agency asks
-again). What a proven presence leaves in the printout and in the log entry: ``Proven``.
+signature can be tried twice. Challenges are single-use items in the desks' store beside the exchange log
+(linkage/hub/onetime.py): any replica or worker takes one another issued, a restart keeps them, and the spend is
+one ``DELETE … RETURNING``, so that of two replicas given the same challenge at once only one can use it. What a
+proven presence leaves in the printout and in the log entry: ``Proven``.
 """
 
 from __future__ import annotations
@@ -14,22 +16,20 @@ from __future__ import annotations
 import datetime as dt
 import secrets
 import time
-from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from linkage.cards import CHALLENGE_TTL_S, CardCertificate, CardError, presence_hash, presence_message
 from linkage.errors import InvalidRequest, PermissionDenied
+from linkage.hub.deskstore import DeskStore
+from linkage.hub.onetime import OneTime
 from linkage.hub.routing import Router
 from linkage.ids import IdKind, parse_id
 from linkage.seal import FetchRequest, b64url_encode, format_issued_at
 from linkage.v1 import hub_pb2, provider_pb2
 
 __all__ = ["PresenceDesk", "Proven"]
-
-# Outstanding challenges kept at most; the oldest are dropped first (each agency's calls are rate limited).
-_MAX_OUTSTANDING = 100_000
 
 _REFUSALS = {
     "card_voided": ("บัตรประจำตัวประชาชนใบนี้ถูกยกเลิกแล้ว", "this ID card has been voided"),
@@ -56,26 +56,24 @@ class Proven:
 
 
 class PresenceDesk:
-    """Issues challenges and checks card proofs for one hub. Not thread-safe: the hub serves from one loop."""
+    """Issues challenges and checks card proofs for one hub."""
 
-    def __init__(self, router: Router, clock: Callable[[], float] = time.time) -> None:
+    def __init__(self, router: Router, store: DeskStore, clock: Callable[[], float] = time.time) -> None:
         self._router = router
         self.clock = clock  # seconds since the epoch; an input so that tests can move time
-        self._outstanding: OrderedDict[str, tuple[str, float]] = OrderedDict()
+        self._outstanding = OneTime(store, "challenge")
 
-    def challenge(self, agency: str) -> tuple[str, str]:
+    async def challenge(self, agency: str) -> tuple[str, str]:
         """A fresh challenge for agency, and when it expires (RFC 3339)."""
         now = self.clock()
-        while self._outstanding and (len(self._outstanding) >= _MAX_OUTSTANDING
-                                     or next(iter(self._outstanding.values()))[1] < now):
-            self._outstanding.popitem(last=False)
         value = f"{int(now)}.{secrets.token_urlsafe(24)}"
-        self._outstanding[value] = (agency, now + CHALLENGE_TTL_S)
+        await self._outstanding.issue(value, agency, now + CHALLENGE_TTL_S, now)
         return value, format_issued_at(dt.datetime.fromtimestamp(now + CHALLENGE_TTL_S, dt.UTC))
 
-    def _spend(self, agency: str, challenge: str) -> None:
+    async def _spend(self, agency: str, challenge: str) -> None:
         """Take the challenge out of the outstanding ones, or raise PermissionDenied saying why it is refused."""
-        held = self._outstanding.pop(challenge, None)
+        item = await self._outstanding.spend(challenge)
+        held = None if item is None else (item.owner, item.until)
         now = self.clock()
         if held is None:
             try:
@@ -90,8 +88,8 @@ class PresenceDesk:
                                        " have the card sign again", field="presence.challenge")
             else:
                 raise PermissionDenied("challenge_unknown", "ไม่รู้จักรหัสท้าทายนี้",
-                                       "this hub did not issue this challenge (or forgot it when it restarted); ask"
-                                       " for a new one", field="presence.challenge")
+                                       "this hub did not issue this challenge; ask for a new one",
+                                       field="presence.challenge")
         owner, expires = held
         if expires < now:
             raise PermissionDenied("challenge_expired", "รหัสท้าทายหมดอายุแล้ว ขอรหัสใหม่",
@@ -127,7 +125,7 @@ class PresenceDesk:
         if len(proof.signature) != 64 or not proof.challenge:
             raise InvalidRequest("presence_proof_malformed", "หลักฐานบัตรไม่ครบ",
                                  "presence needs a challenge and a 64-byte Ed25519 signature", field="presence")
-        self._spend(agency, proof.challenge)
+        await self._spend(agency, proof.challenge)
         hash_hex = presence_hash(agency, subject, req.purpose, req.officer_id, req.case_ref, doc_types)
         verdict = await self._router.check_presence(provider_pb2.CheckPresenceRequest(
             subject_id=subject, card_certificate=proof.card_certificate,

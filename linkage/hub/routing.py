@@ -14,7 +14,7 @@ linkage.toml; ``linkage faults`` injects such faults in the sandbox):
    less a reserve (10 %, at least 20 ms) that the hub keeps to seal, log and
    answer. So the caller hears DEADLINE_EXCEEDED from the hub, naming the
    provider, before its own deadline fires. ``CallerDeadline`` (a server
-   interceptor) is how the caller's deadline reaches here.
+   interceptor, linkage/interceptors.py) is how the caller's deadline reaches here.
 2. **Retries.** Describe and GetRecord are idempotent reads: when the provider
    answers UNAVAILABLE they are tried again, at most ``provider_retries`` times,
    after a pause of 50 ms, 100 ms, … (each drawn between half and all of it),
@@ -38,6 +38,15 @@ linkage.toml; ``linkage faults`` injects such faults in the sandbox):
    provider's name and whether retrying may help (ErrorInfo ``provider``,
    ``retryable``, ``retry_after_ms``). The hub issues nothing when the hop fails,
    so nothing is logged as issued.
+6. **Reads in groups.** GetRecord reads to one provider go the way the log
+   commits (linkage/hub/log.py): a read to an idle provider goes at once, alone;
+   reads that arrive while one is out wait for it and then go together, at most
+   MAX_PROVIDER_BATCH, in one ``BatchGetRecords`` (``_Reads``). Each read keeps
+   its own deadline (the batch's is the latest of them), passes the breaker,
+   earns and spends retry budget and is retried on its own, as above; one read
+   that fails fails only its own fetch, with the error its GetRecord would have
+   had. A provider that answers UNIMPLEMENTED to ``BatchGetRecords`` is read one
+   GetRecord at a time from then on (until the hub restarts).
 """
 
 from __future__ import annotations
@@ -49,7 +58,6 @@ import math
 import random
 import time
 from collections.abc import Callable, Sequence
-from contextvars import ContextVar
 from typing import Any
 
 import grpc
@@ -64,45 +72,29 @@ from linkage.errors import (
     ProviderFault,
     ProviderTimeout,
     ProviderUnavailable,
+    from_problem,
     from_rpc_error,
 )
-from linkage.interceptors import UnaryWrapper
+from linkage.interceptors import CALLER_DEADLINE
+from linkage.limits import MAX_PROVIDER_BATCH
 from linkage.serverconfig import ProviderConfig
 from linkage.v1 import common_pb2, provider_pb2, provider_pb2_grpc
 
-__all__ = ["CallerDeadline", "Circuit", "CircuitBreaker", "RetryBudget", "Router"]
+__all__ = ["Circuit", "CircuitBreaker", "RetryBudget", "Router"]
 
 
 _log = logging.getLogger("linkage.hub.routing")
-_CALLER_DEADLINE: ContextVar[float | None] = ContextVar("linkage_caller_deadline", default=None)
 _HUB_RESERVE_S = 0.02  # at least this much of the caller's time is kept for sealing, logging and answering
 _BACKOFF_S = 0.05
 _MIN_ATTEMPT_S = 0.05  # a retry with less time than this left would only time out
 _RETRY_RESERVE = 10.0
+_MAX_OUT = 1  # GetRecord reads or batches out to one provider at once before reads wait for the next batch
 # Answers that show the provider is unwell; any other (NOT_FOUND, INVALID_ARGUMENT, …) shows it works.
 _FAILURES = frozenset({
     grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED, grpc.StatusCode.INTERNAL,
     grpc.StatusCode.UNKNOWN, grpc.StatusCode.RESOURCE_EXHAUSTED, grpc.StatusCode.ABORTED,
     grpc.StatusCode.DATA_LOSS,
 })
-
-
-class CallerDeadline(UnaryWrapper):
-    """Server interceptor: makes each unary call's deadline known to the Router that serves it."""
-
-    def wrap(self, handler: grpc.RpcMethodHandler, method: str) -> grpc.RpcMethodHandler:
-        inner = handler.unary_unary
-
-        async def behaviour(request: Any, context: grpc.aio.ServicerContext) -> Any:
-            left = context.time_remaining()
-            token = _CALLER_DEADLINE.set(None if left is None else time.monotonic() + left)
-            try:
-                return await inner(request, context)
-            finally:
-                _CALLER_DEADLINE.reset(token)
-
-        return grpc.unary_unary_rpc_method_handler(behaviour, request_deserializer=handler.request_deserializer,
-                                                   response_serializer=handler.response_serializer)
 
 
 class RetryBudget:
@@ -181,6 +173,133 @@ class CircuitBreaker:
             self._state, self._since = Circuit.OPEN, self._clock()
 
 
+class _Refused(Exception):
+    """One read's failure in a batch answer (its Problem), or the hub's wait for it running out: what its own
+    GetRecord would have failed with. Caught where AioRpcError is."""
+
+    def __init__(self, problem: common_pb2.Problem) -> None:
+        super().__init__(problem.message)
+        self.problem = problem
+
+    def code(self) -> grpc.StatusCode:
+        return _STATUSES.get(self.problem.grpc_code, grpc.StatusCode.UNKNOWN)
+
+
+class _Alone(Exception):
+    """The read is to go on its own: the provider has no BatchGetRecords, or its batch answer was full."""
+
+
+_STATUSES = {s.value[0]: s for s in grpc.StatusCode}
+_Waiting = tuple[provider_pb2.GetRecordRequest, float, asyncio.Future[provider_pb2.GetRecordResponse]]
+
+
+class _Reads:
+    """One provider's GetRecord reads: at once while fewer than _MAX_OUT calls are out, else together in the next
+    batch (step 6)."""
+
+    def __init__(self, name: str, stub: provider_pb2_grpc.ProviderServiceStub) -> None:
+        self._name = name
+        self._stub = stub
+        self._waiting: list[_Waiting] = []  # (request, when it must be over, its answer), in arrival order
+        self._out = 0  # reads or batches out; none waits while fewer than _MAX_OUT are
+        self._batches = True  # until the provider answers BatchGetRecords UNIMPLEMENTED
+        self._pumps: set[asyncio.Task[None]] = set()
+
+    async def GetRecord(self, request: provider_pb2.GetRecordRequest, timeout: float,
+                        ) -> provider_pb2.GetRecordResponse:
+        """The provider's answer, as the stub's GetRecord: raises AioRpcError or _Refused."""
+        answer: provider_pb2.GetRecordResponse
+        if not self._batches:
+            answer = await self._stub.GetRecord(request, timeout=timeout)
+            return answer
+        if self._out < _MAX_OUT:
+            self._out += 1
+            try:
+                answer = await self._stub.GetRecord(request, timeout=timeout)
+                return answer
+            finally:
+                self._next()
+        loop = asyncio.get_running_loop()
+        end = loop.time() + timeout
+        done: asyncio.Future[provider_pb2.GetRecordResponse] = loop.create_future()
+        self._waiting.append((request, end, done))
+        try:
+            async with asyncio.timeout_at(end):
+                return await done
+        except TimeoutError:
+            raise _Refused(common_pb2.Problem(grpc_code=grpc.StatusCode.DEADLINE_EXCEEDED.value[0])) from None
+        except _Alone:
+            answer = await self._stub.GetRecord(request, timeout=max(0.0, end - loop.time()))
+            return answer
+
+    def _next(self) -> None:
+        """A call is back: its place goes to what waits, sent from a task of its own (its caller need not wait)."""
+        if not self._waiting:
+            self._out -= 1
+            return
+        pump = asyncio.get_running_loop().create_task(self._send_waiting())
+        self._pumps.add(pump)
+        pump.add_done_callback(self._pumps.discard)
+
+    async def _send_waiting(self) -> None:
+        try:
+            while True:
+                self._waiting = [w for w in self._waiting if not w[2].done()]  # gone: out of time or cancelled
+                if not self._waiting:
+                    return
+                batch, self._waiting = self._waiting[:MAX_PROVIDER_BATCH], self._waiting[MAX_PROVIDER_BATCH:]
+                await self._send(batch)
+        finally:
+            self._out -= 1
+
+    async def _send(self, batch: list[_Waiting]) -> None:
+        """Send these reads as one call and settle each one's answer (cancelled, if this is)."""
+        loop = asyncio.get_running_loop()
+        try:
+            if not self._batches:  # learnt while these waited: each goes alone
+                raise _Alone
+            answers = await self._stub.BatchGetRecords(
+                provider_pb2.BatchGetRecordsRequest(requests=[r for r, _, _ in batch]),
+                timeout=max(end for _, end, _ in batch) - loop.time())
+        except (grpc.aio.AioRpcError, _Alone) as exc:
+            if isinstance(exc, grpc.aio.AioRpcError) and exc.code() == grpc.StatusCode.UNIMPLEMENTED:
+                _log.warning("provider %s has no BatchGetRecords: it is read one GetRecord at a time", self._name)
+                self._batches = False
+            for _, _, done in batch:
+                if not done.done():
+                    done.set_exception(_Alone() if not self._batches else exc)
+            return
+        except Exception:  # no read may wait for an answer that will not come
+            _log.exception("provider %s: a batch of reads failed in the hub", self._name)
+            answers = provider_pb2.BatchGetRecordsResponse()
+        except BaseException:
+            for _, _, done in batch:
+                done.cancel()
+            raise
+        results = answers.results
+        for i, (request, _, done) in enumerate(batch):
+            if done.done():
+                continue
+            result = results[i] if len(results) == len(batch) else provider_pb2.RecordResult()
+            kind = result.WhichOneof("outcome")
+            if kind == "record" and (result.record.doc_type, result.record.subject_id) == (request.doc_type,
+                                                                                            request.subject_id):
+                done.set_result(result.record)
+            elif kind == "problem" and result.problem.grpc_code:
+                full = result.problem.reason == "batch_answer_full"
+                done.set_exception(_Alone() if full else _Refused(result.problem))
+            else:  # a record in the wrong place would be another subject's: never taken
+                done.set_exception(_Refused(_mismatch(self._name)))
+
+    async def close(self) -> None:
+        """Cancel the batches out and the reads waiting."""
+        for pump in list(self._pumps):
+            pump.cancel()
+        for _, _, done in self._waiting:
+            done.cancel()
+        self._waiting = []
+
+
 class Router:
     """Channels to every provider and the catalogue of document types."""
 
@@ -194,6 +313,7 @@ class Router:
             name: grpc.aio.secure_channel(p.address, creds, options=options) for name, p in settings.providers.items()
         }
         self._stubs = {name: provider_pb2_grpc.ProviderServiceStub(ch) for name, ch in self._channels.items()}
+        self._reads = {name: _Reads(name, stub) for name, stub in self._stubs.items()}
         self._breakers = {name: CircuitBreaker(name, hub.breaker_failures, hub.breaker_cooldown_ms / 1000,
                                                self._timeout) for name in self._channels}
         self._budgets = {name: RetryBudget(hub.retry_budget_percent / 100) for name in self._channels}
@@ -267,7 +387,7 @@ class Router:
         """When the hop must be over (time.monotonic()): step 1 of the module docstring."""
         now = time.monotonic()
         end = now + self._timeout
-        caller = _CALLER_DEADLINE.get()
+        caller = CALLER_DEADLINE.get()
         if caller is not None:
             left = caller - now
             end = min(end, now + left - max(_HUB_RESERVE_S, left * 0.1))
@@ -287,8 +407,9 @@ class Router:
             if left <= 0:
                 raise _timeout(provider)
             try:
-                answer = await getattr(self._stubs[provider], method)(request, timeout=left)
-            except grpc.aio.AioRpcError as exc:
+                target = self._reads[provider] if method == "GetRecord" else self._stubs[provider]
+                answer = await getattr(target, method)(request, timeout=left)
+            except (grpc.aio.AioRpcError, _Refused) as exc:
                 code = exc.code()
                 breaker.record(ok=code not in _FAILURES)
                 if idempotent and code == grpc.StatusCode.UNAVAILABLE and retries < self._retries:
@@ -304,6 +425,7 @@ class Router:
             return answer
 
     async def close(self) -> None:
+        await asyncio.gather(*(reads.close() for reads in self._reads.values()))
         await asyncio.gather(*(ch.close() for ch in self._channels.values()))
 
 
@@ -328,13 +450,13 @@ def _plain(value: struct_pb2.Value) -> Any:
     return None
 
 
-def _translate(provider: str, exc: grpc.aio.AioRpcError) -> LinkageError:
+def _translate(provider: str, exc: grpc.aio.AioRpcError | _Refused) -> LinkageError:
+    """The hub's error for a failed read or call: the same whether it failed alone or inside a batch."""
     code = exc.code()
-    if code == grpc.StatusCode.NOT_FOUND:
-        inner = from_rpc_error(exc)
-        return NotFound(inner.code, inner.message_th, inner.message_en, field=inner.field, provider=provider)
-    if code == grpc.StatusCode.INVALID_ARGUMENT:
-        inner = from_rpc_error(exc)
+    if code in (grpc.StatusCode.NOT_FOUND, grpc.StatusCode.INVALID_ARGUMENT):
+        inner = from_problem(exc.problem) if isinstance(exc, _Refused) else from_rpc_error(exc)
+        if code == grpc.StatusCode.NOT_FOUND:
+            return NotFound(inner.code, inner.message_th, inner.message_en, field=inner.field, provider=provider)
         return InvalidRequest(inner.code, inner.message_th, inner.message_en, field=inner.field, provider=provider)
     if code == grpc.StatusCode.DEADLINE_EXCEEDED:
         return _timeout(provider)
@@ -349,6 +471,13 @@ def _translate(provider: str, exc: grpc.aio.AioRpcError) -> LinkageError:
     return ProviderFault(
         "provider_error", f"ผู้ให้ข้อมูล {provider} ตอบกลับผิดพลาด", f"provider {provider} failed ({code.name})",
         provider=provider)
+
+
+def _mismatch(provider: str) -> common_pb2.Problem:
+    """A batch answer without this read's record or problem in its place (INTERNAL: the provider's error)."""
+    return common_pb2.Problem(grpc_code=grpc.StatusCode.INTERNAL.value[0], reason="batch_answer_mismatch",
+                              message=f"provider {provider}: no answer to this read in its place in the batch",
+                              provider=provider)
 
 
 def _timeout(provider: str) -> ProviderTimeout:

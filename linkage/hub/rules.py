@@ -42,7 +42,8 @@ from google.protobuf.message import Message
 
 from linkage.config import ALL_FIELDS, AgencyConfig, LiveSettings, Settings, file_stamp
 from linkage.errors import InvalidRequest, LinkageError, NotFound, PermissionDenied, Unauthenticated
-from linkage.hub.consent import Consent, ConsentDesk, Used, check_citizen, preview
+from linkage.hub.consent import Consent, ConsentDesk, Used
+from linkage.hub.deskstore import DeskStore
 from linkage.hub.log import Appended, ExchangeLog, LogEntry, RevocationEntry
 from linkage.hub.officers import OfficerDesk, Session, caller_cert_sha256, cert_sha256
 from linkage.hub.overlimit import check_batch, quota_exhausted, rate_limited
@@ -79,21 +80,23 @@ class Issued:
 class Hub:
     """Admission, rights, routing, sealing and logging, for one configuration."""
 
-    def __init__(self, settings: Settings, router: Router, sealer: Sealer, log: ExchangeLog) -> None:
+    def __init__(self, settings: Settings, router: Router, sealer: Sealer, log: ExchangeLog, store: DeskStore) -> None:
         self._live = LiveSettings(settings)
         self._issuer = settings.hub.issuer  # [hub] is fixed until a restart; only agencies are followed
         self.router = router
         self.sealer = sealer
         self.log = log
+        self.store = store
         self._revoke_lock = asyncio.Lock()
         self.limiter = AgencyLimiter()
-        self.officers = OfficerDesk(settings.home, settings.hub.issuer,
+        # Sign-ins, sessions, challenges and consents: in the store beside the log (linkage/hub/deskstore.py).
+        self.officers = OfficerDesk(settings.home, settings.hub.issuer, store,
                                     required=settings.hub.officer_sessions == "required",
                                     rp_id=settings.hub.webauthn_rp_id,
                                     origins=settings.hub.webauthn_origins or (
                                         f"http://localhost:{settings.counter.port}",))
-        self.presence = PresenceDesk(router)
-        self.consents = ConsentDesk()
+        self.presence = PresenceDesk(router, store)
+        self.consents = ConsentDesk(store, log.subject_hash)
 
     @property
     def settings(self) -> Settings:
@@ -178,8 +181,8 @@ class Hub:
             raise PermissionDenied("officer_not_registered", f"เจ้าหน้าที่ผู้นี้ไม่ได้ลงทะเบียนกับ {agency.name}",
                                    f"this officer is not registered with {agency.name}", field="officer_id")
 
-    def officer_session(self, peer: Mapping[str, Sequence[bytes]], agency: AgencyConfig, secret: str,
-                        officer_id: str) -> Session | None:
+    async def officer_session(self, peer: Mapping[str, Sequence[bytes]], agency: AgencyConfig, secret: str,
+                              officer_id: str) -> Session | None:
         """Step 4's officer: the session the request is made under (bound to this caller's certificate), or None
         for a bare officer ID the rules still accept (linkage/hub/officers.py). Raises when neither holds."""
         desk = self.officers
@@ -189,7 +192,17 @@ class Hub:
                 desk.keys()
             if (agency.name, parse_officer_id(officer_id)) not in desk.enrolled:
                 return None
-        return desk.resolve(agency, caller_cert_sha256(peer), secret, officer_id)
+        seen = desk.sessions.seen.get(secret) if secret else None
+        if seen is not None:
+            # A session this process checked in full since the key set last changed, inside the time that check
+            # holds (linkage/hub/sessions.py): decided here, with no database and no other file (issues 10, 16).
+            pems = peer.get("x509_pem_cert")
+            session = seen.session
+            if (seen.stamp == file_stamp(desk.path) and desk.clock() < seen.until and pems
+                    and session.cert_sha256 == cert_sha256(bytes(pems[0])) and session.agency == agency.name
+                    and officer_id in ("", session.officer_id)):
+                return session
+        return await desk.resolve(agency, caller_cert_sha256(peer), secret, officer_id)
 
     async def fetch(self, agency: AgencyConfig, req: FetchRequest, session: Session | None = None,
                     presence: hub_pb2.CitizenPresence | None = None, consent_id: str = "") -> Issued:
@@ -202,13 +215,14 @@ class Hub:
             proven = await self.presence.prove(agency.name, req, [req.doc_type], presence)
         if not consent_id:
             return await self._issue(agency, req, session, proven)
-        used = self.consents.take(consent_id, agency.name, parse_id(req.subject_id), req.purpose, [req.doc_type])
+        used = await self.consents.take(consent_id, agency.name, parse_id(req.subject_id), req.purpose,
+                                        [req.doc_type])
         try:
             issued = await self._issue(agency, req, session, proven, used)
         except BaseException:
-            self.consents.give_back(used)  # nothing issued: the consent is as it was
+            await self.consents.give_back(used)  # nothing issued: the consent is as it was
             raise
-        self.consents.spend(used)
+        await self.consents.spend(used)
         return issued
 
     async def fetch_many(self, agency: AgencyConfig, doc_types: Sequence[str], req: FetchRequest,
@@ -222,7 +236,8 @@ class Hub:
         subject = parse_id(req.subject_id)
         self.check_request(agency, req.purpose, req.officer_id)
         proven = await self.presence.prove(agency.name, req, doc_types, presence)  # one card signature, the batch
-        used = self.consents.take(consent_id, agency.name, subject, req.purpose, doc_types) if consent_id else None
+        used = await self.consents.take(consent_id, agency.name, subject, req.purpose, doc_types) if consent_id \
+            else None
 
         async def one(doc_type: str) -> Issued | LinkageError:
             try:
@@ -238,7 +253,7 @@ class Hub:
         finally:  # one consent serves the batch: spent when anything was issued, else given back
             if used is not None:
                 issued_any = any(isinstance(o, Issued) for o in outcomes)
-                (self.consents.spend if issued_any else self.consents.give_back)(used)
+                await (self.consents.spend if issued_any else self.consents.give_back)(used)
         return outcomes
 
     async def _issue(self, agency: AgencyConfig, req: FetchRequest, session: Session | None = None,
@@ -278,7 +293,7 @@ class Hub:
             payload["officer_session"] = session.session_id
         if proven is not None:
             payload["presence"] = proven.printout
-        consent = None if used is None else used.record(self.consents.consent(used))
+        consent = None if used is None else used.record()
         if consent is not None:
             payload["consent"] = consent
         jws = self.sealer.seal(payload)
@@ -287,8 +302,7 @@ class Hub:
             printout_id=printout_id, doc_type=req.doc_type, provider=provider.name, agency=agency.name,
             officer_id=req.officer_id, purpose=req.purpose, case_ref=req.case_ref, issued_at=issued_at,
             subject_hash=self.log.subject_hash(subject), printout_sha256=printout_digest(jws),
-            officer_proof=None if session is None else {**session.proof.to_json(),
-                                                        "caller_cert_sha256": session.cert_sha256},
+            officer_proof=None if session is None else session.logged_proof,
             presence=None if proven is None else proven.log, consent=consent,
         ))
         if _log.isEnabledFor(logging.DEBUG):
@@ -297,8 +311,10 @@ class Hub:
                                         "duration_ms": round((time.perf_counter() - started) * 1000, 3)})
         return Issued(printout_id, req.doc_type, jws, issued_at, logged)
 
-    async def revoke(self, agency: AgencyConfig, printout_id: str, reason: str, officer_id: str) -> Appended:
-        """Revoke a printout issued to this agency; the revocation is logged. Raises on anything else."""
+    async def revoke(self, agency: AgencyConfig, printout_id: str, reason: str, officer_id: str,
+                     session: Session | None = None) -> Appended:
+        """Revoke a printout issued to this agency; the revocation is logged, with the officer's signed sign-in when
+        made under their session (``officer_session``, as a fetch). Raises on anything else."""
         if not reason.strip():
             raise InvalidRequest("reason_missing", "ต้องระบุเหตุผลที่เพิกถอน", "say why the printout is revoked",
                                  field="reason")
@@ -313,7 +329,8 @@ class Hub:
                                      f"printout {printout_id} is already revoked")
             return await self.log.append(RevocationEntry(
                 printout_id=printout_id, agency=agency.name, officer_id=officer_id, reason=reason,
-                revoked_at=format_issued_at(dt.datetime.now(dt.UTC))))
+                revoked_at=format_issued_at(dt.datetime.now(dt.UTC)),
+                officer_proof=None if session is None else session.logged_proof))
 
     def agent_available(self, agency: AgencyConfig, officer_id: str) -> bool:
         return parse_officer_id(officer_id) in agency.officers
@@ -328,8 +345,8 @@ class Hub:
         parse_id(card.subject_id, IdKind.CITIZEN)
         return await self.router.check_card(card)
 
-    def ask_consent(self, agency: AgencyConfig, subject_id: str, doc_types: Sequence[str], purpose: str,
-                    officer_id: str, case_ref: str) -> Consent:
+    async def ask_consent(self, agency: AgencyConfig, subject_id: str, doc_types: Sequence[str], purpose: str,
+                          officer_id: str, case_ref: str) -> Consent:
         """RequestConsent: a pending consent for types the agency has a right to (linkage/hub/consent.py)."""
         check_batch(doc_types)
         subject = parse_id(subject_id, IdKind.CITIZEN)
@@ -339,43 +356,7 @@ class Hub:
             if doc_type not in agency.grants:
                 raise PermissionDenied("no_right", f"{agency.name} ไม่มีสิทธิ์ขอ {doc_type}",
                                        f"{agency.name} has no right to {doc_type}", field="doc_types")
-        return self.consents.ask(agency.name, subject, doc_types, purpose, officer_id, case_ref)
-
-    async def citizens_consents(self, subject_id: str, card: provider_pb2.CheckCardRequest | None,
-                                ) -> list[tuple[Consent, list[hub_pb2.ConsentPreview]]]:
-        """ListConsents: on the citizen's own behalf, each consent asked of them, a pending one with its preview."""
-        subject = await check_citizen(self.router, subject_id, card)
-        out = []
-        for consent in self.consents.of(subject):
-            asker = self.settings.agencies.get(consent.agency)
-            pending = consent.shown_status(self.consents.clock()) == "pending" and asker is not None
-            out.append((consent, await preview(self.router, asker.grants, consent) if pending and asker else []))
-        return out
-
-    async def decide_consent(self, subject_id: str, card: provider_pb2.CheckCardRequest | None, consent_id: str,
-                             approve: bool) -> Consent:
-        """DecideConsent, on the citizen's own behalf."""
-        return self.consents.decide(await check_citizen(self.router, subject_id, card), consent_id, approve)
-
-    async def check_access_listing(self, agency: AgencyConfig, subject: str,
-                                   card: provider_pb2.CheckCardRequest | None) -> None:
-        """May agency list who read subject's data? Auditors may; anyone else only on the citizen's own behalf,
-        proved by the citizen's card details matching an active card in the civil registry."""
-        if agency.auditor:
-            return
-        if card is None:
-            raise PermissionDenied("not_an_auditor", f"{agency.name} ไม่ใช่หน่วยตรวจสอบ",
-                                   "only auditor agencies, or the citizen with their own card details, may list who"
-                                   f" read a subject's data; {agency.name} is not an auditor")
-        if card.subject_id != subject:
-            raise PermissionDenied("not_own_id", "ดูประวัติได้เฉพาะของตนเองเท่านั้น",
-                                   "a citizen may list accesses to their own ID only; the card's ID differs from the"
-                                   " one asked about")
-        parse_id(subject, IdKind.CITIZEN)
-        if not await self.router.check_card(card):
-            raise PermissionDenied("citizen_not_verified", "ข้อมูลบัตรไม่ตรงกับทะเบียนราษฎร",
-                                   "the card details do not match an active card of this person in the civil"
-                                   " registry")
+        return await self.consents.ask(agency.name, subject, doc_types, purpose, officer_id, case_ref)
 
 
 def _granted(described: common_pb2.DocumentType, fields: Sequence[str]) -> list[str]:

@@ -21,14 +21,16 @@ from grpc_reflection.v1alpha import reflection
 from linkage import pki
 from linkage.config import Settings
 from linkage.errors import MalformedRequests
+from linkage.hub.deskstore import open_desk_store
 from linkage.hub.keys import LiveSealer, LogSigner
 from linkage.hub.log import ExchangeLog
 from linkage.hub.metrics import hub_metrics
-from linkage.hub.routing import CallerDeadline, Router
+from linkage.hub.routing import Router
 from linkage.hub.rules import Hub
 from linkage.hub.service import AuditServicer, HubServicer
 from linkage.hub.sharedlimits import SharedLimiter
 from linkage.hub.witnesses import WitnessRelay, witness_endpoints
+from linkage.interceptors import CallerDeadline
 from linkage.limits import HUB_MAX_RECEIVE, HUB_MAX_SEND, server_options
 from linkage.metrics import MetricsExporter, ServerMetrics
 from linkage.ports import PortInUse, choose_port, listen_failure
@@ -61,6 +63,7 @@ class HubServer:
         await self.hub.router.close()
         if self.limiter is not None:
             await self.limiter.close()
+        await self.hub.store.close()
         await self.hub.log.close()
 
 
@@ -74,7 +77,12 @@ async def build_server(settings: Settings, port: int | None = None, metrics_port
     # Seal and log keys follow DIR/pki/seal-keys.json and log-keys.json while the hub runs (linkage/hub/keys.py).
     log = ExchangeLog(settings.database or home.exchange_log, home.subject_key.read_bytes(), LogSigner(home),
                       settings.hub.log_origin)
-    hub = Hub(settings, Router(settings), LiveSealer(home), log)
+    try:  # sign-ins, sessions, challenges and consents: beside the log, where every replica meets them
+        store = open_desk_store(settings.database or home.exchange_log)
+    except BaseException:
+        await log.close()
+        raise
+    hub = Hub(settings, Router(settings), LiveSealer(home), log, store)
     metrics = hub_metrics(hub)
     # On PostgreSQL, where replicas share the log, they share each agency's limits too (leased in batches).
     limiter = SharedLimiter(settings.database) if settings.database is not None else None
@@ -101,6 +109,7 @@ async def build_server(settings: Settings, port: int | None = None, metrics_port
         bound = 0
     if not bound:
         await hub.router.close()
+        await store.close()
         await log.close()
         raise listen_failure(address, choose_port("hub", "LINKAGE_HUB_PORT", home.config_file))
     await server.start()

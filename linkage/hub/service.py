@@ -16,6 +16,7 @@ import grpc
 
 from linkage import merkle
 from linkage.errors import InvalidRequest, LinkageError, NotFound, grpc_errors, to_problem
+from linkage.hub import citizens
 from linkage.hub.consent import Consent
 from linkage.hub.log import SignedTree
 from linkage.hub.officers import caller_cert_sha256
@@ -61,7 +62,7 @@ class HubServicer(hub_pb2_grpc.LinkageHubServicer):
                             context: grpc.aio.ServicerContext) -> hub_pb2.FetchDocumentResponse:
         peer = context.auth_context()
         agency = self._hub.admit(peer, request)
-        session = self._hub.officer_session(peer, agency, request.officer_session, request.officer_id)
+        session = await self._hub.officer_session(peer, agency, request.officer_session, request.officer_id)
         issued = await self._hub.fetch(agency, FetchRequest(
             request.doc_type, request.subject_id, request.purpose, session.officer_id if session else
             request.officer_id, request.case_ref, request.citizen_present), session,
@@ -74,7 +75,7 @@ class HubServicer(hub_pb2_grpc.LinkageHubServicer):
         # A batch costs one call per document type (MAX_BATCH at most: a longer one is refused as a whole).
         peer = context.auth_context()
         agency = self._hub.admit(peer, request, min(len(request.doc_types), MAX_BATCH))
-        session = self._hub.officer_session(peer, agency, request.officer_session, request.officer_id)
+        session = await self._hub.officer_session(peer, agency, request.officer_session, request.officer_id)
         outcomes = await self._hub.fetch_many(agency, list(request.doc_types), FetchRequest(
             "", request.subject_id, request.purpose, session.officer_id if session else request.officer_id,
             request.case_ref, request.citizen_present), session,
@@ -90,8 +91,10 @@ class HubServicer(hub_pb2_grpc.LinkageHubServicer):
     @grpc_errors
     async def GetAgentStatus(self, request: hub_pb2.GetAgentStatusRequest,
                              context: grpc.aio.ServicerContext) -> hub_pb2.GetAgentStatusResponse:
-        agency = self._hub.admit(context.auth_context(), request)
-        if not self._hub.agent_available(agency, request.officer_id):
+        peer = context.auth_context()
+        agency = self._hub.admit(peer, request)
+        session = await self._hub.officer_session(peer, agency, request.officer_session, request.officer_id)
+        if not self._hub.agent_available(agency, session.officer_id if session else request.officer_id):
             status = hub_pb2.AGENT_NOT_AVAILABLE
         elif request.citizen_id:
             parse_id(request.citizen_id, IdKind.CITIZEN, what="citizen_id")
@@ -105,7 +108,7 @@ class HubServicer(hub_pb2_grpc.LinkageHubServicer):
                         context: grpc.aio.ServicerContext) -> hub_pb2.HubCheckCardResponse:
         peer = context.auth_context()
         agency = self._hub.admit(peer, request)
-        session = self._hub.officer_session(peer, agency, request.officer_session, request.officer_id)
+        session = await self._hub.officer_session(peer, agency, request.officer_session, request.officer_id)
         match = await self._hub.check_card(agency, request.card, request.purpose,
                                            session.officer_id if session else request.officer_id)
         return hub_pb2.HubCheckCardResponse(match=match)
@@ -115,7 +118,8 @@ class HubServicer(hub_pb2_grpc.LinkageHubServicer):
                                  context: grpc.aio.ServicerContext) -> hub_pb2.BeginOfficerSignInResponse:
         peer = context.auth_context()
         agency = self._hub.admit(peer, request)
-        statement, sign_by, options = self._hub.officers.begin(agency, caller_cert_sha256(peer), request.officer_id)
+        statement, sign_by, options = await self._hub.officers.begin(agency, caller_cert_sha256(peer),
+                                                                     request.officer_id)
         return hub_pb2.BeginOfficerSignInResponse(statement=statement, sign_by=sign_by, webauthn_options=options)
 
     @grpc_errors
@@ -123,7 +127,7 @@ class HubServicer(hub_pb2_grpc.LinkageHubServicer):
                                   context: grpc.aio.ServicerContext) -> hub_pb2.FinishOfficerSignInResponse:
         peer = context.auth_context()
         agency = self._hub.admit(peer, request)
-        secret, session = self._hub.officers.finish(agency, caller_cert_sha256(peer), request.statement,
+        secret, session = await self._hub.officers.finish(agency, caller_cert_sha256(peer), request.statement,
                                                     request.kid, request.signature, request.webauthn_assertion)
         return hub_pb2.FinishOfficerSignInResponse(session=secret, session_id=session.session_id,
                                                    officer_id=session.officer_id,
@@ -135,7 +139,7 @@ class HubServicer(hub_pb2_grpc.LinkageHubServicer):
                                     context: grpc.aio.ServicerContext) -> hub_pb2.BeginPasskeyEnrolmentResponse:
         peer = context.auth_context()
         agency = self._hub.admit(peer, request)
-        options = self._hub.officers.begin_enrolment(agency, caller_cert_sha256(peer), request.officer_id,
+        options = await self._hub.officers.begin_enrolment(agency, caller_cert_sha256(peer), request.officer_id,
                                                      request.code)
         return hub_pb2.BeginPasskeyEnrolmentResponse(options=options)
 
@@ -144,7 +148,7 @@ class HubServicer(hub_pb2_grpc.LinkageHubServicer):
                                      context: grpc.aio.ServicerContext) -> hub_pb2.FinishPasskeyEnrolmentResponse:
         peer = context.auth_context()
         agency = self._hub.admit(peer, request)
-        kid = self._hub.officers.finish_enrolment(agency, caller_cert_sha256(peer), request.officer_id,
+        kid = await self._hub.officers.finish_enrolment(agency, caller_cert_sha256(peer), request.officer_id,
                                                   request.code, request.credential)
         return hub_pb2.FinishPasskeyEnrolmentResponse(kid=kid)
 
@@ -152,7 +156,7 @@ class HubServicer(hub_pb2_grpc.LinkageHubServicer):
     async def GetPresenceChallenge(self, request: hub_pb2.PresenceChallengeRequest,
                                    context: grpc.aio.ServicerContext) -> hub_pb2.PresenceChallenge:
         agency = self._hub.admit(context.auth_context(), request)
-        challenge, expires_at = self._hub.presence.challenge(agency.name)
+        challenge, expires_at = await self._hub.presence.challenge(agency.name)
         return hub_pb2.PresenceChallenge(challenge=challenge, expires_at=expires_at)
 
     def _consent(self, consent: Consent, shown: list[hub_pb2.ConsentPreview] | None = None) -> hub_pb2.Consent:
@@ -162,15 +166,16 @@ class HubServicer(hub_pb2_grpc.LinkageHubServicer):
     async def RequestConsent(self, request: hub_pb2.RequestConsentRequest,
                              context: grpc.aio.ServicerContext) -> hub_pb2.Consent:
         agency = self._hub.admit(context.auth_context(), request)
-        return self._consent(self._hub.ask_consent(agency, request.subject_id, list(request.doc_types),
-                                                   request.purpose, request.officer_id, request.case_ref))
+        return self._consent(await self._hub.ask_consent(agency, request.subject_id, list(request.doc_types),
+                                                         request.purpose, request.officer_id, request.case_ref))
 
     @grpc_errors
     async def ListConsents(self, request: hub_pb2.ListConsentsRequest,
                            context: grpc.aio.ServicerContext) -> hub_pb2.ListConsentsResponse:
         self._hub.admit(context.auth_context(), request)
         card = request.citizen_card if request.HasField("citizen_card") else None
-        found = await self._hub.citizens_consents(request.subject_id, card)
+        hub = self._hub
+        found = await citizens.consents_of(hub.router, hub.consents, hub.settings.agencies, request.subject_id, card)
         return hub_pb2.ListConsentsResponse(consents=[self._consent(c, shown) for c, shown in found])
 
     @grpc_errors
@@ -178,8 +183,8 @@ class HubServicer(hub_pb2_grpc.LinkageHubServicer):
                             context: grpc.aio.ServicerContext) -> hub_pb2.Consent:
         self._hub.admit(context.auth_context(), request)
         card = request.citizen_card if request.HasField("citizen_card") else None
-        return self._consent(await self._hub.decide_consent(request.subject_id, card, request.consent_id,
-                                                            request.approve))
+        return self._consent(await citizens.decide(self._hub.router, self._hub.consents, request.subject_id, card,
+                                                   request.consent_id, request.approve))
 
 
 def _proof_error(err: merkle.MerkleError) -> InvalidRequest:
@@ -247,7 +252,7 @@ class AuditServicer(audit_pb2_grpc.AuditLogServicer):
         agency = self._hub.admit(context.auth_context(), request)
         subject = parse_id(request.subject_id)
         card = request.citizen_card if request.HasField("citizen_card") else None
-        await self._hub.check_access_listing(agency, subject, card)
+        await citizens.check_access_listing(self._hub.router, agency, subject, card)
         rows = await self._log.accesses(subject)
         return audit_pb2.ListAccessesResponse(accesses=[
             audit_pb2.Access(log_index=i, printout_id=e["printout_id"], doc_type=e["doc_type"], agency=e["agency"],
@@ -259,8 +264,11 @@ class AuditServicer(audit_pb2_grpc.AuditLogServicer):
     @grpc_errors
     async def RevokePrintout(self, request: audit_pb2.RevokePrintoutRequest,
                              context: grpc.aio.ServicerContext) -> audit_pb2.RevokePrintoutResponse:
-        agency = self._hub.admit(context.auth_context(), request)
-        logged = await self._hub.revoke(agency, request.printout_id, request.reason, request.officer_id)
+        peer = context.auth_context()
+        agency = self._hub.admit(peer, request)
+        session = await self._hub.officer_session(peer, agency, request.officer_session, request.officer_id)
+        logged = await self._hub.revoke(agency, request.printout_id, request.reason,
+                                        session.officer_id if session else request.officer_id, session)
         revoked_at = json.loads(logged.leaf)["revoked_at"]
         return audit_pb2.RevokePrintoutResponse(log_index=logged.index, revoked_at=revoked_at)
 

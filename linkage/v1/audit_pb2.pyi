@@ -376,6 +376,7 @@ class RevokePrintoutRequest(_message.Message):
     PRINTOUT_ID_FIELD_NUMBER: _builtins.int
     REASON_FIELD_NUMBER: _builtins.int
     OFFICER_ID_FIELD_NUMBER: _builtins.int
+    OFFICER_SESSION_FIELD_NUMBER: _builtins.int
     printout_id: _builtins.str
     """At most 64 characters."""
     reason: _builtins.str
@@ -384,16 +385,21 @@ class RevokePrintoutRequest(_message.Message):
     """The officer revoking it; registered with the calling agency. At most
     32 characters.
     """
+    officer_session: _builtins.str
+    """The officer's session, as in FetchDocumentRequest (officer_id is then
+    the session's officer, or empty). At most 100 characters.
+    """
     def __init__(
         self,
         *,
         printout_id: _builtins.str = ...,
         reason: _builtins.str = ...,
         officer_id: _builtins.str = ...,
+        officer_session: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["officer_id", b"officer_id", "printout_id", b"printout_id", "reason", b"reason"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["officer_id", b"officer_id", "officer_session", b"officer_session", "printout_id", b"printout_id", "reason", b"reason"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

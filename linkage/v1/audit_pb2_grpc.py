@@ -122,7 +122,10 @@ class AuditLogServicer:
 
     def RevokePrintout(self, request, context):
         """Revoke a printout, with a reason. Only the agency it was issued to may
-        revoke it. The revocation is itself a log entry.
+        revoke it. The revocation is itself a log entry. The officer revoking is
+        named as in FetchDocument: by their session (the entry then carries
+        their signed sign-in as officer_proof), or by a bare officer_id only
+        while the hub accepts one for them.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')

@@ -74,7 +74,10 @@ class AuditLogStub:
     """
     RevokePrintout: _grpc.UnaryUnaryMultiCallable[_audit_pb2.RevokePrintoutRequest, _audit_pb2.RevokePrintoutResponse]
     """Revoke a printout, with a reason. Only the agency it was issued to may
-    revoke it. The revocation is itself a log entry.
+    revoke it. The revocation is itself a log entry. The officer revoking is
+    named as in FetchDocument: by their session (the entry then carries
+    their signed sign-in as officer_proof), or by a bare officer_id only
+    while the hub accepts one for them.
     """
     GetRevocation: _grpc.UnaryUnaryMultiCallable[_audit_pb2.GetRevocationRequest, _audit_pb2.Revocation]
     """Whether a printout was revoked."""
@@ -108,7 +111,10 @@ class AuditLogAsyncStub(AuditLogStub):
     """
     RevokePrintout: _aio.UnaryUnaryMultiCallable[_audit_pb2.RevokePrintoutRequest, _audit_pb2.RevokePrintoutResponse]  # type: ignore[assignment]
     """Revoke a printout, with a reason. Only the agency it was issued to may
-    revoke it. The revocation is itself a log entry.
+    revoke it. The revocation is itself a log entry. The officer revoking is
+    named as in FetchDocument: by their session (the entry then carries
+    their signed sign-in as officer_proof), or by a bare officer_id only
+    while the hub accepts one for them.
     """
     GetRevocation: _aio.UnaryUnaryMultiCallable[_audit_pb2.GetRevocationRequest, _audit_pb2.Revocation]  # type: ignore[assignment]
     """Whether a printout was revoked."""
@@ -175,7 +181,10 @@ class AuditLogServicer(metaclass=_abc_1.ABCMeta):
         context: _ServicerContext,
     ) -> _typing.Union[_audit_pb2.RevokePrintoutResponse, _abc.Awaitable[_audit_pb2.RevokePrintoutResponse]]:
         """Revoke a printout, with a reason. Only the agency it was issued to may
-        revoke it. The revocation is itself a log entry.
+        revoke it. The revocation is itself a log entry. The officer revoking is
+        named as in FetchDocument: by their session (the entry then carries
+        their signed sign-in as officer_proof), or by a bare officer_id only
+        while the hub accepts one for them.
         """
 
     @_abc_1.abstractmethod

@@ -27,15 +27,15 @@ from linkage.v1 import common_pb2 as linkage_dot_v1_dot_common__pb2
 from linkage.v1 import provider_pb2 as linkage_dot_v1_dot_provider__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x14linkage/v1/hub.proto\x12\nlinkage.v1\x1a\x16linkage/v1/audit.proto\x1a\x17linkage/v1/common.proto\x1a\x19linkage/v1/provider.proto\"\x15\n\x13ListServicesRequest\"R\n\x14ListServicesResponse\x12\x0e\n\x06\x61gency\x18\x01 \x01(\t\x12*\n\x08services\x18\x02 \x03(\x0b\x32\x18.linkage.v1.ServiceGrant\"u\n\x0cServiceGrant\x12*\n\x08\x64oc_type\x18\x01 \x01(\x0b\x32\x18.linkage.v1.DocumentType\x12\x10\n\x08provider\x18\x02 \x01(\t\x12\x0f\n\x07service\x18\x03 \x01(\t\x12\x16\n\x0egranted_fields\x18\x04 \x03(\t\"\xe8\x01\n\x14\x46\x65tchDocumentRequest\x12\x10\n\x08\x64oc_type\x18\x01 \x01(\t\x12\x12\n\nsubject_id\x18\x02 \x01(\t\x12\x0f\n\x07purpose\x18\x03 \x01(\t\x12\x12\n\nofficer_id\x18\x04 \x01(\t\x12\x10\n\x08\x63\x61se_ref\x18\x05 \x01(\t\x12\x17\n\x0f\x63itizen_present\x18\x06 \x01(\x08\x12\x17\n\x0fofficer_session\x18\x07 \x01(\t\x12-\n\x08presence\x18\x08 \x01(\x0b\x32\x1b.linkage.v1.CitizenPresence\x12\x12\n\nconsent_id\x18\t \x01(\t\"\xea\x01\n\x15\x46\x65tchDocumentResponse\x12\x13\n\x0bprintout_id\x18\x01 \x01(\t\x12\x0b\n\x03jws\x18\x02 \x01(\t\x12\x11\n\tlog_index\x18\x03 \x01(\x04\x12\x10\n\x08\x64oc_type\x18\x04 \x01(\t\x12\x11\n\tissued_at\x18\x05 \x01(\t\x12\x33\n\x0finclusion_proof\x18\x06 \x01(\x0b\x32\x1a.linkage.v1.InclusionProof\x12\x30\n\ncheckpoint\x18\x07 \x01(\x0b\x32\x1c.linkage.v1.SignedCheckpoint\x12\x10\n\x08log_leaf\x18\x08 \x01(\x0c\"\xea\x01\n\x15\x46\x65tchDocumentsRequest\x12\x11\n\tdoc_types\x18\x01 \x03(\t\x12\x12\n\nsubject_id\x18\x02 \x01(\t\x12\x0f\n\x07purpose\x18\x03 \x01(\t\x12\x12\n\nofficer_id\x18\x04 \x01(\t\x12\x10\n\x08\x63\x61se_ref\x18\x05 \x01(\t\x12\x17\n\x0f\x63itizen_present\x18\x06 \x01(\x08\x12\x17\n\x0fofficer_session\x18\x07 \x01(\t\x12-\n\x08presence\x18\x08 \x01(\x0b\x32\x1b.linkage.v1.CitizenPresence\x12\x12\n\nconsent_id\x18\t \x01(\t\"\x8c\x01\n\x0e\x44ocumentResult\x12\x10\n\x08\x64oc_type\x18\x01 \x01(\t\x12\x35\n\x08\x64ocument\x18\x02 \x01(\x0b\x32!.linkage.v1.FetchDocumentResponseH\x00\x12&\n\x07problem\x18\x03 \x01(\x0b\x32\x13.linkage.v1.ProblemH\x00\x42\t\n\x07outcome\"E\n\x16\x46\x65tchDocumentsResponse\x12+\n\x07results\x18\x01 \x03(\x0b\x32\x1a.linkage.v1.DocumentResult\"?\n\x15GetAgentStatusRequest\x12\x12\n\nofficer_id\x18\x01 \x01(\t\x12\x12\n\ncitizen_id\x18\x02 \x01(\t\"Q\n\x16GetAgentStatusResponse\x12\'\n\x06status\x18\x01 \x01(\x0e\x32\x17.linkage.v1.AgentStatus\x12\x0e\n\x06\x61gency\x18\x02 \x01(\t\"\x7f\n\x13HubCheckCardRequest\x12*\n\x04\x63\x61rd\x18\x01 \x01(\x0b\x32\x1c.linkage.v1.CheckCardRequest\x12\x0f\n\x07purpose\x18\x02 \x01(\t\x12\x12\n\nofficer_id\x18\x03 \x01(\t\x12\x17\n\x0fofficer_session\x18\x04 \x01(\t\"%\n\x14HubCheckCardResponse\x12\r\n\x05match\x18\x01 \x01(\x08\"/\n\x19\x42\x65ginOfficerSignInRequest\x12\x12\n\nofficer_id\x18\x01 \x01(\t\"Z\n\x1a\x42\x65ginOfficerSignInResponse\x12\x11\n\tstatement\x18\x01 \x01(\x0c\x12\x0f\n\x07sign_by\x18\x02 \x01(\t\x12\x18\n\x10webauthn_options\x18\x03 \x01(\t\"k\n\x1a\x46inishOfficerSignInRequest\x12\x11\n\tstatement\x18\x01 \x01(\x0c\x12\x0b\n\x03kid\x18\x02 \x01(\t\x12\x11\n\tsignature\x18\x03 \x01(\x0c\x12\x1a\n\x12webauthn_assertion\x18\x04 \x01(\t\"j\n\x1b\x46inishOfficerSignInResponse\x12\x0f\n\x07session\x18\x01 \x01(\t\x12\x12\n\nsession_id\x18\x02 \x01(\t\x12\x12\n\nofficer_id\x18\x03 \x01(\t\x12\x12\n\nexpires_at\x18\x04 \x01(\t\"@\n\x1c\x42\x65ginPasskeyEnrolmentRequest\x12\x12\n\nofficer_id\x18\x01 \x01(\t\x12\x0c\n\x04\x63ode\x18\x02 \x01(\t\"0\n\x1d\x42\x65ginPasskeyEnrolmentResponse\x12\x0f\n\x07options\x18\x01 \x01(\t\"U\n\x1d\x46inishPasskeyEnrolmentRequest\x12\x12\n\nofficer_id\x18\x01 \x01(\t\x12\x0c\n\x04\x63ode\x18\x02 \x01(\t\x12\x12\n\ncredential\x18\x03 \x01(\t\"-\n\x1e\x46inishPasskeyEnrolmentResponse\x12\x0b\n\x03kid\x18\x01 \x01(\t\"Q\n\x0f\x43itizenPresence\x12\x11\n\tchallenge\x18\x01 \x01(\t\x12\x18\n\x10\x63\x61rd_certificate\x18\x02 \x01(\t\x12\x11\n\tsignature\x18\x03 \x01(\x0c\"\x1a\n\x18PresenceChallengeRequest\":\n\x11PresenceChallenge\x12\x11\n\tchallenge\x18\x01 \x01(\t\x12\x12\n\nexpires_at\x18\x02 \x01(\t\"u\n\x15RequestConsentRequest\x12\x12\n\nsubject_id\x18\x01 \x01(\t\x12\x11\n\tdoc_types\x18\x02 \x03(\t\x12\x0f\n\x07purpose\x18\x03 \x01(\t\x12\x12\n\nofficer_id\x18\x04 \x01(\t\x12\x10\n\x08\x63\x61se_ref\x18\x05 \x01(\t\"j\n\x0e\x43onsentPreview\x12\x10\n\x08\x64oc_type\x18\x01 \x01(\t\x12\x10\n\x08title_th\x18\x02 \x01(\t\x12\x10\n\x08title_en\x18\x03 \x01(\t\x12\x11\n\tdata_json\x18\x04 \x01(\t\x12\x0f\n\x07problem\x18\x05 \x01(\t\"\xf2\x01\n\x07\x43onsent\x12\x12\n\nconsent_id\x18\x01 \x01(\t\x12\x0e\n\x06\x61gency\x18\x02 \x01(\t\x12\x11\n\tdoc_types\x18\x03 \x03(\t\x12\x0f\n\x07purpose\x18\x04 \x01(\t\x12\x0e\n\x06status\x18\x05 \x01(\t\x12\x14\n\x0crequested_at\x18\x06 \x01(\t\x12\x12\n\ndecided_at\x18\x07 \x01(\t\x12\x12\n\nexpires_at\x18\x08 \x01(\t\x12+\n\x07preview\x18\t \x03(\x0b\x32\x1a.linkage.v1.ConsentPreview\x12\x10\n\x08\x63\x61se_ref\x18\n \x01(\t\x12\x12\n\nofficer_id\x18\x0b \x01(\t\"]\n\x13ListConsentsRequest\x12\x12\n\nsubject_id\x18\x01 \x01(\t\x12\x32\n\x0c\x63itizen_card\x18\x02 \x01(\x0b\x32\x1c.linkage.v1.CheckCardRequest\"=\n\x14ListConsentsResponse\x12%\n\x08\x63onsents\x18\x01 \x03(\x0b\x32\x13.linkage.v1.Consent\"\x83\x01\n\x14\x44\x65\x63ideConsentRequest\x12\x12\n\nconsent_id\x18\x01 \x01(\t\x12\x12\n\nsubject_id\x18\x02 \x01(\t\x12\x32\n\x0c\x63itizen_card\x18\x03 \x01(\x0b\x32\x1c.linkage.v1.CheckCardRequest\x12\x0f\n\x07\x61pprove\x18\x04 \x01(\x08*p\n\x0b\x41gentStatus\x12\x1c\n\x18\x41GENT_STATUS_UNSPECIFIED\x10\x00\x12\x17\n\x13\x41GENT_NOT_AVAILABLE\x10\x01\x12\x13\n\x0f\x41GENT_AVAILABLE\x10\x02\x12\x15\n\x11\x43ITIZEN_AVAILABLE\x10\x03\x32\xa5\t\n\nLinkageHub\x12Q\n\x0cListServices\x12\x1f.linkage.v1.ListServicesRequest\x1a .linkage.v1.ListServicesResponse\x12T\n\rFetchDocument\x12 .linkage.v1.FetchDocumentRequest\x1a!.linkage.v1.FetchDocumentResponse\x12W\n\x0e\x46\x65tchDocuments\x12!.linkage.v1.FetchDocumentsRequest\x1a\".linkage.v1.FetchDocumentsResponse\x12W\n\x0eGetAgentStatus\x12!.linkage.v1.GetAgentStatusRequest\x1a\".linkage.v1.GetAgentStatusResponse\x12N\n\tCheckCard\x12\x1f.linkage.v1.HubCheckCardRequest\x1a .linkage.v1.HubCheckCardResponse\x12\x63\n\x12\x42\x65ginOfficerSignIn\x12%.linkage.v1.BeginOfficerSignInRequest\x1a&.linkage.v1.BeginOfficerSignInResponse\x12\x66\n\x13\x46inishOfficerSignIn\x12&.linkage.v1.FinishOfficerSignInRequest\x1a\'.linkage.v1.FinishOfficerSignInResponse\x12l\n\x15\x42\x65ginPasskeyEnrolment\x12(.linkage.v1.BeginPasskeyEnrolmentRequest\x1a).linkage.v1.BeginPasskeyEnrolmentResponse\x12o\n\x16\x46inishPasskeyEnrolment\x12).linkage.v1.FinishPasskeyEnrolmentRequest\x1a*.linkage.v1.FinishPasskeyEnrolmentResponse\x12[\n\x14GetPresenceChallenge\x12$.linkage.v1.PresenceChallengeRequest\x1a\x1d.linkage.v1.PresenceChallenge\x12H\n\x0eRequestConsent\x12!.linkage.v1.RequestConsentRequest\x1a\x13.linkage.v1.Consent\x12Q\n\x0cListConsents\x12\x1f.linkage.v1.ListConsentsRequest\x1a .linkage.v1.ListConsentsResponse\x12\x46\n\rDecideConsent\x12 .linkage.v1.DecideConsentRequest\x1a\x13.linkage.v1.Consentb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x14linkage/v1/hub.proto\x12\nlinkage.v1\x1a\x16linkage/v1/audit.proto\x1a\x17linkage/v1/common.proto\x1a\x19linkage/v1/provider.proto\"\x15\n\x13ListServicesRequest\"R\n\x14ListServicesResponse\x12\x0e\n\x06\x61gency\x18\x01 \x01(\t\x12*\n\x08services\x18\x02 \x03(\x0b\x32\x18.linkage.v1.ServiceGrant\"u\n\x0cServiceGrant\x12*\n\x08\x64oc_type\x18\x01 \x01(\x0b\x32\x18.linkage.v1.DocumentType\x12\x10\n\x08provider\x18\x02 \x01(\t\x12\x0f\n\x07service\x18\x03 \x01(\t\x12\x16\n\x0egranted_fields\x18\x04 \x03(\t\"\xe8\x01\n\x14\x46\x65tchDocumentRequest\x12\x10\n\x08\x64oc_type\x18\x01 \x01(\t\x12\x12\n\nsubject_id\x18\x02 \x01(\t\x12\x0f\n\x07purpose\x18\x03 \x01(\t\x12\x12\n\nofficer_id\x18\x04 \x01(\t\x12\x10\n\x08\x63\x61se_ref\x18\x05 \x01(\t\x12\x17\n\x0f\x63itizen_present\x18\x06 \x01(\x08\x12\x17\n\x0fofficer_session\x18\x07 \x01(\t\x12-\n\x08presence\x18\x08 \x01(\x0b\x32\x1b.linkage.v1.CitizenPresence\x12\x12\n\nconsent_id\x18\t \x01(\t\"\xea\x01\n\x15\x46\x65tchDocumentResponse\x12\x13\n\x0bprintout_id\x18\x01 \x01(\t\x12\x0b\n\x03jws\x18\x02 \x01(\t\x12\x11\n\tlog_index\x18\x03 \x01(\x04\x12\x10\n\x08\x64oc_type\x18\x04 \x01(\t\x12\x11\n\tissued_at\x18\x05 \x01(\t\x12\x33\n\x0finclusion_proof\x18\x06 \x01(\x0b\x32\x1a.linkage.v1.InclusionProof\x12\x30\n\ncheckpoint\x18\x07 \x01(\x0b\x32\x1c.linkage.v1.SignedCheckpoint\x12\x10\n\x08log_leaf\x18\x08 \x01(\x0c\"\xea\x01\n\x15\x46\x65tchDocumentsRequest\x12\x11\n\tdoc_types\x18\x01 \x03(\t\x12\x12\n\nsubject_id\x18\x02 \x01(\t\x12\x0f\n\x07purpose\x18\x03 \x01(\t\x12\x12\n\nofficer_id\x18\x04 \x01(\t\x12\x10\n\x08\x63\x61se_ref\x18\x05 \x01(\t\x12\x17\n\x0f\x63itizen_present\x18\x06 \x01(\x08\x12\x17\n\x0fofficer_session\x18\x07 \x01(\t\x12-\n\x08presence\x18\x08 \x01(\x0b\x32\x1b.linkage.v1.CitizenPresence\x12\x12\n\nconsent_id\x18\t \x01(\t\"\x8c\x01\n\x0e\x44ocumentResult\x12\x10\n\x08\x64oc_type\x18\x01 \x01(\t\x12\x35\n\x08\x64ocument\x18\x02 \x01(\x0b\x32!.linkage.v1.FetchDocumentResponseH\x00\x12&\n\x07problem\x18\x03 \x01(\x0b\x32\x13.linkage.v1.ProblemH\x00\x42\t\n\x07outcome\"E\n\x16\x46\x65tchDocumentsResponse\x12+\n\x07results\x18\x01 \x03(\x0b\x32\x1a.linkage.v1.DocumentResult\"X\n\x15GetAgentStatusRequest\x12\x12\n\nofficer_id\x18\x01 \x01(\t\x12\x12\n\ncitizen_id\x18\x02 \x01(\t\x12\x17\n\x0fofficer_session\x18\x03 \x01(\t\"Q\n\x16GetAgentStatusResponse\x12\'\n\x06status\x18\x01 \x01(\x0e\x32\x17.linkage.v1.AgentStatus\x12\x0e\n\x06\x61gency\x18\x02 \x01(\t\"\x7f\n\x13HubCheckCardRequest\x12*\n\x04\x63\x61rd\x18\x01 \x01(\x0b\x32\x1c.linkage.v1.CheckCardRequest\x12\x0f\n\x07purpose\x18\x02 \x01(\t\x12\x12\n\nofficer_id\x18\x03 \x01(\t\x12\x17\n\x0fofficer_session\x18\x04 \x01(\t\"%\n\x14HubCheckCardResponse\x12\r\n\x05match\x18\x01 \x01(\x08\"/\n\x19\x42\x65ginOfficerSignInRequest\x12\x12\n\nofficer_id\x18\x01 \x01(\t\"Z\n\x1a\x42\x65ginOfficerSignInResponse\x12\x11\n\tstatement\x18\x01 \x01(\x0c\x12\x0f\n\x07sign_by\x18\x02 \x01(\t\x12\x18\n\x10webauthn_options\x18\x03 \x01(\t\"k\n\x1a\x46inishOfficerSignInRequest\x12\x11\n\tstatement\x18\x01 \x01(\x0c\x12\x0b\n\x03kid\x18\x02 \x01(\t\x12\x11\n\tsignature\x18\x03 \x01(\x0c\x12\x1a\n\x12webauthn_assertion\x18\x04 \x01(\t\"j\n\x1b\x46inishOfficerSignInResponse\x12\x0f\n\x07session\x18\x01 \x01(\t\x12\x12\n\nsession_id\x18\x02 \x01(\t\x12\x12\n\nofficer_id\x18\x03 \x01(\t\x12\x12\n\nexpires_at\x18\x04 \x01(\t\"@\n\x1c\x42\x65ginPasskeyEnrolmentRequest\x12\x12\n\nofficer_id\x18\x01 \x01(\t\x12\x0c\n\x04\x63ode\x18\x02 \x01(\t\"0\n\x1d\x42\x65ginPasskeyEnrolmentResponse\x12\x0f\n\x07options\x18\x01 \x01(\t\"U\n\x1d\x46inishPasskeyEnrolmentRequest\x12\x12\n\nofficer_id\x18\x01 \x01(\t\x12\x0c\n\x04\x63ode\x18\x02 \x01(\t\x12\x12\n\ncredential\x18\x03 \x01(\t\"-\n\x1e\x46inishPasskeyEnrolmentResponse\x12\x0b\n\x03kid\x18\x01 \x01(\t\"Q\n\x0f\x43itizenPresence\x12\x11\n\tchallenge\x18\x01 \x01(\t\x12\x18\n\x10\x63\x61rd_certificate\x18\x02 \x01(\t\x12\x11\n\tsignature\x18\x03 \x01(\x0c\"\x1a\n\x18PresenceChallengeRequest\":\n\x11PresenceChallenge\x12\x11\n\tchallenge\x18\x01 \x01(\t\x12\x12\n\nexpires_at\x18\x02 \x01(\t\"u\n\x15RequestConsentRequest\x12\x12\n\nsubject_id\x18\x01 \x01(\t\x12\x11\n\tdoc_types\x18\x02 \x03(\t\x12\x0f\n\x07purpose\x18\x03 \x01(\t\x12\x12\n\nofficer_id\x18\x04 \x01(\t\x12\x10\n\x08\x63\x61se_ref\x18\x05 \x01(\t\"j\n\x0e\x43onsentPreview\x12\x10\n\x08\x64oc_type\x18\x01 \x01(\t\x12\x10\n\x08title_th\x18\x02 \x01(\t\x12\x10\n\x08title_en\x18\x03 \x01(\t\x12\x11\n\tdata_json\x18\x04 \x01(\t\x12\x0f\n\x07problem\x18\x05 \x01(\t\"\xf2\x01\n\x07\x43onsent\x12\x12\n\nconsent_id\x18\x01 \x01(\t\x12\x0e\n\x06\x61gency\x18\x02 \x01(\t\x12\x11\n\tdoc_types\x18\x03 \x03(\t\x12\x0f\n\x07purpose\x18\x04 \x01(\t\x12\x0e\n\x06status\x18\x05 \x01(\t\x12\x14\n\x0crequested_at\x18\x06 \x01(\t\x12\x12\n\ndecided_at\x18\x07 \x01(\t\x12\x12\n\nexpires_at\x18\x08 \x01(\t\x12+\n\x07preview\x18\t \x03(\x0b\x32\x1a.linkage.v1.ConsentPreview\x12\x10\n\x08\x63\x61se_ref\x18\n \x01(\t\x12\x12\n\nofficer_id\x18\x0b \x01(\t\"]\n\x13ListConsentsRequest\x12\x12\n\nsubject_id\x18\x01 \x01(\t\x12\x32\n\x0c\x63itizen_card\x18\x02 \x01(\x0b\x32\x1c.linkage.v1.CheckCardRequest\"=\n\x14ListConsentsResponse\x12%\n\x08\x63onsents\x18\x01 \x03(\x0b\x32\x13.linkage.v1.Consent\"\x83\x01\n\x14\x44\x65\x63ideConsentRequest\x12\x12\n\nconsent_id\x18\x01 \x01(\t\x12\x12\n\nsubject_id\x18\x02 \x01(\t\x12\x32\n\x0c\x63itizen_card\x18\x03 \x01(\x0b\x32\x1c.linkage.v1.CheckCardRequest\x12\x0f\n\x07\x61pprove\x18\x04 \x01(\x08*p\n\x0b\x41gentStatus\x12\x1c\n\x18\x41GENT_STATUS_UNSPECIFIED\x10\x00\x12\x17\n\x13\x41GENT_NOT_AVAILABLE\x10\x01\x12\x13\n\x0f\x41GENT_AVAILABLE\x10\x02\x12\x15\n\x11\x43ITIZEN_AVAILABLE\x10\x03\x32\xa5\t\n\nLinkageHub\x12Q\n\x0cListServices\x12\x1f.linkage.v1.ListServicesRequest\x1a .linkage.v1.ListServicesResponse\x12T\n\rFetchDocument\x12 .linkage.v1.FetchDocumentRequest\x1a!.linkage.v1.FetchDocumentResponse\x12W\n\x0e\x46\x65tchDocuments\x12!.linkage.v1.FetchDocumentsRequest\x1a\".linkage.v1.FetchDocumentsResponse\x12W\n\x0eGetAgentStatus\x12!.linkage.v1.GetAgentStatusRequest\x1a\".linkage.v1.GetAgentStatusResponse\x12N\n\tCheckCard\x12\x1f.linkage.v1.HubCheckCardRequest\x1a .linkage.v1.HubCheckCardResponse\x12\x63\n\x12\x42\x65ginOfficerSignIn\x12%.linkage.v1.BeginOfficerSignInRequest\x1a&.linkage.v1.BeginOfficerSignInResponse\x12\x66\n\x13\x46inishOfficerSignIn\x12&.linkage.v1.FinishOfficerSignInRequest\x1a\'.linkage.v1.FinishOfficerSignInResponse\x12l\n\x15\x42\x65ginPasskeyEnrolment\x12(.linkage.v1.BeginPasskeyEnrolmentRequest\x1a).linkage.v1.BeginPasskeyEnrolmentResponse\x12o\n\x16\x46inishPasskeyEnrolment\x12).linkage.v1.FinishPasskeyEnrolmentRequest\x1a*.linkage.v1.FinishPasskeyEnrolmentResponse\x12[\n\x14GetPresenceChallenge\x12$.linkage.v1.PresenceChallengeRequest\x1a\x1d.linkage.v1.PresenceChallenge\x12H\n\x0eRequestConsent\x12!.linkage.v1.RequestConsentRequest\x1a\x13.linkage.v1.Consent\x12Q\n\x0cListConsents\x12\x1f.linkage.v1.ListConsentsRequest\x1a .linkage.v1.ListConsentsResponse\x12\x46\n\rDecideConsent\x12 .linkage.v1.DecideConsentRequest\x1a\x13.linkage.v1.Consentb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'linkage.v1.hub_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_AGENTSTATUS']._serialized_start=3120
-  _globals['_AGENTSTATUS']._serialized_end=3232
+  _globals['_AGENTSTATUS']._serialized_start=3145
+  _globals['_AGENTSTATUS']._serialized_end=3257
   _globals['_LISTSERVICESREQUEST']._serialized_start=112
   _globals['_LISTSERVICESREQUEST']._serialized_end=133
   _globals['_LISTSERVICESRESPONSE']._serialized_start=135
@@ -53,47 +53,47 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_FETCHDOCUMENTSRESPONSE']._serialized_start=1190
   _globals['_FETCHDOCUMENTSRESPONSE']._serialized_end=1259
   _globals['_GETAGENTSTATUSREQUEST']._serialized_start=1261
-  _globals['_GETAGENTSTATUSREQUEST']._serialized_end=1324
-  _globals['_GETAGENTSTATUSRESPONSE']._serialized_start=1326
-  _globals['_GETAGENTSTATUSRESPONSE']._serialized_end=1407
-  _globals['_HUBCHECKCARDREQUEST']._serialized_start=1409
-  _globals['_HUBCHECKCARDREQUEST']._serialized_end=1536
-  _globals['_HUBCHECKCARDRESPONSE']._serialized_start=1538
-  _globals['_HUBCHECKCARDRESPONSE']._serialized_end=1575
-  _globals['_BEGINOFFICERSIGNINREQUEST']._serialized_start=1577
-  _globals['_BEGINOFFICERSIGNINREQUEST']._serialized_end=1624
-  _globals['_BEGINOFFICERSIGNINRESPONSE']._serialized_start=1626
-  _globals['_BEGINOFFICERSIGNINRESPONSE']._serialized_end=1716
-  _globals['_FINISHOFFICERSIGNINREQUEST']._serialized_start=1718
-  _globals['_FINISHOFFICERSIGNINREQUEST']._serialized_end=1825
-  _globals['_FINISHOFFICERSIGNINRESPONSE']._serialized_start=1827
-  _globals['_FINISHOFFICERSIGNINRESPONSE']._serialized_end=1933
-  _globals['_BEGINPASSKEYENROLMENTREQUEST']._serialized_start=1935
-  _globals['_BEGINPASSKEYENROLMENTREQUEST']._serialized_end=1999
-  _globals['_BEGINPASSKEYENROLMENTRESPONSE']._serialized_start=2001
-  _globals['_BEGINPASSKEYENROLMENTRESPONSE']._serialized_end=2049
-  _globals['_FINISHPASSKEYENROLMENTREQUEST']._serialized_start=2051
-  _globals['_FINISHPASSKEYENROLMENTREQUEST']._serialized_end=2136
-  _globals['_FINISHPASSKEYENROLMENTRESPONSE']._serialized_start=2138
-  _globals['_FINISHPASSKEYENROLMENTRESPONSE']._serialized_end=2183
-  _globals['_CITIZENPRESENCE']._serialized_start=2185
-  _globals['_CITIZENPRESENCE']._serialized_end=2266
-  _globals['_PRESENCECHALLENGEREQUEST']._serialized_start=2268
-  _globals['_PRESENCECHALLENGEREQUEST']._serialized_end=2294
-  _globals['_PRESENCECHALLENGE']._serialized_start=2296
-  _globals['_PRESENCECHALLENGE']._serialized_end=2354
-  _globals['_REQUESTCONSENTREQUEST']._serialized_start=2356
-  _globals['_REQUESTCONSENTREQUEST']._serialized_end=2473
-  _globals['_CONSENTPREVIEW']._serialized_start=2475
-  _globals['_CONSENTPREVIEW']._serialized_end=2581
-  _globals['_CONSENT']._serialized_start=2584
-  _globals['_CONSENT']._serialized_end=2826
-  _globals['_LISTCONSENTSREQUEST']._serialized_start=2828
-  _globals['_LISTCONSENTSREQUEST']._serialized_end=2921
-  _globals['_LISTCONSENTSRESPONSE']._serialized_start=2923
-  _globals['_LISTCONSENTSRESPONSE']._serialized_end=2984
-  _globals['_DECIDECONSENTREQUEST']._serialized_start=2987
-  _globals['_DECIDECONSENTREQUEST']._serialized_end=3118
-  _globals['_LINKAGEHUB']._serialized_start=3235
-  _globals['_LINKAGEHUB']._serialized_end=4424
+  _globals['_GETAGENTSTATUSREQUEST']._serialized_end=1349
+  _globals['_GETAGENTSTATUSRESPONSE']._serialized_start=1351
+  _globals['_GETAGENTSTATUSRESPONSE']._serialized_end=1432
+  _globals['_HUBCHECKCARDREQUEST']._serialized_start=1434
+  _globals['_HUBCHECKCARDREQUEST']._serialized_end=1561
+  _globals['_HUBCHECKCARDRESPONSE']._serialized_start=1563
+  _globals['_HUBCHECKCARDRESPONSE']._serialized_end=1600
+  _globals['_BEGINOFFICERSIGNINREQUEST']._serialized_start=1602
+  _globals['_BEGINOFFICERSIGNINREQUEST']._serialized_end=1649
+  _globals['_BEGINOFFICERSIGNINRESPONSE']._serialized_start=1651
+  _globals['_BEGINOFFICERSIGNINRESPONSE']._serialized_end=1741
+  _globals['_FINISHOFFICERSIGNINREQUEST']._serialized_start=1743
+  _globals['_FINISHOFFICERSIGNINREQUEST']._serialized_end=1850
+  _globals['_FINISHOFFICERSIGNINRESPONSE']._serialized_start=1852
+  _globals['_FINISHOFFICERSIGNINRESPONSE']._serialized_end=1958
+  _globals['_BEGINPASSKEYENROLMENTREQUEST']._serialized_start=1960
+  _globals['_BEGINPASSKEYENROLMENTREQUEST']._serialized_end=2024
+  _globals['_BEGINPASSKEYENROLMENTRESPONSE']._serialized_start=2026
+  _globals['_BEGINPASSKEYENROLMENTRESPONSE']._serialized_end=2074
+  _globals['_FINISHPASSKEYENROLMENTREQUEST']._serialized_start=2076
+  _globals['_FINISHPASSKEYENROLMENTREQUEST']._serialized_end=2161
+  _globals['_FINISHPASSKEYENROLMENTRESPONSE']._serialized_start=2163
+  _globals['_FINISHPASSKEYENROLMENTRESPONSE']._serialized_end=2208
+  _globals['_CITIZENPRESENCE']._serialized_start=2210
+  _globals['_CITIZENPRESENCE']._serialized_end=2291
+  _globals['_PRESENCECHALLENGEREQUEST']._serialized_start=2293
+  _globals['_PRESENCECHALLENGEREQUEST']._serialized_end=2319
+  _globals['_PRESENCECHALLENGE']._serialized_start=2321
+  _globals['_PRESENCECHALLENGE']._serialized_end=2379
+  _globals['_REQUESTCONSENTREQUEST']._serialized_start=2381
+  _globals['_REQUESTCONSENTREQUEST']._serialized_end=2498
+  _globals['_CONSENTPREVIEW']._serialized_start=2500
+  _globals['_CONSENTPREVIEW']._serialized_end=2606
+  _globals['_CONSENT']._serialized_start=2609
+  _globals['_CONSENT']._serialized_end=2851
+  _globals['_LISTCONSENTSREQUEST']._serialized_start=2853
+  _globals['_LISTCONSENTSREQUEST']._serialized_end=2946
+  _globals['_LISTCONSENTSRESPONSE']._serialized_start=2948
+  _globals['_LISTCONSENTSRESPONSE']._serialized_end=3009
+  _globals['_DECIDECONSENTREQUEST']._serialized_start=3012
+  _globals['_DECIDECONSENTREQUEST']._serialized_end=3143
+  _globals['_LINKAGEHUB']._serialized_start=3260
+  _globals['_LINKAGEHUB']._serialized_end=4449
 # @@protoc_insertion_point(module_scope)

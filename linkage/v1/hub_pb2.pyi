@@ -410,6 +410,7 @@ class GetAgentStatusRequest(_message.Message):
 
     OFFICER_ID_FIELD_NUMBER: _builtins.int
     CITIZEN_ID_FIELD_NUMBER: _builtins.int
+    OFFICER_SESSION_FIELD_NUMBER: _builtins.int
     officer_id: _builtins.str
     """Personal ID of the officer (from their smart card). At most 32
     characters.
@@ -418,15 +419,20 @@ class GetAgentStatusRequest(_message.Message):
     """Personal ID from the citizen's card, when one is inserted. At most 32
     characters.
     """
+    officer_session: _builtins.str
+    """The officer's session, as in FetchDocumentRequest (officer_id is then
+    the session's officer, or empty). At most 100 characters.
+    """
     def __init__(
         self,
         *,
         officer_id: _builtins.str = ...,
         citizen_id: _builtins.str = ...,
+        officer_session: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["citizen_id", b"citizen_id", "officer_id", b"officer_id"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["citizen_id", b"citizen_id", "officer_id", b"officer_id", "officer_session", b"officer_session"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

@@ -135,7 +135,10 @@ class LinkageHubServicer:
         logs in with their smart card: AGENT_NOT_AVAILABLE when the officer is
         not registered with the calling agency, AGENT_AVAILABLE when they are,
         CITIZEN_AVAILABLE when they are and a citizen's card (citizen_id) is
-        inserted too and names a known person.
+        inserted too and names a known person. The officer is named as in
+        FetchDocument: by their session, which must be good (else
+        UNAUTHENTICATED, or PERMISSION_DENIED for a revoked key), or by a bare
+        officer_id only while the hub accepts one for them.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -154,7 +157,8 @@ class LinkageHubServicer:
         statement for the officer's own key (their officer card) to sign. It
         names the officer, the calling agency, the SHA-256 of the client
         certificate that asked, a fresh nonce and the session's window, and may
-        be finished once, within two minutes, from that certificate only.
+        be finished once, within two minutes, from that certificate only, on any
+        replica of the hub.
         PERMISSION_DENIED when the officer is not registered with the agency or
         has no key in force in the officer key set (pki/officer-keys.json).
         """
@@ -170,7 +174,8 @@ class LinkageHubServicer:
         expired, or asked for by another certificate, when the signature is not
         the key's, or when the key is not in force (UNAUTHENTICATED; a revoked
         key: PERMISSION_DENIED). Every printout fetched with the session names
-        it, and its exchange-log entry carries the signed statement.
+        it, and its exchange-log entry carries the signed statement. Every
+        replica of the hub accepts the session, and a hub restart keeps it.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -199,8 +204,8 @@ class LinkageHubServicer:
     def GetPresenceChallenge(self, request, context):
         """GetPresenceChallenge gives the calling agency a fresh challenge for a
         citizen's card to sign (CitizenPresence): it is good for one fetch by
-        this agency only, within 5 minutes. The hub keeps it in memory: a
-        restart forgets it.
+        this agency only, within 5 minutes, on any replica of the hub (a
+        restart keeps it).
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -211,8 +216,8 @@ class LinkageHubServicer:
         the named document types for the stated purpose: a service without a
         counter. It is pending until the citizen approves or refuses it on their
         own page (ListConsents, DecideConsent), for 24 hours at most. Needs a
-        right to every type named. Consents live in the hub's memory (a restart
-        forgets them: the agency asks again); their use is in the log.
+        right to every type named. Every replica of the hub sees the same
+        consents, and a restart keeps them; their use is in the log.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')

@@ -85,7 +85,10 @@ class LinkageHubStub:
     logs in with their smart card: AGENT_NOT_AVAILABLE when the officer is
     not registered with the calling agency, AGENT_AVAILABLE when they are,
     CITIZEN_AVAILABLE when they are and a citizen's card (citizen_id) is
-    inserted too and names a known person.
+    inserted too and names a known person. The officer is named as in
+    FetchDocument: by their session, which must be good (else
+    UNAUTHENTICATED, or PERMISSION_DENIED for a revoked key), or by a bare
+    officer_id only while the hub accepts one for them.
     """
     CheckCard: _grpc.UnaryUnaryMultiCallable[_hub_pb2.HubCheckCardRequest, _hub_pb2.HubCheckCardResponse]
     """CheckCard relays a card check to the registry that owns "dopa.card".
@@ -96,7 +99,8 @@ class LinkageHubStub:
     statement for the officer's own key (their officer card) to sign. It
     names the officer, the calling agency, the SHA-256 of the client
     certificate that asked, a fresh nonce and the session's window, and may
-    be finished once, within two minutes, from that certificate only.
+    be finished once, within two minutes, from that certificate only, on any
+    replica of the hub.
     PERMISSION_DENIED when the officer is not registered with the agency or
     has no key in force in the officer key set (pki/officer-keys.json).
     """
@@ -108,7 +112,8 @@ class LinkageHubStub:
     expired, or asked for by another certificate, when the signature is not
     the key's, or when the key is not in force (UNAUTHENTICATED; a revoked
     key: PERMISSION_DENIED). Every printout fetched with the session names
-    it, and its exchange-log entry carries the signed statement.
+    it, and its exchange-log entry carries the signed statement. Every
+    replica of the hub accepts the session, and a hub restart keeps it.
     """
     BeginPasskeyEnrolment: _grpc.UnaryUnaryMultiCallable[_hub_pb2.BeginPasskeyEnrolmentRequest, _hub_pb2.BeginPasskeyEnrolmentResponse]
     """BeginPasskeyEnrolment starts registering an officer's passkey (WebAuthn)
@@ -125,16 +130,16 @@ class LinkageHubStub:
     GetPresenceChallenge: _grpc.UnaryUnaryMultiCallable[_hub_pb2.PresenceChallengeRequest, _hub_pb2.PresenceChallenge]
     """GetPresenceChallenge gives the calling agency a fresh challenge for a
     citizen's card to sign (CitizenPresence): it is good for one fetch by
-    this agency only, within 5 minutes. The hub keeps it in memory: a
-    restart forgets it.
+    this agency only, within 5 minutes, on any replica of the hub (a
+    restart keeps it).
     """
     RequestConsent: _grpc.UnaryUnaryMultiCallable[_hub_pb2.RequestConsentRequest, _hub_pb2.Consent]
     """RequestConsent asks a citizen to approve, once, this agency's fetch of
     the named document types for the stated purpose: a service without a
     counter. It is pending until the citizen approves or refuses it on their
     own page (ListConsents, DecideConsent), for 24 hours at most. Needs a
-    right to every type named. Consents live in the hub's memory (a restart
-    forgets them: the agency asks again); their use is in the log.
+    right to every type named. Every replica of the hub sees the same
+    consents, and a restart keeps them; their use is in the log.
     """
     ListConsents: _grpc.UnaryUnaryMultiCallable[_hub_pb2.ListConsentsRequest, _hub_pb2.ListConsentsResponse]
     """ListConsents lists the consents asked of a citizen, newest first, each
@@ -171,7 +176,10 @@ class LinkageHubAsyncStub(LinkageHubStub):
     logs in with their smart card: AGENT_NOT_AVAILABLE when the officer is
     not registered with the calling agency, AGENT_AVAILABLE when they are,
     CITIZEN_AVAILABLE when they are and a citizen's card (citizen_id) is
-    inserted too and names a known person.
+    inserted too and names a known person. The officer is named as in
+    FetchDocument: by their session, which must be good (else
+    UNAUTHENTICATED, or PERMISSION_DENIED for a revoked key), or by a bare
+    officer_id only while the hub accepts one for them.
     """
     CheckCard: _aio.UnaryUnaryMultiCallable[_hub_pb2.HubCheckCardRequest, _hub_pb2.HubCheckCardResponse]  # type: ignore[assignment]
     """CheckCard relays a card check to the registry that owns "dopa.card".
@@ -182,7 +190,8 @@ class LinkageHubAsyncStub(LinkageHubStub):
     statement for the officer's own key (their officer card) to sign. It
     names the officer, the calling agency, the SHA-256 of the client
     certificate that asked, a fresh nonce and the session's window, and may
-    be finished once, within two minutes, from that certificate only.
+    be finished once, within two minutes, from that certificate only, on any
+    replica of the hub.
     PERMISSION_DENIED when the officer is not registered with the agency or
     has no key in force in the officer key set (pki/officer-keys.json).
     """
@@ -194,7 +203,8 @@ class LinkageHubAsyncStub(LinkageHubStub):
     expired, or asked for by another certificate, when the signature is not
     the key's, or when the key is not in force (UNAUTHENTICATED; a revoked
     key: PERMISSION_DENIED). Every printout fetched with the session names
-    it, and its exchange-log entry carries the signed statement.
+    it, and its exchange-log entry carries the signed statement. Every
+    replica of the hub accepts the session, and a hub restart keeps it.
     """
     BeginPasskeyEnrolment: _aio.UnaryUnaryMultiCallable[_hub_pb2.BeginPasskeyEnrolmentRequest, _hub_pb2.BeginPasskeyEnrolmentResponse]  # type: ignore[assignment]
     """BeginPasskeyEnrolment starts registering an officer's passkey (WebAuthn)
@@ -211,16 +221,16 @@ class LinkageHubAsyncStub(LinkageHubStub):
     GetPresenceChallenge: _aio.UnaryUnaryMultiCallable[_hub_pb2.PresenceChallengeRequest, _hub_pb2.PresenceChallenge]  # type: ignore[assignment]
     """GetPresenceChallenge gives the calling agency a fresh challenge for a
     citizen's card to sign (CitizenPresence): it is good for one fetch by
-    this agency only, within 5 minutes. The hub keeps it in memory: a
-    restart forgets it.
+    this agency only, within 5 minutes, on any replica of the hub (a
+    restart keeps it).
     """
     RequestConsent: _aio.UnaryUnaryMultiCallable[_hub_pb2.RequestConsentRequest, _hub_pb2.Consent]  # type: ignore[assignment]
     """RequestConsent asks a citizen to approve, once, this agency's fetch of
     the named document types for the stated purpose: a service without a
     counter. It is pending until the citizen approves or refuses it on their
     own page (ListConsents, DecideConsent), for 24 hours at most. Needs a
-    right to every type named. Consents live in the hub's memory (a restart
-    forgets them: the agency asks again); their use is in the log.
+    right to every type named. Every replica of the hub sees the same
+    consents, and a restart keeps them; their use is in the log.
     """
     ListConsents: _aio.UnaryUnaryMultiCallable[_hub_pb2.ListConsentsRequest, _hub_pb2.ListConsentsResponse]  # type: ignore[assignment]
     """ListConsents lists the consents asked of a citizen, newest first, each
@@ -278,7 +288,10 @@ class LinkageHubServicer(metaclass=_abc_1.ABCMeta):
         logs in with their smart card: AGENT_NOT_AVAILABLE when the officer is
         not registered with the calling agency, AGENT_AVAILABLE when they are,
         CITIZEN_AVAILABLE when they are and a citizen's card (citizen_id) is
-        inserted too and names a known person.
+        inserted too and names a known person. The officer is named as in
+        FetchDocument: by their session, which must be good (else
+        UNAUTHENTICATED, or PERMISSION_DENIED for a revoked key), or by a bare
+        officer_id only while the hub accepts one for them.
         """
 
     @_abc_1.abstractmethod
@@ -301,7 +314,8 @@ class LinkageHubServicer(metaclass=_abc_1.ABCMeta):
         statement for the officer's own key (their officer card) to sign. It
         names the officer, the calling agency, the SHA-256 of the client
         certificate that asked, a fresh nonce and the session's window, and may
-        be finished once, within two minutes, from that certificate only.
+        be finished once, within two minutes, from that certificate only, on any
+        replica of the hub.
         PERMISSION_DENIED when the officer is not registered with the agency or
         has no key in force in the officer key set (pki/officer-keys.json).
         """
@@ -319,7 +333,8 @@ class LinkageHubServicer(metaclass=_abc_1.ABCMeta):
         expired, or asked for by another certificate, when the signature is not
         the key's, or when the key is not in force (UNAUTHENTICATED; a revoked
         key: PERMISSION_DENIED). Every printout fetched with the session names
-        it, and its exchange-log entry carries the signed statement.
+        it, and its exchange-log entry carries the signed statement. Every
+        replica of the hub accepts the session, and a hub restart keeps it.
         """
 
     @_abc_1.abstractmethod
@@ -354,8 +369,8 @@ class LinkageHubServicer(metaclass=_abc_1.ABCMeta):
     ) -> _typing.Union[_hub_pb2.PresenceChallenge, _abc.Awaitable[_hub_pb2.PresenceChallenge]]:
         """GetPresenceChallenge gives the calling agency a fresh challenge for a
         citizen's card to sign (CitizenPresence): it is good for one fetch by
-        this agency only, within 5 minutes. The hub keeps it in memory: a
-        restart forgets it.
+        this agency only, within 5 minutes, on any replica of the hub (a
+        restart keeps it).
         """
 
     @_abc_1.abstractmethod
@@ -368,8 +383,8 @@ class LinkageHubServicer(metaclass=_abc_1.ABCMeta):
         the named document types for the stated purpose: a service without a
         counter. It is pending until the citizen approves or refuses it on their
         own page (ListConsents, DecideConsent), for 24 hours at most. Needs a
-        right to every type named. Consents live in the hub's memory (a restart
-        forgets them: the agency asks again); their use is in the log.
+        right to every type named. Every replica of the hub sees the same
+        consents, and a restart keeps them; their use is in the log.
         """
 
     @_abc_1.abstractmethod

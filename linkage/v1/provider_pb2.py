@@ -26,7 +26,7 @@ from google.protobuf import struct_pb2 as google_dot_protobuf_dot_struct__pb2
 from linkage.v1 import common_pb2 as linkage_dot_v1_dot_common__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x19linkage/v1/provider.proto\x12\nlinkage.v1\x1a\x1cgoogle/protobuf/struct.proto\x1a\x17linkage/v1/common.proto\"\x11\n\x0f\x44\x65scribeRequest\"a\n\x10\x44\x65scribeResponse\x12\x10\n\x08provider\x18\x01 \x01(\t\x12\x0e\n\x06member\x18\x02 \x01(\t\x12+\n\tdoc_types\x18\x03 \x03(\x0b\x32\x18.linkage.v1.DocumentType\"H\n\x10GetRecordRequest\x12\x10\n\x08\x64oc_type\x18\x01 \x01(\t\x12\x12\n\nsubject_id\x18\x02 \x01(\t\x12\x0e\n\x06\x66ields\x18\x03 \x03(\t\"`\n\x11GetRecordResponse\x12\x10\n\x08\x64oc_type\x18\x01 \x01(\t\x12\x12\n\nsubject_id\x18\x02 \x01(\t\x12%\n\x04\x64\x61ta\x18\x03 \x01(\x0b\x32\x17.google.protobuf.Struct\"{\n\x10\x43heckCardRequest\x12\x12\n\nsubject_id\x18\x01 \x01(\t\x12\x15\n\rfirst_name_th\x18\x02 \x01(\t\x12\x14\n\x0clast_name_th\x18\x03 \x01(\t\x12\x12\n\nbirth_date\x18\x04 \x01(\t\x12\x12\n\nlaser_code\x18\x05 \x01(\t\"\"\n\x11\x43heckCardResponse\x12\r\n\x05match\x18\x01 \x01(\x08\"h\n\x14\x43heckPresenceRequest\x12\x12\n\nsubject_id\x18\x01 \x01(\t\x12\x18\n\x10\x63\x61rd_certificate\x18\x02 \x01(\t\x12\x0f\n\x07message\x18\x03 \x01(\x0c\x12\x11\n\tsignature\x18\x04 \x01(\x0c\"=\n\x15\x43heckPresenceResponse\x12\x0f\n\x07refusal\x18\x01 \x01(\t\x12\x13\n\x0b\x65xpiry_date\x18\x02 \x01(\t\"z\n\rFaultSettings\x12\x12\n\nlatency_ms\x18\x01 \x01(\x03\x12\x11\n\tjitter_ms\x18\x02 \x01(\x03\x12\x12\n\nerror_rate\x18\x03 \x01(\x01\x12\r\n\x05\x65rror\x18\x04 \x01(\t\x12\x11\n\toutage_ms\x18\x05 \x01(\x03\x12\x0c\n\x04seed\x18\x06 \x01(\x04\"=\n\x10SetFaultsRequest\x12)\n\x06\x66\x61ults\x18\x01 \x01(\x0b\x32\x19.linkage.v1.FaultSettings\"\x14\n\x12\x43learFaultsRequest\"\x12\n\x10GetFaultsRequest\"`\n\nFaultStats\x12\r\n\x05\x63\x61lls\x18\x01 \x01(\x04\x12\x0f\n\x07\x64\x65layed\x18\x02 \x01(\x04\x12\x17\n\x0f\x65rrors_injected\x18\x03 \x01(\x04\x12\x19\n\x11refused_in_outage\x18\x04 \x01(\x04\"\x8d\x01\n\nFaultState\x12\x10\n\x08provider\x18\x01 \x01(\t\x12)\n\x06\x66\x61ults\x18\x02 \x01(\x0b\x32\x19.linkage.v1.FaultSettings\x12\x1b\n\x13outage_remaining_ms\x18\x03 \x01(\x03\x12%\n\x05stats\x18\x04 \x01(\x0b\x32\x16.linkage.v1.FaultStats2\xc2\x02\n\x0fProviderService\x12\x45\n\x08\x44\x65scribe\x12\x1b.linkage.v1.DescribeRequest\x1a\x1c.linkage.v1.DescribeResponse\x12H\n\tGetRecord\x12\x1c.linkage.v1.GetRecordRequest\x1a\x1d.linkage.v1.GetRecordResponse\x12H\n\tCheckCard\x12\x1c.linkage.v1.CheckCardRequest\x1a\x1d.linkage.v1.CheckCardResponse\x12T\n\rCheckPresence\x12 .linkage.v1.CheckPresenceRequest\x1a!.linkage.v1.CheckPresenceResponse2\xdc\x01\n\rProviderAdmin\x12\x41\n\tSetFaults\x12\x1c.linkage.v1.SetFaultsRequest\x1a\x16.linkage.v1.FaultState\x12\x45\n\x0b\x43learFaults\x12\x1e.linkage.v1.ClearFaultsRequest\x1a\x16.linkage.v1.FaultState\x12\x41\n\tGetFaults\x12\x1c.linkage.v1.GetFaultsRequest\x1a\x16.linkage.v1.FaultStateb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x19linkage/v1/provider.proto\x12\nlinkage.v1\x1a\x1cgoogle/protobuf/struct.proto\x1a\x17linkage/v1/common.proto\"\x11\n\x0f\x44\x65scribeRequest\"a\n\x10\x44\x65scribeResponse\x12\x10\n\x08provider\x18\x01 \x01(\t\x12\x0e\n\x06member\x18\x02 \x01(\t\x12+\n\tdoc_types\x18\x03 \x03(\x0b\x32\x18.linkage.v1.DocumentType\"H\n\x10GetRecordRequest\x12\x10\n\x08\x64oc_type\x18\x01 \x01(\t\x12\x12\n\nsubject_id\x18\x02 \x01(\t\x12\x0e\n\x06\x66ields\x18\x03 \x03(\t\"`\n\x11GetRecordResponse\x12\x10\n\x08\x64oc_type\x18\x01 \x01(\t\x12\x12\n\nsubject_id\x18\x02 \x01(\t\x12%\n\x04\x64\x61ta\x18\x03 \x01(\x0b\x32\x17.google.protobuf.Struct\"H\n\x16\x42\x61tchGetRecordsRequest\x12.\n\x08requests\x18\x01 \x03(\x0b\x32\x1c.linkage.v1.GetRecordRequest\"r\n\x0cRecordResult\x12/\n\x06record\x18\x01 \x01(\x0b\x32\x1d.linkage.v1.GetRecordResponseH\x00\x12&\n\x07problem\x18\x02 \x01(\x0b\x32\x13.linkage.v1.ProblemH\x00\x42\t\n\x07outcome\"D\n\x17\x42\x61tchGetRecordsResponse\x12)\n\x07results\x18\x01 \x03(\x0b\x32\x18.linkage.v1.RecordResult\"{\n\x10\x43heckCardRequest\x12\x12\n\nsubject_id\x18\x01 \x01(\t\x12\x15\n\rfirst_name_th\x18\x02 \x01(\t\x12\x14\n\x0clast_name_th\x18\x03 \x01(\t\x12\x12\n\nbirth_date\x18\x04 \x01(\t\x12\x12\n\nlaser_code\x18\x05 \x01(\t\"\"\n\x11\x43heckCardResponse\x12\r\n\x05match\x18\x01 \x01(\x08\"h\n\x14\x43heckPresenceRequest\x12\x12\n\nsubject_id\x18\x01 \x01(\t\x12\x18\n\x10\x63\x61rd_certificate\x18\x02 \x01(\t\x12\x0f\n\x07message\x18\x03 \x01(\x0c\x12\x11\n\tsignature\x18\x04 \x01(\x0c\"=\n\x15\x43heckPresenceResponse\x12\x0f\n\x07refusal\x18\x01 \x01(\t\x12\x13\n\x0b\x65xpiry_date\x18\x02 \x01(\t\"z\n\rFaultSettings\x12\x12\n\nlatency_ms\x18\x01 \x01(\x03\x12\x11\n\tjitter_ms\x18\x02 \x01(\x03\x12\x12\n\nerror_rate\x18\x03 \x01(\x01\x12\r\n\x05\x65rror\x18\x04 \x01(\t\x12\x11\n\toutage_ms\x18\x05 \x01(\x03\x12\x0c\n\x04seed\x18\x06 \x01(\x04\"=\n\x10SetFaultsRequest\x12)\n\x06\x66\x61ults\x18\x01 \x01(\x0b\x32\x19.linkage.v1.FaultSettings\"\x14\n\x12\x43learFaultsRequest\"\x12\n\x10GetFaultsRequest\"`\n\nFaultStats\x12\r\n\x05\x63\x61lls\x18\x01 \x01(\x04\x12\x0f\n\x07\x64\x65layed\x18\x02 \x01(\x04\x12\x17\n\x0f\x65rrors_injected\x18\x03 \x01(\x04\x12\x19\n\x11refused_in_outage\x18\x04 \x01(\x04\"\x8d\x01\n\nFaultState\x12\x10\n\x08provider\x18\x01 \x01(\t\x12)\n\x06\x66\x61ults\x18\x02 \x01(\x0b\x32\x19.linkage.v1.FaultSettings\x12\x1b\n\x13outage_remaining_ms\x18\x03 \x01(\x03\x12%\n\x05stats\x18\x04 \x01(\x0b\x32\x16.linkage.v1.FaultStats2\x9e\x03\n\x0fProviderService\x12\x45\n\x08\x44\x65scribe\x12\x1b.linkage.v1.DescribeRequest\x1a\x1c.linkage.v1.DescribeResponse\x12H\n\tGetRecord\x12\x1c.linkage.v1.GetRecordRequest\x1a\x1d.linkage.v1.GetRecordResponse\x12Z\n\x0f\x42\x61tchGetRecords\x12\".linkage.v1.BatchGetRecordsRequest\x1a#.linkage.v1.BatchGetRecordsResponse\x12H\n\tCheckCard\x12\x1c.linkage.v1.CheckCardRequest\x1a\x1d.linkage.v1.CheckCardResponse\x12T\n\rCheckPresence\x12 .linkage.v1.CheckPresenceRequest\x1a!.linkage.v1.CheckPresenceResponse2\xdc\x01\n\rProviderAdmin\x12\x41\n\tSetFaults\x12\x1c.linkage.v1.SetFaultsRequest\x1a\x16.linkage.v1.FaultState\x12\x45\n\x0b\x43learFaults\x12\x1e.linkage.v1.ClearFaultsRequest\x1a\x16.linkage.v1.FaultState\x12\x41\n\tGetFaults\x12\x1c.linkage.v1.GetFaultsRequest\x1a\x16.linkage.v1.FaultStateb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -41,28 +41,34 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_GETRECORDREQUEST']._serialized_end=286
   _globals['_GETRECORDRESPONSE']._serialized_start=288
   _globals['_GETRECORDRESPONSE']._serialized_end=384
-  _globals['_CHECKCARDREQUEST']._serialized_start=386
-  _globals['_CHECKCARDREQUEST']._serialized_end=509
-  _globals['_CHECKCARDRESPONSE']._serialized_start=511
-  _globals['_CHECKCARDRESPONSE']._serialized_end=545
-  _globals['_CHECKPRESENCEREQUEST']._serialized_start=547
-  _globals['_CHECKPRESENCEREQUEST']._serialized_end=651
-  _globals['_CHECKPRESENCERESPONSE']._serialized_start=653
-  _globals['_CHECKPRESENCERESPONSE']._serialized_end=714
-  _globals['_FAULTSETTINGS']._serialized_start=716
-  _globals['_FAULTSETTINGS']._serialized_end=838
-  _globals['_SETFAULTSREQUEST']._serialized_start=840
-  _globals['_SETFAULTSREQUEST']._serialized_end=901
-  _globals['_CLEARFAULTSREQUEST']._serialized_start=903
-  _globals['_CLEARFAULTSREQUEST']._serialized_end=923
-  _globals['_GETFAULTSREQUEST']._serialized_start=925
-  _globals['_GETFAULTSREQUEST']._serialized_end=943
-  _globals['_FAULTSTATS']._serialized_start=945
-  _globals['_FAULTSTATS']._serialized_end=1041
-  _globals['_FAULTSTATE']._serialized_start=1044
-  _globals['_FAULTSTATE']._serialized_end=1185
-  _globals['_PROVIDERSERVICE']._serialized_start=1188
-  _globals['_PROVIDERSERVICE']._serialized_end=1510
-  _globals['_PROVIDERADMIN']._serialized_start=1513
-  _globals['_PROVIDERADMIN']._serialized_end=1733
+  _globals['_BATCHGETRECORDSREQUEST']._serialized_start=386
+  _globals['_BATCHGETRECORDSREQUEST']._serialized_end=458
+  _globals['_RECORDRESULT']._serialized_start=460
+  _globals['_RECORDRESULT']._serialized_end=574
+  _globals['_BATCHGETRECORDSRESPONSE']._serialized_start=576
+  _globals['_BATCHGETRECORDSRESPONSE']._serialized_end=644
+  _globals['_CHECKCARDREQUEST']._serialized_start=646
+  _globals['_CHECKCARDREQUEST']._serialized_end=769
+  _globals['_CHECKCARDRESPONSE']._serialized_start=771
+  _globals['_CHECKCARDRESPONSE']._serialized_end=805
+  _globals['_CHECKPRESENCEREQUEST']._serialized_start=807
+  _globals['_CHECKPRESENCEREQUEST']._serialized_end=911
+  _globals['_CHECKPRESENCERESPONSE']._serialized_start=913
+  _globals['_CHECKPRESENCERESPONSE']._serialized_end=974
+  _globals['_FAULTSETTINGS']._serialized_start=976
+  _globals['_FAULTSETTINGS']._serialized_end=1098
+  _globals['_SETFAULTSREQUEST']._serialized_start=1100
+  _globals['_SETFAULTSREQUEST']._serialized_end=1161
+  _globals['_CLEARFAULTSREQUEST']._serialized_start=1163
+  _globals['_CLEARFAULTSREQUEST']._serialized_end=1183
+  _globals['_GETFAULTSREQUEST']._serialized_start=1185
+  _globals['_GETFAULTSREQUEST']._serialized_end=1203
+  _globals['_FAULTSTATS']._serialized_start=1205
+  _globals['_FAULTSTATS']._serialized_end=1301
+  _globals['_FAULTSTATE']._serialized_start=1304
+  _globals['_FAULTSTATE']._serialized_end=1445
+  _globals['_PROVIDERSERVICE']._serialized_start=1448
+  _globals['_PROVIDERSERVICE']._serialized_end=1862
+  _globals['_PROVIDERADMIN']._serialized_start=1865
+  _globals['_PROVIDERADMIN']._serialized_end=2085
 # @@protoc_insertion_point(module_scope)

@@ -137,6 +137,84 @@ class GetRecordResponse(_message.Message):
 Global___GetRecordResponse: _TypeAlias = GetRecordResponse  # noqa: Y015
 
 @_typing.final
+class BatchGetRecordsRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    REQUESTS_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def requests(self) -> _containers.RepeatedCompositeFieldContainer[Global___GetRecordRequest]:
+        """The reads, each as GetRecord takes it: at most 64."""
+
+    def __init__(
+        self,
+        *,
+        requests: _abc.Iterable[Global___GetRecordRequest] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["requests", b"requests"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___BatchGetRecordsRequest: _TypeAlias = BatchGetRecordsRequest  # noqa: Y015
+
+@_typing.final
+class RecordResult(_message.Message):
+    """One entry's answer in a batch."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    RECORD_FIELD_NUMBER: _builtins.int
+    PROBLEM_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def record(self) -> Global___GetRecordResponse:
+        """The record, as GetRecord answers it."""
+
+    @_builtins.property
+    def problem(self) -> _common_pb2.Problem:
+        """Why there is none: the status and ErrorInfo GetRecord would have failed
+        with (e.g. grpc_code 5, reason "record_not_found").
+        """
+
+    def __init__(
+        self,
+        *,
+        record: Global___GetRecordResponse | None = ...,
+        problem: _common_pb2.Problem | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["outcome", b"outcome", "problem", b"problem", "record", b"record"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["outcome", b"outcome", "problem", b"problem", "record", b"record"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    _WhichOneofReturnType_outcome: _TypeAlias = _typing.Literal["record", "problem"]  # noqa: Y015
+    _WhichOneofArgType_outcome: _TypeAlias = _typing.Literal["outcome", b"outcome"]  # noqa: Y015
+    def WhichOneof(self, oneof_group: _WhichOneofArgType_outcome) -> _WhichOneofReturnType_outcome | None: ...
+
+Global___RecordResult: _TypeAlias = RecordResult  # noqa: Y015
+
+@_typing.final
+class BatchGetRecordsResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    RESULTS_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def results(self) -> _containers.RepeatedCompositeFieldContainer[Global___RecordResult]:
+        """One result per entry of the request, in the same order."""
+
+    def __init__(
+        self,
+        *,
+        results: _abc.Iterable[Global___RecordResult] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["results", b"results"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___BatchGetRecordsResponse: _TypeAlias = BatchGetRecordsResponse  # noqa: Y015
+
+@_typing.final
 class CheckCardRequest(_message.Message):
     DESCRIPTOR: _descriptor.Descriptor
 
@@ -360,7 +438,9 @@ class FaultStats(_message.Message):
     ERRORS_INJECTED_FIELD_NUMBER: _builtins.int
     REFUSED_IN_OUTAGE_FIELD_NUMBER: _builtins.int
     calls: _builtins.int
-    """Describe, GetRecord and CheckCard calls received."""
+    """Describe, GetRecord and CheckCard calls received; a BatchGetRecords call
+    counts one for each entry.
+    """
     delayed: _builtins.int
     """Calls held back by latency or jitter."""
     errors_injected: _builtins.int

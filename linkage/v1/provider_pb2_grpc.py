@@ -44,6 +44,11 @@ class ProviderServiceStub:
                 request_serializer=linkage_dot_v1_dot_provider__pb2.GetRecordRequest.SerializeToString,
                 response_deserializer=linkage_dot_v1_dot_provider__pb2.GetRecordResponse.FromString,
                 _registered_method=True)
+        self.BatchGetRecords = channel.unary_unary(
+                '/linkage.v1.ProviderService/BatchGetRecords',
+                request_serializer=linkage_dot_v1_dot_provider__pb2.BatchGetRecordsRequest.SerializeToString,
+                response_deserializer=linkage_dot_v1_dot_provider__pb2.BatchGetRecordsResponse.FromString,
+                _registered_method=True)
         self.CheckCard = channel.unary_unary(
                 '/linkage.v1.ProviderService/CheckCard',
                 request_serializer=linkage_dot_v1_dot_provider__pb2.CheckCardRequest.SerializeToString,
@@ -71,6 +76,32 @@ class ProviderServiceServicer:
         INVALID_ARGUMENT  malformed subject_id, unknown doc_type or field,
         or an ID of the wrong kind for the document type;
         NOT_FOUND         a well-formed ID with no record.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def BatchGetRecords(self, request, context):
+        """BatchGetRecords reads several records in one call. The hub sends one when
+        several of its reads for this provider are in flight at once (the first
+        read to an idle provider goes at once, alone; those that arrive while it
+        is out ride the next batch). Each entry of `requests` is read as
+        GetRecord reads it, and `results` answers every entry, in the order
+        asked: its record (doc_type and subject_id echoed as GetRecord does), or
+        the failure GetRecord would have answered, as a Problem (grpc_code the
+        status, reason the ErrorInfo reason). An entry that fails fails only its
+        own result. Faults (ProviderAdmin) apply to each entry as to one
+        GetRecord.
+
+        The call fails as a whole only for the batch itself: INVALID_ARGUMENT
+        "batch_too_large" for more than 64 entries (the hub sends at most 64; a
+        provider must accept 64). An answer stays below 4 MiB: an entry whose
+        record would take it past that is answered RESOURCE_EXHAUSTED
+        "batch_answer_full" (never the first entry), and the hub reads it alone
+        with GetRecord.
+
+        Optional: a provider that answers UNIMPLEMENTED is read one GetRecord at a
+        time, as before this method existed.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -109,6 +140,11 @@ def add_ProviderServiceServicer_to_server(servicer, server):
                     servicer.GetRecord,
                     request_deserializer=linkage_dot_v1_dot_provider__pb2.GetRecordRequest.FromString,
                     response_serializer=linkage_dot_v1_dot_provider__pb2.GetRecordResponse.SerializeToString,
+            ),
+            'BatchGetRecords': grpc.unary_unary_rpc_method_handler(
+                    servicer.BatchGetRecords,
+                    request_deserializer=linkage_dot_v1_dot_provider__pb2.BatchGetRecordsRequest.FromString,
+                    response_serializer=linkage_dot_v1_dot_provider__pb2.BatchGetRecordsResponse.SerializeToString,
             ),
             'CheckCard': grpc.unary_unary_rpc_method_handler(
                     servicer.CheckCard,
@@ -186,6 +222,33 @@ class ProviderService:
             _registered_method=True)
 
     @staticmethod
+    def BatchGetRecords(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/linkage.v1.ProviderService/BatchGetRecords',
+            linkage_dot_v1_dot_provider__pb2.BatchGetRecordsRequest.SerializeToString,
+            linkage_dot_v1_dot_provider__pb2.BatchGetRecordsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
     def CheckCard(request,
             target,
             options=(),
@@ -252,7 +315,8 @@ class ProviderAdminStub:
     certificate, the hub's and the agencies' included, is PERMISSION_DENIED
     (reason "not_admin").
 
-    Faults apply to Describe, GetRecord and CheckCard, in this order: during an
+    Faults apply to Describe, GetRecord and CheckCard (and to each entry of
+    BatchGetRecords as to one GetRecord), in this order: during an
     outage the call fails at once; otherwise it waits latency ± jitter, then
     fails with probability error_rate; otherwise it is served as usual. They
     never apply to health checking, reflection or this service.
@@ -293,7 +357,8 @@ class ProviderAdminServicer:
     certificate, the hub's and the agencies' included, is PERMISSION_DENIED
     (reason "not_admin").
 
-    Faults apply to Describe, GetRecord and CheckCard, in this order: during an
+    Faults apply to Describe, GetRecord and CheckCard (and to each entry of
+    BatchGetRecords as to one GetRecord), in this order: during an
     outage the call fails at once; otherwise it waits latency ± jitter, then
     fails with probability error_rate; otherwise it is served as usual. They
     never apply to health checking, reflection or this service.
@@ -361,7 +426,8 @@ class ProviderAdmin:
     certificate, the hub's and the agencies' included, is PERMISSION_DENIED
     (reason "not_admin").
 
-    Faults apply to Describe, GetRecord and CheckCard, in this order: during an
+    Faults apply to Describe, GetRecord and CheckCard (and to each entry of
+    BatchGetRecords as to one GetRecord), in this order: during an
     outage the call fails at once; otherwise it waits latency ± jitter, then
     fails with probability error_rate; otherwise it is served as usual. They
     never apply to health checking, reflection or this service.

@@ -50,6 +50,28 @@ class ProviderServiceStub:
                         or an ID of the wrong kind for the document type;
       NOT_FOUND         a well-formed ID with no record.
     """
+    BatchGetRecords: _grpc.UnaryUnaryMultiCallable[_provider_pb2.BatchGetRecordsRequest, _provider_pb2.BatchGetRecordsResponse]
+    """BatchGetRecords reads several records in one call. The hub sends one when
+    several of its reads for this provider are in flight at once (the first
+    read to an idle provider goes at once, alone; those that arrive while it
+    is out ride the next batch). Each entry of `requests` is read as
+    GetRecord reads it, and `results` answers every entry, in the order
+    asked: its record (doc_type and subject_id echoed as GetRecord does), or
+    the failure GetRecord would have answered, as a Problem (grpc_code the
+    status, reason the ErrorInfo reason). An entry that fails fails only its
+    own result. Faults (ProviderAdmin) apply to each entry as to one
+    GetRecord.
+
+    The call fails as a whole only for the batch itself: INVALID_ARGUMENT
+    "batch_too_large" for more than 64 entries (the hub sends at most 64; a
+    provider must accept 64). An answer stays below 4 MiB: an entry whose
+    record would take it past that is answered RESOURCE_EXHAUSTED
+    "batch_answer_full" (never the first entry), and the hub reads it alone
+    with GetRecord.
+
+    Optional: a provider that answers UNIMPLEMENTED is read one GetRecord at a
+    time, as before this method existed.
+    """
     CheckCard: _grpc.UnaryUnaryMultiCallable[_provider_pb2.CheckCardRequest, _provider_pb2.CheckCardResponse]
     """CheckCard compares what is printed on an ID card, and the laser code on
     its back, with the registry. Only providers serving "dopa.card"
@@ -74,6 +96,28 @@ class ProviderServiceAsyncStub(ProviderServiceStub):
       INVALID_ARGUMENT  malformed subject_id, unknown doc_type or field,
                         or an ID of the wrong kind for the document type;
       NOT_FOUND         a well-formed ID with no record.
+    """
+    BatchGetRecords: _aio.UnaryUnaryMultiCallable[_provider_pb2.BatchGetRecordsRequest, _provider_pb2.BatchGetRecordsResponse]  # type: ignore[assignment]
+    """BatchGetRecords reads several records in one call. The hub sends one when
+    several of its reads for this provider are in flight at once (the first
+    read to an idle provider goes at once, alone; those that arrive while it
+    is out ride the next batch). Each entry of `requests` is read as
+    GetRecord reads it, and `results` answers every entry, in the order
+    asked: its record (doc_type and subject_id echoed as GetRecord does), or
+    the failure GetRecord would have answered, as a Problem (grpc_code the
+    status, reason the ErrorInfo reason). An entry that fails fails only its
+    own result. Faults (ProviderAdmin) apply to each entry as to one
+    GetRecord.
+
+    The call fails as a whole only for the batch itself: INVALID_ARGUMENT
+    "batch_too_large" for more than 64 entries (the hub sends at most 64; a
+    provider must accept 64). An answer stays below 4 MiB: an entry whose
+    record would take it past that is answered RESOURCE_EXHAUSTED
+    "batch_answer_full" (never the first entry), and the hub reads it alone
+    with GetRecord.
+
+    Optional: a provider that answers UNIMPLEMENTED is read one GetRecord at a
+    time, as before this method existed.
     """
     CheckCard: _aio.UnaryUnaryMultiCallable[_provider_pb2.CheckCardRequest, _provider_pb2.CheckCardResponse]  # type: ignore[assignment]
     """CheckCard compares what is printed on an ID card, and the laser code on
@@ -108,6 +152,34 @@ class ProviderServiceServicer(metaclass=_abc_1.ABCMeta):
           INVALID_ARGUMENT  malformed subject_id, unknown doc_type or field,
                             or an ID of the wrong kind for the document type;
           NOT_FOUND         a well-formed ID with no record.
+        """
+
+    @_abc_1.abstractmethod
+    def BatchGetRecords(
+        self,
+        request: _provider_pb2.BatchGetRecordsRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_provider_pb2.BatchGetRecordsResponse, _abc.Awaitable[_provider_pb2.BatchGetRecordsResponse]]:
+        """BatchGetRecords reads several records in one call. The hub sends one when
+        several of its reads for this provider are in flight at once (the first
+        read to an idle provider goes at once, alone; those that arrive while it
+        is out ride the next batch). Each entry of `requests` is read as
+        GetRecord reads it, and `results` answers every entry, in the order
+        asked: its record (doc_type and subject_id echoed as GetRecord does), or
+        the failure GetRecord would have answered, as a Problem (grpc_code the
+        status, reason the ErrorInfo reason). An entry that fails fails only its
+        own result. Faults (ProviderAdmin) apply to each entry as to one
+        GetRecord.
+
+        The call fails as a whole only for the batch itself: INVALID_ARGUMENT
+        "batch_too_large" for more than 64 entries (the hub sends at most 64; a
+        provider must accept 64). An answer stays below 4 MiB: an entry whose
+        record would take it past that is answered RESOURCE_EXHAUSTED
+        "batch_answer_full" (never the first entry), and the hub reads it alone
+        with GetRecord.
+
+        Optional: a provider that answers UNIMPLEMENTED is read one GetRecord at a
+        time, as before this method existed.
         """
 
     @_abc_1.abstractmethod
@@ -149,7 +221,8 @@ class ProviderAdminStub:
     certificate, the hub's and the agencies' included, is PERMISSION_DENIED
     (reason "not_admin").
 
-    Faults apply to Describe, GetRecord and CheckCard, in this order: during an
+    Faults apply to Describe, GetRecord and CheckCard (and to each entry of
+    BatchGetRecords as to one GetRecord), in this order: during an
     outage the call fails at once; otherwise it waits latency ± jitter, then
     fails with probability error_rate; otherwise it is served as usual. They
     never apply to health checking, reflection or this service.
@@ -183,7 +256,8 @@ class ProviderAdminAsyncStub(ProviderAdminStub):
     certificate, the hub's and the agencies' included, is PERMISSION_DENIED
     (reason "not_admin").
 
-    Faults apply to Describe, GetRecord and CheckCard, in this order: during an
+    Faults apply to Describe, GetRecord and CheckCard (and to each entry of
+    BatchGetRecords as to one GetRecord), in this order: during an
     outage the call fails at once; otherwise it waits latency ± jitter, then
     fails with probability error_rate; otherwise it is served as usual. They
     never apply to health checking, reflection or this service.
@@ -213,7 +287,8 @@ class ProviderAdminServicer(metaclass=_abc_1.ABCMeta):
     certificate, the hub's and the agencies' included, is PERMISSION_DENIED
     (reason "not_admin").
 
-    Faults apply to Describe, GetRecord and CheckCard, in this order: during an
+    Faults apply to Describe, GetRecord and CheckCard (and to each entry of
+    BatchGetRecords as to one GetRecord), in this order: during an
     outage the call fails at once; otherwise it waits latency ± jitter, then
     fails with probability error_rate; otherwise it is served as usual. They
     never apply to health checking, reflection or this service.

@@ -149,7 +149,7 @@ async def test_only_the_citizen_sees_and_decides_and_a_failed_fetch_keeps_the_co
         await hub.fetch_document("dopa.person", person["id"], purpose=PURPOSE,
                                  officer_session=await session(stack, MUNI), consent_id=asked.consent_id, timeout=5)
     assert down.value.status in (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED)
-    assert stack.hub.hub.consents.shown(stack.hub.hub.consents.of(person["id"])[0])["status"] == "approved"
+    assert stack.hub.hub.consents.shown((await stack.hub.hub.consents.of(person["id"]))[0])["status"] == "approved"
     # Asking for a type the agency has no right to is refused at once.
     with pytest.raises(LinkageError) as no_right:
         await clients[HOSPITAL].request_consent(["dopa.house"], person["id"], purpose=PURPOSE,

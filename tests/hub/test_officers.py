@@ -12,6 +12,7 @@ import dataclasses
 import datetime as dt
 import json
 import random
+import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -26,7 +27,6 @@ from linkage.cli.officers import issue_officer_card
 from linkage.cli.sandbox import init
 from linkage.config import Home, write_atomically
 from linkage.errors import LinkageError, PermissionDenied, Unauthenticated, error_info
-from linkage.hub.officers import OfficerDesk
 from linkage.officercard import OpenCard, issue_card, open_card
 from linkage.officers import OFFICER_KEYS, load_officer_keys, officer_key_set_json, proof_problem, revoked
 from linkage.v1 import hub_pb2, hub_pb2_grpc
@@ -153,15 +153,15 @@ async def test_wrong_replayed_foreign_and_expired_sign_ins_issue_nothing(ostack:
         code, reason, _ = await refused(stub.BeginOfficerSignIn, hub_pb2.BeginOfficerSignInRequest(
             officer_id=officers(ostack, HOSPITAL)[0]))
         assert (code, reason) == (grpc.StatusCode.PERMISSION_DENIED, "officer_not_registered")
-    # Expired: the hub's clock moves past the two minutes a statement may wait.
-    now = [dt.datetime.now(dt.UTC)]
-    desk = OfficerDesk(ostack.home, "hub", clock=lambda: now[0])
-    agency = ostack.settings.agencies[MUNI]
-    statement, _, _ = desk.begin(agency, "f" * 64, officer)
-    now[0] += dt.timedelta(minutes=3)
-    with pytest.raises(Unauthenticated) as info:
-        desk.finish(agency, "f" * 64, statement, officer_card.kid, officer_card.sign(statement))
-    assert info.value.code == "signin_statement_expired"
+        # Expired: the hub's clock moves past the two minutes a statement may wait.
+        late = await stub.BeginOfficerSignIn(hub_pb2.BeginOfficerSignInRequest(officer_id=officer))
+        ostack.hub.hub.officers.clock = lambda: time.time() + 180
+        try:
+            assert (await refused(stub.FinishOfficerSignIn, hub_pb2.FinishOfficerSignInRequest(
+                statement=late.statement, kid=officer_card.kid, signature=officer_card.sign(late.statement))))[1] \
+                == "signin_statement_expired"
+        finally:
+            ostack.hub.hub.officers.clock = time.time
 
 
 async def test_required_mode_is_the_default_and_refuses_every_bare_officer_id(ostack: RunningStack) -> None:

@@ -18,7 +18,7 @@ from linkage import pki
 from linkage.storage import Database
 from linkage.v1 import provider_pb2_grpc
 from providers import REGISTRIES
-from providers.server import start_server
+from providers.server import ProviderServer, start_server
 from providers.synth import SeedResult, generate
 from tests.backends import backend, fresh_database, postgres
 
@@ -89,6 +89,7 @@ Connect = Callable[[str], provider_pb2_grpc.ProviderServiceStub]
 class Running:
     ports: dict[str, int]
     channels: dict[str, grpc.aio.Channel]
+    servers: dict[str, ProviderServer]
 
     def stub(self, name: str) -> provider_pb2_grpc.ProviderServiceStub:
         return provider_pb2_grpc.ProviderServiceStub(self.channels[name])
@@ -105,7 +106,7 @@ async def running(stores: Seeded, test_pki: Pki) -> AsyncIterator[Running]:
     creds = pki.channel_credentials(test_pki.ca.cert, test_pki.client)
     channels = {name: grpc.aio.secure_channel(f"localhost:{port}", creds) for name, port in ports.items()}
     try:
-        yield Running(ports, channels)
+        yield Running(ports, channels, servers)
     finally:
         for channel in channels.values():
             await channel.close()

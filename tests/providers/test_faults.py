@@ -189,3 +189,32 @@ async def test_settings_out_of_range_are_refused_and_change_nothing(dopa: Dopa, 
     err = from_rpc_error(info.value)
     assert err.code == reason and says in err.message, err.message
     assert (await dopa.state()).faults == before.faults
+
+
+async def test_faults_strike_each_read_of_a_batch(dopa: Dopa, citizen: str) -> None:
+    read = provider_pb2.GetRecordRequest(doc_type="dopa.person", subject_id=citizen)
+    batch = provider_pb2.BatchGetRecordsRequest(requests=[read] * 20)
+    # The seeded draws fall on the batch's reads as on as many GetRecord calls, one after the other.
+    await dopa.set(error_rate=0.5, error="INTERNAL", seed=7)
+    alone = []
+    for _ in range(20):
+        try:
+            await dopa.get(citizen)
+            alone.append("OK")
+        except grpc.aio.AioRpcError as exc:
+            alone.append(exc.code().name)
+    await dopa.set(error_rate=0.5, error="INTERNAL", seed=7)
+    answer = await dopa.records.BatchGetRecords(batch)
+    together = ["OK" if r.HasField("record") else grpc.StatusCode.INTERNAL.name
+                if r.problem.grpc_code == grpc.StatusCode.INTERNAL.value[0] else "?" for r in answer.results]
+    assert together == alone and "OK" in together and "INTERNAL" in together
+    failed = [r.problem for r in answer.results if r.HasField("problem")]
+    assert all(p.message_th.startswith("ทดสอบ:") and "injected fault" in p.message_en for p in failed)
+    assert all(p.provider == "dopa" and not p.reason for p in failed)
+    stats = (await dopa.state()).stats
+    assert stats.calls == 40 and stats.errors_injected == 2 * len(failed)
+    # An outage refuses every read of a batch, each in its place; the call itself is answered.
+    await dopa.set(outage_ms=60_000, error="UNAVAILABLE")
+    answer = await dopa.records.BatchGetRecords(batch)
+    assert [r.problem.grpc_code for r in answer.results] == [grpc.StatusCode.UNAVAILABLE.value[0]] * 20
+    assert (await dopa.state()).stats.refused_in_outage == 20

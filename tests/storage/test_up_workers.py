@@ -13,7 +13,6 @@ import dataclasses
 import json
 import os
 import signal
-import urllib.request
 from pathlib import Path
 
 import grpc
@@ -32,15 +31,6 @@ from tests.officers import sign_in_over
 
 pytestmark = pytest.mark.slow
 MUNI = "phrae-municipality"
-
-
-def _served(url: str) -> int:
-    """FetchDocument calls a hub process answered OK, from its own metrics endpoint."""
-    with urllib.request.urlopen(url, timeout=5) as response:
-        text = response.read().decode()
-    return sum(int(float(line.rsplit(" ", 1)[1])) for line in text.splitlines()
-               if line.startswith("linkage_requests_total{") and 'method="LinkageHub/FetchDocument"' in line
-               and 'code="OK"' in line)
 
 
 async def _fetch(home: Home, address: str, subject: str, officer: str, n: int) -> tuple[str, int]:
@@ -89,9 +79,9 @@ async def _check(home: Home, stack: Stack, db: Database) -> None:
     officer = endpoints["agencies"][MUNI]["officers"][0]
     answers: list[tuple[str, int]] = []
     # Both processes serve: new connections until each has answered (all on one would be 2 in 2^64).
-    while len(answers) < 64 and not all(_served(stack.metrics[n]) for n in ("hub", "hub/2")):
+    while len(answers) < 64 and not all(failover.served(stack.metrics[n]) for n in ("hub", "hub/2")):
         answers += await asyncio.gather(*(_fetch(home, port, subject, officer, len(answers) + i) for i in range(4)))
-    counts = {n: _served(stack.metrics[n]) for n in ("hub", "hub/2")}
+    counts = {n: failover.served(stack.metrics[n]) for n in ("hub", "hub/2")}
     assert all(counts.values()) and sum(counts.values()) == len(answers), counts
     # kill -9 of one worker: the port goes on serving, on the other.
     victim = stack.processes["hub/2"]
@@ -106,9 +96,9 @@ async def _check(home: Home, stack: Stack, db: Database) -> None:
                          and failover.supervised(home.root)["hub/2"]["state"] == "serving", 30, every=0.1)
     assert stack.addresses["hub/2"] == port
     again: list[tuple[str, int]] = []
-    while len(again) < 64 and not _served(stack.metrics["hub/2"]):  # the restarted worker serves on the port
+    while len(again) < 64 and not failover.served(stack.metrics["hub/2"]):  # the restarted worker serves on the port
         again += await asyncio.gather(*(_fetch(home, port, subject, officer, 200 + len(again) + i) for i in range(4)))
-    assert _served(stack.metrics["hub/2"]), "the restarted worker got no call"
+    assert failover.served(stack.metrics["hub/2"]), "the restarted worker got no call"
     write_endpoints(stack)  # its metrics port is the one it had
     report = await check(home)
     workers = {c.name: c for c in report.components if c.kind == "worker"}

@@ -282,7 +282,8 @@ async def case_revoke(request: web.Request) -> web.StreamResponse:
     if not reason:
         raise BadForm("reason_missing", "กรุณาระบุเหตุผลที่เพิกถอนสำเนา", "Say why the copy is revoked.")
     try:
-        answer = await request.app[HUB].revoke(slot.printout_id, reason, session.officer_id)
+        answer = await request.app[HUB].revoke(slot.printout_id, reason, session.officer_id,
+                                               officer_session=session.officer_session)
     except LinkageError as err:
         _log.warning("revocation refused for case %s: %s", case.ref, err.code)
         raise (ServiceUnavailable if err.retryable else BadForm)(err.code, err.message_th, err.message_en) from err

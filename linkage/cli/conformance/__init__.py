@@ -16,6 +16,7 @@ provider that hangs costs one deadline per check, never a hang of the kit.
     calls.py      one call with a deadline the kit enforces, and how it ended (status, ErrorInfo)
     state.py      what the checks share: Describe's answer, the samples, the records and refusals seen
     checks.py     the checks of the contract, one coroutine each
+    batch.py      the batch_read check
     thai_text.py  the thai_text check
     suite.py      CHECKS in their order, and run_suite
     report.py     Result, Report and the JUnit XML
@@ -32,6 +33,8 @@ Checks (stable names, the JUnit test case names):
     unknown_doc_type   a document type the provider does not serve -> INVALID_ARGUMENT
     not_found          a well-formed ID with no record -> NOT_FOUND
     field_projection   asking for some fields returns exactly those, with the same values; an unknown field is refused
+    batch_read         BatchGetRecords answers each read in its place as GetRecord does (records, NOT_FOUND,
+                       INVALID_ARGUMENT) and takes MAX_PROVIDER_BATCH reads; UNIMPLEMENTED passes (optional)
     check_card         CheckCard: a wrong laser code never matches (UNIMPLEMENTED where dopa.card is not served)
     deadline           calls abandoned at a 1 ms deadline end at once; the provider still answers within the deadline
     thai_text          Thai fields hold Thai letters, in NFC, without mojibake or U+FFFD (records and Describe titles)

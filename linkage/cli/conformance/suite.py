@@ -8,6 +8,7 @@ from collections.abc import Callable, Sequence
 import grpc
 
 from linkage import pki
+from linkage.cli.conformance.batch import check_batch_read
 from linkage.cli.conformance.calls import PROVIDER_ANSWER_LIMIT, SERVICE, call, clip
 from linkage.cli.conformance.checks import (
     check_check_card,
@@ -42,6 +43,7 @@ CHECKS: tuple[tuple[str, Check], ...] = (
     ("unknown_doc_type", check_unknown_doc_type),
     ("not_found", check_not_found),
     ("field_projection", check_field_projection),
+    ("batch_read", check_batch_read),
     ("check_card", check_check_card),
     ("deadline", check_deadline),
     ("thai_text", check_thai_text),
