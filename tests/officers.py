@@ -16,12 +16,13 @@ from linkage.cli.officers import card_path, pin_path
 from linkage.cli.officers import sandbox_card as card  # the officer's card, opened with the PIN kept beside it
 from linkage.cli.officers import sandbox_session as sign_in_over  # their sign-in over a channel of the agency
 from linkage.config import Home, Settings, load_settings
-from linkage.v1 import hub_pb2
+from linkage.v1 import audit_pb2, hub_pb2
 from tests.conftest import RunningStack
 
 __all__ = ["card", "card_args", "client", "first_officer", "session", "sign_in", "sign_in_over", "signed_in"]
 
-_R = TypeVar("_R", hub_pb2.FetchDocumentRequest, hub_pb2.FetchDocumentsRequest, hub_pb2.HubCheckCardRequest)
+_R = TypeVar("_R", hub_pb2.FetchDocumentRequest, hub_pb2.FetchDocumentsRequest, hub_pb2.HubCheckCardRequest,
+             hub_pb2.GetAgentStatusRequest, audit_pb2.RevokePrintoutRequest)
 
 
 def first_officer(settings: Settings, agency: str) -> str:

@@ -190,9 +190,20 @@ def _cmd_audit_accesses(args: argparse.Namespace) -> int:
 
 def _cmd_revoke(args: argparse.Namespace) -> int:
     from consumers.auditor.cli import run_revoke
+    from linkage.cli.officers import unlock_card
+    from linkage.errors import LinkageError
 
+    if bool(args.officer) == bool(args.card):
+        print("linkage revoke: say who revokes: --card FILE (the officer's card; they sign in with its PIN) or"
+              " --officer ID, one of them", file=sys.stderr)
+        return 2
     trust, hub = _auditor_inputs(args)
-    return run_revoke(trust, hub, args.printout_id, reason=args.reason, officer_id=args.officer)
+    try:
+        card = unlock_card(args.card, args.pin_file) if args.card else None
+    except LinkageError as err:
+        print(f"refused ({err.status.name}, {err.code}): {err.message}", file=sys.stderr)
+        return 1
+    return run_revoke(trust, hub, args.printout_id, reason=args.reason, officer_id=args.officer or "", card=card)
 
 
 _OFFLINE_HELP = ("never ask the hub: checks 1-3 as always; 4 and 5 only from a log proof the file carries (a bundle"
@@ -299,7 +310,12 @@ def _add_audit_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]
     p = sub.add_parser("revoke", help="revoke a printout your agency was issued, with a reason")
     hub_flags(p, None)
     p.add_argument("printout_id", help="the printout's ID (printout_id)")
-    p.add_argument("--officer", required=True, help="the officer revoking it (registered with the agency)")
+    p.add_argument("--card", help="the revoking officer's card file: they sign in with it (asks for its PIN), and the"
+                                  " log entry carries their signed sign-in")
+    p.add_argument("--pin-file", help="with --card: read the PIN from this file's first line (else "
+                                      "LINKAGE_OFFICER_PIN, else asked for)")
+    p.add_argument("--officer", help="the revoking officer's ID without a sign-in: refused unless the hub runs with"
+                                     " [hub] officer_sessions = \"optional\" and the officer holds no key")
     p.add_argument("--reason", required=True, help="why, in plain words")
     p.set_defaults(func=_cmd_revoke)
 

@@ -53,6 +53,7 @@ from providers import document_types
 from tests.auditor.test_online import hub_inputs
 from tests.conftest import RunningStack, start_stack
 from tests.hub.test_fetch import HOSPITAL, MUNI, fetch, officer, request
+from tests.officers import card
 
 DOC_TYPES = ("dopa.person", "dopa.house", "edu.degree")
 CASE_REF = "PHR-2569-0077"
@@ -448,8 +449,8 @@ async def test_pdf_and_qr_online_then_revoked(stack: RunningStack, paper: Paper,
 
     out = io.StringIO()
     assert await asyncio.to_thread(run_revoke, TrustInputs(home=stack.home.root), hub_inputs(stack, MUNI),
-                                   paper.ids[1], reason="พิมพ์ผิดฉบับ / wrong copy", officer_id=paper.case.officer_id,
-                                   out=out) == 0
+                                   paper.ids[1], reason="พิมพ์ผิดฉบับ / wrong copy",
+                                   card=card(stack.home, MUNI, paper.case.officer_id), out=out) == 0
     for path in (pdf, png):
         report = await _verify_online(stack, path, state)
         assert not report["valid"] and report["failed"] == [7]

@@ -345,7 +345,7 @@ class Surface:
             "LinkageHub/FetchDocuments": [self.present(MUNI, hub_pb2.FetchDocumentsRequest(
                 doc_types=["dopa.person", "dopa.house", "dopa.card"], subject_id=str(person["id"]),
                 purpose="ขึ้นทะเบียน", officer_id=muni_officer, officer_session=signed))],
-            "LinkageHub/GetAgentStatus": [hub_pb2.GetAgentStatusRequest(officer_id=muni_officer,
+            "LinkageHub/GetAgentStatus": [hub_pb2.GetAgentStatusRequest(officer_session=signed,
                                                                         citizen_id=str(person["id"]))],
             "LinkageHub/CheckCard": [hub_pb2.HubCheckCardRequest(card=card_msg, purpose="ตรวจบัตร",
                                                                  officer_session=signed)],
@@ -359,7 +359,7 @@ class Surface:
                                       audit_pb2.ListAccessesRequest(subject_id=str(person["id"]),
                                                                     citizen_card=card_msg)],
             "AuditLog/RevokePrintout": [audit_pb2.RevokePrintoutRequest(
-                printout_id=d.printout_id, reason="ออกผิดคน / issued in error", officer_id=muni_officer)
+                printout_id=d.printout_id, reason="ออกผิดคน / issued in error", officer_session=signed)
                 for d in issued[2:]],
             "AuditLog/GetRevocation": [audit_pb2.GetRevocationRequest(printout_id=issued[0].printout_id)],
             "ProviderService/GetRecord": [provider_pb2.GetRecordRequest(

@@ -7,6 +7,7 @@ import dataclasses
 from typing import Any
 
 import grpc
+import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
 
@@ -77,15 +78,21 @@ async def test_list_services_shows_only_what_the_agency_may_use(stack: RunningSt
 async def test_agent_status(stack: RunningStack, personas: list[dict[str, Any]]) -> None:
     async with stack.channel(MUNI) as channel:
         hub = hub_pb2_grpc.LinkageHubStub(channel)
-        known = officer(stack, MUNI)
         stranger = officer(stack, HOSPITAL)
         citizen = subject(personas, "dopa.person")
-        assert (await hub.GetAgentStatus(hub_pb2.GetAgentStatusRequest(officer_id=stranger))).status \
-            == hub_pb2.AGENT_NOT_AVAILABLE
-        assert (await hub.GetAgentStatus(hub_pb2.GetAgentStatusRequest(officer_id=known))).status \
+        # The officer is named by their session (a bare ID is refused); another agency's officer cannot sign in here.
+        assert (await hub.GetAgentStatus(await signed_in(stack, MUNI, hub_pb2.GetAgentStatusRequest()))).status \
             == hub_pb2.AGENT_AVAILABLE
-        answer = await hub.GetAgentStatus(hub_pb2.GetAgentStatusRequest(officer_id=known, citizen_id=citizen))
+        answer = await hub.GetAgentStatus(await signed_in(stack, MUNI, hub_pb2.GetAgentStatusRequest(
+            citizen_id=citizen)))
         assert answer.status == hub_pb2.CITIZEN_AVAILABLE and answer.agency == MUNI
+        for call, reason in ((hub.GetAgentStatus(hub_pb2.GetAgentStatusRequest(officer_id=stranger)),
+                              "officer_session_required"),
+                             (hub.BeginOfficerSignIn(hub_pb2.BeginOfficerSignInRequest(officer_id=stranger)),
+                              "officer_not_registered")):
+            with pytest.raises(grpc.aio.AioRpcError) as info:
+                await call
+            assert from_rpc_error(info.value).code == reason
 
 
 async def test_provider_down_is_unavailable_naming_it(sandbox_home: Home, personas: list[dict[str, Any]]) -> None:

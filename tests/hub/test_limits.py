@@ -333,7 +333,8 @@ async def test_daily_quota_refuses_every_method_until_midnight(
                                               purpose="ทดสอบ", officer_id=officer,
                                               officer_session=flooded.officer_session)
         await quota_refuses(hub.FetchDocuments(batch))  # two more than the one left
-        await hub.GetAgentStatus(hub_pb2.GetAgentStatusRequest(officer_id=officer))  # the sixth and last
+        await hub.GetAgentStatus(hub_pb2.GetAgentStatusRequest(officer_id=officer,
+                                                               officer_session=flooded.officer_session))  # sixth, last
         await quota_refuses(hub.GetAgentStatus(hub_pb2.GetAgentStatusRequest(officer_id=officer)))
         await quota_refuses(audit.GetEntries(audit_pb2.GetEntriesRequest(start=0, end=1)))
         err = await quota_refuses(hub.FetchDocument(fetch_request(stack, subject_id="not an ID")))  # not even read
