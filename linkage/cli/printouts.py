@@ -310,26 +310,25 @@ def _add_audit_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]
     p = sub.add_parser("revoke", help="revoke a printout your agency was issued, with a reason")
     hub_flags(p, None)
     p.add_argument("printout_id", help="the printout's ID (printout_id)")
-    p.add_argument("--card", help="the revoking officer's card file: they sign in with it (asks for its PIN), and the"
-                                  " log entry carries their signed sign-in")
-    p.add_argument("--pin-file", help="with --card: read the PIN from this file's first line (else "
-                                      "LINKAGE_OFFICER_PIN, else asked for)")
-    p.add_argument("--officer", help="the revoking officer's ID without a sign-in: refused unless the hub runs with"
-                                     " [hub] officer_sessions = \"optional\" and the officer holds no key")
+    _officer_flags(p, "the log entry carries their signed sign-in")
     p.add_argument("--reason", required=True, help="why, in plain words")
     p.set_defaults(func=_cmd_revoke)
+
+
+def _officer_flags(p: argparse.ArgumentParser, then: str) -> None:
+    """--card, --pin-file and --officer: who acts (fetch, revoke)."""
+    p.add_argument("--card", help=f"the officer's card file: they sign in with it (asks for its PIN) and {then}")
+    p.add_argument("--pin-file", help="with --card: read the PIN from this file's first line (else "
+                                      "LINKAGE_OFFICER_PIN, else asked for)")
+    p.add_argument("--officer", help="the officer's 13-digit personal ID without a sign-in: refused unless the hub"
+                                     " runs with [hub] officer_sessions = \"optional\" and the officer holds no key")
 
 
 def add_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """``linkage fetch``, ``verify``, ``audit`` and ``revoke``."""
     p = sub.add_parser("fetch", help="fetch one sealed printout as an agency")
     _connection_flags(p, None)
-    p.add_argument("--officer", help="the officer's 13-digit personal ID without a sign-in: refused unless the hub"
-                                     " runs with [hub] officer_sessions = \"optional\" and the officer holds no key")
-    p.add_argument("--card", help="the officer's card file: they sign in with it (asks for its PIN) and the "
-                                  "printout names their session")
-    p.add_argument("--pin-file", help="with --card: read the PIN from this file's first line (else "
-                                      "LINKAGE_OFFICER_PIN, else asked for)")
+    _officer_flags(p, "the printout names their session")
     p.add_argument("--doc-type", required=True, help="e.g. dopa.person")
     p.add_argument("--id", required=True, help="13-digit ID of the citizen or company")
     p.add_argument("--purpose", required=True, help="why the data is needed")

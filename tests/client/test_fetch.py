@@ -177,7 +177,7 @@ async def test_the_officer_signs_in_once_and_again_before_the_session_ends_or_wh
         now[0] += dt.timedelta(minutes=29, seconds=30)
         third = await desk.fetch_document("dopa.person", citizen, purpose=PURPOSE)
         assert third.payload["officer_session"] != second.payload["officer_session"]
-        # A session the hub does not know (as after a restart of a hub that keeps them in memory): refused with
+        # A session the hub does not know (one it swept, or a hub with another store): refused with
         # officer_session_unknown, nothing issued, then signed in anew and sent once more.
         known = await desk.session()
         desk._session = dataclasses.replace(known, secret="forgotten-" + known.secret[:8])
