@@ -41,9 +41,10 @@ class HubConfig:
     retry_budget_percent: int = 10
     breaker_failures: int = 5
     breaker_cooldown_ms: int = 5000
-    # "required": every printout, card check and sign-in names an officer session (linkage/hub/officers.py);
-    # "optional": a bare officer_id is still accepted for an officer who holds no key in pki/officer-keys.json.
-    officer_sessions: str = "optional"
+    # "required" (the default): every printout and card check names an officer session, signed in with the
+    # officer's own key (linkage/hub/officers.py). "optional", for clients not yet moved to sessions: a bare
+    # officer_id is still accepted, on the agency's word, for an officer who holds no key in pki/officer-keys.json.
+    officer_sessions: str = "required"
     # Passkeys (linkage/hub/passkeys.py): the WebAuthn relying party, and the counter origins whose assertions
     # count (default: http://localhost:PORT of [counter]).
     webauthn_rp_id: str = "localhost"

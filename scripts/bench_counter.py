@@ -5,12 +5,14 @@
 Without --home it makes a throwaway sandbox (``linkage init``) in a temporary folder.
 The registries and the hub run as ``linkage up`` runs them (one process each, real
 mTLS); the counter app runs in this process on a free port, and an HTTP client signs in
-as an officer and, for each case, does what the officer's browser does after the ID is
-typed: POST the case form, follow the redirect, read the whole page with every document.
-That span is timed. The service is "health-hazard-business" (five linked document types:
-dopa.card, dopa.house, dopa.person, dbd.commerce, edu.degree), and each subject has a
-record of all five, so each case is one FetchDocuments of five sealed, logged printouts.
-Prints p50 / p95 / max, and the part spent in the hub call as the counter measured it.
+as an officer (with a passkey, tests/counter/passkeys.py) and, for each case, does what
+the officer's browser does after the ID is typed: POST the case form, follow the
+redirect, read the whole page with every document. That span is timed. The service is
+"health-hazard-business" (five linked document types: dopa.card, dopa.house,
+dopa.person, dbd.commerce, edu.degree), and each subject has a record of all five, so
+each case is one FetchDocuments of five sealed, logged printouts under the officer's
+session. Prints p50 / p95 / max, and the part spent in the hub call as the counter
+measured it.
 """
 
 from __future__ import annotations
@@ -39,6 +41,7 @@ from linkage.cli.cards import insert_card
 from linkage.cli.sandbox import init
 from linkage.cli.stack import start_stack
 from linkage.config import Home, load_settings
+from tests.counter.passkeys import counter_origin, http_sign_in
 
 SERVICE = "health-hazard-business"
 
@@ -92,10 +95,8 @@ async def _run(home: Home, cases: int, warmup: int) -> int:
         officer = sorted(settings.agencies["phrae-municipality"].officers)[0]
         jar = aiohttp.CookieJar(unsafe=True)
         async with aiohttp.ClientSession(cookie_jar=jar) as http:
-            page = await (await http.get(f"{base}/signin")).text()
-            token = re.search(r'name="csrf" value="([^"]+)"', page)
-            assert token
-            await http.post(f"{base}/signin", data={"csrf": token.group(1), "officer_id": officer})
+            # The officer signs in with their passkey (a software one, enrolled with their one-time code).
+            await http_sign_in(http, home, "phrae-municipality", officer, counter_origin(settings), base=base)
             page = await (await http.get(f"{base}/cases/new/{SERVICE}")).text()
             token = re.search(r'name="csrf" value="([^"]+)"', page)
             assert token

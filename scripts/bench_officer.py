@@ -2,13 +2,15 @@
 
     python scripts/bench_officer.py [--calls N] [--rounds R] [--concurrency C] [--citizens N]
 
-Makes a throwaway sandbox (``linkage init``) in a temporary folder, issues two officers of phrae-municipality
-an officer card each (one signs in, the other stays bare), starts the stack as ``linkage up`` runs it (one
-process each, real mTLS) and alternates rounds of (a) FetchDocument with ``officer_id`` alone and (b) the same
-under the signed-in officer's session, at ``--concurrency`` in flight (throughput), then both at one in flight
-(p50). The session's extra per call: finding the session, checking its certificate and the officer's key in
-force, and a log entry about 600 bytes longer (the signed statement). Then the sign-in itself (Begin + the
-card's signature + Finish), which happens once per officer per 30 minutes.
+Makes a throwaway sandbox (``linkage init``) in a temporary folder, set to ``[hub] officer_sessions =
+"optional"`` (the bare ID is what the session is compared against: the default, "required", refuses it), with
+the first officer of phrae-municipality's key taken out of the key set (they stay bare) while the second signs
+in with the card init issued them. It starts the stack as ``linkage up`` runs it (one process each, real mTLS)
+and alternates rounds of (a) FetchDocument with ``officer_id`` alone and (b) the same under the signed-in
+officer's session, at ``--concurrency`` in flight (throughput), then both at one in flight (p50). The session's
+extra per call: finding the session, checking its certificate and the officer's key in force, and a log entry
+about 600 bytes longer (the signed statement). Then the sign-in itself (Begin + the card's signature + Finish),
+which happens once per officer per 30 minutes.
 """
 
 from __future__ import annotations
@@ -32,23 +34,28 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from consumers.client import HubClient
 from linkage import pki
 from linkage.cli.bench import DOC_TYPE, Result, _citizen_ids, _drive, _merge
-from linkage.cli.officers import issue_officer_card
+from linkage.cli.officers import sandbox_card
 from linkage.cli.sandbox import init
 from linkage.cli.stack import start_stack
-from linkage.config import load_settings
-from linkage.officercard import open_card
+from linkage.config import load_settings, write_atomically
+from linkage.officers import OFFICER_KEYS, load_officer_keys, officer_key_set_json
 from linkage.v1 import hub_pb2, hub_pb2_grpc
 
 AGENCY = "phrae-municipality"
-PIN = "246810"
 
 
 async def run(args: argparse.Namespace) -> None:
     with tempfile.TemporaryDirectory(prefix="linkage-bench-officer-") as tmp:
         home = init(Path(tmp), citizens=args.citizens)
+        text = home.config_file.read_text(encoding="utf-8")
+        home.config_file.write_text(text.replace("[hub]\n", '[hub]\nofficer_sessions = "optional"\n', 1),
+                                    encoding="utf-8")
         settings = load_settings(home)
+        assert settings.hub.officer_sessions == "optional"
         bare, signer = sorted(settings.agencies[AGENCY].officers)[:2]
-        card = open_card(issue_officer_card(home, AGENCY, signer, PIN, Path(tmp) / "card.json"), PIN)
+        keys = home.pki / OFFICER_KEYS
+        write_atomically(keys, officer_key_set_json([k for k in load_officer_keys(keys) if k.officer_id != bare]))
+        card = sandbox_card(home, AGENCY, signer)
         stack = await start_stack(settings, any_port=True)
         try:
             ids = _citizen_ids(home, None)

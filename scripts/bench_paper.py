@@ -54,6 +54,7 @@ from consumers.counter.paper import MODULE_MM, qr_code
 from consumers.counter.printout import CounterSigner, PrintCase, case_claims, certify
 from linkage import pki, seal
 from linkage.cli.cards import card_of
+from linkage.cli.officers import sandbox_card
 from linkage.cli.sandbox import init
 from linkage.cli.stack import start_stack
 from linkage.config import Home, load_settings
@@ -82,9 +83,10 @@ async def _cases(home: Home) -> dict[str, PrintCase]:
     try:
         own = pki.CertPaths(home.client_cert(AGENCY).cert, home.client_cert(AGENCY).key)
         async with HubClient.connect(stack.addresses["hub"], home.ca.cert, own) as hub:
+            desk = hub.officer(sandbox_card(home, AGENCY, officer))  # the officer signs in with their card
             for name, (subject, types) in _subjects(home).items():
-                answer = await hub.fetch_documents(types, subject, purpose="ตรวจสอบ", officer_id=officer,
-                                                   case_ref="PHR-2569-00001", citizen_card=card_of(home, subject))
+                answer = await desk.fetch_documents(types, subject, purpose="ตรวจสอบ", case_ref="PHR-2569-00001",
+                                                    citizen_card=card_of(home, subject))
                 printouts = [p for p in answer.values() if isinstance(p, Printout)]
                 data = printouts[0].data
                 cases[name] = PrintCase(

@@ -29,6 +29,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from linkage import pki
 from linkage.cards import CitizenCard, presence_hash
+from linkage.cli.officers import sandbox_session
 from linkage.cli.sandbox import init
 from linkage.cli.stack import start_stack
 from linkage.config import Home, load_settings
@@ -56,10 +57,11 @@ async def _bench(home: Home, n: int, warmup: int) -> dict[str, list[float]]:
         async with grpc.aio.secure_channel(stack.addresses["hub"], pki.channel_credentials(home.ca.cert, own),
                                            options=[("grpc.ssl_target_name_override", "hub")]) as channel:
             hub = hub_pb2_grpc.LinkageHubStub(channel)
+            session = (await sandbox_session(channel, home, AGENCY, officer)).secret  # the officer's card sign-in
             hash_hex = presence_hash(AGENCY, subject, PURPOSE, officer, CASE, ["dopa.person"])
             for i in range(n + warmup):
                 plain = hub_pb2.FetchDocumentRequest(doc_type="dopa.person", subject_id=subject, purpose=PURPOSE,
-                                                     officer_id=officer, case_ref=CASE)
+                                                     officer_id=officer, case_ref=CASE, officer_session=session)
                 t0 = time.perf_counter()
                 await hub.FetchDocument(plain)
                 t1 = time.perf_counter()
@@ -69,7 +71,7 @@ async def _bench(home: Home, n: int, warmup: int) -> dict[str, list[float]]:
                 t3 = time.perf_counter()
                 proved = hub_pb2.FetchDocumentRequest(
                     doc_type="dopa.person", subject_id=subject, purpose=PURPOSE, officer_id=officer, case_ref=CASE,
-                    citizen_present=True, presence=hub_pb2.CitizenPresence(
+                    officer_session=session, citizen_present=True, presence=hub_pb2.CitizenPresence(
                         challenge=challenge, card_certificate=card.certificate, signature=signature))
                 t4 = time.perf_counter()
                 await hub.FetchDocument(proved)

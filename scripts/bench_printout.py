@@ -33,6 +33,7 @@ from consumers.client import HubClient, Printout
 from consumers.counter.printout import CounterSigner, PrintCase, render_case_pdf, sign_pdf
 from linkage import pki
 from linkage.cli.cards import card_of
+from linkage.cli.officers import sandbox_card
 from linkage.cli.sandbox import init
 from linkage.cli.stack import Stack, start_stack
 from linkage.config import Home, load_settings
@@ -58,9 +59,9 @@ async def printouts_for_a_case(home: Home, stack: Stack | None = None) -> tuple[
     officer = sorted(settings.agencies[AGENCY].officers)[0]
     own = pki.CertPaths(home.client_cert(AGENCY).cert, home.client_cert(AGENCY).key)
     async with HubClient.connect(stack.addresses["hub"], home.ca.cert, own) as hub:
-        answer = await hub.fetch_documents(DOC_TYPES, subject, purpose="ขึ้นทะเบียนผู้สูงอายุ",
-                                           officer_id=officer, case_ref="PHR-2569-0001",
-                                           citizen_card=card_of(home, subject))
+        desk = hub.officer(sandbox_card(home, AGENCY, officer))  # the officer signs in with their card
+        answer = await desk.fetch_documents(DOC_TYPES, subject, purpose="ขึ้นทะเบียนผู้สูงอายุ",
+                                            case_ref="PHR-2569-0001", citizen_card=card_of(home, subject))
     printouts = [r for r in answer.values() if isinstance(r, Printout)]
     if len(printouts) != len(DOC_TYPES):
         raise SystemExit(f"fetched {len(printouts)} of {len(DOC_TYPES)} documents: {answer}")

@@ -29,6 +29,7 @@ import grpc
 
 from linkage import pki
 from linkage.cli.bench import AGENCY, DOC_TYPE, _citizen_ids
+from linkage.cli.officers import sandbox_session
 from linkage.cli.sandbox import init
 from linkage.cli.stack import start_stack
 from linkage.config import load_settings
@@ -72,6 +73,7 @@ async def _run(args: argparse.Namespace) -> None:
                 stack.addresses["hub"], pki.channel_credentials(home.ca.cert, home.client_cert(AGENCY)),
                 options=[("grpc.ssl_target_name_override", "hub")])
             stub = hub_pb2_grpc.LinkageHubStub(channel)
+            session = (await sandbox_session(channel, home, AGENCY, officer)).secret  # the officer's card sign-in
             calls = 0
 
             async def worker(until: float) -> None:
@@ -79,7 +81,7 @@ async def _run(args: argparse.Namespace) -> None:
                 while time.monotonic() < until:
                     await stub.FetchDocument(hub_pb2.FetchDocumentRequest(
                         doc_type=DOC_TYPE, subject_id=ids[calls % len(ids)], purpose="profile",
-                        officer_id=officer), timeout=30)
+                        officer_session=session), timeout=30)
                     calls += 1
 
             await asyncio.gather(*(worker(time.monotonic() + 3) for _ in range(args.concurrency)))

@@ -51,14 +51,16 @@ from consumers.auditor.errors import VerificationError
 from consumers.auditor.state import AuditorState
 from consumers.auditor.verify import Trust, load_trust_root, verify_printout
 from consumers.auditor.watch import watch_round
-from consumers.client import HubClient, Printout
+from consumers.client import HubClient, Printout, SignedInOfficer
 from consumers.counter.manuals import DEFAULT_FOLDER, load_manuals
 from linkage.cards import CitizenCard
 from linkage.checkpoint import parse_verifier_key
 from linkage.cli.cards import card_of, insert_card
+from linkage.cli.officers import sandbox_card
 from linkage.cli.stack import Stack, start_stack, write_endpoints
 from linkage.config import Home, load_settings
 from linkage.errors import LinkageError
+from tests.counter.passkeys import counter_origin, http_sign_in
 from tests.crash import AGENCY, PURPOSE, add_sandbox_arguments, csrf_token, sandbox_home
 
 __all__ = ["Soak", "main"]
@@ -99,6 +101,8 @@ class Soak:
         self.officer = sorted(self.settings.agencies[AGENCY].officers)[0]
         self.stack: Stack | None = None
         self.client: HubClient | None = None
+        self.desk: SignedInOfficer | None = None  # the officer, signed in with their card (renewed as it ends)
+        self.counter_signed_at = 0.0  # when the officer last signed in at the counter (passkey)
         self.audit: AuditClient | None = None
         self.http: aiohttp.ClientSession | None = None
         self.counter_csrf = ""
@@ -119,15 +123,22 @@ class Soak:
         self.stack = await start_stack(self.settings, any_port=True)
         write_endpoints(self.stack)
         self.client = HubClient.from_home(self.home, AGENCY, timeout=10)
+        self.desk = self.client.officer(sandbox_card(self.home, AGENCY, self.officer))
         self.audit = AuditClient.connect(self.stack.addresses["hub"], self.home.ca.cert,
                                          self.home.client_cert("auditor"))
         await self._warm_up()
         self.http = aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True),
                                           timeout=aiohttp.ClientTimeout(total=30))
-        base = self._counter
-        page = await self._page("GET", f"{base}/signin")
-        await self._page("POST", f"{base}/signin", {"csrf": csrf_token(page), "officer_id": self.officer})
-        self.counter_csrf = csrf_token(await self._page("GET", f"{base}/cases/new/{self.cases[0][0]}"))
+        await self._counter_sign_in()
+
+    async def _counter_sign_in(self) -> None:
+        """The officer signs in at the counter with their passkey (a software one, tests/counter/passkeys.py); again
+        every 25 minutes, as their hub session lasts 30."""
+        assert self.http is not None
+        await http_sign_in(self.http, self.home, AGENCY, self.officer, counter_origin(self.settings),
+                           base=self._counter)
+        self.counter_csrf = csrf_token(await self._page("GET", f"{self._counter}/cases/new/{self.cases[0][0]}"))
+        self.counter_signed_at = time.monotonic()
 
     async def stop(self) -> None:
         if self.http is not None:
@@ -171,11 +182,14 @@ class Soak:
 
     async def _warm_up(self) -> None:
         """Fetch every type of every candidate once; keep what fetches, so that any later failure is an error."""
-        assert self.client is not None
+        assert self.desk is not None
         for subject in self._candidates():
             types = ["dbd.juristic"] if subject.startswith("0") else list(_CITIZEN_TYPES)
-            answer = await self.client.fetch_documents(types, subject, purpose=PURPOSE, officer_id=self.officer,
-                                                       case_ref="SOAK-warm-up", citizen_card=self._card(subject))
+            try:
+                answer = await self.desk.fetch_documents(types, subject, purpose=PURPOSE, case_ref="SOAK-warm-up",
+                                                         citizen_card=self._card(subject))
+            except LinkageError:  # refused as a whole (e.g. the persona whose card was voided): not a candidate
+                continue
             fetched = [t for t, outcome in answer.items() if isinstance(outcome, Printout)]
             if fetched:
                 self.subjects[subject] = fetched
@@ -198,19 +212,18 @@ class Soak:
         self.recent.append(json.dumps(printout.bundle()).encode())
 
     async def op_fetch(self) -> int:
-        assert self.client is not None
+        assert self.desk is not None
         subject, doc_type = self.rng.choice(self.pairs)
-        printout = await self.client.fetch_document(doc_type, subject, purpose=PURPOSE, officer_id=self.officer,
-                                                    case_ref=self._case_ref(), citizen_card=self._card(subject))
+        printout = await self.desk.fetch_document(doc_type, subject, purpose=PURPOSE, case_ref=self._case_ref(),
+                                                  citizen_card=self._card(subject))
         self._keep(printout)
         return 1
 
     async def op_batch(self) -> int:
-        assert self.client is not None
+        assert self.desk is not None
         subject = self.rng.choice(list(self.subjects))
-        answer = await self.client.fetch_documents(self.subjects[subject], subject, purpose=PURPOSE,
-                                                   officer_id=self.officer, case_ref=self._case_ref(),
-                                                   citizen_card=self._card(subject))
+        answer = await self.desk.fetch_documents(self.subjects[subject], subject, purpose=PURPOSE,
+                                                 case_ref=self._case_ref(), citizen_card=self._card(subject))
         for outcome in answer.values():
             if not isinstance(outcome, Printout):
                 raise outcome
@@ -219,6 +232,8 @@ class Soak:
 
     async def op_case(self) -> int:
         service, subject, linked = self.rng.choice(self.cases)
+        if time.monotonic() - self.counter_signed_at > 25 * 60:
+            await self._counter_sign_in()
         page = await self._page("POST", f"{self._counter}/cases/new/{service}",
                                 {"csrf": self.counter_csrf, "subject_id": subject,
                                  **({"citizen_present": "1"} if insert_card(self.home, subject) else {})})

@@ -12,11 +12,13 @@ from typing import Any
 import grpc
 import pytest
 
+from consumers.client import OfficerSession
 from linkage import pki
 from linkage.cli.sandbox import init
 from linkage.config import Home, Settings, load_settings
 from linkage.hub.server import HubServer, build_server
 from providers.server import ProviderServer, start_server
+from tests.counter.passkeys import counter_origin
 
 
 @pytest.fixture(scope="session")
@@ -38,6 +40,8 @@ class RunningStack:
     providers: dict[str, grpc.aio.Server]
     # The same registries with their store and metrics (what reached each is counted there).
     registries: dict[str, ProviderServer] = dataclasses.field(default_factory=dict)
+    # Officers signed in: (agency, officer) -> (the hub that issued it, session) (tests/officers.py).
+    sessions: dict[tuple[str, str], tuple[HubServer, OfficerSession]] = dataclasses.field(default_factory=dict)
 
     @property
     def home(self) -> Home:
@@ -46,6 +50,12 @@ class RunningStack:
     @property
     def hub_address(self) -> str:
         return f"127.0.0.1:{self.hub.port}"
+
+    @property
+    def counter_origin(self) -> str:
+        """The counter origin whose passkey assertions this hub accepts (a port free when the stack started, for a
+        test's counter to listen on)."""
+        return counter_origin(self.settings)
 
     async def stop(self) -> None:
         """Stop the hub, then the registries, at once."""
@@ -75,7 +85,10 @@ async def start_stack(home: Home, *, provider_timeout_ms: int | None = None,
     hub_cfg = settings.hub
     if provider_timeout_ms is not None:
         hub_cfg = dataclasses.replace(hub_cfg, provider_timeout_ms=provider_timeout_ms)
-    settings = dataclasses.replace(settings, providers=providers, hub=hub_cfg, witnesses={
+    # A counter port of its own (the hub trusts passkeys from http://localhost:PORT of [counter]): a browser test
+    # serves its counter there.
+    counter = dataclasses.replace(settings.counter, port=_free_port())
+    settings = dataclasses.replace(settings, providers=providers, hub=hub_cfg, counter=counter, witnesses={
         name: dataclasses.replace(settings.witnesses[name], port=port) for name, port in (witnesses or {}).items()})
     hub = await build_server(settings, 0)
     return RunningStack(settings, hub, {name: r.server for name, r in registries.items()}, registries)

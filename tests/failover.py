@@ -32,7 +32,10 @@ from typing import Any
 import psycopg
 
 from consumers.client import NO_RETRY, HubClient
+from linkage.config import Home
 from linkage.errors import LinkageError
+from linkage.officercard import OpenCard
+from tests.officers import card
 from tests.test_sandbox import FREE_PORTS
 
 __all__ = ["Call", "Kill", "Load", "holders", "kill_integrator", "logged", "sandbox_up", "served", "supervised",
@@ -54,8 +57,10 @@ class Call:
 class Load:
     """Agency calls spread over the replicas by workers until stopped; a failed call is sent once to the other."""
 
-    def __init__(self, clients: dict[str, HubClient], subject: str, officer: str) -> None:
-        self.clients, self.subject, self.officer = clients, subject, officer
+    def __init__(self, clients: dict[str, HubClient], subject: str, officer: OpenCard) -> None:
+        self.clients, self.subject = clients, subject
+        # The officer, signed in with their card at each replica (again when one comes back without the session).
+        self.desks = {name: client.officer(officer) for name, client in clients.items()}
         self.calls: list[Call] = []
         self.lost: list[tuple[Call, Call]] = []  # calls that failed on both replicas
         self._stop = asyncio.Event()
@@ -71,7 +76,7 @@ class Load:
                    for name, address in zip(names, endpoints["hubs"], strict=True)}
         personas = json.loads((home / "personas.json").read_text(encoding="utf-8"))
         subject = next(p["id"] for p in personas if "dopa.person" in p["doc_types"])
-        return cls(clients, subject, endpoints["agencies"][MUNI]["officers"][0])
+        return cls(clients, subject, card(Home(home), MUNI, endpoints["agencies"][MUNI]["officers"][0]))
 
     async def __aenter__(self) -> Load:
         return self
@@ -98,9 +103,8 @@ class Load:
     async def _call(self, hub: str, n: int) -> Call:
         call = Call(hub, time.monotonic())
         try:
-            doc = await self.clients[hub].fetch_document("dopa.person", self.subject, purpose="ทดสอบ",
-                                                         officer_id=self.officer, case_ref=f"FAILOVER-{n}",
-                                                         timeout=15)
+            doc = await self.desks[hub].fetch_document("dopa.person", self.subject, purpose="ทดสอบ",
+                                                       case_ref=f"FAILOVER-{n}", timeout=15)
             call.printout_id, call.index = doc.printout_id, doc.log_index
         except LinkageError as err:
             call.error = f"{err.status.name} {err.code}"

@@ -23,6 +23,7 @@ import grpc
 import pytest
 import tomli_w
 
+from consumers.client import OfficerSession
 from linkage import pki
 from linkage.cli.main import main
 from linkage.cli.onboarding import cert_sha256
@@ -32,6 +33,7 @@ from linkage.errors import from_rpc_error
 from linkage.seal import unverified_payload
 from linkage.v1 import hub_pb2, hub_pb2_grpc
 from tests.conftest import RunningStack, start_stack
+from tests.officers import card_args, session, sign_in_over
 from tests.test_sandbox import FREE_PORTS
 
 NEW = "chiangmai-land-office"
@@ -77,17 +79,17 @@ def _agency(home: Home, args: list[str]) -> int:
     return main([*args, "--home", str(home.root)])
 
 
-async def _fetch(channel: grpc.aio.Channel, doc_type: str, subject: str, officer: str,
+async def _fetch(channel: grpc.aio.Channel, doc_type: str, subject: str, officer: OfficerSession,
                  citizen_present: bool = False) -> hub_pb2.FetchDocumentResponse:
     stub = hub_pb2_grpc.LinkageHubStub(channel)
     response: hub_pb2.FetchDocumentResponse = await stub.FetchDocument(hub_pb2.FetchDocumentRequest(
-        doc_type=doc_type, subject_id=subject, purpose="ออกโฉนด", officer_id=officer,
+        doc_type=doc_type, subject_id=subject, purpose="ออกโฉนด", officer_session=officer.secret,
         citizen_present=citizen_present))
     return response
 
 
-async def _refused(channel: grpc.aio.Channel, doc_type: str, subject: str, officer: str) -> tuple[grpc.StatusCode,
-                                                                                                  str, str]:
+async def _refused(channel: grpc.aio.Channel, doc_type: str, subject: str,
+                   officer: OfficerSession) -> tuple[grpc.StatusCode, str, str]:
     with pytest.raises(grpc.aio.AioRpcError) as info:
         await _fetch(channel, doc_type, subject, officer)  # no right comes before presence (step 6, then 8)
     err = from_rpc_error(info.value)
@@ -100,7 +102,6 @@ async def test_added_agency_reads_its_grant_at_once_and_revoked_is_refused_at_on
     citizen = _citizen(personas)
     assert _agency(home, ADD) == 0  # the hub keeps running: no restart below
     agency = load_settings(home).agencies[NEW]
-    officer = sorted(agency.officers)[0]
     assert len(agency.officers) == 2 and agency.purpose == PURPOSE
     paths = home.client_cert(NEW)
     cert, key = paths.cert.read_bytes(), paths.key.read_bytes()
@@ -108,6 +109,8 @@ async def test_added_agency_reads_its_grant_at_once_and_revoked_is_refused_at_on
 
     channel = _channel(running, cert, key)
     try:
+        # Each officer onboarded holds a card (its PIN beside it, in the sandbox): the hub requires their sign-in.
+        officer = await sign_in_over(channel, home, NEW, sorted(agency.officers)[0])
         person = await _fetch(channel, "dopa.person", citizen, officer)
         payload = unverified_payload(person.jws)
         assert payload["agency"] == NEW and set(payload["data"]) == set(FIELDS)  # only the granted fields
@@ -126,14 +129,14 @@ async def test_added_agency_reads_its_grant_at_once_and_revoked_is_refused_at_on
     assert not paths.cert.exists() and not paths.key.exists()
 
     # The other agencies kept their rights through both reloads.
-    muni = sorted(load_settings(home).agencies["phrae-municipality"].officers)[0]
+    muni = await session(running, "phrae-municipality")
     async with running.channel("phrae-municipality") as other:
         assert unverified_payload((await _fetch(other, "dopa.person", citizen, muni)).jws)["subject_id"] == citizen
 
     # Onboarded again under the same name: a new certificate works, the revoked one stays refused.
     assert _agency(home, ADD) == 0
-    officer = sorted(load_settings(home).agencies[NEW].officers)[0]
     async with running.channel(NEW) as renewed:
+        officer = await sign_in_over(renewed, home, NEW, sorted(load_settings(home).agencies[NEW].officers)[0])
         assert (await _fetch(renewed, "dopa.person", citizen, officer)).jws
     async with _channel(running, cert, key) as old:
         code, reason, _ = await _refused(old, "dopa.person", citizen, officer)
@@ -145,7 +148,8 @@ async def test_a_certificate_other_than_the_registered_one_is_refused(running: R
     """The CA signs a second certificate with the agency's name: the pin in linkage.toml refuses it."""
     home = running.home
     assert _agency(home, ADD) == 0
-    officer = sorted(load_settings(home).agencies[NEW].officers)[0]
+    async with running.channel(NEW) as own:
+        officer = await sign_in_over(own, home, NEW, sorted(load_settings(home).agencies[NEW].officers)[0])
     other = pki.issue(home.ca, NEW, pki.Role.CLIENT, running.home.root / "elsewhere", unit="agency")
     async with _channel(running, other.cert.read_bytes(), other.key.read_bytes()) as channel:
         code, reason, _ = await _refused(channel, "dopa.person", _citizen(personas), officer)
@@ -157,9 +161,9 @@ async def test_a_broken_config_is_refused_loudly_and_the_rights_before_it_kept(
     home = running.home
     assert _agency(home, ADD) == 0
     good = home.config_file.read_text(encoding="utf-8")
-    officer = sorted(load_settings(home).agencies[NEW].officers)[0]
     citizen = _citizen(personas)
     async with running.channel(NEW) as channel:
+        officer = await sign_in_over(channel, home, NEW, sorted(load_settings(home).agencies[NEW].officers)[0])
         assert (await _fetch(channel, "dopa.person", citizen, officer)).jws  # the hub has taken NEW in
         home.config_file.write_text(good.replace("[agencies.auditor]", "[agencies.auditor]\nrole = 'boss'"),
                                     encoding="utf-8")
@@ -284,13 +288,19 @@ def test_onboarding_while_linkage_up_runs(home: Home, sandbox_up: dict[str, Any]
     assert new["cert"] == str(home.client_cert(NEW).cert) and len(new["officers"]) == 2
     assert endpoints["hub"] == sandbox_up["hub"]  # the rest of the file is as `up` wrote it
 
-    fetched = _linkage("fetch", "--home", str(home.root), "--agency", NEW, "--officer", new["officers"][0],
+    # The officer signs in with the card `agency add` issued them (its PIN beside it in the sandbox).
+    card = card_args(home, NEW, new["officers"][0])
+    fetched = _linkage("fetch", "--home", str(home.root), "--agency", NEW, *card,
                        "--doc-type", "dopa.person", "--id", citizen, "--purpose", "ออกโฉนด")
     assert fetched.returncode == 0, fetched.stderr
     assert set(json.loads(fetched.stdout)["data"]) == set(FIELDS)
-    refused = _linkage("fetch", "--home", str(home.root), "--agency", NEW, "--officer", new["officers"][0],
+    refused = _linkage("fetch", "--home", str(home.root), "--agency", NEW, *card,
                        "--doc-type", "dopa.card", "--id", citizen, "--purpose", "ออกโฉนด", "--citizen-present")
     assert refused.returncode == 1 and "no_right" in refused.stderr
+    # With the bare ID, the hub wants their sign-in, and the command says which card to use.
+    bare = _linkage("fetch", "--home", str(home.root), "--agency", NEW, "--officer", new["officers"][0],
+                    "--doc-type", "dopa.person", "--id", citizen, "--purpose", "ออกโฉนด")
+    assert bare.returncode == 1 and "officer_session_required" in bare.stderr and card[1] in bare.stderr
 
     listed = _linkage("agency", "list", "--home", str(home.root))
     assert listed.returncode == 0 and f"{NEW}  (" in listed.stdout

@@ -30,8 +30,15 @@ def test_detach_env_status_down(tmp_path: Path) -> None:
         endpoints = json.loads((home / "endpoints.json").read_text(encoding="utf-8"))
         assert endpoints["hub"].startswith("localhost:")
         officer = min(endpoints["agencies"]["phrae-municipality"]["officers"])
-        for line in (f"linkage sandbox is up in {home}", f"hub:       {endpoints['hub']}",
-                     f"counter:   {endpoints['counter']}/  (sign in as officer {officer} of phrae-municipality)",
+        # The counter as http://localhost:PORT (passkeys need it), and how its first officer signs in: the
+        # enrolment page and the one-time code `linkage init` issued them, then the passkey page; their card.
+        counter = endpoints["counter"].replace("127.0.0.1", "localhost")
+        officers = home / "officers" / "phrae-municipality"
+        code = (officers / f"{officer}.enrolment").read_text(encoding="utf-8").strip()
+        for line in (f"linkage sandbox is up in {home}", f"hub:       {endpoints['hub']}", f"counter:   {counter}/",
+                     f"officer:   {officer} of phrae-municipality: register a passkey at {counter}/enrol with code"
+                     f" {code},", f"then sign in at {counter}/signin/passkey",
+                     f"card:      {officers / f'{officer}.card.json'} (its PIN in {officer}.pin",
                      f"endpoints: {home / 'endpoints.json'}", "linkage down"):
             assert line in started.stdout, started.stdout
         assert "start it with" not in started.stdout + started.stderr
@@ -42,12 +49,15 @@ def test_detach_env_status_down(tmp_path: Path) -> None:
         shell = _shell(f'eval "$({sys.executable} -m linkage.cli env --home "$LINKAGE_HOME")"\n'
                        'cd /\n'
                        f'{sys.executable} -m linkage.cli status --home "$LINKAGE_HOME" >/dev/null\n'
-                       'echo "$LINKAGE_HOME|$HUB_ADDRESS|$COUNTER_URL|$OFFICER|$ID_ORDINARY|$ID_COMPANY_ACTIVE"',
+                       'echo "$LINKAGE_HOME|$HUB_ADDRESS|$COUNTER_URL|$OFFICER|$ID_ORDINARY|$ID_COMPANY_ACTIVE"\n'
+                       'cat "$OFFICER_PIN_FILE" "$OFFICER_PIN_FILE_PHRAE_HOSPITAL"; test -f "$OFFICER_CARD"',
                        {"LINKAGE_HOME": str(home)})
         assert shell.returncode == 0, shell.stderr
         personas = {p["name"]: p["id"] for p in json.loads((home / "personas.json").read_text(encoding="utf-8"))}
-        assert shell.stdout.strip() == "|".join([str(home), endpoints["hub"], endpoints["counter"] + "/", officer,
-                                                 personas["ordinary"], personas["company_active"]])
+        said, pin, hospital_pin = shell.stdout.strip().splitlines()
+        assert said == "|".join([str(home), endpoints["hub"], counter + "/", officer, personas["ordinary"],
+                                 personas["company_active"]])
+        assert pin.isdigit() and len(pin) == 6 and hospital_pin.isdigit()
 
         status = linkage("status", "--json", env={"LINKAGE_HOME": str(home)})
         assert status.returncode == 0, status.stdout + status.stderr
@@ -101,4 +111,5 @@ def test_env_without_a_running_sandbox_gives_the_configured_addresses(tmp_path: 
     shown = linkage("env", "--home", str(home))
     assert shown.returncode == 0, shown.stderr
     assert "export HUB_ADDRESS=127.0.0.1:42000" in shown.stdout and "not running" in shown.stdout
-    assert "export COUNTER_URL=http://127.0.0.1:42005/" in shown.stdout  # after hub and the four registries
+    assert "export COUNTER_URL=http://localhost:42005/" in shown.stdout  # after hub and the four registries
+    assert f"export OFFICER_CARD={home}/officers/phrae-municipality/" in shown.stdout

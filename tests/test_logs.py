@@ -31,6 +31,7 @@ from linkage.pki import HUB_CLIENT
 from linkage.v1 import hub_pb2, hub_pb2_grpc, provider_pb2, provider_pb2_grpc
 from providers.server import start_server
 from tests.conftest import RunningStack
+from tests.officers import first_officer, session, sign_in_over
 
 ROOT = Path(__file__).resolve().parent.parent
 MUNI = "phrae-municipality"
@@ -140,10 +141,11 @@ def _subject(personas: list[dict[str, Any]], doc_type: str) -> str:
     return next(str(p["id"]) for p in personas if p["kind"] == "citizen" and doc_type in p["doc_types"])
 
 
-def _fetch(settings: Any, agency: str, doc_type: str, subject_id: str) -> hub_pb2.FetchDocumentRequest:
+def _fetch(settings: Any, agency: str, doc_type: str, subject_id: str, session: str) -> hub_pb2.FetchDocumentRequest:
+    """A request under the officer's session (its secret)."""
     return hub_pb2.FetchDocumentRequest(doc_type=doc_type, subject_id=subject_id, purpose="ขึ้นทะเบียนผู้สูงอายุ",
                                         officer_id=sorted(settings.agencies[agency].officers)[0],
-                                        case_ref="PHR-2569-0042")
+                                        case_ref="PHR-2569-0042", officer_session=session)
 
 
 def _personal(settings: Any, *ids: str) -> list[str]:
@@ -156,20 +158,21 @@ async def test_the_hub_writes_one_line_per_call_failures_included(
         stack: RunningStack, personas: list[dict[str, Any]], caplog: pytest.LogCaptureFixture) -> None:
     citizen = _subject(personas, "dopa.house")
     settings = stack.settings
+    muni, hospital = await session(stack, MUNI), await session(stack, HOSPITAL)  # signed in before the lines below
     with caplog.at_level(logging.INFO, logger="linkage.hub.requests"):
         async with stack.channel(MUNI) as channel:
             hub = hub_pb2_grpc.LinkageHubStub(channel)
-            await hub.FetchDocument(_fetch(settings, MUNI, "dopa.person", citizen))
+            await hub.FetchDocument(_fetch(settings, MUNI, "dopa.person", citizen, muni.secret))
             with pytest.raises(grpc.aio.AioRpcError):
-                await hub.FetchDocument(_fetch(settings, MUNI, "dopa.person", citizen[:-1] + "x"))
-            batch = _fetch(settings, MUNI, "", citizen)
+                await hub.FetchDocument(_fetch(settings, MUNI, "dopa.person", citizen[:-1] + "x", muni.secret))
+            batch = _fetch(settings, MUNI, "", citizen, muni.secret)
             await hub.FetchDocuments(hub_pb2.FetchDocumentsRequest(
                 doc_types=["dopa.person", "no.such"], subject_id=citizen, purpose=batch.purpose,
-                officer_id=batch.officer_id, case_ref=batch.case_ref))
+                officer_id=batch.officer_id, case_ref=batch.case_ref, officer_session=muni.secret))
         async with stack.channel(HOSPITAL) as channel:
             with pytest.raises(grpc.aio.AioRpcError):
                 await hub_pb2_grpc.LinkageHubStub(channel).FetchDocument(
-                    _fetch(settings, HOSPITAL, "dopa.house", citizen))
+                    _fetch(settings, HOSPITAL, "dopa.house", citizen, hospital.secret))
         # A refused call's status can reach the client before the server's interceptor writes its line.
         for _ in range(100):
             if sum(r.name == "linkage.hub.requests" for r in caplog.records) >= 4:
@@ -266,8 +269,9 @@ async def test_serve_hub_writes_json_lines_only(own_home: Home) -> None:
             for agency, doc_type in ((MUNI, "dopa.house"), (HOSPITAL, "dopa.house")):
                 creds = pki.channel_credentials(own_home.ca.cert, own_home.client_cert(agency))
                 async with grpc.aio.secure_channel(address, creds) as channel:
+                    signed = await sign_in_over(channel, own_home, agency, first_officer(settings, agency))
                     call = hub_pb2_grpc.LinkageHubStub(channel).FetchDocument(
-                        _fetch(settings, agency, doc_type, citizen), timeout=10)
+                        _fetch(settings, agency, doc_type, citizen, signed.secret), timeout=10)
                     if agency == MUNI:
                         await call
                     else:
@@ -281,6 +285,9 @@ async def test_serve_hub_writes_json_lines_only(own_home: Home) -> None:
     lines = _lines(stderr)
     assert all(TIME.fullmatch(x["time"]) and x["server"] == "hub" for x in lines)
     calls = [x for x in lines if x["logger"] == "linkage.hub.requests"]
+    # Each officer's sign-in is a line of its own (two calls), without the officer's ID, as every line is.
+    assert [x["method"] for x in calls].count("LinkageHub/FinishOfficerSignIn") == 2
+    calls = [x for x in calls if x["method"] == "LinkageHub/FetchDocument"]
     assert [tuple(x[f] for f in GRPC_FIELDS[:5]) for x in calls] == [
         ("LinkageHub/FetchDocument", MUNI, "dopa.house", "OK", ""),
         ("LinkageHub/FetchDocument", HOSPITAL, "dopa.house", "PERMISSION_DENIED", "no_right"),

@@ -23,6 +23,7 @@ from linkage.v1 import hub_pb2, hub_pb2_grpc, provider_pb2, provider_pb2_grpc
 from providers.server import start_server
 from tests.conftest import RunningStack
 from tests.counter.conftest import Counter, counter_settings
+from tests.officers import session
 
 MUNI = "phrae-municipality"
 HOSPITAL = "phrae-hospital"
@@ -57,14 +58,19 @@ def _no_personal_data(text: str, *ids: str) -> None:
 
 
 def _request(stack: RunningStack, agency: str, doc_type: str, subject_id: str) -> hub_pb2.FetchDocumentRequest:
+    """A request under the agency's first officer's session, once ``session`` has signed them in."""
+    officer = sorted(stack.settings.agencies[agency].officers)[0]
+    _, signed = stack.sessions[agency, officer]
     return hub_pb2.FetchDocumentRequest(doc_type=doc_type, subject_id=subject_id, purpose="ทดสอบการเฝ้าระวัง",
-                                        officer_id=sorted(stack.settings.agencies[agency].officers)[0])
+                                        officer_id=officer, officer_session=signed.secret)
 
 
 async def test_hub_counts_calls_errors_and_latency_per_agency_and_doc_type(
         stack: RunningStack, personas: list[dict[str, Any]]) -> None:
     citizen = _subject(personas, "dopa.person")
     company = _subject(personas, "dbd.juristic", "juristic")
+    for agency in (MUNI, HOSPITAL):  # each officer signs in first
+        await session(stack, agency)
     async with stack.channel(MUNI) as muni_channel, stack.channel(HOSPITAL) as hospital_channel:
         muni, hospital = hub_pb2_grpc.LinkageHubStub(muni_channel), hub_pb2_grpc.LinkageHubStub(hospital_channel)
         for _ in range(2):
@@ -78,7 +84,8 @@ async def test_hub_counts_calls_errors_and_latency_per_agency_and_doc_type(
         with pytest.raises(grpc.aio.AioRpcError):
             await muni.FetchDocument(_request(stack, MUNI, citizen, citizen))
         batch = hub_pb2.FetchDocumentsRequest(doc_types=["dopa.person", "dopa.house"], subject_id=citizen,
-                                              purpose="ทดสอบ", officer_id=_request(stack, HOSPITAL, "", "").officer_id)
+                                              purpose="ทดสอบ", officer_id=_request(stack, HOSPITAL, "", "").officer_id,
+                                              officer_session=_request(stack, HOSPITAL, "", "").officer_session)
         await hospital.FetchDocuments(batch)
         with pytest.raises(grpc.aio.AioRpcError):  # too many types: refused whole, counted once
             batch.doc_types[:] = [f"x.{n}" for n in range(40)]

@@ -17,6 +17,7 @@ import pytest
 
 from linkage.config import Home
 from linkage.thaiqr import BillPayment, bill_payment_payload
+from tests.officers import card_args
 
 FREE_PORTS = {"LINKAGE_HUB_PORT": "0", "LINKAGE_PROVIDERS_DOPA_PORT": "0", "LINKAGE_PROVIDERS_DBD_PORT": "0",
               "LINKAGE_PROVIDERS_EDU_PORT": "0", "LINKAGE_PROVIDERS_PROMPTPAY_PORT": "0", "LINKAGE_COUNTER_PORT": "0",
@@ -76,9 +77,10 @@ def test_up_fetch_verify_and_stop(tmp_path: Path) -> None:
         personas = json.loads(Path(endpoints["personas"]).read_text(encoding="utf-8"))
         citizen = next(p["id"] for p in personas if "dopa.person" in p["doc_types"])
         out = tmp_path / "printout.json"
-        fetched = linkage("fetch", "--home", str(home), "--agency", "phrae-municipality", "--officer",
-                          muni["officers"][0], "--doc-type", "dopa.person", "--id", citizen, "--purpose",
-                          "ทดสอบ", "--out", str(out))
+        # The officer signs in with the card `linkage init` issued them (its PIN in the sandbox's file beside it).
+        card = card_args(Home(home), "phrae-municipality", muni["officers"][0])
+        fetched = linkage("fetch", "--home", str(home), "--agency", "phrae-municipality", *card,
+                          "--doc-type", "dopa.person", "--id", citizen, "--purpose", "ทดสอบ", "--out", str(out))
         assert fetched.returncode == 0, fetched.stderr
         assert json.loads(fetched.stdout)["subject_id"] == citizen
         verified = linkage("verify", str(out), "--home", str(home))
@@ -91,16 +93,17 @@ def test_up_fetch_verify_and_stop(tmp_path: Path) -> None:
         elsewhere = linkage("fetch", "--home", str(tmp_path / "no-sandbox"), "--ca", endpoints["ca"],
                             "--hub", endpoints["hub"], "--cert", str(clients / "phrae-municipality.pem"),
                             "--key", str(clients / "phrae-municipality.key"), "--agency", "phrae-municipality",
-                            "--officer", muni["officers"][0], "--doc-type", "dopa.person", "--id", citizen,
-                            "--purpose", "ทดสอบ")
+                            *card, "--doc-type", "dopa.person", "--id", citizen, "--purpose", "ทดสอบ")
         assert elsewhere.returncode == 0 and json.loads(elsewhere.stdout)["subject_id"] == citizen, elsewhere.stderr
-        refused = linkage("fetch", "--home", str(home), "--agency", "phrae-hospital", "--officer",
-                          endpoints["agencies"]["phrae-hospital"]["officers"][0], "--doc-type", "dopa.house",
+        nurse = endpoints["agencies"]["phrae-hospital"]["officers"][0]
+        refused = linkage("fetch", "--home", str(home), "--agency", "phrae-hospital",
+                          *card_args(Home(home), "phrae-hospital", nurse), "--doc-type", "dopa.house",
                           "--id", citizen, "--purpose", "ทดสอบ")
         assert refused.returncode == 1 and "no_right" in refused.stderr
-        # The counter is up too, in Thai, serving its own font.
+        # The counter is up too, in Thai, serving its own font; officers sign in with their passkey.
         with urllib.request.urlopen(f"{endpoints['counter']}/signin", timeout=10) as page:
-            assert page.status == 200 and "ลงชื่อเข้าใช้" in page.read().decode("utf-8")
+            assert page.status == 200 and page.url.endswith("/signin/passkey")
+            assert "ลงชื่อเข้าใช้ด้วยกุญแจ" in page.read().decode("utf-8")
         with urllib.request.urlopen(f"{endpoints['counter']}/fonts/Sarabun-Regular.ttf", timeout=10) as font:
             assert font.headers["Content-Type"] == "font/ttf"
         # The mock payment switch is up and tells the counter of what it pays: a bill the counter never issued is

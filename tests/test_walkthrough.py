@@ -46,7 +46,10 @@ def test_the_walkthrough_runs_pasted_whole(tmp_path: Path) -> None:
     env_lines = dict(re.findall(r"^export (\w+)=(\S+)", run.stdout, re.M))
     assert env_lines["LINKAGE_HOME"] == str(home) and ":7443" not in env_lines["HUB_ADDRESS"]
     for expected in (f"linkage sandbox is up in {home}",
-                     f"sign in as officer {env_lines['OFFICER']}",
+                     # how the counter's officer signs in: their passkey, registered with the code printed
+                     f"officer:   {env_lines['OFFICER']} of phrae-municipality: register a passkey at"
+                     f" {env_lines['COUNTER_URL']}enrol with code",
+                     "signed in: session",  # the card's sign-in, each fetch
                      f"endpoints: {home / 'endpoints.json'}",
                      "all 7 components healthy",
                      f'"subject_id": "{env_lines["ID_ORDINARY"]}"',

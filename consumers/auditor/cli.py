@@ -41,6 +41,7 @@ from linkage.pki import CertPaths
 
 if TYPE_CHECKING:
     from consumers.auditor.client import AuditClient
+    from linkage.officercard import OpenCard
 
 __all__ = [
     "EXIT_INVALID",
@@ -335,9 +336,11 @@ def _table(header: list[str], rows: list[list[str]]) -> str:
     return "\n".join(lines)
 
 
-def run_revoke(trust: TrustInputs, hub: HubInputs, printout_id: str, *, reason: str, officer_id: str,
-               out: TextIO | None = None, err: TextIO | None = None) -> int:
-    """Revoke a printout as ``hub.agency``; exit 1 when the hub refuses, 2 when it cannot be asked."""
+def run_revoke(trust: TrustInputs, hub: HubInputs, printout_id: str, *, reason: str, officer_id: str = "",
+               card: OpenCard | None = None, out: TextIO | None = None, err: TextIO | None = None) -> int:
+    """Revoke a printout as ``hub.agency``, in the name of the officer whose ``card`` signs in first (the log entry
+    then carries their signed sign-in), or of a bare ``officer_id`` while the hub accepts that; exit 1 when the
+    hub refuses, 2 when it cannot be asked."""
     out = out if out is not None else sys.stdout
     err = err if err is not None else sys.stderr
     if not reason.strip():
@@ -345,7 +348,8 @@ def run_revoke(trust: TrustInputs, hub: HubInputs, printout_id: str, *, reason: 
         return EXIT_UNREADABLE
     try:
         with _client(trust, hub) as client:
-            answer = client.revoke(printout_id, reason, officer_id)
+            session = client.sign_in_officer(card) if card is not None else ""
+            answer = client.revoke(printout_id, reason, card.officer_id if card is not None else officer_id, session)
     except HubRefused as exc:
         print(f"linkage revoke: ถูกปฏิเสธ / refused: {exc.message}", file=err)
         return EXIT_INVALID

@@ -19,7 +19,8 @@ from consumers.auditor.errors import HubRefused, HubUnreachable
 from consumers.auditor.log import Entry, InclusionProof, Revocation
 from linkage import pki
 from linkage.errors import from_rpc_error
-from linkage.v1 import audit_pb2, audit_pb2_grpc
+from linkage.officercard import OpenCard
+from linkage.v1 import audit_pb2, audit_pb2_grpc, hub_pb2, hub_pb2_grpc
 
 __all__ = ["AuditClient"]
 
@@ -53,9 +54,9 @@ class AuditClient:
     def close(self) -> None:
         self._channel.close()
 
-    def _call(self, method: str, request: Any) -> Any:
+    def _call(self, method: str, request: Any, stub: Any = None) -> Any:
         try:
-            return getattr(self._stub, method)(request, timeout=self.timeout)
+            return getattr(stub or self._stub, method)(request, timeout=self.timeout)
         except grpc.RpcError as exc:
             err = from_rpc_error(exc)
             if exc.code() in _TRANSPORT and err.code.startswith("transport_"):
@@ -111,8 +112,22 @@ class AuditClient:
             "ListAccesses", audit_pb2.ListAccessesRequest(subject_id=subject_id))
         return list(answer.accesses)
 
-    def revoke(self, printout_id: str, reason: str, officer_id: str) -> audit_pb2.RevokePrintoutResponse:
+    def sign_in_officer(self, card: OpenCard) -> str:
+        """The officer's session (its secret) for a revocation in their name: the hub's sign-in statement, signed by
+        their card. Raises HubRefused (``officer_signature_invalid``, ``officer_key_revoked``, …)."""
+        hub = hub_pb2_grpc.LinkageHubStub(self._channel)
+        begun: hub_pb2.BeginOfficerSignInResponse = self._call(
+            "BeginOfficerSignIn", hub_pb2.BeginOfficerSignInRequest(officer_id=card.officer_id), hub)
+        done: hub_pb2.FinishOfficerSignInResponse = self._call(
+            "FinishOfficerSignIn", hub_pb2.FinishOfficerSignInRequest(
+                statement=begun.statement, kid=card.kid, signature=card.sign(begun.statement)), hub)
+        return done.session
+
+    def revoke(self, printout_id: str, reason: str, officer_id: str,
+               officer_session: str = "") -> audit_pb2.RevokePrintoutResponse:
+        """Revoke a printout issued to this agency, as the officer of ``officer_session`` (``sign_in_officer``), or
+        by their bare ID while the hub accepts that."""
         answer: audit_pb2.RevokePrintoutResponse = self._call(
-            "RevokePrintout",
-            audit_pb2.RevokePrintoutRequest(printout_id=printout_id, reason=reason, officer_id=officer_id))
+            "RevokePrintout", audit_pb2.RevokePrintoutRequest(printout_id=printout_id, reason=reason,
+                                                              officer_id=officer_id, officer_session=officer_session))
         return answer

@@ -42,7 +42,7 @@ def _check(session: object, leaf: bytes | None, keys: Sequence[OfficerKey] | Non
                            "(online, or with a bundle, it is checked)")
     try:
         entry = json.loads(leaf)
-    except ValueError:
+    except (ValueError, RecursionError):  # nested past the recursion limit: as unreadable as any other
         return failed(10, "the log entry is not JSON")
     if not isinstance(entry, dict) or "officer_proof" not in entry:
         return failed(10, f"the printout names session {str(session)[:40]}, but its log entry carries no officer "

@@ -27,7 +27,7 @@ from cryptography.x509.oid import NameOID
 from consumers.auditor.log import Entry, InclusionProof, Revocation
 from consumers.auditor.verify import Trust
 from consumers.client.errors import ClientSetupError, PrintoutRejected
-from consumers.client.officer import OfficerSession, OfficerSigner, sign_with
+from consumers.client.officer import OfficerSession, OfficerSigner, SignedInOfficer, sign_with
 from consumers.client.printout import Printout, receive
 from consumers.client.retry import DEFAULT_RETRY, RetryPolicy, nothing_issued, unavailable
 from linkage import pki
@@ -190,6 +190,16 @@ class HubClient:
             officer_id=officer_session.officer_id if officer_session else officer_id, citizen_id=citizen_id,
             officer_session=officer_session.secret if officer_session else "")
         return await self._call("GetAgentStatus", self._hub.GetAgentStatus, request, timeout, unavailable)
+
+    def officer(self, signer: OfficerSigner, officer_id: str | None = None, *,
+                renew_before: float = 60.0) -> SignedInOfficer:
+        """The officer whose device ``signer`` is (an ``OpenCard`` names its officer; otherwise give
+        ``officer_id``), working through this client: signed in when first needed and again before the session
+        ends, their fetches made under it. Nothing is sent until then."""
+        who = officer_id or getattr(signer, "officer_id", None)
+        if not isinstance(who, str) or not who:
+            raise ValueError("officer(): give officer_id, the signer does not name its officer")
+        return SignedInOfficer(self, signer, who, renew_before=renew_before)
 
     async def sign_in_officer(self, officer_id: str, signer: OfficerSigner, *,
                               timeout: float | None = None) -> OfficerSession:

@@ -85,6 +85,7 @@ def create_app(settings: CounterSettings) -> web.Application:
         verify_limiter=Limiter(settings.verify_limit),
         signer=CounterSigner.from_home(settings.home, settings.agency, tsa_url=settings.tsa_url),
         agency_titles={name: a.title or name for name, a in linkage_settings.agencies.items()},
+        sessions_required=linkage_settings.hub.officer_sessions == "required",
     )
     app = web.Application(middlewares=[error_middleware, session_middleware, csrf_middleware],
                           client_max_size=64 * 1024)

@@ -50,6 +50,8 @@ class CounterState:
     agency_titles: dict[str, str]
     doc_types: dict[str, common_pb2.DocumentType] = field(default_factory=dict)
     citizens: CitizenTokens = field(default_factory=CitizenTokens)
+    # [hub] officer_sessions = "required" (the default): officers sign in with their passkey only, not the ID form.
+    sessions_required: bool = True
 
 
 STATE = web.AppKey("counter_state", CounterState)

@@ -54,7 +54,8 @@ def _cmd_add(args: argparse.Namespace) -> int:
           f"  certificate: {paths.cert}\n  key:         {paths.key}\n  CA:          {home.ca.cert}")
     for doc_type, granted in agency.grants.items():
         print(f"  may read {doc_type}: {_fields_text(granted)}")
-    print(f"  officers:    {', '.join(sorted(agency.officers))}")
+    print(f"  officers:    {', '.join(sorted(agency.officers))}\n"
+          f"  their cards: {home.root / 'officers' / agency.name}/OFFICER.card.json (PIN in OFFICER.pin, sandbox only)")
     return 0
 
 

@@ -39,6 +39,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from linkage import pki
 from linkage.checkpoint import NoteSigner
+from linkage.cli.officers import sandbox_session
 from linkage.cli.sandbox import SandboxError, init
 from linkage.cli.stack import Stack, start_stack
 from linkage.config import Home, load_settings
@@ -125,10 +126,12 @@ async def _bench(home: Home, args: argparse.Namespace) -> None:
             stack.addresses["dopa"], pki.channel_credentials(home.ca.cert, home.client_cert(HUB_CLIENT)))
         hub = hub_pb2_grpc.LinkageHubStub(hub_channel)
         direct = provider_pb2_grpc.ProviderServiceStub(direct_channel)
+        # The officer signs in once with their sandbox card; every printout names the session.
+        session = (await sandbox_session(hub_channel, home, AGENCY, officer)).secret
 
         async def via_hub(subject: str) -> object:
             return await hub.FetchDocument(hub_pb2.FetchDocumentRequest(
-                doc_type=DOC_TYPE, subject_id=subject, purpose="benchmark", officer_id=officer), timeout=30)
+                doc_type=DOC_TYPE, subject_id=subject, purpose="benchmark", officer_session=session), timeout=30)
 
         async def straight(subject: str) -> object:
             return await direct.GetRecord(provider_pb2.GetRecordRequest(doc_type=DOC_TYPE, subject_id=subject),
@@ -195,10 +198,11 @@ async def _each_replica(stack: Stack, home: Home, names: Sequence[str], officer:
                                           pki.channel_credentials(home.ca.cert, home.client_cert(AGENCY)),
                                           options=[("grpc.ssl_target_name_override", "hub")])
         stub = hub_pb2_grpc.LinkageHubStub(channel)
+        signed = (await sandbox_session(channel, home, AGENCY, officer)).secret
 
-        async def one(subject: str, stub: hub_pb2_grpc.LinkageHubStub = stub) -> object:
+        async def one(subject: str, stub: hub_pb2_grpc.LinkageHubStub = stub, signed: str = signed) -> object:
             return await stub.FetchDocument(hub_pb2.FetchDocumentRequest(
-                doc_type=DOC_TYPE, subject_id=subject, purpose="benchmark", officer_id=officer), timeout=30)
+                doc_type=DOC_TYPE, subject_id=subject, purpose="benchmark", officer_session=signed), timeout=30)
 
         await _drive("warm-up", one, ids, 50, 1)
         result = await _drive(name, one, ids, 300, 1)

@@ -17,6 +17,7 @@ import grpc
 
 from linkage import pki
 from linkage.cli.bench import AGENCY, DOC_TYPE, _citizen_ids, _cpu_seconds, _drive, _merge
+from linkage.cli.officers import sandbox_session
 from linkage.cli.sandbox import SandboxError
 from linkage.cli.stack import start_stack
 from linkage.config import Home, load_settings
@@ -61,13 +62,17 @@ async def bench_workers(home: Home, args: argparse.Namespace, counts: list[int])
                 options=[("grpc.ssl_target_name_override", "hub"), ("grpc.use_local_subchannel_pool", 1)])
                 for _ in range(CHANNELS)]
             stubs = [hub_pb2_grpc.LinkageHubStub(c) for c in channels]
+            # The officer signs in with their sandbox card on each connection (each reaches one hub process).
+            signed = [(await sandbox_session(c, home, AGENCY, officer)).secret for c in channels]
             turn = 0
 
-            async def via_hub(subject: str, stubs: list[hub_pb2_grpc.LinkageHubStub] = stubs) -> object:
+            async def via_hub(subject: str, stubs: list[hub_pb2_grpc.LinkageHubStub] = stubs,
+                              signed: list[str] = signed) -> object:
                 nonlocal turn
                 turn += 1
                 return await stubs[turn % len(stubs)].FetchDocument(hub_pb2.FetchDocumentRequest(
-                    doc_type=DOC_TYPE, subject_id=subject, purpose="benchmark", officer_id=officer), timeout=30)
+                    doc_type=DOC_TYPE, subject_id=subject, purpose="benchmark",
+                    officer_session=signed[turn % len(stubs)]), timeout=30)
 
             await _drive("warm-up", via_hub, ids, 500, args.concurrency)
             pids = [stack.processes[n].pid for n in names]

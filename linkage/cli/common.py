@@ -21,11 +21,11 @@ def with_home(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
 def officer_flags(p: argparse.ArgumentParser, names: str) -> argparse.ArgumentParser:
     """Who asks: ``--card FILE`` (the officer signs in with their card; what they fetch names the session, as
     ``names`` says) with ``--pin-file``, or ``--officer ID``."""
-    p.add_argument("--officer", help="the officer's 13-digit personal ID (without --card: only while the hub accepts"
-                                     " an officer who holds no key without a session)")
     p.add_argument("--card", help=f"the officer's card file: they sign in with it (asks for its PIN) and {names}")
     p.add_argument("--pin-file", help="with --card: read the PIN from this file's first line (else "
                                       "LINKAGE_OFFICER_PIN, else asked for)")
+    p.add_argument("--officer", help="the officer's 13-digit personal ID without a sign-in: refused unless the hub"
+                                     " runs with [hub] officer_sessions = \"optional\" and the officer holds no key")
     return p
 
 

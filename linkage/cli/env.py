@@ -3,10 +3,12 @@
     eval "$(linkage env --home DIR)"
 
 sets LINKAGE_HOME (so that every later ``linkage`` command uses DIR), HUB_ADDRESS, COUNTER_URL,
-CA_CERT, ENDPOINTS_FILE, OFFICER (an officer who can sign in at the counter), OFFICER_<AGENCY> (the
-first officer of each agency) and ID_<PERSONA> (each test persona of personas.json: ID_ORDINARY,
-ID_MINOR, …, ID_COMPANY_ACTIVE). Addresses come from DIR/endpoints.json while the sandbox runs,
-else from DIR/linkage.toml (said in a comment). Nothing here is a secret.
+CA_CERT, ENDPOINTS_FILE, OFFICER (an officer who can sign in at the counter) with OFFICER_CARD and
+OFFICER_PIN_FILE (their officer card and the sandbox's file of its PIN), OFFICER_<AGENCY>,
+OFFICER_CARD_<AGENCY> and OFFICER_PIN_FILE_<AGENCY> (the first officer of each agency) and ID_<PERSONA>
+(each test persona of personas.json: ID_ORDINARY, ID_MINOR, …, ID_COMPANY_ACTIVE). Addresses come from
+DIR/endpoints.json while the sandbox runs, else from DIR/linkage.toml (said in a comment). Nothing here is a
+secret: the PIN files are paths (the sandbox's stand-in for what an officer keeps in their head).
 """
 
 from __future__ import annotations
@@ -18,14 +20,15 @@ import re
 import shlex
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from consumers.counter.settings import DEFAULT_AGENCY
 from linkage.cli.common import with_home
+from linkage.cli.officers import card_path, enrolment_code, pin_path
 from linkage.config import ConfigError, Home, Settings, load_settings
 from linkage.serverconfig import join_address
 
-__all__ = ["add_commands", "counter_officer", "exports", "ready_lines"]
-
+__all__ = ["add_commands", "counter_officer", "exports", "officer_lines", "ready_lines"]
 
 
 def counter_officer(settings: Settings) -> tuple[str, str] | None:
@@ -50,11 +53,17 @@ def _variable(name: str) -> str:
 
 
 def _addresses(home: Home, settings: Settings) -> tuple[str, str, bool]:
-    """(hub address, counter URL, running): from endpoints.json while the sandbox runs, else as configured."""
+    """(hub address, counter URL, running): from endpoints.json while the sandbox runs, else as configured. The
+    counter on 127.0.0.1 is named http://localhost:PORT/, the origin its passkeys work on (a secure context)."""
     endpoints = _running(home)
     if endpoints is None:
-        return join_address(settings.hub.host, settings.hub.port), f"http://{settings.counter.address}/", False
-    return str(endpoints["hub"]), str(endpoints.get("counter", "")).rstrip("/") + "/", True
+        hub, counter = join_address(settings.hub.host, settings.hub.port), f"http://{settings.counter.address}/"
+    else:
+        hub, counter = str(endpoints["hub"]), str(endpoints.get("counter", "")).rstrip("/") + "/"
+    url = urlsplit(counter)
+    if url.hostname == "127.0.0.1" and url.port:
+        counter = f"http://localhost:{url.port}/"
+    return hub, counter, endpoints is not None
 
 
 def _tsa_url(home: Home, settings: Settings) -> str:
@@ -83,9 +92,11 @@ def exports(home: Home) -> list[tuple[str, str, str]]:
     officer = counter_officer(settings)
     if officer is not None:
         out.append(("OFFICER", officer[1], f"signs in at the counter ({officer[0]})"))
+        out += _card_lines(home, *officer, "")
     for name, agency in settings.agencies.items():
         if agency.officers:
             out.append((f"OFFICER_{_variable(name)}", min(agency.officers), f"an officer of {name}"))
+            out += _card_lines(home, name, min(agency.officers), f"_{_variable(name)}")
     try:
         personas = json.loads(home.personas.read_text(encoding="utf-8"))
     except (OSError, ValueError):
@@ -101,13 +112,42 @@ def exports(home: Home) -> list[tuple[str, str, str]]:
     return out
 
 
+def _card_lines(home: Home, agency: str, officer: str, suffix: str) -> list[tuple[str, str, str]]:
+    """OFFICER_CARD<suffix> and OFFICER_PIN_FILE<suffix> of a sandbox officer's card, when they hold one."""
+    card = card_path(home, agency, officer)
+    if not card.exists():
+        return []
+    return [(f"OFFICER_CARD{suffix}", str(card), f"officer {officer}'s card: linkage fetch --card"),
+            (f"OFFICER_PIN_FILE{suffix}", str(pin_path(card)), "its PIN (sandbox only): --pin-file")]
+
+
+def officer_lines(home: Home, settings: Settings, counter: str) -> list[str]:
+    """How the counter's sample officer signs in, for a person: a passkey at ``counter`` (its URL as
+    ``_addresses`` names it; the enrolment page and a one-time code until they hold one), and their card on the
+    command line. Renews the officer's enrolment code when it expired (``enrolment_code``)."""
+    officer = counter_officer(settings)
+    if officer is None:
+        return []
+    agency, officer_id = officer
+    local = counter.rstrip("/")
+    code = enrolment_code(home, agency, officer_id)
+    if code is None:
+        lines = [f"  officer:   {officer_id} of {agency} signs in with their passkey at {local}/signin/passkey"]
+    else:
+        lines = [f"  officer:   {officer_id} of {agency}: register a passkey at {local}/enrol with code {code},",
+                 f"             then sign in at {local}/signin/passkey"]
+    card = card_path(home, agency, officer_id)
+    if card.exists():
+        lines.append(f"  card:      {card} (its PIN in {pin_path(card).name}, sandbox only: linkage fetch --card)")
+    return lines
+
+
 def ready_lines(home: Home) -> list[str]:
-    """Where a running sandbox is, for a person: hub, counter with an officer to sign in as, endpoints.json."""
+    """Where a running sandbox is, for a person: hub, counter, how its officer signs in, endpoints.json."""
     settings = load_settings(home)
     hub, counter, _ = _addresses(home, settings)
-    officer = counter_officer(settings)
-    sign_in = f"  (sign in as officer {officer[1]} of {officer[0]})" if officer else ""
-    return [f"  hub:       {hub}", f"  counter:   {counter}{sign_in}", f"  endpoints: {home.endpoints}"]
+    return [f"  hub:       {hub}", f"  counter:   {counter}", *officer_lines(home, settings, counter),
+            f"  endpoints: {home.endpoints}"]
 
 
 def _cmd_env(args: argparse.Namespace) -> int:

@@ -130,7 +130,7 @@ async def _up(home: Home, replicas: int = 1, log_level: str = "info", workers: i
     import asyncio
     import signal
 
-    from linkage.cli.env import counter_officer
+    from linkage.cli.env import officer_lines
     from linkage.cli.stack import start_stack, write_endpoints
     from linkage.cli.supervisor import supervise
 
@@ -152,10 +152,11 @@ async def _up(home: Home, replicas: int = 1, log_level: str = "info", workers: i
             print(f"  {name}: {stack.addresses[name]}")
         for name in settings.witnesses:
             print(f"  {name}: http://{stack.addresses[name]}")
-        print(f"  counter: http://{stack.addresses['counter']}/")
+        counter = f"http://{stack.addresses['counter']}/".replace("http://127.0.0.1:", "http://localhost:")
+        print(f"  counter: {counter}")
         print(f"  tsa: http://{stack.addresses['tsa']}/ (RFC 3161; the CA's CRL at /crl)")
-        if (officer := counter_officer(settings)) is not None:
-            print(f"  sign in at the counter as officer {officer[1]} ({officer[0]})")
+        for line in officer_lines(home, settings, counter):
+            print(line)
         print(f"  endpoints: {path}", flush=True)
         gave_up = await supervise(stack, stop)
         if gave_up:

@@ -7,6 +7,12 @@ their keys revoked there, and the hub refuses their sessions from the next call 
 
 The PIN is read from ``--pin-file FILE`` (its first line), else LINKAGE_OFFICER_PIN, else asked for on the
 terminal (not echoed).
+
+The sandbox's own officers (``linkage init``, ``linkage agency add``): each gets a card at
+DIR/officers/AGENCY/OFFICER.card.json with its PIN in OFFICER.pin beside it (mode 0600). That PIN file is a
+sandbox-only stand-in, so that scripts and tests can sign in: a real officer keeps the PIN in their head. The
+counter's officers also get a one-time passkey enrolment code, in OFFICER.enrolment (0600), which
+``enrolment_code`` renews when it expired and the officer still holds no passkey.
 """
 
 from __future__ import annotations
@@ -15,21 +21,91 @@ import argparse
 import datetime as dt
 import getpass
 import os
+import secrets
 import sys
+from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from linkage.config import Home, load_settings, write_atomically
 from linkage.errors import LinkageError
 from linkage.ids import parse_officer_id
 from linkage.officercard import OpenCard, issue_card, open_card
-from linkage.officers import OFFICER_KEYS, OfficerKeyError, load_officer_keys, officer_key_set_json, revoked
+from linkage.officers import (
+    OFFICER_KEYS,
+    WEBAUTHN,
+    OfficerKey,
+    OfficerKeyError,
+    load_officer_keys,
+    officer_key_set_json,
+    revoked,
+)
 
-__all__ = ["add_agency_commands", "card_path", "issue_officer_card", "read_pin", "unlock_card"]
+if TYPE_CHECKING:
+    import grpc
+
+    from consumers.client import OfficerSession
+
+__all__ = ["add_agency_commands", "card_path", "enrolment_code", "issue_officer_card", "issue_sandbox_cards",
+           "pin_path", "read_pin", "sandbox_card", "sandbox_session", "unlock_card"]
 
 
 def card_path(home: Home, agency: str, officer_id: str) -> Path:
     """Where the sandbox keeps an officer's card unless told otherwise."""
     return home.root / "officers" / agency / f"{officer_id}.card.json"
+
+
+def pin_path(card: Path) -> Path:
+    """The sandbox's PIN file beside a card it issued (OFFICER.pin beside OFFICER.card.json)."""
+    return card.with_name(card.name.removesuffix(".card.json") + ".pin")
+
+
+def _write_private(path: Path, text: str) -> None:
+    """Write a file only its owner reads (0600 from the start, replaced whole)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as f:
+        f.write(text)
+    os.replace(tmp, path)
+
+
+def issue_sandbox_cards(home: Home, officers: Mapping[str, Sequence[str]], counter_agency: str | None = None) -> None:
+    """Issue each officer (agency -> IDs) a card with a random six-digit PIN written beside it (the sandbox's
+    stand-in), publish the keys in DIR/pki/officer-keys.json (added to those there), and give every officer of
+    ``counter_agency`` a passkey enrolment code (``enrolment_code``). Raises OfficerKeyError or OSError."""
+    path = home.pki / OFFICER_KEYS
+    entries: list[OfficerKey] = []
+    for agency, ids in officers.items():
+        for officer in ids:
+            pin = f"{secrets.randbelow(1_000_000):06d}"
+            card = card_path(home, agency, officer)
+            entries.append(issue_card(home.ca, officer, agency, pin, card))
+            _write_private(pin_path(card), pin + "\n")
+    write_atomically(path, officer_key_set_json((*load_officer_keys(path), *entries)))
+    for officer in officers.get(counter_agency or "", ()):
+        enrolment_code(home, counter_agency or "", officer)
+
+
+def enrolment_code(home: Home, agency: str, officer_id: str, now: dt.datetime | None = None) -> str | None:
+    """The sandbox officer's live passkey enrolment code (DIR/officers/AGENCY/OFFICER.enrolment), made anew
+    when there is none or it expired or was used; None when they hold a passkey already (they sign in)."""
+    from linkage.enrolments import ENROLMENTS, add_code, use_code
+
+    now = now or dt.datetime.now(dt.UTC)
+    if any(k.kind == WEBAUTHN and k.officer_id == officer_id and k.agency == agency and k.problem(now) is None
+           for k in load_officer_keys(home.pki / OFFICER_KEYS)):
+        return None
+    saved = card_path(home, agency, officer_id).with_name(f"{officer_id}.enrolment")
+    try:
+        code = saved.read_text(encoding="utf-8").strip()
+    except OSError:
+        code = ""
+    if code and use_code(home.pki / ENROLMENTS, code, officer_id, agency, now, consume=False):
+        return code
+    code = add_code(home.pki / ENROLMENTS, officer_id, agency, now)
+    _write_private(saved, code + "\n")
+    return code
 
 
 def read_pin(pin_file: str | None, prompt: str) -> str:
@@ -61,6 +137,28 @@ def issue_officer_card(home: Home, agency: str, officer_id: str, pin: str, out: 
     entry = issue_card(home.ca, officer, agency, pin, out)
     write_atomically(path, officer_key_set_json((*keys, entry)))
     return out
+
+
+def sandbox_card(home: Home, agency: str, officer_id: str) -> OpenCard:
+    """A sandbox officer's card, opened with the PIN the sandbox keeps beside it (benchmarks, scripts, tests).
+    Raises OSError when the sandbox issued them none, or the card's LinkageError."""
+    card = card_path(home, agency, officer_id)
+    return open_card(card, pin_path(card).read_text(encoding="utf-8").strip())
+
+
+async def sandbox_session(channel: grpc.aio.Channel, home: Home, agency: str, officer_id: str) -> OfficerSession:
+    """Sign a sandbox officer in with their card over ``channel`` (a channel with the agency's certificate; a
+    hub still starting is waited for). Raises grpc.aio.AioRpcError when the hub refuses."""
+    from consumers.client import OfficerSession
+    from linkage.v1 import hub_pb2, hub_pb2_grpc
+
+    signer = sandbox_card(home, agency, officer_id)
+    hub = hub_pb2_grpc.LinkageHubStub(channel)
+    begun = await hub.BeginOfficerSignIn(hub_pb2.BeginOfficerSignInRequest(officer_id=officer_id),
+                                         wait_for_ready=True, timeout=30)
+    done = await hub.FinishOfficerSignIn(hub_pb2.FinishOfficerSignInRequest(
+        statement=begun.statement, kid=signer.kid, signature=signer.sign(begun.statement)), timeout=30)
+    return OfficerSession(done.session, done.session_id, done.officer_id, done.expires_at)
 
 
 def unlock_card(card: str, pin_file: str | None) -> OpenCard:

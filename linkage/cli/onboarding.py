@@ -3,7 +3,8 @@ is the command line).
 
 The cabinet measure lets an agency link without an MoU, so joining the sandbox
 takes one command. ``add`` issues the agency a client certificate from the
-sandbox CA, registers its officers and writes its grant into linkage.toml;
+sandbox CA, registers its officers (each with an officer card, its PIN beside it
+in DIR/officers/NAME/, as ``linkage init`` issues the sample officers theirs) and writes its grant into linkage.toml;
 ``revoke`` takes it out and records its certificate as revoked. The running hub
 follows linkage.toml (``linkage.config.LiveSettings``): a new agency may call at
 once, a revoked one is refused on its very next call although its certificate
@@ -258,7 +259,8 @@ def _clients_in_the_way(home: Home, name: str) -> None:
 
 def add_agency(home: Home, name: str, *, doc_types: Sequence[str], purpose: str, fields: Sequence[str] = (),
                title: str = "", officers: Sequence[str] = (), officer_count: int | None = None) -> Settings:
-    """Onboard an agency: certificate, officers, grant. Returns the settings now in force.
+    """Onboard an agency: certificate, officers (each with a sandbox card, linkage/cli/officers.py), grant.
+    Returns the settings now in force.
 
     Raises AgencyError (or ConfigError for a sandbox that does not load) and then has written nothing.
     """
@@ -301,6 +303,9 @@ def add_agency(home: Home, name: str, *, doc_types: Sequence[str], purpose: str,
         finally:
             shutil.rmtree(staging, ignore_errors=True)
         _refresh_endpoints(now)
+        from linkage.cli.officers import issue_sandbox_cards
+
+        issue_sandbox_cards(home, {name: chosen})  # each officer's own card: the hub requires their sessions
         return now
 
 

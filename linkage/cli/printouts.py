@@ -80,6 +80,8 @@ def _cmd_fetch(args: argparse.Namespace) -> int:
                                                citizen_card=card, consent_id=args.consent)
             except LinkageError as err:
                 print(f"refused ({err.status.name}, {err.code}): {err.message}", file=sys.stderr)
+                if err.code == "officer_session_required" and args.officer:
+                    print(_card_hint(home, args.agency, args.officer), file=sys.stderr)
                 return 1
         bundle = doc.bundle()
         print(json.dumps(unverified_payload(doc.jws), ensure_ascii=False, indent=2))
@@ -91,6 +93,18 @@ def _cmd_fetch(args: argparse.Namespace) -> int:
         return 0
 
     return asyncio.run(run())
+
+
+def _card_hint(home: Home, agency: str, officer: str) -> str:
+    """What to do when the hub wants the officer's own key: their card, which the sandbox issued them."""
+    from linkage.cli.officers import card_path, pin_path
+
+    card = card_path(home, agency, officer.strip())
+    if card.exists():
+        return (f"  ต้องลงชื่อเข้าใช้ด้วยบัตรเจ้าหน้าที่ / sign in with the officer's card: --card {card} --pin-file"
+                f" {pin_path(card)} (in place of --officer)")
+    return ("  ต้องลงชื่อเข้าใช้ด้วยบัตรเจ้าหน้าที่ / sign in with the officer's card (--card FILE); the administrator issues"
+            f" one with: linkage agency officer-card {agency} {officer.strip()[:13]}")
 
 
 def _citizen_card(home: Home, args: argparse.Namespace) -> CitizenCard | None:
@@ -176,9 +190,20 @@ def _cmd_audit_accesses(args: argparse.Namespace) -> int:
 
 def _cmd_revoke(args: argparse.Namespace) -> int:
     from consumers.auditor.cli import run_revoke
+    from linkage.cli.officers import unlock_card
+    from linkage.errors import LinkageError
 
+    if bool(args.officer) == bool(args.card):
+        print("linkage revoke: say who revokes: --card FILE (the officer's card; they sign in with its PIN) or"
+              " --officer ID, one of them", file=sys.stderr)
+        return 2
     trust, hub = _auditor_inputs(args)
-    return run_revoke(trust, hub, args.printout_id, reason=args.reason, officer_id=args.officer)
+    try:
+        card = unlock_card(args.card, args.pin_file) if args.card else None
+    except LinkageError as err:
+        print(f"refused ({err.status.name}, {err.code}): {err.message}", file=sys.stderr)
+        return 1
+    return run_revoke(trust, hub, args.printout_id, reason=args.reason, officer_id=args.officer or "", card=card)
 
 
 _OFFLINE_HELP = ("never ask the hub: checks 1-3 as always; 4 and 5 only from a log proof the file carries (a bundle"
@@ -285,7 +310,7 @@ def _add_audit_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]
     p = sub.add_parser("revoke", help="revoke a printout your agency was issued, with a reason")
     hub_flags(p, None)
     p.add_argument("printout_id", help="the printout's ID (printout_id)")
-    p.add_argument("--officer", required=True, help="the officer revoking it (registered with the agency)")
+    officer_flags(p, "the log entry carries their signed sign-in")
     p.add_argument("--reason", required=True, help="why, in plain words")
     p.set_defaults(func=_cmd_revoke)
 

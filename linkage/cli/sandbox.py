@@ -128,7 +128,8 @@ def _free_ports(names: Sequence[str]) -> dict[str, int]:
 def init(root: Path, *, citizens: int = 10_000, seed: int = 1, force: bool = False,
          progress: Progress | None = None, database: Database | None = None,
          ports: Mapping[str, int] | None = None) -> Home:
-    """Make the CA, every certificate, the configuration, the seeded registries and personas.json.
+    """Make the CA, every certificate, the configuration, the seeded registries and personas.json, and each
+    sample officer's card (DIR/officers/, linkage/cli/officers.py).
 
     With a database, the registries (and later the exchange log) live there, in the schemas of its
     namespace, and linkage.toml names it; a database that already holds them is refused unless force.
@@ -188,13 +189,21 @@ def init(root: Path, *, citizens: int = 10_000, seed: int = 1, force: bool = Fal
         staging.config_file.write_text(_config_text(doc_types, result.officers, origin, database, pins, ports),
                                        encoding="utf-8")
         load_settings(staging)  # what init writes must load
-        for item in ("pki", "data", "cards", "linkage.toml", "personas.json", "endpoints.json", "supervisor.json"):
+        from consumers.counter.settings import DEFAULT_AGENCY
+        from linkage.cli.officers import issue_sandbox_cards
+
+        # Every sample officer's own card (PIN beside it, for the sandbox only), and the counter's officers a
+        # passkey enrolment code: the hub requires an officer session for every printout.
+        (staging.root / "officers").mkdir()
+        issue_sandbox_cards(staging, result.officers, DEFAULT_AGENCY)
+        for item in ("pki", "data", "cards", "officers", "linkage.toml", "personas.json", "endpoints.json",
+                     "supervisor.json"):
             old = home.root / item
             if old.is_dir():
                 shutil.rmtree(old)
             elif old.exists():
                 old.unlink()
-        for item in ("pki", "data", "cards", "linkage.toml", "personas.json"):
+        for item in ("pki", "data", "cards", "officers", "linkage.toml", "personas.json"):
             os.replace(staging.root / item, home.root / item)
         if database is not None:
             drop_schemas(database, ["log"])  # the old sandbox's log: its keys are gone with its pki/

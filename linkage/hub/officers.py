@@ -11,8 +11,9 @@ revoked with ``linkage agency revoke-officer`` stops its officer's sessions on t
 A request names an officer in one of two ways:
   * a session (``officer_session``): it must be live, issued to this certificate, and its officer's key still
     in force; the printout then names the session and its log entry carries the signed statement;
-  * a bare ``officer_id``: accepted only while ``[hub] officer_sessions`` is "optional" and the officer has no
-    key in the key set; an officer who holds a key can be named only by a session they signed.
+  * a bare ``officer_id``: accepted only while ``[hub] officer_sessions`` is "optional" (an explicit setting for
+    clients not yet moved to sessions; the default is "required") and the officer has no key in the key set; an
+    officer who holds a key can be named only by a session they signed.
 
 Refusals (linkage.errors, Thai and English): ``officer_session_required``, ``officer_session_unknown``,
 ``officer_session_expired``, ``officer_session_other_certificate``, ``officer_session_other_officer``,

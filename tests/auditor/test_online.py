@@ -13,6 +13,7 @@ from consumers.auditor import HubInputs, TrustInputs, run_accesses, run_revoke, 
 from linkage.v1 import hub_pb2
 from tests.conftest import RunningStack
 from tests.hub.test_fetch import MUNI, fetch, officer, request, subject
+from tests.officers import card
 
 
 def write_bundle(doc: hub_pb2.FetchDocumentResponse, path: Path) -> Path:
@@ -60,8 +61,8 @@ async def test_fetch_verify_online_revoke(stack: RunningStack, personas: list[di
 
     out = io.StringIO()
     assert await asyncio.to_thread(run_revoke, trust, hub_inputs(stack, MUNI), doc.printout_id,
-                                   reason="ส่งผิดคน / sent to the wrong person", officer_id=officer(stack, MUNI),
-                                   out=out) == 0
+                                   reason="ส่งผิดคน / sent to the wrong person",
+                                   card=card(stack.home, MUNI, officer(stack, MUNI)), out=out) == 0
     assert f"revoked: printout {doc.printout_id}" in out.getvalue()
 
     code, report = await verify_json(stack, path, state)

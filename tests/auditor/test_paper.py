@@ -53,6 +53,7 @@ from providers import document_types
 from tests.auditor.test_online import hub_inputs
 from tests.conftest import RunningStack, start_stack
 from tests.hub.test_fetch import HOSPITAL, MUNI, fetch, officer, request
+from tests.officers import card
 
 DOC_TYPES = ("dopa.person", "dopa.house", "edu.degree")
 CASE_REF = "PHR-2569-0077"
@@ -137,13 +138,13 @@ def test_certified_pdf_is_valid_offline(paper: Paper, tmp_path: Path) -> None:
     assert paper.case.officer_id in check3["detail"]
     assert [d["printout"]["printout_id"] for d in report["documents"]] == paper.ids
     for doc in report["documents"]:
-        assert doc["valid"] and doc["failed"] == [] and doc["skipped"] == [4, 5, 6, 7, 8]
+        assert doc["valid"] and doc["failed"] == [] and doc["skipped"] == [4, 5, 6, 7, 8, 10]
         checks = checks_of(doc)
         assert checks[1]["ok"] and checks[2]["ok"] and checks[3]["ok"], doc
         assert f"certified by {MUNI}, the agency it was issued to" in checks[3]["detail"]
         assert "the PDF attaches the sealed JWS only" in checks[4]["detail"]
         assert "offline" in checks[7]["detail"]
-    assert report["failed"] == [] and report["skipped"] == [4, 5, 6, 7, 8]
+    assert report["failed"] == [] and report["skipped"] == [4, 5, 6, 7, 8, 10]
 
 
 def test_certified_pdf_human_report(paper: Paper, tmp_path: Path) -> None:
@@ -162,7 +163,7 @@ def test_linkage_verify_offline_json(paper: Paper, tmp_path: Path, capsys: pytes
     out, err = capsys.readouterr()
     assert code == 0, err
     report = json.loads(out)
-    assert report["valid"] and checks_of(report)[3]["ok"] is True and report["skipped"] == [4, 5, 6, 7, 8]
+    assert report["valid"] and checks_of(report)[3]["ok"] is True and report["skipped"] == [4, 5, 6, 7, 8, 10]
 
 
 # --- tampering: each change to the certified PDF, and what verification must say ----------------
@@ -448,8 +449,8 @@ async def test_pdf_and_qr_online_then_revoked(stack: RunningStack, paper: Paper,
 
     out = io.StringIO()
     assert await asyncio.to_thread(run_revoke, TrustInputs(home=stack.home.root), hub_inputs(stack, MUNI),
-                                   paper.ids[1], reason="พิมพ์ผิดฉบับ / wrong copy", officer_id=paper.case.officer_id,
-                                   out=out) == 0
+                                   paper.ids[1], reason="พิมพ์ผิดฉบับ / wrong copy",
+                                   card=card(stack.home, MUNI, paper.case.officer_id), out=out) == 0
     for path in (pdf, png):
         report = await _verify_online(stack, path, state)
         assert not report["valid"] and report["failed"] == [7]

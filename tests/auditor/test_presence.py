@@ -24,6 +24,7 @@ from linkage.hub.log import LogEntry
 from linkage.seal import Sealer, printout_digest, unverified_payload
 from tests.auditor.test_online import hub_inputs, verify_json
 from tests.conftest import RunningStack, start_stack
+from tests.officers import session
 
 MUNI = "phrae-municipality"
 
@@ -36,8 +37,8 @@ async def _fetch_present(stack: RunningStack, subject: str, path: Path) -> dict[
     """Fetch dopa.card with the citizen's card through the client library; write the bundle; the payload."""
     officer = sorted(stack.settings.agencies[MUNI].officers)[0]
     async with HubClient.connect(stack.hub_address, stack.home.ca.cert, stack.home.client_cert(MUNI)) as hub:
-        doc = await hub.fetch_document("dopa.card", subject, purpose="ต่ออายุใบอนุญาต", officer_id=officer,
-                                       case_ref="PHR-2569-0077",
+        doc = await hub.fetch_document("dopa.card", subject, purpose="ต่ออายุใบอนุญาต",
+                                       officer_session=await session(stack, MUNI, officer), case_ref="PHR-2569-0077",
                                        citizen_card=CitizenCard.load(stack.home.card_file(subject)))
     path.write_text(json.dumps(doc.bundle(), ensure_ascii=False), encoding="utf-8")
     return doc.payload

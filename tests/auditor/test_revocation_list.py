@@ -27,6 +27,7 @@ from tests.auditor.test_online import hub_inputs
 from tests.auditor.test_paper import OFFICER_NAME, POPPLER, Paper, _fetch_case
 from tests.conftest import RunningStack
 from tests.hub.test_fetch import MUNI
+from tests.officers import card
 
 
 @pytest.fixture(scope="module")
@@ -69,7 +70,8 @@ async def test_a_revoked_printout_is_reported_revoked_offline_once_the_list_is_f
     # The officer revokes the second printout; an offline verifier knows once its list is fresh again.
     out = io.StringIO()
     assert await asyncio.to_thread(run_revoke, TrustInputs(home=home), hub_inputs(stack, MUNI), paper.ids[1],
-                                   reason="พิมพ์ผิดฉบับ / wrong copy", officer_id=paper.case.officer_id, out=out) == 0
+                                   reason="พิมพ์ผิดฉบับ / wrong copy", card=card(stack.home, MUNI, paper.case.officer_id),
+                                   out=out) == 0
     await asyncio.to_thread(_verify, home, pdf, state, stack)
     code, report, err = await asyncio.to_thread(_verify, home, pdf, state)
     assert code == 1 and report["failed"] == [7] and err == ""

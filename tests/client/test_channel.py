@@ -14,8 +14,9 @@ from consumers.client import NO_RETRY, ClientSetupError, HubClient, RetryPolicy
 from linkage.config import Home
 from linkage.errors import HubUnavailable, ProviderUnavailable
 from linkage.hub.server import build_server
-from tests.client.conftest import HOSPITAL, MUNI, PURPOSE, officer, subject
+from tests.client.conftest import HOSPITAL, MUNI, PURPOSE, subject
 from tests.conftest import RunningStack, start_stack
+from tests.officers import session
 
 FAST = RetryPolicy(attempts=8, initial_backoff=0.05, max_backoff=0.5)
 
@@ -65,7 +66,7 @@ async def test_a_fetch_is_not_resent_when_the_answer_may_be_lost(stack: RunningS
     async with HubClient.connect(address, stack.home.ca.cert, stack.home.client_cert(MUNI), retry=FAST) as hub:
         with pytest.raises(HubUnavailable) as lost:
             await hub.fetch_document("dopa.person", subject(personas, "dopa.person"), purpose=PURPOSE,
-                                     officer_id=officer(stack, MUNI))
+                                     officer_session=await session(stack, MUNI))
     # No word from the hub: it may have issued the printout, so the client does not ask again.
     assert lost.value.code == "transport_unavailable"
     assert not _retries(caplog, "FetchDocument")
@@ -83,7 +84,7 @@ async def test_a_fetch_is_resent_when_the_hub_says_it_issued_nothing(sandbox_hom
                                      retry=policy) as hub:
             with pytest.raises(ProviderUnavailable) as down:
                 await hub.fetch_document("dopa.person", subject(personas, "dopa.person"), purpose=PURPOSE,
-                                         officer_id=officer(stack, MUNI))
+                                         officer_session=await session(stack, MUNI))
         # (the hub's circuit breaker may open on the way: its refusal says so, and is retryable too)
         assert down.value.code in ("provider_unavailable", "provider_circuit_open"), down.value
         assert down.value.provider == "dopa" and down.value.side == "provider"

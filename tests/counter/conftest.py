@@ -15,6 +15,7 @@ from aiohttp.test_utils import TestClient, TestServer
 from consumers.counter.app import CounterSettings, create_app
 from providers.payswitch.server import create_app as create_switch
 from tests.conftest import RunningStack
+from tests.counter.passkeys import http_sign_in
 
 MUNI = "phrae-municipality"
 
@@ -35,10 +36,10 @@ class Counter:
         return csrf_of(await resp.text())
 
     async def sign_in(self, officer_id: str | None = None) -> None:
-        token = await self.csrf("/signin")
-        resp = await self.client.post("/signin", data={"csrf": token, "officer_id": officer_id or self.officers[0],
-                                                       "next": "/"}, allow_redirects=False)
-        assert resp.status == 303, await resp.text()
+        """Sign the officer (the office's first by default) in with their passkey, through the counter's pages
+        (tests/counter/passkeys.py)."""
+        await http_sign_in(self.client, self.stack.home, self.settings.agency, officer_id or self.officers[0],
+                           self.stack.counter_origin)
 
 
 def csrf_of(html: str) -> str:

@@ -18,6 +18,7 @@ from linkage.seal import unverified_payload
 from providers.server import build_server as build_provider
 from tests.conftest import RunningStack, start_stack
 from tests.counter.conftest import MUNI, Counter, counter_settings, csrf_of, persona
+from tests.counter.passkeys import enrolled
 from tests.counter.pdfcheck import pyhanko_status
 
 SERVICE = "health-hazard-business"  # five linked document types
@@ -41,44 +42,70 @@ async def test_sign_in_shows_name_and_role(counter: Counter) -> None:
     assert "เจ้าหน้าที่เคาน์เตอร์บริการ" in await (await counter.client.get("/")).text()
 
 
-async def test_cookies_are_httponly_and_strict(counter: Counter) -> None:
-    token = await counter.csrf("/signin")
+async def test_the_id_form_signs_no_one_in_while_the_hub_requires_sessions(counter: Counter) -> None:
+    """[hub] officer_sessions = "required" (the default): /signin leads to the passkey page, and the ID form,
+    posted anyway, is refused with the reason in Thai and English; nothing is signed in."""
+    resp = await counter.client.get("/signin?next=/reports&expired=1", allow_redirects=False)
+    assert resp.status == 303 and resp.headers["Location"] == "/signin/passkey?next=/reports&expired=1"
+    page = await (await counter.client.get(resp.headers["Location"])).text()
+    assert "หมดเวลาการใช้งาน" in page and 'data-passkey="signin"' in page
+    token = await counter.csrf("/signin/passkey")
     resp = await counter.client.post("/signin", data={"csrf": token, "officer_id": counter.officers[0]},
                                      allow_redirects=False)
+    page = await resp.text()
+    assert resp.status == 403 and "Set-Cookie" not in resp.headers
+    error = page.split('id="officer_id-error"', 1)[1].split("</p>", 1)[0]
+    assert "ลงชื่อเข้าใช้ด้วยกุญแจ (passkey) ของตนเองเท่านั้น" in error
+    await counter.client.get("/lang/en")
+    page = await (await counter.client.post("/signin", data={"csrf": token, "officer_id": counter.officers[0]})).text()
+    assert "requires officers to sign in with their own key" in page
+    assert (await counter.client.get("/reports", allow_redirects=False)).status == 303  # still not signed in
+
+
+async def test_cookies_are_httponly_and_strict(counter: Counter) -> None:
+    await counter.sign_in()  # enrols the officer's passkey the first time
+    token = await counter.csrf("/signin/passkey")
+    origin = counter.stack.counter_origin
+    passkey = await enrolled(counter.client, counter.stack.home, MUNI, counter.officers[0], origin)
+    begun = await (await counter.client.post("/signin/passkey/begin", data={
+        "csrf": token, "officer_id": counter.officers[0]})).json()
+    resp = await counter.client.post("/signin/passkey/finish", data={
+        "csrf": token, "officer_id": counter.officers[0], "statement": begun["statement"], "next": "/",
+        "assertion": passkey.assert_(begun["options"], origin)})
     cookie = resp.headers["Set-Cookie"]
-    assert "HttpOnly" in cookie and "SameSite=Strict" in cookie
+    assert resp.status == 200 and "HttpOnly" in cookie and "SameSite=Strict" in cookie
+
+
+async def _passkey_begin(counter: Counter, officer_id: str) -> tuple[int, str]:
+    """The passkey page's first step for officer_id: (status, the Thai reason of a refusal)."""
+    token = await counter.csrf("/signin/passkey")
+    resp = await counter.client.post("/signin/passkey/begin", data={"csrf": token, "officer_id": officer_id})
+    body = await resp.json()
+    if resp.status != 200:
+        assert len(body["error"]) == 2 and all(body["error"])  # Thai and English
+    return resp.status, body.get("error", [""])[0]
 
 
 async def test_officer_not_on_the_list_is_refused(counter: Counter, personas: list[dict[str, Any]]) -> None:
     outsider = persona(personas, "dopa.person")
     assert outsider not in counter.officers
-    token = await counter.csrf("/signin")
-    resp = await counter.client.post("/signin", data={"csrf": token, "officer_id": outsider})
-    page = await resp.text()
-    assert resp.status == 403
-    assert "ไม่อยู่ในรายชื่อเจ้าหน้าที่" in page and 'id="officer_id-error"' in page
+    status, reason = await _passkey_begin(counter, outsider)
+    assert status == 403 and "ไม่อยู่ในรายชื่อเจ้าหน้าที่" in reason
     assert (await counter.client.get("/reports", allow_redirects=False)).status == 303  # still not signed in
 
 
-async def test_malformed_officer_id_is_answered_next_to_the_field(counter: Counter) -> None:
-    token = await counter.csrf("/signin")
-    resp = await counter.client.post("/signin", data={"csrf": token, "officer_id": "12345"})
-    page = await resp.text()
-    assert resp.status == 400
-    error = page.split('id="officer_id-error"', 1)[1].split("</p>", 1)[0]
-    assert "13 หลัก" in error
+async def test_malformed_officer_id_is_answered(counter: Counter) -> None:
+    status, reason = await _passkey_begin(counter, "12345")
+    assert status == 400 and "13 หลัก" in reason
 
 
 async def test_sign_in_failures_hold_that_id_not_the_desk(counter: Counter, personas: list[dict[str, Any]]) -> None:
     # One officer mistypes (a real ID, not on the list) at a desk that shares its address with the office.
     typo = persona(personas, "dopa.person")
-    token = await counter.csrf("/signin")
     for _ in range(counter.settings.signin_per_id):
-        resp = await counter.client.post("/signin", data={"csrf": token, "officer_id": typo})
-        assert resp.status == 403
-    resp = await counter.client.post("/signin", data={"csrf": token, "officer_id": typo})
-    page = await resp.text()
-    assert resp.status == 429 and "5 วินาที" in page and 'id="officer_id-error"' in page
+        assert (await _passkey_begin(counter, typo))[0] == 403
+    status, reason = await _passkey_begin(counter, typo)
+    assert status == 429 and "5 วินาที" in reason
     # Every other officer at the same address signs in as usual.
     for officer in counter.officers[:3]:
         await counter.sign_in(officer)

@@ -21,6 +21,7 @@ from consumers.counter.applications.values import date_text
 from linkage.thaiqr import read_bill_payment
 from providers.payswitch.server import create_app as create_switch
 from tests.conftest import RunningStack
+from tests.counter.passkeys import browser_passkey
 from tests.counter.pdfcheck import pyhanko_status, tool
 from tests.counter.test_browser import base_url, browser  # noqa: F401 (fixtures)
 
@@ -45,6 +46,7 @@ async def test_officer_fills_an_application_from_the_case_and_prints_it_in_engli
     ctx = await browser.new_context(viewport={"width": 1366, "height": 768}, accept_downloads=True)
     page = await ctx.new_page()
     page.set_default_timeout(120_000)  # a ceiling for a loaded machine, not a timed assertion
+    await browser_passkey(ctx, page, base_url, stack.home, "phrae-municipality", officer, stack.counter_origin)
     await page.goto(f"{base_url}/signin")
     await page.keyboard.type(officer)
     await page.keyboard.press("Enter")
@@ -123,6 +125,7 @@ async def test_a_fee_is_paid_by_scanning_the_qr_on_screen_and_the_receipt_follow
     page = await ctx.new_page()
     page.set_default_timeout(120_000)  # a ceiling for a loaded machine, not a timed assertion
     try:
+        await browser_passkey(ctx, page, base_url, stack.home, "phrae-municipality", officer, stack.counter_origin)
         await page.goto(f"{base_url}/signin")
         await page.keyboard.type(officer)
         await page.keyboard.press("Enter")

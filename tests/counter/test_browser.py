@@ -23,7 +23,8 @@ from consumers.auditor.summary import SummaryTrust
 from consumers.counter.app import create_app
 from linkage.seal import unverified_payload
 from tests.conftest import RunningStack
-from tests.counter.conftest import counter_settings, persona
+from tests.counter.conftest import MUNI, counter_settings, persona
+from tests.counter.passkeys import browser_passkey
 from tests.counter.pdfcheck import pdfsig, pyhanko_status, read_qr, tool
 
 CHROMIUM = Path("/usr/bin/chromium")
@@ -34,12 +35,14 @@ SERVICE = "health-hazard-business"
 
 @pytest.fixture
 async def base_url(stack: RunningStack, tmp_path: Path) -> AsyncIterator[str]:
+    """The counter at http://localhost:PORT, the origin whose passkeys the test's hub accepts (WebAuthn needs a
+    secure context; localhost is one)."""
     runner = web.AppRunner(create_app(counter_settings(stack, tmp_path)))
     await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
+    site = web.TCPSite(runner, "127.0.0.1", stack.settings.counter.port)
     await site.start()
     try:
-        yield f"http://127.0.0.1:{runner.addresses[0][1]}"
+        yield stack.counter_origin
     finally:
         await runner.cleanup()
 
@@ -64,13 +67,15 @@ async def test_officer_opens_a_case_and_sees_sealed_documents(
     citizen = persona(personas, "dbd.commerce")
     ctx = await browser.new_context(viewport={"width": 1366, "height": 768}, accept_downloads=True)
     page = await ctx.new_page()
+    await browser_passkey(ctx, page, base_url, stack.home, MUNI, officer, stack.counter_origin)
     # Whatever the Content-Security-Policy blocks is reported on the console; nothing may be.
     console: list[str] = []
     page.on("console", lambda msg: console.append(msg.text) if msg.type in ("error", "warning") else None)
     await page.goto(f"{base_url}/signin")
     assert "frame-ancestors 'none'" in (await page.request.get(f"{base_url}/signin")).headers[
         "content-security-policy"]
-    # Keyboard only: the ID field has focus, Enter submits.
+    # Keyboard only, on the passkey page /signin leads to: the ID field has focus, Enter submits, the passkey
+    # answers (the virtual authenticator finds the officer present and verified).
     assert await page.evaluate("document.activeElement.id") == "officer_id"
     await page.keyboard.type(officer)
     await page.keyboard.press("Enter")
@@ -204,6 +209,7 @@ async def test_officer_revokes_a_misprinted_copy_and_fetches_a_new_one(
     citizen = persona(personas, "dbd.commerce")
     ctx = await browser.new_context(viewport={"width": 1366, "height": 768})
     page = await ctx.new_page()
+    await browser_passkey(ctx, page, base_url, stack.home, MUNI, officer, stack.counter_origin)
     await page.goto(f"{base_url}/signin")
     await page.keyboard.type(officer)
     await page.keyboard.press("Enter")

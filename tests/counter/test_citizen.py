@@ -6,6 +6,7 @@ from typing import Any
 
 from consumers.client import HubClient
 from tests.counter.conftest import MUNI, Counter, csrf_of
+from tests.officers import session
 
 
 def _me(personas: list[dict[str, Any]]) -> dict[str, Any]:
@@ -20,7 +21,8 @@ async def _read_by_the_municipality(counter: Counter, subject_id: str, purpose: 
     stack = counter.stack
     async with HubClient.connect(stack.hub_address, stack.home.ca.cert, stack.home.client_cert(MUNI)) as hub:
         doc = await hub.fetch_document("edu.degree", subject_id, purpose=purpose,
-                                       officer_id=counter.officers[1], case_ref="PHR-2569-0777")
+                                       officer_session=await session(stack, MUNI, counter.officers[1]),
+                                       case_ref="PHR-2569-0777")
     return doc.printout_id
 
 

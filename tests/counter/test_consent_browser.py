@@ -12,6 +12,7 @@ from consumers.client import HubClient
 from linkage.errors import LinkageError
 from tests.conftest import RunningStack
 from tests.counter.test_browser import base_url, browser
+from tests.officers import session
 
 __all__ = ["base_url", "browser"]  # the fixtures, shared with the counter's browser test
 
@@ -47,10 +48,11 @@ async def test_the_citizen_approves_one_request_and_refuses_another(
         await page.locator(f"[data-consent='{unwanted.consent_id}']").get_by_test_id("refuse").click()
         assert "ท่านปฏิเสธแล้ว" in await page.get_by_test_id("me-notice").inner_text()
 
-        doc = await hub.fetch_document("dopa.person", me["id"], purpose=PURPOSE, officer_id=officer,
+        signed_in = await session(stack, MUNI, officer)
+        doc = await hub.fetch_document("dopa.person", me["id"], purpose=PURPOSE, officer_session=signed_in,
                                        case_ref="ONLINE-0042", consent_id=wanted.consent_id)
         with pytest.raises(LinkageError) as refused:
-            await hub.fetch_document("dopa.house", me["id"], purpose="ตรวจสอบทะเบียนบ้าน", officer_id=officer,
+            await hub.fetch_document("dopa.house", me["id"], purpose="ตรวจสอบทะเบียนบ้าน", officer_session=signed_in,
                                      consent_id=unwanted.consent_id)
         assert refused.value.code == "consent_refused"
 

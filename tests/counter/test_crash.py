@@ -24,6 +24,7 @@ from linkage.v1 import provider_pb2, provider_pb2_grpc
 from providers.faults import ADMIN_CLIENT
 from tests.conftest import RunningStack
 from tests.counter.conftest import csrf_of, persona
+from tests.counter.passkeys import http_sign_in
 
 SERVICE = "health-hazard-business"
 SEAL_OK = "ตราประทับอิเล็กทรอนิกส์ถูกต้อง"
@@ -62,22 +63,21 @@ class Desk:
 
     def __init__(self, counter: CounterProcess) -> None:
         self.counter = counter
-        self.http = aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True))
+        self.http = aiohttp.ClientSession(counter.url, cookie_jar=aiohttp.CookieJar(unsafe=True))
 
     async def get(self, path: str) -> tuple[int, str]:
-        async with self.http.get(self.counter.url + path) as resp:
+        async with self.http.get(path) as resp:
             return resp.status, await resp.text()
 
     async def post(self, path: str, form_page: str, data: dict[str, str]) -> aiohttp.ClientResponse:
         _, page = await self.get(form_page)
-        resp = await self.http.post(self.counter.url + path, data={"csrf": csrf_of(page), **data},
-                                    allow_redirects=False)
+        resp = await self.http.post(path, data={"csrf": csrf_of(page), **data}, allow_redirects=False)
         await resp.read()
         return resp
 
     async def sign_in(self, officer: str) -> None:
-        resp = await self.post("/signin", "/signin", {"officer_id": officer, "next": "/"})
-        assert resp.status == 303, await resp.text()
+        stack = self.counter.stack
+        await http_sign_in(self.http, stack.home, "phrae-municipality", officer, stack.counter_origin)
 
     async def open_case(self, subject: str) -> str:
         resp = await self.post(f"/cases/new/{SERVICE}", f"/cases/new/{SERVICE}",

@@ -30,6 +30,7 @@ from providers import document_types
 from tests.conftest import RunningStack
 from tests.counter.conftest import MUNI
 from tests.counter.pdfcheck import tool
+from tests.officers import session
 
 DOC_TYPES = ("dopa.card", "dopa.house", "dopa.person", "dbd.commerce", "edu.degree")
 # pdftotext's word boxes run from the font's ascent to its descent (1.3 em for Sarabun); lines set a little
@@ -83,7 +84,8 @@ async def printed(stack: RunningStack, personas: list[dict[str, Any]], tmp_path:
     officer_id = sorted(stack.settings.agencies[MUNI].officers)[0]
     async with HubClient.connect(stack.hub_address, stack.home.ca.cert, stack.home.client_cert(MUNI)) as hub:
         answer = await hub.fetch_documents(DOC_TYPES, str(person["id"]), purpose="ขออนุญาตประกอบกิจการ",
-                                           officer_id=officer_id, case_ref="PHR-2569-00077", 
+                                           officer_session=await session(stack, MUNI, officer_id),
+                                           case_ref="PHR-2569-00077",
                                            citizen_card=card_of(stack.home, str(person["id"])))
     printouts = [_resealed(stack, r.jws) for r in answer.values() if isinstance(r, Printout)]
     assert len(printouts) == len(DOC_TYPES), answer

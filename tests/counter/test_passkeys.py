@@ -1,7 +1,7 @@
 """An officer's passkey at the counter, in Debian's chromium with a virtual authenticator (Chrome DevTools'
 WebAuthn domain): enrolment with the administrator's one-time code, sign-in, a case fetched under the officer
 session, the proof in the log checked as an auditor would; and the refusals (a foreign origin, a replayed or
-misdirected assertion, a used code, the bare ID of an officer who holds a key).
+misdirected assertion, a used code; the ID form leads to the passkey page).
 
 A sandbox of its own: the passkey it publishes changes what the hub accepts from that officer."""
 
@@ -27,6 +27,7 @@ from linkage.errors import LinkageError
 from linkage.officers import OFFICER_KEYS, load_officer_keys, proof_problem
 from tests.conftest import RunningStack, start_stack
 from tests.counter.conftest import Counter, counter_settings
+from tests.counter.passkeys import virtual_authenticator
 from tests.counter.test_browser import browser  # noqa: F401  (the fixture: Debian's chromium)
 
 MUNI = "phrae-municipality"
@@ -84,11 +85,7 @@ async def test_enrol_sign_in_and_fetch_with_a_passkey(
     code = capsys.readouterr().out.split()[0]
     ctx = await browser.new_context()
     page = await ctx.new_page()
-    cdp = await ctx.new_cdp_session(page)
-    await cdp.send("WebAuthn.enable")
-    await cdp.send("WebAuthn.addVirtualAuthenticator", {"options": {
-        "protocol": "ctap2", "transport": "internal", "hasResidentKey": True, "hasUserVerification": True,
-        "isUserVerified": True, "automaticPresenceSimulation": True}})
+    await virtual_authenticator(ctx, page)
     console: list[str] = []
     page.on("console", lambda msg: console.append(msg.text) if msg.type in ("error", "warning") else None)
 
@@ -106,15 +103,13 @@ async def test_enrol_sign_in_and_fetch_with_a_passkey(
     await page.get_by_role("button", name="สร้างกุญแจ").click()
     await status.filter(has_text="ลงทะเบียนกุญแจแล้ว").wait_for()
     keys = [k for k in load_officer_keys(stack.home.pki / OFFICER_KEYS) if k.officer_id == officer]
-    assert [k.kind for k in keys] == ["webauthn"]
+    assert [k.kind for k in keys] == ["card", "webauthn"]  # the card `linkage init` issued, and the passkey
     await page.get_by_role("button", name="สร้างกุญแจ").click()
     await status.filter(has_text="รหัสลงทะเบียนไม่ถูกต้อง").wait_for()  # the code was used up
 
-    # The ID form no longer signs this officer in: they hold a key.
-    await page.goto(f"{base}/signin")
-    await page.locator("#officer_id").fill(officer)
-    await page.get_by_role("button", name="ลงชื่อเข้าใช้", exact=True).click()
-    assert "ลงชื่อเข้าใช้ด้วยกุญแจ" in await page.locator("#officer_id-error").inner_text()
+    # The ID form signs no one in (the hub requires sessions): /signin leads to the passkey page.
+    await page.goto(f"{base}/signin?next=/reports")
+    assert page.url == f"{base}/signin/passkey?next=/reports"
 
     # The same counter on an origin the hub does not trust: the passkey answers, the hub refuses.
     await page.goto(f"{foreign}/signin/passkey")
@@ -196,3 +191,41 @@ async def test_failed_passkey_sign_ins_hold_that_officer_only(counter: Counter) 
     assert statuses == [401, 401, 401, 429]
     resp = await counter.client.post("/signin/passkey/finish", data={**bad, "officer_id": second})
     assert resp.status == 401
+
+
+async def test_an_officer_whose_key_is_revoked_is_signed_out_at_the_next_fetch_and_cannot_sign_in(
+        tmp_path_factory: pytest.TempPathFactory, tmp_path: Path) -> None:
+    """The officer leaves (`linkage agency revoke-officer`) while signed in at the counter: the next fetch is refused
+    by the hub, the counter session ends with the case kept, and the passkey no longer signs them in."""
+    import datetime as dt
+
+    from aiohttp.test_utils import TestClient, TestServer
+
+    from linkage.config import write_atomically
+    from linkage.officers import officer_key_set_json, revoked
+
+    home = init(tmp_path_factory.mktemp("revoked"), citizens=60, seed=5)
+    stack = await start_stack(home)
+    try:
+        settings = counter_settings(stack, tmp_path)
+        async with TestClient(TestServer(create_app(settings))) as client:
+            counter = Counter(client, settings, stack)
+            officer = counter.officers[1]
+            await counter.sign_in(officer)
+            path = home.pki / OFFICER_KEYS
+            keys, count = revoked(load_officer_keys(path), officer, dt.datetime.now(dt.UTC))
+            assert count == 2  # the card `linkage init` issued, and the passkey enrolled above
+            write_atomically(path, officer_key_set_json(keys))
+            token = await counter.csrf(f"/cases/new/{SERVICE}")
+            resp = await client.post(f"/cases/new/{SERVICE}", data={"csrf": token, "subject_id": _citizen(home)},
+                                     allow_redirects=False)
+            assert resp.status == 303 and resp.headers["Location"].startswith("/signin?next=/cases/")
+            assert resp.headers["Location"].endswith("&expired=1")
+            assert (await client.get("/reports", allow_redirects=False)).status == 303  # signed out
+            token = await counter.csrf("/signin/passkey")
+            begun = await client.post("/signin/passkey/begin", data={"csrf": token, "officer_id": officer})
+            assert begun.status == 403 and "เพิกถอน" in (await begun.json())["error"][0]
+    finally:
+        await stack.hub.stop(0)
+        for server in stack.providers.values():
+            await server.stop(0)

@@ -21,7 +21,8 @@ from consumers.counter.citizens import proved_against_log
 from consumers.counter.state import HUB
 from linkage.v1 import audit_pb2, provider_pb2
 from tests.conftest import RunningStack
-from tests.counter.conftest import Counter, counter_settings, csrf_of
+from tests.counter.conftest import MUNI, Counter, counter_settings, csrf_of
+from tests.officers import session
 
 SERVICE = "health-hazard-business"
 
@@ -76,7 +77,8 @@ async def test_the_citizens_page_says_when_what_the_hub_lists_is_not_in_the_log(
     me = next(p for p in personas if p["name"] == "ordinary")
     app = counter.client.app
     hub = app[HUB]
-    await hub.fetch_document("dopa.person", me["id"], purpose="ทดสอบ", officer_id=counter.officers[0])
+    await hub.fetch_document("dopa.person", me["id"], purpose="ทดสอบ",
+                             officer_session=await session(counter.stack, MUNI, counter.officers[0]))
     card = provider_pb2.CheckCardRequest(subject_id=me["id"], **me["card"])
     listed = await hub.list_accesses(me["id"], citizen_card=card)
     assert (await proved_against_log(app, listed))["ok"] is True

@@ -33,6 +33,7 @@ from providers import document_types
 from tests.conftest import RunningStack
 from tests.counter.conftest import MUNI
 from tests.counter.pdfcheck import pdfsig, pyhanko_status, read_qr, tool
+from tests.officers import session
 
 DOC_TYPES = ("dopa.person", "dopa.house", "edu.degree")
 
@@ -47,7 +48,8 @@ def _persona(personas: list[dict[str, Any]]) -> dict[str, Any]:
 async def _fetch(stack: RunningStack, subject_id: str, officer_id: str) -> list[Printout]:
     async with HubClient.connect(stack.hub_address, stack.home.ca.cert, stack.home.client_cert(MUNI)) as hub:
         answer = await hub.fetch_documents(DOC_TYPES, subject_id, purpose="ขึ้นทะเบียนผู้สูงอายุ",
-                                           officer_id=officer_id, case_ref="PHR-2569-0042", 
+                                           officer_session=await session(stack, MUNI, officer_id),
+                                           case_ref="PHR-2569-0042",
                                            citizen_card=card_of(stack.home, subject_id))
     assert list(answer) == list(DOC_TYPES), answer
     assert all(isinstance(r, Printout) for r in answer.values()), answer

@@ -11,6 +11,7 @@ from typing import Any
 
 from tests.conftest import RunningStack
 from tests.counter.conftest import persona
+from tests.counter.passkeys import browser_passkey
 from tests.counter.test_browser import base_url, browser  # noqa: F401  (fixtures)
 
 SERVICE = "elderly-allowance"
@@ -72,6 +73,7 @@ async def test_citizen_books_and_cancels_and_officer_calls_a_walk_in(
 
     # The officer: a walk-in's number, called and served.
     officer = sorted(stack.settings.agencies["phrae-municipality"].officers)[0]
+    await browser_passkey(ctx, page, base_url, stack.home, "phrae-municipality", officer, stack.counter_origin)
     await page.goto(f"{base_url}/signin?next=/queue")
     await page.fill("#officer_id", officer)
     await page.keyboard.press("Enter")

@@ -22,6 +22,7 @@ from consumers.counter.store import Case, CaseRow, CounterStore
 from consumers.counter.tracking import HEAD, Tracker, TrackRefused, promised
 from tests.conftest import RunningStack
 from tests.counter.conftest import Counter, csrf_of, persona
+from tests.counter.passkeys import http_sign_in
 from tests.counter.test_citizen import _form, _me
 
 NOW = dt.datetime(2026, 12, 1, 9, 0, tzinfo=BANGKOK)
@@ -165,11 +166,8 @@ async def test_an_officer_of_another_agency_cannot_move_a_case(
     assert ref is not None
     settings = counter.settings.__class__(**{**counter.settings.__dict__, "agency": OTHER})
     async with TestClient(TestServer(create_app(settings))) as other:
-        signin = csrf_of(await (await other.get("/signin")).text())
         officer = sorted(stack.settings.agencies[OTHER].officers)[0]
-        resp = await other.post("/signin", data={"csrf": signin, "officer_id": officer, "next": "/"},
-                                allow_redirects=False)
-        assert resp.status == 303
+        assert await http_sign_in(other, stack.home, OTHER, officer, stack.counter_origin) == "/"
         resp = await other.get(f"/tracking/{ref.group(1)}")
         assert resp.status == 404 and "ไม่พบเรื่องนี้ในหน่วยงานของท่าน" in await resp.text()  # not shown either
         page = await (await other.get("/tracking")).text()

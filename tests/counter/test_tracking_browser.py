@@ -8,6 +8,7 @@ from typing import Any
 
 from tests.conftest import RunningStack
 from tests.counter.conftest import persona
+from tests.counter.passkeys import browser_passkey
 from tests.counter.test_browser import base_url, browser  # noqa: F401  (fixtures)
 
 SERVICE = "elderly-allowance"
@@ -18,8 +19,10 @@ async def test_officer_moves_a_case_and_the_citizen_follows_and_rates_it(
     citizen = persona(personas, "dopa.card")
     officer_ctx = await browser.new_context(viewport={"width": 1366, "height": 768})
     desk = await officer_ctx.new_page()
+    officer = sorted(stack.settings.agencies["phrae-municipality"].officers)[0]
+    await browser_passkey(officer_ctx, desk, base_url, stack.home, "phrae-municipality", officer, stack.counter_origin)
     await desk.goto(f"{base_url}/signin?next=/cases/new/{SERVICE}")
-    await desk.fill("#officer_id", sorted(stack.settings.agencies["phrae-municipality"].officers)[0])
+    await desk.fill("#officer_id", officer)
     await desk.keyboard.press("Enter")
     await desk.locator("#subject_id").wait_for()
     await desk.fill("#subject_id", citizen)

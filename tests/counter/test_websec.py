@@ -14,7 +14,8 @@ from markupsafe import escape
 
 from consumers.counter.middlewares import CSP
 from linkage.ids import with_check_digit
-from tests.counter.conftest import Counter, csrf_of, persona
+from tests.counter.conftest import MUNI, Counter, csrf_of, persona
+from tests.counter.passkeys import http_sign_in
 
 SERVICE = "health-hazard-business"  # five linked document types, edu.degree among them
 TEMPLATES = Path(__file__).resolve().parents[2] / "consumers" / "counter" / "templates"
@@ -82,9 +83,10 @@ async def test_every_kind_of_response_carries_the_security_headers(
         seen.append((what, status))
         return body.decode("utf-8", "replace")
 
-    for path in ("/", "/signin", "/manuals", f"/manuals/{SERVICE}", "/complaints/new", "/me",
+    for path in ("/", "/manuals", f"/manuals/{SERVICE}", "/complaints/new", "/me",
                  "/static/counter.css", "/fonts/Sarabun-Regular.ttf"):
         await check(await c.get(path), path, 200)
+    await check(await c.get("/signin", allow_redirects=False), "sign-in: to the passkey page", 303)
     await check(await c.get("/nowhere"), "404 page", 404)
     await check(await c.get("/fonts/..%2Flinkage.toml"), "font 404", 404)
     await check(await c.get("/static/nothing.css"), "static 404", 404)
@@ -279,11 +281,12 @@ async def test_no_redirect_leaves_the_site(counter: Counter, target: str) -> Non
     location = resp.headers["Location"]
     assert resp.status == 303 and location.startswith("/") and not location.startswith("//")
     assert "evil" not in location and "\n" not in location
-    token = await counter.csrf("/signin")
-    resp = await counter.client.post("/signin", data={"csrf": token, "officer_id": counter.officers[0],
-                                                      "next": target}, allow_redirects=False)
+    resp = await counter.client.get("/signin", params={"next": target}, allow_redirects=False)
     location = resp.headers["Location"]
-    assert resp.status == 303 and location.lower() in ("/", target.lower()) and "evil" not in location
+    assert resp.status == 303 and location.startswith("/signin/passkey?") and "\n" not in location
+    where = await http_sign_in(counter.client, counter.stack.home, MUNI, counter.officers[0],
+                               counter.stack.counter_origin, target)
+    assert where.lower() in ("/", target.lower()) and "evil" not in where
 
 
 # --- personal data in logs and URLs -------------------------------------------------------------------------------

@@ -17,7 +17,7 @@ from typing import Any
 
 import aiohttp
 
-from consumers.client import HubClient, Printout, RetryPolicy
+from consumers.client import HubClient, Printout, RetryPolicy, SignedInOfficer
 from consumers.counter.manuals import DEFAULT_FOLDER, load_manuals
 from linkage.cards import CitizenCard
 from linkage.checkpoint import parse_verifier_key
@@ -26,8 +26,10 @@ from linkage.cli.stack import Stack, start_stack, write_endpoints
 from linkage.config import Home, Settings, load_settings
 from linkage.errors import LinkageError
 from linkage.ids import IdKind
+from tests.counter.passkeys import counter_origin, http_sign_in
 from tests.crash.checks import CASE_REF, CounterDisk, check_counter, check_log, integrity_problems
 from tests.crash.ledger import Key, Ledger
+from tests.officers import card
 
 __all__ = ["AGENCY", "PURPOSE", "REGISTRY_TARGETS", "Crash", "Options", "RoundRow", "csrf_token", "run"]
 
@@ -101,6 +103,7 @@ class Crash:
         self.subjects: list[tuple[str, list[str]]] = [(p["id"], list(p["doc_types"])) for p in personas
                                                        if p.get("doc_types")]
         self.officer = sorted(self.settings.agencies[AGENCY].officers)[0]
+        self.desk: SignedInOfficer | None = None  # the officer, signed in with their card (again after a crash)
         self.owner = {t: name for name, p in self.settings.providers.items() for t in p.doc_types}
         self.manuals = load_manuals(DEFAULT_FOLDER)
         kinds = {s: IdKind.JURISTIC if s.startswith("0") else IdKind.CITIZEN for s, _ in self.subjects}
@@ -123,6 +126,7 @@ class Crash:
         # Few retries: a printout lost to the crash is never sent again anyway (the client knows it may exist).
         retry = RetryPolicy(attempts=3, initial_backoff=0.05, max_backoff=0.5)
         self.client = HubClient.from_home(self.home, AGENCY, timeout=self.options.timeout, retry=retry)
+        self.desk = self.client.officer(card(self.home, AGENCY, self.officer))
         self.auditor = HubClient.from_home(self.home, "auditor", timeout=30)
         self.registry_files = {name: _file_digest(self.home.provider_db(name)) for name in self.settings.providers}
         for name in self.settings.providers:
@@ -152,11 +156,11 @@ class Crash:
         return self._cards[subject]
 
     async def _fetch_one(self, tag: str, doc_type: str, subject: str) -> Printout | None:
-        assert self.client is not None
+        assert self.desk is not None
         key = (self._case_ref(tag), doc_type)
         try:
-            printout = await self.client.fetch_document(doc_type, subject, purpose=PURPOSE, officer_id=self.officer,
-                                                        case_ref=key[0], citizen_card=self._card(subject))
+            printout = await self.desk.fetch_document(doc_type, subject, purpose=PURPOSE, case_ref=key[0],
+                                                      citizen_card=self._card(subject))
         except LinkageError as err:
             self.ledger.failed(key, err)
             return None
@@ -164,11 +168,11 @@ class Crash:
         return printout
 
     async def _fetch_many(self, tag: str, doc_types: list[str], subject: str) -> None:
-        assert self.client is not None
+        assert self.desk is not None
         case_ref = self._case_ref(tag)
         try:
-            answer = await self.client.fetch_documents(doc_types, subject, purpose=PURPOSE, officer_id=self.officer,
-                                                       case_ref=case_ref, citizen_card=self._card(subject))
+            answer = await self.desk.fetch_documents(doc_types, subject, purpose=PURPOSE, case_ref=case_ref,
+                                                     citizen_card=self._card(subject))
         except LinkageError as err:
             for doc_type in doc_types:
                 self.ledger.failed((case_ref, doc_type), err)
@@ -215,7 +219,7 @@ class Crash:
         """(final path, page) of a request that ends in 200; raises _SignedOut, or aiohttp's errors."""
         async with http.request(method, self._counter_url + path, data=data) as resp:
             text = await resp.text()
-            if resp.url.path == "/signin" and path != "/signin":
+            if resp.url.path.startswith("/signin") and not path.startswith("/signin"):
                 raise _SignedOut()
             if resp.status != 200:
                 raise aiohttp.ClientResponseError(resp.request_info, (), status=resp.status,
@@ -223,9 +227,13 @@ class Crash:
             return resp.url.path, text
 
     async def _sign_in(self, http: aiohttp.ClientSession) -> str:
-        """Sign in as the officer; the session's CSRF token."""
-        _, page = await self._page(http, "GET", "/signin")
-        await self._page(http, "POST", "/signin", {"csrf": csrf_token(page), "officer_id": self.officer, "next": "/"})
+        """Sign in as the officer, with their passkey; the session's CSRF token. A sign-in the counter refuses (it
+        or the hub is restarting) is a ClientError, as a page that does not answer is."""
+        try:
+            await http_sign_in(http, self.home, AGENCY, self.officer, counter_origin(self.settings),
+                               base=self._counter_url)
+        except AssertionError as refused:
+            raise aiohttp.ClientError(f"the counter did not sign the officer in: {refused}") from None
         return csrf_token((await self._page(http, "GET", "/complaints/new"))[1])
 
     async def _open_case(self, http: aiohttp.ClientSession, csrf: str) -> None:

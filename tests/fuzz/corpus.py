@@ -103,11 +103,12 @@ class Corpus:
                       and p.get("card"))
         officer = sorted(settings.agencies[MUNI].officers)[0]
         fetch = next(m for m in surface.methods if m.name == "LinkageHub/FetchDocument")
+        session = surface.session if surface.session is not None else surface.sign_in(MUNI, officer)
         answers = []
         for doc_type in _DOC_TYPES:
             request = hub_pb2.FetchDocumentRequest(doc_type=doc_type, subject_id=str(person["id"]),
                                                    purpose="ขึ้นทะเบียนผู้สูงอายุ", officer_id=officer,
-                                                   case_ref="PHR-2569-0099")
+                                                   case_ref="PHR-2569-0099", officer_session=session.secret)
             if doc_type == "dopa.card":  # the citizen's card proves they are present
                 request = surface.present(MUNI, request)
             outcome = surface.call(fetch, MUNI, request.SerializeToString())

@@ -21,6 +21,7 @@ the hub and one valid record from the registry.
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import shutil
 import threading
 import tomllib
@@ -38,6 +39,7 @@ from google.protobuf.message import DecodeError, Message
 from google.rpc import error_details_pb2
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
+from consumers.client import OfficerSession
 from linkage import merkle, pki
 from linkage.cards import presence_hash
 from linkage.cli.cards import card_of
@@ -48,6 +50,7 @@ from linkage.v1 import audit_pb2, hub_pb2, provider_pb2
 from providers.faults import ERROR_CODES
 from tests.conftest import RunningStack, start_stack
 from tests.fuzz.strategies import Vocabulary
+from tests.officers import card as officer_card
 
 _Fetch = TypeVar("_Fetch", hub_pb2.FetchDocumentRequest, hub_pb2.FetchDocumentsRequest)
 
@@ -184,6 +187,7 @@ class Surface:
         self.methods = methods()
         self.vocab = Vocabulary()
         self.valid: dict[str, list[Message]] = {}
+        self.session: OfficerSession | None = None  # the municipality's officer's, in the valid requests
         self.codes: Counter[str] = Counter()  # answers by status code
         self.reasons: Counter[str] = Counter()  # refusals by code and ErrorInfo reason
 
@@ -211,6 +215,30 @@ class Surface:
                 agency, parse_id(request.subject_id), request.purpose, request.officer_id, request.case_ref, types))))
         return request
 
+
+    def sign_in(self, agency: str, officer: str) -> OfficerSession:
+        """The officer's session, signed in with the card the sandbox issued them (the hub requires one)."""
+        signer = officer_card(self.stack.home, agency, officer)
+        begun = hub_pb2.BeginOfficerSignInResponse.FromString(self.call(
+            _method(self.methods, "LinkageHub", "BeginOfficerSignIn"), agency,
+            hub_pb2.BeginOfficerSignInRequest(officer_id=officer).SerializeToString()).response or b"")
+        done = hub_pb2.FinishOfficerSignInResponse.FromString(self.call(
+            _method(self.methods, "LinkageHub", "FinishOfficerSignIn"), agency, hub_pb2.FinishOfficerSignInRequest(
+                statement=begun.statement, kid=signer.kid, signature=signer.sign(begun.statement)).SerializeToString(),
+        ).response or b"")
+        assert done.session, "the sandbox officer's sign-in was refused"
+        return OfficerSession(done.session, done.session_id, done.officer_id, done.expires_at)
+
+    def _renew_session(self) -> None:
+        """A new session in every valid request when the one they carry ends within five minutes (a long run)."""
+        old = self.session
+        if old is None or old.ends() - dt.datetime.now(dt.UTC) > dt.timedelta(minutes=5):
+            return
+        self.session = self.sign_in(MUNI, old.officer_id)
+        for requests in self.valid.values():
+            for request in requests:
+                if getattr(request, "officer_session", None) == old.secret:
+                    request.officer_session = self.session.secret  # type: ignore[attr-defined]
 
     def call(self, method: Method, caller: str, request: bytes, timeout: float = TIMEOUT_S) -> Outcome:
         """Send ``request`` as it is (bytes, whatever they hold) and read the answer as bytes."""
@@ -244,6 +272,7 @@ class Surface:
 
     def alive(self) -> list[str]:
         """The known-good round: health SERVING on both servers, one valid fetch, one valid record."""
+        self._renew_session()
         problems = []
         for server, caller in (("hub", MUNI), ("provider", "linkage-hub")):
             stub = health_pb2_grpc.HealthStub(self._channels[server, caller])
@@ -280,10 +309,13 @@ class Surface:
                 f"{ids[0][10:12]}-{ids[0][12]}", ids[0][:12], with_check_digit("000000000000")]
         officers = sorted({o for a in settings.agencies.values() for o in a.officers})
         muni_officer = sorted(settings.agencies[MUNI].officers)[0]
+        self.session = self.sign_in(MUNI, muni_officer)  # every printout, card check and batch names it
+        signed = self.session.secret
         card = person["card"]
         text: dict[str, list[str]] = {
             "doc_type": [*doc_types, "dopa.nothing", "DOPA.PERSON"], "doc_types": doc_types,
             "subject_id": ids + near, "citizen_id": ids + near, "officer_id": officers + near[:1],
+            "officer_session": [signed, signed[:-1], "x" * 101],
             "purpose": ["ขึ้นทะเบียนผู้สูงอายุ", "audit", "x" * 500], "reason": ["ออกผิดคน / issued in error"],
             "case_ref": ["PHR-2569-0001", "c" * 100],
             "first_name_th": [card["first_name_th"]], "last_name_th": [card["last_name_th"]],
@@ -293,7 +325,7 @@ class Surface:
         self.vocab = Vocabulary(text=text)
         fetch = hub_pb2.FetchDocumentRequest(doc_type="dopa.person", subject_id=str(person["id"]),
                                              purpose="ขึ้นทะเบียนผู้สูงอายุ", officer_id=muni_officer,
-                                             case_ref="PHR-2569-0001")
+                                             case_ref="PHR-2569-0001", officer_session=signed)
         issued = []
         fetch_method = _method(self.methods, "LinkageHub", "FetchDocument")
         for _ in range(4):
@@ -309,14 +341,14 @@ class Surface:
         company = str(juristic[0]["id"]) if juristic else str(person["id"])
         valid: dict[str, list[Message]] = {
             "LinkageHub/FetchDocument": [fetch, hub_pb2.FetchDocumentRequest(
-                doc_type="dbd.juristic", subject_id=company, purpose="audit", officer_id=muni_officer)],
+                doc_type="dbd.juristic", subject_id=company, purpose="audit", officer_session=signed)],
             "LinkageHub/FetchDocuments": [self.present(MUNI, hub_pb2.FetchDocumentsRequest(
                 doc_types=["dopa.person", "dopa.house", "dopa.card"], subject_id=str(person["id"]),
-                purpose="ขึ้นทะเบียน", officer_id=muni_officer))],
-            "LinkageHub/GetAgentStatus": [hub_pb2.GetAgentStatusRequest(officer_id=muni_officer,
+                purpose="ขึ้นทะเบียน", officer_id=muni_officer, officer_session=signed))],
+            "LinkageHub/GetAgentStatus": [hub_pb2.GetAgentStatusRequest(officer_session=signed,
                                                                         citizen_id=str(person["id"]))],
             "LinkageHub/CheckCard": [hub_pb2.HubCheckCardRequest(card=card_msg, purpose="ตรวจบัตร",
-                                                                 officer_id=muni_officer)],
+                                                                 officer_session=signed)],
             "AuditLog/GetInclusionProof": [audit_pb2.GetInclusionProofRequest(index=issued[0].log_index,
                                                                               tree_size=size),
                                            audit_pb2.GetInclusionProofRequest(
@@ -327,7 +359,7 @@ class Surface:
                                       audit_pb2.ListAccessesRequest(subject_id=str(person["id"]),
                                                                     citizen_card=card_msg)],
             "AuditLog/RevokePrintout": [audit_pb2.RevokePrintoutRequest(
-                printout_id=d.printout_id, reason="ออกผิดคน / issued in error", officer_id=muni_officer)
+                printout_id=d.printout_id, reason="ออกผิดคน / issued in error", officer_session=signed)
                 for d in issued[2:]],
             "AuditLog/GetRevocation": [audit_pb2.GetRevocationRequest(printout_id=issued[0].printout_id)],
             "ProviderService/GetRecord": [provider_pb2.GetRecordRequest(

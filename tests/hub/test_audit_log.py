@@ -25,7 +25,8 @@ from linkage.seal import printout_digest
 from linkage.v1 import audit_pb2, audit_pb2_grpc, hub_pb2_grpc, provider_pb2
 from tests.backends import backend, fresh_database, postgres
 from tests.conftest import RunningStack, start_stack
-from tests.hub.test_fetch import MUNI, fetch, officer, request, subject
+from tests.hub.test_fetch import MUNI, fetch, request, subject
+from tests.officers import signed_in
 
 __all__ = ["backend", "postgres"]  # fixtures
 
@@ -128,12 +129,12 @@ async def test_accesses_for_auditors_only_and_revocation(stack: RunningStack,
             await log.ListAccesses(audit_pb2.ListAccessesRequest(subject_id=citizen))
         assert info.value.code() == grpc.StatusCode.PERMISSION_DENIED
         assert from_rpc_error(info.value).code == "not_an_auditor"
-        revoked = await log.RevokePrintout(audit_pb2.RevokePrintoutRequest(
-            printout_id=doc.printout_id, reason="ออกผิดคน / issued for the wrong case", officer_id=officer(stack, MUNI)))
+        revoked = await log.RevokePrintout(await signed_in(stack, MUNI, audit_pb2.RevokePrintoutRequest(
+            printout_id=doc.printout_id, reason="ออกผิดคน / issued for the wrong case")))
         assert revoked.log_index == doc.log_index + 1
         with pytest.raises(grpc.aio.AioRpcError) as info:
-            await log.RevokePrintout(audit_pb2.RevokePrintoutRequest(
-                printout_id=doc.printout_id, reason="again", officer_id=officer(stack, MUNI)))
+            await log.RevokePrintout(await signed_in(stack, MUNI, audit_pb2.RevokePrintoutRequest(
+                printout_id=doc.printout_id, reason="again")))
         assert from_rpc_error(info.value).code == "already_revoked"
     async with stack.channel("auditor") as channel:
         log = audit_pb2_grpc.AuditLogStub(channel)
@@ -149,8 +150,8 @@ async def test_accesses_for_auditors_only_and_revocation(stack: RunningStack,
         assert listed.revoked[doc.printout_id].reason.startswith("ออกผิดคน")
         # Another agency cannot revoke what it was not issued.
         with pytest.raises(grpc.aio.AioRpcError) as info:
-            await log.RevokePrintout(audit_pb2.RevokePrintoutRequest(
-                printout_id=doc.printout_id, reason="x", officer_id=officer(stack, "auditor")))
+            await log.RevokePrintout(await signed_in(stack, "auditor", audit_pb2.RevokePrintoutRequest(
+                printout_id=doc.printout_id, reason="x")))
         assert info.value.code() == grpc.StatusCode.NOT_FOUND
 
 
@@ -162,7 +163,7 @@ async def test_log_survives_restart_with_the_same_tree(stack: RunningStack, pers
     assert stack.hub.hub.log.latest.checkpoint == before
     async with stack.channel(MUNI) as channel:
         doc = await hub_pb2_grpc.LinkageHubStub(channel).FetchDocument(
-            request(stack, MUNI, "dopa.person", subject(personas, "dopa.person")))
+            await signed_in(stack, MUNI, request(stack, MUNI, "dopa.person", subject(personas, "dopa.person"))))
     assert doc.log_index == before.size
     proof = await stack.hub.hub.log.consistency_proof(before.size, doc.checkpoint.size)
     merkle.verify_consistency(before.size, doc.checkpoint.size, proof, before.root_hash,
@@ -173,14 +174,16 @@ async def test_log_survives_restart_with_the_same_tree(stack: RunningStack, pers
 
 async def test_no_printout_when_the_log_cannot_be_written(stack: RunningStack,
                                                           personas: list[dict[str, Any]]) -> None:
+    # The officer's session, checked once by a first fetch: the hub remembers it, and reads no store for it below.
+    asked = await signed_in(stack, MUNI, request(stack, MUNI, "dopa.person", subject(personas, "dopa.person")))
+    await fetch(stack, MUNI, asked)
     log = stack.hub.hub.log
     before = log.size
     # The hub's commit cannot happen, so it must not issue.
     with log_held_by_another_writer(stack):
         async with stack.channel(MUNI) as channel:
             with pytest.raises(grpc.aio.AioRpcError) as info:
-                await hub_pb2_grpc.LinkageHubStub(channel).FetchDocument(
-                    request(stack, MUNI, "dopa.person", subject(personas, "dopa.person")))
+                await hub_pb2_grpc.LinkageHubStub(channel).FetchDocument(asked)
         assert info.value.code() == grpc.StatusCode.UNAVAILABLE
         parsed = from_rpc_error(info.value)
         assert parsed.code == "log_unavailable" and parsed.side == "hub"

@@ -36,6 +36,7 @@ from providers.synth import sample_ids
 from tests.conftest import RunningStack, start_stack
 from tests.hub.test_faults import Admin
 from tests.hub.test_fetch import MUNI, request
+from tests.officers import session, signed_in
 from tests.providers.test_batch import big_house
 
 _BATCH = f"/{SERVICE_NAME}/BatchGetRecords"
@@ -65,14 +66,16 @@ def registry_calls(stack: RunningStack, name: str = "dopa") -> tuple[int, int, i
 
 async def _fetch_all(stack: RunningStack, subjects: list[str], timeout: float = 30,
                      ) -> list[hub_pb2.FetchDocumentResponse | LinkageError]:
-    """FetchDocument of dopa.person for each subject, all in flight at once on one connection."""
+    """FetchDocument of dopa.person for each subject, all in flight at once on one connection, under the officer's
+    session (signed in before)."""
+    signed = (await session(stack, MUNI)).secret
     async with stack.channel(MUNI) as channel:
         stub = hub_pb2_grpc.LinkageHubStub(channel)
 
         async def one(subject: str) -> hub_pb2.FetchDocumentResponse | LinkageError:
             try:
                 answer: hub_pb2.FetchDocumentResponse = await stub.FetchDocument(
-                    request(stack, MUNI, "dopa.person", subject), timeout=timeout)
+                    request(stack, MUNI, "dopa.person", subject, officer_session=signed), timeout=timeout)
                 return answer
             except grpc.aio.AioRpcError as exc:
                 return from_rpc_error(exc)
@@ -245,8 +248,9 @@ async def test_reads_a_full_batch_answer_left_out_go_alone(sandbox_home: Home, t
     try:
         async with stack.channel(MUNI) as channel:
             stub = hub_pb2_grpc.LinkageHubStub(channel)
-            house = request(stack, MUNI, "dopa.house", member)
-            await stub.FetchDocument(request(stack, MUNI, "dopa.person", _citizens(stack.home, 1)[0]), timeout=120)
+            house = await signed_in(stack, MUNI, request(stack, MUNI, "dopa.house", member))
+            await stub.FetchDocument(await signed_in(stack, MUNI, request(stack, MUNI, "dopa.person",
+                                                                         _citizens(stack.home, 1)[0])), timeout=120)
             await admin.set(latency_ms=100)
             answers = await asyncio.gather(*(stub.FetchDocument(house, timeout=120) for _ in range(8)))
         assert all(unverified_payload(a.jws)["data"]["member_count"] == 8000 for a in answers)

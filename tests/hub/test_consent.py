@@ -17,6 +17,7 @@ from consumers.client import HubClient
 from linkage.errors import LinkageError
 from linkage.v1 import provider_pb2
 from tests.conftest import RunningStack
+from tests.officers import card_args, session
 
 MUNI = "phrae-municipality"
 HOSPITAL = "phrae-hospital"
@@ -69,7 +70,8 @@ async def test_the_citizen_previews_approves_and_one_fetch_uses_it(
     await hub.decide_consent(asked.consent_id, person["id"], _card(person), True)
     # The consent stands in for presence: the card record is served without the card at a desk.
     docs = await hub.fetch_documents(["dopa.person", "dopa.card"], person["id"], purpose=PURPOSE,
-                                     officer_id=_officer(stack), case_ref="ONLINE-0001", consent_id=asked.consent_id)
+                                     officer_session=await session(stack, MUNI), case_ref="ONLINE-0001",
+                                     consent_id=asked.consent_id)
     for doc in docs.values():
         assert not isinstance(doc, Exception), doc
         assert doc.payload["consent"]["consent_id"] == asked.consent_id
@@ -78,8 +80,9 @@ async def test_the_citizen_previews_approves_and_one_fetch_uses_it(
     after = [c for c in await hub.list_consents(person["id"], _card(person)) if c.consent_id == asked.consent_id]
     assert after[0].status == "used" and not after[0].preview
     with pytest.raises(LinkageError) as used:
-        await hub.fetch_document("dopa.person", person["id"], purpose=PURPOSE, officer_id=_officer(stack),
-                                 case_ref="ONLINE-0001", consent_id=asked.consent_id)
+        await hub.fetch_document("dopa.person", person["id"], purpose=PURPOSE,
+                                 officer_session=await session(stack, MUNI), case_ref="ONLINE-0001",
+                                 consent_id=asked.consent_id)
     assert used.value.code == "consent_used"
 
 
@@ -111,7 +114,7 @@ async def test_a_consent_misused_is_refused_saying_why_and_nothing_is_logged(
     try:
         with pytest.raises(LinkageError) as info:
             await clients[agency].fetch_document(doc_type, subject, purpose=purpose,
-                                                 officer_id=_officer(stack, agency), consent_id=consent_id)
+                                                 officer_session=await session(stack, agency), consent_id=consent_id)
     finally:
         stack.hub.hub.consents.clock = time.time
     err = info.value
@@ -119,8 +122,8 @@ async def test_a_consent_misused_is_refused_saying_why_and_nothing_is_logged(
     assert err.message_th and err.message_en and stack.hub.hub.log.size == before
     if misuse in ("other_agency", "other_doc_type", "other_purpose", "other_subject"):
         # Not spent by the misuse: the right fetch still gets it.
-        doc = await hub.fetch_document("dopa.person", person["id"], purpose=PURPOSE, officer_id=_officer(stack),
-                                       consent_id=consent_id)
+        doc = await hub.fetch_document("dopa.person", person["id"], purpose=PURPOSE,
+                                       officer_session=await session(stack, MUNI), consent_id=consent_id)
         assert doc.payload["consent"]["consent_id"] == consent_id
 
 
@@ -143,8 +146,8 @@ async def test_only_the_citizen_sees_and_decides_and_a_failed_fetch_keeps_the_co
     # A registry that is down issues nothing: the consent is given back, not spent.
     await stack.providers["dopa"].stop(0)
     with pytest.raises(LinkageError) as down:
-        await hub.fetch_document("dopa.person", person["id"], purpose=PURPOSE, officer_id=_officer(stack),
-                                 consent_id=asked.consent_id, timeout=5)
+        await hub.fetch_document("dopa.person", person["id"], purpose=PURPOSE,
+                                 officer_session=await session(stack, MUNI), consent_id=asked.consent_id, timeout=5)
     assert down.value.status in (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED)
     assert stack.hub.hub.consents.shown((await stack.hub.hub.consents.of(person["id"]))[0])["status"] == "approved"
     # Asking for a type the agency has no right to is refused at once.
@@ -167,7 +170,7 @@ async def test_linkage_fetch_with_a_consent_or_the_citizens_card(
     person, voided = _citizen(personas), _citizen(personas, "voided")
     consent_id = await _approved(stack, clients[MUNI], person, ["dopa.person"])
     common = ["fetch", "--home", str(stack.home.root), "--hub", stack.hub_address, "--agency", MUNI,
-              "--officer", _officer(stack), "--purpose", PURPOSE, "--case", "ONLINE-0001"]
+              *card_args(stack.home, MUNI), "--purpose", PURPOSE, "--case", "ONLINE-0001"]
     code, out, err = await _cli(*common, "--doc-type", "dopa.person", "--id", person["id"], "--consent", consent_id)
     assert code == 0, err
     assert json.loads(out)["consent"]["consent_id"] == consent_id

@@ -31,6 +31,7 @@ from linkage.v1 import hub_pb2, hub_pb2_grpc, provider_pb2, provider_pb2_grpc
 from providers.faults import ADMIN_CLIENT
 from tests.conftest import RunningStack, start_stack
 from tests.hub.test_fetch import MUNI, fetch, request, subject
+from tests.officers import signed_in
 
 Start = Callable[..., Awaitable[RunningStack]]
 
@@ -100,7 +101,8 @@ async def admins() -> AsyncIterator[Callable[..., Admin]]:
 
 
 async def refused(stack: RunningStack, req: hub_pb2.FetchDocumentRequest, timeout: float = 10) -> LinkageError:
-    """The hub's refusal of req, read back from its ErrorInfo."""
+    """The hub's refusal of req (under its officer's session), read back from its ErrorInfo."""
+    await signed_in(stack, MUNI, req)
     async with stack.channel(MUNI) as channel:
         with pytest.raises(grpc.aio.AioRpcError) as info:
             await hub_pb2_grpc.LinkageHubStub(channel).FetchDocument(req, timeout=timeout)

@@ -7,6 +7,7 @@ import dataclasses
 from typing import Any
 
 import grpc
+import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
 
@@ -17,7 +18,8 @@ from linkage.ids import with_check_digit
 from linkage.seal import unverified_payload
 from linkage.v1 import hub_pb2, hub_pb2_grpc
 from tests.conftest import RunningStack, start_stack
-from tests.hub.test_fetch import HOSPITAL, MUNI, officer, refused, request, subject
+from tests.hub.test_fetch import HOSPITAL, MUNI, fetch, officer, refused, request, subject
+from tests.officers import signed_in
 
 
 async def test_fetch_documents_reports_each_failure_on_its_own(stack: RunningStack,
@@ -25,9 +27,10 @@ async def test_fetch_documents_reports_each_failure_on_its_own(stack: RunningSta
     citizen = subject(personas, "edu.degree")
     before = stack.hub.hub.log.size
     async with stack.channel(MUNI) as channel:
-        answer = await hub_pb2_grpc.LinkageHubStub(channel).FetchDocuments(hub_pb2.FetchDocumentsRequest(
-            doc_types=["dopa.person", "dbd.juristic", "edu.degree", "dopa.card"], subject_id=citizen,
-            purpose="ตรวจสอบคุณสมบัติผู้สมัคร", officer_id=officer(stack, MUNI)))
+        answer = await hub_pb2_grpc.LinkageHubStub(channel).FetchDocuments(await signed_in(
+            stack, MUNI, hub_pb2.FetchDocumentsRequest(doc_types=["dopa.person", "dbd.juristic", "edu.degree",
+                                                                  "dopa.card"], subject_id=citizen,
+                                                       purpose="ตรวจสอบคุณสมบัติผู้สมัคร")))
     outcomes = {r.doc_type: r for r in answer.results}
     assert [r.doc_type for r in answer.results] == ["dopa.person", "dbd.juristic", "edu.degree", "dopa.card"]
     assert unverified_payload(outcomes["dopa.person"].document.jws)["subject_id"] == citizen
@@ -43,15 +46,15 @@ async def test_fetch_documents_refuses_a_bad_request_as_a_whole(stack: RunningSt
         hub = hub_pb2_grpc.LinkageHubStub(channel)
         for req, reason in [
             (hub_pb2.FetchDocumentsRequest(doc_types=[], subject_id=with_check_digit("110170023070"),
-                                           purpose="x", officer_id=officer(stack, MUNI)), "doc_types_missing"),
-            (hub_pb2.FetchDocumentsRequest(doc_types=["dopa.person"], subject_id="123", purpose="x",
-                                           officer_id=officer(stack, MUNI)), "id_wrong_length"),
+                                           purpose="x"), "doc_types_missing"),
+            (hub_pb2.FetchDocumentsRequest(doc_types=["dopa.person"], subject_id="123", purpose="x"),
+             "id_wrong_length"),
             (hub_pb2.FetchDocumentsRequest(doc_types=["dopa.person", "dopa.person"],
-                                           subject_id=with_check_digit("110170023070"), purpose="x",
-                                           officer_id=officer(stack, MUNI)), "doc_types_repeated"),
+                                           subject_id=with_check_digit("110170023070"), purpose="x"),
+             "doc_types_repeated"),
         ]:
             try:
-                await hub.FetchDocuments(req)
+                await hub.FetchDocuments(await signed_in(stack, MUNI, req))
             except grpc.aio.AioRpcError as err:
                 assert err.code() == grpc.StatusCode.INVALID_ARGUMENT
                 assert from_rpc_error(err).code == reason
@@ -75,15 +78,21 @@ async def test_list_services_shows_only_what_the_agency_may_use(stack: RunningSt
 async def test_agent_status(stack: RunningStack, personas: list[dict[str, Any]]) -> None:
     async with stack.channel(MUNI) as channel:
         hub = hub_pb2_grpc.LinkageHubStub(channel)
-        known = officer(stack, MUNI)
         stranger = officer(stack, HOSPITAL)
         citizen = subject(personas, "dopa.person")
-        assert (await hub.GetAgentStatus(hub_pb2.GetAgentStatusRequest(officer_id=stranger))).status \
-            == hub_pb2.AGENT_NOT_AVAILABLE
-        assert (await hub.GetAgentStatus(hub_pb2.GetAgentStatusRequest(officer_id=known))).status \
+        # The officer is named by their session (a bare ID is refused); another agency's officer cannot sign in here.
+        assert (await hub.GetAgentStatus(await signed_in(stack, MUNI, hub_pb2.GetAgentStatusRequest()))).status \
             == hub_pb2.AGENT_AVAILABLE
-        answer = await hub.GetAgentStatus(hub_pb2.GetAgentStatusRequest(officer_id=known, citizen_id=citizen))
+        answer = await hub.GetAgentStatus(await signed_in(stack, MUNI, hub_pb2.GetAgentStatusRequest(
+            citizen_id=citizen)))
         assert answer.status == hub_pb2.CITIZEN_AVAILABLE and answer.agency == MUNI
+        for call, reason in ((hub.GetAgentStatus(hub_pb2.GetAgentStatusRequest(officer_id=stranger)),
+                              "officer_session_required"),
+                             (hub.BeginOfficerSignIn(hub_pb2.BeginOfficerSignInRequest(officer_id=stranger)),
+                              "officer_not_registered")):
+            with pytest.raises(grpc.aio.AioRpcError) as info:
+                await call
+            assert from_rpc_error(info.value).code == reason
 
 
 async def test_provider_down_is_unavailable_naming_it(sandbox_home: Home, personas: list[dict[str, Any]]) -> None:
@@ -98,9 +107,7 @@ async def test_provider_down_is_unavailable_naming_it(sandbox_home: Home, person
         assert running.hub.hub.log.size == before
         # Other providers still answer.
         company = subject(personas, "dbd.juristic", kind="juristic")
-        async with running.channel(MUNI) as channel:
-            doc = await hub_pb2_grpc.LinkageHubStub(channel).FetchDocument(
-                request(running, MUNI, "dbd.juristic", company))
+        doc = await fetch(running, MUNI, request(running, MUNI, "dbd.juristic", company))
         assert doc.jws
     finally:
         await running.hub.stop(0)

@@ -25,6 +25,7 @@ from google.rpc import error_details_pb2
 from grpc_status import rpc_status
 
 from linkage import pki
+from linkage.cli.officers import issue_sandbox_cards
 from linkage.cli.sandbox import init
 from linkage.config import ConfigError, Home, load_settings, settings_from_text, write_config
 from linkage.errors import LimitExceeded, error_info, from_rpc_error
@@ -41,6 +42,7 @@ from linkage.limits import (
 from linkage.pki import HUB_CLIENT
 from linkage.v1 import audit_pb2, audit_pb2_grpc, hub_pb2, hub_pb2_grpc, provider_pb2, provider_pb2_grpc
 from tests.conftest import RunningStack, start_stack
+from tests.officers import signed_in
 
 MUNI = "phrae-municipality"
 FLOODER = "flooder"
@@ -183,6 +185,7 @@ def base_config(limits_home: Home) -> dict[str, Any]:
     raw["agencies"][FLOODER] = {"title": "ทดสอบ / flooder", "officers": raw["agencies"][MUNI]["officers"],
                                 "rate_per_s": 1, "burst": 5, "daily_quota": 100_000,
                                 "grants": {"dopa.person": ["*"]}}
+    issue_sandbox_cards(limits_home, {FLOODER: raw["agencies"][MUNI]["officers"]})  # the flooder's officers' cards
     return raw
 
 
@@ -225,6 +228,11 @@ def fetch_request(stack: RunningStack, **kw: Any) -> hub_pb2.FetchDocumentReques
     return hub_pb2.FetchDocumentRequest(**{**fields, **kw})
 
 
+async def signed_request(stack: RunningStack, agency: str = MUNI, **kw: Any) -> hub_pb2.FetchDocumentRequest:
+    """fetch_request under the officer's session with the agency (a sign-in costs the agency two calls)."""
+    return await signed_in(stack, agency, fetch_request(stack, **kw))
+
+
 def details(err: grpc.aio.AioRpcError) -> tuple[error_details_pb2.ErrorInfo, error_details_pb2.RetryInfo | None]:
     info = error_info(err.trailing_metadata(), err.code(), err.details() or "")
     status = rpc_status.from_call(err)
@@ -253,12 +261,14 @@ async def test_a_flooding_agency_is_refused_and_does_not_starve_another(
     refusals: list[grpc.aio.AioRpcError] = []
     steady: list[tuple[grpc.StatusCode, float]] = []
 
+    # Each officer signs in first: the flooder's two sign-in calls come out of its burst.
+    flood_request, steady_request = await signed_request(stack, FLOODER), await signed_request(stack, MUNI)
     async with channel(stack, FLOODER) as a, channel(stack, MUNI) as b:
         flooder, other = hub_pb2_grpc.LinkageHubStub(a), hub_pb2_grpc.LinkageHubStub(b)
 
         async def one_flood_call() -> None:
             try:
-                await flooder.FetchDocument(fetch_request(stack), timeout=30)
+                await flooder.FetchDocument(flood_request, timeout=30)
                 flood.append(grpc.StatusCode.OK)
             except grpc.aio.AioRpcError as err:
                 flood.append(err.code())
@@ -272,7 +282,7 @@ async def test_a_flooding_agency_is_refused_and_does_not_starve_another(
             for _ in range(n):
                 started = time.perf_counter()
                 try:
-                    await other.FetchDocument(fetch_request(stack), timeout=10)  # the loose bound
+                    await other.FetchDocument(steady_request, timeout=10)  # the loose bound
                     steady.append((grpc.StatusCode.OK, time.perf_counter() - started))
                 except grpc.aio.AioRpcError as err:
                     steady.append((err.code(), time.perf_counter() - started))
@@ -289,7 +299,7 @@ async def test_a_flooding_agency_is_refused_and_does_not_starve_another(
     # B: every call answered within its deadline. A: at most its burst plus its rate over the flood; the rest refused.
     assert [code for code, _ in steady] == [grpc.StatusCode.OK] * 30
     admitted = flood.count(grpc.StatusCode.OK)
-    assert limits.burst <= admitted <= limits.burst + limits.rate_per_s * elapsed + 1, (admitted, elapsed)
+    assert limits.burst - 2 <= admitted <= limits.burst + limits.rate_per_s * elapsed + 1, (admitted, elapsed)
     assert len(flood) >= 64 and len(refusals) == len(flood) - admitted > 0
     assert {err.code() for err in refusals} == {grpc.StatusCode.RESOURCE_EXHAUSTED}
     info, retry = details(refusals[0])
@@ -309,27 +319,30 @@ async def test_a_flooding_agency_is_refused_and_does_not_starve_another(
 
 async def test_daily_quota_refuses_every_method_until_midnight(
         running: Start, limits_home: Home, base_config: dict[str, Any]) -> None:
-    configure(limits_home, base_config, **{FLOODER: {"rate_per_s": 1000, "burst": 1000, "daily_quota": 4}})
+    configure(limits_home, base_config, **{FLOODER: {"rate_per_s": 1000, "burst": 1000, "daily_quota": 6}})
     stack = await running()
     before = stack.hub.hub.log.size
+    flooded = await signed_request(stack, FLOODER)  # the sign-in: two of six
     async with channel(stack, FLOODER) as a, channel(stack, MUNI) as b:
         hub, audit = hub_pb2_grpc.LinkageHubStub(a), audit_pb2_grpc.AuditLogStub(a)
         officer = sorted(stack.settings.agencies[MUNI].officers)[0]
         await hub.ListServices(hub_pb2.ListServicesRequest())
         await audit.GetCheckpoint(audit_pb2.GetCheckpointRequest())
-        await hub.FetchDocument(fetch_request(stack))  # three of four
+        await hub.FetchDocument(flooded)  # five of six
         batch = hub_pb2.FetchDocumentsRequest(doc_types=["dopa.person", "dopa.house"], subject_id=citizen(stack.home),
-                                              purpose="ทดสอบ", officer_id=officer)
+                                              purpose="ทดสอบ", officer_id=officer,
+                                              officer_session=flooded.officer_session)
         await quota_refuses(hub.FetchDocuments(batch))  # two more than the one left
-        await hub.GetAgentStatus(hub_pb2.GetAgentStatusRequest(officer_id=officer))  # the fourth and last
+        await hub.GetAgentStatus(hub_pb2.GetAgentStatusRequest(officer_id=officer,
+                                                               officer_session=flooded.officer_session))  # sixth, last
         await quota_refuses(hub.GetAgentStatus(hub_pb2.GetAgentStatusRequest(officer_id=officer)))
         await quota_refuses(audit.GetEntries(audit_pb2.GetEntriesRequest(start=0, end=1)))
         err = await quota_refuses(hub.FetchDocument(fetch_request(stack, subject_id="not an ID")))  # not even read
-        assert "daily quota of 4 calls" in (err.details() or "") and "โควตา" in (err.details() or "")
+        assert "daily quota of 6 calls" in (err.details() or "") and "โควตา" in (err.details() or "")
         # Another agency is not touched by the flooder's quota.
-        await hub_pb2_grpc.LinkageHubStub(b).FetchDocument(fetch_request(stack))
+        await hub_pb2_grpc.LinkageHubStub(b).FetchDocument(await signed_request(stack, MUNI))
     assert stack.hub.hub.log.size == before + 2
-    assert stack.hub.hub.limiter.used_today(FLOODER) == 4
+    assert stack.hub.hub.limiter.used_today(FLOODER) == 6
 
 
 async def quota_refuses(call: Awaitable[Any]) -> grpc.aio.AioRpcError:
@@ -358,9 +371,10 @@ async def test_limits_follow_the_configuration_while_the_hub_runs(
     assert from_rpc_error(info.value).code == "quota_exhausted"
 
 
-def _too_long(stack: RunningStack) -> list[tuple[str, str, Callable[[Any, Any], Awaitable[Any]]]]:
-    """(reason, text the message must hold, call) for one over-long field of each request that has one."""
-    ok = fetch_request(stack)
+def _too_long(stack: RunningStack, ok: hub_pb2.FetchDocumentRequest,
+              ) -> list[tuple[str, str, Callable[[Any, Any], Awaitable[Any]]]]:
+    """(reason, text the message must hold, call) for one over-long field of each request that has one; ok is a
+    right request, under its officer's session."""
     card = provider_pb2.CheckCardRequest(subject_id=ok.subject_id, first_name_th="ก" * 101, last_name_th="ข",
                                          birth_date="25300101", laser_code="ME0-1234567-89")
     return [
@@ -396,7 +410,7 @@ def _too_long(stack: RunningStack) -> list[tuple[str, str, Callable[[Any, Any], 
         ("batch_too_large", f"at most {MAX_BATCH} document types per call, got {MAX_BATCH + 1}",
          lambda hub, audit: hub.FetchDocuments(hub_pb2.FetchDocumentsRequest(
              doc_types=[f"t.{i}" for i in range(MAX_BATCH + 1)], subject_id=ok.subject_id, purpose="x",
-             officer_id=ok.officer_id))),
+             officer_id=ok.officer_id, officer_session=ok.officer_session))),
         ("bad_range", f"ask for 1 to {MAX_ENTRIES} entries",
          lambda hub, audit: audit.GetEntries(audit_pb2.GetEntriesRequest(start=0, end=MAX_ENTRIES + 1))),
     ]
@@ -407,13 +421,13 @@ async def test_every_field_length_and_count_is_limited(running: Start) -> None:
     before = stack.hub.hub.log.size
     async with channel(stack, MUNI) as ch:
         hub, audit = hub_pb2_grpc.LinkageHubStub(ch), audit_pb2_grpc.AuditLogStub(ch)
-        for reason, text, call in _too_long(stack):
+        for reason, text, call in _too_long(stack, await signed_request(stack)):
             with pytest.raises(grpc.aio.AioRpcError) as info:
                 await call(hub, audit)
             err = info.value
             assert err.code() == grpc.StatusCode.INVALID_ARGUMENT, (reason, err)
             assert from_rpc_error(err).code == reason and text in (err.details() or ""), (reason, err.details())
-        assert (await hub.FetchDocument(fetch_request(stack, purpose="ก" * 500, case_ref="x" * 100))).jws
+        assert (await hub.FetchDocument(await signed_request(stack, purpose="ก" * 500, case_ref="x" * 100))).jws
     assert stack.hub.hub.log.size == before + 1
 
 
@@ -426,7 +440,7 @@ async def test_messages_over_the_size_limit_are_refused_and_the_servers_keep_ser
             await hub.FetchDocument(fetch_request(stack, purpose="x" * HUB_MAX_RECEIVE))
         assert info.value.code() == grpc.StatusCode.RESOURCE_EXHAUSTED
         assert str(HUB_MAX_RECEIVE) in (info.value.details() or "")  # gRPC names the limit
-        assert (await hub.FetchDocument(fetch_request(stack))).jws
+        assert (await hub.FetchDocument(await signed_request(stack))).jws
     dopa = stack.settings.providers["dopa"]
     creds = pki.channel_credentials(stack.home.ca.cert, stack.home.client_cert(HUB_CLIENT))
     async with grpc.aio.secure_channel(dopa.address, creds) as ch:

@@ -1,6 +1,8 @@
 """Officer sign-in with the officer's own card: the session, its binding to the caller, and every refusal.
 
-A sandbox of its own (the key set it publishes changes what the hub accepts from those officers)."""
+A sandbox of its own (the key set it publishes changes what the hub accepts from those officers), in which the
+municipality's first officer holds no key: `linkage init` issued every sample officer a card, and this
+sandbox's administrator has taken that one's key out of the key set, as if it had not been issued yet."""
 
 from __future__ import annotations
 
@@ -37,7 +39,13 @@ PIN = "246810"
 
 @pytest.fixture(scope="module")
 def officer_home(tmp_path_factory: pytest.TempPathFactory) -> Home:
-    return init(tmp_path_factory.mktemp("officers"), citizens=60, seed=3)
+    from linkage.config import load_settings
+
+    home = init(tmp_path_factory.mktemp("officers"), citizens=60, seed=3)
+    keyless = sorted(load_settings(home).agencies[MUNI].officers)[0]
+    path = home.pki / OFFICER_KEYS
+    write_atomically(path, officer_key_set_json([k for k in load_officer_keys(path) if k.officer_id != keyless]))
+    return home
 
 
 @pytest.fixture
@@ -98,12 +106,11 @@ async def test_card_sign_in_names_the_session_and_logs_a_proof_an_auditor_checks
         assert proof_problem({**entry, "officer_proof": forged}, session.session_id, keys) is not None
         assert "proof" in (proof_problem({k: v for k, v in entry.items() if k != "officer_proof"},
                                          session.session_id, keys) or "")
-        # An officer who holds a key is named only by a session; one who holds none still is by ID (optional mode).
-        with pytest.raises(Unauthenticated) as info:
-            await hub.fetch_document("dopa.person", person(ostack.home), purpose="ตรวจสอบสิทธิ์", officer_id=enrolled)
-        assert info.value.code == "officer_session_required" and "ลงชื่อเข้าใช้" in info.value.message_th
-        plain = await hub.fetch_document("dopa.person", person(ostack.home), purpose="ตรวจสอบสิทธิ์", officer_id=bare)
-        assert "officer_session" not in plain.payload
+        # A bare ID is refused (the hub requires sessions), whether or not the officer holds a key.
+        for who in (enrolled, bare):
+            with pytest.raises(Unauthenticated) as info:
+                await hub.fetch_document("dopa.person", person(ostack.home), purpose="ตรวจสอบสิทธิ์", officer_id=who)
+            assert info.value.code == "officer_session_required" and "ลงชื่อเข้าใช้" in info.value.message_th
 
 
 async def test_session_is_useless_from_another_agencys_certificate(ostack: RunningStack, tmp_path: Path) -> None:
@@ -157,21 +164,39 @@ async def test_wrong_replayed_foreign_and_expired_sign_ins_issue_nothing(ostack:
             ostack.hub.hub.officers.clock = time.time
 
 
-async def test_required_mode_refuses_every_bare_officer_id(officer_home: Home, tmp_path: Path,
-                                                          monkeypatch: pytest.MonkeyPatch) -> None:
-    """With [hub] officer_sessions = "required" (here from LINKAGE_HUB_OFFICER_SESSIONS), no printout is issued
-    in an officer's name without their key: a bare ID is refused even for an officer who holds none."""
-    monkeypatch.setenv("LINKAGE_HUB_OFFICER_SESSIONS", "required")
+async def test_required_mode_is_the_default_and_refuses_every_bare_officer_id(ostack: RunningStack) -> None:
+    """[hub] officer_sessions = "required" unless set otherwise: no printout is issued in an officer's name without
+    their key; a bare ID is refused even for an officer who holds none, and nothing is logged."""
+    assert ostack.settings.hub.officer_sessions == "required"
+    keyless = officers(ostack, MUNI)[0]
+    async with client(ostack, MUNI) as hub:
+        size = len(await hub.entries(0, 1000))
+        with pytest.raises(Unauthenticated) as info:
+            await hub.fetch_document("dopa.person", person(ostack.home), purpose="x", officer_id=keyless)
+        assert info.value.code == "officer_session_required"
+        assert info.value.message_th and "must sign in with their own key" in info.value.message_en
+        assert len(await hub.entries(0, 1000)) == size
+
+
+async def test_optional_mode_still_takes_a_keyless_officers_bare_id(officer_home: Home, tmp_path: Path,
+                                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    """Set explicitly (here from LINKAGE_HUB_OFFICER_SESSIONS), "optional" serves clients not yet moved to
+    sessions: a keyless officer's bare ID is taken on the agency's word (no session in the printout), while an
+    officer who holds a key is still named only by a session they signed."""
+    monkeypatch.setenv("LINKAGE_HUB_OFFICER_SESSIONS", "optional")
     stack = await start_stack(officer_home)
     try:
-        assert stack.settings.hub.officer_sessions == "required"
-        keyless = officers(stack, MUNI)[0]
+        assert stack.settings.hub.officer_sessions == "optional"
+        keyless, enrolled = officers(stack, MUNI)[0], officers(stack, MUNI)[-1]
         async with client(stack, MUNI) as hub:
-            size = len(await hub.entries(0, 1000))
+            plain = await hub.fetch_document("dopa.person", person(stack.home), purpose="x", officer_id=keyless)
+            assert "officer_session" not in plain.payload and plain.payload["officer_id"] == keyless
             with pytest.raises(Unauthenticated) as info:
-                await hub.fetch_document("dopa.person", person(stack.home), purpose="x", officer_id=keyless)
+                await hub.fetch_document("dopa.person", person(stack.home), purpose="x", officer_id=enrolled)
             assert info.value.code == "officer_session_required"
-            assert len(await hub.entries(0, 1000)) == size
+            session = await hub.sign_in_officer(enrolled, card(stack, MUNI, enrolled, tmp_path))
+            signed = await hub.fetch_document("dopa.person", person(stack.home), purpose="x", officer_session=session)
+            assert signed.payload["officer_session"] == session.session_id
     finally:
         await stack.hub.stop(0)
         for server in stack.providers.values():
@@ -185,7 +210,7 @@ async def test_revoked_officer_session_and_sign_in_are_refused(ostack: RunningSt
         session = await hub.sign_in_officer(officer, officer_card)
         path = ostack.home.pki / OFFICER_KEYS
         keys, count = revoked(load_officer_keys(path), officer, dt.datetime.now(dt.UTC) - dt.timedelta(seconds=1))
-        assert count == 1
+        assert count == 2  # the card `linkage init` issued them, and this one
         write_atomically(path, officer_key_set_json(keys))
         size = len(await hub.entries(0, 1000))
         for attempt in (hub.fetch_document("dopa.person", person(ostack.home), purpose="x", officer_session=session),

@@ -28,6 +28,7 @@ from linkage.errors import from_problem, from_rpc_error
 from linkage.seal import b64url_decode, unverified_payload
 from linkage.v1 import hub_pb2, hub_pb2_grpc
 from tests.conftest import RunningStack
+from tests.officers import signed_in
 
 MUNI = "phrae-municipality"
 HOSPITAL = "phrae-hospital"
@@ -70,6 +71,7 @@ def request(stack: RunningStack, subject: str, presence: hub_pb2.CitizenPresence
 
 
 async def fetch(stack: RunningStack, req: hub_pb2.FetchDocumentRequest, agency: str = MUNI) -> Any:
+    await signed_in(stack, agency, req)
     async with stack.channel(agency) as channel:
         return await hub_pb2_grpc.LinkageHubStub(channel).FetchDocument(req, timeout=10)
 
@@ -102,9 +104,10 @@ async def test_one_card_signature_covers_a_batch(stack: RunningStack, personas: 
     types = ["dopa.person", "dopa.card"]
     presence = await proof(stack, card_of(stack.home, citizen), citizen, types)
     async with stack.channel(MUNI) as channel:
-        answer = await hub_pb2_grpc.LinkageHubStub(channel).FetchDocuments(hub_pb2.FetchDocumentsRequest(
-            doc_types=types, subject_id=citizen, purpose=PURPOSE, officer_id=officer(stack), case_ref="PHR-2569-0001",
-            citizen_present=True, presence=presence))
+        answer = await hub_pb2_grpc.LinkageHubStub(channel).FetchDocuments(await signed_in(
+            stack, MUNI, hub_pb2.FetchDocumentsRequest(doc_types=types, subject_id=citizen, purpose=PURPOSE,
+                                                       case_ref="PHR-2569-0001", citizen_present=True,
+                                                       presence=presence)))
     assert [r.WhichOneof("outcome") for r in answer.results] == ["document", "document"]
     assert all(json.loads(r.document.log_leaf)["presence"]["doc_types"] == sorted(types) for r in answer.results)
 
@@ -188,7 +191,8 @@ async def test_presence_is_still_demanded_for_the_card_and_not_for_others(
     assert (await fetch(stack, request(stack, citizen, None, doc_type="dopa.person", citizen_present=False))).jws
     # In a batch, the card is refused in its place without presence, the rest is served.
     async with stack.channel(MUNI) as channel:
-        answer = await hub_pb2_grpc.LinkageHubStub(channel).FetchDocuments(hub_pb2.FetchDocumentsRequest(
-            doc_types=["dopa.person", "dopa.card"], subject_id=citizen, purpose=PURPOSE, officer_id=officer(stack)))
+        answer = await hub_pb2_grpc.LinkageHubStub(channel).FetchDocuments(await signed_in(
+            stack, MUNI, hub_pb2.FetchDocumentsRequest(doc_types=["dopa.person", "dopa.card"], subject_id=citizen,
+                                                       purpose=PURPOSE)))
     assert answer.results[0].WhichOneof("outcome") == "document"
     assert from_problem(answer.results[1].problem).code == "citizen_not_present"

@@ -31,7 +31,7 @@ from linkage.officers import OFFICER_KEYS, load_officer_keys, officer_key_set_js
 from linkage.v1 import hub_pb2, hub_pb2_grpc, provider_pb2
 from tests.conftest import RunningStack, serving
 from tests.hub.test_path import MOST_FILES, ROOT, Trace, _profiled
-from tests.officers import client, signed_in
+from tests.officers import client, sign_in
 
 MUNI = "phrae-municipality"
 HOSPITAL = "phrae-hospital"
@@ -74,7 +74,7 @@ async def test_sessions_challenges_and_consents_survive_a_hub_restart(dstack: Ru
     citizen = persona(dstack.home)
     card = provider_pb2.CheckCardRequest(subject_id=citizen["id"], **citizen["card"])
     async with client(dstack, MUNI) as hub:
-        session = await signed_in(dstack, hub, MUNI, officer(dstack, MUNI, -1), tmp_path)
+        session = await sign_in(hub, dstack.home, MUNI, officer(dstack, MUNI, -1))
         await hub.fetch_document("dopa.person", citizen["id"], purpose=PURPOSE, officer_session=session)
         asked = await hub.request_consent(["dopa.person"], citizen["id"], purpose=PURPOSE,
                                           officer_id=session.officer_id)
@@ -101,7 +101,7 @@ async def test_sessions_challenges_and_consents_survive_a_hub_restart(dstack: Ru
 async def test_an_expired_session_is_refused_saying_it_expired(dstack: RunningStack, tmp_path: Path) -> None:
     subject = persona(dstack.home)["id"]
     async with client(dstack, MUNI) as hub:
-        session = await signed_in(dstack, hub, MUNI, officer(dstack, MUNI, -2), tmp_path)
+        session = await sign_in(hub, dstack.home, MUNI, officer(dstack, MUNI, -2))
         await hub.fetch_document("dopa.person", subject, purpose=PURPOSE, officer_session=session)  # remembered
         size = dstack.hub.hub.log.size
         dstack.hub.hub.officers.clock = lambda: time.time() + SESSION_TTL.total_seconds() + 1
@@ -123,7 +123,7 @@ async def test_a_revoked_key_stops_a_session_the_hub_remembers(dstack: RunningSt
     who = officer(dstack, HOSPITAL, -1)
     subject = persona(dstack.home)["id"]
     async with client(dstack, HOSPITAL) as hub:
-        session = await signed_in(dstack, hub, HOSPITAL, who, tmp_path)
+        session = await sign_in(hub, dstack.home, HOSPITAL, who)
         await hub.fetch_document("dopa.person", subject, purpose=PURPOSE, officer_session=session)
         assert list(dstack.hub.hub.officers.sessions.seen.values())[-1].session.session_id == session.session_id
         path = dstack.home.pki / OFFICER_KEYS
@@ -144,7 +144,7 @@ def _rows(path: Path) -> dict[str, int]:
 async def test_expired_rows_are_swept(dstack: RunningStack, tmp_path: Path) -> None:
     citizen = persona(dstack.home)
     async with client(dstack, MUNI) as hub:
-        await signed_in(dstack, hub, MUNI, officer(dstack, MUNI, -3), tmp_path)
+        await sign_in(hub, dstack.home, MUNI, officer(dstack, MUNI, -3))
         await hub.begin_officer_sign_in(officer(dstack, MUNI, -3))  # a statement never signed
         await hub.request_consent(["dopa.person"], citizen["id"], purpose=PURPOSE, officer_id=officer(dstack, MUNI, 0))
     async with dstack.channel(MUNI) as channel:
@@ -167,7 +167,7 @@ async def test_a_fetch_under_a_remembered_session_passes_through_at_most_8_files
         async with serving(desk_home) as stack:
             subject = persona(desk_home)["id"]
             async with client(stack, MUNI) as hub:
-                session = await signed_in(stack, hub, MUNI, officer(stack, MUNI, 1), tmp_path)
+                session = await sign_in(hub, stack.home, MUNI, officer(stack, MUNI, 1))
             async with stack.channel(MUNI) as channel:
                 stub = hub_pb2_grpc.LinkageHubStub(channel)
                 request = hub_pb2.FetchDocumentRequest(doc_type="dopa.person", subject_id=subject, purpose=PURPOSE,
@@ -194,10 +194,10 @@ async def test_a_database_that_fails_refuses_and_issues_nothing(dstack: RunningS
     try:
         async with client(dstack, MUNI) as hub:
             with pytest.raises(HubUnavailable) as info:
-                await signed_in(dstack, hub, MUNI, who, tmp_path)
+                await sign_in(hub, dstack.home, MUNI, who)
     finally:
         await store.rows("PRAGMA query_only = OFF")
     assert info.value.code == "hub_store_unavailable" and info.value.retryable and info.value.message_th
     assert info.value.status == grpc.StatusCode.UNAVAILABLE
     async with client(dstack, MUNI) as hub:
-        assert (await signed_in(dstack, hub, MUNI, who, tmp_path)).officer_id == who
+        assert (await sign_in(hub, dstack.home, MUNI, who)).officer_id == who

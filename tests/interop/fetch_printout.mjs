@@ -3,17 +3,22 @@
 // repo's .proto files (no generated code), and panva/jose to verify the seal.
 //
 //   node fetch_printout.mjs --hub 127.0.0.1:50051 --ca ca.pem --cert agency.pem \
-//        --key agency.key --officer 3100600123457 --subject 1101700230708 \
-//        [--doc-type dopa.person] [--purpose "..."] [--mode fetch|refused]
+//        --key agency.key --card officer.card.json --pin-file officer.pin \
+//        --subject 1101700230708 [--doc-type dopa.person] [--purpose "..."] [--mode fetch|refused]
 //   node fetch_printout.mjs --mode verify --ca ca.pem --jws-file printout.jws
 //
 // Every option may come from the environment instead: LINKAGE_HUB, LINKAGE_CA,
-// LINKAGE_CERT, LINKAGE_KEY, LINKAGE_OFFICER, LINKAGE_SUBJECT, LINKAGE_DOC_TYPE,
+// LINKAGE_CERT, LINKAGE_KEY, LINKAGE_CARD, LINKAGE_PIN_FILE, LINKAGE_SUBJECT, LINKAGE_DOC_TYPE,
 // LINKAGE_PURPOSE, LINKAGE_MODE, LINKAGE_PROTO_DIR, LINKAGE_JWS_FILE.
 //
-// --mode fetch (default): FetchDocument, then verify the printout against the
+// The officer signs in first with their officer card (the linkage card file: a P-256 key in
+// encrypted PKCS#8 PEM under the PIN, and its kid): BeginOfficerSignIn, the card signs the
+// statement (ECDSA P-256 / SHA-256, DER), FinishOfficerSignIn; the fetch carries the session.
+// (This reader does not keep the card's wrong-PIN count: the sandbox's own tools do.)
+//
+// --mode fetch (default): sign in, FetchDocument, then verify the printout against the
 //   CA certificate alone; prints one JSON line
-//   {"printout_id", "log_index", "subject_id", "verified": true}
+//   {"printout_id", "log_index", "subject_id", "officer_session", "verified": true}
 //   or exits 1 with the reason on stderr.
 // --mode refused: FetchDocument expecting the hub to refuse (e.g. a malformed
 //   ID); prints one JSON line {"code", "code_name", "details", "reason",
@@ -23,7 +28,7 @@
 //   CA certificate the same way; prints {"printout_id", "subject_id",
 //   "verified": true} or exits 1.
 
-import { X509Certificate } from "node:crypto";
+import { X509Certificate, createPrivateKey, sign } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { dirname, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -44,7 +49,7 @@ class Refusal extends Error {}
 function options() {
   const spec = {
     hub: "LINKAGE_HUB", ca: "LINKAGE_CA", cert: "LINKAGE_CERT", key: "LINKAGE_KEY",
-    officer: "LINKAGE_OFFICER", subject: "LINKAGE_SUBJECT", "doc-type": "LINKAGE_DOC_TYPE",
+    card: "LINKAGE_CARD", "pin-file": "LINKAGE_PIN_FILE", subject: "LINKAGE_SUBJECT", "doc-type": "LINKAGE_DOC_TYPE",
     purpose: "LINKAGE_PURPOSE", mode: "LINKAGE_MODE", "proto-dir": "LINKAGE_PROTO_DIR", "jws-file": "LINKAGE_JWS_FILE",
   };
   const { values } = parseArgs({
@@ -59,7 +64,8 @@ function options() {
   if (!["fetch", "refused", "verify"].includes(opts.mode)) {
     throw new Refusal(`--mode must be fetch, refused or verify, not ${opts.mode}`);
   }
-  const needed = opts.mode === "verify" ? ["ca", "jws-file"] : ["hub", "ca", "cert", "key", "officer", "subject"];
+  const needed = opts.mode === "verify" ? ["ca", "jws-file"]
+    : ["hub", "ca", "cert", "key", "card", "pin-file", "subject"];
   const missing = needed.filter((name) => !opts[name]);
   if (missing.length) throw new Refusal(`missing option(s): ${missing.map((m) => `--${m}`).join(", ")}`);
   return opts;
@@ -80,13 +86,27 @@ function hubClient(opts) {
   return new LinkageHub(opts.hub, credentials);
 }
 
-function fetchDocument(client, opts) {
-  const request = {
-    doc_type: opts["doc-type"], subject_id: opts.subject, purpose: opts.purpose,
-    officer_id: opts.officer, case_ref: "INTEROP-NODE-0001",
-  };
+function call(client, method, request) {
   return new Promise((ok, fail) => {
-    client.FetchDocument(request, { deadline: Date.now() + DEADLINE_MS }, (err, answer) => (err ? fail(err) : ok(answer)));
+    client[method](request, { deadline: Date.now() + DEADLINE_MS }, (err, answer) => (err ? fail(err) : ok(answer)));
+  });
+}
+
+// The officer's sign-in with their card: the hub's statement, signed by the card's key, for a session.
+async function signIn(client, opts) {
+  const card = JSON.parse(readFileSync(opts.card, "utf8"));
+  const pin = readFileSync(opts["pin-file"], "utf8").split("\n")[0].trim();
+  const key = createPrivateKey({ key: card.key, format: "pem", passphrase: pin });
+  const begun = await call(client, "BeginOfficerSignIn", { officer_id: card.officer_id });
+  const signature = sign("sha256", begun.statement, { key, dsaEncoding: "der" });
+  const done = await call(client, "FinishOfficerSignIn", { statement: begun.statement, kid: card.kid, signature });
+  return { officer_id: done.officer_id, session: done.session, session_id: done.session_id };
+}
+
+function fetchDocument(client, opts, officer) {
+  return call(client, "FetchDocument", {
+    doc_type: opts["doc-type"], subject_id: opts.subject, purpose: opts.purpose,
+    officer_id: officer.officer_id, officer_session: officer.session, case_ref: "INTEROP-NODE-0001",
   });
 }
 
@@ -170,9 +190,16 @@ async function main() {
   }
   const client = hubClient(opts);
   try {
+    let officer;
+    try {
+      officer = await signIn(client, opts);
+    } catch (err) {
+      if (err.code === undefined) throw err;
+      throw new Refusal(`the officer's sign-in failed: ${grpc.status[err.code]} (${err.code}) ${err.details}`);
+    }
     if (opts.mode === "refused") {
       try {
-        const answer = await fetchDocument(client, opts);
+        const answer = await fetchDocument(client, opts, officer);
         throw new Refusal(`expected a refusal, the hub answered with printout ${answer.printout_id}`);
       } catch (err) {
         if (err instanceof Refusal || err.code === undefined) throw err;
@@ -186,7 +213,7 @@ async function main() {
     }
     let answer;
     try {
-      answer = await fetchDocument(client, opts);
+      answer = await fetchDocument(client, opts, officer);
     } catch (err) {
       if (err.code === undefined) throw err;
       const info = errorInfo(err);
@@ -198,10 +225,14 @@ async function main() {
       throw new Refusal(`printout_id ${printout.printout_id} in the seal, ${answer.printout_id} in the answer`);
     }
     if (printout.subject_id !== opts.subject) throw new Refusal(`printout is about ${printout.subject_id}`);
+    if (printout.officer_session !== officer.session_id) {
+      throw new Refusal(`the printout names session ${printout.officer_session}, not ${officer.session_id}`);
+    }
     const logIndex = BigInt(answer.log_index);
     if (logIndex > BigInt(Number.MAX_SAFE_INTEGER)) throw new Refusal(`log_index ${logIndex} too large for JSON`);
     console.log(JSON.stringify({
-      printout_id: printout.printout_id, log_index: Number(logIndex), subject_id: printout.subject_id, verified: true,
+      printout_id: printout.printout_id, log_index: Number(logIndex), subject_id: printout.subject_id,
+      officer_session: printout.officer_session, verified: true,
     }));
   } finally {
     client.close();

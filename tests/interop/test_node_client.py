@@ -17,9 +17,11 @@ from cryptography import x509
 
 from linkage import pki
 from linkage.ids import with_check_digit
+from linkage.officers import OFFICER_KEYS, load_officer_keys, proof_problem
 from linkage.seal import Sealer, b64url_encode, canonical_json, unverified_payload
 from linkage.v1 import hub_pb2, hub_pb2_grpc
 from tests.conftest import RunningStack
+from tests.officers import card_args, signed_in
 
 HERE = Path(__file__).parent
 SCRIPT = HERE / "fetch_printout.mjs"
@@ -47,16 +49,12 @@ def _subject(personas: list[dict[str, Any]]) -> str:
     return next(str(p["id"]) for p in personas if p["kind"] == "citizen" and "dopa.person" in p["doc_types"])
 
 
-def _officer(stack: RunningStack) -> str:
-    return sorted(stack.settings.agencies[MUNI].officers)[0]
-
-
 async def _run_node(stack: RunningStack, subject_id: str, *extra: str) -> tuple[int, str, str]:
-    """Run the Node client as the municipality."""
+    """Run the Node client as the municipality, its first officer signing in with the sandbox's card file."""
     own = stack.home.client_cert(MUNI)
     return await _node_script(
         "--hub", stack.hub_address, "--ca", str(stack.home.ca.cert),
-        "--cert", str(own.cert), "--key", str(own.key), "--officer", _officer(stack),
+        "--cert", str(own.cert), "--key", str(own.key), *card_args(stack.home, MUNI),
         "--subject", subject_id, "--doc-type", "dopa.person", "--purpose", "ขึ้นทะเบียนผู้สูงอายุ (Node)",
         *extra)
 
@@ -83,7 +81,7 @@ async def test_node_fetches_and_jose_verifies(stack: RunningStack, personas: lis
     lines = out.splitlines()
     assert len(lines) == 1, out
     answer = json.loads(lines[0])
-    assert answer["verified"] is True
+    assert answer["verified"] is True and answer["officer_session"]  # signed in with the card, in Node
     assert answer["subject_id"] == citizen
     assert isinstance(answer["log_index"], int) and answer["log_index"] >= 0
     assert answer["log_index"] == before
@@ -91,6 +89,8 @@ async def test_node_fetches_and_jose_verifies(stack: RunningStack, personas: lis
     [(_, raw)] = await stack.hub.hub.log.entries(answer["log_index"], answer["log_index"] + 1)
     leaf = json.loads(raw)
     assert leaf["printout_id"] == answer["printout_id"]
+    # The Node client's sign-in is in the log, and holds with the published officer key set (check 10).
+    assert proof_problem(leaf, answer["officer_session"], load_officer_keys(stack.home.pki / OFFICER_KEYS)) is None
 
 
 async def test_node_sees_invalid_argument_with_error_info(stack: RunningStack, personas: list[dict[str, Any]]) -> None:
@@ -115,8 +115,9 @@ def _sealed_by(key_path: Path, chain: list[Path], payload: dict[str, Any]) -> st
 
 async def test_jose_refuses_forgeries(stack: RunningStack, personas: list[dict[str, Any]], tmp_path: Path) -> None:
     home = stack.home
-    req = hub_pb2.FetchDocumentRequest(doc_type="dopa.person", subject_id=_subject(personas),
-                                       purpose="ขึ้นทะเบียนผู้สูงอายุ", officer_id=_officer(stack))
+    req = await signed_in(stack, MUNI, hub_pb2.FetchDocumentRequest(doc_type="dopa.person",
+                                                                    subject_id=_subject(personas),
+                                                                    purpose="ขึ้นทะเบียนผู้สูงอายุ"))
     async with stack.channel(MUNI) as channel:
         genuine: str = (await hub_pb2_grpc.LinkageHubStub(channel).FetchDocument(req, timeout=10)).jws
     payload = unverified_payload(genuine)

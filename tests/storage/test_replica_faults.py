@@ -30,6 +30,7 @@ import grpc
 import psycopg
 import pytest
 
+from consumers.client import OfficerSession
 from linkage import pki
 from linkage.config import Home, load_settings
 from linkage.errors import from_rpc_error
@@ -38,6 +39,7 @@ from providers.server import start_server
 from tests.backends import skip_without_postgres
 from tests.failover import holders
 from tests.failover import logged as logged_entries
+from tests.officers import first_officer, sign_in_over
 
 pytestmark = pytest.mark.slow
 
@@ -178,16 +180,18 @@ class Answer:
     reason: str = ""
 
 
-def _request(home: Home, subject: str, n: int) -> hub_pb2.FetchDocumentRequest:
-    officer = sorted(load_settings(home).agencies[MUNI].officers)[0]
+def _request(subject: str, n: int, session: OfficerSession) -> hub_pb2.FetchDocumentRequest:
     return hub_pb2.FetchDocumentRequest(doc_type="dopa.person", subject_id=subject, purpose="ทดสอบ",
-                                        officer_id=officer, case_ref=f"FAULT-{n}")
+                                        officer_session=session.secret, case_ref=f"FAULT-{n}")
 
 
 async def _load(hubs: Hubs, subject: str, seconds: float, workers: int = 8) -> list[Answer]:
     """Calls spread over the hubs for a while; every answer and refusal, with when it was asked."""
     answers: list[Answer] = []
     channels = [hubs.channel(i) for i in range(len(hubs.addresses))]
+    officer = first_officer(load_settings(hubs.home), MUNI)
+    # The officer signs in with their card at each replica that is up (a session is the hub's that issued it).
+    sessions = [await sign_in_over(channel, hubs.home, MUNI, officer) for channel in channels]
     counter = iter(range(10**9))
     end = time.monotonic() + seconds
 
@@ -197,8 +201,8 @@ async def _load(hubs: Hubs, subject: str, seconds: float, workers: int = 8) -> l
             i = n % len(channels)
             answer = Answer(i, time.monotonic(), 0.0)
             try:
-                doc = await hub_pb2_grpc.LinkageHubStub(channels[i]).FetchDocument(_request(hubs.home, subject, n),
-                                                                                  timeout=15)
+                doc = await hub_pb2_grpc.LinkageHubStub(channels[i]).FetchDocument(
+                    _request(subject, n, sessions[i]), timeout=15)
                 answer.printout_id, answer.index = doc.printout_id, doc.log_index
             except grpc.aio.AioRpcError as err:
                 parsed = from_rpc_error(err)

@@ -16,6 +16,7 @@ from linkage.config import load_settings
 from linkage.storage import Database, sandbox_schemas
 from providers import REGISTRIES
 from tests.backends import fresh_database
+from tests.officers import card
 
 PARTS = ["log", *REGISTRIES]
 
@@ -55,17 +56,17 @@ async def _two_replicas(db: Database, tmp_path: Path) -> None:
         assert endpoints["hub"] == endpoints["hubs"][0] and len(set(endpoints["hubs"])) == 2
         personas = json.loads(home.personas.read_text(encoding="utf-8"))
         subject = next(p["id"] for p in personas if "dopa.person" in p["doc_types"])
-        officer = sorted(settings.agencies["phrae-municipality"].officers)[0]
+        signer = card(home, "phrae-municipality", sorted(settings.agencies["phrae-municipality"].officers)[0])
         indexes = []
         for address in endpoints["hubs"]:  # each replica issues, into the one log
             async with HubClient.from_home(home, "phrae-municipality", addresses=address) as hub:
-                doc = await hub.fetch_document("dopa.person", subject, purpose="ทดสอบ", officer_id=officer)
+                doc = await hub.officer(signer).fetch_document("dopa.person", subject, purpose="ทดสอบ")
                 indexes.append(doc.log_index)
         assert len(set(indexes)) == 2
         async with HubClient.from_home(home, "phrae-municipality") as hub:  # round-robin over both
+            desk = hub.officer(signer)  # one session, whichever replica issued it
             for _ in range(4):
-                assert (await hub.fetch_document("dopa.person", subject, purpose="ทดสอบ",
-                                                 officer_id=officer)).log_index > max(indexes)
+                assert (await desk.fetch_document("dopa.person", subject, purpose="ทดสอบ")).log_index > max(indexes)
         with urllib.request.urlopen(f"{endpoints['counter']}/signin", timeout=10) as page:
             assert page.status == 200
     finally:

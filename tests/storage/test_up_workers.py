@@ -27,6 +27,7 @@ from linkage.config import Home, load_settings
 from linkage.storage import Database
 from linkage.v1 import hub_pb2, hub_pb2_grpc
 from tests import failover
+from tests.officers import sign_in_over
 
 pytestmark = pytest.mark.slow
 MUNI = "phrae-municipality"
@@ -38,9 +39,11 @@ async def _fetch(home: Home, address: str, subject: str, officer: str, n: int) -
     async with grpc.aio.secure_channel(address, pki.channel_credentials(home.ca.cert, home.client_cert(MUNI)),
                                        options=[("grpc.ssl_target_name_override", "hub"),
                                                 ("grpc.use_local_subchannel_pool", 1)]) as channel:
+        # Signed in on this very connection: the hub process that serves it issued the session.
+        signed = await sign_in_over(channel, home, MUNI, officer)
         doc = await hub_pb2_grpc.LinkageHubStub(channel).FetchDocument(hub_pb2.FetchDocumentRequest(
-            doc_type="dopa.person", subject_id=subject, purpose="ทดสอบ", officer_id=officer, case_ref=f"W-{n}"),
-            timeout=15)
+            doc_type="dopa.person", subject_id=subject, purpose="ทดสอบ", officer_session=signed.secret,
+            case_ref=f"W-{n}"), timeout=15)
     return doc.printout_id, doc.log_index
 
 

@@ -83,21 +83,24 @@ async def case_open(request: web.Request) -> web.StreamResponse:
     card = read_card(state.settings, subject) if present and id_kind(subject) is IdKind.CITIZEN else None
     if present and id_kind(subject) is IdKind.CITIZEN and card is None:
         return await _form(request, manual, 400, raw, present, NO_CARD)
-    case = await open_and_fetch(
+    case, refused = await open_and_fetch(
         request, manual, subject, officer_id=session.officer_id, officer_session=session.officer_session, card=card,
         present=present,
         # Its tracking timeline starts in the same transaction: no case without one, even after a crash.
         also=lambda db, c: request.app[TRACKER].received_in(db, c.ref, manual.id, state.agency.name, subject,
                                                             session.officer_id))
+    _sign_in_again_if_gone(request, refused, case.id)
     raise web.HTTPSeeOther(f"/cases/{case.id}")
 
 
 async def open_and_fetch(request: web.Request, manual: Manual, subject: str, *, officer_id: str,
                          officer_session: OfficerSession | None = None, card: CitizenCard | None = None,
                          present: bool = False, consent_id: str = "",
-                         also: Callable[[sqlite3.Connection, Case], None] | None = None) -> Case:
+                         also: Callable[[sqlite3.Connection, Case], None] | None = None,
+                         ) -> tuple[Case, LinkageError | None]:
     """Open a case of manual for subject and fetch its linked documents in one FetchDocuments call (with the
-    citizen's card, or their consent); the case as stored, each document a printout or the problem that kept it."""
+    citizen's card, or their consent); the case as stored, each document a printout or the problem that kept it,
+    and the hub's refusal of the whole call if there was one."""
     state = request.app[STATE]
     store = request.app[STORE]
     now = dt.datetime.now(BANGKOK)
@@ -110,6 +113,7 @@ async def open_and_fetch(request: web.Request, manual: Manual, subject: str, *, 
         officer_id=officer_id, created=time.time(), opened_at=now.isoformat(timespec="seconds"),
         slots={t: _interrupted(t) for t in doc_types}), f"PHR-{now.year + 543}-", report, also=also)
     started = time.perf_counter()
+    refused: LinkageError | None = None
     try:
         answer = await request.app[HUB].fetch_documents(
             doc_types, subject, purpose=manual.purpose, officer_id=officer_id, officer_session=officer_session,
@@ -118,8 +122,17 @@ async def open_and_fetch(request: web.Request, manual: Manual, subject: str, *, 
     except LinkageError as err:
         # The whole call failed (e.g. the hub is down): keep the case, every document can be retried.
         _log.warning("FetchDocuments failed for case %s: %s", case.ref, err.code)
-        slots = [_problem_slot(t, err) for t in doc_types]
-    return store.update_case(case.id, slots, report, fetch_ms=(time.perf_counter() - started) * 1000) or case
+        slots, refused = [_problem_slot(t, err) for t in doc_types], err
+    case = store.update_case(case.id, slots, report, fetch_ms=(time.perf_counter() - started) * 1000) or case
+    return case, refused
+
+
+def _sign_in_again_if_gone(request: web.Request, err: LinkageError | None, case_id: str) -> None:
+    """When the hub no longer takes the officer's session (it ended, the hub forgot it, their key was revoked), the
+    counter session ends too and the officer is sent to sign in again, then back to the case (kept, retry)."""
+    if err is not None and err.code in ("officer_session_unknown", "officer_session_expired", "officer_key_revoked"):
+        request.app[STATE].sessions.close(current_session(request).id)
+        raise web.HTTPSeeOther(f"/signin?next=/cases/{case_id}&expired=1")
 
 
 def _interrupted(doc_type: str) -> DocSlot:
@@ -204,6 +217,7 @@ async def case_retry(request: web.Request) -> web.StreamResponse:
     # The card is read again for each retry: the reader holds it only while the citizen is at the desk.
     reads = present and id_kind(parse_id(case.subject_id)) is IdKind.CITIZEN
     card = read_card(state.settings, case.subject_id) if reads else None
+    refused: LinkageError | None = None
     try:
         if reads and card is None:
             raise InvalidRequest("citizen_card_missing", *NO_CARD)
@@ -212,9 +226,10 @@ async def case_retry(request: web.Request) -> web.StreamResponse:
             officer_session=session.officer_session, case_ref=case.ref, citizen_card=card)
         slot = _document_slot(state, doc_type, doc)
     except LinkageError as err:
-        slot = _problem_slot(doc_type, err)
+        slot, refused = _problem_slot(doc_type, err), err
     # Only this slot is written: a retry of another document of the same case running alongside keeps its own.
     request.app[STORE].update_case(case.id, [slot], _report_row(manual), citizen_present=present)
+    _sign_in_again_if_gone(request, refused, case.id)
     raise web.HTTPSeeOther(f"/cases/{case.id}#doc-{doc_type.replace('.', '-')}")
 
 

@@ -141,7 +141,7 @@ async def apply_fetch(request: web.Request, post: Any, citizen: _Citizen) -> web
         return await _consent_page(request, manual, token, doc_lang, 503, (
             f"ขอความยินยอมผ่านระบบเชื่อมโยงไม่สำเร็จ: {err.message_th}",
             f"The consent could not be recorded through the linkage hub: {err.message_en}"))
-    case = await open_and_fetch(request, manual, subject, officer_id=officer, consent_id=consent.consent_id)
+    case, _ = await open_and_fetch(request, manual, subject, officer_id=officer, consent_id=consent.consent_id)
     if not any(slot.fetched for slot in case.slots.values()):
         # Nothing came: the citizen would type the whole form; say why instead, and where else to apply.
         slot = next(iter(case.slots.values()))

@@ -60,7 +60,8 @@ def _hub_error(err: LinkageError) -> web.Response:
 async def passkey_form(request: web.Request) -> web.StreamResponse:
     if request.get(SESSION) is not None:
         raise web.HTTPSeeOther("/")
-    return render(request, "signin_passkey.html", next=local_target(request.query.get("next")))
+    return render(request, "signin_passkey.html", next=local_target(request.query.get("next")),
+                  expired=request.query.get("expired") == "1")
 
 
 def _officer(request: web.Request, raw: str) -> str | web.Response:

@@ -23,7 +23,8 @@ from consumers.counter.state import HUB, SESSION, STATE, STORE
 from linkage.errors import InvalidRequest, LinkageError
 from linkage.ids import parse_officer_id
 
-__all__ = ["SIGNIN_PURPOSE", "index", "key_held", "open_session", "signin", "signin_form", "signout", "switch_lang"]
+__all__ = ["KEY_REQUIRED", "SIGNIN_PURPOSE", "index", "key_held", "open_session", "signin", "signin_form", "signout",
+           "switch_lang"]
 
 _log = logging.getLogger("consumers.counter")
 
@@ -39,9 +40,19 @@ async def index(request: web.Request) -> web.StreamResponse:
     return render(request, "index.html", manuals=list(state.manuals.values()), open_cases=open_cases)
 
 
+# Why the ID form signs no one in while the hub requires officer sessions ([hub] officer_sessions = "required").
+KEY_REQUIRED = ("ระบบเชื่อมโยงข้อมูลกำหนดให้เจ้าหน้าที่ลงชื่อเข้าใช้ด้วยกุญแจ (passkey) ของตนเองเท่านั้น กรุณาลงชื่อเข้าใช้ด้วยกุญแจ"
+                " หรือลงทะเบียนกุญแจด้วยรหัสจากผู้ดูแลระบบ",
+                "The linkage hub requires officers to sign in with their own key: sign in with your passkey, or"
+                " register one with the administrator's one-time code.")
+
+
 async def signin_form(request: web.Request) -> web.StreamResponse:
     if request.get(SESSION) is not None:
         raise web.HTTPSeeOther("/")
+    if request.app[STATE].sessions_required:  # the passkey is the only way in: go straight to it
+        query = request.rel_url.raw_query_string  # as it came, still percent-encoded
+        raise web.HTTPSeeOther("/signin/passkey" + (f"?{query}" if query else ""))
     return render(request, "signin.html", next=local_target(request.query.get("next")), error=None, value="",
                   expired=request.query.get("expired") == "1")
 
@@ -52,6 +63,8 @@ async def signin(request: web.Request) -> web.StreamResponse:
     address = request.remote or "unknown"
     raw = form_field(form, "officer_id")
     target = local_target(form_field(form, "next"))
+    if state.sessions_required:
+        return render(request, "signin.html", status=403, next=target, value=raw, expired=False, error=KEY_REQUIRED)
     held = state.throttle.held(raw, address)
     if held is not None:
         return render(request, "signin.html", status=429, next=target, value=raw, expired=False, error=held.message)
