@@ -37,6 +37,7 @@ from consumers.counter.ledger import subject_hash
 from consumers.counter.manuals import DEFAULT_FOLDER, load_manuals
 from consumers.counter.printout import CounterSigner
 from consumers.counter.store import CounterStore
+from linkage.cli.officers import sandbox_card
 from linkage.cli.sandbox import init
 from linkage.cli.stack import start_stack
 from linkage.config import Home, load_settings
@@ -109,8 +110,9 @@ async def _bench(home: Home, recipients: int, concurrency: int, folder: Path) ->
         before = _load()
         async with HubClient.connect(stack.addresses["hub"], home.ca.cert, home.client_cert(AGENCY),
                                      timeout=60) as hub:
+            signed_in = await hub.sign_in_officer(officer, sandbox_card(home, AGENCY, officer))
             report = await run_month(store, hub, rules, parse_month(MONTH), agency=AGENCY, officer_id=officer,
-                                     concurrency=concurrency)
+                                     officer_session=signed_in, concurrency=concurrency)
         during = _load()
         t1 = time.perf_counter()
         sent = await send_batches(store, parse_month(MONTH), CounterSigner.from_home(home, AGENCY),

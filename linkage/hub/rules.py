@@ -182,10 +182,17 @@ class Hub:
                                    f"this officer is not registered with {agency.name}", field="officer_id")
 
     async def officer_session(self, peer: Mapping[str, Sequence[bytes]], agency: AgencyConfig, secret: str,
-                              officer_id: str) -> Session | None:
+                              officer_id: str, *, consented: bool = False) -> Session | None:
         """Step 4's officer: the session the request is made under (bound to this caller's certificate), or None
-        for a bare officer ID the rules still accept (linkage/hub/officers.py). Raises when neither holds."""
+        for a bare officer ID the rules still accept (linkage/hub/officers.py). Raises when neither holds.
+
+        ``consented``: a fetch that carries the citizen's consent (a service without a counter) may name, without
+        a session, the officer who asked for that consent: no officer sat at a desk, and what lets the data go is
+        the citizen's approval, which ``fetch`` takes (this agency, subject, purpose and types, once) and the
+        log keeps. A session, when one is sent, is checked all the same."""
         desk = self.officers
+        if consented and not secret:
+            return None
         if not secret and not desk.required:
             # A bare ID of an officer who holds no key, decided here: the common path stays in its files (issue 10).
             if file_stamp(desk.path) != desk.stamp:

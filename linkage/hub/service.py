@@ -62,7 +62,8 @@ class HubServicer(hub_pb2_grpc.LinkageHubServicer):
                             context: grpc.aio.ServicerContext) -> hub_pb2.FetchDocumentResponse:
         peer = context.auth_context()
         agency = self._hub.admit(peer, request)
-        session = await self._hub.officer_session(peer, agency, request.officer_session, request.officer_id)
+        session = await self._hub.officer_session(peer, agency, request.officer_session, request.officer_id,
+                                                  consented=bool(request.consent_id))
         issued = await self._hub.fetch(agency, FetchRequest(
             request.doc_type, request.subject_id, request.purpose, session.officer_id if session else
             request.officer_id, request.case_ref, request.citizen_present), session,
@@ -75,7 +76,8 @@ class HubServicer(hub_pb2_grpc.LinkageHubServicer):
         # A batch costs one call per document type (MAX_BATCH at most: a longer one is refused as a whole).
         peer = context.auth_context()
         agency = self._hub.admit(peer, request, min(len(request.doc_types), MAX_BATCH))
-        session = await self._hub.officer_session(peer, agency, request.officer_session, request.officer_id)
+        session = await self._hub.officer_session(peer, agency, request.officer_session, request.officer_id,
+                                                  consented=bool(request.consent_id))
         outcomes = await self._hub.fetch_many(agency, list(request.doc_types), FetchRequest(
             "", request.subject_id, request.purpose, session.officer_id if session else request.officer_id,
             request.case_ref, request.citizen_present), session,

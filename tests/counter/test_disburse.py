@@ -29,11 +29,17 @@ from linkage.config import Home
 from linkage.disbursements import batch_sha256
 from tests.conftest import start_stack
 from tests.counter.conftest import MUNI, Counter
+from tests.officers import card_args, session
 
 MONTH = "2569-12"
 ELDERLY = {"phone": "0812345678", "marital_status": "widowed", "monthly_income": "0"}
 DISABLED = {"phone": "0812345678", "disability_card": "PH-000123", "disability_type": "movement"}
 FORMS = {"elderly-allowance": ELDERLY, "disability-allowance": DISABLED}
+
+
+def _who(counter: Counter) -> list[str]:
+    """The officer who runs the month: signed in with their sandbox card."""
+    return card_args(counter.stack.home, MUNI, counter.officers[0])
 
 
 def persona(personas: list[dict[str, Any]], name: str) -> str:
@@ -96,7 +102,7 @@ async def test_a_month_is_paid_once_with_every_unpaid_recipient_reported_and_the
         "address": "1 หมู่ที่ 1 ตำบลในเวียง อำเภอเมืองแพร่ จังหวัดแพร่ 54000", "house_code": "54010000001"})
     log_before = counter.stack.hub.hub.log.size
 
-    code, out, err = await disburse(counter, switch, "--month", MONTH, "--officer", counter.officers[0],
+    code, out, err = await disburse(counter, switch, "--month", MONTH, *_who(counter),
                                     "--out", str(tmp_path / "out"))
     assert code == 0, out + err
     assert re.search(r"paid: 2, 1,600.00 baht, batch PHR-PAY-2569-12-01-[0-9A-F]{4}\n", out)
@@ -131,14 +137,14 @@ async def test_a_month_is_paid_once_with_every_unpaid_recipient_reported_and_the
 
     # Run again: nobody is paid twice; the unpaid are checked again, the paid are not.
     before = counter.stack.hub.hub.log.size
-    code, out, err = await disburse(counter, switch, "--month", MONTH, "--officer", counter.officers[0])
+    code, out, err = await disburse(counter, switch, "--month", MONTH, *_who(counter))
     assert code == 0, out + err
     assert "nobody more to pay: no new batch" in out and "paid by an earlier run: 2" in out
     assert rows(counter, "SELECT COUNT(*), SUM(amount_satang) FROM disbursement_line") == [(2, 160000)]
     assert rows(counter, "SELECT COUNT(*) FROM disbursement_batch") == [(1,)]
     assert counter.stack.hub.hub.log.size - before == 2  # the two unpaid that needed a look: person, person
     # Another month is paid anew.
-    code, out, _ = await disburse(counter, switch, "--month", "2570-01", "--officer", counter.officers[0], "--json")
+    code, out, _ = await disburse(counter, switch, "--month", "2570-01", *_who(counter), "--json")
     assert code == 0 and json.loads(out)["batch_no"] == f"PHR-PAY-2570-01-01-{batch_no[-4:]}"
     assert json.loads(out)["paid"] == 2
 
@@ -153,7 +159,7 @@ async def test_a_record_changed_since_approval_is_reported_not_paid(
                    " (SELECT id FROM application WHERE number = ?)", (renamed,))
         db.execute("UPDATE application_value SET value = '54010000001' WHERE name = 'house_code' AND application_id ="
                    " (SELECT id FROM application WHERE number = ?)", (moved,))
-    code, out, err = await disburse(counter, switch, "--month", MONTH, "--officer", counter.officers[0], "--json")
+    code, out, err = await disburse(counter, switch, "--month", MONTH, *_who(counter), "--json")
     assert code == 0, out + err
     report = json.loads(out)
     assert report["paid"] == 0 and report["batch_no"] == "" and report["total"] == "0.00"
@@ -174,7 +180,7 @@ async def test_a_record_changed_since_approval_is_reported_not_paid(
 ])
 async def test_a_bad_month_is_refused_in_both_languages_and_nothing_is_written(
         counter: Counter, switch: str, month: str, th: str, en: str) -> None:
-    code, out, err = await disburse(counter, switch, "--month", month, "--officer", counter.officers[0])
+    code, out, err = await disburse(counter, switch, "--month", month, *_who(counter))
     assert code == 2 and th in err and en in err and not out
     assert rows(counter, "SELECT COUNT(*) FROM disbursement_run") == [(0,)]
 
@@ -187,8 +193,10 @@ async def test_two_runs_at_once_pay_once(counter: Counter, personas: list[dict[s
     home = counter.stack.home
     try:
         async with HubClient.connect(counter.stack.hub_address, home.ca.cert, home.client_cert(MUNI)) as hub:
+            signed_in = await session(counter.stack, MUNI, counter.officers[0])
             a, b = await asyncio.gather(*(run_month(store, hub, rules, parse_month(MONTH), agency=MUNI,
-                                                    officer_id=counter.officers[0]) for _ in range(2)))
+                                                    officer_id=counter.officers[0], officer_session=signed_in)
+                                          for _ in range(2)))
     finally:
         store.close()
     assert sorted((a.run.paid, b.run.paid)) == [0, 2] and sorted((a.run.already_paid, b.run.already_paid)) == [0, 2]
@@ -211,8 +219,10 @@ async def test_a_run_the_hub_refuses_stops_and_writes_nothing(
     rules = load_rules(DEFAULT_FOLDER / "allowances" / "rates.toml", load_manuals(DEFAULT_FOLDER))
     try:
         async with HubClient.connect(stack.hub_address, home.ca.cert, home.client_cert(MUNI)) as hub:
+            signed_in = await session(stack, MUNI, counter.officers[0])
             with pytest.raises(RunRefused) as refused:
-                await run_month(store, hub, rules, parse_month(MONTH), agency=MUNI, officer_id=counter.officers[0])
+                await run_month(store, hub, rules, parse_month(MONTH), agency=MUNI, officer_id=counter.officers[0],
+                                officer_session=signed_in)
     finally:
         store.close()
         await stack.stop()
@@ -226,10 +236,10 @@ async def test_a_batch_waits_while_the_switch_is_down_and_is_sent_once_by_the_ne
         counter: Counter, switch: str, personas: list[dict[str, Any]]) -> None:
     await approve(counter, persona(personas, "elderly_promptpay"), "elderly-allowance")
     down = "http://127.0.0.1:9"  # nothing listens there
-    code, out, err = await disburse(counter, down, "--month", MONTH, "--officer", counter.officers[0])
+    code, out, err = await disburse(counter, down, "--month", MONTH, *_who(counter))
     assert code == 1 and "could not be reached" in out and "run the same month again" in err
     assert rows(counter, "SELECT status FROM disbursement_batch") == [("prepared",)]
-    code, out, err = await disburse(counter, switch, "--month", MONTH, "--officer", counter.officers[0])
+    code, out, err = await disburse(counter, switch, "--month", MONTH, *_who(counter))
     assert code == 0, out + err
     assert "nobody more to pay" in out
     assert re.search(r"batch PHR-PAY-2569-12-01-\w{4}: settled by the payment switch", out)

@@ -11,7 +11,6 @@ import tomllib
 from pathlib import Path
 from typing import Any
 
-import tomli_w
 from aiohttp.test_utils import TestClient, TestServer
 
 from consumers.counter.app import create_app
@@ -172,25 +171,27 @@ async def test_when_the_registry_is_down_the_citizen_is_told_not_handed_a_blank_
     assert db.execute("SELECT COUNT(*) FROM open_case").fetchone()[0] == 0
 
 
-async def test_a_fetch_the_hub_refuses_whole_is_told_not_handed_a_blank_form(
+async def test_a_registry_down_is_told_not_handed_a_blank_form(
         sandbox_home: Home, personas: list[dict[str, Any]], tmp_path: Path) -> None:
-    """A hub that requires officer sessions records the consent but refuses the online fetch made in the office
-    head's bare name: the citizen is told why, with the counter as the other way, and nothing is stored."""
+    """The civil registry goes down after the citizen's card check: the consent's preview cannot be made, the citizen
+    is told why in Thai and English, and nothing is stored. (Under the default "required" officer sessions, the
+    online fetch carries the citizen's consent in place of an officer's session: the other tests here.)"""
     home = Home(tmp_path / "home")
     shutil.copytree(sandbox_home.root, home.root)
-    config = tomllib.loads(home.config_file.read_text(encoding="utf-8"))
-    config["hub"]["officer_sessions"] = "required"
-    home.config_file.write_text(tomli_w.dumps(config), encoding="utf-8")
+    assert tomllib.loads(home.config_file.read_text(encoding="utf-8"))["hub"].get("officer_sessions",
+                                                                                "required") == "required"
     stack = await start_stack(home)
     settings = counter_settings(stack, tmp_path)
     try:
         async with TestClient(TestServer(create_app(settings))) as client:
             counter = Counter(client, settings, stack)
             _, csrf, token = await _my_page(counter, _person(personas))
+            await stack.providers["dopa"].stop(0)  # after the citizen's card check: the fetch finds it down
             resp = await client.post("/me/apply/fetch", data={"csrf": csrf, "citizen": token, "service": SERVICE,
                                                               "doc_lang": "th", "consent": "1"})
             html = await resp.text()
     finally:
         await stack.stop()
-    assert resp.status == 503 and "ดึงเอกสารจากระบบเชื่อมโยงไม่ได้ในขณะนี้" in html and "apply at the counter" in html
+    assert resp.status == 503 and "ขอความยินยอมผ่านระบบเชื่อมโยงไม่สำเร็จ" in html
+    assert "The consent could not be recorded through the linkage hub: provider dopa is unavailable" in html
     assert _db(counter).execute("SELECT COUNT(*) FROM application").fetchone()[0] == 0
